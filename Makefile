@@ -1,0 +1,37 @@
+# Thin wrapper around CMake presets (see CMakePresets.json). Every target installs what it
+# needs first, so `make demo` and `make test` work on a fresh Debian 12 machine.
+PRESET ?= dev
+BUILD_DIR := build
+JOBS ?= $(shell nproc)
+PREFIX ?= /usr/local
+
+.PHONY: all deps configure build test unit demo bench install clean
+
+all: build
+
+deps:
+	@tools/deps.sh
+
+configure: deps
+	@cmake --preset $(PRESET) >/dev/null
+
+build: configure
+	@cmake --build --preset $(PRESET) -j $(JOBS)
+
+test: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --no-tests=error
+
+unit: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L unit
+
+demo: build
+	@tools/demo.sh
+
+bench: build
+	@tools/bench.sh
+
+install: build
+	@cmake --install $(BUILD_DIR) --prefix $(PREFIX)
+
+clean:
+	@rm -rf build build-release build-asan build-tsan build-fuzz

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian package pathpilot needs to build, test and run its demo.
+# Idempotent: asks apt only for what is missing, and runs `apt-get update` at most once.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain and build
+  build-essential cmake ninja-build pkg-config git
+  # libraries (see ARCHITECTURE.md / STYLE.md)
+  libexpected-dev libyaml-cpp-dev libasio-dev nlohmann-json3-dev libcli11-dev
+  libsqlite3-dev libspdlog-dev libfmt-dev libmnl-dev libsystemd-dev
+  libcurl4-openssl-dev libssl-dev libpugixml-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # network lab and comparison probers
+  iproute2 iptables fping procps psmisc
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
