@@ -1,0 +1,56 @@
+// policy/topology.h — the static description the policy decides over.
+//
+// Purpose: the subset of the configuration that path selection needs, as plain values, so that
+// policy does not depend on the config module (STYLE.md §3: config and policy sit side by side
+// above base). daemon/ converts config::Config into a Topology.
+// Threading: value types.
+// Metrics: none.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/ip.h"
+#include "base/time.h"
+
+namespace pathpilot::policy {
+
+enum class LinkKind : std::uint8_t { Dx, Vpn };
+
+constexpr std::string_view linkKindName(LinkKind k) { return k == LinkKind::Dx ? "dx" : "vpn"; }
+
+struct PathSpec {
+  std::string name;       // "dx", "vpn-a"
+  LinkKind link = LinkKind::Vpn;
+  std::string az;         // availability zone of the gateway, e.g. "ap-southeast-1a"; may be
+                          // empty for a DX (it serves every AZ)
+  int priority = 100;     // lower is preferred among paths of the same link class
+};
+
+struct TableSpec {
+  std::string id;                         // "rtb-468f5222" or a Linux table name/number
+  std::string az;                         // the AZ of the subnets using this table
+  std::vector<IpPrefix> destinations;     // on-prem prefixes this table routes
+  std::vector<std::string> allowed_paths; // empty = every path may carry this table
+};
+
+struct PolicyParams {
+  // Order of link kinds, most preferred first. Default: DX, then VPN.
+  std::vector<LinkKind> link_preference = {LinkKind::Dx, LinkKind::Vpn};
+  // Prefer a VPN gateway in the table's own AZ over one in another AZ.
+  bool az_affinity = true;
+  // A better path must be continuously usable this long before traffic moves back to it.
+  Duration failback_hold_down = std::chrono::seconds(60);
+  // When no candidate is usable, keep the current route (true) or withdraw nothing and still
+  // keep it (the only safe choice for VPC route tables); false means "move to the least bad
+  // Degraded candidate if any". Either way a critical event is raised.
+  bool fail_static = true;
+};
+
+struct Topology {
+  std::vector<PathSpec> paths;
+  std::vector<TableSpec> tables;
+  PolicyParams params;
+};
+
+}  // namespace pathpilot::policy
