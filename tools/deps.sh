@@ -13,7 +13,7 @@ PACKAGES=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # network lab and comparison probers
-  iproute2 iptables fping procps psmisc
+  iproute2 iptables iputils-ping fping procps psmisc
 )
 
 missing=()
