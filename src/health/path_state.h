@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace pathpilot::health {
@@ -32,5 +33,11 @@ constexpr std::string_view pathStateName(PathState s) {
   }
   return "unknown";
 }
+
+// The inverse of pathStateName: "up" -> Up. Exact lowercase names only; nullopt otherwise.
+std::optional<PathState> parsePathState(std::string_view name);
+
+// True for the states in which a path may carry traffic (Up and Degraded).
+constexpr bool isUsable(PathState s) { return s == PathState::Up || s == PathState::Degraded; }
 
 }  // namespace pathpilot::health
