@@ -1,0 +1,596 @@
+// health/link_health.cc — per-path health: windows, rise/fall, quorum, RFC 2439 damping.
+#include "health/link_health.h"
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "base/check.h"
+
+namespace pathpilot::health {
+namespace {
+
+constexpr std::size_t kMaxWindow = 4096;
+// Floating-point slack for "has the penalty decayed to reuse": reuseTime() is rounded up to
+// the next nanosecond, and exp2() may land a hair above the threshold at that instant.
+constexpr double kReuseSlack = 1e-9;
+
+std::string percent(double ratio) {
+  const double tenths = std::round(ratio * 1000.0) / 10.0;
+  if (tenths == std::floor(tenths)) {
+    return fmt::format("{:.0f}%", tenths);
+  }
+  return fmt::format("{:.1f}%", tenths);
+}
+
+std::string millis(Duration d) {
+  const double ms = toMillis(d);
+  return ms < 1.0 ? fmt::format("{:.2f}ms", ms) : fmt::format("{:.1f}ms", ms);
+}
+
+std::string secondsText(Duration d) {
+  return fmt::format("{:.1f}s", std::chrono::duration<double>(d).count());
+}
+
+// Nearest-rank percentile (the smallest value with at least pct% of values at or below it).
+std::int64_t percentile(const std::vector<std::int64_t>& sorted, std::size_t pct) {
+  const std::size_t n = sorted.size();
+  if (n == 0) {
+    return 0;
+  }
+  std::size_t rank = (pct * n + 99) / 100;
+  rank = std::clamp<std::size_t>(rank, 1, n);
+  return sorted[rank - 1];
+}
+
+double ratio(std::size_t part, std::size_t whole) {
+  return whole == 0 ? 0.0 : static_cast<double>(part) / static_cast<double>(whole);
+}
+
+int saturatingIncrement(int v) { return v == INT_MAX ? v : v + 1; }
+
+enum class Part : unsigned { Loss = 1, Rtt = 2, Error = 4, Misses = 8 };
+constexpr unsigned operator|(Part a, Part b) {
+  return static_cast<unsigned>(a) | static_cast<unsigned>(b);
+}
+constexpr unsigned operator|(unsigned a, Part b) { return a | static_cast<unsigned>(b); }
+constexpr bool has(unsigned set, Part p) { return (set & static_cast<unsigned>(p)) != 0; }
+
+// "loss 15% over 20, rtt p50 1.2ms p95 3.4ms, last error: timeout", choosing the parts.
+std::string describe(const Measurement& m, unsigned parts) {
+  std::string out;
+  const auto sep = [&out] {
+    if (!out.empty()) {
+      out += ", ";
+    }
+  };
+  if (has(parts, Part::Misses) && m.consecutive_misses > 0) {
+    sep();
+    out += fmt::format("{} consecutive lost", m.consecutive_misses);
+  }
+  if (has(parts, Part::Loss)) {
+    sep();
+    out += fmt::format("loss {} over {}", percent(m.loss), m.samples);
+  }
+  if (has(parts, Part::Rtt) && m.rtt_samples > 0) {
+    sep();
+    out += fmt::format("rtt p50 {} p95 {}", millis(m.rtt_p50), millis(m.rtt_p95));
+  }
+  if (has(parts, Part::Error) && !m.last_error.empty()) {
+    sep();
+    out += "last error: " + m.last_error;
+  }
+  return out;
+}
+
+// Why evaluate() picked a target's new state; reasons are only rendered on a change.
+enum class Cause : std::uint8_t { Stay, Misses, Loss, Rise, Healthy };
+
+}  // namespace
+
+Result<void> validateHealthParams(const HealthParams& p, std::size_t targets) {
+  const auto bad = [](std::string msg) {
+    return fail(ErrorCode::InvalidArgument, "health parameters: " + std::move(msg));
+  };
+  if (p.window < 1 || p.window > kMaxWindow) {
+    return bad(fmt::format("window must be between 1 and {}, got {}", kMaxWindow, p.window));
+  }
+  if (p.rise < 1 || static_cast<std::size_t>(p.rise) > p.window) {
+    return bad(fmt::format("rise must be between 1 and the window ({}), got {}", p.window,
+                           p.rise));
+  }
+  if (p.fall < 1) {
+    return bad(fmt::format("fall must be at least 1, got {}", p.fall));
+  }
+  if (p.min_samples < 1) {
+    return bad("min_samples must be at least 1, got 0");
+  }
+  if (!(p.degraded_loss >= 0.0 && p.degraded_loss <= p.down_loss && p.down_loss <= 1.0)) {
+    return bad(fmt::format(
+        "loss thresholds must satisfy 0 <= degraded_loss <= down_loss <= 1, got {} and {}",
+        p.degraded_loss, p.down_loss));
+  }
+  if (p.degraded_rtt_p95 && p.degraded_rtt_p95->count() <= 0) {
+    return bad("degraded_rtt_p95 must be positive");
+  }
+  if (targets == 0) {
+    return bad("a path needs at least one probe target");
+  }
+  if (p.quorum < 1 || p.quorum > targets) {
+    return bad(fmt::format("quorum must be between 1 and the number of targets ({}), got {}",
+                           targets, p.quorum));
+  }
+  if (!p.damping) {
+    return ok();
+  }
+  if (p.half_life.count() <= 0) {
+    return bad("damping half_life must be positive");
+  }
+  if (!(p.penalty > 0.0) || !(p.reuse > 0.0) || !(p.reuse < p.suppress)) {
+    return bad(fmt::format(
+        "damping needs penalty > 0 and 0 < reuse < suppress, got penalty {} reuse {} suppress {}",
+        p.penalty, p.reuse, p.suppress));
+  }
+  const double halvings = std::chrono::duration<double>(p.max_suppress).count() /
+                          std::chrono::duration<double>(p.half_life).count();
+  const double ceiling = p.reuse * std::exp2(halvings);
+  if (!(ceiling > p.suppress)) {
+    return bad(fmt::format(
+        "damping max_suppress {} is too short: the penalty ceiling reuse*2^(max_suppress/"
+        "half_life) = {:.0f} never exceeds suppress {}",
+        formatDuration(p.max_suppress), ceiling, p.suppress));
+  }
+  return ok();
+}
+
+Result<LinkHealth> LinkHealth::create(const HealthParams& params,
+                                      std::vector<std::string> targets, MonoTime now) {
+  if (auto v = validateHealthParams(params, targets.size()); !v) {
+    return fail(v.error());
+  }
+  return LinkHealth(params, std::move(targets), now);
+}
+
+LinkHealth::LinkHealth(const HealthParams& params, std::vector<std::string> targets,
+                       MonoTime now)
+    : params_(params),
+      min_samples_(std::min(params.min_samples, params.window)),
+      penalty_ceiling_(0),
+      since_(now),
+      latest_(now),
+      penalty_time_(now) {
+  if (params_.damping) {
+    // RFC 2439 §4.2: the ceiling that bounds suppression to max_suppress after the last flap.
+    penalty_ceiling_ = params_.reuse * std::exp2(std::chrono::duration<double>(
+                                                     params_.max_suppress).count() /
+                                                 std::chrono::duration<double>(
+                                                     params_.half_life).count());
+  }
+  targets_.resize(targets.size());
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    Target& t = targets_[i];
+    t.name = targets[i].empty() ? fmt::format("target #{}", i) : std::move(targets[i]);
+    t.ring.assign(params_.window, 0);
+    t.sorted_rtt.reserve(params_.window);
+    t.last_error.reserve(64);
+    t.since = now;
+    t.reason = "no probe results yet";
+  }
+  raw_reason_ = "no probe results yet";
+  reason_ = raw_reason_;
+}
+
+MonoTime LinkHealth::clampNow(MonoTime now) {
+  if (now < latest_) {
+    return latest_;
+  }
+  latest_ = now;
+  return now;
+}
+
+void LinkHealth::push(Target& t, const ProbeSample& s) {
+  const std::int64_t value = s.ok ? std::max<std::int64_t>(0, s.rtt.count()) : -1;
+  if (t.count == params_.window) {
+    // Evict the oldest result, which sits in the slot about to be overwritten.
+    const std::int64_t old = t.ring[t.head];
+    if (old < 0) {
+      --t.lost;
+    } else {
+      const auto it = std::lower_bound(t.sorted_rtt.begin(), t.sorted_rtt.end(), old);
+      t.sorted_rtt.erase(it);
+    }
+    --t.count;
+  }
+  t.ring[t.head] = value;
+  t.head = (t.head + 1) % params_.window;
+  ++t.count;
+  if (value < 0) {
+    ++t.lost;
+    t.consecutive_misses = saturatingIncrement(t.consecutive_misses);
+    t.consecutive_successes = 0;
+    t.last_error.assign(s.error.empty() ? std::string_view("no reply") : s.error);
+  } else {
+    t.sorted_rtt.insert(std::upper_bound(t.sorted_rtt.begin(), t.sorted_rtt.end(), value),
+                        value);
+    t.consecutive_successes = saturatingIncrement(t.consecutive_successes);
+    t.consecutive_misses = 0;
+  }
+}
+
+void LinkHealth::restartWindow(Target& t) {
+  const std::size_t keep = std::min(t.count, static_cast<std::size_t>(params_.rise));
+  t.count = keep;
+  t.lost = 0;
+  t.sorted_rtt.clear();
+  for (std::size_t i = 0; i < keep; ++i) {
+    const std::int64_t v = t.ring[(t.head + params_.window - 1 - i) % params_.window];
+    if (v < 0) {
+      ++t.lost;
+    } else {
+      t.sorted_rtt.push_back(v);
+    }
+  }
+  std::sort(t.sorted_rtt.begin(), t.sorted_rtt.end());
+}
+
+Measurement LinkHealth::measure(const Target& t) const {
+  Measurement m;
+  m.samples = t.count;
+  m.lost = t.lost;
+  m.loss = ratio(t.lost, t.count);
+  m.rtt_samples = t.sorted_rtt.size();
+  m.rtt_p50 = Duration(percentile(t.sorted_rtt, 50));
+  m.rtt_p95 = Duration(percentile(t.sorted_rtt, 95));
+  m.rtt_p99 = Duration(percentile(t.sorted_rtt, 99));
+  m.consecutive_misses = t.consecutive_misses;
+  m.consecutive_successes = t.consecutive_successes;
+  m.last_error = t.last_error;
+  return m;
+}
+
+Measurement LinkHealth::aggregate() const {
+  if (targets_.size() == 1) {
+    return measure(targets_[0]);
+  }
+  Measurement m;
+  std::vector<std::int64_t> all;
+  m.consecutive_successes = INT_MAX;
+  for (const Target& t : targets_) {
+    m.samples += t.count;
+    m.lost += t.lost;
+    all.insert(all.end(), t.sorted_rtt.begin(), t.sorted_rtt.end());
+    m.consecutive_misses = std::max(m.consecutive_misses, t.consecutive_misses);
+    m.consecutive_successes = std::min(m.consecutive_successes, t.consecutive_successes);
+    if (!t.last_error.empty()) {
+      m.last_error = t.last_error;
+    }
+  }
+  std::sort(all.begin(), all.end());
+  m.loss = ratio(m.lost, m.samples);
+  m.rtt_samples = all.size();
+  m.rtt_p50 = Duration(percentile(all, 50));
+  m.rtt_p95 = Duration(percentile(all, 95));
+  m.rtt_p99 = Duration(percentile(all, 99));
+  return m;
+}
+
+namespace {
+
+struct Verdict {
+  PathState state;
+  Cause cause;
+};
+
+}  // namespace
+
+PathState LinkHealth::classifyUsable(const Target& t, std::string* why) const {
+  // `why` non-null: render the reason for the verdict (only on a change).
+  const bool enough = t.count >= min_samples_;
+  const double loss = ratio(t.lost, t.count);
+  if (enough && loss > params_.degraded_loss) {
+    if (why != nullptr) {
+      *why = fmt::format("loss {} over {} probes above the degraded threshold {} ({})",
+                         percent(loss), t.count, percent(params_.degraded_loss),
+                         describe(measure(t), Part::Rtt | Part::Error));
+    }
+    return PathState::Degraded;
+  }
+  if (params_.degraded_rtt_p95 && t.sorted_rtt.size() >= min_samples_) {
+    const Duration p95(percentile(t.sorted_rtt, 95));
+    if (p95 > *params_.degraded_rtt_p95) {
+      if (why != nullptr) {
+        const Measurement m = measure(t);
+        *why = fmt::format("rtt p95 {} above the degraded threshold {} (loss {} over {}, rtt "
+                           "p50 {} p99 {})",
+                           millis(p95), millis(*params_.degraded_rtt_p95), percent(m.loss),
+                           m.samples, millis(m.rtt_p50), millis(m.rtt_p99));
+      }
+      return PathState::Degraded;
+    }
+  }
+  return PathState::Up;
+}
+
+bool LinkHealth::evaluate(Target& t, MonoTime now) {
+  const bool enough = t.count >= min_samples_;
+  const double loss = ratio(t.lost, t.count);
+  Verdict v{t.state, Cause::Stay};
+  const auto usable = [&](Cause up_cause) {
+    const PathState s = classifyUsable(t, nullptr);
+    if (s == PathState::Degraded) {
+      return Verdict{s, Cause::Healthy};
+    }
+    return Verdict{s, up_cause};
+  };
+  switch (t.state) {
+    case PathState::Unknown:
+      if (t.consecutive_misses >= params_.fall) {
+        v = {PathState::Down, Cause::Misses};
+      } else if (enough && loss > params_.down_loss) {
+        v = {PathState::Down, Cause::Loss};
+      } else if (t.consecutive_successes >= params_.rise) {
+        v = usable(Cause::Rise);
+      } else if (enough) {
+        v = usable(Cause::Healthy);
+      }
+      break;
+    case PathState::Down:
+      if (t.consecutive_successes >= params_.rise) {
+        restartWindow(t);
+        v = usable(Cause::Rise);
+      }
+      break;
+    case PathState::Up:
+    case PathState::Degraded:
+      if (t.consecutive_misses >= params_.fall) {
+        v = {PathState::Down, Cause::Misses};
+      } else if (enough && loss > params_.down_loss) {
+        v = {PathState::Down, Cause::Loss};
+      } else {
+        v = usable(Cause::Healthy);
+      }
+      break;
+  }
+  if (v.state == t.state) {
+    return false;
+  }
+
+  // A change: render its reason from the measured values.
+  const Measurement m = measure(t);
+  switch (v.state) {
+    case PathState::Down:
+      if (v.cause == Cause::Misses) {
+        t.reason = fmt::format("{} consecutive probes lost ({})", m.consecutive_misses,
+                               describe(m, Part::Loss | Part::Rtt | Part::Error));
+      } else {
+        t.reason = fmt::format("loss {} over {} probes above the down threshold {} ({})",
+                               percent(m.loss), m.samples, percent(params_.down_loss),
+                               describe(m, Part::Misses | Part::Rtt | Part::Error));
+      }
+      break;
+    case PathState::Degraded:
+      classifyUsable(t, &t.reason);
+      break;
+    case PathState::Up:
+      if (v.cause == Cause::Rise) {
+        t.reason = fmt::format("{} consecutive probes answered ({})", m.consecutive_successes,
+                               describe(m, Part::Loss | Part::Rtt));
+      } else {
+        t.reason = fmt::format("{} within limits (degraded above loss {}{})",
+                               describe(m, Part::Loss | Part::Rtt),
+                               percent(params_.degraded_loss),
+                               params_.degraded_rtt_p95
+                                   ? " or rtt p95 " + millis(*params_.degraded_rtt_p95)
+                                   : std::string());
+      }
+      break;
+    case PathState::Unknown:
+      break;  // never re-entered
+  }
+
+  const auto bucket = [this](PathState s) -> std::size_t* {
+    switch (s) {
+      case PathState::Up:
+        return &count_up_;
+      case PathState::Degraded:
+        return &count_degraded_;
+      case PathState::Down:
+        return &count_down_;
+      case PathState::Unknown:
+        break;
+    }
+    return nullptr;
+  };
+  if (std::size_t* b = bucket(t.state)) {
+    --*b;
+  }
+  if (std::size_t* b = bucket(v.state)) {
+    ++*b;
+  }
+  t.state = v.state;
+  t.since = now;
+  return true;
+}
+
+PathState LinkHealth::derivePathState() const {
+  const std::size_t n = targets_.size();
+  const std::size_t q = params_.quorum;
+  if (count_up_ >= q) {
+    return PathState::Up;
+  }
+  if (count_up_ + count_degraded_ >= q) {
+    return PathState::Degraded;
+  }
+  if (count_down_ > n - q) {
+    return PathState::Down;
+  }
+  return PathState::Unknown;
+}
+
+std::string LinkHealth::pathReason(const Target* trigger) const {
+  if (targets_.size() == 1) {
+    return targets_[0].reason;
+  }
+  const std::size_t n = targets_.size();
+  const std::size_t q = params_.quorum;
+  std::string head;
+  switch (raw_state_) {
+    case PathState::Up:
+      head = fmt::format("{} of {} targets up (quorum {})", count_up_, n, q);
+      break;
+    case PathState::Degraded:
+      head = fmt::format("{} of {} targets usable, {} up (quorum {})",
+                         count_up_ + count_degraded_, n, count_up_, q);
+      break;
+    case PathState::Down:
+      head = fmt::format("{} of {} targets down, quorum {} cannot be met", count_down_, n, q);
+      break;
+    case PathState::Unknown:
+      head = fmt::format("waiting for probe results ({} of {} targets known, quorum {})",
+                         count_up_ + count_degraded_ + count_down_, n, q);
+      break;
+  }
+  if (trigger != nullptr && trigger->state != PathState::Unknown) {
+    head += fmt::format("; {} {}: {}", trigger->name, pathStateName(trigger->state),
+                        trigger->reason);
+  }
+  return head;
+}
+
+double LinkHealth::decayed(MonoTime now) const {
+  if (penalty_ <= 0.0) {
+    return 0.0;
+  }
+  const double elapsed =
+      std::chrono::duration<double>(std::max(Duration(0), now - penalty_time_)).count();
+  // RFC 2439 §4.1: exponential decay, the penalty halving every half-life.
+  return penalty_ * std::exp2(-elapsed / std::chrono::duration<double>(params_.half_life).count());
+}
+
+double LinkHealth::penaltyAt(MonoTime now) const { return decayed(now); }
+
+std::optional<MonoTime> LinkHealth::reuseTime() const {
+  if (!suppressed_) {
+    return std::nullopt;
+  }
+  // penalty * 2^(-t/half_life) = reuse  =>  t = half_life * log2(penalty / reuse).
+  const double t = std::chrono::duration<double>(params_.half_life).count() *
+                   std::log2(penalty_ / params_.reuse);
+  return penalty_time_ + std::chrono::ceil<Duration>(std::chrono::duration<double>(
+                             std::max(0.0, t)));
+}
+
+void LinkHealth::settle(MonoTime now, const Target* trigger, bool target_changed,
+                        Transition& tr) {
+  const PathState old_state = state_;
+  const bool was_suppressed = suppressed_;
+  bool raw_changed = false;
+  bool newly_suppressed = false;
+
+  if (target_changed) {
+    const PathState raw = derivePathState();
+    raw_changed = raw != raw_state_;
+    const PathState old_raw = raw_state_;
+    raw_state_ = raw;
+    raw_reason_ = pathReason(trigger);
+    if (raw_changed && params_.damping && isUsable(old_raw) && raw == PathState::Down) {
+      // RFC 2439 §4.2: each withdrawal (here: usable -> Down) adds a fixed penalty to the
+      // decayed figure, bounded by the ceiling.
+      penalty_ = std::min(decayed(now) + params_.penalty, penalty_ceiling_);
+      penalty_time_ = now;
+      if (!suppressed_ && penalty_ > params_.suppress) {
+        suppressed_ = true;
+        newly_suppressed = true;
+      }
+    }
+  }
+  const double penalty_now = decayed(now);
+  const bool released =
+      suppressed_ && !newly_suppressed && penalty_now <= params_.reuse * (1.0 + kReuseSlack);
+  if (released) {
+    suppressed_ = false;
+  }
+  state_ = suppressed_ ? PathState::Down : raw_state_;
+
+  tr.from = old_state;
+  tr.to = state_;
+  tr.changed = state_ != old_state;
+  tr.suppressed = suppressed_;
+  tr.suppression_changed = suppressed_ != was_suppressed;
+  tr.penalty = penalty_now;
+
+  const bool reason_changed = tr.changed || tr.suppression_changed || raw_changed;
+  if (reason_changed) {
+    if (newly_suppressed) {
+      reason_ = fmt::format(
+          "{}; suppressed by flap damping: penalty {:.0f} above the suppress threshold {:.0f}, "
+          "released when it decays to {:.0f} (in {})",
+          raw_reason_, penalty_now, params_.suppress, params_.reuse,
+          secondsText(*reuseTime() - now));
+    } else if (suppressed_) {
+      reason_ = fmt::format(
+          "{}; held down by flap damping: penalty {:.0f}, released when it decays to {:.0f} "
+          "(in {})",
+          raw_reason_, penalty_now, params_.reuse, secondsText(*reuseTime() - now));
+    } else if (released) {
+      reason_ = fmt::format("flap damping released: penalty {:.0f} decayed to the reuse "
+                            "threshold {:.0f}; {}",
+                            penalty_now, params_.reuse, raw_reason_);
+    } else {
+      reason_ = raw_reason_;
+    }
+  }
+  if (tr.changed) {
+    since_ = now;
+    if (!isUsable(state_)) {
+      usable_since_.reset();
+    } else if (!isUsable(old_state)) {
+      usable_since_ = now;
+    }
+  }
+  if (tr.changed || tr.suppression_changed) {
+    tr.reason = reason_;
+    tr.measured = trigger != nullptr ? measure(*trigger) : aggregate();
+  }
+}
+
+Transition LinkHealth::onProbeResult(const ProbeSample& sample, MonoTime now) {
+  PP_CHECK_MSG(sample.target < targets_.size(), "probe sample for a target the path lacks");
+  now = clampNow(now);
+  Target& t = targets_[sample.target];
+  push(t, sample);
+  const bool target_changed = evaluate(t, now);
+  Transition tr;
+  settle(now, &t, target_changed, tr);
+  return tr;
+}
+
+Transition LinkHealth::tick(MonoTime now) {
+  now = clampNow(now);
+  Transition tr;
+  settle(now, nullptr, false, tr);
+  return tr;
+}
+
+Stats LinkHealth::stats(MonoTime now) const {
+  Stats s;
+  s.state = state_;
+  s.raw_state = raw_state_;
+  s.since = since_;
+  s.usable_since = usable_since_;
+  s.reason = reason_;
+  s.measured = aggregate();
+  s.penalty = decayed(std::max(now, latest_));
+  s.suppressed = suppressed_;
+  s.reuse_at = reuseTime();
+  s.targets.reserve(targets_.size());
+  for (const Target& t : targets_) {
+    s.targets.push_back({t.name, t.state, t.since, t.reason, measure(t)});
+  }
+  return s;
+}
+
+}  // namespace pathpilot::health

@@ -1,0 +1,243 @@
+// health/link_health.h — the health state machine of one path.
+//
+// Purpose: turns the stream of probe results of one path (DX or one VPN tunnel) into the
+// path's state (Unknown / Up / Degraded / Down, see path_state.h) and tells the caller when and
+// why that state changes. Every transition carries a human reason that quotes the measured
+// values ("3 consecutive probes lost (loss 15% over 20, last error: timeout)") together with
+// the values themselves, so the journal, alerts and the dashboard all show the same numbers.
+//
+// How a state is reached (defaults in HealthParams):
+//   * Each probe target of the path keeps its own sliding window of the last `window` results:
+//     loss ratio, RTT percentiles (p50/p95/p99, nearest-rank) and consecutive hit/miss counts.
+//   * A target goes Down after `fall` consecutive misses, or when its loss ratio is above
+//     `down_loss` once the window holds at least `min_samples` results.
+//   * A Down target comes back after `rise` consecutive answered probes. Its window then
+//     restarts from those `rise` results: the outage that is now over says nothing about the
+//     link after it, and the flap is remembered by the damping penalty instead. (Without the
+//     restart, 17 lost + 3 answered probes would read as 85% loss and send it straight back
+//     Down.) A target starting in Unknown becomes usable after `rise` consecutive answers or
+//     once `min_samples` results show loss at or below `down_loss`.
+//   * A usable target is Degraded while its loss is above `degraded_loss`, or its RTT p95 is
+//     above `degraded_rtt_p95` (when set), both judged once `min_samples` results (answered
+//     results, for RTT) are in the window; otherwise Up.
+//   * The path is Up when at least `quorum` targets are Up, Degraded when at least `quorum`
+//     are Up or Degraded, Down when so many targets are Down that the quorum cannot be met,
+//     and Unknown otherwise (start-up).
+//   * Flap damping as BGP route-flap damping (RFC 2439 §4): each time the path goes from usable
+//     to Down it earns `penalty`; the penalty halves every `half_life`. When it rises above
+//     `suppress` the path is held Down (suppressed) even if probes succeed, until the penalty
+//     decays to `reuse`. The penalty is capped at reuse * 2^(max_suppress / half_life)
+//     (RFC 2439 §4.2's ceiling), so a path is never held more than `max_suppress` after its
+//     last flap. Release happens in onProbeResult() or tick(); reuseTime() says when to tick.
+//
+// Cost: onProbeResult() is O(window) memmove work on one small sorted array (≈ constant for the
+// window sizes used, 20 by default) and does not allocate, except to build a reason string
+// when the state actually changes or to grow the stored error text the first time a longer
+// one is seen.
+//
+// Threading: a plain value type owned by the engine thread; pure (takes `now`, reads no clock,
+// does no I/O, does not log).
+// Metrics: none itself; the engine exports stats() (state, loss, rtt, penalty, suppressed).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.h"
+#include "base/time.h"
+#include "health/path_state.h"
+
+namespace pathpilot::health {
+
+// Tunables of one path's health. The defaults suit probes every 1 s.
+struct HealthParams {
+  // Sliding window of results kept per target. Requires: 1 <= window <= 4096.
+  std::size_t window = 20;
+  // Consecutive answered probes that bring a Down or Unknown target up. Requires: 1 <= rise
+  // <= window.
+  int rise = 3;
+  // Consecutive lost probes that take a target down. Requires: fall >= 1.
+  int fall = 3;
+  // Loss and RTT thresholds are judged only once the window holds this many results (capped
+  // at `window`), so that one lost probe out of two does not read as 50% loss.
+  std::size_t min_samples = 10;
+  // Degraded while the window's loss ratio is above this (0.05 = 5%).
+  double degraded_loss = 0.05;
+  // Down while the window's loss ratio is above this (0.50 = 50%).
+  // Requires: 0 <= degraded_loss <= down_loss <= 1.
+  double down_loss = 0.50;
+  // Degraded while the RTT p95 of the answered probes in the window is above this. Unset:
+  // latency never degrades a path.
+  std::optional<Duration> degraded_rtt_p95;
+  // Targets that must be Up (or usable, for Degraded) for the path to be. Requires:
+  // 1 <= quorum <= number of targets.
+  std::size_t quorum = 1;
+
+  // Flap damping (RFC 2439). Off: a path is never suppressed.
+  bool damping = true;
+  // Time for the penalty to halve. Requires: > 0.
+  Duration half_life = std::chrono::seconds(30);
+  // Penalty added on each transition from usable (Up/Degraded) to Down. Requires: > 0.
+  double penalty = 1000;
+  // Suppress (hold Down) when the penalty rises above this.
+  double suppress = 2000;
+  // Release a suppressed path once the penalty has decayed to this. Requires: 0 < reuse <
+  // suppress.
+  double reuse = 750;
+  // Longest a path stays suppressed after its last flap; sets the penalty ceiling
+  // reuse * 2^(max_suppress / half_life), which must exceed `suppress`.
+  Duration max_suppress = std::chrono::minutes(5);
+};
+
+// Checks `params` for a path with `targets` probe targets. InvalidArgument names the field.
+[[nodiscard]] Result<void> validateHealthParams(const HealthParams& params, std::size_t targets);
+
+// One probe result, as a probe driver reports it.
+struct ProbeSample {
+  std::size_t target = 0;  // index into the path's targets. Requires: < number of targets.
+  bool ok = false;         // answered in time
+  Duration rtt{0};         // round-trip time; meaningful only when ok
+  std::string_view error;  // why it failed ("timeout", "host unreachable"); only when !ok
+};
+
+// Measured values over one target's window, or aggregated over the path's targets.
+struct Measurement {
+  std::size_t samples = 0;  // results in the window
+  std::size_t lost = 0;     // lost results in the window
+  double loss = 0;          // lost / samples (0 when empty)
+  std::size_t rtt_samples = 0;  // answered results in the window
+  Duration rtt_p50{0};      // nearest-rank percentiles of the answered results' RTT (0 if none)
+  Duration rtt_p95{0};
+  Duration rtt_p99{0};
+  int consecutive_misses = 0;     // aggregated: the largest over targets
+  int consecutive_successes = 0;  // aggregated: the smallest over targets
+  std::string last_error;         // last probe error seen ("" if none); aggregated: any target's
+};
+
+// What one call changed. `changed` is true only when the reported path state changed; the
+// damping flags report suppression starting or ending (which may happen without a state change,
+// e.g. a path suppressed while already Down).
+struct Transition {
+  bool changed = false;
+  PathState from = PathState::Unknown;
+  PathState to = PathState::Unknown;
+  // Human reason with measured values; set when `changed` or `suppression_changed`.
+  std::string reason;
+  // The values behind the reason: the target whose result caused the change, or the path's
+  // aggregate for changes made by tick(). Set when `changed` or `suppression_changed`.
+  Measurement measured;
+  double penalty = 0;                // damping penalty at `now`
+  bool suppressed = false;           // held Down by damping after this call
+  bool suppression_changed = false;  // suppression started or ended in this call
+
+  explicit operator bool() const { return changed; }
+};
+
+struct TargetStats {
+  std::string name;
+  PathState state = PathState::Unknown;
+  MonoTime since{};
+  std::string reason;  // why the target is in `state`
+  Measurement measured;
+};
+
+// A snapshot of the path's health for the API, metrics and the policy.
+struct Stats {
+  PathState state = PathState::Unknown;      // reported state (Down while suppressed)
+  PathState raw_state = PathState::Unknown;  // state from the probes alone, before damping
+  MonoTime since{};                          // when `state` was entered
+  // Start of the current uninterrupted usable (Up or Degraded) period; unset while not usable.
+  std::optional<MonoTime> usable_since;
+  std::string reason;                        // why the path is in `state`
+  Measurement measured;                      // aggregate over targets
+  double penalty = 0;                        // damping penalty decayed to `now`
+  bool suppressed = false;
+  std::optional<MonoTime> reuse_at;          // when a suppressed path will be released
+  std::vector<TargetStats> targets;
+};
+
+class LinkHealth {
+ public:
+  // A path probed through the given targets (names as shown in reasons, e.g. "10.10.3.100").
+  // Starts Unknown at `now`. Fails with InvalidArgument on bad params or no targets.
+  [[nodiscard]] static Result<LinkHealth> create(const HealthParams& params,
+                                                 std::vector<std::string> targets, MonoTime now);
+
+  // Feeds one probe result. Requires: sample.target < number of targets; `now` not earlier
+  // than previous calls (an earlier `now` is treated as the latest one seen).
+  Transition onProbeResult(const ProbeSample& sample, MonoTime now);
+
+  // Advances time without a result: releases a suppressed path whose penalty has decayed to
+  // `reuse`. Call it at reuseTime().
+  Transition tick(MonoTime now);
+
+  // The reported state (Down while suppressed).
+  PathState state() const { return state_; }
+  bool suppressed() const { return suppressed_; }
+  // The damping penalty decayed to `now`.
+  double penaltyAt(MonoTime now) const;
+  // When a suppressed path's penalty reaches `reuse`; unset when not suppressed.
+  std::optional<MonoTime> reuseTime() const;
+
+  // A snapshot; the penalty is decayed to `now`. Allocates (for the API, not the hot path).
+  Stats stats(MonoTime now) const;
+
+  const HealthParams& params() const { return params_; }
+
+ private:
+  struct Target {
+    std::string name;
+    // Ring of the last `window` results: RTT in ns, or -1 for a lost probe.
+    std::vector<std::int64_t> ring;
+    std::size_t head = 0;   // next slot to write
+    std::size_t count = 0;  // results in the ring
+    std::size_t lost = 0;
+    std::vector<std::int64_t> sorted_rtt;  // answered RTTs in the window, ascending
+    int consecutive_misses = 0;
+    int consecutive_successes = 0;
+    PathState state = PathState::Unknown;
+    MonoTime since{};
+    std::string last_error;
+    std::string reason;
+  };
+
+  LinkHealth(const HealthParams& params, std::vector<std::string> targets, MonoTime now);
+
+  void push(Target& t, const ProbeSample& s);
+  void restartWindow(Target& t);
+  // Evaluates `t` after a result; returns true and sets its reason when its state changed.
+  bool evaluate(Target& t, MonoTime now);
+  PathState classifyUsable(const Target& t, std::string* why) const;
+  Measurement measure(const Target& t) const;
+  Measurement aggregate() const;
+  PathState derivePathState() const;
+  std::string pathReason(const Target* trigger) const;
+  double decayed(MonoTime now) const;
+  // Applies damping release at `now` and recomputes the reported state; fills `tr`.
+  void settle(MonoTime now, const Target* trigger, bool raw_changed, Transition& tr);
+  MonoTime clampNow(MonoTime now);
+
+  HealthParams params_;
+  std::size_t min_samples_;
+  double penalty_ceiling_;
+  std::vector<Target> targets_;
+  std::size_t count_up_ = 0, count_degraded_ = 0, count_down_ = 0;
+
+  PathState raw_state_ = PathState::Unknown;
+  std::string raw_reason_;
+  PathState state_ = PathState::Unknown;
+  MonoTime since_{};
+  std::optional<MonoTime> usable_since_;
+  std::string reason_;
+  MonoTime latest_{};
+
+  double penalty_ = 0;         // penalty as of penalty_time_
+  MonoTime penalty_time_{};
+  bool suppressed_ = false;
+};
+
+}  // namespace pathpilot::health

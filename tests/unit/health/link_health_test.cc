@@ -1,0 +1,459 @@
+// Tests for health::LinkHealth: windows, rise/fall, loss and RTT thresholds, quorum, damping.
+#include "health/link_health.h"
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "fakes/fake_clock.h"
+
+namespace pathpilot::health {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+constexpr Duration kRtt = std::chrono::milliseconds(10);
+
+class LinkHealthTest : public ::testing::Test {
+ protected:
+  LinkHealth make(const HealthParams& p, std::vector<std::string> targets = {"10.10.3.100"}) {
+    auto h = LinkHealth::create(p, std::move(targets), clock_.now());
+    EXPECT_TRUE(h.has_value()) << (h ? "" : h.error().message());
+    return std::move(*h);
+  }
+
+  // Feeds one result one second after the previous one.
+  Transition ok(LinkHealth& h, Duration rtt = kRtt, std::size_t target = 0) {
+    clock_.advance(std::chrono::seconds(1));
+    return h.onProbeResult({target, true, rtt, {}}, clock_.now());
+  }
+  Transition miss(LinkHealth& h, std::size_t target = 0, std::string_view error = "timeout") {
+    clock_.advance(std::chrono::seconds(1));
+    return h.onProbeResult({target, false, Duration(0), error}, clock_.now());
+  }
+
+  testing::FakeClock clock_;
+};
+
+TEST_F(LinkHealthTest, StartsUnknownAndRisesAfterThreeAnswers) {
+  LinkHealth h = make({});
+  EXPECT_EQ(h.state(), PathState::Unknown);
+  EXPECT_FALSE(ok(h).changed);
+  EXPECT_FALSE(ok(h).changed);
+  const Transition t = ok(h);
+  ASSERT_TRUE(t.changed);
+  EXPECT_EQ(t.from, PathState::Unknown);
+  EXPECT_EQ(t.to, PathState::Up);
+  EXPECT_EQ(t.reason, "3 consecutive probes answered (loss 0% over 3, rtt p50 10.0ms p95 10.0ms)");
+  EXPECT_EQ(h.stats(clock_.now()).since, clock_.now());
+}
+
+TEST_F(LinkHealthTest, DownAfterThreeMisses) {
+  LinkHealth h = make({});
+  for (int i = 0; i < 3; ++i) {
+    ok(h);
+  }
+  ASSERT_EQ(h.state(), PathState::Up);
+  EXPECT_FALSE(miss(h).changed);
+  EXPECT_FALSE(miss(h).changed);
+  const Transition t = miss(h);
+  ASSERT_TRUE(t.changed);
+  EXPECT_EQ(t.from, PathState::Up);
+  EXPECT_EQ(t.to, PathState::Down);
+  EXPECT_EQ(t.reason,
+            "3 consecutive probes lost (loss 50% over 6, rtt p50 10.0ms p95 10.0ms, last error: "
+            "timeout)");
+  EXPECT_EQ(t.measured.consecutive_misses, 3);
+  EXPECT_EQ(t.measured.samples, 6u);
+  EXPECT_EQ(t.measured.lost, 3u);
+  EXPECT_DOUBLE_EQ(t.measured.loss, 0.5);
+  EXPECT_EQ(t.measured.last_error, "timeout");
+  EXPECT_EQ(t.measured.rtt_p50, kRtt);
+}
+
+TEST_F(LinkHealthTest, UnknownGoesDownAfterFallMissesWithoutPenalty) {
+  LinkHealth h = make({});
+  miss(h);
+  miss(h);
+  const Transition t = miss(h, 0, "host unreachable");
+  ASSERT_TRUE(t.changed);
+  EXPECT_EQ(t.from, PathState::Unknown);
+  EXPECT_EQ(t.to, PathState::Down);
+  EXPECT_THAT(t.reason, HasSubstr("last error: host unreachable"));
+  EXPECT_EQ(t.penalty, 0.0) << "start-up is not a flap";
+}
+
+TEST_F(LinkHealthTest, RiseAfterNRestartsTheWindow) {
+  HealthParams p;
+  p.rise = 4;
+  LinkHealth h = make(p);
+  for (int i = 0; i < 10; ++i) {
+    miss(h);
+  }
+  ASSERT_EQ(h.state(), PathState::Down);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_FALSE(ok(h).changed) << i;
+  }
+  const Transition t = ok(h);
+  ASSERT_TRUE(t.changed);
+  EXPECT_EQ(t.to, PathState::Up);
+  // The outage's 10 losses are forgotten: the window restarts from the 4 answers.
+  EXPECT_EQ(t.measured.samples, 4u);
+  EXPECT_EQ(t.measured.loss, 0.0);
+  EXPECT_THAT(t.reason, StartsWith("4 consecutive probes answered (loss 0% over 4"));
+}
+
+TEST_F(LinkHealthTest, AMissInterruptsTheRise) {
+  LinkHealth h = make({});
+  for (int i = 0; i < 3; ++i) {
+    miss(h);
+  }
+  ok(h);
+  ok(h);
+  miss(h);
+  ok(h);
+  ok(h);
+  EXPECT_EQ(h.state(), PathState::Down);
+  EXPECT_TRUE(ok(h).changed);
+}
+
+TEST_F(LinkHealthTest, LossRatioDegradedAboveThreshold) {
+  LinkHealth h = make({});
+  for (int i = 0; i < 20; ++i) {
+    ok(h);
+  }
+  ASSERT_EQ(h.state(), PathState::Up);
+  // 1 of 20 = 5% is not above the 5% threshold.
+  EXPECT_FALSE(miss(h).changed);
+  ok(h);
+  const Transition t = miss(h);  // 2 of 20 = 10%
+  ASSERT_TRUE(t.changed);
+  EXPECT_EQ(t.to, PathState::Degraded);
+  EXPECT_EQ(t.reason,
+            "loss 10% over 20 probes above the degraded threshold 5% (rtt p50 10.0ms p95 10.0ms, "
+            "last error: timeout)");
+  EXPECT_DOUBLE_EQ(t.measured.loss, 0.1);
+
+  // The losses slide out of the window: back Up once loss is 5% again.
+  int answers = 0;
+  Transition back;
+  while (!back.changed && answers < 40) {
+    back = ok(h);
+    ++answers;
+  }
+  EXPECT_EQ(back.to, PathState::Up);
+  EXPECT_EQ(answers, 18);  // the first loss leaves the window after 18 more results
+  EXPECT_THAT(back.reason, StartsWith("loss 5% over 20, rtt p50 10.0ms p95 10.0ms within limits"));
+}
+
+TEST_F(LinkHealthTest, LossRatioDownWithoutConsecutiveMisses) {
+  LinkHealth h = make({});
+  for (int i = 0; i < 20; ++i) {
+    ok(h);
+  }
+  // miss, miss, answer: never 3 in a row, but loss climbs to 2/3.
+  Transition down;
+  int results = 0;
+  for (int round = 0; round < 20 && !down.changed; ++round) {
+    for (int k = 0; k < 3 && !down.changed; ++k) {
+      down = k < 2 ? miss(h) : ok(h);
+      ++results;
+      if (down.changed && down.to == PathState::Degraded) {
+        down = Transition{};  // Degraded comes first; keep going for Down
+      }
+    }
+  }
+  ASSERT_TRUE(down.changed);
+  EXPECT_EQ(down.to, PathState::Down);
+  EXPECT_EQ(results, 16);  // 11 losses in the last 20 results
+  EXPECT_EQ(down.reason,
+            "loss 55% over 20 probes above the down threshold 50% (1 consecutive lost, rtt p50 "
+            "10.0ms p95 10.0ms, last error: timeout)");
+}
+
+TEST_F(LinkHealthTest, RttDegradedWhenP95AboveThreshold) {
+  HealthParams p;
+  p.degraded_rtt_p95 = std::chrono::milliseconds(100);
+  LinkHealth h = make(p);
+  for (int i = 0; i < 20; ++i) {
+    ok(h);
+  }
+  ASSERT_EQ(h.state(), PathState::Up);
+  // Nearest-rank p95 of 20 values is the 19th smallest: one slow answer is not enough.
+  EXPECT_FALSE(ok(h, std::chrono::milliseconds(200)).changed);
+  const Transition t = ok(h, std::chrono::milliseconds(200));
+  ASSERT_TRUE(t.changed);
+  EXPECT_EQ(t.to, PathState::Degraded);
+  EXPECT_EQ(t.reason,
+            "rtt p95 200.0ms above the degraded threshold 100.0ms (loss 0% over 20, rtt p50 "
+            "10.0ms p99 200.0ms)");
+  EXPECT_EQ(t.measured.rtt_p95, std::chrono::milliseconds(200));
+  EXPECT_EQ(t.measured.rtt_p50, kRtt);
+}
+
+TEST_F(LinkHealthTest, RttNotJudgedBeforeMinSamples) {
+  HealthParams p;
+  p.degraded_rtt_p95 = std::chrono::milliseconds(100);
+  LinkHealth h = make(p);
+  for (int i = 0; i < 3; ++i) {
+    ok(h, std::chrono::milliseconds(300));
+  }
+  EXPECT_EQ(h.state(), PathState::Up);
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_FALSE(ok(h, std::chrono::milliseconds(300)).changed);
+  }
+  EXPECT_EQ(ok(h, std::chrono::milliseconds(300)).to, PathState::Degraded);  // 10th answer
+}
+
+TEST_F(LinkHealthTest, PercentilesAreNearestRank) {
+  LinkHealth h = make({});
+  for (int ms = 20; ms >= 1; --ms) {
+    ok(h, std::chrono::milliseconds(ms));
+  }
+  const Stats s = h.stats(clock_.now());
+  EXPECT_EQ(s.measured.rtt_samples, 20u);
+  EXPECT_EQ(s.measured.rtt_p50, std::chrono::milliseconds(10));
+  EXPECT_EQ(s.measured.rtt_p95, std::chrono::milliseconds(19));
+  EXPECT_EQ(s.measured.rtt_p99, std::chrono::milliseconds(20));
+  // Evicting the oldest (20 ms) keeps the sorted view right.
+  ok(h, std::chrono::milliseconds(5));
+  const Stats s2 = h.stats(clock_.now());
+  EXPECT_EQ(s2.measured.rtt_p99, std::chrono::milliseconds(19));
+  EXPECT_EQ(s2.measured.rtt_p50, std::chrono::milliseconds(9));
+}
+
+TEST_F(LinkHealthTest, UsableSinceSurvivesUpDegradedChanges) {
+  LinkHealth h = make({});
+  for (int i = 0; i < 20; ++i) {
+    ok(h);
+  }
+  const MonoTime up_at = h.stats(clock_.now()).usable_since.value();
+  miss(h);
+  ok(h);
+  ASSERT_EQ(miss(h).to, PathState::Degraded);
+  const Stats s = h.stats(clock_.now());
+  EXPECT_EQ(s.since, clock_.now());
+  EXPECT_EQ(s.usable_since, up_at);
+  miss(h);
+  miss(h);
+  EXPECT_EQ(h.state(), PathState::Down);
+  EXPECT_FALSE(h.stats(clock_.now()).usable_since.has_value());
+}
+
+// Flap damping: rise 1 / fall 1 so that every result can flap the path; loss thresholds off.
+class LinkHealthDampingTest : public LinkHealthTest {
+ protected:
+  static HealthParams params() {
+    HealthParams p;
+    p.rise = 1;
+    p.fall = 1;
+    p.degraded_loss = 1.0;
+    p.down_loss = 1.0;
+    return p;
+  }
+};
+
+TEST_F(LinkHealthDampingTest, SuppressAndReuseFollowTheDecayMath) {
+  LinkHealth h = make(params());
+  ASSERT_EQ(ok(h).to, PathState::Up);       // t=1 (not a flap)
+  Transition t = miss(h);                   // t=2: flap 1
+  EXPECT_DOUBLE_EQ(t.penalty, 1000.0);
+  EXPECT_FALSE(t.suppressed);
+  ok(h);                                    // t=3
+  // Half-life 30 s: after one half-life the penalty has exactly halved.
+  EXPECT_NEAR(h.penaltyAt(clock_.now() + std::chrono::seconds(29)), 500.0, 1e-9);
+  t = miss(h);                              // t=4: flap 2, 2 s after flap 1
+  const double p2 = 1000.0 * std::exp2(-2.0 / 30.0) + 1000.0;  // 1954.83
+  EXPECT_NEAR(t.penalty, p2, 1e-9);
+  EXPECT_FALSE(t.suppressed) << "1954.8 is not above 2000";
+  ok(h);                                    // t=5
+  t = miss(h);                              // t=6: flap 3
+  const double p3 = p2 * std::exp2(-2.0 / 30.0) + 1000.0;  // 2866.57
+  EXPECT_NEAR(t.penalty, p3, 1e-9);
+  EXPECT_TRUE(t.suppressed);
+  EXPECT_TRUE(t.suppression_changed);
+  EXPECT_TRUE(t.changed);
+  EXPECT_EQ(t.to, PathState::Down);
+  EXPECT_THAT(t.reason, HasSubstr("suppressed by flap damping: penalty 2867 above the suppress "
+                                  "threshold 2000, released when it decays to 750 (in 58.0s)"));
+  const MonoTime flap3 = clock_.now();
+
+  // Probes succeed again, but the path is held Down.
+  t = ok(h);
+  EXPECT_FALSE(t.changed);
+  EXPECT_EQ(h.state(), PathState::Down);
+  const Stats s = h.stats(clock_.now());
+  EXPECT_EQ(s.raw_state, PathState::Up);
+  EXPECT_TRUE(s.suppressed);
+  EXPECT_THAT(s.reason, HasSubstr("held down by flap damping"));
+
+  // Reuse when p3 * 2^(-dt/30) = 750: dt = 30 * log2(p3 / 750) = 58.04 s.
+  const double dt = 30.0 * std::log2(p3 / 750.0);
+  const MonoTime reuse = h.reuseTime().value();
+  EXPECT_NEAR(std::chrono::duration<double>(reuse - flap3).count(), dt, 1e-6);
+  ASSERT_EQ(s.reuse_at, reuse);
+
+  EXPECT_FALSE(h.tick(reuse - std::chrono::milliseconds(1)).changed);
+  EXPECT_TRUE(h.suppressed());
+  t = h.tick(reuse);
+  ASSERT_TRUE(t.changed);
+  EXPECT_EQ(t.from, PathState::Down);
+  EXPECT_EQ(t.to, PathState::Up);
+  EXPECT_TRUE(t.suppression_changed);
+  EXPECT_FALSE(t.suppressed);
+  EXPECT_NEAR(t.penalty, 750.0, 1e-6);
+  EXPECT_THAT(t.reason, StartsWith("flap damping released: penalty 750 decayed to the reuse "
+                                   "threshold 750; "));
+  EXPECT_EQ(h.stats(reuse).usable_since, reuse);
+}
+
+TEST_F(LinkHealthDampingTest, ReleasedByProbeResultAfterDecay) {
+  LinkHealth h = make(params());
+  for (int i = 0; i < 3; ++i) {
+    ok(h);
+    miss(h);
+  }
+  ASSERT_TRUE(h.suppressed());
+  clock_.advance(std::chrono::minutes(2));
+  const Transition t = ok(h);
+  EXPECT_TRUE(t.changed);
+  EXPECT_EQ(t.to, PathState::Up);
+  EXPECT_FALSE(h.suppressed());
+}
+
+TEST_F(LinkHealthDampingTest, CeilingBoundsSuppressionToMaxSuppress) {
+  HealthParams p = params();
+  p.max_suppress = std::chrono::minutes(2);  // ceiling 750 * 2^(120/30) = 12000
+  LinkHealth h = make(p);
+  for (int i = 0; i < 50; ++i) {  // a storm of flaps, one every 2 s
+    ok(h);
+    miss(h);
+  }
+  ASSERT_TRUE(h.suppressed());
+  EXPECT_NEAR(h.penaltyAt(clock_.now()), 12000.0, 1e-6);
+  // From the ceiling, decaying to reuse takes exactly max_suppress.
+  const MonoTime reuse = h.reuseTime().value();
+  EXPECT_NEAR(std::chrono::duration<double>(reuse - clock_.now()).count(), 120.0, 1e-6);
+  ok(h);
+  EXPECT_FALSE(h.tick(reuse - std::chrono::milliseconds(1)).changed);
+  EXPECT_TRUE(h.tick(reuse).changed);
+  EXPECT_EQ(h.state(), PathState::Up);
+}
+
+TEST_F(LinkHealthDampingTest, DisabledNeverSuppresses) {
+  HealthParams p = params();
+  p.damping = false;
+  LinkHealth h = make(p);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(ok(h).to, PathState::Up);
+    EXPECT_EQ(miss(h).to, PathState::Down);
+  }
+  EXPECT_FALSE(h.suppressed());
+  EXPECT_EQ(h.penaltyAt(clock_.now()), 0.0);
+}
+
+TEST_F(LinkHealthTest, QuorumTwoOfThreeTargets) {
+  HealthParams p;
+  p.quorum = 2;
+  LinkHealth h = make(p, {"10.10.3.100", "10.10.3.101", "10.10.3.102"});
+  // Round-robin probing: each round one result per target.
+  const auto round = [&](bool a, bool b, bool c) {
+    std::vector<Transition> out;
+    for (std::size_t i = 0; i < 3; ++i) {
+      const bool good = i == 0 ? a : (i == 1 ? b : c);
+      out.push_back(good ? ok(h, kRtt, i) : miss(h, i));
+    }
+    return out;
+  };
+  round(true, true, false);
+  round(true, true, false);
+  auto r = round(true, true, false);
+  EXPECT_FALSE(r[0].changed) << "one target up is below the quorum";
+  ASSERT_TRUE(r[1].changed);
+  EXPECT_EQ(r[1].to, PathState::Up);
+  EXPECT_EQ(r[1].reason,
+            "2 of 3 targets up (quorum 2); 10.10.3.101 up: 3 consecutive probes answered (loss "
+            "0% over 3, rtt p50 10.0ms p95 10.0ms)");
+  EXPECT_FALSE(r[2].changed) << "third target down does not break the quorum";
+
+  // Second target fails: only one of three left, the quorum cannot be met.
+  round(true, false, false);
+  round(true, false, false);
+  r = round(true, false, false);
+  ASSERT_TRUE(r[1].changed);
+  EXPECT_EQ(r[1].to, PathState::Down);
+  EXPECT_THAT(r[1].reason, StartsWith("2 of 3 targets down, quorum 2 cannot be met; 10.10.3.101 "
+                                      "down: 3 consecutive probes lost (loss 50% over 6"));
+  const Stats s = h.stats(clock_.now());
+  ASSERT_EQ(s.targets.size(), 3u);
+  EXPECT_EQ(s.targets[0].state, PathState::Up);
+  EXPECT_EQ(s.targets[1].state, PathState::Down);
+  EXPECT_EQ(s.targets[2].state, PathState::Down);
+  EXPECT_EQ(s.measured.samples, 18u);  // 6 rounds of 3 targets
+}
+
+TEST_F(LinkHealthTest, QuorumDegradedWhenAnUpTargetDegrades) {
+  HealthParams p;
+  p.quorum = 2;
+  p.degraded_rtt_p95 = std::chrono::milliseconds(50);
+  LinkHealth h = make(p, {"a", "b"});
+  for (int i = 0; i < 10; ++i) {
+    ok(h, kRtt, 0);
+    ok(h, std::chrono::milliseconds(i < 3 ? 10 : 80), 1);
+  }
+  EXPECT_EQ(h.state(), PathState::Degraded);
+  EXPECT_THAT(h.stats(clock_.now()).reason, StartsWith("2 of 2 targets usable, 1 up (quorum 2)"));
+}
+
+TEST_F(LinkHealthTest, TimeGoingBackwardsIsClamped) {
+  LinkHealth h = make({});
+  for (int i = 0; i < 3; ++i) {
+    ok(h);
+  }
+  const MonoTime later = clock_.now();
+  h.onProbeResult({0, false, Duration(0), "timeout"}, later - std::chrono::hours(1));
+  h.onProbeResult({0, false, Duration(0), "timeout"}, later - std::chrono::hours(1));
+  const Transition t = h.onProbeResult({0, false, Duration(0), "timeout"}, later);
+  ASSERT_TRUE(t.changed);
+  EXPECT_EQ(h.stats(later).since, later);
+}
+
+TEST(LinkHealthParamsTest, RejectsBadParameters) {
+  const auto err = [](HealthParams p, std::size_t targets = 1) {
+    auto r = validateHealthParams(p, targets);
+    return r ? std::string() : r.error().message();
+  };
+  EXPECT_EQ(err({}), "");
+  HealthParams p;
+  p.window = 0;
+  EXPECT_THAT(err(p), HasSubstr("window must be between 1 and 4096, got 0"));
+  p = {};
+  p.rise = 30;
+  EXPECT_THAT(err(p), HasSubstr("rise must be between 1 and the window (20), got 30"));
+  p = {};
+  p.fall = 0;
+  EXPECT_THAT(err(p), HasSubstr("fall must be at least 1"));
+  p = {};
+  p.degraded_loss = 0.6;
+  EXPECT_THAT(err(p), HasSubstr("degraded_loss <= down_loss"));
+  p = {};
+  p.quorum = 3;
+  EXPECT_THAT(err(p, 2), HasSubstr("quorum must be between 1 and the number of targets (2)"));
+  EXPECT_THAT(err({}, 0), HasSubstr("at least one probe target"));
+  p = {};
+  p.reuse = 2500;
+  EXPECT_THAT(err(p), HasSubstr("0 < reuse < suppress"));
+  p = {};
+  p.max_suppress = std::chrono::seconds(30);  // ceiling 1500 < 2000
+  EXPECT_THAT(err(p), HasSubstr("max_suppress 30s is too short"));
+  p.damping = false;
+  EXPECT_EQ(err(p), "");
+  EXPECT_FALSE(LinkHealth::create(HealthParams{}, {}, MonoTime{}).has_value());
+}
+
+}  // namespace
+}  // namespace pathpilot::health
