@@ -23,5 +23,6 @@ struct Command {
 
 Command addCheckCommand(CLI::App& root);
 Command addEventsCommand(CLI::App& root);
+Command addDebugCommand(CLI::App& root);
 
 }  // namespace pathpilot::cli

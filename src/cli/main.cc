@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   std::vector<Command> commands = {
       addCheckCommand(app),
       addEventsCommand(app),
+      addDebugCommand(app),
   };
 
   try {
