@@ -1,0 +1,125 @@
+#include "probe/probe.h"
+
+#include <net/if.h>
+
+#include <cstdio>
+
+#include "probe/icmp_codec.h"
+
+namespace pathpilot::probe {
+namespace {
+
+std::string targetName(const TargetSpec& s) {
+  return s.path + "[" + std::to_string(s.index) + "] " + std::string(probeKindName(s.kind)) +
+         " " + s.address.toString();
+}
+
+tl::unexpected<Error> invalid(const TargetSpec& s, const std::string& why) {
+  return fail(ErrorCode::InvalidArgument, "probe target " + targetName(s) + ": " + why);
+}
+
+}  // namespace
+
+std::string_view probeKindName(ProbeKind kind) {
+  switch (kind) {
+    case ProbeKind::Icmp:
+      return "icmp";
+    case ProbeKind::Tcp:
+      return "tcp";
+  }
+  return "unknown";
+}
+
+std::string_view icmpModeName(IcmpMode mode) {
+  switch (mode) {
+    case IcmpMode::Auto:
+      return "auto";
+    case IcmpMode::Ping:
+      return "ping";
+    case IcmpMode::Raw:
+      return "raw";
+  }
+  return "unknown";
+}
+
+std::string_view failureKindName(FailureKind kind) {
+  switch (kind) {
+    case FailureKind::None:
+      return "none";
+    case FailureKind::Timeout:
+      return "timeout";
+    case FailureKind::Unreachable:
+      return "unreachable";
+    case FailureKind::SendError:
+      return "send_error";
+    case FailureKind::SocketError:
+      return "socket_error";
+  }
+  return "unknown";
+}
+
+std::string Pinning::toString() const {
+  std::string out;
+  auto add = [&out](const std::string& part) {
+    if (!out.empty()) {
+      out += ", ";
+    }
+    out += part;
+  };
+  if (source) {
+    add("source " + source->toString());
+  }
+  if (!interface.empty()) {
+    add("interface " + interface);
+  }
+  if (fwmark) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "0x%x", *fwmark);
+    add(std::string("fwmark ") + buf);
+  }
+  return out.empty() ? "unpinned" : out;
+}
+
+Result<void> validateTarget(const TargetSpec& s) {
+  if (s.path.empty()) {
+    return invalid(s, "path name is empty");
+  }
+  if (s.interval < std::chrono::milliseconds(10)) {
+    return invalid(s, "interval " + formatDuration(s.interval) + " is below the minimum of 10ms");
+  }
+  if (s.timeout <= Duration::zero()) {
+    return invalid(s, "timeout must be positive");
+  }
+  if (s.timeout > std::chrono::minutes(1)) {
+    return invalid(s, "timeout " + formatDuration(s.timeout) + " is above the maximum of 1m");
+  }
+  if (s.jitter_pct > 50) {
+    return invalid(s, "jitter " + std::to_string(s.jitter_pct) + "% is above the maximum of 50%");
+  }
+  if (s.address.isUnspecified()) {
+    return invalid(s, "address is unspecified");
+  }
+  if (s.kind == ProbeKind::Tcp && s.port == 0) {
+    return invalid(s, "TCP probes need a port");
+  }
+  if (s.kind == ProbeKind::Icmp &&
+      (s.payload_size < icmp::kCookieSize || s.payload_size > icmp::kMaxPayload)) {
+    return invalid(s, "payload size " + std::to_string(s.payload_size) + " outside " +
+                          std::to_string(icmp::kCookieSize) + ".." +
+                          std::to_string(icmp::kMaxPayload));
+  }
+  if (s.pinning.source && s.pinning.source->family() != s.address.family()) {
+    return invalid(s, "source address " + s.pinning.source->toString() +
+                          " is not of the target's address family");
+  }
+  if (s.pinning.interface.size() >= IFNAMSIZ) {
+    return invalid(s, "interface name \"" + s.pinning.interface + "\" is longer than " +
+                          std::to_string(IFNAMSIZ - 1) + " characters");
+  }
+  if (s.pinning.interface.find_first_of("/ \t") != std::string::npos) {
+    return invalid(s, "interface name \"" + s.pinning.interface + "\" is not valid");
+  }
+  return ok();
+}
+
+}  // namespace pathpilot::probe

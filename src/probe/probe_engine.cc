@@ -1,0 +1,956 @@
+#include "probe/probe_engine.h"
+
+#include <sys/socket.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <random>
+#include <unordered_map>
+#include <utility>
+
+#include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "base/check.h"
+#include "probe/detail/icmp_socket.h"
+#include "probe/icmp_codec.h"
+#include "probe/schedule.h"
+
+namespace pathpilot::probe {
+namespace {
+
+using detail::Datagram;
+using detail::IcmpSocket;
+
+// Upper bound of identifiers per (family, pinning) group: 64 × 65,536 in-flight probes.
+constexpr std::size_t kMaxChannels = 64;
+// Datagram batches drained per wake-up before yielding to other handlers (64 each).
+constexpr int kReceiveBatchesPerWake = 16;
+
+// A deadline in the engine's one queue.
+struct Deadline {
+  enum class Kind : std::uint8_t { Send, IcmpTimeout, TcpTimeout };
+  Kind kind = Kind::Send;
+  std::uint32_t a = 0;  // Send: target slot. IcmpTimeout: group. TcpTimeout: unused.
+  std::uint32_t b = 0;  // Send: target gen.  IcmpTimeout: group gen.
+  std::uint32_t c = 0;  // IcmpTimeout: channel << 16 | seq.
+  std::uint64_t d = 0;  // IcmpTimeout: nonce. TcpTimeout: probe id.
+};
+
+std::string errnoText(int e) { return std::strerror(e); }
+
+// Errors after which a socket cannot recover by itself: its interface is gone (a new one with
+// the same name has a new ifindex), or the descriptor is broken.
+bool socketIsDead(int e) { return e == ENODEV || e == ENXIO || e == EBADF || e == ENOTSOCK; }
+
+}  // namespace
+
+struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
+  struct Target {
+    TargetSpec spec;
+    std::uint32_t gen = 0;
+    bool active = false;
+    std::uint32_t group = 0;  // ICMP only
+    MonoTime next_due{};
+    sockaddr_storage dst{};
+    socklen_t dst_len = 0;
+    std::string label;  // "icmp 10.10.3.100 via dx"
+  };
+
+  struct SocketEntry {
+    std::unique_ptr<IcmpSocket> socket;
+    std::uint64_t id = 0;  // unique per opened socket, to recognise stale handlers
+    bool armed = false;
+  };
+
+  struct Channel {
+    std::uint32_t socket = 0;
+    std::uint16_t ident = 0;
+    SeqTable table;
+  };
+
+  struct Group {
+    IpFamily family = IpFamily::V4;
+    Pinning pinning;
+    bool used = false;
+    std::uint32_t gen = 0;
+    std::size_t refs = 0;
+    std::vector<SocketEntry> sockets;
+    std::vector<Channel> channels;
+    std::unordered_map<std::uint16_t, std::uint32_t> raw_idents;  // raw: ident → channel
+    std::uint32_t cursor = 0;
+    std::optional<Error> open_error;
+    MonoTime retry_at{};
+    std::string label;  // "IPv4, interface vpn0"
+  };
+
+  struct TcpProbe {
+    std::uint32_t target = 0;
+    std::uint32_t gen = 0;
+    MonoTime sent_at{};
+    std::optional<asio::ip::tcp::socket> socket;
+  };
+
+  Impl(asio::io_context& io_in, const Clock& clock_in, EngineOptions options_in)
+      : io(io_in),
+        clock(clock_in),
+        options(options_in),
+        rng(options_in.seed ? *options_in.seed
+                            : (std::uint64_t{std::random_device{}()} << 32) ^
+                                  std::random_device{}()),
+        timer(io_in) {}
+
+  asio::io_context& io;
+  const Clock& clock;
+  EngineOptions options;
+  SplitMix64 rng;
+  asio::steady_timer timer;
+  std::optional<MonoTime> armed_at;
+  bool running = false;
+  bool in_handler = false;
+  ProbeSink sink;
+  ProbeCounters counters;
+
+  std::vector<Target> targets;
+  std::vector<std::uint32_t> free_targets;
+  std::map<std::pair<std::string, std::uint32_t>, std::uint32_t, std::less<>> by_key;
+  std::vector<Group> groups;
+  std::unordered_map<std::uint64_t, TcpProbe> tcp;
+  std::uint64_t next_tcp_id = 1;
+  std::uint64_t next_socket_id = 1;
+  DeadlineQueue<Deadline> deadlines;
+  std::vector<ProbeResult> pending;
+  std::vector<Datagram> batch;
+  std::array<std::uint8_t, icmp::kHeaderSize + icmp::kMaxPayload> packet{};
+
+  // ---- results -------------------------------------------------------------------------------
+
+  ProbeResult makeResult(const Target& t, MonoTime sent_at, MonoTime completed_at) {
+    ProbeResult r;
+    r.path = t.spec.path;
+    r.target_index = t.spec.index;
+    r.target = t.spec.address;
+    r.kind = t.spec.kind;
+    r.sent_at = sent_at;
+    r.completed_at = completed_at;
+    return r;
+  }
+
+  void emitSuccess(const Target& t, MonoTime sent_at, MonoTime received_at, bool refused) {
+    ProbeResult r = makeResult(t, sent_at, received_at);
+    r.success = true;
+    r.refused = refused;
+    r.rtt = received_at - sent_at;
+    pending.push_back(std::move(r));
+  }
+
+  void emitFailure(const Target& t, MonoTime sent_at, MonoTime completed_at, FailureKind kind,
+                   const std::string& cause) {
+    ProbeResult r = makeResult(t, sent_at, completed_at);
+    r.failure = kind;
+    r.error = t.label + ": " + cause;
+    pending.push_back(std::move(r));
+  }
+
+  // Results are collected while the engine's state is being changed and handed to the sink
+  // only at the end of each entry point, so a sink that adds or removes targets never sees (or
+  // breaks) a half-updated engine.
+  void flush() {
+    if (in_handler) {
+      return;
+    }
+    while (!pending.empty()) {
+      std::vector<ProbeResult> out;
+      out.swap(pending);
+      if (sink) {
+        for (const ProbeResult& r : out) {
+          sink(r);
+        }
+      }
+    }
+  }
+
+  struct HandlerScope {
+    explicit HandlerScope(Impl& impl) : self(impl), outer(impl.in_handler) { impl.in_handler = true; }
+    ~HandlerScope() {
+      self.in_handler = outer;
+      if (!outer) {
+        self.rearm();
+        self.flush();
+      }
+    }
+    Impl& self;
+    bool outer;
+  };
+
+  // ---- targets -------------------------------------------------------------------------------
+
+  std::uint32_t groupFor(const TargetSpec& spec) {
+    std::optional<std::uint32_t> free_slot;
+    for (std::uint32_t i = 0; i < groups.size(); ++i) {
+      Group& g = groups[i];
+      if (g.used && g.family == spec.address.family() && g.pinning == spec.pinning) {
+        ++g.refs;
+        return i;
+      }
+      if (!g.used && !free_slot) {
+        free_slot = i;
+      }
+    }
+    if (!free_slot) {
+      groups.emplace_back();
+      free_slot = static_cast<std::uint32_t>(groups.size() - 1);
+    }
+    Group& g = groups[*free_slot];
+    const std::uint32_t gen = g.gen + 1;
+    g = Group{};
+    g.gen = gen;
+    g.used = true;
+    g.family = spec.address.family();
+    g.pinning = spec.pinning;
+    g.refs = 1;
+    g.label = std::string(spec.address.isV4() ? "IPv4" : "IPv6") + ", " + spec.pinning.toString();
+    return *free_slot;
+  }
+
+  void closeGroupSockets(Group& g) {
+    g.sockets.clear();  // closing cancels pending waits; their handlers see a stale id
+    g.channels.clear();
+    g.raw_idents.clear();
+    g.cursor = 0;
+    ++g.gen;  // invalidates queued timeouts of the closed identifiers
+  }
+
+  void releaseGroup(std::uint32_t index) {
+    Group& g = groups[index];
+    PP_CHECK(g.used && g.refs > 0);
+    if (--g.refs == 0) {
+      closeGroupSockets(g);
+      g.used = false;
+    }
+  }
+
+  void insertTarget(TargetSpec spec) {
+    std::uint32_t slot;
+    if (!free_targets.empty()) {
+      slot = free_targets.back();
+      free_targets.pop_back();
+    } else {
+      targets.emplace_back();
+      slot = static_cast<std::uint32_t>(targets.size() - 1);
+    }
+    Target& t = targets[slot];
+    const std::uint32_t gen = t.gen + 1;
+    t = Target{};
+    t.gen = gen;
+    t.active = true;
+    t.dst_len = detail::toSockaddr(spec.address, spec.kind == ProbeKind::Tcp ? spec.port : 0,
+                                   &t.dst);
+    t.label = std::string(probeKindName(spec.kind)) + " " + spec.address.toString();
+    if (spec.kind == ProbeKind::Tcp) {
+      t.label += ":" + std::to_string(spec.port);
+    }
+    t.label += " via " + spec.path;
+    if (spec.kind == ProbeKind::Icmp) {
+      t.group = groupFor(spec);
+    }
+    by_key.emplace(std::make_pair(spec.path, spec.index), slot);
+    t.spec = std::move(spec);
+    if (running) {
+      scheduleFirst(slot, clock.now());
+    }
+  }
+
+  void eraseTarget(std::uint32_t slot) {
+    Target& t = targets[slot];
+    PP_CHECK(t.active);
+    by_key.erase(std::make_pair(t.spec.path, t.spec.index));
+    if (t.spec.kind == ProbeKind::Icmp) {
+      releaseGroup(t.group);
+    }
+    t.active = false;
+    ++t.gen;  // queued sends, timeouts and replies of this target become stale
+    free_targets.push_back(slot);
+  }
+
+  void scheduleFirst(std::uint32_t slot, MonoTime now) {
+    Target& t = targets[slot];
+    t.next_due = now + firstProbeOffset(t.spec.interval, rng.next());
+    deadlines.push(t.next_due, Deadline{Deadline::Kind::Send, slot, t.gen, 0, 0});
+  }
+
+  // ---- timer ---------------------------------------------------------------------------------
+
+  void rearm() {
+    if (!running || deadlines.empty()) {
+      return;
+    }
+    const MonoTime next = deadlines.nextDeadline();
+    if (armed_at && *armed_at <= next) {
+      return;  // the armed wake-up comes first anyway
+    }
+    armed_at = next;
+    timer.expires_at(next);
+    timer.async_wait([weak = weak_from_this()](const std::error_code& ec) {
+      if (ec == asio::error::operation_aborted) {
+        return;
+      }
+      if (auto self = weak.lock()) {
+        self->onTimer();
+      }
+    });
+  }
+
+  void onTimer() {
+    HandlerScope scope(*this);
+    armed_at.reset();
+    if (!running) {
+      return;
+    }
+    const MonoTime now = clock.now();
+    while (!deadlines.empty() && running) {
+      const Deadline& top = deadlines.top();
+      const MonoTime due = deadlines.nextDeadline();
+      const bool is_send = top.kind == Deadline::Kind::Send;
+      if (due > (is_send ? now + options.timer_slack : now)) {
+        break;
+      }
+      const Deadline d = deadlines.pop();
+      switch (d.kind) {
+        case Deadline::Kind::Send:
+          onSendDue(d.a, d.b, now);
+          break;
+        case Deadline::Kind::IcmpTimeout:
+          onIcmpTimeout(d);
+          break;
+        case Deadline::Kind::TcpTimeout:
+          onTcpTimeout(d.d);
+          break;
+      }
+    }
+  }
+
+  void onSendDue(std::uint32_t slot, std::uint32_t gen, MonoTime now) {
+    if (slot >= targets.size()) {
+      return;
+    }
+    Target& t = targets[slot];
+    if (!t.active || t.gen != gen) {
+      return;  // removed or replaced since this was queued
+    }
+    // Next send: from the previous due time (no drift), but never in the past: a loop that
+    // fell behind skips probes instead of bursting them.
+    MonoTime next = t.next_due + jitteredInterval(t.spec.interval, t.spec.jitter_pct, rng.next());
+    if (next <= now) {
+      next = now + jitteredInterval(t.spec.interval, t.spec.jitter_pct, rng.next());
+    }
+    t.next_due = next;
+    deadlines.push(next, Deadline{Deadline::Kind::Send, slot, gen, 0, 0});
+    if (t.spec.kind == ProbeKind::Icmp) {
+      sendIcmp(slot);
+    } else {
+      sendTcp(slot);
+    }
+  }
+
+  // ---- ICMP ----------------------------------------------------------------------------------
+
+  // Opens one more socket (ping) or identifier (raw) for group `gi`. Returns the new channel.
+  Result<std::uint32_t> addChannel(std::uint32_t gi) {
+    Group& g = groups[gi];
+    if (g.channels.size() >= kMaxChannels) {
+      return fail(ErrorCode::Unavailable, "too many probes in flight (" +
+                                              std::to_string(kMaxChannels) +
+                                              " identifiers × 65536 sequence numbers)");
+    }
+    const bool raw_existing = !g.sockets.empty() && g.sockets[0].socket->mode() == IcmpMode::Raw;
+    if (!raw_existing) {
+      auto opened = IcmpSocket::open(io, g.family, g.pinning, options.icmp_mode);
+      if (!opened) {
+        return fail(opened.error().withContext("ICMP socket (" + g.label + ")"));
+      }
+      SocketEntry entry;
+      entry.socket = std::move(*opened);
+      entry.id = next_socket_id++;
+      g.sockets.push_back(std::move(entry));
+      armSocket(gi, static_cast<std::uint32_t>(g.sockets.size() - 1));
+    }
+    const std::uint32_t sock = static_cast<std::uint32_t>(g.sockets.size() - 1);
+    Channel ch;
+    ch.socket = sock;
+    if (g.sockets[sock].socket->mode() == IcmpMode::Ping) {
+      ch.ident = g.sockets[sock].socket->kernelIdent();
+    } else {
+      // Our own identifier, distinct within the group. Other processes' raw pingers may pick
+      // the same; the cookie still tells their replies from ours.
+      do {
+        ch.ident = static_cast<std::uint16_t>(rng.next());
+      } while (g.raw_idents.count(ch.ident) != 0);
+      g.raw_idents.emplace(ch.ident, static_cast<std::uint32_t>(g.channels.size()));
+    }
+    g.channels.push_back(std::move(ch));
+    return static_cast<std::uint32_t>(g.channels.size() - 1);
+  }
+
+  void sendIcmp(std::uint32_t slot) {
+    Target& t = targets[slot];
+    const std::uint32_t gi = t.group;
+    Group& g = groups[gi];
+    MonoTime now = clock.now();
+
+    if (g.channels.empty()) {
+      if (g.open_error && now < g.retry_at) {
+        emitFailure(t, now, now, FailureKind::SocketError, g.open_error->toString());
+        return;
+      }
+      auto ch = addChannel(gi);
+      if (!ch) {
+        ++counters.socket_errors;
+        g.open_error = ch.error();
+        g.retry_at = now + options.reopen_backoff;
+        emitFailure(t, now, now, FailureKind::SocketError, ch.error().toString());
+        return;
+      }
+      g.open_error.reset();
+    }
+
+    // Find an identifier with a free sequence number, starting where the last probe went.
+    const std::uint64_t nonce = rng.next();
+    now = clock.now();
+    std::optional<std::uint16_t> seq;
+    std::uint32_t ci = g.cursor;
+    for (std::size_t tried = 0; tried < g.channels.size() && !seq; ++tried) {
+      ci = static_cast<std::uint32_t>((g.cursor + tried) % g.channels.size());
+      seq = g.channels[ci].table.allocate(slot, t.gen, nonce, now);
+    }
+    if (!seq) {
+      auto ch = addChannel(gi);
+      if (!ch) {
+        ++counters.send_errors;
+        emitFailure(t, now, now, FailureKind::SendError, ch.error().toString());
+        return;
+      }
+      ci = *ch;
+      seq = g.channels[ci].table.allocate(slot, t.gen, nonce, now);
+      PP_CHECK(seq.has_value());
+    }
+    g.cursor = ci;
+    Channel& ch = g.channels[ci];
+    const icmp::Cookie cookie{t.gen, nonce,
+                              static_cast<std::uint64_t>(now.time_since_epoch().count())};
+    const std::size_t len = icmp::encodeEchoRequest(g.family, ch.ident, *seq, cookie,
+                                                    t.spec.payload_size, packet);
+    IcmpSocket& sock = *g.sockets[ch.socket].socket;
+    const int e = sock.sendTo(std::span<const std::uint8_t>(packet.data(), len), t.dst, t.dst_len);
+    if (e != 0) {
+      ch.table.finish(*seq, nonce, nullptr);
+      ++counters.send_errors;
+      std::string cause = "send failed: " + errnoText(e);
+      if (e == ENODEV && !g.pinning.interface.empty()) {
+        cause += " (interface " + g.pinning.interface + " is gone; re-creating the socket)";
+      } else if (e == EPERM || e == EACCES) {
+        cause += " (blocked by a firewall rule or route)";
+      }
+      emitFailure(t, now, clock.now(), FailureKind::SendError, cause);
+      if (socketIsDead(e)) {
+        closeGroupSockets(g);
+      }
+      return;
+    }
+    ++counters.sent;
+    deadlines.push(now + t.spec.timeout,
+                   Deadline{Deadline::Kind::IcmpTimeout, gi, g.gen, (ci << 16) | *seq, nonce});
+  }
+
+  void onIcmpTimeout(const Deadline& d) {
+    if (d.a >= groups.size()) {
+      return;
+    }
+    Group& g = groups[d.a];
+    const std::uint32_t ci = d.c >> 16;
+    const auto seq = static_cast<std::uint16_t>(d.c & 0xffff);
+    if (!g.used || g.gen != d.b || ci >= g.channels.size()) {
+      return;  // sockets were closed or re-created since
+    }
+    SeqTable& table = g.channels[ci].table;
+    if (!table.expire(seq, d.d)) {
+      return;  // answered or failed already
+    }
+    const InFlight* probe = table.find(seq);
+    PP_CHECK(probe != nullptr);
+    if (probe->target >= targets.size()) {
+      return;
+    }
+    const Target& t = targets[probe->target];
+    if (!t.active || t.gen != probe->target_gen) {
+      return;
+    }
+    ++counters.timed_out;
+    emitFailure(t, probe->sent_at, clock.now(), FailureKind::Timeout,
+                "timeout after " + formatDuration(t.spec.timeout));
+  }
+
+  void armSocket(std::uint32_t gi, std::uint32_t si) {
+    SocketEntry& entry = groups[gi].sockets[si];
+    if (entry.armed) {
+      return;
+    }
+    entry.armed = true;
+    entry.socket->asyncWaitReadable(
+        [weak = weak_from_this(), gi, si, id = entry.id](const std::error_code& ec) {
+          if (ec == asio::error::operation_aborted) {
+            return;
+          }
+          if (auto self = weak.lock()) {
+            self->onReadable(gi, si, id);
+          }
+        });
+  }
+
+  SocketEntry* findSocket(std::uint32_t gi, std::uint32_t si, std::uint64_t id) {
+    if (gi >= groups.size() || si >= groups[gi].sockets.size()) {
+      return nullptr;
+    }
+    SocketEntry& entry = groups[gi].sockets[si];
+    return entry.id == id ? &entry : nullptr;
+  }
+
+  void onReadable(std::uint32_t gi, std::uint32_t si, std::uint64_t id) {
+    HandlerScope scope(*this);
+    SocketEntry* entry = findSocket(gi, si, id);
+    if (entry == nullptr) {
+      return;
+    }
+    entry->armed = false;
+    bool drained = false;
+    for (int round = 0; round < kReceiveBatchesPerWake && !drained; ++round) {
+      entry = findSocket(gi, si, id);
+      if (entry == nullptr) {
+        return;  // closed while handling an error
+      }
+      IcmpSocket& sock = *entry->socket;
+      if (sock.mode() == IcmpMode::Ping) {
+        sock.receiveErrors(&batch);
+        handleBatch(gi, si, id);
+        entry = findSocket(gi, si, id);
+        if (entry == nullptr) {
+          return;
+        }
+      }
+      const int e = entry->socket->receive(&batch);
+      const std::size_t got = batch.size();
+      handleBatch(gi, si, id);
+      // A pending socket error (sk_err, ping sockets) is returned once by recvmmsg; the error
+      // queue read above carries the details. Keep going until both are empty.
+      drained = got == 0 && e == 0;
+    }
+    if (findSocket(gi, si, id) == nullptr) {
+      return;
+    }
+    if (drained) {
+      armSocket(gi, si);
+    } else {
+      // Budget used up: let timers and other sockets run, then continue draining. The wait is
+      // edge-triggered, so it must not be re-armed while data is still queued.
+      asio::post(io, [weak = weak_from_this(), gi, si, id] {
+        if (auto self = weak.lock()) {
+          self->onReadable(gi, si, id);
+        }
+      });
+    }
+  }
+
+  // Converts a kernel receive timestamp (CLOCK_REALTIME) to our monotonic clock, falling back
+  // to `now` when it is missing or implausible (a wall clock step).
+  MonoTime receiveTime(const Datagram& d, MonoTime now_mono, WallTime now_wall, MonoTime sent_at) {
+    if (!d.rx_wall) {
+      return now_mono;
+    }
+    const WallTime rx = WallTime(std::chrono::duration_cast<WallTime::duration>(
+        std::chrono::seconds(d.rx_wall->tv_sec) + std::chrono::nanoseconds(d.rx_wall->tv_nsec)));
+    const MonoTime mono = now_mono - std::chrono::duration_cast<Duration>(now_wall - rx);
+    if (mono < sent_at || mono > now_mono) {
+      return now_mono;
+    }
+    return mono;
+  }
+
+  void handleBatch(std::uint32_t gi, std::uint32_t si, std::uint64_t id) {
+    if (batch.empty()) {
+      return;
+    }
+    const MonoTime now = clock.now();
+    const WallTime wall = clock.wallNow();
+    for (const Datagram& d : batch) {
+      SocketEntry* entry = findSocket(gi, si, id);
+      if (entry == nullptr) {
+        return;
+      }
+      handleDatagram(gi, si, *entry->socket, d, now, wall);
+    }
+  }
+
+  // The channel of a reply on socket `si`: ping sockets have one identifier each (the kernel
+  // only delivers that one); raw sockets see every identifier and look it up.
+  Channel* channelFor(Group& g, std::uint32_t si, const IcmpSocket& sock, std::uint16_t ident) {
+    if (sock.mode() == IcmpMode::Ping) {
+      for (Channel& ch : g.channels) {
+        if (ch.socket == si) {
+          return &ch;
+        }
+      }
+      return nullptr;
+    }
+    auto it = g.raw_idents.find(ident);
+    return it == g.raw_idents.end() ? nullptr : &g.channels[it->second];
+  }
+
+  const Target* liveTarget(const InFlight& probe) const {
+    if (probe.target >= targets.size()) {
+      return nullptr;
+    }
+    const Target& t = targets[probe.target];
+    return t.active && t.gen == probe.target_gen ? &t : nullptr;
+  }
+
+  void handleDatagram(std::uint32_t gi, std::uint32_t si, const IcmpSocket& sock,
+                      const Datagram& d, MonoTime now, WallTime wall) {
+    Group& g = groups[gi];
+    auto parsed = icmp::parseMessage(g.family, d.data, !d.is_error && sock.receivesIpHeader());
+    if (!parsed) {
+      ++counters.foreign;
+      return;
+    }
+    const icmp::Message& m = *parsed;
+    if (d.is_error) {
+      // Ping socket error queue: the payload is our original request.
+      if (m.kind != icmp::MessageKind::EchoRequest) {
+        ++counters.foreign;
+        return;
+      }
+      std::string cause;
+      if (d.err_from_icmp) {
+        cause = icmp::describeError(g.family, d.err_type, d.err_code);
+        if (d.offender) {
+          cause += " reported by " + d.offender->toString();
+        }
+      } else {
+        cause = "local error: " + errnoText(d.err_errno);
+      }
+      failProbe(g, channelFor(g, si, sock, m.ident), m, d.from, now, cause);
+      return;
+    }
+    if (m.kind == icmp::MessageKind::Error) {
+      // Raw sockets: an ICMP error quoting one of our requests.
+      std::string cause = icmp::describeError(g.family, m.type, m.code);
+      if (d.from) {
+        cause += " reported by " + d.from->toString();
+      }
+      failProbe(g, channelFor(g, si, sock, m.ident), m, m.quoted_dst, now, cause);
+      return;
+    }
+    if (m.kind != icmp::MessageKind::EchoReply) {
+      return;  // not a reply (raw sockets filter most of these in the kernel)
+    }
+    Channel* ch = channelFor(g, si, sock, m.ident);
+    if (ch == nullptr || !m.cookie) {
+      ++counters.foreign;
+      return;
+    }
+    // The reply must come from the probed address. Checked before the table consumes the
+    // probe, so a forged reply from elsewhere cannot cancel a real one.
+    const InFlight* waiting = ch->table.find(m.seq);
+    if (waiting == nullptr) {
+      ++counters.foreign;
+      return;
+    }
+    const Target* owner = liveTarget(*waiting);
+    if (owner != nullptr && waiting->nonce == m.cookie->nonce &&
+        (!d.from || *d.from != owner->spec.address)) {
+      ++counters.foreign;
+      return;
+    }
+    InFlight probe;
+    const MonoTime sent_at(Duration(static_cast<Duration::rep>(m.cookie->sent_ns)));
+    switch (ch->table.onReply(m.seq, m.cookie->nonce, sent_at, &probe)) {
+      case ReplyMatch::Valid: {
+        const Target* t = liveTarget(probe);
+        if (t == nullptr) {
+          ++counters.late;  // target removed or replaced while the probe was in flight
+          return;
+        }
+        ++counters.received;
+        emitSuccess(*t, probe.sent_at, receiveTime(d, now, wall, probe.sent_at), false);
+        return;
+      }
+      case ReplyMatch::Late:
+        ++counters.late;
+        return;
+      case ReplyMatch::Foreign:
+        ++counters.foreign;
+        return;
+    }
+  }
+
+  // Ends the probe an ICMP error (or error-queue entry) refers to.
+  void failProbe(Group& g, Channel* ch, const icmp::Message& m,
+                 const std::optional<IpAddress>& original_dst, MonoTime now,
+                 const std::string& cause) {
+    (void)g;
+    if (ch == nullptr) {
+      ++counters.foreign;
+      return;
+    }
+    const InFlight* waiting = ch->table.find(m.seq);
+    if (waiting == nullptr || waiting->state != InFlight::State::Waiting) {
+      ++counters.foreign;  // about a probe that already finished, or not ours
+      return;
+    }
+    const Target* owner = liveTarget(*waiting);
+    if (owner != nullptr && original_dst && *original_dst != owner->spec.address) {
+      ++counters.foreign;
+      return;
+    }
+    std::optional<std::uint64_t> nonce;
+    if (m.cookie) {
+      nonce = m.cookie->nonce;
+    }
+    InFlight probe;
+    if (!ch->table.finish(m.seq, nonce, &probe)) {
+      ++counters.foreign;
+      return;
+    }
+    const Target* t = liveTarget(probe);
+    if (t == nullptr) {
+      return;
+    }
+    ++counters.unreachable;
+    emitFailure(*t, probe.sent_at, now, FailureKind::Unreachable, cause);
+  }
+
+  // ---- TCP -----------------------------------------------------------------------------------
+
+  void sendTcp(std::uint32_t slot) {
+    Target& t = targets[slot];
+    const MonoTime now = clock.now();
+    asio::ip::tcp::socket socket(io);
+    std::error_code ec;
+    socket.open(t.spec.address.isV4() ? asio::ip::tcp::v4() : asio::ip::tcp::v6(), ec);
+    if (ec) {
+      ++counters.socket_errors;
+      emitFailure(t, now, now, FailureKind::SocketError, "cannot open TCP socket: " + ec.message());
+      return;
+    }
+    if (auto pinned = detail::applyDevicePinning(socket.native_handle(), t.spec.pinning);
+        !pinned) {
+      ++counters.socket_errors;
+      emitFailure(t, now, now, FailureKind::SocketError, pinned.error().toString());
+      return;
+    }
+    if (t.spec.pinning.source) {
+      sockaddr_storage sa;
+      const socklen_t len = detail::toSockaddr(*t.spec.pinning.source, 0, &sa);
+      if (::bind(socket.native_handle(), reinterpret_cast<const sockaddr*>(&sa), len) != 0) {
+        const int e = errno;
+        ++counters.socket_errors;
+        emitFailure(t, now, now, FailureKind::SocketError,
+                    "bind to source " + t.spec.pinning.source->toString() + ": " + errnoText(e));
+        return;
+      }
+    }
+    // Reset instead of FIN on close: no TIME_WAIT pile-up on the monitor at high rates.
+    socket.set_option(asio::socket_base::linger(true, 0), ec);
+    const std::uint64_t id = next_tcp_id++;
+    asio::ip::tcp::endpoint endpoint(
+        t.spec.address.isV4()
+            ? asio::ip::address(asio::ip::address_v4(t.spec.address.v4HostOrder()))
+            : asio::ip::address(asio::ip::address_v6([&] {
+                asio::ip::address_v6::bytes_type b;
+                std::memcpy(b.data(), t.spec.address.bytes().data(), 16);
+                return b;
+              }())),
+        t.spec.port);
+    TcpProbe& probe = tcp[id];
+    probe.target = slot;
+    probe.gen = t.gen;
+    probe.sent_at = now;
+    probe.socket.emplace(std::move(socket));
+    ++counters.sent;
+    deadlines.push(now + t.spec.timeout, Deadline{Deadline::Kind::TcpTimeout, 0, 0, 0, id});
+    probe.socket->async_connect(endpoint, [weak = weak_from_this(), id](const std::error_code& e) {
+      if (e == asio::error::operation_aborted) {
+        return;
+      }
+      if (auto self = weak.lock()) {
+        self->onTcpDone(id, e);
+      }
+    });
+  }
+
+  void onTcpDone(std::uint64_t id, const std::error_code& ec) {
+    HandlerScope scope(*this);
+    auto it = tcp.find(id);
+    if (it == tcp.end()) {
+      return;  // timed out or stopped already
+    }
+    TcpProbe probe = std::move(it->second);
+    tcp.erase(it);
+    const MonoTime now = clock.now();
+    if (probe.target >= targets.size()) {
+      return;
+    }
+    const Target& t = targets[probe.target];
+    if (!t.active || t.gen != probe.gen) {
+      return;
+    }
+    if (!ec) {
+      ++counters.received;
+      emitSuccess(t, probe.sent_at, now, false);
+    } else if (ec == asio::error::connection_refused) {
+      ++counters.received;
+      ++counters.refused;
+      emitSuccess(t, probe.sent_at, now, true);
+    } else {
+      ++counters.unreachable;
+      emitFailure(t, probe.sent_at, now, FailureKind::Unreachable, "connect failed: " + ec.message());
+    }
+    // probe.socket closes here with SO_LINGER 0 (RST).
+  }
+
+  void onTcpTimeout(std::uint64_t id) {
+    auto it = tcp.find(id);
+    if (it == tcp.end()) {
+      return;
+    }
+    TcpProbe probe = std::move(it->second);
+    tcp.erase(it);
+    if (probe.target >= targets.size()) {
+      return;
+    }
+    const Target& t = targets[probe.target];
+    if (!t.active || t.gen != probe.gen) {
+      return;
+    }
+    ++counters.timed_out;
+    emitFailure(t, probe.sent_at, clock.now(), FailureKind::Timeout,
+                "timeout after " + formatDuration(t.spec.timeout));
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------------
+
+  void stopAll() {
+    running = false;
+    timer.cancel();
+    armed_at.reset();
+    deadlines.clear();
+    for (Group& g : groups) {
+      closeGroupSockets(g);
+      g.open_error.reset();
+    }
+    tcp.clear();
+    pending.clear();
+  }
+};
+
+ProbeEngine::ProbeEngine(asio::io_context& io, const Clock& clock, EngineOptions options)
+    : impl_(std::make_shared<Impl>(io, clock, options)) {}
+
+ProbeEngine::~ProbeEngine() {
+  impl_->stopAll();
+}
+
+void ProbeEngine::setSink(ProbeSink sink) { impl_->sink = std::move(sink); }
+
+Result<void> ProbeEngine::replaceTargets(std::vector<TargetSpec> specs) {
+  Impl& m = *impl_;
+  std::map<std::pair<std::string, std::uint32_t>, std::size_t> wanted;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    if (auto v = validateTarget(specs[i]); !v) {
+      return fail(v.error());
+    }
+    if (!wanted.emplace(std::make_pair(specs[i].path, specs[i].index), i).second) {
+      return fail(ErrorCode::InvalidArgument, "probe target " + specs[i].path + "[" +
+                                                  std::to_string(specs[i].index) +
+                                                  "] is listed twice");
+    }
+  }
+  Impl::HandlerScope scope(m);
+  // Remove targets that are gone or changed; keep identical ones untouched.
+  std::vector<std::uint32_t> to_erase;
+  for (const auto& [key, slot] : m.by_key) {
+    auto it = wanted.find(key);
+    if (it == wanted.end() || !(specs[it->second] == m.targets[slot].spec)) {
+      to_erase.push_back(slot);
+    } else {
+      wanted.erase(it);  // unchanged: nothing to add
+    }
+  }
+  for (std::uint32_t slot : to_erase) {
+    m.eraseTarget(slot);
+  }
+  for (const auto& [key, index] : wanted) {
+    m.insertTarget(std::move(specs[index]));
+  }
+  return ok();
+}
+
+Result<void> ProbeEngine::addTarget(TargetSpec spec) {
+  Impl& m = *impl_;
+  if (auto v = validateTarget(spec); !v) {
+    return fail(v.error());
+  }
+  if (m.by_key.count(std::make_pair(spec.path, spec.index)) != 0) {
+    return fail(ErrorCode::AlreadyExists, "probe target " + spec.path + "[" +
+                                              std::to_string(spec.index) + "] already exists");
+  }
+  Impl::HandlerScope scope(m);
+  m.insertTarget(std::move(spec));
+  return ok();
+}
+
+bool ProbeEngine::removeTarget(std::string_view path, std::uint32_t index) {
+  Impl& m = *impl_;
+  auto it = m.by_key.find(std::make_pair(std::string(path), index));
+  if (it == m.by_key.end()) {
+    return false;
+  }
+  Impl::HandlerScope scope(m);
+  m.eraseTarget(it->second);
+  return true;
+}
+
+void ProbeEngine::start() {
+  Impl& m = *impl_;
+  if (m.running) {
+    return;
+  }
+  Impl::HandlerScope scope(m);
+  m.running = true;
+  const MonoTime now = m.clock.now();
+  for (std::uint32_t slot = 0; slot < m.targets.size(); ++slot) {
+    if (m.targets[slot].active) {
+      m.scheduleFirst(slot, now);
+    }
+  }
+}
+
+void ProbeEngine::stop() { impl_->stopAll(); }
+
+ProbeCounters ProbeEngine::counters() const { return impl_->counters; }
+
+std::size_t ProbeEngine::targetCount() const { return impl_->by_key.size(); }
+
+std::size_t ProbeEngine::socketCount() const {
+  std::size_t n = 0;
+  for (const auto& g : impl_->groups) {
+    n += g.sockets.size();
+  }
+  return n;
+}
+
+bool ProbeEngine::running() const { return impl_->running; }
+
+}  // namespace pathpilot::probe
