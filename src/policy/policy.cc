@@ -1,9 +1,18 @@
-// policy/policy.cc — static ranking of candidate paths per route table.
+// policy/policy.cc — static ranking of candidate paths and the per-route decision.
 #include "policy/policy.h"
 
 #include <algorithm>
 #include <cstddef>
+#include <iterator>
+#include <limits>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "base/check.h"
 
 namespace pathpilot::policy {
 namespace {
@@ -96,6 +105,450 @@ std::vector<RankedCandidate> rankCandidates(const Topology& topology, const Tabl
     }
     out.push_back({keyed[i].spec->name, std::move(why)});
   }
+  return out;
+}
+
+namespace {
+
+using health::PathState;
+
+constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
+
+const std::string& emptyString() {
+  static const std::string kEmpty;
+  return kEmpty;
+}
+
+std::string secondsText(Duration d) {
+  return fmt::format("{:.1f}s", std::chrono::duration<double>(d).count());
+}
+
+bool usableNow(const PathStatus& s) { return health::isUsable(s.state) && !s.drained; }
+
+// "dx down (3 consecutive probes lost ...)", "vpn-a drained", "vpn-b unknown".
+void appendStatus(std::string& out, const std::string& name, const PathStatus& s) {
+  auto it = std::back_inserter(out);
+  if (s.drained) {
+    fmt::format_to(it, "{} drained ({})", name, health::pathStateName(s.state));
+    return;
+  }
+  if (s.reason.empty() || s.state == PathState::Unknown) {
+    fmt::format_to(it, "{} {}", name, health::pathStateName(s.state));
+    return;
+  }
+  fmt::format_to(it, "{} {} ({})", name, health::pathStateName(s.state), s.reason);
+}
+
+}  // namespace
+
+std::string_view decisionKindName(DecisionKind kind) {
+  switch (kind) {
+    case DecisionKind::Keep:
+      return "keep";
+    case DecisionKind::Initial:
+      return "initial";
+    case DecisionKind::Failover:
+      return "failover";
+    case DecisionKind::Failback:
+      return "failback";
+    case DecisionKind::HoldDown:
+      return "hold_down";
+    case DecisionKind::AwaitingHealth:
+      return "awaiting_health";
+    case DecisionKind::FailStatic:
+      return "fail_static";
+  }
+  return "unknown";
+}
+
+const RouteDecision* DecisionSet::find(std::string_view table,
+                                       const IpPrefix& destination) const {
+  for (const RouteDecision& r : routes) {
+    if (r.table == table && r.destination == destination) {
+      return &r;
+    }
+  }
+  return nullptr;
+}
+
+Result<Policy> Policy::create(Topology topology) {
+  const auto bad = [](std::string msg) {
+    return fail(ErrorCode::InvalidArgument, "policy: " + std::move(msg));
+  };
+  const PolicyParams& params = topology.params;
+  if (params.link_preference.empty()) {
+    return bad("link_preference is empty: no link kind may carry traffic");
+  }
+  for (std::size_t i = 0; i < params.link_preference.size(); ++i) {
+    for (std::size_t j = i + 1; j < params.link_preference.size(); ++j) {
+      if (params.link_preference[i] == params.link_preference[j]) {
+        return bad(fmt::format("link_preference lists {} twice",
+                               linkKindName(params.link_preference[i])));
+      }
+    }
+  }
+  if (params.failback_hold_down < Duration(0)) {
+    return bad("failback_hold_down must not be negative");
+  }
+  if (topology.paths.empty()) {
+    return bad("no paths defined");
+  }
+  std::unordered_set<std::string_view> path_names;
+  for (std::size_t i = 0; i < topology.paths.size(); ++i) {
+    const std::string& name = topology.paths[i].name;
+    if (name.empty()) {
+      return bad(fmt::format("path #{} has no name", i + 1));
+    }
+    if (!path_names.insert(name).second) {
+      return bad(fmt::format("path \"{}\" is defined twice", name));
+    }
+  }
+  std::unordered_set<std::string_view> table_ids;
+  for (std::size_t i = 0; i < topology.tables.size(); ++i) {
+    const TableSpec& t = topology.tables[i];
+    if (t.id.empty()) {
+      return bad(fmt::format("route table #{} has no id", i + 1));
+    }
+    if (!table_ids.insert(t.id).second) {
+      return bad(fmt::format("route table \"{}\" is defined twice", t.id));
+    }
+    for (const std::string& a : t.allowed_paths) {
+      if (path_names.count(a) == 0) {
+        return bad(fmt::format("route table \"{}\": allowed_paths names unknown path \"{}\"",
+                               t.id, a));
+      }
+    }
+    for (std::size_t d = 0; d < t.destinations.size(); ++d) {
+      for (std::size_t e = d + 1; e < t.destinations.size(); ++e) {
+        if (t.destinations[d] == t.destinations[e]) {
+          return bad(fmt::format("route table \"{}\": destination {} is listed twice", t.id,
+                                 t.destinations[d].toString()));
+        }
+      }
+    }
+    if (rankCandidates(topology, t).empty()) {
+      return bad(fmt::format(
+          "route table \"{}\" has no candidate path (allowed_paths and link_preference exclude "
+          "every path)",
+          t.id));
+    }
+  }
+  return Policy(std::move(topology));
+}
+
+Policy::Policy(Topology topology) : topology_(std::move(topology)) {
+  ranks_.reserve(topology_.tables.size());
+  for (const TableSpec& t : topology_.tables) {
+    TableRank rank;
+    rank.ranked = rankCandidates(topology_, t);
+    for (const RankedCandidate& c : rank.ranked) {
+      rank.paths.push_back(*pathIndex(c.path));
+    }
+    ranks_.push_back(std::move(rank));
+    route_count_ += t.destinations.size();
+  }
+}
+
+std::optional<std::size_t> Policy::pathIndex(std::string_view name) const {
+  for (std::size_t i = 0; i < topology_.paths.size(); ++i) {
+    if (topology_.paths[i].name == name) {
+      return i;
+    }
+  }
+  return std::nullopt;
+}
+
+const std::vector<RankedCandidate>& Policy::ranking(std::size_t table_index) const {
+  PP_CHECK(table_index < ranks_.size());
+  return ranks_[table_index].ranked;
+}
+
+DecisionSet Policy::startingPoint(std::span<const ProgrammedRoute> programmed) const {
+  DecisionSet set;
+  set.routes.reserve(route_count_);
+  for (const TableSpec& t : topology_.tables) {
+    for (const IpPrefix& d : t.destinations) {
+      RouteDecision r;
+      r.table = t.id;
+      r.destination = d;
+      for (const ProgrammedRoute& p : programmed) {
+        if (p.table == t.id && p.destination == d) {
+          r.path = p.path;
+          break;
+        }
+      }
+      r.reason = r.path.empty() ? "no route programmed at start-up"
+                                : "route programmed at start-up";
+      set.routes.push_back(std::move(r));
+    }
+  }
+  return set;
+}
+
+const RouteDecision* Policy::findPrevious(const DecisionSet& previous, std::size_t route_index,
+                                          const TableSpec& table, const IpPrefix& dest,
+                                          PreviousIndex& index) const {
+  // Fast path: `previous` came from this Policy, so positions line up.
+  if (route_index < previous.routes.size()) {
+    const RouteDecision& r = previous.routes[route_index];
+    if (r.destination == dest && r.table == table.id) {
+      return &r;
+    }
+  }
+  // Slow path (start-up set in another order, or a previous Topology): index it once.
+  if (!index.built) {
+    index.built = true;
+    for (const RouteDecision& r : previous.routes) {
+      index.by_key.emplace(r.table + '|' + r.destination.toString(), &r);
+    }
+  }
+  const auto it = index.by_key.find(table.id + '|' + dest.toString());
+  return it == index.by_key.end() ? nullptr : it->second;
+}
+
+void Policy::decideRoute(const TableRank& rank, const TableSpec& table,
+                         std::span<const PathStatus> statuses, const std::string& current,
+                         MonoTime now, RouteDecision& r, std::optional<MonoTime>& next) const {
+  const auto& paths = topology_.paths;
+  const PolicyParams& params = topology_.params;
+  const std::size_t n = rank.paths.size();
+
+  // One pass over the ranking: where the current path sits, the best usable candidate (first
+  // Up, else first Degraded), the first candidate still Unknown, and the drained fallbacks.
+  std::size_t cur_pos = kNone, first_up = kNone, first_degraded = kNone, first_unknown = kNone;
+  std::size_t drained_up = kNone, drained_degraded = kNone;
+  for (std::size_t pos = 0; pos < n; ++pos) {
+    const std::size_t idx = rank.paths[pos];
+    const PathStatus& st = statuses[idx];
+    if (cur_pos == kNone && paths[idx].name == current) {
+      cur_pos = pos;
+    }
+    if (st.drained) {
+      if (st.state == PathState::Up && drained_up == kNone) {
+        drained_up = pos;
+      } else if (st.state == PathState::Degraded && drained_degraded == kNone) {
+        drained_degraded = pos;
+      }
+      continue;
+    }
+    if (st.state == PathState::Up && first_up == kNone) {
+      first_up = pos;
+    } else if (st.state == PathState::Degraded && first_degraded == kNone) {
+      first_degraded = pos;
+    } else if (st.state == PathState::Unknown && first_unknown == kNone) {
+      first_unknown = pos;
+    }
+  }
+  const std::size_t best = first_up != kNone ? first_up : first_degraded;
+
+  r.previous = current;
+  r.preferred = best != kNone ? paths[rank.paths[best]].name : emptyString();
+  r.hold_down_remaining = Duration(0);
+  r.fail_static = false;
+  r.reason.clear();
+  auto out = std::back_inserter(r.reason);
+
+  const auto nameAt = [&](std::size_t pos) -> const std::string& {
+    return paths[rank.paths[pos]].name;
+  };
+  const auto statusAt = [&](std::size_t pos) -> const PathStatus& {
+    return statuses[rank.paths[pos]];
+  };
+  const auto choose = [&](DecisionKind kind, const std::string& path) {
+    r.kind = kind;
+    r.path = path;
+  };
+  // "vpn-a (up, vpn gateway in the table's own AZ (...))"
+  const auto describeCandidate = [&](std::size_t pos) {
+    fmt::format_to(out, "{} ({}, {})", nameAt(pos), health::pathStateName(statusAt(pos).state),
+                   rank.ranked[pos].why);
+  };
+  // Lists the Unknown, undrained candidates ranked above `limit`.
+  const auto listUnknown = [&](std::size_t limit) {
+    bool first = true;
+    for (std::size_t pos = 0; pos < std::min(limit, n); ++pos) {
+      const PathStatus& st = statusAt(pos);
+      if (st.state == PathState::Unknown && !st.drained) {
+        fmt::format_to(out, "{}{}", first ? "" : ", ", nameAt(pos));
+        first = false;
+      }
+    }
+  };
+  // Rule 6: nothing usable and every candidate known.
+  const auto nothingUsable = [&] {
+    const std::size_t drained = drained_up != kNone ? drained_up : drained_degraded;
+    if (!params.fail_static && drained != kNone) {
+      choose(DecisionKind::Failover, nameAt(drained));
+      fmt::format_to(out, "no usable undrained path; using drained {} rather than {} "
+                          "(fail_static: false)",
+                     nameAt(drained), current.empty() ? "no route" : current);
+      return;
+    }
+    choose(DecisionKind::FailStatic, current);
+    r.fail_static = true;
+    fmt::format_to(out, "no usable path for {}: ", table.id);
+    for (std::size_t pos = 0; pos < n; ++pos) {
+      if (pos > 0) {
+        r.reason += "; ";
+      }
+      appendStatus(r.reason, nameAt(pos), statusAt(pos));
+    }
+    if (current.empty()) {
+      r.reason += "; no route to keep (fail static)";
+    } else {
+      fmt::format_to(out, "; keeping {} (fail static)", current);
+    }
+  };
+
+  // Nothing programmed: install the best usable path once the better-ranked ones are known.
+  if (current.empty()) {
+    if (best != kNone && (first_unknown == kNone || first_unknown > best)) {
+      choose(DecisionKind::Initial, nameAt(best));
+      r.reason += "no route programmed; installing ";
+      describeCandidate(best);
+    } else if (first_unknown != kNone) {
+      choose(DecisionKind::AwaitingHealth, emptyString());
+      r.reason += "no route programmed; waiting for the health of ";
+      listUnknown(best);
+      if (best != kNone) {
+        fmt::format_to(out, " before installing (best known: {})", nameAt(best));
+      }
+    } else {
+      nothingUsable();
+    }
+    return;
+  }
+
+  // The current path is not a candidate of this table (allowed_paths, link_preference, or a
+  // path no longer configured): leave it like a broken one.
+  if (cur_pos == kNone) {
+    if (pathIndex(current)) {
+      fmt::format_to(out, "{} is not a candidate for {} (allowed_paths or link_preference)",
+                     current, table.id);
+    } else {
+      fmt::format_to(out, "{} is not a configured path", current);
+    }
+    if (best != kNone) {
+      choose(DecisionKind::Failover, nameAt(best));
+      r.reason += "; moving to ";
+      describeCandidate(best);
+    } else if (first_unknown != kNone) {
+      choose(DecisionKind::AwaitingHealth, current);
+      r.reason += "; waiting for the health of ";
+      listUnknown(n);
+    } else {
+      r.reason.clear();
+      nothingUsable();
+    }
+    return;
+  }
+
+  const PathStatus& cs = statusAt(cur_pos);
+  if (usableNow(cs)) {
+    if (best == cur_pos) {
+      choose(DecisionKind::Keep, current);
+      fmt::format_to(out, "{} {}: the best usable path ({})", current,
+                     health::pathStateName(cs.state), rank.ranked[cur_pos].why);
+      // Say why the better-ranked candidates are not used ("dx down", "dx drained").
+      for (std::size_t pos = 0; pos < cur_pos; ++pos) {
+        const PathStatus& st = statusAt(pos);
+        fmt::format_to(out, "; {} {}", nameAt(pos),
+                       st.drained ? std::string_view("drained")
+                                  : health::pathStateName(st.state));
+      }
+      return;
+    }
+    // Rule 3: a better path is usable; it must have held its state for the hold-down.
+    const PathStatus& bs = statusAt(best);
+    const MonoTime start =
+        bs.state == PathState::Up ? bs.since : bs.usable_since.value_or(bs.since);
+    const Duration elapsed = std::max(Duration(0), now - start);
+    const Duration hold = params.failback_hold_down;
+    if (elapsed >= hold) {
+      choose(DecisionKind::Failback, nameAt(best));
+      fmt::format_to(out, "{} {} for {} (hold-down {} passed), preferred over {} ({}): {}",
+                     nameAt(best), health::pathStateName(bs.state), secondsText(elapsed),
+                     formatDuration(hold), current, health::pathStateName(cs.state),
+                     rank.ranked[best].why);
+      return;
+    }
+    choose(DecisionKind::HoldDown, current);
+    r.hold_down_remaining = hold - elapsed;
+    const MonoTime expiry = start + hold;
+    if (!next || expiry < *next) {
+      next = expiry;
+    }
+    fmt::format_to(out, "staying on {} ({}): {} is preferred ({}) but {} only for {}; failback "
+                        "in {} (hold-down {})",
+                   current, health::pathStateName(cs.state), nameAt(best), rank.ranked[best].why,
+                   health::pathStateName(bs.state), secondsText(elapsed),
+                   secondsText(r.hold_down_remaining), formatDuration(hold));
+    return;
+  }
+
+  // Rule 5: the programmed path's health is not known yet.
+  if (cs.state == PathState::Unknown && !cs.drained) {
+    choose(DecisionKind::AwaitingHealth, current);
+    fmt::format_to(out, "keeping {} as programmed until its health is known", current);
+    return;
+  }
+
+  // Rule 4: the current path is Down or drained.
+  if (cs.drained) {
+    fmt::format_to(out, "{} drained by the operator", current);
+  } else {
+    fmt::format_to(out, "{} down", current);
+    if (!cs.reason.empty()) {
+      fmt::format_to(out, " ({})", cs.reason);
+    }
+  }
+  if (best != kNone) {
+    choose(DecisionKind::Failover, nameAt(best));
+    r.reason += "; moving to ";
+    describeCandidate(best);
+  } else if (first_unknown != kNone) {
+    choose(DecisionKind::AwaitingHealth, current);
+    r.reason += "; waiting for the health of ";
+    listUnknown(n);
+    r.reason += " before declaring fail static";
+  } else {
+    r.reason.clear();
+    nothingUsable();
+  }
+}
+
+void Policy::decide(std::span<const PathStatus> statuses, const DecisionSet& previous,
+                    MonoTime now, DecisionSet& out) const {
+  PP_CHECK_MSG(statuses.size() == topology_.paths.size(),
+               "policy::decide needs one status per topology path");
+  PP_CHECK_MSG(&out != &previous, "policy::decide output must not alias its input");
+  out.routes.resize(route_count_);
+  out.next_decision.reset();
+  out.changed_count = 0;
+  out.fail_static_count = 0;
+  PreviousIndex index;
+  std::size_t i = 0;
+  for (std::size_t t = 0; t < topology_.tables.size(); ++t) {
+    const TableSpec& table = topology_.tables[t];
+    for (const IpPrefix& dest : table.destinations) {
+      const RouteDecision* prev = findPrevious(previous, i, table, dest, index);
+      const std::string& current = prev != nullptr ? prev->path : emptyString();
+      RouteDecision& r = out.routes[i];
+      r.table = table.id;
+      r.destination = dest;
+      decideRoute(ranks_[t], table, statuses, current, now, r, out.next_decision);
+      r.changed = r.path != r.previous;
+      out.changed_count += r.changed ? 1 : 0;
+      out.fail_static_count += r.fail_static ? 1 : 0;
+      ++i;
+    }
+  }
+}
+
+DecisionSet Policy::decide(std::span<const PathStatus> statuses, const DecisionSet& previous,
+                           MonoTime now) const {
+  DecisionSet out;
+  decide(statuses, previous, now, out);
   return out;
 }
 

@@ -7,7 +7,9 @@
 // Metrics: none.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/ip.h"
@@ -44,6 +46,11 @@ struct PolicyParams {
   // When no candidate is usable, keep the current route (true) or withdraw nothing and still
   // keep it (the only safe choice for VPC route tables); false means "move to the least bad
   // Degraded candidate if any". Either way a critical event is raised.
+  // As implemented by policy::Policy (policy.h): Degraded candidates are always usable (Up beats
+  // Degraded, Degraded beats nothing), so "nothing usable" means every candidate is Down,
+  // Unknown or drained. Then true keeps the current route (DecisionKind::FailStatic, critical);
+  // false moves to a drained but healthy candidate, if there is one, rather than keeping a
+  // route to a dead path, and is fail static otherwise.
   bool fail_static = true;
 };
 
