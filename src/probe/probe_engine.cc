@@ -1,5 +1,6 @@
 #include "probe/probe_engine.h"
 
+#include <net/if.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -449,13 +450,27 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
       ch.table.finish(*seq, nonce, nullptr);
       ++counters.send_errors;
       std::string cause = "send failed: " + errnoText(e);
-      if (e == ENODEV && !g.pinning.interface.empty()) {
-        cause += " (interface " + g.pinning.interface + " is gone; re-creating the socket)";
-      } else if (e == EPERM || e == EACCES) {
-        cause += " (blocked by a firewall rule or route)";
+      bool dead = socketIsDead(e);
+      if (!g.pinning.interface.empty()) {
+        // A pinned socket keeps the ifindex of the device it was bound to. If that device is
+        // gone (or was re-created with a new index) the socket can never send again: say so
+        // and re-create it, instead of reporting "network unreachable" forever.
+        const unsigned index = ::if_nametoindex(g.pinning.interface.c_str());
+        if (index == 0) {
+          cause += " (interface " + g.pinning.interface + " does not exist)";
+          dead = true;
+        } else if (index != sock.boundIfindex()) {
+          cause += " (interface " + g.pinning.interface + " was re-created; re-opening)";
+          dead = true;
+        } else {
+          cause += " (pinned to interface " + g.pinning.interface + ")";
+        }
+      }
+      if (e == EPERM || e == EACCES) {
+        cause += " (blocked by a firewall rule or a prohibit route)";
       }
       emitFailure(t, now, clock.now(), FailureKind::SendError, cause);
-      if (socketIsDead(e)) {
+      if (dead) {
         closeGroupSockets(g);
       }
       return;

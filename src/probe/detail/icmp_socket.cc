@@ -145,8 +145,13 @@ struct IcmpSocket::Slot {
 };
 
 IcmpSocket::IcmpSocket(asio::io_context& io, int fd, IpFamily family, IcmpMode mode,
-                       std::uint16_t ident)
-    : descriptor_(io, fd), family_(family), mode_(mode), ident_(ident), slots_(kBatch) {}
+                       std::uint16_t ident, unsigned ifindex)
+    : descriptor_(io, fd),
+      family_(family),
+      mode_(mode),
+      ident_(ident),
+      ifindex_(ifindex),
+      slots_(kBatch) {}
 
 IcmpSocket::~IcmpSocket() {
   std::error_code ignored;
@@ -236,7 +241,17 @@ Result<std::unique_ptr<IcmpSocket>> IcmpSocket::open(asio::io_context& io, IpFam
   if (!setInt(fd, SOL_SOCKET, SO_RCVBUFFORCE, kReceiveBuffer, "SO_RCVBUFFORCE")) {
     (void)setInt(fd, SOL_SOCKET, SO_RCVBUF, kReceiveBuffer, "SO_RCVBUF");
   }
-  return std::unique_ptr<IcmpSocket>(new IcmpSocket(io, guard.release(), family, opened, ident));
+  // Read back the device the socket is bound to (SO_BINDTODEVICE stores its index).
+  unsigned ifindex = 0;
+  if (!pinning.interface.empty()) {
+    int bound = 0;
+    socklen_t len = sizeof bound;
+    if (::getsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &bound, &len) == 0 && bound > 0) {
+      ifindex = static_cast<unsigned>(bound);
+    }
+  }
+  return std::unique_ptr<IcmpSocket>(
+      new IcmpSocket(io, guard.release(), family, opened, ident, ifindex));
 }
 
 int IcmpSocket::sendTo(std::span<const std::uint8_t> packet, const sockaddr_storage& dst,

@@ -72,6 +72,9 @@ class IcmpSocket {
   IcmpMode mode() const { return mode_; }
   // Ping sockets: the identifier the kernel gives every request (the bound local port).
   std::uint16_t kernelIdent() const { return ident_; }
+  // The ifindex SO_BINDTODEVICE bound to (0 when not bound). A device deleted and created
+  // again under the same name gets a new index, which this socket will never use.
+  unsigned boundIfindex() const { return ifindex_; }
   // Raw IPv4 sockets deliver the IP header in front of each datagram.
   bool receivesIpHeader() const { return mode_ == IcmpMode::Raw && family_ == IpFamily::V4; }
 
@@ -93,13 +96,15 @@ class IcmpSocket {
   void cancel();
 
  private:
-  IcmpSocket(asio::io_context& io, int fd, IpFamily family, IcmpMode mode, std::uint16_t ident);
+  IcmpSocket(asio::io_context& io, int fd, IpFamily family, IcmpMode mode, std::uint16_t ident,
+             unsigned ifindex);
   void fill(std::size_t index);
 
   asio::posix::stream_descriptor descriptor_;
   IpFamily family_;
   IcmpMode mode_;
   std::uint16_t ident_;
+  unsigned ifindex_;
   // recvmmsg batch buffers.
   struct Slot;
   std::vector<Slot> slots_;
