@@ -1,19 +1,304 @@
-// `pathpilot check FILE`: placeholder until the config module lands.
+// `pathpilot check FILE [--json]`: validates a config file and prints the routing plan.
+//
+// Every problem is printed to stderr as FILE:LINE:COL: error|warning: MESSAGE (all of them, not
+// just the first). When the file is valid, the plan goes to stdout: the site, each path (kind,
+// zone, probe targets, pinning, next hop, recovery) and, for every route table and
+// destination, the ordered candidate paths with the reason for each place, e.g.
+//
+//   rtb-468f5222 (Private-1, az ap-southeast-1a) 10.10.0.0/16: dx → vpn-a → vpn-b
+//       1. dx     preferred link kind dx
+//       2. vpn-a  vpn gateway in the table's own AZ
+//       3. vpn-b  vpn gateway in another AZ (cross-AZ)
+//
+// --json prints the same as one JSON document (with the diagnostics) instead.
+// Secrets are never printed: an api.auth_token shows as env:NAME, file:PATH or <inline secret>.
+// Exit: 0 valid (warnings allowed), 1 invalid or unreadable file, 2 usage error.
+#include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <string>
 
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
 #include "cli/command.h"
+#include "config/loader.h"
+#include "daemon/topology_builder.h"
+#include "policy/policy.h"
 
 namespace pathpilot::cli {
+namespace {
+
+struct CheckOptions {
+  std::string file;
+  bool json = false;
+};
+
+std::string fwmarkText(std::uint32_t mark) { return fmt::format("0x{:x}", mark); }
+
+std::string targetsText(const config::ProbeSettings& probe) {
+  std::string out;
+  for (const config::ProbeTarget& t : probe.targets) {
+    out += (out.empty() ? "" : ", ") + t.toString();
+  }
+  return out;
+}
+
+std::string zoneText(const std::string& az) { return az.empty() ? "no az" : "az " + az; }
+
+// "rtb-468f5222 (Private-1, az ap-southeast-1a)"; linux tables show their number.
+std::string tableTitle(const config::RouteTableConfig& t) {
+  std::string head = t.id;
+  std::vector<std::string> details;
+  if (t.name != t.id) {
+    details.push_back(t.name);
+  }
+  if (t.backend == config::BackendKind::Linux) {
+    if (t.id == std::to_string(t.linux_table)) {
+      head = "table " + t.id;
+    } else {
+      details.push_back("linux table " + std::to_string(t.linux_table));
+    }
+  } else if (t.backend == config::BackendKind::Exec) {
+    details.push_back("exec");
+  }
+  if (!t.az.empty()) {
+    details.push_back("az " + t.az);
+  }
+  std::string joined;
+  for (const std::string& d : details) {
+    joined += (joined.empty() ? "" : ", ") + d;
+  }
+  return joined.empty() ? head : head + " (" + joined + ")";
+}
+
+std::string recoveryText(const config::RecoverySettings& r) {
+  std::string what = r.action == config::RecoveryAction::Ec2Restart
+                         ? "ec2-restart " + r.instance_id
+                         : "command " + [&] {
+                             std::string argv;
+                             for (const std::string& a : r.command) {
+                               argv += (argv.empty() ? "" : " ") + a;
+                             }
+                             return argv;
+                           }();
+  return fmt::format("{} after {} down (timeout {}, backoff {}..{}, at most {} per hour)", what,
+                     formatDuration(r.after), formatDuration(r.timeout),
+                     formatDuration(r.backoff_initial), formatDuration(r.backoff_max),
+                     r.max_attempts_per_hour);
+}
+
+void printDiagnostics(const config::LoadReport& report) {
+  for (const config::Diagnostic& d : report.diagnostics) {
+    fmt::print(stderr, "{}\n", d.toString());
+  }
+}
+
+void printText(const config::Config& c, const policy::Topology& topology) {
+  fmt::print("site {}{}\n", c.site.name,
+             c.site.region.empty() ? "" : " (region " + c.site.region + ")");
+  std::size_t width = 0;
+  for (const config::PathConfig& p : c.paths) {
+    width = std::max(width, p.name.size());
+  }
+
+  fmt::print("\npaths:\n");
+  for (const config::PathConfig& p : c.paths) {
+    fmt::print("  {} ({}, {}, priority {})\n", p.name, config::linkKindName(p.kind),
+               zoneText(p.az), p.priority);
+    fmt::print("      probe     {} {} every {} (timeout {}, jitter {}%, quorum {} of {})\n",
+               config::probeKindName(p.probe.kind), targetsText(p.probe),
+               formatDuration(p.probe.interval), formatDuration(p.probe.timeout),
+               p.probe.jitter_percent, p.probe.quorum, p.probe.targets.size());
+    fmt::print("      pinning   {}\n", p.probe.pinning.toString());
+    fmt::print("      next hop  {}\n", p.next_hop.toString());
+    fmt::print("      health    down after {} (fall {} x {} + {}), up after {} good rounds\n",
+               formatDuration(p.detectionTime()), p.health.fall,
+               formatDuration(p.probe.interval), formatDuration(p.probe.timeout), p.health.rise);
+    if (p.recovery) {
+      fmt::print("      recovery  {}\n", recoveryText(*p.recovery));
+    }
+  }
+
+  std::string preference;
+  for (config::LinkKind k : c.policy.preference) {
+    preference += (preference.empty() ? "" : " → ") + std::string(config::linkKindName(k));
+  }
+  fmt::print("\nplan (preference {}, az affinity {}, failback hold-down {}, fail static {}):\n",
+             preference, c.policy.az_affinity ? "on" : "off",
+             formatDuration(c.policy.failback_hold_down), c.policy.fail_static ? "on" : "off");
+  for (std::size_t i = 0; i < c.tables.size(); ++i) {
+    const config::RouteTableConfig& t = c.tables[i];
+    std::vector<policy::RankedCandidate> ranked =
+        policy::rankCandidates(topology, topology.tables[i]);
+    std::string chain;
+    for (const policy::RankedCandidate& r : ranked) {
+      chain += (chain.empty() ? "" : " → ") + r.path;
+    }
+    for (const IpPrefix& d : t.destinations) {
+      fmt::print("{} {}: {}\n", tableTitle(t), d.toString(), chain);
+      for (std::size_t k = 0; k < ranked.size(); ++k) {
+        fmt::print("    {}. {:<{}}  {}\n", k + 1, ranked[k].path, width, ranked[k].why);
+      }
+    }
+  }
+}
+
+nlohmann::json diagnosticsJson(const config::LoadReport& report) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const config::Diagnostic& d : report.diagnostics) {
+    nlohmann::json j = {{"severity", config::severityName(d.severity)},
+                        {"file", d.file},
+                        {"message", d.message}};
+    if (d.where.known()) {
+      j["line"] = d.where.line;
+      j["column"] = d.where.column;
+    }
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+nlohmann::json pathJson(const config::PathConfig& p) {
+  nlohmann::json targets = nlohmann::json::array();
+  for (const config::ProbeTarget& t : p.probe.targets) {
+    targets.push_back(t.toString());
+  }
+  nlohmann::json pinning = nlohmann::json::object();
+  if (p.probe.pinning.source) {
+    pinning["source"] = p.probe.pinning.source->toString();
+  }
+  if (!p.probe.pinning.interface.empty()) {
+    pinning["interface"] = p.probe.pinning.interface;
+  }
+  if (p.probe.pinning.fwmark) {
+    pinning["fwmark"] = fwmarkText(*p.probe.pinning.fwmark);
+  }
+  nlohmann::json next_hop = nlohmann::json::object();
+  if (p.next_hop.hasAws()) {
+    next_hop[std::string(config::awsTargetKeyName(p.next_hop.aws_kind))] = p.next_hop.aws_id;
+  }
+  if (p.next_hop.via) {
+    next_hop["via"] = p.next_hop.via->toString();
+  }
+  if (!p.next_hop.dev.empty()) {
+    next_hop["dev"] = p.next_hop.dev;
+  }
+  nlohmann::json j = {
+      {"name", p.name},
+      {"kind", config::linkKindName(p.kind)},
+      {"az", p.az},
+      {"priority", p.priority},
+      {"probe",
+       {{"kind", config::probeKindName(p.probe.kind)},
+        {"targets", targets},
+        {"interval", formatDuration(p.probe.interval)},
+        {"timeout", formatDuration(p.probe.timeout)},
+        {"jitter_percent", p.probe.jitter_percent},
+        {"quorum", p.probe.quorum}}},
+      {"pinning", pinning},
+      {"next_hop", next_hop},
+      {"detection_time", formatDuration(p.detectionTime())},
+  };
+  if (p.recovery) {
+    const config::RecoverySettings& r = *p.recovery;
+    j["recovery"] = {{"action", config::recoveryActionName(r.action)},
+                     {"after", formatDuration(r.after)},
+                     {"timeout", formatDuration(r.timeout)},
+                     {"backoff_initial", formatDuration(r.backoff_initial)},
+                     {"backoff_max", formatDuration(r.backoff_max)},
+                     {"max_attempts_per_hour", r.max_attempts_per_hour}};
+    if (r.action == config::RecoveryAction::Ec2Restart) {
+      j["recovery"]["instance_id"] = r.instance_id;
+    } else {
+      j["recovery"]["command"] = r.command;
+    }
+  }
+  return j;
+}
+
+nlohmann::json planJson(const config::Config& c, const policy::Topology& topology) {
+  nlohmann::json plan = nlohmann::json::array();
+  for (std::size_t i = 0; i < c.tables.size(); ++i) {
+    const config::RouteTableConfig& t = c.tables[i];
+    nlohmann::json candidates = nlohmann::json::array();
+    for (const policy::RankedCandidate& r : policy::rankCandidates(topology, topology.tables[i])) {
+      candidates.push_back({{"path", r.path}, {"why", r.why}});
+    }
+    for (const IpPrefix& d : t.destinations) {
+      nlohmann::json entry = {{"table", t.id},
+                              {"name", t.name},
+                              {"az", t.az},
+                              {"backend", config::backendKindName(t.backend)},
+                              {"destination", d.toString()},
+                              {"candidates", candidates}};
+      if (t.backend == config::BackendKind::Linux) {
+        entry["linux_table"] = t.linux_table;
+      }
+      plan.push_back(std::move(entry));
+    }
+  }
+  return plan;
+}
+
+int runCheck(const CheckOptions& opt) {
+  config::LoadReport report = config::checkFile(opt.file);
+  printDiagnostics(report);
+  if (opt.json) {
+    nlohmann::json out = {{"file", opt.file},
+                          {"valid", report.ok()},
+                          {"errors", report.errors},
+                          {"warnings", report.warnings},
+                          {"diagnostics", diagnosticsJson(report)}};
+    if (report.config) {
+      const config::Config& c = *report.config;
+      policy::Topology topology = daemon::buildTopology(c);
+      nlohmann::json paths = nlohmann::json::array();
+      for (const config::PathConfig& p : c.paths) {
+        paths.push_back(pathJson(p));
+      }
+      nlohmann::json preference = nlohmann::json::array();
+      for (config::LinkKind k : c.policy.preference) {
+        preference.push_back(config::linkKindName(k));
+      }
+      out["site"] = {{"name", c.site.name}, {"region", c.site.region}};
+      out["paths"] = paths;
+      out["policy"] = {{"preference", preference},
+                       {"az_affinity", c.policy.az_affinity},
+                       {"failback_hold_down", formatDuration(c.policy.failback_hold_down)},
+                       {"fail_static", c.policy.fail_static}};
+      out["plan"] = planJson(c, topology);
+      if (c.api && c.api->auth_token) {
+        out["api_auth_token"] = c.api->auth_token->describe();
+      }
+    }
+    // Replace invalid UTF-8 rather than throw: messages quote parts of the file.
+    fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
+  } else if (report.config) {
+    const config::Config& c = *report.config;
+    printText(c, daemon::buildTopology(c));
+  }
+  if (!report.ok()) {
+    fmt::print(stderr, "{}: invalid: {} error{}, {} warning{}\n", opt.file, report.errors,
+               report.errors == 1 ? "" : "s", report.warnings, report.warnings == 1 ? "" : "s");
+    return kExitFailure;
+  }
+  if (!opt.json) {
+    fmt::print("\n{}: OK ({} paths, {} route tables, {} warning{})\n", opt.file,
+               report.config->paths.size(), report.config->tables.size(), report.warnings,
+               report.warnings == 1 ? "" : "s");
+  }
+  return kExitOk;
+}
+
+}  // namespace
 
 Command addCheckCommand(CLI::App& root) {
   auto* app = root.add_subcommand("check", "Validate a config file and print the routing plan");
-  auto file = std::make_shared<std::string>();
-  app->add_option("FILE", *file, "config file")->required();
-  return {app, [] {
-            std::fputs("pathpilot check: config module not built yet\n", stderr);
-            return kExitFailure;
-          }};
+  auto opt = std::make_shared<CheckOptions>();
+  app->add_option("FILE", opt->file, "config file (YAML)")->required();
+  app->add_flag("--json", opt->json, "print the plan and the diagnostics as JSON");
+  return {app, [opt] { return runCheck(*opt); }};
 }
 
 }  // namespace pathpilot::cli

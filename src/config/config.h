@@ -1,0 +1,296 @@
+// config/config.h — the validated configuration of one pathpilot site, as plain values.
+//
+// Purpose: the loader (config/loader.h) turns a YAML file into this tree and guarantees every
+// invariant written next to the fields below; other modules read it and never see YAML. The
+// member initializers ARE the defaults: this header is the one place where they are defined
+// (docs/config.md repeats them for users). Per-path `probe` and `health` values are already
+// merged with the top-level defaults, so a consumer never merges anything.
+//
+// Only std types and base types (Duration, IpAddress, IpPrefix) appear here, so that the tree
+// can be copied into snapshots and compared in tests.
+// Threading: value types.
+// Metrics: none.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/ip.h"
+#include "base/time.h"
+#include "config/diagnostic.h"
+
+namespace pathpilot::config {
+
+// The schema version this build reads (top-level key `version`, optional, default 1).
+inline constexpr int kSchemaVersion = 1;
+
+// ---------------------------------------------------------------------------------------------
+// Vocabulary
+// ---------------------------------------------------------------------------------------------
+
+// What a path physically is. The policy prefers kinds in `policy.preference` order.
+enum class LinkKind : std::uint8_t {
+  Dx,   // AWS Direct Connect (private line), usually through a virtual private gateway
+  Vpn,  // an IPsec tunnel through a strongSwan gateway instance
+};
+
+enum class ProbeKind : std::uint8_t {
+  Icmp,  // ICMP / ICMPv6 echo
+  Tcp,   // TCP connect to host:port (for targets that drop ICMP)
+};
+
+// Who programs a route table.
+enum class BackendKind : std::uint8_t {
+  Aws,    // an AWS VPC route table, through the EC2 API
+  Linux,  // a Linux policy-routing table, through netlink
+  Exec,   // a hook command (backends.exec.command) that does it
+};
+
+// The AWS next-hop field a path programs into VPC route tables.
+enum class AwsTargetKind : std::uint8_t {
+  None,              // the path has no AWS next hop (e.g. linux-only)
+  Gateway,           // gateway_id: vgw-… (virtual private gateway) or igw-…
+  Instance,          // instance_id: i-… (a strongSwan gateway instance)
+  NetworkInterface,  // network_interface_id: eni-…
+  TransitGateway,    // transit_gateway_id: tgw-…
+};
+
+enum class RecoveryAction : std::uint8_t {
+  Command,     // run an argv (e.g. ssh the gateway and restart strongSwan)
+  Ec2Restart,  // EC2 StopInstances, wait, StartInstances on the gateway instance
+};
+
+// Stable lowercase names, exactly as written in the YAML file ("dx", "icmp", "aws",
+// "instance_id", "ec2-restart").
+std::string_view linkKindName(LinkKind k);
+std::string_view probeKindName(ProbeKind k);
+std::string_view backendKindName(BackendKind k);
+std::string_view awsTargetKeyName(AwsTargetKind k);
+std::string_view recoveryActionName(RecoveryAction a);
+
+// A value that must not be written into logs, events or the plan. Written in YAML as
+// `{env: NAME}`, `{file: PATH}` or, discouraged (the loader warns), an inline string.
+struct SecretRef {
+  enum class Source : std::uint8_t { Inline, Env, File };
+  Source source = Source::Env;
+  // The secret itself for Inline, the variable name for Env, the path for File.
+  std::string value;
+
+  // Safe to print: "env:NAME", "file:/etc/x", or "<inline secret>" (never the value).
+  std::string describe() const;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Probing and health
+// ---------------------------------------------------------------------------------------------
+
+struct ProbeTarget {
+  IpAddress address;
+  std::uint16_t port = 0;  // tcp probes only; always non-zero for tcp, zero for icmp
+
+  // "10.10.3.100", "10.10.3.100:443", "[2001:db8::1]:443".
+  std::string toString() const;
+  friend bool operator==(const ProbeTarget&, const ProbeTarget&) = default;
+};
+
+// How a path's probes are forced onto that path and no other. At least one field is set:
+// a probe of VPN-A must never leave over DX, or it would report VPN-A healthy while it is down.
+struct Pinning {
+  std::optional<IpAddress> source;  // bind to this local address (same family as the targets)
+  std::string interface;            // SO_BINDTODEVICE, e.g. "vti1"; at most 15 bytes
+  std::optional<std::uint32_t> fwmark;  // SO_MARK, non-zero
+
+  bool empty() const { return !source && interface.empty() && !fwmark; }
+  // "source 169.254.100.2, interface vti1, fwmark 0x65".
+  std::string toString() const;
+  friend bool operator==(const Pinning&, const Pinning&) = default;
+};
+
+// Top-level `probe:` — defaults that every path's `probe:` inherits.
+struct ProbeDefaults {
+  ProbeKind kind = ProbeKind::Icmp;
+  int quorum = 1;                                          // targets that must answer a round
+  Duration interval = std::chrono::seconds(1);             // 10ms ≤ interval ≤ 1h
+  Duration timeout = std::chrono::milliseconds(500);       // 0 < timeout < interval
+  int jitter_percent = 10;                                 // 0..50, spread of the interval
+};
+
+// One path's probing, defaults already applied.
+struct ProbeSettings : ProbeDefaults {
+  std::vector<ProbeTarget> targets;  // 1..16, unique; all tcp targets have a port
+  Pinning pinning;                   // never empty
+};
+
+// Flap damping, modelled on BGP route-flap damping (RFC 2439): every down transition adds
+// `penalty` to a figure of merit that decays with `half_life`; above `suppress` the path is
+// held Down, below `reuse` it is released; no path stays suppressed longer than `max_suppress`.
+struct DampingSettings {
+  bool enabled = true;
+  Duration half_life = std::chrono::minutes(5);
+  double penalty = 1000;   // > 0
+  double suppress = 3000;  // > reuse
+  double reuse = 750;      // > 0
+  Duration max_suppress = std::chrono::minutes(20);  // ≥ half_life
+};
+
+// Top-level `health:` and per-path `health:` overrides (merged).
+struct HealthSettings {
+  int window = 10;  // probe rounds over which loss and RTT are measured, 1..1000
+  int rise = 3;     // consecutive good rounds before Down/Unknown → Up, 1..100
+  int fall = 3;     // consecutive failed rounds before → Down, 1..100
+  double degraded_loss = 0.10;  // loss ratio over the window that makes a path Degraded
+  double down_loss = 0.50;      // loss ratio that makes it Down; degraded_loss < down_loss ≤ 1
+  Duration degraded_rtt = Duration::zero();  // mean RTT above this is Degraded; 0 = off
+  DampingSettings damping;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Paths
+// ---------------------------------------------------------------------------------------------
+
+// Where traffic for a path goes, per backend. A path used by an aws table has aws_kind set; a
+// path used by a linux table has `via` and/or `dev`; the exec backend receives whatever is set.
+struct NextHop {
+  AwsTargetKind aws_kind = AwsTargetKind::None;
+  std::string aws_id;          // "vgw-078bcc55", "i-0e1466e8a5dd4892c" (format-checked)
+  std::optional<IpAddress> via;  // linux: gateway address
+  std::string dev;             // linux: output interface
+
+  bool hasAws() const { return aws_kind != AwsTargetKind::None; }
+  bool hasLinux() const { return via.has_value() || !dev.empty(); }
+  // "instance_id i-0e14…", "via 169.254.100.1 dev vti1", "vgw-… / via … dev …".
+  std::string toString() const;
+};
+
+// What to do when a gateway stays Down: see the recovery module.
+struct RecoverySettings {
+  RecoveryAction action = RecoveryAction::Command;
+  std::vector<std::string> command;  // Command: argv, non-empty, argv[0] non-empty
+  std::string instance_id;           // Ec2Restart: the instance (defaults to next_hop.instance_id)
+  Duration after = std::chrono::seconds(30);          // Down this long before acting, ≥ 0
+  Duration timeout = std::chrono::minutes(5);         // one attempt may take this long, > 0
+  Duration backoff_initial = std::chrono::minutes(1);  // wait after a failed attempt, > 0
+  Duration backoff_max = std::chrono::minutes(15);     // backoff doubles up to this, ≥ initial
+  int max_attempts_per_hour = 3;                       // 1..60
+};
+
+struct PathConfig {
+  std::string name;      // unique, [A-Za-z0-9_.-]{1,64}, e.g. "vpn-a"
+  LinkKind kind = LinkKind::Vpn;
+  std::string az;        // AZ of the gateway ("ap-southeast-1a"); may be empty for DX
+  int priority = 100;    // 0..65535, lower is preferred among equals
+  ProbeSettings probe;
+  NextHop next_hop;
+  std::optional<RecoverySettings> recovery;  // none: never act on the gateway
+  HealthSettings health;
+
+  // Worst-case time to declare this path Down: interval × fall + timeout.
+  Duration detectionTime() const;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Route tables and policy
+// ---------------------------------------------------------------------------------------------
+
+struct RouteTableConfig {
+  // aws: "rtb-" + 8 or 17 hex digits; linux: defaults to the table number ("101");
+  // exec: any [A-Za-z0-9_.:/-]{1,128}. Unique among tables.
+  std::string id;
+  std::string name;  // human label, e.g. "Private-1"; defaults to id; unique
+  std::string az;    // AZ of the subnets using the table; required while az_affinity is on
+  BackendKind backend = BackendKind::Aws;
+  std::uint32_t linux_table = 0;  // linux only: 1..4294967294 except 253, 254, 255
+  std::vector<IpPrefix> destinations;  // 1..1000, unique, no host bits set
+  std::vector<std::string> paths;      // restriction to these paths; empty = every path
+};
+
+struct PolicySettings {
+  std::vector<LinkKind> preference = {LinkKind::Dx, LinkKind::Vpn};  // unique, non-empty
+  bool az_affinity = true;  // prefer the VPN gateway in the table's own AZ
+  // How long a better path must stay usable before traffic moves back to it. Must be at least
+  // the detection time of every path, or a flapping path could pull traffic back between two
+  // failed probes.
+  Duration failback_hold_down = std::chrono::seconds(60);
+  bool fail_static = true;  // nothing healthy: keep the routes as they are (and alert)
+};
+
+// ---------------------------------------------------------------------------------------------
+// Backends and services
+// ---------------------------------------------------------------------------------------------
+
+struct AwsBackendSettings {
+  std::string region;        // defaults to site.region; required when anything uses AWS
+  std::string endpoint_url;  // optional override, http(s)://…, never with credentials
+  std::string profile;       // shared-config profile; empty = default credential chain
+  int max_concurrency = 4;   // parallel EC2 calls, 1..32
+};
+
+struct LinuxBackendSettings {
+  std::string netns;  // network namespace to program; empty = the daemon's own
+  Duration drift_check_interval = std::chrono::seconds(30);  // re-read tables, > 0
+};
+
+struct ExecBackendSettings {
+  std::vector<std::string> command;  // argv of the hook; required when a table uses exec
+  Duration timeout = std::chrono::seconds(10);  // > 0
+};
+
+struct BackendSettings {
+  AwsBackendSettings aws;            // YAML `backends.aws`
+  // YAML `backends.linux` (not called `linux`: that is a predefined macro under -std=gnu++).
+  LinuxBackendSettings linux_backend;
+  ExecBackendSettings exec;          // YAML `backends.exec`
+};
+
+struct JournalSettings {
+  std::string sqlite = "/var/lib/pathpilot/journal.db";   // empty = no SQLite store
+  std::string jsonl = "/var/log/pathpilot/events.jsonl";  // empty = no JSON lines file
+  int queue_size = 65536;                                 // 64..10000000 events
+};
+
+struct ControlSettings {
+  std::string socket = "/run/pathpilot/control.sock";  // unix socket, ≤ 107 bytes
+};
+
+struct ApiSettings {
+  IpAddress address = IpAddress::v4FromHostOrder(0x7F000001);  // 127.0.0.1
+  std::uint16_t port = 9180;
+  std::optional<SecretRef> auth_token;  // bearer token for the write endpoints
+};
+
+struct Site {
+  std::string name;    // required, e.g. "Singapore"; appears in every event and alert
+  std::string region;  // optional, e.g. "ap-southeast-1", "cn-north-1"
+};
+
+// ---------------------------------------------------------------------------------------------
+// The whole file
+// ---------------------------------------------------------------------------------------------
+
+struct Config {
+  std::string source;  // the file name it was loaded from
+  int version = kSchemaVersion;
+  Site site;
+  std::vector<PathConfig> paths;          // ≥ 1, names unique
+  std::vector<RouteTableConfig> tables;   // ≥ 1 (YAML key `route_tables`)
+  PolicySettings policy;
+  ProbeDefaults probe;                    // as written; already merged into every path
+  HealthSettings health;                  // as written; already merged into every path
+  BackendSettings backends;
+  JournalSettings journal;
+  ControlSettings control;
+  std::optional<ApiSettings> api;         // none: no HTTP API
+  // Warnings found while loading (the file is valid). The daemon logs them at start-up.
+  std::vector<Diagnostic> warnings;
+
+  // The path called `name`, or nullptr.
+  const PathConfig* findPath(std::string_view name) const;
+  // Whether any route table uses `kind`.
+  bool usesBackend(BackendKind kind) const;
+};
+
+}  // namespace pathpilot::config

@@ -1,0 +1,958 @@
+// Schema decoding: one function per section of the file. Each reads its keys through a
+// MapReader (which rejects unknown keys), applies config.h defaults for absent keys, and checks
+// what the section shows on its own. Checks that need several sections are in validate.cc.
+#include <algorithm>
+#include <string>
+#include <unordered_map>
+
+#include "config/detail/decode.h"
+#include "config/detail/ids.h"
+#include "config/detail/suggest.h"
+
+namespace pathpilot::config::detail {
+namespace {
+
+using std::chrono::hours;
+using std::chrono::milliseconds;
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+constexpr std::size_t kMaxPaths = 64;
+constexpr std::size_t kMaxTables = 256;
+constexpr std::size_t kMaxTargets = 16;
+constexpr std::size_t kMaxDestinations = 1000;
+constexpr std::size_t kMaxArgv = 64;
+
+// The keys of each mapping, in the order docs/config.md lists them.
+const std::vector<std::string_view> kTopKeys = {"version", "site",     "paths",   "route_tables",
+                                                "policy",  "probe",    "health",  "backends",
+                                                "journal", "control",  "api"};
+const std::vector<std::string_view> kSiteKeys = {"name", "region"};
+const std::vector<std::string_view> kProbeDefaultKeys = {"kind", "quorum", "interval", "timeout",
+                                                         "jitter"};
+const std::vector<std::string_view> kPathProbeKeys = {"targets", "kind",   "quorum",
+                                                      "interval", "timeout", "jitter",
+                                                      "source",  "interface", "fwmark"};
+const std::vector<std::string_view> kHealthKeys = {"window",    "rise",         "fall",
+                                                   "degraded_loss", "down_loss", "degraded_rtt",
+                                                   "damping"};
+const std::vector<std::string_view> kDampingKeys = {"enabled", "half_life", "penalty",
+                                                    "suppress", "reuse",    "max_suppress"};
+const std::vector<std::string_view> kPathKeys = {"name",     "kind",     "az",       "priority",
+                                                 "probe",    "next_hop", "recovery", "health"};
+const std::vector<std::string_view> kNextHopKeys = {"gateway_id",         "instance_id",
+                                                    "network_interface_id", "transit_gateway_id",
+                                                    "via",                "dev"};
+const std::vector<std::string_view> kRecoveryKeys = {"action",  "command", "instance_id",
+                                                     "after",   "timeout", "backoff",
+                                                     "max_attempts_per_hour"};
+const std::vector<std::string_view> kBackoffKeys = {"initial", "max"};
+const std::vector<std::string_view> kTableKeys = {"id",    "name",         "az",   "backend",
+                                                  "table", "destinations", "paths"};
+const std::vector<std::string_view> kPolicyKeys = {"preference", "az_affinity",
+                                                   "failback_hold_down", "fail_static"};
+const std::vector<std::string_view> kBackendsKeys = {"aws", "linux", "exec"};
+const std::vector<std::string_view> kAwsKeys = {"region", "endpoint_url", "profile",
+                                                "max_concurrency"};
+const std::vector<std::string_view> kLinuxKeys = {"netns", "drift_check_interval"};
+const std::vector<std::string_view> kExecKeys = {"command", "timeout"};
+const std::vector<std::string_view> kJournalKeys = {"sqlite", "jsonl", "queue_size"};
+const std::vector<std::string_view> kControlKeys = {"socket"};
+const std::vector<std::string_view> kApiKeys = {"listen", "auth_token"};
+const std::vector<std::string_view> kSecretKeys = {"env", "file"};
+
+const std::initializer_list<std::pair<std::string_view, LinkKind>> kLinkKinds = {
+    {"dx", LinkKind::Dx}, {"vpn", LinkKind::Vpn}};
+const std::initializer_list<std::pair<std::string_view, ProbeKind>> kProbeKinds = {
+    {"icmp", ProbeKind::Icmp}, {"tcp", ProbeKind::Tcp}};
+const std::initializer_list<std::pair<std::string_view, BackendKind>> kBackendKinds = {
+    {"aws", BackendKind::Aws}, {"linux", BackendKind::Linux}, {"exec", BackendKind::Exec}};
+const std::initializer_list<std::pair<std::string_view, RecoveryAction>> kRecoveryActions = {
+    {"command", RecoveryAction::Command}, {"ec2-restart", RecoveryAction::Ec2Restart}};
+
+// Probe addresses must identify one remote host reachable through the path.
+std::optional<std::string> unusableTarget(const IpAddress& a) {
+  if (a.isUnspecified()) {
+    return "the unspecified address cannot be probed";
+  }
+  if (a.isLoopback()) {
+    return "a loopback address never leaves this host";
+  }
+  const auto& b = a.bytes();
+  if ((a.isV4() && (b[0] & 0xF0) == 0xE0) || (a.isV6() && b[0] == 0xFF)) {
+    return "a multicast address cannot be probed";
+  }
+  if (a.isV4() && a.v4HostOrder() == 0xFFFFFFFFu) {
+    return "the broadcast address cannot be probed";
+  }
+  return std::nullopt;
+}
+
+bool looksLikeHostName(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  }) && text.find(':') == std::string_view::npos;
+}
+
+// "10.10.3.100" (icmp), "10.10.3.100:443" or "[2001:db8::1]:443" (tcp).
+std::optional<ProbeTarget> readTarget(Context& ctx, const YamlNode& node, std::string_view path,
+                                      ProbeKind kind) {
+  auto text = readString(ctx, node, path);
+  if (!text) {
+    return std::nullopt;
+  }
+  std::string_view t = *text;
+  std::string host(t);
+  std::optional<std::uint16_t> port;
+  bool has_port = false;
+  if (!t.empty() && t.front() == '[') {
+    std::size_t close = t.find(']');
+    if (close == std::string_view::npos || close + 1 >= t.size() || t[close + 1] != ':') {
+      ctx.error(node.where, path,
+                "expected [IPv6 address]:port, got " + quote(t));
+      return std::nullopt;
+    }
+    host = std::string(t.substr(1, close - 1));
+    has_port = true;
+    t = t.substr(close + 2);
+  } else if (std::count(t.begin(), t.end(), ':') == 1) {
+    std::size_t colon = t.find(':');
+    host = std::string(t.substr(0, colon));
+    has_port = true;
+    t = t.substr(colon + 1);
+  }
+  if (has_port) {
+    std::uint32_t value = 0;
+    bool digits = !t.empty() && t.size() <= 5 &&
+                  std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
+    for (char c : t) {
+      value = digits ? value * 10 + static_cast<std::uint32_t>(c - '0') : 0;
+    }
+    if (!digits || value == 0 || value > 65535) {
+      ctx.error(node.where, path,
+                "invalid port " + quote(t) + " in " + quote(*text) + " (expected 1..65535)");
+      return std::nullopt;
+    }
+    port = static_cast<std::uint16_t>(value);
+  }
+  auto address = IpAddress::parse(host);
+  if (!address) {
+    if (looksLikeHostName(host)) {
+      ctx.error(node.where, path,
+                quote(host) + " is not an IP address; probe targets must be addresses (no DNS: a "
+                              "resolver outage must not look like a path outage)");
+    } else {
+      ctx.error(node.where, path, "invalid IP address " + quote(host));
+    }
+    return std::nullopt;
+  }
+  if (auto why = unusableTarget(*address)) {
+    ctx.error(node.where, path, quote(*text) + ": " + *why);
+    return std::nullopt;
+  }
+  if (kind == ProbeKind::Icmp && port) {
+    ctx.error(node.where, path,
+              quote(*text) + ": icmp targets take no port (set probe kind: tcp to probe "
+                             "host:port)");
+    return std::nullopt;
+  }
+  if (kind == ProbeKind::Tcp && !port) {
+    ctx.error(node.where, path,
+              quote(*text) + ": tcp targets need a port: " +
+                  (address->isV6() ? "[" + address->toString() + "]:443" : host + ":443"));
+    return std::nullopt;
+  }
+  return ProbeTarget{*address, port.value_or(0)};
+}
+
+// { env: NAME } | { file: PATH } | inline string (warned).
+std::optional<SecretRef> readSecret(Context& ctx, const YamlNode& node, std::string_view path) {
+  if (node.isScalar()) {
+    if (node.value.empty()) {
+      ctx.error(node.where, path, "must not be empty");
+      return std::nullopt;
+    }
+    // The value itself is never quoted in a message.
+    ctx.warning(node.where, path,
+                "secret written inline in the config file; use {env: NAME} or {file: PATH} so "
+                "that it does not end up in backups, tickets and version control");
+    return SecretRef{SecretRef::Source::Inline, node.value};
+  }
+  if (!node.isMap()) {
+    ctx.error(node.where, path,
+              "expected {env: NAME} or {file: PATH}, got " + std::string(describeKind(node)));
+    return std::nullopt;
+  }
+  MapReader m(ctx, node, std::string(path), kSecretKeys);
+  std::string env;
+  std::string file;
+  bool has_env = m.get("env", env);
+  bool has_file = m.get("file", file);
+  if (has_env == has_file) {
+    if (m.has("env") == m.has("file")) {
+      ctx.error(node.where, path, "set exactly one of 'env' or 'file'");
+    }
+    return std::nullopt;
+  }
+  if (has_env) {
+    bool valid = !env.empty() && !(env[0] >= '0' && env[0] <= '9') &&
+                 std::all_of(env.begin(), env.end(), [](char c) {
+                   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                          (c >= '0' && c <= '9') || c == '_';
+                 });
+    if (!valid) {
+      ctx.errorAt(m.pathOf("env"), "invalid environment variable name " + quote(env));
+      return std::nullopt;
+    }
+    return SecretRef{SecretRef::Source::Env, env};
+  }
+  if (file.empty() || file.front() != '/') {
+    ctx.errorAt(m.pathOf("file"), "must be an absolute path, got " + quote(file));
+    return std::nullopt;
+  }
+  return SecretRef{SecretRef::Source::File, file};
+}
+
+class Decoder {
+ public:
+  Decoder(Context& ctx, Config& out) : ctx_(ctx), cfg_(out) {}
+
+  void run(const YamlNode& root) {
+    if (root.isNull()) {
+      ctx_.error(root.where, "",
+                 "the file is empty; a config needs at least 'site', 'paths' and "
+                 "'route_tables' (see examples/seed-2az.yaml)");
+      return;
+    }
+    if (!root.isMap()) {
+      ctx_.error(root.where, "",
+                 "the top level must be a mapping with 'site', 'paths' and 'route_tables', got " +
+                     std::string(describeKind(root)));
+      return;
+    }
+    MapReader top(ctx_, root, "", kTopKeys);
+    if (const YamlNode* v = top.find("version")) {
+      auto version = readInt(ctx_, *v, "version", 0, 1'000'000);
+      if (version && *version != kSchemaVersion) {
+        ctx_.error(v->where, "version",
+                   "unsupported schema version " + std::to_string(*version) +
+                       " (this pathpilot reads version " + std::to_string(kSchemaVersion) + ")");
+      }
+    }
+    if (const YamlNode* n = top.require("site", "the site name appears in every event")) {
+      site(*n);
+    }
+    // Defaults first: paths inherit them whatever order the file uses.
+    if (const YamlNode* n = top.find("probe")) {
+      probeDefaults(*n);
+    }
+    if (const YamlNode* n = top.find("health")) {
+      MapReader m(ctx_, *n, "health", kHealthKeys);
+      health(m, cfg_.health);
+    }
+    if (const YamlNode* n = top.find("policy")) {
+      policy(*n);
+    }
+    if (const YamlNode* n = top.require("paths")) {
+      paths(*n);
+    }
+    if (const YamlNode* n = top.require("route_tables")) {
+      tables(*n);
+    }
+    if (const YamlNode* n = top.find("backends")) {
+      backends(*n);
+    }
+    if (const YamlNode* n = top.find("journal")) {
+      journal(*n);
+    }
+    if (const YamlNode* n = top.find("control")) {
+      control(*n);
+    }
+    if (const YamlNode* n = top.find("api")) {
+      api(*n);
+    }
+  }
+
+ private:
+  // --- site -----------------------------------------------------------------------------------
+
+  void site(const YamlNode& node) {
+    MapReader m(ctx_, node, "site", kSiteKeys);
+    if (m.require("name") && m.get("name", cfg_.site.name)) {
+      if (cfg_.site.name.empty() || cfg_.site.name.size() > 64) {
+        ctx_.errorAt("site.name", "must be 1 to 64 characters");
+      }
+    }
+    if (m.get("region", cfg_.site.region) && !isRegionName(cfg_.site.region)) {
+      ctx_.errorAt("site.region", "expected an AWS region such as ap-southeast-1 or cn-north-1, "
+                                  "got " + quote(cfg_.site.region));
+    }
+  }
+
+  // --- probe and health -----------------------------------------------------------------------
+
+  // Reads kind/quorum/interval/timeout/jitter of `m` over `out`.
+  void probeCommon(const MapReader& m, ProbeDefaults& out) {
+    m.getEnum("kind", out.kind, kProbeKinds);
+    m.getInt("quorum", out.quorum, 1, static_cast<int>(kMaxTargets));
+    m.get("interval", out.interval, milliseconds(10), hours(1));
+    m.get("timeout", out.timeout, milliseconds(1), hours(1));
+    m.getInt("jitter", out.jitter_percent, 0, 50);
+  }
+
+  void probeDefaults(const YamlNode& node) {
+    MapReader m(ctx_, node, "probe", kProbeDefaultKeys);
+    probeCommon(m, cfg_.probe);
+    if (cfg_.probe.timeout >= cfg_.probe.interval) {
+      ctx_.errorAt("probe.timeout", timeoutMessage(cfg_.probe));
+    }
+  }
+
+  static std::string timeoutMessage(const ProbeDefaults& p) {
+    return "timeout " + formatDuration(p.timeout) + " must be shorter than the interval " +
+           formatDuration(p.interval) + " (a probe must finish before the next one starts)";
+  }
+
+  void health(const MapReader& m, HealthSettings& out) {
+    m.getInt("window", out.window, 1, 1000);
+    m.getInt("rise", out.rise, 1, 100);
+    m.getInt("fall", out.fall, 1, 100);
+    m.getRatio("degraded_loss", out.degraded_loss);
+    m.getRatio("down_loss", out.down_loss);
+    m.get("degraded_rtt", out.degraded_rtt, Duration::zero(), minutes(1));
+    if (const YamlNode* n = m.find("damping")) {
+      MapReader d(ctx_, *n, m.pathOf("damping"), kDampingKeys);
+      DampingSettings& damping = out.damping;
+      d.get("enabled", damping.enabled);
+      d.get("half_life", damping.half_life, seconds(1), hours(24));
+      d.getNumber("penalty", damping.penalty, 1, 1e6);
+      d.getNumber("suppress", damping.suppress, 1, 1e7);
+      d.getNumber("reuse", damping.reuse, 1, 1e7);
+      d.get("max_suppress", damping.max_suppress, seconds(1), hours(24));
+    }
+    checkHealth(m.path(), out);
+  }
+
+  void checkHealth(const std::string& path, const HealthSettings& h) {
+    if (h.degraded_loss >= h.down_loss) {
+      ctx_.errorAt(keyPath(path, "degraded_loss"),
+                   "degraded_loss (" + formatNumber(h.degraded_loss) +
+                       ") must be lower than down_loss (" + formatNumber(h.down_loss) + ")");
+    }
+    if (h.down_loss <= 0.0) {
+      ctx_.errorAt(keyPath(path, "down_loss"), "must be greater than 0");
+    }
+    const DampingSettings& d = h.damping;
+    std::string dp = keyPath(path, "damping");
+    if (d.reuse >= d.suppress) {
+      ctx_.errorAt(keyPath(dp, "reuse"), "reuse (" + formatNumber(d.reuse) +
+                                             ") must be lower than suppress (" +
+                                             formatNumber(d.suppress) + ")");
+    }
+    if (d.max_suppress < d.half_life) {
+      ctx_.errorAt(keyPath(dp, "max_suppress"),
+                   "max_suppress " + formatDuration(d.max_suppress) +
+                       " must be at least the half_life " + formatDuration(d.half_life));
+    }
+  }
+
+  static std::string formatNumber(double v) {
+    std::string s = std::to_string(v);
+    while (s.size() > 1 && s.back() == '0') {
+      s.pop_back();
+    }
+    if (!s.empty() && s.back() == '.') {
+      s.pop_back();
+    }
+    return s;
+  }
+
+  // --- paths ----------------------------------------------------------------------------------
+
+  void paths(const YamlNode& node) {
+    if (!expectList(ctx_, node, "paths")) {
+      return;
+    }
+    ctx_.locations.record("paths", node.where);
+    if (node.items.empty()) {
+      ctx_.error(node.where, "paths", "needs at least one path");
+      return;
+    }
+    if (node.items.size() > kMaxPaths) {
+      ctx_.error(node.where, "paths",
+                 "at most " + std::to_string(kMaxPaths) + " paths are supported");
+      return;
+    }
+    for (std::size_t i = 0; i < node.items.size(); ++i) {
+      cfg_.paths.push_back(path(*node.items[i], indexPath("paths", i)));
+    }
+  }
+
+  PathConfig path(const YamlNode& node, const std::string& p) {
+    PathConfig out;
+    out.health = cfg_.health;
+    static_cast<ProbeDefaults&>(out.probe) = cfg_.probe;
+    MapReader m(ctx_, node, p, kPathKeys);
+    if (!m.isMap()) {
+      return out;
+    }
+    if (m.require("name") && m.get("name", out.name) && !isSimpleName(out.name)) {
+      ctx_.errorAt(m.pathOf("name"),
+                   "invalid path name " + quote(out.name) +
+                       " (letters, digits, '_', '.', '-'; up to 64; starting with a letter or "
+                       "digit)");
+    }
+    if (m.require("kind", "dx or vpn")) {
+      m.getEnum("kind", out.kind, kLinkKinds);
+    }
+    if (m.get("az", out.az) && !isZoneName(out.az)) {
+      ctx_.errorAt(m.pathOf("az"), "expected an availability zone such as ap-southeast-1a, got " +
+                                       quote(out.az));
+    }
+    m.getInt("priority", out.priority, 0, 65535);
+    if (const YamlNode* n = m.require("probe", "every path is probed")) {
+      pathProbe(*n, m.pathOf("probe"), out.probe);
+    }
+    if (const YamlNode* n = m.find("next_hop")) {
+      nextHop(*n, m.pathOf("next_hop"), out.next_hop);
+    }
+    if (const YamlNode* n = m.find("health")) {
+      MapReader h(ctx_, *n, m.pathOf("health"), kHealthKeys);
+      health(h, out.health);
+    }
+    if (const YamlNode* n = m.find("recovery")) {
+      out.recovery = recovery(*n, m.pathOf("recovery"), out);
+    }
+    return out;
+  }
+
+  void pathProbe(const YamlNode& node, const std::string& p, ProbeSettings& out) {
+    MapReader m(ctx_, node, p, kPathProbeKeys);
+    if (!m.isMap()) {
+      return;
+    }
+    probeCommon(m, out);
+    if (const YamlNode* targets = m.require("targets", "the addresses probed through this path")) {
+      std::string tp = m.pathOf("targets");
+      if (expectList(ctx_, *targets, tp)) {
+        if (targets->items.empty()) {
+          ctx_.error(targets->where, tp, "needs at least one target");
+        } else if (targets->items.size() > kMaxTargets) {
+          ctx_.error(targets->where, tp,
+                     "at most " + std::to_string(kMaxTargets) + " targets per path");
+        } else {
+          for (std::size_t i = 0; i < targets->items.size(); ++i) {
+            std::string ip = indexPath(tp, i);
+            const YamlNode& item = *targets->items[i];
+            ctx_.locations.record(ip, item.where);
+            auto target = readTarget(ctx_, item, ip, out.kind);
+            if (!target) {
+              continue;
+            }
+            if (std::find(out.targets.begin(), out.targets.end(), *target) !=
+                out.targets.end()) {
+              ctx_.error(item.where, ip, "duplicate target " + quote(target->toString()));
+              continue;
+            }
+            out.targets.push_back(*target);
+          }
+        }
+      }
+    }
+    Pinning& pin = out.pinning;
+    if (m.get("source", pin.source) && (pin.source->isUnspecified() || pin.source->isLoopback())) {
+      ctx_.errorAt(m.pathOf("source"), "must be an address of this host on the path, not " +
+                                           quote(pin.source->toString()));
+      pin.source.reset();
+    }
+    if (m.get("interface", pin.interface) && !isInterfaceName(pin.interface)) {
+      ctx_.errorAt(m.pathOf("interface"),
+                   "invalid interface name " + quote(pin.interface) +
+                       " (1 to 15 characters, no '/', ':' or spaces)");
+    }
+    if (const YamlNode* n = m.find("fwmark")) {
+      if (auto mark = readInt(ctx_, *n, m.pathOf("fwmark"), 1, 0xFFFFFFFFLL, true)) {
+        pin.fwmark = static_cast<std::uint32_t>(*mark);
+      }
+    }
+    if (!m.has("source") && !m.has("interface") && !m.has("fwmark")) {
+      ctx_.error(m.where(), p,
+                 "the probe is not pinned to its path: set source, interface or fwmark, or its "
+                 "packets may leave over another path and report this one healthy");
+    }
+  }
+
+  void nextHop(const YamlNode& node, const std::string& p, NextHop& out) {
+    MapReader m(ctx_, node, p, kNextHopKeys);
+    struct AwsField {
+      std::string_view key;
+      AwsTargetKind kind;
+      std::vector<std::string_view> prefixes;
+      std::string_view example;
+    };
+    const AwsField fields[] = {
+        {"gateway_id", AwsTargetKind::Gateway, {"vgw", "igw"}, "vgw-078bcc55"},
+        {"instance_id", AwsTargetKind::Instance, {"i"}, "i-0e1466e8a5dd4892c"},
+        {"network_interface_id", AwsTargetKind::NetworkInterface, {"eni"},
+         "eni-0a1b2c3d4e5f67890"},
+        {"transit_gateway_id", AwsTargetKind::TransitGateway, {"tgw"}, "tgw-0a1b2c3d4e5f67890"},
+    };
+    std::string first_key;
+    for (const AwsField& f : fields) {
+      std::string id;
+      if (!m.get(f.key, id)) {
+        continue;
+      }
+      if (!first_key.empty()) {
+        ctx_.errorAt(m.pathOf(f.key), "set only one AWS next hop; '" + first_key +
+                                          "' is already set");
+        continue;
+      }
+      first_key = std::string(f.key);
+      bool valid = std::any_of(f.prefixes.begin(), f.prefixes.end(),
+                               [&](std::string_view prefix) { return isAwsId(id, prefix); });
+      if (!valid) {
+        ctx_.errorAt(m.pathOf(f.key), "expected an id such as " + std::string(f.example) +
+                                          ", got " + quote(id));
+        continue;
+      }
+      out.aws_kind = f.kind;
+      out.aws_id = id;
+    }
+    if (m.get("via", out.via) && (out.via->isUnspecified() || out.via->isLoopback())) {
+      ctx_.errorAt(m.pathOf("via"), "cannot route via " + quote(out.via->toString()));
+      out.via.reset();
+    }
+    if (m.get("dev", out.dev) && !isInterfaceName(out.dev)) {
+      ctx_.errorAt(m.pathOf("dev"), "invalid interface name " + quote(out.dev) +
+                                        " (1 to 15 characters, no '/', ':' or spaces)");
+    }
+    bool any = node.isMap() && !node.entries.empty();
+    if (m.isMap() && !any) {
+      ctx_.error(node.where, p, "is empty; set an AWS id (gateway_id, instance_id, ...) or "
+                                "via/dev for the linux backend");
+    }
+  }
+
+  std::optional<RecoverySettings> recovery(const YamlNode& node, const std::string& p,
+                                           const PathConfig& path) {
+    MapReader m(ctx_, node, p, kRecoveryKeys);
+    if (!m.isMap()) {
+      return std::nullopt;
+    }
+    RecoverySettings out;
+    bool valid_action = false;
+    if (m.require("action", "command or ec2-restart")) {
+      valid_action = m.getEnum("action", out.action, kRecoveryActions);
+    }
+    if (m.has("command")) {
+      if (valid_action && out.action != RecoveryAction::Command) {
+        ctx_.errorAt(m.pathOf("command"), "'command' is only used with action: command");
+      } else if (m.getStringList("command", out.command, 1) && out.command.size() > kMaxArgv) {
+        ctx_.errorAt(m.pathOf("command"), "at most " + std::to_string(kMaxArgv) + " arguments");
+      }
+    } else if (valid_action && out.action == RecoveryAction::Command) {
+      ctx_.error(m.where(), p,
+                 "missing required key 'command' (the argv to run, e.g. [/usr/local/sbin/"
+                 "restart-gateway, vpn-a])");
+    }
+    if (m.has("instance_id")) {
+      if (valid_action && out.action != RecoveryAction::Ec2Restart) {
+        ctx_.errorAt(m.pathOf("instance_id"), "'instance_id' is only used with action: ec2-restart");
+      } else if (m.get("instance_id", out.instance_id) && !isAwsId(out.instance_id, "i")) {
+        ctx_.errorAt(m.pathOf("instance_id"),
+                     "expected an instance id such as i-0e1466e8a5dd4892c, got " +
+                         quote(out.instance_id));
+      }
+    }
+    if (valid_action && out.action == RecoveryAction::Ec2Restart) {
+      if (path.kind == LinkKind::Dx) {
+        ctx_.errorAt(m.pathOf("action"),
+                     "ec2-restart on a dx path: a Direct Connect link has no gateway instance to "
+                     "restart (use action: command, or remove recovery)");
+      } else if (!m.has("instance_id")) {
+        if (path.next_hop.aws_kind == AwsTargetKind::Instance) {
+          out.instance_id = path.next_hop.aws_id;
+        } else {
+          ctx_.errorAt(m.pathOf("action"),
+                       "ec2-restart needs the gateway instance: set recovery.instance_id or "
+                       "next_hop.instance_id");
+        }
+      }
+    }
+    m.get("after", out.after, Duration::zero(), hours(24));
+    m.get("timeout", out.timeout, seconds(1), hours(2));
+    if (const YamlNode* n = m.find("backoff")) {
+      MapReader b(ctx_, *n, m.pathOf("backoff"), kBackoffKeys);
+      b.get("initial", out.backoff_initial, seconds(1), hours(24));
+      b.get("max", out.backoff_max, seconds(1), hours(24));
+      if (out.backoff_max < out.backoff_initial) {
+        ctx_.errorAt(b.pathOf("max"), "backoff max " + formatDuration(out.backoff_max) +
+                                          " is shorter than backoff initial " +
+                                          formatDuration(out.backoff_initial));
+      }
+    }
+    m.getInt("max_attempts_per_hour", out.max_attempts_per_hour, 1, 60);
+    return out;
+  }
+
+  // --- route tables ---------------------------------------------------------------------------
+
+  void tables(const YamlNode& node) {
+    if (!expectList(ctx_, node, "route_tables")) {
+      return;
+    }
+    ctx_.locations.record("route_tables", node.where);
+    if (node.items.empty()) {
+      ctx_.error(node.where, "route_tables", "needs at least one route table");
+      return;
+    }
+    if (node.items.size() > kMaxTables) {
+      ctx_.error(node.where, "route_tables",
+                 "at most " + std::to_string(kMaxTables) + " route tables are supported");
+      return;
+    }
+    for (std::size_t i = 0; i < node.items.size(); ++i) {
+      cfg_.tables.push_back(table(*node.items[i], indexPath("route_tables", i)));
+    }
+  }
+
+  RouteTableConfig table(const YamlNode& node, const std::string& p) {
+    RouteTableConfig out;
+    MapReader m(ctx_, node, p, kTableKeys);
+    if (!m.isMap()) {
+      return out;
+    }
+    m.getEnum("backend", out.backend, kBackendKinds);
+    if (m.has("table")) {
+      if (out.backend != BackendKind::Linux) {
+        ctx_.errorAt(m.pathOf("table"), "'table' is only used with backend: linux (this table's "
+                                        "backend is " + std::string(backendKindName(out.backend)) +
+                                        ")");
+      } else if (const YamlNode* n = m.find("table")) {
+        if (auto number = readInt(ctx_, *n, m.pathOf("table"), 1, 4294967294LL)) {
+          if (*number >= 253 && *number <= 255) {
+            ctx_.error(n->where, m.pathOf("table"),
+                       "tables 253 (default), 254 (main) and 255 (local) belong to the system; "
+                       "use a dedicated table such as 101");
+          } else {
+            out.linux_table = static_cast<std::uint32_t>(*number);
+          }
+        }
+      }
+    } else if (out.backend == BackendKind::Linux) {
+      ctx_.error(m.where(), p, "missing required key 'table' (the Linux routing table number, "
+                               "e.g. 101, for backend: linux)");
+    }
+    bool has_id = m.get("id", out.id);
+    switch (out.backend) {
+      case BackendKind::Aws:
+        if (!m.has("id")) {
+          m.require("id", "the VPC route table id, e.g. rtb-468f5222");
+        } else if (has_id && !isAwsId(out.id, "rtb")) {
+          ctx_.errorAt(m.pathOf("id"),
+                       "expected a route table id such as rtb-468f5222, got " + quote(out.id));
+        }
+        break;
+      case BackendKind::Linux:
+        if (has_id && !isSimpleName(out.id)) {
+          ctx_.errorAt(m.pathOf("id"), "invalid table id " + quote(out.id));
+        } else if (!m.has("id") && out.linux_table != 0) {
+          out.id = std::to_string(out.linux_table);
+        }
+        break;
+      case BackendKind::Exec:
+        if (!m.has("id")) {
+          m.require("id", "the name the exec hook receives for this table");
+        } else if (has_id && !isSimpleName(out.id)) {
+          ctx_.errorAt(m.pathOf("id"), "invalid table id " + quote(out.id));
+        }
+        break;
+    }
+    if (m.get("name", out.name) && (out.name.empty() || out.name.size() > 64)) {
+      ctx_.errorAt(m.pathOf("name"), "must be 1 to 64 characters");
+    }
+    if (out.name.empty()) {
+      out.name = out.id;
+    }
+    if (m.get("az", out.az) && !isZoneName(out.az)) {
+      ctx_.errorAt(m.pathOf("az"), "expected an availability zone such as ap-southeast-1a, got " +
+                                       quote(out.az));
+    }
+    if (const YamlNode* n = m.require("destinations", "the on-premises prefixes, e.g. "
+                                                      "[10.10.0.0/16]")) {
+      destinations(*n, m.pathOf("destinations"), out.destinations);
+    }
+    m.getStringList("paths", out.paths, 1);
+    return out;
+  }
+
+  void destinations(const YamlNode& node, const std::string& p, std::vector<IpPrefix>& out) {
+    if (!expectList(ctx_, node, p)) {
+      return;
+    }
+    if (node.items.empty()) {
+      ctx_.error(node.where, p, "needs at least one prefix");
+      return;
+    }
+    if (node.items.size() > kMaxDestinations) {
+      ctx_.error(node.where, p,
+                 "at most " + std::to_string(kMaxDestinations) + " destinations per table");
+      return;
+    }
+    for (std::size_t i = 0; i < node.items.size(); ++i) {
+      std::string ip = indexPath(p, i);
+      const YamlNode& item = *node.items[i];
+      ctx_.locations.record(ip, item.where);
+      auto text = readString(ctx_, item, ip);
+      if (!text) {
+        continue;
+      }
+      if (text->find('/') == std::string::npos) {
+        ctx_.error(item.where, ip,
+                   "expected a prefix such as 10.10.0.0/16, got " + quote(*text) +
+                       " (write /32 or /128 for a single host)");
+        continue;
+      }
+      auto prefix = IpPrefix::parse(*text, /*strict=*/true);
+      if (!prefix) {
+        ctx_.error(item.where, ip, prefix.error().message());
+        continue;
+      }
+      if (std::find(out.begin(), out.end(), *prefix) != out.end()) {
+        ctx_.error(item.where, ip, "duplicate destination " + prefix->toString());
+        continue;
+      }
+      out.push_back(*prefix);
+    }
+  }
+
+  // --- policy ---------------------------------------------------------------------------------
+
+  void policy(const YamlNode& node) {
+    MapReader m(ctx_, node, "policy", kPolicyKeys);
+    PolicySettings& out = cfg_.policy;
+    if (const YamlNode* n = m.find("preference")) {
+      std::string p = m.pathOf("preference");
+      if (expectList(ctx_, *n, p)) {
+        std::vector<LinkKind> kinds;
+        bool ok = true;
+        for (std::size_t i = 0; i < n->items.size(); ++i) {
+          std::string ip = indexPath(p, i);
+          auto kind = readEnum(ctx_, *n->items[i], ip, kLinkKinds);
+          if (!kind) {
+            ok = false;
+          } else if (std::find(kinds.begin(), kinds.end(), *kind) != kinds.end()) {
+            ctx_.error(n->items[i]->where, ip,
+                       "duplicate link kind '" + std::string(linkKindName(*kind)) + "'");
+            ok = false;
+          } else {
+            kinds.push_back(*kind);
+          }
+        }
+        if (ok && kinds.empty()) {
+          ctx_.error(n->where, p, "needs at least one link kind, e.g. [dx, vpn]");
+        } else if (ok) {
+          out.preference = kinds;
+        }
+      }
+    }
+    m.get("az_affinity", out.az_affinity);
+    m.get("failback_hold_down", out.failback_hold_down, Duration::zero(), hours(24));
+    m.get("fail_static", out.fail_static);
+  }
+
+  // --- backends and services ------------------------------------------------------------------
+
+  void backends(const YamlNode& node) {
+    MapReader m(ctx_, node, "backends", kBackendsKeys);
+    if (const YamlNode* n = m.find("aws")) {
+      MapReader a(ctx_, *n, "backends.aws", kAwsKeys);
+      AwsBackendSettings& aws = cfg_.backends.aws;
+      if (a.get("region", aws.region) && !isRegionName(aws.region)) {
+        ctx_.errorAt("backends.aws.region",
+                     "expected an AWS region such as ap-southeast-1, got " + quote(aws.region));
+      }
+      if (a.get("endpoint_url", aws.endpoint_url)) {
+        endpointUrl(aws.endpoint_url, "backends.aws.endpoint_url");
+      }
+      a.get("profile", aws.profile);
+      a.getInt("max_concurrency", aws.max_concurrency, 1, 32);
+    }
+    if (const YamlNode* n = m.find("linux")) {
+      MapReader l(ctx_, *n, "backends.linux", kLinuxKeys);
+      LinuxBackendSettings& linux_backend = cfg_.backends.linux_backend;
+      if (l.get("netns", linux_backend.netns) &&
+          (linux_backend.netns.empty() || linux_backend.netns.size() > 255 ||
+           linux_backend.netns.find('/') != std::string::npos || linux_backend.netns == "." ||
+           linux_backend.netns == "..")) {
+        ctx_.errorAt("backends.linux.netns",
+                     "invalid network namespace name " + quote(linux_backend.netns) +
+                         " (a name under /run/netns, without '/')");
+      }
+      l.get("drift_check_interval", linux_backend.drift_check_interval, seconds(1), hours(24));
+    }
+    if (const YamlNode* n = m.find("exec")) {
+      MapReader e(ctx_, *n, "backends.exec", kExecKeys);
+      ExecBackendSettings& exec = cfg_.backends.exec;
+      if (e.getStringList("command", exec.command, 1) && exec.command.size() > kMaxArgv) {
+        ctx_.errorAt("backends.exec.command",
+                     "at most " + std::to_string(kMaxArgv) + " arguments");
+      }
+      e.get("timeout", exec.timeout, milliseconds(100), hours(1));
+    }
+  }
+
+  void endpointUrl(const std::string& url, const std::string& p) {
+    std::string_view u = url;
+    std::size_t scheme_end = u.find("://");
+    std::string_view scheme = scheme_end == std::string_view::npos ? "" : u.substr(0, scheme_end);
+    if (scheme != "https" && scheme != "http") {
+      ctx_.errorAt(p, "expected an http(s):// URL, got " + quote(url));
+      return;
+    }
+    std::string_view rest = u.substr(scheme_end + 3);
+    std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+    if (authority.find('@') != std::string_view::npos) {
+      // Do not quote the URL: it contains credentials.
+      ctx_.errorAt(p, "credentials in the URL are not allowed; use backends.aws.profile or the "
+                      "default credential chain");
+      return;
+    }
+    if (authority.empty()) {
+      ctx_.errorAt(p, "the URL has no host: " + quote(url));
+    }
+  }
+
+  void journal(const YamlNode& node) {
+    MapReader m(ctx_, node, "journal", kJournalKeys);
+    JournalSettings& j = cfg_.journal;
+    m.get("sqlite", j.sqlite);
+    m.get("jsonl", j.jsonl);
+    m.getInt("queue_size", j.queue_size, 64, 10'000'000);
+    if (!j.sqlite.empty() && j.sqlite == j.jsonl) {
+      ctx_.errorAt("journal.jsonl", "the JSON lines file and the SQLite database are the same file");
+    }
+  }
+
+  void control(const YamlNode& node) {
+    MapReader m(ctx_, node, "control", kControlKeys);
+    std::string& socket = cfg_.control.socket;
+    if (m.get("socket", socket)) {
+      // sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
+      if (socket.empty() || socket.size() > 107) {
+        ctx_.errorAt("control.socket", "must be 1 to 107 bytes (the limit of a unix socket "
+                                       "path), got " + std::to_string(socket.size()));
+      }
+    }
+  }
+
+  void api(const YamlNode& node) {
+    MapReader m(ctx_, node, "api", kApiKeys);
+    ApiSettings api;
+    std::string listen;
+    if (m.get("listen", listen)) {
+      std::string_view l = listen;
+      std::string host;
+      std::string_view port_text;
+      if (!l.empty() && l.front() == '[') {
+        std::size_t close = l.find("]:");
+        if (close != std::string_view::npos) {
+          host = std::string(l.substr(1, close - 1));
+          port_text = l.substr(close + 2);
+        }
+      } else if (std::count(l.begin(), l.end(), ':') == 1) {
+        host = std::string(l.substr(0, l.find(':')));
+        port_text = l.substr(l.find(':') + 1);
+      }
+      auto address = IpAddress::parse(host);
+      int port = -1;
+      if (!port_text.empty() && port_text.size() <= 5 &&
+          std::all_of(port_text.begin(), port_text.end(),
+                      [](char c) { return c >= '0' && c <= '9'; })) {
+        port = std::stoi(std::string(port_text));
+      }
+      if (!address || port < 0 || port > 65535) {
+        ctx_.errorAt("api.listen", "expected address:port such as 127.0.0.1:9180 or "
+                                   "[::1]:9180, got " + quote(listen));
+      } else {
+        api.address = *address;
+        api.port = static_cast<std::uint16_t>(port);
+      }
+    }
+    if (const YamlNode* n = m.find("auth_token")) {
+      api.auth_token = readSecret(ctx_, *n, "api.auth_token");
+    }
+    cfg_.api = api;
+  }
+
+  Context& ctx_;
+  Config& cfg_;
+};
+
+}  // namespace
+
+void decodeConfig(const YamlNode& root, Context& ctx, Config& out) {
+  Decoder(ctx, out).run(root);
+}
+
+const std::unordered_map<std::string_view, std::string_view>& misplacedKeyHints() {
+  static const std::unordered_map<std::string_view, std::string_view> hints = {
+      {"targets", "paths[].probe"},
+      {"interval", "probe or paths[].probe"},
+      {"timeout", "probe, paths[].probe, paths[].recovery or backends.exec"},
+      {"jitter", "probe or paths[].probe"},
+      {"quorum", "probe or paths[].probe"},
+      {"source", "paths[].probe"},
+      {"interface", "paths[].probe"},
+      {"fwmark", "paths[].probe"},
+      {"gateway_id", "paths[].next_hop"},
+      {"network_interface_id", "paths[].next_hop"},
+      {"transit_gateway_id", "paths[].next_hop"},
+      {"instance_id", "paths[].next_hop or paths[].recovery"},
+      {"via", "paths[].next_hop"},
+      {"dev", "paths[].next_hop"},
+      {"window", "health or paths[].health"},
+      {"rise", "health or paths[].health"},
+      {"fall", "health or paths[].health"},
+      {"degraded_loss", "health or paths[].health"},
+      {"down_loss", "health or paths[].health"},
+      {"degraded_rtt", "health or paths[].health"},
+      {"damping", "health or paths[].health"},
+      {"half_life", "health.damping"},
+      {"penalty", "health.damping"},
+      {"suppress", "health.damping"},
+      {"reuse", "health.damping"},
+      {"max_suppress", "health.damping"},
+      {"preference", "policy"},
+      {"az_affinity", "policy"},
+      {"failback_hold_down", "policy"},
+      {"fail_static", "policy"},
+      {"destinations", "route_tables[]"},
+      {"table", "route_tables[]"},
+      {"backend", "route_tables[]"},
+      {"region", "site or backends.aws"},
+      {"endpoint_url", "backends.aws"},
+      {"profile", "backends.aws"},
+      {"max_concurrency", "backends.aws"},
+      {"netns", "backends.linux"},
+      {"drift_check_interval", "backends.linux"},
+      {"command", "backends.exec or paths[].recovery"},
+      {"action", "paths[].recovery"},
+      {"after", "paths[].recovery"},
+      {"backoff", "paths[].recovery"},
+      {"max_attempts_per_hour", "paths[].recovery"},
+      {"sqlite", "journal"},
+      {"jsonl", "journal"},
+      {"queue_size", "journal"},
+      {"socket", "control"},
+      {"listen", "api"},
+      {"auth_token", "api"},
+      {"aws", "backends"},
+      {"linux", "backends"},
+      {"exec", "backends"},
+  };
+  return hints;
+}
+
+}  // namespace pathpilot::config::detail
