@@ -1,0 +1,110 @@
+#include "journal/jsonl_sink.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <system_error>
+
+namespace pathpilot::journal {
+namespace {
+
+std::string contextFor(const std::string& path) { return "events file " + path; }
+
+Error sysError(const std::string& path, std::string_view what, int err) {
+  ErrorCode code = ErrorCode::Unavailable;
+  if (err == EACCES || err == EPERM || err == EROFS) {
+    code = ErrorCode::PermissionDenied;
+  } else if (err == ENOENT || err == ENOTDIR) {
+    code = ErrorCode::NotFound;
+  } else if (err == EISDIR) {
+    code = ErrorCode::InvalidArgument;
+  }
+  // The errno's text is added by Error::toString().
+  return Error(code, contextFor(path) + ": " + std::string(what), err);
+}
+
+}  // namespace
+
+Result<int> JsonlSink::openFd(const std::string& path) {
+  namespace fs = std::filesystem;
+  if (path.empty()) {
+    return fail(ErrorCode::InvalidArgument, "events file: empty file name");
+  }
+  fs::path parent = fs::path(path).parent_path();
+  if (parent.empty()) {
+    parent = ".";
+  }
+  std::error_code ec;
+  if (!fs::exists(fs::status(parent, ec))) {
+    return fail(ErrorCode::NotFound,
+                contextFor(path) + ": directory " + parent.string() + " does not exist");
+  }
+  // O_APPEND: every write lands at the current end, even after copytruncate or when another
+  // process appends too. O_CLOEXEC: not inherited by recovery commands we spawn.
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    return fail(sysError(path, "cannot open for appending", errno));
+  }
+  return fd;
+}
+
+Result<std::unique_ptr<JsonlSink>> JsonlSink::open(const std::string& path) {
+  auto fd = openFd(path);
+  if (!fd) {
+    return fail(fd.error());
+  }
+  return std::unique_ptr<JsonlSink>(new JsonlSink(path, *fd));
+}
+
+JsonlSink::~JsonlSink() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+  }
+}
+
+Result<void> JsonlSink::write(std::span<const Event> events) {
+  buffer_.clear();
+  for (const Event& e : events) {
+    buffer_ += toJsonLine(e);
+    buffer_ += '\n';
+  }
+  const char* data = buffer_.data();
+  std::size_t left = buffer_.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd_, data, left);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return fail(sysError(path_, "write failed", errno));
+    }
+    data += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  // Do not keep a huge buffer around after a burst.
+  if (buffer_.capacity() > (1u << 20)) {
+    std::string().swap(buffer_);
+  }
+  return ok();
+}
+
+Result<void> JsonlSink::reopen() {
+  auto fd = openFd(path_);
+  if (!fd) {
+    return fail(fd.error());
+  }
+  ::close(fd_);
+  fd_ = *fd;
+  return ok();
+}
+
+Result<void> JsonlSink::sync() {
+  if (::fdatasync(fd_) != 0) {
+    return fail(sysError(path_, "fdatasync failed", errno));
+  }
+  return ok();
+}
+
+}  // namespace pathpilot::journal
