@@ -1,4 +1,12 @@
 // health/link_health.cc — per-path health: windows, rise/fall, quorum, RFC 2439 damping.
+//
+// Layout of the work per probe result (onProbeResult):
+//   push()      O(1) ring update plus one insert/erase in the sorted RTT array (a memmove of
+//               at most `window` int64s; no allocation because capacity is reserved up front);
+//   evaluate()  the target's state machine on counters only; text is rendered only on change;
+//   settle()    the path state from per-state target counts (O(1)), damping, and the reported
+//               state. Everything that allocates (reasons, Measurement copies) sits behind a
+//               "did something change" test.
 #include "health/link_health.h"
 
 #include <algorithm>
@@ -18,6 +26,7 @@ constexpr std::size_t kMaxWindow = 4096;
 // the next nanosecond, and exp2() may land a hair above the threshold at that instant.
 constexpr double kReuseSlack = 1e-9;
 
+// Loss as people read it: "15%", "33.3%" (one decimal only when it is not a whole number).
 std::string percent(double ratio) {
   const double tenths = std::round(ratio * 1000.0) / 10.0;
   if (tenths == std::floor(tenths)) {
@@ -26,6 +35,7 @@ std::string percent(double ratio) {
   return fmt::format("{:.1f}%", tenths);
 }
 
+// RTT in milliseconds, "12.3ms"; two decimals below 1 ms where tenths would read as 0.
 std::string millis(Duration d) {
   const double ms = toMillis(d);
   return ms < 1.0 ? fmt::format("{:.2f}ms", ms) : fmt::format("{:.1f}ms", ms);
@@ -50,8 +60,11 @@ double ratio(std::size_t part, std::size_t whole) {
   return whole == 0 ? 0.0 : static_cast<double>(part) / static_cast<double>(whole);
 }
 
+// Consecutive counters run for as long as a target is stable; never let them wrap.
 int saturatingIncrement(int v) { return v == INT_MAX ? v : v + 1; }
 
+// Which measured values a reason quotes. Each reason picks the ones that explain it: a Down by
+// consecutive misses quotes the loss and the last error, an Up quotes loss and RTT only.
 enum class Part : unsigned { Loss = 1, Rtt = 2, Error = 4, Misses = 8 };
 constexpr unsigned operator|(Part a, Part b) {
   return static_cast<unsigned>(a) | static_cast<unsigned>(b);
@@ -91,6 +104,9 @@ enum class Cause : std::uint8_t { Stay, Misses, Loss, Rise, Healthy };
 
 }  // namespace
 
+// Parameters come from the config file; reject what would make the state machine meaningless
+// (a rise longer than the window could never be satisfied after restartWindow(), a reuse above
+// suppress would release a path in the same instant it is suppressed).
 Result<void> validateHealthParams(const HealthParams& p, std::size_t targets) {
   const auto bad = [](std::string msg) {
     return fail(ErrorCode::InvalidArgument, "health parameters: " + std::move(msg));
@@ -134,6 +150,8 @@ Result<void> validateHealthParams(const HealthParams& p, std::size_t targets) {
         "damping needs penalty > 0 and 0 < reuse < suppress, got penalty {} reuse {} suppress {}",
         p.penalty, p.reuse, p.suppress));
   }
+  // RFC 2439 §4.2: with the ceiling reuse * 2^(max_suppress / half_life) below `suppress`,
+  // the path could never be suppressed at all, which is surely not what was meant.
   const double halvings = std::chrono::duration<double>(p.max_suppress).count() /
                           std::chrono::duration<double>(p.half_life).count();
   const double ceiling = p.reuse * std::exp2(halvings);
@@ -191,6 +209,9 @@ MonoTime LinkHealth::clampNow(MonoTime now) {
   return now;
 }
 
+// Records one result in the target's window. Lost probes are stored as -1 so that one ring
+// holds both the loss pattern and the RTTs; the sorted copy of the answered RTTs makes every
+// percentile an index lookup instead of a sort per result.
 void LinkHealth::push(Target& t, const ProbeSample& s) {
   const std::int64_t value = s.ok ? std::max<std::int64_t>(0, s.rtt.count()) : -1;
   if (t.count == params_.window) {
@@ -207,6 +228,8 @@ void LinkHealth::push(Target& t, const ProbeSample& s) {
   t.ring[t.head] = value;
   t.head = (t.head + 1) % params_.window;
   ++t.count;
+  // The error text is copied into a buffer whose capacity is kept, so a steady stream of
+  // "timeout" does not allocate.
   if (value < 0) {
     ++t.lost;
     t.consecutive_misses = saturatingIncrement(t.consecutive_misses);
@@ -220,6 +243,9 @@ void LinkHealth::push(Target& t, const ProbeSample& s) {
   }
 }
 
+// Keeps only the newest `rise` results (the answers that just brought the target back). See
+// the header: the outage that just ended must not count as loss against the recovered link;
+// flap memory lives in the damping penalty.
 void LinkHealth::restartWindow(Target& t) {
   const std::size_t keep = std::min(t.count, static_cast<std::size_t>(params_.rise));
   t.count = keep;
@@ -251,6 +277,9 @@ Measurement LinkHealth::measure(const Target& t) const {
   return m;
 }
 
+// The path-wide view for stats() and tick() transitions: loss over all targets' results and
+// RTT percentiles over the union of their answers. Allocates; never on the per-result path
+// unless the state changed.
 Measurement LinkHealth::aggregate() const {
   if (targets_.size() == 1) {
     return measure(targets_[0]);
@@ -286,6 +315,8 @@ struct Verdict {
 
 }  // namespace
 
+// Up or Degraded for a target that is usable (not Down by misses or loss). Loss is checked
+// before latency because it is the stronger signal: a lossy link is degraded whatever its RTT.
 PathState LinkHealth::classifyUsable(const Target& t, std::string* why) const {
   // `why` non-null: render the reason for the verdict (only on a change).
   const bool enough = t.count >= min_samples_;
@@ -314,6 +345,8 @@ PathState LinkHealth::classifyUsable(const Target& t, std::string* why) const {
   return PathState::Up;
 }
 
+// The per-target state machine (see the header for the rules). Only counters are read here;
+// the reason text is rendered after the state is known to have changed.
 bool LinkHealth::evaluate(Target& t, MonoTime now) {
   const bool enough = t.count >= min_samples_;
   const double loss = ratio(t.lost, t.count);
@@ -327,6 +360,9 @@ bool LinkHealth::evaluate(Target& t, MonoTime now) {
   };
   switch (t.state) {
     case PathState::Unknown:
+      // Start-up: decide as soon as there is evidence either way, and at the latest once
+      // min_samples results are in, so that an alternating hit/miss pattern cannot keep the
+      // target Unknown for ever.
       if (t.consecutive_misses >= params_.fall) {
         v = {PathState::Down, Cause::Misses};
       } else if (enough && loss > params_.down_loss) {
@@ -338,6 +374,8 @@ bool LinkHealth::evaluate(Target& t, MonoTime now) {
       }
       break;
     case PathState::Down:
+      // Only `rise` consecutive answers bring a Down target back; loss figures are not
+      // consulted, since the window is full of the outage.
       if (t.consecutive_successes >= params_.rise) {
         restartWindow(t);
         v = usable(Cause::Rise);
@@ -391,6 +429,7 @@ bool LinkHealth::evaluate(Target& t, MonoTime now) {
       break;  // never re-entered
   }
 
+  // Keep the per-state target counts current so that derivePathState() is O(1).
   const auto bucket = [this](PathState s) -> std::size_t* {
     switch (s) {
       case PathState::Up:
@@ -415,6 +454,9 @@ bool LinkHealth::evaluate(Target& t, MonoTime now) {
   return true;
 }
 
+// Quorum: the path is as good as its quorum-th best target. Down only once the quorum is out
+// of reach (more than n - q targets Down); until then, with targets still Unknown, the path
+// stays Unknown rather than guessing.
 PathState LinkHealth::derivePathState() const {
   const std::size_t n = targets_.size();
   const std::size_t q = params_.quorum;
@@ -483,6 +525,8 @@ std::optional<MonoTime> LinkHealth::reuseTime() const {
                              std::max(0.0, t)));
 }
 
+// Folds a (possible) target change into the path: raw state from the quorum, damping penalty
+// on usable -> Down, suppression and release, then the reported state and its reason.
 void LinkHealth::settle(MonoTime now, const Target* trigger, bool target_changed,
                         Transition& tr) {
   const PathState old_state = state_;
@@ -507,6 +551,9 @@ void LinkHealth::settle(MonoTime now, const Target* trigger, bool target_changed
       }
     }
   }
+  // RFC 2439 §4.3: a suppressed route is reused once its decayed penalty falls to the reuse
+  // threshold. Checked on every call, so a steady probe stream releases the path on time even
+  // if the engine's tick() timer fires late.
   const double penalty_now = decayed(now);
   const bool released =
       suppressed_ && !newly_suppressed && penalty_now <= params_.reuse * (1.0 + kReuseSlack);

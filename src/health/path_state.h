@@ -2,6 +2,8 @@
 //
 // Shared vocabulary between health (which computes it), policy (which consumes it), the
 // journal and the API. Kept tiny so that every module can include it.
+// health::LinkHealth (health/link_health.h) documents how each state is reached; policy
+// (policy/policy.h) treats Up and Degraded as usable, Unknown and Down as not usable.
 #pragma once
 
 #include <cstdint>

@@ -191,6 +191,7 @@ class Policy {
   Topology topology_;
   std::vector<TableRank> ranks_;
   std::size_t route_count_ = 0;
+  std::string hold_text_;  // failback_hold_down as text ("1m"), rendered once
 };
 
 }  // namespace pathpilot::policy
