@@ -546,20 +546,20 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
       if (entry == nullptr) {
         return;  // closed while handling an error
       }
-      IcmpSocket& sock = *entry->socket;
-      if (sock.mode() == IcmpMode::Ping) {
-        sock.receiveErrors(&batch);
-        handleBatch(gi, si, id);
+      const int e = entry->socket->receive(&batch);
+      const std::size_t got = batch.size();
+      handleBatch(gi, si, id);
+      if (e != 0) {
+        // A ping socket with IP_RECVERR reports a queued ICMP error once as the recvmmsg
+        // errno (sk_err); the details are on the error queue. Reading it only then saves a
+        // system call per wake-up in the common case.
         entry = findSocket(gi, si, id);
         if (entry == nullptr) {
           return;
         }
+        entry->socket->receiveErrors(&batch);
+        handleBatch(gi, si, id);
       }
-      const int e = entry->socket->receive(&batch);
-      const std::size_t got = batch.size();
-      handleBatch(gi, si, id);
-      // A pending socket error (sk_err, ping sockets) is returned once by recvmmsg; the error
-      // queue read above carries the details. Keep going until both are empty.
       drained = got == 0 && e == 0;
     }
     if (findSocket(gi, si, id) == nullptr) {

@@ -105,6 +105,11 @@ class IcmpEngineTest : public EngineTestBase, public ::testing::TestWithParam<Ic
   void SetUp() override { enter(); }
 };
 
+class AutoModeTest : public EngineTestBase, public ::testing::Test {
+ protected:
+  void SetUp() override { enter(); }
+};
+
 INSTANTIATE_TEST_SUITE_P(Modes, IcmpEngineTest, ::testing::Values(IcmpMode::Ping, IcmpMode::Raw),
                          [](const ::testing::TestParamInfo<IcmpMode>& p) { return std::string(icmpModeName(p.param)); });
 
@@ -183,16 +188,36 @@ TEST_P(IcmpEngineTest, IcmpHostUnreachableBecomesAFailedResult) {
   EXPECT_EQ(engine.counters().timed_out, 0u);
 }
 
-TEST_P(IcmpEngineTest, UnreachableRouteFailsAtSend) {
-  ASSERT_TRUE(testing::sh("ip route replace unreachable 198.51.100.0/24"));
+TEST_P(IcmpEngineTest, Icmpv6AddressUnreachableBecomesAFailedResult) {
+  ASSERT_TRUE(testing::sh("ip -6 addr replace fd00:99::5/128 dev lo nodad"));
+  ASSERT_TRUE(testing::sh("ip6tables -A INPUT -d fd00:99::5 -p icmpv6 --icmpv6-type "
+                          "echo-request -j REJECT --reject-with icmp6-addr-unreachable"));
   auto& engine = makeEngine(GetParam());
-  ASSERT_TRUE(engine.replaceTargets({icmpTarget("dx", 0, "198.51.100.1")}));
+  ASSERT_TRUE(engine.replaceTargets({icmpTarget("vpn-b", 1, "fd00:99::5")}));
   engine.start();
-  ASSERT_TRUE(runUntil([&] { return count("dx", 0, false) >= 3; }));
+  const bool got = runUntil([&] { return count("vpn-b", 1, false) >= 2; });
+  testing::sh("ip6tables -D INPUT -d fd00:99::5 -p icmpv6 --icmpv6-type echo-request -j REJECT "
+              "--reject-with icmp6-addr-unreachable");
+  ASSERT_TRUE(got);
+  const ProbeResult* r = firstFailure("vpn-b");
+  EXPECT_EQ(r->failure, FailureKind::Unreachable) << r->error;
+  EXPECT_NE(r->error.find("destination unreachable (address unreachable)"), std::string::npos)
+      << r->error;
+  EXPECT_EQ(engine.counters().timed_out, 0u);
+}
+
+TEST_P(IcmpEngineTest, UnreachableRouteFailsAtSend) {
+  ASSERT_TRUE(testing::sh("ip route replace unreachable 100.64.0.0/24"));
+  auto& engine = makeEngine(GetParam());
+  ASSERT_TRUE(engine.replaceTargets({icmpTarget("dx", 0, "100.64.0.1")}));
+  engine.start();
+  const bool got = runUntil([&] { return count("dx", 0, false) >= 3; });
+  testing::sh("ip route del unreachable 100.64.0.0/24");
+  ASSERT_TRUE(got);
   const ProbeResult* r = firstFailure("dx");
   EXPECT_TRUE(r->failure == FailureKind::SendError || r->failure == FailureKind::Unreachable)
       << failureKindName(r->failure);
-  EXPECT_NE(r->error.find("198.51.100.1 via dx"), std::string::npos);
+  EXPECT_NE(r->error.find("100.64.0.1 via dx"), std::string::npos);
   EXPECT_NE(r->error.find("o route to host"), std::string::npos) << r->error;
   EXPECT_EQ(count("dx", 0, true), 0u);
 }
@@ -474,6 +499,28 @@ TEST_P(IcmpEngineTest, AddTargetRejectsDuplicatesAndBadSpecs) {
   auto bad = engine.addTarget(icmpTarget("a", 1, "127.0.0.2", milliseconds(1)));
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code(), ErrorCode::InvalidArgument);
+}
+
+TEST_F(AutoModeTest, FallsBackToRawWhenPingSocketsAreNotAllowed) {
+  testing::writeSysctl("/proc/sys/net/ipv4/ping_group_range", "1 0");
+  struct Restore {
+    ~Restore() { testing::writeSysctl("/proc/sys/net/ipv4/ping_group_range", "0 2147483647"); }
+  } restore;
+  auto& ping_only = makeEngine(IcmpMode::Ping);
+  ASSERT_TRUE(ping_only.replaceTargets({icmpTarget("dx", 0, "127.0.0.1")}));
+  ping_only.start();
+  ASSERT_TRUE(runUntil([&] { return count("dx", 0, false) >= 1; }));
+  EXPECT_EQ(firstFailure("dx")->failure, FailureKind::SocketError);
+  EXPECT_NE(firstFailure("dx")->error.find("net.ipv4.ping_group_range"), std::string::npos)
+      << firstFailure("dx")->error;
+  ping_only.stop();
+  results_.clear();
+
+  auto& automatic = makeEngine(IcmpMode::Auto);  // root: raw sockets are allowed
+  ASSERT_TRUE(automatic.replaceTargets({icmpTarget("dx", 0, "127.0.0.1")}));
+  automatic.start();
+  ASSERT_TRUE(runUntil([&] { return count("dx", 0, true) >= 2; }))
+      << (firstFailure("dx") ? firstFailure("dx")->error : "");
 }
 
 class TcpEngineTest : public EngineTestBase, public ::testing::Test {
