@@ -185,6 +185,8 @@ class LinkHealth {
 
   // A snapshot; the penalty is decayed to `now`. Allocates (for the API, not the hot path).
   Stats stats(MonoTime now) const;
+  // The same, as of the latest time passed to onProbeResult() or tick().
+  Stats stats() const { return stats(latest_); }
 
   const HealthParams& params() const { return params_; }
 

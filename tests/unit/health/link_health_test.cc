@@ -50,6 +50,8 @@ TEST_F(LinkHealthTest, StartsUnknownAndRisesAfterThreeAnswers) {
   EXPECT_EQ(t.to, PathState::Up);
   EXPECT_EQ(t.reason, "3 consecutive probes answered (loss 0% over 3, rtt p50 10.0ms p95 10.0ms)");
   EXPECT_EQ(h.stats(clock_.now()).since, clock_.now());
+  EXPECT_EQ(h.stats().since, clock_.now());
+  EXPECT_EQ(h.stats().state, PathState::Up);
 }
 
 TEST_F(LinkHealthTest, DownAfterThreeMisses) {
