@@ -2,6 +2,9 @@
 // deadline heap. The end-to-end load test against fping is bench/probe/compare_fping.sh.
 #include <benchmark/benchmark.h>
 
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <memory>
 #include <vector>
 
 #include "probe/icmp_codec.h"
@@ -61,6 +64,32 @@ void BM_DeadlineQueueSteadyState(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_DeadlineQueueSteadyState)->Arg(1000)->Arg(10000)->Arg(100000);
+
+// The alternative the engine does not use: one asio timer per outstanding probe. Each
+// iteration arms a timeout for a new probe among N outstanding ones and cancels the oldest
+// (its reply "arrived"), running the aborted handler — the per-probe cost of that design.
+void BM_AsioTimerPerProbe(benchmark::State& state) {
+  asio::io_context io;
+  const auto n = static_cast<std::size_t>(state.range(0));
+  std::vector<std::unique_ptr<asio::steady_timer>> timers;
+  SplitMix64 rng(1);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto t = std::make_unique<asio::steady_timer>(io);
+    t->expires_after(std::chrono::seconds(10) + std::chrono::microseconds(rng.next() % 1000000));
+    t->async_wait([](const std::error_code&) {});
+    timers.push_back(std::move(t));
+  }
+  std::size_t oldest = 0;
+  for (auto _ : state) {
+    timers[oldest]->cancel();
+    io.poll();  // runs the aborted handler
+    timers[oldest]->expires_after(std::chrono::seconds(10) +
+                                  std::chrono::microseconds(rng.next() % 1000000));
+    timers[oldest]->async_wait([](const std::error_code&) {});
+    oldest = (oldest + 1) % n;
+  }
+}
+BENCHMARK(BM_AsioTimerPerProbe)->Arg(1000)->Arg(10000)->Arg(100000);
 
 }  // namespace
 }  // namespace pathpilot::probe

@@ -70,6 +70,7 @@ Result<std::size_t> skipIpv4Header(std::span<const std::uint8_t> d, bool expect_
 
 }  // namespace
 
+// RFC 1071 §4.1: sum 16-bit words in a wide accumulator, fold the carries, complement.
 std::uint16_t internetChecksum(std::span<const std::uint8_t> data) {
   std::uint64_t sum = 0;
   std::size_t i = 0;
@@ -104,6 +105,8 @@ std::size_t encodeEchoRequest(IpFamily family, std::uint16_t ident, std::uint16_
   for (std::size_t i = kHeaderSize + kCookieSize; i < total; ++i) {
     out[i] = static_cast<std::uint8_t>(i);
   }
+  // ICMPv4 checksum over the whole message (RFC 792). Ping sockets rewrite the identifier and
+  // recompute it; raw sockets send it as is.
   if (family == IpFamily::V4) {
     put16(out, 2, internetChecksum(out.first(total)));
   }
@@ -119,6 +122,8 @@ bool isErrorType(IpFamily family, std::uint8_t type) {
          type == kV6ParameterProblem;
 }
 
+// Every length is checked before it is read: this parses whatever arrives on a raw socket,
+// which anyone on the network can send to us.
 Result<Message> parseMessage(IpFamily family, std::span<const std::uint8_t> data,
                              bool has_ip_header) {
   std::size_t at = 0;
@@ -184,6 +189,8 @@ Result<Message> parseMessage(IpFamily family, std::span<const std::uint8_t> data
   return m;
 }
 
+// Texts follow RFC 792 / RFC 1812 §5.2.7.1 (ICMPv4 unreachable codes) and RFC 4443 §3
+// (ICMPv6), worded the way `ping` prints them, because operators read them in alerts.
 std::string describeError(IpFamily family, std::uint8_t type, std::uint8_t code) {
   std::string text;
   std::string detail;

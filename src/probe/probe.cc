@@ -80,6 +80,8 @@ std::string Pinning::toString() const {
   return out.empty() ? "unpinned" : out;
 }
 
+// Limits: 10 ms is the fastest interval the brief asks for (faster detection is BFD's job);
+// 50% jitter keeps the mean rate meaningful; 1 m of timeout is beyond any sane path RTT.
 Result<void> validateTarget(const TargetSpec& s) {
   if (s.path.empty()) {
     return invalid(s, "path name is empty");
@@ -116,6 +118,8 @@ Result<void> validateTarget(const TargetSpec& s) {
     return invalid(s, "interface name \"" + s.pinning.interface + "\" is longer than " +
                           std::to_string(IFNAMSIZ - 1) + " characters");
   }
+  // The kernel rejects these in interface names (dev_valid_name); catching them here gives a
+  // config error instead of a probe error at run time.
   if (s.pinning.interface.find_first_of("/ \t") != std::string::npos) {
     return invalid(s, "interface name \"" + s.pinning.interface + "\" is not valid");
   }

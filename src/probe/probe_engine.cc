@@ -49,7 +49,12 @@ bool socketIsDead(int e) { return e == ENODEV || e == ENXIO || e == EBADF || e =
 
 }  // namespace
 
+// The engine's state. Everything is addressed by index + generation rather than by pointer:
+// asio handlers, heap entries and in-flight probes outlive the objects they refer to (a target
+// removed on reload, a socket closed after its interface vanished), and a generation mismatch
+// is how each of them discovers it is stale without any cancellation bookkeeping.
 struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
+  // One configured target. Slots are reused; `gen` changes on every reuse and removal.
   struct Target {
     TargetSpec spec;
     std::uint32_t gen = 0;
@@ -61,18 +66,26 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     std::string label;  // "icmp 10.10.3.100 via dx"
   };
 
+  // An open ICMP socket of a group, and whether an async wait is pending on it (the wait is
+  // edge-triggered, so exactly one must be armed once the queue has been drained).
   struct SocketEntry {
     std::unique_ptr<IcmpSocket> socket;
     std::uint64_t id = 0;  // unique per opened socket, to recognise stale handlers
     bool armed = false;
   };
 
+  // One ICMP identifier and its in-flight table. Ping sockets: one channel per socket (the
+  // kernel assigns the identifier). Raw sockets: many channels share the group's one socket,
+  // because every raw socket receives a copy of every ICMP packet and more sockets would only
+  // multiply that work.
   struct Channel {
     std::uint32_t socket = 0;
     std::uint16_t ident = 0;
     SeqTable table;
   };
 
+  // All ICMP targets with the same (family, pinning) share a group's sockets, so a thousand
+  // targets behind one tunnel cost one socket, not a thousand.
   struct Group {
     IpFamily family = IpFamily::V4;
     Pinning pinning;
@@ -88,6 +101,7 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     std::string label;  // "IPv4, interface vpn0"
   };
 
+  // A TCP connect in progress. TCP cannot share sockets, but TCP targets are few and slow.
   struct TcpProbe {
     std::uint32_t target = 0;
     std::uint32_t gen = 0;
@@ -106,6 +120,10 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
 
   asio::io_context& io;
   const Clock& clock;
+  // Jitter, first offsets, nonces and raw identifiers. The nonce only has to be unguessable for
+  // an off-path sender (an on-path one sees the request anyway), which seeding from
+  // std::random_device gives.
+
   EngineOptions options;
   SplitMix64 rng;
   asio::steady_timer timer;
@@ -159,6 +177,7 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
   // Results are collected while the engine's state is being changed and handed to the sink
   // only at the end of each entry point, so a sink that adds or removes targets never sees (or
   // breaks) a half-updated engine.
+  // Nested calls (a sink that calls the engine) only queue: the outermost scope delivers.
   void flush() {
     if (in_handler) {
       return;
@@ -174,6 +193,8 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     }
   }
 
+  // Marks an engine entry point: on exit of the outermost one, re-arm the timer and deliver
+  // the queued results.
   struct HandlerScope {
     explicit HandlerScope(Impl& impl) : self(impl), outer(impl.in_handler) { impl.in_handler = true; }
     ~HandlerScope() {
@@ -189,6 +210,8 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
 
   // ---- targets -------------------------------------------------------------------------------
 
+  // Finds the group for the target's (family, pinning), taking a reference, or creates one.
+  // Linear search: there are a handful of pinnings (one per path and family), not thousands.
   std::uint32_t groupFor(const TargetSpec& spec) {
     std::optional<std::uint32_t> free_slot;
     for (std::uint32_t i = 0; i < groups.size(); ++i) {
@@ -217,6 +240,8 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     return *free_slot;
   }
 
+  // Closes the group's sockets and forgets their identifiers. Used when the last target leaves,
+  // on stop(), and when a socket is dead (its interface vanished); the next send re-opens.
   void closeGroupSockets(Group& g) {
     g.sockets.clear();  // closing cancels pending waits; their handlers see a stale id
     g.channels.clear();
@@ -234,6 +259,7 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     }
   }
 
+  // Adds a validated target whose key is free. Requires: validateTarget(spec) passed.
   void insertTarget(TargetSpec spec) {
     std::uint32_t slot;
     if (!free_targets.empty()) {
@@ -265,6 +291,8 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     }
   }
 
+  // Removes a target. Nothing else is touched: its queued sends and timeouts and its in-flight
+  // probes become stale through the generation bump and are skipped when they come up.
   void eraseTarget(std::uint32_t slot) {
     Target& t = targets[slot];
     PP_CHECK(t.active);
@@ -277,6 +305,8 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     free_targets.push_back(slot);
   }
 
+  // A random first offset within one interval spreads a thousand targets added by one reload
+  // evenly over the interval instead of sending them in one burst.
   void scheduleFirst(std::uint32_t slot, MonoTime now) {
     Target& t = targets[slot];
     t.next_due = now + firstProbeOffset(t.spec.interval, rng.next());
@@ -285,6 +315,8 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
 
   // ---- timer ---------------------------------------------------------------------------------
 
+  // Keeps the single timer armed for the earliest deadline. Only an earlier deadline re-arms it
+  // (each re-arm is a timerfd_settime); later ones wait for the next wake-up.
   void rearm() {
     if (!running || deadlines.empty()) {
       return;
@@ -305,6 +337,9 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     });
   }
 
+  // One wake-up: every timeout that is due and every send due within the slack. Sends may go a
+  // little early so that a thousand targets need ~1/slack wake-ups per second, not one each;
+  // timeouts never fire early, so a timeout is never shorter than configured.
   void onTimer() {
     HandlerScope scope(*this);
     armed_at.reset();
@@ -334,6 +369,8 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     }
   }
 
+  // A target's send deadline: schedule the next one first (so a failing send cannot stop the
+  // schedule), then send.
   void onSendDue(std::uint32_t slot, std::uint32_t gen, MonoTime now) {
     if (slot >= targets.size()) {
       return;
@@ -360,6 +397,8 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
   // ---- ICMP ----------------------------------------------------------------------------------
 
   // Opens one more socket (ping) or identifier (raw) for group `gi`. Returns the new channel.
+  // More channels are needed only when a table is full: 65,536 probes of one identifier in
+  // flight, e.g. thousands of silent targets with long timeouts.
   Result<std::uint32_t> addChannel(std::uint32_t gi) {
     Group& g = groups[gi];
     if (g.channels.size() >= kMaxChannels) {
@@ -396,6 +435,9 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     return static_cast<std::uint32_t>(g.channels.size() - 1);
   }
 
+  // Sends one echo request for target `slot`. Sockets open lazily here (and re-open after a
+  // failure, at most once per reopen_backoff), so a missing interface shows up as failed
+  // results of exactly the targets pinned to it while everything else keeps probing.
   void sendIcmp(std::uint32_t slot) {
     Target& t = targets[slot];
     const std::uint32_t gi = t.group;
@@ -480,6 +522,8 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
                    Deadline{Deadline::Kind::IcmpTimeout, gi, g.gen, (ci << 16) | *seq, nonce});
   }
 
+  // A probe's timeout deadline. Stale when the probe was answered or failed (expire() returns
+  // false) or its socket was re-created (group generation changed).
   void onIcmpTimeout(const Deadline& d) {
     if (d.a >= groups.size()) {
       return;
@@ -508,6 +552,8 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
                 "timeout after " + formatDuration(t.spec.timeout));
   }
 
+  // Starts the (single) readiness wait of a socket. The handler holds only indices, the socket
+  // id and a weak reference, so it is harmless if it runs after the socket or engine is gone.
   void armSocket(std::uint32_t gi, std::uint32_t si) {
     SocketEntry& entry = groups[gi].sockets[si];
     if (entry.armed) {
@@ -533,6 +579,8 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     return entry.id == id ? &entry : nullptr;
   }
 
+  // Drains a readable socket in recvmmsg batches. Every lookup after handling a batch re-finds
+  // the socket by id: handling an error can close the group's sockets.
   void onReadable(std::uint32_t gi, std::uint32_t si, std::uint64_t id) {
     HandlerScope scope(*this);
     SocketEntry* entry = findSocket(gi, si, id);
@@ -593,6 +641,7 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     return mono;
   }
 
+  // One clock read per batch: per-packet precision comes from the kernel timestamps.
   void handleBatch(std::uint32_t gi, std::uint32_t si, std::uint64_t id) {
     if (batch.empty()) {
       return;
@@ -623,6 +672,7 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     return it == g.raw_idents.end() ? nullptr : &g.channels[it->second];
   }
 
+  // The target a probe belongs to, if it still exists in the same generation.
   const Target* liveTarget(const InFlight& probe) const {
     if (probe.target >= targets.size()) {
       return nullptr;
@@ -631,6 +681,8 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     return t.active && t.gen == probe.target_gen ? &t : nullptr;
   }
 
+  // Classifies one datagram: echo reply (valid / late / foreign), an ICMP error about one of
+  // our probes (raw sockets see these as packets, ping sockets on the error queue), or noise.
   void handleDatagram(std::uint32_t gi, std::uint32_t si, const IcmpSocket& sock,
                       const Datagram& d, MonoTime now, WallTime wall) {
     Group& g = groups[gi];
@@ -748,6 +800,8 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
 
   // ---- TCP -----------------------------------------------------------------------------------
 
+  // Starts one TCP connect. The socket is pinned exactly like an ICMP socket (device, mark,
+  // source) before connect() so the SYN follows the path under test.
   void sendTcp(std::uint32_t slot) {
     Target& t = targets[slot];
     const MonoTime now = clock.now();
@@ -805,6 +859,8 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     });
   }
 
+  // Connect finished (before the timeout; after it the id is gone). Connected or refused are
+  // both proof that the path carries packets both ways; anything else is a failure.
   void onTcpDone(std::uint64_t id, const std::error_code& ec) {
     HandlerScope scope(*this);
     auto it = tcp.find(id);
@@ -835,6 +891,8 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     // probe.socket closes here with SO_LINGER 0 (RST).
   }
 
+  // Erasing the probe closes its socket, which aborts the connect; the aborted handler then
+  // finds no id and reports nothing, so each probe reports exactly once.
   void onTcpTimeout(std::uint64_t id) {
     auto it = tcp.find(id);
     if (it == tcp.end()) {
@@ -856,6 +914,8 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
 
   // ---- lifecycle -----------------------------------------------------------------------------
 
+  // Drops every socket, deadline and in-flight probe. Handlers still queued in the io_context
+  // find their socket ids or TCP ids gone and do nothing.
   void stopAll() {
     running = false;
     timer.cancel();
@@ -879,6 +939,7 @@ ProbeEngine::~ProbeEngine() {
 
 void ProbeEngine::setSink(ProbeSink sink) { impl_->sink = std::move(sink); }
 
+// Validates the whole set before touching anything, so a bad reload leaves probing as it was.
 Result<void> ProbeEngine::replaceTargets(std::vector<TargetSpec> specs) {
   Impl& m = *impl_;
   std::map<std::pair<std::string, std::uint32_t>, std::size_t> wanted;

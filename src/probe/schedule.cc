@@ -29,6 +29,7 @@ Duration jitteredInterval(Duration interval, std::uint32_t jitter_pct, std::uint
   return Duration(static_cast<Duration::rep>(ns));
 }
 
+// Modulo bias is at most interval/2^64: irrelevant for spreading probes.
 Duration firstProbeOffset(Duration interval, std::uint64_t random) {
   if (interval <= Duration::zero()) {
     return Duration::zero();
@@ -69,6 +70,8 @@ std::optional<std::uint16_t> SeqTable::allocate(std::uint32_t target, std::uint3
   return static_cast<std::uint16_t>(*chosen);
 }
 
+// The nonce and the send time must both match: a reply to an earlier probe that used the same
+// sequence number (after a wrap) carries the old cookie and is rejected.
 ReplyMatch SeqTable::onReply(std::uint16_t seq, std::uint64_t nonce, MonoTime sent_at,
                              InFlight* probe) {
   if (seq >= slots_.size()) {

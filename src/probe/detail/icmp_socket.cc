@@ -22,8 +22,13 @@ struct IcmpFilter {
   std::uint32_t data;  // bit N set = drop ICMP type N
 };
 
+// recvmmsg batch: 64 datagrams per system call amortises the syscall cost at high rates
+// while keeping the buffers (64 × 2 KiB) in cache.
 constexpr std::size_t kBatch = 64;
+// Largest echo reply we send (1472 payload + 8) plus an IPv4 header, rounded up. Longer
+// datagrams (errors quoting large packets) are truncated; we only need their first bytes.
 constexpr std::size_t kBufferSize = 2048;
+// Room for ~4,000 queued replies: one second at 4k probes/s even if the loop stalls.
 constexpr int kReceiveBuffer = 4 * 1024 * 1024;
 
 int domainOf(IpFamily f) { return f == IpFamily::V4 ? AF_INET : AF_INET6; }
@@ -158,6 +163,8 @@ IcmpSocket::~IcmpSocket() {
   descriptor_.close(ignored);
 }
 
+// Order matters: SO_BINDTODEVICE and SO_MARK must be set before bind() so that the kernel's
+// route lookup for the bound source already sees the device and the mark.
 Result<std::unique_ptr<IcmpSocket>> IcmpSocket::open(asio::io_context& io, IpFamily family,
                                                      const Pinning& pinning, IcmpMode mode) {
   const int domain = domainOf(family);
@@ -254,6 +261,8 @@ Result<std::unique_ptr<IcmpSocket>> IcmpSocket::open(asio::io_context& io, IpFam
       new IcmpSocket(io, guard.release(), family, opened, ident, ifindex));
 }
 
+// MSG_DONTWAIT: a full send buffer must fail this probe (reported as a send error), never
+// block the engine thread.
 int IcmpSocket::sendTo(std::span<const std::uint8_t> packet, const sockaddr_storage& dst,
                        socklen_t len) {
   const ssize_t n = ::sendto(descriptor_.native_handle(), packet.data(), packet.size(),
@@ -310,6 +319,7 @@ void parseControl(msghdr& hdr, Datagram* d) {
 
 }  // namespace
 
+// One recvmmsg call; the engine calls it until it returns no datagrams (edge-triggered wait).
 int IcmpSocket::receive(std::vector<Datagram>* out) {
   out->clear();
   std::array<mmsghdr, kBatch> msgs;
@@ -335,6 +345,7 @@ int IcmpSocket::receive(std::vector<Datagram>* out) {
   return 0;
 }
 
+// Errors are rare (one per failed probe at most), so one plain recvmsg per entry is enough.
 void IcmpSocket::receiveErrors(std::vector<Datagram>* out) {
   out->clear();
   for (std::size_t i = 0; i < kBatch; ++i) {

@@ -222,6 +222,22 @@ TEST_P(IcmpEngineTest, UnreachableRouteFailsAtSend) {
   EXPECT_EQ(count("dx", 0, true), 0u);
 }
 
+TEST_P(IcmpEngineTest, FirewallDropOnOutputIsASendError) {
+  ASSERT_TRUE(testing::sh("iptables -A OUTPUT -d 127.0.0.8 -p icmp -j DROP"));
+  auto& engine = makeEngine(GetParam());
+  ASSERT_TRUE(engine.replaceTargets({icmpTarget("dx", 0, "127.0.0.8")}));
+  engine.start();
+  const bool got = runUntil([&] { return count("dx", 0, false) >= 2; });
+  testing::sh("iptables -D OUTPUT -d 127.0.0.8 -p icmp -j DROP");
+  ASSERT_TRUE(got);
+  const ProbeResult* r = firstFailure("dx");
+  EXPECT_EQ(r->failure, FailureKind::SendError) << r->error;
+  EXPECT_EQ(r->error,
+            "icmp 127.0.0.8 via dx: send failed: Operation not permitted (blocked by a firewall "
+            "rule or a prohibit route)");
+  EXPECT_GE(engine.counters().send_errors, 2u);
+}
+
 TEST_P(IcmpEngineTest, PinningToMissingInterfaceIsAClearError) {
   auto& engine = makeEngine(GetParam());
   auto spec = icmpTarget("vpn-a", 0, "127.0.0.1");
