@@ -10,6 +10,7 @@ PACKAGES=(
   libexpected-dev libyaml-cpp-dev libasio-dev nlohmann-json3-dev libcli11-dev
   libsqlite3-dev libspdlog-dev libfmt-dev libmnl-dev libsystemd-dev
   libcurl4-openssl-dev libssl-dev libpugixml-dev
+  libcpp-httplib-dev  # fake AWS endpoint (tests, lab) and HTTP client tests
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # network lab and comparison probers
