@@ -112,6 +112,31 @@ Result<Endpoint> resolveEndpoint(std::string_view service, std::string_view regi
   return out;
 }
 
+Result<Arn> parseArn(std::string_view text) {
+  auto bad = [&](const std::string& why) {
+    return fail(ErrorCode::InvalidArgument,
+                "'" + std::string(text.substr(0, 120)) + "' is not an ARN: " + why);
+  };
+  if (text.substr(0, 4) != "arn:") {
+    return bad("it does not start with 'arn:'");
+  }
+  std::string_view rest = text.substr(4);
+  std::string parts[4];
+  for (std::string& part : parts) {
+    std::size_t colon = rest.find(':');
+    if (colon == std::string_view::npos) {
+      return bad("expected arn:partition:service:region:account:resource");
+    }
+    part = std::string(rest.substr(0, colon));
+    rest.remove_prefix(colon + 1);
+  }
+  Arn arn{parts[0], parts[1], parts[2], parts[3], std::string(rest)};
+  if (arn.partition.empty() || arn.service.empty() || arn.resource.empty()) {
+    return bad("the partition, service and resource must not be empty");
+  }
+  return arn;
+}
+
 std::string makeArn(const Partition& partition, std::string_view service,
                     std::string_view region, std::string_view account,
                     std::string_view resource) {

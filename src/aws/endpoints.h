@@ -46,6 +46,19 @@ struct Endpoint {
 [[nodiscard]] Result<Endpoint> resolveEndpoint(std::string_view service, std::string_view region,
                                                std::string_view endpoint_url = {});
 
+// The parts of an ARN.
+struct Arn {
+  std::string partition;  // "aws", "aws-cn", ...
+  std::string service;    // "sns"
+  std::string region;     // may be empty (IAM)
+  std::string account;    // may be empty (S3)
+  std::string resource;   // "DCI-Status", "route-table/rtb-1" (may contain ':' and '/')
+};
+
+// Parses "arn:partition:service:region:account:resource". Errors: InvalidArgument quoting
+// the text when it has fewer than six parts or an empty partition/service/resource.
+[[nodiscard]] Result<Arn> parseArn(std::string_view text);
+
 // "arn:<partition>:<service>:<region>:<account>:<resource>", e.g.
 // arn:aws-cn:sns:cn-north-1:111122223333:DCI-Status. Empty region/account stay empty (IAM).
 std::string makeArn(const Partition& partition, std::string_view service,

@@ -11,8 +11,10 @@
 
 #include <gtest/gtest.h>
 
+#include "aws/cloudwatch.h"
 #include "aws/ec2.h"
 #include "aws/query.h"
+#include "aws/sns.h"
 
 namespace pathpilot::aws {
 namespace {
@@ -73,6 +75,8 @@ TEST_P(ResponseFileTest, ParsesAsItsNameSays) {
   (void)parseDescribeInstances(xml);
   (void)parseInstanceStateChanges(xml, "StopInstances");
   (void)parseReturn(xml, "CreateRoute");
+  (void)parsePublish(xml);
+  (void)parsePutMetricData(xml);
   AwsError generic = parseAwsError(400, xml);
   EXPECT_FALSE(generic.message.empty() && generic.code.empty());
 
@@ -91,6 +95,12 @@ TEST_P(ResponseFileTest, ParsesAsItsNameSays) {
     // A success parser fed an error body reports that error, with its mapped code.
     auto as_success = parseDescribeRouteTables(xml);
     ASSERT_FALSE(as_success);
+    auto as_publish = parsePublish(xml);
+    ASSERT_FALSE(as_publish);
+    auto as_metrics = parsePutMetricData(xml);
+    ASSERT_FALSE(as_metrics);
+    EXPECT_EQ(as_publish.error().code(), mapAwsErrorCode(code, 200)) << name;
+    EXPECT_EQ(as_metrics.error().code(), mapAwsErrorCode(code, 200)) << name;
     if (path.parent_path().filename() == "ec2") {
       EXPECT_EQ(as_success.error().code(), mapAwsErrorCode(code, 200)) << name;
       EXPECT_NE(as_success.error().message().find(code), std::string::npos);
@@ -139,6 +149,15 @@ TEST_P(ResponseFileTest, ParsesAsItsNameSays) {
     auto ret = parseReturn(xml, action);
     ASSERT_TRUE(ret) << ret.error().message();
     EXPECT_TRUE(*ret);
+  } else if (action == "Publish") {
+    auto r = parsePublish(xml);
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_FALSE(r->message_id.empty());
+    EXPECT_FALSE(r->request_id.empty());
+  } else if (action == "PutMetricData") {
+    auto r = parsePutMetricData(xml);
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_FALSE(r->empty());
   } else {
     std::cout << "[   NOTE   ] " << name << ": no parser for action '" << action
               << "'; checked only that nothing crashes\n";

@@ -1,0 +1,121 @@
+#include "aws/sns.h"
+
+#include "aws/detail/xml.h"
+#include "aws/endpoints.h"
+
+namespace pathpilot::aws {
+
+namespace {
+
+constexpr std::string_view kTruncatedMark = "\n[truncated]";
+
+// The largest prefix of `s` of at most `max` bytes that does not split a UTF-8 sequence.
+std::string_view utf8Prefix(std::string_view s, std::size_t max) {
+  if (s.size() <= max) {
+    return s;
+  }
+  std::size_t end = max;
+  // Step back over continuation bytes (10xxxxxx) to the start of the cut character.
+  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) {
+    --end;
+  }
+  return s.substr(0, end);
+}
+
+}  // namespace
+
+std::string sanitizeSnsSubject(std::string_view subject) {
+  std::string out;
+  out.reserve(subject.size());
+  for (char c : subject) {
+    auto u = static_cast<unsigned char>(c);
+    out.push_back(u < 0x20 || u == 0x7f ? ' ' : c);
+  }
+  // Must begin with a letter, number or punctuation: drop leading spaces.
+  std::size_t start = out.find_first_not_of(' ');
+  out = start == std::string::npos ? std::string() : out.substr(start);
+  out = std::string(utf8Prefix(out, kSnsMaxSubjectBytes));
+  while (!out.empty() && out.back() == ' ') {
+    out.pop_back();
+  }
+  return out;
+}
+
+std::string truncateSnsMessage(std::string_view message) {
+  if (message.size() <= kSnsMaxMessageBytes) {
+    return std::string(message);
+  }
+  return std::string(utf8Prefix(message, kSnsMaxMessageBytes - kTruncatedMark.size())) +
+         std::string(kTruncatedMark);
+}
+
+Result<QueryRequest> publishRequest(const SnsMessage& message) {
+  auto arn = parseArn(message.topic_arn);
+  if (!arn) {
+    return fail(arn.error().withContext("SNS topic"));
+  }
+  if (arn->service != "sns" || arn->region.empty() || arn->account.empty()) {
+    return fail(ErrorCode::InvalidArgument,
+                "SNS topic '" + message.topic_arn +
+                    "' is not an SNS topic ARN (arn:<partition>:sns:<region>:<account>:<name>)");
+  }
+  if (message.message.empty()) {
+    return fail(ErrorCode::InvalidArgument, "SNS Publish to " + message.topic_arn +
+                                                ": the message is empty");
+  }
+  QueryRequest r;
+  r.action = "Publish";
+  r.version = std::string(kSnsApiVersion);
+  r.add("TopicArn", message.topic_arn);
+  std::string subject = sanitizeSnsSubject(message.subject);
+  if (!subject.empty()) {
+    r.add("Subject", std::move(subject));
+  }
+  r.add("Message", truncateSnsMessage(message.message));
+  return r;
+}
+
+Result<PublishResult> parsePublish(std::string_view xml) {
+  pugi::xml_document doc;
+  auto root = detail::parseDocument(doc, xml, "SNS Publish");
+  if (!root) {
+    return fail(root.error());
+  }
+  std::string_view name = detail::localName(*root);
+  if (name == "ErrorResponse" || name == "Response") {
+    return fail(toError(parseAwsError(200, xml), "SNS", "Publish"));
+  }
+  if (name != "PublishResponse") {
+    return fail(ErrorCode::Internal, "SNS Publish: expected <PublishResponse>, got <" +
+                                         std::string(name.substr(0, 60)) + ">");
+  }
+  PublishResult out;
+  out.message_id = detail::childText(detail::child(*root, "PublishResult"), "MessageId");
+  out.request_id = detail::childText(detail::child(*root, "ResponseMetadata"), "RequestId");
+  if (out.message_id.empty()) {
+    return fail(ErrorCode::Internal, "SNS Publish: response has no MessageId");
+  }
+  return out;
+}
+
+Result<PublishResult> SnsClient::publish(const SnsMessage& message) {
+  auto request = publishRequest(message);
+  if (!request) {
+    return fail(request.error());
+  }
+  auto arn = parseArn(message.topic_arn);
+  const Endpoint& ep = query_.options().endpoint;
+  if (arn->region != ep.signing_region || arn->partition != ep.partition.id) {
+    return fail(ErrorCode::InvalidArgument,
+                "SNS topic " + message.topic_arn + " is in " + arn->partition + "/" +
+                    arn->region + " but the SNS client is for " + ep.partition.id + "/" +
+                    ep.signing_region + "; configure the topic's region");
+  }
+  auto resp = query_.callOrError(std::move(*request));
+  if (!resp) {
+    return fail(resp.error());
+  }
+  return parsePublish(resp->body);
+}
+
+}  // namespace pathpilot::aws
