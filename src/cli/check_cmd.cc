@@ -144,10 +144,10 @@ void printText(const config::Config& c, const policy::Topology& topology) {
   }
 }
 
-nlohmann::json diagnosticsJson(const config::LoadReport& report) {
-  nlohmann::json out = nlohmann::json::array();
+nlohmann::ordered_json diagnosticsJson(const config::LoadReport& report) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
   for (const config::Diagnostic& d : report.diagnostics) {
-    nlohmann::json j = {{"severity", config::severityName(d.severity)},
+    nlohmann::ordered_json j = {{"severity", config::severityName(d.severity)},
                         {"file", d.file},
                         {"message", d.message}};
     if (d.where.known()) {
@@ -159,12 +159,12 @@ nlohmann::json diagnosticsJson(const config::LoadReport& report) {
   return out;
 }
 
-nlohmann::json pathJson(const config::PathConfig& p) {
-  nlohmann::json targets = nlohmann::json::array();
+nlohmann::ordered_json pathJson(const config::PathConfig& p) {
+  nlohmann::ordered_json targets = nlohmann::ordered_json::array();
   for (const config::ProbeTarget& t : p.probe.targets) {
     targets.push_back(t.toString());
   }
-  nlohmann::json pinning = nlohmann::json::object();
+  nlohmann::ordered_json pinning = nlohmann::ordered_json::object();
   if (p.probe.pinning.source) {
     pinning["source"] = p.probe.pinning.source->toString();
   }
@@ -174,7 +174,7 @@ nlohmann::json pathJson(const config::PathConfig& p) {
   if (p.probe.pinning.fwmark) {
     pinning["fwmark"] = fwmarkText(*p.probe.pinning.fwmark);
   }
-  nlohmann::json next_hop = nlohmann::json::object();
+  nlohmann::ordered_json next_hop = nlohmann::ordered_json::object();
   if (p.next_hop.hasAws()) {
     next_hop[std::string(config::awsTargetKeyName(p.next_hop.aws_kind))] = p.next_hop.aws_id;
   }
@@ -184,7 +184,7 @@ nlohmann::json pathJson(const config::PathConfig& p) {
   if (!p.next_hop.dev.empty()) {
     next_hop["dev"] = p.next_hop.dev;
   }
-  nlohmann::json j = {
+  nlohmann::ordered_json j = {
       {"name", p.name},
       {"kind", config::linkKindName(p.kind)},
       {"az", p.az},
@@ -217,16 +217,16 @@ nlohmann::json pathJson(const config::PathConfig& p) {
   return j;
 }
 
-nlohmann::json planJson(const config::Config& c, const policy::Topology& topology) {
-  nlohmann::json plan = nlohmann::json::array();
+nlohmann::ordered_json planJson(const config::Config& c, const policy::Topology& topology) {
+  nlohmann::ordered_json plan = nlohmann::ordered_json::array();
   for (std::size_t i = 0; i < c.tables.size(); ++i) {
     const config::RouteTableConfig& t = c.tables[i];
-    nlohmann::json candidates = nlohmann::json::array();
+    nlohmann::ordered_json candidates = nlohmann::ordered_json::array();
     for (const policy::RankedCandidate& r : policy::rankCandidates(topology, topology.tables[i])) {
       candidates.push_back({{"path", r.path}, {"why", r.why}});
     }
     for (const IpPrefix& d : t.destinations) {
-      nlohmann::json entry = {{"table", t.id},
+      nlohmann::ordered_json entry = {{"table", t.id},
                               {"name", t.name},
                               {"az", t.az},
                               {"backend", config::backendKindName(t.backend)},
@@ -245,7 +245,7 @@ int runCheck(const CheckOptions& opt) {
   config::LoadReport report = config::checkFile(opt.file);
   printDiagnostics(report);
   if (opt.json) {
-    nlohmann::json out = {{"file", opt.file},
+    nlohmann::ordered_json out = {{"file", opt.file},
                           {"valid", report.ok()},
                           {"errors", report.errors},
                           {"warnings", report.warnings},
@@ -253,11 +253,11 @@ int runCheck(const CheckOptions& opt) {
     if (report.config) {
       const config::Config& c = *report.config;
       policy::Topology topology = daemon::buildTopology(c);
-      nlohmann::json paths = nlohmann::json::array();
+      nlohmann::ordered_json paths = nlohmann::ordered_json::array();
       for (const config::PathConfig& p : c.paths) {
         paths.push_back(pathJson(p));
       }
-      nlohmann::json preference = nlohmann::json::array();
+      nlohmann::ordered_json preference = nlohmann::ordered_json::array();
       for (config::LinkKind k : c.policy.preference) {
         preference.push_back(config::linkKindName(k));
       }
@@ -273,7 +273,7 @@ int runCheck(const CheckOptions& opt) {
       }
     }
     // Replace invalid UTF-8 rather than throw: messages quote parts of the file.
-    fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
+    fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
   } else if (report.config) {
     const config::Config& c = *report.config;
     printText(c, daemon::buildTopology(c));

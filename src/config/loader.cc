@@ -75,7 +75,7 @@ void parseAndValidate(std::string_view text, Diagnostics& diags, Config& config)
   if (!document) {
     return;
   }
-  detail::Context ctx{diags, {}, &detail::misplacedKeyHints()};
+  detail::Context ctx(diags, &detail::misplacedKeyHints());
   detail::decodeConfig(document->root(), ctx, config);
   if (document->root().isMap()) {
     detail::validateConfig(config, ctx);

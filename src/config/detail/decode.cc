@@ -447,6 +447,7 @@ class Decoder {
             ctx_.locations.record(ip, item.where);
             auto target = readTarget(ctx_, item, ip, out.kind);
             if (!target) {
+              ctx_.markFailed(tp);
               continue;
             }
             if (std::find(out.targets.begin(), out.targets.end(), *target) !=
@@ -498,29 +499,37 @@ class Decoder {
         {"transit_gateway_id", AwsTargetKind::TransitGateway, {"tgw"}, "tgw-0a1b2c3d4e5f67890"},
     };
     std::string first_key;
-    for (const AwsField& f : fields) {
+    for (const std::string& key : m.keys()) {  // file order: the second one is the mistake
+      const AwsField* f = nullptr;
+      for (const AwsField& candidate : fields) {
+        if (candidate.key == key) {
+          f = &candidate;
+        }
+      }
       std::string id;
-      if (!m.get(f.key, id)) {
+      if (f == nullptr || !m.get(f->key, id)) {
         continue;
       }
       if (!first_key.empty()) {
-        ctx_.errorAt(m.pathOf(f.key), "set only one AWS next hop; '" + first_key +
-                                          "' is already set");
+        ctx_.errorAt(m.pathOf(f->key), "set only one AWS next hop; '" + first_key +
+                                           "' is already set");
         continue;
       }
-      first_key = std::string(f.key);
-      bool valid = std::any_of(f.prefixes.begin(), f.prefixes.end(),
+      first_key = key;
+      bool valid = std::any_of(f->prefixes.begin(), f->prefixes.end(),
                                [&](std::string_view prefix) { return isAwsId(id, prefix); });
       if (!valid) {
-        ctx_.errorAt(m.pathOf(f.key), "expected an id such as " + std::string(f.example) +
-                                          ", got " + quote(id));
+        ctx_.errorAt(m.pathOf(f->key), "expected an id such as " + std::string(f->example) +
+                                           ", got " + quote(id));
+        ctx_.markFailed(p);
         continue;
       }
-      out.aws_kind = f.kind;
+      out.aws_kind = f->kind;
       out.aws_id = id;
     }
     if (m.get("via", out.via) && (out.via->isUnspecified() || out.via->isLoopback())) {
       ctx_.errorAt(m.pathOf("via"), "cannot route via " + quote(out.via->toString()));
+      ctx_.markFailed(p);
       out.via.reset();
     }
     if (m.get("dev", out.dev) && !isInterfaceName(out.dev)) {

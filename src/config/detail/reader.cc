@@ -93,6 +93,7 @@ std::string prefixed(std::string_view path, std::string_view message) {
 }  // namespace
 
 void Context::error(Location where, std::string_view path, std::string_view message) {
+  failed_.insert(std::string(path));
   diags.error(where, prefixed(path, message));
 }
 void Context::warning(Location where, std::string_view path, std::string_view message) {
@@ -374,6 +375,14 @@ const YamlNode* MapReader::find(std::string_view key) const {
     }
   }
   return nullptr;
+}
+
+std::vector<std::string> MapReader::keys() const {
+  std::vector<std::string> out;
+  for (const auto& entry : entries_) {
+    out.push_back(entry.first->value);
+  }
+  return out;
 }
 
 const YamlNode* MapReader::require(std::string_view key, std::string_view explanation) const {

@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -44,6 +45,10 @@ class LocationIndex {
 
 // Shared state of one decode: where diagnostics go and where keys were.
 struct Context {
+  explicit Context(Diagnostics& d,
+                   const std::unordered_map<std::string_view, std::string_view>* hints = nullptr)
+      : diags(d), misplaced_hints(hints) {}
+
   Diagnostics& diags;
   LocationIndex locations;
   // Keys written at the wrong level: key → where it belongs ("probe", "paths[].probe"); used
@@ -56,6 +61,14 @@ struct Context {
   // Same, at the recorded location of `path`.
   void errorAt(std::string_view path, std::string_view message);
   void warningAt(std::string_view path, std::string_view message);
+  // Whether an error was already reported for exactly `path`: cross-checks skip values that
+  // were invalid (they hold defaults), so one mistake is not reported twice.
+  bool failed(std::string_view path) const { return failed_.count(std::string(path)) > 0; }
+  // Marks `path` as failed without a message of its own (e.g. a list whose item failed).
+  void markFailed(std::string_view path) { failed_.insert(std::string(path)); }
+
+ private:
+  std::unordered_set<std::string> failed_;
 };
 
 // "paths" + 2 → "paths[2]"; "paths[2]" + "probe" → "paths[2].probe".
@@ -110,6 +123,8 @@ class MapReader {
 
   // The value of `key`, or nullptr when absent (records its location when present).
   const YamlNode* find(std::string_view key) const;
+  // The keys present, in file order (merged keys last).
+  std::vector<std::string> keys() const;
   bool has(std::string_view key) const { return find(key) != nullptr; }
   // Reports "missing required key 'k'" at the mapping when `key` is absent.
   const YamlNode* require(std::string_view key, std::string_view explanation = {}) const;

@@ -72,14 +72,17 @@ class Validator {
     const ProbeSettings& probe = p.probe;
     bool own_timing = ctx_.locations.has(pathKey(i, "probe.timeout")) ||
                       ctx_.locations.has(pathKey(i, "probe.interval"));
-    if (own_timing && probe.timeout >= probe.interval) {
+    bool timing_valid = !ctx_.failed(pathKey(i, "probe.timeout")) &&
+                        !ctx_.failed(pathKey(i, "probe.interval"));
+    if (own_timing && timing_valid && probe.timeout >= probe.interval) {
       ctx_.errorAt(pathKey(i, ctx_.locations.has(pathKey(i, "probe.timeout")) ? "probe.timeout"
                                                                                : "probe.interval"),
                    "timeout " + formatDuration(probe.timeout) +
                        " must be shorter than the interval " + formatDuration(probe.interval) +
                        " (a probe must finish before the next one starts)");
     }
-    if (!probe.targets.empty() && static_cast<std::size_t>(probe.quorum) > probe.targets.size()) {
+    if (!probe.targets.empty() && !ctx_.failed(pathKey(i, "probe.targets")) &&
+        static_cast<std::size_t>(probe.quorum) > probe.targets.size()) {
       ctx_.errorAt(pathKey(i, "probe.quorum"),
                    "quorum " + std::to_string(probe.quorum) + " is more than the " +
                        std::to_string(probe.targets.size()) +
@@ -98,7 +101,8 @@ class Validator {
         }
       }
     }
-    if (p.kind == LinkKind::Vpn && p.az.empty() && c_.policy.az_affinity) {
+    if (p.kind == LinkKind::Vpn && p.az.empty() && c_.policy.az_affinity &&
+        !ctx_.failed(pathKey(i, "kind"))) {
       ctx_.errorAt(pathKey(i),
                    "missing 'az': vpn path '" + p.name +
                        "' needs the availability zone of its gateway while policy.az_affinity "
@@ -250,6 +254,9 @@ class Validator {
   // A path that may carry a table must have a next hop the table's backend can program.
   void nextHopFits(const RouteTableConfig& t, std::size_t j) {
     const PathConfig& p = c_.paths[j];
+    if (ctx_.failed(pathKey(j, "next_hop"))) {
+      return;  // its next hop was invalid and has been reported
+    }
     if (t.backend == BackendKind::Aws && !p.next_hop.hasAws()) {
       if (reported_.insert({j, BackendKind::Aws}).second) {
         ctx_.errorAt(pathKey(j, "next_hop"),
@@ -283,6 +290,9 @@ class Validator {
   void unusedPaths() {
     for (std::size_t j = 0; j < c_.paths.size(); ++j) {
       const PathConfig& p = c_.paths[j];
+      if (ctx_.failed(pathKey(j, "kind"))) {
+        continue;
+      }
       if (!contains(c_.policy.preference, p.kind)) {
         ctx_.warningAt(pathKey(j, "kind"),
                        "link kind '" + std::string(linkKindName(p.kind)) +

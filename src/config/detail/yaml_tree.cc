@@ -275,6 +275,27 @@ class TreeBuilder final : public YAML::EventHandler {
   int documents_ = 0;
 };
 
+// yaml-cpp's messages for tab indentation ("illegal map value") do not say what is wrong.
+std::string tabHint(std::string_view text, int error_line) {
+  int line = 1;
+  bool at_line_start = true;
+  for (char c : text) {
+    if (error_line > 0 && line > error_line) {
+      break;
+    }
+    if (c == '\n') {
+      ++line;
+      at_line_start = true;
+    } else if (at_line_start && c == '\t') {
+      return " (line " + std::to_string(line) +
+             " is indented with a tab; YAML indents with spaces only)";
+    } else if (c != ' ') {
+      at_line_start = false;
+    }
+  }
+  return "";
+}
+
 bool isMergeKey(const YamlNode* key) { return key->isScalar() && !key->quoted && key->value == "<<"; }
 
 void appendMerged(const YamlNode& source,
@@ -416,7 +437,8 @@ std::optional<YamlDocument> parseYaml(std::string_view text, Diagnostics& diags)
     diags.error(toLocation(e.mark), "nesting too deep for the YAML parser");
     return std::nullopt;
   } catch (const YAML::Exception& e) {
-    diags.error(toLocation(e.mark), "YAML syntax error: " + e.msg);
+    Location where = toLocation(e.mark);
+    diags.error(where, "YAML syntax error: " + e.msg + tabHint(text, where.line));
     return std::nullopt;
   } catch (const std::bad_alloc&) {
     diags.error({}, "out of memory while parsing");
