@@ -15,6 +15,7 @@
 #
 # Usage (root):  bench/probe/compare_fping.sh [BUILD_DIR]
 #   env: COUNT=1000 DURATION=10 RATES="10000 50000 100000" MODES="ping raw" TIMEOUT_MS=1000
+#        FPING=0 skips the fping runs
 # Cleans up both namespaces (by name) on exit, also on error or Ctrl-C.
 set -euo pipefail
 
@@ -68,8 +69,10 @@ ip -n "$TGT" -batch "$WORK/batch"
 ip netns exec "$MON" fping -q -c 1 -t 500 198.19.0.1 2>/dev/null || { echo "lab: target not answering" >&2; exit 1; }
 
 export LC_ALL=C
-row() { awk -v p="$1" -v m="$2" -v g="$3" -v s="$4" -v r="$5" -v ps="$6" -v c="$7" -v u="$8" -v n="$9" \
-  'BEGIN { printf "%-10s %-5s %9d %9d %9d %7d %10.0f %13.2f %7.1f  %s\n", p, m, g, s, r, s - r, ps, c, u, n }'; }
+# lost = probes that timed out (fping: sent - received). pathpilot's sent - received also
+# counts the few probes still in flight when the run stops.
+row() { awk -v p="$1" -v m="$2" -v g="$3" -v s="$4" -v r="$5" -v l="$6" -v ps="$7" -v c="$8" -v u="$9" -v n="${10}" \
+  'BEGIN { printf "%-10s %-5s %9d %9d %9d %7d %10.0f %13.2f %7.1f  %s\n", p, m, g, s, r, l, ps, c, u, n }'; }
 printf '%-10s %-5s %9s %9s %9s %7s %10s %13s %7s  %s\n' prober mode rate_goal sent received lost probes/s cpu_us/probe cpu_% notes
 for rate in $RATES; do
   period_us=$(( COUNT * 1000000 / rate ))
@@ -82,11 +85,12 @@ for rate in $RATES; do
           --mode "$mode" --jitter 0)
     echo "$out" > "$WORK/ours.$rate.$mode"
     get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<< "$out" | head -1; }
-    row pathpilot "$mode" "$rate" "$(get sent)" "$(get received)" "$(get probes_per_s)" \
+    row pathpilot "$mode" "$rate" "$(get sent)" "$(get received)" "$(get timed_out)" "$(get probes_per_s)" \
       "$(get cpu_us_per_probe)" "$(get cpu_util_pct)" \
-      "user $(get cpu_user_s)s sys $(get cpu_sys_s)s rtt_avg $(get rtt_avg_us)us"
+      "user $(get cpu_user_s)s sys $(get cpu_sys_s)s rtt_avg $(get rtt_avg_us)us wakeups $(get wakeups) lag_avg $(get timer_lag_avg_us)us"
   done
 
+  [[ ${FPING:-1} == 0 ]] && continue
   # fping: P processes, each with COUNT/P targets at the same per-target period.
   procs=$(( (rate + 4999) / 5000 ))
   (( procs > COUNT )) && procs=$COUNT
@@ -109,7 +113,7 @@ for rate in $RATES; do
   read -r xmt rcv < <(cat "$WORK"/fp.*.summary | sed -n 's/.*xmt\/rcv\/%loss = \([0-9]*\)\/\([0-9]*\)\/.*/\1 \2/p' |
                       awk '{ x += $1; r += $2 } END { print x + 0, r + 0 }')
   wall=$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')
-  row fping - "$rate" "$xmt" "$rcv" "$(awk -v x="$xmt" -v w="$wall" 'BEGIN { print x / w }')" \
+  row fping - "$rate" "$xmt" "$rcv" "$((xmt - rcv))" "$(awk -v x="$xmt" -v w="$wall" 'BEGIN { print x / w }')" \
     "$(awk -v c="$cpu" -v x="$xmt" 'BEGIN { print x ? c * 1e6 / x : 0 }')" \
     "$(awk -v c="$cpu" -v w="$wall" 'BEGIN { print c * 100 / w }')" \
     "$procs procs, -p $period_ms -i $interval_ms, cpu ${cpu}s over ${wall}s"

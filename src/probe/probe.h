@@ -136,6 +136,11 @@ struct ProbeCounters {
   std::uint64_t unreachable = 0;   // ICMP errors / connect errors matched to a probe
   std::uint64_t socket_errors = 0; // failures to open or pin a socket
   std::uint64_t refused = 0;       // TCP connects answered by RST (also counted in received)
+  // Loop health (STYLE.md §6): timer wake-ups and the summed lateness of those wake-ups
+  // against their deadline. lag / wakeups is the mean lateness; a stalled engine thread shows
+  // here before probes start timing out. Session probers (BFD) may leave them 0.
+  std::uint64_t timer_wakeups = 0;
+  std::uint64_t timer_lag_ns = 0;
 };
 
 // A source of probe results for a set of targets. Implementations: ProbeEngine (ICMP + TCP),

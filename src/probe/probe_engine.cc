@@ -318,7 +318,15 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
   // Keeps the single timer armed for the earliest deadline. Only an earlier deadline re-arms it
   // (each re-arm is a timerfd_settime); later ones wait for the next wake-up.
   void rearm() {
-    if (!running || deadlines.empty()) {
+    if (!running) {
+      return;
+    }
+    // Most timeout entries are stale by the time they reach the top (the reply came long
+    // before). Dropping them here, instead of waking up for each, halves the wake-ups.
+    while (!deadlines.empty() && isStale(deadlines.top())) {
+      deadlines.pop();
+    }
+    if (deadlines.empty()) {
       return;
     }
     const MonoTime next = deadlines.nextDeadline();
@@ -337,16 +345,44 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     });
   }
 
+  // True when handling `d` would do nothing: its target, probe or socket is gone or finished.
+  bool isStale(const Deadline& d) const {
+    switch (d.kind) {
+      case Deadline::Kind::Send:
+        return d.a >= targets.size() || !targets[d.a].active || targets[d.a].gen != d.b;
+      case Deadline::Kind::IcmpTimeout: {
+        if (d.a >= groups.size()) {
+          return true;
+        }
+        const Group& g = groups[d.a];
+        const std::uint32_t ci = d.c >> 16;
+        if (!g.used || g.gen != d.b || ci >= g.channels.size()) {
+          return true;
+        }
+        const InFlight* p = g.channels[ci].table.find(static_cast<std::uint16_t>(d.c & 0xffff));
+        return p == nullptr || p->state != InFlight::State::Waiting || p->nonce != d.d;
+      }
+      case Deadline::Kind::TcpTimeout:
+        return tcp.count(d.d) == 0;
+    }
+    return true;
+  }
+
   // One wake-up: every timeout that is due and every send due within the slack. Sends may go a
   // little early so that a thousand targets need ~1/slack wake-ups per second, not one each;
   // timeouts never fire early, so a timeout is never shorter than configured.
   void onTimer() {
     HandlerScope scope(*this);
+    const std::optional<MonoTime> deadline = armed_at;
     armed_at.reset();
     if (!running) {
       return;
     }
     const MonoTime now = clock.now();
+    ++counters.timer_wakeups;
+    if (deadline && now > *deadline) {
+      counters.timer_lag_ns += static_cast<std::uint64_t>((now - *deadline).count());
+    }
     while (!deadlines.empty() && running) {
       const Deadline& top = deadlines.top();
       const MonoTime due = deadlines.nextDeadline();

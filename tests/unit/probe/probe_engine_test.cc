@@ -138,6 +138,8 @@ TEST_P(IcmpEngineTest, LoopbackRepliesAreCountedPerTarget) {
   EXPECT_EQ(c.timed_out, 0u);
   // All three targets share one pinning (none): one socket.
   EXPECT_EQ(engine.socketCount(), 1u);
+  EXPECT_GT(c.timer_wakeups, 0u);
+  EXPECT_LT(c.timer_wakeups, c.sent + 5);  // sends are batched, never more than one wake each
 }
 
 TEST_P(IcmpEngineTest, Ipv6LoopbackReplies) {
