@@ -23,6 +23,10 @@ struct Command {
 
 Command addCheckCommand(CLI::App& root);
 Command addEventsCommand(CLI::App& root);
+Command addRunCommand(CLI::App& root);
+Command addStatusCommand(CLI::App& root);
+Command addDrainCommand(CLI::App& root);
+Command addUndrainCommand(CLI::App& root);
 Command addDebugCommand(CLI::App& root);
 
 }  // namespace pathpilot::cli

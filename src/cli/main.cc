@@ -3,17 +3,21 @@
 #include <vector>
 
 #include "cli/command.h"
-#include "cli/version.h"
+#include "base/version.h"
 
 int main(int argc, char** argv) {
   using namespace pathpilot::cli;
   CLI::App app{"pathpilot: path failover controller for hybrid cloud networks", "pathpilot"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string(kVersion));
+  app.set_version_flag("--version", std::string(pathpilot::kVersion));
 
   std::vector<Command> commands = {
       addCheckCommand(app),
       addEventsCommand(app),
+      addRunCommand(app),
+      addStatusCommand(app),
+      addDrainCommand(app),
+      addUndrainCommand(app),
       addDebugCommand(app),
   };
 

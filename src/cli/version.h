@@ -1,8 +1,0 @@
-// cli/version.h — the version string printed by --version and exported as build info.
-#pragma once
-
-#include <string_view>
-
-namespace pathpilot::cli {
-inline constexpr std::string_view kVersion = "0.1.0";
-}  // namespace pathpilot::cli

@@ -1,0 +1,255 @@
+#include "daemon/daemon.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+
+#include <asio.hpp>
+
+#include "base/version.h"
+#include "config/loader.h"
+#include "daemon/control_server.h"
+#include "daemon/engine.h"
+#include "daemon/systemd.h"
+#include "journal/journal.h"
+#include "probe/probe_engine.h"
+#include "route/exec/exec_route_table.h"
+#include "route/exec/process_runner.h"
+#include "route/executor.h"
+#include "route/linux/linux_route_table.h"
+#include "route/linux/route_monitor.h"
+
+namespace pathpilot::daemon {
+namespace {
+
+void setupLogging(bool verbose) {
+  auto logger = spdlog::stderr_color_mt("pathpilot");
+  // Under systemd the journal adds its own timestamps.
+  if (std::getenv("JOURNAL_STREAM") != nullptr) {
+    logger->set_pattern("%l: %v");
+  } else {
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
+  }
+  logger->set_level(verbose ? spdlog::level::debug : spdlog::level::info);
+  spdlog::set_default_logger(logger);
+}
+
+// Creates the parent directory of a file the daemon writes, if it is missing.
+void ensureParent(const std::string& file) {
+  if (file.empty()) {
+    return;
+  }
+  std::error_code ec;
+  auto parent = std::filesystem::path(file).parent_path();
+  if (!parent.empty()) {
+    std::filesystem::create_directories(parent, ec);
+  }
+}
+
+Result<std::unique_ptr<route::RouteTable>> openTable(route::ProcessRunner& runner,
+                                                     const config::Config& cfg,
+                                                     const config::RouteTableConfig& t) {
+  switch (t.backend) {
+    case config::BackendKind::Linux: {
+      route::LinuxRouteOptions options;
+      options.netns = cfg.backends.linux_backend.netns;
+      return std::unique_ptr<route::RouteTable>(
+          std::make_unique<route::LinuxRouteTable>(t.id, t.linux_table, options));
+    }
+    case config::BackendKind::Exec: {
+      route::ExecOptions options;
+      options.argv = cfg.backends.exec.command;
+      options.timeout = cfg.backends.exec.timeout;
+      if (auto v = options.validate(); !v) {
+        return fail(v.error());
+      }
+      return std::unique_ptr<route::RouteTable>(
+          std::make_unique<route::ExecRouteTable>(t.id, options, runner));
+    }
+    case config::BackendKind::Aws:
+      return fail(ErrorCode::InvalidArgument,
+                  "the aws backend is not available in this build yet; use linux or exec");
+  }
+  return fail(ErrorCode::Internal, "unknown backend");
+}
+
+std::map<std::uint32_t, std::string> linuxTables(const config::Config& cfg) {
+  std::map<std::uint32_t, std::string> tables;
+  for (const auto& t : cfg.tables) {
+    if (t.backend == config::BackendKind::Linux) {
+      tables[t.linux_table] = t.id;
+    }
+  }
+  return tables;
+}
+
+}  // namespace
+
+int runDaemon(const RunOptions& options) {
+  setupLogging(options.verbose);
+  auto report = config::checkFile(options.config_path);
+  if (!report.ok()) {
+    std::fputs(report.format().c_str(), stderr);
+    spdlog::error("{}: invalid config ({} error(s)); not starting", options.config_path,
+                  report.errors);
+    return 1;
+  }
+  if (report.warnings > 0) {
+    std::fputs(report.format().c_str(), stderr);
+  }
+  config::Config cfg = std::move(*report.config);
+
+  RealClock clock;
+  journal::JournalOptions jopts;
+  jopts.sqlite_path = cfg.journal.sqlite;
+  jopts.jsonl_path = cfg.journal.jsonl;
+  jopts.site = cfg.site.name;
+  jopts.queue_capacity = static_cast<std::size_t>(cfg.journal.queue_size);
+  ensureParent(jopts.sqlite_path);
+  ensureParent(jopts.jsonl_path);
+  auto journal = journal::Journal::open(jopts, clock);
+  if (!journal) {
+    spdlog::error("journal: {}", journal.error().toString());
+    return 1;
+  }
+
+  asio::io_context io;
+  probe::ProbeEngine prober(io, clock);
+  route::ThreadPoolExecutor executor(io, 4);
+  route::PosixProcessRunner runner;
+  journal::Journal& events = **journal;
+  Engine engine(
+      io, clock, prober, executor,
+      [&runner](const config::Config& c, const config::RouteTableConfig& t) {
+        return openTable(runner, c, t);
+      },
+      [&events](const journal::Event& e) { events.append(e); });
+
+  if (auto started = engine.start(cfg); !started) {
+    spdlog::error("cannot start: {}", started.error().toString());
+    return 1;
+  }
+
+  std::unique_ptr<route::LinuxRouteMonitor> monitor;
+  auto start_monitor = [&](const config::Config& c) {
+    monitor.reset();
+    auto tables = linuxTables(c);
+    if (tables.empty()) {
+      return;
+    }
+    monitor = std::make_unique<route::LinuxRouteMonitor>(
+        io, route::LinuxMonitorOptions{c.backends.linux_backend.netns, tables},
+        [&engine](const route::RouteNotice& n) { engine.onRouteNotice(n); });
+    if (auto m = monitor->start(); !m) {
+      // Drift is still found by the periodic check.
+      spdlog::warn("route notifications unavailable ({}); relying on periodic checks",
+                   m.error().toString());
+      monitor.reset();
+    }
+  };
+  start_monitor(engine.config());
+
+  ensureParent(cfg.control.socket);
+  ControlServer control(io, cfg.control.socket, [&](const nlohmann::json& req) {
+    std::string cmd = req["cmd"].get<std::string>();
+    if (cmd == "ping") {
+      return nlohmann::json{{"ok", true}};
+    }
+    if (cmd == "status") {
+      auto status = engine.statusJson();
+      status["version"] = std::string(kVersion);
+      auto js = events.stats();
+      status["journal"] = {{"accepted", js.accepted},    {"written", js.written},
+                           {"overflowed", js.overflowed}, {"queue_depth", js.queue_depth},
+                           {"errors", js.errors}};
+      return nlohmann::json{{"ok", true}, {"status", status}};
+    }
+    if (cmd == "drain" || cmd == "undrain") {
+      if (!req.contains("path") || !req["path"].is_string()) {
+        return nlohmann::json{{"ok", false}, {"error", cmd + " needs a string field \"path\""}};
+      }
+      auto path = req["path"].get<std::string>();
+      auto r = cmd == "drain" ? engine.drain(path) : engine.undrain(path);
+      if (!r) {
+        return nlohmann::json{{"ok", false}, {"error", r.error().message()}};
+      }
+      return nlohmann::json{{"ok", true}, {"message", *r}};
+    }
+    return nlohmann::json{{"ok", false}, {"error", "unknown command \"" + cmd + "\""}};
+  });
+  if (auto c = control.start(); !c) {
+    spdlog::error("{}", c.error().toString());
+    return 1;
+  }
+
+  SystemdNotifier systemd(io);
+  bool stopping = false;
+  asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+  std::function<void(const asio::error_code&, int)> on_signal =
+      [&](const asio::error_code& ec, int sig) {
+        if (ec) {
+          return;
+        }
+        if (sig == SIGHUP) {
+          systemd.reloading();
+          events.reopen();
+          auto r = config::checkFile(options.config_path);
+          if (!r.ok()) {
+            auto e = journal::makeEvent(journal::EventKind::ConfigRejected, clock.wallNow(),
+                                        engine.config().site.name);
+            e.reason = r.format();
+            e.message = "config reload rejected (" + std::to_string(r.errors) +
+                        " error(s)); the previous config stays active";
+            spdlog::error("{}:\n{}", e.message, e.reason);
+            events.append(e);
+          } else if (auto applied = engine.reload(std::move(*r.config)); !applied) {
+            auto e = journal::makeEvent(journal::EventKind::ConfigRejected, clock.wallNow(),
+                                        engine.config().site.name);
+            e.reason = applied.error().toString();
+            e.message = "config reload rejected; the previous config stays active";
+            spdlog::error("{}: {}", e.message, e.reason);
+            events.append(e);
+          } else {
+            start_monitor(engine.config());
+          }
+          systemd.ready();
+          signals.async_wait(on_signal);
+          return;
+        }
+        if (stopping) {
+          return;
+        }
+        stopping = true;
+        spdlog::info("signal {}: draining and stopping", sig);
+        systemd.stopping();
+        control.stop();
+        monitor.reset();
+        engine.shutdown(std::chrono::seconds(10), [&] { io.stop(); });
+        signals.async_wait(on_signal);
+      };
+  signals.async_wait(on_signal);
+
+  systemd.ready();
+  systemd.status("probing " + std::to_string(engine.config().paths.size()) + " paths");
+  systemd.startWatchdog();
+  spdlog::info("pathpilot {} running: site {}, control socket {}", kVersion,
+               engine.config().site.name, cfg.control.socket);
+  io.run();
+  control.stop();
+  events.close();
+  auto js = events.stats();
+  if (js.overflowed > 0) {
+    spdlog::warn("journal dropped {} events (queue full)", js.overflowed);
+  }
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace pathpilot::daemon

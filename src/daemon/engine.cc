@@ -1,0 +1,866 @@
+#include "daemon/engine.h"
+
+#include <fmt/core.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+
+#include "base/check.h"
+#include "daemon/topology_builder.h"
+
+namespace pathpilot::daemon {
+
+using health::PathState;
+using journal::EventKind;
+
+struct Engine::PathRuntime {
+  const config::PathConfig* cfg = nullptr;  // points into *config_
+  health::LinkHealth health;
+  bool drained = false;
+};
+
+struct Engine::TableRuntime {
+  const config::RouteTableConfig* cfg = nullptr;  // points into *config_
+  std::unique_ptr<route::RouteTable> table;
+  bool listed = false;  // the reconciler has read what the table holds
+};
+
+namespace {
+
+health::HealthParams healthParams(const config::PathConfig& path) {
+  const config::HealthSettings& h = path.health;
+  health::HealthParams p;
+  p.window = static_cast<std::size_t>(h.window);
+  p.rise = h.rise;
+  p.fall = h.fall;
+  p.min_samples = std::min<std::size_t>(p.window, static_cast<std::size_t>(h.window));
+  p.degraded_loss = h.degraded_loss;
+  p.down_loss = h.down_loss;
+  if (h.degraded_rtt > Duration::zero()) {
+    p.degraded_rtt_p95 = h.degraded_rtt;
+  }
+  p.quorum = static_cast<std::size_t>(path.probe.quorum);
+  p.damping = h.damping.enabled;
+  p.half_life = h.damping.half_life;
+  p.penalty = h.damping.penalty;
+  p.suppress = h.damping.suppress;
+  p.reuse = h.damping.reuse;
+  p.max_suppress = h.damping.max_suppress;
+  return p;
+}
+
+std::vector<std::string> targetNames(const config::PathConfig& path) {
+  std::vector<std::string> names;
+  for (const auto& t : path.probe.targets) {
+    names.push_back(t.toString());
+  }
+  return names;
+}
+
+// Probe and health settings decide whether a path's health state survives a reload.
+bool sameProbing(const config::PathConfig& a, const config::PathConfig& b) {
+  const auto& pa = a.probe;
+  const auto& pb = b.probe;
+  return pa.targets == pb.targets && pa.pinning == pb.pinning && pa.kind == pb.kind &&
+         pa.quorum == pb.quorum && pa.interval == pb.interval && pa.timeout == pb.timeout &&
+         a.health.window == b.health.window && a.health.rise == b.health.rise &&
+         a.health.fall == b.health.fall && a.health.degraded_loss == b.health.degraded_loss &&
+         a.health.down_loss == b.health.down_loss &&
+         a.health.degraded_rtt == b.health.degraded_rtt &&
+         a.health.damping.enabled == b.health.damping.enabled &&
+         a.health.damping.half_life == b.health.damping.half_life &&
+         a.health.damping.penalty == b.health.damping.penalty &&
+         a.health.damping.suppress == b.health.damping.suppress &&
+         a.health.damping.reuse == b.health.damping.reuse &&
+         a.health.damping.max_suppress == b.health.damping.max_suppress;
+}
+
+journal::Link toLink(config::LinkKind k) {
+  return k == config::LinkKind::Dx ? journal::Link::Dx : journal::Link::Vpn;
+}
+
+std::string hopText(const std::optional<route::NextHop>& hop) {
+  return hop ? hop->toString() : std::string("none");
+}
+
+double millis(Duration d) { return toMillis(d); }
+
+}  // namespace
+
+Engine::Engine(asio::io_context& io, const Clock& clock, probe::Prober& prober,
+               route::Executor& executor, TableFactory tables, EventSink events)
+    : io_(io),
+      clock_(clock),
+      prober_(prober),
+      executor_(executor),
+      table_factory_(std::move(tables)),
+      sink_(std::move(events)),
+      decision_timer_(io),
+      health_timer_(io),
+      reconcile_timer_(io) {}
+
+Engine::~Engine() {
+  prober_.stop();
+  alive_.reset();
+}
+
+std::vector<probe::TargetSpec> Engine::targetSpecs(const config::Config& config) const {
+  std::vector<probe::TargetSpec> specs;
+  for (const config::PathConfig& path : config.paths) {
+    const config::ProbeSettings& settings = path.probe;
+    probe::TargetSpec base;
+    base.path = path.name;
+    base.kind = settings.kind == config::ProbeKind::Tcp ? probe::ProbeKind::Tcp
+                                                        : probe::ProbeKind::Icmp;
+    base.interval = settings.interval;
+    base.timeout = settings.timeout;
+    base.jitter_pct = static_cast<std::uint32_t>(settings.jitter_percent);
+    base.pinning.source = settings.pinning.source;
+    base.pinning.interface = settings.pinning.interface;
+    base.pinning.fwmark = settings.pinning.fwmark;
+    for (std::size_t i = 0; i < settings.targets.size(); ++i) {
+      probe::TargetSpec s = base;
+      s.index = static_cast<std::uint32_t>(i);
+      s.address = settings.targets[i].address;
+      s.port = settings.targets[i].port;
+      specs.push_back(std::move(s));
+    }
+  }
+  return specs;
+}
+
+Result<void> Engine::start(config::Config config) {
+  PP_CHECK(!started_);
+  started_at_ = clock_.wallNow();
+  auto built = build(std::move(config), /*is_reload=*/false);
+  if (!built) {
+    return built;
+  }
+  started_ = true;
+  MonoTime now = clock_.now();
+  reconciler_->start(now);
+  prober_.setSink([this](const probe::ProbeResult& r) { onProbeResult(r); });
+  prober_.start();
+  scheduleReconcile(reconciler_->poll(now));
+  auto e = event(EventKind::DaemonStarted);
+  e.message = "pathpilot started with " + std::to_string(paths_.size()) + " paths and " +
+              std::to_string(tables_.size()) + " route tables";
+  emit(std::move(e));
+  return ok();
+}
+
+Result<void> Engine::reload(config::Config config) {
+  PP_CHECK(started_);
+  auto built = build(std::move(config), /*is_reload=*/true);
+  if (!built) {
+    return built;
+  }
+  ++stats_.reloads;
+  decide("config reload");
+  return ok();
+}
+
+Result<void> Engine::build(config::Config config, bool is_reload) {
+  MonoTime now = clock_.now();
+  auto cfg = std::make_unique<config::Config>(std::move(config));
+
+  // 1. Everything that can fail is built aside first; the running state is untouched until
+  //    the end, so a failed reload leaves the old config in charge.
+  auto compiled = policy::Policy::create(buildTopology(*cfg));
+  if (!compiled) {
+    return fail(compiled.error().withContext("policy"));
+  }
+  std::vector<std::unique_ptr<PathRuntime>> paths;
+  for (const auto& p : cfg->paths) {
+    const PathRuntime* old = is_reload ? findPath(p.name) : nullptr;
+    if (old != nullptr && sameProbing(*old->cfg, p)) {
+      paths.push_back(std::make_unique<PathRuntime>(PathRuntime{&p, old->health, old->drained}));
+      continue;
+    }
+    auto h = health::LinkHealth::create(healthParams(p), targetNames(p), now);
+    if (!h) {
+      return fail(h.error().withContext("path " + p.name + " health"));
+    }
+    bool drained = old != nullptr && old->drained;
+    paths.push_back(std::make_unique<PathRuntime>(PathRuntime{&p, std::move(*h), drained}));
+  }
+  std::vector<std::unique_ptr<TableRuntime>> tables;
+  std::set<std::string> existing;
+  for (const auto& t : tables_) {
+    existing.insert(t->cfg->id);
+  }
+  for (const auto& t : cfg->tables) {
+    auto rt = std::make_unique<TableRuntime>();
+    rt->cfg = &t;
+    if (existing.count(t.id) == 0) {
+      auto opened = table_factory_(*cfg, t);
+      if (!opened) {
+        return fail(opened.error().withContext("route table " + t.id));
+      }
+      rt->table = std::move(*opened);
+    }
+    tables.push_back(std::move(rt));
+  }
+  if (is_reload) {
+    for (const auto& t : cfg->tables) {
+      for (const auto& old : tables_) {
+        if (old->cfg->id == t.id && old->cfg->backend != t.backend) {
+          return fail(ErrorCode::InvalidArgument,
+                      "route table " + t.id +
+                          ": changing its backend needs a restart (the reload keeps the old one)");
+        }
+      }
+    }
+  }
+  auto probe_result = prober_.replaceTargets(targetSpecs(*cfg));
+  if (!probe_result) {
+    return fail(probe_result.error().withContext("probes"));
+  }
+
+  // 2. Commit.
+  if (!reconciler_) {
+    route::ReconcilerCallbacks cb;
+    cb.route_changed = [this](const route::RouteChangedEvent& e) { onRouteChanged(e); };
+    cb.route_error = [this](const route::RouteErrorEvent& e) { onRouteError(e); };
+    cb.route_drift = [this](const route::RouteDriftEvent& e) { onRouteDrift(e); };
+    cb.table_state = [this](const std::string& table, route::SyncState state) {
+      if (state == route::SyncState::Awaiting) {
+        return;
+      }
+      for (auto& t : tables_) {
+        if (t->cfg->id == table && !t->listed) {
+          t->listed = true;
+          adoptStartingPoint();
+          decide("route table listed");
+        }
+      }
+    };
+    cb.wakeup = [this](MonoTime when) { scheduleReconcile(when); };
+    reconciler_ = std::make_unique<route::Reconciler>(executor_, clock_, std::move(cb));
+  }
+  // Carry over open tables and forget routes that are no longer configured.
+  for (auto& t : tables) {
+    for (auto& old : tables_) {
+      if (old->cfg->id == t->cfg->id) {
+        t->table = std::move(old->table);
+        t->listed = old->listed;
+      }
+    }
+  }
+  std::set<std::string> wanted;
+  for (const auto& t : cfg->tables) {
+    for (const auto& d : t.destinations) {
+      wanted.insert(t.id + "|" + d.toString());
+    }
+  }
+  if (config_) {
+    for (const auto& t : config_->tables) {
+      for (const auto& d : t.destinations) {
+        if (wanted.count(t.id + "|" + d.toString()) == 0) {
+          reconciler_->forget(route::RouteKey{t.id, d}, now);
+        }
+      }
+    }
+  }
+  for (auto& t : tables) {
+    if (existing.count(t->cfg->id) == 0) {
+      reconciler_->addTable(*t->table, now);
+    }
+    for (const auto& d : t->cfg->destinations) {
+      (void)reconciler_->track(route::RouteKey{t->cfg->id, d}, now);
+    }
+  }
+  config_ = std::move(cfg);
+  paths_ = std::move(paths);
+  tables_ = std::move(tables);
+  path_index_.clear();
+  for (std::size_t i = 0; i < paths_.size(); ++i) {
+    path_index_[paths_[i]->cfg->name] = i;
+  }
+  policy_ = std::make_unique<policy::Policy>(std::move(*compiled));
+  statuses_.assign(paths_.size(), policy::PathStatus{});
+  for (std::size_t i = 0; i < paths_.size(); ++i) {
+    auto st = paths_[i]->health.stats(now);
+    statuses_[i] = {st.state, paths_[i]->drained, st.since, st.usable_since, st.reason};
+  }
+  adoptStartingPoint();
+
+  auto e = event(EventKind::ConfigLoaded);
+  e.message = std::string(is_reload ? "config reloaded" : "config loaded") + " from " +
+              config_->source;
+  emit(std::move(e));
+  return ok();
+}
+
+void Engine::adoptStartingPoint() {
+  // Routes of tables that have been listed start from what they hold, so that a restart keeps
+  // the current path (and its hold-down) instead of moving traffic at once.
+  std::vector<policy::ProgrammedRoute> programmed;
+  auto snapshot = reconciler_->snapshot();
+  std::map<std::string, std::string> decided;
+  for (const auto& r : previous_.routes) {
+    decided[r.table + "|" + r.destination.toString()] = r.path;
+  }
+  for (const auto& s : snapshot) {
+    const TableRuntime* table = nullptr;
+    for (const auto& t : tables_) {
+      if (t->cfg->id == s.key.table) {
+        table = t.get();
+      }
+    }
+    if (table == nullptr) {
+      continue;
+    }
+    std::string key = s.key.table + "|" + s.key.destination.toString();
+    auto it = decided.find(key);
+    if (it != decided.end() && !it->second.empty()) {
+      programmed.push_back({s.key.table, s.key.destination, it->second});
+      continue;
+    }
+    if (table->listed && s.programmed) {
+      programmed.push_back(
+          {s.key.table, s.key.destination, pathForNextHop(*table, *s.programmed)});
+    }
+  }
+  // Decisions already taken (a reload) are kept by (table, destination).
+  for (const auto& [key, path] : decided) {
+    if (path.empty()) {
+      continue;
+    }
+    auto bar = key.find('|');
+    auto prefix = IpPrefix::parse(key.substr(bar + 1));
+    bool present = std::any_of(programmed.begin(), programmed.end(), [&](const auto& p) {
+      return p.table == key.substr(0, bar) && p.destination == *prefix;
+    });
+    if (prefix && !present) {
+      programmed.push_back({key.substr(0, bar), *prefix, path});
+    }
+  }
+  previous_ = policy_->startingPoint(programmed);
+}
+
+std::string Engine::pathForNextHop(const TableRuntime& table, const route::NextHop& hop) const {
+  for (const auto& p : paths_) {
+    route::NextHop mine = nextHopFor(table, *p->cfg);
+    if (mine.isTarget() || hop.isTarget()) {
+      if (mine.target == hop.target && !mine.target.empty()) {
+        return p->cfg->name;
+      }
+      continue;
+    }
+    if (mine.via && hop.via && *mine.via == *hop.via &&
+        (mine.dev.empty() || hop.dev.empty() || mine.dev == hop.dev)) {
+      return p->cfg->name;
+    }
+    if (!mine.via && !hop.via && !mine.dev.empty() && mine.dev == hop.dev) {
+      return p->cfg->name;
+    }
+  }
+  return "";
+}
+
+route::NextHop Engine::nextHopFor(const TableRuntime& table,
+                                  const config::PathConfig& path) const {
+  const auto& nh = path.next_hop;
+  bool linux_form = table.cfg->backend == config::BackendKind::Linux ||
+                    (table.cfg->backend == config::BackendKind::Exec && nh.hasLinux());
+  if (linux_form) {
+    if (nh.via) {
+      return route::NextHop::gateway(*nh.via, nh.dev);
+    }
+    return route::NextHop::device(nh.dev);
+  }
+  return route::NextHop::opaque(nh.aws_id);
+}
+
+const Engine::PathRuntime* Engine::findPath(std::string_view name) const {
+  auto it = path_index_.find(name);
+  return it == path_index_.end() ? nullptr : paths_[it->second].get();
+}
+
+Engine::PathRuntime* Engine::findPath(std::string_view name) {
+  auto it = path_index_.find(name);
+  return it == path_index_.end() ? nullptr : paths_[it->second].get();
+}
+
+void Engine::onProbeResult(const probe::ProbeResult& result) {
+  if (stopping_) {
+    return;
+  }
+  ++stats_.probe_results;
+  auto it = path_index_.find(result.path);
+  if (it == path_index_.end()) {
+    ++stats_.unknown_results;
+    return;
+  }
+  std::size_t index = it->second;
+  MonoTime now = clock_.now();
+  std::string_view error;
+  if (!result.success) {
+    error = result.failure == probe::FailureKind::Timeout
+                ? std::string_view("timeout")
+                : std::string_view(result.error);
+  }
+  health::ProbeSample sample{result.target_index, result.success, result.rtt, error};
+  if (result.target_index >= paths_[index]->cfg->probe.targets.size()) {
+    ++stats_.unknown_results;
+    return;
+  }
+  auto tr = paths_[index]->health.onProbeResult(sample, now);
+  if (tr.changed || tr.suppression_changed) {
+    onHealthTransition(index, tr);
+  }
+}
+
+void Engine::onRouteNotice(const route::RouteNotice& notice) {
+  if (reconciler_ && !stopping_) {
+    reconciler_->noteExternalChange(notice, clock_.now());
+  }
+}
+
+void Engine::onHealthTransition(std::size_t index, const health::Transition& tr) {
+  MonoTime now = clock_.now();
+  PathRuntime& p = *paths_[index];
+  auto st = p.health.stats(now);
+  statuses_[index] = {st.state, p.drained, st.since, st.usable_since, st.reason};
+  if (tr.changed) {
+    ++stats_.transitions;
+    EventKind kind = tr.to == PathState::Down       ? EventKind::PathDown
+                     : tr.to == PathState::Degraded ? EventKind::PathDegraded
+                                                    : EventKind::PathUp;
+    if (tr.to == PathState::Unknown) {
+      kind = EventKind::PathDegraded;
+    }
+    auto e = event(kind);
+    e.path = p.cfg->name;
+    e.link = toLink(p.cfg->kind);
+    e.from = std::string(health::pathStateName(tr.from));
+    e.to = std::string(health::pathStateName(tr.to));
+    e.reason = tr.reason;
+    e.message = "path " + p.cfg->name + " is " + e.to + " (was " + e.from + ")";
+    emit(std::move(e));
+  }
+  decide(tr.changed ? "path state change" : "damping change");
+  scheduleHealthTick();
+}
+
+void Engine::decide(const char* trigger) {
+  if (!policy_ || stopping_) {
+    return;
+  }
+  MonoTime now = clock_.now();
+  auto t0 = std::chrono::steady_clock::now();
+  policy_->decide(statuses_, previous_, now, next_);
+  // Tables whose content is not known yet keep their previous decision: nothing is sent to
+  // them until they are listed and their starting point adopted.
+  std::size_t route_index = 0;
+  for (const auto& t : tables_) {
+    for (std::size_t d = 0; d < t->cfg->destinations.size(); ++d, ++route_index) {
+      if (!t->listed && route_index < next_.routes.size() &&
+          route_index < previous_.routes.size()) {
+        next_.routes[route_index] = previous_.routes[route_index];
+        next_.routes[route_index].changed = false;
+      }
+    }
+  }
+  auto elapsed = std::chrono::steady_clock::now() - t0;
+  stats_.last_decision_time = elapsed;
+  stats_.max_decision_time = std::max(stats_.max_decision_time, stats_.last_decision_time);
+  ++stats_.decisions;
+
+  // Fail-static is reported once per table when it starts and when it ends.
+  std::map<std::string, std::vector<std::string>> fail_static_tables;
+  for (const auto& r : next_.routes) {
+    if (r.fail_static) {
+      fail_static_tables[r.table].push_back(r.destination.toString());
+    }
+  }
+  for (const auto& t : tables_) {
+    bool now_static = fail_static_tables.count(t->cfg->id) != 0;
+    bool& was = table_fail_static_[t->cfg->id];
+    if (now_static == was) {
+      continue;
+    }
+    was = now_static;
+    auto e = event(now_static ? EventKind::FailStatic : EventKind::FailStaticCleared);
+    e.route_table = t->cfg->id;
+    if (now_static) {
+      std::string dests;
+      for (const auto& d : fail_static_tables[t->cfg->id]) {
+        dests += (dests.empty() ? "" : ", ") + d;
+      }
+      e.destination = fail_static_tables[t->cfg->id].size() == 1 ? dests : "";
+      const auto* r = next_.find(t->cfg->id, t->cfg->destinations.front());
+      e.reason = r ? r->reason : "";
+      e.message = "no healthy path for " + t->cfg->id + " (" + dests +
+                  "): routes kept as they are (fail static)";
+    } else {
+      e.message = "a path is healthy again for " + t->cfg->id + ": fail static ended";
+    }
+    emit(std::move(e));
+  }
+  for (const auto& r : next_.routes) {
+    if (r.changed && !r.path.empty()) {
+      applyDecision(r);
+    }
+  }
+  if (next_.changed_count > 0) {
+    spdlog::debug("policy ({}): {} route(s) change", trigger, next_.changed_count);
+  }
+  std::swap(previous_, next_);
+  scheduleDecision(previous_.next_decision);
+}
+
+void Engine::applyDecision(const policy::RouteDecision& r) {
+  const TableRuntime* table = nullptr;
+  for (const auto& t : tables_) {
+    if (t->cfg->id == r.table) {
+      table = t.get();
+    }
+  }
+  const PathRuntime* path = findPath(r.path);
+  if (table == nullptr || path == nullptr) {
+    return;
+  }
+  route::RouteKey key{r.table, r.destination};
+  change_reasons_[key.toString()] = std::string(policy::decisionKindName(r.kind)) + ": " + r.reason;
+  auto set = reconciler_->setDesired(key, {nextHopFor(*table, *path->cfg), r.path}, clock_.now());
+  if (!set) {
+    spdlog::error("cannot program {}: {}", key.toString(), set.error().toString());
+  }
+  ++stats_.route_changes;
+}
+
+void Engine::scheduleDecision(std::optional<MonoTime> when) {
+  if (decision_at_ && when && *decision_at_ == *when) {
+    return;
+  }
+  decision_at_ = when;
+  decision_timer_.cancel();
+  if (!when) {
+    return;
+  }
+  decision_timer_.expires_at(*when);
+  decision_timer_.async_wait([this, alive = std::weak_ptr<int>(alive_)](const asio::error_code& ec) {
+    if (ec || alive.expired()) {
+      return;
+    }
+    decision_at_.reset();
+    decide("hold-down expired");
+  });
+}
+
+void Engine::scheduleHealthTick() {
+  MonoTime now = clock_.now();
+  std::optional<MonoTime> earliest;
+  for (const auto& p : paths_) {
+    if (auto at = p->health.reuseTime(); at && (!earliest || *at < *earliest)) {
+      earliest = at;
+    }
+  }
+  health_timer_.cancel();
+  if (!earliest) {
+    return;
+  }
+  health_timer_.expires_at(std::max(*earliest, now));
+  health_timer_.async_wait([this, alive = std::weak_ptr<int>(alive_)](const asio::error_code& ec) {
+    if (ec || alive.expired()) {
+      return;
+    }
+    MonoTime t = clock_.now();
+    for (std::size_t i = 0; i < paths_.size(); ++i) {
+      auto tr = paths_[i]->health.tick(t);
+      if (tr.changed || tr.suppression_changed) {
+        onHealthTransition(i, tr);
+      }
+    }
+    scheduleHealthTick();
+  });
+}
+
+void Engine::scheduleReconcile(MonoTime when) {
+  if (when == MonoTime::max()) {
+    return;
+  }
+  if (reconcile_at_ != MonoTime::max() && reconcile_at_ <= when) {
+    return;  // an earlier wake-up is already armed and will poll
+  }
+  reconcile_at_ = when;
+  reconcile_timer_.expires_at(when);  // cancels a later wait
+  reconcile_timer_.async_wait(
+      [this, alive = std::weak_ptr<int>(alive_)](const asio::error_code& ec) {
+        if (ec || alive.expired()) {
+          return;
+        }
+        reconcile_at_ = MonoTime::max();
+        scheduleReconcile(reconciler_->poll(clock_.now()));
+      });
+}
+
+journal::Event Engine::event(EventKind kind) const {
+  auto e = journal::makeEvent(kind, clock_.wallNow(), config_ ? config_->site.name : "");
+  return e;
+}
+
+journal::Link Engine::linkOf(const std::string& path) const {
+  const PathRuntime* p = findPath(path);
+  return p == nullptr ? journal::Link::None : toLink(p->cfg->kind);
+}
+
+void Engine::emit(journal::Event e) {
+  ++stats_.events;
+  auto level = e.severity == journal::Severity::Critical  ? spdlog::level::err
+               : e.severity == journal::Severity::Warning ? spdlog::level::warn
+                                                           : spdlog::level::info;
+  spdlog::log(level, "{}: {}{}", journal::eventKindName(e.kind), e.message,
+              e.reason.empty() ? "" : " — " + e.reason);
+  if (sink_) {
+    sink_(e);
+  }
+}
+
+void Engine::onRouteChanged(const route::RouteChangedEvent& c) {
+  auto e = event(EventKind::RouteChanged);
+  e.route_table = c.key.table;
+  e.destination = c.key.destination.toString();
+  e.from = c.from_path;
+  if (e.from.empty() && c.from) {
+    // A route adopted at start-up or put there by hand: name its path if it is one of ours.
+    for (const auto& t : tables_) {
+      if (t->cfg->id == c.key.table) {
+        e.from = pathForNextHop(*t, *c.from);
+      }
+    }
+  }
+  if (e.from.empty()) {
+    e.from = hopText(c.from);
+  }
+  e.to = c.to_path.empty() ? hopText(c.to) : c.to_path;
+  e.path = c.to_path;
+  e.link = linkOf(c.to_path);
+  auto it = change_reasons_.find(c.key.toString());
+  e.reason = it != change_reasons_.end() ? it->second : "";
+  e.message = c.key.table + " " + e.destination + ": " + e.from + " → " + e.to + " (" +
+              fmt::format("{:.1f}", millis(c.latency)) + " ms after the decision, " +
+              std::to_string(c.attempts) + (c.attempts == 1 ? " attempt)" : " attempts)");
+  emit(std::move(e));
+}
+
+void Engine::onRouteError(const route::RouteErrorEvent& r) {
+  auto e = event(EventKind::RouteError);
+  e.route_table = r.key.table;
+  if (!r.table_level) {
+    e.destination = r.key.destination.toString();
+  }
+  e.reason = r.error.toString();
+  e.message = r.key.table + (r.table_level ? "" : " " + e.destination) + ": " + r.operation +
+              " failed (attempt " + std::to_string(r.attempt) + "), retry in " +
+              formatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(r.retry_in));
+  emit(std::move(e));
+}
+
+void Engine::onRouteDrift(const route::RouteDriftEvent& d) {
+  auto e = event(EventKind::RouteDrift);
+  e.route_table = d.key.table;
+  e.destination = d.key.destination.toString();
+  e.from = hopText(d.actual);
+  e.to = hopText(d.expected);
+  e.reason = "found " + e.from + " where " + e.to + " was programmed (" + d.detected_by + ")";
+  e.message = d.key.table + " " + e.destination + " was changed outside pathpilot: putting " +
+              e.to + " back";
+  change_reasons_[d.key.toString()] = "drift repair: " + e.reason;
+  emit(std::move(e));
+}
+
+Result<std::string> Engine::drain(const std::string& name) {
+  PathRuntime* p = findPath(name);
+  if (p == nullptr) {
+    return fail(ErrorCode::NotFound, "unknown path \"" + name + "\"");
+  }
+  if (p->drained) {
+    return std::string("path " + name + " is already drained");
+  }
+  p->drained = true;
+  statuses_[path_index_[name]].drained = true;
+  auto e = event(EventKind::Drain);
+  e.path = name;
+  e.link = toLink(p->cfg->kind);
+  e.message = "path " + name + " drained by an operator: traffic moves off it";
+  emit(std::move(e));
+  decide("drain");
+  return std::string("path " + name + " drained");
+}
+
+Result<std::string> Engine::undrain(const std::string& name) {
+  PathRuntime* p = findPath(name);
+  if (p == nullptr) {
+    return fail(ErrorCode::NotFound, "unknown path \"" + name + "\"");
+  }
+  if (!p->drained) {
+    return std::string("path " + name + " is not drained");
+  }
+  p->drained = false;
+  statuses_[path_index_[name]].drained = false;
+  auto e = event(EventKind::Undrain);
+  e.path = name;
+  e.link = toLink(p->cfg->kind);
+  e.message = "path " + name + " undrained by an operator";
+  emit(std::move(e));
+  decide("undrain");
+  return std::string("path " + name + " undrained");
+}
+
+void Engine::shutdown(Duration grace, std::function<void()> done) {
+  stopping_ = true;
+  prober_.stop();
+  decision_timer_.cancel();
+  health_timer_.cancel();
+  auto deadline = clock_.now() + grace;
+  auto timer = std::make_shared<asio::steady_timer>(io_);
+  auto check = std::make_shared<std::function<void()>>();
+  *check = [this, deadline, timer, check, done = std::move(done)]() {
+    bool busy = false;
+    if (reconciler_) {
+      for (const auto& s : reconciler_->snapshot()) {
+        busy = busy || s.in_flight;
+      }
+    }
+    if (!busy || clock_.now() >= deadline) {
+      if (busy) {
+        spdlog::warn("shutdown: route changes still in flight after the grace period");
+      }
+      auto e = event(EventKind::DaemonStopped);
+      e.message = "pathpilot stopped";
+      emit(std::move(e));
+      reconcile_timer_.cancel();
+      auto finish = done;
+      *check = nullptr;  // break the self-reference
+      finish();
+      return;
+    }
+    timer->expires_after(std::chrono::milliseconds(20));
+    timer->async_wait([check](const asio::error_code&) {
+      if (*check) {
+        (*check)();
+      }
+    });
+  };
+  (*check)();
+}
+
+nlohmann::json Engine::statusJson() const {
+  MonoTime now = clock_.now();
+  nlohmann::json j;
+  j["site"] = config_ ? config_->site.name : "";
+  j["config"] = config_ ? config_->source : "";
+  j["started_at"] = formatRfc3339(started_at_);
+  j["now"] = formatRfc3339(clock_.wallNow());
+  auto wall_of = [&](MonoTime t) {
+    return formatRfc3339(clock_.wallNow() -
+                         std::chrono::duration_cast<WallTime::duration>(now - t));
+  };
+  nlohmann::json paths = nlohmann::json::array();
+  for (const auto& p : paths_) {
+    auto st = p->health.stats(now);
+    nlohmann::json pj;
+    pj["name"] = p->cfg->name;
+    pj["link"] = std::string(config::linkKindName(p->cfg->kind));
+    pj["az"] = p->cfg->az;
+    pj["state"] = std::string(health::pathStateName(st.state));
+    pj["drained"] = p->drained;
+    pj["usable"] = (st.state == PathState::Up || st.state == PathState::Degraded) && !p->drained;
+    pj["since"] = wall_of(st.since);
+    pj["since_seconds"] = std::chrono::duration<double>(now - st.since).count();
+    pj["reason"] = st.reason;
+    pj["loss"] = st.measured.loss;
+    pj["samples"] = st.measured.samples;
+    pj["rtt_p50_ms"] = millis(st.measured.rtt_p50);
+    pj["rtt_p95_ms"] = millis(st.measured.rtt_p95);
+    pj["rtt_p99_ms"] = millis(st.measured.rtt_p99);
+    pj["consecutive_misses"] = st.measured.consecutive_misses;
+    pj["penalty"] = st.penalty;
+    pj["suppressed"] = st.suppressed;
+    if (st.reuse_at) {
+      pj["reuse_in_ms"] = millis(*st.reuse_at - now);
+    }
+    nlohmann::json targets = nlohmann::json::array();
+    for (const auto& t : st.targets) {
+      targets.push_back({{"target", t.name},
+                         {"state", std::string(health::pathStateName(t.state))},
+                         {"loss", t.measured.loss},
+                         {"rtt_p50_ms", millis(t.measured.rtt_p50)},
+                         {"reason", t.reason}});
+    }
+    pj["targets"] = targets;
+    paths.push_back(pj);
+  }
+  j["paths"] = paths;
+
+  std::map<std::string, route::RouteStatus> sync;
+  if (reconciler_) {
+    for (auto& s : reconciler_->snapshot()) {
+      sync.emplace(s.key.toString(), s);
+    }
+  }
+  nlohmann::json routes = nlohmann::json::array();
+  for (const auto& r : previous_.routes) {
+    route::RouteKey key{r.table, r.destination};
+    nlohmann::json rj;
+    rj["route_table"] = r.table;
+    for (const auto& t : tables_) {
+      if (t->cfg->id == r.table) {
+        rj["table_name"] = t->cfg->name;
+        rj["az"] = t->cfg->az;
+        rj["backend"] = std::string(config::backendKindName(t->cfg->backend));
+      }
+    }
+    rj["destination"] = r.destination.toString();
+    rj["desired"] = r.path;
+    rj["preferred"] = r.preferred;
+    rj["decision"] = std::string(policy::decisionKindName(r.kind));
+    rj["reason"] = r.reason;
+    rj["fail_static"] = r.fail_static;
+    rj["hold_down_remaining_ms"] = millis(r.hold_down_remaining);
+    auto it = sync.find(key.toString());
+    if (it != sync.end()) {
+      const auto& s = it->second;
+      rj["current"] = s.programmed_path.empty() && s.programmed
+                          ? [&] {
+                              for (const auto& t : tables_) {
+                                if (t->cfg->id == r.table) {
+                                  return pathForNextHop(*t, *s.programmed);
+                                }
+                              }
+                              return std::string();
+                            }()
+                          : s.programmed_path;
+      rj["next_hop"] = s.programmed ? s.programmed->toString() : "";
+      rj["sync"] = s.in_flight ? "in_flight" : (s.dirty ? "pending" : (s.known ? "synced" : "awaiting"));
+      if (s.last_error) {
+        rj["last_error"] = s.last_error->toString();
+        rj["failures"] = s.failures;
+      }
+    } else {
+      rj["current"] = "";
+      rj["sync"] = "awaiting";
+    }
+    routes.push_back(rj);
+  }
+  j["routes"] = routes;
+  j["engine"] = {{"probe_results", stats_.probe_results},
+                 {"transitions", stats_.transitions},
+                 {"decisions", stats_.decisions},
+                 {"route_changes", stats_.route_changes},
+                 {"events", stats_.events},
+                 {"reloads", stats_.reloads},
+                 {"last_decision_us", std::chrono::duration<double, std::micro>(
+                                          stats_.last_decision_time)
+                                          .count()},
+                 {"max_decision_us", std::chrono::duration<double, std::micro>(
+                                         stats_.max_decision_time)
+                                         .count()}};
+  return j;
+}
+
+}  // namespace pathpilot::daemon

@@ -1,0 +1,161 @@
+// daemon/engine.h — the controller loop: probe results → health → policy → reconciler.
+//
+// Purpose: the one place where the modules meet at run time (STYLE.md §3: all wiring sits in
+// daemon/). The engine owns, per path, a health::LinkHealth and the operator's drain flag; the
+// compiled policy::Policy; the route::Reconciler with one RouteTable per configured route
+// table; and the recovery of failed gateways. Every probe result is fed to its path's health;
+// a state change re-runs the policy at once, and every changed decision goes to the reconciler
+// in the same call, so a decision is taken within microseconds of the result that triggers it.
+// Every state change becomes one journal::Event.
+//
+// Threading: everything runs on the engine thread (the io_context's thread). Backend calls and
+// recovery commands run on the Executor's workers and come back as completions. statusJson(),
+// drain() and undrain() must be called on the engine thread (the control server is).
+//
+// Metrics (EngineStats): probe results, decisions and their duration, events emitted, reloads.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <asio.hpp>
+#include <nlohmann/json.hpp>
+
+#include "base/error.h"
+#include "base/time.h"
+#include "config/config.h"
+#include "health/link_health.h"
+#include "journal/event.h"
+#include "policy/policy.h"
+#include "probe/probe.h"
+#include "route/executor.h"
+#include "route/reconciler.h"
+#include "route/route_table.h"
+
+namespace pathpilot::daemon {
+
+// Opens the RouteTable for one configured route table (real backends in daemon.cc, fakes in
+// tests). Called on the engine thread at start and reload.
+using TableFactory = std::function<Result<std::unique_ptr<route::RouteTable>>(
+    const config::Config&, const config::RouteTableConfig&)>;
+
+// Receives every event the engine emits (the journal, the log, later alerts and metrics).
+using EventSink = std::function<void(const journal::Event&)>;
+
+struct EngineStats {
+  std::uint64_t probe_results = 0;
+  std::uint64_t unknown_results = 0;  // results for paths no longer configured
+  std::uint64_t transitions = 0;
+  std::uint64_t decisions = 0;
+  std::uint64_t route_changes = 0;
+  std::uint64_t events = 0;
+  std::uint64_t reloads = 0;
+  Duration last_decision_time{0};  // wall time the last policy run took
+  Duration max_decision_time{0};
+};
+
+class Engine {
+ public:
+  // Requires: every reference outlives the engine.
+  Engine(asio::io_context& io, const Clock& clock, probe::Prober& prober,
+         route::Executor& executor, TableFactory tables, EventSink events);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Builds health, policy and route tables from `config`, lists every table (adopting what is
+  // programmed), starts probing. Errors name the table or path that could not be set up.
+  [[nodiscard]] Result<void> start(config::Config config);
+
+  // Applies a new config atomically: every part is built first; if anything fails the old
+  // config keeps running and the error is returned. Paths whose probe and health settings are
+  // unchanged keep their health state; decisions carry over by (table, destination).
+  [[nodiscard]] Result<void> reload(config::Config config);
+
+  // Stops probing and recovery, lets in-flight route changes finish (up to `grace`), then calls
+  // `done` on the engine thread.
+  void shutdown(Duration grace, std::function<void()> done);
+
+  // Operator drain: traffic moves off `path` at once and stays off until undrain.
+  [[nodiscard]] Result<std::string> drain(const std::string& path);
+  [[nodiscard]] Result<std::string> undrain(const std::string& path);
+
+  // The content of `pathpilot status --json`.
+  nlohmann::json statusJson() const;
+
+  const config::Config& config() const { return *config_; }
+  const EngineStats& stats() const { return stats_; }
+  // The reconciler, for tests and metrics. Requires: start() succeeded.
+  const route::Reconciler& reconciler() const { return *reconciler_; }
+
+  // Feeds one probe result as if the prober had produced it (tests, and the prober's sink).
+  void onProbeResult(const probe::ProbeResult& result);
+
+  // A backend noticed a route change in one of our tables (netlink notification): the
+  // reconciler verifies the table and repairs drift.
+  void onRouteNotice(const route::RouteNotice& notice);
+
+ private:
+  struct PathRuntime;
+  struct TableRuntime;
+
+  Result<void> build(config::Config config, bool is_reload);
+  void decide(const char* trigger);
+  void applyDecision(const policy::RouteDecision& decision);
+  void scheduleDecision(std::optional<MonoTime> when);
+  void scheduleHealthTick();
+  void scheduleReconcile(MonoTime when);
+  void onHealthTransition(std::size_t index, const health::Transition& tr);
+  void adoptStartingPoint();
+  std::string pathForNextHop(const TableRuntime& table, const route::NextHop& hop) const;
+  route::NextHop nextHopFor(const TableRuntime& table, const config::PathConfig& path) const;
+  const PathRuntime* findPath(std::string_view name) const;
+  PathRuntime* findPath(std::string_view name);
+  std::vector<probe::TargetSpec> targetSpecs(const config::Config& config) const;
+  journal::Event event(journal::EventKind kind) const;
+  journal::Link linkOf(const std::string& path) const;
+  void emit(journal::Event e);
+  // reconciler callbacks
+  void onRouteChanged(const route::RouteChangedEvent& e);
+  void onRouteError(const route::RouteErrorEvent& e);
+  void onRouteDrift(const route::RouteDriftEvent& e);
+
+  asio::io_context& io_;
+  const Clock& clock_;
+  probe::Prober& prober_;
+  route::Executor& executor_;
+  TableFactory table_factory_;
+  EventSink sink_;
+
+  std::unique_ptr<config::Config> config_;
+  std::vector<std::unique_ptr<PathRuntime>> paths_;
+  std::map<std::string, std::size_t, std::less<>> path_index_;
+  std::vector<std::unique_ptr<TableRuntime>> tables_;
+  std::unique_ptr<policy::Policy> policy_;
+  std::unique_ptr<route::Reconciler> reconciler_;
+  std::vector<policy::PathStatus> statuses_;
+  policy::DecisionSet previous_;
+  policy::DecisionSet next_;
+  bool started_ = false;
+  bool adopted_ = false;  // the starting point was taken from the listed tables
+  bool stopping_ = false;
+  std::map<std::string, bool, std::less<>> table_fail_static_;
+  // Reason of the decision that made the reconciler change a route, by RouteKey string.
+  std::map<std::string, std::string, std::less<>> change_reasons_;
+  WallTime started_at_{};
+
+  asio::steady_timer decision_timer_;
+  asio::steady_timer health_timer_;
+  asio::steady_timer reconcile_timer_;
+  std::optional<MonoTime> decision_at_;
+  MonoTime reconcile_at_ = MonoTime::max();
+  EngineStats stats_;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+};
+
+}  // namespace pathpilot::daemon
