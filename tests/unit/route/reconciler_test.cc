@@ -1,0 +1,626 @@
+#include "route/reconciler.h"
+
+#include <gtest/gtest.h>
+
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
+#include <memory>
+#include <vector>
+
+#include "fakes/fake_clock.h"
+#include "fakes/fake_route_table.h"
+#include "fakes/manual_executor.h"
+#include "route/executor.h"
+
+namespace pathpilot::route {
+namespace {
+
+using pathpilot::testing::FakeClock;
+using pathpilot::testing::FakeRouteTable;
+using pathpilot::testing::ManualExecutor;
+using Op = FakeRouteTable::Op;
+
+IpPrefix prefix(const char* text) { return *IpPrefix::parse(text); }
+
+const IpPrefix kOnPrem = prefix("10.10.0.0/16");
+const IpPrefix kOther = prefix("10.20.0.0/16");
+const DesiredRoute kDx{NextHop::opaque("vgw-078bcc55"), "dx"};
+const DesiredRoute kVpnA{NextHop::opaque("eni-aaaa"), "vpn-a"};
+const DesiredRoute kVpnB{NextHop::opaque("eni-bbbb"), "vpn-b"};
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  static ReconcilerOptions defaultOptions() {
+    ReconcilerOptions options;
+    options.retry.initial = milliseconds(500);
+    options.retry.max = seconds(30);
+    options.retry.jitter = 0;  // exact delays; jitter has its own test
+    options.seed = 1;
+    options.full_check_interval = seconds(60);
+    return options;
+  }
+
+  void make(ReconcilerOptions options = defaultOptions()) {
+    ReconcilerCallbacks callbacks;
+    callbacks.route_changed = [this](const RouteChangedEvent& e) { changed.push_back(e); };
+    callbacks.route_error = [this](const RouteErrorEvent& e) { errors.push_back(e); };
+    callbacks.route_drift = [this](const RouteDriftEvent& e) { drifts.push_back(e); };
+    callbacks.wakeup = [this](MonoTime when) { wakeup = when; };
+    reconciler = std::make_unique<Reconciler>(executor, clock, callbacks, options);
+  }
+
+  void addTables() {
+    reconciler->addTable(rtb1, clock.now());
+    reconciler->addTable(rtb2, clock.now());
+  }
+
+  void desire(FakeRouteTable& table, const IpPrefix& dst, const DesiredRoute& route) {
+    ASSERT_TRUE(reconciler->setDesired({table.id(), dst}, route, clock.now()));
+  }
+
+  // Advances the fake clock to the next wake-up and polls.
+  void advanceToWakeup() {
+    ASSERT_NE(wakeup, MonoTime::max());
+    clock.advance(wakeup - clock.now());
+    reconciler->poll(clock.now());
+  }
+
+  FakeClock clock;
+  ManualExecutor executor;
+  FakeRouteTable rtb1{"rtb-1"};
+  FakeRouteTable rtb2{"rtb-2"};
+  std::unique_ptr<Reconciler> reconciler;
+  std::vector<RouteChangedEvent> changed;
+  std::vector<RouteErrorEvent> errors;
+  std::vector<RouteDriftEvent> drifts;
+  MonoTime wakeup = MonoTime::max();
+};
+
+TEST_F(ReconcilerTest, AdoptsMatchingRoutesAtStartWithoutCallingBackend) {
+  rtb1.setRoute(kOnPrem, kDx.next_hop);
+  make();
+  addTables();
+  desire(rtb1, kOnPrem, kDx);
+  EXPECT_EQ(executor.pending(), 0u) << "nothing may run before start()";
+  reconciler->start(clock.now());
+  EXPECT_EQ(reconciler->tableState("rtb-1"), SyncState::Awaiting);
+  executor.runAll();
+  EXPECT_EQ(rtb1.applyCount(), 0);
+  EXPECT_EQ(rtb1.listCount(), 1);
+  EXPECT_EQ(reconciler->stats().adopted, 1u);
+  EXPECT_TRUE(changed.empty());
+  EXPECT_EQ(reconciler->tableState("rtb-1"), SyncState::Synced);
+  EXPECT_TRUE(reconciler->allSynced());
+  auto status = reconciler->snapshot();
+  ASSERT_EQ(status.size(), 1u);
+  EXPECT_EQ(status[0].programmed_path, "dx");
+}
+
+TEST_F(ReconcilerTest, FixesOnlyRoutesThatDifferAtStart) {
+  rtb1.setRoute(kOnPrem, kDx.next_hop);
+  rtb1.setRoute(kOther, kVpnB.next_hop);
+  make();
+  addTables();
+  desire(rtb1, kOnPrem, kDx);
+  desire(rtb1, kOther, kVpnA);
+  reconciler->start(clock.now());
+  executor.runAll();
+  ASSERT_EQ(rtb1.applyCount(), 1);
+  auto calls = rtb1.calls();
+  ASSERT_EQ(calls.back().op, Op::Apply);
+  EXPECT_EQ(calls.back().delta->destination, kOther);
+  EXPECT_EQ(calls.back().delta->old_next_hop, kVpnB.next_hop);
+  EXPECT_EQ(calls.back().delta->new_next_hop, kVpnA.next_hop);
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(changed[0].key, (RouteKey{"rtb-1", kOther}));
+  EXPECT_EQ(changed[0].from, kVpnB.next_hop);
+  EXPECT_EQ(changed[0].from_path, "") << "the path of an adopted foreign route is unknown";
+  EXPECT_EQ(changed[0].to, kVpnA.next_hop);
+  EXPECT_EQ(changed[0].to_path, "vpn-a");
+  EXPECT_EQ(rtb1.routeFor(kOther), kVpnA.next_hop);
+  EXPECT_EQ(rtb1.routeFor(kOnPrem), kDx.next_hop);
+}
+
+TEST_F(ReconcilerTest, UndecidedDestinationsAreLeftAlone) {
+  rtb1.setRoute(kOnPrem, kVpnB.next_hop);
+  make();
+  addTables();
+  reconciler->start(clock.now());
+  executor.runAll();
+  EXPECT_EQ(rtb1.applyCount(), 0);
+  EXPECT_EQ(rtb1.routeFor(kOnPrem), kVpnB.next_hop);
+}
+
+TEST_F(ReconcilerTest, NothingIsWrittenUntilTheInitialListSucceeds) {
+  make();
+  addTables();
+  rtb1.failNext(2, ErrorCode::Unavailable, Op::List);
+  reconciler->start(clock.now());
+  desire(rtb1, kOnPrem, kDx);
+  executor.runAll();
+  EXPECT_EQ(rtb1.applyCount(), 0);
+  EXPECT_EQ(reconciler->tableState("rtb-1"), SyncState::Awaiting);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_TRUE(errors[0].table_level);
+  EXPECT_EQ(errors[0].operation, "list");
+  EXPECT_EQ(errors[0].retry_in, milliseconds(500));
+  // The other table is not held up by rtb-1's failing list.
+  EXPECT_EQ(reconciler->tableState("rtb-2"), SyncState::Synced);
+
+  EXPECT_EQ(wakeup, clock.now() + milliseconds(500));
+  advanceToWakeup();
+  executor.runAll();
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[1].retry_in, seconds(1));
+  advanceToWakeup();
+  executor.runAll();
+  EXPECT_EQ(rtb1.applyCount(), 1);
+  EXPECT_EQ(rtb1.routeFor(kOnPrem), kDx.next_hop);
+  EXPECT_EQ(reconciler->tableState("rtb-1"), SyncState::Synced);
+}
+
+TEST_F(ReconcilerTest, RetriesFailedApplyWithExponentialBackoff) {
+  make();
+  addTables();
+  reconciler->start(clock.now());
+  executor.runAll();
+  rtb1.failNext(3, ErrorCode::Throttled, Op::Apply);
+  MonoTime decided = clock.now();
+  desire(rtb1, kOnPrem, kDx);
+  executor.runAll();
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].attempt, 1);
+  EXPECT_EQ(errors[0].retry_in, milliseconds(500));
+  EXPECT_EQ(errors[0].error.code(), ErrorCode::Throttled);
+  EXPECT_EQ(reconciler->tableState("rtb-1"), SyncState::Syncing);
+
+  // Not a nanosecond early.
+  clock.advance(milliseconds(499));
+  reconciler->poll(clock.now());
+  EXPECT_EQ(executor.pending(), 0u);
+  clock.advance(milliseconds(1));
+  reconciler->poll(clock.now());
+  EXPECT_EQ(executor.pending(), 1u);
+  executor.runAll();
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[1].retry_in, seconds(1));
+  advanceToWakeup();
+  executor.runAll();
+  ASSERT_EQ(errors.size(), 3u);
+  EXPECT_EQ(errors[2].retry_in, seconds(2));
+  advanceToWakeup();
+  executor.runAll();
+
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(changed[0].attempts, 4);
+  EXPECT_EQ(changed[0].latency, clock.now() - decided);
+  EXPECT_EQ(changed[0].latency, milliseconds(3500));
+  EXPECT_EQ(rtb1.applyCount(), 4);
+  EXPECT_EQ(reconciler->stats().apply_failures, 3u);
+  EXPECT_EQ(reconciler->tableState("rtb-1"), SyncState::Synced);
+  auto status = reconciler->snapshot();
+  EXPECT_EQ(status[0].failures, 0);
+  EXPECT_FALSE(status[0].last_error.has_value());
+}
+
+TEST_F(ReconcilerTest, BackoffIsCappedAtMax) {
+  ReconcilerOptions options = defaultOptions();
+  options.retry.max = seconds(2);
+  make(options);
+  addTables();
+  reconciler->start(clock.now());
+  executor.runAll();
+  rtb1.failAlways(ErrorCode::PermissionDenied, Op::Apply);
+  desire(rtb1, kOnPrem, kDx);
+  for (int i = 0; i < 6; ++i) {
+    executor.runAll();
+    advanceToWakeup();
+  }
+  ASSERT_GE(errors.size(), 6u);
+  EXPECT_EQ(errors[0].retry_in, milliseconds(500));
+  EXPECT_EQ(errors[1].retry_in, seconds(1));
+  EXPECT_EQ(errors[2].retry_in, seconds(2));
+  EXPECT_EQ(errors[5].retry_in, seconds(2));
+  auto status = reconciler->snapshot();
+  ASSERT_TRUE(status[0].last_error.has_value());
+  EXPECT_EQ(status[0].last_error->code(), ErrorCode::PermissionDenied);
+}
+
+TEST_F(ReconcilerTest, FailingTableDoesNotDelayOthers) {
+  make();
+  addTables();
+  reconciler->start(clock.now());
+  executor.runAll();
+  rtb1.failAlways(ErrorCode::Unavailable, Op::Apply);
+  desire(rtb1, kOnPrem, kDx);
+  desire(rtb2, kOnPrem, kDx);
+  executor.runAll();
+  EXPECT_EQ(rtb2.routeFor(kOnPrem), kDx.next_hop);
+  EXPECT_EQ(reconciler->tableState("rtb-2"), SyncState::Synced);
+  EXPECT_EQ(reconciler->tableState("rtb-1"), SyncState::Syncing);
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(changed[0].key.table, "rtb-2");
+  // rtb-1 keeps retrying on its own schedule; rtb-2 gets new work done meanwhile.
+  desire(rtb2, kOther, kVpnB);
+  executor.runAll();
+  EXPECT_EQ(rtb2.routeFor(kOther), kVpnB.next_hop);
+}
+
+TEST_F(ReconcilerTest, SlowTableDoesNotDelayOthers) {
+  make();
+  addTables();
+  desire(rtb1, kOnPrem, kDx);
+  desire(rtb2, kOnPrem, kDx);
+  reconciler->start(clock.now());
+  // One job per table is in flight at the same time (the initial lists).
+  EXPECT_EQ(executor.pending("table rtb-1"), 1u);
+  EXPECT_EQ(executor.pending("table rtb-2"), 1u);
+  // rtb-1's list hangs (never completes here); rtb-2 is listed and programmed.
+  ASSERT_TRUE(executor.runNext("table rtb-2"));
+  ASSERT_TRUE(executor.runNext("table rtb-2"));
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(changed[0].key.table, "rtb-2");
+  EXPECT_EQ(reconciler->tableState("rtb-2"), SyncState::Synced);
+  // More work for rtb-2 (a new destination: listed, then written) goes on meanwhile.
+  desire(rtb2, kOther, kVpnB);
+  EXPECT_EQ(executor.pending("table rtb-2"), 1u);
+  while (executor.runNext("table rtb-2")) {
+  }
+  EXPECT_EQ(rtb2.routeFor(kOther), kVpnB.next_hop);
+  // rtb-1 still has exactly one call out, and it is not duplicated.
+  EXPECT_EQ(executor.pending("table rtb-1"), 1u);
+  EXPECT_EQ(reconciler->tableState("rtb-1"), SyncState::Awaiting);
+  EXPECT_EQ(rtb1.listCount(), 0);
+  executor.runAll();
+  EXPECT_EQ(reconciler->tableState("rtb-1"), SyncState::Synced);
+  EXPECT_EQ(rtb1.routeFor(kOnPrem), kDx.next_hop);
+}
+
+TEST_F(ReconcilerTest, DriftReportedByNotificationIsRepaired) {
+  make();
+  addTables();
+  reconciler->start(clock.now());
+  desire(rtb1, kOnPrem, kDx);
+  executor.runAll();
+  ASSERT_EQ(rtb1.routeFor(kOnPrem), kDx.next_hop);
+  changed.clear();
+
+  // An operator points the route elsewhere by hand.
+  rtb1.setRoute(kOnPrem, kVpnB.next_hop);
+  clock.advance(seconds(5));
+  RouteNotice notice{RouteNotice::Kind::Added, Route{"rtb-1", kOnPrem, kVpnB.next_hop}};
+  EXPECT_TRUE(reconciler->noteExternalChange(notice, clock.now()));
+  executor.runAll();
+  ASSERT_EQ(drifts.size(), 1u);
+  EXPECT_EQ(drifts[0].key, (RouteKey{"rtb-1", kOnPrem}));
+  EXPECT_EQ(drifts[0].expected, kDx.next_hop);
+  EXPECT_EQ(drifts[0].actual, kVpnB.next_hop);
+  EXPECT_EQ(drifts[0].detected_by, "notification");
+  EXPECT_EQ(rtb1.routeFor(kOnPrem), kDx.next_hop);
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(changed[0].from, kVpnB.next_hop);
+  EXPECT_EQ(changed[0].to, kDx.next_hop);
+  EXPECT_EQ(changed[0].latency, Duration::zero()) << "measured from the drift's detection";
+  EXPECT_EQ(reconciler->stats().drifts, 1u);
+}
+
+TEST_F(ReconcilerTest, DeletedRouteIsPutBack) {
+  make();
+  addTables();
+  reconciler->start(clock.now());
+  desire(rtb1, kOnPrem, kDx);
+  executor.runAll();
+  rtb1.removeRoute(kOnPrem);
+  RouteNotice notice{RouteNotice::Kind::Removed, Route{"rtb-1", kOnPrem, kDx.next_hop}};
+  EXPECT_TRUE(reconciler->noteExternalChange(notice, clock.now()));
+  executor.runAll();
+  ASSERT_EQ(drifts.size(), 1u);
+  EXPECT_FALSE(drifts[0].actual.has_value());
+  EXPECT_EQ(rtb1.routeFor(kOnPrem), kDx.next_hop);
+  EXPECT_FALSE(changed.back().from.has_value());
+}
+
+TEST_F(ReconcilerTest, EchoOfOwnChangeIsIgnored) {
+  make();
+  addTables();
+  desire(rtb1, kOnPrem, kDx);
+  reconciler->start(clock.now());
+  ASSERT_TRUE(executor.runNext("table rtb-1"));  // the initial list
+  // The kernel's notification may arrive before our completion...
+  ASSERT_TRUE(executor.runBodyOnly("table rtb-1"));
+  RouteNotice echo{RouteNotice::Kind::Added, Route{"rtb-1", kOnPrem, kDx.next_hop}};
+  EXPECT_FALSE(reconciler->noteExternalChange(echo, clock.now()));
+  ASSERT_TRUE(executor.deliverNext());
+  // ...or after it.
+  EXPECT_FALSE(reconciler->noteExternalChange(echo, clock.now()));
+  // Changes to destinations and tables we do not manage are none of our business.
+  RouteNotice foreign{RouteNotice::Kind::Added, Route{"rtb-1", kOther, kVpnB.next_hop}};
+  EXPECT_FALSE(reconciler->noteExternalChange(foreign, clock.now()));
+  RouteNotice other_table{RouteNotice::Kind::Added, Route{"rtb-9", kOnPrem, kVpnB.next_hop}};
+  EXPECT_FALSE(reconciler->noteExternalChange(other_table, clock.now()));
+  EXPECT_EQ(executor.pending("table rtb-1"), 0u);
+  EXPECT_EQ(rtb1.listCount(), 1);
+  EXPECT_TRUE(drifts.empty());
+}
+
+TEST_F(ReconcilerTest, PeriodicFullCheckFindsSilentDrift) {
+  make();
+  addTables();
+  reconciler->start(clock.now());
+  desire(rtb1, kOnPrem, kDx);
+  executor.runAll();
+  rtb1.setRoute(kOnPrem, kVpnA.next_hop);  // no notification (e.g. an AWS console edit)
+  EXPECT_EQ(wakeup, clock.now() + seconds(60));
+  advanceToWakeup();
+  executor.runAll();
+  ASSERT_EQ(drifts.size(), 1u);
+  EXPECT_EQ(drifts[0].detected_by, "periodic check");
+  EXPECT_EQ(rtb1.routeFor(kOnPrem), kDx.next_hop);
+}
+
+TEST_F(ReconcilerTest, RestartResyncMakesZeroRedundantCalls) {
+  make();
+  addTables();
+  reconciler->start(clock.now());
+  for (FakeRouteTable* table : {&rtb1, &rtb2}) {
+    desire(*table, kOnPrem, kDx);
+    desire(*table, kOther, kVpnA);
+  }
+  executor.runAll();
+  ASSERT_EQ(rtb1.applyCount() + rtb2.applyCount(), 4);
+
+  // kill -9: the process is gone, the tables keep their routes.
+  reconciler.reset();
+  rtb1.clearCalls();
+  rtb2.clearCalls();
+  changed.clear();
+
+  make();
+  addTables();
+  for (FakeRouteTable* table : {&rtb1, &rtb2}) {
+    desire(*table, kOnPrem, kDx);
+    desire(*table, kOther, kVpnA);
+  }
+  reconciler->start(clock.now());
+  executor.runAll();
+  EXPECT_EQ(rtb1.applyCount(), 0);
+  EXPECT_EQ(rtb2.applyCount(), 0);
+  EXPECT_EQ(reconciler->stats().adopted, 4u);
+  EXPECT_TRUE(changed.empty());
+  EXPECT_TRUE(reconciler->allSynced());
+}
+
+TEST_F(ReconcilerTest, RestartAfterKillMidCallAdoptsWhatLanded) {
+  make();
+  addTables();
+  desire(rtb1, kOnPrem, kDx);
+  reconciler->start(clock.now());
+  ASSERT_TRUE(executor.runNext("table rtb-1"));  // the initial list
+  // The backend call lands, but the process dies before its completion runs.
+  ASSERT_TRUE(executor.runBodyOnly("table rtb-1"));
+  reconciler.reset();
+  ASSERT_TRUE(executor.deliverNext());  // a late completion finds no reconciler: no effect
+  EXPECT_TRUE(changed.empty());
+  rtb1.clearCalls();
+
+  make();
+  addTables();
+  desire(rtb1, kOnPrem, kDx);
+  reconciler->start(clock.now());
+  executor.runAll();
+  EXPECT_EQ(rtb1.applyCount(), 0);
+  EXPECT_EQ(reconciler->stats().adopted, 1u);
+}
+
+TEST_F(ReconcilerTest, DecisionChangedDuringCallIsProgrammedNext) {
+  make();
+  addTables();
+  desire(rtb1, kOnPrem, kVpnA);
+  reconciler->start(clock.now());
+  ASSERT_TRUE(executor.runNext("table rtb-1"));  // the initial list
+  ASSERT_TRUE(executor.runBodyOnly("table rtb-1"));
+  desire(rtb1, kOnPrem, kDx);  // while the first call is out
+  EXPECT_EQ(executor.pending("table rtb-1"), 0u) << "one call per table at a time";
+  ASSERT_TRUE(executor.deliverNext());
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(changed[0].to, kVpnA.next_hop);
+  EXPECT_EQ(executor.pending("table rtb-1"), 1u);
+  executor.runAll();
+  ASSERT_EQ(changed.size(), 2u);
+  EXPECT_EQ(changed[1].from, kVpnA.next_hop);
+  EXPECT_EQ(changed[1].to, kDx.next_hop);
+  EXPECT_EQ(rtb1.routeFor(kOnPrem), kDx.next_hop);
+}
+
+TEST_F(ReconcilerTest, RouteChangedCarriesLatencies) {
+  make();
+  addTables();
+  desire(rtb1, kOnPrem, kDx);
+  reconciler->start(clock.now());
+  ASSERT_TRUE(executor.runNext("table rtb-1"));  // the initial list
+  clock.advance(milliseconds(40));
+  ASSERT_TRUE(executor.runBodyOnly("table rtb-1"));
+  clock.advance(milliseconds(210));
+  ASSERT_TRUE(executor.deliverNext());
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(changed[0].latency, milliseconds(250));
+  EXPECT_EQ(changed[0].call_latency, milliseconds(250));
+  EXPECT_EQ(changed[0].attempts, 1);
+}
+
+TEST_F(ReconcilerTest, WriteGateHoldsChangesAndDriftReports) {
+  make();
+  addTables();
+  reconciler->setWriteAllowed(false, clock.now());
+  reconciler->start(clock.now());
+  desire(rtb1, kOnPrem, kDx);
+  executor.runAll();
+  EXPECT_EQ(rtb1.applyCount(), 0);
+  EXPECT_EQ(reconciler->tableState("rtb-1"), SyncState::Syncing);
+  reconciler->setWriteAllowed(true, clock.now());
+  executor.runAll();
+  EXPECT_EQ(rtb1.routeFor(kOnPrem), kDx.next_hop);
+  EXPECT_EQ(rtb1.listCount(), 2) << "a new leader verifies before it writes";
+  EXPECT_TRUE(drifts.empty());
+}
+
+TEST_F(ReconcilerTest, WithdrawDeletesTheRoute) {
+  rtb1.setRoute(kOnPrem, kDx.next_hop);
+  make();
+  addTables();
+  reconciler->start(clock.now());
+  executor.runAll();
+  ASSERT_TRUE(reconciler->withdraw({"rtb-1", kOnPrem}, clock.now()));
+  executor.runAll();
+  EXPECT_FALSE(rtb1.routeFor(kOnPrem).has_value());
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_FALSE(changed[0].to.has_value());
+  // Withdrawing again, or a destination with no route, calls nothing.
+  ASSERT_TRUE(reconciler->withdraw({"rtb-1", kOnPrem}, clock.now()));
+  ASSERT_TRUE(reconciler->withdraw({"rtb-1", kOther}, clock.now()));
+  executor.runAll();
+  EXPECT_EQ(rtb1.applyCount(), 1);
+}
+
+TEST_F(ReconcilerTest, NewDestinationAfterStartIsListedBeforeWritten) {
+  make();
+  addTables();
+  reconciler->start(clock.now());
+  executor.runAll();
+  rtb1.setRoute(kOther, kVpnA.next_hop);
+  desire(rtb1, kOther, kVpnA);
+  executor.runAll();
+  EXPECT_EQ(rtb1.applyCount(), 0);
+  EXPECT_EQ(reconciler->stats().adopted, 1u);
+}
+
+TEST_F(ReconcilerTest, ForgetStopsManagingWithoutTouchingTheTable) {
+  make();
+  addTables();
+  reconciler->start(clock.now());
+  desire(rtb1, kOnPrem, kDx);
+  executor.runAll();
+  reconciler->forget({"rtb-1", kOnPrem}, clock.now());
+  rtb1.setRoute(kOnPrem, kVpnB.next_hop);
+  RouteNotice notice{RouteNotice::Kind::Added, Route{"rtb-1", kOnPrem, kVpnB.next_hop}};
+  EXPECT_FALSE(reconciler->noteExternalChange(notice, clock.now()));
+  EXPECT_TRUE(reconciler->snapshot().empty());
+  EXPECT_EQ(rtb1.routeFor(kOnPrem), kVpnB.next_hop);
+}
+
+TEST_F(ReconcilerTest, OverrunVerifiesEveryTable) {
+  make();
+  addTables();
+  reconciler->start(clock.now());
+  desire(rtb1, kOnPrem, kDx);
+  desire(rtb2, kOnPrem, kDx);
+  executor.runAll();
+  rtb2.setRoute(kOnPrem, kVpnB.next_hop);
+  RouteNotice overrun;
+  overrun.kind = RouteNotice::Kind::Overrun;
+  EXPECT_TRUE(reconciler->noteExternalChange(overrun, clock.now()));
+  executor.runAll();
+  EXPECT_EQ(rtb1.listCount(), 2);
+  EXPECT_EQ(rtb2.listCount(), 2);
+  ASSERT_EQ(drifts.size(), 1u);
+  EXPECT_EQ(drifts[0].key.table, "rtb-2");
+  EXPECT_EQ(rtb2.routeFor(kOnPrem), kDx.next_hop);
+}
+
+TEST_F(ReconcilerTest, FailedVerifyIsRetriedWithBackoff) {
+  make();
+  addTables();
+  reconciler->start(clock.now());
+  desire(rtb1, kOnPrem, kDx);
+  executor.runAll();
+  rtb1.failNext(1, ErrorCode::Timeout, Op::List);
+  rtb1.setRoute(kOnPrem, kVpnA.next_hop);
+  reconciler->requestVerify("rtb-1", clock.now());
+  executor.runAll();
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].operation, "list");
+  EXPECT_EQ(wakeup, clock.now() + milliseconds(500));
+  advanceToWakeup();
+  executor.runAll();
+  ASSERT_EQ(drifts.size(), 1u);
+  EXPECT_EQ(drifts[0].detected_by, "request");
+  EXPECT_EQ(rtb1.routeFor(kOnPrem), kDx.next_hop);
+}
+
+TEST_F(ReconcilerTest, RejectsUnknownTableAndMalformedNextHop) {
+  make();
+  addTables();
+  auto unknown = reconciler->setDesired({"rtb-9", kOnPrem}, kDx, clock.now());
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code(), ErrorCode::NotFound);
+  EXPECT_NE(unknown.error().message().find("rtb-9"), std::string::npos);
+  auto empty = reconciler->setDesired({"rtb-1", kOnPrem}, DesiredRoute{}, clock.now());
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(empty.error().code(), ErrorCode::InvalidArgument);
+  DesiredRoute v6_gateway{NextHop::gateway(*IpAddress::parse("2001:db8::1")), "vpn-a"};
+  auto family = reconciler->setDesired({"rtb-1", kOnPrem}, v6_gateway, clock.now());
+  ASSERT_FALSE(family);
+  EXPECT_EQ(family.error().code(), ErrorCode::InvalidArgument);
+}
+
+TEST_F(ReconcilerTest, PathRenameDoesNotCallTheBackend) {
+  make();
+  addTables();
+  reconciler->start(clock.now());
+  desire(rtb1, kOnPrem, kDx);
+  executor.runAll();
+  desire(rtb1, kOnPrem, DesiredRoute{kDx.next_hop, "dx-primary"});
+  executor.runAll();
+  EXPECT_EQ(rtb1.applyCount(), 1);
+  EXPECT_EQ(reconciler->snapshot()[0].programmed_path, "dx-primary");
+}
+
+// The same isolation with real worker threads: rtb-1's calls block in the backend (a closed
+// gate, not a sleep) while rtb-2 is listed and programmed.
+TEST(ReconcilerThreadsTest, SlowTableDoesNotDelayOthersOnWorkerThreads) {
+  asio::io_context io;
+  RealClock clock;
+  FakeRouteTable rtb1("rtb-1");
+  FakeRouteTable rtb2("rtb-2");
+  std::vector<RouteChangedEvent> changed;
+  auto work = asio::make_work_guard(io);  // keep run_one_for waiting while workers run
+  {
+    ThreadPoolExecutor executor(io, 2);
+    // Whatever happens below, never leave a worker stuck at the gate: the executor's
+    // destructor joins its workers.
+    struct OpenGate {
+      FakeRouteTable& table;
+      ~OpenGate() { table.openGate(); }
+    } open_gate{rtb1};
+    ReconcilerCallbacks callbacks;
+    callbacks.route_changed = [&](const RouteChangedEvent& e) { changed.push_back(e); };
+    Reconciler reconciler(executor, clock, callbacks);
+    reconciler.addTable(rtb1, clock.now());
+    reconciler.addTable(rtb2, clock.now());
+    rtb1.closeGate();
+    ASSERT_TRUE(reconciler.setDesired({"rtb-1", kOnPrem}, kDx, clock.now()));
+    ASSERT_TRUE(reconciler.setDesired({"rtb-2", kOnPrem}, kDx, clock.now()));
+    reconciler.start(clock.now());
+
+    auto run_until = [&](auto done) {
+      auto deadline = std::chrono::steady_clock::now() + seconds(10);
+      while (!done() && std::chrono::steady_clock::now() < deadline) {
+        io.run_one_for(milliseconds(100));
+      }
+      return done();
+    };
+    ASSERT_TRUE(run_until([&] { return !changed.empty(); }));
+    EXPECT_EQ(changed[0].key.table, "rtb-2");
+    EXPECT_EQ(rtb2.routeFor(kOnPrem), kDx.next_hop);
+    EXPECT_EQ(rtb1.blockedCalls(), 1u);
+    EXPECT_EQ(reconciler.tableState("rtb-1"), SyncState::Awaiting);
+
+    rtb1.openGate();
+    ASSERT_TRUE(run_until([&] { return changed.size() == 2; }));
+    EXPECT_EQ(changed[1].key.table, "rtb-1");
+    EXPECT_TRUE(reconciler.allSynced());
+  }  // the executor joins its workers before the tables go away
+}
+
+}  // namespace
+}  // namespace pathpilot::route

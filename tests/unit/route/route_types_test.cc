@@ -1,0 +1,157 @@
+#include <gtest/gtest.h>
+
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
+#include <thread>
+
+#include "fakes/fake_clock.h"
+#include "route/backoff.h"
+#include "route/executor.h"
+#include "route/route.h"
+#include "route/wakeup_timer.h"
+
+namespace pathpilot::route {
+namespace {
+
+TEST(NextHopTest, ParsesAndPrintsBothForms) {
+  auto gw = parseNextHop("via 169.254.100.1 dev vti0");
+  ASSERT_TRUE(gw) << gw.error().message();
+  EXPECT_EQ(gw->via, *IpAddress::parse("169.254.100.1"));
+  EXPECT_EQ(gw->dev, "vti0");
+  EXPECT_EQ(gw->toString(), "via 169.254.100.1 dev vti0");
+
+  EXPECT_EQ(parseNextHop("dev tun0")->toString(), "dev tun0");
+  EXPECT_EQ(parseNextHop("  via   10.0.0.1 ")->toString(), "via 10.0.0.1");
+  EXPECT_EQ(parseNextHop("10.0.0.1")->toString(), "via 10.0.0.1");
+  EXPECT_EQ(parseNextHop("dev eth0 via 2001:db8::1")->toString(), "via 2001:db8::1 dev eth0");
+
+  auto target = parseNextHop("vgw-078bcc55");
+  ASSERT_TRUE(target);
+  EXPECT_TRUE(target->isTarget());
+  EXPECT_EQ(target->toString(), "vgw-078bcc55");
+}
+
+TEST(NextHopTest, RejectsMalformedInputWithTheInputQuoted) {
+  for (const char* bad : {"", "   ", "via", "via 300.1.1.1", "dev", "via 10.0.0.1 via 10.0.0.2",
+                          "dev a dev b", "via 10.0.0.1 foo bar", "dev averyveryverylongname0"}) {
+    auto r = parseNextHop(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code(), ErrorCode::InvalidArgument);
+    EXPECT_NE(r.error().message().find(std::string("\"") + bad + "\""), std::string::npos)
+        << r.error().message();
+  }
+}
+
+TEST(NextHopTest, ValidateChecksFormAndFamily) {
+  EXPECT_FALSE(validateNextHop(NextHop{}));
+  NextHop mixed = NextHop::opaque("vgw-1");
+  mixed.dev = "eth0";
+  EXPECT_FALSE(validateNextHop(mixed));
+  NextHop v6 = NextHop::gateway(*IpAddress::parse("2001:db8::1"));
+  EXPECT_TRUE(validateNextHop(v6, IpFamily::V6));
+  EXPECT_FALSE(validateNextHop(v6, IpFamily::V4));
+  EXPECT_TRUE(validateNextHop(NextHop::device("vti0"), IpFamily::V4));
+}
+
+TEST(RouteTest, DescribesChanges) {
+  RouteDelta delta;
+  delta.destination = *IpPrefix::parse("10.10.0.0/16");
+  delta.old_next_hop = NextHop::opaque("vgw-1");
+  delta.new_next_hop = NextHop::opaque("eni-2");
+  EXPECT_EQ(delta.toString(), "10.10.0.0/16: vgw-1 -> eni-2");
+  delta.new_next_hop.reset();
+  EXPECT_TRUE(delta.isDelete());
+  EXPECT_EQ(delta.toString(), "10.10.0.0/16: vgw-1 -> (delete)");
+  EXPECT_EQ((RouteKey{"rtb-1", delta.destination}).toString(), "rtb-1 10.10.0.0/16");
+}
+
+TEST(BackoffTest, DoublesUpToTheCap) {
+  BackoffPolicy policy;
+  policy.initial = milliseconds(500);
+  policy.max = seconds(30);
+  EXPECT_EQ(backoffDelay(policy, 0), Duration::zero());
+  EXPECT_EQ(backoffDelay(policy, 1), milliseconds(500));
+  EXPECT_EQ(backoffDelay(policy, 2), seconds(1));
+  EXPECT_EQ(backoffDelay(policy, 7), seconds(30));
+  EXPECT_EQ(backoffDelay(policy, 1000), seconds(30)) << "no overflow";
+}
+
+TEST(BackoffTest, JitterStaysWithinBoundsAndIsReproducible) {
+  BackoffPolicy policy;
+  policy.jitter = 0.2;
+  Backoff a(policy, 42);
+  Backoff b(policy, 42);
+  bool varied = false;
+  Duration first = a.delay(3);
+  EXPECT_EQ(first, b.delay(3));
+  for (int i = 0; i < 200; ++i) {
+    Duration d = a.delay(3);
+    EXPECT_GE(d, milliseconds(1600));
+    EXPECT_LE(d, milliseconds(2400));
+    varied = varied || d != first;
+  }
+  EXPECT_TRUE(varied);
+}
+
+TEST(BackoffTest, ValidateRejectsNonsense) {
+  BackoffPolicy p;
+  EXPECT_TRUE(p.validate());
+  p.initial = Duration::zero();
+  EXPECT_FALSE(p.validate());
+  p = {};
+  p.max = milliseconds(1);
+  EXPECT_FALSE(p.validate());
+  p = {};
+  p.multiplier = 0.5;
+  EXPECT_FALSE(p.validate());
+  p = {};
+  p.jitter = 1.5;
+  EXPECT_FALSE(p.validate());
+}
+
+TEST(ThreadPoolExecutorTest, RunsBodyOffThreadAndCompletionOnTheEngine) {
+  asio::io_context io;
+  std::thread::id engine = std::this_thread::get_id();
+  std::thread::id body_thread;
+  std::thread::id completion_thread;
+  bool done = false;
+  auto work = asio::make_work_guard(io);
+  {
+    ThreadPoolExecutor executor(io, 1);
+    executor.run("lane", [&]() -> Completion {
+      body_thread = std::this_thread::get_id();
+      return [&] {
+        completion_thread = std::this_thread::get_id();
+        done = true;
+      };
+    });
+    auto deadline = std::chrono::steady_clock::now() + seconds(10);
+    while (!done && std::chrono::steady_clock::now() < deadline) {
+      io.run_one_for(milliseconds(100));
+    }
+  }
+  ASSERT_TRUE(done);
+  EXPECT_NE(body_thread, engine);
+  EXPECT_EQ(completion_thread, engine);
+}
+
+TEST(WakeupTimerTest, FiresOnceAtTheArmedTimeAndCanBeReplaced) {
+  asio::io_context io;
+  RealClock clock;
+  int fired = 0;
+  WakeupTimer timer(io, clock, [&](MonoTime) { ++fired; });
+  timer.arm(clock.now() + hours(1));
+  EXPECT_EQ(io.poll(), 0u);
+  timer.arm(clock.now());  // replaces the hour
+  io.run_for(seconds(5));
+  EXPECT_EQ(fired, 1);
+  EXPECT_EQ(timer.armedAt(), MonoTime::max());
+  timer.arm(clock.now());
+  timer.arm(MonoTime::max());  // cancelled
+  io.restart();
+  io.run_for(milliseconds(20));
+  EXPECT_EQ(fired, 1);
+}
+
+}  // namespace
+}  // namespace pathpilot::route
