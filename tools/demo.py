@@ -1,0 +1,255 @@
+#!/usr/bin/python3
+"""The pathpilot demo: the reference scenario in the network lab, with real traffic.
+
+Brings the lab up (lab/up), starts pathpilot in the monitor namespace with examples/lab.yaml,
+sends a numbered 1,000 packets/s stream from each cloud subnet to the on-prem host, plays a
+scenario of faults, prints every event as it happens, and ends with a table of what moved,
+how fast it was detected and how long traffic stopped. The same table is written as JSON to
+build/demo-report.json. Everything it starts is torn down at the end, also on Ctrl-C.
+"""
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "lab"))
+import labctl  # noqa: E402
+
+ROOT = labctl.ROOT
+CONFIG = os.environ.get("PP_DEMO_CONFIG", os.path.join(ROOT, "examples", "lab.yaml"))
+WORK = os.environ.get("PP_LAB_DIR", "/tmp/pp-lab")
+SOCKET = os.path.join(WORK, "control.sock")
+EVENTS = os.path.join(WORK, "events.jsonl")
+TRAFFIC_REPORT = os.path.join(WORK, "traffic.json")
+REPORT = os.path.join(labctl.build_dir(), "demo-report.json")
+STREAMS = {"rtb-a": "cla", "rtb-b": "clb"}  # route table -> cloud host sending its stream
+
+COLORS = sys.stdout.isatty()
+
+
+def color(text, code):
+    return f"\033[{code}m{text}\033[0m" if COLORS else text
+
+
+def parse_time(text):
+    return datetime.strptime(text.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+
+
+def stamp(t):
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+
+
+class Timeline(threading.Thread):
+    """Follows the journal's JSON lines file and prints each event as it arrives."""
+
+    def __init__(self, path, t0):
+        super().__init__(daemon=True)
+        self.path, self.t0 = path, t0
+        self.events = []
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+
+    def run(self):
+        pos = 0
+        while not self.stop.is_set():
+            try:
+                with open(self.path) as f:
+                    f.seek(pos)
+                    for line in f:
+                        if not line.endswith("\n"):
+                            break
+                        pos += len(line.encode())
+                        self.show(json.loads(line))
+            except FileNotFoundError:
+                pass
+            time.sleep(0.05)
+
+    def show(self, e):
+        with self.lock:
+            self.events.append(e)
+        sev = e.get("severity", "info")
+        code = {"critical": "31;1", "warning": "33"}.get(sev, "36")
+        t = parse_time(e["time"])
+        what = e.get("message", "")
+        if e.get("reason") and e["kind"] in ("path_down", "path_up", "path_degraded",
+                                              "fail_static", "recovery_failed"):
+            what += f"  [{e['reason']}]"
+        print(f"  {stamp(t)} +{t - self.t0:7.3f}s  {color(e['kind'].ljust(19), code)} {what}",
+              flush=True)
+
+    def find(self, kind, since, **fields):
+        with self.lock:
+            for e in self.events:
+                if e["kind"] != kind or parse_time(e["time"]) < since:
+                    continue
+                if all(e.get(k) == v for k, v in fields.items()):
+                    return e
+        return None
+
+    def all(self, kind, since, until=None):
+        with self.lock:
+            return [e for e in self.events if e["kind"] == kind and
+                    parse_time(e["time"]) >= since and
+                    (until is None or parse_time(e["time"]) <= until)]
+
+
+def banner(text):
+    print()
+    print(color(f"== {text} ", "1") + "=" * max(0, 70 - len(text)), flush=True)
+
+
+def wait_routes(lab, want, timeout, what):
+    """Waits until every route table uses the path in `want` ({table: path})."""
+    def ok(s):
+        return all((labctl.route_of(s, t) or {}).get("current") == p and
+                   (labctl.route_of(s, t) or {}).get("sync") == "synced" for t, p in want.items())
+    return lab.wait_status(SOCKET, ok, timeout=timeout, what=what)
+
+
+def main():
+    labctl.require_root()
+    for tool in (labctl.pathpilot_bin(), labctl.traffic_bin()):
+        if not os.path.exists(tool):
+            sys.exit(f"demo: {tool} is missing: run `make build` first")
+    lab = labctl.Lab(workdir=WORK)
+    rows = []
+    started = time.time()
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        banner("bringing the lab up (namespaces, strongSwan gateways, tunnels)")
+        lab.up()
+        for f in (EVENTS, TRAFFIC_REPORT):
+            if os.path.exists(f):
+                os.remove(f)
+        t0 = time.time()
+        timeline = Timeline(EVENTS, t0)
+        timeline.start()
+        banner(f"starting pathpilot with {os.path.relpath(CONFIG, ROOT)}")
+        lab.start_pathpilot(CONFIG)
+        wait_routes(lab, {"rtb-a": "dx", "rtb-b": "dx"}, 30, "both tables on dx")
+        lab.spawn("traffic-recv", "onhost", [labctl.traffic_bin(), "recv", "--port", "9000",
+                                             "--report", TRAFFIC_REPORT, "--flush", "200ms"])
+        time.sleep(0.3)
+        for table, host in STREAMS.items():
+            lab.spawn(f"traffic-{table}", host, [labctl.traffic_bin(), "send", "--to",
+                                                 "10.10.3.100:9000", "--rate", "1000",
+                                                 "--stream", table])
+        time.sleep(1.0)
+
+        def scenario(name, fault_cmds, want, timeout=20, settle=0.5):
+            banner(name)
+            t_fault = time.time()
+            for cmd in fault_cmds:
+                lab.fault(*cmd)
+            print(f"  {stamp(t_fault)} +{t_fault - t0:7.3f}s  {color('fault'.ljust(19), '35')} "
+                  + "; ".join(" ".join(c) for c in fault_cmds), flush=True)
+            status = wait_routes(lab, want, timeout, name) if want else None
+            time.sleep(settle)
+            return t_fault, status
+
+        marks = []  # (scenario, t_fault, t_end)
+
+        def play(name, faults, want, timeout=20, settle=0.5):
+            t_fault, _ = scenario(name, faults, want, timeout, settle)
+            marks.append((name, t_fault, time.time()))
+
+        play("1. DX down (black hole: carrier up, packets dropped)", [("blackhole", "dx")],
+             {"rtb-a": "vpn-a", "rtb-b": "vpn-b"})
+        play("2. VPN-A gateway crash (charon killed) and recovery", [("gw-crash", "gwa")],
+             {"rtb-a": "vpn-b", "rtb-b": "vpn-b"})
+        banner("   waiting for the recovery command to restart strongSwan-1 and the failback")
+        wait_routes(lab, {"rtb-a": "vpn-a", "rtb-b": "vpn-b"}, 40, "rtb-a back on vpn-a")
+        marks[-1] = (marks[-1][0], marks[-1][1], time.time())
+        play("3. DX back (failback only after the hold-down)", [("unblackhole", "dx")],
+             {"rtb-a": "dx", "rtb-b": "dx"}, timeout=30)
+        banner("4. DX flapping (down 1 s / up 1 s, five times)")
+        t_flap = time.time()
+        for _ in range(5):
+            lab.fault("blackhole", "dx")
+            time.sleep(1.0)
+            lab.fault("unblackhole", "dx")
+            time.sleep(1.0)
+        marks.append(("4. DX flapping", t_flap, time.time()))
+        moves = len(timeline.all("route_changed", t_flap))
+        print(f"  {moves} route change(s) during 10 s of flapping "
+              f"(hold-down and damping keep traffic off a flapping link)", flush=True)
+        play("5. DX and both VPNs down: fail static",
+             [("blackhole", "dx"), ("vpn-down",)], None, settle=3.0)
+        fs = timeline.find("fail_static", marks[-1][1])
+        print("  " + (color("fail static raised (critical): routes kept as they were", "31;1")
+                      if fs else "no fail_static event seen"), flush=True)
+        play("6. everything back", [("clear",)], {"rtb-a": "dx", "rtb-b": "dx"}, timeout=60)
+
+        for name, proc in list(lab.procs):
+            if name.startswith("traffic-rtb"):
+                labctl.stop_process(proc)
+                lab.forget(proc)
+        time.sleep(0.5)
+        for name, proc in list(lab.procs):
+            if name == "traffic-recv":
+                labctl.stop_process(proc)
+                lab.forget(proc)
+        traffic = json.load(open(TRAFFIC_REPORT))["streams"]
+        timeline.stop.set()
+        time.sleep(0.1)
+
+        # One row per route change: which scenario, detection time, the gap it caused.
+        for e in timeline.all("route_changed", t0):
+            t_change = parse_time(e["time"])
+            scen = None
+            for name, t_fault, t_end in marks:
+                if t_fault <= t_change <= t_end + 0.5:
+                    scen = (name, t_fault)
+            if scen is None:
+                continue
+            down = [d for d in timeline.all("path_down", scen[1], t_change)
+                    if d.get("path") == e.get("from")]
+            detect_ms = ((parse_time(down[0]["time"]) - scen[1]) * 1000.0) if down else None
+            gap_ms, lost = 0.0, 0
+            for g in traffic.get(e["route_table"], {}).get("gaps", []):
+                tg = parse_time(g["at"])
+                if scen[1] - 0.2 <= tg <= t_change + 0.2:
+                    gap_ms = max(gap_ms, g["gap_ms"])
+                    lost += g["lost"]
+            rows.append({"scenario": scen[0], "route_table": e["route_table"],
+                         "from": e.get("from"), "to": e.get("to"),
+                         "detect_ms": round(detect_ms, 1) if detect_ms is not None else None,
+                         "gap_ms": round(gap_ms, 1), "lost": lost})
+        banner("summary")
+        print(f"  {'SCENARIO':<52} {'TABLE':<6} {'FROM → TO':<16} {'DETECT':>9} "
+              f"{'GAP':>9} {'LOST':>6}")
+        for r in rows:
+            detect = f"{r['detect_ms']:.0f} ms" if r["detect_ms"] is not None else "-"
+            print(f"  {r['scenario'][:52]:<52} {r['route_table']:<6} "
+                  f"{(r['from'] or '?') + ' → ' + (r['to'] or '?'):<16} {detect:>9} "
+                  f"{r['gap_ms']:>6.0f} ms {r['lost']:>6}")
+        for table, s in traffic.items():
+            print(f"  stream {table}: {s['received']} packets received, {s['lost']} lost in all")
+        os.makedirs(os.path.dirname(REPORT), exist_ok=True)
+        with open(REPORT, "w") as f:
+            json.dump(rows, f, indent=1)
+        print(f"\n  report written to {os.path.relpath(REPORT, ROOT)}; "
+              f"demo took {time.time() - started:.0f} s")
+    except KeyboardInterrupt:
+        print("\ndemo: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the lab is torn down whatever happened
+        print(f"\ndemo: failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        banner("tearing the lab down")
+        lab.down()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
