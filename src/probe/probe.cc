@@ -114,6 +114,12 @@ Result<void> validateTarget(const TargetSpec& s) {
     return invalid(s, "source address " + s.pinning.source->toString() +
                           " is not of the target's address family");
   }
+  // fe80::/10 is ambiguous without an interface (every link has it); the bound device supplies
+  // the scope.
+  if (s.address.isV6() && s.address.bytes()[0] == 0xfe && (s.address.bytes()[1] & 0xc0) == 0x80 &&
+      s.pinning.interface.empty()) {
+    return invalid(s, "an IPv6 link-local target needs an interface in its pinning");
+  }
   if (s.pinning.interface.size() >= IFNAMSIZ) {
     return invalid(s, "interface name \"" + s.pinning.interface + "\" is longer than " +
                           std::to_string(IFNAMSIZ - 1) + " characters");

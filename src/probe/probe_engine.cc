@@ -383,6 +383,7 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     if (deadline && now > *deadline) {
       counters.timer_lag_ns += static_cast<std::uint64_t>((now - *deadline).count());
     }
+    bool drained = false;
     while (!deadlines.empty() && running) {
       const Deadline& top = deadlines.top();
       const MonoTime due = deadlines.nextDeadline();
@@ -396,6 +397,10 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
           onSendDue(d.a, d.b, now);
           break;
         case Deadline::Kind::IcmpTimeout:
+          if (!drained && !isStale(d)) {
+            drained = true;
+            drainAllSockets();
+          }
           onIcmpTimeout(d);
           break;
         case Deadline::Kind::TcpTimeout:
@@ -415,12 +420,10 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     if (!t.active || t.gen != gen) {
       return;  // removed or replaced since this was queued
     }
-    // Next send: from the previous due time (no drift), but never in the past: a loop that
-    // fell behind skips probes instead of bursting them.
-    MonoTime next = t.next_due + jitteredInterval(t.spec.interval, t.spec.jitter_pct, rng.next());
-    if (next <= now) {
-      next = now + jitteredInterval(t.spec.interval, t.spec.jitter_pct, rng.next());
-    }
+    // Next send: from the previous due time, in phase, never in the past (see nextDue).
+    const MonoTime next =
+        nextDue(t.next_due, jitteredInterval(t.spec.interval, t.spec.jitter_pct, rng.next()),
+                t.spec.interval, now);
     t.next_due = next;
     deadlines.push(next, Deadline{Deadline::Kind::Send, slot, gen, 0, 0});
     if (t.spec.kind == ProbeKind::Icmp) {
@@ -537,7 +540,7 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
         if (index == 0) {
           cause += " (interface " + g.pinning.interface + " does not exist)";
           dead = true;
-        } else if (index != sock.boundIfindex()) {
+        } else if (sock.boundIfindex() != 0 && index != sock.boundIfindex()) {
           cause += " (interface " + g.pinning.interface + " was re-created; re-opening)";
           dead = true;
         } else {
@@ -624,11 +627,31 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
       return;
     }
     entry->armed = false;
-    bool drained = false;
-    for (int round = 0; round < kReceiveBatchesPerWake && !drained; ++round) {
-      entry = findSocket(gi, si, id);
+    const auto drained = drainSocket(gi, si, id, kReceiveBatchesPerWake);
+    if (!drained) {
+      return;  // closed while handling an error
+    }
+    if (*drained) {
+      armSocket(gi, si);
+    } else {
+      // Budget used up: let timers and other sockets run, then continue draining. The wait is
+      // edge-triggered, so it must not be re-armed while data is still queued.
+      asio::post(io, [weak = weak_from_this(), gi, si, id] {
+        if (auto self = weak.lock()) {
+          self->onReadable(gi, si, id);
+        }
+      });
+    }
+  }
+
+  // Reads and handles up to `max_rounds` batches. Returns true when the socket is drained,
+  // false when the budget ran out first, nullopt when the socket was closed meanwhile.
+  std::optional<bool> drainSocket(std::uint32_t gi, std::uint32_t si, std::uint64_t id,
+                                  int max_rounds) {
+    for (int round = 0; round < max_rounds; ++round) {
+      SocketEntry* entry = findSocket(gi, si, id);
       if (entry == nullptr) {
-        return;  // closed while handling an error
+        return std::nullopt;
       }
       const int e = entry->socket->receive(&batch);
       const std::size_t got = batch.size();
@@ -639,26 +662,26 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
         // system call per wake-up in the common case.
         entry = findSocket(gi, si, id);
         if (entry == nullptr) {
-          return;
+          return std::nullopt;
         }
         entry->socket->receiveErrors(&batch);
         handleBatch(gi, si, id);
       }
-      drained = got == 0 && e == 0;
+      if (got == 0 && e == 0) {
+        return true;
+      }
     }
-    if (findSocket(gi, si, id) == nullptr) {
-      return;
-    }
-    if (drained) {
-      armSocket(gi, si);
-    } else {
-      // Budget used up: let timers and other sockets run, then continue draining. The wait is
-      // edge-triggered, so it must not be re-armed while data is still queued.
-      asio::post(io, [weak = weak_from_this(), gi, si, id] {
-        if (auto self = weak.lock()) {
-          self->onReadable(gi, si, id);
-        }
-      });
+    return findSocket(gi, si, id) ? std::optional<bool>(false) : std::nullopt;
+  }
+
+  // Before any timeout is declared, read every ICMP socket: when the engine thread runs late,
+  // replies that the kernel received in time may still sit unread, and they must count as
+  // replies, not timeouts. Cheap: one recvmmsg per socket returning EAGAIN when idle.
+  void drainAllSockets() {
+    for (std::uint32_t gi = 0; gi < groups.size(); ++gi) {
+      for (std::uint32_t si = 0; si < groups[gi].sockets.size(); ++si) {
+        (void)drainSocket(gi, si, groups[gi].sockets[si].id, kReceiveBatchesPerWake * 4);
+      }
     }
   }
 

@@ -29,6 +29,16 @@ Duration jitteredInterval(Duration interval, std::uint32_t jitter_pct, std::uint
   return Duration(static_cast<Duration::rep>(ns));
 }
 
+MonoTime nextDue(MonoTime previous_due, Duration step, Duration interval, MonoTime now) {
+  PP_CHECK(interval > Duration::zero());
+  MonoTime next = previous_due + step;
+  if (next <= now) {
+    const auto missed = (now - next) / interval + 1;
+    next += missed * interval;
+  }
+  return next;
+}
+
 // Modulo bias is at most interval/2^64: irrelevant for spreading probes.
 Duration firstProbeOffset(Duration interval, std::uint64_t random) {
   if (interval <= Duration::zero()) {

@@ -29,6 +29,14 @@ namespace pathpilot::probe {
 // Requires: jitter_pct <= 100.
 Duration jitteredInterval(Duration interval, std::uint32_t jitter_pct, std::uint64_t random);
 
+// The due time of a target's next probe: `step` (a jittered interval) after the previous due
+// time, so schedules do not drift with loop latency. If that is not after `now` (the loop
+// stalled), whole intervals are skipped until it is: missed probes are dropped, never sent in
+// a burst, and each target keeps its phase. Re-basing on `now` instead would give every
+// overdue target the same due time, and a thousand targets would fire together from then on.
+// Requires: interval > 0.
+MonoTime nextDue(MonoTime previous_due, Duration step, Duration interval, MonoTime now);
+
 // Offset of a new target's first probe in [0, interval), from `random`, so that targets added
 // together do not all fire in the same instant.
 Duration firstProbeOffset(Duration interval, std::uint64_t random);

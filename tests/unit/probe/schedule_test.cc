@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 #include "fakes/fake_clock.h"
@@ -59,6 +60,48 @@ TEST(FirstOffsetTest, WithinInterval) {
     ASSERT_GE(d, Duration::zero());
     ASSERT_LT(d, milliseconds(10));
   }
+}
+
+TEST(NextDueTest, OnScheduleAddsTheStep) {
+  testing::FakeClock clock;
+  const MonoTime due = clock.now();
+  EXPECT_EQ(nextDue(due, milliseconds(11), milliseconds(10), clock.now()), due + milliseconds(11));
+}
+
+TEST(NextDueTest, AfterAStallSkipsWholeIntervalsAndKeepsPhase) {
+  testing::FakeClock clock;
+  const MonoTime due = clock.now();
+  clock.advance(milliseconds(35));  // the loop stalled for 3.5 intervals
+  const MonoTime next = nextDue(due, milliseconds(10), milliseconds(10), clock.now());
+  EXPECT_GT(next, clock.now());
+  EXPECT_LE(next, clock.now() + milliseconds(10));
+  EXPECT_EQ((next - due) % milliseconds(10), Duration::zero());  // same phase as before
+  EXPECT_EQ(next, due + milliseconds(40));
+}
+
+// Regression: after a stall every overdue target used to be re-based on `now`, after which a
+// thousand targets fired in one burst each period (and overflowed the veth backlog).
+TEST(NextDueTest, TargetsStaySpreadAfterAStall) {
+  testing::FakeClock clock;
+  SplitMix64 rng(5);
+  constexpr int kTargets = 1000;
+  const Duration interval = milliseconds(20);
+  std::vector<MonoTime> due(kTargets);
+  for (auto& d : due) {
+    d = clock.now() + firstProbeOffset(interval, rng.next());
+  }
+  clock.advance(milliseconds(100));  // nobody ran for 5 intervals
+  std::map<std::int64_t, int> per_ms;
+  for (auto& d : due) {
+    d = nextDue(d, interval, interval, clock.now());
+    ++per_ms[std::chrono::duration_cast<milliseconds>(d - clock.now()).count()];
+  }
+  int worst = 0;
+  for (const auto& [ms, n] : per_ms) {
+    worst = std::max(worst, n);
+  }
+  EXPECT_EQ(per_ms.size(), 20u);  // still spread over the whole interval
+  EXPECT_LT(worst, 100);          // ~50 per millisecond, not 1000 at once
 }
 
 TEST(DeadlineQueueTest, PopsEarliestFirstAndTiesInInsertionOrder) {

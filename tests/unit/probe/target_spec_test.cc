@@ -54,6 +54,11 @@ TEST(TargetSpecTest, RejectsInconsistentPinning) {
   s = valid();
   s.pinning.interface = "eth 0";
   expectInvalid(s, "not valid");
+  s = valid();
+  s.address = IpAddress::parse("fe80::1").value();
+  expectInvalid(s, "link-local target needs an interface");
+  s.pinning.interface = "vti1";
+  EXPECT_TRUE(validateTarget(s));
 }
 
 TEST(TargetSpecTest, PinningText) {
