@@ -242,11 +242,14 @@ Error toError(const AwsError& error, std::string_view api, std::string_view acti
     }
   }
   msg += truncated(error.message);
-  msg += " (HTTP " + std::to_string(error.http_status);
+  // Without an AWS code the message already starts with "HTTP <status>".
+  std::string detail = error.code.empty() ? "" : "HTTP " + std::to_string(error.http_status);
   if (!error.request_id.empty()) {
-    msg += ", request id " + error.request_id;
+    detail += (detail.empty() ? "" : ", ") + std::string("request id ") + error.request_id;
   }
-  msg += ")";
+  if (!detail.empty()) {
+    msg += " (" + detail + ")";
+  }
   return Error(mapAwsErrorCode(error.code, error.http_status), std::move(msg));
 }
 

@@ -19,6 +19,7 @@ using namespace std::chrono_literals;
 class LoopbackServer {
  public:
   LoopbackServer() {
+    server_.set_tcp_nodelay(true);
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     // The socket already listens (connections queue in the backlog); wait only so that

@@ -1,0 +1,948 @@
+#include "aws/fake_endpoint.h"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <deque>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "aws/detail/xml.h"
+#include "aws/query.h"
+#include "aws/retry.h"
+#include "aws/sigv4.h"
+#include "base/ip.h"
+
+namespace pathpilot::aws {
+
+namespace {
+
+using detail::escape;
+
+constexpr std::string_view kEc2Xmlns = "http://ec2.amazonaws.com/doc/2016-11-15/";
+constexpr std::string_view kSnsXmlns = "http://sns.amazonaws.com/doc/2010-03-31/";
+constexpr std::string_view kCwXmlns = "http://monitoring.amazonaws.com/doc/2010-08-01/";
+
+enum class Service { Ec2, Sns, CloudWatch };
+
+// AWS accepts 1 MB query API bodies; leave room above that.
+constexpr std::size_t kMaxBody = 2 * 1024 * 1024;
+
+struct Route {
+  std::string destination;
+  RouteTarget target;
+  std::string origin;
+};
+
+struct Table {
+  std::string id;
+  std::string vpc_id;
+  std::vector<Route> routes;
+};
+
+struct Instance {
+  std::string id;
+  std::string availability_zone;
+  std::string state;  // running, stopped, pending, stopping
+  MonoTime step_done{};  // when a pending/stopping step completes
+};
+
+// An answer: status, XML body and content type.
+struct Reply {
+  int status = 200;
+  std::string body;
+  std::string content_type = "text/xml;charset=UTF-8";
+};
+
+int stateCode(std::string_view name) {
+  if (name == "pending") return 0;
+  if (name == "running") return 16;
+  if (name == "shutting-down") return 32;
+  if (name == "terminated") return 48;
+  if (name == "stopping") return 64;
+  if (name == "stopped") return 80;
+  return -1;
+}
+
+// Parameters "Prefix.1", "Prefix.2", ... in numeric order.
+std::vector<std::string> numbered(const QueryRequest& r, std::string_view prefix) {
+  std::vector<std::pair<int, std::string>> found;
+  for (const auto& [k, v] : r.params) {
+    if (k.size() > prefix.size() + 1 && k.compare(0, prefix.size(), prefix) == 0 &&
+        k[prefix.size()] == '.') {
+      int n = 0;
+      std::string_view digits = std::string_view(k).substr(prefix.size() + 1);
+      auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+      if (ec == std::errc() && end == digits.data() + digits.size()) {
+        found.emplace_back(n, v);
+      }
+    }
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> out;
+  for (auto& [n, v] : found) {
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+// Filter.N.Name / Filter.N.Value.M → name → values.
+std::map<std::string, std::vector<std::string>> filters(const QueryRequest& r) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (int i = 1; i < 50; ++i) {
+    std::string name = r.param("Filter." + std::to_string(i) + ".Name");
+    if (name.empty()) {
+      break;
+    }
+    auto values = numbered(r, "Filter." + std::to_string(i) + ".Value");
+    auto& dst = out[name];
+    dst.insert(dst.end(), values.begin(), values.end());
+  }
+  return out;
+}
+
+std::string ec2Error(std::string_view code, std::string_view message,
+                     std::string_view request_id) {
+  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>" +
+         escape(code) + "</Code><Message>" + escape(message) + "</Message></Error></Errors>" +
+         "<RequestID>" + escape(request_id) + "</RequestID></Response>";
+}
+
+std::string queryError(Service service, std::string_view type, std::string_view code,
+                       std::string_view message, std::string_view request_id) {
+  return "<ErrorResponse xmlns=\"" +
+         std::string(service == Service::Sns ? kSnsXmlns : kCwXmlns) +
+         "\">\n  <Error>\n    <Type>" + escape(type) + "</Type>\n    <Code>" + escape(code) +
+         "</Code>\n    <Message>" + escape(message) + "</Message>\n  </Error>\n  <RequestId>" +
+         escape(request_id) + "</RequestId>\n</ErrorResponse>\n";
+}
+
+std::string_view targetParam(RouteTargetKind kind) {
+  switch (kind) {
+    case RouteTargetKind::NetworkInterface:
+      return "networkInterfaceId";
+    case RouteTargetKind::Instance:
+      return "instanceId";
+    case RouteTargetKind::TransitGateway:
+      return "transitGatewayId";
+    case RouteTargetKind::NatGateway:
+      return "natGatewayId";
+    case RouteTargetKind::VpcPeering:
+      return "vpcPeeringConnectionId";
+    default:
+      return "gatewayId";
+  }
+}
+
+}  // namespace
+
+struct FakeAwsEndpoint::Impl {
+  explicit Impl(FakeAwsOptions o) : options(std::move(o)), rng(options.seed) {
+    if (options.clock == nullptr) {
+      owned_clock = std::make_unique<RealClock>();
+      options.clock = owned_clock.get();
+    }
+    faults = options.faults;
+  }
+
+  FakeAwsOptions options;
+  std::unique_ptr<RealClock> owned_clock;
+  httplib::Server server;
+  std::thread thread;
+  int bound_port = 0;
+  bool running = false;
+
+  mutable std::mutex mu;
+  std::map<std::string, Table> tables;
+  std::map<std::string, Instance> instances;
+  std::vector<std::string> topics;
+  std::vector<FakeSnsPublish> publishes;
+  std::vector<FakeMetricDatum> metrics;
+  FakeAwsFaults faults;
+  std::deque<FakeAwsFault> scripted;
+  std::mt19937_64 rng;
+  FakeAwsStats stats;
+  std::uint64_t next_id = 1;
+
+  WallTime wallNow() const {
+    return options.clock->wallNow() +
+           std::chrono::duration_cast<WallTime::duration>(options.clock_offset);
+  }
+  MonoTime monoNow() const { return options.clock->now(); }
+
+  // Requires mu.
+  std::string requestId() {
+    return fmt::format("fa4e0000-0000-4000-8000-{:012x}", next_id++);
+  }
+
+  // Requires mu. Completes transitions whose time has come.
+  const std::string& stateOf(Instance& i) {
+    MonoTime now = monoNow();
+    if (i.state == "stopping" && now >= i.step_done) {
+      i.state = "stopped";
+    } else if (i.state == "pending" && now >= i.step_done) {
+      i.state = "running";
+    }
+    return i.state;
+  }
+
+  // Requires mu.
+  std::string routeState(const Route& r) {
+    if (r.target.kind != RouteTargetKind::Instance) {
+      return "active";
+    }
+    auto it = instances.find(r.target.id);
+    return it != instances.end() && stateOf(it->second) == "running" ? "active" : "blackhole";
+  }
+
+  Reply error(Service service, int status, std::string_view code, std::string_view message,
+              const std::string& rid) {
+    if (service == Service::Ec2) {
+      return {status, ec2Error(code, message, rid)};
+    }
+    return {status, queryError(service, status >= 500 ? "Receiver" : "Sender", code, message, rid)};
+  }
+
+  Reply handle(const httplib::Request& req, std::string body);
+  Reply dispatch(Service service, const QueryRequest& q, const std::string& access_key,
+                 const std::string& rid);
+  Reply describeRouteTables(const QueryRequest& q, const std::string& rid);
+  Reply changeRoute(const QueryRequest& q, bool replace, const std::string& rid);
+  Reply describeInstances(const QueryRequest& q, const std::string& rid);
+  Reply changeInstances(const QueryRequest& q, bool stop, const std::string& rid);
+  Reply publish(const QueryRequest& q, const std::string& access_key, const std::string& rid);
+  Reply putMetricData(const QueryRequest& q, const std::string& rid);
+  std::string stateJson();
+};
+
+Reply FakeAwsEndpoint::Impl::handle(const httplib::Request& req, std::string body) {
+  SigV4Request sreq;
+  sreq.method = req.method;
+  std::string_view target = req.target;
+  std::size_t q = target.find('?');
+  sreq.path = std::string(target.substr(0, q));
+  sreq.query = q == std::string_view::npos ? std::string() : std::string(target.substr(q + 1));
+  for (const auto& [name, value] : req.headers) {
+    sreq.headers.push_back({name, value});
+  }
+  sreq.body = std::move(body);
+
+  // The error shape follows the service named in the credential scope (EC2 by default).
+  Service service = Service::Ec2;
+  std::string access_key;
+  if (auto authz = http::findHeader(sreq.headers, "authorization")) {
+    if (auto parsed = parseAuthorization(*authz)) {
+      service = parsed->service == "sns"          ? Service::Sns
+                : parsed->service == "monitoring" ? Service::CloudWatch
+                                                  : Service::Ec2;
+    }
+  }
+  std::string rid;
+  {
+    std::lock_guard lock(mu);
+    ++stats.requests;
+    rid = requestId();
+  }
+  auto lookup = [this](std::string_view id) -> std::optional<std::string> {
+    auto it = options.keys.find(std::string(id));
+    if (it == options.keys.end()) {
+      return std::nullopt;
+    }
+    return it->second;
+  };
+  auto verified = verifyHeaderSignature(sreq, lookup, wallNow(), options.max_skew);
+  if (!verified) {
+    {
+      std::lock_guard lock(mu);
+      ++stats.rejected_signatures;
+    }
+    const std::string& m = verified.error().message();
+    std::string code = m.substr(0, m.find(':'));
+    std::string message = m.find(": ") == std::string::npos ? m : m.substr(m.find(": ") + 2);
+    if (service == Service::Ec2 && code == "InvalidClientTokenId") {
+      return error(service, 401, "AuthFailure",
+                   "AWS was not able to validate the provided access credentials", rid);
+    }
+    return error(service, code == "IncompleteSignature" ? 400 : 403, code, message, rid);
+  }
+  access_key = verified->access_key_id;
+  auto query = decodeQueryBody(sreq.body);
+  if (!query) {
+    return error(service, 400, "MissingAction", "The request must contain the parameter Action",
+                 rid);
+  }
+
+  // Faults: the scripted queue first, then the random rates.
+  std::optional<FakeAwsFault> fault;
+  bool delay = false;
+  Duration latency{};
+  {
+    std::lock_guard lock(mu);
+    if (!scripted.empty()) {
+      fault = scripted.front();
+      scripted.pop_front();
+    } else {
+      std::uniform_real_distribution<double> u(0.0, 1.0);
+      double a = u(rng);
+      double b = u(rng);
+      if (a < faults.throttle_rate) {
+        fault = FakeAwsFault::Throttle;
+      } else if (a < faults.throttle_rate + faults.error_rate) {
+        fault = FakeAwsFault::ServerError;
+      }
+      delay = b < faults.latency_rate;
+      latency = faults.latency;
+    }
+    if (fault) {
+      ++stats.injected_faults;
+    }
+  }
+  if (delay && latency > Duration::zero()) {
+    std::this_thread::sleep_for(latency);
+  }
+  if (fault) {
+    switch (*fault) {
+      case FakeAwsFault::Throttle:
+        return service == Service::Ec2
+                   ? error(service, 503, "RequestLimitExceeded", "Request limit exceeded.", rid)
+                   : error(service, 400, "Throttling", "Rate exceeded", rid);
+      case FakeAwsFault::ServerError:
+        return error(service, 500, "InternalError",
+                     "An internal error has occurred. Please try again.", rid);
+      case FakeAwsFault::Unavailable:
+        return {503,
+                "<html><head><title>503 Service Temporarily Unavailable</title></head><body>"
+                "<h1>503 Service Temporarily Unavailable</h1></body></html>\n",
+                "text/html"};
+      case FakeAwsFault::Skewed:
+        return error(service, 403, "RequestTimeTooSkewed",
+                     "The difference between the request time and the current time is too "
+                     "large.",
+                     rid);
+      case FakeAwsFault::ExpiredToken:
+        return error(service, 403, "ExpiredToken",
+                     "The security token included in the request is expired", rid);
+    }
+  }
+  return dispatch(service, *query, access_key, rid);
+}
+
+Reply FakeAwsEndpoint::Impl::dispatch(Service service, const QueryRequest& q,
+                                      const std::string& access_key, const std::string& rid) {
+  Reply reply;
+  const std::string& a = q.action;
+  if (a == "DescribeRouteTables") {
+    reply = describeRouteTables(q, rid);
+  } else if (a == "CreateRoute" || a == "ReplaceRoute") {
+    reply = changeRoute(q, a == "ReplaceRoute", rid);
+  } else if (a == "DescribeInstances") {
+    reply = describeInstances(q, rid);
+  } else if (a == "StopInstances" || a == "StartInstances") {
+    reply = changeInstances(q, a == "StopInstances", rid);
+  } else if (a == "Publish") {
+    reply = publish(q, access_key, rid);
+  } else if (a == "PutMetricData") {
+    reply = putMetricData(q, rid);
+  } else {
+    return error(service, 400, "InvalidAction",
+                 "The action " + a + " is not valid for this web service.", rid);
+  }
+  if (reply.status == 200) {
+    std::lock_guard lock(mu);
+    ++stats.actions[a];
+  }
+  return reply;
+}
+
+Reply FakeAwsEndpoint::Impl::describeRouteTables(const QueryRequest& q, const std::string& rid) {
+  std::lock_guard lock(mu);
+  auto ids = numbered(q, "RouteTableId");
+  auto f = filters(q);
+  for (const auto& [name, values] : f) {
+    if (name != "route-table-id" && name != "vpc-id") {
+      return error(Service::Ec2, 400, "InvalidParameterValue",
+                   "The filter '" + name + "' is invalid", rid);
+    }
+  }
+  for (const std::string& id : ids) {
+    if (!tables.count(id)) {
+      return error(Service::Ec2, 400, "InvalidRouteTableID.NotFound",
+                   "The routeTable ID '" + id + "' does not exist", rid);
+    }
+  }
+  auto matches = [&](const Table& t) {
+    auto in = [](const std::vector<std::string>& v, const std::string& x) {
+      return std::find(v.begin(), v.end(), x) != v.end();
+    };
+    if (!ids.empty() && !in(ids, t.id)) return false;
+    if (f.count("route-table-id") && !in(f["route-table-id"], t.id)) return false;
+    if (f.count("vpc-id") && !in(f["vpc-id"], t.vpc_id)) return false;
+    return true;
+  };
+  std::vector<const Table*> selected;
+  for (const auto& [id, t] : tables) {
+    if (matches(t)) {
+      selected.push_back(&t);
+    }
+  }
+  std::size_t offset = 0;
+  if (std::string token = q.param("NextToken"); !token.empty()) {
+    auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), offset);
+    if (ec != std::errc() || end != token.data() + token.size() || offset > selected.size()) {
+      return error(Service::Ec2, 400, "InvalidParameterValue", "Invalid NextToken", rid);
+    }
+  }
+  std::size_t max = selected.size();
+  if (std::string m = q.param("MaxResults"); !m.empty()) {
+    int n = 0;
+    std::from_chars(m.data(), m.data() + m.size(), n);
+    if (n < 5 || n > 100) {
+      return error(Service::Ec2, 400, "InvalidParameterValue",
+                   "Value ( " + m + " ) for parameter maxResults is invalid. Expecting a value "
+                   "between 5 and 100.",
+                   rid);
+    }
+    max = static_cast<std::size_t>(n);
+  }
+  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DescribeRouteTablesResponse xmlns=\"" +
+                    std::string(kEc2Xmlns) + "\">\n    <requestId>" + rid +
+                    "</requestId>\n    <routeTableSet>\n";
+  std::size_t end = std::min(selected.size(), offset + max);
+  for (std::size_t i = offset; i < end; ++i) {
+    const Table& t = *selected[i];
+    out += "        <item>\n            <routeTableId>" + escape(t.id) +
+           "</routeTableId>\n            <vpcId>" + escape(t.vpc_id) + "</vpcId>\n" +
+           "            <ownerId>" + escape(options.account) + "</ownerId>\n" +
+           "            <routeSet>\n";
+    for (const Route& r : t.routes) {
+      bool v6 = r.destination.find(':') != std::string::npos;
+      out += "                <item>\n                    <" +
+             std::string(v6 ? "destinationIpv6CidrBlock" : "destinationCidrBlock") + ">" +
+             escape(r.destination) + "</" +
+             std::string(v6 ? "destinationIpv6CidrBlock" : "destinationCidrBlock") + ">\n";
+      std::string param(targetParam(r.target.kind));
+      out += "                    <" + param + ">" + escape(r.target.id) + "</" + param + ">\n";
+      if (r.target.kind == RouteTargetKind::Instance) {
+        out += "                    <instanceOwnerId>" + escape(options.account) +
+               "</instanceOwnerId>\n";
+      }
+      out += "                    <state>" + routeState(r) + "</state>\n                    <origin>" +
+             escape(r.origin) + "</origin>\n                </item>\n";
+    }
+    out += "            </routeSet>\n            <associationSet/>\n            "
+           "<propagatingVgwSet/>\n            <tagSet/>\n        </item>\n";
+  }
+  out += "    </routeTableSet>\n";
+  if (end < selected.size()) {
+    out += "    <nextToken>" + std::to_string(end) + "</nextToken>\n";
+  }
+  out += "</DescribeRouteTablesResponse>\n";
+  return {200, out};
+}
+
+Reply FakeAwsEndpoint::Impl::changeRoute(const QueryRequest& q, bool replace,
+                                         const std::string& rid) {
+  std::lock_guard lock(mu);
+  std::string table_id = q.param("RouteTableId");
+  if (table_id.empty()) {
+    return error(Service::Ec2, 400, "MissingParameter",
+                 "The request must contain the parameter routeTableId", rid);
+  }
+  std::string dst = q.param("DestinationCidrBlock");
+  std::string dst_name = "destinationCidrBlock";
+  if (dst.empty()) {
+    dst = q.param("DestinationIpv6CidrBlock");
+    dst_name = "destinationIpv6CidrBlock";
+  }
+  if (dst.empty()) {
+    return error(Service::Ec2, 400, "MissingParameter",
+                 "The request must contain the parameter destinationCidrBlock or "
+                 "destinationIpv6CidrBlock",
+                 rid);
+  }
+  auto prefix = IpPrefix::parse(dst, true);
+  if (!prefix) {
+    return error(Service::Ec2, 400, "InvalidParameterValue",
+                 "Value (" + dst + ") for parameter " + dst_name +
+                     " is invalid. This is not a valid CIDR block.",
+                 rid);
+  }
+  std::vector<RouteTarget> targets;
+  for (auto [param, kind] : std::initializer_list<std::pair<const char*, RouteTargetKind>>{
+           {"GatewayId", RouteTargetKind::Gateway},
+           {"NetworkInterfaceId", RouteTargetKind::NetworkInterface},
+           {"InstanceId", RouteTargetKind::Instance},
+           {"TransitGatewayId", RouteTargetKind::TransitGateway},
+           {"NatGatewayId", RouteTargetKind::NatGateway},
+           {"VpcPeeringConnectionId", RouteTargetKind::VpcPeering}}) {
+    if (std::string id = q.param(param); !id.empty()) {
+      targets.push_back({kind, id});
+    }
+  }
+  if (targets.size() != 1) {
+    return error(Service::Ec2, 400, targets.empty() ? "MissingParameter" : "InvalidParameterCombination",
+                 "The request must contain exactly one of gatewayId, natGatewayId, "
+                 "networkInterfaceId, instanceId, transitGatewayId or vpcPeeringConnectionId",
+                 rid);
+  }
+  auto t = tables.find(table_id);
+  if (t == tables.end()) {
+    return error(Service::Ec2, 400, "InvalidRouteTableID.NotFound",
+                 "The routeTable ID '" + table_id + "' does not exist", rid);
+  }
+  if (targets[0].kind == RouteTargetKind::Instance && !instances.count(targets[0].id)) {
+    return error(Service::Ec2, 400, "InvalidInstanceID.NotFound",
+                 "The instance ID '" + targets[0].id + "' does not exist", rid);
+  }
+  std::string normalized = prefix->toString();
+  auto existing = std::find_if(t->second.routes.begin(), t->second.routes.end(),
+                               [&](const Route& r) { return r.destination == normalized; });
+  if (replace) {
+    if (existing == t->second.routes.end()) {
+      return error(Service::Ec2, 400, "InvalidParameterValue",
+                   "There is no route defined for '" + normalized +
+                       "' in the route table. Use CreateRoute instead.",
+                   rid);
+    }
+    existing->target = targets[0];
+    existing->origin = "CreateRoute";
+  } else {
+    if (existing != t->second.routes.end()) {
+      return error(Service::Ec2, 400, "RouteAlreadyExists",
+                   "The route identified by " + normalized + " already exists.", rid);
+    }
+    t->second.routes.push_back({normalized, targets[0], "CreateRoute"});
+  }
+  std::string action = replace ? "ReplaceRoute" : "CreateRoute";
+  return {200, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<" + action + "Response xmlns=\"" +
+                   std::string(kEc2Xmlns) + "\">\n  <requestId>" + rid +
+                   "</requestId>\n  <return>true</return>\n</" + action + "Response>\n"};
+}
+
+Reply FakeAwsEndpoint::Impl::describeInstances(const QueryRequest& q, const std::string& rid) {
+  std::lock_guard lock(mu);
+  auto ids = numbered(q, "InstanceId");
+  auto f = filters(q);
+  for (const auto& [name, values] : f) {
+    if (name != "instance-id" && name != "instance-state-name") {
+      return error(Service::Ec2, 400, "InvalidParameterValue",
+                   "The filter '" + name + "' is invalid", rid);
+    }
+  }
+  for (const std::string& id : ids) {
+    if (!instances.count(id)) {
+      return error(Service::Ec2, 400, "InvalidInstanceID.NotFound",
+                   "The instance ID '" + id + "' does not exist", rid);
+    }
+  }
+  std::vector<Instance*> selected;
+  for (auto& [id, inst] : instances) {
+    auto in = [](const std::vector<std::string>& v, const std::string& x) {
+      return std::find(v.begin(), v.end(), x) != v.end();
+    };
+    if (!ids.empty() && !in(ids, id)) continue;
+    if (f.count("instance-id") && !in(f["instance-id"], id)) continue;
+    if (f.count("instance-state-name") && !in(f["instance-state-name"], stateOf(inst))) continue;
+    selected.push_back(&inst);
+  }
+  std::size_t offset = 0;
+  if (std::string token = q.param("NextToken"); !token.empty()) {
+    auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), offset);
+    if (ec != std::errc() || end != token.data() + token.size() || offset > selected.size()) {
+      return error(Service::Ec2, 400, "InvalidParameterValue", "Invalid NextToken", rid);
+    }
+  }
+  std::size_t max = selected.size();
+  if (std::string m = q.param("MaxResults"); !m.empty()) {
+    int n = 0;
+    std::from_chars(m.data(), m.data() + m.size(), n);
+    if (n < 5 || n > 1000) {
+      return error(Service::Ec2, 400, "InvalidParameterValue",
+                   "Value ( " + m + " ) for parameter maxResults is invalid. Expecting a value "
+                   "between 5 and 1000.",
+                   rid);
+    }
+    max = static_cast<std::size_t>(n);
+  }
+  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DescribeInstancesResponse xmlns=\"" +
+                    std::string(kEc2Xmlns) + "\">\n  <requestId>" + rid +
+                    "</requestId>\n  <reservationSet>\n";
+  std::size_t end = std::min(selected.size(), offset + max);
+  for (std::size_t i = offset; i < end; ++i) {
+    Instance& inst = *selected[i];
+    const std::string& state = stateOf(inst);
+    out += "    <item>\n      <reservationId>r-" + inst.id.substr(std::min<std::size_t>(2, inst.id.size())) +
+           "</reservationId>\n      <ownerId>" + escape(options.account) +
+           "</ownerId>\n      <groupSet/>\n      <instancesSet>\n        <item>\n"
+           "          <instanceId>" + escape(inst.id) + "</instanceId>\n"
+           "          <imageId>ami-0fake0000000000000</imageId>\n"
+           "          <instanceState>\n            <code>" + std::to_string(stateCode(state)) +
+           "</code>\n            <name>" + state + "</name>\n          </instanceState>\n"
+           "          <instanceType>t3.small</instanceType>\n"
+           "          <placement>\n            <availabilityZone>" +
+           escape(inst.availability_zone) +
+           "</availabilityZone>\n            <tenancy>default</tenancy>\n          </placement>\n"
+           "          <vpcId>vpc-0fake</vpcId>\n"
+           "          <sourceDestCheck>false</sourceDestCheck>\n"
+           "          <tagSet/>\n        </item>\n      </instancesSet>\n    </item>\n";
+  }
+  out += "  </reservationSet>\n";
+  if (end < selected.size()) {
+    out += "  <nextToken>" + std::to_string(end) + "</nextToken>\n";
+  }
+  out += "</DescribeInstancesResponse>\n";
+  return {200, out};
+}
+
+Reply FakeAwsEndpoint::Impl::changeInstances(const QueryRequest& q, bool stop,
+                                             const std::string& rid) {
+  std::lock_guard lock(mu);
+  auto ids = numbered(q, "InstanceId");
+  if (ids.empty()) {
+    return error(Service::Ec2, 400, "MissingParameter",
+                 "The request must contain the parameter InstanceId", rid);
+  }
+  for (const std::string& id : ids) {
+    if (!instances.count(id)) {
+      return error(Service::Ec2, 400, "InvalidInstanceID.NotFound",
+                   "The instance ID '" + id + "' does not exist", rid);
+    }
+  }
+  // Check every instance first: EC2 changes all or none.
+  for (const std::string& id : ids) {
+    const std::string& s = stateOf(instances[id]);
+    if ((stop && s == "pending") || (!stop && s == "stopping")) {
+      return error(Service::Ec2, 400, "IncorrectInstanceState",
+                   "The instance '" + id + "' is not in a state from which it can be " +
+                       (stop ? "stopped." : "started."),
+                   rid);
+    }
+  }
+  std::string action = stop ? "StopInstances" : "StartInstances";
+  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<" + action + "Response xmlns=\"" +
+                    std::string(kEc2Xmlns) + "\">\n  <requestId>" + rid +
+                    "</requestId>\n  <instancesSet>\n";
+  for (const std::string& id : ids) {
+    Instance& inst = instances[id];
+    std::string previous = stateOf(inst);
+    if (stop && previous == "running") {
+      inst.state = "stopping";
+      inst.step_done = monoNow() + options.transition;
+    } else if (!stop && previous == "stopped") {
+      inst.state = "pending";
+      inst.step_done = monoNow() + options.transition;
+    }
+    const std::string& current = stateOf(inst);
+    out += "    <item>\n      <instanceId>" + escape(id) + "</instanceId>\n      <currentState>\n"
+           "        <code>" + std::to_string(stateCode(current)) + "</code>\n        <name>" +
+           current + "</name>\n      </currentState>\n      <previousState>\n        <code>" +
+           std::to_string(stateCode(previous)) + "</code>\n        <name>" + previous +
+           "</name>\n      </previousState>\n    </item>\n";
+  }
+  out += "  </instancesSet>\n</" + action + "Response>\n";
+  return {200, out};
+}
+
+Reply FakeAwsEndpoint::Impl::publish(const QueryRequest& q, const std::string& access_key,
+                                     const std::string& rid) {
+  std::lock_guard lock(mu);
+  FakeSnsPublish p{q.param("TopicArn"), q.param("Subject"), q.param("Message"), access_key};
+  if (p.topic_arn.empty()) {
+    return error(Service::Sns, 400, "InvalidParameter", "Invalid parameter: TopicArn", rid);
+  }
+  if (p.message.empty()) {
+    return error(Service::Sns, 400, "InvalidParameter", "Invalid parameter: Empty message", rid);
+  }
+  if (p.subject.size() >= 100 || p.subject.find_first_of("\r\n") != std::string::npos) {
+    return error(Service::Sns, 400, "InvalidParameter", "Invalid parameter: Subject", rid);
+  }
+  if (!topics.empty() && std::find(topics.begin(), topics.end(), p.topic_arn) == topics.end()) {
+    return error(Service::Sns, 404, "NotFound", "Topic does not exist", rid);
+  }
+  publishes.push_back(std::move(p));
+  std::string message_id = fmt::format("5e55a9e0-0000-5000-9000-{:012x}", publishes.size());
+  return {200, "<PublishResponse xmlns=\"" + std::string(kSnsXmlns) +
+                   "\">\n  <PublishResult>\n    <MessageId>" + message_id +
+                   "</MessageId>\n  </PublishResult>\n  <ResponseMetadata>\n    <RequestId>" +
+                   rid + "</RequestId>\n  </ResponseMetadata>\n</PublishResponse>\n"};
+}
+
+Reply FakeAwsEndpoint::Impl::putMetricData(const QueryRequest& q, const std::string& rid) {
+  std::string ns = q.param("Namespace");
+  if (ns.empty()) {
+    return error(Service::CloudWatch, 400, "MissingParameter",
+                 "The parameter Namespace is required.", rid);
+  }
+  if (ns.rfind("AWS/", 0) == 0) {
+    return error(Service::CloudWatch, 400, "InvalidParameterValue",
+                 "The value AWS/ for parameter Namespace is invalid.", rid);
+  }
+  std::vector<FakeMetricDatum> data;
+  for (int i = 1;; ++i) {
+    const std::string p = "MetricData.member." + std::to_string(i) + ".";
+    std::string name = q.param(p + "MetricName");
+    if (name.empty()) {
+      break;
+    }
+    if (i > 1000) {
+      return error(Service::CloudWatch, 400, "InvalidParameterValue",
+                   "The collection MetricData must not have a size greater than 1000.", rid);
+    }
+    FakeMetricDatum d;
+    d.metric_namespace = ns;
+    d.name = name;
+    std::string value = q.param(p + "Value");
+    char* end = nullptr;
+    d.value = std::strtod(value.c_str(), &end);
+    if (value.empty() || end != value.c_str() + value.size() || !std::isfinite(d.value)) {
+      return error(Service::CloudWatch, 400, "InvalidParameterValue",
+                   "The value " + value + " for parameter " + p + "Value is invalid.", rid);
+    }
+    d.unit = q.param(p + "Unit");
+    d.timestamp = q.param(p + "Timestamp");
+    for (int j = 1;; ++j) {
+      const std::string dp = p + "Dimensions.member." + std::to_string(j) + ".";
+      std::string dn = q.param(dp + "Name");
+      if (dn.empty()) {
+        break;
+      }
+      d.dimensions.emplace_back(dn, q.param(dp + "Value"));
+    }
+    data.push_back(std::move(d));
+  }
+  if (data.empty()) {
+    return error(Service::CloudWatch, 400, "MissingParameter",
+                 "The parameter MetricData is required.", rid);
+  }
+  std::lock_guard lock(mu);
+  metrics.insert(metrics.end(), data.begin(), data.end());
+  return {200, "<PutMetricDataResponse xmlns=\"" + std::string(kCwXmlns) +
+                   "\">\n  <ResponseMetadata>\n    <RequestId>" + rid +
+                   "</RequestId>\n  </ResponseMetadata>\n</PutMetricDataResponse>\n"};
+}
+
+std::string FakeAwsEndpoint::Impl::stateJson() {
+  std::lock_guard lock(mu);
+  nlohmann::json j;
+  j["route_tables"] = nlohmann::json::array();
+  for (const auto& [id, t] : tables) {
+    nlohmann::json routes = nlohmann::json::array();
+    for (const Route& r : t.routes) {
+      routes.push_back({{"destination", r.destination},
+                        {"target", r.target.id},
+                        {"target_kind", std::string(routeTargetKindName(r.target.kind))},
+                        {"state", routeState(r)},
+                        {"origin", r.origin}});
+    }
+    j["route_tables"].push_back({{"id", id}, {"vpc_id", t.vpc_id}, {"routes", routes}});
+  }
+  j["instances"] = nlohmann::json::array();
+  for (auto& [id, inst] : instances) {
+    const std::string& s = stateOf(inst);
+    j["instances"].push_back({{"id", id},
+                              {"state", s},
+                              {"code", stateCode(s)},
+                              {"availability_zone", inst.availability_zone}});
+  }
+  j["publishes"] = nlohmann::json::array();
+  for (const FakeSnsPublish& p : publishes) {
+    j["publishes"].push_back(
+        {{"topic_arn", p.topic_arn}, {"subject", p.subject}, {"message", p.message}});
+  }
+  j["metrics"] = nlohmann::json::array();
+  for (const FakeMetricDatum& m : metrics) {
+    nlohmann::json dims = nlohmann::json::object();
+    for (const auto& [k, v] : m.dimensions) {
+      dims[k] = v;
+    }
+    j["metrics"].push_back({{"namespace", m.metric_namespace},
+                            {"name", m.name},
+                            {"value", m.value},
+                            {"unit", m.unit},
+                            {"dimensions", dims}});
+  }
+  j["stats"] = {{"requests", stats.requests},
+                {"rejected_signatures", stats.rejected_signatures},
+                {"injected_faults", stats.injected_faults},
+                {"actions", stats.actions}};
+  return j.dump(2) + "\n";
+}
+
+// ---- FakeAwsEndpoint ----
+
+FakeAwsEndpoint::FakeAwsEndpoint(FakeAwsOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+FakeAwsEndpoint::~FakeAwsEndpoint() { stop(); }
+
+Result<void> FakeAwsEndpoint::start() {
+  Impl& d = *impl_;
+  if (d.running) {
+    return ok();
+  }
+  d.server.set_payload_max_length(kMaxBody);
+  // Headers and body go out in separate writes; without TCP_NODELAY each answer waits for
+  // the client's delayed ACK (40 ms on Linux).
+  d.server.set_tcp_nodelay(true);
+  // A content-reader handler: httplib would otherwise parse form bodies itself and refuse
+  // those over 8 KiB with 413, while AWS accepts 1 MB (PutMetricData batches are larger).
+  d.server.Post("/", [&d](const httplib::Request& req, httplib::Response& res,
+                          const httplib::ContentReader& reader) {
+    std::string body;
+    bool too_large = false;
+    reader([&](const char* data, std::size_t len) {
+      if (body.size() + len > kMaxBody) {
+        too_large = true;
+        return false;
+      }
+      body.append(data, len);
+      return true;
+    });
+    Reply reply = too_large ? Reply{413, "", "text/plain"} : d.handle(req, std::move(body));
+    res.status = reply.status;
+    res.set_header("Date", formatHttpDate(d.wallNow()));
+    res.set_content(reply.body, reply.content_type.c_str());
+  });
+  d.server.Get("/_fake/state", [&d](const httplib::Request&, httplib::Response& res) {
+    res.set_content(d.stateJson(), "application/json");
+  });
+  int port = d.options.port == 0 ? d.server.bind_to_any_port(d.options.host)
+                                 : (d.server.bind_to_port(d.options.host, d.options.port)
+                                        ? d.options.port
+                                        : -1);
+  if (port <= 0) {
+    return fail(ErrorCode::Unavailable, "fake AWS endpoint: cannot listen on " +
+                                            d.options.host + ":" +
+                                            std::to_string(d.options.port));
+  }
+  d.bound_port = port;
+  d.thread = std::thread([&d] { d.server.listen_after_bind(); });
+  while (!d.server.is_running()) {
+    std::this_thread::yield();
+  }
+  d.running = true;
+  return ok();
+}
+
+void FakeAwsEndpoint::stop() {
+  Impl& d = *impl_;
+  if (!d.running) {
+    return;
+  }
+  d.server.stop();
+  if (d.thread.joinable()) {
+    d.thread.join();
+  }
+  d.running = false;
+}
+
+int FakeAwsEndpoint::port() const { return impl_->bound_port; }
+
+std::string FakeAwsEndpoint::url() const {
+  return "http://" + impl_->options.host + ":" + std::to_string(impl_->bound_port);
+}
+
+void FakeAwsEndpoint::addRouteTable(const std::string& id, const std::string& vpc_id) {
+  std::lock_guard lock(impl_->mu);
+  impl_->tables[id] = Table{id, vpc_id, {}};
+}
+
+void FakeAwsEndpoint::putRoute(const std::string& route_table_id, const std::string& destination,
+                               const RouteTarget& target) {
+  std::lock_guard lock(impl_->mu);
+  Table& t = impl_->tables[route_table_id];
+  t.id = route_table_id;
+  if (t.vpc_id.empty()) {
+    t.vpc_id = "vpc-0fake";
+  }
+  auto p = IpPrefix::parse(destination, false);
+  std::string normalized = p ? p->toString() : destination;
+  for (Route& r : t.routes) {
+    if (r.destination == normalized) {
+      r.target = target;
+      return;
+    }
+  }
+  t.routes.push_back({normalized, target,
+                      target.id == "local" ? "CreateRouteTable" : "CreateRoute"});
+}
+
+std::optional<Ec2RouteTable> FakeAwsEndpoint::routeTable(const std::string& id) const {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->tables.find(id);
+  if (it == impl_->tables.end()) {
+    return std::nullopt;
+  }
+  Ec2RouteTable out;
+  out.id = id;
+  out.vpc_id = it->second.vpc_id;
+  out.owner_id = impl_->options.account;
+  for (const Route& r : it->second.routes) {
+    Ec2Route route;
+    route.destination = r.destination;
+    route.target = r.target;
+    route.state = impl_->routeState(r);
+    route.origin = r.origin;
+    out.routes.push_back(std::move(route));
+  }
+  return out;
+}
+
+void FakeAwsEndpoint::addInstance(const std::string& id, const std::string& state,
+                                  const std::string& availability_zone) {
+  std::lock_guard lock(impl_->mu);
+  Instance inst{id, availability_zone, state, impl_->monoNow() + impl_->options.transition};
+  impl_->instances[id] = std::move(inst);
+}
+
+std::optional<InstanceState> FakeAwsEndpoint::instanceState(const std::string& id) const {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->instances.find(id);
+  if (it == impl_->instances.end()) {
+    return std::nullopt;
+  }
+  const std::string& s = impl_->stateOf(it->second);
+  return InstanceState{stateCode(s), s};
+}
+
+void FakeAwsEndpoint::addTopic(const std::string& arn) {
+  std::lock_guard lock(impl_->mu);
+  impl_->topics.push_back(arn);
+}
+
+std::vector<FakeSnsPublish> FakeAwsEndpoint::publishes() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->publishes;
+}
+
+std::vector<FakeMetricDatum> FakeAwsEndpoint::metrics() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->metrics;
+}
+
+void FakeAwsEndpoint::setFaults(const FakeAwsFaults& faults) {
+  std::lock_guard lock(impl_->mu);
+  impl_->faults = faults;
+}
+
+void FakeAwsEndpoint::injectNext(FakeAwsFault fault, int count) {
+  std::lock_guard lock(impl_->mu);
+  for (int i = 0; i < count; ++i) {
+    impl_->scripted.push_back(fault);
+  }
+}
+
+FakeAwsStats FakeAwsEndpoint::stats() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->stats;
+}
+
+std::string FakeAwsEndpoint::stateJson() const { return impl_->stateJson(); }
+
+}  // namespace pathpilot::aws

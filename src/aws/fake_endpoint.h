@@ -1,0 +1,139 @@
+// aws/fake_endpoint.h — an in-memory AWS (EC2 + SNS + CloudWatch) on loopback, for tests,
+// the network lab and demos.
+//
+// Purpose: let pathpilot's real HTTP, signing, retry and parsing code run end to end without
+// an AWS account. The fake listens on 127.0.0.1 (port 0 picks a free port), speaks the Query
+// protocol on "POST /", and answers in the real response shapes:
+//   EC2 (2016-11-15): DescribeRouteTables (filters route-table-id, RouteTableId.N,
+//     MaxResults/NextToken), CreateRoute, ReplaceRoute (GatewayId, NetworkInterfaceId,
+//     InstanceId, TransitGatewayId, NatGatewayId, VpcPeeringConnectionId),
+//     DescribeInstances (instance-id filter, InstanceId.N, paging), StopInstances,
+//     StartInstances — instances move running → stopping → stopped and stopped → pending →
+//     running, each step taking `transition` of the injected clock; routes to an instance
+//     that is not running are reported as "blackhole", as EC2 does;
+//   SNS (2010-03-31): Publish (recorded);
+//   CloudWatch (2010-08-01): PutMetricData (recorded, validated like the service).
+// EVERY request must carry a valid SigV4 Authorization for a configured access key; bad,
+// missing, skewed or tampered signatures are rejected with the AWS error shape
+// (AuthFailure / SignatureDoesNotMatch / InvalidClientTokenId / RequestTimeTooSkewed ...).
+// Faults: throttling and 5xx at given rates (seeded RNG, so runs repeat), added latency at a
+// given rate, and a deterministic queue of faults for the next N requests. Every response
+// carries a Date header from the injected clock (+ `clock_offset`, to exercise skew
+// correction). GET /_fake/state returns the whole state as JSON (lab scripts poll it).
+// Threading: the server runs its own threads; every public method is thread-safe.
+// Metrics: counters via stats().
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "aws/ec2.h"
+#include "base/error.h"
+#include "base/time.h"
+
+namespace pathpilot::aws {
+
+struct FakeAwsFaults {
+  double throttle_rate = 0;  // share of requests answered with throttling
+  double error_rate = 0;     // share answered with 500 InternalError / 503 Unavailable
+  double latency_rate = 0;   // share delayed by `latency` before being answered
+  Duration latency = Duration::zero();
+};
+
+struct FakeAwsOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;  // 0: any free port
+  // access key id → secret. Requests signed with other keys get InvalidClientTokenId.
+  std::map<std::string, std::string> keys = {
+      {"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}};
+  std::string region = "us-east-1";  // reported in ARNs; requests for any region are served
+  std::string account = "111122223333";
+  Duration transition = std::chrono::seconds(2);  // one stop/start step
+  Duration max_skew = std::chrono::minutes(5);    // accepted signature time difference
+  Duration clock_offset = Duration::zero();       // the fake's clock = clock + offset
+  FakeAwsFaults faults;
+  std::uint64_t seed = 1;
+  // Time source (not owned; must outlive the endpoint). nullptr: the real clocks.
+  const Clock* clock = nullptr;
+};
+
+// One fault for the deterministic queue.
+enum class FakeAwsFault {
+  Throttle,     // EC2: 503 RequestLimitExceeded; SNS/CloudWatch: 400 Throttling
+  ServerError,  // 500 InternalError
+  Unavailable,  // 503 with an HTML body (a load balancer's page, not an AWS error)
+  Skewed,       // 403 RequestTimeTooSkewed (with the Date header)
+  ExpiredToken, // 403 ExpiredToken
+};
+
+struct FakeSnsPublish {
+  std::string topic_arn;
+  std::string subject;
+  std::string message;
+  std::string access_key_id;
+};
+
+struct FakeMetricDatum {
+  std::string metric_namespace;
+  std::string name;
+  double value = 0;
+  std::string unit;
+  std::string timestamp;
+  std::vector<std::pair<std::string, std::string>> dimensions;
+};
+
+struct FakeAwsStats {
+  std::uint64_t requests = 0;
+  std::uint64_t rejected_signatures = 0;
+  std::uint64_t injected_faults = 0;
+  std::map<std::string, std::uint64_t> actions;  // "DescribeRouteTables" → count (served)
+};
+
+class FakeAwsEndpoint {
+ public:
+  explicit FakeAwsEndpoint(FakeAwsOptions options = {});
+  ~FakeAwsEndpoint();  // stops the server
+  FakeAwsEndpoint(const FakeAwsEndpoint&) = delete;
+  FakeAwsEndpoint& operator=(const FakeAwsEndpoint&) = delete;
+
+  // Binds and starts serving. Errors: Unavailable when the address cannot be bound.
+  [[nodiscard]] Result<void> start();
+  void stop();
+  int port() const;
+  // "http://127.0.0.1:<port>" — use as endpoint_url.
+  std::string url() const;
+
+  // ---- state set-up and inspection ----
+  void addRouteTable(const std::string& id, const std::string& vpc_id = "vpc-0fake");
+  // Adds or replaces a route (set-up only; no checks).
+  void putRoute(const std::string& route_table_id, const std::string& destination,
+                const RouteTarget& target);
+  std::optional<Ec2RouteTable> routeTable(const std::string& id) const;
+  // `state`: "running", "stopped", "pending", "stopping".
+  void addInstance(const std::string& id, const std::string& state = "running",
+                   const std::string& availability_zone = "us-east-1a");
+  std::optional<InstanceState> instanceState(const std::string& id) const;
+  // Registered topics; while none is registered, Publish accepts any topic ARN.
+  void addTopic(const std::string& arn);
+  std::vector<FakeSnsPublish> publishes() const;
+  std::vector<FakeMetricDatum> metrics() const;
+
+  // ---- faults ----
+  void setFaults(const FakeAwsFaults& faults);
+  // The next `count` signed requests get `fault` (before random faults apply).
+  void injectNext(FakeAwsFault fault, int count = 1);
+
+  FakeAwsStats stats() const;
+  // The state as JSON (what GET /_fake/state returns).
+  std::string stateJson() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pathpilot::aws

@@ -1,0 +1,317 @@
+// End to end on loopback: the real CurlHttpClient, SigV4 and retries against the fake AWS
+// endpoint, which verifies every signature. Time is a shared, thread-safe test clock; retry
+// sleeps are recorded, not slept.
+#include <atomic>
+
+#include <gtest/gtest.h>
+
+#include "aws/cloudwatch.h"
+#include "aws/credential_providers.h"
+#include "aws/ec2.h"
+#include "aws/fake_endpoint.h"
+#include "aws/sns.h"
+#include "http/curl_http_client.h"
+
+namespace pathpilot::aws {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr char kKey[] = "AKIDEXAMPLE";
+constexpr char kSecret[] = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+
+// A Clock that the test moves and the server threads read: an atomic offset.
+class SharedClock final : public Clock {
+ public:
+  MonoTime now() const override { return MonoTime(std::chrono::hours(1)) + Duration(offset_.load()); }
+  WallTime wallNow() const override {
+    return WallTime(std::chrono::hours(490000)) +
+           std::chrono::duration_cast<WallTime::duration>(Duration(offset_.load()));
+  }
+  void advance(Duration d) { offset_ += d.count(); }
+
+ private:
+  std::atomic<Duration::rep> offset_{0};
+};
+
+class FakeEndpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override { start({}); }
+
+  void start(FakeAwsOptions options) {
+    fake_.reset();
+    options.clock = &clock_;
+    options.transition = 10s;
+    fake_ = std::make_unique<FakeAwsEndpoint>(options);
+    ASSERT_TRUE(fake_->start());
+    fake_->addRouteTable("rtb-468f5222");
+    fake_->addRouteTable("rtb-4b8f522f");
+    fake_->putRoute("rtb-468f5222", "10.10.0.0/16", *RouteTarget::fromId("vgw-078bcc55"));
+    fake_->addInstance("i-0e1466e8a5dd4892c", "running", "ap-southeast-1a");
+    fake_->addInstance("i-0430fe110cdec5835", "running", "ap-southeast-1b");
+  }
+
+  std::unique_ptr<QueryClient> client(std::string api, std::string service,
+                                      std::string_view version,
+                                      CredentialsProvider* creds = nullptr,
+                                      std::string endpoint_url = {}) {
+    QueryClientOptions o;
+    o.api_name = std::move(api);
+    o.endpoint = *resolveEndpoint(service, "ap-southeast-1",
+                                  endpoint_url.empty() ? fake_->url() : endpoint_url);
+    o.version = std::string(version);
+    o.timeout = 5s;
+    return std::make_unique<QueryClient>(
+        http_, creds ? *creds : creds_, clock_, o,
+        RetryHooks{[] { return 0.5; }, [this](Duration d) { sleeps_.push_back(d); }});
+  }
+
+  SharedClock clock_;
+  std::unique_ptr<FakeAwsEndpoint> fake_;
+  http::CurlHttpClient http_;
+  StaticCredentialsProvider creds_{Credentials(kKey, kSecret, "session-token-value")};
+  std::vector<Duration> sleeps_;
+};
+
+TEST_F(FakeEndpointTest, RoutesEndToEnd) {
+  auto q = client("EC2", "ec2", kEc2ApiVersion);
+  Ec2Client ec2(*q);
+  auto dst = *IpPrefix::parse("10.10.0.0/16");
+  auto tables = ec2.describeRouteTables({"rtb-468f5222", "rtb-4b8f522f"});
+  ASSERT_TRUE(tables) << tables.error().message();
+  ASSERT_EQ(tables->size(), 2u);
+  const Ec2Route* dx = (*tables)[0].findRoute(dst);
+  ASSERT_NE(dx, nullptr);
+  EXPECT_EQ(dx->target.id, "vgw-078bcc55");
+  EXPECT_TRUE(dx->active());
+
+  // Fail over to the AZ-a gateway, then create the route in the other table.
+  auto vpn_a = *RouteTarget::fromId("i-0e1466e8a5dd4892c");
+  ASSERT_TRUE(ec2.replaceRoute("rtb-468f5222", dst, vpn_a));
+  auto missing = ec2.replaceRoute("rtb-4b8f522f", dst, vpn_a);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), ErrorCode::NotFound);
+  ASSERT_TRUE(ec2.createRoute("rtb-4b8f522f", dst, vpn_a));
+  auto dup = ec2.createRoute("rtb-4b8f522f", dst, vpn_a);
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code(), ErrorCode::AlreadyExists);
+  EXPECT_EQ(fake_->routeTable("rtb-468f5222")->routes.at(0).target, vpn_a);
+  EXPECT_EQ(fake_->routeTable("rtb-4b8f522f")->routes.at(0).target, vpn_a);
+
+  auto gone = ec2.replaceRoute("rtb-00000000", dst, vpn_a);
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().code(), ErrorCode::NotFound);
+  EXPECT_NE(gone.error().message().find("InvalidRouteTableID.NotFound"), std::string::npos);
+  EXPECT_EQ(fake_->stats().rejected_signatures, 0u);
+}
+
+TEST_F(FakeEndpointTest, DescribeRouteTablesPagesThroughManyTables) {
+  for (int i = 0; i < 130; ++i) {
+    fake_->addRouteTable("rtb-" + std::to_string(100000 + i));
+  }
+  auto q = client("EC2", "ec2", kEc2ApiVersion);
+  auto tables = Ec2Client(*q).describeRouteTables({});
+  ASSERT_TRUE(tables) << tables.error().message();
+  EXPECT_EQ(tables->size(), 132u);
+  EXPECT_EQ(fake_->stats().actions["DescribeRouteTables"], 2u);
+}
+
+TEST_F(FakeEndpointTest, StopStartTakesTheConfiguredTime) {
+  auto q = client("EC2", "ec2", kEc2ApiVersion);
+  Ec2Client ec2(*q);
+  fake_->putRoute("rtb-4b8f522f", "10.10.0.0/16", *RouteTarget::fromId("i-0430fe110cdec5835"));
+  auto stopping = ec2.stopInstances({"i-0430fe110cdec5835"});
+  ASSERT_TRUE(stopping) << stopping.error().message();
+  EXPECT_EQ(stopping->at(0).previous.name, "running");
+  EXPECT_EQ(stopping->at(0).current.name, "stopping");
+  // Starting a stopping instance is refused, as EC2 does.
+  auto early = ec2.startInstances({"i-0430fe110cdec5835"});
+  ASSERT_FALSE(early);
+  EXPECT_NE(early.error().message().find("IncorrectInstanceState"), std::string::npos);
+  clock_.advance(10s);
+  auto described = ec2.describeInstances({"i-0430fe110cdec5835"});
+  ASSERT_TRUE(described);
+  EXPECT_EQ(described->at(0).state, (InstanceState{80, "stopped"}));
+  EXPECT_EQ(described->at(0).availability_zone, "ap-southeast-1b");
+  EXPECT_EQ(fake_->routeTable("rtb-4b8f522f")->routes.at(0).state, "blackhole");
+  auto pending = ec2.startInstances({"i-0430fe110cdec5835"});
+  ASSERT_TRUE(pending);
+  EXPECT_EQ(pending->at(0).current.name, "pending");
+  clock_.advance(9s);
+  EXPECT_EQ(fake_->instanceState("i-0430fe110cdec5835")->name, "pending");
+  clock_.advance(1s);
+  EXPECT_EQ(fake_->instanceState("i-0430fe110cdec5835")->name, "running");
+  EXPECT_EQ(fake_->routeTable("rtb-4b8f522f")->routes.at(0).state, "active");
+  auto unknown = ec2.stopInstances({"i-0badc0ffee0000000"});
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code(), ErrorCode::NotFound);
+}
+
+TEST_F(FakeEndpointTest, BadSignaturesAreRejected) {
+  StaticCredentialsProvider wrong_secret{Credentials(kKey, "not-the-secret")};
+  auto q = client("EC2", "ec2", kEc2ApiVersion, &wrong_secret);
+  auto r = Ec2Client(*q).replaceRoute("rtb-468f5222", *IpPrefix::parse("10.10.0.0/16"),
+                                      *RouteTarget::fromId("vgw-1"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::PermissionDenied);
+  EXPECT_NE(r.error().message().find("SignatureDoesNotMatch"), std::string::npos);
+  EXPECT_EQ(r.error().message().find("not-the-secret"), std::string::npos);
+  EXPECT_EQ(fake_->routeTable("rtb-468f5222")->routes.at(0).target.id, "vgw-078bcc55");
+
+  StaticCredentialsProvider unknown_key{Credentials("AKIDUNKNOWN00000", kSecret)};
+  auto q2 = client("EC2", "ec2", kEc2ApiVersion, &unknown_key);
+  auto r2 = Ec2Client(*q2).describeRouteTables({});
+  ASSERT_FALSE(r2);
+  EXPECT_NE(r2.error().message().find("AuthFailure"), std::string::npos);
+  EXPECT_EQ(fake_->stats().rejected_signatures, 2u);
+}
+
+TEST_F(FakeEndpointTest, InjectedThrottlingIsRetried) {
+  fake_->injectNext(FakeAwsFault::Throttle, 2);
+  auto q = client("EC2", "ec2", kEc2ApiVersion);
+  auto r = Ec2Client(*q).describeRouteTables({"rtb-468f5222"});
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(sleeps_, (std::vector<Duration>{250ms, 500ms}));
+  EXPECT_EQ(fake_->stats().injected_faults, 2u);
+}
+
+TEST_F(FakeEndpointTest, LoadBalancerPagesAndServerErrorsGiveUpClearly) {
+  fake_->injectNext(FakeAwsFault::Unavailable, 3);
+  auto q = client("EC2", "ec2", kEc2ApiVersion);
+  auto r = Ec2Client(*q).describeInstances({});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::Unavailable);
+  EXPECT_NE(r.error().message().find("failed: HTTP 503 with an XML body <html> that is not an "
+                                     "AWS error [after 3 attempts"),
+            std::string::npos)
+      << r.error().message();
+  EXPECT_NE(r.error().message().find("after 3 attempts"), std::string::npos);
+  fake_->injectNext(FakeAwsFault::ServerError, 1);
+  EXPECT_TRUE(Ec2Client(*q).describeInstances({}));
+}
+
+TEST_F(FakeEndpointTest, ExpiredTokenIsNotRetried) {
+  fake_->injectNext(FakeAwsFault::ExpiredToken, 1);
+  auto q = client("EC2", "ec2", kEc2ApiVersion);
+  auto r = Ec2Client(*q).describeInstances({});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::PermissionDenied);
+  EXPECT_NE(r.error().message().find("ExpiredToken"), std::string::npos);
+  EXPECT_EQ(fake_->stats().requests, 1u);
+}
+
+TEST_F(FakeEndpointTest, ClockSkewIsLearnedFromTheServer) {
+  FakeAwsOptions o;
+  o.clock_offset = 20min;  // the server's clock is 20 minutes ahead of ours
+  start(o);
+  auto q = client("EC2", "ec2", kEc2ApiVersion);
+  auto r = Ec2Client(*q).describeRouteTables({"rtb-468f5222"});
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(fake_->stats().rejected_signatures, 1u);  // the first, skewed attempt
+  EXPECT_EQ(std::chrono::duration_cast<std::chrono::minutes>(q->clockOffset()), 20min);
+  EXPECT_TRUE(sleeps_.empty());
+}
+
+TEST_F(FakeEndpointTest, RandomFaultsAreSeededAndSurvivable) {
+  FakeAwsOptions o;
+  o.faults.throttle_rate = 0.3;
+  o.faults.error_rate = 0.1;
+  o.seed = 7;
+  start(o);
+  auto q = client("EC2", "ec2", kEc2ApiVersion);
+  Ec2Client ec2(*q);
+  int ok_calls = 0;
+  for (int i = 0; i < 40; ++i) {
+    auto r = ec2.describeRouteTables({"rtb-468f5222"});
+    if (r) {
+      ++ok_calls;
+    } else {
+      EXPECT_TRUE(r.error().code() == ErrorCode::Throttled ||
+                  r.error().code() == ErrorCode::Unavailable)
+          << r.error().message();
+    }
+  }
+  EXPECT_GT(fake_->stats().injected_faults, 5u);
+  EXPECT_GE(ok_calls, 30);  // 3 attempts make a 40 % failure rate mostly survivable
+}
+
+TEST_F(FakeEndpointTest, SnsPublishIsRecorded) {
+  fake_->addTopic("arn:aws:sns:ap-southeast-1:111122223333:DCI-Status");
+  auto q = client("SNS", "sns", kSnsApiVersion);
+  SnsClient sns(*q);
+  auto r = sns.publish({"arn:aws:sns:ap-southeast-1:111122223333:DCI-Status",
+                        "[Singapore] DX down", "rtb-468f5222 10.10.0.0/16: dx -> vpn-a"});
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_FALSE(r->message_id.empty());
+  auto published = fake_->publishes();
+  ASSERT_EQ(published.size(), 1u);
+  EXPECT_EQ(published[0].subject, "[Singapore] DX down");
+  EXPECT_EQ(published[0].message, "rtb-468f5222 10.10.0.0/16: dx -> vpn-a");
+  EXPECT_EQ(published[0].access_key_id, kKey);
+  auto missing = sns.publish({"arn:aws:sns:ap-southeast-1:111122223333:Other", "s", "m"});
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), ErrorCode::NotFound);
+  fake_->injectNext(FakeAwsFault::Throttle, 1);
+  EXPECT_TRUE(sns.publish({"arn:aws:sns:ap-southeast-1:111122223333:DCI-Status", "", "again"}));
+}
+
+TEST_F(FakeEndpointTest, PutMetricDataIsRecordedInBatches) {
+  auto q = client("CloudWatch", "monitoring", kCloudWatchApiVersion);
+  CloudWatchClient cw(*q);
+  std::vector<MetricDatum> data;
+  for (int i = 0; i < 2100; ++i) {
+    MetricDatum d;
+    d.name = "PathRttMs";
+    d.value = 10.5 + i;
+    d.unit = "Milliseconds";
+    d.dimensions = {{"Site", "Singapore"}, {"Path", i % 2 ? "vpn-a" : "dx"}};
+    data.push_back(d);
+  }
+  auto r = cw.putMetricData("Pathpilot", data);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->requests, 3u);
+  auto recorded = fake_->metrics();
+  ASSERT_EQ(recorded.size(), 2100u);
+  EXPECT_EQ(recorded[1].metric_namespace, "Pathpilot");
+  EXPECT_EQ(recorded[1].value, 11.5);
+  EXPECT_EQ(recorded[1].unit, "Milliseconds");
+  EXPECT_EQ(recorded[1].dimensions,
+            (std::vector<std::pair<std::string, std::string>>{{"Site", "Singapore"},
+                                                              {"Path", "vpn-a"}}));
+}
+
+TEST_F(FakeEndpointTest, UnresolvableEndpointFailsFastWithoutTraffic) {
+  auto q = client("EC2", "ec2", kEc2ApiVersion, nullptr, "https://ec2.lab.invalid");
+  auto r = Ec2Client(*q).describeRouteTables({});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::Unavailable);
+  EXPECT_NE(r.error().message().find("cannot resolve host 'ec2.lab.invalid'"),
+            std::string::npos);
+  EXPECT_EQ(fake_->stats().requests, 0u);
+}
+
+TEST_F(FakeEndpointTest, UnreachableImdsIsAClearError) {
+  // A port that was just freed: connection refused.
+  int port = fake_->port();
+  fake_.reset();
+  ImdsOptions o;
+  o.endpoint = "http://127.0.0.1:" + std::to_string(port);
+  o.timeout = 500ms;
+  ImdsCredentialsProvider imds(http_, clock_, o);
+  auto c = imds.credentials();
+  ASSERT_FALSE(c);
+  EXPECT_TRUE(c.error().retryable());
+  EXPECT_NE(c.error().message().find("instance metadata service at http://127.0.0.1:"),
+            std::string::npos);
+}
+
+TEST_F(FakeEndpointTest, StateJsonForLabScripts) {
+  std::string json = fake_->stateJson();
+  EXPECT_NE(json.find("\"rtb-468f5222\""), std::string::npos);
+  EXPECT_NE(json.find("\"vgw-078bcc55\""), std::string::npos);
+  EXPECT_NE(json.find("\"i-0e1466e8a5dd4892c\""), std::string::npos);
+  EXPECT_EQ(json.find(kSecret), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pathpilot::aws
