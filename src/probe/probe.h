@@ -122,6 +122,8 @@ struct ProbeResult {
 };
 
 // Where results go. Registered once at wiring time (daemon/); called on the engine thread.
+// The sink must not throw: it is called while unwinding an engine entry point, so an exception
+// terminates the process (the loop's catch-all-and-abort rule, STYLE.md §5, without the log).
 using ProbeSink = std::function<void(const ProbeResult&)>;
 
 // Monotonic totals for metrics.
@@ -131,7 +133,9 @@ struct ProbeCounters {
   std::uint64_t timed_out = 0;     // probes that got no valid reply in time
   std::uint64_t late = 0;          // valid replies that arrived after their probe timed out
   std::uint64_t foreign = 0;       // replies that belong to nobody: other processes, unknown
-                                   // identifiers or sequence numbers, bad cookie, wrong source
+                                   // identifiers or sequence numbers, bad cookie, wrong source.
+                                   // Raw sockets see every echo reply of the host (or bound
+                                   // interface), so other pingers' replies count here too.
   std::uint64_t send_errors = 0;   // sends the kernel refused
   std::uint64_t unreachable = 0;   // ICMP errors / connect errors matched to a probe
   std::uint64_t socket_errors = 0; // failures to open or pin a socket
