@@ -654,7 +654,7 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
         return std::nullopt;
       }
       const int e = entry->socket->receive(&batch);
-      const std::size_t got = batch.size();
+      std::size_t got = batch.size();
       handleBatch(gi, si, id);
       if (e != 0) {
         // A ping socket with IP_RECVERR reports a queued ICMP error once as the recvmmsg
@@ -665,9 +665,12 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
           return std::nullopt;
         }
         entry->socket->receiveErrors(&batch);
+        got += batch.size();
         handleBatch(gi, si, id);
       }
-      if (got == 0 && e == 0) {
+      // Nothing read: drained. An error with nothing behind it (sk_err is reported once and
+      // cleared) also ends the round, so a persistent error can never spin the loop.
+      if (got == 0) {
         return true;
       }
     }
