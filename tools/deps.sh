@@ -15,6 +15,10 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # network lab and comparison probers
   iproute2 iptables iputils-ping fping procps psmisc
+  # real strongSwan gateways in the lab (STRONGSWAN.md §0) and its NFQUEUE delay helper
+  strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libcharon-extra-plugins
+  libstrongswan-extra-plugins
+  libnetfilter-queue-dev python3
 )
 
 missing=()
