@@ -575,6 +575,34 @@ TEST_F(ReconcilerTest, PathRenameDoesNotCallTheBackend) {
   EXPECT_EQ(reconciler->snapshot()[0].programmed_path, "dx-primary");
 }
 
+TEST_F(ReconcilerTest, TrackedDestinationIsLearntButNotChanged) {
+  rtb1.setRoute(kOnPrem, kVpnB.next_hop);
+  make();
+  addTables();
+  ASSERT_TRUE(reconciler->track({"rtb-1", kOnPrem}, clock.now()));
+  EXPECT_FALSE(reconciler->track({"rtb-9", kOnPrem}, clock.now()));
+  reconciler->start(clock.now());
+  executor.runAll();
+  auto status = reconciler->snapshot();
+  ASSERT_EQ(status.size(), 1u);
+  EXPECT_TRUE(status[0].known);
+  EXPECT_FALSE(status[0].desired.has_value());
+  EXPECT_EQ(status[0].programmed, kVpnB.next_hop);
+  EXPECT_EQ(rtb1.applyCount(), 0);
+  // Deciding what is already there writes nothing; deciding otherwise writes once.
+  desire(rtb1, kOnPrem, kVpnB);
+  executor.runAll();
+  EXPECT_EQ(rtb1.applyCount(), 0);
+  desire(rtb1, kOnPrem, kDx);
+  executor.runAll();
+  EXPECT_EQ(rtb1.applyCount(), 1);
+  // Tracking a destination after start lists the table first.
+  rtb1.setRoute(kOther, kVpnA.next_hop);
+  ASSERT_TRUE(reconciler->track({"rtb-1", kOther}, clock.now()));
+  executor.runAll();
+  EXPECT_EQ(reconciler->snapshot()[1].programmed, kVpnA.next_hop);
+}
+
 // The same isolation with real worker threads: rtb-1's calls block in the backend (a closed
 // gate, not a sleep) while rtb-2 is listed and programmed.
 TEST(ReconcilerThreadsTest, SlowTableDoesNotDelayOthersOnWorkerThreads) {

@@ -1,0 +1,373 @@
+// Linux backend tests against the real kernel, inside a private network namespace that each
+// test creates for itself with unshare(CLONE_NEWNET): nothing here touches the host's routes.
+// Needs root (CAP_SYS_ADMIN for unshare/setns, CAP_NET_ADMIN for routes); skipped otherwise.
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "fakes/manual_executor.h"
+#include "route/executor.h"
+#include "route/linux/detail/netlink.h"
+#include "route/linux/linux_route_table.h"
+#include "route/linux/netns.h"
+#include "route/linux/route_monitor.h"
+#include "route/reconciler.h"
+#include "route/wakeup_timer.h"
+
+namespace pathpilot::route {
+namespace {
+
+using pathpilot::testing::ManualExecutor;
+
+IpPrefix prefix(const char* text) { return *IpPrefix::parse(text); }
+IpAddress address(const char* text) { return *IpAddress::parse(text); }
+
+const IpPrefix kOnPrem = prefix("10.10.0.0/16");
+// "dx" leaves through pp0 (192.0.2.0/24), "vpn-b" through pp2 (198.51.100.0/24).
+const NextHop kDxHop = NextHop::gateway(address("192.0.2.254"), "pp0");
+const NextHop kVpnHop = NextHop::gateway(address("198.51.100.254"), "pp2");
+
+std::string run(const std::string& command) {
+  std::string out;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) {
+    return "popen failed";
+  }
+  char buffer[512];
+  while (std::fgets(buffer, sizeof(buffer), pipe) != nullptr) {
+    out += buffer;
+  }
+  ::pclose(pipe);
+  return out;
+}
+
+bool sh(const std::string& command) { return std::system(command.c_str()) == 0; }
+
+RouteDelta replaceWith(const IpPrefix& dst, const NextHop& hop) {
+  RouteDelta delta;
+  delta.destination = dst;
+  delta.new_next_hop = hop;
+  return delta;
+}
+
+RouteDelta removal(const IpPrefix& dst) {
+  RouteDelta delta;
+  delta.destination = dst;
+  return delta;
+}
+
+// Runs `io` until `done()` or 10 s pass (waiting for events, not sleeping).
+bool runUntil(asio::io_context& io, const std::function<bool()>& done) {
+  auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
+    io.run_one_for(milliseconds(50));
+  }
+  return done();
+}
+
+class NetlinkTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) {
+      GTEST_SKIP() << "needs root: the test creates a private network namespace";
+    }
+    if (::unshare(CLONE_NEWNET) != 0) {
+      GTEST_SKIP() << "unshare(CLONE_NEWNET) failed (" << std::strerror(errno)
+                   << "): no private network namespace available here";
+    }
+    // From here on this thread (and every process and thread it starts) lives in a fresh
+    // namespace that disappears with the test process. Two veth pairs stand in for the DX
+    // and VPN links (this kernel has no dummy driver).
+    ASSERT_TRUE(sh("ip link set lo up"));
+    ASSERT_TRUE(sh("ip link add pp0 type veth peer name pp1"));
+    ASSERT_TRUE(sh("ip link add pp2 type veth peer name pp3"));
+    for (const char* dev : {"pp0", "pp1", "pp2", "pp3"}) {
+      ASSERT_TRUE(sh(std::string("ip link set ") + dev + " up"));
+    }
+    ASSERT_TRUE(sh("ip addr add 192.0.2.1/24 dev pp0"));
+    ASSERT_TRUE(sh("ip addr add 198.51.100.1/24 dev pp2"));
+    ASSERT_TRUE(sh("ip -6 addr add 2001:db8:1::1/64 dev pp0 nodad"));
+  }
+
+  LinuxRouteTable table101{"101", 101, LinuxRouteOptions{}};
+};
+
+TEST_F(NetlinkTest, ProgramsReplacesListsAndDeletesInTable101) {
+  ASSERT_TRUE(table101.list()) << "an empty (never used) table lists as empty";
+  EXPECT_TRUE(table101.list()->empty());
+
+  auto done = table101.apply(replaceWith(kOnPrem, kDxHop));
+  ASSERT_TRUE(done) << done.error().toString();
+  std::string shown = run("ip route show table 101");
+  EXPECT_NE(shown.find("10.10.0.0/16 via 192.0.2.254 dev pp0 proto 196"), std::string::npos)
+      << shown;
+
+  auto routes = table101.list();
+  ASSERT_TRUE(routes) << routes.error().toString();
+  ASSERT_EQ(routes->size(), 1u);
+  EXPECT_EQ((*routes)[0].table, "101");
+  EXPECT_EQ((*routes)[0].destination, kOnPrem);
+  EXPECT_EQ((*routes)[0].next_hop, kDxHop);
+
+  // Replace, not append: still one route, now via the VPN link.
+  ASSERT_TRUE(table101.apply(replaceWith(kOnPrem, kVpnHop)));
+  routes = table101.list();
+  ASSERT_TRUE(routes);
+  ASSERT_EQ(routes->size(), 1u);
+  EXPECT_EQ((*routes)[0].next_hop, kVpnHop);
+  EXPECT_EQ(run("ip route show table 101 | wc -l"), "1\n");
+
+  ASSERT_TRUE(table101.apply(removal(kOnPrem)));
+  EXPECT_TRUE(table101.list()->empty());
+  EXPECT_TRUE(table101.apply(removal(kOnPrem))) << "deleting a missing route succeeds";
+  // Routes of other tables are never listed.
+  ASSERT_TRUE(sh("ip route add 10.99.0.0/16 via 192.0.2.254 table 102"));
+  EXPECT_TRUE(table101.list()->empty());
+}
+
+TEST_F(NetlinkTest, HandlesIpv6AndDeviceOnlyRoutes) {
+  NextHop v6 = NextHop::gateway(address("2001:db8:1::fe"), "pp0");
+  auto done = table101.apply(replaceWith(prefix("2001:db8:100::/48"), v6));
+  ASSERT_TRUE(done) << done.error().toString();
+  ASSERT_TRUE(table101.apply(replaceWith(prefix("10.30.0.0/16"), NextHop::device("pp2"))));
+  auto routes = table101.list();
+  ASSERT_TRUE(routes);
+  ASSERT_EQ(routes->size(), 2u);
+  EXPECT_EQ((*routes)[0].destination, prefix("10.30.0.0/16"));
+  EXPECT_EQ((*routes)[0].next_hop, NextHop::device("pp2"));
+  EXPECT_EQ((*routes)[1].next_hop, v6);
+}
+
+TEST_F(NetlinkTest, TablesAbove255TravelInRtaTable) {
+  LinuxRouteTable big("1000", 1000, LinuxRouteOptions{});
+  ASSERT_TRUE(big.apply(replaceWith(kOnPrem, kDxHop)));
+  EXPECT_NE(run("ip route show table 1000").find("10.10.0.0/16 via 192.0.2.254"),
+            std::string::npos);
+  EXPECT_EQ(run("ip route show table 101").find("10.10.0.0/16"), std::string::npos);
+  EXPECT_EQ(big.list()->size(), 1u);
+  EXPECT_TRUE(table101.list()->empty());
+}
+
+TEST_F(NetlinkTest, RejectRoutesAreListedAsKeywordTargets) {
+  ASSERT_TRUE(sh("ip route add blackhole 10.10.0.0/16 table 101"));
+  auto routes = table101.list();
+  ASSERT_TRUE(routes);
+  ASSERT_EQ(routes->size(), 1u);
+  EXPECT_EQ((*routes)[0].next_hop, NextHop::opaque("blackhole"));
+  // ...and a replace turns them into a normal route.
+  ASSERT_TRUE(table101.apply(replaceWith(kOnPrem, kDxHop)));
+  EXPECT_EQ((*table101.list())[0].next_hop, kDxHop);
+}
+
+TEST_F(NetlinkTest, ErrorsAreClassifiedAndNameTheRoute) {
+  auto no_dev = table101.apply(replaceWith(kOnPrem, NextHop::gateway(address("192.0.2.254"),
+                                                                      "nope0")));
+  ASSERT_FALSE(no_dev);
+  EXPECT_EQ(no_dev.error().code(), ErrorCode::NotFound);
+  EXPECT_NE(no_dev.error().message().find("nope0"), std::string::npos);
+  EXPECT_NE(no_dev.error().message().find("table 101"), std::string::npos);
+
+  auto unreachable = table101.apply(replaceWith(kOnPrem, NextHop::gateway(address("203.0.113.9"))));
+  ASSERT_FALSE(unreachable);
+  EXPECT_EQ(unreachable.error().code(), ErrorCode::Unavailable) << unreachable.error().toString();
+  EXPECT_NE(unreachable.error().message().find("gateway"), std::string::npos);
+  EXPECT_NE(unreachable.error().message().find("10.10.0.0/16"), std::string::npos);
+
+  auto target = table101.apply(replaceWith(kOnPrem, NextHop::opaque("vgw-078bcc55")));
+  ASSERT_FALSE(target);
+  EXPECT_EQ(target.error().code(), ErrorCode::InvalidArgument);
+
+  // The table still works after errors (the socket is reopened).
+  EXPECT_TRUE(table101.apply(replaceWith(kOnPrem, kDxHop)));
+}
+
+TEST_F(NetlinkTest, ProgramsAnotherNamespace) {
+  // Keep a handle on this namespace (A), then move the test thread to a new one (B).
+  int ns_a = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(ns_a, 0);
+  ASSERT_EQ(::unshare(CLONE_NEWNET), 0);
+  LinuxRouteOptions in_a;
+  in_a.netns = "/proc/self/fd/" + std::to_string(ns_a);
+  LinuxRouteTable remote("101", 101, in_a);
+  auto done = remote.apply(replaceWith(kOnPrem, kDxHop));
+  ASSERT_TRUE(done) << done.error().toString();
+  EXPECT_EQ(remote.list()->size(), 1u);
+  LinuxRouteTable local("101", 101, LinuxRouteOptions{});
+  EXPECT_TRUE(local.list()->empty()) << "the route must land in A, not in B";
+  EXPECT_EQ(run("ip route show table 101").find("10.10.0.0/16"), std::string::npos);
+  ::close(ns_a);
+
+  LinuxRouteOptions missing;
+  missing.netns = "pathpilot-no-such-netns";
+  LinuxRouteTable nowhere("101", 101, missing);
+  auto r = nowhere.list();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::NotFound);
+  EXPECT_NE(r.error().message().find("pathpilot-no-such-netns"), std::string::npos);
+}
+
+TEST_F(NetlinkTest, MonitorReportsChangesInWatchedTables) {
+  asio::io_context io;
+  auto work = asio::make_work_guard(io);
+  std::vector<RouteNotice> notices;
+  LinuxMonitorOptions options;
+  options.tables = {{101, "vpc-a"}};
+  LinuxRouteMonitor monitor(io, options, [&](const RouteNotice& n) { notices.push_back(n); });
+  ASSERT_TRUE(monitor.start());
+  io.poll();  // the link dump
+
+  ASSERT_TRUE(sh("ip route add 10.99.0.0/16 via 192.0.2.254 table 102"));  // not watched
+  ASSERT_TRUE(sh("ip route add 10.10.0.0/16 via 192.0.2.254 dev pp0 table 101"));
+  ASSERT_TRUE(runUntil(io, [&] { return !notices.empty(); }));
+  EXPECT_EQ(notices[0].kind, RouteNotice::Kind::Added);
+  EXPECT_EQ(notices[0].route.table, "vpc-a");
+  EXPECT_EQ(notices[0].route.destination, kOnPrem);
+  EXPECT_EQ(notices[0].route.next_hop, kDxHop) << notices[0].route.next_hop.toString();
+
+  ASSERT_TRUE(sh("ip route replace 10.10.0.0/16 via 198.51.100.254 dev pp2 table 101"));
+  ASSERT_TRUE(runUntil(io, [&] { return notices.size() >= 2; }));
+  EXPECT_EQ(notices[1].route.next_hop, kVpnHop);
+
+  ASSERT_TRUE(sh("ip route del 10.10.0.0/16 table 101"));
+  ASSERT_TRUE(runUntil(io, [&] { return notices.size() >= 3; }));
+  EXPECT_EQ(notices[2].kind, RouteNotice::Kind::Removed);
+  EXPECT_EQ(monitor.notices(), 3u);
+}
+
+// The whole chain as the daemon wires it: reconciler on an io_context, backend calls on worker
+// threads, the monitor feeding notifications back. An operator's hand change is reported as
+// drift and put back; a deleted route is re-created.
+TEST_F(NetlinkTest, HandChangeIsReportedAsDriftAndRepaired) {
+  asio::io_context io;
+  auto work = asio::make_work_guard(io);
+  RealClock clock;
+  std::vector<RouteChangedEvent> changed;
+  std::vector<RouteDriftEvent> drifts;
+  std::vector<RouteErrorEvent> errors;
+  ThreadPoolExecutor executor(io, 2);
+  std::unique_ptr<Reconciler> reconciler;
+  WakeupTimer timer(io, clock, [&](MonoTime now) { reconciler->poll(now); });
+  ReconcilerCallbacks callbacks;
+  callbacks.route_changed = [&](const RouteChangedEvent& e) { changed.push_back(e); };
+  callbacks.route_drift = [&](const RouteDriftEvent& e) { drifts.push_back(e); };
+  callbacks.route_error = [&](const RouteErrorEvent& e) { errors.push_back(e); };
+  callbacks.wakeup = [&](MonoTime when) { timer.arm(when); };
+  reconciler = std::make_unique<Reconciler>(executor, clock, callbacks);
+  LinuxMonitorOptions options;
+  options.tables = {{101, "101"}};
+  LinuxRouteMonitor monitor(io, options, [&](const RouteNotice& n) {
+    reconciler->noteExternalChange(n, clock.now());
+  });
+  ASSERT_TRUE(monitor.start());
+
+  reconciler->addTable(table101, clock.now());
+  ASSERT_TRUE(reconciler->setDesired({"101", kOnPrem}, {kDxHop, "dx"}, clock.now()));
+  reconciler->start(clock.now());
+  ASSERT_TRUE(runUntil(io, [&] { return changed.size() == 1; }));
+  EXPECT_TRUE(drifts.empty()) << "our own change is not drift";
+
+  ASSERT_TRUE(sh("ip route replace 10.10.0.0/16 via 198.51.100.254 dev pp2 table 101"));
+  ASSERT_TRUE(runUntil(io, [&] { return changed.size() == 2; }));
+  ASSERT_EQ(drifts.size(), 1u);
+  EXPECT_EQ(drifts[0].expected, kDxHop);
+  EXPECT_EQ(drifts[0].actual, kVpnHop);
+  EXPECT_EQ(drifts[0].detected_by, "notification");
+  EXPECT_EQ(changed[1].to, kDxHop);
+  EXPECT_NE(run("ip route show table 101").find("via 192.0.2.254 dev pp0 proto 196"),
+            std::string::npos);
+
+  ASSERT_TRUE(sh("ip route del 10.10.0.0/16 table 101"));
+  ASSERT_TRUE(runUntil(io, [&] { return changed.size() == 3; }));
+  ASSERT_EQ(drifts.size(), 2u);
+  EXPECT_FALSE(drifts[1].actual.has_value());
+  EXPECT_NE(run("ip route show table 101").find("10.10.0.0/16 via 192.0.2.254"),
+            std::string::npos);
+  EXPECT_TRUE(errors.empty());
+  monitor.stop();
+}
+
+// kill -9 and restart: the new process adopts the routes the old one programmed (and those an
+// old script installed the same way) without a single write.
+TEST_F(NetlinkTest, RestartAdoptsProgrammedRoutesWithoutWrites) {
+  ASSERT_TRUE(sh("ip route add 10.20.0.0/16 via 198.51.100.254 dev pp2 table 101"));  // legacy
+  ManualExecutor executor;
+  RealClock clock;
+  {
+    Reconciler first(executor, clock, {});
+    first.addTable(table101, clock.now());
+    ASSERT_TRUE(first.setDesired({"101", kOnPrem}, {kDxHop, "dx"}, clock.now()));
+    first.start(clock.now());
+    executor.runAll();
+    EXPECT_EQ(first.stats().applies, 1u);
+  }
+  LinuxRouteTable reopened("101", 101, LinuxRouteOptions{});
+  Reconciler second(executor, clock, {});
+  second.addTable(reopened, clock.now());
+  ASSERT_TRUE(second.setDesired({"101", kOnPrem}, {kDxHop, "dx"}, clock.now()));
+  ASSERT_TRUE(second.setDesired({"101", prefix("10.20.0.0/16")}, {kVpnHop, "vpn-b"},
+                                clock.now()));
+  second.start(clock.now());
+  executor.runAll();
+  EXPECT_EQ(second.stats().applies, 0u);
+  EXPECT_EQ(second.stats().adopted, 2u);
+  EXPECT_TRUE(second.allSynced());
+}
+
+TEST(LinuxTableIdTest, ParsesNumbersAndNames) {
+  EXPECT_EQ(*parseLinuxTableId("101"), 101u);
+  EXPECT_EQ(*parseLinuxTableId("4000000000"), 4000000000u);
+  EXPECT_EQ(*parseLinuxTableId("main"), 254u);
+  for (const char* bad : {"", "0", "255", "local", "-1", "10x", "99999999999", "no-such-table"}) {
+    auto r = parseLinuxTableId(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code(), ErrorCode::InvalidArgument);
+    EXPECT_NE(r.error().message().find(std::string("\"") + bad + "\""), std::string::npos);
+  }
+}
+
+TEST(NetnsTest, NamesMapToRunNetns) {
+  EXPECT_EQ(*netnsPath(""), "");
+  EXPECT_EQ(*netnsPath("lab-vpc"), "/run/netns/lab-vpc");
+  EXPECT_EQ(*netnsPath("/proc/1/ns/net"), "/proc/1/ns/net");
+  EXPECT_FALSE(netnsPath("../etc"));
+  EXPECT_FALSE(netnsPath(".."));
+}
+
+TEST(RouteCodecTest, RejectsTruncatedAndMalformedMessages) {
+  std::vector<std::uint8_t> tiny(8, 0);
+  EXPECT_FALSE(detail::decodeRouteBytes(tiny.data(), tiny.size()));
+  // A header claiming more bytes than there are.
+  std::vector<std::uint8_t> liar(32, 0);
+  liar[0] = 200;
+  EXPECT_FALSE(detail::decodeRouteBytes(liar.data(), liar.size()));
+  // A well-formed encode decodes back to the same route.
+  std::vector<char> buffer(1024);
+  detail::RouteRequest request;
+  request.table = 1000;
+  request.protocol = kRtprotPathpilot;
+  request.destination = kOnPrem;
+  request.gateway = address("192.0.2.254");
+  request.oif = 7;
+  nlmsghdr* nlh = detail::encodeRoute(buffer.data(), request, 1);
+  auto decoded = detail::decodeRouteBytes(nlh, nlh->nlmsg_len);
+  ASSERT_TRUE(decoded) << decoded.error().message();
+  EXPECT_EQ(decoded->table, 1000u);
+  EXPECT_EQ(decoded->protocol, kRtprotPathpilot);
+  EXPECT_EQ(decoded->destination, kOnPrem);
+  EXPECT_EQ(decoded->gateway, address("192.0.2.254"));
+  EXPECT_EQ(decoded->oif, 7u);
+}
+
+}  // namespace
+}  // namespace pathpilot::route
