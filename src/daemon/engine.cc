@@ -18,6 +18,11 @@ struct Engine::PathRuntime {
   const config::PathConfig* cfg = nullptr;  // points into *config_
   health::LinkHealth health;
   bool drained = false;
+  // Whether each target's latest probe failed. A path with a failing latest probe is not
+  // trusted as a failover target until it answers again (see decide()).
+  std::vector<bool> last_failed = std::vector<bool>(cfg ? cfg->probe.targets.size() : 0, false);
+  std::size_t failing = 0;
+  bool suspect() const { return failing > 0; }
 };
 
 struct Engine::TableRuntime {
@@ -407,10 +412,42 @@ void Engine::onProbeResult(const probe::ProbeResult& result) {
     ++stats_.unknown_results;
     return;
   }
-  auto tr = paths_[index]->health.onProbeResult(sample, now);
+  PathRuntime& p = *paths_[index];
+  bool was_suspect = p.suspect();
+  if (p.last_failed.size() == p.cfg->probe.targets.size() &&
+      p.last_failed[result.target_index] != !result.success) {
+    p.last_failed[result.target_index] = !result.success;
+    if (result.success) {
+      --p.failing;
+    } else {
+      ++p.failing;
+    }
+  }
+  auto tr = p.health.onProbeResult(sample, now);
   if (tr.changed || tr.suppression_changed) {
     onHealthTransition(index, tr);
+  } else if (was_suspect != p.suspect()) {
+    // A route waiting for fresh evidence may move now (or must not move yet).
+    decide("probe evidence");
   }
+}
+
+void Engine::runDue() {
+  if (!started_ || stopping_) {
+    return;
+  }
+  MonoTime now = clock_.now();
+  for (std::size_t i = 0; i < paths_.size(); ++i) {
+    auto tr = paths_[i]->health.tick(now);
+    if (tr.changed || tr.suppression_changed) {
+      onHealthTransition(i, tr);
+    }
+  }
+  if (decision_at_ && now >= *decision_at_) {
+    decision_at_.reset();
+    decide("hold-down expired");
+  }
+  scheduleReconcile(reconciler_->poll(now));
 }
 
 void Engine::onRouteNotice(const route::RouteNotice& notice) {
@@ -451,7 +488,21 @@ void Engine::decide(const char* trigger) {
   }
   MonoTime now = clock_.now();
   auto t0 = std::chrono::steady_clock::now();
-  policy_->decide(statuses_, previous_, now, next_);
+  // Fresh evidence: a usable path whose latest probe failed counts as Unknown for this
+  // decision. The current path is then kept rather than left, and nothing fails over to it,
+  // until it answers again or goes Down. When every path fails at once (the monitor itself is
+  // cut off), routes stay where they are instead of hopping from path to path as each one
+  // crosses its threshold. In a real failure of one path the others have answered since the
+  // first miss, so this costs no time.
+  policy_input_ = statuses_;
+  for (std::size_t i = 0; i < paths_.size(); ++i) {
+    auto& st = policy_input_[i];
+    if (paths_[i]->suspect() &&
+        (st.state == PathState::Up || st.state == PathState::Degraded)) {
+      st.state = PathState::Unknown;
+    }
+  }
+  policy_->decide(policy_input_, previous_, now, next_);
   // Tables whose content is not known yet keep their previous decision: nothing is sent to
   // them until they are listed and their starting point adopted.
   std::size_t route_index = 0;
@@ -500,8 +551,15 @@ void Engine::decide(const char* trigger) {
     }
     emit(std::move(e));
   }
+  // Every decided route is handed to the reconciler once per change of its path: a kept route
+  // (adopted at start-up) too, so that drift away from it is repaired.
   for (const auto& r : next_.routes) {
-    if (r.changed && !r.path.empty()) {
+    if (r.path.empty()) {
+      continue;
+    }
+    auto& sent = desired_sent_[r.table + "|" + r.destination.toString()];
+    if (r.changed || sent != r.path) {
+      sent = r.path;
       applyDecision(r);
     }
   }
@@ -529,7 +587,9 @@ void Engine::applyDecision(const policy::RouteDecision& r) {
   if (!set) {
     spdlog::error("cannot program {}: {}", key.toString(), set.error().toString());
   }
-  ++stats_.route_changes;
+  if (r.changed) {
+    ++stats_.route_changes;
+  }
 }
 
 void Engine::scheduleDecision(std::optional<MonoTime> when) {
@@ -769,6 +829,7 @@ nlohmann::json Engine::statusJson() const {
     pj["az"] = p->cfg->az;
     pj["state"] = std::string(health::pathStateName(st.state));
     pj["drained"] = p->drained;
+    pj["answering"] = !p->suspect();
     pj["usable"] = (st.state == PathState::Up || st.state == PathState::Degraded) && !p->drained;
     pj["since"] = wall_of(st.since);
     pj["since_seconds"] = std::chrono::duration<double>(now - st.since).count();

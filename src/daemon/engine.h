@@ -96,6 +96,10 @@ class Engine {
   // Feeds one probe result as if the prober had produced it (tests, and the prober's sink).
   void onProbeResult(const probe::ProbeResult& result);
 
+  // Runs whatever is due at clock.now(): an expired hold-down, damping reuse, reconciler
+  // retries. The engine's timers call it; tests with a FakeClock call it after advancing.
+  void runDue();
+
   // A backend noticed a route change in one of our tables (netlink notification): the
   // reconciler verifies the table and repairs drift.
   void onRouteNotice(const route::RouteNotice& notice);
@@ -139,12 +143,15 @@ class Engine {
   std::unique_ptr<policy::Policy> policy_;
   std::unique_ptr<route::Reconciler> reconciler_;
   std::vector<policy::PathStatus> statuses_;
+  std::vector<policy::PathStatus> policy_input_;  // statuses_ with fresh-evidence applied
   policy::DecisionSet previous_;
   policy::DecisionSet next_;
   bool started_ = false;
   bool adopted_ = false;  // the starting point was taken from the listed tables
   bool stopping_ = false;
   std::map<std::string, bool, std::less<>> table_fail_static_;
+  // The path last handed to the reconciler per "table|destination".
+  std::map<std::string, std::string, std::less<>> desired_sent_;
   // Reason of the decision that made the reconciler change a route, by RouteKey string.
   std::map<std::string, std::string, std::less<>> change_reasons_;
   WallTime started_at_{};

@@ -1,0 +1,399 @@
+// Engine wiring: probe results → health → policy → reconciler → events, driven with a fake
+// clock, a fake prober, fake route tables and a manual executor (no threads, no sleeps).
+#include "daemon/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/loader.h"
+#include "fakes/fake_clock.h"
+#include "fakes/fake_route_table.h"
+#include "fakes/manual_executor.h"
+#include "probe/fake_prober.h"
+
+namespace pathpilot::daemon {
+namespace {
+
+using journal::EventKind;
+using testing::FakeClock;
+using testing::FakeRouteTable;
+using testing::ManualExecutor;
+
+constexpr const char* kConfig = R"(
+version: 1
+site: {name: Lab}
+probe: {interval: 100ms, timeout: 80ms, jitter: 0}
+health:
+  window: 10
+  rise: 3
+  fall: 3
+  damping: {enabled: false}
+policy: {failback_hold_down: 5s}
+paths:
+  - name: dx
+    kind: dx
+    probe: {targets: [10.10.3.100], source: 10.1.0.11}
+    next_hop: {via: 10.255.1.2, dev: dx}
+  - name: vpn-a
+    kind: vpn
+    az: a
+    probe: {targets: [169.254.100.1], source: 10.1.0.12}
+    next_hop: {via: 10.255.2.2, dev: gwa}
+  - name: vpn-b
+    kind: vpn
+    az: b
+    probe: {targets: [169.254.200.1], source: 10.1.0.13}
+    next_hop: {via: 10.255.3.2, dev: gwb}
+route_tables:
+  - {id: rtb-a, table: 101, az: a, backend: linux, destinations: [10.10.0.0/16]}
+  - {id: rtb-b, table: 102, az: b, backend: linux, destinations: [10.10.0.0/16]}
+journal: {sqlite: "", jsonl: ""}
+)";
+
+const IpPrefix kOnPrem = *IpPrefix::parse("10.10.0.0/16");
+
+route::NextHop hop(const char* via, const char* dev) {
+  return route::NextHop::gateway(*IpAddress::parse(via), dev);
+}
+
+const route::NextHop kDx = hop("10.255.1.2", "dx");
+const route::NextHop kVpnA = hop("10.255.2.2", "gwa");
+const route::NextHop kVpnB = hop("10.255.3.2", "gwb");
+
+config::Config loadConfig(const std::string& text = kConfig) {
+  auto c = config::loadString(text, "engine_test.yaml");
+  if (!c) {
+    ADD_FAILURE() << c.error().message();
+    std::abort();
+  }
+  return std::move(*c);
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  EngineTest() {
+    tables_["rtb-a"] = new FakeRouteTable("rtb-a");
+    tables_["rtb-b"] = new FakeRouteTable("rtb-b");
+    // The existing deployment sends both subnets over DX.
+    tables_["rtb-a"]->setRoute(kOnPrem, kDx);
+    tables_["rtb-b"]->setRoute(kOnPrem, kDx);
+  }
+
+  void makeEngine() {
+    engine_ = std::make_unique<Engine>(
+        io_, clock_, prober_, executor_,
+        [this](const config::Config&, const config::RouteTableConfig& t)
+            -> Result<std::unique_ptr<route::RouteTable>> {
+          auto it = tables_.find(t.id);
+          if (it == tables_.end() || it->second == nullptr) {
+            return fail(ErrorCode::NotFound, "no fake table " + t.id);
+          }
+          // The engine owns the table; the test keeps a raw pointer to inspect it.
+          owned_.push_back(it->second);
+          return std::unique_ptr<route::RouteTable>(it->second);
+        },
+        [this](const journal::Event& e) { events_.push_back(e); });
+  }
+
+  void start() {
+    makeEngine();
+    ASSERT_TRUE(engine_->start(loadConfig()));
+    settle();
+  }
+
+  // Runs every queued backend call (and whatever they queue) to completion.
+  void settle() {
+    for (int i = 0; i < 100 && executor_.runNext(); ++i) {
+    }
+    engine_->runDue();
+    for (int i = 0; i < 100 && executor_.runNext(); ++i) {
+    }
+  }
+
+  // One probe round: every path's target answers (or not), 100 ms apart.
+  void round(bool dx, bool vpn_a, bool vpn_b) {
+    clock_.advance(std::chrono::milliseconds(100));
+    result("dx", dx);
+    result("vpn-a", vpn_a);
+    result("vpn-b", vpn_b);
+    settle();
+  }
+
+  void result(const std::string& path, bool ok) {
+    if (ok) {
+      prober_.succeedForTest(path, 0, clock_.now(), std::chrono::microseconds(600));
+    } else {
+      prober_.failForTest(path, 0, clock_.now(), probe::FailureKind::Timeout);
+    }
+  }
+
+  void advance(Duration d) {
+    clock_.advance(d);
+    settle();
+  }
+
+  int count(EventKind kind) const {
+    int n = 0;
+    for (const auto& e : events_) {
+      n += e.kind == kind ? 1 : 0;
+    }
+    return n;
+  }
+
+  const journal::Event* last(EventKind kind, const std::string& table = "") const {
+    const journal::Event* found = nullptr;
+    for (const auto& e : events_) {
+      if (e.kind == kind && (table.empty() || e.route_table == table)) {
+        found = &e;
+      }
+    }
+    return found;
+  }
+
+  std::optional<route::NextHop> routeOf(const char* table) {
+    return tables_[table]->routeFor(kOnPrem);
+  }
+
+  asio::io_context io_;
+  FakeClock clock_;
+  probe::FakeProber prober_;
+  ManualExecutor executor_;
+  std::map<std::string, FakeRouteTable*> tables_;  // owned by the engine once opened
+  std::vector<FakeRouteTable*> owned_;
+  std::unique_ptr<Engine> engine_;
+  std::vector<journal::Event> events_;
+};
+
+TEST_F(EngineTest, StartAdoptsProgrammedRoutesWithoutCalls) {
+  start();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  EXPECT_EQ(tables_["rtb-a"]->applyCount(), 0);
+  EXPECT_EQ(tables_["rtb-b"]->applyCount(), 0);
+  EXPECT_EQ(count(EventKind::PathUp), 3);
+  EXPECT_EQ(count(EventKind::RouteChanged), 0);
+  auto status = engine_->statusJson();
+  ASSERT_EQ(status["routes"].size(), 2u);
+  EXPECT_EQ(status["routes"][0]["current"], "dx");
+  EXPECT_EQ(status["routes"][0]["desired"], "dx");
+  EXPECT_EQ(status["routes"][0]["sync"], "synced");
+  EXPECT_EQ(prober_.targets().size(), 3u);
+  EXPECT_TRUE(prober_.running());
+}
+
+TEST_F(EngineTest, DxDownMovesEachTableToItsOwnAzGateway) {
+  start();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  round(false, true, true);
+  round(false, true, true);
+  // Two misses of ten make DX Degraded (20% > 10%): the Up gateways take over at once.
+  round(false, true, true);
+  EXPECT_EQ(routeOf("rtb-a"), kVpnA);
+  EXPECT_EQ(routeOf("rtb-b"), kVpnB);
+  const auto* changed = last(EventKind::RouteChanged, "rtb-a");
+  ASSERT_NE(changed, nullptr);
+  EXPECT_EQ(changed->from, "dx");
+  EXPECT_EQ(changed->to, "vpn-a");
+  EXPECT_EQ(changed->site, "Lab");
+  EXPECT_EQ(changed->link, journal::Link::Vpn);
+  EXPECT_FALSE(changed->reason.empty());
+  const auto* down = last(EventKind::PathDown);
+  ASSERT_NE(down, nullptr);
+  EXPECT_EQ(down->path, "dx");
+  EXPECT_EQ(down->link, journal::Link::Dx);
+  EXPECT_NE(down->reason.find("consecutive"), std::string::npos) << down->reason;
+}
+
+TEST_F(EngineTest, FailbackWaitsForHoldDown) {
+  start();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  for (int i = 0; i < 3; ++i) {
+    round(false, true, true);
+  }
+  ASSERT_EQ(routeOf("rtb-a"), kVpnA);
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  // DX is Up again but the 5 s hold-down has not passed.
+  EXPECT_EQ(routeOf("rtb-a"), kVpnA);
+  auto status = engine_->statusJson();
+  EXPECT_GT(status["routes"][0]["hold_down_remaining_ms"].get<double>(), 4000.0);
+  for (int i = 0; i < 45; ++i) {
+    round(true, true, true);
+  }
+  EXPECT_EQ(routeOf("rtb-a"), kVpnA);
+  for (int i = 0; i < 10; ++i) {
+    round(true, true, true);
+  }
+  EXPECT_EQ(routeOf("rtb-a"), kDx);
+  EXPECT_EQ(routeOf("rtb-b"), kDx);
+  EXPECT_EQ(last(EventKind::RouteChanged, "rtb-b")->to, "dx");
+}
+
+TEST_F(EngineTest, HoldDownExpiryAloneTriggersFailback) {
+  start();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  for (int i = 0; i < 3; ++i) {
+    round(false, true, true);
+  }
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  ASSERT_EQ(routeOf("rtb-a"), kVpnA);
+  // No probe result arrives; the engine's own timer (runDue) makes the decision.
+  advance(std::chrono::seconds(6));
+  EXPECT_EQ(routeOf("rtb-a"), kDx);
+}
+
+TEST_F(EngineTest, CrossAzWhenOwnGatewayIsDown) {
+  start();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  for (int i = 0; i < 3; ++i) {
+    round(false, false, true);
+  }
+  EXPECT_EQ(routeOf("rtb-a"), kVpnB);
+  EXPECT_EQ(routeOf("rtb-b"), kVpnB);
+}
+
+TEST_F(EngineTest, NothingHealthyKeepsRoutesAndRaisesFailStatic) {
+  start();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  for (int i = 0; i < 4; ++i) {
+    round(false, false, false);
+  }
+  EXPECT_EQ(routeOf("rtb-a"), kDx);
+  EXPECT_EQ(routeOf("rtb-b"), kDx);
+  EXPECT_EQ(count(EventKind::FailStatic), 2);
+  const auto* fs = last(EventKind::FailStatic, "rtb-a");
+  ASSERT_NE(fs, nullptr);
+  EXPECT_EQ(fs->severity, journal::Severity::Critical);
+  EXPECT_TRUE(engine_->statusJson()["routes"][0]["fail_static"].get<bool>());
+  for (int i = 0; i < 3; ++i) {
+    round(false, true, false);
+  }
+  EXPECT_EQ(count(EventKind::FailStaticCleared), 2);
+  EXPECT_EQ(routeOf("rtb-a"), kVpnA);
+  EXPECT_EQ(routeOf("rtb-b"), kVpnA);
+}
+
+TEST_F(EngineTest, DrainMovesTrafficAtOnceAndUndrainReturnsIt) {
+  start();
+  for (int i = 0; i < 60; ++i) {
+    round(true, true, true);
+  }
+  auto drained = engine_->drain("dx");
+  ASSERT_TRUE(drained) << drained.error().message();
+  settle();
+  EXPECT_EQ(routeOf("rtb-a"), kVpnA);
+  EXPECT_EQ(routeOf("rtb-b"), kVpnB);
+  EXPECT_EQ(count(EventKind::Drain), 1);
+  EXPECT_TRUE(engine_->statusJson()["paths"][0]["drained"].get<bool>());
+  EXPECT_FALSE(engine_->drain("nope"));
+  ASSERT_TRUE(engine_->undrain("dx"));
+  settle();
+  EXPECT_EQ(routeOf("rtb-a"), kDx);
+  EXPECT_EQ(count(EventKind::Undrain), 1);
+}
+
+TEST_F(EngineTest, RestartMidFailoverAdoptsTheVpnRoute) {
+  tables_["rtb-a"]->setRoute(kOnPrem, kVpnA);
+  tables_["rtb-b"]->setRoute(kOnPrem, kVpnB);
+  start();
+  for (int i = 0; i < 5; ++i) {
+    round(true, true, true);
+  }
+  // DX answers, but a restarted daemon does not fail back before the hold-down.
+  EXPECT_EQ(tables_["rtb-a"]->applyCount(), 0);
+  EXPECT_EQ(routeOf("rtb-a"), kVpnA);
+  EXPECT_EQ(engine_->statusJson()["routes"][0]["current"], "vpn-a");
+  for (int i = 0; i < 60; ++i) {
+    round(true, true, true);
+  }
+  EXPECT_EQ(routeOf("rtb-a"), kDx);
+  EXPECT_EQ(tables_["rtb-a"]->applyCount(), 1);
+}
+
+TEST_F(EngineTest, HandChangedRouteIsPutBackAsDrift) {
+  start();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  tables_["rtb-a"]->setRoute(kOnPrem, kVpnB);
+  engine_->onRouteNotice({route::RouteNotice::Kind::Added, {"rtb-a", kOnPrem, kVpnB}});
+  settle();
+  EXPECT_EQ(routeOf("rtb-a"), kDx);
+  const auto* drift = last(EventKind::RouteDrift, "rtb-a");
+  ASSERT_NE(drift, nullptr);
+  EXPECT_EQ(drift->severity, journal::Severity::Warning);
+  const auto* changed = last(EventKind::RouteChanged, "rtb-a");
+  ASSERT_NE(changed, nullptr);
+  EXPECT_EQ(changed->from, "vpn-b");
+  EXPECT_NE(changed->reason.find("drift"), std::string::npos) << changed->reason;
+}
+
+TEST_F(EngineTest, FailingTableDoesNotBlockTheOther) {
+  start();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  tables_["rtb-a"]->failAlways(ErrorCode::Unavailable, FakeRouteTable::Op::Apply);
+  for (int i = 0; i < 3; ++i) {
+    round(false, true, true);
+  }
+  EXPECT_EQ(routeOf("rtb-b"), kVpnB);
+  EXPECT_EQ(routeOf("rtb-a"), kDx);
+  EXPECT_GE(count(EventKind::RouteError), 1);
+  tables_["rtb-a"]->clearFailures();
+  advance(std::chrono::seconds(30));
+  EXPECT_EQ(routeOf("rtb-a"), kVpnA);
+}
+
+TEST_F(EngineTest, ReloadKeepsHealthAndRejectsBadConfig) {
+  start();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  // A config whose table cannot be opened is rejected as a whole.
+  std::string text = kConfig;
+  const std::string b = "{id: rtb-b, table: 102";
+  text.replace(text.find(b), b.size(), "{id: rtb-x, table: 103");
+  auto rejected = engine_->reload(loadConfig(text));
+  EXPECT_FALSE(rejected);
+  EXPECT_EQ(engine_->config().tables[1].id, "rtb-b");
+  // A valid one keeps the paths' health (no new path_up events) and the routes.
+  std::string longer = kConfig;
+  longer.replace(longer.find("failback_hold_down: 5s"), 22, "failback_hold_down: 9s");
+  ASSERT_TRUE(engine_->reload(loadConfig(longer)));
+  settle();
+  EXPECT_EQ(count(EventKind::PathUp), 3);
+  EXPECT_EQ(engine_->statusJson()["paths"][0]["state"], "up");
+  EXPECT_EQ(engine_->config().policy.failback_hold_down, std::chrono::seconds(9));
+  EXPECT_EQ(engine_->stats().reloads, 1u);
+}
+
+TEST_F(EngineTest, ResultsForUnknownPathsAreCounted) {
+  start();
+  probe::ProbeResult r;
+  r.path = "gone";
+  r.success = true;
+  engine_->onProbeResult(r);
+  EXPECT_EQ(engine_->stats().unknown_results, 1u);
+}
+
+}  // namespace
+}  // namespace pathpilot::daemon
