@@ -2,6 +2,7 @@
 // MapReader (which rejects unknown keys), applies config.h defaults for absent keys, and checks
 // what the section shows on its own. Checks that need several sections are in validate.cc.
 #include <algorithm>
+#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -709,6 +710,7 @@ class Decoder {
                  "at most " + std::to_string(kMaxDestinations) + " destinations per table");
       return;
     }
+    std::set<IpPrefix> seen;
     for (std::size_t i = 0; i < node.items.size(); ++i) {
       std::string ip = indexPath(p, i);
       const YamlNode& item = *node.items[i];
@@ -728,7 +730,7 @@ class Decoder {
         ctx_.error(item.where, ip, prefix.error().message());
         continue;
       }
-      if (std::find(out.begin(), out.end(), *prefix) != out.end()) {
+      if (!seen.insert(*prefix).second) {
         ctx_.error(item.where, ip, "duplicate destination " + prefix->toString());
         continue;
       }

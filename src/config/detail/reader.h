@@ -75,8 +75,10 @@ struct Context {
 std::string indexPath(std::string_view path, std::size_t index);
 std::string keyPath(std::string_view path, std::string_view key);
 
-// Scalar conversions of one node. Each reports its own error and returns nullopt on failure.
-// `what` names the expected thing for messages ("a duration", "an IPv4 or IPv6 address").
+// Scalar conversions of one node, for list items and keys read without a MapReader. Each
+// reports its own error at the node ("<path>: expected ..., got ...") and returns nullopt on
+// failure. A Null node (`key:` with nothing after it) is reported as a missing value; a list
+// or mapping where a scalar belongs as "expected X, got a list".
 std::optional<std::string> readString(Context& ctx, const YamlNode& node, std::string_view path);
 std::optional<bool> readBool(Context& ctx, const YamlNode& node, std::string_view path);
 // An integer in [min, max]. Decimal, or hexadecimal with 0x when `allow_hex`.
@@ -129,17 +131,29 @@ class MapReader {
   // Reports "missing required key 'k'" at the mapping when `key` is absent.
   const YamlNode* require(std::string_view key, std::string_view explanation = {}) const;
 
-  // Typed getters: when `key` is present and valid, store it in `out` and return true.
+  // Typed getters: when `key` is present and valid, store it in `out` and return true. When
+  // it is absent, return false and leave `out` alone (the default stays). When it is present
+  // but invalid, report at the value, return false and leave `out` alone.
+
+  // Any scalar, as written (quoted or not).
   bool get(std::string_view key, std::string& out) const;
+  // true/false (also yes/no, on/off); a quoted "true" is rejected.
   bool get(std::string_view key, bool& out) const;
+  // A duration in [min, max], e.g. "500ms".
   bool get(std::string_view key, Duration& out, Duration min = Duration::zero(),
            Duration max = std::chrono::hours(24 * 365)) const;
+  // An IPv4 or IPv6 address without prefix length or port.
   bool get(std::string_view key, std::optional<IpAddress>& out) const;
+  // An unquoted decimal integer in [min, max].
   bool getInt(std::string_view key, int& out, int min, int max) const;
+  // An unquoted finite decimal number in [min, max].
   bool getNumber(std::string_view key, double& out, double min, double max) const;
+  // 0.05 or "5%", in [0, 1].
   bool getRatio(std::string_view key, double& out) const;
+  // A list of non-empty strings with at least `min_items` items.
   bool getStringList(std::string_view key, std::vector<std::string>& out,
                      std::size_t min_items) const;
+  // One of `choices`, with a did-you-mean suggestion when misspelt.
   template <class E>
   bool getEnum(std::string_view key, E& out,
                std::initializer_list<std::pair<std::string_view, E>> choices) const {

@@ -17,10 +17,11 @@ std::size_t editDistance(std::string_view a, std::string_view b) {
   if (a.size() > kMaxCompared || b.size() > kMaxCompared) {
     return a == b ? 0 : std::numeric_limits<std::size_t>::max() / 2;
   }
-  // Three rolling rows of the optimal-string-alignment matrix.
-  std::array<std::size_t, kMaxCompared + 1> before{};
-  std::array<std::size_t, kMaxCompared + 1> previous{};
-  std::array<std::size_t, kMaxCompared + 1> current{};
+  // Three rolling rows of the optimal-string-alignment matrix, rotated by pointer.
+  std::array<std::array<std::size_t, kMaxCompared + 1>, 3> rows{};
+  std::size_t* before = rows[0].data();
+  std::size_t* previous = rows[1].data();
+  std::size_t* current = rows[2].data();
   for (std::size_t j = 0; j <= b.size(); ++j) {
     previous[j] = j;
   }
@@ -33,8 +34,10 @@ std::size_t editDistance(std::string_view a, std::string_view b) {
         current[j] = std::min(current[j], before[j - 2] + 1);
       }
     }
+    std::size_t* recycled = before;
     before = previous;
     previous = current;
+    current = recycled;
   }
   return previous[b.size()];
 }
@@ -45,6 +48,13 @@ std::optional<std::string> closestMatch(std::string_view word,
   std::optional<std::string> best;
   std::size_t best_distance = limit + 1;
   for (std::string_view candidate : candidates) {
+    // The distance is at least the difference in length: skip the matrix when that is
+    // already too far (most unknown keys in a hostile file).
+    std::size_t gap = word.size() > candidate.size() ? word.size() - candidate.size()
+                                                     : candidate.size() - word.size();
+    if (gap > limit) {
+      continue;
+    }
     std::size_t d = editDistance(word, candidate);
     if (d < best_distance) {
       best_distance = d;

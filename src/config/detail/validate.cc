@@ -67,8 +67,16 @@ class Validator {
     }
   }
 
+  // A path or table item whose own keys had errors (wrong type, missing or unknown keys) is
+  // left out of the cross-checks: its values are partly defaults, and checking them would
+  // report follow-up errors of the mistake already reported.
+  bool itemFailed(const std::string& key) const { return ctx_.failed(key); }
+
   void pathOnItsOwn(std::size_t i) {
     const PathConfig& p = c_.paths[i];
+    if (itemFailed(pathKey(i))) {
+      return;
+    }
     const ProbeSettings& probe = p.probe;
     bool own_timing = ctx_.locations.has(pathKey(i, "probe.timeout")) ||
                       ctx_.locations.has(pathKey(i, "probe.interval"));
@@ -207,6 +215,9 @@ class Validator {
 
   void table(std::size_t i) {
     const RouteTableConfig& t = c_.tables[i];
+    if (itemFailed(tableKey(i))) {
+      return;
+    }
     std::vector<std::string_view> names;
     for (const PathConfig& p : c_.paths) {
       names.push_back(p.name);
@@ -254,7 +265,7 @@ class Validator {
   // A path that may carry a table must have a next hop the table's backend can program.
   void nextHopFits(const RouteTableConfig& t, std::size_t j) {
     const PathConfig& p = c_.paths[j];
-    if (ctx_.failed(pathKey(j, "next_hop"))) {
+    if (itemFailed(pathKey(j)) || ctx_.failed(pathKey(j, "next_hop"))) {
       return;  // its next hop was invalid and has been reported
     }
     if (t.backend == BackendKind::Aws && !p.next_hop.hasAws()) {
@@ -290,7 +301,7 @@ class Validator {
   void unusedPaths() {
     for (std::size_t j = 0; j < c_.paths.size(); ++j) {
       const PathConfig& p = c_.paths[j];
-      if (ctx_.failed(pathKey(j, "kind"))) {
+      if (itemFailed(pathKey(j)) || ctx_.failed(pathKey(j, "kind"))) {
         continue;
       }
       if (!contains(c_.policy.preference, p.kind)) {

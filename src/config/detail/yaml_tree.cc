@@ -11,6 +11,7 @@
 #include <new>
 #include <sstream>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "config/loader.h"
 
@@ -298,18 +299,6 @@ std::string tabHint(std::string_view text, int error_line) {
 
 bool isMergeKey(const YamlNode* key) { return key->isScalar() && !key->quoted && key->value == "<<"; }
 
-void appendMerged(const YamlNode& source,
-                  std::vector<std::pair<const YamlNode*, const YamlNode*>>& out) {
-  for (const auto& [key, value] : mapEntries(source)) {
-    bool present = std::any_of(out.begin(), out.end(), [&](const auto& e) {
-      return e.first->isScalar() && key->isScalar() && e.first->value == key->value;
-    });
-    if (!present) {
-      out.emplace_back(key, value);
-    }
-  }
-}
-
 }  // namespace
 
 std::string_view describeKind(const YamlNode& node) {
@@ -326,35 +315,53 @@ std::string_view describeKind(const YamlNode& node) {
   return "a value";
 }
 
-std::vector<std::pair<const YamlNode*, const YamlNode*>> mapEntries(const YamlNode& map) {
-  std::vector<std::pair<const YamlNode*, const YamlNode*>> out;
+namespace {
+
+using Entries = std::vector<std::pair<const YamlNode*, const YamlNode*>>;
+
+// Appends the entries of `map` whose keys are not in `seen` (hash set: files with many keys
+// must not make this quadratic). Merge keys inside `map` are resolved first.
+void appendEntries(const YamlNode& map, std::unordered_set<std::string_view>& seen, Entries& out,
+                   int depth) {
   std::vector<const YamlNode*> merges;
-  for (const auto& [key, value] : map.entries) {
-    if (value == nullptr || !key->isScalar()) {
+  for (const auto& entry : map.entries) {
+    const YamlNode* key = entry.first;
+    if (entry.second == nullptr || !key->isScalar()) {
       continue;
     }
     if (isMergeKey(key)) {
-      merges.push_back(value);
+      merges.push_back(entry.second);
       continue;
     }
-    bool present = std::any_of(out.begin(), out.end(),
-                               [&](const auto& e) { return e.first->value == key->value; });
-    if (!present) {
-      out.emplace_back(key, value);
+    if (seen.insert(key->value).second) {
+      out.push_back(entry);
     }
   }
   // YAML merge semantics: explicit keys win; among merged mappings, the first listed wins.
+  // Merged mappings were complete before this one (aliases), so `depth` stays bounded by the
+  // document; the explicit cap is a second guard.
+  if (depth > kMaxDepth) {
+    return;
+  }
   for (const YamlNode* merge : merges) {
     if (merge->isMap()) {
-      appendMerged(*merge, out);
+      appendEntries(*merge, seen, out, depth + 1);
     } else if (merge->isSequence()) {
       for (const YamlNode* item : merge->items) {
         if (item->isMap()) {
-          appendMerged(*item, out);
+          appendEntries(*item, seen, out, depth + 1);
         }
       }
     }
   }
+}
+
+}  // namespace
+
+std::vector<std::pair<const YamlNode*, const YamlNode*>> mapEntries(const YamlNode& map) {
+  Entries out;
+  std::unordered_set<std::string_view> seen;
+  appendEntries(map, seen, out, 0);
   return out;
 }
 
