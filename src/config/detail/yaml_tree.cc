@@ -459,9 +459,16 @@ std::optional<YamlDocument> parseYaml(std::string_view text, Diagnostics& diags)
 
 std::string quote(std::string_view text) {
   constexpr std::size_t kMax = 40;
+  std::size_t cut = text.size();
+  if (cut > kMax) {
+    // Cut at a character boundary: never in the middle of a UTF-8 sequence.
+    cut = kMax;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0u) == 0x80u) {
+      --cut;
+    }
+  }
   std::string out = "\"";
-  std::size_t i = 0;
-  for (; i < text.size() && i < kMax; ++i) {
+  for (std::size_t i = 0; i < cut; ++i) {
     auto c = static_cast<unsigned char>(text[i]);
     if (c == '"' || c == '\\') {
       out += '\\';
@@ -474,14 +481,7 @@ std::string quote(std::string_view text) {
       out += static_cast<char>(c);
     }
   }
-  if (i < text.size()) {
-    // Do not cut a UTF-8 sequence in half.
-    while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0u) == 0x80u) {
-      out.pop_back();
-    }
-    if (!out.empty() && static_cast<unsigned char>(out.back()) >= 0xC0u) {
-      out.pop_back();
-    }
+  if (cut < text.size()) {
     out += "...";
   }
   out += '"';
