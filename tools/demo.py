@@ -23,8 +23,9 @@ import labctl  # noqa: E402
 ROOT = labctl.ROOT
 CONFIG = os.environ.get("PP_DEMO_CONFIG", os.path.join(ROOT, "examples", "lab.yaml"))
 WORK = os.environ.get("PP_LAB_DIR", "/tmp/pp-lab")
-SOCKET = os.path.join(WORK, "control.sock")
-EVENTS = os.path.join(WORK, "events.jsonl")
+# Where examples/lab.yaml puts the daemon's files.
+SOCKET = os.path.join(WORK, "pathpilot", "control.sock")
+EVENTS = os.path.join(WORK, "pathpilot", "events.jsonl")
 TRAFFIC_REPORT = os.path.join(WORK, "traffic.json")
 REPORT = os.path.join(labctl.build_dir(), "demo-report.json")
 STREAMS = {"rtb-a": "cla", "rtb-b": "clb"}  # route table -> cloud host sending its stream
