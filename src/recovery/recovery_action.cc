@@ -1,0 +1,81 @@
+#include "recovery/recovery_action.h"
+
+#include "base/check.h"
+
+namespace pathpilot::recovery {
+
+Result<void> CommandActionOptions::validate() const {
+  if (argv.empty() || argv[0].empty()) {
+    return fail(ErrorCode::InvalidArgument, "recovery command: argv is empty");
+  }
+  if (timeout <= Duration::zero()) {
+    return fail(ErrorCode::InvalidArgument, "recovery command: timeout must be positive");
+  }
+  return ok();
+}
+
+CommandAction::CommandAction(CommandActionOptions options, route::Executor& executor,
+                             route::ProcessRunner& runner)
+    : options_(std::move(options)), executor_(executor), runner_(runner) {
+  PP_CHECK_MSG(options_.validate().has_value(), "invalid recovery command options");
+}
+
+CommandAction::~CommandAction() { cancel(); }
+
+void CommandAction::start(const RecoveryContext& context,
+                          std::function<void(ActionOutcome)> done) {
+  PP_CHECK_MSG(!running_, "recovery action started twice");
+  running_ = true;
+  token_ = std::make_shared<route::CancelToken>();
+
+  route::ProcessSpec spec;
+  spec.argv = options_.argv;
+  spec.env = options_.env;
+  spec.env.emplace_back("PATHPILOT_GATEWAY", context.gateway);
+  spec.env.emplace_back("PATHPILOT_ATTEMPT", std::to_string(context.attempt));
+  spec.env.emplace_back(
+      "PATHPILOT_DOWN_FOR_SECONDS",
+      std::to_string(std::chrono::duration_cast<seconds>(context.down_for).count()));
+  spec.timeout = options_.timeout;
+  spec.kill_grace = options_.kill_grace;
+
+  std::weak_ptr<int> alive = alive_;
+  std::shared_ptr<route::CancelToken> token = token_;
+  route::ProcessRunner* runner = &runner_;
+  Duration timeout = options_.timeout;
+  executor_.run(
+      "recovery " + context.gateway,
+      [this, alive, token, runner, spec, timeout, done]() -> route::Completion {
+        ActionOutcome outcome;
+        auto result = runner->run(spec, token.get());
+        if (!result) {
+          outcome.reason = result.error().toString();
+        } else {
+          outcome.success = result->success();
+          outcome.cancelled = result->cancelled;
+          outcome.timed_out = result->timed_out;
+          outcome.exit_code = result->exit_code;
+          outcome.stderr_tail = result->stderr_tail;
+          outcome.elapsed = result->elapsed;
+          if (!outcome.success) {
+            outcome.reason = "command \"" + spec.argv[0] + "\" " + result->describe(timeout);
+          }
+        }
+        return [this, alive, done, outcome]() {
+          if (alive.expired()) {
+            return;
+          }
+          running_ = false;
+          token_.reset();
+          done(outcome);
+        };
+      });
+}
+
+void CommandAction::cancel() {
+  if (running_ && token_) {
+    token_->cancel();
+  }
+}
+
+}  // namespace pathpilot::recovery

@@ -1,0 +1,209 @@
+#include "recovery/recovery_manager.h"
+
+#include <algorithm>
+
+namespace pathpilot::recovery {
+
+struct RecoveryManager::Gateway {
+  Gateway(std::string n, RecoveryPolicy policy, std::unique_ptr<RecoveryAction> a)
+      : name(std::move(n)), plan(policy), action(std::move(a)) {}
+  std::string name;
+  GatewayRecoveryPlan plan;
+  std::unique_ptr<RecoveryAction> action;
+  // The attempt whose outcome we wait for (0: none). Bumped on every start, cleared on cancel,
+  // so that the late outcome of a cancelled attempt is recognised and dropped.
+  unsigned current_attempt = 0;
+  // The action is still busy (a cancelled attempt has not reported back yet): no new start.
+  bool action_busy = false;
+  int attempt = 0;
+  Duration down_for{};
+  std::string last_failure;
+};
+
+RecoveryManager::RecoveryManager(const Clock& clock, RecoveryCallbacks callbacks)
+    : clock_(clock), callbacks_(std::move(callbacks)) {}
+
+RecoveryManager::~RecoveryManager() {
+  alive_.reset();
+  for (auto& [name, gateway] : gateways_) {
+    if (gateway->action_busy) {
+      gateway->action->cancel();
+    }
+  }
+}
+
+Result<void> RecoveryManager::addGateway(std::string name, RecoveryPolicy policy,
+                                         std::unique_ptr<RecoveryAction> action) {
+  if (name.empty()) {
+    return fail(ErrorCode::InvalidArgument, "recovery: gateway name is empty");
+  }
+  if (!action) {
+    return fail(ErrorCode::InvalidArgument, "recovery: gateway " + name + " has no action");
+  }
+  if (auto valid = policy.validate(); !valid) {
+    return fail(valid.error().withContext("gateway " + name));
+  }
+  if (gateways_.count(name) != 0) {
+    return fail(ErrorCode::AlreadyExists, "recovery: gateway " + name + " added twice");
+  }
+  auto gateway = std::make_unique<Gateway>(name, policy, std::move(action));
+  gateways_.emplace(std::move(name), std::move(gateway));
+  return ok();
+}
+
+void RecoveryManager::removeGateway(std::string_view name, MonoTime now) {
+  auto it = gateways_.find(name);
+  if (it == gateways_.end()) {
+    return;
+  }
+  if (it->second->action_busy) {
+    it->second->action->cancel();
+  }
+  // The action's pending completion checks the gateway by name and attempt id, finds none.
+  gateways_.erase(it);
+  poll(now);
+}
+
+void RecoveryManager::onGatewayState(std::string_view name, health::PathState state,
+                                     MonoTime now) {
+  auto it = gateways_.find(name);
+  if (it == gateways_.end()) {
+    return;
+  }
+  Gateway& gateway = *it->second;
+  RecoveryDecision decision = gateway.plan.observe(state, now);
+  if (decision.kind == RecoveryDecision::Kind::Cancel) {
+    gateway.action->cancel();
+    gateway.current_attempt = 0;  // its outcome is no longer ours to report
+    RecoveryEvent event;
+    event.gateway = gateway.name;
+    event.action = std::string(gateway.action->kind());
+    event.attempt = gateway.attempt;
+    event.down_for = gateway.down_for;
+    event.reason = decision.reason;
+    if (callbacks_.cancelled) {
+      callbacks_.cancelled(event);
+    }
+  }
+  if (state != health::PathState::Down && state != health::PathState::Unknown) {
+    gateway.last_failure.clear();
+  }
+  poll(now);
+}
+
+void RecoveryManager::setWriteAllowed(bool allowed, MonoTime now) {
+  write_allowed_ = allowed;
+  poll(now);
+}
+
+MonoTime RecoveryManager::poll(MonoTime now) {
+  MonoTime next = MonoTime::max();
+  std::vector<std::pair<std::string, RecoveryEvent>> events;  // ("started"|"failed", event)
+  if (write_allowed_) {
+    for (auto& [name, gateway] : gateways_) {
+      if (gateway->action_busy) {
+        continue;  // its completion polls again
+      }
+      RecoveryDecision decision = gateway->plan.poll(now);
+      if (decision.kind == RecoveryDecision::Kind::Start) {
+        unsigned id = next_attempt_id_++;
+        gateway->current_attempt = id;
+        gateway->action_busy = true;
+        gateway->attempt = decision.attempt;
+        gateway->down_for = decision.down_for;
+        RecoveryEvent event;
+        event.gateway = name;
+        event.action = std::string(gateway->action->kind());
+        event.attempt = decision.attempt;
+        event.down_for = decision.down_for;
+        event.reason = decision.reason;
+        events.emplace_back("started", event);
+        std::weak_ptr<int> alive = alive_;
+        std::string key = name;
+        gateway->action->start(
+            RecoveryContext{name, decision.attempt, decision.down_for},
+            [this, alive, key, id](ActionOutcome outcome) {
+              if (alive.expired()) {
+                return;
+              }
+              onActionDone(key, id, outcome);
+            });
+      } else if (decision.kind == RecoveryDecision::Kind::Capped) {
+        RecoveryEvent event;
+        event.gateway = name;
+        event.action = std::string(gateway->action->kind());
+        event.down_for = decision.down_for;
+        event.reason = decision.reason;
+        event.capped = true;
+        event.next_attempt = decision.next_allowed;
+        gateway->last_failure = decision.reason;
+        events.emplace_back("failed", event);
+      }
+      next = std::min(next, gateway->plan.nextWakeup());
+    }
+  }
+  if (callbacks_.wakeup) {
+    callbacks_.wakeup(next);
+  }
+  for (const auto& [kind, event] : events) {
+    const auto& callback = kind == "started" ? callbacks_.started : callbacks_.failed;
+    if (callback) {
+      callback(event);
+    }
+  }
+  return next;
+}
+
+void RecoveryManager::onActionDone(const std::string& name, unsigned attempt_id,
+                                   const ActionOutcome& outcome) {
+  MonoTime now = clock_.now();
+  auto it = gateways_.find(name);
+  if (it == gateways_.end()) {
+    return;  // removed meanwhile
+  }
+  Gateway& gateway = *it->second;
+  gateway.action_busy = false;
+  if (attempt_id != gateway.current_attempt) {
+    poll(now);  // a cancelled attempt finished; a new one may start now
+    return;
+  }
+  gateway.current_attempt = 0;
+  gateway.plan.finished(outcome.success, now);
+  RecoveryEvent event;
+  event.gateway = gateway.name;
+  event.action = std::string(gateway.action->kind());
+  event.attempt = gateway.attempt;
+  event.down_for = gateway.down_for;
+  event.elapsed = outcome.elapsed;
+  event.exit_code = outcome.exit_code;
+  event.stderr_tail = outcome.stderr_tail;
+  event.timed_out = outcome.timed_out;
+  event.reason = outcome.reason;
+  if (!outcome.success) {
+    event.next_attempt = gateway.plan.nextWakeup();
+    gateway.last_failure = outcome.reason;
+  }
+  poll(now);
+  const auto& callback = outcome.success ? callbacks_.succeeded : callbacks_.failed;
+  if (callback) {
+    callback(event);
+  }
+}
+
+std::vector<GatewayRecoveryStatus> RecoveryManager::snapshot(MonoTime now) const {
+  std::vector<GatewayRecoveryStatus> out;
+  for (const auto& [name, gateway] : gateways_) {
+    GatewayRecoveryStatus status;
+    status.gateway = name;
+    status.action = std::string(gateway->action->kind());
+    status.phase = gateway->plan.phase();
+    status.attempts_last_hour = gateway->plan.attemptsInWindow(now);
+    status.consecutive_failures = gateway->plan.consecutiveFailures();
+    status.next_attempt = gateway->plan.nextWakeup();
+    status.last_failure = gateway->last_failure;
+    out.push_back(std::move(status));
+  }
+  return out;
+}
+
+}  // namespace pathpilot::recovery

@@ -1,0 +1,112 @@
+// recovery/recovery_manager.h — heals dead VPN gateways without ever blocking the engine.
+//
+// Purpose: one GatewayRecoveryPlan (when) plus one RecoveryAction (how) per gateway. The
+// daemon feeds it the health of each gateway (onGatewayState) and wires its callbacks to
+// events: recovery_started, recovery_succeeded (the action finished well; the probes then
+// decide whether the gateway is really back), recovery_failed (with the reason: exit status,
+// stderr tail, timeout, or the hourly cap), recovery_cancelled (the gateway came back by itself
+// while an attempt ran; the attempt is stopped). Probing, health and routing go on meanwhile:
+// an attempt runs on a worker and reports back on the engine thread.
+//
+// Leadership: setWriteAllowed(false) (a follower) starts nothing; an attempt that is already
+// running is left to finish, since killing a half-done stop/start is worse than finishing it.
+//
+// Threading: engine thread only. Decision points take `now`; action completions read the
+// injected Clock.
+// Metrics: per gateway (snapshot()): phase, attempts in the last hour, consecutive failures.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.h"
+#include "base/time.h"
+#include "health/path_state.h"
+#include "recovery/recovery_action.h"
+#include "recovery/recovery_plan.h"
+
+namespace pathpilot::recovery {
+
+struct RecoveryEvent {
+  std::string gateway;
+  std::string action;     // RecoveryAction::kind()
+  int attempt = 0;        // 0 for a cap report
+  Duration down_for{};    // how long the gateway had been Down when the attempt started
+  Duration elapsed{};     // succeeded/failed: how long the attempt ran
+  std::string reason;     // failed/cancelled/capped: why, in words
+  std::optional<int> exit_code;
+  std::string stderr_tail;
+  bool timed_out = false;
+  bool capped = false;                    // failed: the hourly cap blocks further attempts
+  std::optional<MonoTime> next_attempt;   // failed: earliest next attempt, if the gateway stays Down
+};
+
+// Wired by the daemon; all run on the engine thread and may call back into the manager.
+struct RecoveryCallbacks {
+  std::function<void(const RecoveryEvent&)> started;
+  std::function<void(const RecoveryEvent&)> succeeded;
+  std::function<void(const RecoveryEvent&)> failed;
+  std::function<void(const RecoveryEvent&)> cancelled;
+  // Poll again at this time (MonoTime::max(): nothing scheduled). Connect to a WakeupTimer.
+  std::function<void(MonoTime when)> wakeup;
+};
+
+struct GatewayRecoveryStatus {
+  std::string gateway;
+  std::string action;
+  RecoveryPhase phase = RecoveryPhase::Idle;
+  int attempts_last_hour = 0;
+  int consecutive_failures = 0;
+  MonoTime next_attempt = MonoTime::max();
+  std::string last_failure;  // reason of the last failed attempt, "" if none
+};
+
+class RecoveryManager {
+ public:
+  // Requires: clock outlives the manager.
+  RecoveryManager(const Clock& clock, RecoveryCallbacks callbacks);
+  // Cancels running attempts; their callbacks are not delivered.
+  ~RecoveryManager();
+
+  RecoveryManager(const RecoveryManager&) = delete;
+  RecoveryManager& operator=(const RecoveryManager&) = delete;
+
+  // Registers a gateway. Errors: InvalidArgument (empty name, invalid policy, null action),
+  // AlreadyExists (name taken).
+  [[nodiscard]] Result<void> addGateway(std::string name, RecoveryPolicy policy,
+                                        std::unique_ptr<RecoveryAction> action);
+  // Forgets a gateway (config reload); a running attempt is cancelled silently.
+  void removeGateway(std::string_view name, MonoTime now);
+
+  // The gateway's health changed (or was re-reported). Unknown names are ignored.
+  void onGatewayState(std::string_view gateway, health::PathState state, MonoTime now);
+
+  // The leadership gate (see above).
+  void setWriteAllowed(bool allowed, MonoTime now);
+
+  // Starts due attempts; returns (and reports through callbacks.wakeup) when to poll next.
+  MonoTime poll(MonoTime now);
+
+  std::vector<GatewayRecoveryStatus> snapshot(MonoTime now) const;
+
+ private:
+  struct Gateway;
+  void onActionDone(const std::string& name, unsigned attempt_id, const ActionOutcome& outcome);
+
+  const Clock& clock_;
+  RecoveryCallbacks callbacks_;
+  bool write_allowed_ = true;
+  // Attempt ids are unique across gateways, so that the late outcome of a removed gateway's
+  // attempt is never taken for one of a re-added gateway of the same name.
+  unsigned next_attempt_id_ = 1;
+  std::map<std::string, std::unique_ptr<Gateway>, std::less<>> gateways_;
+  // Action callbacks hold a weak_ptr: after destruction they do nothing.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+};
+
+}  // namespace pathpilot::recovery

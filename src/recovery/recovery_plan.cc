@@ -1,0 +1,172 @@
+#include "recovery/recovery_plan.h"
+
+#include <algorithm>
+
+#include "base/check.h"
+#include "route/backoff.h"
+
+namespace pathpilot::recovery {
+namespace {
+
+constexpr Duration kWindow = std::chrono::hours(1);
+
+}  // namespace
+
+Result<void> RecoveryPolicy::validate() const {
+  auto bad = [](const std::string& why) {
+    return fail(ErrorCode::InvalidArgument, "recovery policy: " + why);
+  };
+  if (after < Duration::zero()) {
+    return bad("after must not be negative");
+  }
+  if (backoff_initial <= Duration::zero()) {
+    return bad("backoff initial delay must be positive");
+  }
+  if (backoff_max < backoff_initial) {
+    return bad("backoff max (" + formatDuration(backoff_max) + ") is below the initial delay (" +
+               formatDuration(backoff_initial) + ")");
+  }
+  if (!(backoff_multiplier >= 1.0)) {
+    return bad("backoff multiplier must be >= 1");
+  }
+  if (max_attempts_per_hour < 1) {
+    return bad("max_attempts_per_hour must be at least 1");
+  }
+  if (settle < Duration::zero()) {
+    return bad("settle must not be negative");
+  }
+  return ok();
+}
+
+std::string_view recoveryPhaseName(RecoveryPhase phase) {
+  switch (phase) {
+    case RecoveryPhase::Idle:
+      return "idle";
+    case RecoveryPhase::WaitingDown:
+      return "waiting_down";
+    case RecoveryPhase::Running:
+      return "running";
+    case RecoveryPhase::Settling:
+      return "settling";
+    case RecoveryPhase::BackingOff:
+      return "backing_off";
+    case RecoveryPhase::Capped:
+      return "capped";
+  }
+  return "idle";
+}
+
+GatewayRecoveryPlan::GatewayRecoveryPlan(RecoveryPolicy policy) : policy_(policy) {
+  PP_CHECK_MSG(policy_.validate().has_value(), "invalid recovery policy");
+}
+
+Duration GatewayRecoveryPlan::backoff(int failures) const {
+  route::BackoffPolicy p;
+  p.initial = policy_.backoff_initial;
+  p.max = policy_.backoff_max;
+  p.multiplier = policy_.backoff_multiplier;
+  p.jitter = 0;
+  return route::backoffDelay(p, failures);
+}
+
+void GatewayRecoveryPlan::prune(MonoTime now) {
+  while (!starts_.empty() && starts_.front() + kWindow <= now) {
+    starts_.pop_front();
+  }
+}
+
+int GatewayRecoveryPlan::attemptsInWindow(MonoTime now) const {
+  return static_cast<int>(
+      std::count_if(starts_.begin(), starts_.end(), [&](MonoTime t) { return t + kWindow > now; }));
+}
+
+RecoveryDecision GatewayRecoveryPlan::observe(health::PathState state, MonoTime now) {
+  RecoveryDecision decision;
+  switch (state) {
+    case health::PathState::Unknown:
+      // Not enough data (start-up, reload): neither a reason to act nor proof of health.
+      return decision;
+    case health::PathState::Down:
+      if (phase_ == RecoveryPhase::Idle) {
+        phase_ = RecoveryPhase::WaitingDown;
+        down_since_ = now;
+        next_at_ = now + policy_.after;
+        failures_ = 0;
+        attempt_ = 0;
+        cap_reported_ = false;
+      }
+      return decision;
+    case health::PathState::Up:
+    case health::PathState::Degraded:
+      if (phase_ == RecoveryPhase::Running) {
+        decision.kind = RecoveryDecision::Kind::Cancel;
+        decision.attempt = attempt_;
+        decision.reason = std::string("gateway is ") +
+                          std::string(health::pathStateName(state)) + " again";
+      }
+      phase_ = RecoveryPhase::Idle;
+      next_at_ = MonoTime::max();
+      failures_ = 0;
+      attempt_ = 0;
+      cap_reported_ = false;
+      return decision;
+  }
+  return decision;
+}
+
+RecoveryDecision GatewayRecoveryPlan::poll(MonoTime now) {
+  RecoveryDecision decision;
+  if (phase_ == RecoveryPhase::Idle || phase_ == RecoveryPhase::Running || now < next_at_) {
+    return decision;
+  }
+  prune(now);
+  if (static_cast<int>(starts_.size()) >= policy_.max_attempts_per_hour) {
+    phase_ = RecoveryPhase::Capped;
+    next_at_ = starts_.front() + kWindow;
+    if (!cap_reported_) {
+      cap_reported_ = true;
+      decision.kind = RecoveryDecision::Kind::Capped;
+      decision.down_for = now - down_since_;
+      decision.next_allowed = next_at_;
+      decision.reason = "hourly cap reached: " + std::to_string(starts_.size()) +
+                        " attempts in the last hour; next attempt in " +
+                        formatDuration(std::chrono::duration_cast<seconds>(next_at_ - now));
+    }
+    return decision;
+  }
+  starts_.push_back(now);
+  phase_ = RecoveryPhase::Running;
+  next_at_ = MonoTime::max();
+  cap_reported_ = false;
+  decision.kind = RecoveryDecision::Kind::Start;
+  decision.attempt = ++attempt_;
+  decision.down_for = now - down_since_;
+  decision.reason = "down for " +
+                    formatDuration(std::chrono::duration_cast<seconds>(decision.down_for));
+  return decision;
+}
+
+void GatewayRecoveryPlan::finished(bool success, MonoTime now) {
+  if (phase_ != RecoveryPhase::Running) {
+    return;
+  }
+  // Either way the gateway is still Down now (observe(Up) would have moved us to Idle), so the
+  // attempt has not healed it yet: count it for the backoff.
+  ++failures_;
+  if (success) {
+    phase_ = RecoveryPhase::Settling;
+    next_at_ = now + std::max(policy_.settle, backoff(failures_));
+  } else {
+    phase_ = RecoveryPhase::BackingOff;
+    next_at_ = now + backoff(failures_);
+  }
+}
+
+MonoTime GatewayRecoveryPlan::nextWakeup() const {
+  if (phase_ == RecoveryPhase::Idle || phase_ == RecoveryPhase::Running) {
+    return MonoTime::max();
+  }
+  return next_at_;
+}
+
+}  // namespace pathpilot::recovery

@@ -1,0 +1,116 @@
+// recovery/recovery_plan.h — when to try to heal a dead VPN gateway (pure decision logic).
+//
+// Purpose: a strongSwan gateway whose instance hangs is brought back by an action (an EC2
+// stop/start, or an operator's command). Doing that too eagerly makes things worse: a
+// restart takes minutes, and a gateway that keeps dying must not be restarted in a loop.
+// GatewayRecoveryPlan decides, for one gateway:
+//
+//   * start the first attempt only after the gateway has been Down for `after` (a short
+//     outage heals by itself; Unknown and Degraded never count as down);
+//   * after a failed attempt wait an exponential backoff (backoff_initial, doubling up to
+//     backoff_max) before the next one;
+//   * after an attempt that succeeded (the action said so) wait `settle` for the probes to
+//     see the gateway come back; if it is still Down by then, that attempt counts as failed
+//     for the backoff, and the next one waits max(settle, backoff);
+//   * never start more than max_attempts_per_hour attempts within any sliding hour; hitting
+//     the cap is reported once (Capped), and the next attempt waits for the oldest to age out;
+//   * when the gateway becomes usable (Up or Degraded) while an attempt runs, cancel it.
+//
+// The hourly window is kept in memory: a daemon restart forgets it (documented limitation).
+//
+// Threading: a value type for the engine thread; it takes `now` and never reads a clock.
+// Metrics: phase(), attemptsInWindow(), consecutiveFailures() for the status API.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+
+#include "base/error.h"
+#include "base/time.h"
+#include "health/path_state.h"
+
+namespace pathpilot::recovery {
+
+struct RecoveryPolicy {
+  // How long the gateway must be Down before the first attempt.
+  Duration after = std::chrono::seconds(60);
+  // Wait after a failed attempt: initial, then doubled (multiplier) up to max.
+  Duration backoff_initial = std::chrono::seconds(60);
+  Duration backoff_max = std::chrono::minutes(15);
+  double backoff_multiplier = 2.0;
+  // At most this many attempt starts in any sliding hour.
+  int max_attempts_per_hour = 3;
+  // After a successful action, how long to wait for the probes before trying again.
+  Duration settle = std::chrono::seconds(120);
+
+  // InvalidArgument naming the field for negative durations, backoff_max < backoff_initial,
+  // multiplier < 1 or a cap below 1.
+  [[nodiscard]] Result<void> validate() const;
+};
+
+enum class RecoveryPhase : std::uint8_t {
+  Idle,         // the gateway is not Down (or its state is unknown)
+  WaitingDown,  // Down, waiting for `after` to pass
+  Running,      // an attempt is in progress
+  Settling,     // the last attempt succeeded; waiting for probes to confirm
+  BackingOff,   // the last attempt failed; waiting for the backoff
+  Capped,       // the hourly cap blocks the next attempt
+};
+
+// "idle", "waiting_down", "running", "settling", "backing_off", "capped".
+std::string_view recoveryPhaseName(RecoveryPhase phase);
+
+struct RecoveryDecision {
+  enum class Kind : std::uint8_t { None, Start, Cancel, Capped };
+  Kind kind = Kind::None;
+  int attempt = 0;            // Start: 1 for the first attempt of this outage
+  Duration down_for{};        // Start/Capped: how long the gateway has been Down
+  MonoTime next_allowed{};    // Capped: when the window lets the next attempt start
+  std::string reason;         // why, in words, for events
+};
+
+class GatewayRecoveryPlan {
+ public:
+  // Requires: policy.validate() succeeds (PP_CHECK).
+  explicit GatewayRecoveryPlan(RecoveryPolicy policy);
+
+  // The gateway's health. Returns Cancel when an attempt is running and the gateway is usable
+  // again (the plan is then Idle; a later finished() for that attempt is ignored).
+  RecoveryDecision observe(health::PathState state, MonoTime now);
+
+  // Returns Start when an attempt is due (the plan is then Running), Capped once when the hourly
+  // cap blocks one, None otherwise. Call at nextWakeup() and after observe().
+  RecoveryDecision poll(MonoTime now);
+
+  // The running attempt ended. Ignored unless Running.
+  void finished(bool success, MonoTime now);
+
+  // When poll() next has something to decide (MonoTime::max(): nothing until new input).
+  MonoTime nextWakeup() const;
+
+  RecoveryPhase phase() const { return phase_; }
+  const RecoveryPolicy& policy() const { return policy_; }
+  // Attempt starts within the hour before `now`.
+  int attemptsInWindow(MonoTime now) const;
+  // Attempts of this outage that did not bring the gateway back.
+  int consecutiveFailures() const { return failures_; }
+  // When the current outage began (meaningless while Idle).
+  MonoTime downSince() const { return down_since_; }
+
+ private:
+  void prune(MonoTime now);
+  Duration backoff(int failures) const;
+
+  RecoveryPolicy policy_;
+  RecoveryPhase phase_ = RecoveryPhase::Idle;
+  MonoTime down_since_{};
+  MonoTime next_at_ = MonoTime::max();
+  int failures_ = 0;
+  int attempt_ = 0;               // attempts of this outage
+  bool cap_reported_ = false;
+  std::deque<MonoTime> starts_;   // attempt starts within the last hour
+};
+
+}  // namespace pathpilot::recovery

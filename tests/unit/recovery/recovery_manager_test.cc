@@ -1,0 +1,307 @@
+#include "recovery/recovery_manager.h"
+
+#include <gtest/gtest.h>
+
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "fakes/fake_clock.h"
+#include "route/exec/process_runner.h"
+#include "route/executor.h"
+
+namespace pathpilot::recovery {
+namespace {
+
+using health::PathState;
+using pathpilot::testing::FakeClock;
+
+// An action the test finishes by hand.
+class FakeAction final : public RecoveryAction {
+ public:
+  std::string_view kind() const override { return "fake"; }
+  void start(const RecoveryContext& context, std::function<void(ActionOutcome)> done) override {
+    ASSERT_FALSE(done_) << "started while running";
+    contexts.push_back(context);
+    done_ = std::move(done);
+  }
+  void cancel() override {
+    ++cancels;
+    if (external_cancels != nullptr) {
+      ++*external_cancels;
+    }
+  }
+
+  bool running() const { return static_cast<bool>(done_); }
+  void finish(ActionOutcome outcome) {
+    auto done = std::move(done_);
+    done_ = nullptr;
+    done(outcome);
+  }
+
+  std::vector<RecoveryContext> contexts;
+  int cancels = 0;
+  int* external_cancels = nullptr;  // survives the action (for tests that destroy it)
+
+ private:
+  std::function<void(ActionOutcome)> done_;
+};
+
+RecoveryPolicy policy() {
+  RecoveryPolicy p;
+  p.after = seconds(30);
+  p.backoff_initial = seconds(10);
+  p.backoff_max = minutes(5);
+  p.max_attempts_per_hour = 2;
+  p.settle = seconds(60);
+  return p;
+}
+
+class RecoveryManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    RecoveryCallbacks callbacks;
+    callbacks.started = [this](const RecoveryEvent& e) { record("started", e); };
+    callbacks.succeeded = [this](const RecoveryEvent& e) { record("succeeded", e); };
+    callbacks.failed = [this](const RecoveryEvent& e) { record("failed", e); };
+    callbacks.cancelled = [this](const RecoveryEvent& e) { record("cancelled", e); };
+    callbacks.wakeup = [this](MonoTime when) { wakeup = when; };
+    manager = std::make_unique<RecoveryManager>(clock, callbacks);
+    auto a = std::make_unique<FakeAction>();
+    action_a = a.get();
+    ASSERT_TRUE(manager->addGateway("vpn-a", policy(), std::move(a)));
+    auto b = std::make_unique<FakeAction>();
+    action_b = b.get();
+    ASSERT_TRUE(manager->addGateway("vpn-b", policy(), std::move(b)));
+  }
+
+  void record(const std::string& kind, const RecoveryEvent& e) {
+    kinds.push_back(kind + " " + e.gateway);
+    events.push_back(e);
+  }
+
+  void advanceToWakeup() {
+    ASSERT_NE(wakeup, MonoTime::max());
+    clock.advance(wakeup - clock.now());
+    manager->poll(clock.now());
+  }
+
+  FakeClock clock;
+  std::unique_ptr<RecoveryManager> manager;
+  FakeAction* action_a = nullptr;
+  FakeAction* action_b = nullptr;
+  std::vector<std::string> kinds;
+  std::vector<RecoveryEvent> events;
+  MonoTime wakeup = MonoTime::max();
+};
+
+TEST_F(RecoveryManagerTest, StartsAfterDownForAfterAndReportsSuccess) {
+  manager->onGatewayState("vpn-a", PathState::Down, clock.now());
+  EXPECT_EQ(wakeup, clock.now() + seconds(30));
+  EXPECT_FALSE(action_a->running());
+  advanceToWakeup();
+  ASSERT_TRUE(action_a->running());
+  EXPECT_EQ(action_a->contexts[0].gateway, "vpn-a");
+  EXPECT_EQ(action_a->contexts[0].attempt, 1);
+  EXPECT_EQ(action_a->contexts[0].down_for, seconds(30));
+  EXPECT_FALSE(action_b->running()) << "only the dead gateway is touched";
+  clock.advance(seconds(45));
+  action_a->finish(ActionOutcome{true, false, false, 0, "", "", seconds(45)});
+  EXPECT_EQ(kinds, (std::vector<std::string>{"started vpn-a", "succeeded vpn-a"}));
+  EXPECT_EQ(events[1].elapsed, seconds(45));
+  EXPECT_EQ(events[1].action, "fake");
+  auto status = manager->snapshot(clock.now());
+  EXPECT_EQ(status[0].phase, RecoveryPhase::Settling);
+  // The probes see it come back: nothing more happens.
+  manager->onGatewayState("vpn-a", PathState::Up, clock.now());
+  EXPECT_EQ(wakeup, MonoTime::max());
+}
+
+TEST_F(RecoveryManagerTest, FailureCarriesTheReasonAndTheNextAttempt) {
+  manager->onGatewayState("vpn-a", PathState::Down, clock.now());
+  advanceToWakeup();
+  ActionOutcome outcome;
+  outcome.exit_code = 3;
+  outcome.stderr_tail = "instance i-0e1466e8a5dd4892c is locked\n";
+  outcome.reason = "command \"restart-gw\" exited with status 3: instance is locked";
+  action_a->finish(outcome);
+  ASSERT_EQ(kinds.back(), "failed vpn-a");
+  const RecoveryEvent& failed = events.back();
+  EXPECT_EQ(failed.exit_code, 3);
+  EXPECT_EQ(failed.stderr_tail, outcome.stderr_tail);
+  EXPECT_EQ(failed.reason, outcome.reason);
+  EXPECT_FALSE(failed.capped);
+  ASSERT_TRUE(failed.next_attempt.has_value());
+  EXPECT_EQ(*failed.next_attempt, clock.now() + seconds(10));
+  EXPECT_EQ(manager->snapshot(clock.now())[0].last_failure, outcome.reason);
+  advanceToWakeup();
+  ASSERT_TRUE(action_a->running());
+  EXPECT_EQ(action_a->contexts[1].attempt, 2);
+}
+
+TEST_F(RecoveryManagerTest, HourlyCapIsReportedAsFailureOnce) {
+  manager->onGatewayState("vpn-a", PathState::Down, clock.now());
+  for (int i = 0; i < 2; ++i) {
+    advanceToWakeup();
+    action_a->finish(ActionOutcome{});
+  }
+  advanceToWakeup();
+  EXPECT_FALSE(action_a->running());
+  ASSERT_EQ(kinds.back(), "failed vpn-a");
+  EXPECT_TRUE(events.back().capped);
+  EXPECT_NE(events.back().reason.find("hourly cap"), std::string::npos);
+  size_t reported = kinds.size();
+  manager->poll(clock.now());
+  EXPECT_EQ(kinds.size(), reported);
+  EXPECT_EQ(manager->snapshot(clock.now())[0].phase, RecoveryPhase::Capped);
+}
+
+TEST_F(RecoveryManagerTest, GatewayBackUpCancelsTheRunningAttempt) {
+  manager->onGatewayState("vpn-a", PathState::Down, clock.now());
+  advanceToWakeup();
+  ASSERT_TRUE(action_a->running());
+  manager->onGatewayState("vpn-a", PathState::Up, clock.now());
+  EXPECT_EQ(action_a->cancels, 1);
+  ASSERT_EQ(kinds.back(), "cancelled vpn-a");
+  EXPECT_NE(events.back().reason.find("up again"), std::string::npos);
+  // It goes down again before the killed command has reported back: no second start yet.
+  manager->onGatewayState("vpn-a", PathState::Down, clock.now());
+  clock.advance(seconds(30));
+  manager->poll(clock.now());
+  EXPECT_EQ(action_a->contexts.size(), 1u);
+  // The cancelled attempt's outcome is not reported as a failure; the next attempt follows.
+  ActionOutcome killed;
+  killed.cancelled = true;
+  action_a->finish(killed);
+  EXPECT_EQ(kinds.back(), "started vpn-a");
+  EXPECT_EQ(action_a->contexts.size(), 2u);
+}
+
+TEST_F(RecoveryManagerTest, FollowersStartNothing) {
+  manager->setWriteAllowed(false, clock.now());
+  manager->onGatewayState("vpn-a", PathState::Down, clock.now());
+  clock.advance(minutes(5));
+  manager->poll(clock.now());
+  EXPECT_FALSE(action_a->running());
+  EXPECT_EQ(wakeup, MonoTime::max());
+  manager->setWriteAllowed(true, clock.now());
+  EXPECT_TRUE(action_a->running());
+}
+
+TEST_F(RecoveryManagerTest, RejectsBadGateways) {
+  EXPECT_EQ(manager->addGateway("vpn-a", policy(), std::make_unique<FakeAction>()).error().code(),
+            ErrorCode::AlreadyExists);
+  EXPECT_EQ(manager->addGateway("", policy(), std::make_unique<FakeAction>()).error().code(),
+            ErrorCode::InvalidArgument);
+  EXPECT_EQ(manager->addGateway("vpn-c", policy(), nullptr).error().code(),
+            ErrorCode::InvalidArgument);
+  RecoveryPolicy bad = policy();
+  bad.max_attempts_per_hour = 0;
+  auto r = manager->addGateway("vpn-c", bad, std::make_unique<FakeAction>());
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("vpn-c"), std::string::npos);
+  manager->onGatewayState("no-such-gateway", PathState::Down, clock.now());  // ignored
+}
+
+TEST_F(RecoveryManagerTest, RemovedGatewayIsCancelledSilently) {
+  int cancels = 0;
+  action_a->external_cancels = &cancels;
+  manager->onGatewayState("vpn-a", PathState::Down, clock.now());
+  advanceToWakeup();
+  size_t reported = kinds.size();
+  manager->removeGateway("vpn-a", clock.now());  // destroys the action
+  action_a = nullptr;
+  EXPECT_EQ(cancels, 1);
+  EXPECT_EQ(kinds.size(), reported);
+  ASSERT_EQ(manager->snapshot(clock.now()).size(), 1u);
+  EXPECT_EQ(manager->snapshot(clock.now())[0].gateway, "vpn-b");
+}
+
+// CommandAction with real processes, worker threads and an io_context as the engine loop.
+class CommandActionTest : public ::testing::Test {
+ protected:
+  ActionOutcome runOnce(CommandAction& action, RecoveryContext context = {"vpn-a", 2, seconds(95)},
+                        bool cancel_at_once = false) {
+    std::optional<ActionOutcome> result;
+    action.start(context, [&](ActionOutcome o) { result = o; });
+    if (cancel_at_once) {
+      action.cancel();
+    }
+    auto deadline = std::chrono::steady_clock::now() + seconds(20);
+    while (!result && std::chrono::steady_clock::now() < deadline) {
+      io.run_one_for(milliseconds(50));
+    }
+    EXPECT_TRUE(result.has_value());
+    return result.value_or(ActionOutcome{});
+  }
+
+  static CommandActionOptions sh(const std::string& script) {
+    CommandActionOptions options;
+    options.argv = {"/bin/sh", "-c", script};
+    options.timeout = seconds(20);
+    return options;
+  }
+
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
+  route::PosixProcessRunner runner;
+  route::ThreadPoolExecutor executor{io, 2};
+};
+
+TEST_F(CommandActionTest, ExitZeroIsSuccessAndTheCommandKnowsTheContext) {
+  std::string out = ::testing::TempDir() + "pp_recovery_env_" + std::to_string(::getpid());
+  CommandAction action(
+      sh("printf '%s %s %s' \"$PATHPILOT_GATEWAY\" \"$PATHPILOT_ATTEMPT\" "
+         "\"$PATHPILOT_DOWN_FOR_SECONDS\" > '" + out + "'"),
+      executor, runner);
+  ActionOutcome outcome = runOnce(action);
+  EXPECT_TRUE(outcome.success) << outcome.reason;
+  EXPECT_FALSE(action.running());
+  std::ifstream in(out);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), "vpn-a 2 95");
+  std::remove(out.c_str());
+}
+
+TEST_F(CommandActionTest, FailureCarriesExitCodeAndStderr) {
+  CommandAction action(sh("echo 'cannot reach EC2 API' >&2; exit 7"), executor, runner);
+  ActionOutcome outcome = runOnce(action);
+  EXPECT_FALSE(outcome.success);
+  EXPECT_EQ(outcome.exit_code, 7);
+  EXPECT_EQ(outcome.stderr_tail, "cannot reach EC2 API\n");
+  EXPECT_NE(outcome.reason.find("exited with status 7: cannot reach EC2 API"), std::string::npos)
+      << outcome.reason;
+}
+
+TEST_F(CommandActionTest, TimeoutIsAFailure) {
+  CommandActionOptions options = sh("sleep 30");
+  options.timeout = milliseconds(200);
+  CommandAction action(options, executor, runner);
+  ActionOutcome outcome = runOnce(action);
+  EXPECT_FALSE(outcome.success);
+  EXPECT_TRUE(outcome.timed_out);
+  EXPECT_NE(outcome.reason.find("timed out after 200ms"), std::string::npos) << outcome.reason;
+}
+
+TEST_F(CommandActionTest, CancelStopsTheCommand) {
+  CommandAction action(sh("sleep 30"), executor, runner);
+  auto started = std::chrono::steady_clock::now();
+  ActionOutcome outcome = runOnce(action, {"vpn-a", 1, seconds(60)}, true);
+  EXPECT_TRUE(outcome.cancelled);
+  EXPECT_FALSE(outcome.success);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, seconds(10));
+}
+
+TEST_F(CommandActionTest, MissingCommandIsAFailureNotACrash) {
+  CommandActionOptions options;
+  options.argv = {"/nonexistent/restart-gateway"};
+  CommandAction action(options, executor, runner);
+  ActionOutcome outcome = runOnce(action);
+  EXPECT_FALSE(outcome.success);
+  EXPECT_NE(outcome.reason.find("/nonexistent/restart-gateway"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pathpilot::recovery
