@@ -215,7 +215,7 @@ void Journal::writeBatch(std::vector<Event>& batch) {
 
 void Journal::syncSinks() {
   if (store_) {
-    if (auto r = store_->checkpoint(); !r) {
+    if (auto r = store_->sync(); !r) {
       recordError(r.error());
     }
   }

@@ -109,7 +109,7 @@ class Journal final : public EventLog {
   [[nodiscard]] Result<std::vector<Event>> search(const Query& query) override;
 
   // Waits until every event accepted before the call has been written and synced to disk
-  // (SQLite WAL checkpoint, fdatasync of the JSON Lines file). Returns the most recent error
+  // (fsync of the SQLite WAL, fdatasync of the JSON Lines file). Returns the most recent error
   // if any operation of the writer (insert, write, reopen, sync, prune) failed since the
   // previous flush() returned; failed events stay counted in stats().
   // Requires: the writer is not paused (it would wait for resumeWriterForTest()).

@@ -28,12 +28,8 @@ Result<std::vector<Event>> MemoryEventLog::search(const Query& query) {
       }
     }
   }
-  // Newest first, as the store orders: by time (ms) descending, then seq descending.
-  std::sort(out.begin(), out.end(), [](const Event& a, const Event& b) {
-    std::int64_t ta = toUnixMillis(a.time);
-    std::int64_t tb = toUnixMillis(b.time);
-    return ta != tb ? ta > tb : a.seq > b.seq;
-  });
+  // Newest first, as the store orders: highest seq first.
+  std::sort(out.begin(), out.end(), [](const Event& a, const Event& b) { return a.seq > b.seq; });
   if (query.limit != 0 && out.size() > query.limit) {
     out.resize(query.limit);
   }

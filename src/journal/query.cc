@@ -1,39 +1,62 @@
 #include "journal/query.h"
 
+#include <utility>
 #include <vector>
 
 namespace pathpilot::journal {
 namespace {
 
+struct Word {
+  std::string text;
+  bool prefix = false;  // the last token matches as a prefix (the user wrote a trailing *)
+};
+
 // Splits free text into words: white space separates words, a double quote opens or closes a
 // quoted word (which may contain spaces). An unterminated quote runs to the end. Control
-// characters count as white space. Empty words are dropped.
-std::vector<std::string> splitWords(std::string_view text) {
-  std::vector<std::string> words;
-  std::string current;
+// characters count as white space. A trailing * on an unquoted word, or a * right after a
+// closing quote, marks the word as a prefix; any other * is an ordinary character. Empty
+// words are dropped.
+std::vector<Word> splitWords(std::string_view text) {
+  std::vector<Word> words;
+  Word current;
   bool quoted = false;
-  auto finish = [&] {
-    if (!current.empty()) {
-      words.push_back(std::move(current));
-      current.clear();
+  bool just_closed = false;  // the previous character closed a quoted word
+  auto finish = [&](bool was_quoted) -> bool {
+    if (!was_quoted) {
+      // "time*" → prefix "time"; "*" alone stays a (token-less) word.
+      std::size_t end = current.text.find_last_not_of('*');
+      if (end != std::string::npos && end + 1 < current.text.size()) {
+        current.text.resize(end + 1);
+        current.prefix = true;
+      }
     }
+    bool pushed = !current.text.empty();
+    if (pushed) {
+      words.push_back(std::move(current));
+    }
+    current = Word{};
+    return pushed;
   };
   for (char raw : text) {
     auto c = static_cast<unsigned char>(raw);
+    bool closed_before = std::exchange(just_closed, false);
     if (c == '"') {
-      finish();
+      bool pushed = finish(quoted);
+      just_closed = quoted && pushed;
       quoted = !quoted;
     } else if (c < 0x20 || c == 0x7f || (c == ' ' && !quoted)) {
       if (quoted) {
-        current += ' ';
+        current.text += ' ';
       } else {
-        finish();
+        (void)finish(false);
       }
+    } else if (c == '*' && closed_before) {
+      words.back().prefix = true;
     } else {
-      current += raw;
+      current.text += raw;
     }
   }
-  finish();
+  (void)finish(quoted);
   return words;
 }
 
@@ -63,8 +86,9 @@ std::vector<std::string> tokenize(std::string_view text) {
 }
 
 // True when `word` (already tokenized) occurs in `field` as consecutive tokens, the last one as
-// a prefix.
-bool fieldHasPhrase(const std::vector<std::string>& field, const std::vector<std::string>& word) {
+// a prefix if `prefix`.
+bool fieldHasPhrase(const std::vector<std::string>& field, const std::vector<std::string>& word,
+                    bool prefix) {
   if (word.empty() || word.size() > field.size()) {
     return false;
   }
@@ -73,7 +97,8 @@ bool fieldHasPhrase(const std::vector<std::string>& field, const std::vector<std
     for (std::size_t i = 0; i < word.size() && all; ++i) {
       const std::string& have = field[start + i];
       const std::string& want = word[i];
-      all = (i + 1 == word.size()) ? have.compare(0, want.size(), want) == 0 : have == want;
+      all = (prefix && i + 1 == word.size()) ? have.compare(0, want.size(), want) == 0
+                                             : have == want;
     }
     if (all) {
       return true;
@@ -83,20 +108,20 @@ bool fieldHasPhrase(const std::vector<std::string>& field, const std::vector<std
 }
 
 bool textMatches(std::string_view text, const Event& event) {
-  std::vector<std::string> words = splitWords(text);
+  std::vector<Word> words = splitWords(text);
   if (words.empty()) {
     return true;
   }
   std::vector<std::string> message = tokenize(event.message);
   std::vector<std::string> reason = tokenize(event.reason);
   bool any_word_with_tokens = false;
-  for (const std::string& w : words) {
-    std::vector<std::string> tokens = tokenize(w);
+  for (const Word& w : words) {
+    std::vector<std::string> tokens = tokenize(w.text);
     if (tokens.empty()) {
       continue;  // FTS5 ignores a phrase without tokens inside an AND
     }
     any_word_with_tokens = true;
-    if (!fieldHasPhrase(message, tokens) && !fieldHasPhrase(reason, tokens)) {
+    if (!fieldHasPhrase(message, tokens, w.prefix) && !fieldHasPhrase(reason, tokens, w.prefix)) {
       return false;
     }
   }
@@ -107,20 +132,23 @@ bool textMatches(std::string_view text, const Event& event) {
 
 std::string ftsMatchExpression(std::string_view text) {
   std::string out;
-  for (const std::string& word : splitWords(text)) {
+  for (const Word& word : splitWords(text)) {
     if (!out.empty()) {
       out += ' ';
     }
     // An FTS5 string: double quotes around, a quote inside written twice (splitWords already
-    // consumed quotes, this is defence in depth). The trailing * makes the last token a prefix.
+    // consumed quotes, this is defence in depth). A trailing * makes the last token a prefix.
     out += '"';
-    for (char c : word) {
+    for (char c : word.text) {
       if (c == '"') {
         out += '"';
       }
       out += c;
     }
-    out += "\"*";
+    out += '"';
+    if (word.prefix) {
+      out += '*';
+    }
   }
   return out;
 }

@@ -11,13 +11,13 @@
 //          time TEXT GENERATED (RFC 3339, for people using the sqlite3 shell),
 //          site, kind, severity, path, link, route_table, destination, "from", "to",
 //          reason, message TEXT NOT NULL  -- '' when empty; names as in journal/event.h)
-//   indexes: (time_ms), and (X, time_ms) for X in site, kind, path, link, route_table, so that
-//            each filter reads newest-first from an index without sorting
+//   indexes: one per column time_ms, site, kind, path, link, route_table; each implicitly
+//            ends with seq, so a filter reads newest-first (seq DESC) without sorting
 //   events_fts: FTS5 (unicode61 tokenizer) over message and reason, rowid = seq; by default an
 //            external-content table (content=events), see FtsMode.
 // The file runs in WAL mode with synchronous=NORMAL: a committed transaction survives a crash
 // of the process; after a power loss the last transactions since the latest checkpoint may be
-// lost (checkpoint() narrows that window). Readers never block the writer and vice versa.
+// lost unless sync() ran after them (Journal::flush() calls it). Readers never block the writer and vice versa.
 //
 // Threading: one SqliteStore is used by one thread at a time (not internally locked). Any
 // number of SqliteStores, in any processes, may open the same file; at most one should write.
@@ -107,9 +107,15 @@ class SqliteStore {
   // Contentless file. Requires: not read-only.
   [[nodiscard]] Result<std::uint64_t> pruneBefore(WallTime before);
 
-  // Copies the WAL into the database file and syncs it (PRAGMA wal_checkpoint(PASSIVE)):
-  // makes committed events durable across power loss. A reader holding an old snapshot may
-  // keep the last frames in the WAL (still committed). Requires: not read-only.
+  // Makes every committed transaction durable across power loss: one fsync of the WAL file
+  // (what synchronous=FULL would do at every commit). Cheap when nothing was written since
+  // the last call. Requires: not read-only.
+  [[nodiscard]] Result<void> sync();
+
+  // Copies the WAL into the database file and syncs both (PRAGMA wal_checkpoint(PASSIVE)).
+  // SQLite also does this by itself whenever the WAL passes wal_autocheckpoint pages; a
+  // reader holding an old snapshot may keep the last frames in the WAL (still committed).
+  // Requires: not read-only.
   [[nodiscard]] Result<void> checkpoint();
 
   // Refreshes the query planner's statistics cheaply (ANALYZE with a row limit). The writer

@@ -10,27 +10,37 @@ namespace {
 using testing::fullEvent;
 using testing::sampleTime;
 
-TEST(FtsMatchExpressionTest, QuotesEveryWordAsPrefixPhrase) {
-  EXPECT_EQ(ftsMatchExpression("timeout"), "\"timeout\"*");
-  EXPECT_EQ(ftsMatchExpression("  link   down "), "\"link\"* \"down\"*");
-  EXPECT_EQ(ftsMatchExpression("\"link down\" dx"), "\"link down\"* \"dx\"*");
+TEST(FtsMatchExpressionTest, QuotesEveryWord) {
+  EXPECT_EQ(ftsMatchExpression("timeout"), "\"timeout\"");
+  EXPECT_EQ(ftsMatchExpression("  link   down "), "\"link\" \"down\"");
+  EXPECT_EQ(ftsMatchExpression("\"link down\" dx"), "\"link down\" \"dx\"");
   EXPECT_EQ(ftsMatchExpression(""), "");
   EXPECT_EQ(ftsMatchExpression("   "), "");
   EXPECT_EQ(ftsMatchExpression("\"\""), "");
 }
 
+TEST(FtsMatchExpressionTest, TrailingStarMakesAPrefix) {
+  EXPECT_EQ(ftsMatchExpression("time*"), "\"time\"*");
+  EXPECT_EQ(ftsMatchExpression("i-0e14**"), "\"i-0e14\"*");
+  EXPECT_EQ(ftsMatchExpression("\"link dow\"*"), "\"link dow\"*");
+  EXPECT_EQ(ftsMatchExpression("\"link dow*\""), "\"link dow*\"");  // inside quotes: literal
+  EXPECT_EQ(ftsMatchExpression("a*b"), "\"a*b\"");                     // not trailing: literal
+  EXPECT_EQ(ftsMatchExpression("*"), "\"*\"");                         // alone: literal
+  EXPECT_EQ(ftsMatchExpression("\"\"*"), "\"*\"");  // nothing to make a prefix of
+}
+
 TEST(FtsMatchExpressionTest, OperatorsAndQuotesAreNeutralised) {
-  EXPECT_EQ(ftsMatchExpression("a OR b"), "\"a\"* \"OR\"* \"b\"*");
-  EXPECT_EQ(ftsMatchExpression("NOT x"), "\"NOT\"* \"x\"*");
-  EXPECT_EQ(ftsMatchExpression("*"), "\"*\"*");
-  EXPECT_EQ(ftsMatchExpression("message:foo"), "\"message:foo\"*");
-  EXPECT_EQ(ftsMatchExpression("(a"), "\"(a\"*");
+  EXPECT_EQ(ftsMatchExpression("a OR b"), "\"a\" \"OR\" \"b\"");
+  EXPECT_EQ(ftsMatchExpression("NOT x"), "\"NOT\" \"x\"");
+  EXPECT_EQ(ftsMatchExpression("message:foo"), "\"message:foo\"");
+  EXPECT_EQ(ftsMatchExpression("(a"), "\"(a\"");
+  EXPECT_EQ(ftsMatchExpression("NEAR(a b)"), "\"NEAR(a\" \"b)\"");
   // An unterminated quote runs to the end; a quote inside a word splits it.
-  EXPECT_EQ(ftsMatchExpression("\"unterminated phrase"), "\"unterminated phrase\"*");
-  EXPECT_EQ(ftsMatchExpression("it\"s"), "\"it\"* \"s\"*");
+  EXPECT_EQ(ftsMatchExpression("\"unterminated phrase"), "\"unterminated phrase\"");
+  EXPECT_EQ(ftsMatchExpression("it\"s"), "\"it\" \"s\"");
   // Control characters never reach the expression.
-  EXPECT_EQ(ftsMatchExpression("a\nb\tc"), "\"a\"* \"b\"* \"c\"*");
-  EXPECT_EQ(ftsMatchExpression(std::string("a\0b", 3)), "\"a\"* \"b\"*");
+  EXPECT_EQ(ftsMatchExpression("a\nb\tc"), "\"a\" \"b\" \"c\"");
+  EXPECT_EQ(ftsMatchExpression(std::string("a\0b", 3)), "\"a\" \"b\"");
 }
 
 TEST(QueryMatchesTest, EmptyQueryMatchesEverything) {
@@ -79,12 +89,16 @@ TEST(QueryMatchesTest, TextFollowsFtsRules) {
   };
   EXPECT_TRUE(text("moved"));
   EXPECT_TRUE(text("MOVED"));
-  EXPECT_TRUE(text("mov"));              // prefix
+  EXPECT_FALSE(text("mov"));             // whole tokens only ...
+  EXPECT_TRUE(text("mov*"));             // ... unless asked for a prefix
   EXPECT_TRUE(text("probes moved"));     // words may come from different fields
-  EXPECT_TRUE(text("10.10.3"));          // token sequence, last one prefix
+  EXPECT_TRUE(text("10.10.3"));          // token sequence 10 10 3 inside 10.10.3.100
+  EXPECT_FALSE(text("10.10.3.1"));       // 1 is not the token 100 ...
+  EXPECT_TRUE(text("10.10.3.1*"));       // ... but its prefix
+  EXPECT_TRUE(text("\"from d\"*"));      // phrase with prefix
   EXPECT_TRUE(text("\"from dx\""));      // phrase
   EXPECT_FALSE(text("\"dx from\""));     // phrase order matters
-  EXPECT_FALSE(text("oved"));            // not a substring search
+  EXPECT_FALSE(text("oved*"));           // not a substring search
   EXPECT_FALSE(text("moved nothere"));   // every word must match
   EXPECT_FALSE(text("***"));             // no letters or digits: nothing
   EXPECT_TRUE(text("moved ***"));        // but a word without tokens is ignored among others

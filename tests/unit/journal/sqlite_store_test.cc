@@ -179,13 +179,24 @@ TEST_F(SqliteStoreTest, NewestFirstWithLimit) {
   Query q;
   q.limit = 3;
   EXPECT_EQ(seqsOf(search(*store, q)), (std::vector<std::uint64_t>{8, 7, 6}));
-  // Ties in time are broken by seq, and time beats seq (an event may carry an older time).
+  // Journal order wins over event time: an event recorded later with an older time (a
+  // wall-clock step back) still comes first, and time filters still apply to its time.
   std::vector<Event> late = {simpleEvent("Beijing", EventKind::PathUp, 7000),
                              simpleEvent("Beijing", EventKind::PathUp, -1000)};
   ASSERT_TRUE(store->insert(late));
   q.limit = 0;
   EXPECT_EQ(seqsOf(search(*store, q)),
-            (std::vector<std::uint64_t>{9, 8, 7, 6, 5, 4, 3, 2, 1, 10}));
+            (std::vector<std::uint64_t>{10, 9, 8, 7, 6, 5, 4, 3, 2, 1}));
+  q.since = sampleTime(5000);
+  EXPECT_EQ(seqsOf(search(*store, q)), (std::vector<std::uint64_t>{9, 8, 7, 6}));
+  q.since = sampleTime(-1000);
+  q.until = sampleTime(1000);
+  EXPECT_EQ(seqsOf(search(*store, q)), (std::vector<std::uint64_t>{10, 1}));
+  q.since.reset();
+  EXPECT_EQ(seqsOf(search(*store, q)), (std::vector<std::uint64_t>{10, 1}));
+  q.text = "down";
+  q.since = sampleTime(-5000);
+  EXPECT_EQ(seqsOf(search(*store, q)), (std::vector<std::uint64_t>{1}));
 }
 
 TEST_F(SqliteStoreTest, FiltersByEachField) {
@@ -265,12 +276,15 @@ TEST_F(SqliteStoreTest, FullTextSearchOverMessageAndReason) {
   EXPECT_EQ(text("moved"), (V{3, 2}));
   EXPECT_EQ(text("MOVED"), (V{3, 2}));
   EXPECT_EQ(text("timeout"), (V{4}));          // from reason
-  EXPECT_EQ(text("time"), (V{4}));             // prefix
+  EXPECT_EQ(text("time"), V{});                // whole tokens ...
+  EXPECT_EQ(text("time*"), (V{4}));            // ... or a prefix when asked
   EXPECT_EQ(text("loss probes"), (V{1}));      // all words
   EXPECT_EQ(text("dx timeout"), (V{4}));       // words from message and reason
   EXPECT_EQ(text("\"path down\""), (V{4, 1}));  // phrase
   EXPECT_EQ(text("\"down path\""), V{});
-  EXPECT_EQ(text("i-0430fe"), (V{8}));         // ids split at '-', last token prefix
+  EXPECT_EQ(text("i-0430fe*"), (V{8}));        // ids split at '-', last token prefix
+  EXPECT_EQ(text("i-0430fe110cdec5835"), (V{8}));
+  EXPECT_EQ(text("i-0430fe"), V{});
   EXPECT_EQ(text("10.10.0.0/16 vpn-a"), (V{2}));
   EXPECT_EQ(text("rtt 180ms"), (V{5}));
   EXPECT_EQ(text("nothing-like-this"), V{});
@@ -410,15 +424,18 @@ TEST_F(SqliteStoreTest, ContentlessModeSearchesTheSame) {
   EXPECT_EQ(again->ftsMode(), FtsMode::Contentless);
 }
 
-TEST_F(SqliteStoreTest, CheckpointAndAnalyzeSucceed) {
+TEST_F(SqliteStoreTest, SyncCheckpointAndAnalyzeSucceed) {
   auto store = openStore();
   ASSERT_TRUE(store);
+  EXPECT_TRUE(store->sync()) << "nothing written yet is fine";
   fillReference(*store);
+  EXPECT_TRUE(store->sync());
   EXPECT_TRUE(store->checkpoint());
   EXPECT_TRUE(store->analyze());
   auto reader = SqliteStore::openReadOnly(path_);
   ASSERT_TRUE(reader);
   EXPECT_FALSE((*reader)->checkpoint());
+  EXPECT_FALSE((*reader)->sync());
   std::vector<Event> e = {fullEvent()};
   auto r = (*reader)->insert(e);
   ASSERT_FALSE(r);
