@@ -38,6 +38,12 @@ BOX_PATH = {v: k for k, v in PATH_BOX.items()}
 TABLES = {"rtb-a": 101, "rtb-b": 102}
 
 
+def lab_nice():
+    """Nice level of the lab's processes (LAB_NICE, default -15; see lab/lib.sh): a busy build
+    machine must not look like a lossy network to probes and traffic streams."""
+    return int(os.environ.get("LAB_NICE", "-15"))
+
+
 def build_dir():
     return os.environ.get("PP_BUILD_DIR", os.path.join(ROOT, "build"))
 
@@ -172,12 +178,14 @@ class Lab:
         with open(os.path.join(self.dir, "pids"), "a") as f:
             f.write(f"{pid} {name} {pid_starttime(pid) or ''}\n")
 
-    def spawn(self, name, box, cmd, log=None, env=None, cwd=None):
-        """Starts `cmd` inside namespace `box`; its PID is recorded for teardown. `ip netns
-        exec` execs the command in place, so the PID is the command's own."""
+    def spawn(self, name, box, cmd, log=None, env=None, cwd=None, nice=True):
+        """Starts `cmd` inside namespace `box` (at the lab's nice level unless nice=False); its
+        PID is recorded for teardown. `ip netns exec` and `nice` exec the command in place, so
+        the PID is the command's own."""
         os.makedirs(self.dir, exist_ok=True)
         logf = open(log or os.path.join(self.dir, f"{name}.log"), "ab")
-        full = ["ip", "netns", "exec", self.ns(box), *map(str, cmd)]
+        prefix = ["nice", "-n", str(lab_nice())] if nice and lab_nice() != 0 else []
+        full = ["ip", "netns", "exec", self.ns(box), *prefix, *map(str, cmd)]
         proc = subprocess.Popen(full, stdout=logf, stderr=subprocess.STDOUT, cwd=cwd,
                                 env=dict(self.env, **(env or {})), start_new_session=True)
         logf.close()
