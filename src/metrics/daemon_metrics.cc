@@ -1,0 +1,269 @@
+#include "metrics/daemon_metrics.h"
+
+#include <array>
+#include <set>
+
+namespace pathpilot::metrics {
+namespace {
+
+std::uint64_t flag(bool b) { return b ? 1 : 0; }
+
+// Writes one family with one sample per path; `value` picks the figure.
+template <class F>
+void perPath(ExpositionWriter& w, const DaemonMetrics& m, std::string_view name, MetricType type,
+             std::string_view help, F value) {
+  w.family(name, type, help);
+  for (const auto& p : m.paths) {
+    w.sample({{"site", m.site}, {"path", p.name}, {"link", p.link}}, value(p));
+  }
+}
+
+template <class F>
+void perRoute(ExpositionWriter& w, const DaemonMetrics& m, std::string_view name,
+              MetricType type, std::string_view help, F value) {
+  w.family(name, type, help);
+  for (const auto& r : m.routes) {
+    w.sample({{"site", m.site}, {"route_table", r.table}, {"destination", r.destination}},
+             value(r));
+  }
+}
+
+void renderPaths(const DaemonMetrics& m, ExpositionWriter& w) {
+  w.family("pathpilot_path_up", MetricType::Gauge,
+           "1 if the path is usable (up or degraded, and not drained), else 0.");
+  for (const auto& p : m.paths) {
+    w.sample({{"site", m.site}, {"path", p.name}, {"link", p.link}, {"az", p.az}},
+             flag(p.usable));
+  }
+  w.family("pathpilot_path_state", MetricType::Gauge,
+           "Health state of the path: 1 for the current state, 0 for the others.");
+  for (const auto& p : m.paths) {
+    for (std::string_view state : kPathStates) {
+      w.sample({{"site", m.site}, {"path", p.name}, {"link", p.link}, {"state", state}},
+               flag(p.state == state));
+    }
+  }
+  perPath(w, m, "pathpilot_path_drained", MetricType::Gauge,
+          "1 if an operator drained the path (traffic kept off it), else 0.",
+          [](const PathMetrics& p) { return flag(p.drained); });
+  perPath(w, m, "pathpilot_path_state_since_timestamp_seconds", MetricType::Gauge,
+          "Unix time of the path's last state change.",
+          [](const PathMetrics& p) { return p.state_since_unix_seconds; });
+  perPath(w, m, "pathpilot_path_loss_ratio", MetricType::Gauge,
+          "Share of probes lost over the health window, 0 to 1.",
+          [](const PathMetrics& p) { return p.loss_ratio; });
+  w.family("pathpilot_path_window_rtt_seconds", MetricType::Gauge,
+           "Round-trip time percentiles over the health window.");
+  for (const auto& p : m.paths) {
+    const std::array<std::pair<std::string_view, double>, 3> pct = {
+        {{"50", p.rtt_p50_seconds}, {"95", p.rtt_p95_seconds}, {"99", p.rtt_p99_seconds}}};
+    for (const auto& [name, v] : pct) {
+      w.sample({{"site", m.site}, {"path", p.name}, {"link", p.link}, {"percentile", name}}, v);
+    }
+  }
+  perPath(w, m, "pathpilot_path_probes_sent_total", MetricType::Counter,
+          "Probes of the path that completed (answered or failed).",
+          [](const PathMetrics& p) { return p.totals.sent; });
+  perPath(w, m, "pathpilot_path_probes_lost_total", MetricType::Counter,
+          "Probes of the path that failed (timeout, unreachable, send or socket error).",
+          [](const PathMetrics& p) { return p.totals.lost; });
+  w.family("pathpilot_path_probe_rtt_seconds", MetricType::Histogram,
+           "Round-trip time of the path's successful probes.");
+  for (const auto& p : m.paths) {
+    w.histogram({{"site", m.site}, {"path", p.name}, {"link", p.link}}, p.totals.rtt);
+  }
+  w.family("pathpilot_path_transitions_total", MetricType::Counter,
+           "State changes of the path, by the state it changed to.");
+  for (const auto& p : m.paths) {
+    for (std::size_t i = 0; i < kPathStates.size(); ++i) {
+      w.sample({{"site", m.site}, {"path", p.name}, {"link", p.link}, {"to", kPathStates[i]}},
+               p.totals.transitions[i]);
+    }
+  }
+}
+
+void renderRoutes(const DaemonMetrics& m, ExpositionWriter& w) {
+  w.family("pathpilot_route_next_hop_info", MetricType::Gauge,
+           "Where each route points now: path and next hop as programmed (value always 1).");
+  for (const auto& r : m.routes) {
+    w.sample({{"site", m.site},
+              {"route_table", r.table},
+              {"table_name", r.table_name},
+              {"destination", r.destination},
+              {"path", r.current_path},
+              {"next_hop", r.next_hop},
+              {"backend", r.backend}},
+             std::uint64_t{1});
+  }
+  perRoute(w, m, "pathpilot_route_on_preferred_path", MetricType::Gauge,
+           "1 if the route uses its preferred path, else 0.", [](const RouteMetrics& r) {
+             return flag(!r.current_path.empty() && r.current_path == r.preferred_path);
+           });
+  perRoute(w, m, "pathpilot_route_fail_static", MetricType::Gauge,
+           "1 if no path is healthy for the route and it is kept as it is (fail static).",
+           [](const RouteMetrics& r) { return flag(r.fail_static); });
+  perRoute(w, m, "pathpilot_route_hold_down_remaining_seconds", MetricType::Gauge,
+           "Time until the route may fail back to a better path (0 when none is waiting).",
+           [](const RouteMetrics& r) { return r.hold_down_remaining_seconds; });
+  perRoute(w, m, "pathpilot_route_in_sync", MetricType::Gauge,
+           "1 if the route is programmed as decided, else 0 (pending, in flight, unknown).",
+           [](const RouteMetrics& r) { return flag(r.sync == "synced"); });
+  perRoute(w, m, "pathpilot_route_changes_total", MetricType::Counter,
+           "Times the route was reprogrammed to another next hop.",
+           [](const RouteMetrics& r) { return r.changes; });
+
+  // Backends in use, so that per-backend families have a zero sample from the start
+  // (rate() over a series that appears only at the first error misses that error).
+  std::set<std::string> backends;
+  for (const auto& r : m.routes) {
+    backends.insert(r.backend);
+  }
+  for (const auto& [backend, n] : m.route_errors_by_backend) {
+    backends.insert(backend);
+  }
+  w.family("pathpilot_route_errors_total", MetricType::Counter,
+           "Failed attempts to program or list a route table, by backend; each is retried.");
+  for (const auto& b : backends) {
+    auto it = m.route_errors_by_backend.find(b);
+    w.sample({{"backend", b}}, it == m.route_errors_by_backend.end() ? 0 : it->second);
+  }
+  w.family("pathpilot_routes_pending", MetricType::Gauge,
+           "Routes not (yet) programmed as decided, by backend.");
+  for (const auto& b : backends) {
+    std::uint64_t n = 0;
+    for (const auto& r : m.routes) {
+      n += flag(r.backend == b && r.sync != "synced");
+    }
+    w.sample({{"backend", b}}, n);
+  }
+}
+
+void renderCounters(const DaemonMetrics& m, ExpositionWriter& w) {
+  const auto& rc = m.reconciler;
+  const std::array<std::tuple<std::string_view, std::string_view, std::uint64_t>, 6> rec = {{
+      {"pathpilot_reconciler_applies_total", "Route changes sent to a backend.", rc.applies},
+      {"pathpilot_reconciler_apply_failures_total", "Route changes a backend failed to apply.",
+       rc.apply_failures},
+      {"pathpilot_reconciler_lists_total", "Route table reads.", rc.lists},
+      {"pathpilot_reconciler_list_failures_total", "Route table reads that failed.",
+       rc.list_failures},
+      {"pathpilot_reconciler_adopted_routes_total",
+       "Routes found programmed at start and adopted.", rc.adopted},
+      {"pathpilot_reconciler_drifts_total", "Routes found changed outside pathpilot (repaired).",
+       rc.drifts},
+  }};
+  for (const auto& [name, help, v] : rec) {
+    w.family(name, MetricType::Counter, help);
+    w.sample({}, v);
+  }
+
+  const auto& p = m.probe;
+  const std::array<std::tuple<std::string_view, std::string_view, std::uint64_t>, 9> probe = {{
+      {"pathpilot_probe_sent_total", "Probes handed to the kernel (all paths).", p.sent},
+      {"pathpilot_probe_received_total", "Valid replies counted as success.", p.received},
+      {"pathpilot_probe_timed_out_total", "Probes that got no valid reply in time.",
+       p.timed_out},
+      {"pathpilot_probe_late_total", "Valid replies that arrived after their probe timed out.",
+       p.late},
+      {"pathpilot_probe_foreign_total", "Replies that belong to no probe of ours.", p.foreign},
+      {"pathpilot_probe_send_errors_total", "Sends the kernel refused.", p.send_errors},
+      {"pathpilot_probe_unreachable_total", "ICMP or connect errors matched to a probe.",
+       p.unreachable},
+      {"pathpilot_probe_socket_errors_total", "Failures to open or pin a probe socket.",
+       p.socket_errors},
+      {"pathpilot_probe_refused_total", "TCP probes answered by RST (counted as success).",
+       p.refused},
+  }};
+  for (const auto& [name, help, v] : probe) {
+    w.family(name, MetricType::Counter, help);
+    w.sample({}, v);
+  }
+  w.family("pathpilot_probe_timer_wakeups_total", MetricType::Counter,
+           "Probe timer wake-ups on the engine thread.");
+  w.sample({}, p.timer_wakeups);
+  w.family("pathpilot_probe_timer_lag_seconds_total", MetricType::Counter,
+           "Summed lateness of probe timer wake-ups; divide by wake-ups for the mean.");
+  w.sample({}, static_cast<double>(p.timer_lag_ns) / 1e9);
+
+  const auto& e = m.engine;
+  const std::array<std::tuple<std::string_view, std::string_view, std::uint64_t>, 6> engine = {{
+      {"pathpilot_engine_probe_results_total", "Probe results fed to health.", e.probe_results},
+      {"pathpilot_engine_transitions_total", "Path state changes.", e.transitions},
+      {"pathpilot_engine_decisions_total", "Policy runs.", e.decisions},
+      {"pathpilot_engine_route_changes_total", "Decided route changes handed to the reconciler.",
+       e.route_changes},
+      {"pathpilot_engine_events_total", "Events emitted to the journal.", e.events},
+      {"pathpilot_config_reloads_total", "Successful config reloads.", e.reloads},
+  }};
+  for (const auto& [name, help, v] : engine) {
+    w.family(name, MetricType::Counter, help);
+    w.sample({}, v);
+  }
+  w.family("pathpilot_engine_decision_seconds", MetricType::Gauge,
+           "Time the last policy run took.");
+  w.sample({}, e.last_decision_seconds);
+  w.family("pathpilot_engine_decision_max_seconds", MetricType::Gauge,
+           "Longest policy run since start.");
+  w.sample({}, e.max_decision_seconds);
+  w.family("pathpilot_engine_loop_lag_seconds", MetricType::Histogram,
+           "How late the engine thread ran a timer (a stalled loop shows here first).");
+  w.histogram({}, m.loop_lag);
+  w.family("pathpilot_engine_loop_lag_last_seconds", MetricType::Gauge,
+           "Lateness of the most recent measured timer.");
+  w.sample({}, m.loop_lag_last_seconds);
+
+  if (m.journal.present) {
+    const auto& j = m.journal;
+    w.family("pathpilot_journal_events_total", MetricType::Counter,
+             "Events offered to the journal, by what became of them.");
+    w.sample({{"result", "accepted"}}, j.accepted);
+    w.sample({{"result", "written"}}, j.written);
+    w.sample({{"result", "overflowed"}}, j.overflowed);
+    w.sample({{"result", "rejected_closed"}}, j.rejected_closed);
+    w.family("pathpilot_journal_errors_total", MetricType::Counter,
+             "Failed journal operations (insert, write, reopen, sync, prune).");
+    w.sample({}, j.errors);
+    w.family("pathpilot_journal_queue_depth", MetricType::Gauge,
+             "Events waiting for the journal writer.");
+    w.sample({}, j.queue_depth);
+    w.family("pathpilot_journal_queue_capacity", MetricType::Gauge,
+             "Most events the journal queue holds before it drops.");
+    w.sample({}, j.queue_capacity);
+  }
+
+  w.family("pathpilot_aws_api_calls_total", MetricType::Counter,
+           "AWS API calls by operation and outcome.");
+  for (const auto& c : m.aws_calls) {
+    w.sample({{"operation", c.operation}, {"outcome", c.outcome}}, c.count);
+  }
+  if (m.alert_outbox_depth) {
+    w.family("pathpilot_alert_outbox_depth", MetricType::Gauge,
+             "Alerts waiting for delivery (with retries).");
+    w.sample({}, *m.alert_outbox_depth);
+  }
+}
+
+}  // namespace
+
+void renderDaemonMetrics(const DaemonMetrics& m, ExpositionWriter& w) {
+  w.family("pathpilot_build_info", MetricType::Gauge,
+           "Build and site of this pathpilot (value always 1).");
+  w.sample({{"version", m.version}, {"site", m.site}}, std::uint64_t{1});
+  w.family("pathpilot_snapshot_timestamp_seconds", MetricType::Gauge,
+           "Unix time at which the engine took the state exported here.");
+  w.sample({}, m.snapshot_unix_seconds);
+  renderPaths(m, w);
+  renderRoutes(m, w);
+  renderCounters(m, w);
+}
+
+std::string renderDaemonMetrics(const DaemonMetrics& m) {
+  std::string out;
+  // About 2 KiB per path (histogram) and 1 KiB per route.
+  out.reserve(4096 + m.paths.size() * 2600 + m.routes.size() * 1200);
+  ExpositionWriter w(out);
+  renderDaemonMetrics(m, w);
+  return out;
+}
+
+}  // namespace pathpilot::metrics

@@ -1,0 +1,248 @@
+#include "metrics/exposition.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <iterator>
+
+#include "base/check.h"
+
+namespace pathpilot::metrics {
+namespace {
+
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+
+bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool isDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if it is invalid (overlong forms,
+// surrogates and code points above U+10FFFF are invalid, as in RFC 3629 §4).
+std::size_t utf8SequenceLength(std::string_view s, std::size_t i) {
+  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = byte(i);
+  std::size_t n = 0;
+  unsigned char lo = 0x80;
+  unsigned char hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c == 0xE0) {
+    n = 3;
+    lo = 0xA0;
+  } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) {
+    n = 3;
+  } else if (c == 0xED) {
+    n = 3;
+    hi = 0x9F;  // no surrogates
+  } else if (c == 0xF0) {
+    n = 4;
+    lo = 0x90;
+  } else if (c >= 0xF1 && c <= 0xF3) {
+    n = 4;
+  } else if (c == 0xF4) {
+    n = 4;
+    hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) {
+    return 0;
+  }
+  unsigned char second = byte(i + 1);
+  if (second < lo || second > hi) {
+    return 0;
+  }
+  for (std::size_t k = 2; k < n; ++k) {
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) {
+      return 0;
+    }
+  }
+  return n;
+}
+
+// Appends `text`, escaping backslash and newline always and double quotes when asked,
+// replacing invalid UTF-8 with U+FFFD.
+void appendEscaped(std::string& out, std::string_view text, bool quotes) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    char c = text[i];
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x80) {
+      if (c == '\\') {
+        out += "\\\\";
+      } else if (c == '\n') {
+        out += "\\n";
+      } else if (c == '"' && quotes) {
+        out += "\\\"";
+      } else {
+        out += c;
+      }
+      ++i;
+      continue;
+    }
+    std::size_t n = utf8SequenceLength(text, i);
+    if (n == 0) {
+      out += kReplacement;
+      ++i;
+    } else {
+      out.append(text.substr(i, n));
+      i += n;
+    }
+  }
+}
+
+}  // namespace
+
+std::string_view metricTypeName(MetricType type) {
+  switch (type) {
+    case MetricType::Counter:
+      return "counter";
+    case MetricType::Gauge:
+      return "gauge";
+    case MetricType::Histogram:
+      return "histogram";
+    case MetricType::Untyped:
+      return "untyped";
+  }
+  return "untyped";
+}
+
+bool isValidMetricName(std::string_view name) {
+  if (name.empty()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool ok = isAlpha(c) || c == '_' || c == ':' || (i > 0 && isDigit(c));
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool isValidLabelName(std::string_view name) {
+  if (name.empty() || name.substr(0, 2) == "__") {
+    return false;
+  }
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool ok = isAlpha(c) || c == '_' || (i > 0 && isDigit(c));
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void appendEscapedLabelValue(std::string& out, std::string_view value) {
+  appendEscaped(out, value, /*quotes=*/true);
+}
+
+void appendEscapedHelp(std::string& out, std::string_view text) {
+  appendEscaped(out, text, /*quotes=*/false);
+}
+
+void appendValue(std::string& out, double value) {
+  if (std::isnan(value)) {
+    out += "NaN";
+  } else if (std::isinf(value)) {
+    out += value > 0 ? "+Inf" : "-Inf";
+  } else {
+    // {} is the shortest representation that reads back to the same double (fmt's Dragonbox),
+    // e.g. 0.1, 1e-05, 12345678.9; Prometheus parses it with Go's ParseFloat.
+    fmt::format_to(std::back_inserter(out), "{}", value);
+  }
+}
+
+void appendValue(std::string& out, std::uint64_t value) {
+  fmt::format_to(std::back_inserter(out), "{}", value);
+}
+
+void ExpositionWriter::family(std::string_view name, MetricType type, std::string_view help) {
+  PP_CHECK_MSG(isValidMetricName(name), "invalid metric name");
+  PP_CHECK_MSG(seen_.find(name) == seen_.end(), "metric family written twice");
+  seen_.emplace(name);
+  current_.assign(name);
+  current_type_ = type;
+  out_ += "# HELP ";
+  out_ += name;
+  out_ += ' ';
+  appendEscapedHelp(out_, help);
+  out_ += "\n# TYPE ";
+  out_ += name;
+  out_ += ' ';
+  out_ += metricTypeName(type);
+  out_ += '\n';
+}
+
+void ExpositionWriter::writeSeries(std::string_view suffix, std::span<const Label> labels,
+                                   const Label* extra) {
+  out_ += current_;
+  out_ += suffix;
+  if (!labels.empty() || extra != nullptr) {
+    out_ += '{';
+    bool first = true;
+    auto put = [&](const Label& l) {
+      PP_CHECK_MSG(isValidLabelName(l.name), "invalid label name");
+      if (!first) {
+        out_ += ',';
+      }
+      first = false;
+      out_ += l.name;
+      out_ += "=\"";
+      appendEscapedLabelValue(out_, l.value);
+      out_ += '"';
+    };
+    for (const Label& l : labels) {
+      put(l);
+    }
+    if (extra != nullptr) {
+      put(*extra);
+    }
+    out_ += '}';
+  }
+  out_ += ' ';
+}
+
+void ExpositionWriter::sample(std::span<const Label> labels, double value) {
+  PP_CHECK(!current_.empty() && current_type_ != MetricType::Histogram);
+  writeSeries("", labels, nullptr);
+  appendValue(out_, value);
+  out_ += '\n';
+}
+
+void ExpositionWriter::sample(std::span<const Label> labels, std::uint64_t value) {
+  PP_CHECK(!current_.empty() && current_type_ != MetricType::Histogram);
+  writeSeries("", labels, nullptr);
+  appendValue(out_, value);
+  out_ += '\n';
+}
+
+void ExpositionWriter::histogram(std::span<const Label> labels, const Histogram& h) {
+  PP_CHECK(current_type_ == MetricType::Histogram);
+  std::uint64_t cumulative = 0;
+  std::string le;
+  auto bounds = h.bounds();
+  const auto& counts = h.counts();
+  for (std::size_t i = 0; i < bounds.size(); ++i) {
+    cumulative += counts[i];
+    le.clear();
+    appendValue(le, bounds[i]);
+    Label extra{"le", le};
+    writeSeries("_bucket", labels, &extra);
+    appendValue(out_, cumulative);
+    out_ += '\n';
+  }
+  Label inf{"le", "+Inf"};
+  writeSeries("_bucket", labels, &inf);
+  appendValue(out_, h.count());
+  out_ += '\n';
+  writeSeries("_sum", labels, nullptr);
+  appendValue(out_, h.sum());
+  out_ += '\n';
+  writeSeries("_count", labels, nullptr);
+  appendValue(out_, h.count());
+  out_ += '\n';
+}
+
+}  // namespace pathpilot::metrics
