@@ -1,5 +1,6 @@
 #include "journal/journal.h"
 
+#include <algorithm>
 #include <exception>
 #include <span>
 #include <utility>
@@ -31,7 +32,10 @@ void capFields(Event& e) {
   }
 }
 
-constexpr auto kPruneInterval = std::chrono::hours(1);
+// Maintenance (retention, planner statistics) runs when the events written have advanced
+// this much in event time since the last run. Event time, not a clock: the writer thread
+// never reads the injected Clock, so tests may drive a FakeClock from their own thread.
+constexpr auto kMaintenanceInterval = std::chrono::hours(1);
 
 }  // namespace
 
@@ -75,6 +79,13 @@ Journal::Journal(JournalOptions options, const Clock& clock, std::unique_ptr<Sql
   if (store_) {
     auto seq = store_->lastSeq();
     last_seq_ = seq ? *seq : 0;
+    if (options_.retention > Duration::zero()) {
+      // On the caller's thread, before the writer exists: the one place the journal needs
+      // "now" for itself. Later runs measure time by the events written (maintain()).
+      WallTime now = clock_.wallNow();
+      prune(now);
+      last_maintenance_ = now;
+    }
   }
   writer_ = std::thread([this] { writerLoop(); });
 }
@@ -94,6 +105,9 @@ bool Journal::append(Event event) {
     }
     if (queue_.size() >= options_.queue_capacity) {
       overflowed_.fetch_add(1, std::memory_order_relaxed);
+      if (!first_drop_time_) {
+        first_drop_time_ = event.time;  // the journal_overflow event is dated by the first drop
+      }
       return false;
     }
     queue_.push_back(std::move(event));
@@ -111,7 +125,6 @@ bool Journal::append(Event event) {
 
 void Journal::writerLoop() {
   std::vector<Event> batch;
-  maybePrune();
   std::unique_lock lock(mutex_);
   while (true) {
     auto has_work = [&] {
@@ -131,6 +144,7 @@ void Journal::writerLoop() {
     std::uint64_t overflowed = overflowed_.load(std::memory_order_relaxed);
     std::uint64_t newly_dropped = overflowed - overflow_reported_;
     overflow_reported_ = overflowed;
+    std::optional<WallTime> drop_time = std::exchange(first_drop_time_, std::nullopt);
     lock.unlock();
 
     if (reopen && jsonl_) {
@@ -140,17 +154,22 @@ void Journal::writerLoop() {
     }
     if (newly_dropped > 0) {
       // The queue just gave room back: make the loss visible in the journal itself.
-      Event overflow = makeEvent(EventKind::JournalOverflow, clock_.wallNow(), options_.site);
+      Event overflow = makeEvent(EventKind::JournalOverflow,
+                                 drop_time.value_or(batch.empty() ? WallTime{} : batch.back().time),
+                                 options_.site);
       overflow.message =
           "journal queue full: " + std::to_string(newly_dropped) + " events dropped";
       overflow.reason = "queue capacity " + std::to_string(options_.queue_capacity);
       batch.push_back(std::move(overflow));
     }
     if (!batch.empty()) {
+      for (const Event& e : batch) {
+        newest_time_ = std::max(newest_time_, e.time);
+      }
       writeBatch(batch);
       batch.clear();
+      maintain();
     }
-    maybePrune();
 
     lock.lock();
     processed_ += taken;
@@ -226,18 +245,27 @@ void Journal::syncSinks() {
   }
 }
 
-void Journal::maybePrune() {
-  if (!store_ || options_.retention <= Duration::zero()) {
+void Journal::maintain() {
+  if (!store_ || newest_time_ == WallTime{}) {
     return;
   }
-  MonoTime now = clock_.now();
-  if (last_prune_ && now - *last_prune_ < kPruneInterval) {
+  if (last_maintenance_ && newest_time_ - *last_maintenance_ < kMaintenanceInterval) {
     return;
   }
-  last_prune_ = now;
-  auto pruned = store_->pruneBefore(clock_.wallNow() -
-                                    std::chrono::duration_cast<WallTime::duration>(
-                                        options_.retention));
+  last_maintenance_ = newest_time_;
+  prune(newest_time_);
+  // Keeps the planner's choice of index right as the mix of sites and kinds changes.
+  if (auto r = store_->analyze(); !r) {
+    recordError(r.error());
+  }
+}
+
+void Journal::prune(WallTime now) {
+  if (options_.retention <= Duration::zero()) {
+    return;
+  }
+  auto pruned = store_->pruneBefore(
+      now - std::chrono::duration_cast<WallTime::duration>(options_.retention));
   if (!pruned) {
     recordError(pruned.error());
   }

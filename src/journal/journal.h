@@ -13,8 +13,8 @@
 //
 // When the queue is full append() drops the event and counts it (stats().overflowed). As soon
 // as the writer has made room it records one `journal_overflow` event (severity warning,
-// site = options.site, message "journal queue full: N events dropped") so that the gap is
-// visible in the journal itself.
+// site = options.site, time = that of the first dropped event, message "journal queue full:
+// N events dropped") so that the gap is visible in the journal itself.
 //
 // Shutdown: close() (or the destructor) stops accepting, writes everything still queued,
 // syncs and joins the writer. No accepted event is lost on a clean shutdown.
@@ -64,8 +64,9 @@ struct JournalOptions {
   std::size_t queue_capacity = 65536;
   // Most events per SQLite transaction. Requires: > 0.
   std::size_t max_batch = 4096;
-  // Events older than this are deleted from the SQLite store at start and then every hour;
-  // zero keeps everything.
+  // Events older than this are deleted from the SQLite store at start (relative to the clock)
+  // and then whenever the events written have advanced an hour (relative to the newest event
+  // time); zero keeps everything.
   Duration retention = Duration::zero();
   // Full-text mode of a newly created store (see FtsMode).
   FtsMode fts_mode = FtsMode::ExternalContent;
@@ -88,9 +89,11 @@ struct JournalStats {
 class Journal final : public EventLog {
  public:
   // Opens the enabled sinks on the calling thread, so that a bad path fails here with an
-  // error naming the file (see SqliteStore::open, JsonlSink::open), then starts the writer.
-  // `clock` stamps events without a time and the journal's own events; it must outlive the
-  // Journal. Errors: InvalidArgument for a zero queue_capacity or max_batch.
+  // error naming the file (see SqliteStore::open, JsonlSink::open), applies the retention,
+  // then starts the writer. `clock` stamps events appended without a time; it is read only
+  // by open() and by append() on the appending thread, never by the writer, so a FakeClock
+  // works. It must outlive the Journal. Errors: InvalidArgument for a zero queue_capacity or
+  // max_batch.
   [[nodiscard]] static Result<std::unique_ptr<Journal>> open(JournalOptions options,
                                                              const Clock& clock);
 
@@ -140,7 +143,10 @@ class Journal final : public EventLog {
   // Writes `batch` (moved-from afterwards) to both sinks; called on the writer thread only.
   void writeBatch(std::vector<Event>& batch);
   void syncSinks();
-  void maybePrune();
+  // Hourly (in event time) retention and statistics refresh; writer thread.
+  void maintain();
+  // Deletes events older than now - retention (if retention is set).
+  void prune(WallTime now);
   void recordError(const Error& error);
 
   const JournalOptions options_;
@@ -149,7 +155,8 @@ class Journal final : public EventLog {
   std::unique_ptr<SqliteStore> store_;
   std::unique_ptr<JsonlSink> jsonl_;
   std::uint64_t local_seq_ = 0;           // seq source without a store
-  std::optional<MonoTime> last_prune_;    // writer thread only
+  WallTime newest_time_{};                // newest event time written; writer thread only
+  std::optional<WallTime> last_maintenance_;  // writer thread only (set before it starts)
 
   // Queue state, guarded by mutex_.
   mutable std::mutex mutex_;
@@ -162,6 +169,7 @@ class Journal final : public EventLog {
   bool writer_exited_ = false;
   bool reopen_requested_ = false;
   std::uint64_t overflow_reported_ = 0;  // overflowed count already turned into an event
+  std::optional<WallTime> first_drop_time_;  // time of the first event dropped since then
   std::uint64_t processed_ = 0;          // accepted events fully handled by the writer
   std::uint64_t sync_requested_ = 0;     // flush target: sync once processed_ reaches it
   std::uint64_t synced_ = 0;             // processed_ at the last sync

@@ -148,6 +148,7 @@ TEST_F(JournalTest, FullQueueDropsCountsAndRecordsOverflow) {
   EXPECT_EQ((*overflow)[0].severity, Severity::Warning);
   EXPECT_EQ((*overflow)[0].site, "Beijing");
   EXPECT_EQ((*overflow)[0].seq, 5u);
+  EXPECT_EQ((*overflow)[0].time, testing::sampleTime(4)) << "dated by the first dropped event";
 
   // Room again: appends succeed, and no second notice without new drops.
   EXPECT_TRUE(j->append(fullEvent()));
@@ -373,13 +374,36 @@ TEST_F(JournalTest, RetentionPrunesOldEventsAtStart) {
   o.retention = std::chrono::hours(24);
   auto j = open(o);
   ASSERT_TRUE(j);
-  ASSERT_TRUE(j->append(fullEvent()));
-  ASSERT_TRUE(j->flush());  // the writer prunes before it writes its first batch
+  Event now_event = fullEvent();
+  now_event.time = clock_.wallNow();
+  ASSERT_TRUE(j->append(now_event));
+  ASSERT_TRUE(j->flush());
   auto stored = all(*j);
   ASSERT_EQ(stored.size(), 2u);
   for (const Event& e : stored) {
     EXPECT_NE(e.seq, 1u) << "the 48 h old event should be gone";
   }
+}
+
+TEST_F(JournalTest, RetentionFollowsEventTimeWhileRunning) {
+  JournalOptions o = options();
+  o.retention = std::chrono::hours(24);
+  auto j = open(o);
+  ASSERT_TRUE(j);
+  Event first = fullEvent();
+  first.time = clock_.wallNow();
+  ASSERT_TRUE(j->append(first));
+  ASSERT_TRUE(j->flush());
+  EXPECT_EQ(all(*j).size(), 1u);
+  // A day and more later (by the events' own time), the first one has expired.
+  clock_.advance(std::chrono::hours(25));
+  Event later = fullEvent();
+  later.time = clock_.wallNow();
+  ASSERT_TRUE(j->append(later));
+  ASSERT_TRUE(j->flush());
+  auto stored = all(*j);
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].seq, 2u);
 }
 
 TEST_F(JournalTest, SearchFromAnotherThreadWhileWriting) {
