@@ -16,6 +16,7 @@
 # Usage (root):  bench/probe/compare_fping.sh [BUILD_DIR]
 #   env: COUNT=1000 DURATION=10 RATES="10000 50000 100000" MODES="ping raw" TIMEOUT_MS=1000
 #        FPING=0 skips the fping runs
+#        NICE=-10 runs both probers at that nice level (same for both: fair on a busy machine)
 # Cleans up both namespaces (by name) on exit, also on error or Ctrl-C.
 set -euo pipefail
 
@@ -80,7 +81,7 @@ for rate in $RATES; do
   (( timeout_ms * 1000 > period_us )) && timeout_ms=$(( period_us / 1000 ))
   (( timeout_ms < 1 )) && timeout_ms=1
   for mode in $MODES; do
-    out=$(ip netns exec "$MON" "$LOAD" --first 198.19.0.1 --count "$COUNT" \
+    out=$(nice -n "${NICE:-0}" ip netns exec "$MON" "$LOAD" --first 198.19.0.1 --count "$COUNT" \
           --interval "${period_us}us" --timeout "${timeout_ms}ms" --duration "${DURATION}s" \
           --mode "$mode" --jitter 0)
     echo "$out" > "$WORK/ours.$rate.$mode"
@@ -100,7 +101,7 @@ for rate in $RATES; do
   interval_ms=$(awk -v p="$period_us" -v n="$per_proc" 'BEGIN { printf "%.3f", p / 1000 / n }')
   probes=$(( DURATION * 1000000 / period_us ))
   start=$(date +%s.%N)
-  times_out=$(ip netns exec "$MON" bash -c '
+  times_out=$(nice -n "${NICE:-0}" ip netns exec "$MON" bash -c '
     for f in "$0".*; do
       fping -q -c "$1" -p "$2" -i "$3" -t "$4" -f "$f" 2> "$f.summary" &
     done

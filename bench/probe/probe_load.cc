@@ -120,7 +120,8 @@ int main(int argc, char** argv) {
       "prober=pathpilot mode=%s targets=%d interval=%s duration_s=%.2f sent=%llu received=%llu "
       "timed_out=%llu late=%llu foreign=%llu send_errors=%llu probes_per_s=%.0f "
       "cpu_user_s=%.3f cpu_sys_s=%.3f cpu_us_per_probe=%.2f cpu_util_pct=%.1f "
-      "rtt_avg_us=%.1f max_rss_kb=%ld wakeups=%llu timer_lag_avg_us=%.1f\n",
+      "rtt_avg_us=%.1f max_rss_kb=%ld wakeups=%llu timer_lag_avg_us=%.1f vol_ctxsw=%ld "
+      "invol_ctxsw=%ld\n",
       mode_text.c_str(), count, interval_text.c_str(), wall,
       static_cast<unsigned long long>(c.sent), static_cast<unsigned long long>(c.received),
       static_cast<unsigned long long>(c.timed_out), static_cast<unsigned long long>(c.late),
@@ -130,7 +131,8 @@ int main(int argc, char** argv) {
       (user + sys) * 100.0 / wall, ok ? rtt_sum_us / static_cast<double>(ok) : 0.0,
       after.ru_maxrss, static_cast<unsigned long long>(c.timer_wakeups),
       c.timer_wakeups ? static_cast<double>(c.timer_lag_ns) / 1e3 / static_cast<double>(c.timer_wakeups)
-                      : 0.0);
+                      : 0.0,
+      after.ru_nvcsw - before.ru_nvcsw, after.ru_nivcsw - before.ru_nivcsw);
   if (!first_error.empty()) {
     std::printf("first_error=%s\n", first_error.c_str());
   }
