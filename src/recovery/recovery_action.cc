@@ -20,7 +20,10 @@ CommandAction::CommandAction(CommandActionOptions options, route::Executor& exec
   PP_CHECK_MSG(options_.validate().has_value(), "invalid recovery command options");
 }
 
-CommandAction::~CommandAction() { cancel(); }
+CommandAction::~CommandAction() {
+  cancel();
+  guard_->close();
+}
 
 void CommandAction::start(const RecoveryContext& context,
                           std::function<void(ActionOutcome)> done) {
@@ -39,13 +42,12 @@ void CommandAction::start(const RecoveryContext& context,
   spec.timeout = options_.timeout;
   spec.kill_grace = options_.kill_grace;
 
-  std::weak_ptr<int> alive = alive_;
   std::shared_ptr<route::CancelToken> token = token_;
   route::ProcessRunner* runner = &runner_;
   Duration timeout = options_.timeout;
   executor_.run(
       "recovery " + context.gateway,
-      [this, alive, token, runner, spec, timeout, done]() -> route::Completion {
+      route::guardedBody(guard_, [this, token, runner, spec, timeout, done]() -> route::Completion {
         ActionOutcome outcome;
         auto result = runner->run(spec, token.get());
         if (!result) {
@@ -61,15 +63,12 @@ void CommandAction::start(const RecoveryContext& context,
             outcome.reason = "command \"" + spec.argv[0] + "\" " + result->describe(timeout);
           }
         }
-        return [this, alive, done, outcome]() {
-          if (alive.expired()) {
-            return;
-          }
+        return [this, done, outcome]() {
           running_ = false;
           token_.reset();
           done(outcome);
         };
-      });
+      }));
 }
 
 void CommandAction::cancel() {

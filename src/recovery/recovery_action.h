@@ -78,11 +78,11 @@ struct CommandActionOptions {
 // PATHPILOT_DOWN_FOR_SECONDS in its environment. cancel() kills its process group.
 class CommandAction final : public RecoveryAction {
  public:
-  // Requires: options valid (PP_CHECK); executor and runner outlive every attempt (destroy the
-  // executor, which joins its workers, before the runner).
+  // Requires: options valid (PP_CHECK); executor and runner outlive the action.
   CommandAction(CommandActionOptions options, route::Executor& executor,
                 route::ProcessRunner& runner);
-  // Cancels a running attempt; its callback is then never called.
+  // Cancels a running attempt and waits until its command is gone (at most kill_grace plus the
+  // time to reap); its callback is then never called.
   ~CommandAction() override;
 
   // recovery::RecoveryAction
@@ -100,8 +100,9 @@ class CommandAction final : public RecoveryAction {
   // The running attempt's token, shared with its worker job (which may outlive this object
   // for a moment during shutdown).
   std::shared_ptr<route::CancelToken> token_;
-  // Completions hold a weak_ptr: after destruction they do nothing.
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  // Shared with the attempt's job: the destructor cancels the command and waits for it to be
+  // killed, so that no worker uses the runner after the action is gone.
+  std::shared_ptr<route::JobGuard> guard_ = std::make_shared<route::JobGuard>();
 };
 
 }  // namespace pathpilot::recovery

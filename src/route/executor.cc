@@ -8,6 +8,50 @@
 
 namespace pathpilot::route {
 
+bool JobGuard::enter() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (closed_) {
+    return false;
+  }
+  ++running_;
+  return true;
+}
+
+void JobGuard::leave() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  --running_;
+  cv_.notify_all();
+}
+
+bool JobGuard::alive() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return !closed_;
+}
+
+void JobGuard::close() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  closed_ = true;
+  cv_.wait(lock, [this] { return running_ == 0; });
+}
+
+JobBody guardedBody(std::shared_ptr<JobGuard> guard, JobBody body) {
+  return [guard = std::move(guard), body = std::move(body)]() -> Completion {
+    if (!guard->enter()) {
+      return nullptr;
+    }
+    Completion done = body();
+    guard->leave();
+    if (!done) {
+      return nullptr;
+    }
+    return [guard, done = std::move(done)]() {
+      if (guard->alive()) {
+        done();
+      }
+    };
+  };
+}
+
 ThreadPoolExecutor::ThreadPoolExecutor(asio::io_context& engine, std::size_t threads)
     : engine_(engine) {
   PP_CHECK(threads >= 1);

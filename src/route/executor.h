@@ -15,9 +15,11 @@
 // Metrics: none (callers measure their own latency).
 #pragma once
 
+#include <condition_variable>
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace asio {
@@ -41,6 +43,33 @@ class Executor {
   // diagnostics; it does not serialise anything (callers keep at most one job per lane).
   virtual void run(std::string lane, JobBody body) = 0;
 };
+
+// Lets the owner of jobs (the reconciler, an action) be destroyed while its jobs are still
+// queued or running, whatever order the daemon tears things down in. Jobs hold it through a
+// shared_ptr; the owner calls close() in its destructor:
+//   * a body that has not started yet does nothing (enter() is false);
+//   * close() waits for bodies that are running, so that after it returns no worker touches
+//     what the owner referenced (a RouteTable) any more;
+//   * completions check alive() and do nothing once the owner is gone.
+class JobGuard {
+ public:
+  // Worker side, around a body: false when the owner is gone (skip the body).
+  bool enter();
+  void leave();
+  // Engine side, in a completion.
+  bool alive() const;
+  // Owner's destructor. Blocks until running bodies have left.
+  void close();
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  int running_ = 0;
+  bool closed_ = false;
+};
+
+// Wraps `body` so that it runs only while `guard` is open (see JobGuard).
+JobBody guardedBody(std::shared_ptr<JobGuard> guard, JobBody body);
 
 // The real executor: a fixed pool of worker threads; completions are posted to the engine's
 // io_context. With N threads, up to N lanes make progress at once, so give it at least as many

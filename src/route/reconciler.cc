@@ -66,7 +66,7 @@ Reconciler::Reconciler(Executor& executor, const Clock& clock, ReconcilerCallbac
   PP_CHECK_MSG(options_.retry.validate().has_value(), "invalid reconciler retry policy");
 }
 
-Reconciler::~Reconciler() = default;
+Reconciler::~Reconciler() { guard_->close(); }
 
 Reconciler::Table* Reconciler::findTable(std::string_view id) {
   auto it = tables_.find(id);
@@ -381,17 +381,13 @@ void Reconciler::startList(Table& table, ListPurpose purpose, MonoTime /*now*/) 
                                                               : table.verify_reason;
   table.verify_reason.clear();
   RouteTable* backend = table.backend;
-  std::weak_ptr<int> alive = alive_;
   std::string id = table.id;
-  executor_.run(table.lane, [this, alive, backend, id, detected_by]() -> Completion {
+  executor_.run(table.lane, guardedBody(guard_, [this, backend, id, detected_by]() -> Completion {
     Result<std::vector<Route>> result = backend->list();
-    return [this, alive, id, detected_by, result = std::move(result)]() mutable {
-      if (alive.expired()) {
-        return;
-      }
+    return [this, id, detected_by, result = std::move(result)]() mutable {
       onListDone(id, detected_by, std::move(result));
     };
-  });
+  }));
 }
 
 void Reconciler::startApply(Table& table, const IpPrefix& destination, Entry& entry,
@@ -409,17 +405,14 @@ void Reconciler::startApply(Table& table, const IpPrefix& destination, Entry& en
   entry.in_flight_to = delta.new_next_hop;
   updateState(table);
   RouteTable* backend = table.backend;
-  std::weak_ptr<int> alive = alive_;
   std::string id = table.id;
-  executor_.run(table.lane, [this, alive, backend, id, delta = std::move(delta), now]() {
-    Result<void> result = backend->apply(delta);
-    return Completion([this, alive, id, delta, now, result = std::move(result)]() mutable {
-      if (alive.expired()) {
-        return;
-      }
-      onApplyDone(id, delta, now, std::move(result));
-    });
-  });
+  executor_.run(table.lane,
+                guardedBody(guard_, [this, backend, id, delta = std::move(delta), now]() {
+                  Result<void> result = backend->apply(delta);
+                  return Completion([this, id, delta, now, result = std::move(result)]() mutable {
+                    onApplyDone(id, delta, now, std::move(result));
+                  });
+                }));
 }
 
 void Reconciler::onApplyDone(const std::string& table_id, const RouteDelta& delta,

@@ -142,6 +142,8 @@ struct RouteStatus {
 class Reconciler {
  public:
   // Requires: executor and clock outlive the reconciler; options.retry is valid (PP_CHECK).
+  // The destructor blocks until backend calls already running on workers have returned
+  // (bounded by the backends' own timeouts).
   Reconciler(Executor& executor, const Clock& clock, ReconcilerCallbacks callbacks,
              ReconcilerOptions options = {});
   ~Reconciler();
@@ -150,7 +152,7 @@ class Reconciler {
   Reconciler& operator=(const Reconciler&) = delete;
 
   // Registers a table. Requires: table.id() not registered yet; `table` outlives the reconciler
-  // AND every job still running on the executor (destroy the executor first). Tables added
+  // (the destructor waits for calls in flight, so tables may go right after it). Tables added
   // after start() are listed at once.
   void addTable(RouteTable& table, MonoTime now);
 
@@ -225,9 +227,10 @@ class Reconciler {
   bool started_ = false;
   bool write_allowed_ = true;
   ReconcilerStats stats_;
-  // Completions hold a weak_ptr to this token: a completion that arrives after the reconciler
-  // is gone sees it expired and does nothing.
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  // Shared with every job: the destructor closes it, waiting for backend calls that are
+  // running, so that no worker touches a RouteTable after the reconciler is gone; queued jobs
+  // and late completions then do nothing.
+  std::shared_ptr<JobGuard> guard_ = std::make_shared<JobGuard>();
 };
 
 }  // namespace pathpilot::route

@@ -4,7 +4,9 @@
 
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
+#include <atomic>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "fakes/fake_clock.h"
@@ -601,6 +603,44 @@ TEST_F(ReconcilerTest, TrackedDestinationIsLearntButNotChanged) {
   ASSERT_TRUE(reconciler->track({"rtb-1", kOther}, clock.now()));
   executor.runAll();
   EXPECT_EQ(reconciler->snapshot()[1].programmed, kVpnA.next_hop);
+}
+
+TEST_F(ReconcilerTest, JobsQueuedWhenDestroyedNeverTouchTheTable) {
+  make();
+  addTables();
+  desire(rtb1, kOnPrem, kDx);
+  reconciler->start(clock.now());
+  ASSERT_EQ(executor.pending(), 2u);
+  reconciler.reset();
+  executor.runAll();
+  EXPECT_TRUE(rtb1.calls().empty());
+  EXPECT_TRUE(rtb2.calls().empty());
+}
+
+// Shutdown in any order: the destructor waits for a backend call that is running on a worker,
+// so the table may be destroyed right after the reconciler.
+TEST(ReconcilerThreadsTest, DestructorWaitsForRunningBackendCalls) {
+  asio::io_context io;
+  RealClock clock;
+  auto rtb1 = std::make_unique<FakeRouteTable>("rtb-1");
+  ThreadPoolExecutor executor(io, 1);
+  auto reconciler = std::make_unique<Reconciler>(executor, clock, ReconcilerCallbacks{});
+  reconciler->addTable(*rtb1, clock.now());
+  rtb1->closeGate();
+  reconciler->start(clock.now());
+  rtb1->waitForBlocked(1);  // the list is running on the worker now
+  std::atomic<bool> destroying{false};
+  std::thread opener([&] {
+    while (!destroying.load()) {
+      std::this_thread::yield();
+    }
+    rtb1->openGate();
+  });
+  destroying = true;
+  reconciler.reset();  // returns only once the list has left the table
+  EXPECT_EQ(rtb1->listCount(), 1);
+  opener.join();
+  rtb1.reset();  // safe: no worker holds it
 }
 
 // The same isolation with real worker threads: rtb-1's calls block in the backend (a closed
