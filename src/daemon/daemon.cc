@@ -20,6 +20,7 @@
 #include "daemon/systemd.h"
 #include "journal/journal.h"
 #include "probe/probe_engine.h"
+#include "recovery/recovery_action.h"
 #include "route/exec/exec_route_table.h"
 #include "route/exec/process_runner.h"
 #include "route/executor.h"
@@ -80,6 +81,27 @@ Result<std::unique_ptr<route::RouteTable>> openTable(route::ProcessRunner& runne
   return fail(ErrorCode::Internal, "unknown backend");
 }
 
+Result<std::unique_ptr<recovery::RecoveryAction>> makeRecovery(route::Executor& executor,
+                                                               route::ProcessRunner& runner,
+                                                               const config::PathConfig& p) {
+  switch (p.recovery->action) {
+    case config::RecoveryAction::Command: {
+      recovery::CommandActionOptions options;
+      options.argv = p.recovery->command;
+      options.timeout = p.recovery->timeout;
+      if (auto v = options.validate(); !v) {
+        return fail(v.error());
+      }
+      return std::unique_ptr<recovery::RecoveryAction>(
+          std::make_unique<recovery::CommandAction>(options, executor, runner));
+    }
+    case config::RecoveryAction::Ec2Restart:
+      return fail(ErrorCode::InvalidArgument,
+                  "the ec2-restart action is not available in this build yet; use command");
+  }
+  return fail(ErrorCode::Internal, "unknown recovery action");
+}
+
 std::map<std::uint32_t, std::string> linuxTables(const config::Config& cfg) {
   std::map<std::uint32_t, std::string> tables;
   for (const auto& t : cfg.tables) {
@@ -129,6 +151,9 @@ int runDaemon(const RunOptions& options) {
       io, clock, prober, executor,
       [&runner](const config::Config& c, const config::RouteTableConfig& t) {
         return openTable(runner, c, t);
+      },
+      [&executor, &runner](const config::Config&, const config::PathConfig& p) {
+        return makeRecovery(executor, runner, p);
       },
       [&events](const journal::Event& e) { events.append(e); });
 

@@ -81,6 +81,12 @@ bool sameProbing(const config::PathConfig& a, const config::PathConfig& b) {
          a.health.damping.max_suppress == b.health.damping.max_suppress;
 }
 
+bool sameRecovery(const config::RecoverySettings& a, const config::RecoverySettings& b) {
+  return a.action == b.action && a.command == b.command && a.instance_id == b.instance_id &&
+         a.after == b.after && a.timeout == b.timeout && a.backoff_initial == b.backoff_initial &&
+         a.backoff_max == b.backoff_max && a.max_attempts_per_hour == b.max_attempts_per_hour;
+}
+
 journal::Link toLink(config::LinkKind k) {
   return k == config::LinkKind::Dx ? journal::Link::Dx : journal::Link::Vpn;
 }
@@ -94,16 +100,19 @@ double millis(Duration d) { return toMillis(d); }
 }  // namespace
 
 Engine::Engine(asio::io_context& io, const Clock& clock, probe::Prober& prober,
-               route::Executor& executor, TableFactory tables, EventSink events)
+               route::Executor& executor, TableFactory tables, RecoveryFactory recoveries,
+               EventSink events)
     : io_(io),
       clock_(clock),
       prober_(prober),
       executor_(executor),
       table_factory_(std::move(tables)),
+      recovery_factory_(std::move(recoveries)),
       sink_(std::move(events)),
       decision_timer_(io),
       health_timer_(io),
-      reconcile_timer_(io) {}
+      reconcile_timer_(io),
+      recovery_timer_(io) {}
 
 Engine::~Engine() {
   prober_.stop();
@@ -218,6 +227,38 @@ Result<void> Engine::build(config::Config config, bool is_reload) {
       }
     }
   }
+  // Recovery actions of paths whose recovery settings are new or changed.
+  std::map<std::string, std::pair<recovery::RecoveryPolicy, std::unique_ptr<recovery::RecoveryAction>>>
+      new_recoveries;
+  std::set<std::string> kept_recoveries;
+  for (const auto& p : cfg->paths) {
+    if (!p.recovery) {
+      continue;
+    }
+    const PathRuntime* old = is_reload ? findPath(p.name) : nullptr;
+    if (old != nullptr && old->cfg->recovery && sameRecovery(*old->cfg->recovery, *p.recovery)) {
+      kept_recoveries.insert(p.name);
+      continue;
+    }
+    if (!recovery_factory_) {
+      return fail(ErrorCode::InvalidArgument, "path " + p.name + ": recovery is not supported");
+    }
+    auto action = recovery_factory_(*cfg, p);
+    if (!action) {
+      return fail(action.error().withContext("path " + p.name + " recovery"));
+    }
+    recovery::RecoveryPolicy rp;
+    rp.after = p.recovery->after;
+    rp.backoff_initial = p.recovery->backoff_initial;
+    rp.backoff_max = p.recovery->backoff_max;
+    rp.max_attempts_per_hour = p.recovery->max_attempts_per_hour;
+    // After a command that reported success, give the probes this long to see the gateway.
+    rp.settle = std::max<Duration>(p.recovery->backoff_initial, std::chrono::seconds(10));
+    if (auto v = rp.validate(); !v) {
+      return fail(v.error().withContext("path " + p.name + " recovery"));
+    }
+    new_recoveries.emplace(p.name, std::make_pair(rp, std::move(*action)));
+  }
   auto probe_result = prober_.replaceTargets(targetSpecs(*cfg));
   if (!probe_result) {
     return fail(probe_result.error().withContext("probes"));
@@ -243,6 +284,36 @@ Result<void> Engine::build(config::Config config, bool is_reload) {
     };
     cb.wakeup = [this](MonoTime when) { scheduleReconcile(when); };
     reconciler_ = std::make_unique<route::Reconciler>(executor_, clock_, std::move(cb));
+  }
+  if (!recovery_) {
+    recovery::RecoveryCallbacks rc;
+    rc.started = [this](const recovery::RecoveryEvent& r) {
+      onRecovery(EventKind::RecoveryStarted, r);
+    };
+    rc.succeeded = [this](const recovery::RecoveryEvent& r) {
+      onRecovery(EventKind::RecoverySucceeded, r);
+    };
+    rc.failed = [this](const recovery::RecoveryEvent& r) {
+      onRecovery(EventKind::RecoveryFailed, r);
+    };
+    rc.cancelled = [this](const recovery::RecoveryEvent& r) {
+      onRecovery(EventKind::RecoverySucceeded, r);
+    };
+    rc.wakeup = [this](MonoTime when) { scheduleRecovery(when); };
+    recovery_ = std::make_unique<recovery::RecoveryManager>(clock_, std::move(rc));
+  }
+  if (config_) {
+    for (const auto& p : config_->paths) {
+      if (p.recovery && kept_recoveries.count(p.name) == 0) {
+        recovery_->removeGateway(p.name, now);
+      }
+    }
+  }
+  for (auto& [name, pr] : new_recoveries) {
+    auto added = recovery_->addGateway(name, pr.first, std::move(pr.second));
+    if (!added) {
+      spdlog::error("path {}: recovery not set up: {}", name, added.error().toString());
+    }
   }
   // Carry over open tables and forget routes that are no longer configured.
   for (auto& t : tables) {
@@ -448,6 +519,9 @@ void Engine::runDue() {
     decide("hold-down expired");
   }
   scheduleReconcile(reconciler_->poll(now));
+  if (recovery_) {
+    scheduleRecovery(recovery_->poll(now));
+  }
 }
 
 void Engine::onRouteNotice(const route::RouteNotice& notice) {
@@ -480,6 +554,10 @@ void Engine::onHealthTransition(std::size_t index, const health::Transition& tr)
   }
   decide(tr.changed ? "path state change" : "damping change");
   scheduleHealthTick();
+  if (recovery_ && p.cfg->recovery) {
+    recovery_->onGatewayState(p.cfg->name, st.state, now);
+    scheduleRecovery(recovery_->poll(now));
+  }
 }
 
 void Engine::decide(const char* trigger) {
@@ -658,6 +736,61 @@ void Engine::scheduleReconcile(MonoTime when) {
       });
 }
 
+void Engine::scheduleRecovery(MonoTime when) {
+  if (when == MonoTime::max() || stopping_) {
+    return;
+  }
+  if (recovery_at_ != MonoTime::max() && recovery_at_ <= when) {
+    return;
+  }
+  recovery_at_ = when;
+  recovery_timer_.expires_at(when);
+  recovery_timer_.async_wait(
+      [this, alive = std::weak_ptr<int>(alive_)](const asio::error_code& ec) {
+        if (ec || alive.expired()) {
+          return;
+        }
+        recovery_at_ = MonoTime::max();
+        scheduleRecovery(recovery_->poll(clock_.now()));
+      });
+}
+
+void Engine::onRecovery(EventKind kind, const recovery::RecoveryEvent& r) {
+  auto e = event(kind);
+  e.path = r.gateway;
+  e.link = linkOf(r.gateway);
+  std::string attempt = "attempt " + std::to_string(r.attempt);
+  auto secs = [](Duration d) { return fmt::format("{:.1f}s", toMillis(d) / 1000.0); };
+  switch (kind) {
+    case EventKind::RecoveryStarted:
+      e.reason = r.reason;
+      e.message = "recovering gateway " + r.gateway + " (" + r.action + ", " + attempt +
+                  ", down for " + secs(r.down_for) + ")";
+      break;
+    case EventKind::RecoverySucceeded:
+      e.reason = r.reason.empty() ? "the action finished successfully" : r.reason;
+      e.message = "recovery of " + r.gateway + " " +
+                  (r.reason.empty() ? "succeeded" : "ended: the gateway came back") + " (" +
+                  attempt + ", " + secs(r.elapsed) + ")";
+      break;
+    default: {
+      e.reason = r.reason;
+      if (r.exit_code) {
+        e.reason += " (exit " + std::to_string(*r.exit_code) + ")";
+      }
+      if (!r.stderr_tail.empty()) {
+        e.reason += ": " + r.stderr_tail;
+      }
+      e.message = "recovery of " + r.gateway + " failed (" +
+                  (r.capped ? std::string("hourly attempt limit reached")
+                            : attempt + (r.timed_out ? ", timed out" : "")) +
+                  ")";
+      break;
+    }
+  }
+  emit(std::move(e));
+}
+
 journal::Event Engine::event(EventKind kind) const {
   auto e = journal::makeEvent(kind, clock_.wallNow(), config_ ? config_->site.name : "");
   return e;
@@ -776,6 +909,7 @@ void Engine::shutdown(Duration grace, std::function<void()> done) {
   prober_.stop();
   decision_timer_.cancel();
   health_timer_.cancel();
+  recovery_timer_.cancel();
   auto deadline = clock_.now() + grace;
   auto timer = std::make_shared<asio::steady_timer>(io_);
   auto check = std::make_shared<std::function<void()>>();
@@ -854,6 +988,21 @@ nlohmann::json Engine::statusJson() const {
                          {"reason", t.reason}});
     }
     pj["targets"] = targets;
+    if (recovery_ && p->cfg->recovery) {
+      for (const auto& g : recovery_->snapshot(now)) {
+        if (g.gateway == p->cfg->name) {
+          nlohmann::json rj{{"action", g.action},
+                            {"phase", std::string(recovery::recoveryPhaseName(g.phase))},
+                            {"attempts_last_hour", g.attempts_last_hour},
+                            {"consecutive_failures", g.consecutive_failures},
+                            {"last_failure", g.last_failure}};
+          if (g.next_attempt != MonoTime::max()) {
+            rj["next_attempt_in_ms"] = millis(g.next_attempt - now);
+          }
+          pj["recovery"] = rj;
+        }
+      }
+    }
     paths.push_back(pj);
   }
   j["paths"] = paths;

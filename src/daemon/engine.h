@@ -33,6 +33,7 @@
 #include "journal/event.h"
 #include "policy/policy.h"
 #include "probe/probe.h"
+#include "recovery/recovery_manager.h"
 #include "route/executor.h"
 #include "route/reconciler.h"
 #include "route/route_table.h"
@@ -43,6 +44,11 @@ namespace pathpilot::daemon {
 // tests). Called on the engine thread at start and reload.
 using TableFactory = std::function<Result<std::unique_ptr<route::RouteTable>>(
     const config::Config&, const config::RouteTableConfig&)>;
+
+// Creates the recovery action of one path that has a `recovery` section (command or
+// ec2-restart). Errors name what is missing.
+using RecoveryFactory = std::function<Result<std::unique_ptr<recovery::RecoveryAction>>(
+    const config::Config&, const config::PathConfig&)>;
 
 // Receives every event the engine emits (the journal, the log, later alerts and metrics).
 using EventSink = std::function<void(const journal::Event&)>;
@@ -63,7 +69,8 @@ class Engine {
  public:
   // Requires: every reference outlives the engine.
   Engine(asio::io_context& io, const Clock& clock, probe::Prober& prober,
-         route::Executor& executor, TableFactory tables, EventSink events);
+         route::Executor& executor, TableFactory tables, RecoveryFactory recoveries,
+         EventSink events);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -114,6 +121,8 @@ class Engine {
   void scheduleDecision(std::optional<MonoTime> when);
   void scheduleHealthTick();
   void scheduleReconcile(MonoTime when);
+  void scheduleRecovery(MonoTime when);
+  void onRecovery(journal::EventKind kind, const recovery::RecoveryEvent& r);
   void onHealthTransition(std::size_t index, const health::Transition& tr);
   void adoptStartingPoint();
   std::string pathForNextHop(const TableRuntime& table, const route::NextHop& hop) const;
@@ -134,6 +143,7 @@ class Engine {
   probe::Prober& prober_;
   route::Executor& executor_;
   TableFactory table_factory_;
+  RecoveryFactory recovery_factory_;
   EventSink sink_;
 
   std::unique_ptr<config::Config> config_;
@@ -142,6 +152,7 @@ class Engine {
   std::vector<std::unique_ptr<TableRuntime>> tables_;
   std::unique_ptr<policy::Policy> policy_;
   std::unique_ptr<route::Reconciler> reconciler_;
+  std::unique_ptr<recovery::RecoveryManager> recovery_;
   std::vector<policy::PathStatus> statuses_;
   std::vector<policy::PathStatus> policy_input_;  // statuses_ with fresh-evidence applied
   policy::DecisionSet previous_;
@@ -159,6 +170,8 @@ class Engine {
   asio::steady_timer decision_timer_;
   asio::steady_timer health_timer_;
   asio::steady_timer reconcile_timer_;
+  asio::steady_timer recovery_timer_;
+  MonoTime recovery_at_ = MonoTime::max();
   std::optional<MonoTime> decision_at_;
   MonoTime reconcile_at_ = MonoTime::max();
   EngineStats stats_;

@@ -43,6 +43,13 @@ paths:
     az: a
     probe: {targets: [169.254.100.1], source: 10.1.0.12}
     next_hop: {via: 10.255.2.2, dev: gwa}
+    recovery:
+      action: command
+      command: [lab/gw-restart, gwa]
+      after: 1s
+      timeout: 10s
+      backoff: {initial: 5s, max: 1m}
+      max_attempts_per_hour: 3
   - name: vpn-b
     kind: vpn
     az: b
@@ -53,6 +60,38 @@ route_tables:
   - {id: rtb-b, table: 102, az: b, backend: linux, destinations: [10.10.0.0/16]}
 journal: {sqlite: "", jsonl: ""}
 )";
+
+// A recovery action that does nothing until the test finishes it.
+class ScriptedAction final : public recovery::RecoveryAction {
+ public:
+  std::string_view kind() const override { return "scripted"; }
+  void start(const recovery::RecoveryContext& context,
+             std::function<void(recovery::ActionOutcome)> done) override {
+    ++starts;
+    last_attempt = context.attempt;
+    done_ = std::move(done);
+  }
+  void cancel() override {
+    ++cancels;
+    done_ = nullptr;
+  }
+  bool running() const { return static_cast<bool>(done_); }
+  void finish(bool success) {
+    recovery::ActionOutcome outcome;
+    outcome.success = success;
+    outcome.reason = success ? "" : "exited with status 3";
+    outcome.exit_code = success ? 0 : 3;
+    auto done = std::move(done_);
+    done_ = nullptr;
+    done(outcome);
+  }
+  int starts = 0;
+  int cancels = 0;
+  int last_attempt = 0;
+
+ private:
+  std::function<void(recovery::ActionOutcome)> done_;
+};
 
 const IpPrefix kOnPrem = *IpPrefix::parse("10.10.0.0/16");
 
@@ -95,6 +134,12 @@ class EngineTest : public ::testing::Test {
           // The engine owns the table; the test keeps a raw pointer to inspect it.
           owned_.push_back(it->second);
           return std::unique_ptr<route::RouteTable>(it->second);
+        },
+        [this](const config::Config&, const config::PathConfig& p)
+            -> Result<std::unique_ptr<recovery::RecoveryAction>> {
+          auto action = std::make_unique<ScriptedAction>();
+          actions_[p.name] = action.get();
+          return std::unique_ptr<recovery::RecoveryAction>(std::move(action));
         },
         [this](const journal::Event& e) { events_.push_back(e); });
   }
@@ -166,6 +211,7 @@ class EngineTest : public ::testing::Test {
   std::vector<FakeRouteTable*> owned_;
   std::unique_ptr<Engine> engine_;
   std::vector<journal::Event> events_;
+  std::map<std::string, ScriptedAction*> actions_;  // owned by the engine
 };
 
 TEST_F(EngineTest, StartAdoptsProgrammedRoutesWithoutCalls) {
@@ -384,6 +430,54 @@ TEST_F(EngineTest, ReloadKeepsHealthAndRejectsBadConfig) {
   EXPECT_EQ(engine_->statusJson()["paths"][0]["state"], "up");
   EXPECT_EQ(engine_->config().policy.failback_hold_down, std::chrono::seconds(9));
   EXPECT_EQ(engine_->stats().reloads, 1u);
+}
+
+TEST_F(EngineTest, DeadGatewayIsRecoveredWhileProbingGoesOn) {
+  start();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  ScriptedAction* action = actions_["vpn-a"];
+  ASSERT_NE(action, nullptr);
+  for (int i = 0; i < 3; ++i) {
+    round(true, false, true);
+  }
+  EXPECT_EQ(action->starts, 0);  // down, but not for `after` (1 s) yet
+  for (int i = 0; i < 12; ++i) {
+    round(true, false, true);
+  }
+  ASSERT_EQ(action->starts, 1);
+  EXPECT_TRUE(action->running());
+  EXPECT_EQ(count(EventKind::RecoveryStarted), 1);
+  // The engine keeps probing and deciding while the action runs.
+  auto before = engine_->stats().probe_results;
+  for (int i = 0; i < 3; ++i) {
+    round(false, false, true);
+  }
+  EXPECT_EQ(engine_->stats().probe_results, before + 9);
+  EXPECT_EQ(routeOf("rtb-a"), kVpnB);
+  action->finish(false);
+  EXPECT_EQ(count(EventKind::RecoveryFailed), 1);
+  EXPECT_NE(last(EventKind::RecoveryFailed)->reason.find("exit 3"), std::string::npos);
+  // Backoff: the next attempt comes 5 s later, not at once.
+  advance(std::chrono::seconds(2));
+  EXPECT_EQ(action->starts, 1);
+  advance(std::chrono::seconds(4));
+  EXPECT_EQ(action->starts, 2);
+  EXPECT_EQ(action->last_attempt, 2);
+  action->finish(true);
+  EXPECT_EQ(count(EventKind::RecoverySucceeded), 1);
+  for (int i = 0; i < 3; ++i) {
+    round(false, true, true);
+  }
+  // Back from cross-AZ to its own gateway: a failback, so after the hold-down.
+  EXPECT_EQ(routeOf("rtb-a"), kVpnB);
+  for (int i = 0; i < 55; ++i) {
+    round(false, true, true);
+  }
+  EXPECT_EQ(routeOf("rtb-a"), kVpnA);
+  auto status = engine_->statusJson();
+  EXPECT_EQ(status["paths"][1]["recovery"]["action"], "scripted");
 }
 
 TEST_F(EngineTest, ResultsForUnknownPathsAreCounted) {
