@@ -36,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto tables = parseDescribeRouteTables(text);
   checkResult(tables);
   if (tables) {
-    for (const Ec2RouteTable& t : tables->tables) {
+    for (const VpcRouteTable& t : tables->tables) {
       for (const Ec2Route& r : t.routes) {
         checkResult(r.prefix());
         (void)r.target.toString();

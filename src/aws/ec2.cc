@@ -190,7 +190,7 @@ std::string RouteTarget::toString() const {
 
 Result<IpPrefix> Ec2Route::prefix() const { return IpPrefix::parse(destination, false); }
 
-const Ec2Route* Ec2RouteTable::findRoute(const IpPrefix& destination) const {
+const Ec2Route* VpcRouteTable::findRoute(const IpPrefix& destination) const {
   for (const Ec2Route& r : routes) {
     auto p = r.prefix();
     if (p && *p == destination) {
@@ -235,6 +235,17 @@ QueryRequest routeRequest(bool replace, std::string_view route_table_id,
   return r;
 }
 
+QueryRequest deleteRouteRequest(std::string_view route_table_id, const IpPrefix& destination) {
+  QueryRequest r;
+  r.action = "DeleteRoute";
+  r.version = std::string(kEc2ApiVersion);
+  r.add("RouteTableId", std::string(route_table_id));
+  r.add(destination.family() == IpFamily::V6 ? "DestinationIpv6CidrBlock"
+                                             : "DestinationCidrBlock",
+        destination.toString());
+  return r;
+}
+
 QueryRequest describeInstancesRequest(const std::vector<std::string>& ids,
                                       std::string_view next_token, int max_results) {
   QueryRequest r;
@@ -271,7 +282,7 @@ Result<DescribeRouteTablesPage> parseDescribeRouteTables(std::string_view xml) {
   page.request_id = childText(*root, "requestId");
   page.next_token = childText(*root, "nextToken");
   forEachItem(*root, "routeTableSet", [&](const pugi::xml_node& t) {
-    Ec2RouteTable table;
+    VpcRouteTable table;
     table.id = childText(t, "routeTableId");
     table.vpc_id = childText(t, "vpcId");
     table.owner_id = childText(t, "ownerId");
@@ -297,7 +308,7 @@ Result<DescribeRouteTablesPage> parseDescribeRouteTables(std::string_view xml) {
       table.routes.push_back(std::move(route));
     });
     forEachItem(t, "associationSet", [&](const pugi::xml_node& item) {
-      Ec2RouteTableAssociation a;
+      VpcRouteTableAssociation a;
       a.id = childText(item, "routeTableAssociationId");
       a.subnet_id = childText(item, "subnetId");
       a.main = childText(item, "main") == "true";
@@ -380,10 +391,10 @@ Result<bool> parseReturn(std::string_view xml, std::string_view action) {
 
 // ---- Ec2Client ----
 
-Result<std::vector<Ec2RouteTable>> Ec2Client::describeRouteTables(
+Result<std::vector<VpcRouteTable>> Ec2Client::describeRouteTables(
     const std::vector<std::string>& ids) {
-  return allPages<Ec2RouteTable>(
-      "EC2 DescribeRouteTables", [&](const std::string& token) -> Result<Page<Ec2RouteTable>> {
+  return allPages<VpcRouteTable>(
+      "EC2 DescribeRouteTables", [&](const std::string& token) -> Result<Page<VpcRouteTable>> {
         auto resp = query_.callOrError(describeRouteTablesRequest(ids, token));
         if (!resp) {
           return fail(resp.error());
@@ -392,7 +403,7 @@ Result<std::vector<Ec2RouteTable>> Ec2Client::describeRouteTables(
         if (!page) {
           return fail(page.error());
         }
-        return Page<Ec2RouteTable>{std::move(page->tables), std::move(page->next_token)};
+        return Page<VpcRouteTable>{std::move(page->tables), std::move(page->next_token)};
       });
 }
 
@@ -435,6 +446,19 @@ Result<void> Ec2Client::replaceRoute(std::string_view route_table_id,
     return fail(ErrorCode::Internal, "EC2 ReplaceRoute returned false for " +
                                          std::string(route_table_id) + " " +
                                          destination.toString());
+  }
+  return ok();
+}
+
+Result<void> Ec2Client::deleteRoute(std::string_view route_table_id,
+                                    const IpPrefix& destination) {
+  auto resp = query_.callOrError(deleteRouteRequest(route_table_id, destination));
+  if (!resp) {
+    return fail(resp.error());
+  }
+  auto ret = parseReturn(resp->body, "DeleteRoute");
+  if (!ret) {
+    return fail(ret.error());
   }
   return ok();
 }

@@ -71,18 +71,18 @@ struct Ec2Route {
   [[nodiscard]] Result<IpPrefix> prefix() const;
 };
 
-struct Ec2RouteTableAssociation {
+struct VpcRouteTableAssociation {
   std::string id;
   std::string subnet_id;  // empty for the main association
   bool main = false;
 };
 
-struct Ec2RouteTable {
+struct VpcRouteTable {
   std::string id;
   std::string vpc_id;
   std::string owner_id;
   std::vector<Ec2Route> routes;
-  std::vector<Ec2RouteTableAssociation> associations;
+  std::vector<VpcRouteTableAssociation> associations;
   std::vector<std::pair<std::string, std::string>> tags;
   std::vector<std::string> propagating_vgws;
 
@@ -92,7 +92,7 @@ struct Ec2RouteTable {
 };
 
 struct DescribeRouteTablesPage {
-  std::vector<Ec2RouteTable> tables;
+  std::vector<VpcRouteTable> tables;
   std::string next_token;
   std::string request_id;
 };
@@ -139,6 +139,8 @@ QueryRequest describeRouteTablesRequest(const std::vector<std::string>& ids,
 // CreateRoute / ReplaceRoute (`replace`). IPv6 destinations use DestinationIpv6CidrBlock.
 QueryRequest routeRequest(bool replace, std::string_view route_table_id,
                           const IpPrefix& destination, const RouteTarget& target);
+// DeleteRoute.
+QueryRequest deleteRouteRequest(std::string_view route_table_id, const IpPrefix& destination);
 // DescribeInstances filtered by instance-id.
 QueryRequest describeInstancesRequest(const std::vector<std::string>& ids,
                                       std::string_view next_token, int max_results = 1000);
@@ -165,7 +167,7 @@ class Ec2Client {
   explicit Ec2Client(QueryClient& query) : query_(query) {}
 
   // All pages. Tables that do not exist are simply absent (filter semantics).
-  [[nodiscard]] Result<std::vector<Ec2RouteTable>> describeRouteTables(
+  [[nodiscard]] Result<std::vector<VpcRouteTable>> describeRouteTables(
       const std::vector<std::string>& ids);
   // Errors as mapped by aws/query.h; AlreadyExists when the destination already has a
   // route (RouteAlreadyExists).
@@ -177,6 +179,9 @@ class Ec2Client {
   [[nodiscard]] Result<void> replaceRoute(std::string_view route_table_id,
                                           const IpPrefix& destination,
                                           const RouteTarget& target);
+  // NotFound when the table has no such route (InvalidRoute.NotFound).
+  [[nodiscard]] Result<void> deleteRoute(std::string_view route_table_id,
+                                         const IpPrefix& destination);
   [[nodiscard]] Result<std::vector<Ec2Instance>> describeInstances(
       const std::vector<std::string>& ids);
   [[nodiscard]] Result<std::vector<InstanceStateChange>> stopInstances(

@@ -169,6 +169,7 @@ struct FakeAwsEndpoint::Impl {
   std::mt19937_64 rng;
   FakeAwsStats stats;
   std::uint64_t next_id = 1;
+  std::uint64_t in_flight = 0;
 
   WallTime wallNow() const {
     return options.clock->wallNow() +
@@ -214,6 +215,7 @@ struct FakeAwsEndpoint::Impl {
                  const std::string& rid);
   Reply describeRouteTables(const QueryRequest& q, const std::string& rid);
   Reply changeRoute(const QueryRequest& q, bool replace, const std::string& rid);
+  Reply deleteRoute(const QueryRequest& q, const std::string& rid);
   Reply describeInstances(const QueryRequest& q, const std::string& rid);
   Reply changeInstances(const QueryRequest& q, bool stop, const std::string& rid);
   Reply publish(const QueryRequest& q, const std::string& access_key, const std::string& rid);
@@ -341,6 +343,8 @@ Reply FakeAwsEndpoint::Impl::dispatch(Service service, const QueryRequest& q,
     reply = describeRouteTables(q, rid);
   } else if (a == "CreateRoute" || a == "ReplaceRoute") {
     reply = changeRoute(q, a == "ReplaceRoute", rid);
+  } else if (a == "DeleteRoute") {
+    reply = deleteRoute(q, rid);
   } else if (a == "DescribeInstances") {
     reply = describeInstances(q, rid);
   } else if (a == "StopInstances" || a == "StartInstances") {
@@ -523,6 +527,40 @@ Reply FakeAwsEndpoint::Impl::changeRoute(const QueryRequest& q, bool replace,
   return {200, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<" + action + "Response xmlns=\"" +
                    std::string(kEc2Xmlns) + "\">\n  <requestId>" + rid +
                    "</requestId>\n  <return>true</return>\n</" + action + "Response>\n"};
+}
+
+Reply FakeAwsEndpoint::Impl::deleteRoute(const QueryRequest& q, const std::string& rid) {
+  std::lock_guard lock(mu);
+  std::string table_id = q.param("RouteTableId");
+  std::string dst = q.param("DestinationCidrBlock");
+  if (dst.empty()) {
+    dst = q.param("DestinationIpv6CidrBlock");
+  }
+  if (table_id.empty() || dst.empty()) {
+    return error(Service::Ec2, 400, "MissingParameter",
+                 "The request must contain the parameters routeTableId and destinationCidrBlock",
+                 rid);
+  }
+  auto t = tables.find(table_id);
+  if (t == tables.end()) {
+    return error(Service::Ec2, 400, "InvalidRouteTableID.NotFound",
+                 "The routeTable ID '" + table_id + "' does not exist", rid);
+  }
+  auto prefix = IpPrefix::parse(dst, false);
+  std::string normalized = prefix ? prefix->toString() : dst;
+  auto& routes = t->second.routes;
+  auto it = std::find_if(routes.begin(), routes.end(),
+                         [&](const Route& r) { return r.destination == normalized; });
+  if (it == routes.end()) {
+    return error(Service::Ec2, 400, "InvalidRoute.NotFound",
+                 "no route with destination-cidr-block " + normalized + " in route table " +
+                     table_id,
+                 rid);
+  }
+  routes.erase(it);
+  return {200, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteRouteResponse xmlns=\"" +
+                   std::string(kEc2Xmlns) + "\">\n  <requestId>" + rid +
+                   "</requestId>\n  <return>true</return>\n</DeleteRouteResponse>\n"};
 }
 
 Reply FakeAwsEndpoint::Impl::describeInstances(const QueryRequest& q, const std::string& rid) {
@@ -770,6 +808,7 @@ std::string FakeAwsEndpoint::Impl::stateJson() {
   j["stats"] = {{"requests", stats.requests},
                 {"rejected_signatures", stats.rejected_signatures},
                 {"injected_faults", stats.injected_faults},
+                {"max_in_flight", stats.max_in_flight},
                 {"actions", stats.actions}};
   return j.dump(2) + "\n";
 }
@@ -804,7 +843,16 @@ Result<void> FakeAwsEndpoint::start() {
       body.append(data, len);
       return true;
     });
+    {
+      std::lock_guard lock(d.mu);
+      ++d.in_flight;
+      d.stats.max_in_flight = std::max(d.stats.max_in_flight, d.in_flight);
+    }
     Reply reply = too_large ? Reply{413, "", "text/plain"} : d.handle(req, std::move(body));
+    {
+      std::lock_guard lock(d.mu);
+      --d.in_flight;
+    }
     res.status = reply.status;
     res.set_header("Date", formatHttpDate(d.wallNow()));
     res.set_content(reply.body, reply.content_type.c_str());
@@ -873,13 +921,13 @@ void FakeAwsEndpoint::putRoute(const std::string& route_table_id, const std::str
                       target.id == "local" ? "CreateRouteTable" : "CreateRoute"});
 }
 
-std::optional<Ec2RouteTable> FakeAwsEndpoint::routeTable(const std::string& id) const {
+std::optional<VpcRouteTable> FakeAwsEndpoint::routeTable(const std::string& id) const {
   std::lock_guard lock(impl_->mu);
   auto it = impl_->tables.find(id);
   if (it == impl_->tables.end()) {
     return std::nullopt;
   }
-  Ec2RouteTable out;
+  VpcRouteTable out;
   out.id = id;
   out.vpc_id = it->second.vpc_id;
   out.owner_id = impl_->options.account;

@@ -5,7 +5,7 @@
 // an AWS account. The fake listens on 127.0.0.1 (port 0 picks a free port), speaks the Query
 // protocol on "POST /", and answers in the real response shapes:
 //   EC2 (2016-11-15): DescribeRouteTables (filters route-table-id, RouteTableId.N,
-//     MaxResults/NextToken), CreateRoute, ReplaceRoute (GatewayId, NetworkInterfaceId,
+//     MaxResults/NextToken), CreateRoute, ReplaceRoute, DeleteRoute (GatewayId, NetworkInterfaceId,
 //     InstanceId, TransitGatewayId, NatGatewayId, VpcPeeringConnectionId),
 //     DescribeInstances (instance-id filter, InstanceId.N, paging), StopInstances,
 //     StartInstances — instances move running → stopping → stopped and stopped → pending →
@@ -90,6 +90,7 @@ struct FakeAwsStats {
   std::uint64_t requests = 0;
   std::uint64_t rejected_signatures = 0;
   std::uint64_t injected_faults = 0;
+  std::uint64_t max_in_flight = 0;  // most signed requests being handled at once
   std::map<std::string, std::uint64_t> actions;  // "DescribeRouteTables" → count (served)
 };
 
@@ -112,7 +113,7 @@ class FakeAwsEndpoint {
   // Adds or replaces a route (set-up only; no checks).
   void putRoute(const std::string& route_table_id, const std::string& destination,
                 const RouteTarget& target);
-  std::optional<Ec2RouteTable> routeTable(const std::string& id) const;
+  std::optional<VpcRouteTable> routeTable(const std::string& id) const;
   // `state`: "running", "stopped", "pending", "stopping".
   void addInstance(const std::string& id, const std::string& state = "running",
                    const std::string& availability_zone = "us-east-1a");

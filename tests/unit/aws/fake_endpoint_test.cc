@@ -102,6 +102,11 @@ TEST_F(FakeEndpointTest, RoutesEndToEnd) {
   ASSERT_FALSE(gone);
   EXPECT_EQ(gone.error().code(), ErrorCode::NotFound);
   EXPECT_NE(gone.error().message().find("InvalidRouteTableID.NotFound"), std::string::npos);
+  ASSERT_TRUE(ec2.deleteRoute("rtb-4b8f522f", dst));
+  EXPECT_TRUE(fake_->routeTable("rtb-4b8f522f")->routes.empty());
+  auto twice = ec2.deleteRoute("rtb-4b8f522f", dst);
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().code(), ErrorCode::NotFound);
   EXPECT_EQ(fake_->stats().rejected_signatures, 0u);
 }
 

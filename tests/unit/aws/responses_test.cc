@@ -114,7 +114,7 @@ TEST_P(ResponseFileTest, ParsesAsItsNameSays) {
     auto page = parseDescribeRouteTables(xml);
     ASSERT_TRUE(page) << page.error().message();
     ASSERT_FALSE(page->tables.empty());
-    for (const Ec2RouteTable& t : page->tables) {
+    for (const VpcRouteTable& t : page->tables) {
       EXPECT_EQ(t.id.rfind("rtb-", 0), 0u) << t.id;
       EXPECT_FALSE(t.routes.empty());
       for (const Ec2Route& r : t.routes) {
@@ -197,7 +197,7 @@ TEST(Ec2ParseTest, BotocoreRouteTables) {
   ASSERT_TRUE(page);
   EXPECT_EQ(page->request_id, "0a0c3fc4-1246-463b-b276-2823b5bc38e6");
   ASSERT_EQ(page->tables.size(), 2u);
-  const Ec2RouteTable& t = page->tables[0];
+  const VpcRouteTable& t = page->tables[0];
   EXPECT_EQ(t.id, "rtb-2728114e");
   EXPECT_EQ(t.vpc_id, "vpc-8d2910e4");
   ASSERT_EQ(t.routes.size(), 2u);
@@ -217,7 +217,7 @@ TEST(Ec2ParseTest, BotocoreRouteTables) {
 TEST(Ec2ParseTest, MotoRouteTargetsAndTags) {
   auto page = parseDescribeRouteTables(body("ec2/DescribeRouteTables-moto-reconstructed.xml"));
   ASSERT_TRUE(page);
-  const Ec2RouteTable& t = page->tables.at(0);
+  const VpcRouteTable& t = page->tables.at(0);
   EXPECT_EQ(t.owner_id, "111122223333");
   ASSERT_EQ(t.routes.size(), 4u);
   EXPECT_EQ(t.routes[1].target, (RouteTarget{RouteTargetKind::NatGateway, "nat-0e1d2c3b4a5968778"}));

@@ -1,0 +1,175 @@
+#include "aws/ec2_route_table.h"
+
+#include "aws/endpoints.h"
+#include "http/curl_http_client.h"
+
+namespace pathpilot::aws {
+
+namespace {
+
+Result<QueryClientOptions> clientOptions(const Ec2RouteBackendOptions& options) {
+  if (options.max_concurrency == 0) {
+    return fail(ErrorCode::InvalidArgument, "aws backend: max_concurrency must be at least 1");
+  }
+  auto endpoint = resolveEndpoint("ec2", options.region, options.endpoint_url);
+  if (!endpoint) {
+    return fail(endpoint.error().withContext("aws backend"));
+  }
+  QueryClientOptions q;
+  q.api_name = "EC2";
+  q.endpoint = std::move(*endpoint);
+  q.version = std::string(kEc2ApiVersion);
+  q.retry = options.retry;
+  q.timeout = options.timeout;
+  q.connect_timeout = options.connect_timeout;
+  q.user_agent = options.user_agent;
+  return q;
+}
+
+bool isHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+
+}  // namespace
+
+bool isRouteTableId(std::string_view id) {
+  if (id.substr(0, 4) != "rtb-") {
+    return false;
+  }
+  std::string_view hex = id.substr(4);
+  // Old ids have 8 hex digits, current ones 17.
+  if (hex.size() != 8 && hex.size() != 17) {
+    return false;
+  }
+  for (char c : hex) {
+    if (!isHex(c)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Ec2RouteBackend::Ec2RouteBackend(std::unique_ptr<http::HttpClientPool> pool,
+                                 http::HttpClient& http, CredentialsProvider& credentials,
+                                 const Clock& clock, QueryClientOptions options,
+                                 RetryHooks hooks)
+    : pool_(std::move(pool)),
+      query_(std::make_unique<QueryClient>(http, credentials, clock, std::move(options),
+                                           std::move(hooks))),
+      ec2_(*query_) {}
+
+Result<std::unique_ptr<Ec2RouteBackend>> Ec2RouteBackend::create(
+    const Ec2RouteBackendOptions& options, CredentialsProvider& credentials, const Clock& clock) {
+  auto q = clientOptions(options);
+  if (!q) {
+    return fail(q.error());
+  }
+  http::CurlOptions curl;
+  curl.ca_file = options.ca_file;
+  curl.user_agent = options.user_agent;
+  // One curl handle (and so one kept-alive connection) per concurrent request.
+  auto pool = std::make_unique<http::HttpClientPool>(
+      options.max_concurrency, [&] { return std::make_unique<http::CurlHttpClient>(curl); });
+  http::HttpClient& http = *pool;
+  return std::unique_ptr<Ec2RouteBackend>(
+      new Ec2RouteBackend(std::move(pool), http, credentials, clock, std::move(*q), {}));
+}
+
+Result<std::unique_ptr<Ec2RouteBackend>> Ec2RouteBackend::createForTest(
+    const Ec2RouteBackendOptions& options, http::HttpClient& http,
+    CredentialsProvider& credentials, const Clock& clock, RetryHooks hooks) {
+  auto q = clientOptions(options);
+  if (!q) {
+    return fail(q.error());
+  }
+  return std::unique_ptr<Ec2RouteBackend>(
+      new Ec2RouteBackend(nullptr, http, credentials, clock, std::move(*q), std::move(hooks)));
+}
+
+Result<std::unique_ptr<route::RouteTable>> Ec2RouteBackend::openTable(std::string_view id) {
+  if (!isRouteTableId(id)) {
+    return fail(ErrorCode::InvalidArgument,
+                "aws backend: '" + std::string(id.substr(0, 40)) +
+                    "' is not a VPC route table id (rtb- and 8 or 17 hex digits)");
+  }
+  return std::unique_ptr<route::RouteTable>(new Ec2RouteTable(std::string(id), ec2_));
+}
+
+Result<std::vector<route::Route>> Ec2RouteTable::list() {
+  auto tables = ec2_.describeRouteTables({id_});
+  if (!tables) {
+    return fail(tables.error().withContext("aws " + id_ + " list"));
+  }
+  const VpcRouteTable* found = nullptr;
+  for (const VpcRouteTable& t : *tables) {
+    if (t.id == id_) {
+      found = &t;
+    }
+  }
+  if (found == nullptr) {
+    // The filter returns nothing rather than an error for a missing table.
+    return fail(ErrorCode::NotFound, "aws " + id_ +
+                                         ": route table does not exist or is not visible to "
+                                         "these credentials");
+  }
+  std::vector<route::Route> out;
+  for (const Ec2Route& r : found->routes) {
+    auto prefix = r.prefix();
+    if (!prefix) {
+      continue;  // prefix-list destinations are not ours to manage
+    }
+    std::string target = r.target.kind == RouteTargetKind::None ? "blackhole" : r.target.id;
+    out.push_back(route::Route{id_, *prefix, route::NextHop::opaque(std::move(target))});
+  }
+  return out;
+}
+
+Error Ec2RouteTable::describe(const Error& error, const route::RouteDelta& delta) const {
+  std::string what = "aws " + id_ + " " + delta.destination.toString() + " -> " +
+                     (delta.new_next_hop ? delta.new_next_hop->toString() : "(delete)");
+  return error.withContext(what);
+}
+
+Result<void> Ec2RouteTable::apply(const route::RouteDelta& delta) {
+  if (delta.isDelete()) {
+    auto r = ec2_.deleteRoute(id_, delta.destination);
+    if (!r && r.error().code() == ErrorCode::NotFound &&
+        r.error().message().find("InvalidRoute.NotFound") != std::string::npos) {
+      return ok();  // already gone: deleting is idempotent
+    }
+    if (!r) {
+      return fail(describe(r.error(), delta));
+    }
+    return ok();
+  }
+  const route::NextHop& hop = *delta.new_next_hop;
+  if (!hop.isTarget() || hop.via || !hop.dev.empty()) {
+    return fail(describe(Error(ErrorCode::InvalidArgument,
+                               "the aws backend needs an EC2 target id (vgw-, eni-, i-, tgw-, "
+                               "...), not '" + hop.toString() + "'"),
+                         delta));
+  }
+  auto target = RouteTarget::fromId(hop.target);
+  if (!target) {
+    return fail(describe(target.error(), delta));
+  }
+  // Replace first: the normal case is moving an existing route. When the reconciler believes
+  // nothing is installed, create first instead and fall back the other way.
+  const bool create_first = !delta.old_next_hop.has_value();
+  Result<void> r = create_first ? ec2_.createRoute(id_, delta.destination, *target)
+                                : ec2_.replaceRoute(id_, delta.destination, *target);
+  if (!r && create_first && r.error().code() == ErrorCode::AlreadyExists) {
+    r = ec2_.replaceRoute(id_, delta.destination, *target);
+  } else if (!r && !create_first && r.error().code() == ErrorCode::NotFound &&
+             r.error().message().find("InvalidRouteTableID") == std::string::npos) {
+    r = ec2_.createRoute(id_, delta.destination, *target);
+    if (!r && r.error().code() == ErrorCode::AlreadyExists) {
+      // Created meanwhile (by a retried call of ours or by someone else): replace it.
+      r = ec2_.replaceRoute(id_, delta.destination, *target);
+    }
+  }
+  if (!r) {
+    return fail(describe(r.error(), delta));
+  }
+  return ok();
+}
+
+}  // namespace pathpilot::aws

@@ -1,0 +1,113 @@
+// aws/ec2_route_table.h — AWS VPC route tables as a route::RouteBackend ("aws").
+//
+// Purpose: let the reconciler program VPC route tables exactly as it programs Linux tables:
+// list() is DescribeRouteTables for the table (routes reported as opaque targets: "local",
+// "vgw-078bcc55", "i-0e1466e8a5dd4892c", "eni-...", "tgw-..."; prefix-list destinations are
+// skipped, a route whose target was deleted is reported with target "blackhole"), and
+// apply() points a destination at a target id with ReplaceRoute, falling back to CreateRoute
+// when the table has no such route yet (and back to ReplaceRoute when a concurrent or retried
+// create finds one), or deletes it (DeleteRoute; an absent route counts as deleted).
+// The target kind comes from its id prefix (vgw-/igw-/vpce- GatewayId, eni-
+// NetworkInterfaceId, i- InstanceId, tgw- TransitGatewayId, nat-, pcx-).
+//
+// Parallelism: every table opened from one backend shares one QueryClient (credentials, retry
+// quota, learned clock offset) over an http::HttpClientPool of `max_concurrency` curl
+// handles. The reconciler calls different tables from different worker threads; those calls
+// run in parallel, each on its own kept-alive connection, and never more than
+// `max_concurrency` requests are in flight towards EC2 for the account and region (further
+// calls wait for a free connection).
+//
+// Errors name the table, destination and target, e.g.
+//   "aws rtb-468f5222 10.10.0.0/16 -> vgw-078bcc55: EC2 ReplaceRoute failed:
+//    UnauthorizedOperation: ... (HTTP 403, request id ...)"
+// with the mapped codes of aws/query.h (Throttled / Unavailable / Timeout are retried by the
+// reconciler with backoff after the client's own retries; NotFound when the table is gone;
+// PermissionDenied; InvalidArgument for a next hop that is not an EC2 target id).
+// Threading: see route/route_table.h; everything here is safe to call concurrently.
+// Metrics: the pool's inFlight()/maxInFlight() and the QueryClient's retry quota.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aws/credential_providers.h"
+#include "aws/ec2.h"
+#include "aws/query_client.h"
+#include "base/error.h"
+#include "base/time.h"
+#include "http/http_client.h"
+#include "http/http_client_pool.h"
+#include "route/route_table.h"
+
+namespace pathpilot::aws {
+
+struct Ec2RouteBackendOptions {
+  std::string region;        // "ap-southeast-1", "cn-north-1"
+  std::string endpoint_url;  // optional override (VPC endpoint, fake endpoint)
+  // At most this many EC2 requests in flight for all tables of this backend.
+  std::size_t max_concurrency = 4;
+  RetryOptions retry;
+  Duration timeout = std::chrono::seconds(10);
+  Duration connect_timeout = std::chrono::seconds(3);
+  std::string user_agent = "pathpilot";
+  std::string ca_file;  // for CurlHttpClient; empty: the system store
+};
+
+// True for ids of the form rtb-<8 or 17 hex digits>.
+bool isRouteTableId(std::string_view id);
+
+class Ec2RouteBackend final : public route::RouteBackend {
+ public:
+  // The real backend: a pool of `max_concurrency` CurlHttpClients. Errors: InvalidArgument
+  // for a malformed region, endpoint_url or max_concurrency 0.
+  [[nodiscard]] static Result<std::unique_ptr<Ec2RouteBackend>> create(
+      const Ec2RouteBackendOptions& options, CredentialsProvider& credentials,
+      const Clock& clock);
+
+  // With an injected HttpClient (tests). `http`, `credentials` and `clock` must outlive the
+  // backend. Errors as create().
+  [[nodiscard]] static Result<std::unique_ptr<Ec2RouteBackend>> createForTest(
+      const Ec2RouteBackendOptions& options, http::HttpClient& http,
+      CredentialsProvider& credentials, const Clock& clock, RetryHooks hooks = {});
+
+  // route::RouteBackend
+  std::string_view kind() const override { return "aws"; }
+  // Validates the id (InvalidArgument unless rtb-<hex>); no I/O.
+  Result<std::unique_ptr<route::RouteTable>> openTable(std::string_view id) override;
+
+  Ec2Client& ec2() { return ec2_; }
+  QueryClient& queryClient() { return *query_; }
+  // The pool when created by create(); nullptr with an injected client.
+  const http::HttpClientPool* pool() const { return pool_.get(); }
+
+ private:
+  Ec2RouteBackend(std::unique_ptr<http::HttpClientPool> pool, http::HttpClient& http,
+                  CredentialsProvider& credentials, const Clock& clock,
+                  QueryClientOptions options, RetryHooks hooks);
+
+  std::unique_ptr<http::HttpClientPool> pool_;
+  std::unique_ptr<QueryClient> query_;
+  Ec2Client ec2_;
+};
+
+class Ec2RouteTable final : public route::RouteTable {
+ public:
+  // `ec2` must outlive the table (it belongs to the backend).
+  Ec2RouteTable(std::string id, Ec2Client& ec2) : id_(std::move(id)), ec2_(ec2) {}
+
+  // route::RouteTable
+  const std::string& id() const override { return id_; }
+  std::string_view kind() const override { return "aws"; }
+  Result<std::vector<route::Route>> list() override;
+  Result<void> apply(const route::RouteDelta& delta) override;
+
+ private:
+  Error describe(const Error& error, const route::RouteDelta& delta) const;
+
+  std::string id_;
+  Ec2Client& ec2_;
+};
+
+}  // namespace pathpilot::aws
