@@ -1,6 +1,7 @@
 // Benchmarks for the journal (src/journal):
 //   BM_JournalAppendFlush   events/s through Journal::append() + flush() (goal >= 50k/s)
 //   BM_JournalAppendOnly    cost of append() alone on the caller's thread (writer paused)
+//   BM_ToJsonLine           cost of one JSON line
 //   BM_StoreSearch1M        search over a 1M-event store: site + kind + text (goal < 50 ms)
 //   BM_RawSearch1M          the same question as hand-written SQL, to compare plans
 //                           (full-text index outer vs IN-subquery) and FTS modes (external
@@ -271,6 +272,18 @@ void BM_JournalAppendOnly(benchmark::State& state) {
   fs::remove(options.jsonl_path);
 }
 BENCHMARK(BM_JournalAppendOnly);
+
+// Serialising one event for the JSON Lines file (nlohmann, ordered keys).
+void BM_ToJsonLine(benchmark::State& state) {
+  EventGenerator gen;
+  const Event e = gen.next();
+  for (auto _ : state) {
+    std::string line = toJsonLine(e);
+    benchmark::DoNotOptimize(line.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ToJsonLine);
 
 // --- search over 1M events -------------------------------------------------------------------
 
