@@ -96,6 +96,9 @@ void RecoveryManager::setWriteAllowed(bool allowed, MonoTime now) {
   poll(now);
 }
 
+// Events are collected and delivered after the loop: a callback may call back into the
+// manager (the daemon journals, alerts, maybe changes leadership), which must not happen while
+// we iterate the gateways.
 MonoTime RecoveryManager::poll(MonoTime now) {
   MonoTime next = MonoTime::max();
   std::vector<std::pair<std::string, RecoveryEvent>> events;  // ("started"|"failed", event)
@@ -163,6 +166,8 @@ void RecoveryManager::onActionDone(const std::string& name, unsigned attempt_id,
   }
   Gateway& gateway = *it->second;
   gateway.action_busy = false;
+  // A cancelled attempt's outcome (usually "killed") is noise for the operator: the cancel was
+  // already reported, and the gateway is healthy or being handled by a newer attempt.
   if (attempt_id != gateway.current_attempt) {
     poll(now);  // a cancelled attempt finished; a new one may start now
     return;

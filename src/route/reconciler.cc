@@ -108,6 +108,9 @@ void Reconciler::start(MonoTime now) {
   kick(now);
 }
 
+// A route needs a backend call only when the policy has decided AND we know what the table
+// holds: an unknown entry is listed first, so that a restart never rewrites a route that is
+// already right (adoption), and an undecided one is never touched (fail static).
 bool Reconciler::needsWork(const Entry& entry) const {
   if (!entry.has_desired || !entry.known) {
     return false;
@@ -118,6 +121,8 @@ bool Reconciler::needsWork(const Entry& entry) const {
   return entry.programmed != entry.desired.next_hop;
 }
 
+// Re-evaluates the dirty flag. A newly dirty entry is due at once unless it is backing off;
+// a clean one forgets its failures (the next failure starts the backoff from the beginning).
 void Reconciler::refresh(Entry& entry, MonoTime now) {
   bool was_dirty = entry.dirty;
   entry.dirty = needsWork(entry);
@@ -159,6 +164,8 @@ Result<void> Reconciler::setDesired(const RouteKey& key, DesiredRoute desired, M
     return fail(valid.error().withContext("route " + key.toString()));
   }
   Table& t = **table;
+  // New decisions keep the entry's failure count: a decision that flips while the backend is
+  // failing (throttling, EPERM) is tried at once, but further failures keep backing off.
   auto [it, created] = t.entries.try_emplace(key.destination);
   Entry& entry = it->second;
   bool same_hop = entry.has_desired && !entry.withdraw &&
@@ -260,6 +267,10 @@ bool Reconciler::noteExternalChange(const RouteNotice& notice, MonoTime now) {
   if (it == table->entries.end()) {
     return false;
   }
+  // The fast path keeps our own changes from costing a list each: the kernel echoes every
+  // route we write, possibly before the completion of the call that wrote it reaches us.
+  // Anything else is checked against a fresh list() rather than trusted: a notification can be
+  // for a losing route (another metric) or be stale by the time we see it.
   const Entry& entry = it->second;
   if (notice.kind == RouteNotice::Kind::Added) {
     // The echo of our own change (completed, or still in flight), or a no-op rewrite.
@@ -321,6 +332,10 @@ MonoTime Reconciler::poll(MonoTime now) {
 
 void Reconciler::kick(MonoTime now) { poll(now); }
 
+// One backend call per table at a time keeps a table's changes in order and its backend
+// single-threaded; tables are independent, so a table that is slow or failing only delays
+// itself. Order of work inside a table: the initial list, then due writes, then verifies
+// (a write is what the policy is waiting for; a verify only looks), then the periodic check.
 MonoTime Reconciler::pollTable(Table& table, MonoTime now) {
   if (table.busy) {
     return MonoTime::max();  // the completion polls again
@@ -455,6 +470,9 @@ void Reconciler::onApplyDone(const std::string& table_id, const RouteDelta& delt
         entry.next_attempt = now;
       }
     } else {
+      // `programmed` stays as it was: the call may or may not have landed (a timeout after
+      // the kernel or EC2 acted). Backends replace idempotently, so the retry is safe, and a
+      // verify would see the truth either way.
       ++entry.failures;
       Duration delay = backoff_.delay(entry.failures);
       entry.next_attempt = now + delay;
@@ -463,6 +481,7 @@ void Reconciler::onApplyDone(const std::string& table_id, const RouteDelta& delt
                               result.error(), entry.failures, delay};
     }
   }
+  // Callbacks last, once the state is consistent: they may call back into the reconciler.
   updateState(*table);
   kick(now);
   if (changed && callbacks_.route_changed) {
@@ -499,6 +518,10 @@ void Reconciler::onListDone(const std::string& table_id, const std::string& dete
     ++stats_.lists;
     table->list_failures = 0;
     table->list_at = now;
+    // Compare the table with what we believe it holds. Unknown entries are adopted as they are
+    // (no backend call; needsWork decides later whether they must change). Known entries that
+    // differ were changed behind our back: drift. Drift on a destination the policy has not
+    // decided is not ours to report, and a follower (write gate closed) only updates its view.
     std::map<IpPrefix, NextHop> actual;
     for (Route& route : *result) {
       actual.try_emplace(route.destination, std::move(route.next_hop));

@@ -58,6 +58,8 @@ Result<void> ExecRouteTable::apply(const RouteDelta& delta) {
   if (!outcome) {
     return fail(outcome.error().withContext(what));
   }
+  // A failing hook is reported as retryable (Unavailable/Timeout): the reconciler backs off and
+  // tries again, and the operator sees the hook's own stderr in the route_error event.
   if (!outcome->success()) {
     ErrorCode code = outcome->timed_out ? ErrorCode::Timeout : ErrorCode::Unavailable;
     return fail(code, what + " " + outcome->describe(options_.timeout));

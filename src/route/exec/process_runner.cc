@@ -282,6 +282,9 @@ Result<ProcessOutcome> PosixProcessRunner::run(const ProcessSpec& spec,
     }
   };
 
+  // One loop waits for everything at once: output (read as it comes so that a chatty command
+  // never blocks on a full pipe), exit (pidfd), the deadline and a cancel (eventfd). The
+  // deadline escalates SIGTERM -> SIGKILL to the whole group after kill_grace.
   while (!exited) {
     SteadyClock::time_point now = SteadyClock::now();
     if (!term_sent && now >= deadline) {

@@ -204,6 +204,9 @@ Result<std::uint32_t> LinuxRouteTable::linkIndex(NetlinkSocket& socket, const st
   return index;
 }
 
+// Every exchange that fails drops the socket: after a timeout the kernel's late reply would be
+// read as the answer to the next request (libmnl then reports a sequence mismatch), and after
+// a namespace is recreated the old socket points into a dead one. Reopening is cheap.
 Result<std::vector<Route>> LinuxRouteTable::list() {
   std::lock_guard<std::mutex> lock(mutex_);
   auto routes = listLocked();
@@ -270,6 +273,9 @@ Result<std::vector<Route>> LinuxRouteTable::listLocked() {
     }
   }
 
+  // Device names come from one link dump per list() (only if some route has a device), so
+  // that names are resolved in the table's namespace, not in the caller's (if_indextoname
+  // would ask the wrong namespace).
   std::unordered_map<std::uint32_t, std::string> names;
   if (need_links) {
     std::vector<char> buffer(4096);
@@ -339,6 +345,8 @@ Result<void> LinuxRouteTable::applyLocked(const RouteDelta& delta) {
     return fail(sock.error());
   }
   NetlinkSocket& socket = **sock;
+  // Resolve the device in the table's namespace on every write (one short round trip) rather
+  // than caching indexes: a tunnel device that is deleted and recreated gets a new index.
   if (delta.new_next_hop && !delta.new_next_hop->dev.empty()) {
     auto index = linkIndex(socket, delta.new_next_hop->dev);
     if (!index) {
