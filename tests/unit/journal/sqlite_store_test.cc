@@ -4,8 +4,11 @@
 
 #include <atomic>
 #include <fstream>
+#include <iterator>
+#include <random>
 #include <thread>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -381,6 +384,82 @@ TEST_F(SqliteStoreTest, ConcurrentReaderSeesConsistentGrowingJournal) {
   Query all;
   all.limit = 0;
   EXPECT_EQ((*reader)->search(all)->size(), static_cast<std::size_t>(kBatches * kPerBatch));
+}
+
+TEST_F(SqliteStoreTest, ReaderInAnotherProcessWhileTheWriterWrites) {
+  // What `pathpilot events` does while the daemon runs: separate processes, real file locks.
+  { ASSERT_TRUE(openStore()); }
+  constexpr int kBatches = 100;
+  constexpr int kPerBatch = 20;
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto store = SqliteStore::open(path_);
+    if (!store) {
+      _exit(2);
+    }
+    for (int b = 0; b < kBatches; ++b) {
+      std::vector<Event> batch;
+      for (int i = 0; i < kPerBatch; ++i) {
+        batch.push_back(simpleEvent("Beijing", EventKind::PathDown, b * kPerBatch + i,
+                                    "link down " + std::to_string(b)));
+      }
+      if (!(*store)->insert(batch)) {
+        _exit(3);
+      }
+    }
+    _exit(0);
+  }
+  auto reader = SqliteStore::openReadOnly(path_);
+  ASSERT_TRUE(reader) << reader.error().toString();
+  int status = 0;
+  int reads = 0;
+  int bad = 0;
+  std::size_t last = 0;
+  while (true) {
+    pid_t done = waitpid(child, &status, WNOHANG);
+    Query q;
+    q.limit = 0;
+    q.text = "link down";
+    auto r = (*reader)->search(q);
+    if (!r || r->size() % kPerBatch != 0 || r->size() < last) {
+      ++bad;
+    } else {
+      last = r->size();
+    }
+    ++reads;
+    if (done == child) {
+      break;
+    }
+  }
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(bad, 0);
+  EXPECT_GT(reads, 1);
+  EXPECT_EQ(last, static_cast<std::size_t>(kBatches * kPerBatch));
+}
+
+TEST_F(SqliteStoreTest, RandomHostileTextIsAlwaysAValidQuery) {
+  // A deterministic miniature of fuzz/journal_fuzz.cc that runs with the unit tests.
+  auto store = openStore();
+  ASSERT_TRUE(store);
+  fillReference(*store);
+  const std::string alphabet[] = {"\"", "*", " ", "OR", "AND", "NOT", "NEAR", "(", ")", ":",
+                                  "^", "-", "+", "'", "\\", "{", "}", "a", "dx", "北京",
+                                  "\xff", std::string(1, '\0'), "\n", "down", "é", ",", "."};
+  std::mt19937 rng(7);
+  for (int i = 0; i < 2000; ++i) {
+    std::string text;
+    int n = static_cast<int>(rng() % 8) + 1;
+    for (int k = 0; k < n; ++k) {
+      text += alphabet[rng() % std::size(alphabet)];
+    }
+    Query q;
+    q.text = text;
+    auto r = store->search(q);
+    ASSERT_TRUE(r) << "text: " << text << " → " << ftsMatchExpression(text) << ": "
+                   << r.error().toString();
+  }
 }
 
 TEST_F(SqliteStoreTest, PruneDeletesOldEventsAndTheirTextEntries) {
