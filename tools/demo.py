@@ -188,7 +188,14 @@ def main():
         fs = timeline.find("fail_static", marks[-1][1])
         print("  " + (color("fail static raised (critical): routes kept as they were", "31;1")
                       if fs else "no fail_static event seen"), flush=True)
-        play("6. everything back", [("clear",)], {"rtb-a": "dx", "rtb-b": "dx"}, timeout=60)
+        # DX flapped in step 4: flap damping keeps it suppressed for minutes, so the tables
+        # come back to their own AZ's gateway and stay off DX until its penalty decays.
+        play("6. everything back (DX still suppressed by flap damping)", [("clear",)],
+             {"rtb-a": "vpn-a", "rtb-b": "vpn-b"}, timeout=30)
+        dx = labctl.path_of(lab.status(SOCKET), "dx")
+        print(f"  dx: {dx['state']}, damping penalty {dx['penalty']:.0f}"
+              + (f", released in {dx['reuse_in_ms'] / 1000:.0f} s" if "reuse_in_ms" in dx
+                 else ""), flush=True)
 
         for name, proc in list(lab.procs):
             if name.startswith("traffic-rtb"):
@@ -212,15 +219,18 @@ def main():
                     scen = (name, t_fault)
             if scen is None:
                 continue
-            down = [d for d in timeline.all("path_down", scen[1], t_change)
-                    if d.get("path") == e.get("from")]
-            detect_ms = ((parse_time(down[0]["time"]) - scen[1]) * 1000.0) if down else None
-            gap_ms, lost = 0.0, 0
+            # The outage this change ended: a gap in the table's stream that spans the change.
+            gap_ms, lost, gap_start = 0.0, 0, None
             for g in traffic.get(e["route_table"], {}).get("gaps", []):
                 tg = parse_time(g["at"])
-                if scen[1] - 0.2 <= tg <= t_change + 0.2:
-                    gap_ms = max(gap_ms, g["gap_ms"])
-                    lost += g["lost"]
+                if tg - 0.05 <= t_change <= tg + g["gap_ms"] / 1000.0 + 0.05:
+                    gap_ms, lost, gap_start = g["gap_ms"], g["lost"], tg
+            # Detection: from the moment traffic stopped (or the fault, if none did) to the
+            # path_down event of the path the route left.
+            down = [d for d in timeline.all("path_down", scen[1] - 1.0, t_change)
+                    if d.get("path") == e.get("from")]
+            origin = gap_start if gap_start is not None else scen[1]
+            detect_ms = ((parse_time(down[-1]["time"]) - origin) * 1000.0) if down else None
             rows.append({"scenario": scen[0], "route_table": e["route_table"],
                          "from": e.get("from"), "to": e.get("to"),
                          "detect_ms": round(detect_ms, 1) if detect_ms is not None else None,
