@@ -104,6 +104,10 @@ Result<void> validateMetricDatum(const MetricDatum& d) {
   return ok();
 }
 
+// Greedy packing in input order: a datum goes into the current request unless that would
+// pass the count or body limit. Sizes are computed on the encoded form, because the limit
+// applies to the POST body as sent. Everything is validated before anything is packed, so a
+// bad datum never leaves a half-sent batch behind.
 Result<std::vector<QueryRequest>> putMetricDataRequests(std::string_view metric_namespace,
                                                         const std::vector<MetricDatum>& data,
                                                         const PutMetricDataLimits& limits) {

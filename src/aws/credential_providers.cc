@@ -132,6 +132,9 @@ std::optional<Error> ImdsCredentialsProvider::lastRefreshError() const {
   return last_error_;
 }
 
+// IMDS is link-local and answers in milliseconds; a second try covers a dropped packet or a
+// hypervisor hiccup. 5xx answers are retried too (IMDS throttles with 503 under load). A
+// final transport failure gets a message that tells the operator what is probably wrong.
 Result<http::Response> ImdsCredentialsProvider::sendWithRetry(const http::Request& request) {
   Result<http::Response> response = fail(ErrorCode::Internal, "not sent");
   for (int attempt = 0; attempt < options_.attempts; ++attempt) {
@@ -150,6 +153,9 @@ Result<http::Response> ImdsCredentialsProvider::sendWithRetry(const http::Reques
   return response;
 }
 
+// IMDSv2 session token (PUT /latest/api/token). Tokens are reused until shortly before their
+// TTL ends; a 401 on a GET forces a new one (get()). No X-Forwarded-For is ever sent: IMDS
+// refuses token requests that carry it.
 Result<std::string> ImdsCredentialsProvider::token(bool force_new) {
   MonoTime now = clock_.now();
   if (!force_new && !token_.empty() && now < token_expiry_) {
@@ -213,6 +219,8 @@ Result<http::Response> ImdsCredentialsProvider::get(const std::string& path) {
   return fail(ErrorCode::PermissionDenied, "IMDS rejected a fresh session token (HTTP 401)");
 }
 
+// Role name (cached: it only changes when the instance profile is replaced), then the
+// role's credentials document. Requires mu_.
 Result<Credentials> ImdsCredentialsProvider::fetch() {
   if (role_.empty()) {
     auto list = get(std::string(kImdsRolePath));
@@ -323,6 +331,9 @@ std::string ChainCredentialsProvider::name() const {
   return out + ")";
 }
 
+// NotFound means "not configured here" and moves on; Unavailable/Timeout (IMDS unreachable)
+// also move on so that the final error lists every source; anything else is a configuration
+// mistake that must not be papered over by another source's credentials.
 Result<Credentials> ChainCredentialsProvider::credentials() {
   std::lock_guard lock(mu_);
   if (chosen_ != nullptr) {

@@ -40,7 +40,8 @@ constexpr std::array<TargetField, 10> kTargets = {{
     {"gatewayId", "GatewayId", "", RouteTargetKind::Gateway},
 }};
 
-// Checks the root element; returns it.
+// Checks the root element; returns it. An error document where a result was expected (some
+// proxies answer 200 with one) becomes that AWS error, so the caller sees the real cause.
 Result<pugi::xml_node> rootOf(pugi::xml_document& doc, std::string_view xml,
                               std::string_view action) {
   const std::string api = "EC2 " + std::string(action);
@@ -68,6 +69,8 @@ std::vector<std::pair<std::string, std::string>> parseTags(const pugi::xml_node&
   return tags;
 }
 
+// A missing or non-numeric code stays -1 rather than failing the whole page: the state name
+// is what callers use, the code is informational.
 InstanceState parseState(const pugi::xml_node& node) {
   InstanceState s;
   std::string code = childText(node, "code");
@@ -200,6 +203,8 @@ const Ec2Route* VpcRouteTable::findRoute(const IpPrefix& destination) const {
   return nullptr;
 }
 
+// Filters rather than RouteTableId.N: with ids EC2 fails the whole call when one table is
+// missing and refuses MaxResults; a filter returns what exists and pages.
 QueryRequest describeRouteTablesRequest(const std::vector<std::string>& ids,
                                         std::string_view next_token, int max_results) {
   QueryRequest r;
@@ -272,6 +277,8 @@ QueryRequest instanceStateRequest(bool stop, const std::vector<std::string>& ids
   return r;
 }
 
+// Only direct children are read at each level (forEachItem), so nested <item>s of
+// associationSet or tagSet are never mistaken for routes or tables.
 Result<DescribeRouteTablesPage> parseDescribeRouteTables(std::string_view xml) {
   pugi::xml_document doc;
   auto root = rootOf(doc, xml, "DescribeRouteTables");

@@ -223,6 +223,10 @@ struct FakeAwsEndpoint::Impl {
   std::string stateJson();
 };
 
+// The order of checks follows AWS: authentication first (a bad signature never reaches
+// throttling or the action), then injected faults, then the action. Faults are drawn under
+// the lock from one seeded generator, so a run with the same seed and request order sees the
+// same faults; the added latency is slept outside the lock so other requests proceed.
 Reply FakeAwsEndpoint::Impl::handle(const httplib::Request& req, std::string body) {
   SigV4Request sreq;
   sreq.method = req.method;
@@ -364,6 +368,8 @@ Reply FakeAwsEndpoint::Impl::dispatch(Service service, const QueryRequest& q,
   return reply;
 }
 
+// Paging uses the offset into the sorted selection as NextToken: opaque to clients, stable
+// while tables are not added or removed between pages (good enough for a fake).
 Reply FakeAwsEndpoint::Impl::describeRouteTables(const QueryRequest& q, const std::string& rid) {
   std::lock_guard lock(mu);
   auto ids = numbered(q, "RouteTableId");
@@ -450,6 +456,9 @@ Reply FakeAwsEndpoint::Impl::describeRouteTables(const QueryRequest& q, const st
   return {200, out};
 }
 
+// CreateRoute / ReplaceRoute with EC2's validations and error codes: missing parameters,
+// bad CIDR, not exactly one target, unknown table or instance, RouteAlreadyExists on create,
+// and the "no route ... Use CreateRoute instead" InvalidParameterValue on replace.
 Reply FakeAwsEndpoint::Impl::changeRoute(const QueryRequest& q, bool replace,
                                          const std::string& rid) {
   std::lock_guard lock(mu);
@@ -638,6 +647,9 @@ Reply FakeAwsEndpoint::Impl::describeInstances(const QueryRequest& q, const std:
   return {200, out};
 }
 
+// Stop/Start move an instance one step at once (stopping / pending) and finish the step
+// `transition` later (stateOf). Repeating a request in the same direction is a no-op, as on
+// EC2; the opposite direction in mid-step is IncorrectInstanceState.
 Reply FakeAwsEndpoint::Impl::changeInstances(const QueryRequest& q, bool stop,
                                              const std::string& rid) {
   std::lock_guard lock(mu);

@@ -71,6 +71,9 @@ QueryResult QueryClient::call(QueryRequest request) {
   const std::string body = encodeQueryBody(request);
   RetryState state(options_.retry);
 
+  // One iteration per attempt. Credentials are asked for on every attempt, not once per
+  // call: an instance-role refresh may happen while we back off, and a retried request must
+  // be signed again anyway (new X-Amz-Date, possibly a new clock offset).
   while (true) {
     auto creds = credentials_.credentials();
     if (!creds) {
@@ -97,6 +100,8 @@ QueryResult QueryClient::call(QueryRequest request) {
                                          state.attempts()});
     }
 
+    // Transport errors (DNS, refused, timeout) and AWS error documents take different
+    // classification paths but end in the same retry decision below.
     auto response = http_.send(http_req);
     RetryKind kind = RetryKind::NotRetryable;
     QueryFailure failure{Error(ErrorCode::Internal, ""), std::nullopt, state.attempts()};
@@ -137,6 +142,8 @@ QueryResult QueryClient::call(QueryRequest request) {
       failure.aws = std::move(aws);
     }
 
+    // The retry state decides (attempt budget, shared quota); the sleep happens here, on the
+    // calling worker thread, never on the engine loop.
     auto delay = state.onFailure(kind, hooks_.random01(), quota_);
     if (!delay) {
       failure.attempts = state.attempts();

@@ -88,6 +88,9 @@ EnvLookup fixedEnvironment(std::map<std::string, std::string, std::less<>> vars)
   };
 }
 
+// botocore reads these files with ConfigParser; this follows the parts pathpilot needs:
+// comments only at line start (a '#' inside a value is part of it, as in ConfigParser),
+// keys case-insensitive, and indented lines after an empty value are a nested block.
 Result<IniFile> parseIni(std::string_view text, std::string path) {
   IniFile out;
   out.path = std::move(path);

@@ -82,6 +82,9 @@ bool isUnsignedHeader(std::string_view lower_name) {
 }
 
 // Lowercased name → canonical value (repeated names joined with ','), sorted by name.
+// The values of a repeated header keep their order (get-header-value-order): AWS joins them
+// in the order they were sent, so sorting them would break the signature. A stable sort on
+// the name alone keeps that order.
 // When `only` is non-null, just those names are kept (verification).
 std::vector<std::pair<std::string, std::string>> canonicalHeaders(
     const http::Headers& headers, const std::vector<std::string>* only) {
@@ -121,6 +124,8 @@ std::string joinSignedHeaders(const std::vector<std::pair<std::string, std::stri
 }
 
 // Splits a raw query into decoded (name, value) pairs; "a" gives ("a", "").
+// Decoding first and encoding again (canonicalQueryFromPairs) makes "%E1%88%B4" and the raw
+// UTF-8 bytes sign the same, and normalises lowercase escapes to the uppercase AWS uses.
 std::vector<std::pair<std::string, std::string>> parseQuery(std::string_view raw) {
   std::vector<std::pair<std::string, std::string>> out;
   while (!raw.empty()) {
@@ -158,6 +163,8 @@ std::string canonicalQueryFromPairs(std::vector<std::pair<std::string, std::stri
   return out;
 }
 
+// S3-style callers may sign a precomputed or UNSIGNED-PAYLOAD hash; everyone else hashes
+// the body (an empty body hashes to e3b0c442...).
 std::string payloadHash(const SigV4Request& request) {
   if (auto given = http::findHeader(request.headers, "x-amz-content-sha256")) {
     return std::string(*given);
@@ -209,6 +216,8 @@ std::string stringToSign(const std::string& amz_date, const std::string& scope,
   return out;
 }
 
+// Rejects what cannot be signed meaningfully. Host is required because SigV4 mandates it
+// in SignedHeaders and AWS rejects signatures without it.
 Result<void> validate(const SigV4Request& request, const Credentials& credentials,
                       const SigV4Params& params) {
   if (credentials.empty()) {
@@ -370,7 +379,8 @@ Result<SigV4Signature> signHeaders(const SigV4Request& request, const Credential
   const std::string hash = payloadHash(request);
   const bool sign_token = credentials.hasSessionToken() && !params.omit_session_token;
 
-  // The headers as they will be sent: ours replace any stale copies.
+  // The headers as they will be sent: ours replace any stale copies (a retried request is
+  // signed again with a new date, so the old X-Amz-Date and Authorization must go).
   http::Headers headers = request.headers;
   http::removeHeader(headers, "authorization");
   http::removeHeader(headers, "x-amz-date");
@@ -392,6 +402,8 @@ Result<SigV4Signature> signHeaders(const SigV4Request& request, const Credential
     }
   }
 
+  // Task 1-4 of the SigV4 process: canonical request, string to sign, signing key, and the
+  // HMAC of the string to sign.
   auto canonical = canonicalHeaders(headers, nullptr);
   out.signed_headers = joinSignedHeaders(canonical);
   out.canonical_request =
@@ -432,6 +444,9 @@ Result<SigV4Signature> presignQuery(const SigV4Request& request, const Credentia
   auto canonical = canonicalHeaders(request.headers, nullptr);
   out.signed_headers = joinSignedHeaders(canonical);
 
+  // In query mode the signing parameters travel in the query and are part of the canonical
+  // query string themselves; X-Amz-Signature is the only one that cannot be (it is the
+  // result). The session token is signed unless the service wants it added afterwards.
   std::vector<std::pair<std::string, std::string>> added = {
       {"X-Amz-Algorithm", std::string(kSigV4Algorithm)},
       {"X-Amz-Credential", credentials.accessKeyId() + "/" + out.credential_scope},
@@ -502,6 +517,8 @@ Result<void> signHttpRequest(http::Request& request, const Credentials& credenti
   return ok();
 }
 
+// Accepts the comma-separated "Key=Value" components in any order and with optional spaces,
+// as AWS does; unknown components are ignored.
 Result<SigV4Authorization> parseAuthorization(std::string_view value) {
   auto incomplete = [](const std::string& what) {
     return fail(ErrorCode::PermissionDenied, "IncompleteSignature: " + what);
@@ -578,6 +595,9 @@ Result<SigV4Authorization> parseAuthorization(std::string_view value) {
 Result<SigV4Authorization> verifyHeaderSignature(const SigV4Request& request,
                                                  const SecretLookup& lookup, WallTime now,
                                                  Duration max_skew) {
+  // The checks run in the order AWS reports them: missing or malformed Authorization, a
+  // date outside the allowed skew, an unknown key, then the signature itself. The expected
+  // signature is never put in a message (it would let a caller forge requests).
   auto authz_value = http::findHeader(request.headers, "authorization");
   if (!authz_value) {
     return fail(ErrorCode::PermissionDenied,

@@ -119,6 +119,8 @@ Result<Response> CurlHttpClient::send(const Request& request) {
     return fail(ErrorCode::InvalidArgument, what + ": invalid HTTP method");
   }
 
+  // One easy handle per instance: requests on it are sequential by nature, and keeping the
+  // handle (rather than making one per request) is what keeps the connection alive.
   std::lock_guard lock(mu_);
   CURL* h = impl_->easy;
   // Reset options but keep the connection cache, so the next request reuses the socket.
@@ -129,6 +131,7 @@ Result<Response> CurlHttpClient::send(const Request& request) {
   char errbuf[CURL_ERROR_SIZE] = {0};
 
   curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
+  // No SIGALRM-based DNS timeouts: signals and threads do not mix (worker pools).
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
