@@ -40,6 +40,60 @@ std::string_view recoveryActionName(RecoveryAction a) {
   return a == RecoveryAction::Command ? "command" : "ec2-restart";
 }
 
+std::string_view alertChannelKindName(AlertChannelKind k) {
+  switch (k) {
+    case AlertChannelKind::Smtp:
+      return "smtp";
+    case AlertChannelKind::Sns:
+      return "sns";
+    case AlertChannelKind::Webhook:
+      return "webhook";
+    case AlertChannelKind::Slack:
+      return "slack";
+    case AlertChannelKind::DingTalk:
+      return "dingtalk";
+    case AlertChannelKind::Feishu:
+      return "feishu";
+    case AlertChannelKind::WeCom:
+      return "wecom";
+    case AlertChannelKind::Alertmanager:
+      return "alertmanager";
+  }
+  return "webhook";
+}
+
+std::string_view alertSeverityName(AlertSeverity s) {
+  switch (s) {
+    case AlertSeverity::Info:
+      return "info";
+    case AlertSeverity::Warning:
+      return "warning";
+    case AlertSeverity::Critical:
+      return "critical";
+  }
+  return "info";
+}
+
+const std::vector<std::string_view>& alertEventKindNames() {
+  static const std::vector<std::string_view> names = {
+      "path_down",          "path_up",          "path_degraded",       "route_changed",
+      "route_drift",        "route_error",      "recovery_started",    "recovery_succeeded",
+      "recovery_failed",    "alert_sent",       "alert_failed",        "leader_changed",
+      "config_loaded",      "config_rejected",  "fail_static",         "fail_static_cleared",
+      "drain",              "undrain",          "daemon_started",      "daemon_stopped",
+      "journal_overflow"};
+  return names;
+}
+
+const AlertChannelConfig* AlertSettings::findChannel(std::string_view name) const {
+  for (const auto& c : channels) {
+    if (c.name == name) {
+      return &c;
+    }
+  }
+  return nullptr;
+}
+
 std::string SecretRef::describe() const {
   switch (source) {
     case Source::Env:

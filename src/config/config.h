@@ -262,6 +262,103 @@ struct ApiSettings {
   std::optional<SecretRef> auth_token;  // bearer token for the write endpoints
 };
 
+// ---------------------------------------------------------------------------------------------
+// Alerts (YAML `alerts:`; see docs/config.md#alerts and the alert module)
+// ---------------------------------------------------------------------------------------------
+
+// Where an alert channel delivers.
+enum class AlertChannelKind : std::uint8_t {
+  Smtp,          // mail through an SMTP server (smtp:// or smtps://, optional STARTTLS and auth)
+  Sns,           // Amazon SNS Publish to a topic (mail/SMS subscribers)
+  Webhook,       // generic JSON POST
+  Slack,         // Slack incoming webhook
+  DingTalk,      // DingTalk (钉钉) custom robot, optionally signed
+  Feishu,        // Feishu / Lark custom bot, optionally signed
+  WeCom,         // WeCom (企业微信) group robot
+  Alertmanager,  // Prometheus Alertmanager, POST /api/v2/alerts
+};
+
+// "smtp", "sns", "webhook", "slack", "dingtalk", "feishu", "wecom", "alertmanager".
+std::string_view alertChannelKindName(AlertChannelKind k);
+
+// Severities as the alert routes name them (the journal's, repeated here because config
+// depends on base only; a test keeps both lists equal).
+enum class AlertSeverity : std::uint8_t { Info, Warning, Critical };
+std::string_view alertSeverityName(AlertSeverity s);
+
+// The event kinds a route may name (journal::eventKindName of every EventKind).
+const std::vector<std::string_view>& alertEventKindNames();
+
+// Message templates (config/message_template.h syntax). Empty = the built-in default.
+struct AlertTemplates {
+  std::string title;  // first line / subject: short, readable on a phone lock screen
+  std::string body;   // the rest
+};
+
+// A token bucket per channel: `burst` messages at once, refilled at `per_minute`.
+struct AlertRateLimit {
+  double per_minute = 20;  // 0.1..6000
+  int burst = 5;           // 1..1000
+};
+
+struct AlertChannelConfig {
+  std::string name;  // unique, [A-Za-z0-9_.-]{1,64}; routes and `pathpilot alerts test` use it
+  AlertChannelKind kind = AlertChannelKind::Webhook;
+  // Where to send. smtp: smtp://host[:port] or smtps://host[:port]; alertmanager: its base URL
+  // (http://127.0.0.1:9093); webhook/slack/dingtalk/feishu/wecom: the full webhook URL, which
+  // usually holds the access token, hence a secret (an inline URL with a query string or a
+  // chat robot URL written inline gets a warning). Required except for sns.
+  std::optional<SecretRef> url;
+  // dingtalk, feishu: the signing secret ("加签"); the request then carries timestamp + sign.
+  std::optional<SecretRef> secret;
+  // webhook, alertmanager: sent as "Authorization: Bearer <token>".
+  std::optional<SecretRef> token;
+  // smtp
+  bool starttls = false;                 // require STARTTLS on smtp:// (smtps:// is TLS already)
+  std::string username;                  // empty: no SMTP AUTH
+  std::optional<SecretRef> password;     // required with username
+  std::string from;                      // envelope and header From, an address
+  std::vector<std::string> to;           // 1..50 addresses
+  bool html = true;                      // add a text/html alternative to the plain text
+  // sns
+  std::string topic_arn;     // arn:aws:sns:REGION:ACCOUNT:NAME or arn:aws-cn:...
+  std::string region;        // defaults to the topic's region
+  std::string endpoint_url;  // optional endpoint override (VPC endpoint, tests)
+  // every kind
+  Duration timeout = std::chrono::seconds(10);  // one delivery attempt, 1s..2m
+  AlertRateLimit rate;
+  AlertTemplates templates;  // overrides alerts.templates for this channel
+};
+
+// Which alerts go to which channels. An alert matches when every set criterion matches; an
+// alert goes to the union of the channels of all matching routes.
+struct AlertRoute {
+  std::vector<std::string> channels;              // ≥ 1, names of alerts.channels
+  AlertSeverity min_severity = AlertSeverity::Warning;  // YAML `severity`
+  std::vector<std::string> sites;                 // empty = any site
+  std::vector<LinkKind> links;                    // empty = any (and events without a link)
+  std::vector<std::string> kinds;                 // event kinds; empty = any
+  bool resolved = true;                           // also send the RESOLVED message
+};
+
+struct AlertSettings {
+  std::string outbox = "/var/lib/pathpilot/alerts.db";  // SQLite outbox (not the journal's file)
+  // Events of one incident arriving within this window of the first become one alert.
+  Duration group_window = std::chrono::seconds(30);  // 0..10m
+  // The same firing alert (same site, kind, path) is not sent again within this.
+  Duration repeat_interval = std::chrono::hours(4);  // 0..7d
+  // Delivery retries: exponential from `retry_initial` to `retry_max`, given up after `max_age`.
+  Duration retry_initial = std::chrono::seconds(2);
+  Duration retry_max = std::chrono::minutes(5);
+  Duration max_age = std::chrono::hours(24);
+  AlertTemplates templates;
+  std::vector<AlertChannelConfig> channels;  // ≥ 1, names unique
+  // Empty: one implicit route sending severity ≥ warning (and resolutions) to every channel.
+  std::vector<AlertRoute> routes;
+
+  const AlertChannelConfig* findChannel(std::string_view name) const;
+};
+
 struct Site {
   std::string name;    // required, e.g. "Singapore"; appears in every event and alert
   std::string region;  // optional, e.g. "ap-southeast-1", "cn-north-1"
@@ -284,6 +381,7 @@ struct Config {
   JournalSettings journal;
   ControlSettings control;
   std::optional<ApiSettings> api;         // none: no HTTP API
+  std::optional<AlertSettings> alerts;    // none: no alerting
   // Warnings found while loading (the file is valid). The daemon logs them at start-up.
   std::vector<Diagnostic> warnings;
 

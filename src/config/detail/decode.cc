@@ -9,6 +9,7 @@
 #include "config/detail/decode.h"
 #include "config/detail/ids.h"
 #include "config/detail/suggest.h"
+#include "config/message_template.h"
 
 namespace pathpilot::config::detail {
 namespace {
@@ -18,8 +19,8 @@ using std::chrono::milliseconds;
 using std::chrono::minutes;
 using std::chrono::seconds;
 
-constexpr std::size_t kMaxPaths = 64;
-constexpr std::size_t kMaxTables = 256;
+constexpr std::size_t kMaxPaths = 4096;
+constexpr std::size_t kMaxTables = 4096;
 constexpr std::size_t kMaxTargets = 16;
 constexpr std::size_t kMaxDestinations = 1000;
 constexpr std::size_t kMaxArgv = 64;
@@ -27,7 +28,8 @@ constexpr std::size_t kMaxArgv = 64;
 // The keys of each mapping, in the order docs/config.md lists them.
 const std::vector<std::string_view> kTopKeys = {"version", "site",     "paths",   "route_tables",
                                                 "policy",  "probe",    "health",  "backends",
-                                                "journal", "control",  "api"};
+                                                "journal", "control",  "api",
+                                                "alerts"};
 const std::vector<std::string_view> kSiteKeys = {"name", "region"};
 const std::vector<std::string_view> kProbeDefaultKeys = {"kind", "quorum", "interval", "timeout",
                                                          "jitter"};
@@ -61,6 +63,27 @@ const std::vector<std::string_view> kJournalKeys = {"sqlite", "jsonl", "queue_si
 const std::vector<std::string_view> kControlKeys = {"socket"};
 const std::vector<std::string_view> kApiKeys = {"listen", "auth_token"};
 const std::vector<std::string_view> kSecretKeys = {"env", "file"};
+const std::vector<std::string_view> kAlertsKeys = {"outbox",    "group_window", "repeat_interval",
+                                                   "retry",     "max_age",      "templates",
+                                                   "channels",  "routes"};
+const std::vector<std::string_view> kAlertRetryKeys = {"initial", "max"};
+const std::vector<std::string_view> kTemplateKeys = {"title", "body"};
+const std::vector<std::string_view> kRateKeys = {"per_minute", "burst"};
+const std::vector<std::string_view> kChannelKeys = {
+    "name",     "kind",      "url",   "secret",    "token",        "starttls",
+    "username", "password",  "from",  "to",        "html",         "topic_arn",
+    "region",   "endpoint_url", "timeout", "rate", "templates"};
+const std::vector<std::string_view> kAlertRouteKeys = {"channels", "severity", "sites",
+                                                       "links",    "kinds",    "resolved"};
+const std::initializer_list<std::pair<std::string_view, AlertChannelKind>> kChannelKinds = {
+    {"smtp", AlertChannelKind::Smtp},         {"sns", AlertChannelKind::Sns},
+    {"webhook", AlertChannelKind::Webhook},   {"slack", AlertChannelKind::Slack},
+    {"dingtalk", AlertChannelKind::DingTalk}, {"feishu", AlertChannelKind::Feishu},
+    {"wecom", AlertChannelKind::WeCom},       {"alertmanager", AlertChannelKind::Alertmanager}};
+const std::initializer_list<std::pair<std::string_view, AlertSeverity>> kAlertSeverities = {
+    {"info", AlertSeverity::Info},
+    {"warning", AlertSeverity::Warning},
+    {"critical", AlertSeverity::Critical}};
 
 const std::initializer_list<std::pair<std::string_view, LinkKind>> kLinkKinds = {
     {"dx", LinkKind::Dx}, {"vpn", LinkKind::Vpn}};
@@ -167,16 +190,20 @@ std::optional<ProbeTarget> readTarget(Context& ctx, const YamlNode& node, std::s
 }
 
 // { env: NAME } | { file: PATH } | inline string (warned).
-std::optional<SecretRef> readSecret(Context& ctx, const YamlNode& node, std::string_view path) {
+// With `warn_inline` false an inline value is accepted silently (a URL that is not secret).
+std::optional<SecretRef> readSecret(Context& ctx, const YamlNode& node, std::string_view path,
+                                    bool warn_inline = true) {
   if (node.isScalar()) {
     if (node.value.empty()) {
       ctx.error(node.where, path, "must not be empty");
       return std::nullopt;
     }
     // The value itself is never quoted in a message.
-    ctx.warning(node.where, path,
-                "secret written inline in the config file; use {env: NAME} or {file: PATH} so "
-                "that it does not end up in backups, tickets and version control");
+    if (warn_inline) {
+      ctx.warning(node.where, path,
+                  "secret written inline in the config file; use {env: NAME} or {file: PATH} so "
+                  "that it does not end up in backups, tickets and version control");
+    }
     return SecretRef{SecretRef::Source::Inline, node.value};
   }
   if (!node.isMap()) {
@@ -271,6 +298,9 @@ class Decoder {
     }
     if (const YamlNode* n = top.find("api")) {
       api(*n);
+    }
+    if (const YamlNode* n = top.find("alerts")) {
+      alerts(*n);
     }
   }
 
@@ -897,6 +927,319 @@ class Decoder {
     cfg_.api = api;
   }
 
+
+  // --- alerts ---------------------------------------------------------------------------------
+
+  void alerts(const YamlNode& node) {
+    MapReader m(ctx_, node, "alerts", kAlertsKeys);
+    AlertSettings out;
+    if (m.get("outbox", out.outbox)) {
+      if (out.outbox.empty()) {
+        ctx_.errorAt("alerts.outbox", "must name the SQLite outbox file");
+      } else if (out.outbox == cfg_.journal.sqlite || out.outbox == cfg_.journal.jsonl) {
+        ctx_.errorAt("alerts.outbox", "the outbox must be its own file, not the journal's");
+      }
+    }
+    m.get("group_window", out.group_window, Duration::zero(), minutes(10));
+    m.get("repeat_interval", out.repeat_interval, Duration::zero(), hours(24 * 7));
+    m.get("max_age", out.max_age, minutes(1), hours(24 * 30));
+    if (const YamlNode* n = m.find("retry")) {
+      MapReader r(ctx_, *n, "alerts.retry", kAlertRetryKeys);
+      r.get("initial", out.retry_initial, milliseconds(100), hours(1));
+      r.get("max", out.retry_max, milliseconds(100), hours(24));
+      if (out.retry_max < out.retry_initial) {
+        ctx_.errorAt("alerts.retry.max", "retry max " + formatDuration(out.retry_max) +
+                                             " is shorter than retry initial " +
+                                             formatDuration(out.retry_initial));
+      }
+    }
+    if (const YamlNode* n = m.find("templates")) {
+      templates(*n, "alerts.templates", out.templates);
+    }
+    if (const YamlNode* n = m.require("channels", "where alerts go, e.g. a dingtalk robot")) {
+      channels(*n, out);
+    }
+    if (const YamlNode* n = m.find("routes")) {
+      alertRoutes(*n, out);
+    }
+    cfg_.alerts = std::move(out);
+  }
+
+  void templates(const YamlNode& node, const std::string& p, AlertTemplates& out) {
+    MapReader t(ctx_, node, p, kTemplateKeys);
+    for (std::string_view key : {std::string_view("title"), std::string_view("body")}) {
+      std::string text;
+      if (!t.get(key, text)) {
+        continue;
+      }
+      auto parsed = parseTemplate(text);
+      if (!parsed) {
+        ctx_.errorAt(t.pathOf(key), parsed.error().message());
+        continue;
+      }
+      if (key == "title") {
+        if (text.find('\n') != std::string::npos) {
+          ctx_.errorAt(t.pathOf(key), "a title is one line (it becomes the mail subject)");
+          continue;
+        }
+        if (parsed->uses("details")) {
+          ctx_.errorAt(t.pathOf(key), "{details} spans several lines; use it in the body");
+          continue;
+        }
+        out.title = text;
+      } else {
+        out.body = text;
+      }
+    }
+  }
+
+  void channels(const YamlNode& node, AlertSettings& out) {
+    if (!expectList(ctx_, node, "alerts.channels")) {
+      return;
+    }
+    ctx_.locations.record("alerts.channels", node.where);
+    if (node.items.empty()) {
+      ctx_.error(node.where, "alerts.channels", "needs at least one channel");
+      return;
+    }
+    if (node.items.size() > 64) {
+      ctx_.error(node.where, "alerts.channels", "at most 64 channels are supported");
+      return;
+    }
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < node.items.size(); ++i) {
+      std::string p = indexPath("alerts.channels", i);
+      AlertChannelConfig c = channel(*node.items[i], p);
+      if (!c.name.empty() && !names.insert(c.name).second) {
+        ctx_.errorAt(keyPath(p, "name"), "duplicate channel name " + quote(c.name));
+      }
+      out.channels.push_back(std::move(c));
+    }
+  }
+
+  // An e-mail address as SMTP needs it: local@domain, no spaces or angle brackets (those
+  // would let a config value inject SMTP commands or headers).
+  static bool isMailAddress(std::string_view a) {
+    std::size_t at = a.find('@');
+    if (a.size() > 254 || at == std::string_view::npos || at == 0 || at + 1 >= a.size() ||
+        a.find('@', at + 1) != std::string_view::npos) {
+      return false;
+    }
+    return std::all_of(a.begin(), a.end(), [](char c) {
+      auto u = static_cast<unsigned char>(c);
+      return u > 0x20 && u != 0x7F && c != '<' && c != '>' && c != ',' && c != ';' && c != '"' &&
+             c != '(' && c != ')' && c != '\\';
+    });
+  }
+
+  // Checks a URL written inline (not from env/file, whose content is only known at run time).
+  void checkInlineUrl(const std::optional<SecretRef>& url, const std::string& p,
+                      std::initializer_list<std::string_view> schemes) {
+    if (!url || url->source != SecretRef::Source::Inline) {
+      return;
+    }
+    std::string_view u = url->value;
+    std::size_t scheme_end = u.find("://");
+    std::string_view scheme = scheme_end == std::string_view::npos ? "" : u.substr(0, scheme_end);
+    bool scheme_ok = std::find(schemes.begin(), schemes.end(), scheme) != schemes.end();
+    std::string expected;
+    for (std::string_view s : schemes) {
+      expected += (expected.empty() ? "" : " or ") + std::string(s) + "://";
+    }
+    std::string_view rest = scheme_end == std::string_view::npos ? "" : u.substr(scheme_end + 3);
+    std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+    if (!scheme_ok) {
+      // Do not quote: the URL may hold a token.
+      ctx_.errorAt(p, "expected a " + expected + " URL");
+    } else if (authority.empty() || authority.find('@') != std::string_view::npos) {
+      ctx_.errorAt(p, authority.empty() ? "the URL has no host"
+                                        : "credentials in the URL are not allowed; use "
+                                          "username/password or token");
+    }
+  }
+
+  AlertChannelConfig channel(const YamlNode& node, const std::string& p) {
+    AlertChannelConfig out;
+    MapReader m(ctx_, node, p, kChannelKeys);
+    if (!m.isMap()) {
+      return out;
+    }
+    if (m.require("name") && m.get("name", out.name) && !isSimpleName(out.name)) {
+      ctx_.errorAt(m.pathOf("name"), "expected 1 to 64 characters of [A-Za-z0-9_.-], got " +
+                                         quote(out.name));
+      out.name.clear();
+    }
+    if (!m.has("kind")) {
+      m.require("kind", "one of smtp, sns, webhook, slack, dingtalk, feishu, wecom, alertmanager");
+      ctx_.markFailed(p);
+      return out;
+    }
+    if (!m.getEnum("kind", out.kind, kChannelKinds)) {
+      ctx_.markFailed(p);
+      return out;
+    }
+    const AlertChannelKind k = out.kind;
+    const std::string kind_name(alertChannelKindName(k));
+    auto only_for = [&](std::string_view key, std::initializer_list<AlertChannelKind> kinds) {
+      if (m.has(key) && std::find(kinds.begin(), kinds.end(), k) == kinds.end()) {
+        ctx_.errorAt(m.pathOf(key), "'" + std::string(key) + "' does not apply to a " +
+                                        kind_name + " channel");
+        return false;
+      }
+      return m.has(key);
+    };
+    using K = AlertChannelKind;
+    bool chat = k == K::Slack || k == K::DingTalk || k == K::Feishu || k == K::WeCom;
+    if (only_for("url", {K::Smtp, K::Webhook, K::Slack, K::DingTalk, K::Feishu, K::WeCom,
+                         K::Alertmanager})) {
+      // A chat robot URL carries its access token; a generic webhook's may (query string).
+      const YamlNode* n = m.find("url");
+      bool secret_url = chat || (k == K::Webhook && n->isScalar() &&
+                                 n->value.find('?') != std::string::npos);
+      out.url = readSecret(ctx_, *n, m.pathOf("url"), secret_url);
+      if (k == K::Smtp) {
+        checkInlineUrl(out.url, m.pathOf("url"), {"smtp", "smtps"});
+      } else {
+        checkInlineUrl(out.url, m.pathOf("url"), {"http", "https"});
+      }
+    } else if (k != K::Sns && !m.has("url")) {
+      m.require("url", k == K::Smtp ? "smtp://host:587 or smtps://host:465"
+                                    : "the webhook URL, e.g. {env: DINGTALK_URL}");
+    }
+    if (only_for("secret", {K::DingTalk, K::Feishu})) {
+      out.secret = readSecret(ctx_, *m.find("secret"), m.pathOf("secret"));
+    }
+    if (only_for("token", {K::Webhook, K::Alertmanager})) {
+      out.token = readSecret(ctx_, *m.find("token"), m.pathOf("token"));
+    }
+    if (only_for("starttls", {K::Smtp})) {
+      m.get("starttls", out.starttls);
+    }
+    if (only_for("username", {K::Smtp})) {
+      m.get("username", out.username);
+    }
+    if (only_for("password", {K::Smtp})) {
+      out.password = readSecret(ctx_, *m.find("password"), m.pathOf("password"));
+      if (out.username.empty()) {
+        ctx_.errorAt(m.pathOf("password"), "a password needs a username");
+      }
+    } else if (!out.username.empty()) {
+      ctx_.errorAt(m.pathOf("username"), "a username needs a password ({env: NAME} or "
+                                         "{file: PATH})");
+    }
+    if (only_for("html", {K::Smtp})) {
+      m.get("html", out.html);
+    }
+    if (k == K::Smtp) {
+      if (m.require("from", "the sender address, e.g. pathpilot@example.com") &&
+          m.get("from", out.from) && !isMailAddress(out.from)) {
+        ctx_.errorAt(m.pathOf("from"), "invalid e-mail address " + quote(out.from));
+      }
+      if (m.require("to", "the recipients, e.g. [noc@example.com]") &&
+          m.getStringList("to", out.to, 1)) {
+        if (out.to.size() > 50) {
+          ctx_.errorAt(m.pathOf("to"), "at most 50 recipients");
+        }
+        for (std::size_t i = 0; i < out.to.size(); ++i) {
+          if (!isMailAddress(out.to[i])) {
+            ctx_.errorAt(indexPath(m.pathOf("to"), i),
+                         "invalid e-mail address " + quote(out.to[i]));
+          }
+        }
+      }
+    } else {
+      only_for("from", {K::Smtp});
+      only_for("to", {K::Smtp});
+    }
+    if (k == K::Sns) {
+      if (m.require("topic_arn", "e.g. arn:aws:sns:ap-southeast-1:111122223333:DCI-Status") &&
+          m.get("topic_arn", out.topic_arn)) {
+        std::string_view arn = out.topic_arn;
+        bool ok = arn.rfind("arn:", 0) == 0 && arn.find(":sns:") != std::string_view::npos &&
+                  std::count(arn.begin(), arn.end(), ':') == 5 && arn.back() != ':';
+        if (!ok) {
+          ctx_.errorAt(m.pathOf("topic_arn"),
+                       "expected an SNS topic ARN such as "
+                       "arn:aws:sns:ap-southeast-1:111122223333:DCI-Status, got " +
+                           quote(out.topic_arn));
+        }
+      }
+      if (m.get("region", out.region) && !isRegionName(out.region)) {
+        ctx_.errorAt(m.pathOf("region"), "expected an AWS region such as cn-north-1, got " +
+                                             quote(out.region));
+      }
+      if (m.get("endpoint_url", out.endpoint_url)) {
+        endpointUrl(out.endpoint_url, m.pathOf("endpoint_url"));
+      }
+    } else {
+      only_for("topic_arn", {K::Sns});
+      only_for("region", {K::Sns});
+      only_for("endpoint_url", {K::Sns});
+    }
+    m.get("timeout", out.timeout, seconds(1), minutes(2));
+    if (const YamlNode* n = m.find("rate")) {
+      MapReader r(ctx_, *n, m.pathOf("rate"), kRateKeys);
+      r.getNumber("per_minute", out.rate.per_minute, 0.1, 6000);
+      r.getInt("burst", out.rate.burst, 1, 1000);
+    }
+    if (const YamlNode* n = m.find("templates")) {
+      templates(*n, m.pathOf("templates"), out.templates);
+    }
+    return out;
+  }
+
+  void alertRoutes(const YamlNode& node, AlertSettings& out) {
+    if (!expectList(ctx_, node, "alerts.routes")) {
+      return;
+    }
+    for (std::size_t i = 0; i < node.items.size(); ++i) {
+      std::string p = indexPath("alerts.routes", i);
+      MapReader m(ctx_, *node.items[i], p, kAlertRouteKeys);
+      if (!m.isMap()) {
+        continue;
+      }
+      AlertRoute r;
+      if (m.require("channels", "the channel names this route sends to") &&
+          m.getStringList("channels", r.channels, 1)) {
+        std::vector<std::string_view> known;
+        for (const auto& c : out.channels) {
+          known.push_back(c.name);
+        }
+        for (std::size_t j = 0; j < r.channels.size(); ++j) {
+          if (out.findChannel(r.channels[j]) == nullptr && !ctx_.failed("alerts.channels")) {
+            ctx_.errorAt(indexPath(m.pathOf("channels"), j),
+                         "no channel named " + quote(r.channels[j]) +
+                             didYouMean(r.channels[j], known));
+          }
+        }
+      }
+      m.getEnum("severity", r.min_severity, kAlertSeverities);
+      m.getStringList("sites", r.sites, 1);
+      if (const YamlNode* n = m.find("links")) {
+        std::string lp = m.pathOf("links");
+        if (expectList(ctx_, *n, lp)) {
+          for (std::size_t j = 0; j < n->items.size(); ++j) {
+            if (auto kind = readEnum(ctx_, *n->items[j], indexPath(lp, j), kLinkKinds)) {
+              r.links.push_back(*kind);
+            }
+          }
+        }
+      }
+      if (m.getStringList("kinds", r.kinds, 1)) {
+        const auto& known = alertEventKindNames();
+        for (std::size_t j = 0; j < r.kinds.size(); ++j) {
+          if (std::find(known.begin(), known.end(), r.kinds[j]) == known.end()) {
+            ctx_.errorAt(indexPath(m.pathOf("kinds"), j),
+                         "unknown event kind " + quote(r.kinds[j]) +
+                             didYouMean(r.kinds[j], known));
+          }
+        }
+      }
+      m.get("resolved", r.resolved);
+      out.routes.push_back(std::move(r));
+    }
+  }
+
   Context& ctx_;
   Config& cfg_;
 };
@@ -962,6 +1305,12 @@ const std::unordered_map<std::string_view, std::string_view>& misplacedKeyHints(
       {"aws", "backends"},
       {"linux", "backends"},
       {"exec", "backends"},
+      {"outbox", "alerts"},
+      {"group_window", "alerts"},
+      {"repeat_interval", "alerts"},
+      {"channels", "alerts or alerts.routes[]"},
+      {"routes", "alerts"},
+      {"templates", "alerts or alerts.channels[]"},
   };
   return hints;
 }

@@ -1,0 +1,495 @@
+// The alert manager: one grouping thread, one delivery worker per channel, the outbox between
+// them. All decisions (grouping, pacing, backoff) live in the pure parts; this file moves data
+// between them and the threads.
+#include "alert/alert_manager.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "alert/http_channels.h"
+#include "alert/smtp_channel.h"
+#include "alert/sns_channel.h"
+#include "http/curl_http_client.h"
+
+namespace pathpilot::alert {
+namespace {
+
+constexpr std::size_t kMaxQueuedEvents = 100'000;
+// Workers re-check at least this often (a clock jump, a row written by another process).
+constexpr Duration kMaxIdleWait = std::chrono::seconds(30);
+
+journal::Link linkFrom(std::string_view name) {
+  auto l = journal::parseLink(name);
+  return l ? *l : journal::Link::None;
+}
+
+}  // namespace
+
+AlertManager::AlertManager(const config::AlertSettings& settings, std::string site,
+                           std::vector<std::unique_ptr<Channel>> channels,
+                           std::unique_ptr<Outbox> outbox, const Clock& clock, EventSink sink,
+                           Random01 random01)
+    : settings_(settings),
+      site_(std::move(site)),
+      clock_(clock),
+      sink_(std::move(sink)),
+      random01_(std::move(random01)),
+      outbox_(std::move(outbox)),
+      router_(settings),
+      tracker_(TrackerOptions{settings.group_window, settings.repeat_interval}) {
+  retry_.initial = settings.retry_initial;
+  retry_.max = settings.retry_max;
+  retry_.max_age = settings.max_age;
+  for (auto& ch : channels) {
+    const config::AlertChannelConfig* cfg = settings.findChannel(ch->name());
+    config::AlertChannelConfig defaults;
+    if (cfg == nullptr) {
+      cfg = &defaults;
+    }
+    auto templates = compileTemplates(settings.templates, cfg->templates);
+    auto state = std::unique_ptr<ChannelState>(new ChannelState{
+        nullptr, templates ? std::move(*templates) : ChannelTemplates{},
+        TokenBucket(cfg->rate.per_minute, cfg->rate.burst), ChannelStats{}, std::thread()});
+    if (!templates) {
+      spdlog::warn("alerts: channel {}: {}; using the default templates", ch->name(),
+                   templates.error().message());
+    }
+    state->stats.name = ch->name();
+    state->channel = std::move(ch);
+    std::string name = state->channel->name();
+    channels_.emplace(name, std::move(state));
+  }
+}
+
+AlertManager::~AlertManager() { stop(Duration::zero()); }
+
+AlertManager::ChannelState* AlertManager::find(const std::string& name) {
+  auto it = channels_.find(name);
+  return it == channels_.end() ? nullptr : it->second.get();
+}
+
+void AlertManager::start() {
+  std::lock_guard lock(mu_);
+  if (started_) {
+    return;
+  }
+  started_ = true;
+  stopping_ = false;
+  if (auto pending = outbox_->pendingChannels()) {
+    for (const auto& name : *pending) {
+      if (channels_.count(name) == 0) {
+        spdlog::warn("alerts: outbox {} holds undelivered messages for channel '{}', which is "
+                     "no longer configured; they stay there",
+                     outbox_->path(), name);
+      }
+    }
+  }
+  if (outbox_->pending() > 0) {
+    spdlog::info("alerts: {} undelivered message(s) in the outbox; delivering them first",
+                 outbox_->pending());
+  }
+  grouper_ = std::thread([this] { groupLoop(); });
+  for (auto& [name, cs] : channels_) {
+    ChannelState* state = cs.get();
+    state->worker = std::thread([this, state] { workerLoop(*state); });
+  }
+}
+
+void AlertManager::stop(Duration drain) {
+  {
+    std::lock_guard lock(mu_);
+    if (!started_) {
+      return;
+    }
+    stopping_ = true;
+    drain_deadline_ = std::chrono::steady_clock::now() + drain;
+  }
+  group_cv_.notify_all();
+  if (grouper_.joinable()) {
+    grouper_.join();
+  }
+  work_cv_.notify_all();
+  for (auto& [name, cs] : channels_) {
+    if (cs->worker.joinable()) {
+      cs->worker.join();
+    }
+  }
+  std::lock_guard lock(mu_);
+  started_ = false;
+}
+
+void AlertManager::submit(const journal::Event& event) {
+  if (event.kind == journal::EventKind::AlertSent ||
+      event.kind == journal::EventKind::AlertFailed) {
+    return;
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (queue_.size() >= kMaxQueuedEvents) {
+      queue_.pop_front();
+      ++events_dropped_;
+    }
+    queue_.push_back(event);
+  }
+  group_cv_.notify_one();
+}
+
+void AlertManager::groupLoop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    if (queue_.empty() && !stopping_) {
+      auto deadline = tracker_.nextDeadline();
+      if (deadline) {
+        // The tracker's deadlines are in the clock's MonoTime; with the real clock that is
+        // steady_clock, which the condition variable waits on directly.
+        group_cv_.wait_until(lock, *deadline);
+      } else {
+        group_cv_.wait(lock);
+      }
+    }
+    bool stopping = stopping_;
+    std::deque<journal::Event> events;
+    events.swap(queue_);
+    lock.unlock();
+    std::size_t written = process(std::move(events), stopping);
+    if (written > 0) {
+      work_cv_.notify_all();
+    }
+    lock.lock();
+    if (stopping && queue_.empty()) {
+      grouper_done_ = true;
+      return;
+    }
+  }
+}
+
+std::size_t AlertManager::process(std::deque<journal::Event> events, bool flush_all) {
+  std::vector<Alert> alerts;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& e : events) {
+      auto ready = tracker_.onEvent(e, clock_.now());
+      alerts.insert(alerts.end(), std::make_move_iterator(ready.begin()),
+                    std::make_move_iterator(ready.end()));
+    }
+    auto due = flush_all ? tracker_.flushAll() : tracker_.due(clock_.now());
+    alerts.insert(alerts.end(), std::make_move_iterator(due.begin()),
+                  std::make_move_iterator(due.end()));
+  }
+  std::size_t before = outbox_->pending();
+  for (const auto& a : alerts) {
+    enqueueAlert(a);
+  }
+  return outbox_->pending() - std::min(before, outbox_->pending());
+}
+
+void AlertManager::enqueueAlert(const Alert& alert) {
+  for (const auto& name : router_.channelsFor(alert)) {
+    ChannelState* cs = find(name);
+    if (cs == nullptr) {
+      continue;
+    }
+    Notification n = makeNotification(alert, cs->templates, name);
+    if (n.site.empty()) {
+      n.site = site_;
+    }
+    if (auto r = outbox_->enqueue(n, clock_.wallNow()); !r) {
+      // The outbox is the promise; when the disk refuses, say so loudly.
+      spdlog::error("alerts: cannot store the alert for channel {}: {}", name,
+                    r.error().toString());
+      std::lock_guard lock(mu_);
+      ++enqueue_errors_;
+    }
+  }
+}
+
+AlertManager::Step AlertManager::deliverOne(ChannelState& cs) {
+  const std::string& name = cs.channel->name();
+  auto head = outbox_->head(name);
+  WallTime wall = clock_.wallNow();
+  if (!head) {
+    spdlog::error("alerts: channel {}: {}", name, head.error().toString());
+    return {StepKind::Error, wall + std::chrono::seconds(5)};
+  }
+  if (!*head) {
+    return {StepKind::Idle, {}};
+  }
+  OutboxRow row = std::move(**head);
+  if (row.next_attempt > wall) {
+    return {StepKind::NotDue, row.next_attempt};
+  }
+  MonoTime now = clock_.now();
+  {
+    std::lock_guard lock(mu_);
+    if (!cs.bucket.tryTake(now)) {
+      ++cs.stats.rate_limited;
+      auto wait = cs.bucket.nextAvailable(now) - now;
+      return {StepKind::NotDue, wall + std::chrono::duration_cast<WallTime::duration>(wait)};
+    }
+  }
+  auto n = parseNotification(row.payload);
+  if (!n) {
+    // A row this build cannot read (hand-edited, or written by a newer version).
+    std::string why = "unreadable outbox row " + std::to_string(row.id) + ": " +
+                      n.error().message();
+    (void)outbox_->markFailed(row.id, row.attempts, wall, why);
+    Notification blank;
+    blank.channel = name;
+    blank.site = site_;
+    emit(journal::EventKind::AlertFailed, blank, why, "alert to " + name + " dropped: " + why);
+    std::lock_guard lock(mu_);
+    ++cs.stats.failed;
+    cs.stats.last_error = why;
+    return {StepKind::Attempted, {}};
+  }
+  auto result = cs.channel->deliver(*n);
+  WallTime after = clock_.wallNow();
+  int attempts = row.attempts + 1;
+  if (result) {
+    if (auto r = outbox_->markSent(row.id, after); !r) {
+      spdlog::error("alerts: channel {}: {}", name, r.error().toString());
+    }
+    Duration latency = after - row.created;
+    {
+      std::lock_guard lock(mu_);
+      ++cs.stats.sent;
+      cs.stats.last_latency = latency;
+      cs.stats.max_latency = std::max(cs.stats.max_latency, latency);
+    }
+    emit(journal::EventKind::AlertSent, *n, *result,
+         "alert sent to " + name + (attempts > 1 ? " (attempt " + std::to_string(attempts) + ")"
+                                                 : std::string()) +
+             ": " + n->title);
+    return {StepKind::Attempted, {}};
+  }
+  const DeliveryFailure& f = result.error();
+  std::string why = f.error.toString();
+  if (f.error.retryable() && retry_.mayRetry(row.created, after)) {
+    double r01 = random01_ ? random01_()
+                           : std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+    Duration delay = retry_.delay(attempts, r01, f.retry_after);
+    if (auto r = outbox_->markRetry(row.id, attempts, after + std::chrono::duration_cast<
+                                                              WallTime::duration>(delay),
+                                    why);
+        !r) {
+      spdlog::error("alerts: channel {}: {}", name, r.error().toString());
+    }
+    if (attempts == 1 || attempts % 10 == 0) {
+      spdlog::warn("alerts: channel {}: attempt {} failed ({}); retrying in {}", name, attempts,
+                   why, formatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(
+                            delay)));
+    }
+    std::lock_guard lock(mu_);
+    ++cs.stats.retries;
+    cs.stats.last_error = why;
+    return {StepKind::Attempted, {}};
+  }
+  if (auto r = outbox_->markFailed(row.id, attempts, after, why); !r) {
+    spdlog::error("alerts: channel {}: {}", name, r.error().toString());
+  }
+  spdlog::error("alerts: channel {}: giving up after {} attempt(s): {}", name, attempts, why);
+  emit(journal::EventKind::AlertFailed, *n, why,
+       "alert to " + name + " given up after " + std::to_string(attempts) +
+           " attempt(s): " + n->title);
+  std::lock_guard lock(mu_);
+  ++cs.stats.failed;
+  cs.stats.last_error = why;
+  return {StepKind::Attempted, {}};
+}
+
+void AlertManager::emit(journal::EventKind kind, const Notification& n, const std::string& reason,
+                        const std::string& message) {
+  if (!sink_) {
+    return;
+  }
+  auto e = journal::makeEvent(kind, clock_.wallNow(), n.site.empty() ? site_ : n.site);
+  e.path = n.path;
+  e.link = linkFrom(n.link);
+  if (!n.route_tables.empty()) {
+    e.route_table = n.route_tables.front();
+  }
+  e.to = n.channel;
+  e.reason = reason;
+  e.message = oneLine(message, 300);
+  sink_(std::move(e));
+}
+
+void AlertManager::workerLoop(ChannelState& cs) {
+  for (;;) {
+    Step step = deliverOne(cs);
+    std::unique_lock lock(mu_);
+    if (stopping_ && grouper_done_) {
+      bool past = std::chrono::steady_clock::now() >= drain_deadline_;
+      bool idle = step.kind == StepKind::Idle || step.kind == StepKind::Error;
+      bool late = step.kind == StepKind::NotDue &&
+                  std::chrono::steady_clock::now() +
+                          (step.not_before - clock_.wallNow()) > drain_deadline_;
+      if (past || idle || late) {
+        return;
+      }
+    }
+    if (step.kind == StepKind::Attempted) {
+      continue;
+    }
+    Duration wait = kMaxIdleWait;
+    if (step.kind == StepKind::NotDue || step.kind == StepKind::Error) {
+      wait = std::clamp<Duration>(step.not_before - clock_.wallNow(), Duration::zero(),
+                                  kMaxIdleWait);
+    }
+    if (stopping_) {
+      wait = std::min<Duration>(
+          wait, std::max<Duration>(drain_deadline_ - std::chrono::steady_clock::now(),
+                                   Duration::zero()));
+      if (!grouper_done_) {
+        wait = std::min<Duration>(wait, std::chrono::milliseconds(50));
+      }
+    }
+    // Woken early by new messages (enqueue) or stop().
+    work_cv_.wait_for(lock, wait);
+  }
+}
+
+std::size_t AlertManager::pump() {
+  std::deque<journal::Event> events;
+  {
+    std::lock_guard lock(mu_);
+    events.swap(queue_);
+  }
+  process(std::move(events), false);
+  std::size_t attempts = 0;
+  for (auto& [name, cs] : channels_) {
+    for (;;) {
+      Step step = deliverOne(*cs);
+      if (step.kind != StepKind::Attempted) {
+        break;
+      }
+      ++attempts;
+    }
+  }
+  return attempts;
+}
+
+ManagerStats AlertManager::stats() const {
+  std::lock_guard lock(mu_);
+  ManagerStats s;
+  s.tracker = tracker_.stats();
+  s.events_dropped = events_dropped_;
+  s.enqueue_errors = enqueue_errors_;
+  for (const auto& [name, cs] : channels_) {
+    s.channels.push_back(cs->stats);
+  }
+  return s;
+}
+
+Result<std::unique_ptr<Channel>> makeChannel(const config::AlertChannelConfig& c,
+                                             const Clock& clock, const EnvGetter& env) {
+  using K = config::AlertChannelKind;
+  std::string what = "alerts channel " + c.name;
+  auto secret = [&](const std::optional<config::SecretRef>& ref) -> Result<std::string> {
+    if (!ref) {
+      return std::string();
+    }
+    auto v = resolveSecret(*ref, env);
+    if (!v) {
+      return fail(v.error().withContext(what));
+    }
+    return v;
+  };
+  auto url = secret(c.url);
+  if (!url) {
+    return fail(url.error());
+  }
+  switch (c.kind) {
+    case K::Smtp: {
+      if (url->rfind("smtp://", 0) != 0 && url->rfind("smtps://", 0) != 0) {
+        return fail(ErrorCode::InvalidArgument, what + ": url must be smtp:// or smtps://");
+      }
+      auto password = secret(c.password);
+      if (!password) {
+        return fail(password.error());
+      }
+      SmtpOptions o{c.name, *url, c.starttls, c.username, *password, c.from, c.to, c.html,
+                    c.timeout};
+      return std::unique_ptr<Channel>(std::make_unique<SmtpChannel>(std::move(o), clock));
+    }
+    case K::Sns: {
+      SnsChannelOptions o{c.name, c.topic_arn, c.region, c.endpoint_url, c.timeout};
+      auto ch = SnsChannel::create(std::move(o), std::make_unique<http::CurlHttpClient>(), clock);
+      if (!ch) {
+        return fail(ch.error());
+      }
+      return std::unique_ptr<Channel>(std::move(*ch));
+    }
+    default: {
+      if (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0) {
+        // Not quoted: the URL may hold a token.
+        return fail(ErrorCode::InvalidArgument,
+                    what + ": url (" + (c.url ? c.url->describe() : std::string("unset")) +
+                        ") must be http:// or https://");
+      }
+      auto sign = secret(c.secret);
+      if (!sign) {
+        return fail(sign.error());
+      }
+      auto token = secret(c.token);
+      if (!token) {
+        return fail(token.error());
+      }
+      HttpChannelOptions o{c.name, c.kind, *url, *sign, *token, c.timeout};
+      return std::unique_ptr<Channel>(std::make_unique<HttpChannel>(
+          std::move(o), std::make_unique<http::CurlHttpClient>(), clock));
+    }
+  }
+}
+
+Result<std::unique_ptr<AlertManager>> openAlertManager(const config::Config& cfg,
+                                                       const Clock& clock,
+                                                       AlertManager::EventSink sink,
+                                                       const EnvGetter& env) {
+  if (!cfg.alerts) {
+    return fail(ErrorCode::InvalidArgument, "the config has no alerts section");
+  }
+  const config::AlertSettings& settings = *cfg.alerts;
+  std::vector<std::unique_ptr<Channel>> channels;
+  for (const auto& c : settings.channels) {
+    auto ch = makeChannel(c, clock, env);
+    if (!ch) {
+      return fail(ch.error());
+    }
+    channels.push_back(std::move(*ch));
+  }
+  std::error_code ec;
+  auto parent = std::filesystem::path(settings.outbox).parent_path();
+  if (!parent.empty()) {
+    std::filesystem::create_directories(parent, ec);
+  }
+  auto outbox = Outbox::open(settings.outbox);
+  if (!outbox) {
+    return fail(outbox.error());
+  }
+  (void)(*outbox)->prune(clock.wallNow() - std::chrono::hours(24 * 7));
+  return std::make_unique<AlertManager>(settings, cfg.site.name, std::move(channels),
+                                        std::move(*outbox), clock, std::move(sink));
+}
+
+Notification testNotification(const std::string& site, const std::string& channel,
+                              WallTime now) {
+  Notification n;
+  n.channel = channel;
+  n.fingerprint = site + "/test";
+  n.status = AlertStatus::Firing;
+  n.severity = journal::Severity::Info;
+  n.site = site;
+  n.kind = "alert_test";
+  n.title = "[TEST] " + site + ": pathpilot test message for channel " + channel;
+  n.body = "This is a test message from `pathpilot alerts test`.\nsite: " + site +
+           "\nchannel: " + channel + "\ntime: " + formatRfc3339(now) +
+           "\nIf you can read this, alerts from pathpilot reach this channel.";
+  n.starts_at = now;
+  n.created_at = now;
+  n.test = true;
+  return n;
+}
+
+}  // namespace pathpilot::alert

@@ -1,0 +1,173 @@
+// alert/alert_manager.h — alerts that reach people: group, route, store, deliver, report.
+//
+// Purpose: the one object the daemon talks to. It takes every journal event (submit(), from
+// the engine thread, never blocking), and
+//   1. groups events into incidents (IncidentTracker: one DX failure moving 20 route tables
+//      is ONE alert; a RESOLVED alert when it heals; duplicates suppressed),
+//   2. routes each alert to channels (alerts.routes) and renders it per channel (templates),
+//   3. writes each message to the durable outbox (alert/outbox.h) — from here on it is never
+//      lost: it survives endpoint outages and daemon restarts,
+//   4. delivers from the outbox, one worker thread per channel: the channel's oldest pending
+//      message first (per-channel order), paced by the channel's token bucket, retried with
+//      exponential backoff (honouring Retry-After) until alerts.max_age,
+//   5. reports each final outcome through the EventSink as an alert_sent / alert_failed event
+//      (the daemon appends them to the journal; they are never alerted on themselves).
+// A hanging endpoint blocks only its own channel's worker, bounded by the channel's timeout.
+//
+// Threading: submit(), outboxDepth(), stats() are safe from any thread. start()/stop() from
+// the owning thread. The EventSink is called from the alert threads. Without start(), nothing
+// runs by itself: tests drive it with pump() and a FakeClock, deterministically.
+// Metrics: outboxDepth() (pending messages), stats() per channel: sent, failed, retries,
+// rate-limited waits, last delivery latency; tracker stats (grouped, suppressed).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "alert/channel.h"
+#include "alert/incident.h"
+#include "alert/outbox.h"
+#include "alert/pacing.h"
+#include "alert/render.h"
+#include "alert/secret.h"
+#include "config/config.h"
+#include "journal/event.h"
+
+namespace pathpilot::alert {
+
+struct ChannelStats {
+  std::string name;
+  std::uint64_t sent = 0;
+  std::uint64_t failed = 0;        // given up (alert_failed)
+  std::uint64_t retries = 0;       // failed attempts that were rescheduled
+  std::uint64_t rate_limited = 0;  // times a due message waited for a token
+  Duration last_latency{};         // accepted → delivered, of the last message sent
+  Duration max_latency{};
+  std::string last_error;          // redacted
+};
+
+struct ManagerStats {
+  TrackerStats tracker;
+  std::uint64_t events_dropped = 0;  // submit() queue overflow
+  std::uint64_t enqueue_errors = 0;  // outbox writes that failed (logged)
+  std::vector<ChannelStats> channels;
+};
+
+class AlertManager {
+ public:
+  using EventSink = std::function<void(journal::Event)>;
+
+  // Randomness for the backoff jitter (tests inject a constant).
+  using Random01 = std::function<double()>;
+
+  // Requires: channel names unique and matching settings.channels (extra config entries
+  // without a Channel are ignored). `clock` must outlive the manager.
+  AlertManager(const config::AlertSettings& settings, std::string site,
+               std::vector<std::unique_ptr<Channel>> channels, std::unique_ptr<Outbox> outbox,
+               const Clock& clock, EventSink sink, Random01 random01 = nullptr);
+  ~AlertManager();
+  AlertManager(const AlertManager&) = delete;
+  AlertManager& operator=(const AlertManager&) = delete;
+
+  // Starts the grouping thread and one delivery worker per channel. Pending outbox rows
+  // (from before a restart) are delivered first, in order.
+  void start();
+
+  // Stops: events still queued and alerts still in their grouping window are written to the
+  // outbox (not lost), then the workers get up to `drain` to deliver what is due; whatever
+  // is left stays in the outbox for the next start.
+  void stop(Duration drain = std::chrono::seconds(5));
+
+  // Accepts one event. Never blocks on I/O (a short mutex); safe on the engine thread.
+  void submit(const journal::Event& event);
+
+  // Test driver (use without start()): processes queued events and due groups at the
+  // clock's now, then delivers every channel's due messages until none is due. Returns the
+  // number of delivery attempts made.
+  std::size_t pump();
+
+  // Messages waiting in the outbox (all channels).
+  std::size_t outboxDepth() const { return outbox_->pending(); }
+  ManagerStats stats() const;
+
+  Outbox& outbox() { return *outbox_; }
+
+ private:
+  struct ChannelState {
+    std::unique_ptr<Channel> channel;
+    ChannelTemplates templates;
+    TokenBucket bucket;
+    ChannelStats stats;
+    std::thread worker;
+  };
+  enum class StepKind { Idle, NotDue, Attempted, Error };
+  struct Step {
+    StepKind kind = StepKind::Idle;
+    WallTime not_before{};
+  };
+
+  void groupLoop();
+  void workerLoop(ChannelState& cs);
+  // Processes `events` and due groups (or all groups when `flush_all`). Returns how many
+  // messages were written to the outbox.
+  std::size_t process(std::deque<journal::Event> events, bool flush_all);
+  void enqueueAlert(const Alert& alert);
+  Step deliverOne(ChannelState& cs);
+  void emit(journal::EventKind kind, const Notification& n, const std::string& reason,
+            const std::string& message);
+  ChannelState* find(const std::string& name);
+
+  config::AlertSettings settings_;
+  std::string site_;
+  const Clock& clock_;
+  EventSink sink_;
+  Random01 random01_;
+  std::mt19937_64 rng_{0x5eed};
+  std::unique_ptr<Outbox> outbox_;
+  Router router_;
+  RetryPolicy retry_;
+  std::map<std::string, std::unique_ptr<ChannelState>> channels_;
+
+  // Guards everything below and the tracker, and the channel stats.
+  mutable std::mutex mu_;
+  std::condition_variable group_cv_;
+  std::condition_variable work_cv_;
+  IncidentTracker tracker_;
+  std::deque<journal::Event> queue_;
+  std::uint64_t events_dropped_ = 0;
+  std::uint64_t enqueue_errors_ = 0;
+  bool stopping_ = false;
+  bool grouper_done_ = false;
+  MonoTime drain_deadline_{};
+  std::thread grouper_;
+  bool started_ = false;
+};
+
+// Builds the real channel for one config entry: HTTP kinds on a CurlHttpClient, SMTP on
+// libcurl, SNS on the aws module. Secrets are read now. Errors: the secret's or the URL's,
+// naming the channel ("alerts channel oncall: secret env:DINGTALK_URL: ...").
+[[nodiscard]] Result<std::unique_ptr<Channel>> makeChannel(const config::AlertChannelConfig& c,
+                                                           const Clock& clock,
+                                                           const EnvGetter& env);
+
+// Opens the outbox (creating its directory) and every channel of `cfg.alerts`, and builds the
+// manager (not started). Errors: the first channel or outbox error.
+[[nodiscard]] Result<std::unique_ptr<AlertManager>> openAlertManager(
+    const config::Config& cfg, const Clock& clock, AlertManager::EventSink sink,
+    const EnvGetter& env = processEnv());
+
+// A test message for `channel` (what `pathpilot alerts test` sends).
+Notification testNotification(const std::string& site, const std::string& channel,
+                              WallTime now);
+
+}  // namespace pathpilot::alert

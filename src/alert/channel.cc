@@ -1,0 +1,152 @@
+#include "alert/channel.h"
+
+#include <algorithm>
+#include <cctype>
+#include <ctime>
+
+#include <curl/curl.h>
+
+namespace pathpilot::alert {
+namespace {
+
+// Percent-encodes the way webhook providers hand out URLs (so a secret that travels encoded
+// is caught too).
+std::string percentEncoded(std::string_view s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += c;
+    } else {
+      out += '%';
+      out += hex[u >> 4];
+      out += hex[u & 0x0F];
+    }
+  }
+  return out;
+}
+
+std::string oneLineCut(std::string_view text, std::size_t max) {
+  std::string out;
+  for (char c : text.substr(0, max)) {
+    auto u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u == 0x7F) ? ' ' : c;
+  }
+  if (text.size() > max) {
+    out += "…";
+  }
+  return out;
+}
+
+}  // namespace
+
+void Redactor::add(std::string_view secret) {
+  if (secret.size() < 4) {
+    return;
+  }
+  for (std::string s : {std::string(secret), percentEncoded(secret)}) {
+    if (std::find(secrets_.begin(), secrets_.end(), s) == secrets_.end()) {
+      secrets_.push_back(std::move(s));
+    }
+  }
+  // Longest first, so that a URL is replaced before its query string.
+  std::sort(secrets_.begin(), secrets_.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+}
+
+void Redactor::addUrl(std::string_view url) {
+  add(url);
+  std::size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) {
+    return;
+  }
+  std::size_t path = url.find_first_of("/?#", scheme + 3);
+  if (path != std::string_view::npos && url.size() - path > 1) {
+    add(url.substr(path));
+  }
+  std::size_t query = url.find('?');
+  if (query != std::string_view::npos && query + 1 < url.size()) {
+    add(url.substr(query + 1));
+  }
+}
+
+std::string Redactor::apply(std::string text) const {
+  for (const auto& s : secrets_) {
+    std::size_t pos = 0;
+    while ((pos = text.find(s, pos)) != std::string::npos) {
+      text.replace(pos, s.size(), "<redacted>");
+      pos += 10;
+    }
+  }
+  return text;
+}
+
+std::string describeUrl(std::string_view url) {
+  std::size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) {
+    return "<url>";
+  }
+  std::size_t path = url.find_first_of("/?#", scheme + 3);
+  std::string_view authority = url.substr(0, path);
+  // Never show user-info.
+  if (auto at = authority.rfind('@'); at != std::string_view::npos) {
+    return std::string(url.substr(0, scheme + 3)) + std::string(authority.substr(at + 1)) + "/…";
+  }
+  if (path == std::string_view::npos || url.size() - path <= 1) {
+    return std::string(authority) + "/";
+  }
+  return std::string(authority) + "/…";
+}
+
+std::optional<Duration> parseRetryAfter(std::string_view value, WallTime now) {
+  while (!value.empty() && value.front() == ' ') {
+    value.remove_prefix(1);
+  }
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\r')) {
+    value.remove_suffix(1);
+  }
+  if (value.empty()) {
+    return std::nullopt;
+  }
+  constexpr Duration kCap = std::chrono::hours(1);
+  if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    if (value.size() > 7) {
+      return kCap;
+    }
+    return std::min<Duration>(std::chrono::seconds(std::stol(std::string(value))), kCap);
+  }
+  // An HTTP-date; curl_getdate reads RFC 1123 and the obsolete forms.
+  std::string text(value);
+  time_t when = curl_getdate(text.c_str(), nullptr);
+  if (when < 0) {
+    return std::nullopt;
+  }
+  Duration d = std::chrono::system_clock::from_time_t(when) - now;
+  return std::clamp<Duration>(d, Duration::zero(), kCap);
+}
+
+Error httpStatusError(std::string_view what, int status, std::string_view detail) {
+  ErrorCode code = ErrorCode::InvalidArgument;
+  if (status == 429) {
+    code = ErrorCode::Throttled;
+  } else if (status == 408 || status == 504) {
+    code = ErrorCode::Timeout;
+  } else if (status >= 500) {
+    code = ErrorCode::Unavailable;
+  } else if (status == 401 || status == 403) {
+    code = ErrorCode::PermissionDenied;
+  } else if (status == 404 || status == 410) {
+    code = ErrorCode::NotFound;
+  } else if (status < 200 || (status >= 300 && status < 400)) {
+    // 1xx / 3xx: a proxy or a wrong URL; the receiver did not take the message.
+    code = ErrorCode::Unavailable;
+  }
+  std::string message = std::string(what) + ": HTTP " + std::to_string(status);
+  if (!detail.empty()) {
+    message += ": " + oneLineCut(detail, 200);
+  }
+  return Error(code, std::move(message));
+}
+
+}  // namespace pathpilot::alert

@@ -1,0 +1,358 @@
+// Incident grouping. Every decision here is a function of the events and `now`; see the
+// header for the rules. Pending alerts are few (one per open incident at most), so linear
+// scans are fine and keep the code obvious.
+#include "alert/incident.h"
+
+#include <algorithm>
+
+namespace pathpilot::alert {
+namespace {
+
+using journal::EventKind;
+
+void addUnique(std::vector<std::string>& list, const std::string& value) {
+  if (!value.empty() && std::find(list.begin(), list.end(), value) == list.end()) {
+    list.push_back(value);
+  }
+}
+
+// One-shot kinds that tend to repeat in bursts; their identical repeats are suppressed for
+// repeat_interval. Others (drain, leader_changed, ...) are operator-visible facts worth
+// every message.
+bool repeatSuppressed(EventKind kind) {
+  switch (kind) {
+    case EventKind::RouteDrift:
+    case EventKind::RouteChanged:
+    case EventKind::ConfigRejected:
+    case EventKind::JournalOverflow:
+    case EventKind::RecoveryStarted:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+std::string incidentKey(const journal::Event& e) {
+  switch (e.kind) {
+    case EventKind::PathDown:
+    case EventKind::PathDegraded:
+    case EventKind::PathUp:
+      return e.site + "/path/" + e.path;
+    case EventKind::FailStatic:
+    case EventKind::FailStaticCleared:
+      return e.site + "/fail_static";
+    case EventKind::RecoveryFailed:
+      return e.site + "/recovery/" + e.path;
+    case EventKind::RouteError:
+      return e.site + "/route_error";
+    default:
+      return "";
+  }
+}
+
+std::vector<Alert> IncidentTracker::onEvent(const journal::Event& e, MonoTime now) {
+  ++stats_.events;
+  switch (e.kind) {
+    case EventKind::AlertSent:
+    case EventKind::AlertFailed:
+      // Our own output; alerting about alerts would loop.
+      ++stats_.suppressed;
+      break;
+    case EventKind::PathDown:
+    case EventKind::PathDegraded:
+    case EventKind::FailStatic:
+    case EventKind::RecoveryFailed:
+    case EventKind::RouteError:
+      openOrJoin(incidentKey(e), e, now);
+      break;
+    case EventKind::PathUp:
+      resolve(incidentKey(e), e, now);
+      break;
+    case EventKind::FailStaticCleared: {
+      auto it = incidents_.find(incidentKey(e));
+      if (it == incidents_.end()) {
+        ++stats_.suppressed;
+        break;
+      }
+      it->second.fail_static_tables.erase(e.route_table);
+      if (it->second.fail_static_tables.empty()) {
+        resolve(it->first, e, now);
+      } else if (Pending* p = pendingFor(it->first, AlertStatus::Firing)) {
+        addEvent(p->alert, e);
+        ++stats_.grouped;
+      } else {
+        ++stats_.suppressed;
+      }
+      break;
+    }
+    case EventKind::RecoverySucceeded: {
+      std::string key = e.site + "/recovery/" + e.path;
+      if (incidents_.count(key) > 0) {
+        resolve(key, e, now);
+      } else if (Pending* p = pendingFor(e.site + "/path/" + e.path, AlertStatus::Firing)) {
+        addEvent(p->alert, e);
+        ++stats_.grouped;
+      } else {
+        oneShot(e, now);
+      }
+      break;
+    }
+    case EventKind::RecoveryStarted:
+      if (Pending* p = pendingFor(e.site + "/path/" + e.path, AlertStatus::Firing)) {
+        addEvent(p->alert, e);
+        ++stats_.grouped;
+      } else {
+        oneShot(e, now);
+      }
+      break;
+    case EventKind::RouteChanged:
+      attachRouteChange(e, now);
+      break;
+    default:
+      oneShot(e, now);
+      break;
+  }
+  return takeDue(options_.group_window <= Duration::zero() ? std::nullopt
+                                                           : std::optional<MonoTime>(now));
+}
+
+std::vector<Alert> IncidentTracker::due(MonoTime now) { return takeDue(now); }
+
+std::vector<Alert> IncidentTracker::flushAll() { return takeDue(std::nullopt); }
+
+std::optional<MonoTime> IncidentTracker::nextDeadline() const {
+  std::optional<MonoTime> next;
+  for (const Pending& p : pending_) {
+    if (!next || p.deadline < *next) {
+      next = p.deadline;
+    }
+  }
+  return next;
+}
+
+IncidentTracker::Pending& IncidentTracker::hold(Alert alert, MonoTime now) {
+  pending_.push_back(Pending{std::move(alert), now + options_.group_window, next_order_++});
+  return pending_.back();
+}
+
+IncidentTracker::Pending* IncidentTracker::pendingFor(const std::string& fingerprint,
+                                                      AlertStatus status) {
+  for (Pending& p : pending_) {
+    if (p.alert.fingerprint == fingerprint && p.alert.status == status && !p.alert.brief) {
+      return &p;
+    }
+  }
+  return nullptr;
+}
+
+IncidentTracker::Pending* IncidentTracker::windowOfSite(const std::string& site, MonoTime now) {
+  Pending* best = nullptr;
+  for (Pending& p : pending_) {
+    if (p.alert.opening.site == site && !p.alert.one_shot && p.deadline > now &&
+        (best == nullptr || p.order > best->order)) {
+      best = &p;
+    }
+  }
+  return best;
+}
+
+void IncidentTracker::addEvent(Alert& alert, const journal::Event& e) {
+  alert.events.push_back(e);
+  if (e.time > alert.time) {
+    alert.time = e.time;
+  }
+  if (alert.status == AlertStatus::Firing && e.severity > alert.severity) {
+    alert.severity = e.severity;
+  }
+  addUnique(alert.route_tables, e.route_table);
+  addUnique(alert.destinations, e.destination);
+  if (e.kind == EventKind::RouteChanged) {
+    if (alert.from.empty()) {
+      alert.from = e.from;
+    }
+    alert.to = e.to;
+  }
+}
+
+void IncidentTracker::openOrJoin(const std::string& key, const journal::Event& e, MonoTime now) {
+  auto it = incidents_.find(key);
+  if (it == incidents_.end()) {
+    Incident inc;
+    inc.opening = e;
+    inc.severity = e.severity;
+    inc.started = e.time;
+    inc.last_announced = now;
+    if (e.kind == EventKind::FailStatic) {
+      inc.fail_static_tables.insert(e.route_table);
+    }
+    incidents_.emplace(key, std::move(inc));
+    Alert a;
+    a.fingerprint = key;
+    a.status = AlertStatus::Firing;
+    a.severity = e.severity;
+    a.opening = e;
+    a.started = e.time;
+    a.time = e.time;
+    addEvent(a, e);
+    hold(std::move(a), now);
+    return;
+  }
+  Incident& inc = it->second;
+  if (e.kind == EventKind::FailStatic) {
+    inc.fail_static_tables.insert(e.route_table);
+  }
+  if (Pending* p = pendingFor(key, AlertStatus::Firing)) {
+    addEvent(p->alert, e);
+    if (e.severity > inc.severity) {
+      inc.severity = e.severity;
+      inc.opening = e;
+      p->alert.opening = e;
+    }
+    ++stats_.grouped;
+    return;
+  }
+  bool worse = e.severity > inc.severity;
+  bool reminder = options_.repeat_interval > Duration::zero() &&
+                  now - inc.last_announced >= options_.repeat_interval;
+  if (!worse && !reminder) {
+    ++stats_.suppressed;
+    return;
+  }
+  if (worse) {
+    inc.severity = e.severity;
+    inc.opening = e;
+  }
+  inc.last_announced = now;
+  Alert a;
+  a.fingerprint = key;
+  a.status = AlertStatus::Firing;
+  a.severity = inc.severity;
+  a.opening = inc.opening;
+  a.started = inc.started;
+  a.time = e.time;
+  a.update = true;
+  addEvent(a, e);
+  hold(std::move(a), now);
+}
+
+void IncidentTracker::resolve(const std::string& key, const journal::Event& e, MonoTime now) {
+  auto it = incidents_.find(key);
+  if (it == incidents_.end()) {
+    // E.g. every path coming up at start-up: nothing was announced, nothing to resolve.
+    ++stats_.suppressed;
+    return;
+  }
+  Incident inc = std::move(it->second);
+  incidents_.erase(it);
+  if (Pending* p = pendingFor(key, AlertStatus::Firing)) {
+    // Down and back within the window: one message tells both.
+    addEvent(p->alert, e);
+    p->alert.status = AlertStatus::Resolved;
+    p->alert.brief = true;
+    p->alert.ended = e.time;
+    ++stats_.grouped;
+    return;
+  }
+  Alert a;
+  a.fingerprint = key;
+  a.status = AlertStatus::Resolved;
+  a.severity = inc.severity;
+  a.opening = inc.opening;
+  a.started = inc.started;
+  a.time = e.time;
+  a.ended = e.time;
+  addEvent(a, e);
+  hold(std::move(a), now);
+}
+
+void IncidentTracker::attachRouteChange(const journal::Event& e, MonoTime now) {
+  // Newest first: the route change belongs to the latest thing that happened to its path.
+  Pending* match = nullptr;
+  for (Pending& p : pending_) {
+    const Alert& a = p.alert;
+    if (a.opening.site != e.site || a.one_shot) {
+      continue;
+    }
+    bool fits = (a.status == AlertStatus::Firing && !a.brief && !e.from.empty() &&
+                 a.opening.path == e.from) ||
+                ((a.status == AlertStatus::Resolved || a.brief) && !e.to.empty() &&
+                 a.opening.path == e.to);
+    if (fits && (match == nullptr || p.order > match->order)) {
+      match = &p;
+    }
+  }
+  if (match == nullptr) {
+    match = windowOfSite(e.site, now);
+  }
+  if (match != nullptr) {
+    addEvent(match->alert, e);
+    ++stats_.grouped;
+    return;
+  }
+  oneShot(e, now);
+}
+
+void IncidentTracker::oneShot(const journal::Event& e, MonoTime now) {
+  std::string fp = e.site + "/" + std::string(journal::eventKindName(e.kind));
+  if (!e.path.empty()) {
+    fp += "/" + e.path;
+  }
+  for (Pending& p : pending_) {
+    if (p.alert.fingerprint == fp && p.alert.one_shot) {
+      addEvent(p.alert, e);
+      ++stats_.grouped;
+      return;
+    }
+  }
+  if (repeatSuppressed(e.kind) && options_.repeat_interval > Duration::zero()) {
+    std::string identity = fp + "|" + e.route_table + "|" + e.destination + "|" + e.from + "|" +
+                           e.to;
+    auto it = one_shot_sent_.find(identity);
+    if (it != one_shot_sent_.end() && now - it->second < options_.repeat_interval) {
+      ++stats_.suppressed;
+      return;
+    }
+    one_shot_sent_[identity] = now;
+    // Keep the memory bounded: forget identities older than the interval.
+    if (one_shot_sent_.size() > 4096) {
+      for (auto i = one_shot_sent_.begin(); i != one_shot_sent_.end();) {
+        i = now - i->second >= options_.repeat_interval ? one_shot_sent_.erase(i) : std::next(i);
+      }
+    }
+  }
+  Alert a;
+  a.fingerprint = fp;
+  a.status = AlertStatus::Firing;
+  a.severity = e.severity;
+  a.opening = e;
+  a.started = e.time;
+  a.time = e.time;
+  a.one_shot = true;
+  addEvent(a, e);
+  hold(std::move(a), now);
+}
+
+std::vector<Alert> IncidentTracker::takeDue(std::optional<MonoTime> now) {
+  std::vector<Pending> ready;
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (!now || it->deadline <= *now) {
+      ready.push_back(std::move(*it));
+      it = pending_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  std::sort(ready.begin(), ready.end(),
+            [](const Pending& a, const Pending& b) { return a.order < b.order; });
+  std::vector<Alert> out;
+  out.reserve(ready.size());
+  for (Pending& p : ready) {
+    out.push_back(std::move(p.alert));
+  }
+  stats_.alerts += out.size();
+  return out;
+}
+
+}  // namespace pathpilot::alert

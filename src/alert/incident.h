@@ -1,0 +1,117 @@
+// alert/incident.h — turns a stream of events into a few alerts: incidents, not spam.
+//
+// Purpose: one DX failure produces path_down plus route_changed × 20 (one per route table) in
+// a second or two; the on-call operator must get ONE message that says "dx down, 20 route
+// tables moved dx → vpn-a", and one RESOLVED message when dx is back. IncidentTracker is the
+// pure state machine that does this:
+//   - Opening events start an incident keyed by site + subject:
+//       path_down, path_degraded      key "<site>/path/<path>"
+//       fail_static                   key "<site>/fail_static" (all tables of the site)
+//       recovery_failed               key "<site>/recovery/<gateway>"
+//       route_error                   key "<site>/route_error"
+//     The alert is held for `group_window` from the first event; events arriving in that
+//     window join it: route_changed whose `from` is the failed path (else any incident of the
+//     site still in its window), recovery_started/succeeded of the same gateway, more
+//     route_error / fail_static tables. Then one FIRING alert is emitted.
+//   - Resolving events close the incident: path_up (path), fail_static_cleared (when the last
+//     table of the fail_static incident cleared), recovery_succeeded (recovery). The RESOLVED
+//     alert is grouped the same way (it collects the routes moving back). An incident that
+//     ends before its FIRING alert left the window becomes one "brief" alert.
+//   - Duplicates are suppressed: the same opening event for an open incident joins it (and
+//     is counted), unless it raises the severity (degraded → down: an "update" alert) or the
+//     incident was last announced more than `repeat_interval` ago (a reminder).
+//   - One-shot notable events (route_drift, config_rejected, journal_overflow, drain,
+//     undrain, leader_changed, daemon_started/stopped, config_loaded, route_changed with no
+//     incident) become alerts of their own, grouped by site + kind within the window, and
+//     the same one-shot fingerprint is not repeated within `repeat_interval`.
+//   - alert_sent / alert_failed are ignored (they are this module's own output).
+// Time: `now` is passed in (STYLE.md: pure core); group windows use MonoTime, alert times
+// the events' own wall times.
+// Threading: not thread-safe; one owner (the alert manager's grouping thread).
+// Metrics: stats() — events seen, grouped, suppressed, alerts emitted.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "alert/alert.h"
+#include "base/time.h"
+#include "journal/event.h"
+
+namespace pathpilot::alert {
+
+struct TrackerOptions {
+  Duration group_window = std::chrono::seconds(30);
+  Duration repeat_interval = std::chrono::hours(4);
+};
+
+struct TrackerStats {
+  std::uint64_t events = 0;      // events fed
+  std::uint64_t grouped = 0;     // events that joined an existing alert
+  std::uint64_t suppressed = 0;  // duplicates that produced nothing
+  std::uint64_t alerts = 0;      // alerts emitted
+};
+
+class IncidentTracker {
+ public:
+  explicit IncidentTracker(TrackerOptions options = {}) : options_(options) {}
+
+  // Feeds one event observed at `now`. Returns the alerts that are complete now (with a zero
+  // group window, the alert of this event; otherwise usually nothing — see due()).
+  std::vector<Alert> onEvent(const journal::Event& event, MonoTime now);
+
+  // Alerts whose grouping window has closed at `now`, in the order they were opened.
+  std::vector<Alert> due(MonoTime now);
+
+  // Everything still held, emitted now (shutdown: nothing accepted may be lost).
+  std::vector<Alert> flushAll();
+
+  // When the next held alert becomes due, or nullopt when nothing is held.
+  std::optional<MonoTime> nextDeadline() const;
+
+  // Open incidents (FIRING sent or pending, not yet resolved).
+  std::size_t openIncidents() const { return incidents_.size(); }
+  const TrackerStats& stats() const { return stats_; }
+
+ private:
+  // An alert being assembled within its window.
+  struct Pending {
+    Alert alert;
+    MonoTime deadline;
+    std::uint64_t order = 0;
+  };
+  // An open incident (its FIRING alert pending or emitted).
+  struct Incident {
+    journal::Event opening;
+    journal::Severity severity = journal::Severity::Info;
+    WallTime started{};
+    MonoTime last_announced{};
+    std::set<std::string> fail_static_tables;  // fail_static incidents: tables still static
+  };
+
+  Pending& hold(Alert alert, MonoTime now);
+  Pending* pendingFor(const std::string& fingerprint, AlertStatus status);
+  Pending* windowOfSite(const std::string& site, MonoTime now);
+  void addEvent(Alert& alert, const journal::Event& e);
+  void openOrJoin(const std::string& key, const journal::Event& e, MonoTime now);
+  void resolve(const std::string& key, const journal::Event& e, MonoTime now);
+  void oneShot(const journal::Event& e, MonoTime now);
+  void attachRouteChange(const journal::Event& e, MonoTime now);
+  std::vector<Alert> takeDue(std::optional<MonoTime> now);
+
+  TrackerOptions options_;
+  TrackerStats stats_;
+  std::vector<Pending> pending_;
+  std::map<std::string, Incident> incidents_;
+  std::map<std::string, MonoTime> one_shot_sent_;  // fingerprint → when last emitted
+  std::uint64_t next_order_ = 0;
+};
+
+// The fingerprint key for an event that opens or resolves an incident, or "" for others.
+std::string incidentKey(const journal::Event& e);
+
+}  // namespace pathpilot::alert

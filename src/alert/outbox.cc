@@ -1,0 +1,276 @@
+// The outbox on the sqlite3 C API. Statements are prepared per call: alerts are rare (a few a
+// minute at worst), and this keeps the connection state trivial.
+#include "alert/outbox.h"
+
+#include <sqlite3.h>
+
+namespace pathpilot::alert {
+namespace {
+
+ErrorCode codeFor(int rc) {
+  switch (rc & 0xFF) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+      return ErrorCode::Unavailable;
+    case SQLITE_PERM:
+    case SQLITE_READONLY:
+    case SQLITE_AUTH:
+      return ErrorCode::PermissionDenied;
+    case SQLITE_CANTOPEN:
+      return ErrorCode::NotFound;
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+      return ErrorCode::InvalidArgument;
+    default:
+      return ErrorCode::Internal;
+  }
+}
+
+// A prepared statement that finalizes itself.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  int prepared() const { return rc_; }
+  void text(int i, const std::string& v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
+  void int64(int i, std::int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  int step() { return sqlite3_step(stmt_); }
+  std::int64_t colInt(int c) const { return sqlite3_column_int64(stmt_, c); }
+  std::string colText(int c) const {
+    const auto* p = sqlite3_column_text(stmt_, c);
+    return p == nullptr ? std::string()
+                        : std::string(reinterpret_cast<const char*>(p),
+                                      static_cast<std::size_t>(sqlite3_column_bytes(stmt_, c)));
+  }
+  bool colNull(int c) const { return sqlite3_column_type(stmt_, c) == SQLITE_NULL; }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_ = SQLITE_OK;
+};
+
+constexpr const char* kColumns =
+    "id, channel, fingerprint, created_ms, next_ms, attempts, state, payload, last_error, "
+    "done_ms";
+
+OutboxRow readRow(const Stmt& s) {
+  OutboxRow r;
+  r.id = s.colInt(0);
+  r.channel = s.colText(1);
+  r.fingerprint = s.colText(2);
+  r.created = journal::fromUnixMillis(s.colInt(3));
+  r.next_attempt = journal::fromUnixMillis(s.colInt(4));
+  r.attempts = static_cast<int>(s.colInt(5));
+  r.state = static_cast<RowState>(s.colInt(6));
+  r.payload = s.colText(7);
+  r.last_error = s.colText(8);
+  if (!s.colNull(9)) {
+    r.done = journal::fromUnixMillis(s.colInt(9));
+  }
+  return r;
+}
+
+}  // namespace
+
+Outbox::Outbox(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+
+Outbox::~Outbox() { sqlite3_close_v2(db_); }
+
+Error Outbox::error(int rc, const std::string& what) const {
+  return Error(codeFor(rc),
+               "alert outbox " + path_ + ": " + what + ": " + sqlite3_errmsg(db_));
+}
+
+Result<void> Outbox::exec(const char* sql) {
+  char* msg = nullptr;
+  int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &msg);
+  std::string text = msg != nullptr ? msg : "";
+  sqlite3_free(msg);
+  if (rc != SQLITE_OK) {
+    return fail(codeFor(rc), "alert outbox " + path_ + ": " + text);
+  }
+  return ok();
+}
+
+Result<std::unique_ptr<Outbox>> Outbox::open(const std::string& path) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db);
+    return fail(codeFor(rc), "alert outbox " + path + ": cannot open: " + msg);
+  }
+  std::unique_ptr<Outbox> box(new Outbox(db, path));
+  sqlite3_busy_timeout(db, 5000);
+  // WAL: readers (`pathpilot alerts`) never block the writer; FULL: a committed alert
+  // survives a power cut, which is the point of the outbox.
+  const char* setup =
+      "PRAGMA journal_mode=WAL;"
+      "PRAGMA synchronous=FULL;"
+      "CREATE TABLE IF NOT EXISTS outbox("
+      "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+      "  channel TEXT NOT NULL,"
+      "  fingerprint TEXT NOT NULL,"
+      "  created_ms INTEGER NOT NULL,"
+      "  next_ms INTEGER NOT NULL,"
+      "  attempts INTEGER NOT NULL DEFAULT 0,"
+      "  state INTEGER NOT NULL DEFAULT 0,"
+      "  payload TEXT NOT NULL,"
+      "  last_error TEXT NOT NULL DEFAULT '',"
+      "  done_ms INTEGER);"
+      "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(channel, state, id);"
+      "PRAGMA user_version=1;";
+  if (auto r = box->exec(setup); !r) {
+    return fail(r.error());
+  }
+  Stmt count(db, "SELECT COUNT(*) FROM outbox WHERE state = 0");
+  if (count.prepared() != SQLITE_OK || count.step() != SQLITE_ROW) {
+    return fail(box->error(sqlite3_errcode(db), "count pending"));
+  }
+  box->pending_ = static_cast<std::size_t>(count.colInt(0));
+  return box;
+}
+
+Result<std::int64_t> Outbox::enqueue(const Notification& n, WallTime now) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_,
+         "INSERT INTO outbox(channel, fingerprint, created_ms, next_ms, payload) "
+         "VALUES(?, ?, ?, ?, ?)");
+  if (s.prepared() != SQLITE_OK) {
+    return fail(error(s.prepared(), "prepare insert"));
+  }
+  Notification stored = n;
+  stored.created_at = now;
+  s.text(1, n.channel);
+  s.text(2, n.fingerprint);
+  s.int64(3, journal::toUnixMillis(now));
+  s.int64(4, journal::toUnixMillis(now));
+  s.text(5, toJsonText(stored));
+  if (int rc = s.step(); rc != SQLITE_DONE) {
+    return fail(error(rc, "insert"));
+  }
+  ++pending_;
+  return sqlite3_last_insert_rowid(db_);
+}
+
+Result<std::optional<OutboxRow>> Outbox::head(const std::string& channel) {
+  std::lock_guard lock(mu_);
+  std::string sql = std::string("SELECT ") + kColumns +
+                    " FROM outbox WHERE channel = ? AND state = 0 ORDER BY id LIMIT 1";
+  Stmt s(db_, sql.c_str());
+  if (s.prepared() != SQLITE_OK) {
+    return fail(error(s.prepared(), "prepare head"));
+  }
+  s.text(1, channel);
+  int rc = s.step();
+  if (rc == SQLITE_DONE) {
+    return std::optional<OutboxRow>();
+  }
+  if (rc != SQLITE_ROW) {
+    return fail(error(rc, "read head"));
+  }
+  return std::optional<OutboxRow>(readRow(s));
+}
+
+Result<void> Outbox::markSent(std::int64_t id, WallTime now) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_,
+         "UPDATE outbox SET state = 1, attempts = attempts + 1, done_ms = ?, last_error = '' "
+         "WHERE id = ? AND state = 0");
+  s.int64(1, journal::toUnixMillis(now));
+  s.int64(2, id);
+  if (int rc = s.step(); rc != SQLITE_DONE) {
+    return fail(error(rc, "mark sent"));
+  }
+  if (sqlite3_changes(db_) > 0 && pending_ > 0) {
+    --pending_;
+  }
+  return ok();
+}
+
+Result<void> Outbox::markRetry(std::int64_t id, int attempts, WallTime next_attempt,
+                               const std::string& err) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "UPDATE outbox SET attempts = ?, next_ms = ?, last_error = ? WHERE id = ?");
+  s.int64(1, attempts);
+  s.int64(2, journal::toUnixMillis(next_attempt));
+  s.text(3, err);
+  s.int64(4, id);
+  if (int rc = s.step(); rc != SQLITE_DONE) {
+    return fail(error(rc, "mark retry"));
+  }
+  return ok();
+}
+
+Result<void> Outbox::markFailed(std::int64_t id, int attempts, WallTime now,
+                                const std::string& err) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_,
+         "UPDATE outbox SET state = 2, attempts = ?, done_ms = ?, last_error = ? "
+         "WHERE id = ? AND state = 0");
+  s.int64(1, attempts);
+  s.int64(2, journal::toUnixMillis(now));
+  s.text(3, err);
+  s.int64(4, id);
+  if (int rc = s.step(); rc != SQLITE_DONE) {
+    return fail(error(rc, "mark failed"));
+  }
+  if (sqlite3_changes(db_) > 0 && pending_ > 0) {
+    --pending_;
+  }
+  return ok();
+}
+
+Result<std::vector<OutboxRow>> Outbox::list(std::size_t limit) {
+  std::lock_guard lock(mu_);
+  std::string sql = std::string("SELECT ") + kColumns + " FROM outbox ORDER BY id DESC LIMIT ?";
+  Stmt s(db_, sql.c_str());
+  if (s.prepared() != SQLITE_OK) {
+    return fail(error(s.prepared(), "prepare list"));
+  }
+  s.int64(1, static_cast<std::int64_t>(limit));
+  std::vector<OutboxRow> rows;
+  int rc = SQLITE_ROW;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    rows.push_back(readRow(s));
+  }
+  if (rc != SQLITE_DONE) {
+    return fail(error(rc, "list"));
+  }
+  return rows;
+}
+
+Result<std::int64_t> Outbox::prune(WallTime before) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "DELETE FROM outbox WHERE state != 0 AND done_ms < ?");
+  s.int64(1, journal::toUnixMillis(before));
+  if (int rc = s.step(); rc != SQLITE_DONE) {
+    return fail(error(rc, "prune"));
+  }
+  return static_cast<std::int64_t>(sqlite3_changes(db_));
+}
+
+Result<std::vector<std::string>> Outbox::pendingChannels() {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT DISTINCT channel FROM outbox WHERE state = 0 ORDER BY channel");
+  std::vector<std::string> out;
+  int rc = SQLITE_ROW;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    out.push_back(s.colText(0));
+  }
+  if (rc != SQLITE_DONE) {
+    return fail(error(rc, "pending channels"));
+  }
+  return out;
+}
+
+}  // namespace pathpilot::alert
