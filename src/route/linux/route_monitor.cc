@@ -98,9 +98,18 @@ void LinuxRouteMonitor::onReadable() {
         break;
       }
       ++overruns_;
-      RouteNotice notice;
-      notice.kind = RouteNotice::Kind::Overrun;
-      on_notice_(notice);  // table "" = every table
+      // Only the watched tables need a re-check (not, say, the AWS tables of the same daemon,
+      // whose list() costs API calls).
+      std::map<std::uint32_t, std::string> tables = options_.tables;
+      for (const auto& [number, id] : tables) {
+        RouteNotice notice;
+        notice.kind = RouteNotice::Kind::Overrun;
+        notice.route.table = id;
+        on_notice_(notice);
+        if (impl != impl_.get()) {
+          return;  // on_notice_ stopped the monitor
+        }
+      }
       if (err == ENOBUFS) {
         continue;  // the socket is fine; we only lost messages
       }

@@ -7,8 +7,9 @@
 // noteExternalChange, which ignores the echoes of its own changes and verifies the table for
 // anything else (then reports route_drift and puts the route back). It also follows links
 // (RTNLGRP_LINK plus one dump at start) so that notices carry device names, not indexes.
-// Lost notifications (ENOBUFS: the socket buffer overflowed) become an Overrun notice, which
-// makes the reconciler re-check every table; the periodic full check covers everything else.
+// Lost notifications (ENOBUFS: the socket buffer overflowed) become one Overrun notice per
+// watched table, which makes the reconciler re-check those tables; the periodic full check
+// covers everything else.
 //
 // Threading: engine thread. The socket is non-blocking and read through Asio
 // (posix::stream_descriptor::async_wait), so the monitor never blocks the loop; `on_notice`
