@@ -237,7 +237,7 @@ void IncidentTracker::openOrJoin(const std::string& key, const journal::Event& e
   hold(std::move(a), now);
 }
 
-void IncidentTracker::resolve(const std::string& key, const journal::Event& e, MonoTime now) {
+void IncidentTracker::resolve(std::string key, const journal::Event& e, MonoTime now) {
   auto it = incidents_.find(key);
   if (it == incidents_.end()) {
     // E.g. every path coming up at start-up: nothing was announced, nothing to resolve.

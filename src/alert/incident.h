@@ -98,7 +98,7 @@ class IncidentTracker {
   Pending* windowOfSite(const std::string& site, MonoTime now);
   void addEvent(Alert& alert, const journal::Event& e);
   void openOrJoin(const std::string& key, const journal::Event& e, MonoTime now);
-  void resolve(const std::string& key, const journal::Event& e, MonoTime now);
+  void resolve(std::string key, const journal::Event& e, MonoTime now);
   void oneShot(const journal::Event& e, MonoTime now);
   void attachRouteChange(const journal::Event& e, MonoTime now);
   std::vector<Alert> takeDue(std::optional<MonoTime> now);

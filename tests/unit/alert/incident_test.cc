@@ -1,0 +1,172 @@
+#include "alert/incident.h"
+
+#include <gtest/gtest.h>
+
+#include "alert_test_util.h"
+#include "fakes/fake_clock.h"
+
+namespace pathpilot::alert {
+namespace {
+
+using journal::EventKind;
+using testing::event;
+
+class IncidentTrackerTest : public ::testing::Test {
+ protected:
+  pathpilot::testing::FakeClock clock;
+  IncidentTracker tracker{TrackerOptions{std::chrono::seconds(30), std::chrono::hours(4)}};
+
+  std::vector<Alert> feed(const journal::Event& e) { return tracker.onEvent(e, clock.now()); }
+};
+
+TEST_F(IncidentTrackerTest, DxFailureMovingTwentyTablesIsOneAlert) {
+  EXPECT_TRUE(feed(event(EventKind::PathDown, clock.wallNow(), "dx")).empty());
+  for (int i = 0; i < 20; ++i) {
+    clock.advance(std::chrono::milliseconds(50));
+    EXPECT_TRUE(feed(event(EventKind::RouteChanged, clock.wallNow(), "vpn-a",
+                           "rtb-" + std::to_string(i), "dx", "vpn-a"))
+                    .empty());
+  }
+  clock.advance(std::chrono::seconds(28));  // 29 s after the path_down
+  EXPECT_TRUE(tracker.due(clock.now()).empty());
+  clock.advance(std::chrono::seconds(1));
+  auto alerts = tracker.due(clock.now());
+  ASSERT_EQ(alerts.size(), 1u);
+  const Alert& a = alerts[0];
+  EXPECT_EQ(a.status, AlertStatus::Firing);
+  EXPECT_EQ(a.fingerprint, "Beijing/path/dx");
+  EXPECT_EQ(a.events.size(), 21u);
+  EXPECT_EQ(a.route_tables.size(), 20u);
+  EXPECT_EQ(a.from, "dx");
+  EXPECT_EQ(a.to, "vpn-a");
+  EXPECT_EQ(a.severity, journal::Severity::Critical);
+  EXPECT_EQ(tracker.stats().grouped, 20u);
+}
+
+TEST_F(IncidentTrackerTest, PathUpAfterAnnouncementGivesResolvedWithSameFingerprint) {
+  feed(event(EventKind::PathDown, clock.wallNow(), "dx"));
+  clock.advance(std::chrono::seconds(30));
+  ASSERT_EQ(tracker.due(clock.now()).size(), 1u);
+  clock.advance(std::chrono::minutes(3));
+  feed(event(EventKind::PathUp, clock.wallNow(), "dx"));
+  clock.advance(std::chrono::seconds(5));
+  feed(event(EventKind::RouteChanged, clock.wallNow(), "dx", "rtb-1", "vpn-a", "dx"));
+  clock.advance(std::chrono::seconds(30));
+  auto alerts = tracker.due(clock.now());
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].status, AlertStatus::Resolved);
+  EXPECT_EQ(alerts[0].fingerprint, "Beijing/path/dx");
+  EXPECT_EQ(alerts[0].severity, journal::Severity::Critical);  // of the incident it closes
+  ASSERT_TRUE(alerts[0].ended.has_value());
+  EXPECT_EQ(*alerts[0].ended - alerts[0].started, std::chrono::seconds(210));
+  EXPECT_EQ(alerts[0].events.size(), 2u);  // path_up + the route moving back
+  EXPECT_EQ(tracker.openIncidents(), 0u);
+}
+
+TEST_F(IncidentTrackerTest, DownAndUpWithinWindowIsOneBriefAlert) {
+  feed(event(EventKind::PathDown, clock.wallNow(), "vpn-a"));
+  clock.advance(std::chrono::seconds(12));
+  feed(event(EventKind::PathUp, clock.wallNow(), "vpn-a"));
+  clock.advance(std::chrono::seconds(30));
+  auto alerts = tracker.due(clock.now());
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_TRUE(alerts[0].brief);
+  EXPECT_EQ(alerts[0].status, AlertStatus::Resolved);
+}
+
+TEST_F(IncidentTrackerTest, DuplicateDownIsSuppressedButEscalationIsSent) {
+  feed(event(EventKind::PathDegraded, clock.wallNow(), "dx"));
+  clock.advance(std::chrono::seconds(30));
+  ASSERT_EQ(tracker.due(clock.now()).size(), 1u);
+  auto dup = event(EventKind::PathDegraded, clock.wallNow(), "dx");
+  feed(dup);
+  clock.advance(std::chrono::seconds(30));
+  EXPECT_TRUE(tracker.due(clock.now()).empty());
+  EXPECT_EQ(tracker.stats().suppressed, 1u);
+  feed(event(EventKind::PathDown, clock.wallNow(), "dx"));
+  clock.advance(std::chrono::seconds(30));
+  auto alerts = tracker.due(clock.now());
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_TRUE(alerts[0].update);
+  EXPECT_EQ(alerts[0].opening.kind, EventKind::PathDown);
+  EXPECT_EQ(alerts[0].severity, journal::Severity::Critical);
+}
+
+TEST_F(IncidentTrackerTest, ReminderAfterRepeatInterval) {
+  feed(event(EventKind::PathDown, clock.wallNow(), "dx"));
+  clock.advance(std::chrono::seconds(30));
+  ASSERT_EQ(tracker.due(clock.now()).size(), 1u);
+  clock.advance(std::chrono::hours(4));
+  feed(event(EventKind::PathDown, clock.wallNow(), "dx"));
+  clock.advance(std::chrono::seconds(30));
+  auto alerts = tracker.due(clock.now());
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_TRUE(alerts[0].update);
+}
+
+TEST_F(IncidentTrackerTest, FailStaticResolvesWhenLastTableClears) {
+  feed(event(EventKind::FailStatic, clock.wallNow(), "", "rtb-1"));
+  feed(event(EventKind::FailStatic, clock.wallNow(), "", "rtb-2"));
+  clock.advance(std::chrono::seconds(30));
+  auto firing = tracker.due(clock.now());
+  ASSERT_EQ(firing.size(), 1u);
+  EXPECT_EQ(firing[0].route_tables.size(), 2u);
+  feed(event(EventKind::FailStaticCleared, clock.wallNow(), "", "rtb-1"));
+  clock.advance(std::chrono::seconds(30));
+  EXPECT_TRUE(tracker.due(clock.now()).empty());
+  feed(event(EventKind::FailStaticCleared, clock.wallNow(), "", "rtb-2"));
+  clock.advance(std::chrono::seconds(30));
+  auto resolved = tracker.due(clock.now());
+  ASSERT_EQ(resolved.size(), 1u);
+  EXPECT_EQ(resolved[0].status, AlertStatus::Resolved);
+  EXPECT_EQ(resolved[0].fingerprint, "Beijing/fail_static");
+}
+
+TEST_F(IncidentTrackerTest, PathUpWithoutIncidentIsSilent) {
+  feed(event(EventKind::PathUp, clock.wallNow(), "dx"));
+  clock.advance(std::chrono::minutes(1));
+  EXPECT_TRUE(tracker.due(clock.now()).empty());
+}
+
+TEST_F(IncidentTrackerTest, AlertEventsAreIgnored) {
+  feed(event(EventKind::AlertFailed, clock.wallNow()));
+  feed(event(EventKind::AlertSent, clock.wallNow()));
+  EXPECT_FALSE(tracker.nextDeadline().has_value());
+  EXPECT_TRUE(tracker.flushAll().empty());
+}
+
+TEST_F(IncidentTrackerTest, RepeatedDriftSuppressedWithinRepeatInterval) {
+  feed(event(EventKind::RouteDrift, clock.wallNow(), "", "rtb-1", "x", "y"));
+  clock.advance(std::chrono::seconds(31));
+  ASSERT_EQ(tracker.due(clock.now()).size(), 1u);
+  feed(event(EventKind::RouteDrift, clock.wallNow(), "", "rtb-1", "x", "y"));
+  clock.advance(std::chrono::seconds(31));
+  EXPECT_TRUE(tracker.due(clock.now()).empty());
+  clock.advance(std::chrono::hours(4));
+  feed(event(EventKind::RouteDrift, clock.wallNow(), "", "rtb-1", "x", "y"));
+  clock.advance(std::chrono::seconds(31));
+  auto alerts = tracker.due(clock.now());
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_TRUE(alerts[0].one_shot);
+}
+
+TEST_F(IncidentTrackerTest, ZeroWindowEmitsAtOnce) {
+  IncidentTracker now_tracker(TrackerOptions{Duration::zero(), std::chrono::hours(4)});
+  auto alerts = now_tracker.onEvent(event(EventKind::PathDown, clock.wallNow(), "dx"), clock.now());
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].opening.kind, EventKind::PathDown);
+}
+
+TEST_F(IncidentTrackerTest, FlushAllEmitsHeldAlertsInOrder) {
+  feed(event(EventKind::PathDown, clock.wallNow(), "dx"));
+  clock.advance(std::chrono::seconds(1));
+  feed(event(EventKind::PathDown, clock.wallNow(), "vpn-a"));
+  ASSERT_TRUE(tracker.nextDeadline().has_value());
+  auto alerts = tracker.flushAll();
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[0].opening.path, "dx");
+  EXPECT_EQ(alerts[1].opening.path, "vpn-a");
+}
+
+}  // namespace
+}  // namespace pathpilot::alert

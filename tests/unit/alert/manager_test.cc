@@ -1,0 +1,302 @@
+// AlertManager driven by pump() with a FakeClock: outbox, order, backoff, rate limit,
+// restart — deterministic, no threads, no sleeps.
+#include "alert/alert_manager.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <unistd.h>
+
+#include "alert_test_util.h"
+#include "fakes/fake_clock.h"
+
+namespace pathpilot::alert {
+namespace {
+
+using journal::EventKind;
+using testing::event;
+using testing::FakeChannel;
+
+class AlertManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("pp_alert_mgr_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    settings_.outbox = (dir_ / "alerts.db").string();
+    settings_.group_window = std::chrono::seconds(10);
+    settings_.retry_initial = std::chrono::seconds(2);
+    settings_.retry_max = std::chrono::seconds(60);
+    settings_.max_age = std::chrono::hours(1);
+    config::AlertChannelConfig c;
+    c.name = "chat";
+    c.rate.per_minute = 60;
+    c.rate.burst = 100;
+    settings_.channels.push_back(c);
+  }
+  void TearDown() override {
+    manager_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // (Re)opens the manager on the same outbox file, as after a daemon restart.
+  FakeChannel& open() {
+    manager_.reset();
+    auto box = Outbox::open(settings_.outbox);
+    EXPECT_TRUE(box) << box.error().message();
+    auto ch = std::make_unique<FakeChannel>("chat");
+    FakeChannel& ref = *ch;
+    std::vector<std::unique_ptr<Channel>> channels;
+    channels.push_back(std::move(ch));
+    manager_ = std::make_unique<AlertManager>(
+        settings_, "Beijing", std::move(channels), std::move(*box), clock_,
+        [this](journal::Event e) { emitted_.push_back(std::move(e)); }, [] { return 0.5; });
+    return ref;
+  }
+
+  // Submits path_down + route_changed for `path`; with `pump`, processes them at once (as the
+  // grouping thread would).
+  void incident(const std::string& path, bool pump = true) {
+    manager_->submit(event(EventKind::PathDown, clock_.wallNow(), path));
+    manager_->submit(event(EventKind::RouteChanged, clock_.wallNow(), "vpn-a", "rtb-1", path,
+                           "vpn-a"));
+    if (pump) {
+      manager_->pump();
+    }
+  }
+
+  std::filesystem::path dir_;
+  config::AlertSettings settings_;
+  pathpilot::testing::FakeClock clock_;
+  std::unique_ptr<AlertManager> manager_;
+  std::vector<journal::Event> emitted_;
+};
+
+TEST_F(AlertManagerTest, GroupsThenDeliversOnceAndReportsAlertSent) {
+  FakeChannel& ch = open();
+  incident("dx");
+  EXPECT_EQ(manager_->pump(), 0u);  // still inside the grouping window
+  clock_.advance(std::chrono::seconds(10));
+  EXPECT_EQ(manager_->pump(), 1u);
+  ASSERT_EQ(ch.delivered().size(), 1u);
+  EXPECT_EQ(ch.delivered()[0].route_tables, std::vector<std::string>{"rtb-1"});
+  EXPECT_EQ(manager_->outboxDepth(), 0u);
+  ASSERT_EQ(emitted_.size(), 1u);
+  EXPECT_EQ(emitted_[0].kind, EventKind::AlertSent);
+  EXPECT_EQ(emitted_[0].to, "chat");
+  EXPECT_EQ(emitted_[0].site, "Beijing");
+  // Feeding our own alert_sent back changes nothing.
+  manager_->submit(emitted_[0]);
+  clock_.advance(std::chrono::minutes(1));
+  EXPECT_EQ(manager_->pump(), 0u);
+}
+
+TEST_F(AlertManagerTest, OutageThenRecoveryDeliversEverythingOnceInOrder) {
+  settings_.group_window = Duration::zero();
+  FakeChannel& ch = open();
+  ch.setDown(true);
+  for (const char* path : {"dx", "vpn-a", "vpn-b"}) {
+    incident(path);
+    clock_.advance(std::chrono::seconds(10));
+    manager_->pump();
+  }
+  EXPECT_EQ(manager_->outboxDepth(), 3u);
+  // Only the head is tried while the channel is down: later messages never overtake it.
+  std::size_t attempts_during_outage = ch.attempts();
+  for (int i = 0; i < 6; ++i) {
+    clock_.advance(std::chrono::seconds(61));
+    manager_->pump();
+  }
+  EXPECT_GT(ch.attempts(), attempts_during_outage);
+  auto rows = manager_->outbox().list(10);
+  ASSERT_TRUE(rows);
+  ch.setDown(false);
+  clock_.advance(std::chrono::seconds(61));
+  manager_->pump();
+  auto got = ch.delivered();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].path, "dx");
+  EXPECT_EQ(got[1].path, "vpn-a");
+  EXPECT_EQ(got[2].path, "vpn-b");
+  EXPECT_EQ(manager_->outboxDepth(), 0u);
+  EXPECT_EQ(manager_->stats().channels[0].sent, 3u);
+}
+
+TEST_F(AlertManagerTest, BackoffDoublesAndHonoursRetryAfter) {
+  FakeChannel& ch = open();
+  ch.script(deliveryFailed(Error(ErrorCode::Unavailable, "HTTP 500")));
+  ch.script(deliveryFailed(Error(ErrorCode::Unavailable, "HTTP 500")));
+  ch.script(deliveryFailed(Error(ErrorCode::Throttled, "HTTP 429"), std::chrono::seconds(30)));
+  incident("dx");
+  clock_.advance(std::chrono::seconds(10));
+  EXPECT_EQ(manager_->pump(), 1u);  // fails: retry in 2 s
+  clock_.advance(std::chrono::milliseconds(1999));
+  EXPECT_EQ(manager_->pump(), 0u);
+  clock_.advance(std::chrono::milliseconds(1));
+  EXPECT_EQ(manager_->pump(), 1u);  // fails again: retry in 4 s
+  clock_.advance(std::chrono::milliseconds(3999));
+  EXPECT_EQ(manager_->pump(), 0u);
+  clock_.advance(std::chrono::milliseconds(1));
+  EXPECT_EQ(manager_->pump(), 1u);  // 429 Retry-After 30 s (> the 8 s backoff)
+  clock_.advance(std::chrono::seconds(29));
+  EXPECT_EQ(manager_->pump(), 0u);
+  clock_.advance(std::chrono::seconds(1));
+  EXPECT_EQ(manager_->pump(), 1u);
+  EXPECT_EQ(ch.delivered().size(), 1u);
+  auto rows = manager_->outbox().list(1);
+  ASSERT_TRUE(rows);
+  EXPECT_EQ(rows->at(0).attempts, 4);
+  EXPECT_EQ(rows->at(0).state, RowState::Sent);
+  ASSERT_EQ(emitted_.size(), 1u);
+  EXPECT_NE(emitted_[0].message.find("attempt 4"), std::string::npos);
+}
+
+TEST_F(AlertManagerTest, PermanentErrorGivesUpWithAlertFailedAndUnblocksChannel) {
+  settings_.group_window = Duration::zero();
+  FakeChannel& ch = open();
+  ch.script(deliveryFailed(Error(ErrorCode::PermissionDenied, "errcode 310000 sign not match")));
+  incident("dx");
+  clock_.advance(std::chrono::seconds(10));
+  incident("vpn-a");
+  clock_.advance(std::chrono::seconds(10));
+  manager_->pump();
+  ASSERT_EQ(ch.delivered().size(), 1u);
+  EXPECT_EQ(ch.delivered()[0].path, "vpn-a");
+  ASSERT_EQ(emitted_.size(), 2u);
+  EXPECT_EQ(emitted_[0].kind, EventKind::AlertFailed);
+  EXPECT_NE(emitted_[0].reason.find("310000"), std::string::npos);
+  EXPECT_EQ(emitted_[1].kind, EventKind::AlertSent);
+}
+
+TEST_F(AlertManagerTest, RetriesStopAfterMaxAge) {
+  FakeChannel& ch = open();
+  ch.setDown(true);
+  incident("dx");
+  clock_.advance(std::chrono::seconds(10));
+  for (int i = 0; i < 80; ++i) {
+    manager_->pump();
+    clock_.advance(std::chrono::seconds(61));
+  }
+  EXPECT_EQ(manager_->outboxDepth(), 0u);
+  ASSERT_FALSE(emitted_.empty());
+  EXPECT_EQ(emitted_.back().kind, EventKind::AlertFailed);
+  EXPECT_EQ(manager_->stats().channels[0].failed, 1u);
+}
+
+TEST_F(AlertManagerTest, RateLimitDelaysButNeverDrops) {
+  settings_.channels[0].rate.per_minute = 6;  // one per 10 s
+  settings_.channels[0].rate.burst = 2;
+  settings_.group_window = Duration::zero();
+  FakeChannel& ch = open();
+  for (const char* path : {"p1", "p2", "p3", "p4"}) {
+    incident(path);
+  }
+  manager_->pump();
+  EXPECT_EQ(ch.delivered().size(), 2u);
+  clock_.advance(std::chrono::seconds(10));
+  manager_->pump();
+  EXPECT_EQ(ch.delivered().size(), 3u);
+  clock_.advance(std::chrono::seconds(10));
+  manager_->pump();
+  ASSERT_EQ(ch.delivered().size(), 4u);
+  EXPECT_EQ(ch.delivered()[3].path, "p4");
+  EXPECT_GT(manager_->stats().channels[0].rate_limited, 0u);
+}
+
+TEST_F(AlertManagerTest, RestartKeepsPendingRowsAndDeliversThemInOrder) {
+  settings_.group_window = Duration::zero();
+  {
+    FakeChannel& ch = open();
+    ch.setDown(true);
+    incident("dx");
+    incident("vpn-a");
+    manager_->pump();
+    EXPECT_EQ(manager_->outboxDepth(), 2u);
+  }
+  FakeChannel& again = open();  // the daemon restarts; the outbox file is reopened
+  EXPECT_EQ(manager_->outboxDepth(), 2u);
+  clock_.advance(std::chrono::minutes(5));
+  manager_->pump();
+  auto got = again.delivered();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].path, "dx");
+  EXPECT_EQ(got[1].path, "vpn-a");
+}
+
+TEST_F(AlertManagerTest, ThreadedStopFlushesHeldGroupsIntoOutbox) {
+  settings_.group_window = std::chrono::minutes(5);
+  FakeChannel& ch = open();
+  ch.setDown(true);
+  manager_->start();
+  incident("dx", /*pump=*/false);
+  manager_->stop(Duration::zero());
+  // The alert was still in its grouping window: it is in the outbox, not lost.
+  EXPECT_EQ(manager_->outboxDepth(), 1u);
+}
+
+TEST(OutboxTest, HeadIsOldestPendingPerChannel) {
+  auto box = Outbox::open(":memory:");
+  ASSERT_TRUE(box);
+  WallTime t{std::chrono::hours(500000)};
+  Notification a;
+  a.channel = "x";
+  a.title = "first";
+  Notification b = a;
+  b.title = "second";
+  Notification c = a;
+  c.channel = "y";
+  auto ida = (*box)->enqueue(a, t);
+  auto idb = (*box)->enqueue(b, t);
+  ASSERT_TRUE((*box)->enqueue(c, t));
+  ASSERT_TRUE(ida && idb);
+  EXPECT_EQ((*box)->pending(), 3u);
+  auto head = (*box)->head("x");
+  ASSERT_TRUE(head && *head);
+  EXPECT_EQ((*head)->id, *ida);
+  ASSERT_TRUE((*box)->markSent(*ida, t));
+  head = (*box)->head("x");
+  EXPECT_EQ((*head)->id, *idb);
+  auto parsed = parseNotification((*head)->payload);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->title, "second");
+  EXPECT_EQ(parsed->created_at, t);
+  ASSERT_TRUE((*box)->markFailed(*idb, 3, t, "gone"));
+  EXPECT_FALSE(*(*box)->head("x"));
+  EXPECT_EQ((*box)->pending(), 1u);
+  auto pruned = (*box)->prune(t + std::chrono::seconds(1));
+  ASSERT_TRUE(pruned);
+  EXPECT_EQ(*pruned, 2);
+}
+
+TEST(OutboxTest, UnwritableLocationIsAClearError) {
+  auto box = Outbox::open("/proc/pathpilot-no-such-dir/alerts.db");
+  ASSERT_FALSE(box);
+  EXPECT_NE(box.error().message().find("alert outbox /proc/pathpilot-no-such-dir/alerts.db"),
+            std::string::npos);
+}
+
+TEST(NotificationTest, JsonRoundTrip) {
+  Notification n;
+  n.channel = "c";
+  n.fingerprint = "Beijing/path/dx";
+  n.status = AlertStatus::Resolved;
+  n.severity = journal::Severity::Critical;
+  n.site = "Beijing";
+  n.title = "t";
+  n.body = "b\nc";
+  n.route_tables = {"rtb-1"};
+  n.starts_at = WallTime(std::chrono::milliseconds(1764075172123LL));
+  n.ends_at = n.starts_at + std::chrono::seconds(5);
+  n.created_at = n.starts_at;
+  n.one_shot = true;
+  auto back = parseNotification(toJsonText(n));
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(*back, n);
+  EXPECT_FALSE(parseNotification("{\"status\":\"sideways\"}"));
+  EXPECT_FALSE(parseNotification("not json"));
+}
+
+}  // namespace
+}  // namespace pathpilot::alert
