@@ -92,6 +92,8 @@ const std::vector<EventKind>& allEventKinds() {
   return kinds;
 }
 
+// Index lookup; the static_asserts above keep the table in enum order. An out-of-range value
+// (only possible through a cast) prints as "unknown" instead of reading past the table.
 std::string_view eventKindName(EventKind kind) {
   auto index = static_cast<std::size_t>(kind);
   return index < kKindNames.size() ? kKindNames[index].name : std::string_view("unknown");
@@ -245,6 +247,8 @@ std::string toJsonLine(const Event& event) {
   return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// Lenient where it is safe (missing optional keys, unknown keys, a missing severity takes the
+// kind's default), strict where a wrong value would mislead (time, kind, link, types).
 Result<Event> eventFromJson(const nlohmann::json& json) {
   if (!json.is_object()) {
     return fail(ErrorCode::InvalidArgument,

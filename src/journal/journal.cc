@@ -123,10 +123,15 @@ bool Journal::append(Event event) {
   return true;
 }
 
+// The writer's round: wait for work, take the whole queue under the lock (O(1) swap), write
+// it with the lock released, then account for it and sync if a flush() asked for it. The
+// lock is never held across I/O, so append() waits at most for a swap or a counter update.
 void Journal::writerLoop() {
   std::vector<Event> batch;
   std::unique_lock lock(mutex_);
   while (true) {
+    // Work: events to write, a reopen, a sync a flush() waits for, or shutdown. A paused
+    // writer (tests) ignores all of it until resumed; close() resumes it.
     auto has_work = [&] {
       bool sync_due = sync_requested_ > synced_;
       return !paused_ && (!queue_.empty() || reopen_requested_ || sync_due || closing_);
@@ -168,9 +173,15 @@ void Journal::writerLoop() {
       }
       writeBatch(batch);
       batch.clear();
+      // After a burst, give the memory back: the next swap hands this buffer to the queue.
+      if (batch.capacity() > 4096) {
+        batch.shrink_to_fit();
+      }
       maintain();
     }
 
+    // Account under the lock: flush() compares synced_ with what was accepted, so processed_
+    // and synced_ must move together with accepted_ (which append() bumps under this lock).
     lock.lock();
     processed_ += taken;
     written_.fetch_add(taken, std::memory_order_relaxed);
@@ -178,6 +189,8 @@ void Journal::writerLoop() {
     bool finish = closing_ && queue_.empty();
     bool sync_due = (sync_requested_ > synced_ && processed_ >= sync_requested_) || finish;
     if (sync_due) {
+      // Everything up to processed_ is committed; one fsync per sink makes all of it durable,
+      // however many flush() callers wait (their targets are <= processed_).
       std::uint64_t target = processed_;
       lock.unlock();
       syncSinks();
@@ -194,6 +207,9 @@ void Journal::writerLoop() {
   }
 }
 
+// Each chunk goes to SQLite first because the store assigns the seq that the JSON line then
+// carries. A failing sink never stops the other: an event missing from SQLite is still in the
+// JSON Lines file (without seq), and the reverse.
 void Journal::writeBatch(std::vector<Event>& batch) {
   try {
     for (Event& e : batch) {
@@ -278,6 +294,9 @@ void Journal::recordError(const Error& error) {
   errors_.fetch_add(1, std::memory_order_relaxed);
 }
 
+// flush() is a barrier, not a drain of its own: it records the highest accepted index it
+// needs synced and lets the writer do the work in its normal round, so concurrent flushes
+// share one fsync.
 Result<void> Journal::flush() {
   std::unique_lock lock(mutex_);
   // accepted_ only changes under mutex_, so this is exactly "everything accepted so far".
@@ -295,6 +314,8 @@ Result<void> Journal::flush() {
   return ok();
 }
 
+// close() only flips closing_: the writer itself drains what is queued, syncs and exits, so
+// shutdown follows exactly the same write path as normal operation.
 void Journal::close() {
   std::lock_guard close_lock(close_mutex_);
   {
@@ -318,6 +339,8 @@ void Journal::reopen() {
   writer_cv_.notify_one();
 }
 
+// A connection of its own: SQLite connections are not shared between threads here, and in WAL
+// mode this reader sees every committed batch without ever blocking the writer.
 Result<std::vector<Event>> Journal::search(const Query& query) {
   if (options_.sqlite_path.empty()) {
     return fail(ErrorCode::Unavailable, "journal: the SQLite store is disabled; nothing to search");

@@ -64,6 +64,9 @@ JsonlSink::~JsonlSink() {
   }
 }
 
+// The whole batch is built first and written with as few write(2) calls as the kernel allows:
+// with O_APPEND each call lands atomically at the end, so a shipper tailing the file sees
+// whole lines, and lines of one batch stay together.
 Result<void> JsonlSink::write(std::span<const Event> events) {
   buffer_.clear();
   for (const Event& e : events) {
@@ -90,6 +93,8 @@ Result<void> JsonlSink::write(std::span<const Event> events) {
   return ok();
 }
 
+// Open the new file before closing the old one: if the new open fails (directory gone,
+// permissions changed by a rotation tool), writing simply continues in the old file.
 Result<void> JsonlSink::reopen() {
   auto fd = openFd(path_);
   if (!fd) {

@@ -4,6 +4,8 @@
 
 namespace pathpilot::journal {
 
+// Same contract as Journal::append (stamp unset times, assign seq, report drops) so that code
+// tested against the fake behaves the same against the real journal.
 bool MemoryEventLog::append(Event event) {
   std::lock_guard lock(mutex_);
   if (capacity_ != 0 && events_.size() >= capacity_) {

@@ -149,6 +149,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   return store;
 }
 
+// Order matters: everything that only reads (application_id, user_version, the list of
+// objects) runs first, so that a foreign database is refused before we switch it to WAL or
+// add tables to it.
 Result<void> SqliteStore::prepareSchema(const StoreOptions& options) {
   const std::string context = contextFor(path_);
   // The first read of the header is where a file that is not SQLite shows up.
@@ -303,6 +306,9 @@ Result<void> SqliteStore::prepareWriter() {
   return ok();
 }
 
+// One IMMEDIATE transaction per call: the write lock is taken up front (no upgrade deadlock
+// with another connection), every row and its full-text entry commit together, and a failure
+// rolls everything back so that seqs are only handed out for rows that exist.
 Result<void> SqliteStore::insert(std::span<Event> events) {
   if (read_only_) {
     return fail(ErrorCode::PermissionDenied, contextFor(path_) + ": opened read-only");
@@ -355,6 +361,9 @@ Result<void> SqliteStore::insert(std::span<Event> events) {
   return ok();
 }
 
+// Column order is kColumns. Names are parsed back strictly: a kind or severity this build does
+// not know (written by a newer pathpilot, or edited by hand) is an error naming the seq
+// rather than a silently wrong event.
 Result<Event> SqliteStore::readRow(const Statement& stmt) const {
   Event e;
   e.seq = static_cast<std::uint64_t>(stmt.columnInt64(0));
@@ -546,6 +555,9 @@ Result<std::uint64_t> SqliteStore::count() {
   return static_cast<std::uint64_t>(*n);
 }
 
+// External content: FTS5 does not see the events table change, so the old text must be
+// removed from the index with the 'delete' command (and the exact old values) before the rows
+// go, inside the same transaction.
 Result<std::uint64_t> SqliteStore::pruneBefore(WallTime before) {
   const std::string context = contextFor(path_);
   if (read_only_) {

@@ -121,6 +121,8 @@ std::size_t displayWidth(std::string_view text) {
   return width;
 }
 
+// Two passes: render every cell (sanitised) and measure, then pad. The last column is not
+// padded, so long messages do not push trailing blanks.
 std::string formatEventTable(std::span<const Event> events) {
   if (events.empty()) {
     return "";
@@ -162,6 +164,8 @@ std::string formatEventTable(std::span<const Event> events) {
   return out;
 }
 
+// Durations first: they are what people type ("--since 1h"). Anything shaped like a date gets
+// the RFC 3339 parser's precise complaint; anything else the general one.
 Result<WallTime> parseTimeArgument(std::string_view text, WallTime now) {
   if (auto ago = parseDuration(text)) {
     return now - std::chrono::duration_cast<WallTime::duration>(*ago);
