@@ -169,6 +169,7 @@ Result<std::string> ImdsCredentialsProvider::token(bool force_new) {
   req.headers = {{std::string(kTokenTtlHeader), std::to_string(ttl)}};
   req.timeout = options_.timeout;
   req.connect_timeout = options_.timeout;
+  req.bypass_proxy = true;  // IMDS is link-local; a proxy would see (and could log) the token
   auto resp = sendWithRetry(req);
   if (!resp) {
     return fail(resp.error());
@@ -207,6 +208,7 @@ Result<http::Response> ImdsCredentialsProvider::get(const std::string& path) {
     req.headers = {{std::string(kTokenHeader), *tok}};
     req.timeout = options_.timeout;
     req.connect_timeout = options_.timeout;
+    req.bypass_proxy = true;
     auto resp = sendWithRetry(req);
     if (!resp) {
       return fail(resp.error());

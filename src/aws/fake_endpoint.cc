@@ -9,6 +9,7 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <unordered_map>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -70,10 +71,26 @@ int stateCode(std::string_view name) {
   return -1;
 }
 
+// A request's parameters indexed by name: a PutMetricData batch has thousands, and looking
+// each one up linearly made the fake quadratic.
+struct Params {
+  explicit Params(const QueryRequest& q) : action(q.action) {
+    for (const auto& [k, v] : q.params) {
+      map.emplace(k, v);  // the first value of a repeated name wins, as with param()
+    }
+  }
+  std::string param(const std::string& name) const {
+    auto it = map.find(name);
+    return it == map.end() ? std::string() : it->second;
+  }
+  std::string action;
+  std::unordered_map<std::string, std::string> map;
+};
+
 // Parameters "Prefix.1", "Prefix.2", ... in numeric order.
-std::vector<std::string> numbered(const QueryRequest& r, std::string_view prefix) {
+std::vector<std::string> numbered(const Params& r, std::string_view prefix) {
   std::vector<std::pair<int, std::string>> found;
-  for (const auto& [k, v] : r.params) {
+  for (const auto& [k, v] : r.map) {
     if (k.size() > prefix.size() + 1 && k.compare(0, prefix.size(), prefix) == 0 &&
         k[prefix.size()] == '.') {
       int n = 0;
@@ -93,7 +110,7 @@ std::vector<std::string> numbered(const QueryRequest& r, std::string_view prefix
 }
 
 // Filter.N.Name / Filter.N.Value.M → name → values.
-std::map<std::string, std::vector<std::string>> filters(const QueryRequest& r) {
+std::map<std::string, std::vector<std::string>> filters(const Params& r) {
   std::map<std::string, std::vector<std::string>> out;
   for (int i = 1; i < 50; ++i) {
     std::string name = r.param("Filter." + std::to_string(i) + ".Name");
@@ -211,15 +228,15 @@ struct FakeAwsEndpoint::Impl {
   }
 
   Reply handle(const httplib::Request& req, std::string body);
-  Reply dispatch(Service service, const QueryRequest& q, const std::string& access_key,
+  Reply dispatch(Service service, const Params& q, const std::string& access_key,
                  const std::string& rid);
-  Reply describeRouteTables(const QueryRequest& q, const std::string& rid);
-  Reply changeRoute(const QueryRequest& q, bool replace, const std::string& rid);
-  Reply deleteRoute(const QueryRequest& q, const std::string& rid);
-  Reply describeInstances(const QueryRequest& q, const std::string& rid);
-  Reply changeInstances(const QueryRequest& q, bool stop, const std::string& rid);
-  Reply publish(const QueryRequest& q, const std::string& access_key, const std::string& rid);
-  Reply putMetricData(const QueryRequest& q, const std::string& rid);
+  Reply describeRouteTables(const Params& q, const std::string& rid);
+  Reply changeRoute(const Params& q, bool replace, const std::string& rid);
+  Reply deleteRoute(const Params& q, const std::string& rid);
+  Reply describeInstances(const Params& q, const std::string& rid);
+  Reply changeInstances(const Params& q, bool stop, const std::string& rid);
+  Reply publish(const Params& q, const std::string& access_key, const std::string& rid);
+  Reply putMetricData(const Params& q, const std::string& rid);
   std::string stateJson();
 };
 
@@ -336,10 +353,10 @@ Reply FakeAwsEndpoint::Impl::handle(const httplib::Request& req, std::string bod
                      "The security token included in the request is expired", rid);
     }
   }
-  return dispatch(service, *query, access_key, rid);
+  return dispatch(service, Params(*query), access_key, rid);
 }
 
-Reply FakeAwsEndpoint::Impl::dispatch(Service service, const QueryRequest& q,
+Reply FakeAwsEndpoint::Impl::dispatch(Service service, const Params& q,
                                       const std::string& access_key, const std::string& rid) {
   Reply reply;
   const std::string& a = q.action;
@@ -370,7 +387,7 @@ Reply FakeAwsEndpoint::Impl::dispatch(Service service, const QueryRequest& q,
 
 // Paging uses the offset into the sorted selection as NextToken: opaque to clients, stable
 // while tables are not added or removed between pages (good enough for a fake).
-Reply FakeAwsEndpoint::Impl::describeRouteTables(const QueryRequest& q, const std::string& rid) {
+Reply FakeAwsEndpoint::Impl::describeRouteTables(const Params& q, const std::string& rid) {
   std::lock_guard lock(mu);
   auto ids = numbered(q, "RouteTableId");
   auto f = filters(q);
@@ -459,7 +476,7 @@ Reply FakeAwsEndpoint::Impl::describeRouteTables(const QueryRequest& q, const st
 // CreateRoute / ReplaceRoute with EC2's validations and error codes: missing parameters,
 // bad CIDR, not exactly one target, unknown table or instance, RouteAlreadyExists on create,
 // and the "no route ... Use CreateRoute instead" InvalidParameterValue on replace.
-Reply FakeAwsEndpoint::Impl::changeRoute(const QueryRequest& q, bool replace,
+Reply FakeAwsEndpoint::Impl::changeRoute(const Params& q, bool replace,
                                          const std::string& rid) {
   std::lock_guard lock(mu);
   std::string table_id = q.param("RouteTableId");
@@ -538,7 +555,7 @@ Reply FakeAwsEndpoint::Impl::changeRoute(const QueryRequest& q, bool replace,
                    "</requestId>\n  <return>true</return>\n</" + action + "Response>\n"};
 }
 
-Reply FakeAwsEndpoint::Impl::deleteRoute(const QueryRequest& q, const std::string& rid) {
+Reply FakeAwsEndpoint::Impl::deleteRoute(const Params& q, const std::string& rid) {
   std::lock_guard lock(mu);
   std::string table_id = q.param("RouteTableId");
   std::string dst = q.param("DestinationCidrBlock");
@@ -572,7 +589,7 @@ Reply FakeAwsEndpoint::Impl::deleteRoute(const QueryRequest& q, const std::strin
                    "</requestId>\n  <return>true</return>\n</DeleteRouteResponse>\n"};
 }
 
-Reply FakeAwsEndpoint::Impl::describeInstances(const QueryRequest& q, const std::string& rid) {
+Reply FakeAwsEndpoint::Impl::describeInstances(const Params& q, const std::string& rid) {
   std::lock_guard lock(mu);
   auto ids = numbered(q, "InstanceId");
   auto f = filters(q);
@@ -650,7 +667,7 @@ Reply FakeAwsEndpoint::Impl::describeInstances(const QueryRequest& q, const std:
 // Stop/Start move an instance one step at once (stopping / pending) and finish the step
 // `transition` later (stateOf). Repeating a request in the same direction is a no-op, as on
 // EC2; the opposite direction in mid-step is IncorrectInstanceState.
-Reply FakeAwsEndpoint::Impl::changeInstances(const QueryRequest& q, bool stop,
+Reply FakeAwsEndpoint::Impl::changeInstances(const Params& q, bool stop,
                                              const std::string& rid) {
   std::lock_guard lock(mu);
   auto ids = numbered(q, "InstanceId");
@@ -699,7 +716,7 @@ Reply FakeAwsEndpoint::Impl::changeInstances(const QueryRequest& q, bool stop,
   return {200, out};
 }
 
-Reply FakeAwsEndpoint::Impl::publish(const QueryRequest& q, const std::string& access_key,
+Reply FakeAwsEndpoint::Impl::publish(const Params& q, const std::string& access_key,
                                      const std::string& rid) {
   std::lock_guard lock(mu);
   FakeSnsPublish p{q.param("TopicArn"), q.param("Subject"), q.param("Message"), access_key};
@@ -723,7 +740,7 @@ Reply FakeAwsEndpoint::Impl::publish(const QueryRequest& q, const std::string& a
                    rid + "</RequestId>\n  </ResponseMetadata>\n</PublishResponse>\n"};
 }
 
-Reply FakeAwsEndpoint::Impl::putMetricData(const QueryRequest& q, const std::string& rid) {
+Reply FakeAwsEndpoint::Impl::putMetricData(const Params& q, const std::string& rid) {
   std::string ns = q.param("Namespace");
   if (ns.empty()) {
     return error(Service::CloudWatch, 400, "MissingParameter",

@@ -146,6 +146,11 @@ Result<QueryRequest> decodeQueryBody(std::string_view body) {
 }
 
 bool isAwsErrorDocument(std::string_view body) {
+  // Every AWS error document contains "Error"; most successful bodies do not, so they are
+  // not parsed twice (the caller's parser reads them next).
+  if (body.find("Error") == std::string_view::npos) {
+    return false;
+  }
   pugi::xml_document doc;
   auto root = detail::parseDocument(doc, body, "");
   if (!root) {

@@ -63,6 +63,9 @@ struct Request {
   Duration timeout = std::chrono::seconds(10);
   // Limit for establishing the TCP/TLS connection alone; bounded by `timeout`.
   Duration connect_timeout = std::chrono::seconds(3);
+  // Never go through an HTTP proxy from the environment (http_proxy/https_proxy), whatever
+  // no_proxy says: link-local services such as IMDS must be reached directly.
+  bool bypass_proxy = false;
 };
 
 struct Response {

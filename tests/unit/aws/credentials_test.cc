@@ -274,7 +274,9 @@ TEST_F(ImdsTest, TokenThenRoleThenCredentials) {
     EXPECT_EQ(reqs[i].method, "GET");
     EXPECT_EQ(http::findHeader(reqs[i].headers, "X-aws-ec2-metadata-token"), "TOKEN-1");
     EXPECT_EQ(reqs[i].timeout, 1s);
+    EXPECT_TRUE(reqs[i].bypass_proxy);
   }
+  EXPECT_TRUE(reqs[0].bypass_proxy);
 }
 
 TEST_F(ImdsTest, ParsesTheDocumentedExampleResponse) {

@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include <condition_variable>
+#include <cstdlib>
 #include <mutex>
 #include <thread>
 
@@ -93,6 +94,33 @@ TEST(CurlHttpClientTest, PutWithEmptyBodyAndGet) {
   auto g = client.send(get);
   ASSERT_TRUE(g);  // a 404 is a response, not a transport error
   EXPECT_EQ(g->status, 404);
+}
+
+TEST(CurlHttpClientTest, BypassProxyIgnoresTheEnvironmentProxy) {
+  LoopbackServer s;
+  s.server().Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("direct", "text/plain");
+  });
+  // A proxy on a port that was just closed: going through it fails (connection refused).
+  int closed_port = 0;
+  {
+    LoopbackServer gone;
+    closed_port = gone.port();
+  }
+  std::string proxy = "http://127.0.0.1:" + std::to_string(closed_port);
+  ::setenv("http_proxy", proxy.c_str(), 1);
+  ::setenv("no_proxy", "", 1);
+  CurlHttpClient client;
+  Request get;
+  get.url = s.url("/");
+  auto via_proxy = client.send(get);
+  get.bypass_proxy = true;
+  auto direct = client.send(get);
+  ::unsetenv("http_proxy");
+  ::unsetenv("no_proxy");
+  EXPECT_FALSE(via_proxy);
+  ASSERT_TRUE(direct) << direct.error().message();
+  EXPECT_EQ(direct->body, "direct");
 }
 
 TEST(CurlHttpClientTest, ReusesTheConnection) {
