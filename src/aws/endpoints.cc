@@ -82,6 +82,9 @@ Result<Partition> partitionForRegion(std::string_view region) {
   return Partition{"aws", "amazonaws.com"};
 }
 
+// The hostname pattern <service>.<region>.<dnsSuffix> holds for ec2, sns and monitoring in
+// every partition pathpilot supports; services with global or legacy endpoints (iam, s3 in
+// us-east-1) are not used, so no per-service exception table is needed.
 Result<Endpoint> resolveEndpoint(std::string_view service, std::string_view region,
                                  std::string_view endpoint_url) {
   if (!wellFormedService(service)) {

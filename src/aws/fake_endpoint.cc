@@ -589,6 +589,9 @@ Reply FakeAwsEndpoint::Impl::deleteRoute(const Params& q, const std::string& rid
                    "</requestId>\n  <return>true</return>\n</DeleteRouteResponse>\n"};
 }
 
+// One reservation per instance (real accounts group instances launched together; callers
+// must not rely on either). States are evaluated lazily, so a stop issued 10 s ago reads
+// "stopped" once `transition` has passed on the injected clock, without any timer thread.
 Reply FakeAwsEndpoint::Impl::describeInstances(const Params& q, const std::string& rid) {
   std::lock_guard lock(mu);
   auto ids = numbered(q, "InstanceId");
@@ -716,6 +719,8 @@ Reply FakeAwsEndpoint::Impl::changeInstances(const Params& q, bool stop,
   return {200, out};
 }
 
+// SNS checks the subject itself (under 100 bytes, no line breaks): a client that sends a bad
+// one gets InvalidParameter here too, which is how the sanitising in aws/sns.cc is tested.
 Reply FakeAwsEndpoint::Impl::publish(const Params& q, const std::string& access_key,
                                      const std::string& rid) {
   std::lock_guard lock(mu);
@@ -740,6 +745,8 @@ Reply FakeAwsEndpoint::Impl::publish(const Params& q, const std::string& access_
                    rid + "</RequestId>\n  </ResponseMetadata>\n</PublishResponse>\n"};
 }
 
+// Parsed completely before anything is recorded: a batch with one bad value is rejected as
+// a whole, as CloudWatch does.
 Reply FakeAwsEndpoint::Impl::putMetricData(const Params& q, const std::string& rid) {
   std::string ns = q.param("Namespace");
   if (ns.empty()) {
@@ -794,6 +801,8 @@ Reply FakeAwsEndpoint::Impl::putMetricData(const Params& q, const std::string& r
                    "</RequestId>\n  </ResponseMetadata>\n</PutMetricDataResponse>\n"};
 }
 
+// What lab scripts poll (GET /_fake/state): routes with their live state, instances, what
+// was published and measured, and the counters. No key material is included.
 std::string FakeAwsEndpoint::Impl::stateJson() {
   std::lock_guard lock(mu);
   nlohmann::json j;
@@ -849,6 +858,8 @@ FakeAwsEndpoint::FakeAwsEndpoint(FakeAwsOptions options)
 
 FakeAwsEndpoint::~FakeAwsEndpoint() { stop(); }
 
+// Binds before starting the accept thread, so that port() is valid when start() returns and
+// a connection made right away waits in the listen backlog instead of being refused.
 Result<void> FakeAwsEndpoint::start() {
   Impl& d = *impl_;
   if (d.running) {

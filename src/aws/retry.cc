@@ -128,6 +128,8 @@ int RetryQuota::available() const {
   return available_;
 }
 
+// Order matters: a non-retryable error never takes tokens, and the attempt budget is checked
+// before the quota so that a call that is out of attempts leaves the bucket untouched.
 std::optional<Duration> RetryState::onFailure(RetryKind kind, double random01,
                                               RetryQuota& quota) {
   if (kind == RetryKind::NotRetryable) {
@@ -154,6 +156,8 @@ void RetryState::onSuccess(RetryQuota& quota) {
   last_cost_ = 0;
 }
 
+// RFC 9110 §5.6.7: senders use IMF-fixdate; recipients must also accept the two obsolete
+// forms. AWS sends IMF-fixdate, proxies in between may not.
 Result<WallTime> parseHttpDate(std::string_view text) {
   auto bad = [&] {
     return fail(ErrorCode::InvalidArgument,

@@ -230,6 +230,10 @@ Result<SigV4Case> loadCrt(const fs::path& dir) {
 
 }  // namespace
 
+// The suites write requests by hand: the request target is not percent-encoded (spaces and
+// UTF-8 appear raw), header values keep their leading spaces, and a folded line continues the
+// previous header. All of that must reach the signer unchanged, because canonicalisation is
+// exactly what the vectors test.
 Result<SigV4Request> parseRawHttpRequest(std::string_view text) {
   SigV4Request out;
   std::size_t line_no = 0;

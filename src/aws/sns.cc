@@ -24,6 +24,8 @@ std::string_view utf8Prefix(std::string_view s, std::size_t max) {
 
 }  // namespace
 
+// Control characters become spaces rather than disappearing, so "DX\ndown" stays readable
+// as "DX down" in a mail client's subject line.
 std::string sanitizeSnsSubject(std::string_view subject) {
   std::string out;
   out.reserve(subject.size());
@@ -98,6 +100,8 @@ Result<PublishResult> parsePublish(std::string_view xml) {
   return out;
 }
 
+// The region check happens before any request: SNS would answer InvalidParameter (or, for
+// the other partition, InvalidClientTokenId), which says far less than this message.
 Result<PublishResult> SnsClient::publish(const SnsMessage& message) {
   auto request = publishRequest(message);
   if (!request) {

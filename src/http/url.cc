@@ -56,6 +56,8 @@ std::string Url::toString() const {
   return out;
 }
 
+// libcurl's URL API does the RFC 3986 parsing (IPv6 literals, ports, percent-escapes); the
+// checks here are the ones pathpilot adds: an explicit scheme, http or https only, a host.
 Result<Url> parseUrl(std::string_view text) {
   std::string shown = redactUrl(text);
   if (text.find("://") == std::string_view::npos) {
