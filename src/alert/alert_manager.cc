@@ -103,11 +103,16 @@ void AlertManager::stop(Duration drain) {
       return;
     }
     stopping_ = true;
+    ++work_generation_;
     drain_deadline_ = std::chrono::steady_clock::now() + drain;
   }
   group_cv_.notify_all();
   if (grouper_.joinable()) {
     grouper_.join();
+  }
+  {
+    std::lock_guard lock(mu_);
+    ++work_generation_;
   }
   work_cv_.notify_all();
   for (auto& [name, cs] : channels_) {
@@ -153,10 +158,11 @@ void AlertManager::groupLoop() {
     events.swap(queue_);
     lock.unlock();
     std::size_t written = process(std::move(events), stopping);
+    lock.lock();
     if (written > 0) {
+      ++work_generation_;
       work_cv_.notify_all();
     }
-    lock.lock();
     if (stopping && queue_.empty()) {
       grouper_done_ = true;
       return;
@@ -317,6 +323,11 @@ void AlertManager::emit(journal::EventKind kind, const Notification& n, const st
 
 void AlertManager::workerLoop(ChannelState& cs) {
   for (;;) {
+    std::uint64_t generation = 0;
+    {
+      std::lock_guard lock(mu_);
+      generation = work_generation_;
+    }
     Step step = deliverOne(cs);
     std::unique_lock lock(mu_);
     if (stopping_ && grouper_done_) {
@@ -346,7 +357,7 @@ void AlertManager::workerLoop(ChannelState& cs) {
       }
     }
     // Woken early by new messages (enqueue) or stop().
-    work_cv_.wait_for(lock, wait);
+    work_cv_.wait_for(lock, wait, [&] { return work_generation_ != generation; });
   }
 }
 

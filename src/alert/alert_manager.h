@@ -147,6 +147,9 @@ class AlertManager {
   std::uint64_t events_dropped_ = 0;
   std::uint64_t enqueue_errors_ = 0;
   bool stopping_ = false;
+  // Bumped (under mu_) whenever workers have news: new rows, stop. A worker that saw no work
+  // waits only while it is unchanged, so a wake-up between its check and its wait is not lost.
+  std::uint64_t work_generation_ = 0;
   bool grouper_done_ = false;
   MonoTime drain_deadline_{};
   std::thread grouper_;
