@@ -28,5 +28,6 @@ Command addStatusCommand(CLI::App& root);
 Command addDrainCommand(CLI::App& root);
 Command addUndrainCommand(CLI::App& root);
 Command addDebugCommand(CLI::App& root);
+Command addAlertsCommand(CLI::App& root);
 
 }  // namespace pathpilot::cli

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
       addDrainCommand(app),
       addUndrainCommand(app),
       addDebugCommand(app),
+      addAlertsCommand(app),
   };
 
   try {

@@ -13,6 +13,7 @@
 
 #include <asio.hpp>
 
+#include "alert/alert_manager.h"
 #include "base/version.h"
 #include "config/loader.h"
 #include "daemon/control_server.h"
@@ -145,17 +146,38 @@ int runDaemon(const RunOptions& options) {
   asio::io_context io;
   probe::ProbeEngine prober(io, clock);
   route::ThreadPoolExecutor executor(io, 4);
+  // Recovery commands may run for minutes: they get their own workers, so that two gateways
+  // being restarted never hold up route programming.
+  route::ThreadPoolExecutor recovery_executor(io, 2);
   route::PosixProcessRunner runner;
   journal::Journal& events = **journal;
+  // Alerts: fed every event (below), delivered from a durable outbox on their own threads;
+  // alert_sent / alert_failed come back as journal events.
+  std::unique_ptr<alert::AlertManager> alerts;
+  if (cfg.alerts) {
+    auto opened = alert::openAlertManager(
+        cfg, clock, [&events](journal::Event e) { events.append(std::move(e)); });
+    if (!opened) {
+      spdlog::error("alerts: {}", opened.error().toString());
+      return 1;
+    }
+    alerts = std::move(*opened);
+    alerts->start();
+  }
   Engine engine(
       io, clock, prober, executor,
       [&runner](const config::Config& c, const config::RouteTableConfig& t) {
         return openTable(runner, c, t);
       },
-      [&executor, &runner](const config::Config&, const config::PathConfig& p) {
-        return makeRecovery(executor, runner, p);
+      [&recovery_executor, &runner](const config::Config&, const config::PathConfig& p) {
+        return makeRecovery(recovery_executor, runner, p);
       },
-      [&events](const journal::Event& e) { events.append(e); });
+      [&events, &alerts](const journal::Event& e) {
+        events.append(e);
+        if (alerts) {
+          alerts->submit(e);
+        }
+      });
 
   if (auto started = engine.start(cfg); !started) {
     spdlog::error("cannot start: {}", started.error().toString());
@@ -194,6 +216,9 @@ int runDaemon(const RunOptions& options) {
       status["journal"] = {{"accepted", js.accepted},    {"written", js.written},
                            {"overflowed", js.overflowed}, {"queue_depth", js.queue_depth},
                            {"errors", js.errors}};
+      if (alerts) {
+        status["alerts"] = {{"outbox_depth", alerts->outboxDepth()}};
+      }
       return nlohmann::json{{"ok", true}, {"status", status}};
     }
     if (cmd == "drain" || cmd == "undrain") {
@@ -268,6 +293,9 @@ int runDaemon(const RunOptions& options) {
                engine.config().site.name, cfg.control.socket);
   io.run();
   control.stop();
+  if (alerts) {
+    alerts->stop(std::chrono::seconds(5));  // undelivered alerts stay in the outbox
+  }
   events.close();
   auto js = events.stats();
   if (js.overflowed > 0) {
