@@ -1,0 +1,679 @@
+#include "api/server.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <regex>
+#include <sys/socket.h>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "api/auth.h"
+#include "api/dashboard_assets.h"
+#include "api/detail/transport.h"
+#include "base/check.h"
+#include "journal/query.h"
+#include "journal/text_format.h"
+#include "metrics/exposition.h"
+
+namespace pathpilot::api {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr const char* kJson = "application/json";
+constexpr const char* kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
+constexpr std::size_t kMaxParamBytes = 1024;
+constexpr std::size_t kMaxPathName = 64;
+
+const std::regex& controlRoute() {
+  static const std::regex re(R"(/api/v1/paths/([^/]+)/(drain|undrain))");
+  return re;
+}
+
+const std::set<std::string, std::less<>>& getRoutes() {
+  static const std::set<std::string, std::less<>> routes = [] {
+    std::set<std::string, std::less<>> r = {"/healthz", "/metrics", "/api/v1/status",
+                                             "/api/v1/history", "/api/v1/events"};
+    for (const Asset& a : dashboardAssets()) {
+      r.emplace(a.path);
+    }
+    return r;
+  }();
+  return routes;
+}
+
+std::string_view codeName(int status) {
+  switch (status) {
+    case 400:
+      return "bad_request";
+    case 401:
+      return "unauthorized";
+    case 403:
+      return "forbidden";
+    case 404:
+      return "not_found";
+    case 405:
+      return "method_not_allowed";
+    case 408:
+      return "request_timeout";
+    case 413:
+      return "payload_too_large";
+    case 414:
+      return "uri_too_long";
+    case 415:
+      return "unsupported_media_type";
+    case 429:
+      return "rate_limited";
+    case 500:
+      return "internal";
+    case 503:
+      return "unavailable";
+    case 504:
+      return "timeout";
+    default:
+      return status >= 500 ? "server_error" : "client_error";
+  }
+}
+
+void noStore(httplib::Response& res) {
+  res.set_header("Cache-Control", "no-store");
+  res.set_header("X-Content-Type-Options", "nosniff");
+}
+
+void sendJson(httplib::Response& res, int status, const Json& body) {
+  res.status = status;
+  noStore(res);
+  res.set_content(body.dump(-1, ' ', false, Json::error_handler_t::replace), kJson);
+}
+
+void sendError(httplib::Response& res, int status, const std::string& message) {
+  sendJson(res, status, Json{{"error", message}, {"code", std::string(codeName(status))}});
+}
+
+// Serves a body owned by a snapshot without copying it; the snapshot stays alive until the
+// response has been written.
+void sendShared(httplib::Response& res, std::shared_ptr<const void> owner, std::string_view body,
+                const char* type) {
+  res.status = 200;
+  noStore(res);
+  res.set_content_provider(
+      body.size(), type,
+      [owner, body](size_t offset, size_t length, httplib::DataSink& sink) {
+        return sink.write(body.data() + offset, length);
+      });
+}
+
+// The URL must not contain dot segments, backslashes or NULs, raw or percent-encoded. Nothing
+// here maps URLs to files, so this is defence in depth and a clear answer to scanners.
+bool suspiciousPath(const httplib::Request& req) {
+  auto bad = [](std::string_view p) {
+    if (p.find('\\') != std::string_view::npos || p.find('\0') != std::string_view::npos) {
+      return true;
+    }
+    std::size_t start = 0;
+    while (start <= p.size()) {
+      std::size_t end = p.find('/', start);
+      if (end == std::string_view::npos) {
+        end = p.size();
+      }
+      std::string_view seg = p.substr(start, end - start);
+      if (seg == "." || seg == "..") {
+        return true;
+      }
+      start = end + 1;
+    }
+    return false;
+  };
+  std::string_view target = req.target;
+  if (auto q = target.find('?'); q != std::string_view::npos) {
+    target = target.substr(0, q);
+  }
+  std::string lowered(target);
+  std::transform(lowered.begin(), lowered.end(), lowered.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return bad(req.path) || bad(target) || lowered.find("%2e") != std::string::npos ||
+         lowered.find("%2f") != std::string::npos || lowered.find("%5c") != std::string::npos ||
+         lowered.find("%00") != std::string::npos;
+}
+
+bool expectsBody(const httplib::Request& req) {
+  auto length = req.get_header_value("Content-Length");
+  return (!length.empty() && length != "0") ||
+         req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
+}
+
+bool validPathName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxPathName || name == "." || name == "..") {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '.' || c == '-';
+  });
+}
+
+// Parses the query of /api/v1/events into a journal query; returns an error message naming
+// the parameter on bad input.
+std::optional<std::string> parseEventQuery(const httplib::Request& req, WallTime now,
+                                           std::size_t max_events, journal::Query& q) {
+  static const std::array<std::string_view, 13> kKnown = {
+      "site", "path", "link", "kind", "route_table", "severity", "since",
+      "until", "q", "limit", "after_seq", "before_seq", "_"};
+  std::set<std::string, std::less<>> seen;
+  for (const auto& [key, value] : req.params) {
+    if (std::find(kKnown.begin(), kKnown.end(), key) == kKnown.end()) {
+      std::string known;
+      for (std::size_t i = 0; i + 1 < kKnown.size(); ++i) {
+        known += (i ? ", " : "") + std::string(kKnown[i]);
+      }
+      return "unknown parameter \"" + key.substr(0, 64) + "\" (known: " + known + ")";
+    }
+    if (!seen.insert(key).second) {
+      return "parameter \"" + key + "\" is given more than once";
+    }
+    if (value.size() > kMaxParamBytes) {
+      return "parameter \"" + key + "\" is longer than " + std::to_string(kMaxParamBytes) +
+             " bytes";
+    }
+  }
+  auto get = [&](const char* key) -> std::optional<std::string> {
+    if (!req.has_param(key)) {
+      return std::nullopt;
+    }
+    return req.get_param_value(key);
+  };
+  auto setString = [&](const char* key, std::optional<std::string>& field) {
+    if (auto v = get(key); v && !v->empty()) {
+      field = *v;
+    }
+  };
+  setString("site", q.site);
+  setString("path", q.path);
+  setString("route_table", q.route_table);
+  if (auto v = get("link"); v && !v->empty()) {
+    auto link = journal::parseLink(*v);
+    if (!link) {
+      return "parameter \"link\": " + link.error().message();
+    }
+    q.link = *link;
+  }
+  if (auto v = get("kind"); v && !v->empty()) {
+    auto kind = journal::parseEventKind(*v);
+    if (!kind) {
+      return "parameter \"kind\": " + kind.error().message();
+    }
+    q.kind = *kind;
+  }
+  if (auto v = get("severity"); v && !v->empty()) {
+    auto s = journal::parseSeverity(*v);
+    if (!s) {
+      return "parameter \"severity\": " + s.error().message();
+    }
+    q.min_severity = *s;
+  }
+  if (auto v = get("since"); v && !v->empty()) {
+    auto t = journal::parseTimeArgument(*v, now);
+    if (!t) {
+      return "parameter \"since\": " + t.error().message();
+    }
+    q.since = *t;
+  }
+  if (auto v = get("until"); v && !v->empty()) {
+    auto t = journal::parseTimeArgument(*v, now);
+    if (!t) {
+      return "parameter \"until\": " + t.error().message();
+    }
+    q.until = *t;
+  }
+  if (q.since && q.until && *q.until <= *q.since) {
+    return "parameter \"until\" must be later than \"since\"";
+  }
+  if (auto v = get("q")) {
+    q.text = *v;
+  }
+  auto number = [&](const char* key, std::uint64_t& out) -> std::optional<std::string> {
+    auto v = get(key);
+    if (!v) {
+      return std::nullopt;
+    }
+    const char* first = v->data();
+    const char* last = v->data() + v->size();
+    auto [ptr, ec] = std::from_chars(first, last, out);
+    if (v->empty() || ec != std::errc() || ptr != last) {
+      return "parameter \"" + std::string(key) + "\" must be a non-negative integer, not \"" +
+             v->substr(0, 32) + "\"";
+    }
+    return std::nullopt;
+  };
+  std::uint64_t limit = 100;
+  if (auto e = number("limit", limit)) {
+    return e;
+  }
+  if (limit < 1 || limit > max_events) {
+    return "parameter \"limit\" must be between 1 and " + std::to_string(max_events);
+  }
+  q.limit = static_cast<std::size_t>(limit);
+  std::uint64_t seq = 0;
+  if (req.has_param("after_seq")) {
+    if (auto e = number("after_seq", seq)) {
+      return e;
+    }
+    q.after_seq = seq;
+  }
+  if (req.has_param("before_seq")) {
+    if (auto e = number("before_seq", seq)) {
+      return e;
+    }
+    q.before_seq = seq;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+ApiServer::ApiServer(ApiOptions options, const SnapshotStore& snapshots, const Clock& clock,
+                     journal::EventLog* events, ControlFn control)
+    : options_(std::move(options)),
+      snapshots_(snapshots),
+      clock_(clock),
+      events_(events),
+      control_(std::move(control)),
+      transport_stats_(std::make_unique<detail::TransportStats>()),
+      read_limiter_(options_.read_limit),
+      write_limiter_(options_.write_limit) {
+  detail::TransportOptions t;
+  t.threads = options_.threads;
+  t.max_queued = options_.max_queued;
+  t.max_connections_per_client = options_.max_connections_per_client;
+  t.max_requests_per_connection = options_.max_requests_per_connection;
+  t.request_timeout = options_.request_timeout;
+  t.read_timeout = options_.read_timeout;
+  t.write_timeout = options_.write_timeout;
+  t.idle_timeout = options_.idle_timeout;
+  http_ = std::make_unique<detail::GuardedServer>(t, *transport_stats_);
+  routes();
+}
+
+ApiServer::~ApiServer() { stop(); }
+
+void ApiServer::countStatus(int status) {
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  ++responses_[status];
+}
+
+void ApiServer::routes() {
+  auto& http = *http_;
+  http.set_payload_max_length(options_.max_body_bytes);
+  // httplib's default also sets SO_REUSEPORT, which would let a second daemon bind the same
+  // port and silently take half of the requests. SO_REUSEADDR alone allows a quick restart.
+  http.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(options_.idle_timeout).count();
+  http.set_keep_alive_timeout(std::max<time_t>(1, static_cast<time_t>(secs)));
+  http.set_keep_alive_max_count(options_.max_requests_per_connection);
+
+  http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    auto reject = [&](int status, const std::string& message, const char* reason) {
+      if (expectsBody(req)) {
+        detail::GuardedServer::closeAfterResponse();
+        res.set_header("Connection", "close");
+      }
+      if (reason != nullptr) {
+        std::lock_guard<std::mutex> lock(stats_mutex_);
+        ++rejected_[reason];
+      }
+      sendError(res, status, message);
+      return httplib::Server::HandlerResponse::Handled;
+    };
+    if (suspiciousPath(req)) {
+      return reject(400, "dot segments, backslashes and NUL bytes are not allowed in URLs",
+                    "bad_url");
+    }
+    bool is_read = req.method == "GET" || req.method == "HEAD";
+    bool is_control = std::regex_match(req.path, controlRoute());
+    bool known = getRoutes().count(req.path) != 0;
+    if (!known && !is_control) {
+      return reject(404, "no such endpoint: " + req.method + " " + req.path.substr(0, 256),
+                    nullptr);
+    }
+    if (known && !is_read) {
+      res.set_header("Allow", "GET, HEAD");
+      return reject(405, req.method + " is not allowed on " + req.path + " (use GET)", nullptr);
+    }
+    if (is_control && req.method != "POST") {
+      res.set_header("Allow", "POST");
+      return reject(405, req.method + " is not allowed on " + req.path + " (use POST)", nullptr);
+    }
+    MonoTime now = clock_.now();
+    {
+      std::lock_guard<std::mutex> lock(limit_mutex_);
+      RateLimiter& limiter = is_control ? write_limiter_ : read_limiter_;
+      if (!limiter.allow(req.remote_addr, now)) {
+        auto wait = limiter.retryAfter(req.remote_addr, now);
+        auto seconds = std::max<std::int64_t>(
+            1, std::chrono::duration_cast<std::chrono::seconds>(wait + std::chrono::milliseconds(999))
+                   .count());
+        res.set_header("Retry-After", std::to_string(seconds));
+        return reject(429, std::string("too many ") + (is_control ? "write" : "read") +
+                               " requests from " + req.remote_addr + "; retry in " +
+                               std::to_string(seconds) + "s",
+                      "rate_limited");
+      }
+    }
+    if (is_control) {
+      switch (checkBearer(req.get_header_value("Authorization"), options_.token)) {
+        case AuthResult::Ok:
+          break;
+        case AuthResult::Missing:
+          res.set_header("WWW-Authenticate", "Bearer realm=\"pathpilot\"");
+          return reject(401, "this endpoint needs an Authorization: Bearer <token> header",
+                        "unauthorized");
+        case AuthResult::Invalid:
+          spdlog::warn("api: {} {} from {} with a wrong bearer token", req.method, req.path,
+                       req.remote_addr);
+          return reject(403, "the bearer token is not valid", "forbidden");
+        case AuthResult::Disabled:
+          return reject(403,
+                        "writes are disabled: set api.auth_token in the config to enable them",
+                        "forbidden");
+      }
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+
+  http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req,
+                                                                     httplib::Response& res) {
+    const auto* stream = detail::GuardedServer::currentStream();
+    if (stream != nullptr && stream->timedOut()) {
+      res.status = 408;
+      res.set_header("Connection", "close");
+      res.body.clear();
+    }
+    if (res.body.empty()) {
+      // An error httplib found itself (malformed request, too large, timed out): the stream
+      // may be out of step with the requests, so close the connection after this answer.
+      detail::GuardedServer::closeAfterResponse();
+      res.set_header("Connection", "close");
+      std::string message;
+      switch (res.status) {
+        case 400:
+          message = "malformed HTTP request";
+          break;
+        case 404:
+          message = "no such endpoint: " + req.method + " " + req.path.substr(0, 256);
+          break;
+        case 408:
+          message = "the request did not arrive within " +
+                    formatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(
+                        options_.request_timeout));
+          break;
+        case 413:
+          message = "the request body is larger than " + std::to_string(options_.max_body_bytes) +
+                    " bytes";
+          break;
+        case 414:
+          message = "the URI is too long";
+          break;
+        default:
+          message = std::string(codeName(res.status));
+      }
+      sendError(res, res.status, message);
+    }
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+
+  http.set_exception_handler(
+      [this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "unknown exception";
+        try {
+          std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        spdlog::error("api: {} {}: internal error: {}", req.method, req.path, what);
+        sendError(res, 500, "internal error");
+      });
+
+  // Runs for every response written, errors included (after the error handler).
+  http.set_post_routing_handler(
+      [this](const httplib::Request&, httplib::Response& res) { countStatus(res.status); });
+
+  // Dashboard.
+  for (const Asset& asset : dashboardAssets()) {
+    http.Get(std::regex_replace(std::string(asset.path), std::regex(R"([.^$|()\[\]{}*+?\\])"),
+                                R"(\$&)"),
+             [&asset](const httplib::Request&, httplib::Response& res) {
+               res.set_header("Content-Security-Policy",
+                              "default-src 'self'; img-src 'self' data:; "
+                              "frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+               res.set_header("X-Content-Type-Options", "nosniff");
+               res.set_header("X-Frame-Options", "DENY");
+               res.set_header("Referrer-Policy", "no-referrer");
+               res.set_header("Cache-Control", "no-cache");
+               res.set_content(asset.body.data(), asset.body.size(),
+                               std::string(asset.content_type));
+             });
+  }
+
+  http.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    auto snap = snapshots_.current();
+    if (!snap) {
+      sendJson(res, 503, {{"status", "starting"}, {"error", "no snapshot published yet"},
+                          {"code", "unavailable"}});
+      return;
+    }
+    double age = std::chrono::duration<double>(clock_.now() - snap->taken_mono).count();
+    bool fresh = clock_.now() - snap->taken_mono <= options_.stale_after;
+    Json body = {{"status", fresh ? "ok" : "stale"},
+                 {"snapshot_age_seconds", age},
+                 {"generation", snap->generation}};
+    if (!fresh) {
+      body["error"] = "the engine has not published a snapshot for " +
+                      std::to_string(static_cast<long long>(age)) + "s (stalled?)";
+      body["code"] = "unavailable";
+    }
+    sendJson(res, fresh ? 200 : 503, body);
+  });
+
+  http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    auto snap = snapshots_.current();
+    auto text = std::make_shared<const std::string>(renderMetrics(snap.get()));
+    sendShared(res, text, *text, kMetricsType);
+  });
+
+  http.Get("/api/v1/status", [this](const httplib::Request&, httplib::Response& res) {
+    auto snap = snapshots_.current();
+    if (!snap) {
+      sendError(res, 503, "the daemon is starting: no status yet");
+      return;
+    }
+    const std::string& body = snap->statusBody();
+    sendShared(res, snap, body, kJson);
+  });
+
+  http.Get("/api/v1/history", [this](const httplib::Request&, httplib::Response& res) {
+    auto snap = snapshots_.current();
+    if (!snap) {
+      sendError(res, 503, "the daemon is starting: no history yet");
+      return;
+    }
+    const std::string& body = snap->historyBody();
+    sendShared(res, snap, body, kJson);
+  });
+
+  http.Get("/api/v1/events", [this](const httplib::Request& req, httplib::Response& res) {
+    journal::Query q;
+    if (auto error = parseEventQuery(req, clock_.wallNow(), options_.max_events, q)) {
+      sendError(res, 400, *error);
+      return;
+    }
+    if (events_ == nullptr) {
+      sendError(res, 503,
+                "the journal has no searchable store (journal.sqlite is empty in the config)");
+      return;
+    }
+    auto found = events_->search(q);
+    if (!found) {
+      int status = found.error().code() == ErrorCode::InvalidArgument ? 400 : 503;
+      sendError(res, status, "journal search failed: " + found.error().message());
+      return;
+    }
+    Json list = Json::array();
+    for (const auto& e : *found) {
+      list.push_back(journal::toJson(e));
+    }
+    sendJson(res, 200, {{"events", std::move(list)}, {"count", found->size()}, {"limit", q.limit}});
+  });
+
+  http.Post(R"(/api/v1/paths/([^/]+)/(drain|undrain))",
+            [this](const httplib::Request& req, httplib::Response& res) {
+              std::string name = req.matches[1];
+              ControlAction action =
+                  req.matches[2] == "drain" ? ControlAction::Drain : ControlAction::Undrain;
+              std::string verb = action == ControlAction::Drain ? "drain" : "undrain";
+              if (!validPathName(name)) {
+                sendError(res, 400,
+                          "invalid path name (expected 1-64 of A-Z a-z 0-9 _ . -)");
+                return;
+              }
+              std::string comment;
+              if (!req.body.empty()) {
+                Json body = Json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+                if (body.is_discarded()) {
+                  sendError(res, 400, "the request body is not valid JSON");
+                  return;
+                }
+                if (!body.is_object()) {
+                  sendError(res, 400, "the request body must be a JSON object");
+                  return;
+                }
+                for (const auto& [key, value] : body.items()) {
+                  if (key != "comment") {
+                    sendError(res, 400, "unknown field \"" + key.substr(0, 64) +
+                                            "\" in the request body (known: comment)");
+                    return;
+                  }
+                  if (!value.is_string() || value.get<std::string>().size() > 256) {
+                    sendError(res, 400, "field \"comment\" must be a string of at most 256 bytes");
+                    return;
+                  }
+                  comment = value.get<std::string>();
+                }
+              }
+              if (!control_) {
+                sendError(res, 503, "drain and undrain are not available in this process");
+                return;
+              }
+              auto result = control_(action, name);
+              if (!result) {
+                const Error& e = result.error();
+                int status = e.code() == ErrorCode::NotFound          ? 404
+                             : e.code() == ErrorCode::InvalidArgument ? 400
+                             : e.code() == ErrorCode::Timeout || e.code() == ErrorCode::Unavailable
+                                 ? 503
+                                 : 500;
+                sendError(res, status, e.message());
+                return;
+              }
+              spdlog::info("api: {} {} by {}{}: {}", verb, name, req.remote_addr,
+                           comment.empty() ? "" : " (" + comment + ")", *result);
+              sendJson(res, 200,
+                       {{"ok", true}, {"path", name}, {"action", verb}, {"message", *result}});
+            });
+}
+
+std::string ApiServer::renderMetrics(const Snapshot* snap) const {
+  std::string out;
+  if (snap != nullptr) {
+    out.reserve(4096 + snap->metrics.paths.size() * 2600 + snap->metrics.routes.size() * 1200);
+  }
+  metrics::ExpositionWriter w(out);
+  if (snap != nullptr) {
+    metrics::renderDaemonMetrics(snap->metrics, w);
+  }
+  w.family("pathpilot_api_requests_total", metrics::MetricType::Counter,
+           "HTTP API responses by status code.");
+  std::map<int, std::uint64_t> responses;
+  std::map<std::string, std::uint64_t> rejected;
+  {
+    std::lock_guard<std::mutex> lock(stats_mutex_);
+    responses = responses_;
+    rejected = rejected_;
+  }
+  for (const auto& [code, n] : responses) {
+    w.sample({{"code", std::to_string(code)}}, n);
+  }
+  rejected["saturated"] = transport_stats_->shed.load() + transport_stats_->client_limit.load();
+  rejected["request_timeout"] = transport_stats_->request_timeouts.load();
+  for (const char* reason : {"rate_limited", "unauthorized", "forbidden", "bad_url"}) {
+    rejected.try_emplace(reason, 0);
+  }
+  w.family("pathpilot_api_rejected_total", metrics::MetricType::Counter,
+           "HTTP API requests refused before reaching a handler, by reason.");
+  for (const auto& [reason, n] : rejected) {
+    w.sample({{"reason", reason}}, n);
+  }
+  w.family("pathpilot_api_connections_total", metrics::MetricType::Counter,
+           "TCP connections accepted by the HTTP API.");
+  w.sample({}, transport_stats_->connections.load());
+  if (snap != nullptr) {
+    w.family("pathpilot_api_snapshot_age_seconds", metrics::MetricType::Gauge,
+             "Age of the engine snapshot served (grows when the engine stalls).");
+    w.sample({}, std::chrono::duration<double>(clock_.now() - snap->taken_mono).count());
+  }
+  return out;
+}
+
+Result<void> ApiServer::start() {
+  PP_CHECK(!started_);
+  int port = 0;
+  errno = 0;
+  if (options_.port == 0) {
+    port = http_->bind_to_any_port(options_.host);
+  } else {
+    port = http_->bind_to_port(options_.host, options_.port) ? options_.port : -1;
+  }
+  if (port <= 0) {
+    int err = errno;
+    std::string where = options_.host.find(':') != std::string::npos
+                            ? "[" + options_.host + "]:" + std::to_string(options_.port)
+                            : options_.host + ":" + std::to_string(options_.port);
+    return fail(ErrorCode::Unavailable,
+                "api: cannot listen on " + where +
+                    (err != 0 ? std::string(": ") + std::strerror(err) : std::string()),
+                err);
+  }
+  port_ = static_cast<std::uint16_t>(port);
+  started_ = true;
+  thread_ = std::thread([this] { http_->listen_after_bind(); });
+  // httplib's stop() does nothing until the listener thread has marked itself running, so
+  // wait for that here (microseconds) rather than risk a stop() that never returns.
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!http_->is_running() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::yield();
+  }
+  return ok();
+}
+
+void ApiServer::stop() {
+  if (!started_) {
+    return;
+  }
+  started_ = false;
+  http_->stop();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+}  // namespace pathpilot::api

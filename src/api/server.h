@@ -1,0 +1,132 @@
+// api/server.h — the local HTTP API, /metrics and the dashboard.
+//
+// Purpose: what operators and tools see of a running daemon over HTTP (cpp-httplib):
+//   GET  /                          the dashboard (web/, embedded in the binary)
+//   GET  /healthz                   200 while the engine publishes fresh snapshots, else 503
+//   GET  /metrics                   Prometheus text format 0.0.4 (metrics/daemon_metrics.h)
+//   GET  /api/v1/status             the same document as `pathpilot status --json`
+//   GET  /api/v1/history            per-path loss/RTT of the last minutes (sparklines)
+//   GET  /api/v1/events?site=&path=&link=&kind=&route_table=&severity=&since=&until=&q=
+//                      &limit=&after_seq=&before_seq=
+//                                   journal search (journal/query.h), newest first
+//   POST /api/v1/paths/{name}/drain, /undrain
+//                                   operator drain; needs `Authorization: Bearer <token>`;
+//                                   optional JSON body {"comment": "..."} (logged)
+// Every error is JSON: {"error": "<what and where>", "code": "<kind>"} with the HTTP status:
+// 400 malformed request, bad parameter (named), malformed JSON, dot segments in the URL;
+// 401 no bearer token (with WWW-Authenticate); 403 wrong token or writes disabled (no token
+// configured); 404 unknown endpoint or path; 405 wrong method (with Allow); 408 request not
+// received within request_timeout (slowloris); 413 body too large; 414 URI too long;
+// 429 rate limited (with Retry-After); 503 no snapshot yet, journal unavailable, engine busy,
+// or server saturated.
+//
+// The server only reads immutable snapshots from a SnapshotStore and searches the journal
+// (thread-safe, its own read connection); drain/undrain go through a ControlFn that the
+// daemon implements by posting to the engine thread with a timeout (api/loop_call.h). So
+// nothing here can block the engine.
+//
+// Threading: own threads (httplib's listener, `threads` workers, one overload responder).
+// start() and stop() from one thread. ControlFn is called on worker threads.
+// Metrics (appended to /metrics): pathpilot_api_requests_total{code},
+// pathpilot_api_rejected_total{reason}, pathpilot_api_snapshot_age_seconds.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "api/rate_limiter.h"
+#include "api/snapshot.h"
+#include "base/error.h"
+#include "base/time.h"
+#include "journal/event_log.h"
+
+namespace pathpilot::api {
+
+namespace detail {
+class GuardedServer;
+struct TransportStats;
+}  // namespace detail
+
+struct ApiOptions {
+  std::string host = "127.0.0.1";  // numeric address; "::1" for IPv6
+  std::uint16_t port = 9180;       // 0: any free port (tests)
+  // Bearer token for the write endpoints; nullopt: writes are refused (403).
+  std::optional<std::string> token;
+
+  std::size_t threads = 4;                 // requests served at once
+  std::size_t max_queued = 64;             // connections waiting for a worker; more get 503
+  std::size_t max_connections_per_client = 16;
+  std::size_t max_requests_per_connection = 100;
+  std::size_t max_body_bytes = 16 * 1024;  // POST bodies
+  Duration request_timeout = std::chrono::seconds(10);  // whole request must arrive in this
+  Duration read_timeout = std::chrono::seconds(5);      // longest silence within a request
+  Duration write_timeout = std::chrono::seconds(10);
+  Duration idle_timeout = std::chrono::seconds(5);      // keep-alive
+  RateLimit read_limit{100, 200};  // per client address: requests/s and burst
+  RateLimit write_limit{2, 10};
+  Duration control_timeout = std::chrono::seconds(5);  // wait for the engine on drain
+  std::size_t max_events = 1000;   // largest `limit` of /api/v1/events
+  Duration stale_after = std::chrono::seconds(10);  // /healthz fails when older
+};
+
+enum class ControlAction { Drain, Undrain };
+
+// Performs a drain/undrain on the engine thread; returns the engine's message or its error
+// (NotFound for an unknown path, Timeout when the engine did not answer in time).
+using ControlFn = std::function<Result<std::string>(ControlAction, const std::string& path)>;
+
+class ApiServer {
+ public:
+  // `snapshots`, `clock` and `events` (nullable: no journal search, 503) must outlive the
+  // server. `control` may be empty (writes then answer 503).
+  ApiServer(ApiOptions options, const SnapshotStore& snapshots, const Clock& clock,
+            journal::EventLog* events, ControlFn control);
+  ~ApiServer();
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+
+  // Binds and starts serving. Errors: Unavailable naming the address when it cannot bind
+  // ("cannot listen on 127.0.0.1:9180: Address already in use").
+  [[nodiscard]] Result<void> start();
+  // Stops accepting and waits for in-flight requests (bounded by the timeouts).
+  void stop();
+
+  // The bound port (useful with port 0). Requires: start() succeeded.
+  std::uint16_t port() const { return port_; }
+
+  // The whole /metrics text for `snapshot` (nullable) plus the server's own families.
+  std::string renderMetrics(const Snapshot* snapshot) const;
+
+ private:
+  void routes();
+  void countStatus(int status);
+
+  ApiOptions options_;
+  const SnapshotStore& snapshots_;
+  const Clock& clock_;
+  journal::EventLog* events_;
+  ControlFn control_;
+  std::unique_ptr<detail::TransportStats> transport_stats_;
+  std::unique_ptr<detail::GuardedServer> http_;
+  std::thread thread_;
+  std::uint16_t port_ = 0;
+  bool started_ = false;
+
+  mutable std::mutex limit_mutex_;
+  RateLimiter read_limiter_;
+  RateLimiter write_limiter_;
+
+  mutable std::mutex stats_mutex_;
+  std::map<int, std::uint64_t> responses_;               // by status code
+  std::map<std::string, std::uint64_t> rejected_;        // by reason
+};
+
+}  // namespace pathpilot::api

@@ -1,0 +1,141 @@
+#include "api/snapshot_builder.h"
+
+#include <gtest/gtest.h>
+
+#include "fakes/fake_clock.h"
+#include "sample_status.h"
+
+namespace pathpilot::api {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+class SnapshotBuilderTest : public ::testing::Test {
+ protected:
+  pathpilot::testing::FakeClock clock_;
+  SnapshotBuilder builder_{clock_.now(), clock_.wallNow()};
+
+  std::shared_ptr<const Snapshot> build(nlohmann::json status = testing::sampleStatus()) {
+    SnapshotInputs in;
+    in.status = std::move(status);
+    in.probe.sent = 77;
+    in.journal.present = true;
+    in.journal.queue_depth = 3;
+    return builder_.build(std::move(in), clock_.now(), clock_.wallNow());
+  }
+};
+
+TEST_F(SnapshotBuilderTest, MetricsComeFromTheStatusDocument) {
+  auto snap = build();
+  const auto& m = snap->metrics;
+  EXPECT_EQ(m.site, "Singapore");
+  EXPECT_EQ(m.version, "0.1.0");
+  ASSERT_EQ(m.paths.size(), 2u);
+  EXPECT_EQ(m.paths[0].name, "dx");
+  EXPECT_EQ(m.paths[0].state, "up");
+  EXPECT_TRUE(m.paths[0].usable);
+  EXPECT_DOUBLE_EQ(m.paths[0].rtt_p50_seconds, 0.0015);
+  EXPECT_TRUE(m.paths[1].drained);
+  EXPECT_DOUBLE_EQ(m.paths[1].loss_ratio, 0.1);
+  double now = std::chrono::duration<double>(clock_.wallNow().time_since_epoch()).count();
+  EXPECT_NEAR(m.paths[0].state_since_unix_seconds, now - 172.1, 1e-6);
+  ASSERT_EQ(m.routes.size(), 2u);
+  EXPECT_EQ(m.routes[1].current_path, "vpn-a");
+  EXPECT_EQ(m.routes[1].preferred_path, "dx");
+  EXPECT_DOUBLE_EQ(m.routes[1].hold_down_remaining_seconds, 42.0);
+  EXPECT_EQ(m.routes[1].sync, "pending");
+  EXPECT_EQ(m.probe.sent, 77u);
+  EXPECT_EQ(m.journal.queue_depth, 3u);
+  EXPECT_EQ(snap->status["engine"]["probe_results"], 1234);
+  EXPECT_EQ(snap->generation, 1u);
+  EXPECT_EQ(build()->generation, 2u);
+}
+
+TEST_F(SnapshotBuilderTest, ProbesEventsAndLagAreCounted) {
+  build();  // learns rtb → backend
+  builder_.onProbe("dx", true, milliseconds(2), clock_.now());
+  builder_.onProbe("dx", false, milliseconds(0), clock_.now());
+  journal::Event down = journal::makeEvent(journal::EventKind::PathDown, clock_.wallNow(), "S");
+  down.path = "dx";
+  down.to = "down";
+  builder_.onEvent(down);
+  journal::Event moved = journal::makeEvent(journal::EventKind::RouteChanged, clock_.wallNow(), "S");
+  moved.route_table = "rtb-468f5222";
+  moved.destination = "10.10.0.0/16";
+  builder_.onEvent(moved);
+  journal::Event error = journal::makeEvent(journal::EventKind::RouteError, clock_.wallNow(), "S");
+  error.route_table = "rtb-4b8f522f";
+  builder_.onEvent(error);
+  error.route_table = "rtb-unknown";
+  builder_.onEvent(error);
+  builder_.observeLoopLag(milliseconds(3));
+  auto snap = build();
+  const auto& dx = snap->metrics.paths[0];
+  EXPECT_EQ(dx.totals.sent, 2u);
+  EXPECT_EQ(dx.totals.lost, 1u);
+  EXPECT_EQ(dx.totals.transitions[3], 1u);
+  EXPECT_EQ(snap->metrics.routes[0].changes, 1u);
+  EXPECT_EQ(snap->metrics.route_errors_by_backend.at("aws"), 1u);
+  EXPECT_EQ(snap->metrics.route_errors_by_backend.at("unknown"), 1u);
+  EXPECT_EQ(snap->metrics.loop_lag.count(), 1u);
+  EXPECT_DOUBLE_EQ(snap->metrics.loop_lag_last_seconds, 0.003);
+}
+
+TEST_F(SnapshotBuilderTest, HistoryIsSharedUntilABucketCloses) {
+  builder_.onProbe("dx", true, milliseconds(2), clock_.now());
+  auto a = build();
+  auto b = build();
+  EXPECT_EQ(a->history.get(), b->history.get());
+  clock_.advance(seconds(5));
+  auto c = build();
+  EXPECT_NE(c->history.get(), b->history.get());
+  ASSERT_FALSE(c->history->paths.empty());
+  EXPECT_EQ(c->history->paths[0].points.size(), 1u);
+  auto j = nlohmann::json::parse(c->historyBody());
+  EXPECT_EQ(j["bucket_seconds"], 5.0);
+  EXPECT_EQ(j["paths"]["dx"][0][1], 1);     // sent
+  EXPECT_EQ(j["paths"]["dx"][0][3], 2.0);   // rtt ms
+}
+
+TEST_F(SnapshotBuilderTest, RemovedPathsAreForgotten) {
+  builder_.onProbe("old", true, milliseconds(2), clock_.now());
+  build();
+  EXPECT_EQ(builder_.recorder().totals("old"), nullptr);
+}
+
+TEST_F(SnapshotBuilderTest, MalformedStatusNeverThrows) {
+  for (const char* text :
+       {R"(null)", R"([])", R"({"paths": 3})", R"({"paths": [1, "x", {"name": 5, "loss": "a"}]})",
+        R"({"routes": [{"route_table": [], "hold_down_remaining_ms": "x"}]})"}) {
+    auto snap = build(nlohmann::json::parse(text));
+    EXPECT_NO_THROW((void)snap->statusBody()) << text;
+    EXPECT_NO_THROW((void)metrics::renderDaemonMetrics(snap->metrics)) << text;
+  }
+}
+
+TEST_F(SnapshotBuilderTest, StatusBodyIsDumpedOnceAndValidUtf8) {
+  auto status = testing::sampleStatus();
+  status["paths"][0]["reason"] = std::string("bad \xff byte");
+  auto snap = build(status);
+  const std::string& a = snap->statusBody();
+  const std::string& b = snap->statusBody();
+  EXPECT_EQ(&a, &b);
+  auto parsed = nlohmann::json::parse(a);
+  EXPECT_EQ(parsed["paths"][0]["reason"], "bad \xEF\xBF\xBD byte");
+}
+
+TEST(SnapshotStoreTest, PublishAndCurrent) {
+  SnapshotStore store;
+  EXPECT_EQ(store.current(), nullptr);
+  auto s = std::make_shared<Snapshot>();
+  s->generation = 7;
+  store.publish(s);
+  EXPECT_EQ(store.current()->generation, 7u);
+  auto held = store.current();
+  store.publish(std::make_shared<Snapshot>());
+  EXPECT_EQ(held->generation, 7u);  // a reader's snapshot stays valid
+}
+
+}  // namespace
+}  // namespace pathpilot::api

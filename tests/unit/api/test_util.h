@@ -1,0 +1,126 @@
+// Helpers for the API tests: a scratch directory and a raw HTTP exchange over a TCP socket
+// (for what httplib's client cannot send: partial requests, dot segments, garbage).
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <system_error>
+
+#include <gtest/gtest.h>
+
+namespace pathpilot::api::testing {
+
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/pp_api_XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr) {
+      ADD_FAILURE() << "mkdtemp failed";
+    }
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A client socket connected to 127.0.0.1:port.
+class RawClient {
+ public:
+  explicit RawClient(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  }
+  ~RawClient() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+  }
+  bool connected() const { return connected_; }
+  bool send(const std::string& data) {
+    return ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
+  }
+  // Reads until the server closes the connection or `timeout_ms` passes without data.
+  std::string readAll(int timeout_ms = 5000) {
+    std::string out;
+    char buf[4096];
+    for (;;) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, timeout_ms) <= 0) {
+        timed_out_ = true;
+        break;
+      }
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        break;
+      }
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
+  }
+  // Reads one response whose headers and Content-Length body have arrived.
+  std::string readResponse(int timeout_ms = 5000) {
+    std::string out;
+    char buf[4096];
+    for (;;) {
+      auto end = out.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        auto cl = out.find("Content-Length: ");
+        if (cl != std::string::npos && cl < end) {
+          std::size_t len = std::stoul(out.substr(cl + 16));
+          if (out.size() >= end + 4 + len) {
+            return out;
+          }
+        }
+      }
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, timeout_ms) <= 0) {
+        timed_out_ = true;
+        return out;
+      }
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        return out;
+      }
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  bool timedOut() const { return timed_out_; }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+  bool timed_out_ = false;
+};
+
+// The status code of a raw HTTP response ("HTTP/1.1 404 Not Found" → 404), or 0.
+inline int statusOf(const std::string& response) {
+  if (response.rfind("HTTP/1.", 0) != 0 || response.size() < 12) {
+    return 0;
+  }
+  return std::atoi(response.c_str() + 9);
+}
+
+inline std::string bodyOf(const std::string& response) {
+  auto end = response.find("\r\n\r\n");
+  return end == std::string::npos ? "" : response.substr(end + 4);
+}
+
+}  // namespace pathpilot::api::testing
