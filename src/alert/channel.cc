@@ -68,6 +68,10 @@ void Redactor::addUrl(std::string_view url) {
   std::size_t query = url.find('?');
   if (query != std::string_view::npos && query + 1 < url.size()) {
     add(url.substr(query + 1));
+    // Transport errors print the URL without its query: a token in the path must go too.
+    if (path != std::string_view::npos && query > path + 1) {
+      add(url.substr(path, query - path));
+    }
   }
 }
 

@@ -59,7 +59,7 @@ class Redactor {
  public:
   // Ignores values shorter than 4 bytes (redacting "a" everywhere would garble messages).
   void add(std::string_view secret);
-  // Registers a URL: the whole URL, its path+query and its query string.
+  // Registers a URL: the whole URL, its path+query, its path and its query string.
   void addUrl(std::string_view url);
   std::string apply(std::string text) const;
 
