@@ -99,6 +99,7 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     std::optional<Error> open_error;
     MonoTime retry_at{};
     std::string label;  // "IPv4, interface vpn0"
+    std::uint64_t drained_in_wakeup = 0;  // timer wake-up in which its sockets were last read
   };
 
   // A TCP connect in progress. TCP cannot share sockets, but TCP targets are few and slow.
@@ -383,7 +384,6 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     if (deadline && now > *deadline) {
       counters.timer_lag_ns += static_cast<std::uint64_t>((now - *deadline).count());
     }
-    bool drained = false;
     while (!deadlines.empty() && running) {
       const Deadline& top = deadlines.top();
       const MonoTime due = deadlines.nextDeadline();
@@ -397,9 +397,13 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
           onSendDue(d.a, d.b, now);
           break;
         case Deadline::Kind::IcmpTimeout:
-          if (!drained && !isStale(d)) {
-            drained = true;
-            drainAllSockets();
+          // Read the replies already queued on this probe's sockets before calling it lost.
+          // Only its own group: with one pinning per path, a thousand paths are a thousand
+          // groups, and reading all of them on every wake-up would cost a thousand syscalls.
+          if (!isStale(d) && d.a < groups.size() &&
+              groups[d.a].drained_in_wakeup != counters.timer_wakeups) {
+            groups[d.a].drained_in_wakeup = counters.timer_wakeups;
+            drainGroup(d.a);
           }
           onIcmpTimeout(d);
           break;
@@ -680,11 +684,9 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
   // Before any timeout is declared, read every ICMP socket: when the engine thread runs late,
   // replies that the kernel received in time may still sit unread, and they must count as
   // replies, not timeouts. Cheap: one recvmmsg per socket returning EAGAIN when idle.
-  void drainAllSockets() {
-    for (std::uint32_t gi = 0; gi < groups.size(); ++gi) {
-      for (std::uint32_t si = 0; si < groups[gi].sockets.size(); ++si) {
-        (void)drainSocket(gi, si, groups[gi].sockets[si].id, kReceiveBatchesPerWake * 4);
-      }
+  void drainGroup(std::uint32_t gi) {
+    for (std::uint32_t si = 0; si < groups[gi].sockets.size(); ++si) {
+      (void)drainSocket(gi, si, groups[gi].sockets[si].id, kReceiveBatchesPerWake * 4);
     }
   }
 
