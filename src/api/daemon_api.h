@@ -38,7 +38,9 @@
 #include "config/config.h"
 #include "journal/event.h"
 #include "journal/event_log.h"
+#include "journal/journal.h"
 #include "probe/probe.h"
+#include "route/reconciler.h"
 
 namespace pathpilot::api {
 
@@ -110,6 +112,11 @@ class DaemonApi {
   bool running_ = false;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
+
+// The counters of the modules below, in the metrics model's terms.
+metrics::ProbeTotals probeTotals(const probe::ProbeCounters& c);
+metrics::ReconcilerTotals reconcilerTotals(const route::ReconcilerStats& s);
+metrics::JournalTotals journalTotals(const journal::JournalStats& s);
 
 // The API options for `settings`: address, port and the resolved token on top of `base`.
 [[nodiscard]] Result<ApiOptions> apiOptionsFromConfig(const config::ApiSettings& settings,

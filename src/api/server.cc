@@ -535,8 +535,36 @@ void ApiServer::routes() {
     sendJson(res, 200, {{"events", std::move(list)}, {"count", found->size()}, {"limit", q.limit}});
   });
 
+  // A content-reader handler: httplib would otherwise wait for the end of the connection to
+  // read the body of a POST that has neither Content-Length nor chunked encoding (such as
+  // `curl -X POST`); here such a request simply has an empty body.
   http.Post(R"(/api/v1/paths/([^/]+)/(drain|undrain))",
-            [this](const httplib::Request& req, httplib::Response& res) {
+            [this](const httplib::Request& req, httplib::Response& res,
+                   const httplib::ContentReader& content_reader) {
+              std::string body;
+              if (expectsBody(req)) {
+                bool read = content_reader([&](const char* data, size_t length) {
+                  body.append(data, length);
+                  return body.size() <= options_.max_body_bytes;
+                });
+                if (!read || body.size() > options_.max_body_bytes) {
+                  detail::GuardedServer::closeAfterResponse();
+                  res.set_header("Connection", "close");
+                  const auto* stream = detail::GuardedServer::currentStream();
+                  if (stream != nullptr && stream->timedOut()) {
+                    sendError(res, 408, "the request did not arrive within " +
+                                            formatDuration(std::chrono::duration_cast<
+                                                           std::chrono::milliseconds>(
+                                                options_.request_timeout)));
+                  } else if (res.status == 413 || body.size() > options_.max_body_bytes) {
+                    sendError(res, 413, "the request body is larger than " +
+                                            std::to_string(options_.max_body_bytes) + " bytes");
+                  } else {
+                    sendError(res, 400, "the request body could not be read");
+                  }
+                  return;
+                }
+              }
               std::string name = req.matches[1];
               ControlAction action =
                   req.matches[2] == "drain" ? ControlAction::Drain : ControlAction::Undrain;
@@ -547,17 +575,17 @@ void ApiServer::routes() {
                 return;
               }
               std::string comment;
-              if (!req.body.empty()) {
-                Json body = Json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-                if (body.is_discarded()) {
+              if (!body.empty()) {
+                Json parsed = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+                if (parsed.is_discarded()) {
                   sendError(res, 400, "the request body is not valid JSON");
                   return;
                 }
-                if (!body.is_object()) {
+                if (!parsed.is_object()) {
                   sendError(res, 400, "the request body must be a JSON object");
                   return;
                 }
-                for (const auto& [key, value] : body.items()) {
+                for (const auto& [key, value] : parsed.items()) {
                   if (key != "comment") {
                     sendError(res, 400, "unknown field \"" + key.substr(0, 64) +
                                             "\" in the request body (known: comment)");

@@ -14,6 +14,7 @@
 #include <asio.hpp>
 
 #include "alert/alert_manager.h"
+#include "api/daemon_api.h"
 #include "base/version.h"
 #include "config/loader.h"
 #include "daemon/control_server.h"
@@ -164,15 +165,19 @@ int runDaemon(const RunOptions& options) {
     alerts = std::move(*opened);
     alerts->start();
   }
+  // HTTP API, /metrics and dashboard (api/daemon_api.h): sees every probe result through the
+  // tap and every event; serves snapshots the engine thread publishes.
+  api::DaemonApi observability(io, clock);
   Engine engine(
-      io, clock, prober, executor,
+      io, clock, observability.tap(prober), executor,
       [&runner](const config::Config& c, const config::RouteTableConfig& t) {
         return openTable(runner, c, t);
       },
       [&recovery_executor, &runner](const config::Config&, const config::PathConfig& p) {
         return makeRecovery(recovery_executor, runner, p);
       },
-      [&events, &alerts](const journal::Event& e) {
+      [&events, &alerts, &observability](const journal::Event& e) {
+        observability.onEvent(e);
         events.append(e);
         if (alerts) {
           alerts->submit(e);
@@ -204,22 +209,26 @@ int runDaemon(const RunOptions& options) {
   start_monitor(engine.config());
 
   ensureParent(cfg.control.socket);
+  // The status document of `pathpilot status --json` and GET /api/v1/status.
+  auto full_status = [&] {
+    auto status = engine.statusJson();
+    status["version"] = std::string(kVersion);
+    auto js = events.stats();
+    status["journal"] = {{"accepted", js.accepted},    {"written", js.written},
+                         {"overflowed", js.overflowed}, {"queue_depth", js.queue_depth},
+                         {"errors", js.errors}};
+    if (alerts) {
+      status["alerts"] = {{"outbox_depth", alerts->outboxDepth()}};
+    }
+    return status;
+  };
   ControlServer control(io, cfg.control.socket, [&](const nlohmann::json& req) {
     std::string cmd = req["cmd"].get<std::string>();
     if (cmd == "ping") {
       return nlohmann::json{{"ok", true}};
     }
     if (cmd == "status") {
-      auto status = engine.statusJson();
-      status["version"] = std::string(kVersion);
-      auto js = events.stats();
-      status["journal"] = {{"accepted", js.accepted},    {"written", js.written},
-                           {"overflowed", js.overflowed}, {"queue_depth", js.queue_depth},
-                           {"errors", js.errors}};
-      if (alerts) {
-        status["alerts"] = {{"outbox_depth", alerts->outboxDepth()}};
-      }
-      return nlohmann::json{{"ok", true}, {"status", status}};
+      return nlohmann::json{{"ok", true}, {"status", full_status()}};
     }
     if (cmd == "drain" || cmd == "undrain") {
       if (!req.contains("path") || !req["path"].is_string()) {
@@ -237,6 +246,30 @@ int runDaemon(const RunOptions& options) {
   if (auto c = control.start(); !c) {
     spdlog::error("{}", c.error().toString());
     return 1;
+  }
+  if (cfg.api) {
+    api::DaemonApiSources sources;
+    sources.status = full_status;
+    sources.counters = [&](api::SnapshotInputs& in) {
+      const EngineStats& s = engine.stats();
+      in.engine = {s.probe_results, s.transitions, s.decisions, s.route_changes, s.events,
+                   s.reloads, std::chrono::duration<double>(s.last_decision_time).count(),
+                   std::chrono::duration<double>(s.max_decision_time).count()};
+      in.probe = api::probeTotals(prober.counters());
+      in.reconciler = api::reconcilerTotals(engine.reconciler().stats());
+      in.journal = api::journalTotals(events.stats());
+      if (alerts) {
+        in.alert_outbox_depth = alerts->outboxDepth();
+      }
+    };
+    sources.control = [&](api::ControlAction action, const std::string& path) {
+      return action == api::ControlAction::Drain ? engine.drain(path) : engine.undrain(path);
+    };
+    // The API's settings are read at start only; a reload that changes them needs a restart.
+    if (auto a = observability.start(*cfg.api, std::move(sources), &events); !a) {
+      spdlog::error("{}", a.error().toString());
+      return 1;
+    }
   }
 
   SystemdNotifier systemd(io);
@@ -280,6 +313,7 @@ int runDaemon(const RunOptions& options) {
         spdlog::info("signal {}: draining and stopping", sig);
         systemd.stopping();
         control.stop();
+        observability.stop();
         monitor.reset();
         engine.shutdown(std::chrono::seconds(10), [&] { io.stop(); });
         signals.async_wait(on_signal);
@@ -293,6 +327,7 @@ int runDaemon(const RunOptions& options) {
                engine.config().site.name, cfg.control.socket);
   io.run();
   control.stop();
+  observability.stop();
   if (alerts) {
     alerts->stop(std::chrono::seconds(5));  // undelivered alerts stay in the outbox
   }

@@ -279,6 +279,32 @@ TEST_F(ApiServerTest, DrainErrors) {
   EXPECT_EQ(calls_, (std::vector<std::string>{"drain nope", "drain slow"}));
 }
 
+TEST_F(ApiServerTest, PostWithoutContentLengthHasAnEmptyBody) {
+  start();
+  RawClient c(server_->port());
+  // What `curl -X POST` sends: no Content-Length, no body, keep-alive.
+  c.send(std::string("POST /api/v1/paths/dx/drain HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ") +
+         kToken + "\r\n\r\n");
+  auto response = c.readResponse(3000);
+  EXPECT_FALSE(c.timedOut());
+  EXPECT_EQ(statusOf(response), 200) << response;
+  EXPECT_EQ(calls_, (std::vector<std::string>{"drain dx"}));
+}
+
+TEST_F(ApiServerTest, ChunkedBodyIsRead) {
+  start();
+  RawClient c(server_->port());
+  std::string body = R"({"comment":"chunked"})";
+  char size[16];
+  std::snprintf(size, sizeof size, "%zx", body.size());
+  c.send(std::string("POST /api/v1/paths/dx/undrain HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ") +
+         kToken + "\r\nTransfer-Encoding: chunked\r\n\r\n" + size + "\r\n" + body +
+         "\r\n0\r\n\r\n");
+  auto response = c.readResponse(3000);
+  EXPECT_EQ(statusOf(response), 200) << response;
+  EXPECT_EQ(calls_, (std::vector<std::string>{"undrain dx"}));
+}
+
 TEST_F(ApiServerTest, UnknownEndpointsAndWrongMethods) {
   start();
   auto r = client_->Get("/api/v1/nothing");
