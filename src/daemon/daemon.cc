@@ -17,6 +17,7 @@
 #include "api/daemon_api.h"
 #include "base/version.h"
 #include "config/loader.h"
+#include "daemon/aws_tables.h"
 #include "daemon/control_server.h"
 #include "daemon/engine.h"
 #include "daemon/systemd.h"
@@ -57,6 +58,7 @@ void ensureParent(const std::string& file) {
 }
 
 Result<std::unique_ptr<route::RouteTable>> openTable(route::ProcessRunner& runner,
+                                                     AwsTables& aws,
                                                      const config::Config& cfg,
                                                      const config::RouteTableConfig& t) {
   switch (t.backend) {
@@ -77,8 +79,7 @@ Result<std::unique_ptr<route::RouteTable>> openTable(route::ProcessRunner& runne
           std::make_unique<route::ExecRouteTable>(t.id, options, runner));
     }
     case config::BackendKind::Aws:
-      return fail(ErrorCode::InvalidArgument,
-                  "the aws backend is not available in this build yet; use linux or exec");
+      return aws.open(cfg, t);
   }
   return fail(ErrorCode::Internal, "unknown backend");
 }
@@ -151,6 +152,7 @@ int runDaemon(const RunOptions& options) {
   // being restarted never hold up route programming.
   route::ThreadPoolExecutor recovery_executor(io, 2);
   route::PosixProcessRunner runner;
+  AwsTables aws_tables(clock);
   journal::Journal& events = **journal;
   // Alerts: fed every event (below), delivered from a durable outbox on their own threads;
   // alert_sent / alert_failed come back as journal events.
@@ -170,8 +172,8 @@ int runDaemon(const RunOptions& options) {
   api::DaemonApi observability(io, clock);
   Engine engine(
       io, clock, observability.tap(prober), executor,
-      [&runner](const config::Config& c, const config::RouteTableConfig& t) {
-        return openTable(runner, c, t);
+      [&runner, &aws_tables](const config::Config& c, const config::RouteTableConfig& t) {
+        return openTable(runner, aws_tables, c, t);
       },
       [&recovery_executor, &runner](const config::Config&, const config::PathConfig& p) {
         return makeRecovery(recovery_executor, runner, p);

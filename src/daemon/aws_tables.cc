@@ -1,0 +1,33 @@
+#include "daemon/aws_tables.h"
+
+#include "aws/shared_config.h"
+
+namespace pathpilot::daemon {
+
+Result<std::unique_ptr<route::RouteTable>> AwsTables::open(
+    const config::Config& config, const config::RouteTableConfig& table) {
+  if (!backend_) {
+    const auto& settings = config.backends.aws;
+    aws::Ec2RouteBackendOptions options;
+    options.region = settings.region.empty() ? config.site.region : settings.region;
+    options.endpoint_url = settings.endpoint_url;
+    options.max_concurrency = static_cast<std::size_t>(settings.max_concurrency);
+    if (options.region.empty()) {
+      return fail(ErrorCode::InvalidArgument,
+                  "backends.aws.region (or site.region) is needed for EC2 route tables");
+    }
+    imds_http_ = std::make_unique<http::CurlHttpClient>();
+    aws::DefaultChainOptions chain;
+    chain.profile = settings.profile;
+    credentials_ =
+        aws::makeDefaultCredentialsChain(aws::processEnvironment(), *imds_http_, clock_, chain);
+    auto backend = aws::Ec2RouteBackend::create(options, *credentials_, clock_);
+    if (!backend) {
+      return fail(backend.error().withContext("aws backend"));
+    }
+    backend_ = std::move(*backend);
+  }
+  return backend_->openTable(table.id);
+}
+
+}  // namespace pathpilot::daemon

@@ -1,0 +1,37 @@
+// daemon/aws_tables.h — opens EC2 route tables for the daemon (backend `aws`).
+//
+// Purpose: owns what every EC2 route table of a daemon shares: one credentials chain (env,
+// shared files/profile, IMDSv2 instance role), the HTTP client IMDS is asked through, and one
+// Ec2RouteBackend (region or endpoint_url from `backends.aws`, a bounded pool of EC2
+// connections). Created on the first aws table, so a Linux-only daemon never touches IMDS.
+// Threading: open() runs on the engine thread; the tables it returns are called on route
+// workers (Ec2RouteBackend is safe for that).
+// Metrics: none of its own (the EC2 client counts calls).
+#pragma once
+
+#include <memory>
+
+#include "aws/credential_providers.h"
+#include "aws/ec2_route_table.h"
+#include "base/error.h"
+#include "config/config.h"
+#include "http/curl_http_client.h"
+
+namespace pathpilot::daemon {
+
+class AwsTables {
+ public:
+  explicit AwsTables(const Clock& clock) : clock_(clock) {}
+
+  // The EC2 route table `table.id` (rtb-…). Errors name the missing region or the bad id.
+  [[nodiscard]] Result<std::unique_ptr<route::RouteTable>> open(
+      const config::Config& config, const config::RouteTableConfig& table);
+
+ private:
+  const Clock& clock_;
+  std::unique_ptr<http::CurlHttpClient> imds_http_;
+  std::unique_ptr<aws::CredentialsProvider> credentials_;
+  std::unique_ptr<aws::Ec2RouteBackend> backend_;
+};
+
+}  // namespace pathpilot::daemon
