@@ -1,7 +1,7 @@
 """Shared fixture of the lab tests (tests/lab/, ctest label `lab`).
 
 Each test class builds its own lab (lab/up) under the namespace prefix PP_LAB_TEST (default
-"pplt"), so it never touches a lab someone else is running, and tears it down in
+"plt<pid>"), so it never touches a lab someone else is running, and tears it down in
 tearDownClass, also when a test fails. Daemon tests run `pathpilot run` in the monitor
 namespace with examples/lab.yaml (rewritten for the prefix), keep two 500 pkt/s numbered
 streams running (cla → onhost for rtb-a, clb → onhost for rtb-b), and check three things
@@ -25,7 +25,9 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "lab"))
 import labctl  # noqa: E402
 
-PREFIX = os.environ.get("PP_LAB_TEST", "pplt")
+# Unique per test process, so that two checkouts (a developer's and CI's) running the lab tests
+# at the same time never share namespaces: lab/up starts by tearing down its prefix.
+PREFIX = os.environ.get("PP_LAB_TEST", f"plt{os.getpid()}")
 WORK = f"/tmp/{PREFIX}-lab"
 RATE = 500  # packets/s of each stream
 STREAMS = {"rtb-a": "cla", "rtb-b": "clb"}
