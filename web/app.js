@@ -112,8 +112,10 @@
       svg.setAttribute("aria-label", `${name}: no history yet`);
       return svg;
     }
-    const first = history.first_index, last = history.last_index;
-    const span = Math.max(1, last - first + 1);
+    // A fixed window (the recorder's ring), newest bucket at the right edge.
+    const last = history.last_index;
+    const span = Math.max(1, history.buckets || (last - history.first_index + 1));
+    const first = last - span + 1;
     const step = W / span;
     const maxRtt = Math.max(0.001, ...points.map((p) => p[3]));
     let path = "";

@@ -29,6 +29,7 @@ nlohmann::json historyJson(const metrics::History& history) {
                             .count();
   j["first_index"] = history.first_index;
   j["last_index"] = history.last_index;
+  j["buckets"] = history.buckets;
   nlohmann::json paths = nlohmann::json::object();
   for (const auto& p : history.paths) {
     nlohmann::json points = nlohmann::json::array();

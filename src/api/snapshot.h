@@ -51,7 +51,7 @@ struct Snapshot {
 };
 
 // The JSON form of a History (GET /api/v1/history):
-//   {"bucket_seconds":5,"origin":"<RFC 3339>","first_index":0,"last_index":119,
+//   {"bucket_seconds":5,"origin":"<RFC 3339>","first_index":0,"last_index":119,"buckets":120,
 //    "paths":{"dx":[[index,sent,lost,rtt_mean_ms],...],...}}
 nlohmann::json historyJson(const metrics::History& history);
 

@@ -115,6 +115,7 @@ History PathRecorder::history() const {
   History h;
   h.origin = wall_origin_;
   h.bucket = options_.bucket;
+  h.buckets = options_.buckets;
   auto n = static_cast<std::int64_t>(options_.buckets);
   h.last_index = current_ - 1;
   h.first_index = std::max<std::int64_t>(0, current_ - n);

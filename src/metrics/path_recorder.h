@@ -67,6 +67,7 @@ struct History {
   Duration bucket{0};    // bucket length
   std::int64_t first_index = 0;  // oldest bucket covered
   std::int64_t last_index = -1;  // newest closed bucket covered
+  std::size_t buckets = 0;       // window length in buckets (the ring size)
   std::vector<PathHistory> paths;
 };
 
