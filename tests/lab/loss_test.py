@@ -1,0 +1,102 @@
+"""pathpilot in the lab: 10% random loss on every path for 60 s (PP_LAB_LOSS_SECONDS) moves no
+route and takes no path down, while the loss is real (pathpilot measures it, the streams lose
+about 10%).
+
+On a heavily loaded machine the userspace tunnels have been seen to stall for a few seconds
+(both at once; DX unaffected). A VPN path that goes down during such a stall is right to do so,
+so each gateway's own tunnel is watched independently (pings from the gateway's address, which
+the loss rule does not touch): a VPN path_down is accepted only when that watcher saw its
+tunnel stall at the same time, and the test says so.
+"""
+
+import json
+import os
+import re
+import time
+import unittest
+
+from lab_test_util import STREAMS, LabCase, event_time, labctl
+
+DURATION = float(os.environ.get("PP_LAB_LOSS_SECONDS", "60"))
+
+
+class LossTest(LabCase):
+    daemon = True
+
+    def stream_counts(self):
+        with open(self.report) as f:
+            streams = json.load(f)["streams"]
+        return {s: (streams[s]["received"], streams[s]["lost"]) for s in STREAMS}
+
+    def watch_tunnels(self):
+        """Starts a 20 Hz ping from each gateway's own address through its tunnel."""
+        procs = {}
+        for gw, src in (("gwa", "10.1.255.2"), ("gwb", "10.1.255.3")):
+            log = os.path.join(self.lab.dir, f"watch-{gw}.txt")
+            procs[gw] = (self.lab.spawn(f"watch-{gw}", gw,
+                                        ["ping", "-D", "-n", "-i", "0.05", "-W", "1", "-I", src,
+                                         labctl.TUNNEL_TARGET[gw]], log=log), log)
+        return procs
+
+    @staticmethod
+    def stalls(log, min_gap=0.25):
+        """[(start, end)] wall-clock intervals without any answer longer than min_gap."""
+        times = []
+        with open(log) as f:
+            for line in f:
+                m = re.match(r"\[(\d+\.\d+)\] \d+ bytes from", line)
+                if m:
+                    times.append(float(m.group(1)))
+        return [(a, b) for a, b in zip(times, times[1:]) if b - a > min_gap]
+
+    def test_ten_percent_loss_on_every_path_moves_no_route(self):
+        self.baseline()
+        watchers = self.watch_tunnels()
+        time.sleep(0.5)
+        t0 = time.time()
+        before = self.stream_counts()
+        for box in ("dx", "gwa", "gwb"):
+            self.lab.fault("loss", box, "0.1")
+        max_loss = {p: 0.0 for p in labctl.PATH_BOX}
+        states = set()
+        try:
+            while time.time() < t0 + DURATION:
+                s = self.status()
+                for p in s["paths"]:
+                    max_loss[p["name"]] = max(max_loss[p["name"]], p["loss"])
+                    states.add((p["name"], p["state"]))
+                for r in s["routes"]:
+                    self.assertEqual((r["current"], r["desired"]), ("dx", "dx"), r)
+                time.sleep(0.5)
+            after = self.stream_counts()
+        finally:
+            self.lab.fault("clear")
+            for proc, _ in watchers.values():
+                labctl.stop_process(proc)
+                self.lab.forget(proc)
+        self.assertEqual(self.events("route_changed", since=t0), [])
+        self.assertEqual((self.lab.route(101), self.lab.route(102)), ("dx", "dx"))
+        self.assertEqual(self.events("path_down", since=t0, path="dx"), [])
+        self.assertNotIn(("dx", "down"), states)
+        for path, gw in (("vpn-a", "gwa"), ("vpn-b", "gwb")):
+            stalls = self.stalls(watchers[gw][1])
+            for e in self.events("path_down", since=t0, path=path):
+                t = event_time(e)
+                explained = [st for st in stalls if st[0] - 0.5 <= t <= st[1] + 0.5]
+                self.assertTrue(explained, f"{path} went down at {e['time']} under 10% loss "
+                                f"while its tunnel answered (stalls seen: {stalls}): {e}")
+                print(f"note: {path} down at {e['time']} during a tunnel stall of "
+                      f"{explained[0][1] - explained[0][0]:.1f}s (not caused by the loss)")
+        # The loss was real: pathpilot saw it on every path, and each stream lost ~10%.
+        for path, loss in max_loss.items():
+            self.assertGreater(loss, 0.0, f"{path}: no loss ever measured")
+        for s in STREAMS:
+            received = after[s][0] - before[s][0]
+            lost = after[s][1] - before[s][1]
+            ratio = lost / max(1, received + lost)
+            self.assertGreater(ratio, 0.07, (s, received, lost))
+            self.assertLess(ratio, 0.13, (s, received, lost))
+
+
+if __name__ == "__main__":
+    unittest.main()
