@@ -16,7 +16,7 @@
 
 #include "api/auth.h"
 #include "api/dashboard_assets.h"
-#include "api/detail/transport.h"
+#include "api/http_transport.h"
 #include "base/check.h"
 #include "journal/query.h"
 #include "journal/text_format.h"
@@ -285,10 +285,10 @@ ApiServer::ApiServer(ApiOptions options, const SnapshotStore& snapshots, const C
       clock_(clock),
       events_(events),
       control_(std::move(control)),
-      transport_stats_(std::make_unique<detail::TransportStats>()),
+      transport_stats_(std::make_unique<TransportStats>()),
       read_limiter_(options_.read_limit),
       write_limiter_(options_.write_limit) {
-  detail::TransportOptions t;
+  TransportOptions t;
   t.threads = options_.threads;
   t.max_queued = options_.max_queued;
   t.max_connections_per_client = options_.max_connections_per_client;
@@ -297,7 +297,7 @@ ApiServer::ApiServer(ApiOptions options, const SnapshotStore& snapshots, const C
   t.read_timeout = options_.read_timeout;
   t.write_timeout = options_.write_timeout;
   t.idle_timeout = options_.idle_timeout;
-  http_ = std::make_unique<detail::GuardedServer>(t, *transport_stats_);
+  http_ = std::make_unique<GuardedServer>(t, *transport_stats_);
   routes();
 }
 
@@ -324,7 +324,7 @@ void ApiServer::routes() {
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     auto reject = [&](int status, const std::string& message, const char* reason) {
       if (expectsBody(req)) {
-        detail::GuardedServer::closeAfterResponse();
+        GuardedServer::closeAfterResponse();
         res.set_header("Connection", "close");
       }
       if (reason != nullptr) {
@@ -392,7 +392,7 @@ void ApiServer::routes() {
 
   http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req,
                                                                      httplib::Response& res) {
-    const auto* stream = detail::GuardedServer::currentStream();
+    const auto* stream = GuardedServer::currentStream();
     if (stream != nullptr && stream->timedOut()) {
       res.status = 408;
       res.set_header("Connection", "close");
@@ -401,7 +401,7 @@ void ApiServer::routes() {
     if (res.body.empty()) {
       // An error httplib found itself (malformed request, too large, timed out): the stream
       // may be out of step with the requests, so close the connection after this answer.
-      detail::GuardedServer::closeAfterResponse();
+      GuardedServer::closeAfterResponse();
       res.set_header("Connection", "close");
       std::string message;
       switch (res.status) {
@@ -548,9 +548,9 @@ void ApiServer::routes() {
                   return body.size() <= options_.max_body_bytes;
                 });
                 if (!read || body.size() > options_.max_body_bytes) {
-                  detail::GuardedServer::closeAfterResponse();
+                  GuardedServer::closeAfterResponse();
                   res.set_header("Connection", "close");
-                  const auto* stream = detail::GuardedServer::currentStream();
+                  const auto* stream = GuardedServer::currentStream();
                   if (stream != nullptr && stream->timedOut()) {
                     sendError(res, 408, "the request did not arrive within " +
                                             formatDuration(std::chrono::duration_cast<

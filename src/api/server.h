@@ -50,10 +50,8 @@
 
 namespace pathpilot::api {
 
-namespace detail {
 class GuardedServer;
 struct TransportStats;
-}  // namespace detail
 
 struct ApiOptions {
   std::string host = "127.0.0.1";  // numeric address; "::1" for IPv6
@@ -114,8 +112,8 @@ class ApiServer {
   const Clock& clock_;
   journal::EventLog* events_;
   ControlFn control_;
-  std::unique_ptr<detail::TransportStats> transport_stats_;
-  std::unique_ptr<detail::GuardedServer> http_;
+  std::unique_ptr<TransportStats> transport_stats_;
+  std::unique_ptr<GuardedServer> http_;
   std::thread thread_;
   std::uint16_t port_ = 0;
   bool started_ = false;

@@ -1,4 +1,4 @@
-#include "api/detail/transport.h"
+#include "api/http_transport.h"
 
 #include <netdb.h>
 #include <poll.h>
@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace pathpilot::api::detail {
+namespace pathpilot::api {
 namespace {
 
 thread_local bool t_shedding = false;
@@ -330,4 +330,4 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
   return true;
 }
 
-}  // namespace pathpilot::api::detail
+}  // namespace pathpilot::api

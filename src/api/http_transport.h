@@ -1,4 +1,4 @@
-// api/detail/transport.h — how the API accepts connections and reads requests (module-private).
+// api/http_transport.h — how pathpilot's HTTP servers accept connections and read requests.
 //
 // cpp-httplib parses HTTP and routes requests; its own connection loop, though, only has a
 // per-read timeout, so a client that trickles one header byte every few seconds (slowloris)
@@ -12,6 +12,7 @@
 //   - at most max_connections_per_client connections per client address at once (503);
 //   - at most `threads` connections are served at once and max_queued wait; any further
 //     connection is answered 503 at once by a separate thread that never reads from it.
+// Used by the daemon's API (api/server.h) and the gateway agent's /metrics (agent/agent.h).
 // Threading: httplib's listener thread accepts; BoundedTaskQueue's workers serve.
 // Metrics: TransportStats (exported as pathpilot_api_rejected_total{reason}).
 #pragma once
@@ -32,7 +33,7 @@
 
 #include "base/time.h"
 
-namespace pathpilot::api::detail {
+namespace pathpilot::api {
 
 struct TransportOptions {
   std::size_t threads = 4;
@@ -141,4 +142,4 @@ class GuardedServer final : public httplib::Server {
 // The numeric address of the peer of `fd` ("127.0.0.1", "::1"), or "" if unknown.
 std::string peerAddress(int fd);
 
-}  // namespace pathpilot::api::detail
+}  // namespace pathpilot::api
