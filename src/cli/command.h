@@ -29,5 +29,6 @@ Command addDrainCommand(CLI::App& root);
 Command addUndrainCommand(CLI::App& root);
 Command addDebugCommand(CLI::App& root);
 Command addAlertsCommand(CLI::App& root);
+Command addAgentCommand(CLI::App& root);
 
 }  // namespace pathpilot::cli

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
       addUndrainCommand(app),
       addDebugCommand(app),
       addAlertsCommand(app),
+      addAgentCommand(app),
   };
 
   try {
