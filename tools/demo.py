@@ -21,8 +21,52 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 import labctl  # noqa: E402
 
 ROOT = labctl.ROOT
-CONFIG = os.environ.get("PP_DEMO_CONFIG", os.path.join(ROOT, "examples", "lab.yaml"))
+BASE_CONFIG = os.environ.get("PP_DEMO_CONFIG", os.path.join(ROOT, "examples", "lab.yaml"))
 WORK = os.environ.get("PP_LAB_DIR", "/tmp/pp-lab")
+CONFIG = os.path.join(WORK, "demo.yaml")
+SMTP_PORT = 8025
+# The demo's config: the lab's, plus alerts into a local SMTP sink (a real aiosmtpd server in
+# the monitor namespace), so the scenario's alerts can be seen as the on-call would get them.
+ALERTS = f"""
+alerts:
+  outbox: {WORK}/pathpilot/alerts.db
+  group_window: 2s
+  channels:
+    - {{name: noc-mail, kind: smtp, url: "smtp://127.0.0.1:{SMTP_PORT}",
+       from: pathpilot@lab.example, to: [noc@lab.example]}}
+  routes:
+    - {{channels: [noc-mail], severity: warning}}
+"""
+
+
+def write_config():
+    with open(BASE_CONFIG) as f:
+        text = f.read()
+    os.makedirs(WORK, exist_ok=True)
+    with open(CONFIG, "w") as f:
+        f.write(text + ALERTS)
+
+
+def mails(log):
+    """(time, subject) of every mail the aiosmtpd sink printed."""
+    from email.header import decode_header, make_header
+    out = []
+    if os.path.exists(log):
+        with open(log, errors="replace") as f:
+            lines = f.read().splitlines()
+        for i, line in enumerate(lines):
+            if not line.startswith("Subject:"):
+                continue
+            raw = line[len("Subject:"):]
+            for cont in lines[i + 1:]:  # folded header lines start with white space
+                if not cont[:1].isspace():
+                    break
+                raw += cont
+            try:
+                out.append(str(make_header(decode_header(raw.strip()))))
+            except Exception:  # a header we cannot decode is shown as it came
+                out.append(raw.strip())
+    return out
 # Where examples/lab.yaml puts the daemon's files.
 SOCKET = os.path.join(WORK, "pathpilot", "control.sock")
 EVENTS = os.path.join(WORK, "pathpilot", "events.jsonl")
@@ -134,7 +178,12 @@ def main():
         t0 = time.time()
         timeline = Timeline(EVENTS, t0)
         timeline.start()
-        banner(f"starting pathpilot with {os.path.relpath(CONFIG, ROOT)}")
+        write_config()
+        smtp_log = os.path.join(WORK, "smtp-sink.log")
+        lab.spawn("smtp-sink", "mon", ["/usr/bin/python3", "-u", "-m", "aiosmtpd", "-n", "-l",
+                                        f"127.0.0.1:{SMTP_PORT}"], log=smtp_log)
+        banner(f"starting pathpilot with {os.path.relpath(BASE_CONFIG, ROOT)} "
+               f"(+ alerts to an SMTP sink on 127.0.0.1:{SMTP_PORT} in the monitor namespace)")
         lab.start_pathpilot(CONFIG)
         wait_routes(lab, {"rtb-a": "dx", "rtb-b": "dx"}, 30, "both tables on dx")
         lab.spawn("traffic-recv", "onhost", [labctl.traffic_bin(), "recv", "--port", "9000",
@@ -245,6 +294,11 @@ def main():
                   f"{r['gap_ms']:>6.0f} ms {r['lost']:>6}")
         for table, s in traffic.items():
             print(f"  stream {table}: {s['received']} packets received, {s['lost']} lost in all")
+        time.sleep(3.0)  # let the last grouped alerts go out
+        subjects = mails(smtp_log)
+        print(f"\n  alerts delivered by mail to the SMTP sink: {len(subjects)}")
+        for subject in subjects:
+            print(f"    {subject}")
         os.makedirs(os.path.dirname(REPORT), exist_ok=True)
         with open(REPORT, "w") as f:
             json.dump(rows, f, indent=1)
