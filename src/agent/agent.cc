@@ -282,7 +282,9 @@ Result<void> Agent::startServer() {
   });
   const auto& listen = *config_.listen;
   std::string host = listen.address.toString();
-  if (!http_->bind_to_port(host, listen.port)) {
+  int bound = listen.port == 0 ? http_->bind_to_any_port(host)
+                               : (http_->bind_to_port(host, listen.port) ? listen.port : -1);
+  if (bound <= 0) {
     int err = errno;
     return fail(ErrorCode::Unavailable,
                 "agent: cannot listen on " + (host.find(':') != std::string::npos
@@ -291,7 +293,7 @@ Result<void> Agent::startServer() {
                     ":" + std::to_string(listen.port) + ": " + std::strerror(err),
                 err);
   }
-  port_ = listen.port;
+  port_ = static_cast<std::uint16_t>(bound);
   http_thread_ = std::thread([this] { http_->listen_after_bind(); });
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (!http_->is_running() && std::chrono::steady_clock::now() < until) {

@@ -54,7 +54,7 @@ struct CloudWatchSettings {
 
 struct ListenAddress {
   IpAddress address = IpAddress::v4FromHostOrder(0x7F000001);
-  std::uint16_t port = 9181;
+  std::uint16_t port = 9181;  // 0 (tests): any free port
 };
 
 struct AgentConfig {
