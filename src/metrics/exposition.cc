@@ -1,9 +1,7 @@
 #include "metrics/exposition.h"
 
-#include <fmt/format.h>
-
+#include <charconv>
 #include <cmath>
-#include <iterator>
 
 #include "base/check.h"
 
@@ -62,6 +60,19 @@ std::size_t utf8SequenceLength(std::string_view s, std::size_t i) {
 // Appends `text`, escaping backslash and newline always and double quotes when asked,
 // replacing invalid UTF-8 with U+FFFD.
 void appendEscaped(std::string& out, std::string_view text, bool quotes) {
+  // Fast path: most values (path names, prefixes, route table ids) need no escaping at all.
+  bool plain = true;
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (u >= 0x80 || c == '\\' || c == '\n' || (quotes && c == '"')) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
+    out.append(text);
+    return;
+  }
   std::size_t i = 0;
   while (i < text.size()) {
     char c = text[i];
@@ -148,14 +159,18 @@ void appendValue(std::string& out, double value) {
   } else if (std::isinf(value)) {
     out += value > 0 ? "+Inf" : "-Inf";
   } else {
-    // {} is the shortest representation that reads back to the same double (fmt's Dragonbox),
-    // e.g. 0.1, 1e-05, 12345678.9; Prometheus parses it with Go's ParseFloat.
-    fmt::format_to(std::back_inserter(out), "{}", value);
+    // The shortest representation that reads back to the same double, e.g. 0.1, 1e-05,
+    // 12345678.9; Prometheus parses it with Go's ParseFloat.
+    char buf[32];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+    out.append(buf, ec == std::errc() ? end : buf);
   }
 }
 
 void appendValue(std::string& out, std::uint64_t value) {
-  fmt::format_to(std::back_inserter(out), "{}", value);
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+  out.append(buf, ec == std::errc() ? end : buf);
 }
 
 void ExpositionWriter::family(std::string_view name, MetricType type, std::string_view help) {
@@ -221,14 +236,20 @@ void ExpositionWriter::sample(std::span<const Label> labels, std::uint64_t value
 void ExpositionWriter::histogram(std::span<const Label> labels, const Histogram& h) {
   PP_CHECK(current_type_ == MetricType::Histogram);
   std::uint64_t cumulative = 0;
-  std::string le;
   auto bounds = h.bounds();
   const auto& counts = h.counts();
+  // Thousands of histograms share one set of bounds: format them once.
+  if (bounds.data() != le_bounds_ || bounds.size() != le_text_.size()) {
+    le_bounds_ = bounds.data();
+    le_text_.clear();
+    for (double b : bounds) {
+      le_text_.emplace_back();
+      appendValue(le_text_.back(), b);
+    }
+  }
   for (std::size_t i = 0; i < bounds.size(); ++i) {
     cumulative += counts[i];
-    le.clear();
-    appendValue(le, bounds[i]);
-    Label extra{"le", le};
+    Label extra{"le", le_text_[i]};
     writeSeries("_bucket", labels, &extra);
     appendValue(out_, cumulative);
     out_ += '\n';

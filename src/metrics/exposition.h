@@ -27,6 +27,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "metrics/histogram.h"
 
@@ -90,6 +91,8 @@ class ExpositionWriter {
   std::string current_;  // name of the open family
   MetricType current_type_ = MetricType::Untyped;
   std::set<std::string, std::less<>> seen_;
+  const double* le_bounds_ = nullptr;  // the bounds le_text_ was formatted for
+  std::vector<std::string> le_text_;
 };
 
 }  // namespace pathpilot::metrics
