@@ -118,8 +118,12 @@ class Lab:
 
     def fault(self, *args, check=True):
         """lab/fault ARGS (see its usage): dx-down, blackhole gwa, loss dx 0.1, gw-crash gwb..."""
-        return subprocess.run([os.path.join(LAB, "fault"), *map(str, args)], env=self.env,
-                              check=check, capture_output=True, text=True)
+        out = subprocess.run([os.path.join(LAB, "fault"), *map(str, args)], env=self.env,
+                             capture_output=True, text=True)
+        if check and out.returncode != 0:
+            raise RuntimeError(f"lab/fault {' '.join(map(str, args))} failed "
+                               f"(exit {out.returncode}): {out.stderr.strip()}")
+        return out
 
     def gw_restart(self, gw, timeout=20):
         """lab/gw-restart GW: restart the gateway's charon; True once the tunnel carries traffic."""
