@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cstdlib>
+
 #include "api/auth.h"
 #include "api/loop_call.h"
 
@@ -50,6 +53,18 @@ metrics::JournalTotals journalTotals(const journal::JournalStats& s) {
 Result<ApiOptions> apiOptionsFromConfig(const config::ApiSettings& settings, ApiOptions base) {
   base.host = settings.address.toString();
   base.port = settings.port;
+  // Tuning knob until the config schema has api rate limits (load tests, busy dashboards).
+  if (const char* rate = std::getenv("PATHPILOT_API_READ_RATE"); rate != nullptr) {
+    char* end = nullptr;
+    double v = std::strtod(rate, &end);
+    if (end == rate || *end != '\0' || !(v >= 0)) {
+      return fail(ErrorCode::InvalidArgument,
+                  std::string("PATHPILOT_API_READ_RATE must be a number >= 0 (0 = unlimited), "
+                              "not \"") + rate + "\"");
+    }
+    base.read_limit.per_second = v;
+    base.read_limit.burst = std::max(base.read_limit.burst, 2 * v);
+  }
   auto token = resolveToken(settings.auth_token);
   if (!token) {
     return fail(token.error());

@@ -119,6 +119,8 @@ metrics::ReconcilerTotals reconcilerTotals(const route::ReconcilerStats& s);
 metrics::JournalTotals journalTotals(const journal::JournalStats& s);
 
 // The API options for `settings`: address, port and the resolved token on top of `base`.
+// The environment variable PATHPILOT_API_READ_RATE (requests per second per client address,
+// 0 = unlimited) overrides the read rate limit; errors name it when it is not a number.
 [[nodiscard]] Result<ApiOptions> apiOptionsFromConfig(const config::ApiSettings& settings,
                                                       ApiOptions base = {});
 

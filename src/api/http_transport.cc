@@ -2,6 +2,7 @@
 
 #include <netdb.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -84,8 +85,8 @@ std::string peerAddress(int fd) {
 // ---------------------------------------------------------------------------------------------
 // BoundedTaskQueue
 
-BoundedTaskQueue::BoundedTaskQueue(std::size_t threads, std::size_t max_queued)
-    : max_queued_(max_queued) {
+BoundedTaskQueue::BoundedTaskQueue(std::size_t threads, std::size_t max_queued, int nice)
+    : max_queued_(max_queued), nice_(nice) {
   for (std::size_t i = 0; i < std::max<std::size_t>(threads, 1); ++i) {
     workers_.emplace_back([this] { work(); });
   }
@@ -128,7 +129,21 @@ void BoundedTaskQueue::shutdown() {
   }
 }
 
+void BoundedTaskQueue::lowerPriority() const {
+  if (nice_ == 0) {
+    return;
+  }
+  // Per-thread on Linux (NPTL threads have their own nice value); failures are harmless.
+  auto tid = static_cast<id_t>(::gettid());
+  errno = 0;
+  int current = ::getpriority(PRIO_PROCESS, tid);
+  if (errno == 0) {
+    (void)::setpriority(PRIO_PROCESS, tid, std::min(19, current + nice_));
+  }
+}
+
 void BoundedTaskQueue::work() {
+  lowerPriority();
   for (;;) {
     std::function<void()> fn;
     {
@@ -146,6 +161,7 @@ void BoundedTaskQueue::work() {
 
 void BoundedTaskQueue::shed() {
   t_shedding = true;
+  lowerPriority();
   for (;;) {
     std::function<void()> fn;
     {
@@ -274,7 +290,7 @@ void ConnectionStream::get_local_ip_and_port(std::string& ip, int& port) const {
 GuardedServer::GuardedServer(TransportOptions options, TransportStats& stats)
     : options_(options), stats_(stats) {
   new_task_queue = [this] {
-    return new BoundedTaskQueue(options_.threads, options_.max_queued);
+    return new BoundedTaskQueue(options_.threads, options_.max_queued, options_.nice);
   };
 }
 

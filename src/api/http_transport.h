@@ -44,6 +44,9 @@ struct TransportOptions {
   Duration read_timeout = std::chrono::seconds(5);
   Duration write_timeout = std::chrono::seconds(10);
   Duration idle_timeout = std::chrono::seconds(5);
+  // Added to the nice value of the worker threads, so that on a small monitor a flood of API
+  // requests yields the CPU to the engine thread (0: same priority). Linux nice is per thread.
+  int nice = 5;
 };
 
 struct TransportStats {
@@ -56,7 +59,7 @@ struct TransportStats {
 // A fixed pool of workers plus one thread that answers overflow connections with 503.
 class BoundedTaskQueue final : public httplib::TaskQueue {
  public:
-  BoundedTaskQueue(std::size_t threads, std::size_t max_queued);
+  BoundedTaskQueue(std::size_t threads, std::size_t max_queued, int nice = 0);
   ~BoundedTaskQueue() override;
 
   // httplib::TaskQueue
@@ -69,8 +72,10 @@ class BoundedTaskQueue final : public httplib::TaskQueue {
  private:
   void work();
   void shed();
+  void lowerPriority() const;
 
   std::size_t max_queued_;
+  int nice_;
   std::mutex mutex_;
   std::condition_variable cv_;
   std::condition_variable shed_cv_;
