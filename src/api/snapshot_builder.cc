@@ -3,6 +3,8 @@
 #include <chrono>
 #include <set>
 
+#include "policy/policy.h"
+
 namespace pathpilot::api {
 namespace {
 
@@ -95,6 +97,17 @@ void metricsFromStatus(const nlohmann::json& status, const metrics::PathRecorder
   }
 }
 
+std::map<std::string, std::string> primaryPaths(const policy::Topology& topology) {
+  std::map<std::string, std::string> out;
+  for (const auto& table : topology.tables) {
+    auto ranked = policy::rankCandidates(topology, table);
+    if (!ranked.empty()) {
+      out[table.id] = ranked.front().path;
+    }
+  }
+  return out;
+}
+
 SnapshotBuilder::SnapshotBuilder(MonoTime now, WallTime wall_now,
                                  metrics::PathRecorderOptions options)
     : recorder_(now, wall_now, options) {}
@@ -162,6 +175,14 @@ std::shared_ptr<const Snapshot> SnapshotBuilder::build(SnapshotInputs in, MonoTi
   m.journal = in.journal;
   m.aws_calls = std::move(in.aws_calls);
   m.alert_outbox_depth = in.alert_outbox_depth;
+  if (in.primary_paths) {
+    for (auto& r : m.routes) {
+      auto it = in.primary_paths->find(r.table);
+      if (it != in.primary_paths->end()) {
+        r.primary_path = it->second;
+      }
+    }
+  }
   m.route_errors_by_backend = route_errors_by_backend_;
   m.loop_lag = loop_lag_;
   m.loop_lag_last_seconds = last_lag_seconds_;

@@ -30,6 +30,7 @@
 #include "journal/event.h"
 #include "metrics/daemon_metrics.h"
 #include "metrics/path_recorder.h"
+#include "policy/topology.h"
 
 namespace pathpilot::api {
 
@@ -41,6 +42,8 @@ struct SnapshotInputs {
   metrics::EngineTotals engine;
   metrics::JournalTotals journal;
   std::vector<metrics::AwsCallCount> aws_calls;        // hook (empty until wired)
+  // First-choice path per route table id (primaryPaths()); shared between snapshots.
+  std::shared_ptr<const std::map<std::string, std::string>> primary_paths;
   std::optional<std::uint64_t> alert_outbox_depth;      // hook (absent until wired)
 };
 
@@ -72,6 +75,10 @@ class SnapshotBuilder {
   std::uint64_t history_generation_ = ~std::uint64_t{0};
   std::shared_ptr<const metrics::History> history_;
 };
+
+// The first-choice path of every route table of `topology` (policy::rankCandidates: the order
+// used when every path is healthy), by table id. Tables without candidates are left out.
+std::map<std::string, std::string> primaryPaths(const policy::Topology& topology);
 
 // Reads the path and route parts of a status document into `out` (exposed for tests).
 void metricsFromStatus(const nlohmann::json& status, const metrics::PathRecorder& recorder,

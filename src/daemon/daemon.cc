@@ -21,6 +21,7 @@
 #include "daemon/control_server.h"
 #include "daemon/engine.h"
 #include "daemon/systemd.h"
+#include "daemon/topology_builder.h"
 #include "journal/journal.h"
 #include "probe/probe_engine.h"
 #include "recovery/recovery_action.h"
@@ -252,7 +253,16 @@ int runDaemon(const RunOptions& options) {
   if (cfg.api) {
     api::DaemonApiSources sources;
     sources.status = full_status;
-    sources.counters = [&](api::SnapshotInputs& in) {
+    // First-choice path per table (policy order with every path healthy), per config.
+    const config::Config* ranked_for = nullptr;
+    std::shared_ptr<const std::map<std::string, std::string>> primary;
+    sources.counters = [&, ranked_for, primary](api::SnapshotInputs& in) mutable {
+      if (ranked_for != &engine.config()) {
+        ranked_for = &engine.config();
+        primary = std::make_shared<const std::map<std::string, std::string>>(
+            api::primaryPaths(buildTopology(engine.config())));
+      }
+      in.primary_paths = primary;
       const EngineStats& s = engine.stats();
       in.engine = {s.probe_results, s.transitions, s.decisions, s.route_changes, s.events,
                    s.reloads, std::chrono::duration<double>(s.last_decision_time).count(),

@@ -95,8 +95,19 @@ void renderRoutes(const DaemonMetrics& m, ExpositionWriter& w) {
               {"backend", r.backend}},
              std::uint64_t{1});
   }
+  w.family("pathpilot_route_on_primary_path", MetricType::Gauge,
+           "1 if the route uses its first-choice path (the one it uses when every path is "
+           "healthy), 0 if it has failed over.");
+  for (const auto& r : m.routes) {
+    if (!r.primary_path.empty()) {
+      w.sample({{"site", m.site}, {"route_table", r.table}, {"destination", r.destination}},
+               flag(r.current_path == r.primary_path));
+    }
+  }
   perRoute(w, m, "pathpilot_route_on_preferred_path", MetricType::Gauge,
-           "1 if the route uses its preferred path, else 0.", [](const RouteMetrics& r) {
+           "1 if the route uses the best usable path now, 0 while a better path waits out its "
+           "hold-down or a change is in flight.",
+           [](const RouteMetrics& r) {
              return flag(!r.current_path.empty() && r.current_path == r.preferred_path);
            });
   perRoute(w, m, "pathpilot_route_fail_static", MetricType::Gauge,

@@ -22,7 +22,11 @@
 //   pathpilot_path_transitions_total{site,path,link,to}             state changes by new state
 //   pathpilot_route_next_hop_info{site,route_table,table_name,destination,path,next_hop,backend}
 //                                                                   1 per route: where it points now
-//   pathpilot_route_on_preferred_path{site,route_table,destination} 1 = uses the preferred path
+//   pathpilot_route_on_primary_path{site,route_table,destination}   1 = uses its first choice
+//                                                                   (0 = failed over)
+//   pathpilot_route_on_preferred_path{site,route_table,destination} 1 = uses the best usable
+//                                                                   path (0 = hold-down, change
+//                                                                   in flight)
 //   pathpilot_route_fail_static{site,route_table,destination}       1 = no healthy path, kept as is
 //   pathpilot_route_hold_down_remaining_seconds{...}                until failback may happen
 //   pathpilot_route_in_sync{site,route_table,destination}           1 = programmed as decided
@@ -76,7 +80,8 @@ struct RouteMetrics {
   std::string destination;  // "10.10.0.0/16"
   std::string current_path;    // what is programmed now ("" = unknown or not ours)
   std::string desired_path;    // what the policy wants
-  std::string preferred_path;  // the best path when everything is healthy
+  std::string preferred_path;  // the best usable path now, hold-down aside (policy "preferred")
+  std::string primary_path;    // the first choice when every path is healthy ("" = unknown)
   std::string next_hop;        // as programmed, e.g. "via 169.254.100.1 dev vti1"
   std::string sync;            // "synced" | "pending" | "in_flight" | "awaiting"
   std::string decision;        // the policy's decision kind

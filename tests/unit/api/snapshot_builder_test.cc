@@ -52,6 +52,30 @@ TEST_F(SnapshotBuilderTest, MetricsComeFromTheStatusDocument) {
   EXPECT_EQ(build()->generation, 2u);
 }
 
+TEST_F(SnapshotBuilderTest, PrimaryPathsComeFromThePolicyOrder) {
+  policy::Topology t;
+  t.paths.push_back({"vpn-a", policy::LinkKind::Vpn, "ap-southeast-1a", 100});
+  t.paths.push_back({"dx", policy::LinkKind::Dx, "", 10});
+  t.paths.push_back({"vpn-b", policy::LinkKind::Vpn, "ap-southeast-1b", 100});
+  policy::TableSpec a;
+  a.id = "rtb-468f5222";
+  a.az = "ap-southeast-1a";
+  policy::TableSpec b;
+  b.id = "rtb-4b8f522f";
+  b.az = "ap-southeast-1b";
+  b.allowed_paths = {"vpn-a", "vpn-b"};
+  t.tables = {a, b};
+  auto primary = primaryPaths(t);
+  EXPECT_EQ(primary.at("rtb-468f5222"), "dx");
+  EXPECT_EQ(primary.at("rtb-4b8f522f"), "vpn-b");  // own AZ first among VPNs
+  SnapshotInputs in;
+  in.status = testing::sampleStatus();
+  in.primary_paths = std::make_shared<const std::map<std::string, std::string>>(primary);
+  auto snap = builder_.build(std::move(in), clock_.now(), clock_.wallNow());
+  EXPECT_EQ(snap->metrics.routes[0].primary_path, "dx");
+  EXPECT_EQ(snap->metrics.routes[1].primary_path, "vpn-b");
+}
+
 TEST_F(SnapshotBuilderTest, ProbesEventsAndLagAreCounted) {
   build();  // learns rtb → backend
   builder_.onProbe("dx", true, milliseconds(2), clock_.now());

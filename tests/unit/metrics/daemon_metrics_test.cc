@@ -40,6 +40,7 @@ DaemonMetrics sample() {
   r.current_path = "vpn-a";
   r.desired_path = "vpn-a";
   r.preferred_path = "dx";
+  r.primary_path = "dx";
   r.next_hop = "i-0e1466e8a5dd4892c";
   r.sync = "synced";
   r.hold_down_remaining_seconds = 0;
@@ -95,6 +96,9 @@ TEST(DaemonMetricsTest, RouteSeries) {
                        "next_hop=\"i-0e1466e8a5dd4892c\",backend=\"aws\"} 1"));
   EXPECT_TRUE(contains(out,
                        "pathpilot_route_on_preferred_path{site=\"Beijing\","
+                       "route_table=\"rtb-468f5222\",destination=\"10.10.0.0/16\"} 0"));
+  EXPECT_TRUE(contains(out,
+                       "pathpilot_route_on_primary_path{site=\"Beijing\","
                        "route_table=\"rtb-468f5222\",destination=\"10.10.0.0/16\"} 0"));
   EXPECT_TRUE(contains(out,
                        "pathpilot_route_in_sync{site=\"Beijing\",route_table=\"rtb-468f5222\","
