@@ -321,9 +321,12 @@ cloudwatch:
         assert metric(text, "pathpilot_tunnel_up", tunnel="b") == 0, text
         assert metric(text, "pathpilot_agent_vici_up") == 1
         lab.ping(5)
-        text = wait(lambda: (lambda t: t if (metric(t, "pathpilot_tunnel_bytes_in_total",
-                                                    tunnel="a") or 0) > 0 else None)(
-                    get(port, "/metrics")[1]), 10, "tunnel bytes to grow")
+        # The agent polls charon every second: wait for a poll that saw all five pings (a poll
+        # during the pings shows bytes already, but not yet every packet).
+        text = wait(lambda: (lambda t: t if (metric(t, "pathpilot_tunnel_packets_out_total",
+                                                    tunnel="a") or 0) >= 5 else None)(
+                    get(port, "/metrics")[1]), 10, "tunnel packets to grow")
+        assert (metric(text, "pathpilot_tunnel_bytes_in_total", tunnel="a") or 0) > 0, text
         assert metric(text, "pathpilot_tunnel_packets_out_total", tunnel="a") >= 5, text
         assert (metric(text, "pathpilot_interface_transmit_bytes_total", interface="ipsec0")
                 or 0) > 0, text
