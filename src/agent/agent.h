@@ -79,12 +79,16 @@ class Agent {
   void drainPublisherForTest();
 
  private:
+  // One PutMetricData payload (split into requests by the CloudWatch client).
   struct Batch {
     std::vector<aws::MetricDatum> data;
   };
+  // One-shot timers re-armed by their handlers (STYLE.md §6).
   void armPoll();
   void armPublish();
+  // The publisher thread: takes batches off queue_ until stop().
   void publisherLoop();
+  // Binds `listen` and serves /metrics, /healthz, /api/v1/tunnels on the guarded transport.
   Result<void> startServer();
 
   asio::io_context& io_;
@@ -116,13 +120,16 @@ class Agent {
   CloudWatchStats cw_stats_;  // guarded by publish_mutex_
   std::thread publisher_thread_;
 
+  // Loop thread.
   asio::steady_timer poll_timer_;
   asio::steady_timer publish_timer_;
+  // HTTP: its own threads, reading snapshot() only.
   std::unique_ptr<api::TransportStats> transport_stats_;
   std::unique_ptr<api::GuardedServer> http_;
-  std::thread http_thread_;
+  std::thread http_thread_;  // runs listen_after_bind()
   std::optional<std::uint16_t> port_;
   bool running_ = false;
+  // Expires with the agent, so that a timer handler queued before destruction does nothing.
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 

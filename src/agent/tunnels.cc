@@ -123,7 +123,10 @@ std::vector<TunnelStatus> tunnelStatus(const std::vector<ConnConfig>& conns,
   }
 
   std::vector<TunnelStatus> out;
-  for (const auto& [tunnel, ike] : order) {
+  for (const auto& entry : order) {
+    // Named copies rather than a structured binding: lambdas below capture them (clang 14).
+    const std::string& tunnel = entry.first;
+    const std::string& ike = entry.second;
     TunnelStatus t;
     t.tunnel = tunnel;
     t.ike = ike;

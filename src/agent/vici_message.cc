@@ -142,7 +142,7 @@ Result<void> decodeSection(Reader& r, ViciSection& into, int depth) {
         if (auto d = decodeSection(r, sub, depth + 1); !d) {
           return d;
         }
-        into.sections.emplace_back(std::move(*n), std::move(sub));
+        into.sections.push_back({std::move(*n), std::move(sub)});
         break;
       }
       case kSectionEnd:
@@ -262,6 +262,17 @@ const ViciSection* ViciSection::section(std::string_view key) const {
     }
   }
   return nullptr;
+}
+
+bool ViciSection::empty() const { return values.empty() && lists.empty() && sections.empty(); }
+
+bool operator==(const ViciSection& a, const ViciSection& b) {
+  return a.values == b.values && a.lists == b.lists && a.sections == b.sections;
+}
+
+ViciSection& ViciSection::add(std::string name, ViciSection section) {
+  sections.push_back({std::move(name), std::move(section)});
+  return *this;
 }
 
 ViciSection& ViciSection::set(std::string key, std::string value) {

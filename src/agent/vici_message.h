@@ -53,11 +53,15 @@ std::string_view packetTypeName(PacketType type);
 // Whether packets of `type` carry a name.
 bool packetIsNamed(PacketType type);
 
+struct ViciNamedSection;
+
 // One section of a message: its key/values, lists and sub-sections, each in wire order.
 struct ViciSection {
   std::vector<std::pair<std::string, std::string>> values;
   std::vector<std::pair<std::string, std::vector<std::string>>> lists;
-  std::vector<std::pair<std::string, ViciSection>> sections;
+  // Sub-sections as {name, section} (a struct rather than std::pair: a pair of an incomplete
+  // type inside its own definition is not portable to clang/libstdc++).
+  std::vector<ViciNamedSection> sections;
 
   // The first entry with that name, or nullptr.
   const std::string* value(std::string_view key) const;
@@ -66,8 +70,15 @@ struct ViciSection {
 
   // Builders for requests.
   ViciSection& set(std::string key, std::string value);
-  bool empty() const { return values.empty() && lists.empty() && sections.empty(); }
-  friend bool operator==(const ViciSection&, const ViciSection&) = default;
+  ViciSection& add(std::string name, ViciSection section);
+  bool empty() const;
+  friend bool operator==(const ViciSection& a, const ViciSection& b);
+};
+
+struct ViciNamedSection {
+  std::string first;   // the section's name
+  ViciSection second;  // its content
+  friend bool operator==(const ViciNamedSection&, const ViciNamedSection&) = default;
 };
 
 struct ViciPacket {

@@ -36,14 +36,14 @@
 namespace pathpilot::api {
 
 struct TransportOptions {
-  std::size_t threads = 4;
-  std::size_t max_queued = 64;
-  std::size_t max_connections_per_client = 16;
-  std::size_t max_requests_per_connection = 100;
-  Duration request_timeout = std::chrono::seconds(10);
-  Duration read_timeout = std::chrono::seconds(5);
-  Duration write_timeout = std::chrono::seconds(10);
-  Duration idle_timeout = std::chrono::seconds(5);
+  std::size_t threads = 4;                        // connections served at once
+  std::size_t max_queued = 64;                    // accepted, waiting for a worker; more → 503
+  std::size_t max_connections_per_client = 16;    // per peer address; more → 503
+  std::size_t max_requests_per_connection = 100;  // keep-alive requests, then close
+  Duration request_timeout = std::chrono::seconds(10);  // line + headers + body; late → 408
+  Duration read_timeout = std::chrono::seconds(5);      // longest silence inside a request
+  Duration write_timeout = std::chrono::seconds(10);    // longest wait for send buffer space
+  Duration idle_timeout = std::chrono::seconds(5);      // keep-alive wait for the next request
   // Added to the nice value of the worker threads, so that on a small monitor a flood of API
   // requests yields the CPU to the engine thread (0: same priority). Linux nice is per thread.
   int nice = 5;
@@ -70,9 +70,9 @@ class BoundedTaskQueue final : public httplib::TaskQueue {
   static bool sheddingThread();
 
  private:
-  void work();
-  void shed();
-  void lowerPriority() const;
+  void work();                 // worker thread: runs queued connections
+  void shed();                 // overload thread: answers 503 without reading
+  void lowerPriority() const;  // applies `nice` to the calling thread
 
   std::size_t max_queued_;
   int nice_;

@@ -34,6 +34,8 @@ template <class T, class F>
   if (io.stopped()) {
     return fail(ErrorCode::Unavailable, "the engine is stopping");
   }
+  // Shared ownership: if we time out, the handler still holds the promise and fulfils it
+  // later into a future nobody reads, instead of writing to a destroyed one.
   auto promise = std::make_shared<std::promise<Result<T>>>();
   std::future<Result<T>> future = promise->get_future();
   asio::post(io, [promise, fn = std::move(fn)]() mutable { promise->set_value(fn()); });

@@ -28,6 +28,8 @@ class ProbeTap final : public probe::Prober {
       : inner_(inner), observer_(std::move(observer)) {}
 
   // probe::Prober
+  // Keeps the engine's sink and installs the tap's own on the inner prober; the observer sees
+  // each result before the engine does, so a snapshot built in the same handler counts it.
   void setSink(probe::ProbeSink sink) override {
     sink_ = std::move(sink);
     inner_.setSink([this](const probe::ProbeResult& r) {
@@ -39,6 +41,7 @@ class ProbeTap final : public probe::Prober {
       }
     });
   }
+  // Delegated unchanged: the tap never filters or alters targets or results.
   [[nodiscard]] Result<void> replaceTargets(std::vector<probe::TargetSpec> targets) override {
     return inner_.replaceTargets(std::move(targets));
   }
@@ -47,9 +50,9 @@ class ProbeTap final : public probe::Prober {
   probe::ProbeCounters counters() const override { return inner_.counters(); }
 
  private:
-  probe::Prober& inner_;
-  Observer observer_;
-  probe::ProbeSink sink_;
+  probe::Prober& inner_;     // the real prober (ProbeEngine), not owned
+  Observer observer_;        // the recorder's feed (DaemonApi)
+  probe::ProbeSink sink_;    // the engine's sink, called after the observer
 };
 
 }  // namespace pathpilot::api

@@ -13,11 +13,11 @@ TEST(ViciMessageTest, ReadmeExampleBytes) {
   ViciSection sub;
   sub.set("key2", "value2");
   ViciSection section1;
-  section1.sections.emplace_back("sub-section", sub);
+  section1.add("sub-section", sub);
   section1.lists.emplace_back("list1", std::vector<std::string>{"item1", "item2"});
   ViciSection root;
   root.set("key1", "value1");
-  root.sections.emplace_back("section1", section1);
+  root.add("section1", section1);
   auto bytes = encodeMessage(root);
   ASSERT_TRUE(bytes);
   std::string expected = std::string("\x03\x04key1\x00\x06value1", 14) +

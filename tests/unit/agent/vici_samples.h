@@ -11,13 +11,13 @@ inline ViciSection conn(const std::string& name, const std::string& child) {
   ViciSection children;
   ViciSection c;
   c.set("mode", "TUNNEL");
-  children.sections.emplace_back(child, c);
+  children.add(child, c);
   ViciSection body;
   body.lists.emplace_back("remote_addrs", std::vector<std::string>{"203.0.113.20"});
   body.set("version", "IKEv2");
-  body.sections.emplace_back("children", children);
+  body.add("children", children);
   ViciSection event;
-  event.sections.emplace_back(name, body);
+  event.add(name, body);
   return event;
 }
 
@@ -45,11 +45,11 @@ inline ViciSection sa(const std::string& name, const std::string& uniqueid,
   for (std::size_t i = 0; i < children.size(); ++i) {
     const std::string* n = children[i].value("name");
     const std::string* u = children[i].value("uniqueid");
-    child_sas.sections.emplace_back(*n + "-" + *u, children[i]);
+    child_sas.add(*n + "-" + *u, children[i]);
   }
-  ike.sections.emplace_back("child-sas", child_sas);
+  ike.add("child-sas", child_sas);
   ViciSection event;
-  event.sections.emplace_back(name, ike);
+  event.add(name, ike);
   return event;
 }
 
