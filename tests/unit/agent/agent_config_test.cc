@@ -108,3 +108,17 @@ TEST(AgentConfigTest, MissingFile) {
 
 }  // namespace
 }  // namespace pathpilot::agent
+
+namespace pathpilot::agent {
+namespace {
+
+TEST(AgentConfigTest, ShippedExampleIsValid) {
+  auto c = loadAgentConfig(std::string(PP_SOURCE_DIR) + "/examples/agent.yaml");
+  ASSERT_TRUE(c) << c.error().toString();
+  EXPECT_EQ(c->gateway, "strongswan-1");
+  ASSERT_TRUE(c->cloudwatch);
+  EXPECT_EQ(c->cloudwatch->region, "cn-north-1");
+}
+
+}  // namespace
+}  // namespace pathpilot::agent
