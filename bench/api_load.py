@@ -66,6 +66,13 @@ def scalar(text, name):
     return 0.0
 
 
+def scalar_labelled(text, name, label):
+    for line in text.splitlines():
+        if line.startswith(name + "{") and label in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 def quantile(q, before, after):
     """histogram_quantile over the difference of two scrapes (linear within a bucket)."""
     bounds = sorted(after[0])
@@ -105,6 +112,11 @@ def lag_report(before, after):
         "probe_timer_mean_lag_ms": (lag / wake * 1e3) if wake else float("nan"),
         "probes_sent": int(sent),
         "probes_timed_out": int(timed_out),
+        "snapshot_status_ms": scalar_labelled(after, "pathpilot_snapshot_duration_seconds",
+                                              'phase="status"') * 1e3,
+        "snapshot_build_ms": scalar_labelled(after, "pathpilot_snapshot_duration_seconds",
+                                             'phase="build"') * 1e3,
+        "snapshot_interval_ms": scalar(after, "pathpilot_snapshot_interval_seconds") * 1e3,
     }
 
 

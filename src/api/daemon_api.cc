@@ -157,7 +157,10 @@ std::optional<std::uint16_t> DaemonApi::port() const {
 }
 
 void DaemonApi::armTimer() {
-  timer_deadline_ = std::chrono::steady_clock::now() + options_.publish_interval;
+  auto cost = std::chrono::duration_cast<Duration>((last_status_cost_ + last_build_cost_) *
+                                                   options_.cost_factor);
+  interval_ = std::max(options_.publish_interval, cost);
+  timer_deadline_ = std::chrono::steady_clock::now() + interval_;
   timer_.expires_at(timer_deadline_);
   timer_.async_wait([this, alive = std::weak_ptr<int>(alive_)](const asio::error_code& ec) {
     if (ec || alive.expired() || !running_) {
@@ -195,6 +198,7 @@ void DaemonApi::publishNow() {
   if (!running_) {
     return;
   }
+  auto t0 = std::chrono::steady_clock::now();
   SnapshotInputs in;
   if (sources_.status) {
     in.status = sources_.status();
@@ -202,8 +206,15 @@ void DaemonApi::publishNow() {
   if (sources_.counters) {
     sources_.counters(in);
   }
-  last_publish_ = std::chrono::steady_clock::now();
+  auto t1 = std::chrono::steady_clock::now();
+  in.previous_status_seconds = std::chrono::duration<double>(last_status_cost_).count();
+  in.previous_build_seconds = std::chrono::duration<double>(last_build_cost_).count();
+  in.interval_seconds = std::chrono::duration<double>(interval_).count();
   store_.publish(builder_.build(std::move(in), clock_.now(), clock_.wallNow()));
+  auto t2 = std::chrono::steady_clock::now();
+  last_status_cost_ = t1 - t0;
+  last_build_cost_ = t2 - t1;
+  last_publish_ = t2;
 }
 
 }  // namespace pathpilot::api

@@ -56,7 +56,11 @@ struct DaemonApiSources {
 };
 
 struct DaemonApiOptions {
+  // Periodic snapshots. Stretched to `cost_factor` × what the previous snapshot cost the engine
+  // thread, so that snapshots never take more than 1/cost_factor of it (at 1,000 paths × 1,000
+  // route tables a snapshot costs ~10-30 ms: every 250 ms would be over 10%).
   Duration publish_interval = std::chrono::milliseconds(250);
+  double cost_factor = 20;
   // Shortest gap between two snapshots published because of events.
   Duration min_publish_gap = std::chrono::milliseconds(50);
   metrics::PathRecorderOptions history;
@@ -108,6 +112,9 @@ class DaemonApi {
   asio::steady_timer soon_timer_;
   MonoTime timer_deadline_{};
   MonoTime last_publish_{};
+  Duration last_status_cost_{0};  // engine-thread time of the previous snapshot, by phase
+  Duration last_build_cost_{0};
+  Duration interval_ = options_.publish_interval;
   bool soon_pending_ = false;
   bool running_ = false;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);

@@ -186,6 +186,9 @@ std::shared_ptr<const Snapshot> SnapshotBuilder::build(SnapshotInputs in, MonoTi
   m.route_errors_by_backend = route_errors_by_backend_;
   m.loop_lag = loop_lag_;
   m.loop_lag_last_seconds = last_lag_seconds_;
+  m.snapshot_status_seconds = in.previous_status_seconds;
+  m.snapshot_build_seconds = in.previous_build_seconds;
+  m.snapshot_interval_seconds = in.interval_seconds;
 
   // History changes only when a bucket closes (every 5 s); share it until then.
   if (!history_ || history_generation_ != recorder_.historyGeneration()) {

@@ -222,6 +222,13 @@ void renderCounters(const DaemonMetrics& m, ExpositionWriter& w) {
   w.family("pathpilot_engine_loop_lag_last_seconds", MetricType::Gauge,
            "Lateness of the most recent measured timer.");
   w.sample({}, m.loop_lag_last_seconds);
+  w.family("pathpilot_snapshot_duration_seconds", MetricType::Gauge,
+           "Engine-thread time the previous snapshot took, by phase (status document, build).");
+  w.sample({{"phase", "status"}}, m.snapshot_status_seconds);
+  w.sample({{"phase", "build"}}, m.snapshot_build_seconds);
+  w.family("pathpilot_snapshot_interval_seconds", MetricType::Gauge,
+           "Interval between periodic snapshots (stretched when snapshots are expensive).");
+  w.sample({}, m.snapshot_interval_seconds);
 
   if (m.journal.present) {
     const auto& j = m.journal;

@@ -37,6 +37,8 @@
 //   pathpilot_probe_*_total                                         the prober's counters
 //   pathpilot_engine_*                                              results, decisions, events, lag
 //   pathpilot_engine_loop_lag_seconds                               histogram of timer lateness
+//   pathpilot_snapshot_duration_seconds{phase}                      engine time per snapshot
+//   pathpilot_snapshot_interval_seconds                             how often snapshots are taken
 //   pathpilot_journal_*                                             events by result, queue depth
 //   pathpilot_aws_api_calls_total{operation,outcome}                (hook; empty until wired)
 //   pathpilot_alert_outbox_depth                                    (hook; absent until wired)
@@ -160,6 +162,11 @@ struct DaemonMetrics {
   EngineTotals engine;
   Histogram loop_lag{kLagBucketsSeconds};
   double loop_lag_last_seconds = 0;
+  // What the previous snapshot cost the engine thread: building the status document, and
+  // turning it into a snapshot (metrics model, history).
+  double snapshot_status_seconds = 0;
+  double snapshot_build_seconds = 0;
+  double snapshot_interval_seconds = 0;  // the current publish interval (adaptive)
   std::vector<AwsCallCount> aws_calls;           // hook: filled once the AWS backend is wired
   std::optional<std::uint64_t> alert_outbox_depth;  // hook: filled once alerting is wired
 };
