@@ -180,7 +180,10 @@ void DaemonApi::requestPublish() {
   soon_pending_ = true;
   // Coalesce bursts (a failover emits a dozen events in one handler): publish once, at least
   // min_publish_gap after the previous snapshot.
-  auto at = std::max(std::chrono::steady_clock::now(), last_publish_ + options_.min_publish_gap);
+  // Bursts of changes are limited to a quarter of the engine thread: the gap after a snapshot
+  // is at least 4 × what that snapshot cost.
+  auto gap = std::max<Duration>(options_.min_publish_gap, 4 * (last_status_cost_ + last_build_cost_));
+  auto at = std::max(std::chrono::steady_clock::now(), last_publish_ + gap);
   soon_timer_.expires_at(at);
   soon_timer_.async_wait([this, alive = std::weak_ptr<int>(alive_)](const asio::error_code& ec) {
     if (alive.expired()) {

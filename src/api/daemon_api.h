@@ -61,7 +61,8 @@ struct DaemonApiOptions {
   // route tables a snapshot costs ~10-30 ms: every 250 ms would be over 10%).
   Duration publish_interval = std::chrono::milliseconds(250);
   double cost_factor = 20;
-  // Shortest gap between two snapshots published because of events.
+  // Shortest gap between two snapshots published because of events (also at least 4 × the
+  // cost of the previous snapshot, so a burst of changes cannot take over the engine thread).
   Duration min_publish_gap = std::chrono::milliseconds(50);
   metrics::PathRecorderOptions history;
   // Server settings; host, port and token are taken from the config in start().
