@@ -487,6 +487,20 @@ TEST_F(ApiServerTest, BindFailureNamesTheAddress) {
       << r.error().message();
 }
 
+TEST_F(ApiServerTest, ListensOnIpv6Loopback) {
+  options_.host = "::1";
+  server_ = std::make_unique<ApiServer>(options_, store_, clock_, nullptr, nullptr);
+  publish(testing::sampleStatus());
+  auto started = server_->start();
+  if (!started) {
+    GTEST_SKIP() << "no IPv6 loopback here: " << started.error().toString();
+  }
+  httplib::Client c("::1", server_->port());
+  auto r = c.Get("/healthz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
 TEST_F(ApiServerTest, StopIsPromptWithIdleKeepAliveConnections) {
   start();
   RawClient idle(server_->port());
