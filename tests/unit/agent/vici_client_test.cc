@@ -63,7 +63,7 @@ class FakeCharon {
     ::unlink(path_.c_str());
     ASSERT_EQ(::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
     ASSERT_EQ(::listen(listen_fd_, 4), 0);
-    thread_ = std::thread([this] { serve(); });
+    thread_ = std::thread([this, fd = listen_fd_] { serve(fd); });
   }
 
   static bool readAll(int fd, char* p, std::size_t n) {
@@ -82,9 +82,9 @@ class FakeCharon {
     (void)::send(fd, bytes->data(), bytes->size(), MSG_NOSIGNAL);
   }
 
-  void serve() {
+  void serve(int listen_fd) {
     while (!stop_) {
-      int fd = ::accept(listen_fd_, nullptr, nullptr);
+      int fd = ::accept(listen_fd, nullptr, nullptr);
       if (fd < 0) {
         return;
       }
