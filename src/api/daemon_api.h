@@ -126,9 +126,10 @@ metrics::ProbeTotals probeTotals(const probe::ProbeCounters& c);
 metrics::ReconcilerTotals reconcilerTotals(const route::ReconcilerStats& s);
 metrics::JournalTotals journalTotals(const journal::JournalStats& s);
 
-// The API options for `settings`: address, port and the resolved token on top of `base`.
-// The environment variable PATHPILOT_API_READ_RATE (requests per second per client address,
-// 0 = unlimited) overrides the read rate limit; errors name it when it is not a number.
+// The API options for `settings`: address, port, rate limits (api.rate_limit) and the resolved
+// token on top of `base`. The environment variable PATHPILOT_API_READ_RATE (requests per second
+// per client address, 0 = unlimited) overrides api.rate_limit.read_per_second (and raises the
+// burst to twice that); errors name it when it is not a number.
 [[nodiscard]] Result<ApiOptions> apiOptionsFromConfig(const config::ApiSettings& settings,
                                                       ApiOptions base = {});
 

@@ -227,6 +227,9 @@ struct AwsBackendSettings {
   std::string endpoint_url;  // optional override, http(s)://…, never with credentials
   std::string profile;       // shared-config profile; empty = default credential chain
   int max_concurrency = 4;   // parallel EC2 calls, 1..32
+  // The 12-digit AWS account that owns the route tables and gateway instances. Optional: only
+  // `pathpilot check --iam` needs it (to write resource ARNs); the daemon does not.
+  std::string account_id;
 };
 
 struct LinuxBackendSettings {
@@ -256,10 +259,22 @@ struct ControlSettings {
   std::string socket = "/run/pathpilot/control.sock";  // unix socket, ≤ 107 bytes
 };
 
+// A token bucket per client address (YAML `api.rate_limit`): `burst` requests at once, refilled
+// at `per_second`. per_second 0 = unlimited.
+struct ApiRateLimit {
+  double per_second = 0;  // 0..100000
+  double burst = 1;       // 1..1000000
+  friend bool operator==(const ApiRateLimit&, const ApiRateLimit&) = default;
+};
+
 struct ApiSettings {
   IpAddress address = IpAddress::v4FromHostOrder(0x7F000001);  // 127.0.0.1
   std::uint16_t port = 9180;
   std::optional<SecretRef> auth_token;  // bearer token for the write endpoints
+  // Reads (status, events, metrics, dashboard): generous, a dashboard polls every second.
+  ApiRateLimit read_limit{100, 200};     // api.rate_limit.read_per_second / read_burst
+  // Writes (drain/undrain): rare and they move traffic, so a tight bucket.
+  ApiRateLimit write_limit{2, 10};       // api.rate_limit.write_per_second / write_burst
 };
 
 // ---------------------------------------------------------------------------------------------

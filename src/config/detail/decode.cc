@@ -56,12 +56,14 @@ const std::vector<std::string_view> kPolicyKeys = {"preference", "az_affinity",
                                                    "failback_hold_down", "fail_static"};
 const std::vector<std::string_view> kBackendsKeys = {"aws", "linux", "exec"};
 const std::vector<std::string_view> kAwsKeys = {"region", "endpoint_url", "profile",
-                                                "max_concurrency"};
+                                                "max_concurrency", "account_id"};
 const std::vector<std::string_view> kLinuxKeys = {"netns", "drift_check_interval"};
 const std::vector<std::string_view> kExecKeys = {"command", "timeout"};
 const std::vector<std::string_view> kJournalKeys = {"sqlite", "jsonl", "queue_size"};
 const std::vector<std::string_view> kControlKeys = {"socket"};
-const std::vector<std::string_view> kApiKeys = {"listen", "auth_token"};
+const std::vector<std::string_view> kApiKeys = {"listen", "auth_token", "rate_limit"};
+const std::vector<std::string_view> kApiRateKeys = {"read_per_second", "read_burst",
+                                                    "write_per_second", "write_burst"};
 const std::vector<std::string_view> kSecretKeys = {"env", "file"};
 const std::vector<std::string_view> kAlertsKeys = {"outbox",    "group_window", "repeat_interval",
                                                    "retry",     "max_age",      "templates",
@@ -819,6 +821,16 @@ class Decoder {
       }
       a.get("profile", aws.profile);
       a.getInt("max_concurrency", aws.max_concurrency, 1, 32);
+      // Kept as written (a leading 0 survives, quoted or not): `check --iam` writes it into ARNs.
+      if (a.get("account_id", aws.account_id) &&
+          (aws.account_id.size() != 12 ||
+           !std::all_of(aws.account_id.begin(), aws.account_id.end(),
+                        [](char c) { return c >= '0' && c <= '9'; }))) {
+        ctx_.errorAt("backends.aws.account_id",
+                     "expected a 12-digit AWS account id such as 111122223333, got " +
+                         quote(aws.account_id));
+        aws.account_id.clear();
+      }
     }
     if (const YamlNode* n = m.find("linux")) {
       MapReader l(ctx_, *n, "backends.linux", kLinuxKeys);
@@ -923,6 +935,30 @@ class Decoder {
     }
     if (const YamlNode* n = m.find("auth_token")) {
       api.auth_token = readSecret(ctx_, *n, "api.auth_token");
+    }
+    if (const YamlNode* n = m.find("rate_limit")) {
+      MapReader r(ctx_, *n, "api.rate_limit", kApiRateKeys);
+      // 0 requests/s means unlimited (benchmarks, a trusted loopback-only deployment).
+      r.getNumber("read_per_second", api.read_limit.per_second, 0, 100'000);
+      r.getNumber("read_burst", api.read_limit.burst, 1, 1'000'000);
+      r.getNumber("write_per_second", api.write_limit.per_second, 0, 100'000);
+      r.getNumber("write_burst", api.write_limit.burst, 1, 1'000'000);
+      // A bucket smaller than one second's refill throttles a steady client that stays under
+      // the rate but sends in bursts (a dashboard fetching several resources at once).
+      auto smallBurst = [&](const ApiRateLimit& l, const char* which) {
+        if (l.per_second > 0 && l.burst < l.per_second) {
+          ctx_.warningAt(std::string("api.rate_limit.") + which + "_burst",
+                         std::string(which) + "_burst " + formatNumber(l.burst) +
+                             " is below " + which + "_per_second " + formatNumber(l.per_second) +
+                             ": clients get throttled below the configured rate");
+        }
+      };
+      smallBurst(api.read_limit, "read");
+      smallBurst(api.write_limit, "write");
+      if (api.write_limit.per_second == 0 && r.has("write_per_second")) {
+        ctx_.warningAt("api.rate_limit.write_per_second",
+                       "write_per_second 0 leaves drain/undrain unlimited");
+      }
     }
     cfg_.api = api;
   }
@@ -1301,6 +1337,10 @@ const std::unordered_map<std::string_view, std::string_view>& misplacedKeyHints(
       {"queue_size", "journal"},
       {"socket", "control"},
       {"listen", "api"},
+      {"rate_limit", "api"},
+      {"read_per_second", "api.rate_limit"},
+      {"write_per_second", "api.rate_limit"},
+      {"account_id", "backends.aws"},
       {"auth_token", "api"},
       {"aws", "backends"},
       {"linux", "backends"},
