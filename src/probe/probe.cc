@@ -110,6 +110,15 @@ Result<void> validateTarget(const TargetSpec& s) {
                           std::to_string(icmp::kCookieSize) + ".." +
                           std::to_string(icmp::kMaxPayload));
   }
+  if (s.adaptive_timeout) {
+    if (auto v = validateAdaptiveTimeout(*s.adaptive_timeout, s.timeout); !v) {
+      return invalid(s, v.error().message());
+    }
+  }
+  if (s.phase && (s.phase->slots == 0 || s.phase->slots > 64 || s.phase->slot >= s.phase->slots)) {
+    return invalid(s, "phase slot " + std::to_string(s.phase->slot) + " of " +
+                          std::to_string(s.phase->slots) + " is not valid (slots 1..64)");
+  }
   if (s.pinning.source && s.pinning.source->family() != s.address.family()) {
     return invalid(s, "source address " + s.pinning.source->toString() +
                           " is not of the target's address family");

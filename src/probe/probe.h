@@ -27,6 +27,8 @@
 #include "base/error.h"
 #include "base/ip.h"
 #include "base/time.h"
+#include "probe/rtt_estimator.h"
+#include "probe/schedule.h"
 
 namespace pathpilot::probe {
 
@@ -82,6 +84,13 @@ struct TargetSpec {
   Pinning pinning;
   // ICMP payload bytes after the 8-byte header (24..1472). The first 24 carry the cookie.
   std::uint32_t payload_size = 32;
+  // Set: the timeout adapts to the target's measured RTT (see rtt_estimator.h) and `timeout`
+  // is its ceiling. Unset: every probe waits `timeout`.
+  std::optional<AdaptiveTimeoutParams> adaptive_timeout;
+  // Set: the target is phase-locked with the other targets of its path (schedule.h,
+  // quorumPhaseSlot); all targets of a path must then use the same interval. Unset: a random
+  // first offset and jitter that accumulates, as for unrelated targets.
+  std::optional<PhaseSlot> phase;
 
   bool operator==(const TargetSpec&) const = default;
 };

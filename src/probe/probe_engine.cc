@@ -64,6 +64,9 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     sockaddr_storage dst{};
     socklen_t dst_len = 0;
     std::string label;  // "icmp 10.10.3.100 via dx"
+    std::optional<RttEstimator> rtt;  // adaptive timeout (spec.adaptive_timeout set)
+    Duration last_timeout{};          // the timeout of the latest probe, for error texts
+    MonoTime grid{};                  // phase-locked targets: nominal time of the next send
   };
 
   // An open ICMP socket of a group, and whether an async wait is pending on it (the wait is
@@ -137,6 +140,8 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
   std::vector<Target> targets;
   std::vector<std::uint32_t> free_targets;
   std::map<std::pair<std::string, std::uint32_t>, std::uint32_t, std::less<>> by_key;
+  // Grid origin of each path with phase-locked targets; dropped with the path's last target.
+  std::map<std::string, MonoTime, std::less<>> path_anchor;
   std::vector<Group> groups;
   std::unordered_map<std::uint64_t, TcpProbe> tcp;
   std::uint64_t next_tcp_id = 1;
@@ -285,6 +290,9 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     if (spec.kind == ProbeKind::Icmp) {
       t.group = groupFor(spec);
     }
+    if (spec.adaptive_timeout) {
+      t.rtt.emplace(*spec.adaptive_timeout, spec.timeout);
+    }
     by_key.emplace(std::make_pair(spec.path, spec.index), slot);
     t.spec = std::move(spec);
     if (running) {
@@ -298,6 +306,10 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     Target& t = targets[slot];
     PP_CHECK(t.active);
     by_key.erase(std::make_pair(t.spec.path, t.spec.index));
+    if (auto rest = by_key.lower_bound(std::make_pair(t.spec.path, 0u));
+        rest == by_key.end() || rest->first.first != t.spec.path) {
+      path_anchor.erase(t.spec.path);
+    }
     if (t.spec.kind == ProbeKind::Icmp) {
       releaseGroup(t.group);
     }
@@ -308,10 +320,44 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
 
   // A random first offset within one interval spreads a thousand targets added by one reload
   // evenly over the interval instead of sending them in one burst.
+  // Phase-locked targets (spec.phase) instead start on their path's grid (schedule.h).
   void scheduleFirst(std::uint32_t slot, MonoTime now) {
     Target& t = targets[slot];
-    t.next_due = now + firstProbeOffset(t.spec.interval, rng.next());
+    if (t.spec.phase) {
+      auto [it, fresh] = path_anchor.try_emplace(t.spec.path, MonoTime{});
+      if (fresh) {
+        it->second = now + firstProbeOffset(t.spec.interval, rng.next());
+      }
+      t.grid = phasedFirstGrid(it->second, t.spec.interval, *t.spec.phase, now);
+      t.next_due = std::max(now, t.grid + gridJitter(t.spec.interval, t.spec.jitter_pct,
+                                                     rng.next()));
+    } else {
+      t.next_due = now + firstProbeOffset(t.spec.interval, rng.next());
+    }
     deadlines.push(t.next_due, Deadline{Deadline::Kind::Send, slot, t.gen, 0, 0});
+  }
+
+  // ---- adaptive timeouts (rtt_estimator.h) ---------------------------------------------------
+
+  // The timeout of the probe being sent now: adaptive when configured, else the spec's.
+  Duration probeTimeout(Target& t) {
+    t.last_timeout = t.rtt ? t.rtt->timeout() : t.spec.timeout;
+    return t.last_timeout;
+  }
+
+  // Only valid, in-time replies are RTT samples (the caller checked cookie, source, state).
+  void noteRtt(std::uint32_t slot, Duration rtt) {
+    if (slot < targets.size() && targets[slot].rtt) {
+      targets[slot].rtt->onReply(rtt);
+    }
+  }
+
+  // A late reply to a live target's probe: its timeout was too short (see onLate()).
+  void noteLate(const InFlight& probe) {
+    if (probe.target < targets.size() && targets[probe.target].active &&
+        targets[probe.target].gen == probe.target_gen && targets[probe.target].rtt) {
+      targets[probe.target].rtt->onLate();
+    }
   }
 
   // ---- timer ---------------------------------------------------------------------------------
@@ -425,9 +471,19 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
       return;  // removed or replaced since this was queued
     }
     // Next send: from the previous due time, in phase, never in the past (see nextDue).
-    const MonoTime next =
-        nextDue(t.next_due, jitteredInterval(t.spec.interval, t.spec.jitter_pct, rng.next()),
-                t.spec.interval, now);
+    // Phase-locked targets step their grid and jitter around it, so the jitter never adds up.
+    MonoTime next;
+    if (t.spec.phase) {
+      const Duration jitter = gridJitter(t.spec.interval, t.spec.jitter_pct, rng.next());
+      t.grid = nextDue(t.grid, t.spec.interval, t.spec.interval, now);
+      if (t.grid + jitter <= now) {
+        t.grid += t.spec.interval;  // late loop: skip, as nextDue does, rather than send twice
+      }
+      next = t.grid + jitter;
+    } else {
+      next = nextDue(t.next_due, jitteredInterval(t.spec.interval, t.spec.jitter_pct, rng.next()),
+                     t.spec.interval, now);
+    }
     t.next_due = next;
     deadlines.push(next, Deadline{Deadline::Kind::Send, slot, gen, 0, 0});
     if (t.spec.kind == ProbeKind::Icmp) {
@@ -561,7 +617,7 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
       return;
     }
     ++counters.sent;
-    deadlines.push(now + t.spec.timeout,
+    deadlines.push(now + probeTimeout(t),
                    Deadline{Deadline::Kind::IcmpTimeout, gi, g.gen, (ci << 16) | *seq, nonce});
   }
 
@@ -592,7 +648,7 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     }
     ++counters.timed_out;
     emitFailure(t, probe->sent_at, clock.now(), FailureKind::Timeout,
-                "timeout after " + formatDuration(t.spec.timeout));
+                "timeout after " + formatDuration(t.last_timeout));
   }
 
   // Starts the (single) readiness wait of a socket. The handler holds only indices, the socket
@@ -814,11 +870,14 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
           return;
         }
         ++counters.received;
-        emitSuccess(*t, probe.sent_at, receiveTime(d, now, wall, probe.sent_at), false);
+        const MonoTime received_at = receiveTime(d, now, wall, probe.sent_at);
+        noteRtt(probe.target, received_at - probe.sent_at);
+        emitSuccess(*t, probe.sent_at, received_at, false);
         return;
       }
       case ReplyMatch::Late:
         ++counters.late;
+        noteLate(probe);
         return;
       case ReplyMatch::Foreign:
         ++counters.foreign;
@@ -912,7 +971,7 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     probe.sent_at = now;
     probe.socket.emplace(std::move(socket));
     ++counters.sent;
-    deadlines.push(now + t.spec.timeout, Deadline{Deadline::Kind::TcpTimeout, 0, 0, 0, id});
+    deadlines.push(now + probeTimeout(t), Deadline{Deadline::Kind::TcpTimeout, 0, 0, 0, id});
     probe.socket->async_connect(endpoint, [weak = weak_from_this(), id](const std::error_code& e) {
       if (e == asio::error::operation_aborted) {
         return;
@@ -943,10 +1002,12 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     }
     if (!ec) {
       ++counters.received;
+      noteRtt(probe.target, now - probe.sent_at);
       emitSuccess(t, probe.sent_at, now, false);
     } else if (ec == asio::error::connection_refused) {
       ++counters.received;
       ++counters.refused;
+      noteRtt(probe.target, now - probe.sent_at);
       emitSuccess(t, probe.sent_at, now, true);
     } else {
       ++counters.unreachable;
@@ -973,7 +1034,7 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     }
     ++counters.timed_out;
     emitFailure(t, probe.sent_at, clock.now(), FailureKind::Timeout,
-                "timeout after " + formatDuration(t.spec.timeout));
+                "timeout after " + formatDuration(t.last_timeout));
   }
 
   // ---- lifecycle -----------------------------------------------------------------------------

@@ -47,6 +47,42 @@ Duration firstProbeOffset(Duration interval, std::uint64_t random) {
   return Duration(static_cast<Duration::rep>(random % static_cast<std::uint64_t>(interval.count())));
 }
 
+PhaseSlot quorumPhaseSlot(std::size_t index, std::size_t targets, std::size_t quorum) {
+  PP_CHECK(quorum >= 1 && quorum <= targets && index < targets);
+  // k targets must fail together; ⌊N/k⌋ groups of them fit in the interval. Targets beyond
+  // the last full group (N not a multiple of k) join the groups from the front again, which
+  // keeps every group at least k strong.
+  const std::size_t k = targets - quorum + 1;
+  const std::size_t groups = targets / k;
+  return PhaseSlot{static_cast<std::uint32_t>((index / k) % groups),
+                   static_cast<std::uint32_t>(groups)};
+}
+
+MonoTime phasedFirstGrid(MonoTime anchor, Duration interval, PhaseSlot phase, MonoTime now) {
+  PP_CHECK(interval > Duration::zero() && phase.slots >= 1 && phase.slot < phase.slots);
+  const MonoTime base = anchor + interval * phase.slot / phase.slots;
+  // Floor division that also works for `now` before `base`.
+  auto n = (now - base) / interval;
+  if (base + n * interval > now) {
+    --n;
+  }
+  MonoTime at = base + n * interval;
+  if (at < now) {
+    at += interval;
+  }
+  return at;
+}
+
+Duration gridJitter(Duration interval, std::uint32_t jitter_pct, std::uint64_t random) {
+  PP_CHECK(jitter_pct <= 100);
+  if (jitter_pct == 0 || interval <= Duration::zero()) {
+    return Duration::zero();
+  }
+  const double half = static_cast<double>(jitter_pct) / 200.0;
+  const double offset = (2.0 * unit(random) - 1.0) * half;  // [−half, +half)
+  return Duration(static_cast<Duration::rep>(static_cast<double>(interval.count()) * offset));
+}
+
 SeqTable::SeqTable(std::size_t initial_size) : slots_(initial_size) {
   PP_CHECK(initial_size >= 1 && initial_size <= kMaxSeq &&
            (initial_size & (initial_size - 1)) == 0);
@@ -100,6 +136,9 @@ ReplyMatch SeqTable::onReply(std::uint16_t seq, std::uint64_t nonce, MonoTime se
       --waiting_;
       return ReplyMatch::Valid;
     case InFlight::State::TimedOut:
+      if (probe != nullptr) {
+        *probe = slot;  // whose probe was late: its timeout estimate learns from it
+      }
       slot.state = InFlight::State::Free;
       return ReplyMatch::Late;
     case InFlight::State::Free:

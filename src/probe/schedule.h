@@ -41,6 +41,48 @@ MonoTime nextDue(MonoTime previous_due, Duration step, Duration interval, MonoTi
 // together do not all fire in the same instant.
 Duration firstProbeOffset(Duration interval, std::uint64_t random);
 
+// ---- Phase-locked schedules ------------------------------------------------------------------
+//
+// The targets of one path are probed on a common grid: target i of a path fires at
+// anchor + slot_i · interval / slots + n · interval (plus a bounded jitter), where the anchor is
+// drawn once per path. Which targets share a slot follows from the quorum:
+//
+// A path is Down once so many targets are Down that the quorum cannot be met, i.e. when
+// k = targets − quorum + 1 of them have each lost `fall` probes in a row. After a fault at t0,
+// target i loses its first probe at t0 + w_i (w_i in [0, interval) is the wait for its next
+// send) and is Down at t0 + w_i + (fall − 1) · interval + timeout, so the path is Down at the
+// k-th smallest w_i plus that constant. That order statistic is what the phases decide:
+//   * independent random phases (one target's first send random, and jitter that accumulates):
+//     for k = 2 of 2, the median of max(w_1, w_2) is 0.71 · interval;
+//   * N targets I/N apart: the k-th smallest is (k − 1) · I/N + U[0, I/N): for quorum 1 of 2
+//     the median is 0.75 · interval, worse than random;
+//   * groups of k targets in one slot, groups I/m apart (m = ⌊N/k⌋ groups): the first group
+//     that sends after t0 takes the path down, median interval / (2m).
+// So quorum N (every target needed) gives N slots I/N apart, the classic stagger, and quorum 1
+// puts all targets in one slot (median interval / 2). Outages shorter than (fall − 1)·interval
+// cannot take a target down in any phase, so the phases change detection time only, not the
+// false-positive rate; and each target keeps its own jitter, so they never fire in lock-step.
+struct PhaseSlot {
+  std::uint32_t slot = 0;   // this target's slot, < slots
+  std::uint32_t slots = 1;  // slots of the path's interval
+  bool operator==(const PhaseSlot&) const = default;
+};
+
+// The slot of target `index` of a path with `targets` targets and `quorum` as described above.
+// Requires: 1 <= quorum <= targets, index < targets.
+PhaseSlot quorumPhaseSlot(std::size_t index, std::size_t targets, std::size_t quorum);
+
+// The first grid point of a phase-locked target at or after `now`: the earliest
+// anchor + slot · interval / slots + n · interval (n any integer) that is >= now.
+// Requires: interval > 0, slot < slots.
+MonoTime phasedFirstGrid(MonoTime anchor, Duration interval, PhaseSlot phase, MonoTime now);
+
+// Jitter of a phase-locked send around its grid point, uniform in
+// [−jitter_pct/200 · interval, +jitter_pct/200 · interval): two consecutive sends are then
+// interval × (1 ± jitter_pct/100) apart, as with jitteredInterval(), but the offsets do not
+// accumulate, so targets keep their phase. Requires: jitter_pct <= 100.
+Duration gridJitter(Duration interval, std::uint32_t jitter_pct, std::uint64_t random);
+
 // A deterministic 64-bit generator (splitmix64). Cheap enough to draw one value per probe for
 // jitter and nonces; seeded by the engine (tests inject the seed).
 class SplitMix64 {
@@ -135,8 +177,9 @@ class SeqTable {
                                         std::uint64_t nonce, MonoTime sent_at);
 
   // Classifies a reply with `seq` whose cookie says (nonce, sent_at). On Valid the probe is
-  // complete and `*probe` receives a copy of it; on Late the tombstone is cleared so that a
-  // duplicate of the same late reply is counted as foreign.
+  // complete and `*probe` receives a copy of it; on Late `*probe` receives the timed-out probe
+  // and the tombstone is cleared so that a duplicate of the same late reply is counted as
+  // foreign.
   ReplyMatch onReply(std::uint16_t seq, std::uint64_t nonce, MonoTime sent_at, InFlight* probe);
 
   // Marks the probe (seq, nonce) as timed out. Returns false (and changes nothing) when it is
