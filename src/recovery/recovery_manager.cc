@@ -17,6 +17,8 @@ struct RecoveryManager::Gateway {
   bool action_busy = false;
   int attempt = 0;
   Duration down_for{};
+  MonoTime attempt_started{};  // when the last attempt began (confirmed: elapsed)
+  MonoTime action_done{};      // when its action reported success (unconfirmed: how long)
   std::string last_failure;
 };
 
@@ -84,6 +86,17 @@ void RecoveryManager::onGatewayState(std::string_view name, health::PathState st
     if (callbacks_.cancelled) {
       callbacks_.cancelled(event);
     }
+  } else if (decision.kind == RecoveryDecision::Kind::Confirmed) {
+    RecoveryEvent event;
+    event.gateway = gateway.name;
+    event.action = std::string(gateway.action->kind());
+    event.attempt = gateway.attempt;
+    event.down_for = gateway.down_for;
+    event.elapsed = now - gateway.attempt_started;
+    event.reason = decision.reason;
+    if (callbacks_.confirmed) {
+      callbacks_.confirmed(event);
+    }
   }
   if (state != health::PathState::Down && state != health::PathState::Unknown) {
     gateway.last_failure.clear();
@@ -108,12 +121,29 @@ MonoTime RecoveryManager::poll(MonoTime now) {
         continue;  // its completion polls again
       }
       RecoveryDecision decision = gateway->plan.poll(now);
+      if (decision.unconfirmed) {
+        // Reported before the next start: the operator must see that the restart "worked"
+        // for EC2 (or the command) but not for the tunnel.
+        RecoveryEvent event;
+        event.gateway = name;
+        event.action = std::string(gateway->action->kind());
+        event.attempt = gateway->attempt;
+        event.down_for = now - gateway->plan.downSince();
+        event.elapsed = now - gateway->attempt_started;
+        event.reason = "the " + event.action + " action finished but the probes did not see " +
+                       name + " come back within " +
+                       formatDuration(std::chrono::duration_cast<seconds>(
+                           now - gateway->action_done));
+        gateway->last_failure = event.reason;
+        events.emplace_back("failed", event);
+      }
       if (decision.kind == RecoveryDecision::Kind::Start) {
         unsigned id = next_attempt_id_++;
         gateway->current_attempt = id;
         gateway->action_busy = true;
         gateway->attempt = decision.attempt;
         gateway->down_for = decision.down_for;
+        gateway->attempt_started = now;
         RecoveryEvent event;
         event.gateway = name;
         event.action = std::string(gateway->action->kind());
@@ -187,6 +217,8 @@ void RecoveryManager::onActionDone(const std::string& name, unsigned attempt_id,
   if (!outcome.success) {
     event.next_attempt = gateway.plan.nextWakeup();
     gateway.last_failure = outcome.reason;
+  } else {
+    gateway.action_done = now;
   }
   poll(now);
   const auto& callback = outcome.success ? callbacks_.succeeded : callbacks_.failed;

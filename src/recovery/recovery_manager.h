@@ -4,8 +4,10 @@
 // daemon feeds it the health of each gateway (onGatewayState) and wires its callbacks to
 // events: recovery_started, recovery_succeeded (the action finished well; the probes then
 // decide whether the gateway is really back), recovery_failed (with the reason: exit status,
-// stderr tail, timeout, or the hourly cap), recovery_cancelled (the gateway came back by itself
-// while an attempt ran; the attempt is stopped). Probing, health and routing go on meanwhile:
+// stderr tail, timeout, the hourly cap, or — after an action that finished well — the probes
+// not seeing the gateway back within the settle time), recovery_cancelled (the gateway came
+// back by itself while an attempt ran; the attempt is stopped), and confirmed (the probes saw
+// the gateway back while settling after a successful action: the end of a recovery). Probing, health and routing go on meanwhile:
 // an attempt runs on a worker and reports back on the engine thread.
 //
 // Leadership: setWriteAllowed(false) (a follower) starts nothing; an attempt that is already
@@ -52,6 +54,8 @@ struct RecoveryCallbacks {
   std::function<void(const RecoveryEvent&)> succeeded;
   std::function<void(const RecoveryEvent&)> failed;
   std::function<void(const RecoveryEvent&)> cancelled;
+  // The gateway is usable again after a successful action (elapsed: since the attempt began).
+  std::function<void(const RecoveryEvent&)> confirmed;
   // Poll again at this time (MonoTime::max(): nothing scheduled). Connect to a WakeupTimer.
   std::function<void(MonoTime when)> wakeup;
 };

@@ -103,6 +103,12 @@ RecoveryDecision GatewayRecoveryPlan::observe(health::PathState state, MonoTime 
         decision.attempt = attempt_;
         decision.reason = std::string("gateway is ") +
                           std::string(health::pathStateName(state)) + " again";
+      } else if (phase_ == RecoveryPhase::Settling) {
+        decision.kind = RecoveryDecision::Kind::Confirmed;
+        decision.attempt = attempt_;
+        decision.down_for = now - down_since_;
+        decision.reason = "the probes see the gateway " +
+                          std::string(health::pathStateName(state)) + " again";
       }
       phase_ = RecoveryPhase::Idle;
       next_at_ = MonoTime::max();
@@ -120,6 +126,8 @@ RecoveryDecision GatewayRecoveryPlan::poll(MonoTime now) {
     return decision;
   }
   prune(now);
+  // Settling ran out with the gateway still Down: the last action "worked" but did not heal.
+  decision.unconfirmed = phase_ == RecoveryPhase::Settling;
   if (static_cast<int>(starts_.size()) >= policy_.max_attempts_per_hour) {
     phase_ = RecoveryPhase::Capped;
     next_at_ = starts_.front() + kWindow;

@@ -14,7 +14,10 @@
 //     for the backoff, and the next one waits max(settle, backoff);
 //   * never start more than max_attempts_per_hour attempts within any sliding hour; hitting
 //     the cap is reported once (Capped), and the next attempt waits for the oldest to age out;
-//   * when the gateway becomes usable (Up or Degraded) while an attempt runs, cancel it.
+//   * when the gateway becomes usable (Up or Degraded) while an attempt runs, cancel it;
+//   * when it becomes usable while Settling, report Confirmed: the probes saw the action work.
+//     When `settle` passes first, the next decision carries `unconfirmed` (the action said it
+//     worked, the probes disagree), so that this is reported instead of a silent retry.
 //
 // The hourly window is kept in memory: a daemon restart forgets it (documented limitation).
 //
@@ -63,12 +66,15 @@ enum class RecoveryPhase : std::uint8_t {
 std::string_view recoveryPhaseName(RecoveryPhase phase);
 
 struct RecoveryDecision {
-  enum class Kind : std::uint8_t { None, Start, Cancel, Capped };
+  enum class Kind : std::uint8_t { None, Start, Cancel, Capped, Confirmed };
   Kind kind = Kind::None;
   int attempt = 0;            // Start: 1 for the first attempt of this outage
   Duration down_for{};        // Start/Capped: how long the gateway has been Down
   MonoTime next_allowed{};    // Capped: when the window lets the next attempt start
   std::string reason;         // why, in words, for events
+  // poll(): the settle period of the last successful attempt ran out with the gateway still
+  // Down (set on Start, Capped or None alike; reported once).
+  bool unconfirmed = false;
 };
 
 class GatewayRecoveryPlan {
@@ -77,7 +83,8 @@ class GatewayRecoveryPlan {
   explicit GatewayRecoveryPlan(RecoveryPolicy policy);
 
   // The gateway's health. Returns Cancel when an attempt is running and the gateway is usable
-  // again (the plan is then Idle; a later finished() for that attempt is ignored).
+  // again (the plan is then Idle; a later finished() for that attempt is ignored), Confirmed
+  // when it is usable again while Settling after a successful attempt.
   RecoveryDecision observe(health::PathState state, MonoTime now);
 
   // Returns Start when an attempt is due (the plan is then Running), Capped once when the hourly

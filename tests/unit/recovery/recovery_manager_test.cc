@@ -66,6 +66,7 @@ class RecoveryManagerTest : public ::testing::Test {
     callbacks.succeeded = [this](const RecoveryEvent& e) { record("succeeded", e); };
     callbacks.failed = [this](const RecoveryEvent& e) { record("failed", e); };
     callbacks.cancelled = [this](const RecoveryEvent& e) { record("cancelled", e); };
+    callbacks.confirmed = [this](const RecoveryEvent& e) { record("confirmed", e); };
     callbacks.wakeup = [this](MonoTime when) { wakeup = when; };
     manager = std::make_unique<RecoveryManager>(clock, callbacks);
     auto a = std::make_unique<FakeAction>();
@@ -116,6 +117,37 @@ TEST_F(RecoveryManagerTest, StartsAfterDownForAfterAndReportsSuccess) {
   // The probes see it come back: nothing more happens.
   manager->onGatewayState("vpn-a", PathState::Up, clock.now());
   EXPECT_EQ(wakeup, MonoTime::max());
+}
+
+// ec2-restart ends when EC2 says "running"; the recovery ends when the probes agree.
+TEST_F(RecoveryManagerTest, ProbesSeeingTheGatewayBackConfirmTheRecovery) {
+  manager->onGatewayState("vpn-a", PathState::Down, clock.now());
+  advanceToWakeup();
+  clock.advance(seconds(45));
+  action_a->finish(ActionOutcome{true, false, false, std::nullopt, "", "", seconds(45)});
+  clock.advance(seconds(20));  // strongSwan boots, the tunnel comes up, rise rounds pass
+  manager->onGatewayState("vpn-a", PathState::Up, clock.now());
+  EXPECT_EQ(kinds, (std::vector<std::string>{"started vpn-a", "succeeded vpn-a",
+                                             "confirmed vpn-a"}));
+  EXPECT_EQ(events[2].elapsed, seconds(65));  // from the start of the attempt
+  EXPECT_EQ(events[2].attempt, 1);
+  EXPECT_NE(events[2].reason.find("probes see the gateway up again"), std::string::npos)
+      << events[2].reason;
+  EXPECT_EQ(manager->snapshot(clock.now())[0].phase, RecoveryPhase::Idle);
+}
+
+TEST_F(RecoveryManagerTest, ProbesNotSeeingTheGatewayBackIsAFailureBeforeTheNextAttempt) {
+  manager->onGatewayState("vpn-a", PathState::Down, clock.now());
+  advanceToWakeup();
+  action_a->finish(ActionOutcome{true, false, false, std::nullopt, "", "", seconds(45)});
+  advanceToWakeup();  // settle (60 s) passes, still Down
+  ASSERT_EQ(kinds, (std::vector<std::string>{"started vpn-a", "succeeded vpn-a",
+                                             "failed vpn-a", "started vpn-a"}));
+  EXPECT_EQ(events[2].reason,
+            "the fake action finished but the probes did not see vpn-a come back within 1m");
+  EXPECT_EQ(events[2].attempt, 1);
+  EXPECT_EQ(events[3].attempt, 2);
+  EXPECT_EQ(manager->snapshot(clock.now())[0].last_failure, events[2].reason);
 }
 
 TEST_F(RecoveryManagerTest, FailureCarriesTheReasonAndTheNextAttempt) {
