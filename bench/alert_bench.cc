@@ -73,7 +73,7 @@ void BM_BuildDingTalkSigned(benchmark::State& state) {
   Notification n = makeNotification(a, ChannelTemplates{}, "ding");
   HttpChannelOptions o{"ding", config::AlertChannelKind::DingTalk,
                        "https://oapi.dingtalk.com/robot/send?access_token=abc", "SECxyz", "",
-                       std::chrono::seconds(5)};
+                       std::chrono::seconds(5), ""};
   WallTime now{std::chrono::hours(500000)};
   for (auto _ : state) {
     auto r = buildHttpRequest(o, n, now);

@@ -4,6 +4,7 @@
 #include "alert/alert_manager.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -411,6 +412,18 @@ Result<std::unique_ptr<Channel>> makeChannel(const config::AlertChannelConfig& c
   if (!url) {
     return fail(url.error());
   }
+  // A CA bundle that cannot be read would only show at the first alert, as a TLS error;
+  // say so now, at start or reload.
+  if (!c.ca_file.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(c.ca_file, ec) ||
+        ::access(c.ca_file.c_str(), R_OK) != 0) {
+      return fail(ErrorCode::InvalidArgument,
+                  what + ": ca_file " + c.ca_file + " is not a readable file");
+    }
+  }
+  http::CurlOptions curl_options;
+  curl_options.ca_file = c.ca_file;
   switch (c.kind) {
     case K::Smtp: {
       if (url->rfind("smtp://", 0) != 0 && url->rfind("smtps://", 0) != 0) {
@@ -420,13 +433,14 @@ Result<std::unique_ptr<Channel>> makeChannel(const config::AlertChannelConfig& c
       if (!password) {
         return fail(password.error());
       }
-      SmtpOptions o{c.name, *url, c.starttls, c.username, *password, c.from, c.to, c.html,
-                    c.timeout};
+      SmtpOptions o{c.name,  *url, c.starttls, c.username, *password, c.from,
+                    c.to,    c.html, c.timeout, c.ca_file};
       return std::unique_ptr<Channel>(std::make_unique<SmtpChannel>(std::move(o), clock));
     }
     case K::Sns: {
       SnsChannelOptions o{c.name, c.topic_arn, c.region, c.endpoint_url, c.timeout};
-      auto ch = SnsChannel::create(std::move(o), std::make_unique<http::CurlHttpClient>(), clock);
+      auto ch = SnsChannel::create(std::move(o),
+                                   std::make_unique<http::CurlHttpClient>(curl_options), clock);
       if (!ch) {
         return fail(ch.error());
       }
@@ -447,9 +461,9 @@ Result<std::unique_ptr<Channel>> makeChannel(const config::AlertChannelConfig& c
       if (!token) {
         return fail(token.error());
       }
-      HttpChannelOptions o{c.name, c.kind, *url, *sign, *token, c.timeout};
+      HttpChannelOptions o{c.name, c.kind, *url, *sign, *token, c.timeout, c.ca_file};
       return std::unique_ptr<Channel>(std::make_unique<HttpChannel>(
-          std::move(o), std::make_unique<http::CurlHttpClient>(), clock));
+          std::move(o), std::make_unique<http::CurlHttpClient>(curl_options), clock));
     }
   }
 }

@@ -130,7 +130,12 @@ std::optional<Duration> parseRetryAfter(std::string_view value, WallTime now) {
   return std::clamp<Duration>(d, Duration::zero(), kCap);
 }
 
-Error httpStatusError(std::string_view what, int status, std::string_view detail) {
+std::optional<DeliveryFailure> httpStatusFailure(std::string_view what,
+                                                 const http::Response& response, WallTime now) {
+  const int status = response.status;
+  if (status >= 200 && status < 300) {
+    return std::nullopt;
+  }
   ErrorCode code = ErrorCode::InvalidArgument;
   if (status == 429) {
     code = ErrorCode::Throttled;
@@ -147,10 +152,37 @@ Error httpStatusError(std::string_view what, int status, std::string_view detail
     code = ErrorCode::Unavailable;
   }
   std::string message = std::string(what) + ": HTTP " + std::to_string(status);
-  if (!detail.empty()) {
-    message += ": " + oneLineCut(detail, 200);
+  if (!response.body.empty()) {
+    message += ": " + oneLineCut(response.body, 200);
   }
-  return Error(code, std::move(message));
+  std::optional<Duration> retry_after;
+  if (status == 429 || status == 503) {
+    if (auto v = response.header("Retry-After")) {
+      retry_after = parseRetryAfter(*v, now);
+    }
+  }
+  return DeliveryFailure{Error(code, std::move(message)), retry_after};
+}
+
+std::optional<DeliveryFailure> chatCodeFailure(std::string_view what, std::string_view field,
+                                               long code, std::string_view message,
+                                               const ChatCodes& codes) {
+  if (code == 0) {
+    return std::nullopt;
+  }
+  auto listed = [code](const std::vector<long>& list) {
+    return std::find(list.begin(), list.end(), code) != list.end();
+  };
+  std::string text = std::string(what) + ": " + std::string(field) + " " +
+                     std::to_string(code) + " " + oneLineCut(message, 200);
+  if (listed(codes.throttled)) {
+    // The robots' limits are per minute (DingTalk 20/min, WeCom 20/min, Feishu 100/min).
+    return DeliveryFailure{Error(ErrorCode::Throttled, std::move(text)), std::chrono::seconds(60)};
+  }
+  ErrorCode ec = listed(codes.denied)      ? ErrorCode::PermissionDenied
+                 : listed(codes.not_found) ? ErrorCode::NotFound
+                                           : ErrorCode::InvalidArgument;
+  return DeliveryFailure{Error(ec, std::move(text)), std::nullopt};
 }
 
 }  // namespace pathpilot::alert

@@ -27,6 +27,7 @@
 #include "base/error.h"
 #include "base/time.h"
 #include "config/config.h"
+#include "http/http_client.h"
 
 namespace pathpilot::alert {
 
@@ -75,9 +76,27 @@ std::string describeUrl(std::string_view url);
 // `now`. Capped at one hour (a broken server must not park a channel for days).
 std::optional<Duration> parseRetryAfter(std::string_view value, WallTime now);
 
-// The Error for an HTTP status that is not a success: 429 Throttled, 408/504 Timeout, other
-// 5xx Unavailable, 401/403 PermissionDenied, 404/410 NotFound, other 4xx InvalidArgument.
-// `what` names the channel; `detail` (the response body, cut and made one line) is appended.
-Error httpStatusError(std::string_view what, int status, std::string_view detail);
+// The one classification of HTTP answers for every HTTP channel (webhooks, chat robots,
+// Alertmanager). Nullopt for a 2xx; otherwise the failure: 429 Throttled, 408/504 Timeout,
+// other 5xx Unavailable, 401/403 PermissionDenied, 404/410 NotFound, other 4xx
+// InvalidArgument, 1xx/3xx Unavailable (a proxy or a wrong URL). A Retry-After header on a
+// 429 or 503 (the statuses RFC 9110 §10.2.3 gives it meaning for) becomes retry_after,
+// relative to `now`. `what` names the channel; the body, cut to 200 bytes and made one
+// line, is appended (the caller redacts secrets).
+std::optional<DeliveryFailure> httpStatusFailure(std::string_view what,
+                                                 const http::Response& response, WallTime now);
+
+// The answer code of a chat robot API (DingTalk errcode, Feishu code, WeCom errcode) when the
+// HTTP status was 2xx: 0 is success; the provider's rate-limit codes are Throttled with a
+// 60 s pause (their limits are per minute), the listed denied codes PermissionDenied (bad
+// signature, keyword or IP), not-found codes NotFound, anything else InvalidArgument.
+struct ChatCodes {
+  std::vector<long> throttled;
+  std::vector<long> denied;
+  std::vector<long> not_found;
+};
+std::optional<DeliveryFailure> chatCodeFailure(std::string_view what, std::string_view field,
+                                               long code, std::string_view message,
+                                               const ChatCodes& codes);
 
 }  // namespace pathpilot::alert

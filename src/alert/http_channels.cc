@@ -70,9 +70,16 @@ std::string chatText(const Notification& n, std::size_t max) {
 
 std::string kindLabel(AlertChannelKind k) { return std::string(config::alertChannelKindName(k)); }
 
-// Parses a chat API answer and reads its status code field(s).
-std::optional<std::pair<long, std::string>> chatStatus(std::string_view body,
-                                                       std::initializer_list<const char*> keys) {
+// A chat API answer's status code: which field held it, its value and the provider's message.
+struct ChatStatus {
+  std::string field;
+  long code = 0;
+  std::string message;
+};
+
+// Parses a chat API answer and reads the first present status code field of `keys`.
+std::optional<ChatStatus> chatStatus(std::string_view body,
+                                     const std::vector<const char*>& keys) {
   auto j = json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     return std::nullopt;
@@ -80,14 +87,14 @@ std::optional<std::pair<long, std::string>> chatStatus(std::string_view body,
   for (const char* key : keys) {
     auto it = j.find(key);
     if (it != j.end() && it->is_number_integer()) {
-      std::string msg;
+      ChatStatus s{key == std::string_view("StatusCode") ? "code" : key, it->get<long>(), {}};
       for (const char* m : {"errmsg", "msg", "StatusMessage"}) {
         if (auto mi = j.find(m); mi != j.end() && mi->is_string()) {
-          msg = mi->get<std::string>();
+          s.message = mi->get<std::string>();
           break;
         }
       }
-      return std::make_pair(it->get<long>(), msg);
+      return s;
     }
   }
   return std::nullopt;
@@ -252,71 +259,43 @@ Result<http::Request> buildHttpRequest(const HttpChannelOptions& o, const Notifi
 DeliveryResult readHttpResponse(const HttpChannelOptions& o, const http::Response& response,
                                 WallTime now) {
   std::string what = kindLabel(o.kind) + " channel " + o.name;
-  if (response.status < 200 || response.status >= 300) {
-    std::optional<Duration> retry_after;
-    if (response.status == 429 || response.status == 503) {
-      if (auto v = response.header("Retry-After")) {
-        retry_after = parseRetryAfter(*v, now);
-      }
-    }
-    return deliveryFailed(httpStatusError(what, response.status, response.body), retry_after);
+  if (auto failure = httpStatusFailure(what, response, now)) {
+    return tl::unexpected<DeliveryFailure>(std::move(*failure));
   }
   std::string receipt = "HTTP " + std::to_string(response.status);
-  auto garbage = [&] {
-    return deliveryFailed(Error(ErrorCode::Unavailable,
-                                what + ": HTTP " + std::to_string(response.status) +
-                                    " with an unexpected body (not the provider's JSON answer)"));
-  };
+  // The chat robots answer HTTP 200 for everything and put the outcome in their JSON.
+  std::vector<const char*> fields;
+  ChatCodes codes;
   switch (o.kind) {
-    case AlertChannelKind::DingTalk: {
-      auto s = chatStatus(response.body, {"errcode"});
-      if (!s) {
-        return garbage();
-      }
-      if (s->first == 0) {
-        return receipt;
-      }
-      std::string m = what + ": errcode " + std::to_string(s->first) + " " + s->second;
-      if (s->first == 130101) {
-        return deliveryFailed(Error(ErrorCode::Throttled, m), std::chrono::seconds(60));
-      }
-      return deliveryFailed(
-          Error(s->first == 310000 ? ErrorCode::PermissionDenied : ErrorCode::InvalidArgument, m));
-    }
-    case AlertChannelKind::Feishu: {
-      auto s = chatStatus(response.body, {"code", "StatusCode"});
-      if (!s) {
-        return garbage();
-      }
-      if (s->first == 0) {
-        return receipt;
-      }
-      std::string m = what + ": code " + std::to_string(s->first) + " " + s->second;
-      if (s->first == 9499 || s->first == 11232) {
-        return deliveryFailed(Error(ErrorCode::Throttled, m), std::chrono::seconds(60));
-      }
-      bool denied = s->first == 19021 || s->first == 19022 || s->first == 19024;
-      return deliveryFailed(
-          Error(denied ? ErrorCode::PermissionDenied : ErrorCode::InvalidArgument, m));
-    }
-    case AlertChannelKind::WeCom: {
-      auto s = chatStatus(response.body, {"errcode"});
-      if (!s) {
-        return garbage();
-      }
-      if (s->first == 0) {
-        return receipt;
-      }
-      std::string m = what + ": errcode " + std::to_string(s->first) + " " + s->second;
-      if (s->first == 45009) {
-        return deliveryFailed(Error(ErrorCode::Throttled, m), std::chrono::seconds(60));
-      }
-      return deliveryFailed(
-          Error(s->first == 93000 ? ErrorCode::NotFound : ErrorCode::InvalidArgument, m));
-    }
+    case AlertChannelKind::DingTalk:
+      // 130101: sending too fast; 310000: signature, keyword or IP refused.
+      fields = {"errcode"};
+      codes = {{130101}, {310000}, {}};
+      break;
+    case AlertChannelKind::Feishu:
+      // 9499/11232: rate limited; 19021/19022/19024: signature, timestamp or IP refused.
+      // Older deployments answer "StatusCode" instead of "code".
+      fields = {"code", "StatusCode"};
+      codes = {{9499, 11232}, {19021, 19022, 19024}, {}};
+      break;
+    case AlertChannelKind::WeCom:
+      // 45009: rate limited; 93000: the robot's key is invalid (removed robot).
+      fields = {"errcode"};
+      codes = {{45009}, {}, {93000}};
+      break;
     default:
       return receipt;
   }
+  auto s = chatStatus(response.body, fields);
+  if (!s) {
+    return deliveryFailed(Error(ErrorCode::Unavailable,
+                                what + ": HTTP " + std::to_string(response.status) +
+                                    " with an unexpected body (not the provider's JSON answer)"));
+  }
+  if (auto failure = chatCodeFailure(what, s->field, s->code, s->message, codes)) {
+    return tl::unexpected<DeliveryFailure>(std::move(*failure));
+  }
+  return receipt;
 }
 
 HttpChannel::HttpChannel(HttpChannelOptions options, std::unique_ptr<http::HttpClient> http,

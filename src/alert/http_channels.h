@@ -49,6 +49,7 @@ struct HttpChannelOptions {
   std::string secret;  // dingtalk / feishu signing secret; empty = unsigned
   std::string token;   // webhook / alertmanager bearer token; empty = none
   Duration timeout = std::chrono::seconds(10);
+  std::string ca_file;  // PEM bundle for https:// (makeChannel passes it to the CurlHttpClient)
 };
 
 // DingTalk's signature for `timestamp_ms`: base64 HMAC-SHA256, NOT yet URL-encoded.

@@ -222,6 +222,9 @@ DeliveryResult SmtpChannel::deliver(const Notification& n) {
                    ms(std::min<Duration>(options_.timeout, std::chrono::seconds(5))));
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!options_.ca_file.empty()) {
+    curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file.c_str());
+  }
   if (options_.starttls) {
     curl_easy_setopt(c, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
   }
@@ -259,6 +262,10 @@ DeliveryResult SmtpChannel::deliver(const Notification& n) {
   std::string text = what + ": " + detail;
   if (reply > 0) {
     text += " (last reply " + std::to_string(reply) + ")";
+  }
+  if (rc == CURLE_PEER_FAILED_VERIFICATION && options_.ca_file.empty()) {
+    // The usual cause on internal relays: a certificate from the company's own CA.
+    text += "; if the relay uses a private CA, set ca_file to its PEM bundle";
   }
   return deliveryFailed(Error(code, redactor_.apply(text)));
 }

@@ -4,7 +4,8 @@
 // on-prem relays, SMTP is what exists). smtp://host[:port] speaks plain SMTP, optionally
 // upgraded with STARTTLS (`starttls: true` requires it: no silent plain-text fallback);
 // smtps://host[:port] is TLS from the first byte. SMTP AUTH (libcurl picks PLAIN/LOGIN/...)
-// when a username is set. TLS peer and host verification are always on.
+// when a username is set. TLS peer and host verification are always on, against the system
+// CA store or, with `ca_file` (alerts channel key), a PEM bundle of the relay's private CA.
 // The message (buildMimeMessage, pure and tested) is RFC 5322 + MIME: Subject as an RFC 2047
 // encoded-word when not ASCII, a text/plain part and, with `html`, a text/html alternative
 // (multipart/alternative), both UTF-8 in base64; a Message-ID per message and a References
@@ -33,6 +34,7 @@ struct SmtpOptions {
   std::vector<std::string> to;
   bool html = true;
   Duration timeout = std::chrono::seconds(10);
+  std::string ca_file;  // empty: the system CA store
 };
 
 // The full message (headers + body, CRLF line ends) for `n`, dated `now`.

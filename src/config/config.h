@@ -340,6 +340,9 @@ struct AlertChannelConfig {
   std::string region;        // defaults to the topic's region
   std::string endpoint_url;  // optional endpoint override (VPC endpoint, tests)
   // every kind
+  // PEM bundle trusted for this channel's TLS instead of the system store (an internal relay
+  // or Alertmanager with a private CA). Peer and host verification stay on.
+  std::string ca_file;
   Duration timeout = std::chrono::seconds(10);  // one delivery attempt, 1s..2m
   AlertRateLimit rate;
   AlertTemplates templates;  // overrides alerts.templates for this channel

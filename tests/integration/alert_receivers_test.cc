@@ -1,7 +1,9 @@
 // Alerts delivered to real receivers on 127.0.0.1, started and stopped by this test (by PID):
 //   - aiosmtpd (Debian python3-aiosmtpd) with its Maildir handler: the mail arrives, subject and
 //     both MIME parts decode to what was sent; STARTTLS demanded from a server without it fails
-//     clearly; a closed port is a retryable error;
+//     clearly; a closed port is a retryable error; a relay demanding STARTTLS and AUTH
+//     (tests/integration/alert_smtp_server.py, a self-signed certificate trusted via ca_file)
+//     gets the mail, and a wrong password is a clear, permanent, non-secret error;
 //   - Prometheus Alertmanager (Debian prometheus-alertmanager): the alert is listed active by
 //     GET /api/v2/alerts, then the RESOLVED message ends it;
 //   - a cpp-httplib receiver playing Slack, DingTalk, Feishu, WeCom and a generic webhook: bodies
@@ -185,7 +187,7 @@ TEST(AlertReceiversTest, SmtpMailArrivesAtAiosmtpd) {
 
   RealClock clock;
   SmtpOptions o{"mail", "smtp://127.0.0.1:" + std::to_string(port), false, "", "",
-                "pathpilot@example.com", {"noc@example.com", "oncall@example.com"}, true, seconds(5)};
+                "pathpilot@example.com", {"noc@example.com", "oncall@example.com"}, true, seconds(5), ""};
   SmtpChannel ch(o, clock);
   Notification n = sampleNotification("mail");
   auto r = ch.deliver(n);
@@ -222,10 +224,110 @@ TEST(AlertReceiversTest, SmtpMailArrivesAtAiosmtpd) {
   }
 }
 
+// A relay like a corporate submission server: STARTTLS demanded, AUTH LOGIN/PLAIN required,
+// a self-signed certificate (generated here with the openssl CLI) trusted through ca_file.
+// The channel is built from its config entry (makeChannel), with the password read from a
+// file, as the daemon does.
+TEST(AlertReceiversTest, SmtpStartTlsAndAuthWithPrivateCa) {
+  if (::system("/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null") != 0 ||
+      !fs::exists("/usr/bin/openssl")) {
+    GTEST_SKIP() << "python3-aiosmtpd or openssl not installed (tools/deps.sh)";
+  }
+  fs::path dir = tempDir("smtp_tls");
+  std::string cert = (dir / "cert.pem").string();
+  std::string key = (dir / "key.pem").string();
+  std::string gen = "/usr/bin/openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+                    "-nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+                    "-keyout " + key + " -out " + cert + " 2>" + (dir / "openssl.log").string();
+  ASSERT_EQ(::system(gen.c_str()), 0) << readFile(dir / "openssl.log");
+  const std::string password = "s3cret-Relay-Passw0rd";
+  fs::path pass_file = dir / "smtp.pass";
+  {
+    std::ofstream out(pass_file);
+    out << password << "\n";
+  }
+  fs::permissions(pass_file, fs::perms::owner_read | fs::perms::owner_write);
+  int port = freePort();
+  Process smtpd({"/usr/bin/python3", PP_SOURCE_DIR "/tests/integration/alert_smtp_server.py",
+                 "--port", std::to_string(port), "--cert", cert, "--key", key, "--user",
+                 "pathpilot", "--password-file", pass_file.string(), "--out",
+                 (dir / "mail").string()},
+                (dir / "smtpd.log").string());
+  ASSERT_TRUE(smtpd.started());
+  ASSERT_TRUE(waitFor([&] { return portOpen(port); }, seconds(15))) << readFile(dir / "smtpd.log");
+
+  RealClock clock;
+  config::AlertChannelConfig c;
+  c.name = "relay";
+  c.kind = config::AlertChannelKind::Smtp;
+  c.url = config::SecretRef{config::SecretRef::Source::Inline,
+                            "smtp://127.0.0.1:" + std::to_string(port)};
+  c.starttls = true;
+  c.username = "pathpilot";
+  c.password = config::SecretRef{config::SecretRef::Source::File, pass_file.string()};
+  c.from = "pathpilot@example.com";
+  c.to = {"noc@example.com"};
+  c.ca_file = cert;
+  c.timeout = seconds(5);
+  auto ch = makeChannel(c, clock, processEnv());
+  ASSERT_TRUE(ch) << ch.error().toString();
+  Notification n = sampleNotification("relay");
+  auto r = (*ch)->deliver(n);
+  ASSERT_TRUE(r) << r.error().error.toString() << "\n" << readFile(dir / "smtpd.log");
+
+  fs::path first = dir / "mail" / "1.eml";
+  ASSERT_TRUE(waitFor([&] { return fs::exists(first); }, seconds(5)));
+  std::string mail = readFile(first);
+  EXPECT_NE(mail.find("X-Auth-Login: pathpilot"), std::string::npos) << mail.substr(0, 300);
+  EXPECT_NE(mail.find("X-Peer-TLS: yes"), std::string::npos) << mail.substr(0, 300);
+  EXPECT_NE(mail.find("Subject: " + n.title), std::string::npos) << mail.substr(0, 600);
+  EXPECT_NE(readFile(dir / "mail" / "auth.log").find("pathpilot ok"), std::string::npos);
+
+  // A wrong password (here from the environment): refused by the server, a clear permanent
+  // error that names the relay and not the password.
+  const std::string wrong = "wrong-Passw0rd-value";
+  config::AlertChannelConfig bad = c;
+  bad.password = config::SecretRef{config::SecretRef::Source::Env, "PP_TEST_SMTP_PASSWORD"};
+  auto env = [&](std::string_view name) -> std::optional<std::string> {
+    if (name == "PP_TEST_SMTP_PASSWORD") {
+      return wrong;
+    }
+    return std::nullopt;
+  };
+  auto bad_ch = makeChannel(bad, clock, env);
+  ASSERT_TRUE(bad_ch) << bad_ch.error().toString();
+  auto denied = (*bad_ch)->deliver(n);
+  ASSERT_FALSE(denied);
+  const Error& e = denied.error().error;
+  EXPECT_EQ(e.code(), ErrorCode::PermissionDenied) << e.toString();
+  EXPECT_FALSE(e.retryable());
+  EXPECT_NE(e.message().find("smtp channel relay (smtp://127.0.0.1:"), std::string::npos)
+      << e.message();
+  EXPECT_EQ(e.message().find(wrong), std::string::npos) << e.message();
+  EXPECT_EQ(e.message().find(password), std::string::npos) << e.message();
+  std::printf("[smtp] wrong password reported as: %s\n", e.toString().c_str());
+  EXPECT_NE(readFile(dir / "mail" / "auth.log").find("pathpilot refused"), std::string::npos);
+
+  // Without ca_file the self-signed certificate is not trusted: verification stays on.
+  config::AlertChannelConfig no_ca = c;
+  no_ca.ca_file.clear();
+  auto untrusted = (*makeChannel(no_ca, clock, processEnv()))->deliver(n);
+  ASSERT_FALSE(untrusted);
+  std::printf("[smtp] without ca_file: %s\n", untrusted.error().error.toString().c_str());
+  // A ca_file that does not exist is refused when the channel is built (start or reload).
+  config::AlertChannelConfig missing = c;
+  missing.ca_file = (dir / "nope.pem").string();
+  auto m = makeChannel(missing, clock, processEnv());
+  ASSERT_FALSE(m);
+  EXPECT_NE(m.error().message().find("ca_file"), std::string::npos) << m.error().toString();
+  // Exactly the one good message arrived.
+  EXPECT_FALSE(fs::exists(dir / "mail" / "2.eml"));
+}
+
 TEST(AlertReceiversTest, SmtpServerDownIsRetryable) {
   RealClock clock;
   SmtpOptions o{"mail", "smtp://127.0.0.1:" + std::to_string(freePort()), false, "pp",
-                "hunter2secret", "pathpilot@example.com", {"noc@example.com"}, false, seconds(2)};
+                "hunter2secret", "pathpilot@example.com", {"noc@example.com"}, false, seconds(2), ""};
   SmtpChannel ch(o, clock);
   auto r = ch.deliver(sampleNotification("mail"));
   ASSERT_FALSE(r);
@@ -268,7 +370,7 @@ TEST(AlertReceiversTest, AlertmanagerListsThenResolves) {
       << readFile(dir / "am.log");
 
   RealClock clock;
-  HttpChannel ch({"am", config::AlertChannelKind::Alertmanager, base, "", "", seconds(5)},
+  HttpChannel ch({"am", config::AlertChannelKind::Alertmanager, base, "", "", seconds(5), ""},
                  std::make_unique<http::CurlHttpClient>(), clock);
   Notification firing = sampleNotification("am");
   auto r = ch.deliver(firing);
@@ -407,7 +509,7 @@ std::unique_ptr<HttpChannel> channelTo(const Receiver& rx, const std::string& na
                                        Duration timeout = seconds(5)) {
   static RealClock clock;
   return std::make_unique<HttpChannel>(
-      HttpChannelOptions{name, kind, rx.url(path), secret, "", timeout},
+      HttpChannelOptions{name, kind, rx.url(path), secret, "", timeout, ""},
       std::make_unique<http::CurlHttpClient>(), clock);
 }
 
@@ -460,7 +562,7 @@ TEST(AlertReceiversTest, HangingBrokenAndThrottlingReceivers) {
   ASSERT_TRUE(refused);
   RealClock clock;
   HttpChannel closed({"c", K::Webhook, "http://127.0.0.1:" + std::to_string(freePort()) + "/x",
-                      "", "", seconds(2)},
+                      "", "", seconds(2), ""},
                      std::make_unique<http::CurlHttpClient>(), clock);
   auto down = closed.deliver(n);
   ASSERT_FALSE(down);

@@ -74,7 +74,7 @@ const std::vector<std::string_view> kRateKeys = {"per_minute", "burst"};
 const std::vector<std::string_view> kChannelKeys = {
     "name",     "kind",      "url",   "secret",    "token",        "starttls",
     "username", "password",  "from",  "to",        "html",         "topic_arn",
-    "region",   "endpoint_url", "timeout", "rate", "templates"};
+    "region",   "endpoint_url", "ca_file", "timeout", "rate", "templates"};
 const std::vector<std::string_view> kAlertRouteKeys = {"channels", "severity", "sites",
                                                        "links",    "kinds",    "resolved"};
 const std::initializer_list<std::pair<std::string_view, AlertChannelKind>> kChannelKinds = {
@@ -1211,6 +1211,9 @@ class Decoder {
       only_for("topic_arn", {K::Sns});
       only_for("region", {K::Sns});
       only_for("endpoint_url", {K::Sns});
+    }
+    if (m.get("ca_file", out.ca_file) && out.ca_file.empty()) {
+      ctx_.errorAt(m.pathOf("ca_file"), "expected the path of a PEM CA bundle");
     }
     m.get("timeout", out.timeout, seconds(1), minutes(2));
     if (const YamlNode* n = m.find("rate")) {

@@ -59,7 +59,7 @@ TEST(SignatureTest, Base64RoundTripAndUrlEncode) {
 TEST(HttpRequestTest, DingTalkSignedUrlAndTextBody) {
   HttpChannelOptions o{"ding", AlertChannelKind::DingTalk,
                        "https://oapi.dingtalk.com/robot/send?access_token=TOKEN123", "SECabc", "",
-                       std::chrono::seconds(5)};
+                       std::chrono::seconds(5), ""};
   auto r = buildHttpRequest(o, sample(), kNow);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->url, "https://oapi.dingtalk.com/robot/send?access_token=TOKEN123&timestamp="
@@ -74,7 +74,7 @@ TEST(HttpRequestTest, DingTalkSignedUrlAndTextBody) {
 TEST(HttpRequestTest, FeishuSignatureInBody) {
   HttpChannelOptions o{"fs", AlertChannelKind::Feishu,
                        "https://open.feishu.cn/open-apis/bot/v2/hook/abcd", "abc", "",
-                       std::chrono::seconds(5)};
+                       std::chrono::seconds(5), ""};
   auto r = buildHttpRequest(o, sample(), kNow);
   ASSERT_TRUE(r);
   auto body = json::parse(r->body);
@@ -85,7 +85,7 @@ TEST(HttpRequestTest, FeishuSignatureInBody) {
 
 TEST(HttpRequestTest, SlackEscapesAndWeComCuts) {
   HttpChannelOptions slack{"s", AlertChannelKind::Slack, "https://hooks.slack.com/services/T/B/X",
-                           "", "", std::chrono::seconds(5)};
+                           "", "", std::chrono::seconds(5), ""};
   auto r = buildHttpRequest(slack, sample(), kNow);
   ASSERT_TRUE(r);
   std::string text = json::parse(r->body)["text"];
@@ -94,7 +94,7 @@ TEST(HttpRequestTest, SlackEscapesAndWeComCuts) {
 
   HttpChannelOptions wecom{"w", AlertChannelKind::WeCom,
                            "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=K", "", "",
-                           std::chrono::seconds(5)};
+                           std::chrono::seconds(5), ""};
   Notification big = sample();
   big.body = std::string(5000, 'y');
   r = buildHttpRequest(wecom, big, kNow);
@@ -106,7 +106,7 @@ TEST(HttpRequestTest, SlackEscapesAndWeComCuts) {
 
 TEST(HttpRequestTest, AlertmanagerLabelsStableAcrossResolve) {
   HttpChannelOptions o{"am", AlertChannelKind::Alertmanager, "http://127.0.0.1:9093/", "", "tok3n",
-                       std::chrono::seconds(5)};
+                       std::chrono::seconds(5), ""};
   Notification firing = sample();
   auto r = buildHttpRequest(o, firing, kNow);
   ASSERT_TRUE(r);
@@ -129,7 +129,7 @@ TEST(HttpRequestTest, AlertmanagerLabelsStableAcrossResolve) {
 
 TEST(HttpResponseTest, StatusClassification) {
   HttpChannelOptions o{"hook", AlertChannelKind::Webhook, "http://x/", "", "",
-                       std::chrono::seconds(5)};
+                       std::chrono::seconds(5), ""};
   auto resp = [](int status, std::string body, http::Headers h = {}) {
     return pathpilot::testing::FakeHttpClient::response(status, std::move(body), std::move(h));
   };
@@ -151,7 +151,7 @@ TEST(HttpResponseTest, StatusClassification) {
 
 TEST(HttpResponseTest, ChatApiErrorsInsideHttp200) {
   HttpChannelOptions ding{"d", AlertChannelKind::DingTalk, "http://x/", "", "",
-                          std::chrono::seconds(5)};
+                          std::chrono::seconds(5), ""};
   auto ok = pathpilot::testing::FakeHttpClient::response(200, R"({"errcode":0,"errmsg":"ok"})");
   EXPECT_TRUE(readHttpResponse(ding, ok, kNow));
   auto fast = pathpilot::testing::FakeHttpClient::response(
@@ -170,7 +170,7 @@ TEST(HttpResponseTest, ChatApiErrorsInsideHttp200) {
   EXPECT_TRUE(r.error().error.retryable());
 
   HttpChannelOptions fs{"f", AlertChannelKind::Feishu, "http://x/", "", "",
-                        std::chrono::seconds(5)};
+                        std::chrono::seconds(5), ""};
   EXPECT_TRUE(readHttpResponse(
       fs, pathpilot::testing::FakeHttpClient::response(200, R"({"StatusCode":0})"), kNow));
   r = readHttpResponse(
@@ -188,7 +188,7 @@ TEST(HttpChannelTest, TransportErrorsAreRedacted) {
   });
   HttpChannel ch({"slack", AlertChannelKind::Slack,
                   "https://hooks.slack.com/services/T000/B000/SECRETPART", "", "",
-                  std::chrono::seconds(1)},
+                  std::chrono::seconds(1), ""},
                  std::move(fake), clock);
   auto r = ch.deliver(sample());
   ASSERT_FALSE(r);
@@ -221,7 +221,7 @@ TEST(RedactorTest, ReplacesUrlPartsAndEncodedSecrets) {
 
 TEST(SmtpMimeTest, MultipartWithEncodedSubjectAndThreading) {
   SmtpOptions o{"mail", "smtp://127.0.0.1:2525", false, "", "", "pathpilot@example.com",
-                {"noc@example.com", "oncall@example.com"}, true, std::chrono::seconds(5)};
+                {"noc@example.com", "oncall@example.com"}, true, std::chrono::seconds(5), ""};
   Notification n = sample();
   std::string m = buildMimeMessage(o, n, kNow);
   EXPECT_NE(m.find("Subject: =?UTF-8?B?"), std::string::npos);  // "→" is not ASCII

@@ -157,5 +157,25 @@ TEST(ConfigAlertsTest, MissingSecretIsAClearErrorWithoutValue) {
   EXPECT_EQ(ch.error().message().find("token123"), std::string::npos);
 }
 
+TEST(ConfigAlertsTest, CaFileForPrivateRelays) {
+  auto r = load(R"(
+alerts:
+  channels:
+    - {name: mail, kind: smtp, url: "smtp://relay.corp:587", starttls: true,
+       from: pathpilot@corp.example, to: [noc@corp.example], ca_file: /etc/pp/corp-ca.pem}
+    - {name: am, kind: alertmanager, url: "https://am.corp:9093", ca_file: /etc/pp/corp-ca.pem}
+)");
+  ASSERT_TRUE(r.ok()) << r.format();
+  EXPECT_EQ(r.config->alerts->channels[0].ca_file, "/etc/pp/corp-ca.pem");
+  EXPECT_EQ(r.config->alerts->channels[1].ca_file, "/etc/pp/corp-ca.pem");
+  auto empty = load(R"(
+alerts:
+  channels:
+    - {name: am, kind: alertmanager, url: "https://am.corp:9093", ca_file: ""}
+)");
+  EXPECT_FALSE(empty.ok());
+  EXPECT_TRUE(has(empty, "alerts.channels[0].ca_file")) << empty.format();
+}
+
 }  // namespace
 }  // namespace pathpilot::config
