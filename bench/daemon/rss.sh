@@ -68,8 +68,15 @@ kill -0 "$PID" 2>/dev/null || { echo "daemon exited:"; tail -5 "$WORK/daemon.log
 # `ip netns exec` execs the daemon, so $PID is the daemon itself.
 rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$PID/status)
 hwm_kb=$(awk '/VmHWM/ {print $2}' /proc/$PID/status)
+anon_kb=$(awk '/^Anonymous/ {print $2}' /proc/$PID/smaps_rollup)
+threads=$(awk '/^Threads/ {print $2}' /proc/$PID/status)
 cpu=$(ps -o times= -p "$PID")
+echo "paths=$PATHS tables=$TABLES after ${SECS}s: RSS $((rss_kb / 1024)) MiB (peak $((hwm_kb / 1024)) MiB, anonymous $((anon_kb / 1024)) MiB, $threads threads), CPU ${cpu}s"
+[[ -n "${PP_RSS_DEBUG:-}" ]] && cat /proc/$PID/smaps_rollup
+# The control socket answers on the engine thread: its latency under load is part of the figure.
+t0=$(date +%s.%N)
 status_json=$("$BIN" status --json --socket "$WORK/control.sock") || { echo "status failed:"; tail -5 "$WORK/daemon.log"; exit 1; }
+t1=$(date +%s.%N)
 sent=$(echo "$status_json" | /usr/bin/python3 -c \
-  'import json,sys; s=json.load(sys.stdin); print(s["engine"]["probe_results"], sum(1 for p in s["paths"] if p["state"]=="up"))')
-echo "paths=$PATHS tables=$TABLES after ${SECS}s: RSS $((rss_kb / 1024)) MiB (peak $((hwm_kb / 1024)) MiB), CPU ${cpu}s, probe results / paths up: $sent"
+  'import json,sys; s=json.load(sys.stdin); print(s["engine"]["probe_results"], sum(1 for p in s["paths"] if p["state"]=="up"), len(s["routes"]))')
+echo "status --json: $(echo "($t1 - $t0) * 1000" | bc -l | cut -c1-6) ms, $(echo -n "$status_json" | wc -c) bytes; probe results / paths up / routes: $sent"

@@ -149,6 +149,8 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
   DeadlineQueue<Deadline> deadlines;
   std::vector<ProbeResult> pending;
   std::vector<Datagram> batch;
+  // One set of recvmmsg buffers for every socket (see ReceiveBuffers): `batch` points into it.
+  detail::ReceiveBuffers rx_buffers;
   std::array<std::uint8_t, icmp::kHeaderSize + icmp::kMaxPayload> packet{};
 
   // ---- results -------------------------------------------------------------------------------
@@ -713,7 +715,7 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
       if (entry == nullptr) {
         return std::nullopt;
       }
-      const int e = entry->socket->receive(&batch);
+      const int e = entry->socket->receive(rx_buffers, &batch);
       std::size_t got = batch.size();
       handleBatch(gi, si, id);
       if (e != 0) {
@@ -724,7 +726,7 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
         if (entry == nullptr) {
           return std::nullopt;
         }
-        entry->socket->receiveErrors(&batch);
+        entry->socket->receiveErrors(rx_buffers, &batch);
         got += batch.size();
         handleBatch(gi, si, id);
       }

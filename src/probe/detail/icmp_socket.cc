@@ -141,7 +141,7 @@ Result<void> applyDevicePinning(int fd, const Pinning& pinning) {
   return ok();
 }
 
-struct IcmpSocket::Slot {
+struct ReceiveBuffers::Slot {
   std::array<std::uint8_t, kBufferSize> buffer;
   sockaddr_storage name;
   alignas(cmsghdr) std::array<char, 512> control;
@@ -149,14 +149,33 @@ struct IcmpSocket::Slot {
   mmsghdr msg;
 };
 
+// Default-initialised, not zeroed: fill() sets every header field before each use and the
+// kernel writes the data, so untouched slots of a quiet engine cost no resident memory.
+ReceiveBuffers::ReceiveBuffers() : slots_(new Slot[kBatch]) {}
+
+ReceiveBuffers::~ReceiveBuffers() = default;
+
+ReceiveBuffers::Slot& ReceiveBuffers::fill(std::size_t index) {
+  Slot& s = slots_[index];
+  s.iov = iovec{s.buffer.data(), s.buffer.size()};
+  s.msg.msg_hdr = msghdr{};
+  s.msg.msg_hdr.msg_name = &s.name;
+  s.msg.msg_hdr.msg_namelen = sizeof s.name;
+  s.msg.msg_hdr.msg_iov = &s.iov;
+  s.msg.msg_hdr.msg_iovlen = 1;
+  s.msg.msg_hdr.msg_control = s.control.data();
+  s.msg.msg_hdr.msg_controllen = s.control.size();
+  s.msg.msg_len = 0;
+  return s;
+}
+
 IcmpSocket::IcmpSocket(asio::io_context& io, int fd, IpFamily family, IcmpMode mode,
                        std::uint16_t ident, unsigned ifindex)
     : descriptor_(io, fd),
       family_(family),
       mode_(mode),
       ident_(ident),
-      ifindex_(ifindex),
-      slots_(kBatch) {}
+      ifindex_(ifindex) {}
 
 IcmpSocket::~IcmpSocket() {
   std::error_code ignored;
@@ -270,19 +289,6 @@ int IcmpSocket::sendTo(std::span<const std::uint8_t> packet, const sockaddr_stor
   return n < 0 ? errno : 0;
 }
 
-void IcmpSocket::fill(std::size_t index) {
-  Slot& s = slots_[index];
-  s.iov = iovec{s.buffer.data(), s.buffer.size()};
-  s.msg.msg_hdr = msghdr{};
-  s.msg.msg_hdr.msg_name = &s.name;
-  s.msg.msg_hdr.msg_namelen = sizeof s.name;
-  s.msg.msg_hdr.msg_iov = &s.iov;
-  s.msg.msg_hdr.msg_iovlen = 1;
-  s.msg.msg_hdr.msg_control = s.control.data();
-  s.msg.msg_hdr.msg_controllen = s.control.size();
-  s.msg.msg_len = 0;
-}
-
 namespace {
 
 // Reads the kernel receive timestamp and, for error-queue entries, the extended error.
@@ -320,12 +326,11 @@ void parseControl(msghdr& hdr, Datagram* d) {
 }  // namespace
 
 // One recvmmsg call; the engine calls it until it returns no datagrams (edge-triggered wait).
-int IcmpSocket::receive(std::vector<Datagram>* out) {
+int IcmpSocket::receive(ReceiveBuffers& buffers, std::vector<Datagram>* out) {
   out->clear();
   std::array<mmsghdr, kBatch> msgs;
   for (std::size_t i = 0; i < kBatch; ++i) {
-    fill(i);
-    msgs[i] = slots_[i].msg;
+    msgs[i] = buffers.fill(i).msg;
   }
   const int n = ::recvmmsg(descriptor_.native_handle(), msgs.data(), kBatch, MSG_DONTWAIT,
                            nullptr);
@@ -334,7 +339,7 @@ int IcmpSocket::receive(std::vector<Datagram>* out) {
   }
   for (int i = 0; i < n; ++i) {
     auto& m = msgs[static_cast<std::size_t>(i)];
-    Slot& s = slots_[static_cast<std::size_t>(i)];
+    ReceiveBuffers::Slot& s = buffers.slots_[static_cast<std::size_t>(i)];
     Datagram d;
     d.data = std::span<const std::uint8_t>(s.buffer.data(),
                                            std::min<std::size_t>(m.msg_len, s.buffer.size()));
@@ -346,11 +351,10 @@ int IcmpSocket::receive(std::vector<Datagram>* out) {
 }
 
 // Errors are rare (one per failed probe at most), so one plain recvmsg per entry is enough.
-void IcmpSocket::receiveErrors(std::vector<Datagram>* out) {
+void IcmpSocket::receiveErrors(ReceiveBuffers& buffers, std::vector<Datagram>* out) {
   out->clear();
   for (std::size_t i = 0; i < kBatch; ++i) {
-    fill(i);
-    Slot& s = slots_[i];
+    ReceiveBuffers::Slot& s = buffers.fill(i);
     const ssize_t n = ::recvmsg(descriptor_.native_handle(), &s.msg.msg_hdr,
                                 MSG_ERRQUEUE | MSG_DONTWAIT);
     if (n < 0) {

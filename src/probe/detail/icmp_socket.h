@@ -53,6 +53,27 @@ struct Datagram {
   std::optional<IpAddress> offender; // router that sent the ICMP error
 };
 
+// The recvmmsg buffers: room for one batch of datagrams (2 KiB each) with their source
+// addresses and control messages, ~180 KiB in all. One set serves every socket of an engine:
+// sockets are read one at a time on the engine thread and each batch is handled before the next
+// read, so a thousand pinned paths (a thousand sockets) cost one set instead of a thousand.
+// Datagrams returned by IcmpSocket::receive*() point into these buffers and stay valid until
+// the next receive call with the same buffers.
+class ReceiveBuffers {
+ public:
+  ReceiveBuffers();
+  ~ReceiveBuffers();
+  ReceiveBuffers(const ReceiveBuffers&) = delete;
+  ReceiveBuffers& operator=(const ReceiveBuffers&) = delete;
+
+ private:
+  friend class IcmpSocket;
+  struct Slot;
+  // Prepares slot `index` for the next recvmmsg/recvmsg and returns it.
+  Slot& fill(std::size_t index);
+  std::unique_ptr<Slot[]> slots_;
+};
+
 class IcmpSocket {
  public:
   // Opens a socket of `family` in `mode` (Auto tries ping first, then raw) and pins it.
@@ -81,13 +102,14 @@ class IcmpSocket {
   // Sends one datagram without blocking. Returns 0 or the errno of sendto.
   int sendTo(std::span<const std::uint8_t> packet, const sockaddr_storage& dst, socklen_t len);
 
-  // Receives up to the batch size of queued datagrams without blocking; fills `out` (cleared
-  // first). Returns 0 when the queue is drained, otherwise the errno of recvmmsg other than
-  // EAGAIN (an asynchronous error on a ping socket; read the error queue next).
-  int receive(std::vector<Datagram>* out);
+  // Receives up to the batch size of queued datagrams without blocking into `buffers`; fills
+  // `out` (cleared first) with views into them. Returns 0 when the queue is drained, otherwise
+  // the errno of recvmmsg other than EAGAIN (an asynchronous error on a ping socket; read the
+  // error queue next).
+  int receive(ReceiveBuffers& buffers, std::vector<Datagram>* out);
 
-  // Reads up to the batch size of error-queue entries (MSG_ERRQUEUE) into `out`.
-  void receiveErrors(std::vector<Datagram>* out);
+  // Reads up to the batch size of error-queue entries (MSG_ERRQUEUE) into `buffers` / `out`.
+  void receiveErrors(ReceiveBuffers& buffers, std::vector<Datagram>* out);
 
   // Calls `handler` once the socket is readable or has an error queued.
   void asyncWaitReadable(std::function<void(std::error_code)> handler);
@@ -98,16 +120,12 @@ class IcmpSocket {
  private:
   IcmpSocket(asio::io_context& io, int fd, IpFamily family, IcmpMode mode, std::uint16_t ident,
              unsigned ifindex);
-  void fill(std::size_t index);
 
   asio::posix::stream_descriptor descriptor_;
   IpFamily family_;
   IcmpMode mode_;
   std::uint16_t ident_;
   unsigned ifindex_;
-  // recvmmsg batch buffers.
-  struct Slot;
-  std::vector<Slot> slots_;
 };
 
 }  // namespace pathpilot::probe::detail
