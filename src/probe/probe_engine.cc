@@ -79,8 +79,7 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
 
   // One ICMP identifier and its in-flight table. Ping sockets: one channel per socket (the
   // kernel assigns the identifier). Raw sockets: many channels share the group's one socket,
-  // because every raw socket receives a copy of every ICMP packet and more sockets would only
-  // multiply that work.
+  // which only sends (see `receiver` below).
   struct Channel {
     std::uint32_t socket = 0;
     std::uint16_t ident = 0;
@@ -99,6 +98,12 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     std::vector<Channel> channels;
     std::unordered_map<std::uint16_t, std::uint32_t> raw_idents;  // raw: ident → channel
     std::uint32_t cursor = 0;
+    // The engine's unpinned raw socket of this family that receives the replies of every raw
+    // group (no targets, never matched by groupFor). Every raw socket gets a copy of every
+    // ICMP packet of the host: with one raw socket per pinned path, a thousand paths meant a
+    // thousand copies, queues and recvmmsg calls per reply. So the pinned raw sockets only
+    // send (their ICMP filter blocks everything) and this one receives for all of them.
+    bool receiver = false;
     std::optional<Error> open_error;
     MonoTime retry_at{};
     std::string label;  // "IPv4, interface vpn0"
@@ -120,7 +125,16 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
         rng(options_in.seed ? *options_in.seed
                             : (std::uint64_t{std::random_device{}()} << 32) ^
                                   std::random_device{}()),
-        timer(io_in) {}
+        timer(io_in) {
+    for (IpFamily f : {IpFamily::V4, IpFamily::V6}) {
+      Group r;
+      r.family = f;
+      r.used = true;
+      r.receiver = true;
+      r.label = std::string(f == IpFamily::V4 ? "IPv4" : "IPv6") + " raw receiver";
+      groups.push_back(std::move(r));
+    }
+  }
 
   asio::io_context& io;
   const Clock& clock;
@@ -143,6 +157,15 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
   // Grid origin of each path with phase-locked targets; dropped with the path's last target.
   std::map<std::string, MonoTime, std::less<>> path_anchor;
   std::vector<Group> groups;
+  // Raw mode, per family (IPv4, IPv6): the group that owns each identifier. Identifiers are
+  // unique per family across groups, since replies to all of them arrive on one receiver.
+  // The receivers themselves are groups[0] (IPv4) and groups[1] (IPv6), created with the
+  // engine so that their indices never change; their sockets open with the first raw group.
+  std::array<std::unordered_map<std::uint16_t, std::uint32_t>, 2> raw_owners;
+  static std::size_t familyIndex(IpFamily f) { return f == IpFamily::V4 ? 0 : 1; }
+  static std::uint32_t receiverOf(IpFamily f) {
+    return static_cast<std::uint32_t>(familyIndex(f));
+  }
   std::unordered_map<std::uint64_t, TcpProbe> tcp;
   std::uint64_t next_tcp_id = 1;
   std::uint64_t next_socket_id = 1;
@@ -224,7 +247,8 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     std::optional<std::uint32_t> free_slot;
     for (std::uint32_t i = 0; i < groups.size(); ++i) {
       Group& g = groups[i];
-      if (g.used && g.family == spec.address.family() && g.pinning == spec.pinning) {
+      if (g.used && !g.receiver && g.family == spec.address.family() &&
+          g.pinning == spec.pinning) {
         ++g.refs;
         return i;
       }
@@ -253,6 +277,10 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
   void closeGroupSockets(Group& g) {
     g.sockets.clear();  // closing cancels pending waits; their handlers see a stale id
     g.channels.clear();
+    auto& owners = raw_owners[familyIndex(g.family)];
+    for (const auto& entry : g.raw_idents) {
+      owners.erase(entry.first);
+    }
     g.raw_idents.clear();
     g.cursor = 0;
     ++g.gen;  // invalidates queued timeouts of the closed identifiers
@@ -513,11 +541,24 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
       if (!opened) {
         return fail(opened.error().withContext("ICMP socket (" + g.label + ")"));
       }
+      const bool raw = (*opened)->mode() == IcmpMode::Raw;
+      if (raw) {
+        // Send only; the family's receiver reads the replies (opened first, so that no reply
+        // can arrive before someone listens).
+        if (auto r = ensureReceiver(g.family); !r) {
+          return fail(r.error());
+        }
+        if (auto r = (*opened)->stopReceiving(); !r) {
+          return fail(r.error().withContext("ICMP socket (" + g.label + ")"));
+        }
+      }
       SocketEntry entry;
       entry.socket = std::move(*opened);
       entry.id = next_socket_id++;
       g.sockets.push_back(std::move(entry));
-      armSocket(gi, static_cast<std::uint32_t>(g.sockets.size() - 1));
+      if (!raw) {
+        armSocket(gi, static_cast<std::uint32_t>(g.sockets.size() - 1));
+      }
     }
     const std::uint32_t sock = static_cast<std::uint32_t>(g.sockets.size() - 1);
     Channel ch;
@@ -525,11 +566,14 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
     if (g.sockets[sock].socket->mode() == IcmpMode::Ping) {
       ch.ident = g.sockets[sock].socket->kernelIdent();
     } else {
-      // Our own identifier, distinct within the group. Other processes' raw pingers may pick
-      // the same; the cookie still tells their replies from ours.
+      // Our own identifier, distinct among all raw groups of the family (they share the
+      // receiver). Other processes' raw pingers may pick the same; the cookie still tells
+      // their replies from ours.
+      auto& owners = raw_owners[familyIndex(g.family)];
       do {
         ch.ident = static_cast<std::uint16_t>(rng.next());
-      } while (g.raw_idents.count(ch.ident) != 0);
+      } while (owners.count(ch.ident) != 0);
+      owners.emplace(ch.ident, gi);
       g.raw_idents.emplace(ch.ident, static_cast<std::uint32_t>(g.channels.size()));
     }
     g.channels.push_back(std::move(ch));
@@ -742,7 +786,17 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
   // Before any timeout is declared, read every ICMP socket: when the engine thread runs late,
   // replies that the kernel received in time may still sit unread, and they must count as
   // replies, not timeouts. Cheap: one recvmmsg per socket returning EAGAIN when idle.
+  // Raw groups only send: their replies wait on the family's receiver, read at most once per
+  // wake-up however many groups time out in it.
   void drainGroup(std::uint32_t gi) {
+    if (!groups[gi].sockets.empty() && groups[gi].sockets[0].socket->mode() == IcmpMode::Raw &&
+        !groups[gi].receiver) {
+      gi = receiverOf(groups[gi].family);
+      if (groups[gi].drained_in_wakeup == counters.timer_wakeups) {
+        return;
+      }
+      groups[gi].drained_in_wakeup = counters.timer_wakeups;
+    }
     for (std::uint32_t si = 0; si < groups[gi].sockets.size(); ++si) {
       (void)drainSocket(gi, si, groups[gi].sockets[si].id, kReceiveBatchesPerWake * 4);
     }
@@ -790,8 +844,35 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
       }
       return nullptr;
     }
-    auto it = g.raw_idents.find(ident);
-    return it == g.raw_idents.end() ? nullptr : &g.channels[it->second];
+    // Raw: the reply arrived on the family's receiver; the identifier names the group.
+    (void)si;
+    const auto& owners = raw_owners[familyIndex(g.family)];
+    auto owner = owners.find(ident);
+    if (owner == owners.end()) {
+      return nullptr;
+    }
+    Group& og = groups[owner->second];
+    auto it = og.raw_idents.find(ident);
+    return it == og.raw_idents.end() ? nullptr : &og.channels[it->second];
+  }
+
+  // Opens the family's raw receiver if it is not open: unpinned, so that it sees the replies
+  // of every pinned raw socket whatever interface or mark they left with.
+  Result<void> ensureReceiver(IpFamily family) {
+    const std::uint32_t ri = receiverOf(family);
+    if (!groups[ri].sockets.empty()) {
+      return ok();
+    }
+    auto opened = IcmpSocket::open(io, family, Pinning{}, IcmpMode::Raw);
+    if (!opened) {
+      return fail(opened.error().withContext("ICMP socket (" + groups[ri].label + ")"));
+    }
+    SocketEntry entry;
+    entry.socket = std::move(*opened);
+    entry.id = next_socket_id++;
+    groups[ri].sockets.push_back(std::move(entry));
+    armSocket(ri, 0);
+    return ok();
   }
 
   // The target a probe belongs to, if it still exists in the same generation.

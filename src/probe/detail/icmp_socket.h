@@ -111,6 +111,11 @@ class IcmpSocket {
   // Reads up to the batch size of error-queue entries (MSG_ERRQUEUE) into `buffers` / `out`.
   void receiveErrors(ReceiveBuffers& buffers, std::vector<Datagram>* out);
 
+  // Raw sockets: blocks every ICMP type, so that the kernel skips this socket before it clones
+  // a packet for it. Used for the pinned sockets that only send, when one unpinned raw socket
+  // receives the replies for all of them. Requires: mode() == Raw.
+  [[nodiscard]] Result<void> stopReceiving();
+
   // Calls `handler` once the socket is readable or has an error queued.
   void asyncWaitReadable(std::function<void(std::error_code)> handler);
 

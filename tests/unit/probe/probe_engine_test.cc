@@ -13,6 +13,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "netns.h"
@@ -136,8 +137,8 @@ TEST_P(IcmpEngineTest, LoopbackRepliesAreCountedPerTarget) {
   EXPECT_GE(c.sent, 15u);
   EXPECT_EQ(c.received, results_.size());
   EXPECT_EQ(c.timed_out, 0u);
-  // All three targets share one pinning (none): one socket.
-  EXPECT_EQ(engine.socketCount(), 1u);
+  // All three targets share one pinning (none): one socket (raw: plus the receiver).
+  EXPECT_EQ(engine.socketCount(), GetParam() == IcmpMode::Raw ? 2u : 1u);
   EXPECT_GT(c.timer_wakeups, 0u);
   EXPECT_LT(c.timer_wakeups, c.sent + 5);  // sends are batched, never more than one wake each
 }
@@ -313,7 +314,8 @@ TEST_P(IcmpEngineTest, FwmarkSelectsThePolicyRoutingTable) {
   EXPECT_EQ(firstFailure("vpn-a")->failure, FailureKind::SendError) << firstFailure("vpn-a")->error;
   EXPECT_NE(firstFailure("vpn-a")->error.find("No route to host"), std::string::npos);
   EXPECT_EQ(firstFailure("dx")->failure, FailureKind::Timeout) << firstFailure("dx")->error;
-  EXPECT_EQ(engine.socketCount(), 2u);  // two pinnings, two sockets
+  // Two pinnings, two sockets (raw: plus the receiver).
+  EXPECT_EQ(engine.socketCount(), GetParam() == IcmpMode::Raw ? 3u : 2u);
 }
 
 TEST_P(IcmpEngineTest, SourcePinningBindsTheSourceAddress) {
@@ -459,7 +461,36 @@ TEST_P(IcmpEngineTest, ThousandTargetsOnLoopback) {
   const auto c = engine.counters();
   EXPECT_EQ(c.timed_out, 0u);
   EXPECT_EQ(c.send_errors, 0u);
-  EXPECT_LE(engine.socketCount(), 2u);
+  EXPECT_LE(engine.socketCount(), 3u);
+}
+
+// Issue 4: a thousand paths with a pinning each. Raw mode must not give every pinned socket a
+// copy of every reply (a thousand copies per reply); the pinned raw sockets only send and one
+// receiver reads for all. Ping mode has one socket per pinning, demultiplexed by the kernel.
+TEST_P(IcmpEngineTest, Issue4ManyPinnedPathsShareOneRawReceiver) {
+  auto& engine = makeEngine(GetParam());
+  constexpr std::uint32_t kPaths = 200;
+  std::vector<TargetSpec> specs;
+  for (std::uint32_t i = 0; i < kPaths; ++i) {
+    auto spec = icmpTarget("p" + std::to_string(i), 0, "127.2.0." + std::to_string(i % 250 + 1),
+                           milliseconds(50), seconds(1));
+    spec.pinning.fwmark = i + 1;  // no ip rule: every mark takes the main table
+    specs.push_back(spec);
+  }
+  ASSERT_TRUE(engine.replaceTargets(specs));
+  engine.start();
+  std::set<std::string> answered;
+  on_result_ = [&](const ProbeResult& r) {
+    if (r.success) {
+      answered.insert(r.path);
+    }
+  };
+  ASSERT_TRUE(runUntil([&] { return answered.size() == kPaths; }, seconds(10)))
+      << answered.size() << " paths answered";
+  const auto c = engine.counters();
+  EXPECT_EQ(c.timed_out, 0u);
+  EXPECT_EQ(c.foreign, 0u);  // another group's reply on our socket would be foreign
+  EXPECT_EQ(engine.socketCount(), GetParam() == IcmpMode::Raw ? kPaths + 1 : kPaths);
 }
 
 TEST_P(IcmpEngineTest, ReplaceKeepsUnchangedTargetsAndDropsRemovedOnes) {
