@@ -4,6 +4,7 @@
 #include <array>
 
 #include "aws/detail/xml.h"
+#include "aws/retry.h"
 #include "aws/sigv4.h"
 
 namespace pathpilot::aws {
@@ -20,24 +21,6 @@ template <std::size_t N>
 bool oneOf(const std::array<std::string_view, N>& list, std::string_view code) {
   return std::find(list.begin(), list.end(), code) != list.end();
 }
-
-constexpr std::array<std::string_view, 15> kThrottled = {
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestThrottledException",
-    "TooManyRequestsException",
-    "ProvisionedThroughputExceededException",
-    "TransactionInProgressException",
-    "RequestLimitExceeded",
-    "BandwidthLimitExceeded",
-    "LimitExceededException",
-    "RequestThrottled",
-    "SlowDown",
-    "PriorRequestNotComplete",
-    "EC2ThrottledException",
-    "ThrottledRequest",
-};
 
 constexpr std::array<std::string_view, 8> kUnavailable = {
     "InternalError",         "InternalFailure",
@@ -206,7 +189,8 @@ AwsError parseAwsError(int http_status, std::string_view body) {
 }
 
 ErrorCode mapAwsErrorCode(std::string_view code, int http_status) {
-  if (oneOf(kThrottled, code) || http_status == 429) {
+  // One list of throttling codes for the whole client: the retry policy's (aws/retry.h).
+  if (classifyAwsError(http_status, code) == RetryKind::Throttling) {
     return ErrorCode::Throttled;
   }
   if (code == "RequestTimeout" || code == "RequestTimeoutException") {

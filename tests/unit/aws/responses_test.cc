@@ -14,6 +14,7 @@
 #include "aws/cloudwatch.h"
 #include "aws/ec2.h"
 #include "aws/query.h"
+#include "aws/retry.h"
 #include "aws/sns.h"
 
 namespace pathpilot::aws {
@@ -352,6 +353,23 @@ TEST(AwsErrorTest, NonAwsBodies) {
   EXPECT_EQ(mapAwsErrorCode("InvalidPermission.Duplicate", 400), ErrorCode::AlreadyExists);
   EXPECT_EQ(mapAwsErrorCode("ExpiredToken", 400), ErrorCode::PermissionDenied);
   EXPECT_EQ(mapAwsErrorCode("RequestTimeout", 400), ErrorCode::Timeout);
+}
+
+// The error mapping and the retry policy share one list of throttling codes: whatever the
+// retry policy backs off as throttling is reported as Throttled, and nothing else is.
+TEST(AwsErrorTest, ThrottlingCodesAgreeWithRetryPolicy) {
+  for (std::string_view code :
+       {"Throttling", "ThrottlingException", "RequestLimitExceeded", "SlowDown",
+        "EC2ThrottledException", "PriorRequestNotComplete", "BandwidthLimitExceeded",
+        "InternalError", "RouteAlreadyExists", "UnauthorizedOperation", ""}) {
+    for (int status : {400, 503}) {
+      bool throttling = classifyAwsError(status, code) == RetryKind::Throttling;
+      EXPECT_EQ(mapAwsErrorCode(code, status) == ErrorCode::Throttled, throttling)
+          << code << " " << status;
+    }
+  }
+  EXPECT_EQ(mapAwsErrorCode("SlowDown", 503), ErrorCode::Throttled);
+  EXPECT_EQ(mapAwsErrorCode("InternalError", 500), ErrorCode::Unavailable);
 }
 
 TEST(Ec2ParseTest, MalformedBodiesAreCleanErrors) {
