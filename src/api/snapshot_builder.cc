@@ -174,6 +174,7 @@ std::shared_ptr<const Snapshot> SnapshotBuilder::build(SnapshotInputs in, MonoTi
   m.engine = in.engine;
   m.journal = in.journal;
   m.aws_calls = std::move(in.aws_calls);
+  m.aws_call_latency = std::move(in.aws_call_latency);
   m.alert_outbox_depth = in.alert_outbox_depth;
   if (in.primary_paths) {
     for (auto& r : m.routes) {

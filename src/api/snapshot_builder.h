@@ -41,7 +41,8 @@ struct SnapshotInputs {
   metrics::ReconcilerTotals reconciler;
   metrics::EngineTotals engine;
   metrics::JournalTotals journal;
-  std::vector<metrics::AwsCallCount> aws_calls;        // hook (empty until wired)
+  std::vector<metrics::AwsCallCount> aws_calls;        // empty without AWS tables
+  std::vector<metrics::AwsCallLatency> aws_call_latency;
   // First-choice path per route table id (primaryPaths()); shared between snapshots.
   std::shared_ptr<const std::map<std::string, std::string>> primary_paths;
   std::optional<std::uint64_t> alert_outbox_depth;      // hook (absent until wired)

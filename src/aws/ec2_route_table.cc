@@ -23,6 +23,7 @@ Result<QueryClientOptions> clientOptions(const Ec2RouteBackendOptions& options) 
   q.timeout = options.timeout;
   q.connect_timeout = options.connect_timeout;
   q.user_agent = options.user_agent;
+  q.on_attempt = options.on_attempt;
   return q;
 }
 

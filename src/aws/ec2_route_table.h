@@ -24,7 +24,8 @@
 // reconciler with backoff after the client's own retries; NotFound when the table is gone;
 // PermissionDenied; InvalidArgument for a next hop that is not an EC2 target id).
 // Threading: see route/route_table.h; everything here is safe to call concurrently.
-// Metrics: the pool's inFlight()/maxInFlight() and the QueryClient's retry quota.
+// Metrics: the pool's inFlight()/maxInFlight(), the QueryClient's retry quota, and every
+// request through Ec2RouteBackendOptions::on_attempt.
 #pragma once
 
 #include <memory>
@@ -53,6 +54,7 @@ struct Ec2RouteBackendOptions {
   Duration connect_timeout = std::chrono::seconds(3);
   std::string user_agent = "pathpilot";
   std::string ca_file;  // for CurlHttpClient; empty: the system store
+  QueryAttemptObserver on_attempt;  // optional: every EC2 request's outcome (metrics)
 };
 
 // True for ids of the form rtb-<8 or 17 hex digits>.

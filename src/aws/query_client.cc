@@ -38,6 +38,30 @@ Duration absDuration(Duration d) { return d < Duration::zero() ? -d : d; }
 
 }  // namespace
 
+// Classified as the retry policy does (aws/retry.h), so that "throttled" in the metrics means
+// exactly the answers that were backed off as throttling.
+std::string_view attemptOutcome(int http_status, std::string_view code) {
+  if (http_status >= 200 && http_status < 300 && code.empty()) {
+    return "ok";
+  }
+  switch (classifyAwsError(http_status, code)) {
+    case RetryKind::Throttling:
+      return "throttled";
+    case RetryKind::ClockSkew:
+      return "auth_error";
+    case RetryKind::Transient:
+    case RetryKind::Timeout:
+      return "server_error";
+    case RetryKind::NotRetryable:
+      break;
+  }
+  if (http_status >= 500) {
+    return "server_error";
+  }
+  return http_status == 401 || http_status == 403 || isAuthCode(code) ? "auth_error"
+                                                                      : "client_error";
+}
+
 std::string scrubSecrets(std::string text, const Credentials& credentials) {
   for (const std::string& secret : {credentials.sessionToken(), credentials.secretAccessKey()}) {
     if (secret.size() < 8) {
@@ -102,20 +126,32 @@ QueryResult QueryClient::call(QueryRequest request) {
 
     // Transport errors (DNS, refused, timeout) and AWS error documents take different
     // classification paths but end in the same retry decision below.
+    const MonoTime sent = clock_.now();
     auto response = http_.send(http_req);
+    const Duration took = clock_.now() - sent;
+    auto report = [&](std::string_view outcome) {
+      if (options_.on_attempt) {
+        options_.on_attempt({options_.api_name, request.action, outcome, took});
+      }
+    };
     RetryKind kind = RetryKind::NotRetryable;
     QueryFailure failure{Error(ErrorCode::Internal, ""), std::nullopt, state.attempts()};
     if (!response) {
       kind = classifyTransportError(response.error());
+      report(kind == RetryKind::Timeout ? "timeout" : "network_error");
       failure.error = Error(response.error().code(),
                             what + " failed: " + scrubSecrets(response.error().message(), *creds));
     } else if (response->status >= 200 && response->status < 300 &&
                !isAwsErrorDocument(response->body)) {
+      report("ok");
       state.onSuccess(quota_);
       return QueryResponse{response->status, std::move(response->body), state.attempts()};
     } else {
       AwsError aws = parseAwsError(response->status, response->body);
       aws.message = scrubSecrets(std::move(aws.message), *creds);
+      // A 200 carrying an error document is that error (some proxies do this).
+      report(attemptOutcome(aws.http_status == 200 && !aws.code.empty() ? 400 : aws.http_status,
+                            aws.code));
       kind = classifyAwsError(aws.http_status, aws.code);
       // Clock skew: learn the server's time from its Date header and retry at once.
       if (kind == RetryKind::ClockSkew || isAuthCode(aws.code)) {

@@ -14,7 +14,11 @@
 // Threading: call() may be used from several threads at once when the HttpClient allows it;
 // the retry quota and clock offset are shared and thread-safe. call() blocks for the whole
 // exchange including backoff sleeps: run it on a worker, never on the engine loop.
-// Metrics: attempts(), retries and quota level are exposed for the metrics module.
+// Metrics: every attempt (one HTTP exchange) is reported to QueryClientOptions::on_attempt
+// with its operation, outcome and duration — the daemon turns these into
+// pathpilot_aws_api_calls_total{operation,outcome} and
+// pathpilot_aws_api_request_duration_seconds{operation}; the retry quota level via
+// retryQuota().
 #pragma once
 
 #include <atomic>
@@ -35,6 +39,24 @@
 
 namespace pathpilot::aws {
 
+// One attempt of a call (one HTTP exchange; a call with two retries reports three).
+struct QueryAttempt {
+  std::string_view api;        // "EC2", "SNS", "CloudWatch"
+  std::string_view operation;  // the Action: "ReplaceRoute"
+  // "ok"; "throttled" (throttling codes, HTTP 429); "server_error" (5xx, transient codes);
+  // "auth_error" (HTTP 401/403, signature, credential and clock-skew rejections);
+  // "client_error" (other 4xx); "timeout"; "network_error" (DNS, refused, reset, TLS).
+  std::string_view outcome;
+  Duration duration;  // from sending the request to its answer (backoff sleeps excluded)
+};
+
+// Called on the thread that made the call, so it must be thread-safe; it must not block.
+using QueryAttemptObserver = std::function<void(const QueryAttempt&)>;
+
+// The outcome word of an AWS answer with `http_status` and error `code` ("" for none), as
+// reported in QueryAttempt::outcome. The fake endpoint logs calls with the same words.
+std::string_view attemptOutcome(int http_status, std::string_view code);
+
 struct QueryClientOptions {
   std::string api_name;  // "EC2", "SNS", "CloudWatch": used in messages
   Endpoint endpoint;     // from resolveEndpoint()
@@ -43,6 +65,7 @@ struct QueryClientOptions {
   Duration timeout = std::chrono::seconds(10);
   Duration connect_timeout = std::chrono::seconds(3);
   std::string user_agent = "pathpilot";
+  QueryAttemptObserver on_attempt;  // optional (metrics)
 };
 
 // Randomness and sleeping, injected so that tests are deterministic and never sleep.

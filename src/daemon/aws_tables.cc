@@ -12,6 +12,7 @@ Result<std::unique_ptr<route::RouteTable>> AwsTables::open(
     options.region = settings.region.empty() ? config.site.region : settings.region;
     options.endpoint_url = settings.endpoint_url;
     options.max_concurrency = static_cast<std::size_t>(settings.max_concurrency);
+    options.on_attempt = [this](const aws::QueryAttempt& a) { recordAttempt(a); };
     if (options.region.empty()) {
       return fail(ErrorCode::InvalidArgument,
                   "backends.aws.region (or site.region) is needed for EC2 route tables");
@@ -28,6 +29,18 @@ Result<std::unique_ptr<route::RouteTable>> AwsTables::open(
     backend_ = std::move(*backend);
   }
   return backend_->openTable(table.id);
+}
+
+void AwsTables::recordAttempt(const aws::QueryAttempt& attempt) {
+  const double seconds = std::chrono::duration<double>(attempt.duration).count();
+  std::lock_guard lock(calls_mu_);
+  calls_.record(attempt.operation, attempt.outcome, seconds);
+}
+
+std::pair<std::vector<metrics::AwsCallCount>, std::vector<metrics::AwsCallLatency>>
+AwsTables::apiCalls() const {
+  std::lock_guard lock(calls_mu_);
+  return {calls_.counts(), calls_.latencies()};
 }
 
 }  // namespace pathpilot::daemon

@@ -5,17 +5,22 @@
 // Ec2RouteBackend (region or endpoint_url from `backends.aws`, a bounded pool of EC2
 // connections). Created on the first aws table, so a Linux-only daemon never touches IMDS.
 // Threading: open() runs on the engine thread; the tables it returns are called on route
-// workers (Ec2RouteBackend is safe for that).
-// Metrics: none of its own (the EC2 client counts calls).
+// workers (Ec2RouteBackend is safe for that). apiCalls() may be called from any thread.
+// Metrics: every EC2 request, by operation and outcome, with its duration (apiCalls():
+// pathpilot_aws_api_calls_total and pathpilot_aws_api_request_duration_seconds).
 #pragma once
 
 #include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
 
 #include "aws/credential_providers.h"
 #include "aws/ec2_route_table.h"
 #include "base/error.h"
 #include "config/config.h"
 #include "http/curl_http_client.h"
+#include "metrics/daemon_metrics.h"
 
 namespace pathpilot::daemon {
 
@@ -27,8 +32,16 @@ class AwsTables {
   [[nodiscard]] Result<std::unique_ptr<route::RouteTable>> open(
       const config::Config& config, const config::RouteTableConfig& table);
 
+  // What every EC2 request so far came to: counts by operation and outcome, and durations.
+  std::pair<std::vector<metrics::AwsCallCount>, std::vector<metrics::AwsCallLatency>> apiCalls()
+      const;
+  // Records one request (the QueryAttemptObserver of the EC2 client); thread-safe.
+  void recordAttempt(const aws::QueryAttempt& attempt);
+
  private:
   const Clock& clock_;
+  mutable std::mutex calls_mu_;
+  metrics::AwsCallTotals calls_;  // guarded by calls_mu_
   std::unique_ptr<http::CurlHttpClient> imds_http_;
   std::unique_ptr<aws::CredentialsProvider> credentials_;
   std::unique_ptr<aws::Ec2RouteBackend> backend_;

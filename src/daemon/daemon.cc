@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <tuple>
 
 #include <asio.hpp>
 
@@ -270,6 +271,7 @@ int runDaemon(const RunOptions& options) {
       in.probe = api::probeTotals(prober.counters());
       in.reconciler = api::reconcilerTotals(engine.reconciler().stats());
       in.journal = api::journalTotals(events.stats());
+      std::tie(in.aws_calls, in.aws_call_latency) = aws_tables.apiCalls();
       if (alerts) {
         in.alert_outbox_depth = alerts->outboxDepth();
       }

@@ -254,6 +254,11 @@ void renderCounters(const DaemonMetrics& m, ExpositionWriter& w) {
   for (const auto& c : m.aws_calls) {
     w.sample({{"operation", c.operation}, {"outcome", c.outcome}}, c.count);
   }
+  w.family("pathpilot_aws_api_request_duration_seconds", MetricType::Histogram,
+           "Duration of AWS API requests (each attempt, backoff excluded), by operation.");
+  for (const auto& l : m.aws_call_latency) {
+    w.histogram({{"operation", l.operation}}, l.seconds);
+  }
   if (m.alert_outbox_depth) {
     w.family("pathpilot_alert_outbox_depth", MetricType::Gauge,
              "Alerts waiting for delivery (with retries).");
@@ -262,6 +267,36 @@ void renderCounters(const DaemonMetrics& m, ExpositionWriter& w) {
 }
 
 }  // namespace
+
+void AwsCallTotals::record(std::string_view operation, std::string_view outcome,
+                           double seconds) {
+  // Few distinct keys (a handful of operations × outcomes): look up before building strings.
+  auto key = std::make_pair(std::string(operation), std::string(outcome));
+  ++counts_[std::move(key)];
+  auto it = latency_.find(operation);
+  if (it == latency_.end()) {
+    it = latency_.emplace(std::string(operation), Histogram(kAwsLatencyBucketsSeconds)).first;
+  }
+  it->second.observe(seconds);
+}
+
+std::vector<AwsCallCount> AwsCallTotals::counts() const {
+  std::vector<AwsCallCount> out;
+  out.reserve(counts_.size());
+  for (const auto& [key, n] : counts_) {
+    out.push_back({key.first, key.second, n});
+  }
+  return out;
+}
+
+std::vector<AwsCallLatency> AwsCallTotals::latencies() const {
+  std::vector<AwsCallLatency> out;
+  out.reserve(latency_.size());
+  for (const auto& [op, h] : latency_) {
+    out.push_back({op, h});
+  }
+  return out;
+}
 
 void renderDaemonMetrics(const DaemonMetrics& m, ExpositionWriter& w) {
   w.family("pathpilot_build_info", MetricType::Gauge,

@@ -2,7 +2,7 @@
 //
 // Purpose: one plain value (DaemonMetrics) holds every figure the daemon exports: the state of
 // each path and route, the engine's, prober's, reconciler's and journal's counters, loop lag,
-// and hooks for modules that are not wired yet (AWS API calls, the alert outbox). The engine
+// AWS API calls, and a hook for the alert outbox. The engine
 // thread fills it into each published snapshot (api/snapshot.h); /metrics renders it on an API
 // thread with renderDaemonMetrics(). Keeping the model separate from the renderer keeps the
 // renderer pure, testable and fast (bench/metrics_bench.cc: 1,000 paths × 1,000 tables).
@@ -40,7 +40,8 @@
 //   pathpilot_snapshot_duration_seconds{phase}                      engine time per snapshot
 //   pathpilot_snapshot_interval_seconds                             how often snapshots are taken
 //   pathpilot_journal_*                                             events by result, queue depth
-//   pathpilot_aws_api_calls_total{operation,outcome}                (hook; empty until wired)
+//   pathpilot_aws_api_calls_total{operation,outcome}                AWS requests (every attempt)
+//   pathpilot_aws_api_request_duration_seconds{operation}           histogram of their durations
 //   pathpilot_alert_outbox_depth                                    (hook; absent until wired)
 //
 // Threading: value types; render from any thread.
@@ -51,6 +52,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "metrics/exposition.h"
@@ -142,11 +145,39 @@ struct EngineTotals {
   double max_decision_seconds = 0;
 };
 
-// One AWS API operation and how it ended ("ok", "throttled", "error", ...).
+// One AWS API operation and how its requests ended ("ok", "throttled", "server_error", ...;
+// the words of aws::QueryAttempt::outcome).
 struct AwsCallCount {
   std::string operation;  // "ReplaceRoute", "DescribeRouteTables", "PutMetricData", ...
   std::string outcome;
   std::uint64_t count = 0;
+};
+
+// Upper bounds for AWS request durations, in seconds: 5 ms to 10 s (the client's timeout).
+// EC2 answers in 50-300 ms; the low buckets show the fake endpoint and VPC endpoints.
+inline constexpr std::array<double, 11> kAwsLatencyBucketsSeconds = {
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0};
+
+// Durations of one operation's requests.
+struct AwsCallLatency {
+  std::string operation;
+  Histogram seconds{kAwsLatencyBucketsSeconds};
+};
+
+// Accumulates AWS requests as they are reported (aws::QueryAttempt) into the two families
+// above. Value type, not synchronised: the daemon wraps it in a mutex, since requests are
+// reported from route workers.
+class AwsCallTotals {
+ public:
+  void record(std::string_view operation, std::string_view outcome, double seconds);
+  // Sorted by operation, then outcome.
+  std::vector<AwsCallCount> counts() const;
+  // Sorted by operation.
+  std::vector<AwsCallLatency> latencies() const;
+
+ private:
+  std::map<std::pair<std::string, std::string>, std::uint64_t, std::less<>> counts_;
+  std::map<std::string, Histogram, std::less<>> latency_;
 };
 
 struct DaemonMetrics {
@@ -167,7 +198,8 @@ struct DaemonMetrics {
   double snapshot_status_seconds = 0;
   double snapshot_build_seconds = 0;
   double snapshot_interval_seconds = 0;  // the current publish interval (adaptive)
-  std::vector<AwsCallCount> aws_calls;           // hook: filled once the AWS backend is wired
+  std::vector<AwsCallCount> aws_calls;           // empty without AWS tables
+  std::vector<AwsCallLatency> aws_call_latency;  // empty without AWS tables
   std::optional<std::uint64_t> alert_outbox_depth;  // hook: filled once alerting is wired
 };
 

@@ -104,6 +104,65 @@ TEST_F(QueryClientTest, ThrottlingIsRetriedWithBackoff) {
   EXPECT_EQ(client_.retryQuota().available(), 495);
 }
 
+// Every attempt is reported (metrics): operation, outcome in the retry policy's terms, and
+// how long the exchange took on the client's clock.
+TEST_F(QueryClientTest, EveryAttemptIsReportedWithOutcomeAndDuration) {
+  // Each exchange takes 40 ms of the injected clock.
+  struct SlowHttp final : http::HttpClient {
+    SlowHttp(http::HttpClient& inner, FakeClock& clock) : inner_(inner), clock_(clock) {}
+    Result<http::Response> send(const http::Request& r) override {
+      clock_.advance(40ms);
+      return inner_.send(r);
+    }
+    http::HttpClient& inner_;
+    FakeClock& clock_;
+  } slow(http_, clock_);
+  std::vector<std::string> seen;
+  std::vector<Duration> took;
+  QueryClientOptions o = options();
+  o.on_attempt = [&](const QueryAttempt& a) {
+    EXPECT_EQ(a.api, "EC2");
+    seen.push_back(std::string(a.operation) + " " + std::string(a.outcome));
+    took.push_back(a.duration);
+  };
+  QueryClient c(slow, creds_, clock_, o, hooks());
+  http_.on("POST", "Action=DescribeRouteTables",
+           {xml(503, error("RequestLimitExceeded", "Request limit exceeded.")),
+            xml(500, error("InternalError", "oops")),
+            FakeHttpClient::fileResponse(200, kEc2 / "DescribeRouteTables-botocore.xml")});
+  ASSERT_TRUE(c.call(describe()));
+  http_.on("POST", "Action=ReplaceRoute",
+           {Result<http::Response>(fail(ErrorCode::Timeout, "timed out")),
+            Result<http::Response>(fail(ErrorCode::Unavailable, "connection refused")),
+            xml(400, error("InvalidParameterValue", "bad"))});
+  QueryRequest replace;
+  replace.action = "ReplaceRoute";
+  ASSERT_FALSE(c.call(replace));
+  http_.on("POST", "Action=DeleteRoute", xml(403, error("UnauthorizedOperation", "no")));
+  QueryRequest del;
+  del.action = "DeleteRoute";
+  ASSERT_FALSE(c.call(del));
+  EXPECT_EQ(seen, (std::vector<std::string>{
+                      "DescribeRouteTables throttled", "DescribeRouteTables server_error",
+                      "DescribeRouteTables ok", "ReplaceRoute timeout",
+                      "ReplaceRoute network_error", "ReplaceRoute client_error",
+                      "DeleteRoute auth_error"}));
+  EXPECT_EQ(took, std::vector<Duration>(7, 40ms));  // backoff sleeps are not counted
+}
+
+TEST(AttemptOutcomeTest, NamesFollowTheRetryPolicy) {
+  EXPECT_EQ(attemptOutcome(200, ""), "ok");
+  EXPECT_EQ(attemptOutcome(503, "RequestLimitExceeded"), "throttled");
+  EXPECT_EQ(attemptOutcome(400, "Throttling"), "throttled");
+  EXPECT_EQ(attemptOutcome(429, ""), "throttled");
+  EXPECT_EQ(attemptOutcome(503, ""), "server_error");
+  EXPECT_EQ(attemptOutcome(400, "InternalError"), "server_error");
+  EXPECT_EQ(attemptOutcome(403, "RequestTimeTooSkewed"), "auth_error");
+  EXPECT_EQ(attemptOutcome(401, "AuthFailure"), "auth_error");
+  EXPECT_EQ(attemptOutcome(400, "SignatureDoesNotMatch"), "auth_error");
+  EXPECT_EQ(attemptOutcome(400, "InvalidRouteTableID.NotFound"), "client_error");
+}
+
 TEST_F(QueryClientTest, GivesUpAfterThreeAttemptsWithAClearError) {
   http_.on("POST", "", xml(503, "<html><body>Service Unavailable</body></html>"));
   auto r = client_.call(describe());

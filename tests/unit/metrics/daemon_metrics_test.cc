@@ -128,6 +128,48 @@ TEST(DaemonMetricsTest, CountersAndHooks) {
   EXPECT_EQ(out.find("pathpilot_journal_queue_depth"), std::string::npos);
 }
 
+// AWS requests as the daemon reports them (aws::QueryAttempt): counted by operation and
+// outcome, timed per operation, rendered as a counter family and a histogram family.
+TEST(DaemonMetricsTest, AwsCallTotalsCountAndTime) {
+  AwsCallTotals totals;
+  totals.record("ReplaceRoute", "throttled", 0.004);
+  totals.record("ReplaceRoute", "ok", 0.060);
+  totals.record("ReplaceRoute", "ok", 0.070);
+  totals.record("DescribeRouteTables", "ok", 0.3);
+  auto counts = totals.counts();
+  ASSERT_EQ(counts.size(), 3u);
+  EXPECT_EQ(counts[0].operation, "DescribeRouteTables");
+  EXPECT_EQ(counts[1].outcome, "ok");
+  EXPECT_EQ(counts[1].count, 2u);
+  EXPECT_EQ(counts[2].outcome, "throttled");
+  auto latencies = totals.latencies();
+  ASSERT_EQ(latencies.size(), 2u);
+  EXPECT_EQ(latencies[1].operation, "ReplaceRoute");
+  EXPECT_EQ(latencies[1].seconds.count(), 3u);
+  EXPECT_NEAR(latencies[1].seconds.sum(), 0.134, 1e-9);
+
+  DaemonMetrics m;
+  m.site = "Beijing";
+  m.aws_calls = counts;
+  m.aws_call_latency = latencies;
+  std::string out = renderDaemonMetrics(m);
+  EXPECT_TRUE(contains(
+      out, "pathpilot_aws_api_calls_total{operation=\"ReplaceRoute\",outcome=\"ok\"} 2"));
+  EXPECT_TRUE(contains(
+      out, "pathpilot_aws_api_calls_total{operation=\"ReplaceRoute\",outcome=\"throttled\"} 1"));
+  EXPECT_TRUE(contains(out, "# TYPE pathpilot_aws_api_request_duration_seconds histogram"));
+  EXPECT_TRUE(contains(
+      out, "pathpilot_aws_api_request_duration_seconds_bucket{operation=\"ReplaceRoute\","
+           "le=\"0.005\"} 1"));
+  EXPECT_TRUE(contains(
+      out, "pathpilot_aws_api_request_duration_seconds_bucket{operation=\"ReplaceRoute\","
+           "le=\"0.1\"} 3"));
+  EXPECT_TRUE(contains(
+      out, "pathpilot_aws_api_request_duration_seconds_count{operation=\"ReplaceRoute\"} 3"));
+  EXPECT_TRUE(contains(
+      out, "pathpilot_aws_api_request_duration_seconds_count{operation=\"DescribeRouteTables\"} 1"));
+}
+
 // Structural check of the whole output, independent of promtool (which the integration test
 // runs): every sample belongs to the family declared last, no family appears twice, and every
 // line is a comment or `name{labels} value`.
