@@ -3,11 +3,14 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <random>
+#include <stdexcept>
 #include <thread>
 #include <unordered_map>
 
@@ -16,6 +19,7 @@
 
 #include "aws/detail/xml.h"
 #include "aws/query.h"
+#include "aws/query_client.h"
 #include "aws/retry.h"
 #include "aws/sigv4.h"
 #include "base/ip.h"
@@ -54,12 +58,18 @@ struct Instance {
   MonoTime step_done{};  // when a pending/stopping step completes
 };
 
-// An answer: status, XML body and content type.
+// An answer: status, XML body and content type, and the AWS error code for the call log.
 struct Reply {
-  int status = 200;
+  Reply(int s = 200, std::string b = {}, std::string type = "text/xml;charset=UTF-8")
+      : status(s), body(std::move(b)), content_type(std::move(type)) {}
+  int status;
   std::string body;
-  std::string content_type = "text/xml;charset=UTF-8";
+  std::string content_type;
+  std::string code;
 };
+
+// Calls kept in the log (GET /_fake/calls); counts per action and outcome are never dropped.
+constexpr std::size_t kMaxCallLog = 100000;
 
 int stateCode(std::string_view name) {
   if (name == "pending") return 0;
@@ -140,6 +150,55 @@ std::string queryError(Service service, std::string_view type, std::string_view 
          escape(request_id) + "</RequestId>\n</ErrorResponse>\n";
 }
 
+// <tag>escaped value</tag>
+std::string element(std::string_view tag, std::string_view value) {
+  return "<" + std::string(tag) + ">" + escape(value) + "</" + std::string(tag) + ">";
+}
+
+// The envelope every successful EC2 answer shares; `inner` holds the action's elements.
+std::string ec2Response(std::string_view action, std::string_view rid, std::string_view inner) {
+  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<" + std::string(action) +
+         "Response xmlns=\"" + std::string(kEc2Xmlns) + "\">\n  <requestId>" + std::string(rid) +
+         "</requestId>\n" + std::string(inner) + "</" + std::string(action) + "Response>\n";
+}
+
+// CreateRoute/ReplaceRoute target parameters and the kind each one names.
+constexpr std::array<std::pair<std::string_view, RouteTargetKind>, 6> kTargetParams = {{
+    {"GatewayId", RouteTargetKind::Gateway},
+    {"NetworkInterfaceId", RouteTargetKind::NetworkInterface},
+    {"InstanceId", RouteTargetKind::Instance},
+    {"TransitGatewayId", RouteTargetKind::TransitGateway},
+    {"NatGatewayId", RouteTargetKind::NatGateway},
+    {"VpcPeeringConnectionId", RouteTargetKind::VpcPeering},
+}};
+
+using FilterMap = std::map<std::string, std::vector<std::string>>;
+
+// Whether an item with `value` passes both the explicit id list (`ids`, empty: any) and the
+// filter `name` (absent: any). The Describe* actions AND their selectors, as EC2 does.
+bool selectedBy(const std::vector<std::string>& ids, const FilterMap& f, const std::string& name,
+                const std::string& value) {
+  auto in = [&value](const std::vector<std::string>& v) {
+    return std::find(v.begin(), v.end(), value) != v.end();
+  };
+  auto it = f.find(name);
+  return (ids.empty() || in(ids)) && (it == f.end() || in(it->second));
+}
+
+// One page of a Describe* answer: items [begin, end) of the selection.
+struct Page {
+  std::size_t begin = 0;
+  std::size_t end = 0;
+  std::size_t total = 0;
+  std::string nextTokenElement() const {
+    return end < total ? "  <nextToken>" + std::to_string(end) + "</nextToken>\n" : "";
+  }
+};
+
+// The logged outcome of an answer (FakeAwsCall::outcome): the client's own classification
+// (aws/query_client.h), so that the log and pathpilot's metrics use the same words.
+std::string outcomeOf(const Reply& r) { return std::string(attemptOutcome(r.status, r.code)); }
+
 std::string_view targetParam(RouteTargetKind kind) {
   switch (kind) {
     case RouteTargetKind::NetworkInterface:
@@ -187,6 +246,8 @@ struct FakeAwsEndpoint::Impl {
   FakeAwsStats stats;
   std::uint64_t next_id = 1;
   std::uint64_t in_flight = 0;
+  std::deque<FakeAwsCall> call_log;  // seq ascending
+  std::uint64_t next_call = 1;
 
   WallTime wallNow() const {
     return options.clock->wallNow() +
@@ -221,13 +282,62 @@ struct FakeAwsEndpoint::Impl {
 
   Reply error(Service service, int status, std::string_view code, std::string_view message,
               const std::string& rid) {
-    if (service == Service::Ec2) {
-      return {status, ec2Error(code, message, rid)};
-    }
-    return {status, queryError(service, status >= 500 ? "Receiver" : "Sender", code, message, rid)};
+    Reply r{status,
+            service == Service::Ec2
+                ? ec2Error(code, message, rid)
+                : queryError(service, status >= 500 ? "Receiver" : "Sender", code, message, rid)};
+    r.code = std::string(code);
+    return r;
+  }
+  // The usual EC2 client error (HTTP 400) of the validations below.
+  Reply invalid(std::string_view code, const std::string& message, const std::string& rid) {
+    return error(Service::Ec2, 400, code, message, rid);
   }
 
-  Reply handle(const httplib::Request& req, std::string body);
+  // ---- validation shared by the EC2 handlers ----
+  // An InvalidParameterValue answer for the first filter not in `allowed`.
+  std::optional<Reply> checkFilters(const FilterMap& f,
+                                    std::initializer_list<std::string_view> allowed,
+                                    const std::string& rid) {
+    for (const auto& [name, values] : f) {
+      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+        return invalid("InvalidParameterValue", "The filter '" + name + "' is invalid", rid);
+      }
+    }
+    return std::nullopt;
+  }
+  // A `code` answer ("InvalidInstanceID.NotFound") for the first id `known` does not hold.
+  template <class Map>
+  std::optional<Reply> checkIds(const std::vector<std::string>& ids, const Map& known,
+                                std::string_view code, std::string_view noun,
+                                const std::string& rid) {
+    for (const std::string& id : ids) {
+      if (!known.count(id)) {
+        return invalid(code, "The " + std::string(noun) + " ID '" + id + "' does not exist", rid);
+      }
+    }
+    return std::nullopt;
+  }
+  // NextToken (an offset) and MaxResults (between 5 and `max_results`) over `total` items.
+  tl::expected<Page, Reply> page(const Params& q, std::size_t total, int max_results,
+                                 const std::string& rid);
+  // Requires mu. The RouteTableId and destination parameters of a route change: the table and
+  // the normalised destination (`strict`: a bad CIDR is an error, else it is kept as given).
+  struct RouteRef {
+    Table* table = nullptr;
+    std::string destination;
+  };
+  tl::expected<RouteRef, Reply> routeParams(const Params& q, bool strict,
+                                            const std::string& rid);
+
+  // ---- the call log ----
+  // Logs an arriving request; returns its sequence number.
+  std::uint64_t beginCall(const QueryRequest* query);  // nullptr: no parsable body
+  void endCall(std::uint64_t seq, const std::string& action, const Reply& reply);
+
+  Reply serve(const httplib::Request& req, std::string body);
+  Reply handle(const httplib::Request& req, std::string body,
+               const Result<QueryRequest>& query);
   Reply dispatch(Service service, const Params& q, const std::string& access_key,
                  const std::string& rid);
   Reply describeRouteTables(const Params& q, const std::string& rid);
@@ -238,13 +348,137 @@ struct FakeAwsEndpoint::Impl {
   Reply publish(const Params& q, const std::string& access_key, const std::string& rid);
   Reply putMetricData(const Params& q, const std::string& rid);
   std::string stateJson();
+  std::string callsJson(std::uint64_t since);
+  std::vector<FakeAwsCall> calls(std::uint64_t since);
 };
+
+// The body is decoded once, here, for the log and the action; the raw body still goes to the
+// signature check. A request is logged before it is authenticated, so that rejected and
+// throttled calls show up too (a test counts what the client sent, not only what succeeded).
+Reply FakeAwsEndpoint::Impl::serve(const httplib::Request& req, std::string body) {
+  Result<QueryRequest> query = decodeQueryBody(body);
+  const std::uint64_t seq = beginCall(query ? &*query : nullptr);
+  Reply reply = handle(req, std::move(body), query);
+  endCall(seq, query ? query->action : std::string(), reply);
+  return reply;
+}
+
+std::uint64_t FakeAwsEndpoint::Impl::beginCall(const QueryRequest* query) {
+  FakeAwsCall call;
+  if (query) {
+    call.action = query->action;
+    call.route_table_id = query->param("RouteTableId");
+    call.destination = query->param("DestinationCidrBlock");
+    if (call.destination.empty()) {
+      call.destination = query->param("DestinationIpv6CidrBlock");
+    }
+    for (const auto& [param, kind] : kTargetParams) {
+      if (std::string id = query->param(param); !id.empty()) {
+        call.target = id;
+      }
+    }
+    // Stop/Start/DescribeInstances name instances instead (indexing a large PutMetricData
+    // body here would only cost time).
+    if (call.action.find("Instances") != std::string::npos) {
+      Params p(*query);
+      for (const std::string& id : numbered(p, "InstanceId")) {
+        call.instance_ids += (call.instance_ids.empty() ? "" : ",") + id;
+      }
+      call.target.clear();
+    }
+  }
+  std::lock_guard lock(mu);
+  call.seq = next_call++;
+  call_log.push_back(std::move(call));
+  if (call_log.size() > kMaxCallLog) {
+    call_log.pop_front();
+  }
+  return call_log.back().seq;
+}
+
+void FakeAwsEndpoint::Impl::endCall(std::uint64_t seq, const std::string& action,
+                                    const Reply& reply) {
+  std::string outcome = outcomeOf(reply);
+  std::lock_guard lock(mu);
+  ++stats.outcomes[action][outcome];
+  // The log is in seq order and only loses its oldest entries: index by offset.
+  if (!call_log.empty() && seq >= call_log.front().seq) {
+    std::size_t i = static_cast<std::size_t>(seq - call_log.front().seq);
+    if (i < call_log.size()) {
+      call_log[i].status = reply.status;
+      call_log[i].code = reply.code;
+      call_log[i].outcome = std::move(outcome);
+    }
+  }
+}
+
+tl::expected<Page, Reply> FakeAwsEndpoint::Impl::page(const Params& q, std::size_t total,
+                                                      int max_results, const std::string& rid) {
+  Page p;
+  p.total = total;
+  if (std::string token = q.param("NextToken"); !token.empty()) {
+    auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), p.begin);
+    if (ec != std::errc() || end != token.data() + token.size() || p.begin > total) {
+      return tl::unexpected(invalid("InvalidParameterValue", "Invalid NextToken", rid));
+    }
+  }
+  std::size_t max = total;
+  if (std::string m = q.param("MaxResults"); !m.empty()) {
+    int n = 0;
+    std::from_chars(m.data(), m.data() + m.size(), n);
+    if (n < 5 || n > max_results) {
+      return tl::unexpected(invalid(
+          "InvalidParameterValue",
+          "Value ( " + m + " ) for parameter maxResults is invalid. Expecting a value between 5 "
+          "and " + std::to_string(max_results) + ".",
+          rid));
+    }
+    max = static_cast<std::size_t>(n);
+  }
+  p.end = std::min(total, p.begin + max);
+  return p;
+}
+
+tl::expected<FakeAwsEndpoint::Impl::RouteRef, Reply> FakeAwsEndpoint::Impl::routeParams(
+    const Params& q, bool strict, const std::string& rid) {
+  std::string table_id = q.param("RouteTableId");
+  std::string dst = q.param("DestinationCidrBlock");
+  std::string dst_name = "destinationCidrBlock";
+  if (dst.empty()) {
+    dst = q.param("DestinationIpv6CidrBlock");
+    dst_name = "destinationIpv6CidrBlock";
+  }
+  if (table_id.empty()) {
+    return tl::unexpected(
+        invalid("MissingParameter", "The request must contain the parameter routeTableId", rid));
+  }
+  if (dst.empty()) {
+    return tl::unexpected(invalid("MissingParameter",
+                                  "The request must contain the parameter destinationCidrBlock "
+                                  "or destinationIpv6CidrBlock",
+                                  rid));
+  }
+  auto prefix = IpPrefix::parse(dst, strict);
+  if (!prefix && strict) {
+    return tl::unexpected(invalid("InvalidParameterValue",
+                                  "Value (" + dst + ") for parameter " + dst_name +
+                                      " is invalid. This is not a valid CIDR block.",
+                                  rid));
+  }
+  auto t = tables.find(table_id);
+  if (t == tables.end()) {
+    return tl::unexpected(invalid("InvalidRouteTableID.NotFound",
+                                  "The routeTable ID '" + table_id + "' does not exist", rid));
+  }
+  return RouteRef{&t->second, prefix ? prefix->toString() : dst};
+}
 
 // The order of checks follows AWS: authentication first (a bad signature never reaches
 // throttling or the action), then injected faults, then the action. Faults are drawn under
 // the lock from one seeded generator, so a run with the same seed and request order sees the
 // same faults; the added latency is slept outside the lock so other requests proceed.
-Reply FakeAwsEndpoint::Impl::handle(const httplib::Request& req, std::string body) {
+Reply FakeAwsEndpoint::Impl::handle(const httplib::Request& req, std::string body,
+                                    const Result<QueryRequest>& query) {
   SigV4Request sreq;
   sreq.method = req.method;
   std::string_view target = req.target;
@@ -295,7 +529,6 @@ Reply FakeAwsEndpoint::Impl::handle(const httplib::Request& req, std::string bod
     return error(service, code == "IncompleteSignature" ? 400 : 403, code, message, rid);
   }
   access_key = verified->access_key_id;
-  auto query = decodeQueryBody(sreq.body);
   if (!query) {
     return error(service, 400, "MissingAction", "The request must contain the parameter Action",
                  rid);
@@ -391,86 +624,47 @@ Reply FakeAwsEndpoint::Impl::describeRouteTables(const Params& q, const std::str
   std::lock_guard lock(mu);
   auto ids = numbered(q, "RouteTableId");
   auto f = filters(q);
-  for (const auto& [name, values] : f) {
-    if (name != "route-table-id" && name != "vpc-id") {
-      return error(Service::Ec2, 400, "InvalidParameterValue",
-                   "The filter '" + name + "' is invalid", rid);
-    }
+  if (auto bad = checkFilters(f, {"route-table-id", "vpc-id"}, rid)) {
+    return *bad;
   }
-  for (const std::string& id : ids) {
-    if (!tables.count(id)) {
-      return error(Service::Ec2, 400, "InvalidRouteTableID.NotFound",
-                   "The routeTable ID '" + id + "' does not exist", rid);
-    }
+  if (auto bad = checkIds(ids, tables, "InvalidRouteTableID.NotFound", "routeTable", rid)) {
+    return *bad;
   }
-  auto matches = [&](const Table& t) {
-    auto in = [](const std::vector<std::string>& v, const std::string& x) {
-      return std::find(v.begin(), v.end(), x) != v.end();
-    };
-    if (!ids.empty() && !in(ids, t.id)) return false;
-    if (f.count("route-table-id") && !in(f["route-table-id"], t.id)) return false;
-    if (f.count("vpc-id") && !in(f["vpc-id"], t.vpc_id)) return false;
-    return true;
-  };
   std::vector<const Table*> selected;
   for (const auto& [id, t] : tables) {
-    if (matches(t)) {
+    if (selectedBy(ids, f, "route-table-id", id) && selectedBy({}, f, "vpc-id", t.vpc_id)) {
       selected.push_back(&t);
     }
   }
-  std::size_t offset = 0;
-  if (std::string token = q.param("NextToken"); !token.empty()) {
-    auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), offset);
-    if (ec != std::errc() || end != token.data() + token.size() || offset > selected.size()) {
-      return error(Service::Ec2, 400, "InvalidParameterValue", "Invalid NextToken", rid);
-    }
+  auto pg = page(q, selected.size(), 100, rid);
+  if (!pg) {
+    return pg.error();
   }
-  std::size_t max = selected.size();
-  if (std::string m = q.param("MaxResults"); !m.empty()) {
-    int n = 0;
-    std::from_chars(m.data(), m.data() + m.size(), n);
-    if (n < 5 || n > 100) {
-      return error(Service::Ec2, 400, "InvalidParameterValue",
-                   "Value ( " + m + " ) for parameter maxResults is invalid. Expecting a value "
-                   "between 5 and 100.",
-                   rid);
-    }
-    max = static_cast<std::size_t>(n);
-  }
-  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DescribeRouteTablesResponse xmlns=\"" +
-                    std::string(kEc2Xmlns) + "\">\n    <requestId>" + rid +
-                    "</requestId>\n    <routeTableSet>\n";
-  std::size_t end = std::min(selected.size(), offset + max);
-  for (std::size_t i = offset; i < end; ++i) {
+  std::string out = "    <routeTableSet>\n";
+  for (std::size_t i = pg->begin; i < pg->end; ++i) {
     const Table& t = *selected[i];
     out += "        <item>\n            <routeTableId>" + escape(t.id) +
            "</routeTableId>\n            <vpcId>" + escape(t.vpc_id) + "</vpcId>\n" +
            "            <ownerId>" + escape(options.account) + "</ownerId>\n" +
            "            <routeSet>\n";
     for (const Route& r : t.routes) {
-      bool v6 = r.destination.find(':') != std::string::npos;
-      out += "                <item>\n                    <" +
-             std::string(v6 ? "destinationIpv6CidrBlock" : "destinationCidrBlock") + ">" +
-             escape(r.destination) + "</" +
-             std::string(v6 ? "destinationIpv6CidrBlock" : "destinationCidrBlock") + ">\n";
-      std::string param(targetParam(r.target.kind));
-      out += "                    <" + param + ">" + escape(r.target.id) + "</" + param + ">\n";
+      const std::string dst_tag = r.destination.find(':') != std::string::npos
+                                      ? "destinationIpv6CidrBlock"
+                                      : "destinationCidrBlock";
+      const std::string param(targetParam(r.target.kind));
+      out += "                <item>\n                    " + element(dst_tag, r.destination) +
+             "\n                    " + element(param, r.target.id) + "\n";
       if (r.target.kind == RouteTargetKind::Instance) {
-        out += "                    <instanceOwnerId>" + escape(options.account) +
-               "</instanceOwnerId>\n";
+        out += "                    " + element("instanceOwnerId", options.account) + "\n";
       }
-      out += "                    <state>" + routeState(r) + "</state>\n                    <origin>" +
-             escape(r.origin) + "</origin>\n                </item>\n";
+      out += "                    <state>" + routeState(r) + "</state>\n                    " +
+             element("origin", r.origin) + "\n                </item>\n";
     }
     out += "            </routeSet>\n            <associationSet/>\n            "
            "<propagatingVgwSet/>\n            <tagSet/>\n        </item>\n";
   }
-  out += "    </routeTableSet>\n";
-  if (end < selected.size()) {
-    out += "    <nextToken>" + std::to_string(end) + "</nextToken>\n";
-  }
-  out += "</DescribeRouteTablesResponse>\n";
-  return {200, out};
+  out += "    </routeTableSet>\n" + pg->nextTokenElement();
+  return {200, ec2Response("DescribeRouteTables", rid, out)};
 }
 
 // CreateRoute / ReplaceRoute with EC2's validations and error codes: missing parameters,
@@ -479,114 +673,70 @@ Reply FakeAwsEndpoint::Impl::describeRouteTables(const Params& q, const std::str
 Reply FakeAwsEndpoint::Impl::changeRoute(const Params& q, bool replace,
                                          const std::string& rid) {
   std::lock_guard lock(mu);
-  std::string table_id = q.param("RouteTableId");
-  if (table_id.empty()) {
-    return error(Service::Ec2, 400, "MissingParameter",
-                 "The request must contain the parameter routeTableId", rid);
-  }
-  std::string dst = q.param("DestinationCidrBlock");
-  std::string dst_name = "destinationCidrBlock";
-  if (dst.empty()) {
-    dst = q.param("DestinationIpv6CidrBlock");
-    dst_name = "destinationIpv6CidrBlock";
-  }
-  if (dst.empty()) {
-    return error(Service::Ec2, 400, "MissingParameter",
-                 "The request must contain the parameter destinationCidrBlock or "
-                 "destinationIpv6CidrBlock",
-                 rid);
-  }
-  auto prefix = IpPrefix::parse(dst, true);
-  if (!prefix) {
-    return error(Service::Ec2, 400, "InvalidParameterValue",
-                 "Value (" + dst + ") for parameter " + dst_name +
-                     " is invalid. This is not a valid CIDR block.",
-                 rid);
+  auto where = routeParams(q, /*strict=*/true, rid);
+  if (!where) {
+    return where.error();
   }
   std::vector<RouteTarget> targets;
-  for (auto [param, kind] : std::initializer_list<std::pair<const char*, RouteTargetKind>>{
-           {"GatewayId", RouteTargetKind::Gateway},
-           {"NetworkInterfaceId", RouteTargetKind::NetworkInterface},
-           {"InstanceId", RouteTargetKind::Instance},
-           {"TransitGatewayId", RouteTargetKind::TransitGateway},
-           {"NatGatewayId", RouteTargetKind::NatGateway},
-           {"VpcPeeringConnectionId", RouteTargetKind::VpcPeering}}) {
-    if (std::string id = q.param(param); !id.empty()) {
+  for (const auto& [param, kind] : kTargetParams) {
+    if (std::string id = q.param(std::string(param)); !id.empty()) {
       targets.push_back({kind, id});
     }
   }
   if (targets.size() != 1) {
-    return error(Service::Ec2, 400, targets.empty() ? "MissingParameter" : "InvalidParameterCombination",
-                 "The request must contain exactly one of gatewayId, natGatewayId, "
-                 "networkInterfaceId, instanceId, transitGatewayId or vpcPeeringConnectionId",
-                 rid);
-  }
-  auto t = tables.find(table_id);
-  if (t == tables.end()) {
-    return error(Service::Ec2, 400, "InvalidRouteTableID.NotFound",
-                 "The routeTable ID '" + table_id + "' does not exist", rid);
-  }
-  if (targets[0].kind == RouteTargetKind::Instance && !instances.count(targets[0].id)) {
-    return error(Service::Ec2, 400, "InvalidInstanceID.NotFound",
-                 "The instance ID '" + targets[0].id + "' does not exist", rid);
-  }
-  std::string normalized = prefix->toString();
-  auto existing = std::find_if(t->second.routes.begin(), t->second.routes.end(),
-                               [&](const Route& r) { return r.destination == normalized; });
-  if (replace) {
-    if (existing == t->second.routes.end()) {
-      return error(Service::Ec2, 400, "InvalidParameterValue",
-                   "There is no route defined for '" + normalized +
-                       "' in the route table. Use CreateRoute instead.",
+    return invalid(targets.empty() ? "MissingParameter" : "InvalidParameterCombination",
+                   "The request must contain exactly one of gatewayId, natGatewayId, "
+                   "networkInterfaceId, instanceId, transitGatewayId or vpcPeeringConnectionId",
                    rid);
+  }
+  if (targets[0].kind == RouteTargetKind::Instance) {
+    if (auto bad = checkIds({targets[0].id}, instances, "InvalidInstanceID.NotFound",
+                            "instance", rid)) {
+      return *bad;
+    }
+  }
+  auto& routes = where->table->routes;
+  auto existing = std::find_if(routes.begin(), routes.end(), [&](const Route& r) {
+    return r.destination == where->destination;
+  });
+  if (replace) {
+    if (existing == routes.end()) {
+      return invalid("InvalidParameterValue",
+                     "There is no route defined for '" + where->destination +
+                         "' in the route table. Use CreateRoute instead.",
+                     rid);
     }
     existing->target = targets[0];
     existing->origin = "CreateRoute";
   } else {
-    if (existing != t->second.routes.end()) {
-      return error(Service::Ec2, 400, "RouteAlreadyExists",
-                   "The route identified by " + normalized + " already exists.", rid);
+    if (existing != routes.end()) {
+      return invalid("RouteAlreadyExists",
+                     "The route identified by " + where->destination + " already exists.", rid);
     }
-    t->second.routes.push_back({normalized, targets[0], "CreateRoute"});
+    routes.push_back({where->destination, targets[0], "CreateRoute"});
   }
-  std::string action = replace ? "ReplaceRoute" : "CreateRoute";
-  return {200, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<" + action + "Response xmlns=\"" +
-                   std::string(kEc2Xmlns) + "\">\n  <requestId>" + rid +
-                   "</requestId>\n  <return>true</return>\n</" + action + "Response>\n"};
+  return {200, ec2Response(replace ? "ReplaceRoute" : "CreateRoute", rid,
+                           "  <return>true</return>\n")};
 }
 
 Reply FakeAwsEndpoint::Impl::deleteRoute(const Params& q, const std::string& rid) {
   std::lock_guard lock(mu);
-  std::string table_id = q.param("RouteTableId");
-  std::string dst = q.param("DestinationCidrBlock");
-  if (dst.empty()) {
-    dst = q.param("DestinationIpv6CidrBlock");
+  auto where = routeParams(q, /*strict=*/false, rid);
+  if (!where) {
+    return where.error();
   }
-  if (table_id.empty() || dst.empty()) {
-    return error(Service::Ec2, 400, "MissingParameter",
-                 "The request must contain the parameters routeTableId and destinationCidrBlock",
-                 rid);
-  }
-  auto t = tables.find(table_id);
-  if (t == tables.end()) {
-    return error(Service::Ec2, 400, "InvalidRouteTableID.NotFound",
-                 "The routeTable ID '" + table_id + "' does not exist", rid);
-  }
-  auto prefix = IpPrefix::parse(dst, false);
-  std::string normalized = prefix ? prefix->toString() : dst;
-  auto& routes = t->second.routes;
-  auto it = std::find_if(routes.begin(), routes.end(),
-                         [&](const Route& r) { return r.destination == normalized; });
+  auto& routes = where->table->routes;
+  auto it = std::find_if(routes.begin(), routes.end(), [&](const Route& r) {
+    return r.destination == where->destination;
+  });
   if (it == routes.end()) {
-    return error(Service::Ec2, 400, "InvalidRoute.NotFound",
-                 "no route with destination-cidr-block " + normalized + " in route table " +
-                     table_id,
-                 rid);
+    return invalid("InvalidRoute.NotFound",
+                   "no route with destination-cidr-block " + where->destination +
+                       " in route table " + where->table->id,
+                   rid);
   }
   routes.erase(it);
-  return {200, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteRouteResponse xmlns=\"" +
-                   std::string(kEc2Xmlns) + "\">\n  <requestId>" + rid +
-                   "</requestId>\n  <return>true</return>\n</DeleteRouteResponse>\n"};
+  return {200, ec2Response("DeleteRoute", rid, "  <return>true</return>\n")};
 }
 
 // One reservation per instance (real accounts group instances launched together; callers
@@ -596,52 +746,25 @@ Reply FakeAwsEndpoint::Impl::describeInstances(const Params& q, const std::strin
   std::lock_guard lock(mu);
   auto ids = numbered(q, "InstanceId");
   auto f = filters(q);
-  for (const auto& [name, values] : f) {
-    if (name != "instance-id" && name != "instance-state-name") {
-      return error(Service::Ec2, 400, "InvalidParameterValue",
-                   "The filter '" + name + "' is invalid", rid);
-    }
+  if (auto bad = checkFilters(f, {"instance-id", "instance-state-name"}, rid)) {
+    return *bad;
   }
-  for (const std::string& id : ids) {
-    if (!instances.count(id)) {
-      return error(Service::Ec2, 400, "InvalidInstanceID.NotFound",
-                   "The instance ID '" + id + "' does not exist", rid);
-    }
+  if (auto bad = checkIds(ids, instances, "InvalidInstanceID.NotFound", "instance", rid)) {
+    return *bad;
   }
   std::vector<Instance*> selected;
   for (auto& [id, inst] : instances) {
-    auto in = [](const std::vector<std::string>& v, const std::string& x) {
-      return std::find(v.begin(), v.end(), x) != v.end();
-    };
-    if (!ids.empty() && !in(ids, id)) continue;
-    if (f.count("instance-id") && !in(f["instance-id"], id)) continue;
-    if (f.count("instance-state-name") && !in(f["instance-state-name"], stateOf(inst))) continue;
-    selected.push_back(&inst);
-  }
-  std::size_t offset = 0;
-  if (std::string token = q.param("NextToken"); !token.empty()) {
-    auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), offset);
-    if (ec != std::errc() || end != token.data() + token.size() || offset > selected.size()) {
-      return error(Service::Ec2, 400, "InvalidParameterValue", "Invalid NextToken", rid);
+    if (selectedBy(ids, f, "instance-id", id) &&
+        selectedBy({}, f, "instance-state-name", stateOf(inst))) {
+      selected.push_back(&inst);
     }
   }
-  std::size_t max = selected.size();
-  if (std::string m = q.param("MaxResults"); !m.empty()) {
-    int n = 0;
-    std::from_chars(m.data(), m.data() + m.size(), n);
-    if (n < 5 || n > 1000) {
-      return error(Service::Ec2, 400, "InvalidParameterValue",
-                   "Value ( " + m + " ) for parameter maxResults is invalid. Expecting a value "
-                   "between 5 and 1000.",
-                   rid);
-    }
-    max = static_cast<std::size_t>(n);
+  auto pg = page(q, selected.size(), 1000, rid);
+  if (!pg) {
+    return pg.error();
   }
-  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DescribeInstancesResponse xmlns=\"" +
-                    std::string(kEc2Xmlns) + "\">\n  <requestId>" + rid +
-                    "</requestId>\n  <reservationSet>\n";
-  std::size_t end = std::min(selected.size(), offset + max);
-  for (std::size_t i = offset; i < end; ++i) {
+  std::string out = "  <reservationSet>\n";
+  for (std::size_t i = pg->begin; i < pg->end; ++i) {
     Instance& inst = *selected[i];
     const std::string& state = stateOf(inst);
     out += "    <item>\n      <reservationId>r-" + inst.id.substr(std::min<std::size_t>(2, inst.id.size())) +
@@ -659,12 +782,8 @@ Reply FakeAwsEndpoint::Impl::describeInstances(const Params& q, const std::strin
            "          <sourceDestCheck>false</sourceDestCheck>\n"
            "          <tagSet/>\n        </item>\n      </instancesSet>\n    </item>\n";
   }
-  out += "  </reservationSet>\n";
-  if (end < selected.size()) {
-    out += "  <nextToken>" + std::to_string(end) + "</nextToken>\n";
-  }
-  out += "</DescribeInstancesResponse>\n";
-  return {200, out};
+  out += "  </reservationSet>\n" + pg->nextTokenElement();
+  return {200, ec2Response("DescribeInstances", rid, out)};
 }
 
 // Stop/Start move an instance one step at once (stopping / pending) and finish the step
@@ -675,29 +794,22 @@ Reply FakeAwsEndpoint::Impl::changeInstances(const Params& q, bool stop,
   std::lock_guard lock(mu);
   auto ids = numbered(q, "InstanceId");
   if (ids.empty()) {
-    return error(Service::Ec2, 400, "MissingParameter",
-                 "The request must contain the parameter InstanceId", rid);
+    return invalid("MissingParameter", "The request must contain the parameter InstanceId", rid);
   }
-  for (const std::string& id : ids) {
-    if (!instances.count(id)) {
-      return error(Service::Ec2, 400, "InvalidInstanceID.NotFound",
-                   "The instance ID '" + id + "' does not exist", rid);
-    }
+  if (auto bad = checkIds(ids, instances, "InvalidInstanceID.NotFound", "instance", rid)) {
+    return *bad;
   }
   // Check every instance first: EC2 changes all or none.
   for (const std::string& id : ids) {
     const std::string& s = stateOf(instances[id]);
     if ((stop && s == "pending") || (!stop && s == "stopping")) {
-      return error(Service::Ec2, 400, "IncorrectInstanceState",
-                   "The instance '" + id + "' is not in a state from which it can be " +
-                       (stop ? "stopped." : "started."),
-                   rid);
+      return invalid("IncorrectInstanceState",
+                     "The instance '" + id + "' is not in a state from which it can be " +
+                         (stop ? "stopped." : "started."),
+                     rid);
     }
   }
-  std::string action = stop ? "StopInstances" : "StartInstances";
-  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<" + action + "Response xmlns=\"" +
-                    std::string(kEc2Xmlns) + "\">\n  <requestId>" + rid +
-                    "</requestId>\n  <instancesSet>\n";
+  std::string out = "  <instancesSet>\n";
   for (const std::string& id : ids) {
     Instance& inst = instances[id];
     std::string previous = stateOf(inst);
@@ -715,8 +827,8 @@ Reply FakeAwsEndpoint::Impl::changeInstances(const Params& q, bool stop,
            std::to_string(stateCode(previous)) + "</code>\n        <name>" + previous +
            "</name>\n      </previousState>\n    </item>\n";
   }
-  out += "  </instancesSet>\n</" + action + "Response>\n";
-  return {200, out};
+  out += "  </instancesSet>\n";
+  return {200, ec2Response(stop ? "StopInstances" : "StartInstances", rid, out)};
 }
 
 // SNS checks the subject itself (under 100 bytes, no line breaks): a client that sends a bad
@@ -847,8 +959,40 @@ std::string FakeAwsEndpoint::Impl::stateJson() {
                 {"rejected_signatures", stats.rejected_signatures},
                 {"injected_faults", stats.injected_faults},
                 {"max_in_flight", stats.max_in_flight},
-                {"actions", stats.actions}};
+                {"actions", stats.actions},
+                {"outcomes", stats.outcomes}};
   return j.dump(2) + "\n";
+}
+
+std::vector<FakeAwsCall> FakeAwsEndpoint::Impl::calls(std::uint64_t since) {
+  std::lock_guard lock(mu);
+  std::vector<FakeAwsCall> out;
+  for (const FakeAwsCall& c : call_log) {
+    if (c.seq > since) {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string FakeAwsEndpoint::Impl::callsJson(std::uint64_t since) {
+  nlohmann::json j;
+  j["calls"] = nlohmann::json::array();
+  for (const FakeAwsCall& c : calls(since)) {
+    j["calls"].push_back({{"seq", c.seq},
+                          {"action", c.action},
+                          {"route_table_id", c.route_table_id},
+                          {"destination", c.destination},
+                          {"target", c.target},
+                          {"instance_ids", c.instance_ids},
+                          {"status", c.status},
+                          {"code", c.code},
+                          {"outcome", c.outcome}});
+  }
+  std::lock_guard lock(mu);
+  j["counts"] = stats.outcomes;
+  j["last_seq"] = next_call - 1;
+  return j.dump(1) + "\n";
 }
 
 // ---- FakeAwsEndpoint ----
@@ -888,7 +1032,7 @@ Result<void> FakeAwsEndpoint::start() {
       ++d.in_flight;
       d.stats.max_in_flight = std::max(d.stats.max_in_flight, d.in_flight);
     }
-    Reply reply = too_large ? Reply{413, "", "text/plain"} : d.handle(req, std::move(body));
+    Reply reply = too_large ? Reply{413, "", "text/plain"} : d.serve(req, std::move(body));
     {
       std::lock_guard lock(d.mu);
       --d.in_flight;
@@ -897,8 +1041,50 @@ Result<void> FakeAwsEndpoint::start() {
     res.set_header("Date", formatHttpDate(d.wallNow()));
     res.set_content(reply.body, reply.content_type.c_str());
   });
-  d.server.Get("/_fake/state", [&d](const httplib::Request&, httplib::Response& res) {
-    res.set_content(d.stateJson(), "application/json");
+  // The test-control routes: JSON in and out; a bad request is a 400 with a JSON error.
+  auto control = [&d](const char* method, const char* path,
+                      std::function<std::string(const httplib::Request&)> fn) {
+    auto handler = [fn = std::move(fn)](const httplib::Request& req, httplib::Response& res) {
+      try {
+        res.set_content(fn(req), "application/json");
+      } catch (const std::exception& e) {
+        res.status = 400;
+        res.set_content(nlohmann::json{{"error", e.what()}}.dump() + "\n", "application/json");
+      }
+    };
+    if (std::string_view(method) == "GET") {
+      d.server.Get(path, handler);
+    } else {
+      d.server.Post(path, handler);
+    }
+  };
+  control("GET", "/_fake/state", [&d](const httplib::Request&) { return d.stateJson(); });
+  control("GET", "/_fake/calls", [&d](const httplib::Request& req) {
+    std::uint64_t since =
+        req.has_param("since") ? std::stoull(req.get_param_value("since")) : 0;
+    return d.callsJson(since);
+  });
+  // Rates in [0, 1]; a field left out is 0, so {} clears every fault.
+  control("POST", "/_fake/faults", [&d](const httplib::Request& req) {
+    auto j = nlohmann::json::parse(req.body.empty() ? "{}" : req.body);
+    FakeAwsFaults f;
+    f.throttle_rate = j.value("throttle_rate", 0.0);
+    f.error_rate = j.value("error_rate", 0.0);
+    f.latency_rate = j.value("latency_rate", 0.0);
+    f.latency = std::chrono::milliseconds(j.value("latency_ms", 0));
+    for (double rate : {f.throttle_rate, f.error_rate, f.latency_rate}) {
+      if (rate < 0 || rate > 1) {
+        throw std::invalid_argument("rates must be between 0 and 1");
+      }
+    }
+    std::lock_guard lock(d.mu);
+    d.faults = f;
+    return nlohmann::json{{"throttle_rate", f.throttle_rate},
+                          {"error_rate", f.error_rate},
+                          {"latency_rate", f.latency_rate},
+                          {"latency_ms", j.value("latency_ms", 0)}}
+               .dump() +
+           "\n";
   });
   int port = d.options.port == 0 ? d.server.bind_to_any_port(d.options.host)
                                  : (d.server.bind_to_port(d.options.host, d.options.port)
@@ -1032,5 +1218,13 @@ FakeAwsStats FakeAwsEndpoint::stats() const {
 }
 
 std::string FakeAwsEndpoint::stateJson() const { return impl_->stateJson(); }
+
+std::vector<FakeAwsCall> FakeAwsEndpoint::calls(std::uint64_t since_seq) const {
+  return impl_->calls(since_seq);
+}
+
+std::string FakeAwsEndpoint::callsJson(std::uint64_t since_seq) const {
+  return impl_->callsJson(since_seq);
+}
 
 }  // namespace pathpilot::aws

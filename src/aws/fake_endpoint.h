@@ -19,7 +19,12 @@
 // Faults: throttling and 5xx at given rates (seeded RNG, so runs repeat), added latency at a
 // given rate, and a deterministic queue of faults for the next N requests. Every response
 // carries a Date header from the injected clock (+ `clock_offset`, to exercise skew
-// correction). GET /_fake/state returns the whole state as JSON (lab scripts poll it).
+// correction). GET /_fake/state returns the whole state as JSON (lab scripts poll it);
+// GET /_fake/calls the log of calls (action, route table, destination, target, status,
+// outcome) and counts per action and outcome, so that end-to-end tests can assert "exactly
+// one ReplaceRoute per table" (`?since=SEQ` returns only calls after SEQ); POST /_fake/faults
+// with {"throttle_rate", "error_rate", "latency_rate", "latency_ms"} changes the fault rates
+// of a running fake (absent fields become 0).
 // Threading: the server runs its own threads; every public method is thread-safe.
 // Metrics: counters via stats().
 #pragma once
@@ -86,12 +91,29 @@ struct FakeMetricDatum {
   std::vector<std::pair<std::string, std::string>> dimensions;
 };
 
+// One request as the fake saw it. Logged when it arrives (status 0: still being handled) and
+// completed with its answer, so that a test can see calls that are in flight.
+struct FakeAwsCall {
+  std::uint64_t seq = 0;     // 1, 2, ... in order of arrival
+  std::string action;        // "ReplaceRoute"; "" when the body had no Action
+  std::string route_table_id;
+  std::string destination;   // DestinationCidrBlock / DestinationIpv6CidrBlock
+  std::string target;        // GatewayId, InstanceId, ... whichever was given
+  std::string instance_ids;  // InstanceId.N joined with ',' (Stop/Start/DescribeInstances)
+  int status = 0;            // HTTP status of the answer; 0 while in flight
+  std::string code;          // AWS error code of the answer ("" on success)
+  // "ok", "throttled", "server_error", "auth_error", "client_error"; "" while in flight.
+  std::string outcome;
+};
+
 struct FakeAwsStats {
   std::uint64_t requests = 0;
   std::uint64_t rejected_signatures = 0;
   std::uint64_t injected_faults = 0;
   std::uint64_t max_in_flight = 0;  // most signed requests being handled at once
   std::map<std::string, std::uint64_t> actions;  // "DescribeRouteTables" → count (served)
+  // action → outcome (as FakeAwsCall::outcome) → answered requests, faults included.
+  std::map<std::string, std::map<std::string, std::uint64_t>> outcomes;
 };
 
 class FakeAwsEndpoint {
@@ -131,6 +153,10 @@ class FakeAwsEndpoint {
   FakeAwsStats stats() const;
   // The state as JSON (what GET /_fake/state returns).
   std::string stateJson() const;
+  // The call log, oldest first (the newest 100,000 calls are kept), calls after `since_seq`.
+  std::vector<FakeAwsCall> calls(std::uint64_t since_seq = 0) const;
+  // What GET /_fake/calls returns: {"counts": {action: {outcome: n}}, "calls": [...]}.
+  std::string callsJson(std::uint64_t since_seq = 0) const;
 
  private:
   struct Impl;

@@ -22,6 +22,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lab"))
 import labctl  # noqa: E402
+import nstest  # noqa: E402  (helpers shared with aws_e2e_test.py)
 
 PREFIX = os.environ.get("PP_TEST_LAB", "ppi")
 WORK = f"/tmp/{PREFIX}-lab"
@@ -66,15 +67,11 @@ class DaemonLabTest(unittest.TestCase):
             timeout=20, what="all paths known")
 
     def wait_tables(self, want, timeout=20):
-        def ok(s):
-            return all((labctl.route_of(s, t) or {}).get("current") == p and
-                       (labctl.route_of(s, t) or {}).get("sync") == "synced"
-                       for t, p in want.items())
-        return self.lab.wait_status(self.socket, ok, timeout=timeout, what=str(want))
+        return self.lab.wait_status(self.socket, lambda s: nstest.tables_at(s, want),
+                                    timeout=timeout, what=str(want))
 
     def events_of(self, kind, since=0.0):
-        return [e for e in labctl.read_jsonl(self.events) if e["kind"] == kind
-                and labctl_time(e) >= since]
+        return nstest.events_of(self.events, kind, since)
 
     def test_failover_failback_restart_drift(self):
         lab = self.lab
@@ -100,7 +97,7 @@ class DaemonLabTest(unittest.TestCase):
         self.start_daemon()
         status = self.wait_tables({"rtb-a": "vpn-a", "rtb-b": "vpn-b"}, timeout=10)
         time.sleep(1.0)
-        changed = [e for e in self.events_of("route_changed") if labctl_time(e) >= restart]
+        changed = self.events_of("route_changed", restart)
         self.assertEqual(changed, [], "a restart must not reprogram adopted routes")
 
         # 3. DX restored: the routes come back only after the 5 s hold-down.
@@ -134,11 +131,6 @@ class DaemonLabTest(unittest.TestCase):
         lab.forget(self.daemon)
         self.assertTrue(self.events_of("daemon_stopped"))
 
-
-def labctl_time(event):
-    from datetime import datetime
-    return datetime.strptime(event["time"].replace("Z", "+0000"),
-                             "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
 
 
 if __name__ == "__main__":

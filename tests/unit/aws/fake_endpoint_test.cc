@@ -2,8 +2,11 @@
 // endpoint, which verifies every signature. Time is a shared, thread-safe test clock; retry
 // sleeps are recorded, not slept.
 #include <atomic>
+#include <mutex>
 
 #include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
 
 #include "aws/cloudwatch.h"
 #include "aws/credential_providers.h"
@@ -316,6 +319,97 @@ TEST_F(FakeEndpointTest, StateJsonForLabScripts) {
   EXPECT_NE(json.find("\"vgw-078bcc55\""), std::string::npos);
   EXPECT_NE(json.find("\"i-0e1466e8a5dd4892c\""), std::string::npos);
   EXPECT_EQ(json.find(kSecret), std::string::npos);
+}
+
+// The call log that end-to-end tests count with: every request, in order, with its table,
+// destination, target and outcome — in the same words as the client's own metrics.
+TEST_F(FakeEndpointTest, CallLogRecordsEveryRequestWithItsOutcome) {
+  std::mutex mu;
+  std::vector<std::string> client_outcomes;
+  QueryClientOptions o;
+  o.api_name = "EC2";
+  o.endpoint = *resolveEndpoint("ec2", "ap-southeast-1", fake_->url());
+  o.version = std::string(kEc2ApiVersion);
+  o.on_attempt = [&](const QueryAttempt& a) {
+    std::lock_guard lock(mu);
+    client_outcomes.push_back(std::string(a.operation) + " " + std::string(a.outcome));
+  };
+  QueryClient q(http_, creds_, clock_, o, RetryHooks{[] { return 0.5; }, [](Duration) {}});
+  Ec2Client ec2(q);
+  const auto dst = *IpPrefix::parse("10.10.0.0/16");
+  fake_->injectNext(FakeAwsFault::Throttle, 1);
+  ASSERT_TRUE(ec2.replaceRoute("rtb-468f5222", dst, *RouteTarget::fromId("i-0e1466e8a5dd4892c")));
+  fake_->injectNext(FakeAwsFault::ServerError, 1);
+  ASSERT_TRUE(ec2.stopInstances({"i-0430fe110cdec5835"}));
+  ASSERT_FALSE(ec2.replaceRoute("rtb-4b8f522f", dst, *RouteTarget::fromId("vgw-078bcc55")));
+
+  auto calls = fake_->calls();
+  ASSERT_EQ(calls.size(), 5u);
+  EXPECT_EQ(calls[0].seq, 1u);
+  EXPECT_EQ(calls[0].action, "ReplaceRoute");
+  EXPECT_EQ(calls[0].route_table_id, "rtb-468f5222");
+  EXPECT_EQ(calls[0].destination, "10.10.0.0/16");
+  EXPECT_EQ(calls[0].target, "i-0e1466e8a5dd4892c");
+  EXPECT_EQ(calls[0].status, 503);
+  EXPECT_EQ(calls[0].code, "RequestLimitExceeded");
+  EXPECT_EQ(calls[0].outcome, "throttled");
+  EXPECT_EQ(calls[1].outcome, "ok");
+  EXPECT_EQ(calls[1].status, 200);
+  EXPECT_EQ(calls[2].action, "StopInstances");
+  EXPECT_EQ(calls[2].instance_ids, "i-0430fe110cdec5835");
+  EXPECT_EQ(calls[2].target, "");
+  EXPECT_EQ(calls[2].outcome, "server_error");
+  EXPECT_EQ(calls[3].outcome, "ok");
+  // ReplaceRoute on a table without that route: a client error (the client then creates it).
+  EXPECT_EQ(calls[4].outcome, "client_error");
+  EXPECT_EQ(calls[4].code, "InvalidParameterValue");
+  EXPECT_EQ(fake_->calls(4).size(), 1u);
+
+  auto stats = fake_->stats();
+  EXPECT_EQ(stats.outcomes["ReplaceRoute"]["throttled"], 1u);
+  EXPECT_EQ(stats.outcomes["ReplaceRoute"]["ok"], 1u);
+  EXPECT_EQ(stats.outcomes["ReplaceRoute"]["client_error"], 1u);
+  EXPECT_EQ(stats.outcomes["StopInstances"]["server_error"], 1u);
+  // The client saw the same outcomes in the same order.
+  std::vector<std::string> from_log;
+  for (const auto& c : calls) {
+    from_log.push_back(c.action + " " + c.outcome);
+  }
+  EXPECT_EQ(client_outcomes, from_log);
+
+  auto j = nlohmann::json::parse(fake_->callsJson(3));
+  EXPECT_EQ(j["last_seq"], 5);
+  EXPECT_EQ(j["calls"].size(), 2u);
+  EXPECT_EQ(j["counts"]["ReplaceRoute"]["ok"], 1);
+}
+
+// The control routes a test process uses over HTTP: faults changed at run time, the call log.
+TEST_F(FakeEndpointTest, FaultsAndCallsOverHttp) {
+  httplib::Client http("127.0.0.1", fake_->port());
+  auto set = http.Post("/_fake/faults", R"({"throttle_rate": 1.0})", "application/json");
+  ASSERT_TRUE(set);
+  EXPECT_EQ(set->status, 200);
+  auto q = client("EC2", "ec2", kEc2ApiVersion);
+  auto r = Ec2Client(*q).describeRouteTables({});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::Throttled);
+  // An empty object clears every fault.
+  ASSERT_EQ(http.Post("/_fake/faults", "{}", "application/json")->status, 200);
+  EXPECT_TRUE(Ec2Client(*q).describeRouteTables({}));
+
+  auto calls = http.Get("/_fake/calls?since=2");
+  ASSERT_TRUE(calls);
+  auto j = nlohmann::json::parse(calls->body);
+  EXPECT_EQ(j["last_seq"], 4);
+  ASSERT_EQ(j["calls"].size(), 2u);
+  EXPECT_EQ(j["calls"][0]["outcome"], "throttled");
+  EXPECT_EQ(j["calls"][1]["outcome"], "ok");
+  EXPECT_EQ(j["counts"]["DescribeRouteTables"]["throttled"], 3);
+
+  // Bad control requests are 400s with a JSON error, never a crash.
+  EXPECT_EQ(http.Post("/_fake/faults", "{not json", "application/json")->status, 400);
+  EXPECT_EQ(http.Post("/_fake/faults", R"({"error_rate": 2})", "application/json")->status, 400);
+  EXPECT_EQ(http.Get("/_fake/calls?since=x")->status, 400);
 }
 
 }  // namespace

@@ -1,0 +1,174 @@
+"""nstest — helpers shared by the daemon integration tests (stdlib only).
+
+A small network-namespace topology that a test builds and removes itself (namespaces under its
+own prefix, veth pairs, processes started inside them and ended by PID), polling with deadlines
+instead of fixed sleeps, and reading the daemon's status and journal. The full strongSwan lab
+lives in lab/labctl.py; the generic pieces here (process tracking, JSONL, status lookups) come
+from there, so both kinds of test read status and events the same way.
+
+LAB.md rule zero: traffic only inside the namespaces created here or on their loopback; every
+namespace and process is removed by name or PID in cleanup(), which runs even on failure.
+"""
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lab"))
+import labctl  # noqa: E402
+
+# Re-exported: the same readers the lab tests use.
+read_jsonl = labctl.read_jsonl
+route_of = labctl.route_of
+path_of = labctl.path_of
+pathpilot_bin = labctl.pathpilot_bin
+require_root = labctl.require_root
+
+
+def build_dir():
+    return labctl.build_dir()
+
+
+def event_time(event):
+    """Unix time of a journal event ("2026-11-25T16:00:29.123Z")."""
+    return datetime.strptime(event["time"].replace("Z", "+0000"),
+                             "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+
+
+def events_of(path, kind, since=0.0):
+    """Journal events of `kind` in the JSONL file `path` with time >= `since`."""
+    return [e for e in read_jsonl(path) if e.get("kind") == kind and event_time(e) >= since]
+
+
+def wait_for(fn, timeout, what, interval=0.05):
+    """Calls fn() until it returns something truthy (returned) or `timeout` seconds pass
+    (TimeoutError naming `what` and fn's last value). Exceptions from fn count as falsy."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            last = fn()
+        except (OSError, ValueError, subprocess.SubprocessError) as e:
+            last = e
+        else:
+            if last:
+                return last
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}; last: "
+                               f"{str(last)[:3000]}")
+        time.sleep(interval)
+
+
+def daemon_status(socket):
+    """`pathpilot status --json` over the control socket, or None while it does not answer."""
+    out = subprocess.run([pathpilot_bin(), "status", "--json", "--socket", socket],
+                         capture_output=True, text=True, timeout=10)
+    if out.returncode != 0:
+        return None
+    try:
+        return json.loads(out.stdout)
+    except json.JSONDecodeError:
+        return None
+
+
+def tables_at(status, want):
+    """True when every route table in `want` ({table id: path}) uses that path and is synced."""
+    for table, path in want.items():
+        r = route_of(status, table) or {}
+        if r.get("current") != path or r.get("sync") != "synced":
+            return False
+    return True
+
+
+class Netns:
+    """Namespaces named PREFIX-BOX, veth pairs between them, and processes inside them.
+    Use as a context manager, or call cleanup() in a finally/tearDown."""
+
+    def __init__(self, prefix, workdir):
+        self.prefix = prefix
+        self.dir = workdir
+        self.boxes = []
+        self.procs = []  # (name, Popen)
+        os.makedirs(self.dir, exist_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+        return False
+
+    def ns(self, box):
+        return f"{self.prefix}-{box}"
+
+    def add(self, box):
+        """Creates namespace PREFIX-BOX with loopback up, forwarding on, ICMP ping sockets
+        allowed (the sysctl is per namespace) and rp_filter off."""
+        name = self.ns(box)
+        subprocess.run(["ip", "netns", "add", name], check=True)
+        self.boxes.append(box)
+        self.sh(box, "ip", "link", "set", "lo", "up")
+        self.sh(box, "sysctl", "-qw", "net.ipv4.ip_forward=1",
+                "net.ipv4.ping_group_range=0 2147483647", "net.ipv4.conf.all.rp_filter=0",
+                "net.ipv4.conf.default.rp_filter=0")
+
+    def veth(self, box_a, if_a, addr_a, box_b, if_b, addr_b):
+        """A veth pair if_a (in box_a, address addr_a "10.0.0.1/30") -- if_b (box_b)."""
+        tmp = f"ppv{os.getpid() % 100000}{len(self.procs)}{if_a}"[:15]
+        subprocess.run(["ip", "link", "add", tmp, "netns", self.ns(box_a), "type", "veth",
+                        "peer", "name", if_b, "netns", self.ns(box_b)], check=True)
+        self.sh(box_a, "ip", "link", "set", tmp, "name", if_a)
+        for box, ifname, addr in ((box_a, if_a, addr_a), (box_b, if_b, addr_b)):
+            self.sh(box, "ip", "addr", "add", addr, "dev", ifname)
+            self.sh(box, "ip", "link", "set", ifname, "up")
+
+    def sh(self, box, *cmd, check=True):
+        out = subprocess.run(["ip", "netns", "exec", self.ns(box), *map(str, cmd)],
+                             capture_output=True, text=True, timeout=30)
+        if check and out.returncode != 0:
+            raise RuntimeError(f"{' '.join(map(str, cmd))} in {self.ns(box)} failed "
+                               f"(exit {out.returncode}): {out.stderr.strip()}")
+        return out.stdout
+
+    def spawn(self, name, box, cmd, env=None, cwd=None):
+        """Starts `cmd` in namespace `box` (output to DIR/NAME.log). `ip netns exec` execs the
+        command in place, so the Popen's PID is the command's own: it is ended by that PID."""
+        log = open(os.path.join(self.dir, f"{name}.log"), "ab")
+        proc = subprocess.Popen(["ip", "netns", "exec", self.ns(box), *map(str, cmd)],
+                                stdout=log, stderr=subprocess.STDOUT, cwd=cwd,
+                                env=dict(os.environ, **(env or {})), start_new_session=True)
+        log.close()
+        self.procs.append((name, proc))
+        return proc
+
+    def log(self, name):
+        path = os.path.join(self.dir, f"{name}.log")
+        if not os.path.exists(path):
+            return ""
+        with open(path, errors="replace") as f:
+            return f.read()
+
+    def kill(self, proc, sig=signal.SIGKILL):
+        """Sends `sig` to `proc` by PID and, for SIGKILL, reaps it and forgets it."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, sig)
+        if sig == signal.SIGKILL:
+            proc.wait(timeout=10)
+            self.forget(proc)
+
+    def forget(self, proc):
+        self.procs = [(n, p) for (n, p) in self.procs if p is not proc]
+
+    def cleanup(self):
+        for _, proc in reversed(self.procs):
+            labctl.stop_process(proc)
+        self.procs = []
+        for box in reversed(self.boxes):
+            subprocess.run(["ip", "netns", "del", self.ns(box)], check=False,
+                           stderr=subprocess.DEVNULL)
+        self.boxes = []
