@@ -12,7 +12,16 @@
 //
 // --json prints the same as one JSON document (with the diagnostics) instead.
 // Secrets are never printed: an api.auth_token shows as env:NAME, file:PATH or <inline secret>.
-// Exit: 0 valid (warnings allowed), 1 invalid or unreadable file, 2 usage error.
+//
+// --iam prints, instead of the plan, the least-privilege IAM policy for the config
+// (aws/iam_policy.h) on stdout, so that `pathpilot check --iam site.yaml > policy.json` is safe
+// to script: diagnostics, warnings (a wildcard account) and reasons for printing nothing go to
+// stderr. The account id of the route table and instance ARNs is --account-id, else
+// backends.aws.account_id; with neither, nothing is printed (a policy with a silently invented
+// "*" account would allow these ids in every account the role reaches). --account-id '*'
+// asks for that wildcard explicitly and is warned about.
+// Exit: 0 valid (warnings allowed), 1 invalid or unreadable file (with --iam also: no AWS call
+// configured, or no account id), 2 usage error.
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -21,6 +30,7 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include "aws/iam_policy.h"
 #include "cli/command.h"
 #include "config/loader.h"
 #include "daemon/topology_builder.h"
@@ -32,6 +42,8 @@ namespace {
 struct CheckOptions {
   std::string file;
   bool json = false;
+  bool iam = false;
+  std::string account_id;  // --account-id: overrides backends.aws.account_id
 };
 
 std::string fwmarkText(std::uint32_t mark) { return fmt::format("0x{:x}", mark); }
@@ -241,8 +253,75 @@ nlohmann::ordered_json planJson(const config::Config& c, const policy::Topology&
   return plan;
 }
 
+// What the daemon calls in AWS for config `c`, as the policy builder's input.
+aws::IamPolicyInput iamInput(const config::Config& c, const std::string& account_override) {
+  aws::IamPolicyInput in;
+  in.region = c.backends.aws.region.empty() ? c.site.region : c.backends.aws.region;
+  in.account_id = account_override.empty() ? c.backends.aws.account_id : account_override;
+  for (const config::RouteTableConfig& t : c.tables) {
+    if (t.backend == config::BackendKind::Aws) {
+      in.route_table_ids.push_back(t.id);
+    }
+  }
+  for (const config::PathConfig& p : c.paths) {
+    if (p.recovery && p.recovery->action == config::RecoveryAction::Ec2Restart) {
+      in.restart_instance_ids.push_back(p.recovery->instance_id);
+    }
+  }
+  if (c.alerts) {
+    for (const config::AlertChannelConfig& ch : c.alerts->channels) {
+      if (ch.kind == config::AlertChannelKind::Sns) {
+        in.sns_topic_arns.push_back(ch.topic_arn);
+      }
+    }
+  }
+  // The daemon publishes no CloudWatch metrics of its own (the gateway agent does, with its
+  // own agent.yaml); the builder supports namespaces for when it does.
+  return in;
+}
+
+int runIam(const CheckOptions& opt, const config::LoadReport& report) {
+  if (!report.ok()) {
+    fmt::print(stderr, "{}: invalid: {} error{}; no IAM policy printed\n", opt.file,
+               report.errors, report.errors == 1 ? "" : "s");
+    return kExitFailure;
+  }
+  aws::IamPolicyInput in = iamInput(*report.config, opt.account_id);
+  bool needs_account = !in.route_table_ids.empty() || !in.restart_instance_ids.empty();
+  if (needs_account && in.account_id.empty()) {
+    fmt::print(stderr,
+               "{}: backends.aws.account_id is not set and --account-id was not given: the "
+               "policy names the route tables and gateway instances by ARN, which includes the "
+               "account (set backends.aws.account_id: 111122223333, or pass --account-id; "
+               "--account-id '*' allows any account and is not recommended)\n",
+               opt.file);
+    return kExitFailure;
+  }
+  auto policy = aws::buildIamPolicy(in);
+  if (!policy) {
+    if (policy.error().code() == ErrorCode::NotFound) {
+      fmt::print(stderr,
+                 "{}: no IAM policy needed: this config makes no AWS call (no route table with "
+                 "backend aws, no ec2-restart recovery, no sns alert channel)\n",
+                 opt.file);
+    } else {
+      fmt::print(stderr, "{}: {}\n", opt.file, policy.error().message());
+    }
+    return kExitFailure;
+  }
+  for (const std::string& w : policy->warnings) {
+    fmt::print(stderr, "{}: warning: {}\n", opt.file, w);
+  }
+  fmt::print("{}\n", policy->json);
+  return kExitOk;
+}
+
 int runCheck(const CheckOptions& opt) {
   config::LoadReport report = config::checkFile(opt.file);
+  if (opt.iam) {
+    printDiagnostics(report);
+    return runIam(opt, report);
+  }
   printDiagnostics(report);
   if (opt.json) {
     nlohmann::ordered_json out = {{"file", opt.file},
@@ -297,7 +376,20 @@ Command addCheckCommand(CLI::App& root) {
   auto* app = root.add_subcommand("check", "Validate a config file and print the routing plan");
   auto opt = std::make_shared<CheckOptions>();
   app->add_option("FILE", opt->file, "config file (YAML)")->required();
-  app->add_flag("--json", opt->json, "print the plan and the diagnostics as JSON");
+  auto* json = app->add_flag("--json", opt->json, "print the plan and the diagnostics as JSON");
+  auto* iam = app->add_flag("--iam", opt->iam,
+                            "print the least-privilege IAM policy (JSON) for this config");
+  iam->excludes(json);
+  app->add_option("--account-id", opt->account_id,
+                  "AWS account of the route tables and instances in the --iam policy "
+                  "(default: backends.aws.account_id; '*' = any account, warned)")
+      ->needs(iam)
+      ->check([](const std::string& v) -> std::string {
+        bool digits = v.size() == 12 && std::all_of(v.begin(), v.end(), [](char c) {
+                        return c >= '0' && c <= '9';
+                      });
+        return digits || v == "*" ? "" : "expected a 12-digit account id or '*'";
+      });
   return {app, [opt] { return runCheck(*opt); }};
 }
 

@@ -1,0 +1,174 @@
+#include "aws/iam_policy.h"
+
+#include <algorithm>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "aws/ec2_route_table.h"
+#include "aws/endpoints.h"
+
+namespace pathpilot::aws {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+bool isHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+
+// i- and 8 or 17 lowercase hex digits, as EC2 issues them.
+bool isInstanceId(std::string_view id) {
+  if (id.substr(0, 2) != "i-") {
+    return false;
+  }
+  std::string_view hex = id.substr(2);
+  return (hex.size() == 8 || hex.size() == 17) && std::all_of(hex.begin(), hex.end(), isHex);
+}
+
+bool isAccountId(std::string_view id) {
+  return id.size() == 12 &&
+         std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// CloudWatch namespaces: 1..255 characters of [A-Za-z0-9.-_/#:], not starting with "AWS/"
+// (reserved for AWS services: PutMetricData refuses it anyway).
+bool isNamespace(std::string_view ns) {
+  if (ns.empty() || ns.size() > 255 || ns.substr(0, 4) == "AWS/") {
+    return false;
+  }
+  return std::all_of(ns.begin(), ns.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '-' || c == '_' || c == '/' || c == '#' || c == ':';
+  });
+}
+
+std::string quoteText(std::string_view s) {
+  return "'" + std::string(s.substr(0, 80)) + (s.size() > 80 ? "...'" : "'");
+}
+
+// A single resource is written as a string, several as an array (as the IAM console does).
+Json resources(const std::set<std::string>& arns) {
+  if (arns.size() == 1) {
+    return *arns.begin();
+  }
+  return Json(std::vector<std::string>(arns.begin(), arns.end()));
+}
+
+Json statement(std::string_view sid, std::vector<std::string> actions, Json resource) {
+  return Json{{"Sid", sid},
+              {"Effect", "Allow"},
+              {"Action", actions.size() == 1 ? Json(actions[0]) : Json(actions)},
+              {"Resource", std::move(resource)}};
+}
+
+}  // namespace
+
+Result<IamPolicy> buildIamPolicy(const IamPolicyInput& input) {
+  auto bad = [](std::string what) { return fail(ErrorCode::InvalidArgument, std::move(what)); };
+  IamPolicy out;
+  bool needs_ec2 = !input.route_table_ids.empty() || !input.restart_instance_ids.empty();
+  if (!needs_ec2 && input.sns_topic_arns.empty() && input.cloudwatch_namespaces.empty()) {
+    return fail(ErrorCode::NotFound,
+                "nothing to allow: no AWS route table, ec2-restart recovery, SNS channel or "
+                "CloudWatch namespace is configured");
+  }
+
+  Partition partition;
+  if (needs_ec2) {
+    auto p = partitionForRegion(input.region);
+    if (!p) {
+      return fail(p.error().withContext("iam policy"));
+    }
+    partition = *p;
+    if (input.account_id == "*") {
+      // Acceptable only because the caller asked for it; a reviewer must see it.
+      out.warnings.push_back(
+          "the EC2 resources use a wildcard account (\"*\"): the policy then allows these "
+          "route tables and instance ids in ANY account the role can reach; set "
+          "backends.aws.account_id or pass --account-id for a tight policy");
+    } else if (!isAccountId(input.account_id)) {
+      return bad(input.account_id.empty()
+                     ? "iam policy: no AWS account id (needed for route table and instance ARNs)"
+                     : "iam policy: account id " + quoteText(input.account_id) +
+                           " is not 12 digits");
+    }
+  }
+  auto ec2Arn = [&](std::string_view type, const std::string& id) {
+    return makeArn(partition, "ec2", input.region, input.account_id, std::string(type) + "/" + id);
+  };
+
+  std::set<std::string> tables;
+  for (const std::string& id : input.route_table_ids) {
+    if (!isRouteTableId(id)) {
+      return bad("iam policy: " + quoteText(id) + " is not a VPC route table id");
+    }
+    tables.insert(ec2Arn("route-table", id));
+  }
+  std::set<std::string> instances;
+  for (const std::string& id : input.restart_instance_ids) {
+    if (!isInstanceId(id)) {
+      return bad("iam policy: " + quoteText(id) + " is not an EC2 instance id");
+    }
+    instances.insert(ec2Arn("instance", id));
+  }
+  std::set<std::string> topics;
+  for (const std::string& text : input.sns_topic_arns) {
+    auto arn = parseArn(text);
+    if (!arn || arn->service != "sns" || arn->region.empty() || !isAccountId(arn->account)) {
+      return bad("iam policy: " + quoteText(text) + " is not an SNS topic ARN");
+    }
+    if (needs_ec2 && arn->partition != partition.id) {
+      out.warnings.push_back("SNS topic " + text + " is in partition " + arn->partition +
+                             " but the EC2 region " + input.region + " is in " + partition.id +
+                             ": one role cannot call both; the topic needs a role (and "
+                             "credentials) of its own partition");
+    }
+    topics.insert(text);
+  }
+  std::set<std::string> namespaces;
+  for (const std::string& ns : input.cloudwatch_namespaces) {
+    if (!isNamespace(ns)) {
+      return bad("iam policy: " + quoteText(ns) + " is not a custom CloudWatch namespace");
+    }
+    namespaces.insert(ns);
+  }
+
+  Json statements = Json::array();
+  // Describe* first: the reviewer sees at once why "*" appears at all.
+  std::vector<std::string> describe;
+  if (!tables.empty()) {
+    describe.push_back("ec2:DescribeRouteTables");  // start-up adoption and drift checks
+  }
+  if (!instances.empty()) {
+    describe.push_back("ec2:DescribeInstances");  // waiting for stopped / running
+  }
+  if (!describe.empty()) {
+    statements.push_back(
+        statement("Ec2DescribeActionsAllowNoResourceScoping",
+                  std::move(describe), "*"));
+  }
+  if (!tables.empty()) {
+    statements.push_back(statement("ProgramConfiguredRouteTables",
+                                   {"ec2:CreateRoute", "ec2:ReplaceRoute"}, resources(tables)));
+  }
+  if (!instances.empty()) {
+    statements.push_back(statement("RestartGatewayInstancesWithEc2RestartRecovery",
+                                   {"ec2:StartInstances", "ec2:StopInstances"},
+                                   resources(instances)));
+  }
+  if (!topics.empty()) {
+    statements.push_back(statement("PublishAlertsToConfiguredTopics", {"sns:Publish"},
+                                   resources(topics)));
+  }
+  if (!namespaces.empty()) {
+    // PutMetricData has no resource type: the namespace condition is the only scoping.
+    Json s = statement("PutMetricDataOnlyInConfiguredNamespaces", {"cloudwatch:PutMetricData"},
+                       "*");
+    s["Condition"] = {{"StringEquals", {{"cloudwatch:namespace", resources(namespaces)}}}};
+    statements.push_back(std::move(s));
+  }
+  Json policy = {{"Version", "2012-10-17"}, {"Statement", std::move(statements)}};
+  out.json = policy.dump(2);
+  return out;
+}
+
+}  // namespace pathpilot::aws
