@@ -78,5 +78,6 @@ t0=$(date +%s.%N)
 status_json=$("$BIN" status --json --socket "$WORK/control.sock") || { echo "status failed:"; tail -5 "$WORK/daemon.log"; exit 1; }
 t1=$(date +%s.%N)
 sent=$(echo "$status_json" | /usr/bin/python3 -c \
-  'import json,sys; s=json.load(sys.stdin); print(s["engine"]["probe_results"], sum(1 for p in s["paths"] if p["state"]=="up"), len(s["routes"]))')
-echo "status --json: $(echo "($t1 - $t0) * 1000" | bc -l | cut -c1-6) ms, $(echo -n "$status_json" | wc -c) bytes; probe results / paths up / routes: $sent"
+  'import collections,json,sys; s=json.load(sys.stdin); print(s["engine"]["probe_results"], dict(collections.Counter(p["state"] for p in s["paths"])), len(s["routes"]))')
+[[ -n "${PP_RSS_DEBUG:-}" ]] && echo "$status_json" | /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); print(json.dumps(s["paths"][:2], indent=1)[:3000])'
+echo "status --json: $(echo "($t1 - $t0) * 1000" | bc -l | cut -c1-6) ms, $(echo -n "$status_json" | wc -c) bytes; probe results / path states / routes: $sent"

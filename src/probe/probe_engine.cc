@@ -28,6 +28,10 @@ using detail::IcmpSocket;
 
 // Upper bound of identifiers per (family, pinning) group: 64 × 65,536 in-flight probes.
 constexpr std::size_t kMaxChannels = 64;
+// First size of a channel's in-flight table (it doubles when busy, up to 65,536). With one
+// pinning per path a path's channel usually serves one target at a few probes per second,
+// so 16 slots (512 bytes) suffice; 256 slots were 8 KiB per path, 8 MiB at 1,000 paths.
+constexpr std::size_t kInitialSeqSlots = 16;
 // Datagram batches drained per wake-up before yielding to other handlers (64 each).
 constexpr int kReceiveBatchesPerWake = 16;
 
@@ -83,7 +87,7 @@ struct ProbeEngine::Impl : std::enable_shared_from_this<ProbeEngine::Impl> {
   struct Channel {
     std::uint32_t socket = 0;
     std::uint16_t ident = 0;
-    SeqTable table;
+    SeqTable table{kInitialSeqSlots};
   };
 
   // All ICMP targets with the same (family, pinning) share a group's sockets, so a thousand
