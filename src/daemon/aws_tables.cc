@@ -6,6 +6,22 @@ namespace pathpilot::daemon {
 
 Result<std::unique_ptr<route::RouteTable>> AwsTables::open(
     const config::Config& config, const config::RouteTableConfig& table) {
+  auto b = backend(config);
+  if (!b) {
+    return fail(b.error());
+  }
+  return (*b)->openTable(table.id);
+}
+
+Result<aws::Ec2Client*> AwsTables::ec2(const config::Config& config) {
+  auto b = backend(config);
+  if (!b) {
+    return fail(b.error());
+  }
+  return &(*b)->ec2();
+}
+
+Result<aws::Ec2RouteBackend*> AwsTables::backend(const config::Config& config) {
   if (!backend_) {
     const auto& settings = config.backends.aws;
     aws::Ec2RouteBackendOptions options;
@@ -15,20 +31,20 @@ Result<std::unique_ptr<route::RouteTable>> AwsTables::open(
     options.on_attempt = [this](const aws::QueryAttempt& a) { recordAttempt(a); };
     if (options.region.empty()) {
       return fail(ErrorCode::InvalidArgument,
-                  "backends.aws.region (or site.region) is needed for EC2 route tables");
+                  "backends.aws.region (or site.region) is needed for EC2 calls");
     }
     imds_http_ = std::make_unique<http::CurlHttpClient>();
     aws::DefaultChainOptions chain;
     chain.profile = settings.profile;
     credentials_ =
         aws::makeDefaultCredentialsChain(aws::processEnvironment(), *imds_http_, clock_, chain);
-    auto backend = aws::Ec2RouteBackend::create(options, *credentials_, clock_);
-    if (!backend) {
-      return fail(backend.error().withContext("aws backend"));
+    auto created = aws::Ec2RouteBackend::create(options, *credentials_, clock_);
+    if (!created) {
+      return fail(created.error().withContext("aws backend"));
     }
-    backend_ = std::move(*backend);
+    backend_ = std::move(*created);
   }
-  return backend_->openTable(table.id);
+  return backend_.get();
 }
 
 void AwsTables::recordAttempt(const aws::QueryAttempt& attempt) {

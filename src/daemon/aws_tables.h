@@ -32,6 +32,10 @@ class AwsTables {
   [[nodiscard]] Result<std::unique_ptr<route::RouteTable>> open(
       const config::Config& config, const config::RouteTableConfig& table);
 
+  // The EC2 client the tables use (same credentials, region, connection pool and metrics), for
+  // the ec2-restart recovery action. Valid as long as this object. Errors as open().
+  [[nodiscard]] Result<aws::Ec2Client*> ec2(const config::Config& config);
+
   // What every EC2 request so far came to: counts by operation and outcome, and durations.
   std::pair<std::vector<metrics::AwsCallCount>, std::vector<metrics::AwsCallLatency>> apiCalls()
       const;
@@ -39,6 +43,9 @@ class AwsTables {
   void recordAttempt(const aws::QueryAttempt& attempt);
 
  private:
+  // Creates the shared backend on first use (a Linux-only daemon never does).
+  [[nodiscard]] Result<aws::Ec2RouteBackend*> backend(const config::Config& config);
+
   const Clock& clock_;
   mutable std::mutex calls_mu_;
   metrics::AwsCallTotals calls_;  // guarded by calls_mu_

@@ -25,6 +25,7 @@
 #include "daemon/topology_builder.h"
 #include "journal/journal.h"
 #include "probe/probe_engine.h"
+#include "recovery/ec2_restart_action.h"
 #include "recovery/recovery_action.h"
 #include "route/exec/exec_route_table.h"
 #include "route/exec/process_runner.h"
@@ -86,8 +87,13 @@ Result<std::unique_ptr<route::RouteTable>> openTable(route::ProcessRunner& runne
   return fail(ErrorCode::Internal, "unknown backend");
 }
 
+// The recovery action of path `p`. ec2-restart shares the route tables' EC2 client
+// (credentials chain, region/endpoint, connection pool, API metrics) and runs its blocking
+// stop/start on the recovery executor.
 Result<std::unique_ptr<recovery::RecoveryAction>> makeRecovery(route::Executor& executor,
                                                                route::ProcessRunner& runner,
+                                                               AwsTables& aws, const Clock& clock,
+                                                               const config::Config& cfg,
                                                                const config::PathConfig& p) {
   switch (p.recovery->action) {
     case config::RecoveryAction::Command: {
@@ -100,9 +106,20 @@ Result<std::unique_ptr<recovery::RecoveryAction>> makeRecovery(route::Executor& 
       return std::unique_ptr<recovery::RecoveryAction>(
           std::make_unique<recovery::CommandAction>(options, executor, runner));
     }
-    case config::RecoveryAction::Ec2Restart:
-      return fail(ErrorCode::InvalidArgument,
-                  "the ec2-restart action is not available in this build yet; use command");
+    case config::RecoveryAction::Ec2Restart: {
+      auto ec2 = aws.ec2(cfg);
+      if (!ec2) {
+        return fail(ec2.error());
+      }
+      recovery::Ec2RestartOptions options;
+      options.instance_id = p.recovery->instance_id;
+      options.timeout = p.recovery->timeout;
+      if (auto v = options.validate(); !v) {
+        return fail(v.error());
+      }
+      return std::unique_ptr<recovery::RecoveryAction>(
+          std::make_unique<recovery::Ec2RestartAction>(options, **ec2, executor, clock));
+    }
   }
   return fail(ErrorCode::Internal, "unknown recovery action");
 }
@@ -177,8 +194,9 @@ int runDaemon(const RunOptions& options) {
       [&runner, &aws_tables](const config::Config& c, const config::RouteTableConfig& t) {
         return openTable(runner, aws_tables, c, t);
       },
-      [&recovery_executor, &runner](const config::Config&, const config::PathConfig& p) {
-        return makeRecovery(recovery_executor, runner, p);
+      [&recovery_executor, &runner, &aws_tables, &clock](const config::Config& c,
+                                                          const config::PathConfig& p) {
+        return makeRecovery(recovery_executor, runner, aws_tables, clock, c, p);
       },
       [&events, &alerts, &observability](const journal::Event& e) {
         observability.onEvent(e);
