@@ -110,6 +110,15 @@ struct Pinning {
   friend bool operator==(const Pinning&, const Pinning&) = default;
 };
 
+// `probe.adaptive_timeout`: the probe timeout follows the target's measured RTT (RFC 6298
+// SRTT + K·RTTVAR, see probe/rtt_estimator.h); `probe.timeout` is then the ceiling.
+struct AdaptiveTimeoutSettings {
+  bool enabled = false;
+  Duration min = std::chrono::milliseconds(10);   // floor, 1ms ≤ min ≤ timeout
+  double rttvar_factor = 4;                       // K, 1..16
+  Duration margin = std::chrono::milliseconds(2);  // least allowance above SRTT, 0 ≤ margin ≤ timeout
+};
+
 // Top-level `probe:` — defaults that every path's `probe:` inherits.
 struct ProbeDefaults {
   ProbeKind kind = ProbeKind::Icmp;
@@ -117,6 +126,7 @@ struct ProbeDefaults {
   Duration interval = std::chrono::seconds(1);             // 10ms ≤ interval ≤ 1h
   Duration timeout = std::chrono::milliseconds(500);       // 0 < timeout < interval
   int jitter_percent = 10;                                 // 0..50, spread of the interval
+  AdaptiveTimeoutSettings adaptive_timeout;                // off unless configured
 };
 
 // One path's probing, defaults already applied.

@@ -133,9 +133,18 @@ std::vector<probe::TargetSpec> Engine::targetSpecs(const config::Config& config)
     base.pinning.source = settings.pinning.source;
     base.pinning.interface = settings.pinning.interface;
     base.pinning.fwmark = settings.pinning.fwmark;
+    if (const config::AdaptiveTimeoutSettings& at = settings.adaptive_timeout; at.enabled) {
+      base.adaptive_timeout = probe::AdaptiveTimeoutParams{at.min, at.rttvar_factor, at.margin};
+    }
     for (std::size_t i = 0; i < settings.targets.size(); ++i) {
       probe::TargetSpec s = base;
       s.index = static_cast<std::uint32_t>(i);
+      // Phase-locked so that the targets whose loss takes the path down probe together.
+      // (The config checks 1 ≤ quorum ≤ targets; clamped so a hand-built config cannot abort.)
+      s.phase = probe::quorumPhaseSlot(
+          i, settings.targets.size(),
+          std::clamp<std::size_t>(static_cast<std::size_t>(std::max(settings.quorum, 1)), 1,
+                                  settings.targets.size()));
       s.address = settings.targets[i].address;
       s.port = settings.targets[i].port;
       specs.push_back(std::move(s));

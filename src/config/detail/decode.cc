@@ -32,10 +32,13 @@ const std::vector<std::string_view> kTopKeys = {"version", "site",     "paths", 
                                                 "alerts"};
 const std::vector<std::string_view> kSiteKeys = {"name", "region"};
 const std::vector<std::string_view> kProbeDefaultKeys = {"kind", "quorum", "interval", "timeout",
-                                                         "jitter"};
+                                                         "jitter", "adaptive_timeout"};
 const std::vector<std::string_view> kPathProbeKeys = {"targets", "kind",   "quorum",
                                                       "interval", "timeout", "jitter",
+                                                      "adaptive_timeout",
                                                       "source",  "interface", "fwmark"};
+const std::vector<std::string_view> kAdaptiveTimeoutKeys = {"enabled", "min", "rttvar_factor",
+                                                            "margin"};
 const std::vector<std::string_view> kHealthKeys = {"window",    "rise",         "fall",
                                                    "degraded_loss", "down_loss", "degraded_rtt",
                                                    "damping"};
@@ -331,6 +334,37 @@ class Decoder {
     m.get("interval", out.interval, milliseconds(10), hours(1));
     m.get("timeout", out.timeout, milliseconds(1), hours(1));
     m.getInt("jitter", out.jitter_percent, 0, 50);
+    if (const YamlNode* n = m.find("adaptive_timeout")) {
+      // A path's block overrides the defaults key by key; writing the block turns it on
+      // unless it says `enabled: false`.
+      MapReader a(ctx_, *n, m.pathOf("adaptive_timeout"), kAdaptiveTimeoutKeys);
+      AdaptiveTimeoutSettings& at = out.adaptive_timeout;
+      at.enabled = true;
+      a.get("enabled", at.enabled);
+      a.get("min", at.min, milliseconds(1), minutes(1));
+      a.getNumber("rttvar_factor", at.rttvar_factor, 1, 16);
+      a.get("margin", at.margin, Duration::zero(), minutes(1));
+    }
+  }
+
+  // The adaptive timeout's floor and margin must fit under its ceiling, `timeout`.
+  void checkAdaptiveTimeout(const std::string& path, const ProbeDefaults& p) {
+    const AdaptiveTimeoutSettings& at = p.adaptive_timeout;
+    if (!at.enabled) {
+      return;
+    }
+    const std::string ap = keyPath(path, "adaptive_timeout");
+    if (at.min > p.timeout) {
+      ctx_.errorAt(keyPath(ap, "min"), "min " + formatDuration(at.min) +
+                                           " must not exceed the timeout " +
+                                           formatDuration(p.timeout) +
+                                           " (the timeout is the ceiling of the adaptive one)");
+    }
+    if (at.margin > p.timeout) {
+      ctx_.errorAt(keyPath(ap, "margin"), "margin " + formatDuration(at.margin) +
+                                              " must not exceed the timeout " +
+                                              formatDuration(p.timeout));
+    }
   }
 
   void probeDefaults(const YamlNode& node) {
@@ -339,6 +373,7 @@ class Decoder {
     if (cfg_.probe.timeout >= cfg_.probe.interval) {
       ctx_.errorAt("probe.timeout", timeoutMessage(cfg_.probe));
     }
+    checkAdaptiveTimeout("probe", cfg_.probe);
   }
 
   static std::string timeoutMessage(const ProbeDefaults& p) {
@@ -465,6 +500,10 @@ class Decoder {
       return;
     }
     probeCommon(m, out);
+    // Inherited settings were checked under `probe`; only a path's own keys can break them.
+    if (m.has("timeout") || m.has("adaptive_timeout")) {
+      checkAdaptiveTimeout(p, out);
+    }
     if (const YamlNode* targets = m.require("targets", "the addresses probed through this path")) {
       std::string tp = m.pathOf("targets");
       if (expectList(ctx_, *targets, tp)) {

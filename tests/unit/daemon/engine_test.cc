@@ -489,5 +489,44 @@ TEST_F(EngineTest, ResultsForUnknownPathsAreCounted) {
   EXPECT_EQ(engine_->stats().unknown_results, 1u);
 }
 
+// The probe settings reach the prober: the adaptive timeout as configured, and phase slots from
+// the quorum (targets that must fail together share a slot; quorum = all staggers them).
+TEST_F(EngineTest, ProbeTargetsCarryAdaptiveTimeoutAndQuorumPhases) {
+  std::string text = kConfig;
+  auto swap = [&text](const std::string& from, const std::string& to) {
+    const auto at = text.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    text.replace(at, from.size(), to);
+  };
+  swap("probe: {interval: 100ms, timeout: 80ms, jitter: 0}",
+       "probe: {interval: 100ms, timeout: 80ms, jitter: 0,\n"
+       "        adaptive_timeout: {min: 5ms, rttvar_factor: 3, margin: 1ms}}");
+  swap("probe: {targets: [10.10.3.100], source: 10.1.0.11}",
+       "probe: {targets: [10.10.3.100, 10.10.0.1], source: 10.1.0.11}");
+  swap("probe: {targets: [169.254.100.1], source: 10.1.0.12}",
+       "probe: {targets: [169.254.100.1, 10.10.3.100], source: 10.1.0.12, quorum: 2,\n"
+       "             adaptive_timeout: {enabled: false}}");
+  makeEngine();
+  ASSERT_TRUE(engine_->start(loadConfig(text)));
+  std::map<std::string, std::vector<const probe::TargetSpec*>> by_path;
+  for (const probe::TargetSpec& t : prober_.targets()) {
+    by_path[t.path].push_back(&t);
+  }
+  ASSERT_EQ(by_path["dx"].size(), 2u);
+  for (const probe::TargetSpec* t : by_path["dx"]) {
+    ASSERT_TRUE(t->adaptive_timeout.has_value());
+    EXPECT_EQ(t->adaptive_timeout->min, std::chrono::milliseconds(5));
+    EXPECT_EQ(t->adaptive_timeout->rttvar_factor, 3.0);
+    EXPECT_EQ(t->adaptive_timeout->margin, std::chrono::milliseconds(1));
+    EXPECT_EQ(t->timeout, std::chrono::milliseconds(80));  // the ceiling
+    EXPECT_EQ(t->phase, (probe::PhaseSlot{0, 1}));          // quorum 1: both in one slot
+  }
+  ASSERT_EQ(by_path["vpn-a"].size(), 2u);
+  for (const probe::TargetSpec* t : by_path["vpn-a"]) {
+    EXPECT_FALSE(t->adaptive_timeout.has_value());  // turned off for this path
+    EXPECT_EQ(t->phase, (probe::PhaseSlot{t->index, 2}));  // quorum 2 of 2: half an interval apart
+  }
+}
+
 }  // namespace
 }  // namespace pathpilot::daemon
