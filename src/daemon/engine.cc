@@ -308,6 +308,11 @@ Result<void> Engine::build(config::Config config, bool is_reload) {
     rc.cancelled = [this](const recovery::RecoveryEvent& r) {
       onRecovery(EventKind::RecoverySucceeded, r);
     };
+    // The probes see the gateway back after a successful action: "ended: the gateway came
+    // back" (the reason is set), the end of the recovery as the operator sees it.
+    rc.confirmed = [this](const recovery::RecoveryEvent& r) {
+      onRecovery(EventKind::RecoverySucceeded, r);
+    };
     rc.wakeup = [this](MonoTime when) { scheduleRecovery(when); };
     recovery_ = std::make_unique<recovery::RecoveryManager>(clock_, std::move(rc));
   }
