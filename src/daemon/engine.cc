@@ -283,12 +283,10 @@ Result<void> Engine::build(config::Config config, bool is_reload) {
       if (state == route::SyncState::Awaiting) {
         return;
       }
-      for (auto& t : tables_) {
-        if (t->cfg->id == table && !t->listed) {
-          t->listed = true;
-          adoptStartingPoint();
-          decide("route table listed");
-        }
+      if (TableRuntime* t = findTable(table); t != nullptr && !t->listed) {
+        t->listed = true;
+        adoptStartingPoint();
+        decide("route table listed");
       }
     };
     cb.wakeup = [this](MonoTime when) { scheduleReconcile(when); };
@@ -368,6 +366,10 @@ Result<void> Engine::build(config::Config config, bool is_reload) {
   for (std::size_t i = 0; i < paths_.size(); ++i) {
     path_index_[paths_[i]->cfg->name] = i;
   }
+  table_index_.clear();
+  for (std::size_t i = 0; i < tables_.size(); ++i) {
+    table_index_[tables_[i]->cfg->id] = i;
+  }
   policy_ = std::make_unique<policy::Policy>(std::move(*compiled));
   statuses_.assign(paths_.size(), policy::PathStatus{});
   for (std::size_t i = 0; i < paths_.size(); ++i) {
@@ -393,12 +395,7 @@ void Engine::adoptStartingPoint() {
     decided[r.table + "|" + r.destination.toString()] = r.path;
   }
   for (const auto& s : snapshot) {
-    const TableRuntime* table = nullptr;
-    for (const auto& t : tables_) {
-      if (t->cfg->id == s.key.table) {
-        table = t.get();
-      }
-    }
+    const TableRuntime* table = findTable(s.key.table);
     if (table == nullptr) {
       continue;
     }
@@ -472,6 +469,11 @@ const Engine::PathRuntime* Engine::findPath(std::string_view name) const {
 Engine::PathRuntime* Engine::findPath(std::string_view name) {
   auto it = path_index_.find(name);
   return it == path_index_.end() ? nullptr : paths_[it->second].get();
+}
+
+Engine::TableRuntime* Engine::findTable(std::string_view id) const {
+  auto it = table_index_.find(id);
+  return it == table_index_.end() ? nullptr : tables_[it->second].get();
 }
 
 void Engine::onProbeResult(const probe::ProbeResult& result) {
@@ -663,12 +665,7 @@ void Engine::decide(const char* trigger) {
 }
 
 void Engine::applyDecision(const policy::RouteDecision& r) {
-  const TableRuntime* table = nullptr;
-  for (const auto& t : tables_) {
-    if (t->cfg->id == r.table) {
-      table = t.get();
-    }
-  }
+  const TableRuntime* table = findTable(r.table);
   const PathRuntime* path = findPath(r.path);
   if (table == nullptr || path == nullptr) {
     return;
@@ -834,10 +831,8 @@ void Engine::onRouteChanged(const route::RouteChangedEvent& c) {
   e.from = c.from_path;
   if (e.from.empty() && c.from) {
     // A route adopted at start-up or put there by hand: name its path if it is one of ours.
-    for (const auto& t : tables_) {
-      if (t->cfg->id == c.key.table) {
-        e.from = pathForNextHop(*t, *c.from);
-      }
+    if (const TableRuntime* t = findTable(c.key.table); t != nullptr) {
+      e.from = pathForNextHop(*t, *c.from);
     }
   }
   if (e.from.empty()) {
@@ -968,6 +963,13 @@ nlohmann::json Engine::statusJson() const {
     return formatRfc3339(clock_.wallNow() -
                          std::chrono::duration_cast<WallTime::duration>(now - t));
   };
+  // One recovery snapshot for every path (it lists all gateways), not one per path.
+  const std::vector<recovery::GatewayRecoveryStatus> recoveries =
+      recovery_ ? recovery_->snapshot(now) : std::vector<recovery::GatewayRecoveryStatus>{};
+  std::map<std::string_view, std::size_t> recovery_by_gateway;
+  for (std::size_t i = 0; i < recoveries.size(); ++i) {
+    recovery_by_gateway.emplace(recoveries[i].gateway, i);
+  }
   nlohmann::json paths = nlohmann::json::array();
   for (const auto& p : paths_) {
     auto st = p->health.stats(now);
@@ -1003,18 +1005,18 @@ nlohmann::json Engine::statusJson() const {
     }
     pj["targets"] = targets;
     if (recovery_ && p->cfg->recovery) {
-      for (const auto& g : recovery_->snapshot(now)) {
-        if (g.gateway == p->cfg->name) {
-          nlohmann::json rj{{"action", g.action},
-                            {"phase", std::string(recovery::recoveryPhaseName(g.phase))},
-                            {"attempts_last_hour", g.attempts_last_hour},
-                            {"consecutive_failures", g.consecutive_failures},
-                            {"last_failure", g.last_failure}};
-          if (g.next_attempt != MonoTime::max()) {
-            rj["next_attempt_in_ms"] = millis(g.next_attempt - now);
-          }
-          pj["recovery"] = rj;
+      if (auto found = recovery_by_gateway.find(p->cfg->name);
+          found != recovery_by_gateway.end()) {
+        const auto& g = recoveries[found->second];
+        nlohmann::json rj{{"action", g.action},
+                          {"phase", std::string(recovery::recoveryPhaseName(g.phase))},
+                          {"attempts_last_hour", g.attempts_last_hour},
+                          {"consecutive_failures", g.consecutive_failures},
+                          {"last_failure", g.last_failure}};
+        if (g.next_attempt != MonoTime::max()) {
+          rj["next_attempt_in_ms"] = millis(g.next_attempt - now);
         }
+        pj["recovery"] = rj;
       }
     }
     paths.push_back(pj);
@@ -1032,12 +1034,11 @@ nlohmann::json Engine::statusJson() const {
     route::RouteKey key{r.table, r.destination};
     nlohmann::json rj;
     rj["route_table"] = r.table;
-    for (const auto& t : tables_) {
-      if (t->cfg->id == r.table) {
-        rj["table_name"] = t->cfg->name;
-        rj["az"] = t->cfg->az;
-        rj["backend"] = std::string(config::backendKindName(t->cfg->backend));
-      }
+    const TableRuntime* table = findTable(r.table);
+    if (table != nullptr) {
+      rj["table_name"] = table->cfg->name;
+      rj["az"] = table->cfg->az;
+      rj["backend"] = std::string(config::backendKindName(table->cfg->backend));
     }
     rj["destination"] = r.destination.toString();
     rj["desired"] = r.path;
@@ -1049,15 +1050,8 @@ nlohmann::json Engine::statusJson() const {
     auto it = sync.find(key.toString());
     if (it != sync.end()) {
       const auto& s = it->second;
-      rj["current"] = s.programmed_path.empty() && s.programmed
-                          ? [&] {
-                              for (const auto& t : tables_) {
-                                if (t->cfg->id == r.table) {
-                                  return pathForNextHop(*t, *s.programmed);
-                                }
-                              }
-                              return std::string();
-                            }()
+      rj["current"] = s.programmed_path.empty() && s.programmed && table != nullptr
+                          ? pathForNextHop(*table, *s.programmed)
                           : s.programmed_path;
       rj["next_hop"] = s.programmed ? s.programmed->toString() : "";
       rj["sync"] = s.in_flight ? "in_flight" : (s.dirty ? "pending" : (s.known ? "synced" : "awaiting"));

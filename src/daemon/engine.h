@@ -129,6 +129,9 @@ class Engine {
   route::NextHop nextHopFor(const TableRuntime& table, const config::PathConfig& path) const;
   const PathRuntime* findPath(std::string_view name) const;
   PathRuntime* findPath(std::string_view name);
+  // The table with configured id `id`, or nullptr. O(log n): with 1,000 tables the per-route
+  // lookups of status, adoption and decisions were 10^6 string comparisons each.
+  TableRuntime* findTable(std::string_view id) const;
   std::vector<probe::TargetSpec> targetSpecs(const config::Config& config) const;
   journal::Event event(journal::EventKind kind) const;
   journal::Link linkOf(const std::string& path) const;
@@ -150,6 +153,7 @@ class Engine {
   std::vector<std::unique_ptr<PathRuntime>> paths_;
   std::map<std::string, std::size_t, std::less<>> path_index_;
   std::vector<std::unique_ptr<TableRuntime>> tables_;
+  std::map<std::string, std::size_t, std::less<>> table_index_;  // table id → tables_ index
   std::unique_ptr<policy::Policy> policy_;
   std::unique_ptr<route::Reconciler> reconciler_;
   std::unique_ptr<recovery::RecoveryManager> recovery_;
