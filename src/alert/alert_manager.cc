@@ -39,9 +39,12 @@ AlertManager::AlertManager(const config::AlertSettings& settings, std::string si
       outbox_(std::move(outbox)),
       router_(settings),
       tracker_(TrackerOptions{settings.group_window, settings.repeat_interval}) {
-  retry_.initial = settings.retry_initial;
-  retry_.max = settings.retry_max;
-  retry_.max_age = settings.max_age;
+  applySettings(settings, std::move(channels));
+}
+
+void AlertManager::applySettings(const config::AlertSettings& settings,
+                                 std::vector<std::unique_ptr<Channel>> channels) {
+  std::map<std::string, std::unique_ptr<ChannelState>> states;
   for (auto& ch : channels) {
     const config::AlertChannelConfig* cfg = settings.findChannel(ch->name());
     config::AlertChannelConfig defaults;
@@ -59,8 +62,22 @@ AlertManager::AlertManager(const config::AlertSettings& settings, std::string si
     state->stats.name = ch->name();
     state->channel = std::move(ch);
     std::string name = state->channel->name();
-    channels_.emplace(name, std::move(state));
+    states.emplace(name, std::move(state));
   }
+  std::lock_guard lock(mu_);
+  // Counters are monotonic for the metrics: a channel kept across a reload keeps them.
+  for (auto& [name, state] : states) {
+    if (auto old = channels_.find(name); old != channels_.end()) {
+      state->stats = old->second->stats;
+    }
+  }
+  settings_ = settings;
+  router_ = Router(settings);
+  retry_.initial = settings.retry_initial;
+  retry_.max = settings.retry_max;
+  retry_.max_age = settings.max_age;
+  tracker_.setOptions(TrackerOptions{settings.group_window, settings.repeat_interval});
+  channels_ = std::move(states);
 }
 
 AlertManager::~AlertManager() { stop(Duration::zero()); }
@@ -77,6 +94,7 @@ void AlertManager::start() {
   }
   started_ = true;
   stopping_ = false;
+  grouper_done_ = false;
   if (auto pending = outbox_->pendingChannels()) {
     for (const auto& name : *pending) {
       if (channels_.count(name) == 0) {
@@ -98,6 +116,55 @@ void AlertManager::start() {
 }
 
 void AlertManager::stop(Duration drain) {
+  waitReconfigured();
+  stopThreads(drain);
+}
+
+void AlertManager::waitReconfigured() {
+  if (reconfigurer_.joinable()) {
+    reconfigurer_.join();
+  }
+}
+
+void AlertManager::reconfigure(const config::AlertSettings& settings,
+                               std::vector<std::unique_ptr<Channel>> channels) {
+  // A second reload while the first is still being applied waits for it (rare: SIGHUPs
+  // seconds apart while a channel hangs).
+  waitReconfigured();
+  bool started = false;
+  {
+    std::lock_guard lock(mu_);
+    started = started_;
+  }
+  if (!started) {
+    applySettings(settings, std::move(channels));
+    return;
+  }
+  // Stopping joins the workers, which finish their current attempt first: a helper thread
+  // waits for that, so the caller (the engine thread) does not.
+  reconfigurer_ = std::thread([this, settings, ch = std::move(channels)]() mutable {
+    {
+      std::lock_guard lock(mu_);
+      keep_held_ = true;
+    }
+    stopThreads(Duration::zero());
+    {
+      std::lock_guard lock(mu_);
+      keep_held_ = false;
+    }
+    applySettings(settings, std::move(ch));
+    start();
+    spdlog::info("alerts: new settings applied ({} channel(s), {} message(s) pending)",
+                 settings.channels.size(), outbox_->pending());
+  });
+}
+
+config::AlertSettings AlertManager::settings() const {
+  std::lock_guard lock(mu_);
+  return settings_;
+}
+
+void AlertManager::stopThreads(Duration drain) {
   {
     std::lock_guard lock(mu_);
     if (!started_) {
@@ -155,10 +222,11 @@ void AlertManager::groupLoop() {
       }
     }
     bool stopping = stopping_;
+    bool flush_all = stopping_ && !keep_held_;
     std::deque<journal::Event> events;
     events.swap(queue_);
     lock.unlock();
-    std::size_t written = process(std::move(events), stopping);
+    std::size_t written = process(std::move(events), flush_all);
     lock.lock();
     if (written > 0) {
       ++work_generation_;
@@ -468,14 +536,9 @@ Result<std::unique_ptr<Channel>> makeChannel(const config::AlertChannelConfig& c
   }
 }
 
-Result<std::unique_ptr<AlertManager>> openAlertManager(const config::Config& cfg,
-                                                       const Clock& clock,
-                                                       AlertManager::EventSink sink,
-                                                       const EnvGetter& env) {
-  if (!cfg.alerts) {
-    return fail(ErrorCode::InvalidArgument, "the config has no alerts section");
-  }
-  const config::AlertSettings& settings = *cfg.alerts;
+Result<std::vector<std::unique_ptr<Channel>>> makeChannels(const config::AlertSettings& settings,
+                                                          const Clock& clock,
+                                                          const EnvGetter& env) {
   std::vector<std::unique_ptr<Channel>> channels;
   for (const auto& c : settings.channels) {
     auto ch = makeChannel(c, clock, env);
@@ -484,6 +547,13 @@ Result<std::unique_ptr<AlertManager>> openAlertManager(const config::Config& cfg
     }
     channels.push_back(std::move(*ch));
   }
+  return channels;
+}
+
+namespace {
+
+Result<std::unique_ptr<Outbox>> openOutbox(const config::AlertSettings& settings,
+                                           const Clock& clock) {
   std::error_code ec;
   auto parent = std::filesystem::path(settings.outbox).parent_path();
   if (!parent.empty()) {
@@ -494,8 +564,90 @@ Result<std::unique_ptr<AlertManager>> openAlertManager(const config::Config& cfg
     return fail(outbox.error());
   }
   (void)(*outbox)->prune(clock.wallNow() - std::chrono::hours(24 * 7));
-  return std::make_unique<AlertManager>(settings, cfg.site.name, std::move(channels),
+  return outbox;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<AlertManager>> openAlertManager(const config::Config& cfg,
+                                                       const Clock& clock,
+                                                       AlertManager::EventSink sink,
+                                                       const EnvGetter& env) {
+  if (!cfg.alerts) {
+    return fail(ErrorCode::InvalidArgument, "the config has no alerts section");
+  }
+  const config::AlertSettings& settings = *cfg.alerts;
+  auto channels = makeChannels(settings, clock, env);
+  if (!channels) {
+    return fail(channels.error());
+  }
+  auto outbox = openOutbox(settings, clock);
+  if (!outbox) {
+    return fail(outbox.error());
+  }
+  return std::make_unique<AlertManager>(settings, cfg.site.name, std::move(*channels),
                                         std::move(*outbox), clock, std::move(sink));
+}
+
+Result<AlertReload> AlertReload::prepare(const config::Config& next, const AlertManager* current,
+                                         const Clock& clock, AlertManager::EventSink sink,
+                                         const EnvGetter& env) {
+  AlertReload r;
+  if (!next.alerts) {
+    if (current != nullptr) {
+      r.kind_ = Kind::Remove;
+      r.summary_ = "alerts: turned off; " + std::to_string(current->outboxDepth()) +
+                   " undelivered message(s) stay in " + current->outboxPath();
+    }
+    return r;
+  }
+  // Everything that can fail happens here, before the reload changes anything.
+  auto channels = makeChannels(*next.alerts, clock, env);
+  if (!channels) {
+    return fail(channels.error());
+  }
+  std::string n = std::to_string(next.alerts->channels.size()) + " channel(s)";
+  if (current != nullptr && current->outboxPath() == next.alerts->outbox) {
+    r.kind_ = Kind::Reconfigure;
+    r.settings_ = *next.alerts;
+    r.channels_ = std::move(*channels);
+    r.summary_ = "alerts: " + n + ", outbox kept (" + std::to_string(current->outboxDepth()) +
+                 " pending)";
+    return r;
+  }
+  auto outbox = openOutbox(*next.alerts, clock);
+  if (!outbox) {
+    return fail(outbox.error());
+  }
+  r.kind_ = Kind::Replace;
+  r.fresh_ = std::make_unique<AlertManager>(*next.alerts, next.site.name, std::move(*channels),
+                                            std::move(*outbox), clock, std::move(sink));
+  r.summary_ = "alerts: " + n + ", outbox " + next.alerts->outbox +
+               (current != nullptr ? " (moved from " + current->outboxPath() +
+                                         "; its undelivered messages stay there)"
+                                   : std::string(" (alerts turned on)"));
+  return r;
+}
+
+void AlertReload::apply(std::unique_ptr<AlertManager>& current) {
+  switch (kind_) {
+    case Kind::None:
+      return;
+    case Kind::Reconfigure:
+      current->reconfigure(*settings_, std::move(channels_));
+      return;
+    case Kind::Replace:
+      if (current) {
+        current->stop(Duration::zero());
+      }
+      current = std::move(fresh_);
+      current->start();
+      return;
+    case Kind::Remove:
+      current->stop(Duration::zero());
+      current.reset();
+      return;
+  }
 }
 
 Notification testNotification(const std::string& site, const std::string& channel,

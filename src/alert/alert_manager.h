@@ -29,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -91,6 +92,20 @@ class AlertManager {
   // Accepts one event. Never blocks on I/O (a short mutex); safe on the engine thread.
   void submit(const journal::Event& event);
 
+  // A config reload (SIGHUP) on the same outbox: new channels, routes, templates, rate limits
+  // and retry settings. Open incidents, held groups, queued events and every outbox row are
+  // kept; a channel's pending rows go to the channel of the same name in `channels` (rows of
+  // a channel that no longer exists stay in the outbox, with a warning). Counters of kept
+  // channel names carry over. When started, this returns at once: the workers are stopped
+  // (after their current attempt, which a hanging endpoint may stretch to its timeout) and
+  // restarted on a helper thread, so the engine thread never waits; events submitted
+  // meanwhile are queued. Without start(), it applies synchronously (tests).
+  // Requires: settings.outbox is this manager's outbox; called from the owning thread.
+  void reconfigure(const config::AlertSettings& settings,
+                   std::vector<std::unique_ptr<Channel>> channels);
+  // Waits until a reconfigure() in progress has been applied (tests, shutdown).
+  void waitReconfigured();
+
   // Test driver (use without start()): processes queued events and due groups at the
   // clock's now, then delivers every channel's due messages until none is due. Returns the
   // number of delivery attempts made.
@@ -101,6 +116,9 @@ class AlertManager {
   ManagerStats stats() const;
 
   Outbox& outbox() { return *outbox_; }
+  const std::string& outboxPath() const { return outbox_->path(); }
+  // The settings in force (the last reconfigure()'s once applied).
+  config::AlertSettings settings() const;
 
  private:
   struct ChannelState {
@@ -116,6 +134,11 @@ class AlertManager {
     WallTime not_before{};
   };
 
+  // Replaces channel states, router and retry policy. Requires: no threads running.
+  void applySettings(const config::AlertSettings& settings,
+                     std::vector<std::unique_ptr<Channel>> channels);
+  // stop() without waiting for a reconfigure in progress (the reconfigure thread uses it).
+  void stopThreads(Duration drain);
   void groupLoop();
   void workerLoop(ChannelState& cs);
   // Processes `events` and due groups (or all groups when `flush_all`). Returns how many
@@ -154,6 +177,11 @@ class AlertManager {
   MonoTime drain_deadline_{};
   std::thread grouper_;
   bool started_ = false;
+  // A stop() for a reconfigure: held groups stay held (the new routes send them), instead of
+  // being flushed as at shutdown.
+  bool keep_held_ = false;
+  // The helper thread of the last reconfigure(); joined by the next one and by stop().
+  std::thread reconfigurer_;
 };
 
 // Builds the real channel for one config entry: HTTP kinds on a CurlHttpClient, SMTP on
@@ -163,11 +191,48 @@ class AlertManager {
                                                            const Clock& clock,
                                                            const EnvGetter& env);
 
+// Builds every channel of `settings` (secrets and CA files read now). Errors: the first
+// channel's.
+[[nodiscard]] Result<std::vector<std::unique_ptr<Channel>>> makeChannels(
+    const config::AlertSettings& settings, const Clock& clock, const EnvGetter& env);
+
 // Opens the outbox (creating its directory) and every channel of `cfg.alerts`, and builds the
 // manager (not started). Errors: the first channel or outbox error.
 [[nodiscard]] Result<std::unique_ptr<AlertManager>> openAlertManager(
     const config::Config& cfg, const Clock& clock, AlertManager::EventSink sink,
     const EnvGetter& env = processEnv());
+
+// The alerts part of a config reload, in two steps so that the reload stays atomic: prepare()
+// does everything that can fail (builds every channel, reads secrets and CA files, opens a
+// new outbox when alerts are turned on or the outbox moved) before anything changes; the
+// daemon rejects the whole reload on its error, as for any invalid config. apply() then
+// cannot fail: same outbox → AlertManager::reconfigure (pending rows and open incidents
+// kept, the engine thread does not wait); alerts turned on or the outbox moved → the new
+// manager is started (the old one, if any, is stopped; its undelivered rows stay in its
+// file); alerts removed → the manager is stopped (its undelivered rows stay in the outbox).
+class AlertReload {
+ public:
+  // `next` is the new config; `current` the running manager or null. `sink` receives the
+  // alert_sent / alert_failed events of a new manager.
+  [[nodiscard]] static Result<AlertReload> prepare(const config::Config& next,
+                                                   const AlertManager* current,
+                                                   const Clock& clock,
+                                                   AlertManager::EventSink sink,
+                                                   const EnvGetter& env = processEnv());
+  // Applies the prepared change to `current` (may reset or replace it). Call once, from the
+  // thread that owns `current`.
+  void apply(std::unique_ptr<AlertManager>& current);
+  // One line for the log: "alerts: 3 channel(s), outbox kept (2 pending)".
+  const std::string& summary() const { return summary_; }
+
+ private:
+  enum class Kind { None, Reconfigure, Replace, Remove };
+  Kind kind_ = Kind::None;
+  std::optional<config::AlertSettings> settings_;
+  std::vector<std::unique_ptr<Channel>> channels_;
+  std::unique_ptr<AlertManager> fresh_;
+  std::string summary_;
+};
 
 // A test message for `channel` (what `pathpilot alerts test` sends).
 Notification testNotification(const std::string& site, const std::string& channel,

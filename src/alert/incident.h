@@ -70,6 +70,10 @@ class IncidentTracker {
   // Everything still held, emitted now (shutdown: nothing accepted may be lost).
   std::vector<Alert> flushAll();
 
+  // A config reload: new windows apply to groups opened from now on; open incidents, held
+  // groups and the duplicate memory are kept (a RESOLVED still follows its FIRING).
+  void setOptions(TrackerOptions options) { options_ = options; }
+
   // When the next held alert becomes due, or nullopt when nothing is held.
   std::optional<MonoTime> nextDeadline() const;
 

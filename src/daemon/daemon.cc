@@ -176,9 +176,9 @@ int runDaemon(const RunOptions& options) {
   // Alerts: fed every event (below), delivered from a durable outbox on their own threads;
   // alert_sent / alert_failed come back as journal events.
   std::unique_ptr<alert::AlertManager> alerts;
+  auto alert_sink = [&events](journal::Event e) { events.append(std::move(e)); };
   if (cfg.alerts) {
-    auto opened = alert::openAlertManager(
-        cfg, clock, [&events](journal::Event e) { events.append(std::move(e)); });
+    auto opened = alert::openAlertManager(cfg, clock, alert_sink);
     if (!opened) {
       spdlog::error("alerts: {}", opened.error().toString());
       return 1;
@@ -324,6 +324,18 @@ int runDaemon(const RunOptions& options) {
                         " error(s)); the previous config stays active";
             spdlog::error("{}:\n{}", e.message, e.reason);
             events.append(e);
+          } else if (auto prepared = alert::AlertReload::prepare(*r.config, alerts.get(), clock,
+                                                                 alert_sink);
+                     !prepared) {
+            // Alerts first: everything that can fail (channels, secrets, CA files, a new
+            // outbox) is done before anything changes, so a broken alerts section rejects
+            // the whole reload like any invalid config.
+            auto e = journal::makeEvent(journal::EventKind::ConfigRejected, clock.wallNow(),
+                                        engine.config().site.name);
+            e.reason = prepared.error().toString();
+            e.message = "config reload rejected (alerts); the previous config stays active";
+            spdlog::error("{}: {}", e.message, e.reason);
+            events.append(e);
           } else if (auto applied = engine.reload(std::move(*r.config)); !applied) {
             auto e = journal::makeEvent(journal::EventKind::ConfigRejected, clock.wallNow(),
                                         engine.config().site.name);
@@ -332,6 +344,11 @@ int runDaemon(const RunOptions& options) {
             spdlog::error("{}: {}", e.message, e.reason);
             events.append(e);
           } else {
+            // Cannot fail; does not wait for the alert workers (alert/alert_manager.h).
+            prepared->apply(alerts);
+            if (!prepared->summary().empty()) {
+              spdlog::info("{}", prepared->summary());
+            }
             start_monitor(engine.config());
           }
           systemd.ready();

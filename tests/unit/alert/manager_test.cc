@@ -236,6 +236,75 @@ TEST_F(AlertManagerTest, ThreadedStopFlushesHeldGroupsIntoOutbox) {
   EXPECT_EQ(manager_->outboxDepth(), 1u);
 }
 
+// SIGHUP: new channels and routes on the same outbox. The row pending for "chat" goes to the
+// new "chat" exactly once; the open incident is remembered, so its RESOLVED follows.
+TEST_F(AlertManagerTest, ReconfigureKeepsPendingRowsAndOpenIncidents) {
+  settings_.group_window = Duration::zero();
+  FakeChannel& old_chat = open();
+  old_chat.setDown(true);
+  incident("dx");
+  EXPECT_EQ(manager_->outboxDepth(), 1u);
+  EXPECT_EQ(manager_->stats().channels[0].retries, 1u);
+
+  config::AlertSettings next = settings_;
+  config::AlertChannelConfig pager;
+  pager.name = "pager";
+  next.channels.push_back(pager);
+  config::AlertRoute both;
+  both.channels = {"chat", "pager"};
+  next.routes.push_back(both);
+  auto chat = std::make_unique<FakeChannel>("chat");
+  auto page = std::make_unique<FakeChannel>("pager");
+  FakeChannel& new_chat = *chat;
+  FakeChannel& new_pager = *page;
+  std::vector<std::unique_ptr<Channel>> channels;
+  channels.push_back(std::move(chat));
+  channels.push_back(std::move(page));
+  manager_->reconfigure(next, std::move(channels));
+  EXPECT_EQ(manager_->settings().channels.size(), 2u);
+  EXPECT_EQ(manager_->outboxDepth(), 1u);  // nothing lost, nothing sent yet
+
+  clock_.advance(std::chrono::seconds(5));
+  manager_->pump();
+  ASSERT_EQ(new_chat.delivered().size(), 1u);
+  EXPECT_EQ(new_chat.delivered()[0].status, AlertStatus::Firing);
+  EXPECT_TRUE(new_pager.delivered().empty());  // the FIRING was routed before the reload
+  EXPECT_EQ(old_chat.delivered().size(), 0u);
+
+  manager_->submit(event(EventKind::PathUp, clock_.wallNow(), "dx"));
+  manager_->pump();
+  ASSERT_EQ(new_chat.delivered().size(), 2u);
+  EXPECT_EQ(new_chat.delivered()[1].status, AlertStatus::Resolved);
+  ASSERT_EQ(new_pager.delivered().size(), 1u);  // the new route applies to new alerts
+  EXPECT_EQ(new_pager.delivered()[0].status, AlertStatus::Resolved);
+  EXPECT_EQ(manager_->outboxDepth(), 0u);
+  // Counters of a channel kept by name carry over (the metrics stay monotonic).
+  auto stats = manager_->stats();
+  ASSERT_EQ(stats.channels.size(), 2u);
+  EXPECT_EQ(stats.channels[0].name, "chat");
+  EXPECT_EQ(stats.channels[0].retries, 1u);
+  EXPECT_EQ(stats.channels[0].sent, 2u);
+}
+
+// With threads running, reconfigure() returns at once and keeps a group inside its window held
+// (a shutdown would flush it): the new routes send it when its window closes.
+TEST_F(AlertManagerTest, ThreadedReconfigureKeepsHeldGroups) {
+  settings_.group_window = std::chrono::minutes(5);
+  FakeChannel& ch = open();
+  ch.setDown(true);
+  manager_->start();
+  incident("dx", /*pump=*/false);
+  auto down = std::make_unique<FakeChannel>("chat");
+  down->setDown(true);  // so that the flushed alert stays in the outbox, where we count it
+  std::vector<std::unique_ptr<Channel>> channels;
+  channels.push_back(std::move(down));
+  manager_->reconfigure(settings_, std::move(channels));
+  manager_->waitReconfigured();
+  EXPECT_EQ(manager_->outboxDepth(), 0u);  // still held, not flushed by the reload
+  manager_->stop(Duration::zero());
+  EXPECT_EQ(manager_->outboxDepth(), 1u);  // the shutdown flushes it: not lost
+}
+
 TEST(OutboxTest, HeadIsOldestPendingPerChannel) {
   auto box = Outbox::open(":memory:");
   ASSERT_TRUE(box);

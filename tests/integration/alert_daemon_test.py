@@ -1,0 +1,311 @@
+#!/usr/bin/python3
+"""Alerts from a real `pathpilot run` (integration test, needs root; exit 77 = skipped).
+
+In a namespace of its own (ppad<pid>-mon: a veth pair, probe sources on one end and targets on
+the other, as in obs_daemon_test.py) the daemon probes two paths and programs one route table
+through a no-op exec hook, with an `alerts:` section delivering to real receivers inside that
+namespace: a real SMTP server (aiosmtpd) and two webhook receivers (small HTTP servers that
+append every POST body to a JSON lines file). The test checks, against the running daemon:
+  1. a path failure (its target address removed) gives a FIRING alert by mail and webhook, and
+     its healing the RESOLVED one;
+  2. SIGHUP with an invalid alerts section (a secret that cannot be read) is rejected with
+     config_rejected and changes nothing; SIGHUP with a new webhook channel and route applies
+     at once: a row pending for a receiver that is down stays in the outbox, and the new
+     channel receives the next alert;
+  3. kill -9 of the daemon while an accepted alert waits in the outbox, a restart, the
+     receiver back: that alert is delivered exactly once.
+Helpers: tests/integration/nstest.py (shared with the other daemon tests). Everything created
+here is removed at the end, also on failure.
+"""
+
+import email
+import email.policy
+import json
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nstest  # noqa: E402
+
+PREFIX = f"ppad{os.getpid() % 100000}"
+
+# A webhook receiver: appends each POST (path + JSON body) to a file, answers 200.
+RECEIVER = r"""
+import http.server, json, sys
+out = sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with open(out, "a") as f:
+            f.write(json.dumps({"path": self.path, "body": json.loads(body)}) + "\n")
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"""
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def config_text(work, smtp_port, hook_port, hook2_port=None, broken=False):
+    """The daemon's config; `hook2_port` adds a second webhook channel and a route to it;
+    `broken` adds a channel whose secret cannot be read."""
+    extra_channel, extra_route = "", ""
+    if hook2_port:
+        extra_channel = (f"    - {{name: hook2, kind: webhook, "
+                         f"url: 'http://127.0.0.1:{hook2_port}/hook2', timeout: 2s}}\n")
+        extra_route = "    - {channels: [hook2], severity: warning}\n"
+    if broken:
+        extra_channel += ("    - {name: broken, kind: webhook, "
+                          "url: {file: " + work + "/no-such-secret}}\n")
+    return f"""version: 1
+site: {{name: AlertLab}}
+probe: {{kind: icmp, interval: 100ms, timeout: 80ms, quorum: 1}}
+health: {{window: 10, rise: 2, fall: 2, damping: {{enabled: false}}}}
+policy: {{preference: [dx, vpn], az_affinity: true, failback_hold_down: 1s}}
+paths:
+  - name: dx
+    kind: dx
+    probe: {{targets: [10.98.0.1], source: 10.99.0.1}}
+    next_hop: {{via: 10.255.0.2, dev: v0}}
+  - name: vpn-a
+    kind: vpn
+    az: a
+    probe: {{targets: [10.98.1.1], source: 10.99.1.1}}
+    next_hop: {{via: 10.255.1.2, dev: v0}}
+route_tables:
+  - id: rtb-a
+    name: Private-A
+    az: a
+    backend: exec
+    destinations: [10.10.0.0/16]
+backends: {{exec: {{command: [/bin/true]}}}}
+journal: {{sqlite: {work}/journal.db, jsonl: {work}/events.jsonl}}
+control: {{socket: {work}/control.sock}}
+alerts:
+  outbox: {work}/alerts.db
+  group_window: 1s
+  retry: {{initial: 200ms, max: 1s}}
+  channels:
+    - {{name: mail, kind: smtp, url: 'smtp://127.0.0.1:{smtp_port}', from: pathpilot@lab.example,
+       to: [noc@lab.example], html: false, timeout: 3s}}
+    - {{name: hook, kind: webhook, url: 'http://127.0.0.1:{hook_port}/hook', timeout: 2s}}
+{extra_channel}  routes:
+    - {{channels: [mail, hook], severity: warning}}
+{extra_route}"""
+
+
+class AlertDaemonTest:
+    def __init__(self, net, work):
+        self.net, self.work = net, work
+        self.socket = os.path.join(work, "control.sock")
+        self.events = os.path.join(work, "events.jsonl")
+        self.config = os.path.join(work, "pathpilot.yaml")
+        self.smtp_port, self.hook_port, self.hook2_port = free_port(), free_port(), free_port()
+        self.maildir = os.path.join(work, "maildir")
+        self.daemon = None
+        self.hook = None
+
+    # ---- receivers and the daemon ----
+    def start_hook(self, name, port):
+        return self.net.spawn(name, "mon", ["/usr/bin/python3", "-c", RECEIVER, str(port),
+                                            os.path.join(self.work, f"{name}.jsonl")])
+
+    def port_open(self, port):
+        out = self.net.sh("mon", "/usr/bin/python3", "-c",
+                          "import socket,sys\ntry:\n socket.create_connection(('127.0.0.1', "
+                          f"{port}), 1); print('open')\nexcept OSError: print('closed')",
+                          check=False)
+        return out.strip() == "open"
+
+    def write_config(self, **kw):
+        with open(self.config, "w") as f:
+            f.write(config_text(self.work, self.smtp_port, self.hook_port, **kw))
+
+    def start_daemon(self):
+        self.daemon = self.net.spawn("daemon", "mon",
+                                     [nstest.pathpilot_bin(), "run", "-c", self.config])
+        return nstest.wait_for(
+            lambda: (lambda s: s if s and all(p["state"] != "unknown" for p in s["paths"])
+                     else None)(nstest.daemon_status(self.socket)), 20, "all paths known")
+
+    def status(self):
+        return nstest.daemon_status(self.socket)
+
+    def outbox_depth(self):
+        s = self.status()
+        return s["alerts"]["outbox_depth"] if s else None
+
+    # ---- what the receivers got ----
+    def mails(self):
+        """(X-Pathpilot-Status, X-Pathpilot-Incident, subject) of every mail received."""
+        out = []
+        new = os.path.join(self.maildir, "new")
+        if not os.path.isdir(new):
+            return out
+        for name in sorted(os.listdir(new), key=lambda n: os.path.getmtime(os.path.join(new, n))):
+            with open(os.path.join(new, name), "rb") as f:
+                m = email.message_from_binary_file(f, policy=email.policy.default)
+            out.append((m["X-Pathpilot-Status"], m["X-Pathpilot-Incident"], str(m["Subject"])))
+        return out
+
+    def hooks(self, name):
+        return [h["body"] for h in nstest.read_jsonl(os.path.join(self.work, f"{name}.jsonl"))]
+
+    def hook_alerts(self, name, path, status):
+        return [b for b in self.hooks(name) if b.get("path") == path and b.get("status") == status]
+
+    def mail_alerts(self, path, status):
+        return [m for m in self.mails() if (m[0] or "").lower() == status and m[1] and
+                m[1].endswith("/" + path)]
+
+    def set_target(self, addr, up):
+        self.net.sh("mon", "ip", "addr", "add" if up else "del", addr, "dev", "v1")
+
+    # ---- the scenario ----
+    def run(self):
+        net = self.net
+        net.add("mon")
+        net.sh("mon", "ip", "link", "add", "v0", "type", "veth", "peer", "name", "v1")
+        for addr, dev in (("10.99.0.1/24", "v0"), ("10.99.1.1/24", "v0"),
+                          ("10.98.0.1/24", "v1"), ("10.98.1.1/24", "v1")):
+            net.sh("mon", "ip", "addr", "add", addr, "dev", dev)
+        for dev in ("v0", "v1"):
+            net.sh("mon", "ip", "link", "set", dev, "up")
+
+        net.spawn("smtpd", "mon", ["/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l",
+                                   f"127.0.0.1:{self.smtp_port}", "-c",
+                                   "aiosmtpd.handlers.Mailbox", self.maildir])
+        self.hook = self.start_hook("hook", self.hook_port)
+        self.start_hook("hook2", self.hook2_port)
+        for port in (self.smtp_port, self.hook_port, self.hook2_port):
+            nstest.wait_for(lambda: self.port_open(port), 20, f"a receiver on port {port}")
+
+        self.write_config()
+        self.start_daemon()
+        nstest.wait_for(lambda: nstest.tables_at(self.status(), {"rtb-a": "dx"}), 20,
+                        "rtb-a on dx")
+
+        # 1. dx fails → FIRING by mail and webhook; it heals → RESOLVED.
+        t0 = time.time()
+        self.set_target("10.98.0.1/24", up=False)
+        nstest.wait_for(lambda: self.hook_alerts("hook", "dx", "firing") and
+                        self.mail_alerts("dx", "firing"), 20, "dx FIRING by webhook and mail")
+        fired = time.time() - t0
+        firing = self.hook_alerts("hook", "dx", "firing")[0]
+        assert firing["severity"] in ("warning", "critical"), firing
+        assert "rtb-a" in firing.get("route_tables", []), firing
+        self.set_target("10.98.0.1/24", up=True)
+        nstest.wait_for(lambda: self.hook_alerts("hook", "dx", "resolved") and
+                        self.mail_alerts("dx", "resolved"), 20, "dx RESOLVED by webhook and mail")
+        resolved = self.hook_alerts("hook", "dx", "resolved")[0]
+        assert resolved["fingerprint"] == firing["fingerprint"], (firing, resolved)
+        assert len(self.hook_alerts("hook", "dx", "firing")) == 1
+        sent = nstest.events_of(self.events, "alert_sent")
+        assert {e.get("to") for e in sent} >= {"mail", "hook"}, sent
+        print(f"ok: dx down → FIRING by mail and webhook ({fired:.1f} s after the fault, "
+              f"group window 1 s); healed → RESOLVED (subject: "
+              f"{self.mail_alerts('dx', 'resolved')[0][2]!r})", flush=True)
+
+        # 2. The webhook receiver goes down; vpn-a fails: its alert waits in the outbox.
+        net.kill(self.hook)
+        nstest.wait_for(lambda: not self.port_open(self.hook_port), 10, "hook receiver down")
+        t_vpn = time.time()
+        self.set_target("10.98.1.1/24", up=False)
+        nstest.wait_for(lambda: self.mail_alerts("vpn-a", "firing"), 20, "vpn-a FIRING by mail")
+        nstest.wait_for(lambda: (self.outbox_depth() or 0) >= 1, 10, "the hook row pending")
+
+        # SIGHUP with an unreadable secret: rejected, nothing changes.
+        t_bad = time.time()
+        self.write_config(hook2_port=self.hook2_port, broken=True)
+        self.daemon.send_signal(signal.SIGHUP)
+        rejected = nstest.wait_for(lambda: nstest.events_of(self.events, "config_rejected",
+                                                            t_bad - 1), 10, "config_rejected")
+        assert "broken" in rejected[0]["reason"] and "file:" in rejected[0]["reason"], rejected
+        assert (self.outbox_depth() or 0) >= 1
+        print("ok: SIGHUP with an unreadable alert secret rejected: " +
+              rejected[0]["reason"].splitlines()[0], flush=True)
+
+        # SIGHUP with a second webhook channel: applied; the pending row stays.
+        t_hup = time.time()
+        self.write_config(hook2_port=self.hook2_port)
+        self.daemon.send_signal(signal.SIGHUP)
+        nstest.wait_for(lambda: nstest.events_of(self.events, "config_loaded", t_hup), 10,
+                        "config_loaded after SIGHUP")
+        assert not nstest.events_of(self.events, "config_rejected", t_hup)
+        assert (self.outbox_depth() or 0) >= 1, "the reload lost the pending row"
+        # The new channel and route are in force: the next alert reaches hook2.
+        self.set_target("10.98.0.1/24", up=False)
+        nstest.wait_for(lambda: self.hook_alerts("hook2", "dx", "firing"), 20,
+                        "dx FIRING on the new channel hook2")
+        self.set_target("10.98.0.1/24", up=True)
+        nstest.wait_for(lambda: self.hook_alerts("hook2", "dx", "resolved"), 20,
+                        "dx RESOLVED on hook2")
+        assert not self.hook_alerts("hook", "vpn-a", "firing")  # its receiver is still down
+        print("ok: SIGHUP applied a new channel and route at once; the row pending for the "
+              "down receiver stayed in the outbox", flush=True)
+
+        # 3. kill -9 with the vpn-a alert still pending for hook; restart; receiver back.
+        depth = self.outbox_depth()
+        net.kill(self.daemon)
+        self.set_target("10.98.1.1/24", up=True)
+        self.start_daemon()
+        assert (self.outbox_depth() or 0) >= 1, "the accepted alert was lost by kill -9"
+        self.hook = self.start_hook("hook", self.hook_port)
+        nstest.wait_for(lambda: self.hook_alerts("hook", "vpn-a", "firing"), 20,
+                        "the vpn-a FIRING delivered after the restart")
+        nstest.wait_for(lambda: self.outbox_depth() == 0, 20, "the outbox empty")
+        time.sleep(0.5)  # a duplicate would arrive now
+        got = self.hook_alerts("hook", "vpn-a", "firing")
+        assert len(got) == 1, got
+        assert nstest.event_time({"time": got[0]["starts_at"]}) >= t_vpn - 1, got
+        print(f"ok: kill -9 with {depth} alert(s) in the outbox, restart: the vpn-a FIRING "
+              "delivered exactly once when the receiver came back", flush=True)
+
+        self.daemon.send_signal(signal.SIGTERM)
+        assert self.daemon.wait(timeout=20) == 0
+        net.forget(self.daemon)
+        return 0
+
+
+def main():
+    if os.geteuid() != 0:
+        print("skipped: needs root (network namespace)")
+        return 77
+    if not os.path.exists(nstest.pathpilot_bin()):
+        print(f"missing {nstest.pathpilot_bin()}")
+        return 1
+    if os.system("/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null") != 0:
+        print("skipped: python3-aiosmtpd not installed (tools/deps.sh)")
+        return 77
+    work = tempfile.mkdtemp(prefix="pp_alert_daemon_")
+    net = nstest.Netns(PREFIX, work)
+    try:
+        return AlertDaemonTest(net, work).run()
+    except (AssertionError, TimeoutError) as e:
+        print(f"FAILED: {e}")
+        print("---- daemon.log (tail)\n" + "".join(net.log("daemon").splitlines(True)[-40:]))
+        for name in ("smtpd", "hook", "hook2"):
+            print(f"---- {name}.log\n" + net.log(name)[-2000:])
+        return 1
+    finally:
+        net.cleanup()
+        if not os.environ.get("PP_KEEP"):
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
