@@ -25,6 +25,7 @@ class DaemonApiTest : public ::testing::Test {
     options.publish_interval = std::chrono::milliseconds(20);
     api_ = std::make_unique<DaemonApi>(io_, clock_, options);
     settings_.port = 0;
+    settings_.read_limit = {0, 1};  // api.rate_limit.read_per_second: 0 (unlimited)
     settings_.auth_token = config::SecretRef{config::SecretRef::Source::Inline, kToken};
     sources_.status = [this] {
       ++status_calls_;
@@ -142,6 +143,32 @@ TEST_F(DaemonApiTest, EventsTriggerAPromptSnapshot) {
   auto snap = api_->store().current();
   EXPECT_GT(snap->generation, first);
   EXPECT_EQ(snap->metrics.paths[0].totals.transitions[3], 1u);
+}
+
+// api.rate_limit reaches the server; PATHPILOT_API_READ_RATE overrides only the read rate.
+TEST(ApiOptionsFromConfigTest, RateLimitsComeFromTheConfigAndTheEnvOverride) {
+  config::ApiSettings settings;
+  settings.read_limit = {50, 80};
+  settings.write_limit = {0.5, 3};
+  ::unsetenv("PATHPILOT_API_READ_RATE");
+  auto options = apiOptionsFromConfig(settings);
+  ASSERT_TRUE(options) << options.error().toString();
+  EXPECT_EQ(options->read_limit.per_second, 50);
+  EXPECT_EQ(options->read_limit.burst, 80);
+  EXPECT_EQ(options->write_limit.per_second, 0.5);
+  EXPECT_EQ(options->write_limit.burst, 3);
+
+  ::setenv("PATHPILOT_API_READ_RATE", "0", 1);
+  options = apiOptionsFromConfig(settings);
+  ASSERT_TRUE(options);
+  EXPECT_EQ(options->read_limit.per_second, 0);  // unlimited for this run
+  EXPECT_EQ(options->write_limit.per_second, 0.5);
+
+  ::setenv("PATHPILOT_API_READ_RATE", "fast", 1);
+  options = apiOptionsFromConfig(settings);
+  ::unsetenv("PATHPILOT_API_READ_RATE");
+  ASSERT_FALSE(options);
+  EXPECT_NE(options.error().message().find("PATHPILOT_API_READ_RATE"), std::string::npos);
 }
 
 TEST_F(DaemonApiTest, BadTokenFileStopsTheStart) {
