@@ -96,6 +96,11 @@ int main(int argc, char** argv) {
       },
       nullptr,
       [&](const journal::Event& e) {
+        if (std::getenv("ROUTE_LATENCY_DEBUG") != nullptr) {
+          std::fprintf(stderr, "event %s: %s %s\n",
+                       std::string(journal::eventKindName(e.kind)).c_str(), e.message.c_str(),
+                       e.reason.c_str());
+        }
         if (e.kind == journal::EventKind::RouteChanged) {
           auto now = Steady::now();
           if (changed == 0) {
@@ -130,7 +135,10 @@ int main(int argc, char** argv) {
     result("vpn", true);
   }
   if (!pump_until(tables)) {
-    std::fputs("route_latency: initial routes not installed\n", stderr);
+    std::fprintf(stderr, "route_latency: initial routes not installed (%d of %d)\n", changed,
+                 tables);
+    std::fprintf(stderr, "%s\n", engine.statusJson()["routes"][0].dump().c_str());
+    std::fprintf(stderr, "%s\n", engine.statusJson()["paths"].dump().c_str());
     return 1;
   }
   std::vector<double> first_ms, all_ms;

@@ -1,5 +1,6 @@
 #include "route/executor.h"
 
+#include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/thread_pool.hpp>
@@ -63,8 +64,12 @@ ThreadPoolExecutor::~ThreadPoolExecutor() {
   pool_->join();
 }
 
+// A job in flight counts as outstanding work of the engine's io_context, as a pending asio
+// operation does: otherwise a loop that runs until idle (run(), run_one_for()) could find no
+// work while a backend call is still running, stop, and never run its completion. The daemon
+// always has other work (sockets, signals); tests and benches that pump the loop do not.
 void ThreadPoolExecutor::run(std::string /*lane*/, JobBody body) {
-  asio::post(*pool_, [this, body = std::move(body)]() {
+  asio::post(*pool_, [this, work = asio::make_work_guard(engine_), body = std::move(body)]() {
     Completion done = body();
     if (done) {
       // The io_context outlives this executor (constructor contract), and the pool is joined

@@ -2,6 +2,7 @@
 
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
+#include <future>
 #include <thread>
 
 #include "fakes/fake_clock.h"
@@ -107,6 +108,28 @@ TEST(BackoffTest, ValidateRejectsNonsense) {
   p = {};
   p.jitter = 1.5;
   EXPECT_FALSE(p.validate());
+}
+
+// Issue 4 (bench/route_latency saw no initial install): a job in flight is outstanding work of
+// the engine's io_context, like a pending asio operation, so a loop pumped until idle neither
+// stops while the backend call runs nor loses its completion.
+TEST(ThreadPoolExecutorTest, Issue4JobInFlightKeepsTheLoopAlive) {
+  asio::io_context io;
+  std::promise<void> gate;
+  std::shared_future<void> open = gate.get_future().share();
+  bool done = false;
+  {
+    ThreadPoolExecutor executor(io, 1);
+    executor.run("lane", [open, &done]() -> Completion {
+      open.wait();  // the backend call is still running while the loop looks for work
+      return [&done] { done = true; };
+    });
+    io.poll();
+    EXPECT_FALSE(io.stopped()) << "the loop ran out of work while a job was in flight";
+    gate.set_value();
+    io.run_for(seconds(10));  // returns once the completion has run and no work is left
+  }
+  EXPECT_TRUE(done);
 }
 
 TEST(ThreadPoolExecutorTest, RunsBodyOffThreadAndCompletionOnTheEngine) {
