@@ -1,16 +1,27 @@
 #!/usr/bin/python3
 """The pathpilot demo: the reference scenario in the network lab, with real traffic.
 
-Brings the lab up (lab/up), starts pathpilot in the monitor namespace with examples/lab.yaml,
-sends a numbered 1,000 packets/s stream from each cloud subnet to the on-prem host, plays a
-scenario of faults, prints every event as it happens, and ends with a table of what moved,
-how fast it was detected and how long traffic stopped. The same table is written as JSON to
-build/demo-report.json. Everything it starts is torn down at the end, also on Ctrl-C.
+Brings the lab up (lab/up), starts pathpilot in the monitor namespace with examples/lab.yaml
+(plus the HTTP API and dashboard, and alerts into a real SMTP server and a real Prometheus
+Alertmanager, both in the monitor namespace), sends a numbered 1,000 packets/s stream from
+each cloud subnet to the on-prem host, plays a scenario of faults, prints every event as it
+happens, and ends with a table of what moved, how fast it was detected and how long traffic
+stopped, then the alerts as the mail server and Alertmanager got them. The same table is
+written as JSON to build/demo-report.json. The dashboard is reachable from the host at the
+printed URL (a small forwarder in this process carries 127.0.0.1:PORT into the monitor
+namespace). Everything it starts is torn down at the end, also on Ctrl-C.
+
+  tools/demo.py [--keep]    --keep: after the summary, keep the lab, the daemon and the
+                            dashboard running until Ctrl-C
 """
 
+import ctypes
 import json
 import os
+import queue
+import select
 import signal
+import socket
 import sys
 import threading
 import time
@@ -25,18 +36,152 @@ BASE_CONFIG = os.environ.get("PP_DEMO_CONFIG", os.path.join(ROOT, "examples", "l
 WORK = os.environ.get("PP_LAB_DIR", "/tmp/pp-lab")
 CONFIG = os.path.join(WORK, "demo.yaml")
 SMTP_PORT = 8025
-# The demo's config: the lab's, plus alerts into a local SMTP sink (a real aiosmtpd server in
-# the monitor namespace), so the scenario's alerts can be seen as the on-call would get them.
+AM_PORT = 9093        # Alertmanager (monitor namespace)
+AM_SINK_PORT = 9095   # where Alertmanager's own notifications go (monitor namespace)
+API_PORT = 9180       # pathpilot's HTTP API and dashboard (monitor namespace)
+DASHBOARD_PORT = int(os.environ.get("PP_DEMO_DASHBOARD_PORT", "9180"))  # host side, 0 = any
+# The demo's config: the lab's, plus the HTTP API/dashboard and alerts into a local SMTP sink
+# (a real aiosmtpd server) and a real Alertmanager, both in the monitor namespace, so the
+# scenario's alerts can be seen as the on-call would get them.
 ALERTS = f"""
+api:
+  listen: 127.0.0.1:{API_PORT}
 alerts:
   outbox: {WORK}/pathpilot/alerts.db
   group_window: 2s
   channels:
     - {{name: noc-mail, kind: smtp, url: "smtp://127.0.0.1:{SMTP_PORT}",
        from: pathpilot@lab.example, to: [noc@lab.example]}}
+    - {{name: alertmanager, kind: alertmanager, url: "http://127.0.0.1:{AM_PORT}"}}
   routes:
-    - {{channels: [noc-mail], severity: warning}}
+    - {{channels: [noc-mail, alertmanager], severity: warning}}
 """
+# Alertmanager groups per pathpilot incident and tells a small sink about firing and resolved
+# alerts (its API lists only the active ones).
+AM_CONFIG = f"""route:
+  receiver: sink
+  group_by: [incident]
+  group_wait: 1s
+  group_interval: 2s
+  repeat_interval: 1h
+receivers:
+  - name: sink
+    webhook_configs:
+      - url: http://127.0.0.1:{AM_SINK_PORT}/
+        send_resolved: true
+"""
+# The sink: appends each notification Alertmanager posts to a JSON lines file.
+AM_SINK = r"""
+import http.server, json, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with open(sys.argv[2], "a") as f:
+            f.write(json.dumps(json.loads(body)) + "\n")
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"""
+CLONE_NEWNET = 0x40000000
+
+
+class NetnsForwarder:
+    """Carries TCP connections to 127.0.0.1:`port` in the host namespace to
+    127.0.0.1:`target` inside network namespace `netns`, so that a browser on the host reaches
+    the daemon's dashboard. One thread enters the namespace (setns applies to the calling
+    thread only) and opens the inner connections; sockets keep the namespace they were made
+    in, so the relays run in ordinary threads. close() ends every thread and socket, which
+    releases the namespace before the lab deletes it."""
+
+    def __init__(self, netns, target, port=0):
+        self.netns, self.target = netns, target
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self.listener.bind(("127.0.0.1", port))
+        except OSError:  # the preferred port is taken: any free one
+            self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(32)
+        self.listener.settimeout(0.3)
+        self.port = self.listener.getsockname()[1]
+        self.requests = queue.Queue()
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.socks = set()
+        self.connector = threading.Thread(target=self._connector, daemon=True)
+        self.connector.start()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _connector(self):
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(f"/run/netns/{self.netns}", os.O_RDONLY)
+        try:
+            entered = libc.setns(fd, CLONE_NEWNET) == 0
+        finally:
+            os.close(fd)
+        while True:
+            reply = self.requests.get()
+            if reply is None:
+                return  # the thread ends, and with it its hold on the namespace
+            if not entered:
+                reply.put(OSError(ctypes.get_errno(), f"setns {self.netns}"))
+                continue
+            try:
+                reply.put(socket.create_connection(("127.0.0.1", self.target), timeout=5))
+            except OSError as e:
+                reply.put(e)
+
+    def _accept(self):
+        while not self.stop.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._relay, args=(client,), daemon=True).start()
+
+    def _relay(self, client):
+        reply = queue.Queue()
+        self.requests.put(reply)
+        try:
+            upstream = reply.get(timeout=10)
+        except queue.Empty:
+            upstream = OSError("no connection")
+        if isinstance(upstream, Exception):
+            client.close()
+            return
+        upstream.settimeout(None)
+        with self.lock:
+            self.socks |= {client, upstream}
+        try:
+            while not self.stop.is_set():
+                ready, _, _ = select.select([client, upstream], [], [], 0.3)
+                for s in ready:
+                    data = s.recv(65536)
+                    if not data:
+                        return
+                    (upstream if s is client else client).sendall(data)
+        except (OSError, ValueError):
+            pass
+        finally:
+            with self.lock:
+                self.socks -= {client, upstream}
+            client.close()
+            upstream.close()
+
+    def close(self):
+        self.stop.set()
+        self.listener.close()
+        self.requests.put(None)
+        self.connector.join(timeout=5)
+        with self.lock:
+            for s in list(self.socks):
+                s.close()
+            self.socks.clear()
 
 
 def write_config():
@@ -156,7 +301,29 @@ def wait_routes(lab, want, timeout, what):
     return lab.wait_status(SOCKET, ok, timeout=timeout, what=what)
 
 
+def am_alerts(lab):
+    """The alerts Alertmanager holds now (GET /api/v2/alerts, active ones), from inside the
+    monitor namespace."""
+    out = lab.sh("mon", "curl", "-s", "-m", "5", f"http://127.0.0.1:{AM_PORT}/api/v2/alerts",
+                 check=False)
+    try:
+        return json.loads(out or "[]")
+    except json.JSONDecodeError:
+        return []
+
+
+def am_notified(path):
+    """{(incident, status): summary} of what Alertmanager notified (firing and resolved)."""
+    seen = {}
+    for n in labctl.read_jsonl(path):
+        for a in n.get("alerts", []):
+            key = (a["labels"].get("incident", "?"), a.get("status", "?"))
+            seen[key] = a.get("annotations", {}).get("summary", "")
+    return seen
+
+
 def main():
+    keep = "--keep" in sys.argv[1:]
     labctl.require_root()
     for tool in (labctl.pathpilot_bin(), labctl.traffic_bin()):
         if not os.path.exists(tool):
@@ -164,6 +331,8 @@ def main():
     lab = labctl.Lab(workdir=WORK)
     rows = []
     started = time.time()
+    forwarder = None
+    finished = False  # the summary was printed (Ctrl-C after it ends a --keep run normally)
 
     def on_signal(signum, frame):
         raise KeyboardInterrupt
@@ -182,9 +351,31 @@ def main():
         smtp_log = os.path.join(WORK, "smtp-sink.log")
         lab.spawn("smtp-sink", "mon", ["/usr/bin/python3", "-u", "-m", "aiosmtpd", "-n", "-l",
                                         f"127.0.0.1:{SMTP_PORT}"], log=smtp_log)
+        am_dir = os.path.join(WORK, "alertmanager")
+        os.makedirs(am_dir, exist_ok=True)
+        with open(os.path.join(am_dir, "alertmanager.yml"), "w") as f:
+            f.write(AM_CONFIG)
+        am_log = os.path.join(am_dir, "notifications.jsonl")
+        if os.path.exists(am_log):
+            os.remove(am_log)
+        lab.spawn("am-sink", "mon", ["/usr/bin/python3", "-c", AM_SINK, str(AM_SINK_PORT),
+                                     am_log])
+        # --cluster.listen-address= : no gossip port (a single Alertmanager, nothing leaves
+        # the namespace).
+        lab.spawn("alertmanager", "mon", [
+            "/usr/bin/prometheus-alertmanager",
+            f"--config.file={os.path.join(am_dir, 'alertmanager.yml')}",
+            f"--storage.path={os.path.join(am_dir, 'data')}",
+            f"--web.listen-address=127.0.0.1:{AM_PORT}", "--cluster.listen-address=",
+            "--log.level=warn"])
         banner(f"starting pathpilot with {os.path.relpath(BASE_CONFIG, ROOT)} "
-               f"(+ alerts to an SMTP sink on 127.0.0.1:{SMTP_PORT} in the monitor namespace)")
+               f"(+ API/dashboard, alerts to an SMTP sink and Alertmanager, all in the monitor "
+               f"namespace)")
         lab.start_pathpilot(CONFIG)
+        forwarder = NetnsForwarder(lab.ns("mon"), API_PORT, DASHBOARD_PORT)
+        print(color(f"  Dashboard: http://127.0.0.1:{forwarder.port}/", "1;32") +
+              f"  (forwarded into {lab.ns('mon')}, where the daemon serves 127.0.0.1:{API_PORT})",
+              flush=True)
         wait_routes(lab, {"rtb-a": "dx", "rtb-b": "dx"}, 30, "both tables on dx")
         lab.spawn("traffic-recv", "onhost", [labctl.traffic_bin(), "recv", "--port", "9000",
                                              "--report", TRAFFIC_REPORT, "--flush", "200ms"])
@@ -294,17 +485,39 @@ def main():
                   f"{r['gap_ms']:>6.0f} ms {r['lost']:>6}")
         for table, s in traffic.items():
             print(f"  stream {table}: {s['received']} packets received, {s['lost']} lost in all")
-        time.sleep(3.0)  # let the last grouped alerts go out
+        time.sleep(4.0)  # let the last grouped alerts go out (and Alertmanager notify them)
         subjects = mails(smtp_log)
         print(f"\n  alerts delivered by mail to the SMTP sink: {len(subjects)}")
         for subject in subjects:
             print(f"    {subject}")
+        active = am_alerts(lab)
+        print(f"\n  Alertmanager (GET /api/v2/alerts) holds {len(active)} active alert(s):")
+        for a in active:
+            print(f"    {a['labels'].get('incident', '?'):<28} {a['status']['state']:<10} "
+                  f"since {a.get('startsAt', '?')[:19]}  {a['annotations'].get('summary', '')}")
+        notified = am_notified(am_log)
+        resolved = sorted(k[0] for k in notified if k[1] == "resolved")
+        fired = sorted(k[0] for k in notified if k[1] == "firing")
+        print(f"  Alertmanager notified {len(fired)} incident(s) firing and {len(resolved)} "
+              f"resolved (send_resolved webhook):")
+        for incident in sorted(set(fired) | set(resolved)):
+            states = "firing → resolved" if incident in resolved else "firing"
+            print(f"    {incident:<28} {states}")
         os.makedirs(os.path.dirname(REPORT), exist_ok=True)
         with open(REPORT, "w") as f:
             json.dump(rows, f, indent=1)
         print(f"\n  report written to {os.path.relpath(REPORT, ROOT)}; "
               f"demo took {time.time() - started:.0f} s")
+        finished = True
+        if keep:
+            print(color(f"\n  --keep: the lab, pathpilot and the dashboard "
+                        f"(http://127.0.0.1:{forwarder.port}/) keep running; Ctrl-C to tear "
+                        f"everything down", "1"), flush=True)
+            while True:
+                time.sleep(3600)
     except KeyboardInterrupt:
+        if finished:
+            return 0
         print("\ndemo: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # the lab is torn down whatever happened
@@ -312,6 +525,8 @@ def main():
         return 1
     finally:
         banner("tearing the lab down")
+        if forwarder is not None:
+            forwarder.close()  # before the namespace goes: its thread holds it
         lab.down()
     return 0
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # `make demo`: the reference scenario in the network lab (see tools/demo.py). Needs root.
+# `tools/demo.sh --keep` keeps the lab and the dashboard running after the summary (Ctrl-C ends).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ $(id -u) -ne 0 ]]; then
