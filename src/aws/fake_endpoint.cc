@@ -68,6 +68,9 @@ struct Reply {
   std::string code;
 };
 
+// Server threads: one per kept-alive client connection (the daemon's pool is at most 32).
+constexpr std::size_t kServerThreads = 48;
+
 // Calls kept in the log (GET /_fake/calls); counts per action and outcome are never dropped.
 constexpr std::size_t kMaxCallLog = 100000;
 
@@ -1010,6 +1013,10 @@ Result<void> FakeAwsEndpoint::start() {
     return ok();
   }
   d.server.set_payload_max_length(kMaxBody);
+  // httplib serves each kept-alive connection on one pool thread until the client goes quiet
+  // for 5 s; with its default pool (8 threads here) a client with more connections than
+  // that (max_concurrency 16) has the rest wait those 5 s. EC2 has no such limit.
+  d.server.new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
   // Headers and body go out in separate writes; without TCP_NODELAY each answer waits for
   // the client's delayed ACK (40 ms on Linux).
   d.server.set_tcp_nodelay(true);

@@ -1,7 +1,10 @@
 // pathpilot-fake-aws — runs the fake AWS endpoint (aws/fake_endpoint.h) as a process, for the
 // network lab and demos. Prints "listening on http://HOST:PORT" on stdout once ready, then
 // serves until SIGINT/SIGTERM. Point pathpilot at it with `endpoint_url`, and read its state
-// with `curl http://HOST:PORT/_fake/state`.
+// with `curl http://HOST:PORT/_fake/state`, the calls it served (per action and outcome, and
+// each one with its table and target) with `curl http://HOST:PORT/_fake/calls?since=SEQ`;
+// change fault rates while it runs with
+// `curl -d '{"throttle_rate":0.5,"error_rate":0.1}' http://HOST:PORT/_fake/faults`.
 //
 //   pathpilot-fake-aws --listen 127.0.0.1:0
 //     --route-table rtb-468f5222 --route rtb-468f5222,10.10.0.0/16,vgw-078bcc55

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -166,7 +167,11 @@ int runDaemon(const RunOptions& options) {
 
   asio::io_context io;
   probe::ProbeEngine prober(io, clock);
-  route::ThreadPoolExecutor executor(io, 4);
+  // One route job per table runs at a time; as many workers as EC2 connections
+  // (backends.aws.max_concurrency, 1..32), so that bound, not the worker count, limits how
+  // many tables switch at once (bench/aws_switch_bench.cc). Set at start, like the pool.
+  route::ThreadPoolExecutor executor(
+      io, std::max<std::size_t>(4, static_cast<std::size_t>(cfg.backends.aws.max_concurrency)));
   // Recovery commands may run for minutes: they get their own workers, so that two gateways
   // being restarted never hold up route programming.
   route::ThreadPoolExecutor recovery_executor(io, 2);

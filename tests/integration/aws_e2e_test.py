@@ -90,6 +90,8 @@ journal:
   jsonl: {work}/events.jsonl
 control:
   socket: {work}/control.sock
+api:
+  listen: 127.0.0.1:9180    # mon's own loopback: no clash with anything outside the namespace
 """
 
 
@@ -105,6 +107,12 @@ class AwsEndToEndTest(unittest.TestCase):
             if not os.path.exists(binary):
                 raise unittest.SkipTest(f"{binary} not built")
         cls.net = nstest.Netns(PREFIX, WORK)
+        # ctest ends a test that runs over its TIMEOUT with SIGTERM: clean up even then (the
+        # daemon and the fake run in sessions of their own and would outlive us).
+        def on_term(signum, frame):
+            cls.net.cleanup()
+            os._exit(128 + signum)
+        signal.signal(signal.SIGTERM, on_term)
         try:
             cls.build()
         except BaseException:
@@ -306,6 +314,22 @@ class AwsEndToEndTest(unittest.TestCase):
         changed = self.route_changes(t_restart)
         self.assertEqual(sorted(e["route_table"] for e in changed),
                          sorted(set(TABLES) - changed_before), changed)
+
+        # /metrics counts the daemon's EC2 requests by operation and outcome (the restarted
+        # daemon's: its adoption reads and the two failback changes), with their durations.
+        moved = len(TABLES) - len(changed_before)
+        want = (f'pathpilot_aws_api_calls_total{{operation="ReplaceRoute",outcome="ok"}} '
+                f'{moved}\n')
+
+        def scrape():
+            text = self.net.sh("mon", "curl", "-sf", "--max-time", "10",
+                               "http://127.0.0.1:9180/metrics", check=False)
+            return text if want in text else None
+        metrics = nstest.wait_for(scrape, 10, want.strip())  # snapshots lag by up to 250 ms
+        self.assertRegex(metrics, r'(?m)^pathpilot_aws_api_calls_total\{operation='
+                                  r'"DescribeRouteTables",outcome="ok"\} [1-9]')
+        self.assertIn(f'pathpilot_aws_api_request_duration_seconds_count{{operation='
+                      f'"ReplaceRoute"}} {moved}\n', metrics)
 
         # Clean stop.
         self.daemon.send_signal(signal.SIGTERM)
