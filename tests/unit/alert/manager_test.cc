@@ -305,6 +305,64 @@ TEST_F(AlertManagerTest, ThreadedReconfigureKeepsHeldGroups) {
   EXPECT_EQ(manager_->outboxDepth(), 1u);  // the shutdown flushes it: not lost
 }
 
+// The reload's two steps: prepare() fails without touching anything; apply() reconfigures on
+// the same outbox, replaces the manager when the outbox moves, and removes it when alerts go.
+TEST_F(AlertManagerTest, AlertReloadPreparesThenAppliesEachCase) {
+  settings_.group_window = Duration::zero();
+  FakeChannel& ch = open();
+  ch.setDown(true);
+  incident("dx");
+  ASSERT_EQ(manager_->outboxDepth(), 1u);
+  auto no_env = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
+  config::Config next;
+  next.site.name = "Beijing";
+  next.alerts = settings_;
+  next.alerts->channels[0].url =
+      config::SecretRef{config::SecretRef::Source::Inline, "http://127.0.0.1:9/hook"};
+
+  // A secret that cannot be read: an error naming the channel and the reference; the running
+  // manager is untouched.
+  config::Config broken = next;
+  broken.alerts->channels[0].url = config::SecretRef{config::SecretRef::Source::Env, "PP_NOPE"};
+  auto bad = AlertReload::prepare(broken, manager_.get(), clock_, nullptr, no_env);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("alerts channel chat"), std::string::npos)
+      << bad.error().message();
+  EXPECT_NE(bad.error().message().find("env:PP_NOPE"), std::string::npos);
+  EXPECT_EQ(manager_->outboxDepth(), 1u);
+
+  // Same outbox: reconfigured in place, the pending row kept.
+  AlertManager* before = manager_.get();
+  auto same = AlertReload::prepare(next, manager_.get(), clock_, nullptr, no_env);
+  ASSERT_TRUE(same) << same.error().message();
+  EXPECT_NE(same->summary().find("outbox kept (1 pending)"), std::string::npos)
+      << same->summary();
+  same->apply(manager_);
+  EXPECT_EQ(manager_.get(), before);
+  EXPECT_EQ(manager_->outboxDepth(), 1u);
+
+  // The outbox moves: a new manager on the new file (started), the old file keeps its row.
+  config::Config moved = next;
+  moved.alerts->outbox = (dir_ / "moved.db").string();
+  auto replace = AlertReload::prepare(moved, manager_.get(), clock_, nullptr, no_env);
+  ASSERT_TRUE(replace) << replace.error().message();
+  replace->apply(manager_);
+  EXPECT_NE(manager_.get(), before);
+  EXPECT_EQ(manager_->outboxPath(), moved.alerts->outbox);
+  EXPECT_EQ(manager_->outboxDepth(), 0u);
+  auto old_box = Outbox::open(settings_.outbox);
+  ASSERT_TRUE(old_box);
+  EXPECT_EQ((*old_box)->pending(), 1u);
+
+  // Alerts removed: the manager goes.
+  config::Config off = next;
+  off.alerts.reset();
+  auto remove = AlertReload::prepare(off, manager_.get(), clock_, nullptr, no_env);
+  ASSERT_TRUE(remove);
+  remove->apply(manager_);
+  EXPECT_EQ(manager_, nullptr);
+}
+
 TEST(OutboxTest, HeadIsOldestPendingPerChannel) {
   auto box = Outbox::open(":memory:");
   ASSERT_TRUE(box);
