@@ -56,6 +56,29 @@ class ReconcilerTest : public ::testing::Test {
     reconciler->addTable(rtb2, clock.now());
   }
 
+  // A reconciler managing rtb-1 and rtb-2, not started.
+  void makeWithTables(ReconcilerOptions options = defaultOptions()) {
+    make(options);
+    addTables();
+  }
+
+  // A started reconciler whose (empty) tables have been listed: the usual starting point of a
+  // test about what happens after start-up.
+  void startListed(ReconcilerOptions options = defaultOptions()) {
+    makeWithTables(options);
+    reconciler->start(clock.now());
+    executor.runAll();
+  }
+
+  // A started reconciler that has programmed rtb-1's on-prem route on DX (decided right after
+  // start, so the initial list and the write are one round: one list, one apply).
+  void startWithRouteOnDx() {
+    makeWithTables();
+    reconciler->start(clock.now());
+    desire(rtb1, kOnPrem, kDx);
+    executor.runAll();
+  }
+
   void desire(FakeRouteTable& table, const IpPrefix& dst, const DesiredRoute& route) {
     ASSERT_TRUE(reconciler->setDesired({table.id(), dst}, route, clock.now()));
   }
@@ -80,8 +103,7 @@ class ReconcilerTest : public ::testing::Test {
 
 TEST_F(ReconcilerTest, AdoptsMatchingRoutesAtStartWithoutCallingBackend) {
   rtb1.setRoute(kOnPrem, kDx.next_hop);
-  make();
-  addTables();
+  makeWithTables();
   desire(rtb1, kOnPrem, kDx);
   EXPECT_EQ(executor.pending(), 0u) << "nothing may run before start()";
   reconciler->start(clock.now());
@@ -101,8 +123,7 @@ TEST_F(ReconcilerTest, AdoptsMatchingRoutesAtStartWithoutCallingBackend) {
 TEST_F(ReconcilerTest, FixesOnlyRoutesThatDifferAtStart) {
   rtb1.setRoute(kOnPrem, kDx.next_hop);
   rtb1.setRoute(kOther, kVpnB.next_hop);
-  make();
-  addTables();
+  makeWithTables();
   desire(rtb1, kOnPrem, kDx);
   desire(rtb1, kOther, kVpnA);
   reconciler->start(clock.now());
@@ -125,17 +146,13 @@ TEST_F(ReconcilerTest, FixesOnlyRoutesThatDifferAtStart) {
 
 TEST_F(ReconcilerTest, UndecidedDestinationsAreLeftAlone) {
   rtb1.setRoute(kOnPrem, kVpnB.next_hop);
-  make();
-  addTables();
-  reconciler->start(clock.now());
-  executor.runAll();
+  startListed();
   EXPECT_EQ(rtb1.applyCount(), 0);
   EXPECT_EQ(rtb1.routeFor(kOnPrem), kVpnB.next_hop);
 }
 
 TEST_F(ReconcilerTest, NothingIsWrittenUntilTheInitialListSucceeds) {
-  make();
-  addTables();
+  makeWithTables();
   rtb1.failNext(2, ErrorCode::Unavailable, Op::List);
   reconciler->start(clock.now());
   desire(rtb1, kOnPrem, kDx);
@@ -162,10 +179,7 @@ TEST_F(ReconcilerTest, NothingIsWrittenUntilTheInitialListSucceeds) {
 }
 
 TEST_F(ReconcilerTest, RetriesFailedApplyWithExponentialBackoff) {
-  make();
-  addTables();
-  reconciler->start(clock.now());
-  executor.runAll();
+  startListed();
   rtb1.failNext(3, ErrorCode::Throttled, Op::Apply);
   MonoTime decided = clock.now();
   desire(rtb1, kOnPrem, kDx);
@@ -208,10 +222,7 @@ TEST_F(ReconcilerTest, RetriesFailedApplyWithExponentialBackoff) {
 TEST_F(ReconcilerTest, BackoffIsCappedAtMax) {
   ReconcilerOptions options = defaultOptions();
   options.retry.max = seconds(2);
-  make(options);
-  addTables();
-  reconciler->start(clock.now());
-  executor.runAll();
+  startListed(options);
   rtb1.failAlways(ErrorCode::PermissionDenied, Op::Apply);
   desire(rtb1, kOnPrem, kDx);
   for (int i = 0; i < 6; ++i) {
@@ -229,10 +240,7 @@ TEST_F(ReconcilerTest, BackoffIsCappedAtMax) {
 }
 
 TEST_F(ReconcilerTest, FailingTableDoesNotDelayOthers) {
-  make();
-  addTables();
-  reconciler->start(clock.now());
-  executor.runAll();
+  startListed();
   rtb1.failAlways(ErrorCode::Unavailable, Op::Apply);
   desire(rtb1, kOnPrem, kDx);
   desire(rtb2, kOnPrem, kDx);
@@ -249,8 +257,7 @@ TEST_F(ReconcilerTest, FailingTableDoesNotDelayOthers) {
 }
 
 TEST_F(ReconcilerTest, SlowTableDoesNotDelayOthers) {
-  make();
-  addTables();
+  makeWithTables();
   desire(rtb1, kOnPrem, kDx);
   desire(rtb2, kOnPrem, kDx);
   reconciler->start(clock.now());
@@ -279,11 +286,7 @@ TEST_F(ReconcilerTest, SlowTableDoesNotDelayOthers) {
 }
 
 TEST_F(ReconcilerTest, DriftReportedByNotificationIsRepaired) {
-  make();
-  addTables();
-  reconciler->start(clock.now());
-  desire(rtb1, kOnPrem, kDx);
-  executor.runAll();
+  startWithRouteOnDx();
   ASSERT_EQ(rtb1.routeFor(kOnPrem), kDx.next_hop);
   changed.clear();
 
@@ -307,11 +310,7 @@ TEST_F(ReconcilerTest, DriftReportedByNotificationIsRepaired) {
 }
 
 TEST_F(ReconcilerTest, DeletedRouteIsPutBack) {
-  make();
-  addTables();
-  reconciler->start(clock.now());
-  desire(rtb1, kOnPrem, kDx);
-  executor.runAll();
+  startWithRouteOnDx();
   rtb1.removeRoute(kOnPrem);
   RouteNotice notice{RouteNotice::Kind::Removed, Route{"rtb-1", kOnPrem, kDx.next_hop}};
   EXPECT_TRUE(reconciler->noteExternalChange(notice, clock.now()));
@@ -323,8 +322,7 @@ TEST_F(ReconcilerTest, DeletedRouteIsPutBack) {
 }
 
 TEST_F(ReconcilerTest, EchoOfOwnChangeIsIgnored) {
-  make();
-  addTables();
+  makeWithTables();
   desire(rtb1, kOnPrem, kDx);
   reconciler->start(clock.now());
   ASSERT_TRUE(executor.runNext("table rtb-1"));  // the initial list
@@ -346,11 +344,7 @@ TEST_F(ReconcilerTest, EchoOfOwnChangeIsIgnored) {
 }
 
 TEST_F(ReconcilerTest, PeriodicFullCheckFindsSilentDrift) {
-  make();
-  addTables();
-  reconciler->start(clock.now());
-  desire(rtb1, kOnPrem, kDx);
-  executor.runAll();
+  startWithRouteOnDx();
   rtb1.setRoute(kOnPrem, kVpnA.next_hop);  // no notification (e.g. an AWS console edit)
   EXPECT_EQ(wakeup, clock.now() + seconds(60));
   advanceToWakeup();
@@ -361,8 +355,7 @@ TEST_F(ReconcilerTest, PeriodicFullCheckFindsSilentDrift) {
 }
 
 TEST_F(ReconcilerTest, RestartResyncMakesZeroRedundantCalls) {
-  make();
-  addTables();
+  makeWithTables();
   reconciler->start(clock.now());
   for (FakeRouteTable* table : {&rtb1, &rtb2}) {
     desire(*table, kOnPrem, kDx);
@@ -377,8 +370,7 @@ TEST_F(ReconcilerTest, RestartResyncMakesZeroRedundantCalls) {
   rtb2.clearCalls();
   changed.clear();
 
-  make();
-  addTables();
+  makeWithTables();
   for (FakeRouteTable* table : {&rtb1, &rtb2}) {
     desire(*table, kOnPrem, kDx);
     desire(*table, kOther, kVpnA);
@@ -393,8 +385,7 @@ TEST_F(ReconcilerTest, RestartResyncMakesZeroRedundantCalls) {
 }
 
 TEST_F(ReconcilerTest, RestartAfterKillMidCallAdoptsWhatLanded) {
-  make();
-  addTables();
+  makeWithTables();
   desire(rtb1, kOnPrem, kDx);
   reconciler->start(clock.now());
   ASSERT_TRUE(executor.runNext("table rtb-1"));  // the initial list
@@ -405,8 +396,7 @@ TEST_F(ReconcilerTest, RestartAfterKillMidCallAdoptsWhatLanded) {
   EXPECT_TRUE(changed.empty());
   rtb1.clearCalls();
 
-  make();
-  addTables();
+  makeWithTables();
   desire(rtb1, kOnPrem, kDx);
   reconciler->start(clock.now());
   executor.runAll();
@@ -415,8 +405,7 @@ TEST_F(ReconcilerTest, RestartAfterKillMidCallAdoptsWhatLanded) {
 }
 
 TEST_F(ReconcilerTest, DecisionChangedDuringCallIsProgrammedNext) {
-  make();
-  addTables();
+  makeWithTables();
   desire(rtb1, kOnPrem, kVpnA);
   reconciler->start(clock.now());
   ASSERT_TRUE(executor.runNext("table rtb-1"));  // the initial list
@@ -435,8 +424,7 @@ TEST_F(ReconcilerTest, DecisionChangedDuringCallIsProgrammedNext) {
 }
 
 TEST_F(ReconcilerTest, RouteChangedCarriesLatencies) {
-  make();
-  addTables();
+  makeWithTables();
   desire(rtb1, kOnPrem, kDx);
   reconciler->start(clock.now());
   ASSERT_TRUE(executor.runNext("table rtb-1"));  // the initial list
@@ -451,8 +439,7 @@ TEST_F(ReconcilerTest, RouteChangedCarriesLatencies) {
 }
 
 TEST_F(ReconcilerTest, WriteGateHoldsChangesAndDriftReports) {
-  make();
-  addTables();
+  makeWithTables();
   reconciler->setWriteAllowed(false, clock.now());
   reconciler->start(clock.now());
   desire(rtb1, kOnPrem, kDx);
@@ -468,10 +455,7 @@ TEST_F(ReconcilerTest, WriteGateHoldsChangesAndDriftReports) {
 
 TEST_F(ReconcilerTest, WithdrawDeletesTheRoute) {
   rtb1.setRoute(kOnPrem, kDx.next_hop);
-  make();
-  addTables();
-  reconciler->start(clock.now());
-  executor.runAll();
+  startListed();
   ASSERT_TRUE(reconciler->withdraw({"rtb-1", kOnPrem}, clock.now()));
   executor.runAll();
   EXPECT_FALSE(rtb1.routeFor(kOnPrem).has_value());
@@ -485,10 +469,7 @@ TEST_F(ReconcilerTest, WithdrawDeletesTheRoute) {
 }
 
 TEST_F(ReconcilerTest, NewDestinationAfterStartIsListedBeforeWritten) {
-  make();
-  addTables();
-  reconciler->start(clock.now());
-  executor.runAll();
+  startListed();
   rtb1.setRoute(kOther, kVpnA.next_hop);
   desire(rtb1, kOther, kVpnA);
   executor.runAll();
@@ -497,11 +478,7 @@ TEST_F(ReconcilerTest, NewDestinationAfterStartIsListedBeforeWritten) {
 }
 
 TEST_F(ReconcilerTest, ForgetStopsManagingWithoutTouchingTheTable) {
-  make();
-  addTables();
-  reconciler->start(clock.now());
-  desire(rtb1, kOnPrem, kDx);
-  executor.runAll();
+  startWithRouteOnDx();
   reconciler->forget({"rtb-1", kOnPrem}, clock.now());
   rtb1.setRoute(kOnPrem, kVpnB.next_hop);
   RouteNotice notice{RouteNotice::Kind::Added, Route{"rtb-1", kOnPrem, kVpnB.next_hop}};
@@ -511,8 +488,7 @@ TEST_F(ReconcilerTest, ForgetStopsManagingWithoutTouchingTheTable) {
 }
 
 TEST_F(ReconcilerTest, OverrunVerifiesEveryTable) {
-  make();
-  addTables();
+  makeWithTables();
   reconciler->start(clock.now());
   desire(rtb1, kOnPrem, kDx);
   desire(rtb2, kOnPrem, kDx);
@@ -530,11 +506,7 @@ TEST_F(ReconcilerTest, OverrunVerifiesEveryTable) {
 }
 
 TEST_F(ReconcilerTest, FailedVerifyIsRetriedWithBackoff) {
-  make();
-  addTables();
-  reconciler->start(clock.now());
-  desire(rtb1, kOnPrem, kDx);
-  executor.runAll();
+  startWithRouteOnDx();
   rtb1.failNext(1, ErrorCode::Timeout, Op::List);
   rtb1.setRoute(kOnPrem, kVpnA.next_hop);
   reconciler->requestVerify("rtb-1", clock.now());
@@ -550,8 +522,7 @@ TEST_F(ReconcilerTest, FailedVerifyIsRetriedWithBackoff) {
 }
 
 TEST_F(ReconcilerTest, RejectsUnknownTableAndMalformedNextHop) {
-  make();
-  addTables();
+  makeWithTables();
   auto unknown = reconciler->setDesired({"rtb-9", kOnPrem}, kDx, clock.now());
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().code(), ErrorCode::NotFound);
@@ -566,11 +537,7 @@ TEST_F(ReconcilerTest, RejectsUnknownTableAndMalformedNextHop) {
 }
 
 TEST_F(ReconcilerTest, PathRenameDoesNotCallTheBackend) {
-  make();
-  addTables();
-  reconciler->start(clock.now());
-  desire(rtb1, kOnPrem, kDx);
-  executor.runAll();
+  startWithRouteOnDx();
   desire(rtb1, kOnPrem, DesiredRoute{kDx.next_hop, "dx-primary"});
   executor.runAll();
   EXPECT_EQ(rtb1.applyCount(), 1);
@@ -579,8 +546,7 @@ TEST_F(ReconcilerTest, PathRenameDoesNotCallTheBackend) {
 
 TEST_F(ReconcilerTest, TrackedDestinationIsLearntButNotChanged) {
   rtb1.setRoute(kOnPrem, kVpnB.next_hop);
-  make();
-  addTables();
+  makeWithTables();
   ASSERT_TRUE(reconciler->track({"rtb-1", kOnPrem}, clock.now()));
   EXPECT_FALSE(reconciler->track({"rtb-9", kOnPrem}, clock.now()));
   reconciler->start(clock.now());
@@ -606,8 +572,7 @@ TEST_F(ReconcilerTest, TrackedDestinationIsLearntButNotChanged) {
 }
 
 TEST_F(ReconcilerTest, JobsQueuedWhenDestroyedNeverTouchTheTable) {
-  make();
-  addTables();
+  makeWithTables();
   desire(rtb1, kOnPrem, kDx);
   reconciler->start(clock.now());
   ASSERT_EQ(executor.pending(), 2u);
