@@ -187,9 +187,11 @@ int run(const Args& a) {
   auto before = fake.stats();
   printSummary("sequential (one ReplaceRoute after another)",
                runSequential(a, fake, clock, creds));
-  std::printf("fake: %llu requests, %llu signature rejections, max %llu in flight\n",
-              static_cast<unsigned long long>(fake.stats().requests),
-              static_cast<unsigned long long>(before.rejected_signatures),
+  auto after = fake.stats();
+  std::printf("fake: %llu requests, %llu signature rejections; parallel run: at most %llu in "
+              "flight\n",
+              static_cast<unsigned long long>(after.requests),
+              static_cast<unsigned long long>(after.rejected_signatures),
               static_cast<unsigned long long>(before.max_in_flight));
   return 0;
 }

@@ -26,7 +26,7 @@ import os
 import secrets
 import shutil
 import signal
-import subprocess
+import sys
 import time
 import unittest
 
@@ -99,13 +99,20 @@ def fake_bin():
     return os.path.join(nstest.build_dir(), "src", "aws", "pathpilot-fake-aws")
 
 
+def preflight():
+    """Exits 77 (ctest: skipped) without root, the binaries or the tools the test drives."""
+    nstest.require_root()
+    missing = [b for b in (nstest.pathpilot_bin(), fake_bin()) if not os.path.exists(b)]
+    missing += [t for t in ("iptables", "curl") if shutil.which(t) is None]
+    if missing:
+        print(f"aws e2e: skipped, missing {', '.join(missing)}", file=sys.stderr)
+        sys.exit(77)
+
+
 class AwsEndToEndTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        nstest.require_root()
-        for binary in (nstest.pathpilot_bin(), fake_bin()):
-            if not os.path.exists(binary):
-                raise unittest.SkipTest(f"{binary} not built")
+        preflight()
         cls.net = nstest.Netns(PREFIX, WORK)
         # ctest ends a test that runs over its TIMEOUT with SIGTERM: clean up even then (the
         # daemon and the fake run in sessions of their own and would outlive us).
@@ -342,4 +349,5 @@ class AwsEndToEndTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
+    preflight()
     unittest.main(verbosity=2)
