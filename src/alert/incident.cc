@@ -94,6 +94,16 @@ std::vector<Alert> IncidentTracker::onEvent(const journal::Event& e, MonoTime no
       } else if (Pending* p = pendingFor(e.site + "/path/" + e.path, AlertStatus::Firing)) {
         addEvent(p->alert, e);
         ++stats_.grouped;
+      } else if (Pending* started = pendingFor(e.site + "/recovery_started/" + e.path,
+                                               AlertStatus::Firing)) {
+        // The gateway came back before its "recovering" message went out: send one brief
+        // resolved message saying both, instead of a FIRING that is already over (which
+        // Alertmanager would show as active for an hour).
+        addEvent(started->alert, e);
+        started->alert.status = AlertStatus::Resolved;
+        started->alert.brief = true;
+        started->alert.ended = e.time;
+        ++stats_.grouped;
       } else {
         oneShot(e, now);
       }

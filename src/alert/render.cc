@@ -136,7 +136,11 @@ std::string summarize(const Alert& a) {
   std::string s = subject(a);
   if (a.status == AlertStatus::Resolved) {
     Duration lasted = a.ended ? *a.ended - a.started : Duration::zero();
-    if (a.brief) {
+    if (a.brief && a.opening.kind == EventKind::RecoveryStarted) {
+      // A recovery that succeeded inside its grouping window (alert/incident.cc).
+      s = "recovery of " + (a.opening.path.empty() ? std::string("gateway") : a.opening.path) +
+          " succeeded after " + humanDuration(lasted);
+    } else if (a.brief) {
       s += " for " + humanDuration(lasted) + ", recovered";
     } else if (a.opening.kind == EventKind::FailStatic) {
       s = "a path is healthy again after " + humanDuration(lasted) + " (fail static ended)";
@@ -156,7 +160,7 @@ std::string summarize(const Alert& a) {
     s += ": " + tablesPhrase(a) + " kept as they are";
   }
   std::size_t grouped = a.events.size();
-  if (a.one_shot && grouped > 1) {
+  if (a.one_shot && !a.brief && grouped > 1) {
     s += " (×" + std::to_string(grouped) + ")";
   }
   return s;

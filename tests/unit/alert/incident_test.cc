@@ -1,4 +1,5 @@
 #include "alert/incident.h"
+#include "alert/render.h"
 
 #include <gtest/gtest.h>
 
@@ -155,6 +156,30 @@ TEST_F(IncidentTrackerTest, ZeroWindowEmitsAtOnce) {
   auto alerts = now_tracker.onEvent(event(EventKind::PathDown, clock.wallNow(), "dx"), clock.now());
   ASSERT_EQ(alerts.size(), 1u);
   EXPECT_EQ(alerts[0].opening.kind, EventKind::PathDown);
+}
+
+// A recovery that ends inside the grouping window of its "recovering" one-shot: one brief
+// RESOLVED message, not a FIRING that is already over.
+TEST_F(IncidentTrackerTest, RecoveryEndedWithinWindowIsOneBriefResolvedMessage) {
+  auto started = event(EventKind::RecoveryStarted, clock.wallNow(), "vpn-a");
+  EXPECT_TRUE(feed(started).empty());
+  clock.advance(std::chrono::seconds(2));
+  EXPECT_TRUE(feed(event(EventKind::RecoverySucceeded, clock.wallNow(), "vpn-a")).empty());
+  clock.advance(std::chrono::seconds(30));
+  auto alerts = tracker.due(clock.now());
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].fingerprint, "Beijing/recovery_started/vpn-a");
+  EXPECT_EQ(alerts[0].status, AlertStatus::Resolved);
+  EXPECT_TRUE(alerts[0].brief);
+  ASSERT_TRUE(alerts[0].ended);
+  EXPECT_EQ(alerts[0].events.size(), 2u);
+  EXPECT_EQ(summarize(alerts[0]), "recovery of vpn-a succeeded after 2s");
+  // After the window, a success with nothing pending is its own one-shot, as before.
+  feed(event(EventKind::RecoveryStarted, clock.wallNow(), "vpn-b"));
+  clock.advance(std::chrono::seconds(31));
+  auto firing = tracker.due(clock.now());
+  ASSERT_EQ(firing.size(), 1u);
+  EXPECT_EQ(firing[0].status, AlertStatus::Firing);
 }
 
 TEST_F(IncidentTrackerTest, FlushAllEmitsHeldAlertsInOrder) {
