@@ -59,6 +59,13 @@ class Attempt {
         !waitFor(kStopped, "for the instance to stop")) {
       return finish();
     }
+    if (state_ == kPending) {
+      // Someone started it as soon as it had stopped: that is the restart we wanted.
+      if (waitFor(kRunning, "for the instance (started by someone else) to start")) {
+        outcome_.success = true;
+      }
+      return finish();
+    }
     if (state_ != kStopped) {
       failed("cannot restart: the instance is " + state_);
       return finish();
@@ -148,6 +155,9 @@ class Attempt {
       }
       if (!describe("DescribeInstances")) {
         return false;
+      }
+      if (want == kStopped && state_ == kPending) {
+        return true;  // stopped and started again by someone else meanwhile: run() decides
       }
       if (want == kRunning && (state_ == kStopped || state_ == kStopping)) {
         // Stopped again while we waited for it to boot (e.g. an operator, or the instance

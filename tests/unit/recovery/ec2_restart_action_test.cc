@@ -197,6 +197,22 @@ TEST_F(Ec2RestartActionTest, IncorrectInstanceStateContinuesFromTheNewState) {
   EXPECT_EQ(state(), "running");
 }
 
+TEST_F(Ec2RestartActionTest, InstanceStartedBySomeoneElseWhileWeWaitIsNotStartedAgain) {
+  // Our stop completes at 10 s; right then an operator starts it (state pending).
+  on_wait_ = [this](int n) {
+    if (n == 2) {
+      clock_.advance(5s);
+      ASSERT_EQ(state(), "stopped");
+      fake_->addInstance(kInstance, "pending", "ap-southeast-1a");
+      clock_.advance(-5s);
+    }
+  };
+  ActionOutcome out = run(options());
+  EXPECT_TRUE(out.success) << out.reason;
+  EXPECT_EQ(calls("StartInstances"), 0u);
+  EXPECT_EQ(state(), "running");
+}
+
 TEST_F(Ec2RestartActionTest, TimesOutWhileStoppingAndSaysWhere) {
   startFake(10min);  // a stop that takes longer than the attempt may
   ActionOutcome out = run(options(1min));
@@ -256,16 +272,20 @@ TEST_F(Ec2RestartActionTest, CancelAfterOurStopCompletedSendsStart) {
   EXPECT_NE(state(), "stopped");
 }
 
-TEST_F(Ec2RestartActionTest, UnknownAndTerminatedInstancesFailAtOnce) {
+TEST_F(Ec2RestartActionTest, UnknownInstanceFailsAtOnce) {
   Ec2RestartOptions o = options();
   o.instance_id = "i-0000000000000dead";
   ActionOutcome out = run(o);
   EXPECT_FALSE(out.success);
   EXPECT_NE(out.reason.find("does not exist"), std::string::npos) << out.reason;
   EXPECT_TRUE(waits_.empty());
+}
 
+// (A separate test: replacing a fake that curl holds a kept-alive connection to makes the
+// server's shutdown wait for its keep-alive timeout.)
+TEST_F(Ec2RestartActionTest, TerminatedInstanceFailsAtOnce) {
   startFake(10s, "terminated");
-  out = run(options());
+  ActionOutcome out = run(options());
   EXPECT_FALSE(out.success);
   EXPECT_NE(out.reason.find("cannot restart: the instance is terminated"), std::string::npos)
       << out.reason;
