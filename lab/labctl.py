@@ -44,6 +44,17 @@ def lab_nice():
     return int(os.environ.get("LAB_NICE", "-15"))
 
 
+def autogroup_nice(pid):
+    """Gives the new session's scheduling autogroup the lab's nice level (see autogroup_nice in
+    lab/lib.sh: with autogroups a process's own nice only counts inside its session). Best
+    effort: without autogroup support nothing changes."""
+    if lab_nice() == 0:
+        return
+    with contextlib.suppress(OSError):
+        with open(f"/proc/{pid}/autogroup", "w") as f:
+            f.write(str(lab_nice()))
+
+
 def build_dir():
     return os.environ.get("PP_BUILD_DIR", os.path.join(ROOT, "build"))
 
@@ -195,6 +206,8 @@ class Lab:
         logf.close()
         self.procs.append((name, proc))
         self.record(proc.pid, name)
+        if nice:
+            autogroup_nice(proc.pid)
         return proc
 
     def kill(self, proc, sig=signal.SIGTERM):

@@ -31,6 +31,17 @@ CHARON=/usr/lib/ipsec/charon
 # and the traffic stream too. 0 turns it off.
 LAB_NICE=${LAB_NICE:--15}
 
+# autogroup_nice PID — gives PID's scheduling autogroup the lab's nice level too. With
+# kernel.sched_autogroup_enabled=1 (the default, and on these machines) every session (setsid)
+# is its own scheduling group: a process's nice value only ranks it inside its group, and CPU
+# time is shared between groups by the group's nice (/proc/PID/autogroup, sched(7)). Every lab
+# process starts in its own session, so `nice -n -15` alone bought nothing against a build in
+# another session; the group's nice does. Best effort: no autogroup support, no change.
+autogroup_nice() {
+  [[ $LAB_NICE != 0 && -w /proc/$1/autogroup ]] || return 0
+  echo "$LAB_NICE" 2> /dev/null > "/proc/$1/autogroup" || true
+}
+
 ns() { echo "$PP_LAB-$1"; }
 nsx() { local box=$1; shift; ip netns exec "$(ns "$box")" "$@"; }
 
@@ -176,6 +187,7 @@ start_charon() {
   done
   [[ -n $pid ]] || die "charon in $box did not start (see $dir/charon.out)"
   record_pid "$pid" "charon-$box"
+  autogroup_nice "$pid"
   for i in $(seq 300); do
     swan "$box" --stats > /dev/null 2>&1 && break
     pid_alive "$pid" || die "charon in $box exited (see $dir/charon.out, $dir/charon.log)"
