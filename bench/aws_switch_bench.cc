@@ -20,8 +20,8 @@
 #include <string>
 #include <vector>
 
-#include <asio.hpp>
 #include <fmt/format.h>
+#include <asio.hpp>
 
 #include "aws/credential_providers.h"
 #include "aws/ec2_route_table.h"
@@ -135,8 +135,8 @@ std::vector<double> runParallel(const Args& a, aws::FakeAwsEndpoint& fake, const
 }
 
 // The classic script's way: ReplaceRoute for one table after another.
-std::vector<double> runSequential(const Args& a, aws::FakeAwsEndpoint& fake,
-                                  const RealClock& clock, aws::CredentialsProvider& creds) {
+std::vector<double> runSequential(const Args& a, aws::FakeAwsEndpoint& fake, const RealClock& clock,
+                                  aws::CredentialsProvider& creds) {
   aws::Ec2RouteBackendOptions o;
   o.region = "us-east-1";
   o.endpoint_url = fake.url();
@@ -179,20 +179,20 @@ int run(const Args& a) {
   }
   aws::StaticCredentialsProvider creds{aws::Credentials(kKey, kSecret)};
 
-  std::printf("switching %d route tables, %d ms API latency, %d rounds\n", a.tables,
-              a.latency_ms, a.rounds);
-  printSummary(fmt::format("parallel (concurrency {}, {} workers)", a.concurrency, a.threads)
-                   .c_str(),
-               runParallel(a, fake, clock, creds));
+  std::printf("switching %d route tables, %d ms API latency, %d rounds\n", a.tables, a.latency_ms,
+              a.rounds);
+  printSummary(
+      fmt::format("parallel (concurrency {}, {} workers)", a.concurrency, a.threads).c_str(),
+      runParallel(a, fake, clock, creds));
   auto before = fake.stats();
-  printSummary("sequential (one ReplaceRoute after another)",
-               runSequential(a, fake, clock, creds));
+  printSummary("sequential (one ReplaceRoute after another)", runSequential(a, fake, clock, creds));
   auto after = fake.stats();
-  std::printf("fake: %llu requests, %llu signature rejections; parallel run: at most %llu in "
-              "flight\n",
-              static_cast<unsigned long long>(after.requests),
-              static_cast<unsigned long long>(after.rejected_signatures),
-              static_cast<unsigned long long>(before.max_in_flight));
+  std::printf(
+      "fake: %llu requests, %llu signature rejections; parallel run: at most %llu in "
+      "flight\n",
+      static_cast<unsigned long long>(after.requests),
+      static_cast<unsigned long long>(after.rejected_signatures),
+      static_cast<unsigned long long>(before.max_in_flight));
   return 0;
 }
 

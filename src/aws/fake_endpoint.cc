@@ -330,8 +330,7 @@ struct FakeAwsEndpoint::Impl {
     Table* table = nullptr;
     std::string destination;
   };
-  tl::expected<RouteRef, Reply> routeParams(const Params& q, bool strict,
-                                            const std::string& rid);
+  tl::expected<RouteRef, Reply> routeParams(const Params& q, bool strict, const std::string& rid);
 
   // ---- the call log ----
   // Logs an arriving request; returns its sequence number.
@@ -339,8 +338,7 @@ struct FakeAwsEndpoint::Impl {
   void endCall(std::uint64_t seq, const std::string& action, const Reply& reply);
 
   Reply serve(const httplib::Request& req, std::string body);
-  Reply handle(const httplib::Request& req, std::string body,
-               const Result<QueryRequest>& query);
+  Reply handle(const httplib::Request& req, std::string body, const Result<QueryRequest>& query);
   Reply dispatch(Service service, const Params& q, const std::string& access_key,
                  const std::string& rid);
   Reply describeRouteTables(const Params& q, const std::string& rid);
@@ -430,11 +428,13 @@ tl::expected<Page, Reply> FakeAwsEndpoint::Impl::page(const Params& q, std::size
     int n = 0;
     std::from_chars(m.data(), m.data() + m.size(), n);
     if (n < 5 || n > max_results) {
-      return tl::unexpected(invalid(
-          "InvalidParameterValue",
-          "Value ( " + m + " ) for parameter maxResults is invalid. Expecting a value between 5 "
-          "and " + std::to_string(max_results) + ".",
-          rid));
+      return tl::unexpected(
+          invalid("InvalidParameterValue",
+                  "Value ( " + m +
+                      " ) for parameter maxResults is invalid. Expecting a value between 5 "
+                      "and " +
+                      std::to_string(max_results) + ".",
+                  rid));
     }
     max = static_cast<std::size_t>(n);
   }
@@ -693,15 +693,14 @@ Reply FakeAwsEndpoint::Impl::changeRoute(const Params& q, bool replace,
                    rid);
   }
   if (targets[0].kind == RouteTargetKind::Instance) {
-    if (auto bad = checkIds({targets[0].id}, instances, "InvalidInstanceID.NotFound",
-                            "instance", rid)) {
+    if (auto bad =
+            checkIds({targets[0].id}, instances, "InvalidInstanceID.NotFound", "instance", rid)) {
       return *bad;
     }
   }
   auto& routes = where->table->routes;
-  auto existing = std::find_if(routes.begin(), routes.end(), [&](const Route& r) {
-    return r.destination == where->destination;
-  });
+  auto existing = std::find_if(routes.begin(), routes.end(),
+                               [&](const Route& r) { return r.destination == where->destination; });
   if (replace) {
     if (existing == routes.end()) {
       return invalid("InvalidParameterValue",
@@ -718,8 +717,8 @@ Reply FakeAwsEndpoint::Impl::changeRoute(const Params& q, bool replace,
     }
     routes.push_back({where->destination, targets[0], "CreateRoute"});
   }
-  return {200, ec2Response(replace ? "ReplaceRoute" : "CreateRoute", rid,
-                           "  <return>true</return>\n")};
+  return {200,
+          ec2Response(replace ? "ReplaceRoute" : "CreateRoute", rid, "  <return>true</return>\n")};
 }
 
 Reply FakeAwsEndpoint::Impl::deleteRoute(const Params& q, const std::string& rid) {
@@ -729,9 +728,8 @@ Reply FakeAwsEndpoint::Impl::deleteRoute(const Params& q, const std::string& rid
     return where.error();
   }
   auto& routes = where->table->routes;
-  auto it = std::find_if(routes.begin(), routes.end(), [&](const Route& r) {
-    return r.destination == where->destination;
-  });
+  auto it = std::find_if(routes.begin(), routes.end(),
+                         [&](const Route& r) { return r.destination == where->destination; });
   if (it == routes.end()) {
     return invalid("InvalidRoute.NotFound",
                    "no route with destination-cidr-block " + where->destination +
@@ -1067,8 +1065,7 @@ Result<void> FakeAwsEndpoint::start() {
   };
   control("GET", "/_fake/state", [&d](const httplib::Request&) { return d.stateJson(); });
   control("GET", "/_fake/calls", [&d](const httplib::Request& req) {
-    std::uint64_t since =
-        req.has_param("since") ? std::stoull(req.get_param_value("since")) : 0;
+    std::uint64_t since = req.has_param("since") ? std::stoull(req.get_param_value("since")) : 0;
     return d.callsJson(since);
   });
   // Rates in [0, 1]; a field left out is 0, so {} clears every fault.

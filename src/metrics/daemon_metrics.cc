@@ -268,9 +268,8 @@ void renderCounters(const DaemonMetrics& m, ExpositionWriter& w) {
 
 }  // namespace
 
-void AwsCallTotals::record(std::string_view operation, std::string_view outcome,
-                           double seconds) {
-  // Few distinct keys (a handful of operations × outcomes): look up before building strings.
+void AwsCallTotals::record(std::string_view operation, std::string_view outcome, double seconds) {
+  // A handful of operations × outcomes: the counter map stays tiny.
   auto key = std::make_pair(std::string(operation), std::string(outcome));
   ++counts_[std::move(key)];
   auto it = latency_.find(operation);

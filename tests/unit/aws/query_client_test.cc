@@ -142,11 +142,11 @@ TEST_F(QueryClientTest, EveryAttemptIsReportedWithOutcomeAndDuration) {
   QueryRequest del;
   del.action = "DeleteRoute";
   ASSERT_FALSE(c.call(del));
-  EXPECT_EQ(seen, (std::vector<std::string>{
-                      "DescribeRouteTables throttled", "DescribeRouteTables server_error",
-                      "DescribeRouteTables ok", "ReplaceRoute timeout",
-                      "ReplaceRoute network_error", "ReplaceRoute client_error",
-                      "DeleteRoute auth_error"}));
+  EXPECT_EQ(seen,
+            (std::vector<std::string>{"DescribeRouteTables throttled",
+                                      "DescribeRouteTables server_error", "DescribeRouteTables ok",
+                                      "ReplaceRoute timeout", "ReplaceRoute network_error",
+                                      "ReplaceRoute client_error", "DeleteRoute auth_error"}));
   EXPECT_EQ(took, std::vector<Duration>(7, 40ms));  // backoff sleeps are not counted
 }
 

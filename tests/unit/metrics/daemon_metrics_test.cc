@@ -153,21 +153,24 @@ TEST(DaemonMetricsTest, AwsCallTotalsCountAndTime) {
   m.aws_calls = counts;
   m.aws_call_latency = latencies;
   std::string out = renderDaemonMetrics(m);
-  EXPECT_TRUE(contains(
-      out, "pathpilot_aws_api_calls_total{operation=\"ReplaceRoute\",outcome=\"ok\"} 2"));
+  EXPECT_TRUE(
+      contains(out, "pathpilot_aws_api_calls_total{operation=\"ReplaceRoute\",outcome=\"ok\"} 2"));
   EXPECT_TRUE(contains(
       out, "pathpilot_aws_api_calls_total{operation=\"ReplaceRoute\",outcome=\"throttled\"} 1"));
   EXPECT_TRUE(contains(out, "# TYPE pathpilot_aws_api_request_duration_seconds histogram"));
-  EXPECT_TRUE(contains(
-      out, "pathpilot_aws_api_request_duration_seconds_bucket{operation=\"ReplaceRoute\","
-           "le=\"0.005\"} 1"));
-  EXPECT_TRUE(contains(
-      out, "pathpilot_aws_api_request_duration_seconds_bucket{operation=\"ReplaceRoute\","
-           "le=\"0.1\"} 3"));
+  EXPECT_TRUE(
+      contains(out,
+               "pathpilot_aws_api_request_duration_seconds_bucket{operation=\"ReplaceRoute\","
+               "le=\"0.005\"} 1"));
+  EXPECT_TRUE(
+      contains(out,
+               "pathpilot_aws_api_request_duration_seconds_bucket{operation=\"ReplaceRoute\","
+               "le=\"0.1\"} 3"));
   EXPECT_TRUE(contains(
       out, "pathpilot_aws_api_request_duration_seconds_count{operation=\"ReplaceRoute\"} 3"));
   EXPECT_TRUE(contains(
-      out, "pathpilot_aws_api_request_duration_seconds_count{operation=\"DescribeRouteTables\"} 1"));
+      out,
+      "pathpilot_aws_api_request_duration_seconds_count{operation=\"DescribeRouteTables\"} 1"));
 }
 
 // Structural check of the whole output, independent of promtool (which the integration test
