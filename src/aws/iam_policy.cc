@@ -65,6 +65,8 @@ Json statement(std::string_view sid, std::vector<std::string> actions, Json reso
 Result<IamPolicy> buildIamPolicy(const IamPolicyInput& input) {
   auto bad = [](std::string what) { return fail(ErrorCode::InvalidArgument, std::move(what)); };
   IamPolicy out;
+  // An empty Statement list is a valid document that allows nothing; printing it would look
+  // like success to a script that attaches whatever `check --iam` prints. Say so instead.
   bool needs_ec2 = !input.route_table_ids.empty() || !input.restart_instance_ids.empty();
   if (!needs_ec2 && input.sns_topic_arns.empty() && input.cloudwatch_namespaces.empty()) {
     return fail(ErrorCode::NotFound,
@@ -72,6 +74,8 @@ Result<IamPolicy> buildIamPolicy(const IamPolicyInput& input) {
                 "CloudWatch namespace is configured");
   }
 
+  // The EC2 ARNs are the only ones we compose (topic ARNs come complete), so region, partition
+  // and account matter only when there are tables or instances.
   Partition partition;
   if (needs_ec2) {
     auto p = partitionForRegion(input.region);
@@ -96,6 +100,9 @@ Result<IamPolicy> buildIamPolicy(const IamPolicyInput& input) {
     return makeArn(partition, "ec2", input.region, input.account_id, std::string(type) + "/" + id);
   };
 
+  // Every id is validated before it goes into an ARN: the ids come from a config file, and a
+  // crafted one must not widen a Resource (wildcards, quotes) — the format checks allow only
+  // the characters EC2 itself uses. Sets make the output sorted and free of duplicates.
   std::set<std::string> tables;
   for (const std::string& id : input.route_table_ids) {
     if (!isRouteTableId(id)) {
@@ -116,6 +123,9 @@ Result<IamPolicy> buildIamPolicy(const IamPolicyInput& input) {
     if (!arn || arn->service != "sns" || arn->region.empty() || !isAccountId(arn->account)) {
       return bad("iam policy: " + quoteText(text) + " is not an SNS topic ARN");
     }
+    // Credentials belong to one partition: a role in aws-cn can never publish to an aws
+    // topic, whatever its policy says. Not an error (the topic may have its own credentials
+    // via the channel's endpoint/profile), but the reviewer must know.
     if (needs_ec2 && arn->partition != partition.id) {
       out.warnings.push_back("SNS topic " + text + " is in partition " + arn->partition +
                              " but the EC2 region " + input.region + " is in " + partition.id +
@@ -146,10 +156,15 @@ Result<IamPolicy> buildIamPolicy(const IamPolicyInput& input) {
         statement("Ec2DescribeActionsAllowNoResourceScoping",
                   std::move(describe), "*"));
   }
+  // CreateRoute is needed for a destination a table has no route for yet (first start on a
+  // fresh table); ReplaceRoute for every failover and failback. The route table is the
+  // required resource type of both actions, so it is what we scope them to.
   if (!tables.empty()) {
     statements.push_back(statement("ProgramConfiguredRouteTables",
                                    {"ec2:CreateRoute", "ec2:ReplaceRoute"}, resources(tables)));
   }
+  // Only the instances of ec2-restart gateways: a command recovery (ssh, systemctl) needs no
+  // EC2 permission, and the instances that are only route targets are never stopped.
   if (!instances.empty()) {
     statements.push_back(statement("RestartGatewayInstancesWithEc2RestartRecovery",
                                    {"ec2:StartInstances", "ec2:StopInstances"},
@@ -166,6 +181,8 @@ Result<IamPolicy> buildIamPolicy(const IamPolicyInput& input) {
     s["Condition"] = {{"StringEquals", {{"cloudwatch:namespace", resources(namespaces)}}}};
     statements.push_back(std::move(s));
   }
+  // 2012-10-17 is the current (and only sensible) policy language version; ordered_json keeps
+  // Version before Statement, as people expect to read it.
   Json policy = {{"Version", "2012-10-17"}, {"Statement", std::move(statements)}};
   out.json = policy.dump(2);
   return out;

@@ -19,7 +19,8 @@
 // stderr. The account id of the route table and instance ARNs is --account-id, else
 // backends.aws.account_id; with neither, nothing is printed (a policy with a silently invented
 // "*" account would allow these ids in every account the role reaches). --account-id '*'
-// asks for that wildcard explicitly and is warned about.
+// asks for that wildcard explicitly and is warned about. With --agent, FILE is a gateway
+// agent's agent.yaml and the policy is its cloudwatch:PutMetricData in its namespace.
 // Exit: 0 valid (warnings allowed), 1 invalid or unreadable file (with --iam also: no AWS call
 // configured, or no account id), 2 usage error.
 #include <algorithm>
@@ -30,6 +31,7 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include "agent/agent_config.h"
 #include "aws/iam_policy.h"
 #include "cli/command.h"
 #include "config/loader.h"
@@ -43,6 +45,7 @@ struct CheckOptions {
   std::string file;
   bool json = false;
   bool iam = false;
+  bool agent = false;      // --agent: FILE is an agent.yaml (only with --iam)
   std::string account_id;  // --account-id: overrides backends.aws.account_id
 };
 
@@ -280,6 +283,28 @@ aws::IamPolicyInput iamInput(const config::Config& c, const std::string& account
   return in;
 }
 
+// Prints the policy (or why there is none) for `in`; shared by site and agent configs.
+int printIam(const CheckOptions& opt, const aws::IamPolicyInput& in) {
+  auto policy = aws::buildIamPolicy(in);
+  if (!policy) {
+    if (policy.error().code() == ErrorCode::NotFound) {
+      fmt::print(stderr, "{}: no IAM policy needed: this config makes no AWS call ({})\n",
+                 opt.file,
+                 opt.agent ? "no cloudwatch section"
+                           : "no route table with backend aws, no ec2-restart recovery, no sns "
+                             "alert channel");
+    } else {
+      fmt::print(stderr, "{}: {}\n", opt.file, policy.error().message());
+    }
+    return kExitFailure;
+  }
+  for (const std::string& w : policy->warnings) {
+    fmt::print(stderr, "{}: warning: {}\n", opt.file, w);
+  }
+  fmt::print("{}\n", policy->json);
+  return kExitOk;
+}
+
 int runIam(const CheckOptions& opt, const config::LoadReport& report) {
   if (!report.ok()) {
     fmt::print(stderr, "{}: invalid: {} error{}; no IAM policy printed\n", opt.file,
@@ -297,26 +322,29 @@ int runIam(const CheckOptions& opt, const config::LoadReport& report) {
                opt.file);
     return kExitFailure;
   }
-  auto policy = aws::buildIamPolicy(in);
-  if (!policy) {
-    if (policy.error().code() == ErrorCode::NotFound) {
-      fmt::print(stderr,
-                 "{}: no IAM policy needed: this config makes no AWS call (no route table with "
-                 "backend aws, no ec2-restart recovery, no sns alert channel)\n",
-                 opt.file);
-    } else {
-      fmt::print(stderr, "{}: {}\n", opt.file, policy.error().message());
-    }
+  return printIam(opt, in);
+}
+
+// The gateway agent only publishes CloudWatch metrics (agent/agent_config.h).
+int runAgentIam(const CheckOptions& opt) {
+  auto agent = agent::loadAgentConfig(opt.file);
+  if (!agent) {
+    fmt::print(stderr, "{}\n{}: invalid agent config; no IAM policy printed\n",
+               agent.error().message(), opt.file);
     return kExitFailure;
   }
-  for (const std::string& w : policy->warnings) {
-    fmt::print(stderr, "{}: warning: {}\n", opt.file, w);
+  aws::IamPolicyInput in;
+  if (agent->cloudwatch) {
+    in.region = agent->cloudwatch->region;
+    in.cloudwatch_namespaces.push_back(agent->cloudwatch->metric_namespace);
   }
-  fmt::print("{}\n", policy->json);
-  return kExitOk;
+  return printIam(opt, in);
 }
 
 int runCheck(const CheckOptions& opt) {
+  if (opt.iam && opt.agent) {
+    return runAgentIam(opt);
+  }
   config::LoadReport report = config::checkFile(opt.file);
   if (opt.iam) {
     printDiagnostics(report);
@@ -380,6 +408,9 @@ Command addCheckCommand(CLI::App& root) {
   auto* iam = app->add_flag("--iam", opt->iam,
                             "print the least-privilege IAM policy (JSON) for this config");
   iam->excludes(json);
+  app->add_flag("--agent", opt->agent,
+                "with --iam: FILE is a gateway agent's agent.yaml (CloudWatch policy)")
+      ->needs(iam);
   app->add_option("--account-id", opt->account_id,
                   "AWS account of the route tables and instances in the --iam policy "
                   "(default: backends.aws.account_id; '*' = any account, warned)")

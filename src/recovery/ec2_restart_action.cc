@@ -80,6 +80,8 @@ class Attempt {
   // Reads the instance's state into state_. False (outcome set) on an error or a state from
   // which no restart is possible.
   bool describe(std::string_view step) {
+    // Filtered by instance-id: a deleted instance comes back as an empty list (or, from some
+    // endpoints, InvalidInstanceID.NotFound); both mean there is nothing to restart.
     auto instances = ec2_.describeInstances({o_.instance_id});
     if (!instances) {
       if (instances.error().code() == ErrorCode::NotFound) {
@@ -93,6 +95,8 @@ class Attempt {
       return failed("instance does not exist (DescribeInstances returned no such instance)");
     }
     state_ = it->state.name;
+    // Terminal: an Auto Scaling group or an operator replaces such an instance, not us; its
+    // state reason ("Client.UserInitiatedShutdown") tells the operator who did it.
     if (state_ == "terminated" || state_ == "shutting-down") {
       return failed("cannot restart: the instance is " + state_ +
                     (it->state_reason.empty() ? "" : " (" + it->state_reason + ")"));
@@ -100,6 +104,8 @@ class Attempt {
     return true;
   }
 
+  // A plain stop, not Force: a forced stop skips the guest's shutdown (and may corrupt the
+  // gateway's disk); a hung guest is still stopped by EC2 after its own shutdown timeout.
   bool stop() {
     if (token_.cancelled()) {
       return cancelled();
@@ -113,11 +119,14 @@ class Attempt {
       return failed("StopInstances failed: " + r.error().message());
     }
     stopped_by_us_ = true;
+    // The answer's currentState is the freshest state we can get ("stopping", or "stopped"
+    // for an instance that stops at once); Describe may lag behind it for a moment.
     state_ = r->empty() ? std::string(kStopping) : r->front().current.name;
     return true;
   }
 
   bool startInstance() {
+    // Only ever after "stopped" (run() checks), so the only expected refusal is a race.
     // EC2 may still report IncorrectInstanceState for a moment after "stopped": retry at the
     // poll interval until the deadline.
     for (;;) {
@@ -146,7 +155,8 @@ class Attempt {
     }
   }
 
-  // Polls until state_ == `want`, bounded by the deadline.
+  // Polls until state_ == `want`, bounded by the deadline. The wait comes first: right after
+  // Stop/Start the state cannot have changed yet, and EC2's read-after-write is eventual.
   bool waitFor(std::string_view want, std::string_view what) {
     waiting_ = std::string(what);
     while (state_ != want) {
@@ -168,7 +178,9 @@ class Attempt {
     return true;
   }
 
-  // Waits one poll interval (cut to the deadline). False when cancelled or out of time.
+  // Waits one poll interval (cut to the deadline). False when cancelled or out of time. The
+  // deadline is checked on both sides of the wait: a wait hook or a slow call may have used up
+  // the time, and one more Describe after the deadline would only delay the failure report.
   bool pause() {
     MonoTime now = clock_.now();
     if (now >= deadline_) {
@@ -257,6 +269,8 @@ Result<void> Ec2RestartOptions::validate() const {
   return ok();
 }
 
+// Real time on purpose: this is how long a worker thread blocks. The attempt's deadline is on
+// the injected Clock (Attempt::pause), so tests that replace this wait stay deterministic.
 bool waitUnlessCancelled(Duration d, const route::CancelToken& token) {
   MonoTime until = std::chrono::steady_clock::now() + d;
   while (!token.cancelled()) {
@@ -266,6 +280,8 @@ bool waitUnlessCancelled(Duration d, const route::CancelToken& token) {
     }
     if (token.fd() >= 0) {
       // The eventfd becomes readable on cancel(): the wait ends at once.
+      // +1 ms rounds up, so that we never spin on a sub-millisecond remainder; at most a minute
+      // per poll(2) so that the int cannot overflow. EINTR just loops.
       pollfd p{token.fd(), POLLIN, 0};
       int ms = static_cast<int>(std::min<milliseconds::rep>(left.count() + 1, 60'000));
       ::poll(&p, 1, ms);

@@ -180,10 +180,23 @@ TEST_F(CheckIamTest, MissingAccountIdIsNamedNotInvented) {
       << r.err;
 }
 
+// The gateway agent publishes CloudWatch metrics only: PutMetricData, scoped by namespace.
+TEST_F(CheckIamTest, AgentConfigGetsPutMetricDataInItsNamespace) {
+  CommandRun r = run("--agent '" + std::string(PP_SOURCE_DIR) + "/examples/agent.yaml'");
+  Json p = policy(r);
+  ASSERT_EQ(p["Statement"].size(), 1u) << r.out;
+  Json cw = p["Statement"][0];
+  EXPECT_EQ(cw["Sid"], "PutMetricDataOnlyInConfiguredNamespaces");
+  EXPECT_EQ(cw["Action"], "cloudwatch:PutMetricData");
+  EXPECT_EQ(cw["Resource"], "*");
+  EXPECT_EQ(cw["Condition"]["StringEquals"]["cloudwatch:namespace"], "pathpilot/Tunnels");
+}
+
 TEST_F(CheckIamTest, UsageAndConfigErrors) {
   std::string file = write(site("ap-southeast-1", true));
   EXPECT_EQ(run("'" + file + "' --account-id 12").exit_code, 2);
   EXPECT_EQ(run("'" + file + "' --json").exit_code, 2);
+  EXPECT_EQ(run("--agent '" + file + "'").exit_code, 1);  // not an agent.yaml
   CommandRun r = run(write("site: {name: Test}\npaths: []\n"));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.out, "");
