@@ -26,6 +26,7 @@ import os
 import secrets
 import shutil
 import signal
+import subprocess
 import sys
 import time
 import unittest
@@ -133,6 +134,11 @@ class AwsEndToEndTest(unittest.TestCase):
         net.add("far")
         for i, path in enumerate(("dx", "gwa", "gwb"), start=1):
             net.veth("mon", path, f"10.201.{i}.1/30", "far", path, f"10.201.{i}.2/30")
+        # The topology answers before the daemon starts: right after `ip link set up` a veth
+        # may have no carrier yet, and probes sent then fail (ENOBUFS) and mark paths down.
+        for i in (1, 2, 3):
+            nstest.wait_for(lambda i=i: net.ping("mon", f"10.201.{i}.2", f"10.201.{i}.1"), 10,
+                            f"10.201.{i}.2 answering")
         # The fake AWS endpoint on mon's loopback: four tables on DX, two gateway instances.
         cmd = [fake_bin(), "--listen", "127.0.0.1:0", "--seed", "7"]
         for t in TABLES:
@@ -342,6 +348,18 @@ class AwsEndToEndTest(unittest.TestCase):
         self.daemon.send_signal(signal.SIGTERM)
         self.assertEqual(self.daemon.wait(timeout=15), 0)
         self.net.forget(self.daemon)
+        # No event lost between the two sinks either: the searchable SQLite journal holds
+        # exactly the route changes the JSONL file does (the one per table per change checked
+        # above), across the kill -9.
+        out = subprocess.run([nstest.pathpilot_bin(), "events", "--journal",
+                              os.path.join(WORK, "journal.db"), "--kind", "route_changed",
+                              "--limit", "0", "--json"], capture_output=True, text=True,
+                             timeout=30, check=True).stdout
+        key = lambda e: (e["time"], e["route_table"], e["to"])  # noqa: E731
+        in_sqlite = sorted(key(json.loads(line)) for line in out.splitlines() if line.strip())
+        in_jsonl = sorted(key(e) for e in self.route_changes(0))
+        self.assertEqual(in_sqlite, in_jsonl)
+        self.assertEqual(len(in_jsonl), 3 * len(TABLES) + len(TABLES) - len(changed_before))
         print(f"\naws e2e: {time.time() - t_start:.1f} s; kill -9 with "
               f"{len(changed_before)}/{len(TABLES)} tables already changed by in-flight calls; "
               f"fake counts: {json.dumps(self.calls(1 << 62)['counts'])}")

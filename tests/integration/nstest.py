@@ -135,6 +135,13 @@ class Netns:
                                f"(exit {out.returncode}): {out.stderr.strip()}")
         return out.stdout
 
+    def ping(self, box, target, source=None):
+        """True when one ping from namespace `box` (optionally from `source`) is answered."""
+        cmd = ["ip", "netns", "exec", self.ns(box), "ping", "-q", "-n", "-c", "1", "-W", "1"]
+        if source:
+            cmd += ["-I", source]
+        return subprocess.run([*cmd, target], capture_output=True, timeout=10).returncode == 0
+
     def spawn(self, name, box, cmd, env=None, cwd=None):
         """Starts `cmd` in namespace `box` (output to DIR/NAME.log). `ip netns exec` execs the
         command in place, so the Popen's PID is the command's own: it is ended by that PID."""
