@@ -60,7 +60,8 @@ struct Alert {
   // Route tables / destinations affected, unique, in first-seen order.
   std::vector<std::string> route_tables;
   std::vector<std::string> destinations;
-  // What moved: the first route change's `from` and the last one's `to` (may be empty).
+  // What moved: every path the route changes left and went to, ", "-separated in first-seen
+  // order ("dx" → "vpn-a, vpn-b"); empty without route changes.
   std::string from;
   std::string to;
 };

@@ -179,11 +179,19 @@ void IncidentTracker::addEvent(Alert& alert, const journal::Event& e) {
   addUnique(alert.route_tables, e.route_table);
   addUnique(alert.destinations, e.destination);
   if (e.kind == EventKind::RouteChanged) {
-    if (alert.from.empty()) {
-      alert.from = e.from;
-    }
-    alert.to = e.to;
+    // Tables of two AZs leave DX for their own gateways (and come back from them): name
+    // every path, "dx → vpn-a, vpn-b", not just the first or last one.
+    addToList(alert.from, e.from);
+    addToList(alert.to, e.to);
   }
+}
+
+void IncidentTracker::addToList(std::string& list, const std::string& item) {
+  // Path names are [A-Za-z0-9_.-]: ", " never occurs inside one.
+  if (item.empty() || (", " + list + ", ").find(", " + item + ", ") != std::string::npos) {
+    return;
+  }
+  list += (list.empty() ? "" : ", ") + item;
 }
 
 void IncidentTracker::openOrJoin(const std::string& key, const journal::Event& e, MonoTime now) {

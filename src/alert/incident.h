@@ -101,6 +101,8 @@ class IncidentTracker {
   Pending* pendingFor(const std::string& fingerprint, AlertStatus status);
   Pending* windowOfSite(const std::string& site, MonoTime now);
   void addEvent(Alert& alert, const journal::Event& e);
+  // Appends `item` to the ", "-separated `list` unless it is there already.
+  static void addToList(std::string& list, const std::string& item);
   void openOrJoin(const std::string& key, const journal::Event& e, MonoTime now);
   void resolve(std::string key, const journal::Event& e, MonoTime now);
   void oneShot(const journal::Event& e, MonoTime now);

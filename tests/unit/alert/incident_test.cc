@@ -182,6 +182,19 @@ TEST_F(IncidentTrackerTest, RecoveryEndedWithinWindowIsOneBriefResolvedMessage) 
   EXPECT_EQ(firing[0].status, AlertStatus::Firing);
 }
 
+// Each AZ's table leaves DX for its own gateway: the alert names both destinations.
+TEST_F(IncidentTrackerTest, TablesMovingToDifferentPathsNameThemAll) {
+  feed(event(EventKind::PathDown, clock.wallNow(), "dx"));
+  feed(event(EventKind::RouteChanged, clock.wallNow(), "vpn-a", "rtb-a", "dx", "vpn-a"));
+  feed(event(EventKind::RouteChanged, clock.wallNow(), "vpn-b", "rtb-b", "dx", "vpn-b"));
+  feed(event(EventKind::RouteChanged, clock.wallNow(), "vpn-a", "rtb-c", "dx", "vpn-a"));
+  clock.advance(std::chrono::seconds(31));
+  auto alerts = tracker.due(clock.now());
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].to, "vpn-a, vpn-b");
+  EXPECT_EQ(summarize(alerts[0]), "dx down: 3 route tables moved dx → vpn-a, vpn-b");
+}
+
 TEST_F(IncidentTrackerTest, FlushAllEmitsHeldAlertsInOrder) {
   feed(event(EventKind::PathDown, clock.wallNow(), "dx"));
   clock.advance(std::chrono::seconds(1));
