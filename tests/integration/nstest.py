@@ -142,11 +142,15 @@ class Netns:
             cmd += ["-I", source]
         return subprocess.run([*cmd, target], capture_output=True, timeout=10).returncode == 0
 
-    def spawn(self, name, box, cmd, env=None, cwd=None):
-        """Starts `cmd` in namespace `box` (output to DIR/NAME.log). `ip netns exec` execs the
-        command in place, so the Popen's PID is the command's own: it is ended by that PID."""
+    def spawn(self, name, box, cmd, env=None, cwd=None, nice=True):
+        """Starts `cmd` in namespace `box` (output to DIR/NAME.log), at the lab's nice level
+        (LAB_NICE, default -15: on a busy build machine a starved prober looks like a lossy
+        path) unless nice=False. `ip netns exec` and `nice` exec the command in place, so the
+        Popen's PID is the command's own: it is ended by that PID."""
         log = open(os.path.join(self.dir, f"{name}.log"), "ab")
-        proc = subprocess.Popen(["ip", "netns", "exec", self.ns(box), *map(str, cmd)],
+        level = labctl.lab_nice()
+        prefix = ["nice", "-n", str(level)] if nice and level != 0 else []
+        proc = subprocess.Popen(["ip", "netns", "exec", self.ns(box), *prefix, *map(str, cmd)],
                                 stdout=log, stderr=subprocess.STDOUT, cwd=cwd,
                                 env=dict(os.environ, **(env or {})), start_new_session=True)
         log.close()
