@@ -33,7 +33,7 @@ import unittest
 
 import nstest
 
-PREFIX = f"ppe2e{os.getpid() % 100000}"
+PREFIX = f"ppe2e{os.getpid()}"
 WORK = f"/tmp/{PREFIX}"
 DST = "10.10.0.0/16"
 VGW = "vgw-0e2e0001"
@@ -114,6 +114,7 @@ class AwsEndToEndTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         preflight()
+        shutil.rmtree(WORK, ignore_errors=True)  # a failed run's logs under a recycled PID
         cls.net = nstest.Netns(PREFIX, WORK)
         # ctest ends a test that runs over its TIMEOUT with SIGTERM: clean up even then (the
         # daemon and the fake run in sessions of their own and would outlive us).
