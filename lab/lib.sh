@@ -55,13 +55,32 @@ check_gateway() {
 
 lab_exists() { [[ -e /run/netns/$(ns vpc) ]]; }
 
-# veth BOX1 IF1 ADDR1 BOX2 IF2 ADDR2 — a point-to-point link between two boxes.
+# pin_neigh BOX DEV ADDR PEER_BOX PEER_DEV — a permanent ARP entry in BOX: ADDR is PEER_BOX's
+# PEER_DEV. Why: the kernel's ARP table is one table for all namespaces, with one limit
+# (net.ipv4.neigh.default.gc_thresh3, 1024, settable only in the host namespace). Other tests on
+# the same machine (1,000-target probe benches) fill it, and then every new or re-resolved
+# entry fails: sends return ENOBUFS ("No buffer space available") and forwarded packets are
+# dropped until the forced GC (at most every 5 s) frees entries, a multi-second outage of
+# whichever lab link needed ARP at the time. Permanent entries do not count towards that limit
+# and are never collected, so the lab's links do not depend on what else runs. Measured here:
+# 1,003 of 1,024 entries in use while a lab test saw ENOBUFS on its DX probes.
+pin_neigh() {
+  local mac
+  mac=$(ip -n "$(ns "$4")" -br link show dev "$5" | awk '{print $3}')
+  [[ $mac =~ ^([0-9a-f]{2}:){5}[0-9a-f]{2}$ ]] || die "no MAC address for $5 in $(ns "$4")"
+  ip -n "$(ns "$1")" neigh replace "$3" lladdr "$mac" dev "$2" nud permanent
+}
+
+# veth BOX1 IF1 ADDR1 BOX2 IF2 ADDR2 — a point-to-point link between two boxes, with permanent
+# ARP entries both ways (see pin_neigh).
 veth() {
   ip link add "$2" netns "$(ns "$1")" type veth peer name "$5" netns "$(ns "$4")"
   ip -n "$(ns "$1")" addr add "$3" dev "$2"
   ip -n "$(ns "$4")" addr add "$6" dev "$5"
   ip -n "$(ns "$1")" link set "$2" up
   ip -n "$(ns "$4")" link set "$5" up
+  pin_neigh "$1" "$2" "${6%/*}" "$4" "$5"
+  pin_neigh "$4" "$5" "${3%/*}" "$1" "$2"
 }
 
 # inet_port BOX ADDR — plugs BOX into the "internet" bridge (interface `out` in BOX).

@@ -80,6 +80,11 @@ class LossTest(LabCase):
         self.assertNotIn(("dx", "down"), states)
         for path, gw in (("vpn-a", "gwa"), ("vpn-b", "gwb")):
             stalls = self.stalls(watchers[gw][1])
+            short = self.stalls(watchers[gw][1], min_gap=0.1)
+            print(f"diag: {gw} watcher gaps >= 0.1 s: "
+                  f"{[(round(a, 3), round(b - a, 3)) for a, b in short]}")
+            for e in self.events("path_down", since=t0, path=path):
+                print(f"diag: {path} down at {event_time(e):.3f}: {e['reason']}")
             for e in self.events("path_down", since=t0, path=path):
                 t = event_time(e)
                 explained = [st for st in stalls if st[0] - 0.5 <= t <= st[1] + 0.5]
