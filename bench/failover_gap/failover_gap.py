@@ -10,8 +10,9 @@ the hole to first packet after). Then it heals DX and waits until both tables ar
 
 Variants: classic (bench/failover_gap/classic.sh: ping -c3 -W1 per target, then
 ip route replace, sleep 1), pp-1s / pp-300ms / pp-100ms (pathpilot with examples/lab.yaml at
-that probe interval; timeouts 500 / 200 / 80 ms; fall 3; flap damping off, since DX is failed
-every few seconds on purpose).
+that probe interval; timeouts 500 / 200 / 80 ms as the ceiling of lab.yaml's RTT-adaptive
+timeout, 10 ms floor; fall 3; two phase-locked targets per path, quorum 1; flap damping off,
+since DX is failed every few seconds on purpose).
 
     sudo bench/failover_gap/run.sh                    # everything, 10 runs each
     sudo RUNS=3 bench/failover_gap/run.sh classic     # a quick check of one variant
