@@ -172,9 +172,15 @@ int runDaemon(const RunOptions& options) {
   // many tables switch at once (bench/aws_switch_bench.cc). Set at start, like the pool.
   route::ThreadPoolExecutor executor(
       io, std::max<std::size_t>(4, static_cast<std::size_t>(cfg.backends.aws.max_concurrency)));
-  // Recovery commands may run for minutes: they get their own workers, so that two gateways
-  // being restarted never hold up route programming.
-  route::ThreadPoolExecutor recovery_executor(io, 2);
+  // Recovery commands and ec2-restart attempts may run for minutes: they get their own
+  // workers, so that gateways being restarted never hold up route programming, and one worker
+  // per gateway with a recovery (at least 2), so that one gateway's restart never waits for
+  // another's. (A reload that adds gateways beyond that queues their attempts.)
+  std::size_t recovering = 0;
+  for (const auto& p : cfg.paths) {
+    recovering += p.recovery ? 1 : 0;
+  }
+  route::ThreadPoolExecutor recovery_executor(io, std::max<std::size_t>(2, recovering));
   route::PosixProcessRunner runner;
   AwsTables aws_tables(clock);
   journal::Journal& events = **journal;
