@@ -20,6 +20,14 @@ constexpr std::size_t kMaxQueuedEvents = 100'000;
 // Workers re-check at least this often (a clock jump, a row written by another process).
 constexpr Duration kMaxIdleWait = std::chrono::seconds(30);
 
+std::string jsonListText(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) {
+    out += (out.empty() ? "" : ", ") + i;
+  }
+  return out;
+}
+
 journal::Link linkFrom(std::string_view name) {
   auto l = journal::parseLink(name);
   return l ? *l : journal::Link::None;
@@ -40,6 +48,64 @@ AlertManager::AlertManager(const config::AlertSettings& settings, std::string si
       router_(settings),
       tracker_(TrackerOptions{settings.group_window, settings.repeat_interval}) {
   applySettings(settings, std::move(channels));
+  restoreIncidents();
+}
+
+void AlertManager::restoreIncidents() {
+  std::vector<std::string> bad;
+  auto records = outbox_->incidents(&bad);
+  for (const auto& why : bad) {
+    // Left in the file (a newer build may read it); this run cannot resolve it.
+    spdlog::warn("alerts: {}: {}; not restored", outbox_->path(), why);
+  }
+  if (!records) {
+    spdlog::error("alerts: open incidents not restored: {}", records.error().toString());
+    return;
+  }
+  std::lock_guard lock(mu_);
+  for (auto& r : *records) {
+    tracker_.restore(r, clock_.now(), clock_.wallNow());
+    spdlog::info("alerts: incident {} (since {}, fired on {}) restored: its RESOLVED follows "
+                 "when it heals",
+                 r.key, formatRfc3339(r.started),
+                 r.channels.empty() ? std::string("no channel") : jsonListText(r.channels));
+    fired_[r.key] = std::move(r);
+  }
+}
+
+void AlertManager::closeIncidentsOutside(const std::vector<std::string>& paths) {
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& key : tracker_.openKeys()) {
+      auto r = tracker_.record(key, clock_.now(), clock_.wallNow());
+      if (!r) {
+        continue;
+      }
+      const journal::Event& o = r->opening;
+      std::string why;
+      if (!o.site.empty() && o.site != site_) {
+        why = "site " + o.site + " is no longer this daemon's (now " + site_ + ")";
+      } else if (!o.path.empty() && std::find(paths.begin(), paths.end(), o.path) == paths.end()) {
+        why = "path " + o.path + " is no longer in the config";
+      }
+      if (why.empty()) {
+        continue;
+      }
+      auto e = journal::makeEvent(journal::EventKind::ConfigLoaded, clock_.wallNow(), o.site);
+      e.path = o.path;
+      e.link = o.link;
+      e.reason = why;
+      e.message = "incident closed: " + why;
+      tracker_.close(key, e, clock_.now());
+      spdlog::info("alerts: incident {} closed: {}", key, why);
+    }
+  }
+  group_cv_.notify_one();
+}
+
+std::size_t AlertManager::openIncidents() const {
+  std::lock_guard lock(mu_);
+  return tracker_.openIncidents();
 }
 
 void AlertManager::applySettings(const config::AlertSettings& settings,
@@ -240,17 +306,14 @@ void AlertManager::groupLoop() {
 }
 
 std::size_t AlertManager::process(std::deque<journal::Event> events, bool flush_all) {
-  std::vector<Alert> alerts;
+  std::vector<Ready> alerts;
   {
     std::lock_guard lock(mu_);
     for (const auto& e : events) {
-      auto ready = tracker_.onEvent(e, clock_.now());
-      alerts.insert(alerts.end(), std::make_move_iterator(ready.begin()),
-                    std::make_move_iterator(ready.end()));
+      collect(tracker_.onEvent(e, clock_.now()), alerts, clock_.now());
     }
-    auto due = flush_all ? tracker_.flushAll() : tracker_.due(clock_.now());
-    alerts.insert(alerts.end(), std::make_move_iterator(due.begin()),
-                  std::make_move_iterator(due.end()));
+    tracker_.expireUnconfirmed(clock_.now(), clock_.wallNow());
+    collect(flush_all ? tracker_.flushAll() : tracker_.due(clock_.now()), alerts, clock_.now());
   }
   std::size_t before = outbox_->pending();
   for (const auto& a : alerts) {
@@ -259,8 +322,59 @@ std::size_t AlertManager::process(std::deque<journal::Event> events, bool flush_
   return outbox_->pending() - std::min(before, outbox_->pending());
 }
 
-void AlertManager::enqueueAlert(const Alert& alert) {
-  for (const auto& name : router_.channelsFor(alert)) {
+void AlertManager::collect(std::vector<Alert> alerts, std::vector<Ready>& out, MonoTime now) {
+  for (auto& a : alerts) {
+    Ready r{std::move(a), std::nullopt};
+    // Only a FIRING that stays open is saved; the incident may already be closed again when
+    // the group window is zero and the resolving event came in the same batch.
+    if (!r.alert.one_shot && !r.alert.brief && r.alert.status == AlertStatus::Firing) {
+      r.record = tracker_.record(r.alert.fingerprint, now, clock_.wallNow());
+    }
+    out.push_back(std::move(r));
+  }
+}
+
+std::vector<std::string> AlertManager::resolvedChannels(
+    const Alert& alert, const std::vector<std::string>& fired) const {
+  // The routes in force decide as for any alert; on top, every channel the FIRING went to
+  // gets the RESOLVED, even when a reload or restart changed the routes since: otherwise
+  // Alertmanager keeps the alert active and a chat shows an incident that never ends. A
+  // route with `resolved: false` still opts its channels out.
+  std::vector<std::string> out = router_.channelsFor(alert);
+  Alert as_firing = alert;
+  as_firing.status = AlertStatus::Firing;
+  auto firing_now = router_.channelsFor(as_firing);
+  for (const auto& name : fired) {
+    bool opted_out =
+        std::find(firing_now.begin(), firing_now.end(), name) != firing_now.end() &&
+        std::find(out.begin(), out.end(), name) == out.end();
+    if (channels_.count(name) > 0 && !opted_out &&
+        std::find(out.begin(), out.end(), name) == out.end()) {
+      out.push_back(name);
+    }
+  }
+  return out;
+}
+
+void AlertManager::enqueueAlert(const Ready& ready) {
+  const Alert& alert = ready.alert;
+  bool incident = !alert.one_shot;
+  bool closes = incident && (alert.status == AlertStatus::Resolved || alert.brief);
+  std::optional<std::vector<std::string>> fired_on;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = fired_.find(alert.fingerprint); it != fired_.end()) {
+      fired_on = it->second.channels;
+    }
+  }
+  // The RESOLVED of an incident that fired also goes where its FIRING went (after a restart
+  // or a reload the routes may say otherwise, and Alertmanager must get the endsAt of the
+  // alert it holds). Everything else follows the routes.
+  std::vector<std::string> targets = closes && !alert.brief && fired_on
+                                         ? resolvedChannels(alert, *fired_on)
+                                         : router_.channelsFor(alert);
+  std::vector<Notification> rows;
+  for (const auto& name : targets) {
     ChannelState* cs = find(name);
     if (cs == nullptr) {
       continue;
@@ -269,13 +383,36 @@ void AlertManager::enqueueAlert(const Alert& alert) {
     if (n.site.empty()) {
       n.site = site_;
     }
-    if (auto r = outbox_->enqueue(n, clock_.wallNow()); !r) {
-      // The outbox is the promise; when the disk refuses, say so loudly.
-      spdlog::error("alerts: cannot store the alert for channel {}: {}", name,
-                    r.error().toString());
-      std::lock_guard lock(mu_);
-      ++enqueue_errors_;
+    rows.push_back(std::move(n));
+  }
+  std::optional<IncidentRecord> save;
+  if (ready.record) {
+    save = *ready.record;
+    if (fired_on) {
+      save->channels = *fired_on;
     }
+    for (const auto& n : rows) {
+      if (std::find(save->channels.begin(), save->channels.end(), n.channel) ==
+          save->channels.end()) {
+        save->channels.push_back(n.channel);
+      }
+    }
+    save->summary = rows.empty() ? summarize(alert) : rows.front().title;
+  }
+  std::string remove = closes ? alert.fingerprint : std::string();
+  if (auto r = outbox_->enqueueAll(rows, save, remove, clock_.wallNow()); !r) {
+    // The outbox is the promise; when the disk refuses, say so loudly.
+    spdlog::error("alerts: cannot store the alert {} ({} message(s)): {}", alert.fingerprint,
+                  rows.size(), r.error().toString());
+    std::lock_guard lock(mu_);
+    enqueue_errors_ += std::max<std::size_t>(rows.size(), 1);
+    return;
+  }
+  std::lock_guard lock(mu_);
+  if (save) {
+    fired_[save->key] = std::move(*save);
+  } else if (closes) {
+    fired_.erase(alert.fingerprint);
   }
 }
 
@@ -585,8 +722,16 @@ Result<std::unique_ptr<AlertManager>> openAlertManager(const config::Config& cfg
   if (!outbox) {
     return fail(outbox.error());
   }
-  return std::make_unique<AlertManager>(settings, cfg.site.name, std::move(*channels),
-                                        std::move(*outbox), clock, std::move(sink));
+  auto manager = std::make_unique<AlertManager>(settings, cfg.site.name, std::move(*channels),
+                                                std::move(*outbox), clock, std::move(sink));
+  // Incidents restored from a previous run whose path was removed meanwhile: nothing will
+  // ever report that path again, so resolve them now rather than leave them open forever.
+  std::vector<std::string> paths;
+  for (const auto& p : cfg.paths) {
+    paths.push_back(p.name);
+  }
+  manager->closeIncidentsOutside(paths);
+  return manager;
 }
 
 Result<AlertReload> AlertReload::prepare(const config::Config& next, const AlertManager* current,
@@ -609,6 +754,9 @@ Result<AlertReload> AlertReload::prepare(const config::Config& next, const Alert
   std::string n = std::to_string(next.alerts->channels.size()) + " channel(s)";
   if (current != nullptr && current->outboxPath() == next.alerts->outbox) {
     r.kind_ = Kind::Reconfigure;
+    for (const auto& p : next.paths) {
+      r.paths_.push_back(p.name);
+    }
     r.settings_ = *next.alerts;
     r.channels_ = std::move(*channels);
     r.summary_ = "alerts: " + n + ", outbox kept (" + std::to_string(current->outboxDepth()) +
@@ -620,6 +768,9 @@ Result<AlertReload> AlertReload::prepare(const config::Config& next, const Alert
     return fail(outbox.error());
   }
   r.kind_ = Kind::Replace;
+  for (const auto& p : next.paths) {
+    r.paths_.push_back(p.name);
+  }
   r.fresh_ = std::make_unique<AlertManager>(*next.alerts, next.site.name, std::move(*channels),
                                             std::move(*outbox), clock, std::move(sink));
   r.summary_ = "alerts: " + n + ", outbox " + next.alerts->outbox +
@@ -635,12 +786,14 @@ void AlertReload::apply(std::unique_ptr<AlertManager>& current) {
       return;
     case Kind::Reconfigure:
       current->reconfigure(*settings_, std::move(channels_));
+      current->closeIncidentsOutside(paths_);
       return;
     case Kind::Replace:
       if (current) {
         current->stop(Duration::zero());
       }
       current = std::move(fresh_);
+      current->closeIncidentsOutside(paths_);
       current->start();
       return;
     case Kind::Remove:

@@ -13,6 +13,11 @@
 //   5. reports each final outcome through the EventSink as an alert_sent / alert_failed event
 //      (the daemon appends them to the journal; they are never alerted on themselves).
 // A hanging endpoint blocks only its own channel's worker, bounded by the channel's timeout.
+// Open incidents live in the outbox's file too (saved with their FIRING rows, deleted with
+// their RESOLVED rows): a manager built on the same file after a restart restores them, so a
+// heal after the restart sends ONE RESOLVED to each channel the incident fired on, with the
+// same Alertmanager labels and startsAt. closeIncidentsOutside() resolves those whose path
+// left the config.
 //
 // Threading: submit(), outboxDepth(), stats() are safe from any thread. start()/stop() from
 // the owning thread. The EventSink is called from the alert threads. Without start(), nothing
@@ -111,6 +116,14 @@ class AlertManager {
   // number of delivery attempts made.
   std::size_t pump();
 
+  // Resolves every open incident whose path is not in `paths` (or whose site is not this
+  // manager's): its RESOLVED says the path left the config. Call at start and after a config
+  // reload. Safe from any thread; the RESOLVED is grouped and sent like any other.
+  void closeIncidentsOutside(const std::vector<std::string>& paths);
+
+  // Open incidents (restored or new). Safe from any thread.
+  std::size_t openIncidents() const;
+
   // Messages waiting in the outbox (all channels).
   std::size_t outboxDepth() const { return outbox_->pending(); }
   ManagerStats stats() const;
@@ -144,7 +157,20 @@ class AlertManager {
   // Processes `events` and due groups (or all groups when `flush_all`). Returns how many
   // messages were written to the outbox.
   std::size_t process(std::deque<journal::Event> events, bool flush_all);
-  void enqueueAlert(const Alert& alert);
+  // An alert with, for an incident's FIRING, the incident's state to save with it.
+  struct Ready {
+    Alert alert;
+    std::optional<IncidentRecord> record;
+  };
+  // Requires: mu_ held. Pairs each alert with its incident's state at this moment.
+  void collect(std::vector<Alert> alerts, std::vector<Ready>& out, MonoTime now);
+  // Restores the incidents saved in the outbox (constructor).
+  void restoreIncidents();
+  // The channels a RESOLVED of a fired incident goes to: those of the routes in force, plus
+  // those its FIRING went to that still exist, unless a route now opts them out of RESOLVEDs.
+  std::vector<std::string> resolvedChannels(const Alert& alert,
+                                            const std::vector<std::string>& fired) const;
+  void enqueueAlert(const Ready& ready);
   Step deliverOne(ChannelState& cs);
   void emit(journal::EventKind kind, const Notification& n, const std::string& reason,
             const std::string& message);
@@ -180,6 +206,9 @@ class AlertManager {
   // A stop() for a reconfigure: held groups stay held (the new routes send them), instead of
   // being flushed as at shutdown.
   bool keep_held_ = false;
+  // Open incidents that fired: their saved state, with the channels they fired on. Only the
+  // grouping side (process) uses it.
+  std::map<std::string, IncidentRecord> fired_;
   // The helper thread of the last reconfigure(); joined by the next one and by stop().
   std::thread reconfigurer_;
 };
@@ -231,6 +260,7 @@ class AlertReload {
   std::optional<config::AlertSettings> settings_;
   std::vector<std::unique_ptr<Channel>> channels_;
   std::unique_ptr<AlertManager> fresh_;
+  std::vector<std::string> paths_;  // the new config's paths (closeIncidentsOutside)
   std::string summary_;
 };
 

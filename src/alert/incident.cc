@@ -67,9 +67,16 @@ std::vector<Alert> IncidentTracker::onEvent(const journal::Event& e, MonoTime no
     case EventKind::RouteError:
       openOrJoin(incidentKey(e), e, now);
       break;
-    case EventKind::PathUp:
+    case EventKind::PathUp: {
+      // A recovery incident restored after a restart: the recovery engine forgot it, so no
+      // recovery_succeeded will come; the gateway's path being up again is the verdict.
+      auto rec = incidents_.find(e.site + "/recovery/" + e.path);
+      if (rec != incidents_.end() && rec->second.restored) {
+        resolve(rec->first, e, now);
+      }
       resolve(incidentKey(e), e, now);
       break;
+    }
     case EventKind::FailStaticCleared: {
       auto it = incidents_.find(incidentKey(e));
       if (it == incidents_.end()) {
@@ -134,6 +141,11 @@ std::vector<Alert> IncidentTracker::flushAll() { return takeDue(std::nullopt); }
 
 std::optional<MonoTime> IncidentTracker::nextDeadline() const {
   std::optional<MonoTime> next;
+  for (const auto& [key, inc] : incidents_) {
+    if (inc.confirm_by && (!next || *inc.confirm_by < *next)) {
+      next = inc.confirm_by;
+    }
+  }
   for (const Pending& p : pending_) {
     if (!next || p.deadline < *next) {
       next = p.deadline;
@@ -218,6 +230,8 @@ void IncidentTracker::openOrJoin(const std::string& key, const journal::Event& e
     return;
   }
   Incident& inc = it->second;
+  // Seen again after a restart: the incident is still real.
+  inc.confirm_by.reset();
   if (e.kind == EventKind::FailStatic) {
     inc.fail_static_tables.insert(e.route_table);
   }
@@ -350,6 +364,83 @@ void IncidentTracker::oneShot(const journal::Event& e, MonoTime now) {
   a.one_shot = true;
   addEvent(a, e);
   hold(std::move(a), now);
+}
+
+std::optional<IncidentRecord> IncidentTracker::record(const std::string& key, MonoTime now,
+                                                      WallTime wall_now) const {
+  auto it = incidents_.find(key);
+  if (it == incidents_.end()) {
+    return std::nullopt;
+  }
+  const Incident& inc = it->second;
+  IncidentRecord r;
+  r.key = key;
+  r.opening = inc.opening;
+  r.severity = inc.severity;
+  r.started = inc.started;
+  r.last_announced =
+      wall_now - std::chrono::duration_cast<WallTime::duration>(now - inc.last_announced);
+  r.fail_static_tables.assign(inc.fail_static_tables.begin(), inc.fail_static_tables.end());
+  return r;
+}
+
+void IncidentTracker::restore(const IncidentRecord& r, MonoTime now, WallTime wall_now) {
+  if (r.key.empty() || incidents_.count(r.key) > 0) {
+    return;
+  }
+  Incident inc;
+  inc.opening = r.opening;
+  inc.severity = r.severity;
+  inc.started = r.started;
+  // The reminder keeps its rhythm across the restart (a wall clock stepped back counts as
+  // "just announced").
+  auto since = std::max<Duration>(
+      std::chrono::duration_cast<Duration>(wall_now - r.last_announced), Duration::zero());
+  inc.last_announced = now - since;
+  inc.fail_static_tables.insert(r.fail_static_tables.begin(), r.fail_static_tables.end());
+  inc.restored = true;
+  // Paths report up or down with their first probes, and a path incident resolves on
+  // path_up; fail static and route errors have no such verdict after a restart, so they
+  // must be seen again or they are considered over.
+  if (r.opening.kind == EventKind::FailStatic || r.opening.kind == EventKind::RouteError) {
+    inc.confirm_by = now + options_.restore_confirm;
+  }
+  incidents_.emplace(r.key, std::move(inc));
+}
+
+void IncidentTracker::close(const std::string& key, const journal::Event& closing,
+                            MonoTime now) {
+  if (incidents_.count(key) > 0) {
+    resolve(key, closing, now);
+  }
+}
+
+std::vector<std::string> IncidentTracker::openKeys() const {
+  std::vector<std::string> keys;
+  for (const auto& [key, inc] : incidents_) {
+    keys.push_back(key);
+  }
+  return keys;
+}
+
+void IncidentTracker::expireUnconfirmed(MonoTime now, WallTime wall_now) {
+  std::vector<std::string> expired;
+  for (const auto& [key, inc] : incidents_) {
+    if (inc.confirm_by && *inc.confirm_by <= now) {
+      expired.push_back(key);
+    }
+  }
+  for (const auto& key : expired) {
+    const Incident& inc = incidents_.at(key);
+    journal::Event e = journal::makeEvent(EventKind::DaemonStarted, wall_now, inc.opening.site);
+    e.path = inc.opening.path;
+    e.reason = "not seen again within " +
+               formatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(
+                   options_.restore_confirm)) +
+               " of the daemon restart";
+    e.message = "incident closed: " + e.reason;
+    resolve(key, e, now);
+  }
 }
 
 std::vector<Alert> IncidentTracker::takeDue(std::optional<MonoTime> now) {

@@ -25,6 +25,13 @@
 //     incident) become alerts of their own, grouped by site + kind within the window, and
 //     the same one-shot fingerprint is not repeated within `repeat_interval`.
 //   - alert_sent / alert_failed are ignored (they are this module's own output).
+//   - Restarts: the manager persists each open incident (record()) once its FIRING is out and
+//     puts it back into a new tracker (restore()), so that a heal after a restart still gets
+//     its RESOLVED. A restored incident resolves as usual (path_up ...); a restored recovery
+//     incident also on path_up of its gateway's path (the recovery memory did not survive);
+//     a restored fail_static or route_error incident that no event confirms within
+//     `restore_confirm` is resolved as "not seen again after the restart" (nothing would
+//     ever clear it otherwise); close() resolves one whose path left the config.
 // Time: `now` is passed in (STYLE.md: pure core); group windows use MonoTime, alert times
 // the events' own wall times.
 // Threading: not thread-safe; one owner (the alert manager's grouping thread).
@@ -47,6 +54,23 @@ namespace pathpilot::alert {
 struct TrackerOptions {
   Duration group_window = std::chrono::seconds(30);
   Duration repeat_interval = std::chrono::hours(4);
+  // How long a restored fail_static / route_error incident waits for its opening kind to be
+  // seen again before it is resolved (the daemon needs its first probes and decisions).
+  Duration restore_confirm = std::chrono::minutes(2);
+};
+
+// An open incident as kept across a daemon restart (stored by alert/outbox.h). Everything a
+// matching RESOLVED needs: the opening event gives the Alertmanager labels (incident =
+// key, site, path, link) and the routing, `started` its startsAt.
+struct IncidentRecord {
+  std::string key;                             // Alert::fingerprint
+  journal::Event opening;                      // the event the FIRING announced
+  journal::Severity severity = journal::Severity::Info;
+  WallTime started{};                          // startsAt
+  WallTime last_announced{};                   // for the repeat_interval reminder
+  std::vector<std::string> fail_static_tables; // fail_static: tables still static
+  std::vector<std::string> channels;           // channels its FIRING went to (manager)
+  std::string summary;                         // title of its last FIRING (manager)
 };
 
 struct TrackerStats {
@@ -79,6 +103,22 @@ class IncidentTracker {
 
   // Open incidents (FIRING sent or pending, not yet resolved).
   std::size_t openIncidents() const { return incidents_.size(); }
+
+  // The state of open incident `key` to persist (channels and summary left empty), or
+  // nullopt when it is not open. `wall_now`/`now` convert its reminder time to wall time.
+  std::optional<IncidentRecord> record(const std::string& key, MonoTime now,
+                                       WallTime wall_now) const;
+  // Puts back an incident of a previous run (its FIRING already went out). Nothing is
+  // emitted now. Ignored when `r.key` is already open.
+  void restore(const IncidentRecord& r, MonoTime now, WallTime wall_now);
+  // Resolves open incident `key` with `closing` as the resolving event (e.g. its path left
+  // the config). The RESOLVED is held like any other. No-op when `key` is not open.
+  void close(const std::string& key, const journal::Event& closing, MonoTime now);
+  // Resolves the restored incidents whose `restore_confirm` passed unconfirmed at `now`
+  // (their RESOLVED alerts are then held as usual; see due()).
+  void expireUnconfirmed(MonoTime now, WallTime wall_now);
+  // Keys of the open incidents, sorted.
+  std::vector<std::string> openKeys() const;
   const TrackerStats& stats() const { return stats_; }
 
  private:
@@ -95,6 +135,10 @@ class IncidentTracker {
     WallTime started{};
     MonoTime last_announced{};
     std::set<std::string> fail_static_tables;  // fail_static incidents: tables still static
+    // Restored from a previous run and not confirmed by an event since: resolved at this
+    // time (fail_static / route_error only; see restore()).
+    std::optional<MonoTime> confirm_by;
+    bool restored = false;
   };
 
   Pending& hold(Alert alert, MonoTime now);

@@ -4,6 +4,8 @@
 
 #include <sqlite3.h>
 
+#include <nlohmann/json.hpp>
+
 namespace pathpilot::alert {
 namespace {
 
@@ -77,6 +79,27 @@ OutboxRow readRow(const Stmt& s) {
   return r;
 }
 
+constexpr int kSchemaVersion = 2;
+
+std::string jsonList(const std::vector<std::string>& items) {
+  return nlohmann::json(items).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Result<std::vector<std::string>> parseList(const std::string& text, const char* what) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_array()) {
+    return fail(ErrorCode::InvalidArgument, std::string(what) + " is not a JSON list");
+  }
+  std::vector<std::string> out;
+  for (const auto& item : j) {
+    if (!item.is_string()) {
+      return fail(ErrorCode::InvalidArgument, std::string(what) + " holds a non-string");
+    }
+    out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
 }  // namespace
 
 Outbox::Outbox(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
@@ -127,9 +150,38 @@ Result<std::unique_ptr<Outbox>> Outbox::open(const std::string& path) {
       "  payload TEXT NOT NULL,"
       "  last_error TEXT NOT NULL DEFAULT '',"
       "  done_ms INTEGER);"
-      "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(channel, state, id);"
-      "PRAGMA user_version=1;";
+      "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(channel, state, id);";
   if (auto r = box->exec(setup); !r) {
+    return fail(r.error());
+  }
+  // A file of a newer build may hold tables or meanings this one does not know: refuse it
+  // rather than half-use it. Older files are migrated below (each step idempotent).
+  Stmt version(db, "PRAGMA user_version");
+  if (version.prepared() != SQLITE_OK || version.step() != SQLITE_ROW) {
+    return fail(box->error(sqlite3_errcode(db), "read schema version"));
+  }
+  if (auto v = version.colInt(0); v > kSchemaVersion) {
+    return fail(ErrorCode::InvalidArgument,
+                "alert outbox " + path + ": schema version " + std::to_string(v) +
+                    " is newer than this build's " + std::to_string(kSchemaVersion) +
+                    " (written by a newer pathpilot?)");
+  }
+  // Version 1 → 2: the open incidents (so that a RESOLVED follows its FIRING across a
+  // restart).
+  const char* v2 =
+      "CREATE TABLE IF NOT EXISTS incidents("
+      "  key TEXT PRIMARY KEY,"
+      "  site TEXT NOT NULL,"
+      "  opening TEXT NOT NULL,"
+      "  severity TEXT NOT NULL,"
+      "  started_ms INTEGER NOT NULL,"
+      "  announced_ms INTEGER NOT NULL,"
+      "  tables TEXT NOT NULL DEFAULT '[]',"
+      "  channels TEXT NOT NULL DEFAULT '[]',"
+      "  summary TEXT NOT NULL DEFAULT '',"
+      "  updated_ms INTEGER NOT NULL);"
+      "PRAGMA user_version=2;";
+  if (auto r = box->exec(v2); !r) {
     return fail(r.error());
   }
   Stmt count(db, "SELECT COUNT(*) FROM outbox WHERE state = 0");
@@ -142,6 +194,14 @@ Result<std::unique_ptr<Outbox>> Outbox::open(const std::string& path) {
 
 Result<std::int64_t> Outbox::enqueue(const Notification& n, WallTime now) {
   std::lock_guard lock(mu_);
+  if (auto r = insertLocked(n, now); !r) {
+    return fail(r.error());
+  }
+  ++pending_;
+  return sqlite3_last_insert_rowid(db_);
+}
+
+Result<void> Outbox::insertLocked(const Notification& n, WallTime now) {
   Stmt s(db_,
          "INSERT INTO outbox(channel, fingerprint, created_ms, next_ms, payload) "
          "VALUES(?, ?, ?, ?, ?)");
@@ -158,8 +218,107 @@ Result<std::int64_t> Outbox::enqueue(const Notification& n, WallTime now) {
   if (int rc = s.step(); rc != SQLITE_DONE) {
     return fail(error(rc, "insert"));
   }
-  ++pending_;
-  return sqlite3_last_insert_rowid(db_);
+  return ok();
+}
+
+Result<void> Outbox::enqueueAll(const std::vector<Notification>& rows,
+                                const std::optional<IncidentRecord>& upsert,
+                                const std::string& remove_key, WallTime now) {
+  std::lock_guard lock(mu_);
+  // IMMEDIATE: take the write lock up front, so a busy file fails here, not at COMMIT.
+  if (auto r = exec("BEGIN IMMEDIATE"); !r) {
+    return fail(r.error());
+  }
+  auto body = [&]() -> Result<void> {
+    for (const auto& n : rows) {
+      if (auto r = insertLocked(n, now); !r) {
+        return r;
+      }
+    }
+    if (upsert) {
+      Stmt s(db_,
+             "INSERT OR REPLACE INTO incidents(key, site, opening, severity, started_ms, "
+             "announced_ms, tables, channels, summary, updated_ms) "
+             "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      if (s.prepared() != SQLITE_OK) {
+        return fail(error(s.prepared(), "prepare incident"));
+      }
+      s.text(1, upsert->key);
+      s.text(2, upsert->opening.site);
+      s.text(3, journal::toJsonLine(upsert->opening));
+      s.text(4, std::string(journal::severityName(upsert->severity)));
+      s.int64(5, journal::toUnixMillis(upsert->started));
+      s.int64(6, journal::toUnixMillis(upsert->last_announced));
+      s.text(7, jsonList(upsert->fail_static_tables));
+      s.text(8, jsonList(upsert->channels));
+      s.text(9, upsert->summary);
+      s.int64(10, journal::toUnixMillis(now));
+      if (int rc = s.step(); rc != SQLITE_DONE) {
+        return fail(error(rc, "save incident " + upsert->key));
+      }
+    }
+    if (!remove_key.empty()) {
+      Stmt s(db_, "DELETE FROM incidents WHERE key = ?");
+      s.text(1, remove_key);
+      if (int rc = s.step(); rc != SQLITE_DONE) {
+        return fail(error(rc, "delete incident " + remove_key));
+      }
+    }
+    return ok();
+  };
+  if (auto r = body(); !r) {
+    (void)exec("ROLLBACK");
+    return r;
+  }
+  if (auto r = exec("COMMIT"); !r) {
+    (void)exec("ROLLBACK");
+    return r;
+  }
+  pending_ += rows.size();
+  return ok();
+}
+
+Result<std::vector<IncidentRecord>> Outbox::incidents(std::vector<std::string>* bad) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_,
+         "SELECT key, opening, severity, started_ms, announced_ms, tables, channels, summary "
+         "FROM incidents ORDER BY started_ms, key");
+  if (s.prepared() != SQLITE_OK) {
+    return fail(error(s.prepared(), "prepare incidents"));
+  }
+  std::vector<IncidentRecord> out;
+  int rc = SQLITE_ROW;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    IncidentRecord r;
+    r.key = s.colText(0);
+    auto opening = journal::parseJsonLine(s.colText(1));
+    auto severity = journal::parseSeverity(s.colText(2));
+    auto tables = parseList(s.colText(5), "tables");
+    auto channels = parseList(s.colText(6), "channels");
+    std::string why = !opening    ? opening.error().message()
+                      : !severity ? severity.error().message()
+                      : !tables   ? tables.error().message()
+                      : !channels ? channels.error().message()
+                                  : std::string();
+    if (!why.empty()) {
+      if (bad != nullptr) {
+        bad->push_back("incident " + r.key + ": " + why);
+      }
+      continue;
+    }
+    r.opening = std::move(*opening);
+    r.severity = *severity;
+    r.started = journal::fromUnixMillis(s.colInt(3));
+    r.last_announced = journal::fromUnixMillis(s.colInt(4));
+    r.fail_static_tables = std::move(*tables);
+    r.channels = std::move(*channels);
+    r.summary = s.colText(7);
+    out.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) {
+    return fail(error(rc, "read incidents"));
+  }
+  return out;
 }
 
 Result<std::optional<OutboxRow>> Outbox::head(const std::string& channel) {

@@ -11,11 +11,21 @@
 // Delivery is at-least-once: a crash between the receiver's answer and markSent() re-sends
 // that one message after the restart.
 //
-// Schema (version 1):
+// The same file keeps the OPEN INCIDENTS (alert/incident.h IncidentRecord): an incident whose
+// FIRING went out is written in the same transaction as its FIRING rows, and deleted in the
+// same transaction as its RESOLVED rows, so after any crash either both or neither are there:
+// a restarted manager resolves exactly the incidents that fired and were not yet resolved.
+//
+// Schema (PRAGMA user_version; open() migrates older files in place and refuses newer ones):
+//   version 1:
 //   outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT, fingerprint TEXT,
 //          created_ms INTEGER, next_ms INTEGER, attempts INTEGER, state INTEGER
 //          (0 pending, 1 sent, 2 failed), payload TEXT (Notification JSON),
 //          last_error TEXT, done_ms INTEGER)
+//   version 2 adds:
+//   incidents(key TEXT PRIMARY KEY, site TEXT, opening TEXT (journal event JSON line),
+//             severity TEXT, started_ms INTEGER, announced_ms INTEGER, tables TEXT (JSON
+//             list), channels TEXT (JSON list), summary TEXT, updated_ms INTEGER)
 //
 // Threading: every method is thread-safe (one connection behind a mutex); they block on
 // SQLite I/O, so call them from the alert threads, never the engine loop.
@@ -31,6 +41,7 @@
 #include <vector>
 
 #include "alert/alert.h"
+#include "alert/incident.h"
 #include "base/error.h"
 #include "base/time.h"
 
@@ -66,6 +77,17 @@ class Outbox {
   // Stores a notification; returns its row id. It is due at once.
   [[nodiscard]] Result<std::int64_t> enqueue(const Notification& n, WallTime now);
 
+  // Stores `rows` (due at once) and, in the same transaction, saves `upsert` (an incident
+  // that fired) or deletes incident `remove_key` (one that resolved; "" for none). Either
+  // everything is stored or nothing (the error says why).
+  [[nodiscard]] Result<void> enqueueAll(const std::vector<Notification>& rows,
+                                        const std::optional<IncidentRecord>& upsert,
+                                        const std::string& remove_key, WallTime now);
+
+  // The open incidents saved by enqueueAll, by key. A row this build cannot read is skipped
+  // with its error in `bad` (one line each, naming the key).
+  [[nodiscard]] Result<std::vector<IncidentRecord>> incidents(std::vector<std::string>* bad);
+
   // The oldest pending row of `channel`, or nullopt.
   [[nodiscard]] Result<std::optional<OutboxRow>> head(const std::string& channel);
 
@@ -92,6 +114,8 @@ class Outbox {
   Outbox(sqlite3* db, std::string path);
   Error error(int rc, const std::string& what) const;
   Result<void> exec(const char* sql);
+  // Requires: mu_ held, inside a transaction.
+  Result<void> insertLocked(const Notification& n, WallTime now);
 
   sqlite3* db_;
   std::string path_;
