@@ -41,6 +41,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -217,6 +218,9 @@ class Reconciler {
   void onApplyDone(const std::string& table_id, const RouteDelta& delta, MonoTime started,
                    Result<void> result);
   void kick(MonoTime now);
+  // After a change to `table` only: polls that table, reports the earliest wake-up of all.
+  void kickTable(Table& table, MonoTime now);
+  void setNextPoll(Table& table, MonoTime next);
 
   Executor& executor_;
   const Clock& clock_;
@@ -224,6 +228,7 @@ class Reconciler {
   ReconcilerOptions options_;
   Backoff backoff_;
   std::map<std::string, std::unique_ptr<Table>, std::less<>> tables_;
+  std::multiset<MonoTime> next_polls_;  // every table's next_poll: the earliest is begin()
   bool started_ = false;
   bool write_allowed_ = true;
   ReconcilerStats stats_;
