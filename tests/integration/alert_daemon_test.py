@@ -13,7 +13,11 @@ append every POST body to a JSON lines file). The test checks, against the runni
      at once: a row pending for a receiver that is down stays in the outbox, and the new
      channel receives the next alert;
   3. kill -9 of the daemon while an accepted alert waits in the outbox, a restart, the
-     receiver back: that alert is delivered exactly once.
+     receiver back: that alert is delivered exactly once; its path healed while the daemon
+     was down, so the restarted daemon (first probes: up) resolves the restored incident;
+  4. open incidents survive kill -9: dx down → FIRING; kill -9; restart (dx still down: no
+     second FIRING); dx heals → exactly one RESOLVED on each channel it fired on, with the
+     FIRING's fingerprint and starts_at (what Alertmanager matches).
 Helpers: tests/integration/nstest.py (shared with the other daemon tests). Everything created
 here is removed at the end, also on failure.
 """
@@ -274,11 +278,66 @@ class AlertDaemonTest:
         assert nstest.event_time({"time": got[0]["starts_at"]}) >= t_vpn - 1, got
         print(f"ok: kill -9 with {depth} alert(s) in the outbox, restart: the vpn-a FIRING "
               "delivered exactly once when the receiver came back", flush=True)
+        # vpn-a healed while the daemon was down: the restored incident resolves at start
+        # (after its FIRING on the same channel: per-channel order).
+        nstest.wait_for(lambda: self.hook_alerts("hook", "vpn-a", "resolved") and
+                        self.mail_alerts("vpn-a", "resolved"), 20,
+                        "vpn-a RESOLVED after the restart (healed while the daemon was down)")
+        bodies = [b for b in self.hooks("hook") if b.get("path") == "vpn-a"]
+        assert [b["status"] for b in bodies] == ["firing", "resolved"], bodies
+        assert bodies[1]["starts_at"] == bodies[0]["starts_at"], bodies
+        print("ok: vpn-a healed while the daemon was down: RESOLVED after the restart "
+              "(webhook and mail), same starts_at as its FIRING", flush=True)
+
+        # 4. dx down → FIRING; kill -9; restart with dx still down; dx heals → RESOLVED.
+        self.restart_while_down()
 
         self.daemon.send_signal(signal.SIGTERM)
         assert self.daemon.wait(timeout=20) == 0
         net.forget(self.daemon)
         return 0
+
+    def dx_alerts(self, name, status, starts_after):
+        return [b for b in self.hook_alerts(name, "dx", status)
+                if nstest.event_time({"time": b["starts_at"]}) >= starts_after]
+
+    def restart_while_down(self):
+        t4 = time.time()
+        mail_fired = len(self.mail_alerts("dx", "firing"))
+        mail_resolved = len(self.mail_alerts("dx", "resolved"))
+        self.set_target("10.98.0.1/24", up=False)
+        nstest.wait_for(lambda: self.dx_alerts("hook", "firing", t4 - 1) and
+                        self.dx_alerts("hook2", "firing", t4 - 1) and
+                        len(self.mail_alerts("dx", "firing")) > mail_fired, 20,
+                        "dx FIRING (webhooks and mail) before the kill")
+        firing = self.dx_alerts("hook", "firing", t4 - 1)[0]
+        self.net.kill(self.daemon)  # SIGKILL: nothing flushed, nothing said
+        t_kill = time.time()
+        self.start_daemon()
+        status = self.status()
+        dx = [p for p in status["paths"] if p["name"] == "dx"][0]
+        assert dx["state"] == "down", dx
+        t_heal = time.time()
+        self.set_target("10.98.0.1/24", up=True)
+        nstest.wait_for(lambda: self.dx_alerts("hook", "resolved", t4 - 1) and
+                        self.dx_alerts("hook2", "resolved", t4 - 1) and
+                        len(self.mail_alerts("dx", "resolved")) > mail_resolved, 20,
+                        "dx RESOLVED after kill -9 and restart")
+        healed = time.time() - t_heal
+        nstest.wait_for(lambda: self.outbox_depth() == 0, 20, "the outbox empty")
+        time.sleep(0.5)  # a duplicate would arrive now
+        for name in ("hook", "hook2"):
+            got = self.dx_alerts(name, "resolved", t4 - 1)
+            assert len(got) == 1, (name, got)
+            assert got[0]["fingerprint"] == firing["fingerprint"], (firing, got)
+            assert got[0]["starts_at"] == firing["starts_at"], (firing, got)
+            assert got[0].get("ends_at"), got
+            assert len(self.dx_alerts(name, "firing", t4 - 1)) == 1, name
+        assert len(self.mail_alerts("dx", "resolved")) == mail_resolved + 1
+        assert len(self.mail_alerts("dx", "firing")) == mail_fired + 1
+        print(f"ok: dx down → FIRING, kill -9, restart ({t_heal - t_kill:.1f} s, dx still "
+              f"down: no second FIRING), dx heals → exactly one RESOLVED on hook, hook2 and "
+              f"mail {healed:.1f} s later, same fingerprint and starts_at", flush=True)
 
 
 def main():
