@@ -20,7 +20,7 @@ constexpr std::size_t kMaxQueuedEvents = 100'000;
 // Workers re-check at least this often (a clock jump, a row written by another process).
 constexpr Duration kMaxIdleWait = std::chrono::seconds(30);
 
-std::string jsonListText(const std::vector<std::string>& items) {
+std::string commaList(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& i : items) {
     out += (out.empty() ? "" : ", ") + i;
@@ -68,7 +68,7 @@ void AlertManager::restoreIncidents() {
     spdlog::info("alerts: incident {} (since {}, fired on {}) restored: its RESOLVED follows "
                  "when it heals",
                  r.key, formatRfc3339(r.started),
-                 r.channels.empty() ? std::string("no channel") : jsonListText(r.channels));
+                 r.channels.empty() ? std::string("no channel") : commaList(r.channels));
     fired_[r.key] = std::move(r);
   }
 }

@@ -63,14 +63,14 @@ struct TrackerOptions {
 // matching RESOLVED needs: the opening event gives the Alertmanager labels (incident =
 // key, site, path, link) and the routing, `started` its startsAt.
 struct IncidentRecord {
-  std::string key;                             // Alert::fingerprint
-  journal::Event opening;                      // the event the FIRING announced
+  std::string key;         // Alert::fingerprint
+  journal::Event opening;  // the event the FIRING announced
   journal::Severity severity = journal::Severity::Info;
-  WallTime started{};                          // startsAt
-  WallTime last_announced{};                   // for the repeat_interval reminder
-  std::vector<std::string> fail_static_tables; // fail_static: tables still static
-  std::vector<std::string> channels;           // channels its FIRING went to (manager)
-  std::string summary;                         // title of its last FIRING (manager)
+  WallTime started{};                           // startsAt
+  WallTime last_announced{};                    // for the repeat_interval reminder
+  std::vector<std::string> fail_static_tables;  // fail_static: tables still static
+  std::vector<std::string> channels;            // channels its FIRING went to (manager)
+  std::string summary;                          // title of its last FIRING (manager)
 };
 
 struct TrackerStats {

@@ -320,6 +320,53 @@ TEST_F(IncidentRestoreTest, RestoredRecoveryIncidentResolvesWhenItsPathIsUp) {
   EXPECT_EQ(resolved[0].fingerprint, "Beijing/recovery/vpn-a");
 }
 
+// The pure part: record() → restore() into a new tracker keeps identity and reminder rhythm.
+TEST(IncidentTrackerRestoreTest, RecordRestoreKeepsIdentityAndReminderRhythm) {
+  TrackerOptions o;
+  o.group_window = std::chrono::seconds(10);
+  o.repeat_interval = std::chrono::hours(4);
+  pathpilot::testing::FakeClock clock;
+  IncidentTracker before(o);
+  auto down = event(EventKind::PathDown, clock.wallNow(), "dx");
+  before.onEvent(down, clock.now());
+  clock.advance(std::chrono::seconds(10));
+  ASSERT_EQ(before.due(clock.now()).size(), 1u);
+  clock.advance(std::chrono::hours(1));
+  auto rec = before.record("Beijing/path/dx", clock.now(), clock.wallNow());
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->started, down.time);
+  EXPECT_EQ(rec->last_announced, down.time);
+  EXPECT_FALSE(before.record("Beijing/path/vpn-a", clock.now(), clock.wallNow()));
+
+  // A new process: another monotonic epoch.
+  clock.advance(std::chrono::minutes(30));
+  IncidentTracker after(o);
+  after.restore(*rec, clock.now(), clock.wallNow());
+  after.restore(*rec, clock.now(), clock.wallNow());  // twice: still one incident
+  EXPECT_EQ(after.openIncidents(), 1u);
+  EXPECT_EQ(after.openKeys(), std::vector<std::string>{"Beijing/path/dx"});
+  // Still down: suppressed until the reminder, 4 h after the FIRING (2.5 h from now).
+  after.onEvent(event(EventKind::PathDown, clock.wallNow(), "dx"), clock.now());
+  clock.advance(std::chrono::minutes(149));
+  EXPECT_TRUE(after.due(clock.now()).empty());
+  clock.advance(std::chrono::minutes(1));
+  after.onEvent(event(EventKind::PathDown, clock.wallNow(), "dx"), clock.now());
+  clock.advance(std::chrono::seconds(10));
+  auto reminder = after.due(clock.now());
+  ASSERT_EQ(reminder.size(), 1u);
+  EXPECT_TRUE(reminder[0].update);
+  EXPECT_EQ(reminder[0].started, down.time);
+  after.onEvent(event(EventKind::PathUp, clock.wallNow(), "dx"), clock.now());
+  clock.advance(std::chrono::seconds(10));
+  auto resolved = after.due(clock.now());
+  ASSERT_EQ(resolved.size(), 1u);
+  EXPECT_EQ(resolved[0].status, AlertStatus::Resolved);
+  EXPECT_EQ(resolved[0].fingerprint, "Beijing/path/dx");
+  EXPECT_EQ(resolved[0].started, down.time);
+  EXPECT_EQ(resolved[0].opening.link, journal::Link::Dx);
+  EXPECT_EQ(after.openIncidents(), 0u);
+}
+
 // Schema: a version 1 file (outbox only, as written before incidents were kept) is migrated in
 // place with its rows; a file of a newer schema is refused with a message naming the file.
 TEST(OutboxSchemaTest, MigratesVersionOneAndRefusesNewer) {
