@@ -5,7 +5,9 @@
 //     (tests/integration/alert_smtp_server.py, a self-signed certificate trusted via ca_file)
 //     gets the mail, and a wrong password is a clear, permanent, non-secret error;
 //   - Prometheus Alertmanager (Debian prometheus-alertmanager): the alert is listed active by
-//     GET /api/v2/alerts, then the RESOLVED message ends it;
+//     GET /api/v2/alerts, then the RESOLVED message ends it; an incident fired by one
+//     AlertManager and healed after it was dropped (kill -9) and rebuilt on the same outbox is
+//     resolved in Alertmanager too (same labels and startsAt);
 //   - a cpp-httplib receiver playing Slack, DingTalk, Feishu, WeCom and a generic webhook: bodies
 //     checked, DingTalk and Feishu signatures verified independently; a receiver that hangs
 //     (timeout), answers 500, 429 + Retry-After, or garbage;
@@ -407,6 +409,102 @@ TEST(AlertReceiversTest, AlertmanagerListsThenResolves) {
         return !a || (*a)["status"]["state"] != "active";
       },
       seconds(10)));
+}
+
+// Fired by one AlertManager, which then dies without a word (kill -9: destroyed unstarted);
+// a new one on the same outbox file sees the path heal. Alertmanager must end the alert it
+// holds: the RESOLVED carries the same labels and startsAt.
+TEST(AlertReceiversTest, AlertmanagerResolvesAnIncidentFiredBeforeARestart) {
+  if (!fs::exists("/usr/bin/prometheus-alertmanager")) {
+    GTEST_SKIP() << "prometheus-alertmanager not installed (tools/deps.sh)";
+  }
+  fs::path dir = tempDir("am_restart");
+  {
+    std::ofstream cfg(dir / "am.yml");
+    cfg << "route:\n  receiver: devnull\n  group_wait: 1s\nreceivers:\n  - name: devnull\n";
+  }
+  int port = freePort();
+  Process am({"/usr/bin/prometheus-alertmanager", "--config.file=" + (dir / "am.yml").string(),
+              "--storage.path=" + (dir / "data").string(),
+              "--web.listen-address=127.0.0.1:" + std::to_string(port),
+              "--cluster.listen-address="},
+             (dir / "am.log").string());
+  ASSERT_TRUE(am.started());
+  std::string base = "http://127.0.0.1:" + std::to_string(port);
+  http::CurlHttpClient client;
+  auto get = [&](const std::string& path) {
+    http::Request r;
+    r.url = base + path;
+    r.timeout = seconds(3);
+    return client.send(r);
+  };
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto r = get("/-/ready");
+        return r && r->status == 200;
+      },
+      seconds(30)))
+      << readFile(dir / "am.log");
+  // Every alert Alertmanager lists for the incident (active ones only: resolved leave).
+  auto listed = [&]() {
+    std::vector<json> out;
+    auto resp = get("/api/v2/alerts");
+    if (resp && resp->status == 200) {
+      for (const auto& a : json::parse(resp->body)) {
+        if (a["labels"].value("incident", "") == "Beijing/path/dx") {
+          out.push_back(a);
+        }
+      }
+    }
+    return out;
+  };
+
+  config::AlertSettings s;
+  s.outbox = (dir / "alerts.db").string();
+  s.group_window = Duration::zero();
+  config::AlertChannelConfig c;
+  c.name = "am";
+  c.kind = config::AlertChannelKind::Alertmanager;
+  s.channels.push_back(c);
+  RealClock clock;
+  auto open = [&] {
+    auto box = Outbox::open(s.outbox);
+    EXPECT_TRUE(box);
+    std::vector<std::unique_ptr<Channel>> channels;
+    channels.push_back(std::make_unique<HttpChannel>(
+        HttpChannelOptions{"am", config::AlertChannelKind::Alertmanager, base, "", "",
+                           seconds(5), ""},
+        std::make_unique<http::CurlHttpClient>(), clock));
+    return std::make_unique<AlertManager>(s, "Beijing", std::move(channels), std::move(*box),
+                                          clock, nullptr);
+  };
+  auto path_event = [&](journal::EventKind kind) {
+    auto e = journal::makeEvent(kind, clock.wallNow(), "Beijing");
+    e.path = "dx";
+    e.link = journal::Link::Dx;
+    return e;
+  };
+
+  auto manager = open();
+  manager->submit(path_event(journal::EventKind::PathDown));
+  ASSERT_EQ(manager->pump(), 1u);
+  std::vector<json> active;
+  ASSERT_TRUE(waitFor([&] { return !(active = listed()).empty(); }, seconds(10)));
+  ASSERT_EQ(active.size(), 1u);
+  EXPECT_EQ(active[0]["status"]["state"], "active");
+  manager.reset();  // "kill -9": never started, nothing flushed
+
+  manager = open();
+  manager->submit(path_event(journal::EventKind::PathUp));
+  ASSERT_EQ(manager->pump(), 1u);
+  // The alert fired before the restart is no longer active: Alertmanager matched the
+  // RESOLVED to it (different labels would have left it active until its endsAt, 24 h).
+  EXPECT_TRUE(waitFor([&] { return listed().empty(); }, seconds(10)))
+      << "still active: " << json(listed()).dump();
+  EXPECT_EQ(manager->outboxDepth(), 0u);
+  std::printf("[am-restart] incident fired before the restart (startsAt %s) resolved in "
+              "Alertmanager after it\n",
+              active[0].value("startsAt", "").c_str());
 }
 
 // --- chat webhooks on a local receiver ------------------------------------------------------------
