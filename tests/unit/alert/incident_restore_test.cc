@@ -2,8 +2,11 @@
 // (as by kill -9) and rebuilt on the same outbox file; FakeClock and pump(), no threads, no
 // sleeps. The FIRING went out before the restart; the RESOLVED must follow after it, once per
 // channel the incident fired on, with the same Alertmanager identity (labels, startsAt).
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <sqlite3.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -213,6 +216,53 @@ TEST_F(IncidentRestoreTest, PathGoneFromConfigIsResolvedWithAClearMessage) {
   // Closed for good: not restored again.
   restart();
   EXPECT_EQ(manager_->openIncidents(), 0u);
+}
+
+// The daemon's path: openAlertManager() with a config that no longer has path dx resolves the
+// restored dx incident by itself (the RESOLVED row is in the outbox after the window).
+TEST_F(IncidentRestoreTest, OpenAlertManagerClosesIncidentsOfRemovedPaths) {
+  fireDx();
+  manager_.reset();
+  config::Config cfg;
+  cfg.site.name = "Beijing";
+  config::PathConfig vpn;
+  vpn.name = "vpn-a";
+  cfg.paths.push_back(vpn);
+  // "chat" only, a webhook to a loopback port that is bound (port 0) but not listening: the
+  // delivery is refused at once and nothing receives it.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  std::string url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/";
+  config::AlertSettings s = settings_;
+  s.channels.resize(1);
+  s.channels[0].url = config::SecretRef{config::SecretRef::Source::Inline, url};
+  cfg.alerts = s;
+  auto opened = openAlertManager(cfg, clock_, nullptr);
+  ASSERT_TRUE(opened) << opened.error().message();
+  auto& m = **opened;
+  clock_.advance(settings_.group_window);
+  m.submit(event(EventKind::DaemonStarted, clock_.wallNow()));
+  m.pump();  // the delivery fails (nobody listens): the row stays pending
+  auto rows = m.outbox().list(10);
+  ASSERT_TRUE(rows);
+  bool found = false;
+  for (const auto& row : *rows) {
+    auto n = parseNotification(row.payload);
+    ASSERT_TRUE(n);
+    if (n->status == AlertStatus::Resolved && n->fingerprint == "Beijing/path/dx") {
+      found = true;
+      EXPECT_NE(n->body.find("path dx is no longer in the config"), std::string::npos) << n->body;
+    }
+  }
+  EXPECT_TRUE(found);
+  EXPECT_EQ(m.openIncidents(), 0u);
+  ::close(fd);
 }
 
 TEST_F(IncidentRestoreTest, ResolvedReachesTheChannelItFiredOnAfterRoutesChanged) {
