@@ -20,17 +20,16 @@ Result<void> validateAdaptiveTimeout(const AdaptiveTimeoutParams& p, Duration ce
   }
   if (p.min > ceiling) {
     return fail(ErrorCode::InvalidArgument, "adaptive timeout min " + formatDuration(p.min) +
-                                                " is above the timeout " +
-                                                formatDuration(ceiling) + " (its ceiling)");
+                                                " is above the timeout " + formatDuration(ceiling) +
+                                                " (its ceiling)");
   }
   // The negated test also rejects NaN.
   if (!(p.rttvar_factor >= 1.0 && p.rttvar_factor <= 16.0)) {
     return fail(ErrorCode::InvalidArgument, "adaptive timeout rttvar_factor must be 1..16");
   }
   if (p.margin < Duration::zero() || p.margin > ceiling) {
-    return fail(ErrorCode::InvalidArgument, "adaptive timeout margin " +
-                                                formatDuration(p.margin) + " is outside 0.." +
-                                                formatDuration(ceiling));
+    return fail(ErrorCode::InvalidArgument, "adaptive timeout margin " + formatDuration(p.margin) +
+                                                " is outside 0.." + formatDuration(ceiling));
   }
   return ok();
 }

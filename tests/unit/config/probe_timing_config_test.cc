@@ -43,8 +43,8 @@ TEST(AdaptiveTimeoutConfigTest, PathOverridesKeyByKey) {
   EXPECT_FALSE(c.paths[0].probe.adaptive_timeout.enabled);
   const AdaptiveTimeoutSettings& a = c.paths[1].probe.adaptive_timeout;
   EXPECT_TRUE(a.enabled);
-  EXPECT_EQ(a.min, milliseconds(5));  // inherited
-  EXPECT_EQ(a.rttvar_factor, 3.0);    // inherited
+  EXPECT_EQ(a.min, milliseconds(5));     // inherited
+  EXPECT_EQ(a.rttvar_factor, 3.0);       // inherited
   EXPECT_EQ(a.margin, milliseconds(4));  // own
 }
 

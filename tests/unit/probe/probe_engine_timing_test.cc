@@ -2,8 +2,8 @@
 // phase-locked targets, end to end through the engine's timer and sockets.
 #include <gtest/gtest.h>
 
-#include <asio/executor_work_guard.hpp>
 #include <algorithm>
+#include <asio/executor_work_guard.hpp>
 #include <cmath>
 #include <functional>
 #include <vector>
@@ -78,8 +78,8 @@ TEST_F(EngineTimingTest, AdaptiveTimeoutFollowsTheMeasuredRtt) {
   ASSERT_TRUE(engine_->replaceTargets({s}));
   engine_->start();
   ASSERT_TRUE(runUntil([&] { return successes(0) >= 10; }));
-  ASSERT_TRUE(testing::sh(
-      "iptables -A INPUT -d 127.0.0.6 -p icmp --icmp-type echo-request -j DROP"));
+  ASSERT_TRUE(
+      testing::sh("iptables -A INPUT -d 127.0.0.6 -p icmp --icmp-type echo-request -j DROP"));
   const std::size_t before = results_.size();
   const bool got = runUntil([&] {
     for (std::size_t i = before; i < results_.size(); ++i) {
@@ -103,10 +103,10 @@ TEST_F(EngineTimingTest, AdaptiveTimeoutFollowsTheMeasuredRtt) {
 
 // Without a block the configured timeout stays in force.
 TEST_F(EngineTimingTest, FixedTimeoutWithoutAdaptiveSettings) {
-  ASSERT_TRUE(testing::sh(
-      "iptables -A INPUT -d 127.0.0.7 -p icmp --icmp-type echo-request -j DROP"));
-  ASSERT_TRUE(engine_->replaceTargets({target("dx", 0, "127.0.0.7", milliseconds(50),
-                                              milliseconds(30))}));
+  ASSERT_TRUE(
+      testing::sh("iptables -A INPUT -d 127.0.0.7 -p icmp --icmp-type echo-request -j DROP"));
+  ASSERT_TRUE(
+      engine_->replaceTargets({target("dx", 0, "127.0.0.7", milliseconds(50), milliseconds(30))}));
   engine_->start();
   const bool got = runUntil([&] { return !results_.empty(); });
   testing::sh("iptables -D INPUT -d 127.0.0.7 -p icmp --icmp-type echo-request -j DROP");

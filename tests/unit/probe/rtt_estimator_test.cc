@@ -183,8 +183,7 @@ TEST(AdaptiveTimeoutValidationTest, RejectsBadParameters) {
   EXPECT_FALSE(validateAdaptiveTimeout(params(Duration::zero()), milliseconds(80)).has_value());
   EXPECT_FALSE(validateAdaptiveTimeout(params(milliseconds(10), 0.5), milliseconds(80)));
   EXPECT_FALSE(validateAdaptiveTimeout(params(milliseconds(10), 17), milliseconds(80)));
-  EXPECT_FALSE(
-      validateAdaptiveTimeout(params(milliseconds(10), std::nan("")), milliseconds(80)));
+  EXPECT_FALSE(validateAdaptiveTimeout(params(milliseconds(10), std::nan("")), milliseconds(80)));
   EXPECT_FALSE(
       validateAdaptiveTimeout(params(milliseconds(10), 4, milliseconds(-1)), milliseconds(80)));
   EXPECT_FALSE(
