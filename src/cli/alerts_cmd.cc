@@ -1,6 +1,7 @@
 // `pathpilot alerts test CHANNEL -c CONFIG`: send a test message through one configured alert
 // channel now, and say whether it arrived (exit 0) or why not (exit 1).
-// `pathpilot alerts outbox -c CONFIG`: what the alert outbox holds (pending, sent, failed).
+// `pathpilot alerts outbox -c CONFIG`: what the alert outbox holds (pending, sent, failed), and
+// the open incidents kept in the same file (fired, awaiting their RESOLVED).
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -100,6 +101,28 @@ int runOutbox(const AlertsOptions& o) {
     if (!r.last_error.empty() && r.state != alert::RowState::Sent) {
       fmt::print("{:>6}  {:<8} {:<14} {:>8}  {:<24}  ↳ {}\n", "", "", "", "", "", r.last_error);
     }
+  }
+  // Incidents that fired and await their RESOLVED (kept across daemon restarts).
+  std::vector<std::string> bad;
+  auto incidents = (*box)->incidents(&bad);
+  if (!incidents) {
+    fmt::print(stderr, "pathpilot: {}\n", incidents.error().toString());
+    return kExitFailure;
+  }
+  fmt::print("\n{} open incident(s)\n", incidents->size() + bad.size());
+  if (!incidents->empty()) {
+    fmt::print("{:<32} {:<24}  {:<20}  {}\n", "INCIDENT", "SINCE", "FIRED ON", "SUMMARY");
+  }
+  for (const auto& i : *incidents) {
+    std::string channels;
+    for (const auto& c : i.channels) {
+      channels += (channels.empty() ? "" : ",") + c;
+    }
+    fmt::print("{:<32} {:<24}  {:<20}  {}\n", i.key, formatRfc3339(i.started),
+               channels.empty() ? "-" : channels, i.summary);
+  }
+  for (const auto& why : bad) {
+    fmt::print("<unreadable> {}\n", why);
   }
   return kExitOk;
 }

@@ -29,6 +29,7 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -311,6 +312,11 @@ class AlertDaemonTest:
                         len(self.mail_alerts("dx", "firing")) > mail_fired, 20,
                         "dx FIRING (webhooks and mail) before the kill")
         firing = self.dx_alerts("hook", "firing", t4 - 1)[0]
+        # `pathpilot alerts outbox` lists the open incident kept in the outbox file.
+        out = subprocess.run([nstest.pathpilot_bin(), "alerts", "outbox", "-c", self.config],
+                             capture_output=True, text=True, timeout=20, check=True).stdout
+        listed = [line for line in out.splitlines() if line.startswith("AlertLab/path/dx ")]
+        assert listed and "hook" in listed[0] and "mail" in listed[0], out
         self.net.kill(self.daemon)  # SIGKILL: nothing flushed, nothing said
         t_kill = time.time()
         self.start_daemon()
