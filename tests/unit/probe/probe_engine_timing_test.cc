@@ -96,7 +96,9 @@ TEST_F(EngineTimingTest, AdaptiveTimeoutFollowsTheMeasuredRtt) {
     failed = results_[i].success ? nullptr : &results_[i];
   }
   EXPECT_EQ(failed->failure, FailureKind::Timeout);
-  EXPECT_EQ(failed->error, "icmp 127.0.0.6 via dx: timeout after 5ms");
+  // Usually exactly the floor; on a loaded machine a sample delayed between the clock read and
+  // the send can raise RTTVAR a little, hence no exact text.
+  EXPECT_EQ(failed->error.rfind("icmp 127.0.0.6 via dx: timeout after ", 0), 0u) << failed->error;
   EXPECT_GE(failed->completed_at - failed->sent_at, milliseconds(5));
   EXPECT_LT(failed->completed_at - failed->sent_at, milliseconds(200));  // far below 400 ms
 }
