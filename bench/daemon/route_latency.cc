@@ -83,7 +83,11 @@ int main(int argc, char** argv) {
   asio::io_context io;
   BenchClock clock;
   probe::FakeProber prober;
-  route::ThreadPoolExecutor executor(io, 4);
+  // 4 workers, as the daemon has at least (ROUTE_LATENCY_WORKERS overrides, for comparisons).
+  const char* workers_env = std::getenv("ROUTE_LATENCY_WORKERS");
+  route::ThreadPoolExecutor executor(
+      io, workers_env != nullptr ? static_cast<std::size_t>(std::max(1, std::atoi(workers_env)))
+                                 : 4);
   int changed = 0;
   Steady::time_point first_done, last_done;
   daemon::Engine engine(
