@@ -251,7 +251,9 @@ int runDaemon(const RunOptions& options) {
                          {"overflowed", js.overflowed}, {"queue_depth", js.queue_depth},
                          {"errors", js.errors}};
     if (alerts) {
-      status["alerts"] = {{"outbox_depth", alerts->outboxDepth()}};
+      // open_incidents: fired and awaiting their RESOLVED (restored after a restart too).
+      status["alerts"] = {{"outbox_depth", alerts->outboxDepth()},
+                          {"open_incidents", alerts->openIncidents()}};
     }
     return status;
   };

@@ -323,6 +323,7 @@ class AlertDaemonTest:
         status = self.status()
         dx = [p for p in status["paths"] if p["name"] == "dx"][0]
         assert dx["state"] == "down", dx
+        assert status["alerts"]["open_incidents"] == 1, status["alerts"]  # restored
         t_heal = time.time()
         self.set_target("10.98.0.1/24", up=True)
         nstest.wait_for(lambda: self.dx_alerts("hook", "resolved", t4 - 1) and
@@ -339,6 +340,7 @@ class AlertDaemonTest:
             assert got[0]["starts_at"] == firing["starts_at"], (firing, got)
             assert got[0].get("ends_at"), got
             assert len(self.dx_alerts(name, "firing", t4 - 1)) == 1, name
+        assert self.status()["alerts"]["open_incidents"] == 0, self.status()["alerts"]
         assert len(self.mail_alerts("dx", "resolved")) == mail_resolved + 1
         assert len(self.mail_alerts("dx", "firing")) == mail_fired + 1
         print(f"ok: dx down → FIRING, kill -9, restart ({t_heal - t_kill:.1f} s, dx still "
