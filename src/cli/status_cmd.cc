@@ -56,6 +56,24 @@ void printStatus(const nlohmann::json& s) {
   if (any_drained) {
     fmt::print("  (* drained by an operator)\n");
   }
+  // Gateway recoveries under way: a finished action waiting for the probes is no journal
+  // event (only the probes' verdict is), so this is where an operator sees it.
+  for (const auto& p : s.value("paths", nlohmann::json::array())) {
+    if (!p.contains("recovery") || !p["recovery"].is_object()) {
+      continue;
+    }
+    const auto& r = p["recovery"];
+    std::string phase = str(r, "phase");
+    if (phase == "idle" || phase == "-") {
+      continue;
+    }
+    std::string why = str(r, "detail", "");
+    if (why.empty()) {
+      why = str(r, "last_failure", "");
+    }
+    fmt::print("  recovery of {} ({}): {}{}\n", str(p, "name"), str(r, "action"), phase,
+               why.empty() ? "" : " — " + why);
+  }
   fmt::print("\n{:<16} {:<18} {:<10} {:<10} {:<9} {:>9}  {}\n", "ROUTE TABLE", "DESTINATION",
              "CURRENT", "DESIRED", "SYNC", "HOLD", "WHY");
   for (const auto& r : s.value("routes", nlohmann::json::array())) {

@@ -297,17 +297,25 @@ Result<void> Engine::build(config::Config config, bool is_reload) {
     rc.started = [this](const recovery::RecoveryEvent& r) {
       onRecovery(EventKind::RecoveryStarted, r);
     };
-    rc.succeeded = [this](const recovery::RecoveryEvent& r) {
-      onRecovery(EventKind::RecoverySucceeded, r);
+    // One terminal event per attempt: recovery_succeeded means "the gateway came back" (the
+    // journal's contract, and what operators count and alert on). The action's own success
+    // (EC2 reports running, the command exited 0) is only half of that — the probes have yet
+    // to see the tunnel — so it is a log line, and the status shows the attempt as settling;
+    // the settle running out unconfirmed is journalled as recovery_failed by the manager.
+    rc.succeeded = [](const recovery::RecoveryEvent& r) {
+      spdlog::info(
+          "recovery of {}: the {} action finished (attempt {}, {:.1f}s); waiting for "
+          "the probes to see the gateway back",
+          r.gateway, r.action, r.attempt, toMillis(r.elapsed) / 1000.0);
     };
     rc.failed = [this](const recovery::RecoveryEvent& r) {
       onRecovery(EventKind::RecoveryFailed, r);
     };
+    // The gateway came back while the action still ran: the outage is over (the manager
+    // stopped the attempt), which is a success for the operator.
     rc.cancelled = [this](const recovery::RecoveryEvent& r) {
       onRecovery(EventKind::RecoverySucceeded, r);
     };
-    // The probes see the gateway back after a successful action: "ended: the gateway came
-    // back" (the reason is set), the end of the recovery as the operator sees it.
     rc.confirmed = [this](const recovery::RecoveryEvent& r) {
       onRecovery(EventKind::RecoverySucceeded, r);
     };
@@ -779,10 +787,19 @@ void Engine::onRecovery(EventKind kind, const recovery::RecoveryEvent& r) {
                   ", down for " + secs(r.down_for) + ")";
       break;
     case EventKind::RecoverySucceeded:
-      e.reason = r.reason.empty() ? "the action finished successfully" : r.reason;
-      e.message = "recovery of " + r.gateway + " " +
-                  (r.reason.empty() ? "succeeded" : "ended: the gateway came back") + " (" +
-                  attempt + ", " + secs(r.elapsed) + ")";
+      // Confirmed (the action had finished) or cancelled (it was still running): the facts an
+      // operator asks about — which action, which attempt, how long it took, when it was seen.
+      e.reason = r.reason;
+      if (r.action_finished) {
+        e.message = "recovery of " + r.gateway + " succeeded: the gateway came back (" + r.action +
+                    ", " + attempt + "; the action took " + secs(r.action_elapsed) +
+                    ", the probes confirmed " + secs(r.confirmed_after) + " later; " +
+                    secs(r.elapsed) + " in all, down for " + secs(r.down_for + r.elapsed) + ")";
+      } else {
+        e.message = "recovery of " + r.gateway + " succeeded: the gateway came back while the " +
+                    r.action + " action was still running (" + attempt + ", stopped after " +
+                    secs(r.elapsed) + ", down for " + secs(r.down_for + r.elapsed) + ")";
+      }
       break;
     default: {
       e.reason = r.reason;
@@ -1013,6 +1030,9 @@ nlohmann::json Engine::statusJson() const {
                           {"attempts_last_hour", g.attempts_last_hour},
                           {"consecutive_failures", g.consecutive_failures},
                           {"last_failure", g.last_failure}};
+        if (!g.detail.empty()) {
+          rj["detail"] = g.detail;  // settling: the action finished, the probes have yet to see
+        }
         if (g.next_attempt != MonoTime::max()) {
           rj["next_attempt_in_ms"] = millis(g.next_attempt - now);
         }

@@ -1,8 +1,19 @@
 #include "recovery/recovery_manager.h"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace pathpilot::recovery {
+namespace {
+
+// "41.2s": the status text's durations, tenths of a second like the daemon's events.
+std::string seconds1(Duration d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1fs", toMillis(d) / 1000.0);
+  return buf;
+}
+
+}  // namespace
 
 struct RecoveryManager::Gateway {
   Gateway(std::string n, RecoveryPolicy policy, std::unique_ptr<RecoveryAction> a)
@@ -19,6 +30,7 @@ struct RecoveryManager::Gateway {
   Duration down_for{};
   MonoTime attempt_started{};  // when the last attempt began (confirmed: elapsed)
   MonoTime action_done{};      // when its action reported success (unconfirmed: how long)
+  Duration action_elapsed{};   // how long that successful action ran (confirmed: the facts)
   std::string last_failure;
 };
 
@@ -82,6 +94,7 @@ void RecoveryManager::onGatewayState(std::string_view name, health::PathState st
     event.action = std::string(gateway.action->kind());
     event.attempt = gateway.attempt;
     event.down_for = gateway.down_for;
+    event.elapsed = now - gateway.attempt_started;
     event.reason = decision.reason;
     if (callbacks_.cancelled) {
       callbacks_.cancelled(event);
@@ -93,6 +106,9 @@ void RecoveryManager::onGatewayState(std::string_view name, health::PathState st
     event.attempt = gateway.attempt;
     event.down_for = gateway.down_for;
     event.elapsed = now - gateway.attempt_started;
+    event.action_elapsed = gateway.action_elapsed;
+    event.confirmed_after = now - gateway.action_done;
+    event.action_finished = true;
     event.reason = decision.reason;
     if (callbacks_.confirmed) {
       callbacks_.confirmed(event);
@@ -219,6 +235,8 @@ void RecoveryManager::onActionDone(const std::string& name, unsigned attempt_id,
     gateway.last_failure = outcome.reason;
   } else {
     gateway.action_done = now;
+    // On our clock, like confirmed_after and elapsed, so that the event's figures add up.
+    gateway.action_elapsed = now - gateway.attempt_started;
   }
   poll(now);
   const auto& callback = outcome.success ? callbacks_.succeeded : callbacks_.failed;
@@ -238,6 +256,13 @@ std::vector<GatewayRecoveryStatus> RecoveryManager::snapshot(MonoTime now) const
     status.consecutive_failures = gateway->plan.consecutiveFailures();
     status.next_attempt = gateway->plan.nextWakeup();
     status.last_failure = gateway->last_failure;
+    if (status.phase == RecoveryPhase::Settling) {
+      status.detail = "the " + status.action + " action finished (attempt " +
+                      std::to_string(gateway->attempt) + ", took " +
+                      seconds1(gateway->action_elapsed) + ") " +
+                      seconds1(now - gateway->action_done) +
+                      " ago; waiting for the probes to see the gateway back";
+    }
     out.push_back(std::move(status));
   }
   return out;

@@ -1,14 +1,19 @@
 // recovery/recovery_manager.h — heals dead VPN gateways without ever blocking the engine.
 //
 // Purpose: one GatewayRecoveryPlan (when) plus one RecoveryAction (how) per gateway. The
-// daemon feeds it the health of each gateway (onGatewayState) and wires its callbacks to
-// events: recovery_started, recovery_succeeded (the action finished well; the probes then
-// decide whether the gateway is really back), recovery_failed (with the reason: exit status,
-// stderr tail, timeout, the hourly cap, or — after an action that finished well — the probes
-// not seeing the gateway back within the settle time), recovery_cancelled (the gateway came
-// back by itself while an attempt ran; the attempt is stopped), and confirmed (the probes saw
-// the gateway back while settling after a successful action: the end of a recovery). Probing, health and routing go on meanwhile:
-// an attempt runs on a worker and reports back on the engine thread.
+// daemon feeds it the health of each gateway (onGatewayState) and wires its callbacks:
+//   started    an attempt began;
+//   succeeded  the action itself finished well (EC2 reports running, the command exited 0).
+//              Not the end of the recovery: the plan is now Settling, waiting for the probes;
+//   confirmed  the probes saw the gateway back while settling — the recovery worked;
+//   cancelled  the gateway came back while the action was still running (the attempt is
+//              stopped) — the outage is over, too;
+//   failed     the action failed or timed out, the hourly cap blocks attempts, or the settle
+//              time ran out without the probes seeing the gateway back.
+// Every attempt ends in exactly one of confirmed, cancelled or failed (or nothing, when a
+// reload removes the gateway); the daemon journals those as its single terminal event.
+// Probing, health and routing go on meanwhile: an attempt runs on a worker and reports back
+// on the engine thread.
 //
 // Leadership: setWriteAllowed(false) (a follower) starts nothing; an attempt that is already
 // running is left to finish, since killing a half-done stop/start is worse than finishing it.
@@ -39,7 +44,12 @@ struct RecoveryEvent {
   std::string action;     // RecoveryAction::kind()
   int attempt = 0;        // 0 for a cap report
   Duration down_for{};    // how long the gateway had been Down when the attempt started
-  Duration elapsed{};     // succeeded/failed: how long the attempt ran
+  Duration elapsed{};     // succeeded/failed/confirmed/cancelled: since the attempt began
+  // confirmed: how long the action itself ran, and how long after it reported success the
+  // probes saw the gateway back (elapsed ≈ action_elapsed + confirmed_after).
+  Duration action_elapsed{};
+  Duration confirmed_after{};
+  bool action_finished = false;  // confirmed: true (cancelled: the action was still running)
   std::string reason;     // failed/cancelled/capped: why, in words
   std::optional<int> exit_code;
   std::string stderr_tail;
@@ -68,6 +78,10 @@ struct GatewayRecoveryStatus {
   int consecutive_failures = 0;
   MonoTime next_attempt = MonoTime::max();
   std::string last_failure;  // reason of the last failed attempt, "" if none
+  // Settling: what the action reported and that the probes have yet to confirm, in words
+  // ("the ec2-restart action finished (attempt 1, took 41.2s); waiting for the probes"); the
+  // action's success is not journalled as an event, so the status shows it here. "" otherwise.
+  std::string detail;
 };
 
 class RecoveryManager {

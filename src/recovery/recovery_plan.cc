@@ -101,8 +101,9 @@ RecoveryDecision GatewayRecoveryPlan::observe(health::PathState state, MonoTime 
       if (phase_ == RecoveryPhase::Running) {
         decision.kind = RecoveryDecision::Kind::Cancel;
         decision.attempt = attempt_;
-        decision.reason = std::string("gateway is ") +
-                          std::string(health::pathStateName(state)) + " again";
+        // The outage is over without the action's help; say so, and that it was stopped.
+        decision.reason = std::string("gateway is ") + std::string(health::pathStateName(state)) +
+                          " again while the action was still running; the attempt was stopped";
       } else if (phase_ == RecoveryPhase::Settling) {
         decision.kind = RecoveryDecision::Kind::Confirmed;
         decision.attempt = attempt_;

@@ -11,8 +11,10 @@ Scenario:
      instance: StopInstances, DescribeInstances until stopped, StartInstances, until running;
   2. while that runs (it takes ~10 s: 5 s polls), DX fails too: both tables move to vpn-b at
      once — probing, deciding and programming go on during the restart;
-  3. EC2 reports running: recovery_succeeded; the tunnel comes back: the probes confirm
-     ("the gateway came back"); the instance was stopped and started exactly once.
+  3. EC2 reports running: no event yet (the daemon logs it; the status shows the recovery
+     settling, "waiting for the probes"); the tunnel comes back: the probes confirm it and the
+     attempt's one recovery_succeeded ("the gateway came back") is journalled; the instance
+     was stopped and started exactly once.
 """
 
 import json
@@ -184,16 +186,32 @@ class Ec2RestartEndToEndTest(unittest.TestCase):
         self.assertEqual(nstest.events_of(self.events, "recovery_succeeded", t0), [],
                          "the restart (two 1 s EC2 steps, 5 s polls) cannot be over yet")
 
-        # 3. EC2 says running; then the tunnel is back and the probes confirm it.
-        done = self.wait_event("recovery_succeeded", t0, 30, path="vpn-a")
-        self.assertGreater(nstest.event_time(done), max(nstest.event_time(e) for e in moved))
+        # 3. EC2 says running: the action is over, but that alone is no recovery — the daemon
+        #    waits for the probes (settling) and journals nothing yet.
+        def settling(s):
+            return ((nstest.path_of(s, "vpn-a") or {}).get("recovery") or {}).get(
+                "phase") == "settling"
+        s = self.wait_status(settling, 30, "vpn-a's recovery settling (EC2 reports running)")
+        recovery = nstest.path_of(s, "vpn-a")["recovery"]
+        self.assertIn("waiting for the probes", recovery.get("detail", ""), recovery)
         self.assertEqual(self.instance_state(INSTANCE_A), "running")
         self.assertEqual(self.instance_state(INSTANCE_B), "running")
         actions = self.fake_state()["stats"]["actions"]
         self.assertEqual(actions.get("StopInstances"), 1, actions)
         self.assertEqual(actions.get("StartInstances"), 1, actions)
+        self.assertEqual(nstest.events_of(self.events, "recovery_succeeded", t0), [],
+                         "EC2 reporting running is not yet a recovery")
+        # The tunnel comes back (well within the 30 s settle): the probes confirm it.
         self.drop("gwa", False)
-        self.wait_event("recovery_succeeded", t0, 10, path="vpn-a", text="the gateway came back")
+        done = self.wait_event("recovery_succeeded", t0, 10, path="vpn-a",
+                               text="the gateway came back")
+        self.assertGreater(nstest.event_time(done), max(nstest.event_time(e) for e in moved))
+        self.assertIn("ec2-restart, attempt 1", done["message"])
+        self.wait_status(lambda s: ((nstest.path_of(s, "vpn-a") or {}).get("recovery") or {})
+                         .get("phase") == "idle", 10, "vpn-a's recovery idle")
+        succeeded = nstest.events_of(self.events, "recovery_succeeded", t0)
+        self.assertEqual(len(succeeded), 1, succeeded)  # one terminal event per attempt
+        self.assertEqual(len(nstest.events_of(self.events, "recovery_started", t0)), 1)
         self.assertEqual(nstest.events_of(self.events, "recovery_failed", t0), [])
         self.passed = True
 

@@ -37,7 +37,10 @@ class RecoveryTest(LabCase):
         self.assert_traffic_over({"rtb-a": "gwb", "rtb-b": "gwb"}, window=0.5)
         self.assertEqual(self.events("recovery_succeeded", since=t0, path="vpn-a"), [],
                          "the recovery is slowed down to 3 s; it cannot be over yet")
+        # recovery_succeeded means the probes saw the gateway back (not merely that the command
+        # exited 0): one per attempt.
         done = self.wait_event("recovery_succeeded", t0, timeout=30, path="vpn-a")
+        self.assertIn("the gateway came back", done["message"])
         self.assertLess(event_time(dx_down), event_time(done))
         self.assertEqual(self.events("recovery_failed", since=t0), [])
         # The gateway is back with a new charon; rtb-a returns to its own AZ after the hold-down.
@@ -48,6 +51,9 @@ class RecoveryTest(LabCase):
         self.assert_traffic_over({"rtb-a": "gwa", "rtb-b": "gwb"})
         # vpn-b was probed and usable all along.
         self.assertEqual(self.events("path_down", since=t0, path="vpn-b"), [])
+        # One attempt, one terminal event (checked late: a second one would have come by now).
+        self.assertEqual(len(self.events("recovery_started", since=t0, path="vpn-a")), 1)
+        self.assertEqual(len(self.events("recovery_succeeded", since=t0, path="vpn-a")), 1)
 
     def test_tunnel_torn_down_by_the_peer_is_recovered(self):
         self.lab.fault("blackhole", "dx")
@@ -59,12 +65,16 @@ class RecoveryTest(LabCase):
         self.assert_traffic_over({"rtb-a": "gwa", "rtb-b": "gwa"}, window=0.5)
         # ... the recovery restarts gwb's charon and re-initiates the tunnel ...
         self.wait_event("recovery_started", t0, timeout=8, path="vpn-b")
-        self.wait_event("recovery_succeeded", t0, timeout=30, path="vpn-b")
+        done = self.wait_event("recovery_succeeded", t0, timeout=30, path="vpn-b")
+        self.assertIn("the gateway came back", done["message"])
         st = self.lab.tunnel_state("gwb")
         self.assertTrue(st["tunnel_up"] and st["peer"]["tunnel_up"], st)
         # ... and rtb-b comes home after the hold-down.
         self.wait_routes({"rtb-a": "vpn-a", "rtb-b": "vpn-b"}, timeout=10)
         self.assert_traffic_over({"rtb-a": "gwa", "rtb-b": "gwb"})
+        started = self.events("recovery_started", since=t0, path="vpn-b")
+        self.assertEqual(len(self.events("recovery_succeeded", since=t0, path="vpn-b")),
+                         len(started), "one recovery_succeeded per attempt")
 
 
 class DampingTest(LabCase):

@@ -466,10 +466,31 @@ TEST_F(EngineTest, DeadGatewayIsRecoveredWhileProbingGoesOn) {
   EXPECT_EQ(action->starts, 2);
   EXPECT_EQ(action->last_attempt, 2);
   action->finish(true);
-  EXPECT_EQ(count(EventKind::RecoverySucceeded), 1);
+  // The action's success alone is not a recovery: no event yet (a log line), and the status
+  // shows the attempt waiting for the probes.
+  EXPECT_EQ(count(EventKind::RecoverySucceeded), 0);
+  EXPECT_EQ(count(EventKind::RecoveryFailed), 1);
+  {
+    auto settling = engine_->statusJson()["paths"][1]["recovery"];
+    EXPECT_EQ(settling["phase"], "settling");
+    EXPECT_NE(settling.value("detail", "").find("waiting for the probes"), std::string::npos)
+        << settling.dump();
+  }
   for (int i = 0; i < 3; ++i) {
     round(false, true, true);
   }
+  // The probes see vpn-a again: the one terminal event of the attempt, with its facts.
+  ASSERT_EQ(count(EventKind::RecoverySucceeded), 1);
+  const auto* succeeded = last(EventKind::RecoverySucceeded);
+  EXPECT_EQ(succeeded->path, "vpn-a");
+  EXPECT_NE(succeeded->message.find("the gateway came back"), std::string::npos)
+      << succeeded->message;
+  EXPECT_NE(succeeded->message.find("scripted, attempt 2"), std::string::npos)
+      << succeeded->message;
+  EXPECT_NE(succeeded->message.find("the probes confirmed"), std::string::npos)
+      << succeeded->message;
+  EXPECT_NE(succeeded->reason.find("probes see the gateway"), std::string::npos)
+      << succeeded->reason;
   // Back from cross-AZ to its own gateway: a failback, so after the hold-down.
   EXPECT_EQ(routeOf("rtb-a"), kVpnB);
   for (int i = 0; i < 55; ++i) {
@@ -478,6 +499,10 @@ TEST_F(EngineTest, DeadGatewayIsRecoveredWhileProbingGoesOn) {
   EXPECT_EQ(routeOf("rtb-a"), kVpnA);
   auto status = engine_->statusJson();
   EXPECT_EQ(status["paths"][1]["recovery"]["action"], "scripted");
+  EXPECT_EQ(status["paths"][1]["recovery"]["phase"], "idle");
+  EXPECT_FALSE(status["paths"][1]["recovery"].contains("detail"));
+  EXPECT_EQ(count(EventKind::RecoverySucceeded), 1);  // still exactly one for the attempt
+  EXPECT_EQ(count(EventKind::RecoveryFailed), 1);
 }
 
 TEST_F(EngineTest, ResultsForUnknownPathsAreCounted) {

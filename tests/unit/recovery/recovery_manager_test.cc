@@ -125,15 +125,29 @@ TEST_F(RecoveryManagerTest, ProbesSeeingTheGatewayBackConfirmTheRecovery) {
   advanceToWakeup();
   clock.advance(seconds(45));
   action_a->finish(ActionOutcome{true, false, false, std::nullopt, "", "", seconds(45)});
-  clock.advance(seconds(20));  // strongSwan boots, the tunnel comes up, rise rounds pass
+  clock.advance(seconds(5));
+  // Meanwhile the status says what is going on: the action is done, the probes have to agree.
+  auto settling = manager->snapshot(clock.now())[0];
+  EXPECT_EQ(settling.phase, RecoveryPhase::Settling);
+  EXPECT_EQ(settling.detail,
+            "the fake action finished (attempt 1, took 45.0s) 5.0s ago; waiting for the probes "
+            "to see the gateway back");
+  clock.advance(seconds(15));  // strongSwan boots, the tunnel comes up, rise rounds pass
   manager->onGatewayState("vpn-a", PathState::Up, clock.now());
   EXPECT_EQ(kinds, (std::vector<std::string>{"started vpn-a", "succeeded vpn-a",
                                              "confirmed vpn-a"}));
   EXPECT_EQ(events[2].elapsed, seconds(65));  // from the start of the attempt
+  // The daemon journals only this event as the recovery's success, so it carries the facts of
+  // the action, too: how long it ran, how long the probes then took.
+  EXPECT_TRUE(events[2].action_finished);
+  EXPECT_EQ(events[2].action_elapsed, seconds(45));
+  EXPECT_EQ(events[2].confirmed_after, seconds(20));
+  EXPECT_EQ(events[2].action, "fake");
   EXPECT_EQ(events[2].attempt, 1);
   EXPECT_NE(events[2].reason.find("probes see the gateway up again"), std::string::npos)
       << events[2].reason;
   EXPECT_EQ(manager->snapshot(clock.now())[0].phase, RecoveryPhase::Idle);
+  EXPECT_EQ(manager->snapshot(clock.now())[0].detail, "");
 }
 
 TEST_F(RecoveryManagerTest, ProbesNotSeeingTheGatewayBackIsAFailureBeforeTheNextAttempt) {
@@ -193,10 +207,16 @@ TEST_F(RecoveryManagerTest, GatewayBackUpCancelsTheRunningAttempt) {
   manager->onGatewayState("vpn-a", PathState::Down, clock.now());
   advanceToWakeup();
   ASSERT_TRUE(action_a->running());
+  clock.advance(seconds(12));
   manager->onGatewayState("vpn-a", PathState::Up, clock.now());
   EXPECT_EQ(action_a->cancels, 1);
   ASSERT_EQ(kinds.back(), "cancelled vpn-a");
-  EXPECT_NE(events.back().reason.find("up again"), std::string::npos);
+  // The outage is over (the daemon journals it as the recovery's success): say how.
+  EXPECT_NE(events.back().reason.find("up again while the action was still running"),
+            std::string::npos)
+      << events.back().reason;
+  EXPECT_FALSE(events.back().action_finished);
+  EXPECT_EQ(events.back().elapsed, seconds(12));
   // It goes down again before the killed command has reported back: no second start yet.
   manager->onGatewayState("vpn-a", PathState::Down, clock.now());
   clock.advance(seconds(30));
