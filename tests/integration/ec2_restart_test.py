@@ -22,6 +22,7 @@ import os
 import secrets
 import shutil
 import signal
+import subprocess
 import sys
 import time
 import unittest
@@ -194,6 +195,11 @@ class Ec2RestartEndToEndTest(unittest.TestCase):
         s = self.wait_status(settling, 30, "vpn-a's recovery settling (EC2 reports running)")
         recovery = nstest.path_of(s, "vpn-a")["recovery"]
         self.assertIn("waiting for the probes", recovery.get("detail", ""), recovery)
+        # The operator's view (plain `pathpilot status`) shows it too.
+        text = subprocess.run([nstest.pathpilot_bin(), "status", "--socket", self.socket],
+                              capture_output=True, text=True, timeout=10).stdout
+        self.assertIn("recovery of vpn-a (ec2-restart): settling — the ec2-restart action "
+                      "finished (attempt 1", text)
         self.assertEqual(self.instance_state(INSTANCE_A), "running")
         self.assertEqual(self.instance_state(INSTANCE_B), "running")
         actions = self.fake_state()["stats"]["actions"]
