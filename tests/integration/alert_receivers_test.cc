@@ -339,47 +339,70 @@ TEST(AlertReceiversTest, SmtpServerDownIsRetryable) {
 
 // --- Alertmanager -------------------------------------------------------------------------------
 
-TEST(AlertReceiversTest, AlertmanagerListsThenResolves) {
-  if (!fs::exists("/usr/bin/prometheus-alertmanager")) {
-    GTEST_SKIP() << "prometheus-alertmanager not installed (tools/deps.sh)";
+// A Prometheus Alertmanager on 127.0.0.1 (a free port) with a do-nothing receiver, its config,
+// data and log in `dir`; stopped by PID when this goes out of scope.
+struct LocalAlertmanager {
+  explicit LocalAlertmanager(fs::path d)
+      : dir(std::move(d)),
+        port(freePort()),
+        base("http://127.0.0.1:" + std::to_string(port)),
+        process(start(dir, port)) {}
+
+  // True once the process runs and answers /-/ready (startup takes seconds on a loaded box).
+  bool waitReady() {
+    return process->started() && waitFor(
+                                     [&] {
+                                       auto r = get("/-/ready");
+                                       return r && r->status == 200;
+                                     },
+                                     seconds(30));
   }
-  fs::path dir = tempDir("am");
-  {
-    std::ofstream cfg(dir / "am.yml");
-    cfg << "route:\n  receiver: devnull\n  group_wait: 1s\nreceivers:\n  - name: devnull\n";
-  }
-  int port = freePort();
-  Process am({"/usr/bin/prometheus-alertmanager", "--config.file=" + (dir / "am.yml").string(),
-              "--storage.path=" + (dir / "data").string(),
-              "--web.listen-address=127.0.0.1:" + std::to_string(port),
-              "--cluster.listen-address="},
-             (dir / "am.log").string());
-  ASSERT_TRUE(am.started());
-  std::string base = "http://127.0.0.1:" + std::to_string(port);
-  http::CurlHttpClient client;
-  auto get = [&](const std::string& path) {
+  Result<http::Response> get(const std::string& path) {
     http::Request r;
     r.url = base + path;
     r.timeout = seconds(3);
     return client.send(r);
-  };
-  ASSERT_TRUE(waitFor(
-      [&] {
-        auto r = get("/-/ready");
-        return r && r->status == 200;
-      },
-      seconds(30)))
-      << readFile(dir / "am.log");
+  }
+  std::string log() const { return readFile(dir / "am.log"); }
+
+  // Writes the config, then starts the process (members are initialised in this order).
+  static std::unique_ptr<Process> start(const fs::path& dir, int port) {
+    {
+      std::ofstream cfg(dir / "am.yml");
+      cfg << "route:\n  receiver: devnull\n  group_wait: 1s\nreceivers:\n  - name: devnull\n";
+    }
+    return std::make_unique<Process>(
+        std::vector<std::string>{"/usr/bin/prometheus-alertmanager",
+                                 "--config.file=" + (dir / "am.yml").string(),
+                                 "--storage.path=" + (dir / "data").string(),
+                                 "--web.listen-address=127.0.0.1:" + std::to_string(port),
+                                 "--cluster.listen-address="},
+        (dir / "am.log").string());
+  }
+
+  const fs::path dir;
+  const int port;
+  const std::string base;  // http://127.0.0.1:<port>
+  std::unique_ptr<Process> process;
+  http::CurlHttpClient client;
+};
+
+TEST(AlertReceiversTest, AlertmanagerListsThenResolves) {
+  if (!fs::exists("/usr/bin/prometheus-alertmanager")) {
+    GTEST_SKIP() << "prometheus-alertmanager not installed (tools/deps.sh)";
+  }
+  LocalAlertmanager am(tempDir("am"));
+  ASSERT_TRUE(am.waitReady()) << am.log();
 
   RealClock clock;
-  HttpChannel ch({"am", config::AlertChannelKind::Alertmanager, base, "", "", seconds(5), ""},
+  HttpChannel ch({"am", config::AlertChannelKind::Alertmanager, am.base, "", "", seconds(5), ""},
                  std::make_unique<http::CurlHttpClient>(), clock);
   Notification firing = sampleNotification("am");
   auto r = ch.deliver(firing);
   ASSERT_TRUE(r) << r.error().error.toString();
 
   auto find = [&]() -> std::optional<json> {
-    auto resp = get("/api/v2/alerts");
+    auto resp = am.get("/api/v2/alerts");
     if (!resp || resp->status != 200) {
       return std::nullopt;
     }
@@ -418,37 +441,12 @@ TEST(AlertReceiversTest, AlertmanagerResolvesAnIncidentFiredBeforeARestart) {
   if (!fs::exists("/usr/bin/prometheus-alertmanager")) {
     GTEST_SKIP() << "prometheus-alertmanager not installed (tools/deps.sh)";
   }
-  fs::path dir = tempDir("am_restart");
-  {
-    std::ofstream cfg(dir / "am.yml");
-    cfg << "route:\n  receiver: devnull\n  group_wait: 1s\nreceivers:\n  - name: devnull\n";
-  }
-  int port = freePort();
-  Process am({"/usr/bin/prometheus-alertmanager", "--config.file=" + (dir / "am.yml").string(),
-              "--storage.path=" + (dir / "data").string(),
-              "--web.listen-address=127.0.0.1:" + std::to_string(port),
-              "--cluster.listen-address="},
-             (dir / "am.log").string());
-  ASSERT_TRUE(am.started());
-  std::string base = "http://127.0.0.1:" + std::to_string(port);
-  http::CurlHttpClient client;
-  auto get = [&](const std::string& path) {
-    http::Request r;
-    r.url = base + path;
-    r.timeout = seconds(3);
-    return client.send(r);
-  };
-  ASSERT_TRUE(waitFor(
-      [&] {
-        auto r = get("/-/ready");
-        return r && r->status == 200;
-      },
-      seconds(30)))
-      << readFile(dir / "am.log");
+  LocalAlertmanager am(tempDir("am_restart"));
+  ASSERT_TRUE(am.waitReady()) << am.log();
   // Every alert Alertmanager lists for the incident (active ones only: resolved leave).
   auto listed = [&]() {
     std::vector<json> out;
-    auto resp = get("/api/v2/alerts");
+    auto resp = am.get("/api/v2/alerts");
     if (resp && resp->status == 200) {
       for (const auto& a : json::parse(resp->body)) {
         if (a["labels"].value("incident", "") == "Beijing/path/dx") {
@@ -460,7 +458,7 @@ TEST(AlertReceiversTest, AlertmanagerResolvesAnIncidentFiredBeforeARestart) {
   };
 
   config::AlertSettings s;
-  s.outbox = (dir / "alerts.db").string();
+  s.outbox = (am.dir / "alerts.db").string();
   s.group_window = Duration::zero();
   config::AlertChannelConfig c;
   c.name = "am";
@@ -472,7 +470,7 @@ TEST(AlertReceiversTest, AlertmanagerResolvesAnIncidentFiredBeforeARestart) {
     EXPECT_TRUE(box);
     std::vector<std::unique_ptr<Channel>> channels;
     channels.push_back(std::make_unique<HttpChannel>(
-        HttpChannelOptions{"am", config::AlertChannelKind::Alertmanager, base, "", "",
+        HttpChannelOptions{"am", config::AlertChannelKind::Alertmanager, am.base, "", "",
                            seconds(5), ""},
         std::make_unique<http::CurlHttpClient>(), clock));
     return std::make_unique<AlertManager>(s, "Beijing", std::move(channels), std::move(*box),

@@ -175,6 +175,26 @@ class AlertSnsTest : public ::testing::Test {
   }
   void TearDown() override { fake_.reset(); }
 
+  // An AlertManager for `site` on a fresh outbox in `dir`, delivering through `channel` (built
+  // from `cfg`) alone; its events land in `emitted`. Null (test failed) when the outbox does
+  // not open.
+  std::unique_ptr<AlertManager> managerFor(const fs::path& dir,
+                                           const config::AlertChannelConfig& cfg,
+                                           std::unique_ptr<Channel> channel,
+                                           const std::string& site, Emitted& emitted,
+                                           AlertManager::Random01 random01 = nullptr) {
+    std::vector<std::unique_ptr<Channel>> channels;
+    channels.push_back(std::move(channel));
+    auto settings = settingsFor(dir, cfg);
+    auto box = Outbox::open(settings.outbox);
+    if (!box) {
+      ADD_FAILURE() << "outbox " << settings.outbox << ": " << box.error().toString();
+      return nullptr;
+    }
+    return std::make_unique<AlertManager>(settings, site, std::move(channels), std::move(*box),
+                                          clock_, emitted.sink(), std::move(random01));
+  }
+
   std::unique_ptr<aws::FakeAwsEndpoint> fake_;
   RealClock clock_;
 };
@@ -184,21 +204,16 @@ TEST_F(AlertSnsTest, AlertArrivesAsSignedPublishWithTopicSubjectAndMessage) {
   auto cfg = snsConfig("sns-noc", kTopic, fake_->url());
   auto channel = makeChannel(cfg, clock_, processEnv());
   ASSERT_TRUE(channel) << channel.error().toString();
-  std::vector<std::unique_ptr<Channel>> channels;
-  channels.push_back(std::move(*channel));
-  auto settings = settingsFor(dir, cfg);
-  auto box = Outbox::open(settings.outbox);
-  ASSERT_TRUE(box);
   Emitted emitted;
   // 40 × "北京" = 240 bytes: the title alone is far over SNS's subject limit.
   std::string site;
   for (int i = 0; i < 40; ++i) {
     site += "北京";
   }
-  AlertManager manager(settings, site, std::move(channels), std::move(*box), clock_,
-                       emitted.sink());
-  manager.submit(dxDown(clock_, site));
-  ASSERT_TRUE(pumpUntilEmpty(manager, seconds(10)));
+  auto manager = managerFor(dir, cfg, std::move(*channel), site, emitted);
+  ASSERT_TRUE(manager);
+  manager->submit(dxDown(clock_, site));
+  ASSERT_TRUE(pumpUntilEmpty(*manager, seconds(10)));
 
   auto published = fake_->publishes();
   ASSERT_EQ(published.size(), 1u);
@@ -288,21 +303,16 @@ TEST_F(AlertSnsTest, ThrottlingIsRetriedAndTheAlertPublishedOnce) {
   fs::path dir = tempDir("throttle");
   auto channel = makeChannel(cfg, clock_, processEnv());
   ASSERT_TRUE(channel);
-  std::vector<std::unique_ptr<Channel>> channels;
-  channels.push_back(std::move(*channel));
-  auto settings = settingsFor(dir, cfg);
-  auto box = Outbox::open(settings.outbox);
-  ASSERT_TRUE(box);
   Emitted emitted;
-  AlertManager manager(settings, "Beijing", std::move(channels), std::move(*box), clock_,
-                       emitted.sink(), [] { return 0.5; });
+  auto manager = managerFor(dir, cfg, std::move(*channel), "Beijing", emitted, [] { return 0.5; });
+  ASSERT_TRUE(manager);
   fake_->injectNext(aws::FakeAwsFault::Throttle, 3);
-  manager.submit(dxDown(clock_, "Beijing"));
-  ASSERT_TRUE(pumpUntilEmpty(manager, seconds(15)));
+  manager->submit(dxDown(clock_, "Beijing"));
+  ASSERT_TRUE(pumpUntilEmpty(*manager, seconds(15)));
 
   ASSERT_EQ(fake_->publishes().size(), 2u);  // the single one above + this alert, once
   EXPECT_EQ(fake_->publishes()[1].topic_arn, kTopic);
-  auto stats = manager.stats();
+  auto stats = manager->stats();
   ASSERT_EQ(stats.channels.size(), 1u);
   EXPECT_GE(stats.channels[0].retries, 1u);
   EXPECT_EQ(stats.channels[0].sent, 1u);
@@ -324,16 +334,11 @@ TEST_F(AlertSnsTest, RefusedSignatureFailsWithoutShowingCredentials) {
       std::make_unique<aws::StaticCredentialsProvider>(
           aws::Credentials{kKeyId, wrong_secret, session, std::nullopt}));
   ASSERT_TRUE(made) << made.error().toString();
-  std::vector<std::unique_ptr<Channel>> channels;
-  channels.push_back(std::move(*made));
-  auto settings = settingsFor(dir, cfg);
-  auto box = Outbox::open(settings.outbox);
-  ASSERT_TRUE(box);
   Emitted emitted;
-  AlertManager manager(settings, "Beijing", std::move(channels), std::move(*box), clock_,
-                       emitted.sink());
-  manager.submit(dxDown(clock_, "Beijing"));
-  ASSERT_TRUE(pumpUntilEmpty(manager, seconds(10)));
+  auto manager = managerFor(dir, cfg, std::move(*made), "Beijing", emitted);
+  ASSERT_TRUE(manager);
+  manager->submit(dxDown(clock_, "Beijing"));
+  ASSERT_TRUE(pumpUntilEmpty(*manager, seconds(10)));
 
   EXPECT_TRUE(fake_->publishes().empty());
   EXPECT_GE(fake_->stats().rejected_signatures, 1u);
@@ -341,7 +346,7 @@ TEST_F(AlertSnsTest, RefusedSignatureFailsWithoutShowingCredentials) {
   ASSERT_EQ(failed.size(), 1u);
   const auto& f = failed[0];
   EXPECT_NE(f.reason.find("SignatureDoesNotMatch"), std::string::npos) << f.reason;
-  std::string last_error = manager.stats().channels[0].last_error;
+  std::string last_error = manager->stats().channels[0].last_error;
   for (const std::string& text : {f.reason, f.message, last_error}) {
     EXPECT_EQ(text.find(wrong_secret), std::string::npos) << text;
     EXPECT_EQ(text.find(session), std::string::npos) << text;
