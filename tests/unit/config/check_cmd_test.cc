@@ -9,50 +9,17 @@
 #include <sstream>
 #include <string>
 
+#include "cli_test_util.h"
 #include "config_test_util.h"
 
 namespace pathpilot::config {
 namespace {
 
-struct CommandRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+using testing::CommandRun;
 
-class CheckCommandTest : public ::testing::Test {
+class CheckCommandTest : public testing::CliBinaryTest {
  protected:
-  void SetUp() override {
-    binary_ = std::string(PP_BINARY_DIR) + "/src/cli/pathpilot";
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("pp_check_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-    ASSERT_TRUE(std::filesystem::exists(binary_)) << binary_;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::string write(const std::string& name, const std::string& content) {
-    std::filesystem::path p = dir_ / name;
-    std::ofstream(p, std::ios::binary) << content;
-    return p.string();
-  }
-
-  // Runs `pathpilot <args>` with stdout and stderr captured to files.
-  CommandRun run(const std::string& args) {
-    std::string out = (dir_ / "stdout").string();
-    std::string err = (dir_ / "stderr").string();
-    std::string command = "'" + binary_ + "' " + args + " >'" + out + "' 2>'" + err + "'";
-    int status = std::system(command.c_str());
-    CommandRun r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = testing::readFileForTest(out);
-    r.err = testing::readFileForTest(err);
-    return r;
-  }
-
-  std::string binary_;
-  std::filesystem::path dir_;
+  CheckCommandTest() : CliBinaryTest("pp_check_") {}
 };
 
 TEST_F(CheckCommandTest, SeedExamplePrintsThePlanAndExitsZero) {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli_test_util.h"
 #include "config_test_util.h"
 
 namespace pathpilot::config {
@@ -16,11 +17,7 @@ namespace {
 
 using Json = nlohmann::json;
 
-struct CommandRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+using testing::CommandRun;
 
 // One AWS site: a China, global or gov region; tables; optional ec2-restart and SNS channel.
 std::string site(const std::string& region, bool recovery, const std::string& extra = {}) {
@@ -50,36 +47,16 @@ std::string site(const std::string& region, bool recovery, const std::string& ex
   return text;
 }
 
-class CheckIamTest : public ::testing::Test {
+class CheckIamTest : public testing::CliBinaryTest {
  protected:
-  void SetUp() override {
-    binary_ = std::string(PP_BINARY_DIR) + "/src/cli/pathpilot";
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("pp_check_iam_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-    ASSERT_TRUE(std::filesystem::exists(binary_)) << binary_;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  CheckIamTest() : CliBinaryTest("pp_check_iam_") {}
 
   std::string write(const std::string& content) {
-    std::filesystem::path p = dir_ / "site.yaml";
-    std::ofstream(p, std::ios::binary) << content;
-    return p.string();
+    return CliBinaryTest::write("site.yaml", content);
   }
 
-  CommandRun run(const std::string& args) {
-    std::string out = (dir_ / "stdout").string();
-    std::string err = (dir_ / "stderr").string();
-    std::string command = "'" + binary_ + "' check --iam " + args + " >'" + out + "' 2>'" +
-                          err + "'";
-    int status = std::system(command.c_str());
-    CommandRun r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = testing::readFileForTest(out);
-    r.err = testing::readFileForTest(err);
-    return r;
-  }
+  // `pathpilot check --iam <args>`.
+  CommandRun run(const std::string& args) { return CliBinaryTest::run("check --iam " + args); }
 
   // The printed policy; fails the test unless the run succeeded with valid JSON.
   Json policy(const CommandRun& r) {
@@ -88,9 +65,6 @@ class CheckIamTest : public ::testing::Test {
     EXPECT_FALSE(p.is_discarded()) << r.out;
     return p;
   }
-
-  std::string binary_;
-  std::filesystem::path dir_;
 };
 
 Json statementBySid(const Json& policy, std::string_view sid) {
