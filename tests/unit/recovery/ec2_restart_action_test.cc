@@ -6,7 +6,6 @@
 
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -14,9 +13,8 @@
 
 #include "aws/credential_providers.h"
 #include "aws/ec2.h"
-#include "aws/endpoints.h"
 #include "aws/fake_endpoint.h"
-#include "aws/query_client.h"
+#include "fakes/fake_aws.h"
 #include "fakes/manual_executor.h"
 #include "http/curl_http_client.h"
 
@@ -26,23 +24,7 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr char kInstance[] = "i-0e1466e8a5dd4892c";
-constexpr char kKey[] = "AKIDEXAMPLE";
-constexpr char kSecret[] = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 constexpr char kToken[] = "session-token-value";
-
-// Read by the fake's server threads, moved by the action's worker (here: the test thread).
-class SharedClock final : public Clock {
- public:
-  MonoTime now() const override { return MonoTime(1h) + Duration(offset_.load()); }
-  WallTime wallNow() const override {
-    return WallTime(std::chrono::hours(490000)) +
-           std::chrono::duration_cast<WallTime::duration>(Duration(offset_.load()));
-  }
-  void advance(Duration d) { offset_ += d.count(); }
-
- private:
-  std::atomic<Duration::rep> offset_{0};
-};
 
 // Lets a test act just before a given EC2 action is sent (inject a fault for exactly that
 // call, change the instance behind the action's back), then sends it for real.
@@ -70,16 +52,9 @@ class Ec2RestartActionTest : public ::testing::Test {
     aws::FakeAwsOptions o;
     o.clock = &clock_;
     o.transition = transition;
-    fake_ = std::make_unique<aws::FakeAwsEndpoint>(o);
-    ASSERT_TRUE(fake_->start());
-    fake_->addInstance(kInstance, state, "ap-southeast-1a");
-    aws::QueryClientOptions q;
-    q.api_name = "EC2";
-    q.endpoint = *aws::resolveEndpoint("ec2", "ap-southeast-1", fake_->url());
-    q.version = std::string(aws::kEc2ApiVersion);
-    q.timeout = 5s;
-    query_ = std::make_unique<aws::QueryClient>(
-        http_, creds_, clock_, q, aws::RetryHooks{[] { return 0.5; }, [](Duration) {}});
+    fake_ = testing::startFakeAws(o, {}, {{kInstance, state, "ap-southeast-1a"}});
+    ASSERT_TRUE(fake_);
+    query_ = testing::fakeAwsQueryClient(fake_->url(), http_, creds_, clock_);
     ec2_ = std::make_unique<aws::Ec2Client>(*query_);
   }
 
@@ -110,10 +85,10 @@ class Ec2RestartActionTest : public ::testing::Test {
   std::uint64_t calls(const std::string& action) { return fake_->stats().actions[action]; }
   std::string state() { return fake_->instanceState(kInstance)->name; }
 
-  SharedClock clock_;
+  testing::SharedClock clock_;
   std::unique_ptr<aws::FakeAwsEndpoint> fake_;
   HookedHttp http_;
-  aws::StaticCredentialsProvider creds_{aws::Credentials(kKey, kSecret, kToken)};
+  aws::StaticCredentialsProvider creds_{aws::Credentials(testing::kAwsKeyId, testing::kAwsSecret, kToken)};
   std::unique_ptr<aws::QueryClient> query_;
   std::unique_ptr<aws::Ec2Client> ec2_;
   std::vector<Duration> waits_;
@@ -172,7 +147,7 @@ TEST_F(Ec2RestartActionTest, StopFailureNamesTheAwsErrorAndNoSecret) {
             std::string::npos)
       << out.reason;
   EXPECT_NE(out.reason.find("ExpiredToken"), std::string::npos) << out.reason;
-  EXPECT_EQ(out.reason.find(kSecret), std::string::npos);
+  EXPECT_EQ(out.reason.find(testing::kAwsSecret), std::string::npos);
   EXPECT_EQ(out.reason.find(kToken), std::string::npos);
   EXPECT_EQ(state(), "running");  // nothing was changed
   EXPECT_EQ(calls("StartInstances"), 0u);
