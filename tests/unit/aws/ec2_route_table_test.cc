@@ -1,13 +1,13 @@
 // Ec2RouteTable / Ec2RouteBackend: route::RouteTable semantics on EC2 (FakeHttpClient), the
 // reconciler driving it against the fake endpoint, and parallel programming with a
 // concurrency bound over real loopback connections.
-#include <atomic>
 #include <thread>
 
 #include <gtest/gtest.h>
 
 #include "aws/ec2_route_table.h"
 #include "aws/fake_endpoint.h"
+#include "fakes/fake_aws.h"
 #include "fakes/fake_clock.h"
 #include "fakes/fake_http_client.h"
 #include "fakes/manual_executor.h"
@@ -21,8 +21,10 @@ using route::NextHop;
 using route::RouteDelta;
 using testing::FakeClock;
 using testing::FakeHttpClient;
+using testing::kAwsKeyId;
+using testing::kAwsSecret;
+using testing::SharedClock;
 
-constexpr char kSecret[] = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 
 std::string error(std::string_view code, std::string_view message) {
   return "<Response><Errors><Error><Code>" + std::string(code) + "</Code><Message>" +
@@ -67,7 +69,7 @@ class Ec2RouteTableTest : public ::testing::Test {
 
   FakeClock clock_;
   FakeHttpClient http_;
-  StaticCredentialsProvider creds_{Credentials("AKIDEXAMPLE", kSecret)};
+  StaticCredentialsProvider creds_{Credentials(kAwsKeyId, kAwsSecret)};
   std::unique_ptr<Ec2RouteBackend> backend_;
   std::unique_ptr<route::RouteTable> table_;
 };
@@ -204,7 +206,7 @@ TEST_F(Ec2RouteTableTest, LinuxNextHopsAndUnknownTargetsAreRejected) {
 
 TEST(Ec2RouteBackendTest, BadOptionsAreRejected) {
   FakeClock clock;
-  StaticCredentialsProvider creds{Credentials("AKIDEXAMPLE", kSecret)};
+  StaticCredentialsProvider creds{Credentials(kAwsKeyId, kAwsSecret)};
   Ec2RouteBackendOptions o;
   o.region = "ap-southeast1";
   auto bad_region = Ec2RouteBackend::create(o, creds, clock);
@@ -220,36 +222,19 @@ TEST(Ec2RouteBackendTest, BadOptionsAreRejected) {
 
 // ---- against the fake endpoint over loopback ----
 
-// The test moves it; server and worker threads read it (atomic).
-class SharedClock final : public Clock {
- public:
-  MonoTime now() const override { return MonoTime(1h) + Duration(offset_.load()); }
-  WallTime wallNow() const override {
-    return WallTime(std::chrono::hours(490000)) +
-           std::chrono::duration_cast<WallTime::duration>(Duration(offset_.load()));
-  }
-  void advance(Duration d) { offset_ += d.count(); }
-
- private:
-  std::atomic<Duration::rep> offset_{0};
-};
-
 TEST(Ec2RouteTableEndToEndTest, ReconcilerAdoptsAndProgramsThroughEc2) {
   SharedClock clock;
   FakeAwsOptions fo;
   fo.clock = &clock;
-  FakeAwsEndpoint fake(fo);
-  ASSERT_TRUE(fake.start());
-  fake.addRouteTable("rtb-468f5222");
-  fake.addRouteTable("rtb-4b8f522f");
-  fake.putRoute("rtb-468f5222", "10.10.0.0/16", *RouteTarget::fromId("vgw-078bcc55"));
-  fake.addInstance("i-0e1466e8a5dd4892c");
-  fake.addInstance("i-0430fe110cdec5835");
+  auto fake = testing::startFakeAws(fo, {"rtb-468f5222", "rtb-4b8f522f"},
+                                    {{"i-0e1466e8a5dd4892c"}, {"i-0430fe110cdec5835"}});
+  ASSERT_TRUE(fake);
+  fake->putRoute("rtb-468f5222", "10.10.0.0/16", *RouteTarget::fromId("vgw-078bcc55"));
 
-  StaticCredentialsProvider creds{Credentials("AKIDEXAMPLE", kSecret)};
+  StaticCredentialsProvider creds{Credentials(kAwsKeyId, kAwsSecret)};
   Ec2RouteBackendOptions o;
   o.region = "ap-southeast-1";
-  o.endpoint_url = fake.url();
+  o.endpoint_url = fake->url();
   o.max_concurrency = 2;
   auto backend = Ec2RouteBackend::create(o, creds, clock);
   ASSERT_TRUE(backend) << backend.error().message();
@@ -283,7 +268,7 @@ TEST(Ec2RouteTableEndToEndTest, ReconcilerAdoptsAndProgramsThroughEc2) {
   ASSERT_EQ(changes.size(), 1u);
   EXPECT_EQ(changes[0].key.table, "rtb-4b8f522f");
   EXPECT_EQ(reconciler.stats().adopted, 1u);
-  EXPECT_EQ(fake.routeTable("rtb-4b8f522f")->routes.at(0).target.id, "i-0430fe110cdec5835");
+  EXPECT_EQ(fake->routeTable("rtb-4b8f522f")->routes.at(0).target.id, "i-0430fe110cdec5835");
 
   // DX fails: move table a to the AZ-a gateway.
   ASSERT_TRUE(reconciler.setDesired({"rtb-468f5222", dst},
@@ -291,8 +276,8 @@ TEST(Ec2RouteTableEndToEndTest, ReconcilerAdoptsAndProgramsThroughEc2) {
   reconciler.poll(clock.now());
   while (executor.runNext()) {
   }
-  EXPECT_EQ(fake.routeTable("rtb-468f5222")->routes.at(0).target.id, "i-0e1466e8a5dd4892c");
-  EXPECT_EQ(fake.stats().rejected_signatures, 0u);
+  EXPECT_EQ(fake->routeTable("rtb-468f5222")->routes.at(0).target.id, "i-0e1466e8a5dd4892c");
+  EXPECT_EQ(fake->stats().rejected_signatures, 0u);
 }
 
 TEST(Ec2RouteTableEndToEndTest, TablesAreProgrammedInParallelWithinTheBound) {
@@ -301,19 +286,20 @@ TEST(Ec2RouteTableEndToEndTest, TablesAreProgrammedInParallelWithinTheBound) {
   fo.clock = &clock;
   fo.faults.latency_rate = 1.0;  // every request takes 30 ms at the "service"
   fo.faults.latency = 30ms;
-  FakeAwsEndpoint fake(fo);
-  ASSERT_TRUE(fake.start());
   constexpr int kTables = 8;
   std::vector<std::string> ids;
   for (int i = 0; i < kTables; ++i) {
     ids.push_back("rtb-" + std::to_string(10000000 + i));
-    fake.addRouteTable(ids.back());
-    fake.putRoute(ids.back(), "10.10.0.0/16", *RouteTarget::fromId("vgw-078bcc55"));
   }
-  StaticCredentialsProvider creds{Credentials("AKIDEXAMPLE", kSecret)};
+  auto fake = testing::startFakeAws(fo, ids);
+  ASSERT_TRUE(fake);
+  for (const auto& id : ids) {
+    fake->putRoute(id, "10.10.0.0/16", *RouteTarget::fromId("vgw-078bcc55"));
+  }
+  StaticCredentialsProvider creds{Credentials(kAwsKeyId, kAwsSecret)};
   Ec2RouteBackendOptions o;
   o.region = "ap-southeast-1";
-  o.endpoint_url = fake.url();
+  o.endpoint_url = fake->url();
   o.max_concurrency = 3;
   auto backend = Ec2RouteBackend::create(o, creds, clock);
   ASSERT_TRUE(backend);
@@ -338,12 +324,12 @@ TEST(Ec2RouteTableEndToEndTest, TablesAreProgrammedInParallelWithinTheBound) {
   }
   for (int i = 0; i < kTables; ++i) {
     ASSERT_TRUE(results[static_cast<std::size_t>(i)]) << results[static_cast<std::size_t>(i)].error().message();
-    EXPECT_EQ(fake.routeTable(ids[static_cast<std::size_t>(i)])->routes.at(0).target.id,
+    EXPECT_EQ(fake->routeTable(ids[static_cast<std::size_t>(i)])->routes.at(0).target.id,
               "tgw-0123456789abcdef0");
   }
   // Parallel, but never more than the bound.
-  EXPECT_LE(fake.stats().max_in_flight, 3u);
-  EXPECT_GE(fake.stats().max_in_flight, 2u);
+  EXPECT_LE(fake->stats().max_in_flight, 3u);
+  EXPECT_GE(fake->stats().max_in_flight, 2u);
   ASSERT_NE((*backend)->pool(), nullptr);
   EXPECT_LE((*backend)->pool()->maxInFlight(), 3u);
   EXPECT_EQ((*backend)->pool()->inFlight(), 0u);

@@ -1,7 +1,6 @@
 // End to end on loopback: the real CurlHttpClient, SigV4 and retries against the fake AWS
 // endpoint, which verifies every signature. Time is a shared, thread-safe test clock; retry
 // sleeps are recorded, not slept.
-#include <atomic>
 #include <mutex>
 
 #include <gtest/gtest.h>
@@ -13,6 +12,7 @@
 #include "aws/ec2.h"
 #include "aws/fake_endpoint.h"
 #include "aws/sns.h"
+#include "fakes/fake_aws.h"
 #include "http/curl_http_client.h"
 
 namespace pathpilot::aws {
@@ -20,22 +20,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr char kKey[] = "AKIDEXAMPLE";
-constexpr char kSecret[] = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
-
-// A Clock that the test moves and the server threads read: an atomic offset.
-class SharedClock final : public Clock {
- public:
-  MonoTime now() const override { return MonoTime(std::chrono::hours(1)) + Duration(offset_.load()); }
-  WallTime wallNow() const override {
-    return WallTime(std::chrono::hours(490000)) +
-           std::chrono::duration_cast<WallTime::duration>(Duration(offset_.load()));
-  }
-  void advance(Duration d) { offset_ += d.count(); }
-
- private:
-  std::atomic<Duration::rep> offset_{0};
-};
+constexpr const char* kKey = testing::kAwsKeyId;
+constexpr const char* kSecret = testing::kAwsSecret;
 
 class FakeEndpointTest : public ::testing::Test {
  protected:
@@ -45,31 +31,24 @@ class FakeEndpointTest : public ::testing::Test {
     fake_.reset();
     options.clock = &clock_;
     options.transition = 10s;
-    fake_ = std::make_unique<FakeAwsEndpoint>(options);
-    ASSERT_TRUE(fake_->start());
-    fake_->addRouteTable("rtb-468f5222");
-    fake_->addRouteTable("rtb-4b8f522f");
+    fake_ = testing::startFakeAws(options, {"rtb-468f5222", "rtb-4b8f522f"},
+                                  {{"i-0e1466e8a5dd4892c", "running", "ap-southeast-1a"},
+                                   {"i-0430fe110cdec5835", "running", "ap-southeast-1b"}});
+    ASSERT_TRUE(fake_);
     fake_->putRoute("rtb-468f5222", "10.10.0.0/16", *RouteTarget::fromId("vgw-078bcc55"));
-    fake_->addInstance("i-0e1466e8a5dd4892c", "running", "ap-southeast-1a");
-    fake_->addInstance("i-0430fe110cdec5835", "running", "ap-southeast-1b");
   }
 
   std::unique_ptr<QueryClient> client(std::string api, std::string service,
                                       std::string_view version,
                                       CredentialsProvider* creds = nullptr,
                                       std::string endpoint_url = {}) {
-    QueryClientOptions o;
-    o.api_name = std::move(api);
-    o.endpoint = *resolveEndpoint(service, "ap-southeast-1",
-                                  endpoint_url.empty() ? fake_->url() : endpoint_url);
-    o.version = std::string(version);
-    o.timeout = 5s;
-    return std::make_unique<QueryClient>(
-        http_, creds ? *creds : creds_, clock_, o,
-        RetryHooks{[] { return 0.5; }, [this](Duration d) { sleeps_.push_back(d); }});
+    return testing::fakeAwsQueryClient(endpoint_url.empty() ? fake_->url() : endpoint_url, http_,
+                                       creds ? *creds : creds_, clock_,
+                                       {std::move(api), std::move(service), version},
+                                       [this](Duration d) { sleeps_.push_back(d); });
   }
 
-  SharedClock clock_;
+  testing::SharedClock clock_;
   std::unique_ptr<FakeAwsEndpoint> fake_;
   http::CurlHttpClient http_;
   StaticCredentialsProvider creds_{Credentials(kKey, kSecret, "session-token-value")};
