@@ -16,6 +16,7 @@
 #include <set>
 #include <vector>
 
+#include "engine_loop.h"
 #include "netns.h"
 #include "probe/icmp_codec.h"
 
@@ -38,7 +39,7 @@ TargetSpec icmpTarget(const std::string& path, std::uint32_t index, const std::s
   return s;
 }
 
-class EngineTestBase {
+class EngineTestBase : protected testing::EngineLoop {
  protected:
   void enter() {
     const std::string why = testing::enterPrivateNetns();
@@ -62,18 +63,6 @@ class EngineTestBase {
     return *engine_;
   }
 
-  // Runs the event loop until `done` or `limit` (real time; the engine's timers drive it).
-  bool runUntil(const std::function<bool()>& done, Duration limit = seconds(5)) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > end) {
-        return false;
-      }
-      io_.run_for(milliseconds(2));
-    }
-    return true;
-  }
-
   std::size_t count(const std::string& path, std::uint32_t index, bool success) const {
     std::size_t n = 0;
     for (const auto& r : results_) {
@@ -93,11 +82,6 @@ class EngineTestBase {
     return nullptr;
   }
 
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> guard_ = asio::make_work_guard(io_);
-  RealClock clock_;
-  std::unique_ptr<ProbeEngine> engine_;
-  std::vector<ProbeResult> results_;
   std::function<void(const ProbeResult&)> on_result_;
 };
 

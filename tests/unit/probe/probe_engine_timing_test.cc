@@ -3,11 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <asio/executor_work_guard.hpp>
 #include <cmath>
 #include <functional>
 #include <vector>
 
+#include "engine_loop.h"
 #include "netns.h"
 #include "probe/probe_engine.h"
 
@@ -17,7 +17,7 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-class EngineTimingTest : public ::testing::Test {
+class EngineTimingTest : public ::testing::Test, protected testing::EngineLoop {
  protected:
   void SetUp() override {
     const std::string why = testing::enterPrivateNetns();
@@ -43,18 +43,6 @@ class EngineTimingTest : public ::testing::Test {
     return s;
   }
 
-  // Runs the loop until `done` or `limit` of real time.
-  bool runUntil(const std::function<bool()>& done, Duration limit = seconds(5)) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > end) {
-        return false;
-      }
-      io_.run_for(milliseconds(2));
-    }
-    return true;
-  }
-
   std::size_t successes(std::uint32_t index) const {
     std::size_t n = 0;
     for (const auto& r : results_) {
@@ -63,11 +51,6 @@ class EngineTimingTest : public ::testing::Test {
     return n;
   }
 
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> guard_ = asio::make_work_guard(io_);
-  RealClock clock_;
-  std::unique_ptr<ProbeEngine> engine_;
-  std::vector<ProbeResult> results_;
 };
 
 // Loopback answers in microseconds: after a few replies the timeout is the 5 ms floor, not the
