@@ -28,7 +28,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -57,14 +56,6 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_foreve
 """
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def config_text(work, smtp_port, hook_port, hook2_port=None, broken=False):
     """The daemon's config; `hook2_port` adds a second webhook channel and a route to it;
     `broken` adds a channel whose secret cannot be read."""
@@ -76,31 +67,7 @@ def config_text(work, smtp_port, hook_port, hook2_port=None, broken=False):
     if broken:
         extra_channel += ("    - {name: broken, kind: webhook, "
                           "url: {file: " + work + "/no-such-secret}}\n")
-    return f"""version: 1
-site: {{name: AlertLab}}
-probe: {{kind: icmp, interval: 100ms, timeout: 80ms, quorum: 1}}
-health: {{window: 10, rise: 2, fall: 2, damping: {{enabled: false}}}}
-policy: {{preference: [dx, vpn], az_affinity: true, failback_hold_down: 1s}}
-paths:
-  - name: dx
-    kind: dx
-    probe: {{targets: [10.98.0.1], source: 10.99.0.1}}
-    next_hop: {{via: 10.255.0.2, dev: v0}}
-  - name: vpn-a
-    kind: vpn
-    az: a
-    probe: {{targets: [10.98.1.1], source: 10.99.1.1}}
-    next_hop: {{via: 10.255.1.2, dev: v0}}
-route_tables:
-  - id: rtb-a
-    name: Private-A
-    az: a
-    backend: exec
-    destinations: [10.10.0.0/16]
-backends: {{exec: {{command: [/bin/true]}}}}
-journal: {{sqlite: {work}/journal.db, jsonl: {work}/events.jsonl}}
-control: {{socket: {work}/control.sock}}
-alerts:
+    return nstest.probe_veth_config(work, "AlertLab", "1s") + f"""alerts:
   outbox: {work}/alerts.db
   group_window: 1s
   retry: {{initial: 200ms, max: 1s}}
@@ -119,7 +86,7 @@ class AlertDaemonTest:
         self.socket = os.path.join(work, "control.sock")
         self.events = os.path.join(work, "events.jsonl")
         self.config = os.path.join(work, "pathpilot.yaml")
-        self.smtp_port, self.hook_port, self.hook2_port = free_port(), free_port(), free_port()
+        self.smtp_port, self.hook_port, self.hook2_port = (nstest.free_port() for _ in range(3))
         self.maildir = os.path.join(work, "maildir")
         self.daemon = None
         self.hook = None
@@ -184,12 +151,7 @@ class AlertDaemonTest:
     def run(self):
         net = self.net
         net.add("mon")
-        net.sh("mon", "ip", "link", "add", "v0", "type", "veth", "peer", "name", "v1")
-        for addr, dev in (("10.99.0.1/24", "v0"), ("10.99.1.1/24", "v0"),
-                          ("10.98.0.1/24", "v1"), ("10.98.1.1/24", "v1")):
-            net.sh("mon", "ip", "addr", "add", addr, "dev", dev)
-        for dev in ("v0", "v1"):
-            net.sh("mon", "ip", "link", "set", dev, "up")
+        nstest.add_probe_veth(net.ns("mon"))
 
         net.spawn("smtpd", "mon", ["/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l",
                                    f"127.0.0.1:{self.smtp_port}", "-c",

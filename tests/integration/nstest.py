@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -83,6 +84,62 @@ def tables_at(status, want):
         if r.get("current") != path or r.get("sync") != "synced":
             return False
     return True
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 free right now (bound to port 0 and released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# One namespace, one veth pair: probe sources on v0, targets on v1. Removing a target address
+# from v1 fails that path (dx: 10.98.0.1, vpn-a: 10.98.1.1) without touching the other.
+PROBE_VETH_ADDRS = (("10.99.0.1/24", "v0"), ("10.99.1.1/24", "v0"), ("10.98.0.1/24", "v1"),
+                    ("10.98.1.1/24", "v1"))
+
+
+def add_probe_veth(ns):
+    """Creates the veth pair v0 -- v1 with PROBE_VETH_ADDRS inside namespace `ns` (which must
+    exist), both ends up."""
+    def ip(*args):
+        subprocess.run(["ip", "-n", ns, *args], check=True, capture_output=True, text=True)
+    ip("link", "add", "v0", "type", "veth", "peer", "name", "v1")
+    for addr, dev in PROBE_VETH_ADDRS:
+        ip("addr", "add", addr, "dev", dev)
+    for dev in ("v0", "v1"):
+        ip("link", "set", dev, "up")
+
+
+def probe_veth_config(work, site, failback_hold_down):
+    """The start of a daemon config for add_probe_veth's topology: paths dx and vpn-a probed
+    every 100 ms, one route table programmed through a no-op exec hook, journal and control
+    socket in `work`. Tests append their own sections (api:, alerts:)."""
+    return f"""version: 1
+site: {{name: {site}}}
+probe: {{kind: icmp, interval: 100ms, timeout: 80ms, quorum: 1}}
+health: {{window: 10, rise: 2, fall: 2, damping: {{enabled: false}}}}
+policy: {{preference: [dx, vpn], az_affinity: true, failback_hold_down: {failback_hold_down}}}
+paths:
+  - name: dx
+    kind: dx
+    probe: {{targets: [10.98.0.1], source: 10.99.0.1}}
+    next_hop: {{via: 10.255.0.2, dev: v0}}
+  - name: vpn-a
+    kind: vpn
+    az: a
+    probe: {{targets: [10.98.1.1], source: 10.99.1.1}}
+    next_hop: {{via: 10.255.1.2, dev: v0}}
+route_tables:
+  - id: rtb-a
+    name: Private-A
+    az: a
+    backend: exec
+    destinations: [10.10.0.0/16]
+backends: {{exec: {{command: [/bin/true]}}}}
+journal: {{sqlite: {work}/journal.db, jsonl: {work}/events.jsonl}}
+control: {{socket: {work}/control.sock}}
+"""
 
 
 class Netns:

@@ -19,11 +19,13 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import nstest  # noqa: E402
 
 BUILD = os.environ.get("PP_BUILD_DIR", "build")
 PATHPILOT = os.path.join(BUILD, "src/cli/pathpilot")
@@ -49,14 +51,6 @@ def wait(pred, timeout, what, step=0.2):
             pass
         time.sleep(step)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def curl(port, path, method="GET", token=None, data=None):
@@ -102,47 +96,18 @@ def main():
     try:
         sh("ip", "netns", "add", NS)
         sh("ip", "-n", NS, "link", "set", "lo", "up")
-        sh("ip", "-n", NS, "link", "add", "v0", "type", "veth", "peer", "name", "v1")
-        for addr, dev in (("10.99.0.1/24", "v0"), ("10.99.1.1/24", "v0"), ("10.98.0.1/24", "v1"),
-                          ("10.98.1.1/24", "v1")):
-            sh("ip", "-n", NS, "addr", "add", addr, "dev", dev)
-        for dev in ("v0", "v1"):
-            sh("ip", "-n", NS, "link", "set", dev, "up")
+        nstest.add_probe_veth(NS)
 
         token_file = os.path.join(work, "token")
         token = os.urandom(24).hex()
         with open(token_file, "w") as f:
             f.write(token + "\n")
         os.chmod(token_file, 0o600)
-        port = free_port()
+        port = nstest.free_port()
         config = os.path.join(work, "pathpilot.yaml")
         with open(config, "w") as f:
-            f.write(f"""version: 1
-site: {{name: ObsTest}}
-probe: {{kind: icmp, interval: 100ms, timeout: 80ms, quorum: 1}}
-health: {{window: 10, rise: 2, fall: 2, damping: {{enabled: false}}}}
-policy: {{preference: [dx, vpn], az_affinity: true, failback_hold_down: 2s}}
-paths:
-  - name: dx
-    kind: dx
-    probe: {{targets: [10.98.0.1], source: 10.99.0.1}}
-    next_hop: {{via: 10.255.0.2, dev: v0}}
-  - name: vpn-a
-    kind: vpn
-    az: a
-    probe: {{targets: [10.98.1.1], source: 10.99.1.1}}
-    next_hop: {{via: 10.255.1.2, dev: v0}}
-route_tables:
-  - id: rtb-a
-    name: Private-A
-    az: a
-    backend: exec
-    destinations: [10.10.0.0/16]
-backends: {{exec: {{command: [/bin/true]}}}}
-journal: {{sqlite: {work}/journal.db, jsonl: {work}/events.jsonl}}
-control: {{socket: {work}/control.sock}}
-api: {{listen: '127.0.0.1:{port}', auth_token: {{file: {token_file}}}}}
-""")
+            f.write(nstest.probe_veth_config(work, "ObsTest", "2s") +
+                    f"api: {{listen: '127.0.0.1:{port}', auth_token: {{file: {token_file}}}}}\n")
         # A token file readable by others: refused at start, with the fix in the message.
         os.chmod(token_file, 0o644)
         bad = nsx(PATHPILOT, "run", "-c", config, check=False, timeout=30)
@@ -184,7 +149,7 @@ api: {{listen: '127.0.0.1:{port}', auth_token: {{file: {token_file}}}}}
         # 3. Real Prometheus scraping the daemon (in the namespace).
         prom_port = None
         if shutil.which("prometheus"):
-            prom_port = free_port()
+            prom_port = nstest.free_port()
             pdir = os.path.join(work, "prom")
             os.makedirs(pdir)
             with open(os.path.join(pdir, "prometheus.yml"), "w") as f:
