@@ -73,15 +73,21 @@ class IncidentRestoreTest : public ::testing::Test {
     manager_->submit(event(kind, clock_.wallNow(), path));
   }
 
+  // Pumps what was submitted, lets the group window close and pumps again: everything
+  // submitted so far is grouped, rendered and handed to the channels.
+  void flushWindow() {
+    manager_->pump();
+    clock_.advance(settings_.group_window);
+    manager_->pump();
+  }
+
   // dx down, window closes, the FIRING is delivered on both channels.
   Notification fireDx() {
     restart();
     submit(EventKind::PathDown, "dx");
     manager_->submit(
         event(EventKind::RouteChanged, clock_.wallNow(), "vpn-a", "rtb-1", "dx", "vpn-a"));
-    manager_->pump();
-    clock_.advance(settings_.group_window);
-    manager_->pump();
+    flushWindow();
     EXPECT_EQ(chat_->delivered().size(), 1u);
     EXPECT_EQ(am_->delivered().size(), 1u);
     return am_->delivered().at(0);
@@ -119,9 +125,7 @@ TEST_F(IncidentRestoreTest, FiredBeforeRestartResolvedAfterOnEveryChannel) {
   EXPECT_TRUE(am_->delivered().empty());
 
   submit(EventKind::PathUp, "dx");
-  manager_->pump();
-  clock_.advance(settings_.group_window);
-  manager_->pump();
+  flushWindow();
   ASSERT_EQ(with(*chat_, AlertStatus::Resolved).size(), 1u);
   auto resolved = with(*am_, AlertStatus::Resolved);
   ASSERT_EQ(resolved.size(), 1u);
@@ -166,9 +170,7 @@ TEST_F(IncidentRestoreTest, NoDuplicateResolvedOnASecondRestart) {
   fireDx();
   restart();
   submit(EventKind::PathUp, "dx");
-  manager_->pump();
-  clock_.advance(settings_.group_window);
-  manager_->pump();
+  flushWindow();
   ASSERT_EQ(with(*am_, AlertStatus::Resolved).size(), 1u);
   restart();
   EXPECT_EQ(manager_->openIncidents(), 0u);
@@ -185,9 +187,7 @@ TEST_F(IncidentRestoreTest, CrashAfterResolvedAcceptedDeliversItOnceAfterRestart
   am_->setDown(true);
   chat_->setDown(true);
   submit(EventKind::PathUp, "dx");
-  manager_->pump();
-  clock_.advance(settings_.group_window);
-  manager_->pump();  // RESOLVED accepted into the outbox, not delivered
+  flushWindow();  // RESOLVED accepted into the outbox, not delivered
   EXPECT_EQ(manager_->outboxDepth(), 2u);
   restart();
   EXPECT_EQ(manager_->openIncidents(), 0u);
@@ -203,9 +203,7 @@ TEST_F(IncidentRestoreTest, PathGoneFromConfigIsResolvedWithAClearMessage) {
   Notification firing = fireDx();
   restart();
   manager_->closeIncidentsOutside({"vpn-a", "vpn-b"});
-  manager_->pump();
-  clock_.advance(settings_.group_window);
-  manager_->pump();
+  flushWindow();
   auto resolved = with(*am_, AlertStatus::Resolved);
   ASSERT_EQ(resolved.size(), 1u);
   EXPECT_EQ(resolved[0].fingerprint, firing.fingerprint);
@@ -273,17 +271,13 @@ TEST_F(IncidentRestoreTest, ResolvedReachesTheChannelItFiredOnAfterRoutesChanged
   settings_.routes = {route};
   restart();
   submit(EventKind::PathDown, "dx");
-  manager_->pump();
-  clock_.advance(settings_.group_window);
-  manager_->pump();
+  flushWindow();
   ASSERT_EQ(am_->delivered().size(), 1u);
   ASSERT_TRUE(chat_->delivered().empty());
   settings_.routes[0].channels = {"chat"};
   restart();
   submit(EventKind::PathUp, "dx");
-  manager_->pump();
-  clock_.advance(settings_.group_window);
-  manager_->pump();
+  flushWindow();
   EXPECT_EQ(with(*am_, AlertStatus::Resolved).size(), 1u);
   // The routes in force apply as to any alert (as after a reload).
   EXPECT_EQ(with(*chat_, AlertStatus::Resolved).size(), 1u);
@@ -295,9 +289,7 @@ TEST_F(IncidentRestoreTest, ResolvedFalseRouteStillOptsOut) {
   settings_.routes = {route};
   restart();
   submit(EventKind::PathDown, "dx");
-  manager_->pump();
-  clock_.advance(settings_.group_window);
-  manager_->pump();
+  flushWindow();
   ASSERT_EQ(chat_->delivered().size(), 1u);
   config::AlertRoute am_only;
   am_only.channels = {"am"};
@@ -306,9 +298,7 @@ TEST_F(IncidentRestoreTest, ResolvedFalseRouteStillOptsOut) {
   settings_.routes.push_back(am_only);
   restart();
   submit(EventKind::PathUp, "dx");
-  manager_->pump();
-  clock_.advance(settings_.group_window);
-  manager_->pump();
+  flushWindow();
   EXPECT_EQ(with(*am_, AlertStatus::Resolved).size(), 1u);
   EXPECT_TRUE(chat_->delivered().empty());
 }
@@ -316,9 +306,7 @@ TEST_F(IncidentRestoreTest, ResolvedFalseRouteStillOptsOut) {
 TEST_F(IncidentRestoreTest, RestoredFailStaticNotSeenAgainIsResolved) {
   restart();
   manager_->submit(event(EventKind::FailStatic, clock_.wallNow(), "", "rtb-1"));
-  manager_->pump();
-  clock_.advance(settings_.group_window);
-  manager_->pump();
+  flushWindow();
   ASSERT_EQ(am_->delivered().size(), 1u);
   restart();
   // Nothing says fail static again: after restore_confirm (2 min) and the window, resolved.
@@ -326,9 +314,7 @@ TEST_F(IncidentRestoreTest, RestoredFailStaticNotSeenAgainIsResolved) {
   manager_->pump();
   EXPECT_TRUE(am_->delivered().empty());
   clock_.advance(std::chrono::seconds(1));
-  manager_->pump();
-  clock_.advance(settings_.group_window);
-  manager_->pump();
+  flushWindow();
   auto resolved = with(*am_, AlertStatus::Resolved);
   ASSERT_EQ(resolved.size(), 1u);
   EXPECT_NE(resolved[0].body.find("not seen again"), std::string::npos) << resolved[0].body;
@@ -337,9 +323,7 @@ TEST_F(IncidentRestoreTest, RestoredFailStaticNotSeenAgainIsResolved) {
 TEST_F(IncidentRestoreTest, RestoredFailStaticConfirmedStaysOpen) {
   restart();
   manager_->submit(event(EventKind::FailStatic, clock_.wallNow(), "", "rtb-1"));
-  manager_->pump();
-  clock_.advance(settings_.group_window);
-  manager_->pump();
+  flushWindow();
   restart();
   manager_->submit(event(EventKind::FailStatic, clock_.wallNow(), "", "rtb-1"));
   clock_.advance(std::chrono::minutes(10));
@@ -347,24 +331,18 @@ TEST_F(IncidentRestoreTest, RestoredFailStaticConfirmedStaysOpen) {
   EXPECT_TRUE(am_->delivered().empty());
   EXPECT_EQ(manager_->openIncidents(), 1u);
   manager_->submit(event(EventKind::FailStaticCleared, clock_.wallNow(), "", "rtb-1"));
-  manager_->pump();
-  clock_.advance(settings_.group_window);
-  manager_->pump();
+  flushWindow();
   EXPECT_EQ(with(*am_, AlertStatus::Resolved).size(), 1u);
 }
 
 TEST_F(IncidentRestoreTest, RestoredRecoveryIncidentResolvesWhenItsPathIsUp) {
   restart();
   submit(EventKind::RecoveryFailed, "vpn-a");
-  manager_->pump();
-  clock_.advance(settings_.group_window);
-  manager_->pump();
+  flushWindow();
   ASSERT_EQ(am_->delivered().size(), 1u);
   restart();
   submit(EventKind::PathUp, "vpn-a");
-  manager_->pump();
-  clock_.advance(settings_.group_window);
-  manager_->pump();
+  flushWindow();
   auto resolved = with(*am_, AlertStatus::Resolved);
   ASSERT_EQ(resolved.size(), 1u);
   EXPECT_EQ(resolved[0].fingerprint, "Beijing/recovery/vpn-a");
