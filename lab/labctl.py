@@ -223,14 +223,7 @@ class Lab:
         return self.spawn(name, box, [pathpilot_bin(), "run", "-c", config, *extra], cwd=ROOT)
 
     def status(self, socket):
-        out = subprocess.run([pathpilot_bin(), "status", "--json", "--socket", socket],
-                             capture_output=True, text=True)
-        if out.returncode != 0:
-            return None
-        try:
-            return json.loads(out.stdout)
-        except json.JSONDecodeError:
-            return None
+        return daemon_status(socket)
 
     def wait_status(self, socket, predicate, timeout=30.0, interval=0.05, what="condition"):
         deadline = time.monotonic() + timeout
@@ -259,6 +252,19 @@ def stop_process(proc, timeout=5.0):
         with contextlib.suppress(ProcessLookupError):
             os.kill(proc.pid, signal.SIGKILL)
         return proc.wait()
+
+
+def daemon_status(socket, timeout=None):
+    """`pathpilot status --json` over the control socket, or None while it does not answer
+    (`timeout` seconds: subprocess.TimeoutExpired past it; None waits)."""
+    out = subprocess.run([pathpilot_bin(), "status", "--json", "--socket", socket],
+                         capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        return None
+    try:
+        return json.loads(out.stdout)
+    except json.JSONDecodeError:
+        return None
 
 
 def route_of(status, table, destination=None):

@@ -11,7 +11,6 @@ namespace and process is removed by name or PID in cleanup(), which runs even on
 """
 
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -66,15 +65,9 @@ def wait_for(fn, timeout, what, interval=0.05):
 
 
 def daemon_status(socket):
-    """`pathpilot status --json` over the control socket, or None while it does not answer."""
-    out = subprocess.run([pathpilot_bin(), "status", "--json", "--socket", socket],
-                         capture_output=True, text=True, timeout=10)
-    if out.returncode != 0:
-        return None
-    try:
-        return json.loads(out.stdout)
-    except json.JSONDecodeError:
-        return None
+    """`pathpilot status --json` over the control socket, or None while it does not answer;
+    a status call hanging for 10 s raises (TimeoutExpired, which wait_for counts as falsy)."""
+    return labctl.daemon_status(socket, timeout=10)
 
 
 def tables_at(status, want):
