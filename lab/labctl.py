@@ -282,6 +282,25 @@ def path_of(status, name):
     return None
 
 
+# An HTTP receiver for `python3 -c JSON_POST_SINK PORT FILE`: listens on 127.0.0.1:PORT and
+# appends the JSON body of every POST as one line to FILE (read it with read_jsonl), answering
+# 200. Plays a webhook or Alertmanager receiver inside a namespace (demo, integration tests).
+JSON_POST_SINK = r"""
+import http.server, json, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with open(sys.argv[2], "a") as f:
+            f.write(json.dumps(json.loads(body)) + "\n")
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"""
+
+
 def read_jsonl(path):
     events = []
     if not os.path.exists(path):

@@ -70,21 +70,6 @@ receivers:
       - url: http://127.0.0.1:{AM_SINK_PORT}/
         send_resolved: true
 """
-# The sink: appends each notification Alertmanager posts to a JSON lines file.
-AM_SINK = r"""
-import http.server, json, sys
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        with open(sys.argv[2], "a") as f:
-            f.write(json.dumps(json.loads(body)) + "\n")
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-    def log_message(self, *a):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-"""
 CLONE_NEWNET = 0x40000000
 
 
@@ -358,8 +343,9 @@ def main():
         am_log = os.path.join(am_dir, "notifications.jsonl")
         if os.path.exists(am_log):
             os.remove(am_log)
-        lab.spawn("am-sink", "mon", ["/usr/bin/python3", "-c", AM_SINK, str(AM_SINK_PORT),
-                                     am_log])
+        # The sink: appends each notification Alertmanager posts to a JSON lines file.
+        lab.spawn("am-sink", "mon", ["/usr/bin/python3", "-c", labctl.JSON_POST_SINK,
+                                     str(AM_SINK_PORT), am_log])
         # --cluster.listen-address= : no gossip port (a single Alertmanager, nothing leaves
         # the namespace).
         lab.spawn("alertmanager", "mon", [

@@ -38,23 +38,6 @@ import nstest  # noqa: E402
 
 PREFIX = f"ppad{os.getpid() % 100000}"
 
-# A webhook receiver: appends each POST (path + JSON body) to a file, answers 200.
-RECEIVER = r"""
-import http.server, json, sys
-out = sys.argv[2]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        with open(out, "a") as f:
-            f.write(json.dumps({"path": self.path, "body": json.loads(body)}) + "\n")
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-    def log_message(self, *a):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-"""
-
 
 def config_text(work, smtp_port, hook_port, hook2_port=None, broken=False):
     """The daemon's config; `hook2_port` adds a second webhook channel and a route to it;
@@ -93,8 +76,8 @@ class AlertDaemonTest:
 
     # ---- receivers and the daemon ----
     def start_hook(self, name, port):
-        return self.net.spawn(name, "mon", ["/usr/bin/python3", "-c", RECEIVER, str(port),
-                                            os.path.join(self.work, f"{name}.jsonl")])
+        return self.net.spawn(name, "mon", ["/usr/bin/python3", "-c", nstest.JSON_POST_SINK,
+                                            str(port), os.path.join(self.work, f"{name}.jsonl")])
 
     def port_open(self, port):
         out = self.net.sh("mon", "/usr/bin/python3", "-c",
@@ -135,7 +118,7 @@ class AlertDaemonTest:
         return out
 
     def hooks(self, name):
-        return [h["body"] for h in nstest.read_jsonl(os.path.join(self.work, f"{name}.jsonl"))]
+        return nstest.read_jsonl(os.path.join(self.work, f"{name}.jsonl"))
 
     def hook_alerts(self, name, path, status):
         return [b for b in self.hooks(name) if b.get("path") == path and b.get("status") == status]

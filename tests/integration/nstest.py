@@ -28,6 +28,7 @@ route_of = labctl.route_of
 path_of = labctl.path_of
 pathpilot_bin = labctl.pathpilot_bin
 require_root = labctl.require_root
+JSON_POST_SINK = labctl.JSON_POST_SINK
 
 
 def build_dir():
