@@ -96,14 +96,10 @@ api:
 """
 
 
-def fake_bin():
-    return os.path.join(nstest.build_dir(), "src", "aws", "pathpilot-fake-aws")
-
-
 def preflight():
     """Exits 77 (ctest: skipped) without root, the binaries or the tools the test drives."""
     nstest.require_root()
-    missing = [b for b in (nstest.pathpilot_bin(), fake_bin()) if not os.path.exists(b)]
+    missing = [b for b in (nstest.pathpilot_bin(), nstest.fake_aws_bin()) if not os.path.exists(b)]
     missing += [t for t in ("iptables", "curl") if shutil.which(t) is None]
     if missing:
         print(f"aws e2e: skipped, missing {', '.join(missing)}", file=sys.stderr)
@@ -131,27 +127,13 @@ class AwsEndToEndTest(unittest.TestCase):
     @classmethod
     def build(cls):
         net = cls.net
-        net.add("mon")
-        net.add("far")
-        for i, path in enumerate(("dx", "gwa", "gwb"), start=1):
-            net.veth("mon", path, f"10.201.{i}.1/30", "far", path, f"10.201.{i}.2/30")
-        # The topology answers before the daemon starts: right after `ip link set up` a veth
-        # may have no carrier yet, and probes sent then fail (ENOBUFS) and mark paths down.
-        for i in (1, 2, 3):
-            nstest.wait_for(lambda i=i: net.ping("mon", f"10.201.{i}.2", f"10.201.{i}.1"), 10,
-                            f"10.201.{i}.2 answering")
+        nstest.add_mon_far_paths(net, "10.201")
         # The fake AWS endpoint on mon's loopback: four tables on DX, two gateway instances.
-        cmd = [fake_bin(), "--listen", "127.0.0.1:0", "--seed", "7"]
-        for t in TABLES:
-            cmd += ["--route-table", t, "--route", f"{t},{DST},{VGW}"]
-        cmd += ["--instance", f"{INSTANCE['vpn-a']},running,us-east-1a",
-                "--instance", f"{INSTANCE['vpn-b']},running,us-east-1b"]
-        env = {"PP_FAKE_AWS_ACCESS_KEY": ACCESS_KEY, "PP_FAKE_AWS_SECRET_KEY": SECRET_KEY}
-        cls.fake = net.spawn("fake-aws", "mon", cmd, env=env)
-        line = nstest.wait_for(
-            lambda: [l for l in net.log("fake-aws").splitlines() if l.startswith("listening")],
-            10, "the fake AWS endpoint to listen")
-        cls.url = line[0].split()[-1]
+        cls.fake, cls.url = nstest.start_fake_aws(
+            net, "mon", (ACCESS_KEY, SECRET_KEY), tables=TABLES, route=(DST, VGW),
+            instances=((INSTANCE["vpn-a"], "running", "us-east-1a"),
+                       (INSTANCE["vpn-b"], "running", "us-east-1b")),
+            extra=("--seed", "7"))
         tables = "\n".join(f"  - {{id: {t}, name: T-{t[-2:]}, az: us-east-1{az}, backend: aws, "
                            f"destinations: [{DST}]}}" for t, az in TABLES.items())
         cls.config = os.path.join(WORK, "aws-e2e.yaml")

@@ -136,6 +136,44 @@ control: {{socket: {work}/control.sock}}
 """
 
 
+def fake_aws_bin():
+    return os.path.join(build_dir(), "src", "aws", "pathpilot-fake-aws")
+
+
+def add_mon_far_paths(net, prefix16):
+    """Namespaces mon and far joined by veth pairs dx, gwa and gwb (PREFIX16.1.0/30 to
+    PREFIX16.3.0/30: .1 in mon, .2 in far); returns once each pair answers a ping. The topology
+    must answer before a daemon starts: right after `ip link set up` a veth may have no carrier
+    yet, and probes sent then fail (ENOBUFS) and mark paths down."""
+    net.add("mon")
+    net.add("far")
+    for i, path in enumerate(("dx", "gwa", "gwb"), start=1):
+        net.veth("mon", path, f"{prefix16}.{i}.1/30", "far", path, f"{prefix16}.{i}.2/30")
+    for i in (1, 2, 3):
+        wait_for(lambda i=i: net.ping("mon", f"{prefix16}.{i}.2", f"{prefix16}.{i}.1"), 10,
+                 f"{prefix16}.{i}.2 answering")
+
+
+def start_fake_aws(net, box, keys, tables=(), route=None, instances=(), extra=()):
+    """Starts pathpilot-fake-aws on 127.0.0.1, port 0, in namespace `box`, accepting the key
+    pair `keys` (access key, secret) and holding `tables`, each with `route` (destination,
+    target) if given, and `instances` ((id, state, availability zone), ...); `extra`: more
+    arguments (--seed, --transition). Returns (process, url) once it listens."""
+    cmd = [fake_aws_bin(), "--listen", "127.0.0.1:0", *extra]
+    for t in tables:
+        cmd += ["--route-table", t]
+        if route:
+            cmd += ["--route", f"{t},{route[0]},{route[1]}"]
+    for instance in instances:
+        cmd += ["--instance", ",".join(instance)]
+    env = {"PP_FAKE_AWS_ACCESS_KEY": keys[0], "PP_FAKE_AWS_SECRET_KEY": keys[1]}
+    proc = net.spawn("fake-aws", box, cmd, env=env)
+    line = wait_for(
+        lambda: [l for l in net.log("fake-aws").splitlines() if l.startswith("listening")],
+        10, "the fake AWS endpoint to listen")
+    return proc, line[0].split()[-1]
+
+
 class Netns:
     """Namespaces named PREFIX-BOX, veth pairs between them, and processes inside them.
     Use as a context manager, or call cleanup() in a finally/tearDown."""
