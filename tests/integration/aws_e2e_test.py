@@ -174,21 +174,13 @@ class AwsEndToEndTest(unittest.TestCase):
                 for t in state["route_tables"]}
 
     def start_daemon(self):
-        env = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-               "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent",
-               "AWS_EC2_METADATA_DISABLED": "true"}
         type(self).daemon = self.net.spawn("pathpilot", "mon",
                                            [nstest.pathpilot_bin(), "run", "-c", self.config],
-                                           env=env)
+                                           env=nstest.aws_env((ACCESS_KEY, SECRET_KEY)))
 
     def wait_status(self, predicate, timeout, what):
-        def check():
-            if self.daemon.poll() is not None:
-                raise AssertionError(f"pathpilot exited ({self.daemon.returncode}):\n"
-                                     f"{self.net.log('pathpilot')[-3000:]}")
-            s = nstest.daemon_status(self.socket)
-            return s if s is not None and predicate(s) else None
-        return nstest.wait_for(check, timeout, what)
+        return nstest.wait_daemon_status(self.net, self.daemon, self.socket, predicate, timeout,
+                                         what)
 
     def wait_tables(self, want, timeout=20):
         return self.wait_status(lambda s: nstest.tables_at(s, want), timeout, str(want))

@@ -71,6 +71,26 @@ def daemon_status(socket):
     return labctl.daemon_status(socket, timeout=10)
 
 
+def aws_env(keys):
+    """Environment for a daemon that must take the key pair `keys` (access key, secret) from
+    its environment and nothing else: no shared files, no instance metadata."""
+    return {"AWS_ACCESS_KEY_ID": keys[0], "AWS_SECRET_ACCESS_KEY": keys[1],
+            "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent",
+            "AWS_EC2_METADATA_DISABLED": "true"}
+
+
+def wait_daemon_status(net, daemon, socket, predicate, timeout, what, log="pathpilot"):
+    """Polls the daemon's status until predicate(status) holds (returned); fails at once,
+    with the end of its log `log`, if the daemon process exits meanwhile."""
+    def check():
+        if daemon.poll() is not None:
+            raise AssertionError(f"pathpilot exited ({daemon.returncode}):\n"
+                                 f"{net.log(log)[-3000:]}")
+        s = daemon_status(socket)
+        return s if s is not None and predicate(s) else None
+    return wait_for(check, timeout, what)
+
+
 def tables_at(status, want):
     """True when every route table in `want` ({table id: path}) uses that path and is synced."""
     for table, path in want.items():
