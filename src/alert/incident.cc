@@ -32,6 +32,12 @@ bool repeatSuppressed(EventKind kind) {
   }
 }
 
+// The route a route_error is about: "table destination", or "table" when a list() of the
+// whole table failed (the event then has no destination).
+std::string routeErrorItem(const journal::Event& e) {
+  return e.destination.empty() ? e.route_table : e.route_table + " " + e.destination;
+}
+
 }  // namespace
 
 std::string incidentKey(const journal::Event& e) {
@@ -65,14 +71,20 @@ std::vector<Alert> IncidentTracker::onEvent(const journal::Event& e, MonoTime no
     case EventKind::FailStatic:
     case EventKind::RecoveryFailed:
     case EventKind::RouteError:
+      if (e.kind == EventKind::RecoveryFailed) {
+        // A new failed attempt: a late recovery_succeeded is news again.
+        recovery_closed_by_path_up_.erase(incidentKey(e));
+      }
       openOrJoin(incidentKey(e), e, now);
       break;
     case EventKind::PathUp: {
-      // A recovery incident restored after a restart: the recovery engine forgot it, so no
-      // recovery_succeeded will come; the gateway's path being up again is the verdict.
       auto rec = incidents_.find(e.site + "/recovery/" + e.path);
       if (rec != incidents_.end() && rec->second.restored) {
+        // Restored after a restart: the recovery engine forgot it, so no recovery_succeeded
+        // will come; the gateway's path being up again is the verdict.
         resolve(rec->first, e, now);
+      } else if (rec != incidents_.end()) {
+        resolveRecoveryOnPathUp(e, now);
       }
       resolve(incidentKey(e), e, now);
       break;
@@ -96,6 +108,29 @@ std::vector<Alert> IncidentTracker::onEvent(const journal::Event& e, MonoTime no
     }
     case EventKind::RecoverySucceeded: {
       std::string key = e.site + "/recovery/" + e.path;
+      if (recovery_closed_by_path_up_.erase(key) > 0) {
+        // path_up already resolved this incident (the engine writes it first). While that
+        // RESOLVED is held, this event replaces its "no successful attempt reported" line
+        // (an attempt did succeed); once it went out, a second message would be a duplicate.
+        journal::Event* up = nullptr;
+        for (Pending& p : pending_) {
+          if (p.alert.fingerprint != key || p.alert.status != AlertStatus::Resolved) {
+            continue;
+          }
+          for (journal::Event& x : p.alert.events) {
+            if (x.kind == EventKind::PathUp && x.path == e.path) {
+              up = &x;
+            }
+          }
+          if (up != nullptr) {
+            *up = e;
+            p.alert.time = std::max(p.alert.time, e.time);
+            break;
+          }
+        }
+        ++(up != nullptr ? stats_.grouped : stats_.suppressed);
+        break;
+      }
       if (incidents_.count(key) > 0) {
         resolve(key, e, now);
       } else if (Pending* p = pendingFor(e.site + "/path/" + e.path, AlertStatus::Firing)) {
@@ -117,6 +152,8 @@ std::vector<Alert> IncidentTracker::onEvent(const journal::Event& e, MonoTime no
       break;
     }
     case EventKind::RecoveryStarted:
+      // A new attempt (the gateway went down again): its success is news.
+      recovery_closed_by_path_up_.erase(e.site + "/recovery/" + e.path);
       if (Pending* p = pendingFor(e.site + "/path/" + e.path, AlertStatus::Firing)) {
         addEvent(p->alert, e);
         ++stats_.grouped;
@@ -125,7 +162,11 @@ std::vector<Alert> IncidentTracker::onEvent(const journal::Event& e, MonoTime no
       }
       break;
     case EventKind::RouteChanged:
-      attachRouteChange(e, now);
+      // A route programmed successfully may end a route_error incident; otherwise (and when
+      // other failed routes are still outstanding) it groups as usual.
+      if (!clearRouteError(e, now)) {
+        attachRouteChange(e, now);
+      }
       break;
     default:
       oneShot(e, now);
@@ -217,6 +258,9 @@ void IncidentTracker::openOrJoin(const std::string& key, const journal::Event& e
     if (e.kind == EventKind::FailStatic) {
       inc.fail_static_tables.insert(e.route_table);
     }
+    if (e.kind == EventKind::RouteError) {
+      inc.route_errors.insert(routeErrorItem(e));
+    }
     incidents_.emplace(key, std::move(inc));
     Alert a;
     a.fingerprint = key;
@@ -234,6 +278,9 @@ void IncidentTracker::openOrJoin(const std::string& key, const journal::Event& e
   inc.confirm_by.reset();
   if (e.kind == EventKind::FailStatic) {
     inc.fail_static_tables.insert(e.route_table);
+  }
+  if (e.kind == EventKind::RouteError) {
+    inc.route_errors.insert(routeErrorItem(e));
   }
   if (Pending* p = pendingFor(key, AlertStatus::Firing)) {
     addEvent(p->alert, e);
@@ -324,6 +371,40 @@ void IncidentTracker::attachRouteChange(const journal::Event& e, MonoTime now) {
     return;
   }
   oneShot(e, now);
+}
+
+bool IncidentTracker::clearRouteError(const journal::Event& e, MonoTime now) {
+  auto it = incidents_.find(e.site + "/route_error");
+  // An empty set: a restored incident not confirmed since the restart (its failed routes are
+  // not persisted), which restore_confirm ends instead.
+  if (it == incidents_.end() || it->second.route_errors.empty()) {
+    return false;
+  }
+  std::set<std::string>& failing = it->second.route_errors;
+  // The route itself was programmed; a successful apply in a table whose list() failed also
+  // shows the table is reachable again.
+  std::size_t cleared = failing.erase(routeErrorItem(e)) + failing.erase(e.route_table);
+  if (cleared == 0 || !failing.empty()) {
+    return false;
+  }
+  resolve(it->first, e, now);
+  return true;
+}
+
+void IncidentTracker::resolveRecoveryOnPathUp(const journal::Event& e, MonoTime now) {
+  std::string key = e.site + "/recovery/" + e.path;
+  // The gateway came back by itself after a failed attempt (in the backoff, after the hourly
+  // limit, after the settle time ran out): no recovery_succeeded will come for it. The
+  // wording stays true if one does follow at once (see the RecoverySucceeded case).
+  journal::Event closing = e;
+  closing.reason = e.path + " is up again; the recovery incident ends (no successful recovery "
+                   "attempt reported)";
+  if (!e.reason.empty()) {
+    closing.reason += "; " + e.reason;
+  }
+  closing.message = "recovery incident of " + e.path + " closed: " + closing.reason;
+  resolve(key, closing, now);
+  recovery_closed_by_path_up_.insert(key);
 }
 
 void IncidentTracker::oneShot(const journal::Event& e, MonoTime now) {

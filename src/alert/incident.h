@@ -14,7 +14,15 @@
 //     site still in its window), recovery_started/succeeded of the same gateway, more
 //     route_error / fail_static tables. Then one FIRING alert is emitted.
 //   - Resolving events close the incident: path_up (path), fail_static_cleared (when the last
-//     table of the fail_static incident cleared), recovery_succeeded (recovery). The RESOLVED
+//     table of the fail_static incident cleared), recovery_succeeded (recovery), route_changed
+//     (route_error: when every table × destination that failed was programmed since; a
+//     table-level failure, a failed list(), clears with any route_changed of that table).
+//     path_up of a gateway's path also ends its recovery incident: the gateway came back by
+//     itself (during the backoff, after the hourly limit, after the settle time ran out), so
+//     no recovery_succeeded would ever come. The engine writes path_up just before the
+//     recovery_succeeded of a confirmed attempt; one arriving while that RESOLVED is still
+//     held replaces its "no successful recovery attempt reported" line, one arriving later is dropped
+//     (exactly one RESOLVED either way). The RESOLVED
 //     alert is grouped the same way (it collects the routes moving back). An incident that
 //     ends before its FIRING alert left the window becomes one "brief" alert.
 //   - Duplicates are suppressed: the same opening event for an open incident joins it (and
@@ -31,7 +39,9 @@
 //     incident also on path_up of its gateway's path (the recovery memory did not survive);
 //     a restored fail_static or route_error incident that no event confirms within
 //     `restore_confirm` is resolved as "not seen again after the restart" (nothing would
-//     ever clear it otherwise); close() resolves one whose path left the config.
+//     ever clear it otherwise); close() resolves one whose path left the config. The failing
+//     routes of a route_error incident are not persisted: a restored one tracks only the
+//     route_errors seen again after the restart (its confirmation).
 // Time: `now` is passed in (STYLE.md: pure core); group windows use MonoTime, alert times
 // the events' own wall times.
 // Threading: not thread-safe; one owner (the alert manager's grouping thread).
@@ -135,6 +145,9 @@ class IncidentTracker {
     WallTime started{};
     MonoTime last_announced{};
     std::set<std::string> fail_static_tables;  // fail_static incidents: tables still static
+    // route_error incidents: "table destination" (or "table" for a failed list()) not
+    // programmed successfully since its route_error.
+    std::set<std::string> route_errors;
     // Restored from a previous run and not confirmed by an event since: resolved at this
     // time (fail_static / route_error only; see restore()).
     std::optional<MonoTime> confirm_by;
@@ -151,6 +164,11 @@ class IncidentTracker {
   void resolve(std::string key, const journal::Event& e, MonoTime now);
   void oneShot(const journal::Event& e, MonoTime now);
   void attachRouteChange(const journal::Event& e, MonoTime now);
+  // route_changed `e` clears its route of the site's route_error incident; true when that
+  // resolved the incident (`e` is then its resolving event).
+  bool clearRouteError(const journal::Event& e, MonoTime now);
+  // path_up `e` of a gateway whose (live) recovery incident is open: resolves it.
+  void resolveRecoveryOnPathUp(const journal::Event& e, MonoTime now);
   std::vector<Alert> takeDue(std::optional<MonoTime> now);
 
   TrackerOptions options_;
@@ -158,6 +176,9 @@ class IncidentTracker {
   std::vector<Pending> pending_;
   std::map<std::string, Incident> incidents_;
   std::map<std::string, MonoTime> one_shot_sent_;  // fingerprint → when last emitted
+  // Recovery incidents resolved by path_up whose recovery_succeeded may still come (it would
+  // be a second message about the same end); cleared by it or by the next attempt.
+  std::set<std::string> recovery_closed_by_path_up_;
   std::uint64_t next_order_ = 0;
 };
 

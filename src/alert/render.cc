@@ -144,6 +144,9 @@ std::string summarize(const Alert& a) {
       s += " for " + humanDuration(lasted) + ", recovered";
     } else if (a.opening.kind == EventKind::FailStatic) {
       s = "a path is healthy again after " + humanDuration(lasted) + " (fail static ended)";
+    } else if (a.opening.kind == EventKind::RouteError) {
+      // Resolved by route_changed: every route that failed was programmed since.
+      s = "route programming works again after " + humanDuration(lasted);
     } else if (a.opening.kind == EventKind::RecoveryFailed) {
       s = (a.opening.path.empty() ? std::string("gateway") : a.opening.path) +
           " recovered after " + humanDuration(lasted);
