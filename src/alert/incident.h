@@ -21,10 +21,10 @@
 //     itself (during the backoff, after the hourly limit, after the settle time ran out), so
 //     no recovery_succeeded would ever come. The engine writes path_up just before the
 //     recovery_succeeded of a confirmed attempt; one arriving while that RESOLVED is still
-//     held replaces its "no successful recovery attempt reported" line, one arriving later is dropped
-//     (exactly one RESOLVED either way). The RESOLVED
-//     alert is grouped the same way (it collects the routes moving back). An incident that
-//     ends before its FIRING alert left the window becomes one "brief" alert.
+//     held replaces its "no successful recovery attempt reported" line, one arriving later is
+//     dropped (exactly one RESOLVED either way). The RESOLVED alert is grouped the same way (it
+//     collects the routes moving back). An incident that ends before its FIRING alert left the
+//     window becomes one "brief" alert.
 //   - Duplicates are suppressed: the same opening event for an open incident joins it (and
 //     is counted), unless it raises the severity (degraded → down: an "update" alert) or the
 //     incident was last announced more than `repeat_interval` ago (a reminder).

@@ -134,6 +134,24 @@ TEST_F(IncidentResolveTest, NewRecoveryFailureAfterPathUpResolutionIsANewInciden
   EXPECT_EQ(alerts[0].events[0].kind, EventKind::RecoverySucceeded);
 }
 
+// With no grouping window the path_up RESOLVED goes out at once; the recovery_succeeded
+// right behind it then sends nothing (one message, whose wording is still true).
+TEST(IncidentResolveZeroWindowTest, PathUpThenRecoverySucceededIsOneMessage) {
+  pathpilot::testing::FakeClock clock;
+  IncidentTracker tracker{TrackerOptions{Duration::zero(), std::chrono::hours(4)}};
+  ASSERT_EQ(tracker.onEvent(event(EventKind::RecoveryFailed, clock.wallNow(), "vpn-a"), clock.now())
+                .size(),
+            1u);
+  clock.advance(std::chrono::minutes(3));
+  auto up = tracker.onEvent(event(EventKind::PathUp, clock.wallNow(), "vpn-a"), clock.now());
+  ASSERT_EQ(countResolved(up, "Beijing/recovery/vpn-a"), 1u);
+  EXPECT_TRUE(
+      tracker.onEvent(event(EventKind::RecoverySucceeded, clock.wallNow(), "vpn-a"), clock.now())
+          .empty());
+  EXPECT_TRUE(tracker.flushAll().empty());
+  EXPECT_EQ(tracker.openIncidents(), 0u);
+}
+
 TEST_F(IncidentResolveTest, RouteErrorResolvesWhenEveryFailedRouteIsProgrammed) {
   feed(routeError("rtb-1", "10.10.0.0/16"));
   feed(routeError("rtb-2", "10.10.0.0/16"));
