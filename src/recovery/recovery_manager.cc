@@ -32,6 +32,17 @@ struct RecoveryManager::Gateway {
   MonoTime action_done{};      // when its action reported success (unconfirmed: how long)
   Duration action_elapsed{};   // how long that successful action ran (confirmed: the facts)
   std::string last_failure;
+
+  // An event about the current attempt: gateway, action, attempt number and how long the
+  // gateway had been down when it started. Callers add what the event is about.
+  RecoveryEvent event() const {
+    RecoveryEvent e;
+    e.gateway = name;
+    e.action = std::string(action->kind());
+    e.attempt = attempt;
+    e.down_for = down_for;
+    return e;
+  }
 };
 
 RecoveryManager::RecoveryManager(const Clock& clock, RecoveryCallbacks callbacks)
@@ -89,22 +100,14 @@ void RecoveryManager::onGatewayState(std::string_view name, health::PathState st
   if (decision.kind == RecoveryDecision::Kind::Cancel) {
     gateway.action->cancel();
     gateway.current_attempt = 0;  // its outcome is no longer ours to report
-    RecoveryEvent event;
-    event.gateway = gateway.name;
-    event.action = std::string(gateway.action->kind());
-    event.attempt = gateway.attempt;
-    event.down_for = gateway.down_for;
+    RecoveryEvent event = gateway.event();
     event.elapsed = now - gateway.attempt_started;
     event.reason = decision.reason;
     if (callbacks_.cancelled) {
       callbacks_.cancelled(event);
     }
   } else if (decision.kind == RecoveryDecision::Kind::Confirmed) {
-    RecoveryEvent event;
-    event.gateway = gateway.name;
-    event.action = std::string(gateway.action->kind());
-    event.attempt = gateway.attempt;
-    event.down_for = gateway.down_for;
+    RecoveryEvent event = gateway.event();
     event.elapsed = now - gateway.attempt_started;
     event.action_elapsed = gateway.action_elapsed;
     event.confirmed_after = now - gateway.action_done;
@@ -220,11 +223,7 @@ void RecoveryManager::onActionDone(const std::string& name, unsigned attempt_id,
   }
   gateway.current_attempt = 0;
   gateway.plan.finished(outcome.success, now);
-  RecoveryEvent event;
-  event.gateway = gateway.name;
-  event.action = std::string(gateway.action->kind());
-  event.attempt = gateway.attempt;
-  event.down_for = gateway.down_for;
+  RecoveryEvent event = gateway.event();
   event.elapsed = outcome.elapsed;
   event.exit_code = outcome.exit_code;
   event.stderr_tail = outcome.stderr_tail;

@@ -6,7 +6,6 @@
 // probe rounds that happen "meanwhile".
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -14,11 +13,11 @@
 
 #include "aws/credential_providers.h"
 #include "aws/ec2.h"
-#include "aws/endpoints.h"
 #include "aws/fake_endpoint.h"
 #include "aws/query_client.h"
 #include "config/loader.h"
 #include "daemon/engine.h"
+#include "fakes/fake_aws.h"
 #include "fakes/fake_clock.h"
 #include "fakes/fake_route_table.h"
 #include "fakes/manual_executor.h"
@@ -71,36 +70,16 @@ const IpPrefix kOnPrem = *IpPrefix::parse("10.10.0.0/16");
 const route::NextHop kDx = route::NextHop::gateway(*IpAddress::parse("10.255.1.2"), "dx");
 const route::NextHop kVpnB = route::NextHop::gateway(*IpAddress::parse("10.255.3.2"), "gwb");
 
-// The fake endpoint's instance transitions read this clock from its server threads.
-class SharedClock final : public Clock {
- public:
-  MonoTime now() const override { return MonoTime(1h) + Duration(offset_.load()); }
-  WallTime wallNow() const override {
-    return WallTime(std::chrono::hours(490000)) +
-           std::chrono::duration_cast<WallTime::duration>(Duration(offset_.load()));
-  }
-  void advance(Duration d) { offset_ += d.count(); }
-
- private:
-  std::atomic<Duration::rep> offset_{0};
-};
-
 class EngineEc2RestartTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // The fake's server threads time the instance transitions on aws_clock_.
     aws::FakeAwsOptions o;
     o.clock = &aws_clock_;
     o.transition = 10s;
-    fake_ = std::make_unique<aws::FakeAwsEndpoint>(o);
-    ASSERT_TRUE(fake_->start());
-    fake_->addInstance(kInstance, "running", "ap-southeast-1a");
-    aws::QueryClientOptions q;
-    q.api_name = "EC2";
-    q.endpoint = *aws::resolveEndpoint("ec2", "ap-southeast-1", fake_->url());
-    q.version = std::string(aws::kEc2ApiVersion);
-    q.timeout = 5s;
-    query_ = std::make_unique<aws::QueryClient>(
-        http_, creds_, aws_clock_, q, aws::RetryHooks{[] { return 0.5; }, [](Duration) {}});
+    fake_ = testing::startFakeAws(o, {}, {{kInstance, "running", "ap-southeast-1a"}});
+    ASSERT_TRUE(fake_);
+    query_ = testing::fakeAwsQueryClient(fake_->url(), http_, creds_, aws_clock_);
     ec2_ = std::make_unique<aws::Ec2Client>(*query_);
 
     for (const char* id : {"rtb-a", "rtb-b"}) {
@@ -172,11 +151,11 @@ class EngineEc2RestartTest : public ::testing::Test {
 
   std::uint64_t calls(const std::string& action) { return fake_->stats().actions[action]; }
 
-  SharedClock aws_clock_;
+  testing::SharedClock aws_clock_;
   std::unique_ptr<aws::FakeAwsEndpoint> fake_;
   http::CurlHttpClient http_;
   aws::StaticCredentialsProvider creds_{
-      aws::Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "")};
+      aws::Credentials(testing::kAwsKeyId, testing::kAwsSecret, "")};
   std::unique_ptr<aws::QueryClient> query_;
   std::unique_ptr<aws::Ec2Client> ec2_;
 
