@@ -6,7 +6,6 @@
 //
 // Exit codes: 0 ok; 1 invalid config, the listen address cannot be bound, CloudWatch cannot
 // be set up, or (--once) charon did not answer; 2 usage error.
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -24,6 +23,7 @@
 #include "agent/vici_client.h"
 #include "base/version.h"
 #include "cli/command.h"
+#include "daemon/logging.h"
 
 namespace pathpilot::cli {
 namespace {
@@ -34,17 +34,6 @@ struct AgentOptions {
   bool once = false;
   bool verbose = false;
 };
-
-void setupAgentLogging(bool verbose) {
-  auto logger = spdlog::stderr_color_mt("pathpilot-agent");
-  if (std::getenv("JOURNAL_STREAM") != nullptr) {
-    logger->set_pattern("%l: %v");
-  } else {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
-  }
-  logger->set_level(verbose ? spdlog::level::debug : spdlog::level::info);
-  spdlog::set_default_logger(logger);
-}
 
 void printPlan(const agent::AgentConfig& c) {
   std::printf("%s: valid\n", c.source.c_str());
@@ -95,7 +84,7 @@ int runAgent(const AgentOptions& o) {
     printPlan(*config);
     return kExitOk;
   }
-  setupAgentLogging(o.verbose);
+  daemon::setupLogging("pathpilot-agent", o.verbose);
   RealClock clock;
   agent::ViciClient vici(config->vici_socket, config->vici_timeout);
   agent::NetlinkLinkStats links;

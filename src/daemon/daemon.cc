@@ -1,6 +1,5 @@
 #include "daemon/daemon.h"
 
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
@@ -22,6 +21,7 @@
 #include "daemon/aws_tables.h"
 #include "daemon/control_server.h"
 #include "daemon/engine.h"
+#include "daemon/logging.h"
 #include "daemon/systemd.h"
 #include "daemon/topology_builder.h"
 #include "journal/journal.h"
@@ -36,18 +36,6 @@
 
 namespace pathpilot::daemon {
 namespace {
-
-void setupLogging(bool verbose) {
-  auto logger = spdlog::stderr_color_mt("pathpilot");
-  // Under systemd the journal adds its own timestamps.
-  if (std::getenv("JOURNAL_STREAM") != nullptr) {
-    logger->set_pattern("%l: %v");
-  } else {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
-  }
-  logger->set_level(verbose ? spdlog::level::debug : spdlog::level::info);
-  spdlog::set_default_logger(logger);
-}
 
 // Creates the parent directory of a file the daemon writes, if it is missing.
 void ensureParent(const std::string& file) {
@@ -138,7 +126,7 @@ std::map<std::uint32_t, std::string> linuxTables(const config::Config& cfg) {
 }  // namespace
 
 int runDaemon(const RunOptions& options) {
-  setupLogging(options.verbose);
+  setupLogging("pathpilot", options.verbose);
   auto report = config::checkFile(options.config_path);
   if (!report.ok()) {
     std::fputs(report.format().c_str(), stderr);
