@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -19,10 +20,13 @@ namespace pathpilot::aws {
 namespace {
 
 const std::filesystem::path kResponses =
-    std::filesystem::path(PP_SOURCE_DIR "/../shared/testdata/aws/responses");
+    std::filesystem::path(PP_SOURCE_DIR "/tests/data/aws/responses");
 
 std::string readFile(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
+  if (!in) {
+    throw std::runtime_error("test data not readable: " + p.string());
+  }
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 

@@ -3,7 +3,7 @@
 // form bodies). Any byte string must give a value or a clean Error — never a crash, a hang,
 // an exception or unbounded memory. Under the fuzz preset this is a libFuzzer binary; under
 // GCC the replay main runs the seed corpus (fuzz/corpus/aws_xml plus the recorded bodies in
-// shared/testdata/aws/responses) in ctest, label fuzz.
+// tests/data/aws/responses) in ctest, label fuzz.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

@@ -1,11 +1,11 @@
 # lab/lib.sh — shared helpers for the pathpilot network lab (sourced, not run).
 #
-# The lab builds the reference topology of ARCHITECTURE.md in network namespaces named
+# The lab builds the reference topology (docs/architecture.md) in network namespaces named
 # "$PP_LAB-<box>" (default prefix "pp"), with real strongSwan charons on the VPN gateways
-# (/work/shared/STRONGSWAN.md). Every namespace, process and rule it makes lives inside those
-# namespaces; every process it starts is recorded in $PP_LAB_DIR/pids ("PID NAME STARTTIME"),
-# so `lab/down` ends exactly those PIDs and deletes the namespaces. Traffic never leaves the
-# namespaces (LAB.md, rule zero).
+# (kernel-libipsec, one charon per namespace; lab/README.md). Every namespace, process and
+# rule it makes lives inside those namespaces; every process it starts is recorded in
+# $PP_LAB_DIR/pids ("PID NAME STARTTIME"), so `lab/down` ends exactly those PIDs and deletes
+# the namespaces. Traffic never leaves the namespaces or loopback.
 #
 # Environment: PP_LAB (namespace prefix, default "pp"), PP_LAB_DIR (state directory, default
 # /tmp/$PP_LAB-lab), PP_BUILD_DIR (where lab/nfq-delay was built, default build).

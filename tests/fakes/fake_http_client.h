@@ -1,5 +1,5 @@
 // tests/fakes/fake_http_client.h — an HttpClient that records requests and replays
-// scripted responses (recorded AWS bodies from shared/testdata, or hand-made ones).
+// scripted responses (recorded AWS bodies from tests/data, or hand-made ones).
 //
 // Scripting: on(method, url_substring, response...) adds a route; a request is answered by
 // the first route whose method matches (empty = any) and whose substring occurs in the URL
@@ -15,6 +15,7 @@
 #include <functional>
 #include <iterator>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -34,9 +35,13 @@ class FakeHttpClient final : public http::HttpClient {
     r.headers = std::move(headers);
     return r;
   }
-  // A response whose body is the content of `path` (e.g. a shared/testdata XML file).
+  // A response whose body is the content of `path` (e.g. a tests/data XML file). A file that
+  // cannot be read throws, so that missing test data fails the test instead of replaying "".
   static http::Response fileResponse(int status, const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      throw std::runtime_error("test data not readable: " + path.string());
+    }
     std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     return response(status, std::move(body));
   }

@@ -2,7 +2,7 @@
 """The tunnel agent against a real strongSwan charon (integration test, needs root).
 
 Builds two network namespaces of its own, `ppo<pid>-gw` and `ppo<pid>-peer`, joined by a veth
-pair, starts one charon in each (kernel-libipsec, per /work/shared/STRONGSWAN.md), brings up an
+pair, starts one charon in each (kernel-libipsec, see lab/README.md), brings up an
 IKEv2 tunnel "a" (a second connection "b" is configured but never initiated), and runs
 `pathpilot agent` in the gateway namespace with a fake CloudWatch endpoint (pathpilot-fake-aws)
 in the China region cn-north-1. It checks:

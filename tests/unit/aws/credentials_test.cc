@@ -23,7 +23,7 @@ using testing::FakeHttpClient;
 constexpr char kSecret[] = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 constexpr char kToken[] = "IQoJb3JpZ2luX2VjEXAMPLETOKENvalue==";
 
-const fs::path kImdsData = fs::path(PP_SOURCE_DIR "/../shared/testdata/imds");
+const fs::path kImdsData = fs::path(PP_SOURCE_DIR "/tests/data/imds");
 
 // Asserts that `text` shows neither the secret key nor the session token.
 void expectNoSecrets(const std::string& text) {

@@ -20,7 +20,7 @@ constexpr char kSecret[] = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 constexpr char kToken[] = "FwoGZXIvYXdzEXAMPLESESSIONTOKEN+/==";
 
 const std::filesystem::path kEc2 =
-    std::filesystem::path(PP_SOURCE_DIR "/../shared/testdata/aws/responses/ec2");
+    std::filesystem::path(PP_SOURCE_DIR "/tests/data/aws/responses/ec2");
 
 class QueryClientTest : public ::testing::Test {
  protected:

@@ -1,4 +1,4 @@
-// Every recorded AWS response body under shared/testdata/aws/responses goes through the
+// Every recorded AWS response body under tests/data/aws/responses goes through the
 // parsers. The directory is walked at run time: a file dropped in is tested by the kind its
 // name announces (<Action>-..., Error-<Code>..., <Action>-error-<Code>-...). Specific
 // assertions on known files follow.
@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -22,10 +23,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kResponses = fs::path(PP_SOURCE_DIR "/../shared/testdata/aws/responses");
+const fs::path kResponses = fs::path(PP_SOURCE_DIR "/tests/data/aws/responses");
 
 std::string readFile(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
+  if (!in) {
+    throw std::runtime_error("test data not readable: " + p.string());
+  }
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 

@@ -1,4 +1,4 @@
-// Runs every SigV4 test vector found under shared/testdata (both layouts) through the
+// Runs every SigV4 test vector found under tests/data (both layouts) through the
 // signer. The directories are walked at start-up, so a case dropped in is tested without a
 // code change. Extra roots can be given in PP_SIGV4_TESTDATA (colon-separated).
 #include <cstdlib>
@@ -19,8 +19,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kClassicRoot = fs::path(PP_SOURCE_DIR "/../shared/testdata/aws/sigv4");
-const fs::path kCrtRoot = fs::path(PP_SOURCE_DIR "/../shared/testdata/aws/sigv4-crt");
+const fs::path kClassicRoot = fs::path(PP_SOURCE_DIR "/tests/data/aws/sigv4");
+const fs::path kCrtRoot = fs::path(PP_SOURCE_DIR "/tests/data/aws/sigv4-crt");
 
 std::vector<fs::path> allRoots() {
   std::vector<fs::path> roots = {kClassicRoot, kCrtRoot};

@@ -15,7 +15,7 @@ using testing::FakeClock;
 using testing::FakeHttpClient;
 
 const std::filesystem::path kResponses =
-    std::filesystem::path(PP_SOURCE_DIR "/../shared/testdata/aws/responses");
+    std::filesystem::path(PP_SOURCE_DIR "/tests/data/aws/responses");
 
 class ServiceClientTest : public ::testing::Test {
  protected:
