@@ -1,6 +1,6 @@
 // daemon/engine.h — the controller loop: probe results → health → policy → reconciler.
 //
-// Purpose: the one place where the modules meet at run time (STYLE.md §3: all wiring sits in
+// Purpose: the one place where the modules meet at run time (docs/development.md: all wiring sits in
 // daemon/). The engine owns, per path, a health::LinkHealth and the operator's drain flag; the
 // compiled policy::Policy; the route::Reconciler with one RouteTable per configured route
 // table; and the recovery of failed gateways. Every probe result is fed to its path's health;

@@ -1,7 +1,7 @@
 // policy/topology.h — the static description the policy decides over.
 //
 // Purpose: the subset of the configuration that path selection needs, as plain values, so that
-// policy does not depend on the config module (STYLE.md §3: config and policy sit side by side
+// policy does not depend on the config module (docs/development.md: config and policy sit side by side
 // above base). daemon/ converts config::Config into a Topology.
 // Threading: value types.
 // Metrics: none.

@@ -96,7 +96,7 @@ struct RouteDriftEvent {
   std::string detected_by;          // "notification", "periodic check", "request"
 };
 
-// Wired by the daemon (STYLE.md §3). All run on the engine thread, after the reconciler's own
+// Wired by the daemon (docs/development.md). All run on the engine thread, after the reconciler's own
 // state is consistent, so they may call back into the reconciler. Any may be empty.
 struct ReconcilerCallbacks {
   std::function<void(const RouteChangedEvent&)> route_changed;

@@ -6,7 +6,7 @@ instead of fixed sleeps, and reading the daemon's status and journal. The full s
 lives in lab/labctl.py; the generic pieces here (process tracking, JSONL, status lookups) come
 from there, so both kinds of test read status and events the same way.
 
-LAB.md rule zero: traffic only inside the namespaces created here or on their loopback; every
+Safety: traffic only inside the namespaces created here or on their loopback; every
 namespace and process is removed by name or PID in cleanup(), which runs even on failure.
 """
 
