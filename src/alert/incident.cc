@@ -53,6 +53,12 @@ std::string incidentKey(const journal::Event& e) {
       return e.site + "/recovery/" + e.path;
     case EventKind::RouteError:
       return e.site + "/route_error";
+    case EventKind::JournalFailed:
+    case EventKind::JournalRecovered:
+      return e.site + "/journal";
+    case EventKind::MonitorSuspect:
+    case EventKind::MonitorTrusted:
+      return e.site + "/monitor";
     default:
       return "";
   }
@@ -71,6 +77,8 @@ std::vector<Alert> IncidentTracker::onEvent(const journal::Event& e, MonoTime no
     case EventKind::FailStatic:
     case EventKind::RecoveryFailed:
     case EventKind::RouteError:
+    case EventKind::JournalFailed:
+    case EventKind::MonitorSuspect:
       if (e.kind == EventKind::RecoveryFailed) {
         // A new failed attempt: a late recovery_succeeded is news again.
         recovery_closed_by_path_up_.erase(incidentKey(e));
@@ -89,6 +97,10 @@ std::vector<Alert> IncidentTracker::onEvent(const journal::Event& e, MonoTime no
       resolve(incidentKey(e), e, now);
       break;
     }
+    case EventKind::JournalRecovered:  // every journal file is written again
+    case EventKind::MonitorTrusted:    // the monitor trusts its view again
+      resolve(incidentKey(e), e, now);
+      break;
     case EventKind::FailStaticCleared: {
       auto it = incidents_.find(incidentKey(e));
       if (it == incidents_.end()) {
@@ -136,8 +148,8 @@ std::vector<Alert> IncidentTracker::onEvent(const journal::Event& e, MonoTime no
       } else if (Pending* p = pendingFor(e.site + "/path/" + e.path, AlertStatus::Firing)) {
         addEvent(p->alert, e);
         ++stats_.grouped;
-      } else if (Pending* started = pendingFor(e.site + "/recovery_started/" + e.path,
-                                               AlertStatus::Firing)) {
+      } else if (Pending* started =
+                     pendingFor(e.site + "/recovery_started/" + e.path, AlertStatus::Firing)) {
         // The gateway came back before its "recovering" message went out: send one brief
         // resolved message saying both, instead of a FIRING that is already over (which
         // Alertmanager would show as active for an hour).
@@ -354,10 +366,10 @@ void IncidentTracker::attachRouteChange(const journal::Event& e, MonoTime now) {
     if (a.opening.site != e.site || a.one_shot) {
       continue;
     }
-    bool fits = (a.status == AlertStatus::Firing && !a.brief && !e.from.empty() &&
-                 a.opening.path == e.from) ||
-                ((a.status == AlertStatus::Resolved || a.brief) && !e.to.empty() &&
-                 a.opening.path == e.to);
+    bool fits =
+        (a.status == AlertStatus::Firing && !a.brief && !e.from.empty() &&
+         a.opening.path == e.from) ||
+        ((a.status == AlertStatus::Resolved || a.brief) && !e.to.empty() && a.opening.path == e.to);
     if (fits && (match == nullptr || p.order > match->order)) {
       match = &p;
     }
@@ -397,7 +409,8 @@ void IncidentTracker::resolveRecoveryOnPathUp(const journal::Event& e, MonoTime 
   // limit, after the settle time ran out): no recovery_succeeded will come for it. The
   // wording stays true if one does follow at once (see the RecoverySucceeded case).
   journal::Event closing = e;
-  closing.reason = e.path + " is up again; the recovery incident ends (no successful recovery "
+  closing.reason = e.path +
+                   " is up again; the recovery incident ends (no successful recovery "
                    "attempt reported)";
   if (!e.reason.empty()) {
     closing.reason += "; " + e.reason;
@@ -420,8 +433,8 @@ void IncidentTracker::oneShot(const journal::Event& e, MonoTime now) {
     }
   }
   if (repeatSuppressed(e.kind) && options_.repeat_interval > Duration::zero()) {
-    std::string identity = fp + "|" + e.route_table + "|" + e.destination + "|" + e.from + "|" +
-                           e.to;
+    std::string identity =
+        fp + "|" + e.route_table + "|" + e.destination + "|" + e.from + "|" + e.to;
     auto it = one_shot_sent_.find(identity);
     if (it != one_shot_sent_.end() && now - it->second < options_.repeat_interval) {
       ++stats_.suppressed;
@@ -475,8 +488,8 @@ void IncidentTracker::restore(const IncidentRecord& r, MonoTime now, WallTime wa
   inc.started = r.started;
   // The reminder keeps its rhythm across the restart (a wall clock stepped back counts as
   // "just announced").
-  auto since = std::max<Duration>(
-      std::chrono::duration_cast<Duration>(wall_now - r.last_announced), Duration::zero());
+  auto since = std::max<Duration>(std::chrono::duration_cast<Duration>(wall_now - r.last_announced),
+                                  Duration::zero());
   inc.last_announced = now - since;
   inc.fail_static_tables.insert(r.fail_static_tables.begin(), r.fail_static_tables.end());
   inc.restored = true;
@@ -489,8 +502,7 @@ void IncidentTracker::restore(const IncidentRecord& r, MonoTime now, WallTime wa
   incidents_.emplace(r.key, std::move(inc));
 }
 
-void IncidentTracker::close(const std::string& key, const journal::Event& closing,
-                            MonoTime now) {
+void IncidentTracker::close(const std::string& key, const journal::Event& closing, MonoTime now) {
   if (incidents_.count(key) > 0) {
     resolve(key, closing, now);
   }

@@ -9,6 +9,8 @@
 //       fail_static                   key "<site>/fail_static" (all tables of the site)
 //       recovery_failed               key "<site>/recovery/<gateway>"
 //       route_error                   key "<site>/route_error"
+//       journal_failed                key "<site>/journal" (a journal file not written)
+//       monitor_suspect               key "<site>/monitor" (the monitor doubts its view)
 //     The alert is held for `group_window` from the first event; events arriving in that
 //     window join it: route_changed whose `from` is the failed path (else any incident of the
 //     site still in its window), recovery_started/succeeded of the same gateway, more
@@ -16,7 +18,8 @@
 //   - Resolving events close the incident: path_up (path), fail_static_cleared (when the last
 //     table of the fail_static incident cleared), recovery_succeeded (recovery), route_changed
 //     (route_error: when every table × destination that failed was programmed since; a
-//     table-level failure, a failed list(), clears with any route_changed of that table).
+//     table-level failure, a failed list(), clears with any route_changed of that table),
+//     journal_recovered (journal: every journal file is written again), monitor_trusted.
 //     path_up of a gateway's path also ends its recovery incident: the gateway came back by
 //     itself (during the backoff, after the hourly limit, after the settle time ran out), so
 //     no recovery_succeeded would ever come. The engine writes path_up just before the
@@ -42,10 +45,9 @@
 //     ever clear it otherwise); close() resolves one whose path left the config. The failing
 //     routes of a route_error incident are not persisted: a restored one tracks only the
 //     route_errors seen again after the restart (its confirmation).
-// Time: `now` is passed in (STYLE.md: pure core); group windows use MonoTime, alert times
-// the events' own wall times.
-// Threading: not thread-safe; one owner (the alert manager's grouping thread).
-// Metrics: stats() — events seen, grouped, suppressed, alerts emitted.
+// Time: `now` is passed in (docs/development.md: pure modules); group windows use MonoTime, alert
+// times the events' own wall times. Threading: not thread-safe; one owner (the alert manager's
+// grouping thread). Metrics: stats() — events seen, grouped, suppressed, alerts emitted.
 #pragma once
 
 #include <cstdint>

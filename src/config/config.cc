@@ -74,14 +74,48 @@ std::string_view alertSeverityName(AlertSeverity s) {
   return "info";
 }
 
+std::string JournalSettings::stateFile() const {
+  if (state == "none") {
+    return "";
+  }
+  if (!state.empty()) {
+    return state;
+  }
+  const std::string& beside = !sqlite.empty() ? sqlite : jsonl;
+  if (beside.empty()) {
+    return "";
+  }
+  auto slash = beside.rfind('/');
+  return (slash == std::string::npos ? std::string() : beside.substr(0, slash + 1)) + "state.json";
+}
+
 const std::vector<std::string_view>& alertEventKindNames() {
-  static const std::vector<std::string_view> names = {
-      "path_down",          "path_up",          "path_degraded",       "route_changed",
-      "route_drift",        "route_error",      "recovery_started",    "recovery_succeeded",
-      "recovery_failed",    "alert_sent",       "alert_failed",        "leader_changed",
-      "config_loaded",      "config_rejected",  "fail_static",         "fail_static_cleared",
-      "drain",              "undrain",          "daemon_started",      "daemon_stopped",
-      "journal_overflow"};
+  static const std::vector<std::string_view> names = {"path_down",
+                                                      "path_up",
+                                                      "path_degraded",
+                                                      "route_changed",
+                                                      "route_drift",
+                                                      "route_error",
+                                                      "recovery_started",
+                                                      "recovery_succeeded",
+                                                      "recovery_failed",
+                                                      "alert_sent",
+                                                      "alert_failed",
+                                                      "leader_changed",
+                                                      "config_loaded",
+                                                      "config_rejected",
+                                                      "fail_static",
+                                                      "fail_static_cleared",
+                                                      "drain",
+                                                      "undrain",
+                                                      "daemon_started",
+                                                      "daemon_stopped",
+                                                      "journal_overflow",
+                                                      "journal_failed",
+                                                      "journal_recovered",
+                                                      "monitor_suspect",
+                                                      "monitor_trusted",
+                                                      "state_reset"};
   return names;
 }
 
@@ -156,9 +190,7 @@ std::string NextHop::toString() const {
   return out.empty() ? "none" : out;
 }
 
-Duration PathConfig::detectionTime() const {
-  return probe.interval * health.fall + probe.timeout;
-}
+Duration PathConfig::detectionTime() const { return probe.interval * health.fall + probe.timeout; }
 
 const PathConfig* Config::findPath(std::string_view name) const {
   for (const PathConfig& p : paths) {

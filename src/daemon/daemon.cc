@@ -22,6 +22,7 @@
 #include "daemon/control_server.h"
 #include "daemon/engine.h"
 #include "daemon/logging.h"
+#include "daemon/state_file.h"
 #include "daemon/systemd.h"
 #include "daemon/topology_builder.h"
 #include "journal/journal.h"
@@ -49,8 +50,7 @@ void ensureParent(const std::string& file) {
   }
 }
 
-Result<std::unique_ptr<route::RouteTable>> openTable(route::ProcessRunner& runner,
-                                                     AwsTables& aws,
+Result<std::unique_ptr<route::RouteTable>> openTable(route::ProcessRunner& runner, AwsTables& aws,
                                                      const config::Config& cfg,
                                                      const config::RouteTableConfig& t) {
   switch (t.backend) {
@@ -140,20 +140,37 @@ int runDaemon(const RunOptions& options) {
   config::Config cfg = std::move(*report.config);
 
   RealClock clock;
+  asio::io_context io;
+  // The journal's events about itself (journal_failed / journal_recovered) are journaled by
+  // the journal; here they are logged at once and, on the loop thread, shown by the API and
+  // given to the alerts (set up below, before the loop runs).
+  std::function<void(const journal::Event&)> on_journal_problem;
   journal::JournalOptions jopts;
+  jopts.on_problem = [&io, &on_journal_problem](const journal::Event& e) {
+    spdlog::log(
+        e.severity == journal::Severity::Critical ? spdlog::level::err : spdlog::level::info,
+        "{}: {} ({})", journal::eventKindName(e.kind), e.message, e.reason);
+    asio::post(io, [e, &on_journal_problem] {
+      if (on_journal_problem) {
+        on_journal_problem(e);
+      }
+    });
+  };
   jopts.sqlite_path = cfg.journal.sqlite;
   jopts.jsonl_path = cfg.journal.jsonl;
   jopts.site = cfg.site.name;
   jopts.queue_capacity = static_cast<std::size_t>(cfg.journal.queue_size);
+  jopts.retry_capacity = jopts.queue_capacity;
   ensureParent(jopts.sqlite_path);
   ensureParent(jopts.jsonl_path);
+  // Fails only for invalid options: a journal file that cannot be opened or is unusable is
+  // the journal's own problem (moved aside, retried, reported), never a reason not to route.
   auto journal = journal::Journal::open(jopts, clock);
   if (!journal) {
     spdlog::error("journal: {}", journal.error().toString());
     return 1;
   }
 
-  asio::io_context io;
   probe::ProbeEngine prober(io, clock);
   // One route job per table runs at a time; as many workers as EC2 connections
   // (backends.aws.max_concurrency, 1..32), so that bound, not the worker count, limits how
@@ -194,7 +211,7 @@ int runDaemon(const RunOptions& options) {
         return openTable(runner, aws_tables, c, t);
       },
       [&recovery_executor, &runner, &aws_tables, &clock](const config::Config& c,
-                                                          const config::PathConfig& p) {
+                                                         const config::PathConfig& p) {
         return makeRecovery(recovery_executor, runner, aws_tables, clock, c, p);
       },
       [&events, &alerts, &observability](const journal::Event& e) {
@@ -204,6 +221,37 @@ int runDaemon(const RunOptions& options) {
           alerts->submit(e);
         }
       });
+
+  // Drains and recovery limits of the previous run (daemon/state_file.h).
+  std::vector<journal::Event> on_journal_problem_early;
+  ensureParent(cfg.journal.stateFile());
+  StateFile state_file(cfg.journal.stateFile(), cfg.site.name);
+  {
+    std::string problem;
+    PersistentState restored = state_file.load(problem);
+    if (!problem.empty()) {
+      spdlog::error("{}", problem);
+      auto e = journal::makeEvent(journal::EventKind::StateReset, clock.wallNow(), cfg.site.name);
+      e.message = problem;
+      on_journal_problem_early.push_back(e);
+    } else if (!restored.drains.empty() || !restored.recovery.empty()) {
+      spdlog::info("state {}: {} drained path(s), recovery memory of {} gateway(s)",
+                   state_file.path(), restored.drains.size(), restored.recovery.size());
+    }
+    engine.restoreState(std::move(restored));
+  }
+  engine.setStateSink([&state_file](const PersistentState& s) { state_file.save(s); });
+
+  on_journal_problem = [&observability, &alerts](const journal::Event& e) {
+    observability.onEvent(e);
+    if (alerts) {
+      alerts->submit(e);
+    }
+  };
+  for (const auto& e : on_journal_problem_early) {
+    events.append(e);
+    on_journal_problem(e);
+  }
 
   if (auto started = engine.start(cfg); !started) {
     spdlog::error("cannot start: {}", started.error().toString());
@@ -235,9 +283,15 @@ int runDaemon(const RunOptions& options) {
     auto status = engine.statusJson();
     status["version"] = std::string(kVersion);
     auto js = events.stats();
-    status["journal"] = {{"accepted", js.accepted},    {"written", js.written},
-                         {"overflowed", js.overflowed}, {"queue_depth", js.queue_depth},
-                         {"errors", js.errors}};
+    status["journal"] = {{"accepted", js.accepted},
+                         {"written", js.written},
+                         {"overflowed", js.overflowed},
+                         {"queue_depth", js.queue_depth},
+                         {"errors", js.errors},
+                         {"held", js.held},
+                         {"lost", js.lost},
+                         {"moved_aside", js.moved_aside},
+                         {"syncs", js.syncs}};
     if (alerts) {
       // open_incidents: fired and awaiting their RESOLVED (restored after a restart too).
       status["alerts"] = {{"outbox_depth", alerts->outboxDepth()},
@@ -284,8 +338,13 @@ int runDaemon(const RunOptions& options) {
       }
       in.primary_paths = primary;
       const EngineStats& s = engine.stats();
-      in.engine = {s.probe_results, s.transitions, s.decisions, s.route_changes, s.events,
-                   s.reloads, std::chrono::duration<double>(s.last_decision_time).count(),
+      in.engine = {s.probe_results,
+                   s.transitions,
+                   s.decisions,
+                   s.route_changes,
+                   s.events,
+                   s.reloads,
+                   std::chrono::duration<double>(s.last_decision_time).count(),
                    std::chrono::duration<double>(s.max_decision_time).count()};
       in.probe = api::probeTotals(prober.counters());
       in.reconciler = api::reconcilerTotals(engine.reconciler().stats());
@@ -308,66 +367,66 @@ int runDaemon(const RunOptions& options) {
   SystemdNotifier systemd(io);
   bool stopping = false;
   asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
-  std::function<void(const asio::error_code&, int)> on_signal =
-      [&](const asio::error_code& ec, int sig) {
-        if (ec) {
-          return;
+  std::function<void(const asio::error_code&, int)> on_signal = [&](const asio::error_code& ec,
+                                                                    int sig) {
+    if (ec) {
+      return;
+    }
+    if (sig == SIGHUP) {
+      systemd.reloading();
+      events.reopen();
+      auto r = config::checkFile(options.config_path);
+      if (!r.ok()) {
+        auto e = journal::makeEvent(journal::EventKind::ConfigRejected, clock.wallNow(),
+                                    engine.config().site.name);
+        e.reason = r.format();
+        e.message = "config reload rejected (" + std::to_string(r.errors) +
+                    " error(s)); the previous config stays active";
+        spdlog::error("{}:\n{}", e.message, e.reason);
+        events.append(e);
+      } else if (auto prepared =
+                     alert::AlertReload::prepare(*r.config, alerts.get(), clock, alert_sink);
+                 !prepared) {
+        // Alerts first: everything that can fail (channels, secrets, CA files, a new
+        // outbox) is done before anything changes, so a broken alerts section rejects
+        // the whole reload like any invalid config.
+        auto e = journal::makeEvent(journal::EventKind::ConfigRejected, clock.wallNow(),
+                                    engine.config().site.name);
+        e.reason = prepared.error().toString();
+        e.message = "config reload rejected (alerts); the previous config stays active";
+        spdlog::error("{}: {}", e.message, e.reason);
+        events.append(e);
+      } else if (auto applied = engine.reload(std::move(*r.config)); !applied) {
+        auto e = journal::makeEvent(journal::EventKind::ConfigRejected, clock.wallNow(),
+                                    engine.config().site.name);
+        e.reason = applied.error().toString();
+        e.message = "config reload rejected; the previous config stays active";
+        spdlog::error("{}: {}", e.message, e.reason);
+        events.append(e);
+      } else {
+        // Cannot fail; does not wait for the alert workers (alert/alert_manager.h).
+        prepared->apply(alerts);
+        if (!prepared->summary().empty()) {
+          spdlog::info("{}", prepared->summary());
         }
-        if (sig == SIGHUP) {
-          systemd.reloading();
-          events.reopen();
-          auto r = config::checkFile(options.config_path);
-          if (!r.ok()) {
-            auto e = journal::makeEvent(journal::EventKind::ConfigRejected, clock.wallNow(),
-                                        engine.config().site.name);
-            e.reason = r.format();
-            e.message = "config reload rejected (" + std::to_string(r.errors) +
-                        " error(s)); the previous config stays active";
-            spdlog::error("{}:\n{}", e.message, e.reason);
-            events.append(e);
-          } else if (auto prepared = alert::AlertReload::prepare(*r.config, alerts.get(), clock,
-                                                                 alert_sink);
-                     !prepared) {
-            // Alerts first: everything that can fail (channels, secrets, CA files, a new
-            // outbox) is done before anything changes, so a broken alerts section rejects
-            // the whole reload like any invalid config.
-            auto e = journal::makeEvent(journal::EventKind::ConfigRejected, clock.wallNow(),
-                                        engine.config().site.name);
-            e.reason = prepared.error().toString();
-            e.message = "config reload rejected (alerts); the previous config stays active";
-            spdlog::error("{}: {}", e.message, e.reason);
-            events.append(e);
-          } else if (auto applied = engine.reload(std::move(*r.config)); !applied) {
-            auto e = journal::makeEvent(journal::EventKind::ConfigRejected, clock.wallNow(),
-                                        engine.config().site.name);
-            e.reason = applied.error().toString();
-            e.message = "config reload rejected; the previous config stays active";
-            spdlog::error("{}: {}", e.message, e.reason);
-            events.append(e);
-          } else {
-            // Cannot fail; does not wait for the alert workers (alert/alert_manager.h).
-            prepared->apply(alerts);
-            if (!prepared->summary().empty()) {
-              spdlog::info("{}", prepared->summary());
-            }
-            start_monitor(engine.config());
-          }
-          systemd.ready();
-          signals.async_wait(on_signal);
-          return;
-        }
-        if (stopping) {
-          return;
-        }
-        stopping = true;
-        spdlog::info("signal {}: draining and stopping", sig);
-        systemd.stopping();
-        control.stop();
-        observability.stop();
-        monitor.reset();
-        engine.shutdown(std::chrono::seconds(10), [&] { io.stop(); });
-        signals.async_wait(on_signal);
-      };
+        start_monitor(engine.config());
+      }
+      systemd.ready();
+      signals.async_wait(on_signal);
+      return;
+    }
+    if (stopping) {
+      return;
+    }
+    stopping = true;
+    spdlog::info("signal {}: draining and stopping", sig);
+    systemd.stopping();
+    control.stop();
+    observability.stop();
+    monitor.reset();
+    engine.shutdown(std::chrono::seconds(10), [&] { io.stop(); });
+    signals.async_wait(on_signal);
+  };
   signals.async_wait(on_signal);
 
   systemd.ready();

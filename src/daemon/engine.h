@@ -1,7 +1,7 @@
 // daemon/engine.h — the controller loop: probe results → health → policy → reconciler.
 //
-// Purpose: the one place where the modules meet at run time (docs/development.md: all wiring sits in
-// daemon/). The engine owns, per path, a health::LinkHealth and the operator's drain flag; the
+// Purpose: the one place where the modules meet at run time (docs/development.md: all wiring sits
+// in daemon/). The engine owns, per path, a health::LinkHealth and the operator's drain flag; the
 // compiled policy::Policy; the route::Reconciler with one RouteTable per configured route
 // table; and the recovery of failed gateways. Every probe result is fed to its path's health;
 // a state change re-runs the policy at once, and every changed decision goes to the reconciler
@@ -29,9 +29,11 @@
 #include "base/error.h"
 #include "base/time.h"
 #include "config/config.h"
+#include "daemon/state_file.h"
 #include "health/link_health.h"
 #include "journal/event.h"
 #include "policy/policy.h"
+#include "policy/view_check.h"
 #include "probe/probe.h"
 #include "recovery/recovery_manager.h"
 #include "route/executor.h"
@@ -68,9 +70,8 @@ struct EngineStats {
 class Engine {
  public:
   // Requires: every reference outlives the engine.
-  Engine(asio::io_context& io, const Clock& clock, probe::Prober& prober,
-         route::Executor& executor, TableFactory tables, RecoveryFactory recoveries,
-         EventSink events);
+  Engine(asio::io_context& io, const Clock& clock, probe::Prober& prober, route::Executor& executor,
+         TableFactory tables, RecoveryFactory recoveries, EventSink events);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -87,6 +88,13 @@ class Engine {
   // Stops probing and recovery, lets in-flight route changes finish (up to `grace`), then calls
   // `done` on the engine thread.
   void shutdown(Duration grace, std::function<void()> done);
+
+  // What survived the last run (daemon/state_file.h): drains and recovery limits, applied by
+  // start(). Call before start().
+  void restoreState(PersistentState state);
+  // Receives the state to keep whenever it changes (a drain, a recovery attempt, a reload).
+  // Engine thread; must not block (StateFile::save queues).
+  void setStateSink(std::function<void(const PersistentState&)> sink);
 
   // Operator drain: traffic moves off `path` at once and stays off until undrain.
   [[nodiscard]] Result<std::string> drain(const std::string& path);
@@ -124,6 +132,12 @@ class Engine {
   void scheduleRecovery(MonoTime when);
   void onRecovery(journal::EventKind kind, const recovery::RecoveryEvent& r);
   void onHealthTransition(std::size_t index, const health::Transition& tr);
+  // The monitor's reference targets (config `monitor.probe`) answered or not.
+  void onMonitorProbe(const probe::ProbeResult& result);
+  // The verdict on the monitor's own view changed: event, and gateway recovery held or not.
+  void applyViewChange(const policy::ViewChange& change);
+  // Hands the current drains and recovery memory to the state sink.
+  void saveState();
   void adoptStartingPoint();
   std::string pathForNextHop(const TableRuntime& table, const route::NextHop& hop) const;
   route::NextHop nextHopFor(const TableRuntime& table, const config::PathConfig& path) const;
@@ -157,6 +171,12 @@ class Engine {
   std::unique_ptr<policy::Policy> policy_;
   std::unique_ptr<route::Reconciler> reconciler_;
   std::unique_ptr<recovery::RecoveryManager> recovery_;
+  // Does the monitor trust its own view of the paths (policy/view_check.h)?
+  std::unique_ptr<policy::ViewCheck> view_;
+  // Health of the monitor's reference targets (config `monitor.probe`), if any.
+  std::optional<health::LinkHealth> monitor_health_;
+  std::optional<PersistentState> restore_;  // until the first build() applied it
+  std::function<void(const PersistentState&)> state_sink_;
   std::vector<policy::PathStatus> statuses_;
   std::vector<policy::PathStatus> policy_input_;  // statuses_ with fresh-evidence applied
   policy::DecisionSet previous_;

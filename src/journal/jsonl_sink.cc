@@ -1,6 +1,7 @@
 #include "journal/jsonl_sink.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -67,12 +68,21 @@ JsonlSink::~JsonlSink() {
 // The whole batch is built first and written with as few write(2) calls as the kernel allows:
 // with O_APPEND each call lands atomically at the end, so a shipper tailing the file sees
 // whole lines, and lines of one batch stay together.
+//
+// All or nothing: when a write fails part-way (ENOSPC after some lines went out), the file is
+// cut back to its size before the batch, so that the caller can retry the whole batch later
+// without leaving a torn line or writing the first lines twice. The journal is the only writer
+// of this file; a concurrent appender (or a copytruncate between fstat and ftruncate) is the
+// one case where the cut could misplace, and then it errs by keeping bytes, never by cutting
+// someone else's.
 Result<void> JsonlSink::write(std::span<const Event> events) {
   buffer_.clear();
   for (const Event& e : events) {
     buffer_ += toJsonLine(e);
     buffer_ += '\n';
   }
+  struct stat before {};
+  const bool sized = ::fstat(fd_, &before) == 0 && S_ISREG(before.st_mode);
   const char* data = buffer_.data();
   std::size_t left = buffer_.size();
   while (left > 0) {
@@ -81,7 +91,13 @@ Result<void> JsonlSink::write(std::span<const Event> events) {
       if (errno == EINTR) {
         continue;
       }
-      return fail(sysError(path_, "write failed", errno));
+      int err = errno;
+      struct stat now {};
+      if (sized && left < buffer_.size() && ::fstat(fd_, &now) == 0 &&
+          now.st_size >= before.st_size) {
+        (void)::ftruncate(fd_, before.st_size);
+      }
+      return fail(sysError(path_, "write failed", err));
     }
     data += n;
     left -= static_cast<std::size_t>(n);

@@ -26,58 +26,54 @@ constexpr std::size_t kMaxDestinations = 1000;
 constexpr std::size_t kMaxArgv = 64;
 
 // The keys of each mapping, in the order docs/config.md lists them.
-const std::vector<std::string_view> kTopKeys = {"version", "site",     "paths",   "route_tables",
-                                                "policy",  "probe",    "health",  "backends",
-                                                "journal", "control",  "api",
-                                                "alerts"};
+const std::vector<std::string_view> kTopKeys = {
+    "version",  "site",    "paths",   "route_tables", "policy", "probe",  "health",
+    "backends", "journal", "control", "api",          "alerts", "monitor"};
+const std::vector<std::string_view> kMonitorKeys = {"probe", "correlation_window"};
 const std::vector<std::string_view> kSiteKeys = {"name", "region"};
-const std::vector<std::string_view> kProbeDefaultKeys = {"kind", "quorum", "interval", "timeout",
-                                                         "jitter", "adaptive_timeout"};
-const std::vector<std::string_view> kPathProbeKeys = {"targets", "kind",   "quorum",
-                                                      "interval", "timeout", "jitter",
-                                                      "adaptive_timeout",
-                                                      "source",  "interface", "fwmark"};
+const std::vector<std::string_view> kProbeDefaultKeys = {"kind",    "quorum", "interval",
+                                                         "timeout", "jitter", "adaptive_timeout"};
+const std::vector<std::string_view> kPathProbeKeys = {
+    "targets",          "kind",   "quorum",    "interval", "timeout", "jitter",
+    "adaptive_timeout", "source", "interface", "fwmark"};
 const std::vector<std::string_view> kAdaptiveTimeoutKeys = {"enabled", "min", "rttvar_factor",
                                                             "margin"};
-const std::vector<std::string_view> kHealthKeys = {"window",    "rise",         "fall",
-                                                   "degraded_loss", "down_loss", "degraded_rtt",
-                                                   "damping"};
-const std::vector<std::string_view> kDampingKeys = {"enabled", "half_life", "penalty",
-                                                    "suppress", "reuse",    "max_suppress"};
-const std::vector<std::string_view> kPathKeys = {"name",     "kind",     "az",       "priority",
-                                                 "probe",    "next_hop", "recovery", "health"};
-const std::vector<std::string_view> kNextHopKeys = {"gateway_id",         "instance_id",
-                                                    "network_interface_id", "transit_gateway_id",
-                                                    "via",                "dev"};
-const std::vector<std::string_view> kRecoveryKeys = {"action",  "command", "instance_id",
-                                                     "after",   "timeout", "backoff",
-                                                     "max_attempts_per_hour"};
+const std::vector<std::string_view> kHealthKeys = {
+    "window", "rise", "fall", "degraded_loss", "down_loss", "degraded_rtt", "damping"};
+const std::vector<std::string_view> kDampingKeys = {"enabled",  "half_life", "penalty",
+                                                    "suppress", "reuse",     "max_suppress"};
+const std::vector<std::string_view> kPathKeys = {"name",  "kind",     "az",       "priority",
+                                                 "probe", "next_hop", "recovery", "health"};
+const std::vector<std::string_view> kNextHopKeys = {
+    "gateway_id", "instance_id", "network_interface_id", "transit_gateway_id", "via", "dev"};
+const std::vector<std::string_view> kRecoveryKeys = {
+    "action", "command", "instance_id", "after", "timeout", "backoff", "max_attempts_per_hour"};
 const std::vector<std::string_view> kBackoffKeys = {"initial", "max"};
 const std::vector<std::string_view> kTableKeys = {"id",    "name",         "az",   "backend",
                                                   "table", "destinations", "paths"};
-const std::vector<std::string_view> kPolicyKeys = {"preference", "az_affinity",
-                                                   "failback_hold_down", "fail_static"};
+const std::vector<std::string_view> kPolicyKeys = {
+    "preference", "az_affinity", "failback_hold_down", "fail_static", "fail_static_settle"};
 const std::vector<std::string_view> kBackendsKeys = {"aws", "linux", "exec"};
 const std::vector<std::string_view> kAwsKeys = {"region", "endpoint_url", "profile",
                                                 "max_concurrency", "account_id"};
 const std::vector<std::string_view> kLinuxKeys = {"netns", "drift_check_interval"};
 const std::vector<std::string_view> kExecKeys = {"command", "timeout"};
-const std::vector<std::string_view> kJournalKeys = {"sqlite", "jsonl", "queue_size"};
+const std::vector<std::string_view> kJournalKeys = {"sqlite", "jsonl", "queue_size", "state"};
 const std::vector<std::string_view> kControlKeys = {"socket"};
 const std::vector<std::string_view> kApiKeys = {"listen", "auth_token", "rate_limit"};
 const std::vector<std::string_view> kApiRateKeys = {"read_per_second", "read_burst",
                                                     "write_per_second", "write_burst"};
 const std::vector<std::string_view> kSecretKeys = {"env", "file"};
-const std::vector<std::string_view> kAlertsKeys = {"outbox",    "group_window", "repeat_interval",
-                                                   "retry",     "max_age",      "templates",
-                                                   "channels",  "routes"};
+const std::vector<std::string_view> kAlertsKeys = {"outbox",   "group_window", "repeat_interval",
+                                                   "retry",    "max_age",      "templates",
+                                                   "channels", "routes"};
 const std::vector<std::string_view> kAlertRetryKeys = {"initial", "max"};
 const std::vector<std::string_view> kTemplateKeys = {"title", "body"};
 const std::vector<std::string_view> kRateKeys = {"per_minute", "burst"};
 const std::vector<std::string_view> kChannelKeys = {
-    "name",     "kind",      "url",   "secret",    "token",        "starttls",
-    "username", "password",  "from",  "to",        "html",         "topic_arn",
-    "region",   "endpoint_url", "ca_file", "timeout", "rate", "templates"};
+    "name",     "kind",         "url",     "secret",  "token", "starttls",
+    "username", "password",     "from",    "to",      "html",  "topic_arn",
+    "region",   "endpoint_url", "ca_file", "timeout", "rate",  "templates"};
 const std::vector<std::string_view> kAlertRouteKeys = {"channels", "severity", "sites",
                                                        "links",    "kinds",    "resolved"};
 const std::initializer_list<std::pair<std::string_view, AlertChannelKind>> kChannelKinds = {
@@ -118,9 +114,9 @@ std::optional<std::string> unusableTarget(const IpAddress& a) {
 }
 
 bool looksLikeHostName(std::string_view text) {
-  return std::any_of(text.begin(), text.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-  }) && text.find(':') == std::string_view::npos;
+  return std::any_of(text.begin(), text.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }) &&
+         text.find(':') == std::string_view::npos;
 }
 
 // "10.10.3.100" (icmp), "10.10.3.100:443" or "[2001:db8::1]:443" (tcp).
@@ -137,8 +133,7 @@ std::optional<ProbeTarget> readTarget(Context& ctx, const YamlNode& node, std::s
   if (!t.empty() && t.front() == '[') {
     std::size_t close = t.find(']');
     if (close == std::string_view::npos || close + 1 >= t.size() || t[close + 1] != ':') {
-      ctx.error(node.where, path,
-                "expected [IPv6 address]:port, got " + quote(t));
+      ctx.error(node.where, path, "expected [IPv6 address]:port, got " + quote(t));
       return std::nullopt;
     }
     host = std::string(t.substr(1, close - 1));
@@ -168,8 +163,9 @@ std::optional<ProbeTarget> readTarget(Context& ctx, const YamlNode& node, std::s
   if (!address) {
     if (looksLikeHostName(host)) {
       ctx.error(node.where, path,
-                quote(host) + " is not an IP address; probe targets must be addresses (no DNS: a "
-                              "resolver outage must not look like a path outage)");
+                quote(host) +
+                    " is not an IP address; probe targets must be addresses (no DNS: a "
+                    "resolver outage must not look like a path outage)");
     } else {
       ctx.error(node.where, path, "invalid IP address " + quote(host));
     }
@@ -181,8 +177,9 @@ std::optional<ProbeTarget> readTarget(Context& ctx, const YamlNode& node, std::s
   }
   if (kind == ProbeKind::Icmp && port) {
     ctx.error(node.where, path,
-              quote(*text) + ": icmp targets take no port (set probe kind: tcp to probe "
-                             "host:port)");
+              quote(*text) +
+                  ": icmp targets take no port (set probe kind: tcp to probe "
+                  "host:port)");
     return std::nullopt;
   }
   if (kind == ProbeKind::Tcp && !port) {
@@ -295,6 +292,9 @@ class Decoder {
     if (const YamlNode* n = top.find("backends")) {
       backends(*n);
     }
+    if (const YamlNode* n = top.find("monitor")) {
+      monitor(*n);
+    }
     if (const YamlNode* n = top.find("journal")) {
       journal(*n);
     }
@@ -320,8 +320,10 @@ class Decoder {
       }
     }
     if (m.get("region", cfg_.site.region) && !isRegionName(cfg_.site.region)) {
-      ctx_.errorAt("site.region", "expected an AWS region such as ap-southeast-1 or cn-north-1, "
-                                  "got " + quote(cfg_.site.region));
+      ctx_.errorAt("site.region",
+                   "expected an AWS region such as ap-southeast-1 or cn-north-1, "
+                   "got " +
+                       quote(cfg_.site.region));
     }
   }
 
@@ -418,9 +420,9 @@ class Decoder {
                                              formatNumber(d.suppress) + ")");
     }
     if (d.max_suppress < d.half_life) {
-      ctx_.errorAt(keyPath(dp, "max_suppress"),
-                   "max_suppress " + formatDuration(d.max_suppress) +
-                       " must be at least the half_life " + formatDuration(d.half_life));
+      ctx_.errorAt(keyPath(dp, "max_suppress"), "max_suppress " + formatDuration(d.max_suppress) +
+                                                    " must be at least the half_life " +
+                                                    formatDuration(d.half_life));
     }
   }
 
@@ -474,8 +476,8 @@ class Decoder {
       m.getEnum("kind", out.kind, kLinkKinds);
     }
     if (m.get("az", out.az) && !isZoneName(out.az)) {
-      ctx_.errorAt(m.pathOf("az"), "expected an availability zone such as ap-southeast-1a, got " +
-                                       quote(out.az));
+      ctx_.errorAt(m.pathOf("az"),
+                   "expected an availability zone such as ap-southeast-1a, got " + quote(out.az));
     }
     m.getInt("priority", out.priority, 0, 65535);
     if (const YamlNode* n = m.require("probe", "every path is probed")) {
@@ -494,7 +496,22 @@ class Decoder {
     return out;
   }
 
-  void pathProbe(const YamlNode& node, const std::string& p, ProbeSettings& out) {
+  void monitor(const YamlNode& node) {
+    MapReader m(ctx_, node, "monitor", kMonitorKeys);
+    if (!m.isMap()) {
+      return;
+    }
+    if (const YamlNode* n = m.find("probe")) {
+      ProbeSettings probe;
+      static_cast<ProbeDefaults&>(probe) = cfg_.probe;
+      pathProbe(*n, m.pathOf("probe"), probe, /*require_pinning=*/false);
+      cfg_.monitor.probe = std::move(probe);
+    }
+    m.get("correlation_window", cfg_.monitor.correlation_window, Duration::zero(), minutes(1));
+  }
+
+  void pathProbe(const YamlNode& node, const std::string& p, ProbeSettings& out,
+                 bool require_pinning = true) {
     MapReader m(ctx_, node, p, kPathProbeKeys);
     if (!m.isMap()) {
       return;
@@ -522,8 +539,7 @@ class Decoder {
               ctx_.markFailed(tp);
               continue;
             }
-            if (std::find(out.targets.begin(), out.targets.end(), *target) !=
-                out.targets.end()) {
+            if (std::find(out.targets.begin(), out.targets.end(), *target) != out.targets.end()) {
               ctx_.error(item.where, ip, "duplicate target " + quote(target->toString()));
               continue;
             }
@@ -539,16 +555,15 @@ class Decoder {
       pin.source.reset();
     }
     if (m.get("interface", pin.interface) && !isInterfaceName(pin.interface)) {
-      ctx_.errorAt(m.pathOf("interface"),
-                   "invalid interface name " + quote(pin.interface) +
-                       " (1 to 15 characters, no '/', ':' or spaces)");
+      ctx_.errorAt(m.pathOf("interface"), "invalid interface name " + quote(pin.interface) +
+                                              " (1 to 15 characters, no '/', ':' or spaces)");
     }
     if (const YamlNode* n = m.find("fwmark")) {
       if (auto mark = readInt(ctx_, *n, m.pathOf("fwmark"), 1, 0xFFFFFFFFLL, true)) {
         pin.fwmark = static_cast<std::uint32_t>(*mark);
       }
     }
-    if (!m.has("source") && !m.has("interface") && !m.has("fwmark")) {
+    if (require_pinning && !m.has("source") && !m.has("interface") && !m.has("fwmark")) {
       ctx_.error(m.where(), p,
                  "the probe is not pinned to its path: set source, interface or fwmark, or its "
                  "packets may leave over another path and report this one healthy");
@@ -566,8 +581,7 @@ class Decoder {
     const AwsField fields[] = {
         {"gateway_id", AwsTargetKind::Gateway, {"vgw", "igw"}, "vgw-078bcc55"},
         {"instance_id", AwsTargetKind::Instance, {"i"}, "i-0e1466e8a5dd4892c"},
-        {"network_interface_id", AwsTargetKind::NetworkInterface, {"eni"},
-         "eni-0a1b2c3d4e5f67890"},
+        {"network_interface_id", AwsTargetKind::NetworkInterface, {"eni"}, "eni-0a1b2c3d4e5f67890"},
         {"transit_gateway_id", AwsTargetKind::TransitGateway, {"tgw"}, "tgw-0a1b2c3d4e5f67890"},
     };
     std::string first_key;
@@ -583,16 +597,16 @@ class Decoder {
         continue;
       }
       if (!first_key.empty()) {
-        ctx_.errorAt(m.pathOf(f->key), "set only one AWS next hop; '" + first_key +
-                                           "' is already set");
+        ctx_.errorAt(m.pathOf(f->key),
+                     "set only one AWS next hop; '" + first_key + "' is already set");
         continue;
       }
       first_key = key;
       bool valid = std::any_of(f->prefixes.begin(), f->prefixes.end(),
                                [&](std::string_view prefix) { return isAwsId(id, prefix); });
       if (!valid) {
-        ctx_.errorAt(m.pathOf(f->key), "expected an id such as " + std::string(f->example) +
-                                           ", got " + quote(id));
+        ctx_.errorAt(m.pathOf(f->key),
+                     "expected an id such as " + std::string(f->example) + ", got " + quote(id));
         ctx_.markFailed(p);
         continue;
       }
@@ -610,8 +624,9 @@ class Decoder {
     }
     bool any = node.isMap() && !node.entries.empty();
     if (m.isMap() && !any) {
-      ctx_.error(node.where, p, "is empty; set an AWS id (gateway_id, instance_id, ...) or "
-                                "via/dev for the linux backend");
+      ctx_.error(node.where, p,
+                 "is empty; set an AWS id (gateway_id, instance_id, ...) or "
+                 "via/dev for the linux backend");
     }
   }
 
@@ -639,11 +654,12 @@ class Decoder {
     }
     if (m.has("instance_id")) {
       if (valid_action && out.action != RecoveryAction::Ec2Restart) {
-        ctx_.errorAt(m.pathOf("instance_id"), "'instance_id' is only used with action: ec2-restart");
-      } else if (m.get("instance_id", out.instance_id) && !isAwsId(out.instance_id, "i")) {
         ctx_.errorAt(m.pathOf("instance_id"),
-                     "expected an instance id such as i-0e1466e8a5dd4892c, got " +
-                         quote(out.instance_id));
+                     "'instance_id' is only used with action: ec2-restart");
+      } else if (m.get("instance_id", out.instance_id) && !isAwsId(out.instance_id, "i")) {
+        ctx_.errorAt(
+            m.pathOf("instance_id"),
+            "expected an instance id such as i-0e1466e8a5dd4892c, got " + quote(out.instance_id));
       }
     }
     if (valid_action && out.action == RecoveryAction::Ec2Restart) {
@@ -707,9 +723,10 @@ class Decoder {
     m.getEnum("backend", out.backend, kBackendKinds);
     if (m.has("table")) {
       if (out.backend != BackendKind::Linux) {
-        ctx_.errorAt(m.pathOf("table"), "'table' is only used with backend: linux (this table's "
-                                        "backend is " + std::string(backendKindName(out.backend)) +
-                                        ")");
+        ctx_.errorAt(m.pathOf("table"),
+                     "'table' is only used with backend: linux (this table's "
+                     "backend is " +
+                         std::string(backendKindName(out.backend)) + ")");
       } else if (const YamlNode* n = m.find("table")) {
         if (auto number = readInt(ctx_, *n, m.pathOf("table"), 1, 4294967294LL)) {
           if (*number >= 253 && *number <= 255) {
@@ -722,8 +739,9 @@ class Decoder {
         }
       }
     } else if (out.backend == BackendKind::Linux) {
-      ctx_.error(m.where(), p, "missing required key 'table' (the Linux routing table number, "
-                               "e.g. 101, for backend: linux)");
+      ctx_.error(m.where(), p,
+                 "missing required key 'table' (the Linux routing table number, "
+                 "e.g. 101, for backend: linux)");
     }
     bool has_id = m.get("id", out.id);
     switch (out.backend) {
@@ -757,11 +775,12 @@ class Decoder {
       out.name = out.id;
     }
     if (m.get("az", out.az) && !isZoneName(out.az)) {
-      ctx_.errorAt(m.pathOf("az"), "expected an availability zone such as ap-southeast-1a, got " +
-                                       quote(out.az));
+      ctx_.errorAt(m.pathOf("az"),
+                   "expected an availability zone such as ap-southeast-1a, got " + quote(out.az));
     }
-    if (const YamlNode* n = m.require("destinations", "the on-premises prefixes, e.g. "
-                                                      "[10.10.0.0/16]")) {
+    if (const YamlNode* n = m.require("destinations",
+                                      "the on-premises prefixes, e.g. "
+                                      "[10.10.0.0/16]")) {
       destinations(*n, m.pathOf("destinations"), out.destinations);
     }
     m.getStringList("paths", out.paths, 1);
@@ -842,6 +861,7 @@ class Decoder {
     m.get("az_affinity", out.az_affinity);
     m.get("failback_hold_down", out.failback_hold_down, Duration::zero(), hours(24));
     m.get("fail_static", out.fail_static);
+    m.get("fail_static_settle", out.fail_static_settle, Duration::zero(), minutes(1));
   }
 
   // --- backends and services ------------------------------------------------------------------
@@ -878,9 +898,9 @@ class Decoder {
           (linux_backend.netns.empty() || linux_backend.netns.size() > 255 ||
            linux_backend.netns.find('/') != std::string::npos || linux_backend.netns == "." ||
            linux_backend.netns == "..")) {
-        ctx_.errorAt("backends.linux.netns",
-                     "invalid network namespace name " + quote(linux_backend.netns) +
-                         " (a name under /run/netns, without '/')");
+        ctx_.errorAt("backends.linux.netns", "invalid network namespace name " +
+                                                 quote(linux_backend.netns) +
+                                                 " (a name under /run/netns, without '/')");
       }
       l.get("drift_check_interval", linux_backend.drift_check_interval, seconds(1), hours(24));
     }
@@ -888,8 +908,7 @@ class Decoder {
       MapReader e(ctx_, *n, "backends.exec", kExecKeys);
       ExecBackendSettings& exec = cfg_.backends.exec;
       if (e.getStringList("command", exec.command, 1) && exec.command.size() > kMaxArgv) {
-        ctx_.errorAt("backends.exec.command",
-                     "at most " + std::to_string(kMaxArgv) + " arguments");
+        ctx_.errorAt("backends.exec.command", "at most " + std::to_string(kMaxArgv) + " arguments");
       }
       e.get("timeout", exec.timeout, milliseconds(100), hours(1));
     }
@@ -907,8 +926,9 @@ class Decoder {
     std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
     if (authority.find('@') != std::string_view::npos) {
       // Do not quote the URL: it contains credentials.
-      ctx_.errorAt(p, "credentials in the URL are not allowed; use backends.aws.profile or the "
-                      "default credential chain");
+      ctx_.errorAt(p,
+                   "credentials in the URL are not allowed; use backends.aws.profile or the "
+                   "default credential chain");
       return;
     }
     if (authority.empty()) {
@@ -923,7 +943,11 @@ class Decoder {
     m.get("jsonl", j.jsonl);
     m.getInt("queue_size", j.queue_size, 64, 10'000'000);
     if (!j.sqlite.empty() && j.sqlite == j.jsonl) {
-      ctx_.errorAt("journal.jsonl", "the JSON lines file and the SQLite database are the same file");
+      ctx_.errorAt("journal.jsonl",
+                   "the JSON lines file and the SQLite database are the same file");
+    }
+    if (m.get("state", j.state) && (j.state == j.sqlite || j.state == j.jsonl)) {
+      ctx_.errorAt("journal.state", "the state file must not be a journal file");
     }
   }
 
@@ -933,8 +957,10 @@ class Decoder {
     if (m.get("socket", socket)) {
       // sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
       if (socket.empty() || socket.size() > 107) {
-        ctx_.errorAt("control.socket", "must be 1 to 107 bytes (the limit of a unix socket "
-                                       "path), got " + std::to_string(socket.size()));
+        ctx_.errorAt("control.socket",
+                     "must be 1 to 107 bytes (the limit of a unix socket "
+                     "path), got " +
+                         std::to_string(socket.size()));
       }
     }
   }
@@ -965,8 +991,10 @@ class Decoder {
         port = std::stoi(std::string(port_text));
       }
       if (!address || port < 0 || port > 65535) {
-        ctx_.errorAt("api.listen", "expected address:port such as 127.0.0.1:9180 or "
-                                   "[::1]:9180, got " + quote(listen));
+        ctx_.errorAt("api.listen",
+                     "expected address:port such as 127.0.0.1:9180 or "
+                     "[::1]:9180, got " +
+                         quote(listen));
       } else {
         api.address = *address;
         api.port = static_cast<std::uint16_t>(port);
@@ -987,8 +1015,8 @@ class Decoder {
       auto smallBurst = [&](const ApiRateLimit& l, const char* which) {
         if (l.per_second > 0 && l.burst < l.per_second) {
           ctx_.warningAt(std::string("api.rate_limit.") + which + "_burst",
-                         std::string(which) + "_burst " + formatNumber(l.burst) +
-                             " is below " + which + "_per_second " + formatNumber(l.per_second) +
+                         std::string(which) + "_burst " + formatNumber(l.burst) + " is below " +
+                             which + "_per_second " + formatNumber(l.per_second) +
                              ": clients get throttled below the configured rate");
         }
       };
@@ -1001,7 +1029,6 @@ class Decoder {
     }
     cfg_.api = api;
   }
-
 
   // --- alerts ---------------------------------------------------------------------------------
 
@@ -1140,8 +1167,8 @@ class Decoder {
       return out;
     }
     if (m.require("name") && m.get("name", out.name) && !isSimpleName(out.name)) {
-      ctx_.errorAt(m.pathOf("name"), "expected 1 to 64 characters of [A-Za-z0-9_.-], got " +
-                                         quote(out.name));
+      ctx_.errorAt(m.pathOf("name"),
+                   "expected 1 to 64 characters of [A-Za-z0-9_.-], got " + quote(out.name));
       out.name.clear();
     }
     if (!m.has("kind")) {
@@ -1157,8 +1184,8 @@ class Decoder {
     const std::string kind_name(alertChannelKindName(k));
     auto only_for = [&](std::string_view key, std::initializer_list<AlertChannelKind> kinds) {
       if (m.has(key) && std::find(kinds.begin(), kinds.end(), k) == kinds.end()) {
-        ctx_.errorAt(m.pathOf(key), "'" + std::string(key) + "' does not apply to a " +
-                                        kind_name + " channel");
+        ctx_.errorAt(m.pathOf(key),
+                     "'" + std::string(key) + "' does not apply to a " + kind_name + " channel");
         return false;
       }
       return m.has(key);
@@ -1169,8 +1196,8 @@ class Decoder {
                          K::Alertmanager})) {
       // A chat robot URL carries its access token; a generic webhook's may (query string).
       const YamlNode* n = m.find("url");
-      bool secret_url = chat || (k == K::Webhook && n->isScalar() &&
-                                 n->value.find('?') != std::string::npos);
+      bool secret_url =
+          chat || (k == K::Webhook && n->isScalar() && n->value.find('?') != std::string::npos);
       out.url = readSecret(ctx_, *n, m.pathOf("url"), secret_url);
       if (k == K::Smtp) {
         checkInlineUrl(out.url, m.pathOf("url"), {"smtp", "smtps"});
@@ -1199,8 +1226,9 @@ class Decoder {
         ctx_.errorAt(m.pathOf("password"), "a password needs a username");
       }
     } else if (!out.username.empty()) {
-      ctx_.errorAt(m.pathOf("username"), "a username needs a password ({env: NAME} or "
-                                         "{file: PATH})");
+      ctx_.errorAt(m.pathOf("username"),
+                   "a username needs a password ({env: NAME} or "
+                   "{file: PATH})");
     }
     if (only_for("html", {K::Smtp})) {
       m.get("html", out.html);
@@ -1240,8 +1268,8 @@ class Decoder {
         }
       }
       if (m.get("region", out.region) && !isRegionName(out.region)) {
-        ctx_.errorAt(m.pathOf("region"), "expected an AWS region such as cn-north-1, got " +
-                                             quote(out.region));
+        ctx_.errorAt(m.pathOf("region"),
+                     "expected an AWS region such as cn-north-1, got " + quote(out.region));
       }
       if (m.get("endpoint_url", out.endpoint_url)) {
         endpointUrl(out.endpoint_url, m.pathOf("endpoint_url"));
@@ -1285,9 +1313,9 @@ class Decoder {
         }
         for (std::size_t j = 0; j < r.channels.size(); ++j) {
           if (out.findChannel(r.channels[j]) == nullptr && !ctx_.failed("alerts.channels")) {
-            ctx_.errorAt(indexPath(m.pathOf("channels"), j),
-                         "no channel named " + quote(r.channels[j]) +
-                             didYouMean(r.channels[j], known));
+            ctx_.errorAt(
+                indexPath(m.pathOf("channels"), j),
+                "no channel named " + quote(r.channels[j]) + didYouMean(r.channels[j], known));
           }
         }
       }
@@ -1308,8 +1336,7 @@ class Decoder {
         for (std::size_t j = 0; j < r.kinds.size(); ++j) {
           if (std::find(known.begin(), known.end(), r.kinds[j]) == known.end()) {
             ctx_.errorAt(indexPath(m.pathOf("kinds"), j),
-                         "unknown event kind " + quote(r.kinds[j]) +
-                             didYouMean(r.kinds[j], known));
+                         "unknown event kind " + quote(r.kinds[j]) + didYouMean(r.kinds[j], known));
           }
         }
       }
@@ -1324,9 +1351,7 @@ class Decoder {
 
 }  // namespace
 
-void decodeConfig(const YamlNode& root, Context& ctx, Config& out) {
-  Decoder(ctx, out).run(root);
-}
+void decodeConfig(const YamlNode& root, Context& ctx, Config& out) { Decoder(ctx, out).run(root); }
 
 const std::unordered_map<std::string_view, std::string_view>& misplacedKeyHints() {
   static const std::unordered_map<std::string_view, std::string_view> hints = {
@@ -1360,6 +1385,8 @@ const std::unordered_map<std::string_view, std::string_view>& misplacedKeyHints(
       {"az_affinity", "policy"},
       {"failback_hold_down", "policy"},
       {"fail_static", "policy"},
+      {"fail_static_settle", "policy"},
+      {"correlation_window", "monitor"},
       {"destinations", "route_tables[]"},
       {"table", "route_tables[]"},
       {"backend", "route_tables[]"},
@@ -1377,6 +1404,7 @@ const std::unordered_map<std::string_view, std::string_view>& misplacedKeyHints(
       {"sqlite", "journal"},
       {"jsonl", "journal"},
       {"queue_size", "journal"},
+      {"state", "journal"},
       {"socket", "control"},
       {"listen", "api"},
       {"rate_limit", "api"},

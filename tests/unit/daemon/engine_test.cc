@@ -125,8 +125,8 @@ class EngineTest : public ::testing::Test {
   void makeEngine() {
     engine_ = std::make_unique<Engine>(
         io_, clock_, prober_, executor_,
-        [this](const config::Config&, const config::RouteTableConfig& t)
-            -> Result<std::unique_ptr<route::RouteTable>> {
+        [this](const config::Config&,
+               const config::RouteTableConfig& t) -> Result<std::unique_ptr<route::RouteTable>> {
           auto it = tables_.find(t.id);
           if (it == tables_.end() || it->second == nullptr) {
             return fail(ErrorCode::NotFound, "no fake table " + t.id);
@@ -135,8 +135,8 @@ class EngineTest : public ::testing::Test {
           owned_.push_back(it->second);
           return std::unique_ptr<route::RouteTable>(it->second);
         },
-        [this](const config::Config&, const config::PathConfig& p)
-            -> Result<std::unique_ptr<recovery::RecoveryAction>> {
+        [this](const config::Config&,
+               const config::PathConfig& p) -> Result<std::unique_ptr<recovery::RecoveryAction>> {
           auto action = std::make_unique<ScriptedAction>();
           actions_[p.name] = action.get();
           return std::unique_ptr<recovery::RecoveryAction>(std::move(action));
@@ -333,8 +333,183 @@ TEST_F(EngineTest, NothingHealthyKeepsRoutesAndRaisesFailStatic) {
     round(false, true, false);
   }
   EXPECT_EQ(count(EventKind::FailStaticCleared), 2);
+  // Leaving fail static, the routes wait up to policy.fail_static_settle (3 s) for DX to come
+  // back before moving to the path that answered first.
+  EXPECT_EQ(routeOf("rtb-a"), kDx);
+  EXPECT_EQ(engine_->statusJson()["routes"][0]["decision"], "settling");
+  for (int i = 0; i < 30; ++i) {
+    round(false, true, false);
+  }
   EXPECT_EQ(routeOf("rtb-a"), kVpnA);
   EXPECT_EQ(routeOf("rtb-b"), kVpnA);
+}
+
+// The monitor cut off from every path: routes stay, the paths come back in some order, and
+// nothing moves at all (one of two lab runs used to make 4 route changes here).
+TEST_F(EngineTest, MonitorCutOffFromEveryPathMovesNothingBeforeDuringOrAfter) {
+  start();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  for (int i = 0; i < 100; ++i) {  // 10 s cut off
+    round(false, false, false);
+  }
+  // VPN-A answers first, DX two rounds later, VPN-B last.
+  round(false, true, false);
+  round(false, true, false);
+  round(true, true, false);
+  for (int i = 0; i < 10; ++i) {
+    round(true, true, true);
+  }
+  for (int i = 0; i < 100; ++i) {  // long after the hold-down
+    round(true, true, true);
+  }
+  EXPECT_EQ(count(EventKind::RouteChanged), 0);
+  EXPECT_EQ(tables_["rtb-a"]->applyCount(), 0);
+  EXPECT_EQ(tables_["rtb-b"]->applyCount(), 0);
+  EXPECT_EQ(routeOf("rtb-a"), kDx);
+}
+
+// Every path down at once is the monitor's problem more likely than three dead links: no
+// gateway is "recovered" for it, however long it lasts; one critical event says why.
+TEST_F(EngineTest, EveryPathDownAtOnceHoldsRecoveryBack) {
+  start();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  for (int i = 0; i < 100; ++i) {  // 10 s: far beyond vpn-a's recovery `after` (1 s)
+    round(false, false, false);
+  }
+  EXPECT_EQ(actions_["vpn-a"]->starts, 0);
+  EXPECT_EQ(count(EventKind::RecoveryStarted), 0);
+  ASSERT_EQ(count(EventKind::MonitorSuspect), 1);
+  const auto* suspect = last(EventKind::MonitorSuspect);
+  EXPECT_EQ(suspect->severity, journal::Severity::Critical);
+  EXPECT_NE(suspect->message.find("every path (dx, vpn-a, vpn-b) went down within"),
+            std::string::npos)
+      << suspect->message;
+  EXPECT_NE(suspect->message.find("gateway recovery is held back"), std::string::npos);
+  auto status = engine_->statusJson();
+  EXPECT_EQ(status["monitor"]["view"], "suspect");
+  EXPECT_EQ(routeOf("rtb-a"), kDx);
+  // DX answers again, VPN-A stays dead: the view is trusted, and VPN-A (down for 10 s,
+  // beyond `after`) is recovered now.
+  for (int i = 0; i < 3; ++i) {
+    round(true, false, true);
+  }
+  EXPECT_EQ(count(EventKind::MonitorTrusted), 1);
+  EXPECT_EQ(engine_->statusJson()["monitor"]["view"], "trusted");
+  EXPECT_EQ(actions_["vpn-a"]->starts, 1);
+}
+
+// Paths failing one after the other over a longer time are believed: recovery runs.
+TEST_F(EngineTest, PathsFailingOneByOneStillGetRecovered) {
+  start();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  for (int i = 0; i < 70; ++i) {  // vpn-a dies; recovered after 1 s
+    round(true, false, true);
+  }
+  ASSERT_EQ(actions_["vpn-a"]->starts, 1);
+  for (int i = 0; i < 100; ++i) {  // 7 s later (beyond the 5 s window) DX and vpn-b go too
+    round(false, false, false);
+  }
+  EXPECT_EQ(count(EventKind::MonitorSuspect), 0);
+}
+
+constexpr const char* kMonitorSection = R"(
+monitor:
+  correlation_window: 2s
+  probe: {targets: [10.1.0.1]}
+)";
+
+// The monitor's own reference target stops answering: whatever the paths say, no recovery.
+TEST_F(EngineTest, LostReferenceTargetsHoldRecoveryBack) {
+  makeEngine();
+  ASSERT_TRUE(engine_->start(loadConfig(std::string(kConfig) + kMonitorSection)));
+  settle();
+  EXPECT_EQ(prober_.targets().size(), 4u) << "three paths and the reference target";
+  auto both = [&](bool reference, bool vpn_a) {
+    clock_.advance(std::chrono::milliseconds(100));
+    result("@monitor", reference);
+    result("dx", true);
+    result("vpn-a", vpn_a);
+    result("vpn-b", true);
+    settle();
+  };
+  for (int i = 0; i < 3; ++i) {
+    both(true, true);
+  }
+  for (int i = 0; i < 30; ++i) {
+    both(false, false);
+  }
+  EXPECT_EQ(actions_["vpn-a"]->starts, 0);
+  ASSERT_EQ(count(EventKind::MonitorSuspect), 1);
+  EXPECT_NE(last(EventKind::MonitorSuspect)->message.find("reference targets do not answer"),
+            std::string::npos);
+  EXPECT_EQ(engine_->stats().unknown_results, 0u) << "reference results are not unknown";
+  for (int i = 0; i < 3; ++i) {
+    both(true, false);
+  }
+  EXPECT_EQ(count(EventKind::MonitorTrusted), 1);
+  EXPECT_EQ(actions_["vpn-a"]->starts, 1);
+}
+
+// Drains and recovery limits are handed to the state sink and come back in a new engine.
+TEST_F(EngineTest, DrainsAndRecoveryLimitsSurviveARestart) {
+  std::vector<PersistentState> saved;
+  makeEngine();
+  engine_->setStateSink([&](const PersistentState& s) { saved.push_back(s); });
+  ASSERT_TRUE(engine_->start(loadConfig()));
+  settle();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  ASSERT_TRUE(engine_->drain("vpn-b"));
+  ASSERT_FALSE(saved.empty());
+  EXPECT_EQ(saved.back().drains, std::set<std::string>{"vpn-b"});
+  for (int i = 0; i < 15; ++i) {
+    round(true, false, true);
+  }
+  ASSERT_EQ(actions_["vpn-a"]->starts, 1);
+  actions_["vpn-a"]->finish(false);
+  ASSERT_EQ(saved.back().recovery.count("vpn-a"), 1u);
+  const StoredRecovery memory = saved.back().recovery.at("vpn-a");
+  EXPECT_EQ(memory.starts.size(), 1u);
+  EXPECT_EQ(memory.failures, 1);
+  ASSERT_TRUE(memory.not_before);
+
+  // kill -9 and a new process: same state in, drain kept, back-off kept.
+  engine_.reset();
+  events_.clear();
+  tables_["rtb-a"] = new FakeRouteTable("rtb-a");
+  tables_["rtb-b"] = new FakeRouteTable("rtb-b");
+  tables_["rtb-a"]->setRoute(kOnPrem, kDx);
+  tables_["rtb-b"]->setRoute(kOnPrem, kDx);
+  clock_.advance(std::chrono::seconds(1));
+  makeEngine();
+  engine_->restoreState(saved.back());
+  ASSERT_TRUE(engine_->start(loadConfig()));
+  settle();
+  auto status = engine_->statusJson();
+  EXPECT_TRUE(status["paths"][2]["drained"].get<bool>());
+  ASSERT_EQ(count(EventKind::Drain), 1);
+  EXPECT_NE(last(EventKind::Drain)->message.find("still drained"), std::string::npos);
+  for (int i = 0; i < 3; ++i) {
+    round(true, false, true);
+  }
+  // vpn-a is down again: `after` (1 s) would start an attempt now, but the back-off (5 s from
+  // the failure, 1 s of which passed) holds it.
+  for (int i = 0; i < 20; ++i) {
+    round(true, false, true);
+  }
+  EXPECT_EQ(actions_["vpn-a"]->starts, 0);
+  for (int i = 0; i < 25; ++i) {
+    round(true, false, true);
+  }
+  EXPECT_EQ(actions_["vpn-a"]->starts, 1);
+  EXPECT_EQ(actions_["vpn-a"]->last_attempt, 2) << "attempt numbers continue";
 }
 
 TEST_F(EngineTest, DrainMovesTrafficAtOnceAndUndrainReturnsIt) {
@@ -544,11 +719,11 @@ TEST_F(EngineTest, ProbeTargetsCarryAdaptiveTimeoutAndQuorumPhases) {
     EXPECT_EQ(t->adaptive_timeout->rttvar_factor, 3.0);
     EXPECT_EQ(t->adaptive_timeout->margin, std::chrono::milliseconds(1));
     EXPECT_EQ(t->timeout, std::chrono::milliseconds(80));  // the ceiling
-    EXPECT_EQ(t->phase, (probe::PhaseSlot{0, 1}));          // quorum 1: both in one slot
+    EXPECT_EQ(t->phase, (probe::PhaseSlot{0, 1}));         // quorum 1: both in one slot
   }
   ASSERT_EQ(by_path["vpn-a"].size(), 2u);
   for (const probe::TargetSpec* t : by_path["vpn-a"]) {
-    EXPECT_FALSE(t->adaptive_timeout.has_value());  // turned off for this path
+    EXPECT_FALSE(t->adaptive_timeout.has_value());         // turned off for this path
     EXPECT_EQ(t->phase, (probe::PhaseSlot{t->index, 2}));  // quorum 2 of 2: half an interval apart
   }
 }

@@ -70,6 +70,7 @@ TEST(PolicyPropertyTest, InvariantsHoldOnRandomStatuses) {
           case DecisionKind::HoldDown:
           case DecisionKind::AwaitingHealth:
           case DecisionKind::FailStatic:
+          case DecisionKind::Settling:
             ASSERT_FALSE(d.changed);
             break;
           case DecisionKind::Initial:
