@@ -158,6 +158,29 @@ void printText(const config::Config& c, const policy::Topology& topology) {
       }
     }
   }
+  // The numbers behind "usable", "degraded" and "clean" (health/link_health.h, hysteresis):
+  // what an operator needs to predict when traffic leaves a lossy path and when it returns.
+  fmt::print(
+      "\nhealth (an up path beats a degraded one; failback needs the better path up — "
+      "clean — for the whole hold-down {}):\n",
+      formatDuration(c.policy.failback_hold_down));
+  for (const config::PathConfig& p : c.paths) {
+    const config::HealthSettings& h = p.health;
+    const double clear = h.degraded_clear_loss >= 0 ? h.degraded_clear_loss : h.degraded_loss / 2;
+    std::string rtt;
+    if (h.degraded_rtt > Duration::zero()) {
+      const Duration clear_rtt = h.degraded_clear_rtt > Duration::zero()
+                                     ? h.degraded_clear_rtt
+                                     : std::chrono::duration_cast<Duration>(h.degraded_rtt * 4 / 5);
+      rtt = fmt::format(", rtt above {} (clean at or below {})", formatDuration(h.degraded_rtt),
+                        formatDuration(clear_rtt));
+    }
+    fmt::print(
+        "  {:<{}}  degraded: loss above {:g}%{} over {} rounds; clean again at or below "
+        "{:g}%; down: {} lost rounds in a row or loss above {:g}%; up after {} good rounds\n",
+        p.name, width, h.degraded_loss * 100, rtt, h.window, clear * 100, h.fall, h.down_loss * 100,
+        h.rise);
+  }
 }
 
 nlohmann::ordered_json diagnosticsJson(const config::LoadReport& report) {

@@ -156,6 +156,10 @@ struct HealthSettings {
   double degraded_loss = 0.10;  // loss ratio over the window that makes a path Degraded
   double down_loss = 0.50;      // loss ratio that makes it Down; degraded_loss < down_loss ≤ 1
   Duration degraded_rtt = Duration::zero();  // mean RTT above this is Degraded; 0 = off
+  // Hysteresis: a Degraded path is Up (clean) again only at or below these. Negative / zero:
+  // the defaults, half of degraded_loss and 80% of degraded_rtt (health/link_health.h).
+  double degraded_clear_loss = -1;
+  Duration degraded_clear_rtt = Duration::zero();
   DampingSettings damping;
 };
 

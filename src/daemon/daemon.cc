@@ -216,7 +216,13 @@ int runDaemon(const RunOptions& options) {
       },
       [&events, &alerts, &observability](const journal::Event& e) {
         observability.onEvent(e);
-        events.append(e);
+        if (e.kind == journal::EventKind::RouteChanged) {
+          // Written before the engine goes on (a fraction of a millisecond; bounded): a
+          // kill -9 right after a route change must not lose its event.
+          events.appendAndWait(e, std::chrono::milliseconds(50));
+        } else {
+          events.append(e);
+        }
         if (alerts) {
           alerts->submit(e);
         }

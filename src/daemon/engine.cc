@@ -45,6 +45,12 @@ health::HealthParams healthParams(const config::PathConfig& path) {
   if (h.degraded_rtt > Duration::zero()) {
     p.degraded_rtt_p95 = h.degraded_rtt;
   }
+  if (h.degraded_clear_loss >= 0) {
+    p.degraded_clear_loss = h.degraded_clear_loss;
+  }
+  if (h.degraded_clear_rtt > Duration::zero()) {
+    p.degraded_clear_rtt_p95 = h.degraded_clear_rtt;
+  }
   p.quorum = static_cast<std::size_t>(path.probe.quorum);
   p.damping = h.damping.enabled;
   p.half_life = h.damping.half_life;
@@ -73,6 +79,8 @@ bool sameProbing(const config::PathConfig& a, const config::PathConfig& b) {
          a.health.fall == b.health.fall && a.health.degraded_loss == b.health.degraded_loss &&
          a.health.down_loss == b.health.down_loss &&
          a.health.degraded_rtt == b.health.degraded_rtt &&
+         a.health.degraded_clear_loss == b.health.degraded_clear_loss &&
+         a.health.degraded_clear_rtt == b.health.degraded_clear_rtt &&
          a.health.damping.enabled == b.health.damping.enabled &&
          a.health.damping.half_life == b.health.damping.half_life &&
          a.health.damping.penalty == b.health.damping.penalty &&

@@ -115,8 +115,7 @@ Result<void> validateHealthParams(const HealthParams& p, std::size_t targets) {
     return bad(fmt::format("window must be between 1 and {}, got {}", kMaxWindow, p.window));
   }
   if (p.rise < 1 || static_cast<std::size_t>(p.rise) > p.window) {
-    return bad(fmt::format("rise must be between 1 and the window ({}), got {}", p.window,
-                           p.rise));
+    return bad(fmt::format("rise must be between 1 and the window ({}), got {}", p.window, p.rise));
   }
   if (p.fall < 1) {
     return bad(fmt::format("fall must be at least 1, got {}", p.fall));
@@ -128,6 +127,17 @@ Result<void> validateHealthParams(const HealthParams& p, std::size_t targets) {
     return bad(fmt::format(
         "loss thresholds must satisfy 0 <= degraded_loss <= down_loss <= 1, got {} and {}",
         p.degraded_loss, p.down_loss));
+  }
+  if (p.degraded_clear_loss &&
+      !(*p.degraded_clear_loss >= 0.0 && *p.degraded_clear_loss <= p.degraded_loss)) {
+    return bad(fmt::format("degraded_clear_loss must satisfy 0 <= it <= degraded_loss, got {}",
+                           *p.degraded_clear_loss));
+  }
+  if (p.degraded_clear_rtt_p95 && (p.degraded_clear_rtt_p95->count() <= 0 || !p.degraded_rtt_p95 ||
+                                   *p.degraded_clear_rtt_p95 > *p.degraded_rtt_p95)) {
+    return bad(
+        "degraded_clear_rtt_p95 needs degraded_rtt_p95 and must be positive and not "
+        "above it");
   }
   if (p.degraded_rtt_p95 && p.degraded_rtt_p95->count() <= 0) {
     return bad("degraded_rtt_p95 must be positive");
@@ -164,16 +174,15 @@ Result<void> validateHealthParams(const HealthParams& p, std::size_t targets) {
   return ok();
 }
 
-Result<LinkHealth> LinkHealth::create(const HealthParams& params,
-                                      std::vector<std::string> targets, MonoTime now) {
+Result<LinkHealth> LinkHealth::create(const HealthParams& params, std::vector<std::string> targets,
+                                      MonoTime now) {
   if (auto v = validateHealthParams(params, targets.size()); !v) {
     return fail(v.error());
   }
   return LinkHealth(params, std::move(targets), now);
 }
 
-LinkHealth::LinkHealth(const HealthParams& params, std::vector<std::string> targets,
-                       MonoTime now)
+LinkHealth::LinkHealth(const HealthParams& params, std::vector<std::string> targets, MonoTime now)
     : params_(params),
       min_samples_(std::min(params.min_samples, params.window)),
       penalty_ceiling_(0),
@@ -182,10 +191,9 @@ LinkHealth::LinkHealth(const HealthParams& params, std::vector<std::string> targ
       penalty_time_(now) {
   if (params_.damping) {
     // RFC 2439 §4.2: the ceiling that bounds suppression to max_suppress after the last flap.
-    penalty_ceiling_ = params_.reuse * std::exp2(std::chrono::duration<double>(
-                                                     params_.max_suppress).count() /
-                                                 std::chrono::duration<double>(
-                                                     params_.half_life).count());
+    penalty_ceiling_ =
+        params_.reuse * std::exp2(std::chrono::duration<double>(params_.max_suppress).count() /
+                                  std::chrono::duration<double>(params_.half_life).count());
   }
   targets_.resize(targets.size());
   for (std::size_t i = 0; i < targets.size(); ++i) {
@@ -236,8 +244,7 @@ void LinkHealth::push(Target& t, const ProbeSample& s) {
     t.consecutive_successes = 0;
     t.last_error.assign(s.error.empty() ? std::string_view("no reply") : s.error);
   } else {
-    t.sorted_rtt.insert(std::upper_bound(t.sorted_rtt.begin(), t.sorted_rtt.end(), value),
-                        value);
+    t.sorted_rtt.insert(std::upper_bound(t.sorted_rtt.begin(), t.sorted_rtt.end(), value), value);
     t.consecutive_successes = saturatingIncrement(t.consecutive_successes);
     t.consecutive_misses = 0;
   }
@@ -321,7 +328,10 @@ PathState LinkHealth::classifyUsable(const Target& t, std::string* why) const {
   // `why` non-null: render the reason for the verdict (only on a change).
   const bool enough = t.count >= min_samples_;
   const double loss = ratio(t.lost, t.count);
-  if (enough && loss > params_.degraded_loss) {
+  // A Degraded target is held to the (lower) clear thresholds: see the header, hysteresis.
+  const bool degraded = t.state == PathState::Degraded;
+  const double loss_limit = degraded ? params_.clearLoss() : params_.degraded_loss;
+  if ((enough && loss > loss_limit) || (degraded && t.clean_run < params_.window)) {
     if (why != nullptr) {
       *why = fmt::format("loss {} over {} probes above the degraded threshold {} ({})",
                          percent(loss), t.count, percent(params_.degraded_loss),
@@ -329,15 +339,18 @@ PathState LinkHealth::classifyUsable(const Target& t, std::string* why) const {
     }
     return PathState::Degraded;
   }
-  if (params_.degraded_rtt_p95 && t.sorted_rtt.size() >= min_samples_) {
+  const std::optional<Duration> rtt_limit =
+      degraded ? params_.clearRttP95() : params_.degraded_rtt_p95;
+  if (rtt_limit && t.sorted_rtt.size() >= min_samples_) {
     const Duration p95(percentile(t.sorted_rtt, 95));
-    if (p95 > *params_.degraded_rtt_p95) {
+    if (p95 > *rtt_limit || (degraded && t.clean_run < params_.window)) {
       if (why != nullptr) {
         const Measurement m = measure(t);
-        *why = fmt::format("rtt p95 {} above the degraded threshold {} (loss {} over {}, rtt "
-                           "p50 {} p99 {})",
-                           millis(p95), millis(*params_.degraded_rtt_p95), percent(m.loss),
-                           m.samples, millis(m.rtt_p50), millis(m.rtt_p99));
+        *why = fmt::format(
+            "rtt p95 {} above the degraded threshold {} (loss {} over {}, rtt "
+            "p50 {} p99 {})",
+            millis(p95), millis(*params_.degraded_rtt_p95), percent(m.loss), m.samples,
+            millis(m.rtt_p50), millis(m.rtt_p99));
       }
       return PathState::Degraded;
     }
@@ -350,6 +363,16 @@ PathState LinkHealth::classifyUsable(const Target& t, std::string* why) const {
 bool LinkHealth::evaluate(Target& t, MonoTime now) {
   const bool enough = t.count >= min_samples_;
   const double loss = ratio(t.lost, t.count);
+  if (t.state == PathState::Degraded) {
+    // Hysteresis: count the results in a row whose window is clean (see the header).
+    bool clean = enough && loss <= params_.clearLoss();
+    if (clean && params_.clearRttP95() && t.sorted_rtt.size() >= min_samples_) {
+      clean = Duration(percentile(t.sorted_rtt, 95)) <= *params_.clearRttP95();
+    }
+    t.clean_run = clean ? t.clean_run + 1 : 0;
+  } else {
+    t.clean_run = 0;
+  }
   Verdict v{t.state, Cause::Stay};
   const auto usable = [&](Cause up_cause) {
     const PathState s = classifyUsable(t, nullptr);
@@ -378,7 +401,7 @@ bool LinkHealth::evaluate(Target& t, MonoTime now) {
       // consulted, since the window is full of the outage.
       if (t.consecutive_successes >= params_.rise) {
         restartWindow(t);
-        v = usable(Cause::Rise);
+        v = t.down_from_degraded ? Verdict{PathState::Degraded, Cause::Rise} : usable(Cause::Rise);
       }
       break;
     case PathState::Up:
@@ -410,19 +433,36 @@ bool LinkHealth::evaluate(Target& t, MonoTime now) {
       }
       break;
     case PathState::Degraded:
-      classifyUsable(t, &t.reason);
+      if (t.state == PathState::Down && t.down_from_degraded && v.cause == Cause::Rise) {
+        t.reason = fmt::format(
+            "{} consecutive probes answered, but it was degraded before it "
+            "went down: degraded until its loss stays at or below {} for a "
+            "whole window ({})",
+            m.consecutive_successes, percent(params_.clearLoss()),
+            describe(m, Part::Loss | Part::Rtt));
+      } else {
+        classifyUsable(t, &t.reason);
+      }
       break;
     case PathState::Up:
       if (v.cause == Cause::Rise) {
         t.reason = fmt::format("{} consecutive probes answered ({})", m.consecutive_successes,
                                describe(m, Part::Loss | Part::Rtt));
       } else {
-        t.reason = fmt::format("{} within limits (degraded above loss {}{})",
-                               describe(m, Part::Loss | Part::Rtt),
-                               percent(params_.degraded_loss),
-                               params_.degraded_rtt_p95
-                                   ? " or rtt p95 " + millis(*params_.degraded_rtt_p95)
-                                   : std::string());
+        if (t.state == PathState::Degraded) {
+          t.reason =
+              fmt::format("{} clean again (at or below loss {}{}; degraded above {})",
+                          describe(m, Part::Loss | Part::Rtt), percent(params_.clearLoss()),
+                          params_.clearRttP95() ? " and rtt p95 " + millis(*params_.clearRttP95())
+                                                : std::string(),
+                          percent(params_.degraded_loss));
+        } else {
+          t.reason = fmt::format(
+              "{} within limits (degraded above loss {}{})", describe(m, Part::Loss | Part::Rtt),
+              percent(params_.degraded_loss),
+              params_.degraded_rtt_p95 ? " or rtt p95 " + millis(*params_.degraded_rtt_p95)
+                                       : std::string());
+        }
       }
       break;
     case PathState::Unknown:
@@ -448,6 +488,9 @@ bool LinkHealth::evaluate(Target& t, MonoTime now) {
   }
   if (std::size_t* b = bucket(v.state)) {
     ++*b;
+  }
+  if (v.state == PathState::Down) {
+    t.down_from_degraded = t.state == PathState::Degraded;
   }
   t.state = v.state;
   t.since = now;
@@ -484,8 +527,8 @@ std::string LinkHealth::pathReason(const Target* trigger) const {
       head = fmt::format("{} of {} targets up (quorum {})", count_up_, n, q);
       break;
     case PathState::Degraded:
-      head = fmt::format("{} of {} targets usable, {} up (quorum {})",
-                         count_up_ + count_degraded_, n, count_up_, q);
+      head = fmt::format("{} of {} targets usable, {} up (quorum {})", count_up_ + count_degraded_,
+                         n, count_up_, q);
       break;
     case PathState::Down:
       head = fmt::format("{} of {} targets down, quorum {} cannot be met", count_down_, n, q);
@@ -496,8 +539,8 @@ std::string LinkHealth::pathReason(const Target* trigger) const {
       break;
   }
   if (trigger != nullptr && trigger->state != PathState::Unknown) {
-    head += fmt::format("; {} {}: {}", trigger->name, pathStateName(trigger->state),
-                        trigger->reason);
+    head +=
+        fmt::format("; {} {}: {}", trigger->name, pathStateName(trigger->state), trigger->reason);
   }
   return head;
 }
@@ -521,14 +564,13 @@ std::optional<MonoTime> LinkHealth::reuseTime() const {
   // penalty * 2^(-t/half_life) = reuse  =>  t = half_life * log2(penalty / reuse).
   const double t = std::chrono::duration<double>(params_.half_life).count() *
                    std::log2(penalty_ / params_.reuse);
-  return penalty_time_ + std::chrono::ceil<Duration>(std::chrono::duration<double>(
-                             std::max(0.0, t)));
+  return penalty_time_ +
+         std::chrono::ceil<Duration>(std::chrono::duration<double>(std::max(0.0, t)));
 }
 
 // Folds a (possible) target change into the path: raw state from the quorum, damping penalty
 // on usable -> Down, suppression and release, then the reported state and its reason.
-void LinkHealth::settle(MonoTime now, const Target* trigger, bool target_changed,
-                        Transition& tr) {
+void LinkHealth::settle(MonoTime now, const Target* trigger, bool target_changed, Transition& tr) {
   const PathState old_state = state_;
   const bool was_suppressed = suppressed_;
   bool raw_changed = false;
@@ -583,9 +625,10 @@ void LinkHealth::settle(MonoTime now, const Target* trigger, bool target_changed
           "(in {})",
           raw_reason_, penalty_now, params_.reuse, secondsText(*reuseTime() - now));
     } else if (released) {
-      reason_ = fmt::format("flap damping released: penalty {:.0f} decayed to the reuse "
-                            "threshold {:.0f}; {}",
-                            penalty_now, params_.reuse, raw_reason_);
+      reason_ = fmt::format(
+          "flap damping released: penalty {:.0f} decayed to the reuse "
+          "threshold {:.0f}; {}",
+          penalty_now, params_.reuse, raw_reason_);
     } else {
       reason_ = raw_reason_;
     }

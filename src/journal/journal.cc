@@ -288,6 +288,16 @@ bool urgent(const Event& e) {
 
 }  // namespace
 
+bool Journal::appendAndWait(Event event, std::chrono::milliseconds timeout) {
+  if (!append(std::move(event))) {
+    return false;
+  }
+  std::unique_lock lock(mutex_);
+  // accepted_ only changes under mutex_: this event's index is the count right now or less.
+  const std::uint64_t index = accepted_.load(std::memory_order_relaxed);
+  return done_cv_.wait_for(lock, timeout, [&] { return processed_ >= index || writer_exited_; });
+}
+
 // The writer's round: wait for work (or for the sync/retry deadline), take the whole queue
 // under the lock (O(1) swap), write it with the lock released, then account for it and sync
 // when a flush() asked, an urgent event was written, or the oldest unsynced write is
@@ -399,6 +409,9 @@ void Journal::writerLoop() {
     lock.lock();
     processed_ += taken;
     written_.fetch_add(taken, std::memory_order_relaxed);
+    if (taken > 0) {
+      done_cv_.notify_all();  // appendAndWait() waits for the write, not for the fsync below
+    }
     // Closing and nothing left: this is the last round (append() no longer accepts).
     bool finish = closing_ && queue_.empty();
     bool flush_due = sync_requested_ > synced_ && processed_ >= sync_requested_;

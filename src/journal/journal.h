@@ -140,6 +140,12 @@ class Journal final : public EventLog {
   // Queues `event`; false if dropped (queue full: counted in overflowed; after close():
   // counted in rejected_closed). O(1), no I/O, never blocks on the writer.
   bool append(Event event) override;
+  // append(), then waits up to `timeout` for the writer to have written it (write(2) and the
+  // SQLite commit, not the fsync, which follows at once for a route change). For the events
+  // an operator must find after a kill -9 that lands right after them: the caller does not
+  // show the change as done before its event is in the files. True if written in time (or
+  // held for a failing file, which is reported separately).
+  bool appendAndWait(Event event, std::chrono::milliseconds timeout);
   // Searches the SQLite store through a separate read-only connection (opened on first use,
   // guarded by its own mutex), so it never waits for the writer. Errors: Unavailable when the
   // store is disabled.

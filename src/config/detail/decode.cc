@@ -38,8 +38,15 @@ const std::vector<std::string_view> kPathProbeKeys = {
     "adaptive_timeout", "source", "interface", "fwmark"};
 const std::vector<std::string_view> kAdaptiveTimeoutKeys = {"enabled", "min", "rttvar_factor",
                                                             "margin"};
-const std::vector<std::string_view> kHealthKeys = {
-    "window", "rise", "fall", "degraded_loss", "down_loss", "degraded_rtt", "damping"};
+const std::vector<std::string_view> kHealthKeys = {"window",
+                                                   "rise",
+                                                   "fall",
+                                                   "degraded_loss",
+                                                   "down_loss",
+                                                   "degraded_rtt",
+                                                   "degraded_clear_loss",
+                                                   "degraded_clear_rtt",
+                                                   "damping"};
 const std::vector<std::string_view> kDampingKeys = {"enabled",  "half_life", "penalty",
                                                     "suppress", "reuse",     "max_suppress"};
 const std::vector<std::string_view> kPathKeys = {"name",  "kind",     "az",       "priority",
@@ -390,6 +397,8 @@ class Decoder {
     m.getRatio("degraded_loss", out.degraded_loss);
     m.getRatio("down_loss", out.down_loss);
     m.get("degraded_rtt", out.degraded_rtt, Duration::zero(), minutes(1));
+    m.getRatio("degraded_clear_loss", out.degraded_clear_loss);
+    m.get("degraded_clear_rtt", out.degraded_clear_rtt, Duration::zero(), minutes(1));
     if (const YamlNode* n = m.find("damping")) {
       MapReader d(ctx_, *n, m.pathOf("damping"), kDampingKeys);
       DampingSettings& damping = out.damping;
@@ -411,6 +420,17 @@ class Decoder {
     }
     if (h.down_loss <= 0.0) {
       ctx_.errorAt(keyPath(path, "down_loss"), "must be greater than 0");
+    }
+    if (h.degraded_clear_loss > h.degraded_loss) {
+      ctx_.errorAt(keyPath(path, "degraded_clear_loss"),
+                   "degraded_clear_loss (" + formatNumber(h.degraded_clear_loss) +
+                       ") must not be above degraded_loss (" + formatNumber(h.degraded_loss) +
+                       "): a degraded path must be cleaner than the threshold to count as up");
+    }
+    if (h.degraded_clear_rtt > Duration::zero() &&
+        (h.degraded_rtt <= Duration::zero() || h.degraded_clear_rtt > h.degraded_rtt)) {
+      ctx_.errorAt(keyPath(path, "degraded_clear_rtt"),
+                   "needs degraded_rtt and must not be above it");
     }
     const DampingSettings& d = h.damping;
     std::string dp = keyPath(path, "damping");
@@ -1375,6 +1395,8 @@ const std::unordered_map<std::string_view, std::string_view>& misplacedKeyHints(
       {"degraded_loss", "health or paths[].health"},
       {"down_loss", "health or paths[].health"},
       {"degraded_rtt", "health or paths[].health"},
+      {"degraded_clear_loss", "health or paths[].health"},
+      {"degraded_clear_rtt", "health or paths[].health"},
       {"damping", "health or paths[].health"},
       {"half_life", "health.damping"},
       {"penalty", "health.damping"},
