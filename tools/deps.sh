@@ -25,6 +25,11 @@ PACKAGES=(
   prometheus chromium chromium-driver wrk
 )
 
+# `tools/deps.sh check` (make check) also needs clang and its sanitizer/libFuzzer runtimes.
+if [[ "${1:-}" == check ]]; then
+  PACKAGES+=(clang-14 libclang-rt-14-dev)
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
