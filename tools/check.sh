@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tools/check.sh — `make check`: the sanitizer and fuzzing pass that `make test` has no time for.
 #
+#   0. every header of src/ compiles on its own (target pp_header_check);
 #   1. every unit test under AddressSanitizer + UndefinedBehaviorSanitizer (preset asan);
 #   2. the unit tests of the modules that run threads (journal writer, alert workers, HTTP
 #      server, route executor, recovery, daemon state file, agent) under ThreadSanitizer
@@ -19,13 +20,20 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 jobs=${JOBS:-$(nproc)}
 fuzz_seconds=${FUZZ_SECONDS:-60}
-steps=${CHECK_STEPS:-asan tsan fuzz}
+steps=${CHECK_STEPS:-headers asan tsan fuzz}
 
 tools/deps.sh check
 
 step_start=0
 begin() { step_start=$(date +%s); echo "== check: $1"; }
 end() { echo "== check: $1 done in $(($(date +%s) - step_start)) s"; }
+
+if [[ " $steps " == *" headers "* ]]; then
+  begin "every header compiles on its own"
+  cmake --preset dev >/dev/null
+  cmake --build --preset dev -j "$jobs" --target pp_header_check
+  end "headers"
+fi
 
 if [[ " $steps " == *" asan "* ]]; then
   begin "unit tests under ASan + UBSan"
