@@ -18,6 +18,7 @@ import unittest
 from lab_test_util import STREAMS, LabCase, event_time, labctl
 
 DURATION = float(os.environ.get("PP_LAB_LOSS_SECONDS", "60"))
+LOSSY_DX_SECONDS = float(os.environ.get("PP_LAB_LOSSY_DX_SECONDS", "60"))
 
 
 class LossTest(LabCase):
@@ -101,6 +102,33 @@ class LossTest(LabCase):
             ratio = lost / max(1, received + lost)
             self.assertGreater(ratio, 0.07, (s, received, lost))
             self.assertLess(ratio, 0.13, (s, received, lost))
+
+    def test_thirty_percent_loss_on_dx_moves_each_table_off_dx_once_and_never_back(self):
+        """30 % random loss on DX (right at its degraded threshold) for a minute: each table
+        leaves DX at most once, for a clean VPN, and nothing moves back while the loss lasts;
+        once DX is clean again the tables return after the hold-down."""
+        self.baseline()
+        t0 = time.time()
+        self.lab.fault("loss", "dx", "0.3")
+        try:
+            while time.time() < t0 + LOSSY_DX_SECONDS:
+                for r in self.status()["routes"]:
+                    self.assertIn(r["current"], ("dx", "vpn-a", "vpn-b"), r)
+                time.sleep(0.5)
+            moves = self.events("route_changed", since=t0)
+        finally:
+            self.lab.fault("clear")
+        for table in ("rtb-a", "rtb-b"):
+            mine = [(e["from"], e["to"]) for e in moves if e["route_table"] == table]
+            print(f"diag: {table} route changes under 30% DX loss: {mine}")
+            self.assertLessEqual(len(mine), 1, f"{table} bounced: {mine}")
+            self.assertTrue(all(to != "dx" for _, to in mine), f"{table} went back: {mine}")
+        degraded = self.events("path_degraded", since=t0, path="dx")
+        ups = [e for e in self.events("path_up", since=t0, path="dx")
+               if event_time(e) < t0 + LOSSY_DX_SECONDS]
+        print(f"diag: dx degraded {len(degraded)}×, up {len(ups)}× during the loss")
+        # Clean again: back on DX after the hold-down (and DX's clean window).
+        self.wait_routes({"rtb-a": "dx", "rtb-b": "dx"}, timeout=60)
 
 
 if __name__ == "__main__":
