@@ -298,6 +298,11 @@ struct ApiSettings {
   ApiRateLimit read_limit{100, 200};  // api.rate_limit.read_per_second / read_burst
   // Writes (drain/undrain): rare and they move traffic, so a tight bucket.
   ApiRateLimit write_limit{2, 10};  // api.rate_limit.write_per_second / write_burst
+  // Host names a request's Host header may carry besides IP literals and "localhost" (DNS
+  // rebinding: a web page whose name resolves to this address must not read the API).
+  std::vector<std::string> allowed_hosts;
+  // Reads (status, events, metrics, dashboard) need the bearer token too.
+  bool auth_reads = false;
 };
 
 // ---------------------------------------------------------------------------------------------

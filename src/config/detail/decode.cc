@@ -2,6 +2,7 @@
 // MapReader (which rejects unknown keys), applies config.h defaults for absent keys, and checks
 // what the section shows on its own. Checks that need several sections are in validate.cc.
 #include <algorithm>
+#include <cctype>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -67,7 +68,8 @@ const std::vector<std::string_view> kLinuxKeys = {"netns", "drift_check_interval
 const std::vector<std::string_view> kExecKeys = {"command", "timeout"};
 const std::vector<std::string_view> kJournalKeys = {"sqlite", "jsonl", "queue_size", "state"};
 const std::vector<std::string_view> kControlKeys = {"socket"};
-const std::vector<std::string_view> kApiKeys = {"listen", "auth_token", "rate_limit"};
+const std::vector<std::string_view> kApiKeys = {"listen", "auth_token", "rate_limit",
+                                                "allowed_hosts", "auth_reads"};
 const std::vector<std::string_view> kApiRateKeys = {"read_per_second", "read_burst",
                                                     "write_per_second", "write_burst"};
 const std::vector<std::string_view> kSecretKeys = {"env", "file"};
@@ -1023,6 +1025,20 @@ class Decoder {
     if (const YamlNode* n = m.find("auth_token")) {
       api.auth_token = readSecret(ctx_, *n, "api.auth_token");
     }
+    if (m.getStringList("allowed_hosts", api.allowed_hosts, 1)) {
+      for (const std::string& h : api.allowed_hosts) {
+        if (h.empty() || h.size() > 253 || !std::all_of(h.begin(), h.end(), [](char c) {
+              return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
+            })) {
+          ctx_.errorAt("api.allowed_hosts",
+                       "expected DNS names (letters, digits, '-', '.'), got " + quote(h));
+        }
+      }
+    }
+    m.get("auth_reads", api.auth_reads);
+    if (api.auth_reads && !m.has("auth_token")) {
+      ctx_.errorAt("api.auth_reads", "needs api.auth_token (the token reads must carry)");
+    }
     if (const YamlNode* n = m.find("rate_limit")) {
       MapReader r(ctx_, *n, "api.rate_limit", kApiRateKeys);
       // 0 requests/s means unlimited (benchmarks, a trusted loopback-only deployment).
@@ -1434,6 +1450,8 @@ const std::unordered_map<std::string_view, std::string_view>& misplacedKeyHints(
       {"write_per_second", "api.rate_limit"},
       {"account_id", "backends.aws"},
       {"auth_token", "api"},
+      {"allowed_hosts", "api"},
+      {"auth_reads", "api"},
       {"aws", "backends"},
       {"linux", "backends"},
       {"exec", "backends"},
