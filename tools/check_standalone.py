@@ -33,7 +33,7 @@ def tracked_files():
         files = []
         for root, dirs, names in os.walk(REPO):
             dirs[:] = [d for d in dirs if not d.startswith((".", "build"))]
-            files += [os.path.join(root, n) for n in names]
+            files += [os.path.join(root, n) for n in names if not n.startswith(".")]
         return files
 
 

@@ -26,7 +26,10 @@ WORK = f"/tmp/{PREFIX}-lab"
 DURATION = float(os.environ.get("DURATION", "120"))
 LOSSES = [float(x) for x in os.environ.get("LOSSES", "0.1 0.3 0.6").split()]
 PATHS = os.environ.get("PATHS", "dx vpn-a").split()
-FIRST = {"rtb-a": "dx", "rtb-b": "dx"}
+# A VPN carries traffic only while DX is out: for a VPN case DX is black-holed first, so that
+# each table is on its own AZ's gateway, and the loss then hits a path in use.
+FIRST_WITH_DX = {"rtb-a": "dx", "rtb-b": "dx"}
+FIRST_WITHOUT_DX = {"rtb-a": "vpn-a", "rtb-b": "vpn-b"}
 
 
 def config():
@@ -50,22 +53,25 @@ def main():
         jsonl = os.path.join(WORK, "pathpilot", "events.jsonl")
         for path in PATHS:
             for loss in LOSSES:
+                first = FIRST_WITH_DX if path == "dx" else FIRST_WITHOUT_DX
                 daemon = lab.start_pathpilot(cfg)
+                if path != "dx":
+                    lab.fault("blackhole", "dx")
                 lab.wait_status(socket, lambda s: all(
-                    (labctl.route_of(s, t) or {}).get("current") == p for t, p in FIRST.items()),
+                    (labctl.route_of(s, t) or {}).get("current") == p for t, p in first.items()),
                     timeout=40, what="every table on its first choice")
                 start = time.time()
                 lab.fault("loss", path, str(loss))
                 time.sleep(DURATION)
-                lab.fault("noloss", path)
+                lab.fault("clear")
                 seen = [e for e in labctl.read_jsonl(jsonl)
                         if labctl_time(e) >= start and labctl_time(e) <= start + DURATION]
                 moves = [e for e in seen if e.get("kind") == "route_changed"]
                 states = [e for e in seen if e.get("kind") in ("path_down", "path_up",
                                                                "path_degraded")
                           and e.get("path") == path]
-                per_table = {t: sum(1 for e in moves if e.get("route_table") == t) for t in FIRST}
-                back = sum(1 for e in moves if e.get("to") == FIRST.get(e.get("route_table")))
+                per_table = {t: sum(1 for e in moves if e.get("route_table") == t) for t in first}
+                back = sum(1 for e in moves if e.get("to") == first.get(e.get("route_table")))
                 results.append((path, loss, per_table, back, len(states)))
                 print(f"{path} loss {loss:.0%}: route changes {per_table} in {DURATION:.0f} s, "
                       f"{back} of them back to the first choice; {len(states)} state changes "

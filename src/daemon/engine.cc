@@ -446,7 +446,8 @@ Result<void> Engine::build(config::Config config, bool is_reload) {
   statuses_.assign(paths_.size(), policy::PathStatus{});
   for (std::size_t i = 0; i < paths_.size(); ++i) {
     auto st = paths_[i]->health.stats(now);
-    statuses_[i] = {st.state, paths_[i]->drained, st.since, st.usable_since, st.reason};
+    statuses_[i] = {st.state,        paths_[i]->drained, st.since,
+                    st.usable_since, st.clean_since,     st.reason};
   }
   // The view check starts from the current states (on a reload the correlation times of an
   // ongoing outage are not known any more: it is judged again from the next changes).
@@ -673,7 +674,7 @@ void Engine::onProbeResult(const probe::ProbeResult& result) {
     }
   }
   auto tr = p.health.onProbeResult(sample, now);
-  if (tr.changed || tr.suppression_changed) {
+  if (tr.changed || tr.suppression_changed || tr.clean_changed) {
     onHealthTransition(index, tr);
   } else if (was_suspect != p.suspect()) {
     // A route waiting for fresh evidence may move now (or must not move yet).
@@ -688,7 +689,7 @@ void Engine::runDue() {
   MonoTime now = clock_.now();
   for (std::size_t i = 0; i < paths_.size(); ++i) {
     auto tr = paths_[i]->health.tick(now);
-    if (tr.changed || tr.suppression_changed) {
+    if (tr.changed || tr.suppression_changed || tr.clean_changed) {
       onHealthTransition(i, tr);
     }
   }
@@ -712,7 +713,7 @@ void Engine::onHealthTransition(std::size_t index, const health::Transition& tr)
   MonoTime now = clock_.now();
   PathRuntime& p = *paths_[index];
   auto st = p.health.stats(now);
-  statuses_[index] = {st.state, p.drained, st.since, st.usable_since, st.reason};
+  statuses_[index] = {st.state, p.drained, st.since, st.usable_since, st.clean_since, st.reason};
   if (tr.changed) {
     ++stats_.transitions;
     EventKind kind = tr.to == PathState::Down       ? EventKind::PathDown
@@ -734,7 +735,9 @@ void Engine::onHealthTransition(std::size_t index, const health::Transition& tr)
       applyViewChange(view_->onPathState(index, st.state, now));
     }
   }
-  decide(tr.changed ? "path state change" : "damping change");
+  decide(tr.changed               ? "path state change"
+         : tr.suppression_changed ? "damping change"
+                                  : "path measured clean");
   scheduleHealthTick();
   if (recovery_ && p.cfg->recovery) {
     recovery_->onGatewayState(p.cfg->name, st.state, now);
@@ -1207,6 +1210,8 @@ nlohmann::json Engine::statusJson() const {
     pj["state"] = std::string(health::pathStateName(st.state));
     pj["drained"] = p->drained;
     pj["answering"] = !p->suspect();
+    // Proven clean over a full window (the failback hold-down counts from then).
+    pj["clean"] = st.clean_since.has_value();
     pj["usable"] = (st.state == PathState::Up || st.state == PathState::Degraded) && !p->drained;
     pj["since"] = wall_of(st.since);
     pj["since_seconds"] = std::chrono::duration<double>(now - st.since).count();

@@ -655,13 +655,61 @@ Transition LinkHealth::onProbeResult(const ProbeSample& sample, MonoTime now) {
   const bool target_changed = evaluate(t, now);
   Transition tr;
   settle(now, &t, target_changed, tr);
+  tr.clean_changed = updateClean(t, now);
   return tr;
+}
+
+// A target is clean from the first result at which it is Up with a full window (its loss and
+// RTT are then within the thresholds, or it would not be Up); the path is clean once `quorum`
+// targets are, from the latest of those, and never before it entered Up.
+bool LinkHealth::updateClean(Target& t, MonoTime now) {
+  if (t.state == PathState::Up && t.count >= min_samples_) {
+    if (!t.clean_since) {
+      t.clean_since = now;
+    }
+  } else {
+    t.clean_since.reset();
+  }
+  return refreshPathClean();
+}
+
+bool LinkHealth::refreshPathClean() {
+  std::optional<MonoTime> path;
+  if (state_ == PathState::Up) {
+    // The quorum-th earliest clean target, without allocating (this runs per result).
+    std::optional<MonoTime> q;
+    std::size_t n = 0;
+    for (const Target& x : targets_) {
+      n += x.state == PathState::Up && x.clean_since ? 1 : 0;
+    }
+    if (n >= params_.quorum) {
+      // Smallest time T such that at least `quorum` targets are clean since T or earlier.
+      for (const Target& x : targets_) {
+        if (x.state != PathState::Up || !x.clean_since) {
+          continue;
+        }
+        std::size_t at_or_before = 0;
+        for (const Target& y : targets_) {
+          at_or_before +=
+              y.state == PathState::Up && y.clean_since && *y.clean_since <= *x.clean_since;
+        }
+        if (at_or_before >= params_.quorum && (!q || *x.clean_since < *q)) {
+          q = x.clean_since;
+        }
+      }
+      path = std::max(*q, since_);
+    }
+  }
+  const bool changed = path.has_value() != clean_since_.has_value();
+  clean_since_ = path;
+  return changed;
 }
 
 Transition LinkHealth::tick(MonoTime now) {
   now = clampNow(now);
   Transition tr;
   settle(now, nullptr, false, tr);
+  tr.clean_changed = refreshPathClean();
   return tr;
 }
 
@@ -671,6 +719,7 @@ Stats LinkHealth::stats(MonoTime now) const {
   s.raw_state = raw_state_;
   s.since = since_;
   s.usable_since = usable_since_;
+  s.clean_since = clean_since_;
   s.reason = reason_;
   s.measured = aggregate();
   s.penalty = decayed(std::max(now, latest_));

@@ -162,6 +162,7 @@ struct Transition {
   double penalty = 0;                // damping penalty at `now`
   bool suppressed = false;           // held Down by damping after this call
   bool suppression_changed = false;  // suppression started or ended in this call
+  bool clean_changed = false;        // Stats::clean_since was set or cleared in this call
 
   explicit operator bool() const { return changed; }
 };
@@ -181,6 +182,11 @@ struct Stats {
   MonoTime since{};                          // when `state` was entered
   // Start of the current uninterrupted usable (Up or Degraded) period; unset while not usable.
   std::optional<MonoTime> usable_since;
+  // While Up: since when the path has been proven clean — its window full (min_samples
+  // results) and within the thresholds — without a break. Unset while not Up, and right after
+  // a target came back from Down with a fresh window: `rise` answers say the link is there,
+  // not that it is clean. The policy's failback hold-down counts from here.
+  std::optional<MonoTime> clean_since;
   std::string reason;    // why the path is in `state`
   Measurement measured;  // aggregate over targets
   double penalty = 0;    // damping penalty decayed to `now`
@@ -232,6 +238,8 @@ class LinkHealth {
     int consecutive_successes = 0;
     // While Degraded: results in a row with the window at or below the clear thresholds.
     std::size_t clean_run = 0;
+    // While Up with a full window: since when (see Stats::clean_since).
+    std::optional<MonoTime> clean_since;
     // It went Down from Degraded: it comes back Degraded and must earn Up like any degraded
     // target (a lossy link's runs of lost probes must not turn it into a clean one).
     bool down_from_degraded = false;
@@ -250,6 +258,9 @@ class LinkHealth {
   PathState classifyUsable(const Target& t, std::string* why) const;
   Measurement measure(const Target& t) const;
   Measurement aggregate() const;
+  // Keeps the target's and the path's clean_since current; true if the path's one changed.
+  bool updateClean(Target& t, MonoTime now);
+  bool refreshPathClean();
   PathState derivePathState() const;
   std::string pathReason(const Target* trigger) const;
   double decayed(MonoTime now) const;
@@ -268,6 +279,7 @@ class LinkHealth {
   PathState state_ = PathState::Unknown;
   MonoTime since_{};
   std::optional<MonoTime> usable_since_;
+  std::optional<MonoTime> clean_since_;  // Stats::clean_since, kept current by updateClean()
   std::string reason_;
   MonoTime latest_{};
 

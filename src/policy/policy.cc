@@ -503,8 +503,19 @@ void Policy::decideRoute(const TableRank& rank, const TableSpec& table,
     // every Up. A Degraded candidate (better ranked than a Degraded current path) counts from
     // when it became usable.
     const PathStatus& bs = statusAt(best);
-    const MonoTime start =
-        bs.state == PathState::Up ? bs.since : bs.usable_since.value_or(bs.since);
+    if (bs.state == PathState::Up && !bs.clean_since) {
+      // Up but not measured over a full window yet (just back from Down): not clean yet.
+      choose(DecisionKind::HoldDown, current);
+      r.hold_down_remaining = params.failback_hold_down;
+      cat(out, "staying on ", current, " (", health::pathStateName(cs.state), "): ", nameAt(best),
+          " is preferred (", rank.ranked[best].why,
+          ") and answers again, but is not yet measured clean over a full window; failback "
+          "after that and the hold-down (",
+          hold_text_, ")");
+      return;
+    }
+    const MonoTime start = bs.state == PathState::Up ? std::max(*bs.clean_since, bs.since)
+                                                     : bs.usable_since.value_or(bs.since);
     const Duration elapsed = std::max(Duration(0), now - start);
     const Duration hold = params.failback_hold_down;
     if (elapsed >= hold) {

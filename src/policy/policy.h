@@ -16,8 +16,10 @@
 //      first Up one in rank order, else the first Degraded one ("Up beats Degraded").
 //   2. C usable and C is the best: keep (Keep).
 //   3. C usable and a better candidate B exists: move to B only once B has been continuously in
-//      its current state class for params.failback_hold_down (Up: since it last became Up, so a
-//      Degraded→Up change restarts the wait; Degraded: since it last became usable). Until
+//      its current state class for params.failback_hold_down (Up: since it was last proven
+//      clean, PathStatus::clean_since — a full window within the thresholds, so neither a
+//      Degraded→Up change nor a return from Down with a fresh window counts until measured;
+//      Degraded: since it last became usable). Until
 //      then stay on C (HoldDown) and report the remaining time. A flap of B (Down and back)
 //      restarts the hold-down because B's `since` moves.
 //   4. C not usable (Down, drained, or not a candidate of the table): move at once to the best
@@ -90,6 +92,11 @@ struct PathStatus {
   // Start of the current uninterrupted usable period (health::Stats::usable_since). Used for
   // the hold-down of a Degraded candidate; when unset, `since` is used.
   std::optional<MonoTime> usable_since;
+  // For an Up path: since when it has been proven clean (health::Stats::clean_since: a full
+  // window within the thresholds). The failback hold-down of an Up candidate counts from here;
+  // unset = not proven yet, so no failback to it yet. Callers that do not measure it set it
+  // to `since`.
+  std::optional<MonoTime> clean_since;
   // Health's reason for `state`; quoted when the path is left or nothing is usable.
   std::string reason;
 };

@@ -273,7 +273,9 @@ TEST_F(EngineTest, FailbackWaitsForHoldDown) {
   EXPECT_EQ(routeOf("rtb-a"), kVpnA);
   auto status = engine_->statusJson();
   EXPECT_GT(status["routes"][0]["hold_down_remaining_ms"].get<double>(), 4000.0);
-  for (int i = 0; i < 45; ++i) {
+  // The hold-down counts from when DX is measured clean: its window (10 results, restarted
+  // with the 3 answers that brought it back) is full 7 rounds later.
+  for (int i = 0; i < 52; ++i) {
     round(true, true, true);
   }
   EXPECT_EQ(routeOf("rtb-a"), kVpnA);
@@ -293,7 +295,7 @@ TEST_F(EngineTest, HoldDownExpiryAloneTriggersFailback) {
   for (int i = 0; i < 3; ++i) {
     round(false, true, true);
   }
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < 10; ++i) {  // back, and measured clean over a full window
     round(true, true, true);
   }
   ASSERT_EQ(routeOf("rtb-a"), kVpnA);
@@ -666,9 +668,10 @@ TEST_F(EngineTest, DeadGatewayIsRecoveredWhileProbingGoesOn) {
       << succeeded->message;
   EXPECT_NE(succeeded->reason.find("probes see the gateway"), std::string::npos)
       << succeeded->reason;
-  // Back from cross-AZ to its own gateway: a failback, so after the hold-down.
+  // Back from cross-AZ to its own gateway: a failback, so after vpn-a is measured clean (its
+  // window full, 7 rounds) and the hold-down.
   EXPECT_EQ(routeOf("rtb-a"), kVpnB);
-  for (int i = 0; i < 55; ++i) {
+  for (int i = 0; i < 62; ++i) {
     round(false, true, true);
   }
   EXPECT_EQ(routeOf("rtb-a"), kVpnA);

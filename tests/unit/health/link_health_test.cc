@@ -579,3 +579,38 @@ TEST_F(HysteresisTest, ClearThresholdsAreValidated) {
 
 }  // namespace
 }  // namespace pathpilot::health
+
+namespace pathpilot::health {
+namespace {
+
+// Back from Down after `rise` answers, a path is Up (usable for failover at once) but not yet
+// clean: its fresh window says nothing about loss. clean_since is set once the window is full.
+TEST_F(HysteresisTest, ACleanPathNeedsAFullWindowAfterComingBack) {
+  auto h = *LinkHealth::create(params(), {"10.10.3.100"}, clock_.now());
+  for (int i = 0; i < 20; ++i) {
+    feed(h, true);
+  }
+  ASSERT_EQ(h.state(), PathState::Up);
+  ASSERT_TRUE(h.stats(clock_.now()).clean_since);
+  for (int i = 0; i < 5; ++i) {
+    feed(h, false);
+  }
+  ASSERT_EQ(h.state(), PathState::Down);
+  EXPECT_FALSE(h.stats(clock_.now()).clean_since);
+  for (int i = 0; i < 3; ++i) {
+    feed(h, true);
+  }
+  ASSERT_EQ(h.state(), PathState::Up);
+  EXPECT_FALSE(h.stats(clock_.now()).clean_since) << "3 answers are not a clean window";
+  Transition t;
+  int results = 3;
+  for (; results < 40 && !t.clean_changed; ++results) {
+    t = feed(h, true);
+  }
+  EXPECT_TRUE(t.clean_changed);
+  EXPECT_EQ(results, 20) << "clean once the window holds 20 results";
+  EXPECT_EQ(h.stats(clock_.now()).clean_since, clock_.now());
+}
+
+}  // namespace
+}  // namespace pathpilot::health

@@ -44,6 +44,7 @@ class PolicyDecideTest : public ::testing::Test {
     s.state = state;
     s.since = clock_.now() - ago;
     s.usable_since = health::isUsable(state) ? std::optional<MonoTime>(s.since) : std::nullopt;
+    s.clean_since = state == U ? std::optional<MonoTime>(s.since) : std::nullopt;
     s.reason = state == D ? "3 consecutive probes lost (loss 15% over 20, last error: timeout)"
                           : std::string();
   }
@@ -296,7 +297,7 @@ TEST_F(PolicyDecideTest, FlappingDxIsDampedThenHeldDown) {
     clock_.advance(std::chrono::seconds(2));
     dx.onProbeResult({0, ok, std::chrono::milliseconds(3), ok ? "" : "timeout"}, clock_.now());
     const health::Stats s = dx.stats(clock_.now());
-    statuses_[kDx] = {s.state, false, s.since, s.usable_since, s.reason};
+    statuses_[kDx] = {s.state, false, s.since, s.usable_since, s.clean_since, s.reason};
   };
   set(kVpnA, U);
   set(kVpnB, U);
@@ -707,6 +708,28 @@ TEST_F(PolicyDecideTest, SettleClockSurvivesTheCurrentPathBeingUnknown) {
   clock_.advance(std::chrono::seconds(2));
   d = decide(d);
   EXPECT_EQ(d.find("rtb-1", prefix("10.10.0.0/16"))->path, "vpn-a");
+}
+
+// Failback needs the better path proven clean: Up but not measured over a full window (just
+// back from Down) is no reason to move, however long ago it came up.
+TEST_F(PolicyDecideTest, FailbackWaitsUntilTheBetterPathIsMeasuredClean) {
+  setAll(U, U, U);
+  set(kDx, D);
+  DecisionSet d = decide(programmed("vpn-a", "vpn-b"));
+  set(kDx, U, std::chrono::minutes(5));
+  statuses_[kDx].clean_since.reset();
+  d = decide(d);
+  const RouteDecision* r = d.find("rtb-1", prefix("10.10.0.0/16"));
+  EXPECT_EQ(r->kind, DecisionKind::HoldDown);
+  EXPECT_EQ(r->path, "vpn-a");
+  EXPECT_THAT(r->reason, HasSubstr("not yet measured clean over a full window"));
+  statuses_[kDx].clean_since = clock_.now() - std::chrono::seconds(10);
+  d = decide(d);
+  EXPECT_EQ(d.find("rtb-1", prefix("10.10.0.0/16"))->kind, DecisionKind::HoldDown)
+      << "clean for 10 s of a 60 s hold-down";
+  statuses_[kDx].clean_since = clock_.now() - std::chrono::minutes(2);
+  d = decide(d);
+  EXPECT_EQ(d.find("rtb-1", prefix("10.10.0.0/16"))->kind, DecisionKind::Failback);
 }
 
 TEST_F(PolicyDecideTest, ZeroSettleTimeMovesAtOnce) {
