@@ -363,6 +363,13 @@ Result<void> Engine::build(config::Config config, bool is_reload) {
     if (existing.count(t->cfg->id) == 0) {
       reconciler_->addTable(*t->table, now);
     }
+    // Linux tables are re-read every backends.linux.drift_check_interval (the netlink monitor
+    // reports most changes at once; this catches what it missed). Other backends keep the
+    // reconciler's default.
+    if (t->cfg->backend == config::BackendKind::Linux) {
+      reconciler_->setFullCheckInterval(t->cfg->id,
+                                        cfg->backends.linux_backend.drift_check_interval, now);
+    }
     for (const auto& d : t->cfg->destinations) {
       (void)reconciler_->track(route::RouteKey{t->cfg->id, d}, now);
     }

@@ -409,6 +409,44 @@ TEST_F(EngineTest, FailingTableDoesNotBlockTheOther) {
   EXPECT_EQ(routeOf("rtb-a"), kVpnA);
 }
 
+// backends.linux.drift_check_interval, from YAML to behaviour: a route changed behind
+// pathpilot's back without a netlink notification is found by the periodic re-read of the
+// table and put back, every drift_check_interval (7 s here, then 2 s after a reload) rather
+// than the reconciler's own default.
+TEST_F(EngineTest, DriftCheckIntervalRereadsLinuxTablesAndRepairsDrift) {
+  std::string text = std::string(kConfig) + "backends: {linux: {drift_check_interval: 7s}}\n";
+  makeEngine();
+  ASSERT_TRUE(engine_->start(loadConfig(text)));
+  settle();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);  // 300 ms
+  }
+  const int lists = tables_["rtb-a"]->listCount();
+  tables_["rtb-a"]->setRoute(kOnPrem, kVpnB);  // by hand; no notification reaches the engine
+  advance(std::chrono::milliseconds(6500));
+  EXPECT_EQ(tables_["rtb-a"]->listCount(), lists);
+  EXPECT_EQ(routeOf("rtb-a"), kVpnB);
+  advance(std::chrono::milliseconds(300));  // 7.1 s after the first list
+  EXPECT_EQ(tables_["rtb-a"]->listCount(), lists + 1);
+  EXPECT_EQ(routeOf("rtb-a"), kDx);
+  const auto* drift = last(EventKind::RouteDrift, "rtb-a");
+  ASSERT_NE(drift, nullptr);
+  EXPECT_NE(drift->reason.find("periodic check"), std::string::npos) << drift->reason;
+
+  // A reload with a shorter interval takes effect from the reload on.
+  std::string shorter = text;
+  shorter.replace(shorter.find("drift_check_interval: 7s"), 24, "drift_check_interval: 2s");
+  ASSERT_TRUE(engine_->reload(loadConfig(shorter)));
+  settle();
+  const int before = tables_["rtb-b"]->listCount();
+  tables_["rtb-b"]->setRoute(kOnPrem, kVpnA);
+  advance(std::chrono::milliseconds(1900));
+  EXPECT_EQ(routeOf("rtb-b"), kVpnA);
+  advance(std::chrono::milliseconds(200));
+  EXPECT_EQ(tables_["rtb-b"]->listCount(), before + 1);
+  EXPECT_EQ(routeOf("rtb-b"), kDx);
+}
+
 TEST_F(EngineTest, ReloadKeepsHealthAndRejectsBadConfig) {
   start();
   for (int i = 0; i < 3; ++i) {
