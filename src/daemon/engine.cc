@@ -42,8 +42,13 @@ health::HealthParams healthParams(const config::PathConfig& path) {
   p.min_samples = std::min<std::size_t>(p.window, static_cast<std::size_t>(h.window));
   p.degraded_loss = h.degraded_loss;
   p.down_loss = h.down_loss;
+  // health.degraded_rtt is the mean RTT over the window (docs/config.md), degraded_rtt_p95
+  // its p95; 0 leaves a threshold off.
   if (h.degraded_rtt > Duration::zero()) {
-    p.degraded_rtt_p95 = h.degraded_rtt;
+    p.degraded_rtt_mean = h.degraded_rtt;
+  }
+  if (h.degraded_rtt_p95 > Duration::zero()) {
+    p.degraded_rtt_p95 = h.degraded_rtt_p95;
   }
   p.quorum = static_cast<std::size_t>(path.probe.quorum);
   p.damping = h.damping.enabled;
@@ -73,6 +78,7 @@ bool sameProbing(const config::PathConfig& a, const config::PathConfig& b) {
          a.health.fall == b.health.fall && a.health.degraded_loss == b.health.degraded_loss &&
          a.health.down_loss == b.health.down_loss &&
          a.health.degraded_rtt == b.health.degraded_rtt &&
+         a.health.degraded_rtt_p95 == b.health.degraded_rtt_p95 &&
          a.health.damping.enabled == b.health.damping.enabled &&
          a.health.damping.half_life == b.health.damping.half_life &&
          a.health.damping.penalty == b.health.damping.penalty &&
@@ -1010,6 +1016,7 @@ nlohmann::json Engine::statusJson() const {
     pj["reason"] = st.reason;
     pj["loss"] = st.measured.loss;
     pj["samples"] = st.measured.samples;
+    pj["rtt_mean_ms"] = millis(st.measured.rtt_mean);  // what health.degraded_rtt compares
     pj["rtt_p50_ms"] = millis(st.measured.rtt_p50);
     pj["rtt_p95_ms"] = millis(st.measured.rtt_p95);
     pj["rtt_p99_ms"] = millis(st.measured.rtt_p99);

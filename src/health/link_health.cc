@@ -56,6 +56,11 @@ std::int64_t percentile(const std::vector<std::int64_t>& sorted, std::size_t pct
   return sorted[rank - 1];
 }
 
+// The mean of `n` RTTs summing to `sum` ns (0 when none).
+Duration meanOf(std::int64_t sum, std::size_t n) {
+  return n == 0 ? Duration(0) : Duration(sum / static_cast<std::int64_t>(n));
+}
+
 double ratio(std::size_t part, std::size_t whole) {
   return whole == 0 ? 0.0 : static_cast<double>(part) / static_cast<double>(whole);
 }
@@ -128,6 +133,9 @@ Result<void> validateHealthParams(const HealthParams& p, std::size_t targets) {
     return bad(fmt::format(
         "loss thresholds must satisfy 0 <= degraded_loss <= down_loss <= 1, got {} and {}",
         p.degraded_loss, p.down_loss));
+  }
+  if (p.degraded_rtt_mean && p.degraded_rtt_mean->count() <= 0) {
+    return bad("degraded_rtt_mean must be positive");
   }
   if (p.degraded_rtt_p95 && p.degraded_rtt_p95->count() <= 0) {
     return bad("degraded_rtt_p95 must be positive");
@@ -222,6 +230,7 @@ void LinkHealth::push(Target& t, const ProbeSample& s) {
     } else {
       const auto it = std::lower_bound(t.sorted_rtt.begin(), t.sorted_rtt.end(), old);
       t.sorted_rtt.erase(it);
+      t.rtt_sum -= old;
     }
     --t.count;
   }
@@ -238,6 +247,7 @@ void LinkHealth::push(Target& t, const ProbeSample& s) {
   } else {
     t.sorted_rtt.insert(std::upper_bound(t.sorted_rtt.begin(), t.sorted_rtt.end(), value),
                         value);
+    t.rtt_sum += value;
     t.consecutive_successes = saturatingIncrement(t.consecutive_successes);
     t.consecutive_misses = 0;
   }
@@ -251,12 +261,14 @@ void LinkHealth::restartWindow(Target& t) {
   t.count = keep;
   t.lost = 0;
   t.sorted_rtt.clear();
+  t.rtt_sum = 0;
   for (std::size_t i = 0; i < keep; ++i) {
     const std::int64_t v = t.ring[(t.head + params_.window - 1 - i) % params_.window];
     if (v < 0) {
       ++t.lost;
     } else {
       t.sorted_rtt.push_back(v);
+      t.rtt_sum += v;
     }
   }
   std::sort(t.sorted_rtt.begin(), t.sorted_rtt.end());
@@ -268,6 +280,7 @@ Measurement LinkHealth::measure(const Target& t) const {
   m.lost = t.lost;
   m.loss = ratio(t.lost, t.count);
   m.rtt_samples = t.sorted_rtt.size();
+  m.rtt_mean = meanOf(t.rtt_sum, t.sorted_rtt.size());
   m.rtt_p50 = Duration(percentile(t.sorted_rtt, 50));
   m.rtt_p95 = Duration(percentile(t.sorted_rtt, 95));
   m.rtt_p99 = Duration(percentile(t.sorted_rtt, 99));
@@ -286,11 +299,13 @@ Measurement LinkHealth::aggregate() const {
   }
   Measurement m;
   std::vector<std::int64_t> all;
+  std::int64_t sum = 0;
   m.consecutive_successes = INT_MAX;
   for (const Target& t : targets_) {
     m.samples += t.count;
     m.lost += t.lost;
     all.insert(all.end(), t.sorted_rtt.begin(), t.sorted_rtt.end());
+    sum += t.rtt_sum;
     m.consecutive_misses = std::max(m.consecutive_misses, t.consecutive_misses);
     m.consecutive_successes = std::min(m.consecutive_successes, t.consecutive_successes);
     if (!t.last_error.empty()) {
@@ -300,6 +315,7 @@ Measurement LinkHealth::aggregate() const {
   std::sort(all.begin(), all.end());
   m.loss = ratio(m.lost, m.samples);
   m.rtt_samples = all.size();
+  m.rtt_mean = meanOf(sum, all.size());
   m.rtt_p50 = Duration(percentile(all, 50));
   m.rtt_p95 = Duration(percentile(all, 95));
   m.rtt_p99 = Duration(percentile(all, 99));
@@ -329,7 +345,22 @@ PathState LinkHealth::classifyUsable(const Target& t, std::string* why) const {
     }
     return PathState::Degraded;
   }
-  if (params_.degraded_rtt_p95 && t.sorted_rtt.size() >= min_samples_) {
+  const bool enough_rtt = t.sorted_rtt.size() >= min_samples_;
+  if (params_.degraded_rtt_mean && enough_rtt) {
+    const Duration mean = meanOf(t.rtt_sum, t.sorted_rtt.size());
+    if (mean > *params_.degraded_rtt_mean) {
+      if (why != nullptr) {
+        const Measurement m = measure(t);
+        *why = fmt::format(
+            "rtt mean {} above the degraded threshold {} (loss {} over {}, rtt "
+            "p50 {} p95 {})",
+            millis(mean), millis(*params_.degraded_rtt_mean), percent(m.loss), m.samples,
+            millis(m.rtt_p50), millis(m.rtt_p95));
+      }
+      return PathState::Degraded;
+    }
+  }
+  if (params_.degraded_rtt_p95 && enough_rtt) {
     const Duration p95(percentile(t.sorted_rtt, 95));
     if (p95 > *params_.degraded_rtt_p95) {
       if (why != nullptr) {
@@ -417,12 +448,13 @@ bool LinkHealth::evaluate(Target& t, MonoTime now) {
         t.reason = fmt::format("{} consecutive probes answered ({})", m.consecutive_successes,
                                describe(m, Part::Loss | Part::Rtt));
       } else {
-        t.reason = fmt::format("{} within limits (degraded above loss {}{})",
-                               describe(m, Part::Loss | Part::Rtt),
-                               percent(params_.degraded_loss),
-                               params_.degraded_rtt_p95
-                                   ? " or rtt p95 " + millis(*params_.degraded_rtt_p95)
-                                   : std::string());
+        t.reason = fmt::format(
+            "{} within limits (degraded above loss {}{}{})", describe(m, Part::Loss | Part::Rtt),
+            percent(params_.degraded_loss),
+            params_.degraded_rtt_mean ? " or rtt mean " + millis(*params_.degraded_rtt_mean)
+                                      : std::string(),
+            params_.degraded_rtt_p95 ? " or rtt p95 " + millis(*params_.degraded_rtt_p95)
+                                     : std::string());
       }
       break;
     case PathState::Unknown:

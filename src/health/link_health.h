@@ -17,9 +17,9 @@
 //     restart, 17 lost + 3 answered probes would read as 85% loss and send it straight back
 //     Down.) A target starting in Unknown becomes usable after `rise` consecutive answers or
 //     once `min_samples` results show loss at or below `down_loss`.
-//   * A usable target is Degraded while its loss is above `degraded_loss`, or its RTT p95 is
-//     above `degraded_rtt_p95` (when set), both judged once `min_samples` results (answered
-//     results, for RTT) are in the window; otherwise Up.
+//   * A usable target is Degraded while its loss is above `degraded_loss`, its mean RTT above
+//     `degraded_rtt_mean` or its RTT p95 above `degraded_rtt_p95` (each when set), judged once
+//     `min_samples` results (answered results, for RTT) are in the window; otherwise Up.
 //   * The path is Up when at least `quorum` targets are Up, Degraded when at least `quorum`
 //     are Up or Degraded, Down when so many targets are Down that the quorum cannot be met,
 //     and Unknown otherwise (start-up).
@@ -70,8 +70,13 @@ struct HealthParams {
   // Down while the window's loss ratio is above this (0.50 = 50%).
   // Requires: 0 <= degraded_loss <= down_loss <= 1.
   double down_loss = 0.50;
-  // Degraded while the RTT p95 of the answered probes in the window is above this. Unset:
-  // latency never degrades a path.
+  // Degraded while the mean RTT of the answered probes in the window is above this (the
+  // average latency that dpinger and pfSense gateway groups compare). Unset: not checked.
+  std::optional<Duration> degraded_rtt_mean;
+  // Degraded while the RTT p95 (nearest rank) of the answered probes in the window is above
+  // this: a tail of slow replies that the mean hides. With fewer than 20 answered probes in
+  // the window the p95 is the slowest of them. Unset: not checked. With neither RTT threshold
+  // set, latency never degrades a path.
   std::optional<Duration> degraded_rtt_p95;
   // Targets that must be Up (or usable, for Degraded) for the path to be. Requires:
   // 1 <= quorum <= number of targets.
@@ -110,6 +115,7 @@ struct Measurement {
   std::size_t lost = 0;     // lost results in the window
   double loss = 0;          // lost / samples (0 when empty)
   std::size_t rtt_samples = 0;  // answered results in the window
+  Duration rtt_mean{0};         // mean RTT of the answered results (0 if none)
   Duration rtt_p50{0};      // nearest-rank percentiles of the answered results' RTT (0 if none)
   Duration rtt_p95{0};
   Duration rtt_p99{0};
@@ -199,6 +205,7 @@ class LinkHealth {
     std::size_t count = 0;  // results in the ring
     std::size_t lost = 0;
     std::vector<std::int64_t> sorted_rtt;  // answered RTTs in the window, ascending
+    std::int64_t rtt_sum = 0;              // their sum in ns (the mean without a pass)
     int consecutive_misses = 0;
     int consecutive_successes = 0;
     PathState state = PathState::Unknown;

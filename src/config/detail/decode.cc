@@ -39,9 +39,9 @@ const std::vector<std::string_view> kPathProbeKeys = {"targets", "kind",   "quor
                                                       "source",  "interface", "fwmark"};
 const std::vector<std::string_view> kAdaptiveTimeoutKeys = {"enabled", "min", "rttvar_factor",
                                                             "margin"};
-const std::vector<std::string_view> kHealthKeys = {"window",    "rise",         "fall",
-                                                   "degraded_loss", "down_loss", "degraded_rtt",
-                                                   "damping"};
+const std::vector<std::string_view> kHealthKeys = {"window",           "rise",      "fall",
+                                                   "degraded_loss",    "down_loss", "degraded_rtt",
+                                                   "degraded_rtt_p95", "damping"};
 const std::vector<std::string_view> kDampingKeys = {"enabled", "half_life", "penalty",
                                                     "suppress", "reuse",    "max_suppress"};
 const std::vector<std::string_view> kPathKeys = {"name",     "kind",     "az",       "priority",
@@ -388,6 +388,7 @@ class Decoder {
     m.getRatio("degraded_loss", out.degraded_loss);
     m.getRatio("down_loss", out.down_loss);
     m.get("degraded_rtt", out.degraded_rtt, Duration::zero(), minutes(1));
+    m.get("degraded_rtt_p95", out.degraded_rtt_p95, Duration::zero(), minutes(1));
     if (const YamlNode* n = m.find("damping")) {
       MapReader d(ctx_, *n, m.pathOf("damping"), kDampingKeys);
       DampingSettings& damping = out.damping;
@@ -1350,6 +1351,7 @@ const std::unordered_map<std::string_view, std::string_view>& misplacedKeyHints(
       {"degraded_loss", "health or paths[].health"},
       {"down_loss", "health or paths[].health"},
       {"degraded_rtt", "health or paths[].health"},
+      {"degraded_rtt_p95", "health or paths[].health"},
       {"damping", "health or paths[].health"},
       {"half_life", "health.damping"},
       {"penalty", "health.damping"},

@@ -168,6 +168,15 @@ class EngineTest : public ::testing::Test {
     settle();
   }
 
+  // One round in which every path answers, DX after `dx_rtt`.
+  void rttRound(Duration dx_rtt) {
+    clock_.advance(std::chrono::milliseconds(100));
+    prober_.succeedForTest("dx", 0, clock_.now(), dx_rtt);
+    result("vpn-a", true);
+    result("vpn-b", true);
+    settle();
+  }
+
   void result(const std::string& path, bool ok) {
     if (ok) {
       prober_.succeedForTest(path, 0, clock_.now(), std::chrono::microseconds(600));
@@ -445,6 +454,61 @@ TEST_F(EngineTest, DriftCheckIntervalRereadsLinuxTablesAndRepairsDrift) {
   advance(std::chrono::milliseconds(200));
   EXPECT_EQ(tables_["rtb-b"]->listCount(), before + 1);
   EXPECT_EQ(routeOf("rtb-b"), kDx);
+}
+
+// kConfig with `health: {HEALTH}` on the dx path.
+std::string withDxHealth(const std::string& health) {
+  std::string text = kConfig;
+  const std::string hop = "    next_hop: {via: 10.255.1.2, dev: dx}\n";
+  text.insert(text.find(hop) + hop.size(), "    health: {" + health + "}\n");
+  return text;
+}
+
+// health.degraded_rtt is the mean RTT over the window (docs/config.md), from YAML to behaviour:
+// one slow reply among fast ones leaves DX up under a 50ms threshold (mean 49ms, although its
+// p95 is 400ms); a slow link degrades it and the gateways take over.
+TEST_F(EngineTest, DegradedRttComparesTheMeanRtt) {
+  makeEngine();
+  ASSERT_TRUE(engine_->start(loadConfig(withDxHealth("degraded_rtt: 50ms"))));
+  settle();
+  for (int i = 0; i < 10; ++i) {
+    rttRound(std::chrono::milliseconds(i == 9 ? 400 : 10));
+  }
+  auto dx = [&] { return engine_->statusJson()["paths"][0]; };
+  EXPECT_EQ(dx()["rtt_mean_ms"], 49.0);
+  EXPECT_EQ(dx()["rtt_p95_ms"], 400.0);
+  EXPECT_EQ(dx()["state"], "up");
+  EXPECT_EQ(count(EventKind::PathDegraded), 0);
+  for (int i = 0; i < 3; ++i) {
+    rttRound(std::chrono::milliseconds(80));  // mean 49 → 56 → 63 → 70
+  }
+  EXPECT_EQ(dx()["state"], "degraded");
+  const auto* degraded = last(EventKind::PathDegraded);
+  ASSERT_NE(degraded, nullptr);
+  EXPECT_NE(degraded->reason.find("rtt mean 56.0ms above the degraded threshold 50.0ms"),
+            std::string::npos)
+      << degraded->reason;
+  // An Up gateway beats a Degraded DX once it has been up for the hold-down (5 s).
+  EXPECT_EQ(routeOf("rtb-a"), kDx);
+  advance(std::chrono::seconds(5));
+  EXPECT_EQ(routeOf("rtb-a"), kVpnA);
+  EXPECT_EQ(routeOf("rtb-b"), kVpnB);
+}
+
+// health.degraded_rtt_p95 judges the tail: the same single slow reply degrades DX.
+TEST_F(EngineTest, DegradedRttP95ComparesThePercentile) {
+  makeEngine();
+  ASSERT_TRUE(engine_->start(loadConfig(withDxHealth("degraded_rtt_p95: 100ms"))));
+  settle();
+  for (int i = 0; i < 10; ++i) {
+    rttRound(std::chrono::milliseconds(i == 9 ? 400 : 10));
+  }
+  EXPECT_EQ(engine_->statusJson()["paths"][0]["state"], "degraded");
+  const auto* degraded = last(EventKind::PathDegraded);
+  ASSERT_NE(degraded, nullptr);
+  EXPECT_NE(degraded->reason.find("rtt p95 400.0ms above the degraded threshold 100.0ms"),
+            std::string::npos)
+      << degraded->reason;
 }
 
 TEST_F(EngineTest, ReloadKeepsHealthAndRejectsBadConfig) {
