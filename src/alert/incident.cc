@@ -194,9 +194,17 @@ std::vector<Alert> IncidentTracker::flushAll() { return takeDue(std::nullopt); }
 
 std::optional<MonoTime> IncidentTracker::nextDeadline() const {
   std::optional<MonoTime> next;
+  const auto earliest = [&next](MonoTime t) {
+    if (!next || t < *next) {
+      next = t;
+    }
+  };
   for (const auto& [key, inc] : incidents_) {
-    if (inc.confirm_by && (!next || *inc.confirm_by < *next)) {
-      next = inc.confirm_by;
+    if (inc.confirm_by) {
+      earliest(*inc.confirm_by);
+    } else if (options_.repeat_interval > Duration::zero() && !firingHeld(key)) {
+      // (With its FIRING still held, remind() waits for it: that deadline is below.)
+      earliest(inc.last_announced + options_.repeat_interval);
     }
   }
   for (const Pending& p : pending_) {
@@ -220,6 +228,12 @@ IncidentTracker::Pending* IncidentTracker::pendingFor(const std::string& fingerp
     }
   }
   return nullptr;
+}
+
+bool IncidentTracker::firingHeld(const std::string& key) const {
+  return std::any_of(pending_.begin(), pending_.end(), [&key](const Pending& p) {
+    return p.alert.fingerprint == key && p.alert.status == AlertStatus::Firing && !p.alert.brief;
+  });
 }
 
 IncidentTracker::Pending* IncidentTracker::windowOfSite(const std::string& site, MonoTime now) {
@@ -491,6 +505,12 @@ void IncidentTracker::restore(const IncidentRecord& r, MonoTime now, WallTime wa
   auto since = std::max<Duration>(std::chrono::duration_cast<Duration>(wall_now - r.last_announced),
                                   Duration::zero());
   inc.last_announced = now - since;
+  // ... but no reminder before the restarted daemon's first verdicts: a path that healed
+  // meanwhile gets its RESOLVED, not a "still open" first.
+  if (options_.repeat_interval > Duration::zero()) {
+    inc.last_announced =
+        std::max(inc.last_announced, now - options_.repeat_interval + options_.restore_confirm);
+  }
   inc.fail_static_tables.insert(r.fail_static_tables.begin(), r.fail_static_tables.end());
   inc.restored = true;
   // Paths report up or down with their first probes, and a path incident resolves on
@@ -533,6 +553,38 @@ void IncidentTracker::expireUnconfirmed(MonoTime now, WallTime wall_now) {
                " of the daemon restart";
     e.message = "incident closed: " + e.reason;
     resolve(key, e, now);
+  }
+}
+
+void IncidentTracker::remind(MonoTime now, WallTime wall_now) {
+  if (options_.repeat_interval <= Duration::zero()) {
+    return;
+  }
+  for (auto& [key, inc] : incidents_) {
+    if (inc.confirm_by || now - inc.last_announced < options_.repeat_interval) {
+      continue;
+    }
+    // Announced when its FIRING leaves the window: not before.
+    if (firingHeld(key)) {
+      continue;
+    }
+    inc.last_announced = now;
+    Alert a;
+    a.fingerprint = key;
+    a.status = AlertStatus::Firing;
+    a.severity = inc.severity;
+    a.opening = inc.opening;
+    a.started = inc.started;
+    a.update = true;
+    a.reminder = true;
+    addEvent(a, inc.opening);
+    for (const std::string& table : inc.fail_static_tables) {
+      addUnique(a.route_tables, table);
+    }
+    a.time = wall_now;
+    // Due at once: there is nothing to group (events of the incident arriving meanwhile
+    // join it until the owner takes it, in the same pass).
+    pending_.push_back(Pending{std::move(a), now, next_order_++});
   }
 }
 

@@ -31,6 +31,11 @@
 //   - Duplicates are suppressed: the same opening event for an open incident joins it (and
 //     is counted), unless it raises the severity (degraded → down: an "update" alert) or the
 //     incident was last announced more than `repeat_interval` ago (a reminder).
+//   - Reminders need no new event: remind() re-announces every open incident whose FIRING
+//     (or last reminder) is `repeat_interval` old — a path that stays down gets a "still open
+//     after 4h" FIRING every repeat_interval until it resolves; nextDeadline() includes the
+//     next reminder so that the owner's timer wakes for it. A restored fail_static /
+//     route_error incident is not reminded of before an event confirms it.
 //   - One-shot notable events (route_drift, config_rejected, journal_overflow, drain,
 //     undrain, leader_changed, daemon_started/stopped, config_loaded, route_changed with no
 //     incident) become alerts of their own, grouped by site + kind within the window, and
@@ -129,6 +134,11 @@ class IncidentTracker {
   // Resolves the restored incidents whose `restore_confirm` passed unconfirmed at `now`
   // (their RESOLVED alerts are then held as usual; see due()).
   void expireUnconfirmed(MonoTime now, WallTime wall_now);
+  // Re-announces every open incident last announced `repeat_interval` or more before `now`
+  // (none when repeat_interval is 0): a FIRING reminder (update and reminder set, time
+  // `wall_now`) due at once, i.e. returned by the next due(now). Its FIRING still held in
+  // its window, or a restored incident not confirmed yet, is not reminded of.
+  void remind(MonoTime now, WallTime wall_now);
   // Keys of the open incidents, sorted.
   std::vector<std::string> openKeys() const;
   const TrackerStats& stats() const { return stats_; }
@@ -158,6 +168,8 @@ class IncidentTracker {
 
   Pending& hold(Alert alert, MonoTime now);
   Pending* pendingFor(const std::string& fingerprint, AlertStatus status);
+  // Whether the FIRING of incident `key` is still held in its window.
+  bool firingHeld(const std::string& key) const;
   Pending* windowOfSite(const std::string& site, MonoTime now);
   void addEvent(Alert& alert, const journal::Event& e);
   // Appends `item` to the ", "-separated `list` unless it is there already.

@@ -155,7 +155,12 @@ struct HealthSettings {
   int fall = 3;                 // consecutive failed rounds before → Down, 1..100
   double degraded_loss = 0.10;  // loss ratio over the window that makes a path Degraded
   double down_loss = 0.50;      // loss ratio that makes it Down; degraded_loss < down_loss ≤ 1
-  Duration degraded_rtt = Duration::zero();  // mean RTT above this is Degraded; 0 = off
+  // Mean RTT of the answered probes over the window above which a path is Degraded (what
+  // dpinger / pfSense latency thresholds compare); 0 = off.
+  Duration degraded_rtt = Duration::zero();
+  // p95 (nearest rank) of the same RTTs above which a path is Degraded: the tail of slow
+  // replies that the mean hides; 0 = off.
+  Duration degraded_rtt_p95 = Duration::zero();
   // Hysteresis: a Degraded path is Up (clean) again only at or below these. Negative / zero:
   // the defaults, half of degraded_loss and 80% of degraded_rtt (health/link_health.h).
   double degraded_clear_loss = -1;

@@ -42,14 +42,19 @@ health::HealthParams healthParams(const config::PathConfig& path) {
   p.min_samples = std::min<std::size_t>(p.window, static_cast<std::size_t>(h.window));
   p.degraded_loss = h.degraded_loss;
   p.down_loss = h.down_loss;
+  // health.degraded_rtt is the mean RTT over the window (docs/config.md), degraded_rtt_p95
+  // its p95; 0 leaves a threshold off.
   if (h.degraded_rtt > Duration::zero()) {
-    p.degraded_rtt_p95 = h.degraded_rtt;
+    p.degraded_rtt_mean = h.degraded_rtt;
+  }
+  if (h.degraded_rtt_p95 > Duration::zero()) {
+    p.degraded_rtt_p95 = h.degraded_rtt_p95;
   }
   if (h.degraded_clear_loss >= 0) {
     p.degraded_clear_loss = h.degraded_clear_loss;
   }
   if (h.degraded_clear_rtt > Duration::zero()) {
-    p.degraded_clear_rtt_p95 = h.degraded_clear_rtt;
+    p.degraded_clear_rtt_mean = h.degraded_clear_rtt;
   }
   p.quorum = static_cast<std::size_t>(path.probe.quorum);
   p.damping = h.damping.enabled;
@@ -81,6 +86,7 @@ bool sameProbing(const config::PathConfig& a, const config::PathConfig& b) {
          a.health.degraded_rtt == b.health.degraded_rtt &&
          a.health.degraded_clear_loss == b.health.degraded_clear_loss &&
          a.health.degraded_clear_rtt == b.health.degraded_clear_rtt &&
+         a.health.degraded_rtt_p95 == b.health.degraded_rtt_p95 &&
          a.health.damping.enabled == b.health.damping.enabled &&
          a.health.damping.half_life == b.health.damping.half_life &&
          a.health.damping.penalty == b.health.damping.penalty &&
@@ -426,6 +432,13 @@ Result<void> Engine::build(config::Config config, bool is_reload) {
   for (auto& t : tables) {
     if (existing.count(t->cfg->id) == 0) {
       reconciler_->addTable(*t->table, now);
+    }
+    // Linux tables are re-read every backends.linux.drift_check_interval (the netlink monitor
+    // reports most changes at once; this catches what it missed). Other backends keep the
+    // reconciler's default.
+    if (t->cfg->backend == config::BackendKind::Linux) {
+      reconciler_->setFullCheckInterval(t->cfg->id,
+                                        cfg->backends.linux_backend.drift_check_interval, now);
     }
     for (const auto& d : t->cfg->destinations) {
       (void)reconciler_->track(route::RouteKey{t->cfg->id, d}, now);
@@ -1218,6 +1231,7 @@ nlohmann::json Engine::statusJson() const {
     pj["reason"] = st.reason;
     pj["loss"] = st.measured.loss;
     pj["samples"] = st.measured.samples;
+    pj["rtt_mean_ms"] = millis(st.measured.rtt_mean);  // what health.degraded_rtt compares
     pj["rtt_p50_ms"] = millis(st.measured.rtt_p50);
     pj["rtt_p95_ms"] = millis(st.measured.rtt_p95);
     pj["rtt_p99_ms"] = millis(st.measured.rtt_p99);

@@ -56,6 +56,11 @@ std::int64_t percentile(const std::vector<std::int64_t>& sorted, std::size_t pct
   return sorted[rank - 1];
 }
 
+// The mean of `n` RTTs summing to `sum` ns (0 when none).
+Duration meanOf(std::int64_t sum, std::size_t n) {
+  return n == 0 ? Duration(0) : Duration(sum / static_cast<std::int64_t>(n));
+}
+
 double ratio(std::size_t part, std::size_t whole) {
   return whole == 0 ? 0.0 : static_cast<double>(part) / static_cast<double>(whole);
 }
@@ -138,6 +143,15 @@ Result<void> validateHealthParams(const HealthParams& p, std::size_t targets) {
     return bad(
         "degraded_clear_rtt_p95 needs degraded_rtt_p95 and must be positive and not "
         "above it");
+  }
+  if (p.degraded_clear_rtt_mean &&
+      (p.degraded_clear_rtt_mean->count() <= 0 || !p.degraded_rtt_mean ||
+       *p.degraded_clear_rtt_mean > *p.degraded_rtt_mean)) {
+    return bad("degraded_clear_rtt_mean needs degraded_rtt_mean and must be positive and not "
+               "above it");
+  }
+  if (p.degraded_rtt_mean && p.degraded_rtt_mean->count() <= 0) {
+    return bad("degraded_rtt_mean must be positive");
   }
   if (p.degraded_rtt_p95 && p.degraded_rtt_p95->count() <= 0) {
     return bad("degraded_rtt_p95 must be positive");
@@ -230,6 +244,7 @@ void LinkHealth::push(Target& t, const ProbeSample& s) {
     } else {
       const auto it = std::lower_bound(t.sorted_rtt.begin(), t.sorted_rtt.end(), old);
       t.sorted_rtt.erase(it);
+      t.rtt_sum -= old;
     }
     --t.count;
   }
@@ -244,7 +259,9 @@ void LinkHealth::push(Target& t, const ProbeSample& s) {
     t.consecutive_successes = 0;
     t.last_error.assign(s.error.empty() ? std::string_view("no reply") : s.error);
   } else {
-    t.sorted_rtt.insert(std::upper_bound(t.sorted_rtt.begin(), t.sorted_rtt.end(), value), value);
+    t.sorted_rtt.insert(std::upper_bound(t.sorted_rtt.begin(), t.sorted_rtt.end(), value),
+                        value);
+    t.rtt_sum += value;
     t.consecutive_successes = saturatingIncrement(t.consecutive_successes);
     t.consecutive_misses = 0;
   }
@@ -258,12 +275,14 @@ void LinkHealth::restartWindow(Target& t) {
   t.count = keep;
   t.lost = 0;
   t.sorted_rtt.clear();
+  t.rtt_sum = 0;
   for (std::size_t i = 0; i < keep; ++i) {
     const std::int64_t v = t.ring[(t.head + params_.window - 1 - i) % params_.window];
     if (v < 0) {
       ++t.lost;
     } else {
       t.sorted_rtt.push_back(v);
+      t.rtt_sum += v;
     }
   }
   std::sort(t.sorted_rtt.begin(), t.sorted_rtt.end());
@@ -275,6 +294,7 @@ Measurement LinkHealth::measure(const Target& t) const {
   m.lost = t.lost;
   m.loss = ratio(t.lost, t.count);
   m.rtt_samples = t.sorted_rtt.size();
+  m.rtt_mean = meanOf(t.rtt_sum, t.sorted_rtt.size());
   m.rtt_p50 = Duration(percentile(t.sorted_rtt, 50));
   m.rtt_p95 = Duration(percentile(t.sorted_rtt, 95));
   m.rtt_p99 = Duration(percentile(t.sorted_rtt, 99));
@@ -293,11 +313,13 @@ Measurement LinkHealth::aggregate() const {
   }
   Measurement m;
   std::vector<std::int64_t> all;
+  std::int64_t sum = 0;
   m.consecutive_successes = INT_MAX;
   for (const Target& t : targets_) {
     m.samples += t.count;
     m.lost += t.lost;
     all.insert(all.end(), t.sorted_rtt.begin(), t.sorted_rtt.end());
+    sum += t.rtt_sum;
     m.consecutive_misses = std::max(m.consecutive_misses, t.consecutive_misses);
     m.consecutive_successes = std::min(m.consecutive_successes, t.consecutive_successes);
     if (!t.last_error.empty()) {
@@ -307,6 +329,7 @@ Measurement LinkHealth::aggregate() const {
   std::sort(all.begin(), all.end());
   m.loss = ratio(m.lost, m.samples);
   m.rtt_samples = all.size();
+  m.rtt_mean = meanOf(sum, all.size());
   m.rtt_p50 = Duration(percentile(all, 50));
   m.rtt_p95 = Duration(percentile(all, 95));
   m.rtt_p99 = Duration(percentile(all, 99));
@@ -339,9 +362,26 @@ PathState LinkHealth::classifyUsable(const Target& t, std::string* why) const {
     }
     return PathState::Degraded;
   }
+  const bool enough_rtt = t.sorted_rtt.size() >= min_samples_;
+  const std::optional<Duration> mean_limit =
+      degraded ? params_.clearRttMean() : params_.degraded_rtt_mean;
+  if (mean_limit && enough_rtt) {
+    const Duration mean = meanOf(t.rtt_sum, t.sorted_rtt.size());
+    if (mean > *mean_limit) {
+      if (why != nullptr) {
+        const Measurement m = measure(t);
+        *why = fmt::format(
+            "rtt mean {} above the degraded threshold {} (loss {} over {}, rtt "
+            "p50 {} p95 {})",
+            millis(mean), millis(*params_.degraded_rtt_mean), percent(m.loss), m.samples,
+            millis(m.rtt_p50), millis(m.rtt_p95));
+      }
+      return PathState::Degraded;
+    }
+  }
   const std::optional<Duration> rtt_limit =
       degraded ? params_.clearRttP95() : params_.degraded_rtt_p95;
-  if (rtt_limit && t.sorted_rtt.size() >= min_samples_) {
+  if (rtt_limit && enough_rtt) {
     const Duration p95(percentile(t.sorted_rtt, 95));
     if (p95 > *rtt_limit || (degraded && t.clean_run < params_.window)) {
       if (why != nullptr) {
@@ -366,6 +406,9 @@ bool LinkHealth::evaluate(Target& t, MonoTime now) {
   if (t.state == PathState::Degraded) {
     // Hysteresis: count the results in a row whose window is clean (see the header).
     bool clean = enough && loss <= params_.clearLoss();
+    if (clean && params_.clearRttMean() && t.sorted_rtt.size() >= min_samples_) {
+      clean = meanOf(t.rtt_sum, t.sorted_rtt.size()) <= *params_.clearRttMean();
+    }
     if (clean && params_.clearRttP95() && t.sorted_rtt.size() >= min_samples_) {
       clean = Duration(percentile(t.sorted_rtt, 95)) <= *params_.clearRttP95();
     }
@@ -450,16 +493,20 @@ bool LinkHealth::evaluate(Target& t, MonoTime now) {
                                describe(m, Part::Loss | Part::Rtt));
       } else {
         if (t.state == PathState::Degraded) {
-          t.reason =
-              fmt::format("{} clean again (at or below loss {}{}; degraded above {})",
-                          describe(m, Part::Loss | Part::Rtt), percent(params_.clearLoss()),
-                          params_.clearRttP95() ? " and rtt p95 " + millis(*params_.clearRttP95())
-                                                : std::string(),
-                          percent(params_.degraded_loss));
+          t.reason = fmt::format(
+              "{} clean again (at or below loss {}{}{}; degraded above {})",
+              describe(m, Part::Loss | Part::Rtt), percent(params_.clearLoss()),
+              params_.clearRttMean() ? " and rtt mean " + millis(*params_.clearRttMean())
+                                     : std::string(),
+              params_.clearRttP95() ? " and rtt p95 " + millis(*params_.clearRttP95())
+                                    : std::string(),
+              percent(params_.degraded_loss));
         } else {
           t.reason = fmt::format(
-              "{} within limits (degraded above loss {}{})", describe(m, Part::Loss | Part::Rtt),
+              "{} within limits (degraded above loss {}{}{})", describe(m, Part::Loss | Part::Rtt),
               percent(params_.degraded_loss),
+              params_.degraded_rtt_mean ? " or rtt mean " + millis(*params_.degraded_rtt_mean)
+                                        : std::string(),
               params_.degraded_rtt_p95 ? " or rtt p95 " + millis(*params_.degraded_rtt_p95)
                                        : std::string());
         }

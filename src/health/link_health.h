@@ -17,16 +17,16 @@
 //     restart, 17 lost + 3 answered probes would read as 85% loss and send it straight back
 //     Down.) A target starting in Unknown becomes usable after `rise` consecutive answers or
 //     once `min_samples` results show loss at or below `down_loss`.
-//   * A usable target becomes Degraded when its loss is above `degraded_loss`, or its RTT p95 is
-//     above `degraded_rtt_p95` (when set), both judged once `min_samples` results (answered
-//     results, for RTT) are in the window; otherwise it is Up.
+//   * A usable target becomes Degraded when its loss is above `degraded_loss`, its mean RTT
+//     above `degraded_rtt_mean` or its RTT p95 above `degraded_rtt_p95` (each when set), judged
+//     once `min_samples` results (answered results, for RTT) are in the window; else it is Up.
 //   * Hysteresis: a Degraded target is Up again only once its loss has been at or below
-//     `degraded_clear_loss` (default: half of degraded_loss) and its RTT p95 at or below
-//     `degraded_clear_rtt_p95` (default: 80% of degraded_rtt_p95) for `window` results in a row
-//     (a whole window of clean measurements). A link that loses 30% of its probes measures 25%
-//     over one window of 20 and 35% over the next, and now and then 15%; with one threshold it
-//     would flip between Up and Degraded every second or two, and the policy (Up beats
-//     Degraded, failback after an Up hold-down) would move routes back and forth with it.
+//     `degraded_clear_loss` (default: half of degraded_loss) and its RTT mean and p95 at or
+//     below their clear thresholds (default: 80% of the degraded ones) for `window` results in
+//     a row (a whole window of clean measurements). A link that loses 30% of its probes
+//     measures 25% over one window of 20 and 35% over the next, and now and then 15%; with one
+//     threshold it would flip between Up and Degraded every second or two, and the policy (Up
+//     beats Degraded, failback after an Up hold-down) would move routes back and forth with it.
 //     Simulated over an hour of 10 probes/s at 30% random loss, window 20 (see the unit tests):
 //     one threshold gives ~1,400 Up/Degraded flips, the gap alone ~330, the gap held for a
 //     window ~35, and none of those Up periods lasts a 5 s hold-down more than a few times an
@@ -83,22 +83,35 @@ struct HealthParams {
   // Down while the window's loss ratio is above this (0.50 = 50%).
   // Requires: 0 <= degraded_loss <= down_loss <= 1.
   double down_loss = 0.50;
-  // Degraded while the RTT p95 of the answered probes in the window is above this. Unset:
-  // latency never degrades a path.
+  // Degraded while the mean RTT of the answered probes in the window is above this (the
+  // average latency that dpinger and pfSense gateway groups compare). Unset: not checked.
+  std::optional<Duration> degraded_rtt_mean;
+  // Degraded while the RTT p95 (nearest rank) of the answered probes in the window is above
+  // this: a tail of slow replies that the mean hides. With fewer than 20 answered probes in
+  // the window the p95 is the slowest of them. Unset: not checked. With neither RTT threshold
+  // set, latency never degrades a path.
   std::optional<Duration> degraded_rtt_p95;
   // Hysteresis (see above): a Degraded target is Up again only at or below these. Unset:
-  // degraded_loss / 2 and 80% of degraded_rtt_p95. Requires: clear <= the degraded threshold.
+  // degraded_loss / 2 and 80% of the RTT thresholds. Requires: clear <= the degraded threshold.
   std::optional<double> degraded_clear_loss;
+  std::optional<Duration> degraded_clear_rtt_mean;
   std::optional<Duration> degraded_clear_rtt_p95;
 
   // The thresholds in effect (defaults applied).
   double clearLoss() const { return degraded_clear_loss.value_or(degraded_loss / 2); }
+  std::optional<Duration> clearRttMean() const {
+    return clearOf(degraded_clear_rtt_mean, degraded_rtt_mean);
+  }
   std::optional<Duration> clearRttP95() const {
-    if (degraded_clear_rtt_p95) {
-      return degraded_clear_rtt_p95;
+    return clearOf(degraded_clear_rtt_p95, degraded_rtt_p95);
+  }
+  static std::optional<Duration> clearOf(const std::optional<Duration>& clear,
+                                         const std::optional<Duration>& degraded) {
+    if (clear) {
+      return clear;
     }
-    if (degraded_rtt_p95) {
-      return std::chrono::duration_cast<Duration>(*degraded_rtt_p95 * 4 / 5);
+    if (degraded) {
+      return std::chrono::duration_cast<Duration>(*degraded * 4 / 5);
     }
     return std::nullopt;
   }
@@ -139,6 +152,7 @@ struct Measurement {
   std::size_t lost = 0;         // lost results in the window
   double loss = 0;              // lost / samples (0 when empty)
   std::size_t rtt_samples = 0;  // answered results in the window
+  Duration rtt_mean{0};         // mean RTT of the answered results (0 if none)
   Duration rtt_p50{0};          // nearest-rank percentiles of the answered results' RTT (0 if none)
   Duration rtt_p95{0};
   Duration rtt_p99{0};
@@ -234,6 +248,7 @@ class LinkHealth {
     std::size_t count = 0;  // results in the ring
     std::size_t lost = 0;
     std::vector<std::int64_t> sorted_rtt;  // answered RTTs in the window, ascending
+    std::int64_t rtt_sum = 0;              // their sum in ns (the mean without a pass)
     int consecutive_misses = 0;
     int consecutive_successes = 0;
     // While Degraded: results in a row with the window at or below the clear thresholds.

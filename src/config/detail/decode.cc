@@ -11,6 +11,7 @@
 #include "config/detail/ids.h"
 #include "config/detail/suggest.h"
 #include "config/message_template.h"
+#include "config/schema.h"
 
 namespace pathpilot::config::detail {
 namespace {
@@ -45,6 +46,7 @@ const std::vector<std::string_view> kHealthKeys = {"window",
                                                    "degraded_loss",
                                                    "down_loss",
                                                    "degraded_rtt",
+                                                   "degraded_rtt_p95",
                                                    "degraded_clear_loss",
                                                    "degraded_clear_rtt",
                                                    "damping"};
@@ -85,6 +87,46 @@ const std::vector<std::string_view> kChannelKeys = {
     "region",   "endpoint_url", "ca_file", "timeout", "rate",  "templates"};
 const std::vector<std::string_view> kAlertRouteKeys = {"channels", "severity", "sites",
                                                        "links",    "kinds",    "resolved"};
+// Where each key list is used (config/schema.h). Every k...Keys list above is here: the key
+// test checks this table against docs/config.md, and that no list is missing from it.
+const std::vector<SchemaSection> kSchema = {
+    {"", &kTopKeys},
+    {"site", &kSiteKeys},
+    {"probe", &kProbeDefaultKeys},
+    {"probe.adaptive_timeout", &kAdaptiveTimeoutKeys},
+    {"health", &kHealthKeys},
+    {"health.damping", &kDampingKeys},
+    {"policy", &kPolicyKeys},
+    {"paths[]", &kPathKeys},
+    {"paths[].probe", &kPathProbeKeys},
+    {"paths[].probe.adaptive_timeout", &kAdaptiveTimeoutKeys},
+    {"paths[].next_hop", &kNextHopKeys},
+    {"paths[].recovery", &kRecoveryKeys},
+    {"paths[].recovery.backoff", &kBackoffKeys},
+    {"paths[].health", &kHealthKeys},
+    {"paths[].health.damping", &kDampingKeys},
+    {"route_tables[]", &kTableKeys},
+    {"backends", &kBackendsKeys},
+    {"backends.aws", &kAwsKeys},
+    {"backends.linux", &kLinuxKeys},
+    {"backends.exec", &kExecKeys},
+    {"monitor", &kMonitorKeys},
+    {"monitor.probe", &kPathProbeKeys},
+    {"monitor.probe.adaptive_timeout", &kAdaptiveTimeoutKeys},
+    {"journal", &kJournalKeys},
+    {"control", &kControlKeys},
+    {"api", &kApiKeys},
+    {"api.rate_limit", &kApiRateKeys},
+    {"alerts", &kAlertsKeys},
+    {"alerts.retry", &kAlertRetryKeys},
+    {"alerts.templates", &kTemplateKeys},
+    {"alerts.channels[]", &kChannelKeys},
+    {"alerts.channels[].rate", &kRateKeys},
+    {"alerts.channels[].templates", &kTemplateKeys},
+    {"alerts.routes[]", &kAlertRouteKeys},
+    {"<secret>", &kSecretKeys},
+};
+
 const std::initializer_list<std::pair<std::string_view, AlertChannelKind>> kChannelKinds = {
     {"smtp", AlertChannelKind::Smtp},         {"sns", AlertChannelKind::Sns},
     {"webhook", AlertChannelKind::Webhook},   {"slack", AlertChannelKind::Slack},
@@ -399,6 +441,7 @@ class Decoder {
     m.getRatio("degraded_loss", out.degraded_loss);
     m.getRatio("down_loss", out.down_loss);
     m.get("degraded_rtt", out.degraded_rtt, Duration::zero(), minutes(1));
+    m.get("degraded_rtt_p95", out.degraded_rtt_p95, Duration::zero(), minutes(1));
     m.getRatio("degraded_clear_loss", out.degraded_clear_loss);
     m.get("degraded_clear_rtt", out.degraded_clear_rtt, Duration::zero(), minutes(1));
     if (const YamlNode* n = m.find("damping")) {
@@ -1389,6 +1432,16 @@ class Decoder {
 
 void decodeConfig(const YamlNode& root, Context& ctx, Config& out) { Decoder(ctx, out).run(root); }
 
+}  // namespace pathpilot::config::detail
+
+namespace pathpilot::config {
+
+const std::vector<SchemaSection>& schemaSections() { return detail::kSchema; }
+
+}  // namespace pathpilot::config
+
+namespace pathpilot::config::detail {
+
 const std::unordered_map<std::string_view, std::string_view>& misplacedKeyHints() {
   static const std::unordered_map<std::string_view, std::string_view> hints = {
       {"targets", "paths[].probe"},
@@ -1411,6 +1464,7 @@ const std::unordered_map<std::string_view, std::string_view>& misplacedKeyHints(
       {"degraded_loss", "health or paths[].health"},
       {"down_loss", "health or paths[].health"},
       {"degraded_rtt", "health or paths[].health"},
+      {"degraded_rtt_p95", "health or paths[].health"},
       {"degraded_clear_loss", "health or paths[].health"},
       {"degraded_clear_rtt", "health or paths[].health"},
       {"damping", "health or paths[].health"},

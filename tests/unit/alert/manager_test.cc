@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "alert_test_util.h"
+#include "config/loader.h"
 #include "fakes/fake_clock.h"
 
 namespace pathpilot::alert {
@@ -122,6 +123,63 @@ TEST_F(AlertManagerTest, OutageThenRecoveryDeliversEverythingOnceInOrder) {
   EXPECT_EQ(got[2].path, "vpn-b");
   EXPECT_EQ(manager_->outboxDepth(), 0u);
   EXPECT_EQ(manager_->stats().channels[0].sent, 3u);
+}
+
+// alerts.repeat_interval from YAML to behaviour: a path that stays down is announced again
+// every repeat_interval by the manager's own timer (pump() here, the grouping thread's wait in
+// the daemon), with no new event, and the reminders stop with the RESOLVED.
+TEST_F(AlertManagerTest, RepeatIntervalRemindsOfAPathThatStaysDown) {
+  auto loaded = config::loadString(R"(
+site: {name: Beijing}
+paths:
+  - {name: dx, kind: dx, probe: {targets: [10.10.3.100], source: 10.0.1.10},
+     next_hop: {via: 10.0.1.1}}
+route_tables:
+  - {id: "101", backend: linux, table: 101, destinations: [10.10.0.0/16]}
+journal: {sqlite: "", jsonl: ""}
+alerts:
+  group_window: 10s
+  repeat_interval: 1h
+  channels: [{name: chat, kind: webhook, url: "http://127.0.0.1:9/hook"}]
+)",
+                                   "repeat.yaml");
+  ASSERT_TRUE(loaded) << loaded.error().message();
+  ASSERT_TRUE(loaded->alerts);
+  settings_ = *loaded->alerts;
+  settings_.outbox = (dir_ / "alerts.db").string();
+  FakeChannel& ch = open();
+  const WallTime opened = clock_.wallNow();
+  manager_->submit(event(EventKind::PathDown, clock_.wallNow(), "dx"));
+  manager_->pump();
+  clock_.advance(std::chrono::seconds(10));
+  manager_->pump();
+  ASSERT_EQ(ch.delivered().size(), 1u);
+  EXPECT_EQ(ch.delivered()[0].status, AlertStatus::Firing);
+  clock_.advance(std::chrono::minutes(59));
+  manager_->pump();
+  EXPECT_EQ(ch.delivered().size(), 1u);
+  for (int hours = 1; hours <= 2; ++hours) {
+    clock_.advance(opened + std::chrono::hours(hours) - clock_.wallNow());
+    manager_->pump();
+    ASSERT_EQ(ch.delivered().size(), 1u + static_cast<std::size_t>(hours));
+    const Notification& n = ch.delivered().back();
+    EXPECT_EQ(n.status, AlertStatus::Firing);
+    EXPECT_EQ(n.fingerprint, "Beijing/path/dx");
+    EXPECT_EQ(n.starts_at, opened);
+    EXPECT_NE(n.title.find("dx down (still open after " + std::to_string(hours) + "h)"),
+              std::string::npos)
+        << n.title;
+  }
+  manager_->submit(event(EventKind::PathUp, clock_.wallNow(), "dx"));
+  manager_->pump();
+  clock_.advance(std::chrono::seconds(10));
+  manager_->pump();
+  ASSERT_EQ(ch.delivered().size(), 4u);
+  EXPECT_EQ(ch.delivered().back().status, AlertStatus::Resolved);
+  clock_.advance(std::chrono::hours(5));
+  manager_->pump();
+  EXPECT_EQ(ch.delivered().size(), 4u);
+  EXPECT_EQ(manager_->openIncidents(), 0u);
 }
 
 TEST_F(AlertManagerTest, BackoffDoublesAndHonoursRetryAfter) {

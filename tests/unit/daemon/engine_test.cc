@@ -168,6 +168,15 @@ class EngineTest : public ::testing::Test {
     settle();
   }
 
+  // One round in which every path answers, DX after `dx_rtt`.
+  void rttRound(Duration dx_rtt) {
+    clock_.advance(std::chrono::milliseconds(100));
+    prober_.succeedForTest("dx", 0, clock_.now(), dx_rtt);
+    result("vpn-a", true);
+    result("vpn-b", true);
+    settle();
+  }
+
   void result(const std::string& path, bool ok) {
     if (ok) {
       prober_.succeedForTest(path, 0, clock_.now(), std::chrono::microseconds(600));
@@ -584,6 +593,99 @@ TEST_F(EngineTest, FailingTableDoesNotBlockTheOther) {
   tables_["rtb-a"]->clearFailures();
   advance(std::chrono::seconds(30));
   EXPECT_EQ(routeOf("rtb-a"), kVpnA);
+}
+
+// backends.linux.drift_check_interval, from YAML to behaviour: a route changed behind
+// pathpilot's back without a netlink notification is found by the periodic re-read of the
+// table and put back, every drift_check_interval (7 s here, then 2 s after a reload) rather
+// than the reconciler's own default.
+TEST_F(EngineTest, DriftCheckIntervalRereadsLinuxTablesAndRepairsDrift) {
+  std::string text = std::string(kConfig) + "backends: {linux: {drift_check_interval: 7s}}\n";
+  makeEngine();
+  ASSERT_TRUE(engine_->start(loadConfig(text)));
+  settle();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);  // 300 ms
+  }
+  const int lists = tables_["rtb-a"]->listCount();
+  tables_["rtb-a"]->setRoute(kOnPrem, kVpnB);  // by hand; no notification reaches the engine
+  advance(std::chrono::milliseconds(6500));
+  EXPECT_EQ(tables_["rtb-a"]->listCount(), lists);
+  EXPECT_EQ(routeOf("rtb-a"), kVpnB);
+  advance(std::chrono::milliseconds(300));  // 7.1 s after the first list
+  EXPECT_EQ(tables_["rtb-a"]->listCount(), lists + 1);
+  EXPECT_EQ(routeOf("rtb-a"), kDx);
+  const auto* drift = last(EventKind::RouteDrift, "rtb-a");
+  ASSERT_NE(drift, nullptr);
+  EXPECT_NE(drift->reason.find("periodic check"), std::string::npos) << drift->reason;
+
+  // A reload with a shorter interval takes effect from the reload on.
+  std::string shorter = text;
+  shorter.replace(shorter.find("drift_check_interval: 7s"), 24, "drift_check_interval: 2s");
+  ASSERT_TRUE(engine_->reload(loadConfig(shorter)));
+  settle();
+  const int before = tables_["rtb-b"]->listCount();
+  tables_["rtb-b"]->setRoute(kOnPrem, kVpnA);
+  advance(std::chrono::milliseconds(1900));
+  EXPECT_EQ(routeOf("rtb-b"), kVpnA);
+  advance(std::chrono::milliseconds(200));
+  EXPECT_EQ(tables_["rtb-b"]->listCount(), before + 1);
+  EXPECT_EQ(routeOf("rtb-b"), kDx);
+}
+
+// kConfig with `health: {HEALTH}` on the dx path.
+std::string withDxHealth(const std::string& health) {
+  std::string text = kConfig;
+  const std::string hop = "    next_hop: {via: 10.255.1.2, dev: dx}\n";
+  text.insert(text.find(hop) + hop.size(), "    health: {" + health + "}\n");
+  return text;
+}
+
+// health.degraded_rtt is the mean RTT over the window (docs/config.md), from YAML to behaviour:
+// one slow reply among fast ones leaves DX up under a 50ms threshold (mean 49ms, although its
+// p95 is 400ms); a slow link degrades it and the gateways take over.
+TEST_F(EngineTest, DegradedRttComparesTheMeanRtt) {
+  makeEngine();
+  ASSERT_TRUE(engine_->start(loadConfig(withDxHealth("degraded_rtt: 50ms"))));
+  settle();
+  for (int i = 0; i < 10; ++i) {
+    rttRound(std::chrono::milliseconds(i == 9 ? 400 : 10));
+  }
+  auto dx = [&] { return engine_->statusJson()["paths"][0]; };
+  EXPECT_EQ(dx()["rtt_mean_ms"], 49.0);
+  EXPECT_EQ(dx()["rtt_p95_ms"], 400.0);
+  EXPECT_EQ(dx()["state"], "up");
+  EXPECT_EQ(count(EventKind::PathDegraded), 0);
+  for (int i = 0; i < 3; ++i) {
+    rttRound(std::chrono::milliseconds(80));  // mean 49 → 56 → 63 → 70
+  }
+  EXPECT_EQ(dx()["state"], "degraded");
+  const auto* degraded = last(EventKind::PathDegraded);
+  ASSERT_NE(degraded, nullptr);
+  EXPECT_NE(degraded->reason.find("rtt mean 56.0ms above the degraded threshold 50.0ms"),
+            std::string::npos)
+      << degraded->reason;
+  // An Up gateway beats a Degraded DX once it has been up for the hold-down (5 s).
+  EXPECT_EQ(routeOf("rtb-a"), kDx);
+  advance(std::chrono::seconds(5));
+  EXPECT_EQ(routeOf("rtb-a"), kVpnA);
+  EXPECT_EQ(routeOf("rtb-b"), kVpnB);
+}
+
+// health.degraded_rtt_p95 judges the tail: the same single slow reply degrades DX.
+TEST_F(EngineTest, DegradedRttP95ComparesThePercentile) {
+  makeEngine();
+  ASSERT_TRUE(engine_->start(loadConfig(withDxHealth("degraded_rtt_p95: 100ms"))));
+  settle();
+  for (int i = 0; i < 10; ++i) {
+    rttRound(std::chrono::milliseconds(i == 9 ? 400 : 10));
+  }
+  EXPECT_EQ(engine_->statusJson()["paths"][0]["state"], "degraded");
+  const auto* degraded = last(EventKind::PathDegraded);
+  ASSERT_NE(degraded, nullptr);
+  EXPECT_NE(degraded->reason.find("rtt p95 400.0ms above the degraded threshold 100.0ms"),
+            std::string::npos)
+      << degraded->reason;
 }
 
 TEST_F(EngineTest, ReloadKeepsHealthAndRejectsBadConfig) {

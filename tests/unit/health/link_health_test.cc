@@ -200,6 +200,63 @@ TEST_F(LinkHealthTest, RttDegradedWhenP95AboveThreshold) {
   EXPECT_EQ(t.measured.rtt_p50, kRtt);
 }
 
+// The mean RTT over the window, as dpinger / pfSense compare it: one slow reply among fast ones
+// moves it a little (and, evicted, not at all), a slow link moves it for good.
+TEST_F(LinkHealthTest, RttDegradedWhenMeanAboveThreshold) {
+  HealthParams p;
+  p.window = 10;
+  p.min_samples = 10;
+  p.degraded_rtt_mean = std::chrono::milliseconds(50);
+  LinkHealth h = make(p);
+  for (int i = 0; i < 9; ++i) {
+    ok(h);
+  }
+  EXPECT_FALSE(ok(h, std::chrono::milliseconds(400)).changed);  // mean 49 ms: Up
+  EXPECT_EQ(h.state(), PathState::Up);
+  EXPECT_EQ(h.stats().measured.rtt_mean, std::chrono::milliseconds(49));
+  EXPECT_EQ(h.stats().measured.rtt_p95, std::chrono::milliseconds(400));
+  ok(h, std::chrono::milliseconds(60));  // mean 54 ms
+  EXPECT_EQ(h.state(), PathState::Degraded);
+  EXPECT_THAT(h.stats().reason, HasSubstr("rtt mean 54.0ms above the degraded threshold 50.0ms"));
+  // The slow reply leaves the window and the link is fast again: Up once a whole window has
+  // been at or below the clear thresholds (hysteresis: rtt mean 40 ms, 80% of 50 ms).
+  for (int i = 0; i < 9; ++i) {
+    ok(h);
+  }
+  EXPECT_EQ(h.stats().measured.rtt_mean, std::chrono::milliseconds(15));
+  EXPECT_EQ(h.state(), PathState::Degraded) << "clean, but not yet for a whole window";
+  for (int i = 0; i < 10; ++i) {
+    ok(h);
+  }
+  EXPECT_EQ(h.state(), PathState::Up);
+  EXPECT_THAT(h.stats().reason, HasSubstr("clean again (at or below loss 2.5% and rtt mean 40.0ms"));
+}
+
+// After an outage the window restarts from the answers that brought the target back; the
+// mean restarts with it (no RTT of the old window survives).
+TEST_F(LinkHealthTest, MeanRttRestartsWithTheWindow) {
+  HealthParams p;
+  p.window = 10;
+  p.min_samples = 3;
+  p.damping = false;
+  p.degraded_rtt_mean = std::chrono::milliseconds(50);
+  LinkHealth h = make(p);
+  for (int i = 0; i < 5; ++i) {
+    ok(h, std::chrono::milliseconds(300));
+  }
+  EXPECT_EQ(h.state(), PathState::Degraded);
+  for (int i = 0; i < 3; ++i) {
+    miss(h);
+  }
+  EXPECT_EQ(h.state(), PathState::Down);
+  for (int i = 0; i < 3; ++i) {
+    ok(h, std::chrono::milliseconds(20));
+  }
+  // Degraded before it went down: back Degraded (it must earn Up), with a fresh mean.
+  EXPECT_EQ(h.state(), PathState::Degraded);
+  EXPECT_EQ(h.stats().measured.rtt_mean, std::chrono::milliseconds(20));
+}
+
 TEST_F(LinkHealthTest, RttNotJudgedBeforeMinSamples) {
   HealthParams p;
   p.degraded_rtt_p95 = std::chrono::milliseconds(100);
