@@ -22,6 +22,7 @@
 #include "daemon/control_server.h"
 #include "daemon/engine.h"
 #include "daemon/logging.h"
+#include "daemon/secrets.h"
 #include "daemon/systemd.h"
 #include "daemon/topology_builder.h"
 #include "journal/journal.h"
@@ -49,8 +50,8 @@ void ensureParent(const std::string& file) {
   }
 }
 
-Result<std::unique_ptr<route::RouteTable>> openTable(route::ProcessRunner& runner,
-                                                     AwsTables& aws,
+Result<std::unique_ptr<route::RouteTable>> openTable(route::ProcessRunner& runner, AwsTables& aws,
+                                                     const std::shared_ptr<const Redactor>& secrets,
                                                      const config::Config& cfg,
                                                      const config::RouteTableConfig& t) {
   switch (t.backend) {
@@ -64,6 +65,8 @@ Result<std::unique_ptr<route::RouteTable>> openTable(route::ProcessRunner& runne
       route::ExecOptions options;
       options.argv = cfg.backends.exec.command;
       options.timeout = cfg.backends.exec.timeout;
+      options.inherit = cfg.backends.exec.env_passthrough;
+      options.redactor = secrets;
       if (auto v = options.validate(); !v) {
         return fail(v.error());
       }
@@ -79,16 +82,17 @@ Result<std::unique_ptr<route::RouteTable>> openTable(route::ProcessRunner& runne
 // The recovery action of path `p`. ec2-restart shares the route tables' EC2 client
 // (credentials chain, region/endpoint, connection pool, API metrics) and runs its blocking
 // stop/start on the recovery executor.
-Result<std::unique_ptr<recovery::RecoveryAction>> makeRecovery(route::Executor& executor,
-                                                               route::ProcessRunner& runner,
-                                                               AwsTables& aws, const Clock& clock,
-                                                               const config::Config& cfg,
-                                                               const config::PathConfig& p) {
+Result<std::unique_ptr<recovery::RecoveryAction>> makeRecovery(
+    route::Executor& executor, route::ProcessRunner& runner, AwsTables& aws, const Clock& clock,
+    const std::shared_ptr<const Redactor>& secrets, const config::Config& cfg,
+    const config::PathConfig& p) {
   switch (p.recovery->action) {
     case config::RecoveryAction::Command: {
       recovery::CommandActionOptions options;
       options.argv = p.recovery->command;
       options.timeout = p.recovery->timeout;
+      options.inherit = p.recovery->env_passthrough;
+      options.redactor = secrets;
       if (auto v = options.validate(); !v) {
         return fail(v.error());
       }
@@ -123,10 +127,25 @@ std::map<std::uint32_t, std::string> linuxTables(const config::Config& cfg) {
   return tables;
 }
 
+// Reloads the engine with `cfg`; the secrets of `cfg` join `secrets` first, so the new
+// config's hooks and events are scrubbed of them from the start.
+Result<void> reloadEngine(Engine& engine, std::shared_ptr<const Redactor>& secrets,
+                          config::Config cfg) {
+  auto merged = std::make_shared<Redactor>(*secrets);
+  merged->merge(*knownSecrets(cfg, alert::processEnv()));
+  secrets = std::move(merged);
+  engine.setRedactor(secrets);
+  return engine.reload(std::move(cfg));
+}
+
 }  // namespace
 
 int runDaemon(const RunOptions& options) {
   setupLogging("pathpilot", options.verbose);
+  // Before any secret is read: no core file may hold the tokens and keys loaded below.
+  if (auto off = disableCoreDumps(); !off) {
+    spdlog::warn("cannot turn core dumps off: {}", off.error().toString());
+  }
   auto report = config::checkFile(options.config_path);
   if (!report.ok()) {
     std::fputs(report.format().c_str(), stderr);
@@ -171,6 +190,10 @@ int runDaemon(const RunOptions& options) {
   route::ThreadPoolExecutor recovery_executor(io, std::max<std::size_t>(2, recovering));
   route::PosixProcessRunner runner;
   AwsTables aws_tables(clock);
+  // Every secret the config loads: scrubbed from hook/recovery output and from events. A
+  // reload adds the new config's secrets (old ones stay: a command of the old config may
+  // still be running, and a rotated token is still a secret).
+  std::shared_ptr<const Redactor> secrets = knownSecrets(cfg, alert::processEnv());
   journal::Journal& events = **journal;
   // Alerts: fed every event (below), delivered from a durable outbox on their own threads;
   // alert_sent / alert_failed come back as journal events.
@@ -190,12 +213,12 @@ int runDaemon(const RunOptions& options) {
   api::DaemonApi observability(io, clock);
   Engine engine(
       io, clock, observability.tap(prober), executor,
-      [&runner, &aws_tables](const config::Config& c, const config::RouteTableConfig& t) {
-        return openTable(runner, aws_tables, c, t);
+      [&runner, &aws_tables, &secrets](const config::Config& c, const config::RouteTableConfig& t) {
+        return openTable(runner, aws_tables, secrets, c, t);
       },
-      [&recovery_executor, &runner, &aws_tables, &clock](const config::Config& c,
-                                                          const config::PathConfig& p) {
-        return makeRecovery(recovery_executor, runner, aws_tables, clock, c, p);
+      [&recovery_executor, &runner, &aws_tables, &clock, &secrets](const config::Config& c,
+                                                                   const config::PathConfig& p) {
+        return makeRecovery(recovery_executor, runner, aws_tables, clock, secrets, c, p);
       },
       [&events, &alerts, &observability](const journal::Event& e) {
         observability.onEvent(e);
@@ -205,6 +228,7 @@ int runDaemon(const RunOptions& options) {
         }
       });
 
+  engine.setRedactor(secrets);
   if (auto started = engine.start(cfg); !started) {
     spdlog::error("cannot start: {}", started.error().toString());
     return 1;
@@ -337,7 +361,7 @@ int runDaemon(const RunOptions& options) {
             e.message = "config reload rejected (alerts); the previous config stays active";
             spdlog::error("{}: {}", e.message, e.reason);
             events.append(e);
-          } else if (auto applied = engine.reload(std::move(*r.config)); !applied) {
+          } else if (auto applied = reloadEngine(engine, secrets, std::move(*r.config)); !applied) {
             auto e = journal::makeEvent(journal::EventKind::ConfigRejected, clock.wallNow(),
                                         engine.config().site.name);
             e.reason = applied.error().toString();

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "base/check.h"
+#include "daemon/secrets.h"
 #include "daemon/topology_builder.h"
 
 namespace pathpilot::daemon {
@@ -831,6 +832,10 @@ journal::Link Engine::linkOf(const std::string& path) const {
 
 void Engine::emit(journal::Event e) {
   ++stats_.events;
+  if (redactor_) {
+    // Reasons quote hook and recovery output and backend errors.
+    e = redactEvent(std::move(e), *redactor_);
+  }
   auto level = e.severity == journal::Severity::Critical  ? spdlog::level::err
                : e.severity == journal::Severity::Warning ? spdlog::level::warn
                                                            : spdlog::level::info;

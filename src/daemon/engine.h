@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "base/redact.h"
 #include "base/time.h"
 #include "config/config.h"
 #include "health/link_health.h"
@@ -95,6 +96,10 @@ class Engine {
   // The content of `pathpilot status --json`.
   nlohmann::json statusJson() const;
 
+  // Secrets to scrub from every event (its text fields) before it is logged or reaches the
+  // sink (daemon/secrets.h); null = none. The daemon sets it at start and on reload.
+  void setRedactor(std::shared_ptr<const Redactor> redactor) { redactor_ = std::move(redactor); }
+
   const config::Config& config() const { return *config_; }
   const EngineStats& stats() const { return stats_; }
   // The reconciler, for tests and metrics. Requires: start() succeeded.
@@ -148,6 +153,7 @@ class Engine {
   TableFactory table_factory_;
   RecoveryFactory recovery_factory_;
   EventSink sink_;
+  std::shared_ptr<const Redactor> redactor_;
 
   std::unique_ptr<config::Config> config_;
   std::vector<std::unique_ptr<PathRuntime>> paths_;
