@@ -253,7 +253,6 @@ int runDaemon(const RunOptions& options) {
   };
   start_monitor(engine.config());
 
-  ensureParent(cfg.control.socket);
   // The status document of `pathpilot status --json` and GET /api/v1/status.
   auto full_status = [&] {
     auto status = engine.statusJson();
@@ -269,27 +268,27 @@ int runDaemon(const RunOptions& options) {
     }
     return status;
   };
-  ControlServer control(io, cfg.control.socket, [&](const nlohmann::json& req) {
-    std::string cmd = req["cmd"].get<std::string>();
-    if (cmd == "ping") {
-      return nlohmann::json{{"ok", true}};
-    }
-    if (cmd == "status") {
-      return nlohmann::json{{"ok", true}, {"status", full_status()}};
-    }
-    if (cmd == "drain" || cmd == "undrain") {
-      if (!req.contains("path") || !req["path"].is_string()) {
-        return nlohmann::json{{"ok", false}, {"error", cmd + " needs a string field \"path\""}};
-      }
-      auto path = req["path"].get<std::string>();
-      auto r = cmd == "drain" ? engine.drain(path) : engine.undrain(path);
-      if (!r) {
-        return nlohmann::json{{"ok", false}, {"error", r.error().message()}};
-      }
-      return nlohmann::json{{"ok", true}, {"message", *r}};
-    }
-    return nlohmann::json{{"ok", false}, {"error", "unknown command \"" + cmd + "\""}};
-  });
+  // Status documents are built on this thread on request, coalesced (control_server.h);
+  // connections and answers are handled on the control server's own thread.
+  ControlServer control(
+      io, cfg.control.socket, full_status, [&](const nlohmann::json& req, const ControlPeer& peer) {
+        std::string cmd = req["cmd"].get<std::string>();
+        if (cmd == "drain" || cmd == "undrain") {
+          if (!req.contains("path") || !req["path"].is_string()) {
+            return nlohmann::json{{"ok", false}, {"error", cmd + " needs a string field \"path\""}};
+          }
+          auto path = req["path"].get<std::string>();
+          // Who moves traffic is logged and journalled (SO_PEERCRED: set by the kernel).
+          std::string by = "control socket, " + peer.describe();
+          spdlog::info("control socket: {} {} requested by {}", cmd, path, peer.describe());
+          auto r = cmd == "drain" ? engine.drain(path, by) : engine.undrain(path, by);
+          if (!r) {
+            return nlohmann::json{{"ok", false}, {"error", r.error().message()}};
+          }
+          return nlohmann::json{{"ok", true}, {"message", *r}};
+        }
+        return nlohmann::json{{"ok", false}, {"error", "unknown command \"" + cmd + "\""}};
+      });
   if (auto c = control.start(); !c) {
     spdlog::error("{}", c.error().toString());
     return 1;
@@ -320,7 +319,8 @@ int runDaemon(const RunOptions& options) {
       }
     };
     sources.control = [&](api::ControlAction action, const std::string& path) {
-      return action == api::ControlAction::Drain ? engine.drain(path) : engine.undrain(path);
+      return action == api::ControlAction::Drain ? engine.drain(path, "HTTP API")
+                                                 : engine.undrain(path, "HTTP API");
     };
     // The API's settings are read at start only; a reload that changes them needs a restart.
     if (auto a = observability.start(*cfg.api, std::move(sources), &events); !a) {

@@ -897,7 +897,7 @@ void Engine::onRouteDrift(const route::RouteDriftEvent& d) {
   emit(std::move(e));
 }
 
-Result<std::string> Engine::drain(const std::string& name) {
+Result<std::string> Engine::drain(const std::string& name, const std::string& by) {
   PathRuntime* p = findPath(name);
   if (p == nullptr) {
     return fail(ErrorCode::NotFound, "unknown path \"" + name + "\"");
@@ -910,13 +910,15 @@ Result<std::string> Engine::drain(const std::string& name) {
   auto e = event(EventKind::Drain);
   e.path = name;
   e.link = toLink(p->cfg->kind);
-  e.message = "path " + name + " drained by an operator: traffic moves off it";
+  e.reason = by.empty() ? "" : "requested by " + by;
+  e.message = "path " + name + " drained by an operator" + (by.empty() ? "" : " (" + by + ")") +
+              ": traffic moves off it";
   emit(std::move(e));
   decide("drain");
   return std::string("path " + name + " drained");
 }
 
-Result<std::string> Engine::undrain(const std::string& name) {
+Result<std::string> Engine::undrain(const std::string& name, const std::string& by) {
   PathRuntime* p = findPath(name);
   if (p == nullptr) {
     return fail(ErrorCode::NotFound, "unknown path \"" + name + "\"");
@@ -929,7 +931,8 @@ Result<std::string> Engine::undrain(const std::string& name) {
   auto e = event(EventKind::Undrain);
   e.path = name;
   e.link = toLink(p->cfg->kind);
-  e.message = "path " + name + " undrained by an operator";
+  e.reason = by.empty() ? "" : "requested by " + by;
+  e.message = "path " + name + " undrained by an operator" + (by.empty() ? "" : " (" + by + ")");
   emit(std::move(e));
   decide("undrain");
   return std::string("path " + name + " undrained");

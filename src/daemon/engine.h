@@ -10,7 +10,8 @@
 //
 // Threading: everything runs on the engine thread (the io_context's thread). Backend calls and
 // recovery commands run on the Executor's workers and come back as completions. statusJson(),
-// drain() and undrain() must be called on the engine thread (the control server is).
+// drain() and undrain() must be called on the engine thread (the control server and the API
+// post them there).
 //
 // Metrics (EngineStats): probe results, decisions and their duration, events emitted, reloads.
 #pragma once
@@ -89,9 +90,11 @@ class Engine {
   // `done` on the engine thread.
   void shutdown(Duration grace, std::function<void()> done);
 
-  // Operator drain: traffic moves off `path` at once and stays off until undrain.
-  [[nodiscard]] Result<std::string> drain(const std::string& path);
-  [[nodiscard]] Result<std::string> undrain(const std::string& path);
+  // Operator drain: traffic moves off `path` at once and stays off until undrain. `by` says
+  // who asked ("control socket: uid 1000 (alice), pid 4242"); it goes into the event's reason
+  // and message.
+  [[nodiscard]] Result<std::string> drain(const std::string& path, const std::string& by = "");
+  [[nodiscard]] Result<std::string> undrain(const std::string& path, const std::string& by = "");
 
   // The content of `pathpilot status --json`.
   nlohmann::json statusJson() const;

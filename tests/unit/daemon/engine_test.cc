@@ -359,6 +359,23 @@ TEST_F(EngineTest, DrainMovesTrafficAtOnceAndUndrainReturnsIt) {
   EXPECT_EQ(count(EventKind::Undrain), 1);
 }
 
+// Who drained is in the event (the control socket passes the peer's uid and pid).
+TEST_F(EngineTest, DrainEventsNameWhoAsked) {
+  start();
+  ASSERT_TRUE(engine_->drain("dx", "control socket, uid 1000 (alice), pid 4242"));
+  const journal::Event* d = last(EventKind::Drain);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->reason, "requested by control socket, uid 1000 (alice), pid 4242");
+  EXPECT_EQ(d->message,
+            "path dx drained by an operator (control socket, uid 1000 (alice), pid 4242): "
+            "traffic moves off it");
+  ASSERT_TRUE(engine_->undrain("dx", "control socket, uid 0 (root), pid 7"));
+  const journal::Event* u = last(EventKind::Undrain);
+  ASSERT_NE(u, nullptr);
+  EXPECT_EQ(u->reason, "requested by control socket, uid 0 (root), pid 7");
+  EXPECT_NE(u->message.find("(control socket, uid 0 (root), pid 7)"), std::string::npos);
+}
+
 // Every event is scrubbed of the known secrets before the sink (journal, API, alerts) sees it:
 // here a recovery command's failure whose stderr quotes a token.
 TEST_F(EngineTest, EmittedEventsAreRedactedOfKnownSecrets) {
