@@ -632,6 +632,10 @@ Result<std::unique_ptr<Channel>> makeChannel(const config::AlertChannelConfig& c
                   what + ": ca_file " + c.ca_file + " is not a readable file");
     }
   }
+  // The check `pathpilot check` does for an inline URL, for one from env/file.
+  if (auto bad = config::cleartextCredential(c, *url)) {
+    return fail(ErrorCode::InvalidArgument, what + ": " + bad->key + ": " + bad->reason);
+  }
   http::CurlOptions curl_options;
   curl_options.ca_file = c.ca_file;
   switch (c.kind) {

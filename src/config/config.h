@@ -196,6 +196,10 @@ struct RecoverySettings {
   Duration backoff_initial = std::chrono::minutes(1);  // wait after a failed attempt, > 0
   Duration backoff_max = std::chrono::minutes(15);     // backoff doubles up to this, ≥ initial
   int max_attempts_per_hour = 3;                       // 1..60
+  // Command: variables of the daemon's environment the command also sees, besides PATH, LANG,
+  // LANGUAGE, LC_* and TZ. Valid names, at most 64; never an AWS credential variable nor a
+  // variable the config reads a secret from ({env: NAME}).
+  std::vector<std::string> env_passthrough;
 };
 
 struct PathConfig {
@@ -263,6 +267,8 @@ struct LinuxBackendSettings {
 struct ExecBackendSettings {
   std::vector<std::string> command;             // argv of the hook; required when a table uses exec
   Duration timeout = std::chrono::seconds(10);  // > 0
+  // As RecoverySettings::env_passthrough, for the hook.
+  std::vector<std::string> env_passthrough;
 };
 
 struct BackendSettings {
@@ -380,6 +386,19 @@ struct AlertChannelConfig {
   AlertRateLimit rate;
   AlertTemplates templates;  // overrides alerts.templates for this channel
 };
+
+// A credential this channel would send in clear text over the network, to `url` (the
+// channel's URL, resolved): an SMTP password over smtp:// without starttls (loopback included:
+// use smtps:// or STARTTLS), a bearer token (webhook, alertmanager) over http:// to a host
+// that is not loopback (127.0.0.0/8, ::1, localhost), or a chat robot URL, which holds the
+// robot's access token, over http:// to such a host. Returns the key that carries the
+// credential ("password", "token", "url") and the reason, or nullopt when none would.
+struct CleartextCredential {
+  std::string key;
+  std::string reason;
+};
+std::optional<CleartextCredential> cleartextCredential(const AlertChannelConfig& c,
+                                                       std::string_view url);
 
 // Which alerts go to which channels. An alert matches when every set criterion matches; an
 // alert goes to the union of the channels of all matching routes.

@@ -22,6 +22,7 @@
 #include "daemon/control_server.h"
 #include "daemon/engine.h"
 #include "daemon/logging.h"
+#include "daemon/secrets.h"
 #include "daemon/state_file.h"
 #include "daemon/systemd.h"
 #include "daemon/topology_builder.h"
@@ -51,6 +52,7 @@ void ensureParent(const std::string& file) {
 }
 
 Result<std::unique_ptr<route::RouteTable>> openTable(route::ProcessRunner& runner, AwsTables& aws,
+                                                     const std::shared_ptr<const Redactor>& secrets,
                                                      const config::Config& cfg,
                                                      const config::RouteTableConfig& t) {
   switch (t.backend) {
@@ -64,6 +66,8 @@ Result<std::unique_ptr<route::RouteTable>> openTable(route::ProcessRunner& runne
       route::ExecOptions options;
       options.argv = cfg.backends.exec.command;
       options.timeout = cfg.backends.exec.timeout;
+      options.inherit = cfg.backends.exec.env_passthrough;
+      options.redactor = secrets;
       if (auto v = options.validate(); !v) {
         return fail(v.error());
       }
@@ -79,16 +83,17 @@ Result<std::unique_ptr<route::RouteTable>> openTable(route::ProcessRunner& runne
 // The recovery action of path `p`. ec2-restart shares the route tables' EC2 client
 // (credentials chain, region/endpoint, connection pool, API metrics) and runs its blocking
 // stop/start on the recovery executor.
-Result<std::unique_ptr<recovery::RecoveryAction>> makeRecovery(route::Executor& executor,
-                                                               route::ProcessRunner& runner,
-                                                               AwsTables& aws, const Clock& clock,
-                                                               const config::Config& cfg,
-                                                               const config::PathConfig& p) {
+Result<std::unique_ptr<recovery::RecoveryAction>> makeRecovery(
+    route::Executor& executor, route::ProcessRunner& runner, AwsTables& aws, const Clock& clock,
+    const std::shared_ptr<const Redactor>& secrets, const config::Config& cfg,
+    const config::PathConfig& p) {
   switch (p.recovery->action) {
     case config::RecoveryAction::Command: {
       recovery::CommandActionOptions options;
       options.argv = p.recovery->command;
       options.timeout = p.recovery->timeout;
+      options.inherit = p.recovery->env_passthrough;
+      options.redactor = secrets;
       if (auto v = options.validate(); !v) {
         return fail(v.error());
       }
@@ -123,10 +128,25 @@ std::map<std::uint32_t, std::string> linuxTables(const config::Config& cfg) {
   return tables;
 }
 
+// Reloads the engine with `cfg`; the secrets of `cfg` join `secrets` first, so the new
+// config's hooks and events are scrubbed of them from the start.
+Result<void> reloadEngine(Engine& engine, std::shared_ptr<const Redactor>& secrets,
+                          config::Config cfg) {
+  auto merged = std::make_shared<Redactor>(*secrets);
+  merged->merge(*knownSecrets(cfg, alert::processEnv()));
+  secrets = std::move(merged);
+  engine.setRedactor(secrets);
+  return engine.reload(std::move(cfg));
+}
+
 }  // namespace
 
 int runDaemon(const RunOptions& options) {
   setupLogging("pathpilot", options.verbose);
+  // Before any secret is read: no core file may hold the tokens and keys loaded below.
+  if (auto off = disableCoreDumps(); !off) {
+    spdlog::warn("cannot turn core dumps off: {}", off.error().toString());
+  }
   auto report = config::checkFile(options.config_path);
   if (!report.ok()) {
     std::fputs(report.format().c_str(), stderr);
@@ -188,6 +208,10 @@ int runDaemon(const RunOptions& options) {
   route::ThreadPoolExecutor recovery_executor(io, std::max<std::size_t>(2, recovering));
   route::PosixProcessRunner runner;
   AwsTables aws_tables(clock);
+  // Every secret the config loads: scrubbed from hook/recovery output and from events. A
+  // reload adds the new config's secrets (old ones stay: a command of the old config may
+  // still be running, and a rotated token is still a secret).
+  std::shared_ptr<const Redactor> secrets = knownSecrets(cfg, alert::processEnv());
   journal::Journal& events = **journal;
   // Alerts: fed every event (below), delivered from a durable outbox on their own threads;
   // alert_sent / alert_failed come back as journal events.
@@ -207,12 +231,12 @@ int runDaemon(const RunOptions& options) {
   api::DaemonApi observability(io, clock);
   Engine engine(
       io, clock, observability.tap(prober), executor,
-      [&runner, &aws_tables](const config::Config& c, const config::RouteTableConfig& t) {
-        return openTable(runner, aws_tables, c, t);
+      [&runner, &aws_tables, &secrets](const config::Config& c, const config::RouteTableConfig& t) {
+        return openTable(runner, aws_tables, secrets, c, t);
       },
-      [&recovery_executor, &runner, &aws_tables, &clock](const config::Config& c,
-                                                         const config::PathConfig& p) {
-        return makeRecovery(recovery_executor, runner, aws_tables, clock, c, p);
+      [&recovery_executor, &runner, &aws_tables, &clock, &secrets](const config::Config& c,
+                                                                   const config::PathConfig& p) {
+        return makeRecovery(recovery_executor, runner, aws_tables, clock, secrets, c, p);
       },
       [&events, &alerts, &observability](const journal::Event& e) {
         observability.onEvent(e);
@@ -227,6 +251,8 @@ int runDaemon(const RunOptions& options) {
           alerts->submit(e);
         }
       });
+
+  engine.setRedactor(secrets);
 
   // Drains and recovery limits of the previous run (daemon/state_file.h).
   std::vector<journal::Event> on_journal_problem_early;
@@ -283,20 +309,15 @@ int runDaemon(const RunOptions& options) {
   };
   start_monitor(engine.config());
 
-  ensureParent(cfg.control.socket);
   // The status document of `pathpilot status --json` and GET /api/v1/status.
   auto full_status = [&] {
     auto status = engine.statusJson();
     status["version"] = std::string(kVersion);
     auto js = events.stats();
-    status["journal"] = {{"accepted", js.accepted},
-                         {"written", js.written},
-                         {"overflowed", js.overflowed},
-                         {"queue_depth", js.queue_depth},
-                         {"errors", js.errors},
-                         {"held", js.held},
-                         {"lost", js.lost},
-                         {"moved_aside", js.moved_aside},
+    status["journal"] = {{"accepted", js.accepted},       {"written", js.written},
+                         {"overflowed", js.overflowed},   {"queue_depth", js.queue_depth},
+                         {"errors", js.errors},           {"held", js.held},
+                         {"lost", js.lost},               {"moved_aside", js.moved_aside},
                          {"syncs", js.syncs}};
     if (alerts) {
       // open_incidents: fired and awaiting their RESOLVED (restored after a restart too).
@@ -305,27 +326,27 @@ int runDaemon(const RunOptions& options) {
     }
     return status;
   };
-  ControlServer control(io, cfg.control.socket, [&](const nlohmann::json& req) {
-    std::string cmd = req["cmd"].get<std::string>();
-    if (cmd == "ping") {
-      return nlohmann::json{{"ok", true}};
-    }
-    if (cmd == "status") {
-      return nlohmann::json{{"ok", true}, {"status", full_status()}};
-    }
-    if (cmd == "drain" || cmd == "undrain") {
-      if (!req.contains("path") || !req["path"].is_string()) {
-        return nlohmann::json{{"ok", false}, {"error", cmd + " needs a string field \"path\""}};
-      }
-      auto path = req["path"].get<std::string>();
-      auto r = cmd == "drain" ? engine.drain(path) : engine.undrain(path);
-      if (!r) {
-        return nlohmann::json{{"ok", false}, {"error", r.error().message()}};
-      }
-      return nlohmann::json{{"ok", true}, {"message", *r}};
-    }
-    return nlohmann::json{{"ok", false}, {"error", "unknown command \"" + cmd + "\""}};
-  });
+  // Status documents are built on this thread on request, coalesced (control_server.h);
+  // connections and answers are handled on the control server's own thread.
+  ControlServer control(
+      io, cfg.control.socket, full_status, [&](const nlohmann::json& req, const ControlPeer& peer) {
+        std::string cmd = req["cmd"].get<std::string>();
+        if (cmd == "drain" || cmd == "undrain") {
+          if (!req.contains("path") || !req["path"].is_string()) {
+            return nlohmann::json{{"ok", false}, {"error", cmd + " needs a string field \"path\""}};
+          }
+          auto path = req["path"].get<std::string>();
+          // Who moves traffic is logged and journalled (SO_PEERCRED: set by the kernel).
+          std::string by = "control socket, " + peer.describe();
+          spdlog::info("control socket: {} {} requested by {}", cmd, path, peer.describe());
+          auto r = cmd == "drain" ? engine.drain(path, by) : engine.undrain(path, by);
+          if (!r) {
+            return nlohmann::json{{"ok", false}, {"error", r.error().message()}};
+          }
+          return nlohmann::json{{"ok", true}, {"message", *r}};
+        }
+        return nlohmann::json{{"ok", false}, {"error", "unknown command \"" + cmd + "\""}};
+      });
   if (auto c = control.start(); !c) {
     spdlog::error("{}", c.error().toString());
     return 1;
@@ -344,13 +365,8 @@ int runDaemon(const RunOptions& options) {
       }
       in.primary_paths = primary;
       const EngineStats& s = engine.stats();
-      in.engine = {s.probe_results,
-                   s.transitions,
-                   s.decisions,
-                   s.route_changes,
-                   s.events,
-                   s.reloads,
-                   std::chrono::duration<double>(s.last_decision_time).count(),
+      in.engine = {s.probe_results, s.transitions, s.decisions, s.route_changes, s.events,
+                   s.reloads, std::chrono::duration<double>(s.last_decision_time).count(),
                    std::chrono::duration<double>(s.max_decision_time).count()};
       in.probe = api::probeTotals(prober.counters());
       in.reconciler = api::reconcilerTotals(engine.reconciler().stats());
@@ -361,7 +377,8 @@ int runDaemon(const RunOptions& options) {
       }
     };
     sources.control = [&](api::ControlAction action, const std::string& path) {
-      return action == api::ControlAction::Drain ? engine.drain(path) : engine.undrain(path);
+      return action == api::ControlAction::Drain ? engine.drain(path, "HTTP API")
+                                                 : engine.undrain(path, "HTTP API");
     };
     // The API's settings are read at start only; a reload that changes them needs a restart.
     if (auto a = observability.start(*cfg.api, std::move(sources), &events); !a) {
@@ -373,66 +390,66 @@ int runDaemon(const RunOptions& options) {
   SystemdNotifier systemd(io);
   bool stopping = false;
   asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
-  std::function<void(const asio::error_code&, int)> on_signal = [&](const asio::error_code& ec,
-                                                                    int sig) {
-    if (ec) {
-      return;
-    }
-    if (sig == SIGHUP) {
-      systemd.reloading();
-      events.reopen();
-      auto r = config::checkFile(options.config_path);
-      if (!r.ok()) {
-        auto e = journal::makeEvent(journal::EventKind::ConfigRejected, clock.wallNow(),
-                                    engine.config().site.name);
-        e.reason = r.format();
-        e.message = "config reload rejected (" + std::to_string(r.errors) +
-                    " error(s)); the previous config stays active";
-        spdlog::error("{}:\n{}", e.message, e.reason);
-        events.append(e);
-      } else if (auto prepared =
-                     alert::AlertReload::prepare(*r.config, alerts.get(), clock, alert_sink);
-                 !prepared) {
-        // Alerts first: everything that can fail (channels, secrets, CA files, a new
-        // outbox) is done before anything changes, so a broken alerts section rejects
-        // the whole reload like any invalid config.
-        auto e = journal::makeEvent(journal::EventKind::ConfigRejected, clock.wallNow(),
-                                    engine.config().site.name);
-        e.reason = prepared.error().toString();
-        e.message = "config reload rejected (alerts); the previous config stays active";
-        spdlog::error("{}: {}", e.message, e.reason);
-        events.append(e);
-      } else if (auto applied = engine.reload(std::move(*r.config)); !applied) {
-        auto e = journal::makeEvent(journal::EventKind::ConfigRejected, clock.wallNow(),
-                                    engine.config().site.name);
-        e.reason = applied.error().toString();
-        e.message = "config reload rejected; the previous config stays active";
-        spdlog::error("{}: {}", e.message, e.reason);
-        events.append(e);
-      } else {
-        // Cannot fail; does not wait for the alert workers (alert/alert_manager.h).
-        prepared->apply(alerts);
-        if (!prepared->summary().empty()) {
-          spdlog::info("{}", prepared->summary());
+  std::function<void(const asio::error_code&, int)> on_signal =
+      [&](const asio::error_code& ec, int sig) {
+        if (ec) {
+          return;
         }
-        start_monitor(engine.config());
-      }
-      systemd.ready();
-      signals.async_wait(on_signal);
-      return;
-    }
-    if (stopping) {
-      return;
-    }
-    stopping = true;
-    spdlog::info("signal {}: draining and stopping", sig);
-    systemd.stopping();
-    control.stop();
-    observability.stop();
-    monitor.reset();
-    engine.shutdown(std::chrono::seconds(10), [&] { io.stop(); });
-    signals.async_wait(on_signal);
-  };
+        if (sig == SIGHUP) {
+          systemd.reloading();
+          events.reopen();
+          auto r = config::checkFile(options.config_path);
+          if (!r.ok()) {
+            auto e = journal::makeEvent(journal::EventKind::ConfigRejected, clock.wallNow(),
+                                        engine.config().site.name);
+            e.reason = r.format();
+            e.message = "config reload rejected (" + std::to_string(r.errors) +
+                        " error(s)); the previous config stays active";
+            spdlog::error("{}:\n{}", e.message, e.reason);
+            events.append(e);
+          } else if (auto prepared = alert::AlertReload::prepare(*r.config, alerts.get(), clock,
+                                                                 alert_sink);
+                     !prepared) {
+            // Alerts first: everything that can fail (channels, secrets, CA files, a new
+            // outbox) is done before anything changes, so a broken alerts section rejects
+            // the whole reload like any invalid config.
+            auto e = journal::makeEvent(journal::EventKind::ConfigRejected, clock.wallNow(),
+                                        engine.config().site.name);
+            e.reason = prepared.error().toString();
+            e.message = "config reload rejected (alerts); the previous config stays active";
+            spdlog::error("{}: {}", e.message, e.reason);
+            events.append(e);
+          } else if (auto applied = reloadEngine(engine, secrets, std::move(*r.config)); !applied) {
+            auto e = journal::makeEvent(journal::EventKind::ConfigRejected, clock.wallNow(),
+                                        engine.config().site.name);
+            e.reason = applied.error().toString();
+            e.message = "config reload rejected; the previous config stays active";
+            spdlog::error("{}: {}", e.message, e.reason);
+            events.append(e);
+          } else {
+            // Cannot fail; does not wait for the alert workers (alert/alert_manager.h).
+            prepared->apply(alerts);
+            if (!prepared->summary().empty()) {
+              spdlog::info("{}", prepared->summary());
+            }
+            start_monitor(engine.config());
+          }
+          systemd.ready();
+          signals.async_wait(on_signal);
+          return;
+        }
+        if (stopping) {
+          return;
+        }
+        stopping = true;
+        spdlog::info("signal {}: draining and stopping", sig);
+        systemd.stopping();
+        control.stop();
+        observability.stop();
+        monitor.reset();
+        engine.shutdown(std::chrono::seconds(10), [&] { io.stop(); });
+        signals.async_wait(on_signal);
+      };
   signals.async_wait(on_signal);
 
   systemd.ready();

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "base/check.h"
+#include "daemon/secrets.h"
 #include "daemon/topology_builder.h"
 
 namespace pathpilot::daemon {
@@ -1043,6 +1044,10 @@ journal::Link Engine::linkOf(const std::string& path) const {
 
 void Engine::emit(journal::Event e) {
   ++stats_.events;
+  if (redactor_) {
+    // Reasons quote hook and recovery output and backend errors.
+    e = redactEvent(std::move(e), *redactor_);
+  }
   auto level = e.severity == journal::Severity::Critical  ? spdlog::level::err
                : e.severity == journal::Severity::Warning ? spdlog::level::warn
                                                           : spdlog::level::info;
@@ -1104,7 +1109,7 @@ void Engine::onRouteDrift(const route::RouteDriftEvent& d) {
   emit(std::move(e));
 }
 
-Result<std::string> Engine::drain(const std::string& name) {
+Result<std::string> Engine::drain(const std::string& name, const std::string& by) {
   PathRuntime* p = findPath(name);
   if (p == nullptr) {
     return fail(ErrorCode::NotFound, "unknown path \"" + name + "\"");
@@ -1117,14 +1122,16 @@ Result<std::string> Engine::drain(const std::string& name) {
   auto e = event(EventKind::Drain);
   e.path = name;
   e.link = toLink(p->cfg->kind);
-  e.message = "path " + name + " drained by an operator: traffic moves off it";
+  e.reason = by.empty() ? "" : "requested by " + by;
+  e.message = "path " + name + " drained by an operator" + (by.empty() ? "" : " (" + by + ")") +
+              ": traffic moves off it";
   emit(std::move(e));
   saveState();
   decide("drain");
   return std::string("path " + name + " drained");
 }
 
-Result<std::string> Engine::undrain(const std::string& name) {
+Result<std::string> Engine::undrain(const std::string& name, const std::string& by) {
   PathRuntime* p = findPath(name);
   if (p == nullptr) {
     return fail(ErrorCode::NotFound, "unknown path \"" + name + "\"");
@@ -1137,7 +1144,8 @@ Result<std::string> Engine::undrain(const std::string& name) {
   auto e = event(EventKind::Undrain);
   e.path = name;
   e.link = toLink(p->cfg->kind);
-  e.message = "path " + name + " undrained by an operator";
+  e.reason = by.empty() ? "" : "requested by " + by;
+  e.message = "path " + name + " undrained by an operator" + (by.empty() ? "" : " (" + by + ")");
   emit(std::move(e));
   saveState();
   decide("undrain");

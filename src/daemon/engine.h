@@ -10,7 +10,8 @@
 //
 // Threading: everything runs on the engine thread (the io_context's thread). Backend calls and
 // recovery commands run on the Executor's workers and come back as completions. statusJson(),
-// drain() and undrain() must be called on the engine thread (the control server is).
+// drain() and undrain() must be called on the engine thread (the control server and the API
+// post them there).
 //
 // Metrics (EngineStats): probe results, decisions and their duration, events emitted, reloads.
 #pragma once
@@ -27,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "base/redact.h"
 #include "base/time.h"
 #include "config/config.h"
 #include "daemon/state_file.h"
@@ -96,12 +98,18 @@ class Engine {
   // Engine thread; must not block (StateFile::save queues).
   void setStateSink(std::function<void(const PersistentState&)> sink);
 
-  // Operator drain: traffic moves off `path` at once and stays off until undrain.
-  [[nodiscard]] Result<std::string> drain(const std::string& path);
-  [[nodiscard]] Result<std::string> undrain(const std::string& path);
+  // Operator drain: traffic moves off `path` at once and stays off until undrain. `by` says
+  // who asked ("control socket: uid 1000 (alice), pid 4242"); it goes into the event's reason
+  // and message.
+  [[nodiscard]] Result<std::string> drain(const std::string& path, const std::string& by = "");
+  [[nodiscard]] Result<std::string> undrain(const std::string& path, const std::string& by = "");
 
   // The content of `pathpilot status --json`.
   nlohmann::json statusJson() const;
+
+  // Secrets to scrub from every event (its text fields) before it is logged or reaches the
+  // sink (daemon/secrets.h); null = none. The daemon sets it at start and on reload.
+  void setRedactor(std::shared_ptr<const Redactor> redactor) { redactor_ = std::move(redactor); }
 
   const config::Config& config() const { return *config_; }
   const EngineStats& stats() const { return stats_; }
@@ -162,6 +170,7 @@ class Engine {
   TableFactory table_factory_;
   RecoveryFactory recovery_factory_;
   EventSink sink_;
+  std::shared_ptr<const Redactor> redactor_;
 
   std::unique_ptr<config::Config> config_;
   std::vector<std::unique_ptr<PathRuntime>> paths_;

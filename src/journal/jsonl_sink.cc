@@ -44,11 +44,31 @@ Result<int> JsonlSink::openFd(const std::string& path) {
   }
   // O_APPEND: every write lands at the current end, even after copytruncate or when another
   // process appends too. O_CLOEXEC: not inherited by recovery commands we spawn.
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (fd < 0) {
-    return fail(sysError(path, "cannot open for appending", errno));
+  // A file we create gets exactly 0640 (events name internal hosts and addresses), whatever
+  // the umask; an existing one keeps the mode its owner gave it (a log shipper's group).
+  constexpr int kAppend = O_WRONLY | O_APPEND | O_CLOEXEC;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    int fd = ::open(path.c_str(), kAppend | O_CREAT | O_EXCL, 0640);
+    if (fd >= 0) {
+      if (::fchmod(fd, 0640) != 0) {
+        int err = errno;
+        ::close(fd);
+        return fail(sysError(path, "cannot set mode 0640", err));
+      }
+      return fd;
+    }
+    if (errno != EEXIST) {
+      return fail(sysError(path, "cannot open for appending", errno));
+    }
+    fd = ::open(path.c_str(), kAppend);
+    if (fd >= 0) {
+      return fd;
+    }
+    if (errno != ENOENT) {  // ENOENT: removed (rotated) in between; create it then
+      return fail(sysError(path, "cannot open for appending", errno));
+    }
   }
-  return fd;
+  return fail(sysError(path, "cannot open for appending", ENOENT));
 }
 
 Result<std::unique_ptr<JsonlSink>> JsonlSink::open(const std::string& path) {

@@ -7,11 +7,13 @@
 #include <string>
 #include <unordered_map>
 
+#include "base/redact.h"
 #include "config/detail/decode.h"
 #include "config/detail/ids.h"
 #include "config/detail/suggest.h"
 #include "config/message_template.h"
 #include "config/schema.h"
+#include "config/secret_file.h"
 
 namespace pathpilot::config::detail {
 namespace {
@@ -26,6 +28,7 @@ constexpr std::size_t kMaxTables = 4096;
 constexpr std::size_t kMaxTargets = 16;
 constexpr std::size_t kMaxDestinations = 1000;
 constexpr std::size_t kMaxArgv = 64;
+constexpr std::size_t kMaxPassthrough = 64;
 
 // The keys of each mapping, in the order docs/config.md lists them.
 const std::vector<std::string_view> kTopKeys = {
@@ -50,14 +53,16 @@ const std::vector<std::string_view> kHealthKeys = {"window",
                                                    "degraded_clear_loss",
                                                    "degraded_clear_rtt",
                                                    "damping"};
-const std::vector<std::string_view> kDampingKeys = {"enabled",  "half_life", "penalty",
-                                                    "suppress", "reuse",     "max_suppress"};
-const std::vector<std::string_view> kPathKeys = {"name",  "kind",     "az",       "priority",
-                                                 "probe", "next_hop", "recovery", "health"};
-const std::vector<std::string_view> kNextHopKeys = {
-    "gateway_id", "instance_id", "network_interface_id", "transit_gateway_id", "via", "dev"};
+const std::vector<std::string_view> kDampingKeys = {"enabled", "half_life", "penalty",
+                                                    "suppress", "reuse",    "max_suppress"};
+const std::vector<std::string_view> kPathKeys = {"name",     "kind",     "az",       "priority",
+                                                 "probe",    "next_hop", "recovery", "health"};
+const std::vector<std::string_view> kNextHopKeys = {"gateway_id",         "instance_id",
+                                                    "network_interface_id", "transit_gateway_id",
+                                                    "via",                "dev"};
 const std::vector<std::string_view> kRecoveryKeys = {
-    "action", "command", "instance_id", "after", "timeout", "backoff", "max_attempts_per_hour"};
+    "action",  "command", "instance_id",           "after",
+    "timeout", "backoff", "max_attempts_per_hour", "env_passthrough"};
 const std::vector<std::string_view> kBackoffKeys = {"initial", "max"};
 const std::vector<std::string_view> kTableKeys = {"id",    "name",         "az",   "backend",
                                                   "table", "destinations", "paths"};
@@ -67,7 +72,7 @@ const std::vector<std::string_view> kBackendsKeys = {"aws", "linux", "exec"};
 const std::vector<std::string_view> kAwsKeys = {"region", "endpoint_url", "profile",
                                                 "max_concurrency", "account_id"};
 const std::vector<std::string_view> kLinuxKeys = {"netns", "drift_check_interval"};
-const std::vector<std::string_view> kExecKeys = {"command", "timeout"};
+const std::vector<std::string_view> kExecKeys = {"command", "timeout", "env_passthrough"};
 const std::vector<std::string_view> kJournalKeys = {"sqlite", "jsonl", "queue_size", "state"};
 const std::vector<std::string_view> kControlKeys = {"socket"};
 const std::vector<std::string_view> kApiKeys = {"listen", "auth_token", "rate_limit",
@@ -242,6 +247,49 @@ std::optional<ProbeTarget> readTarget(Context& ctx, const YamlNode& node, std::s
   return ProbeTarget{*address, port.value_or(0)};
 }
 
+// A POSIX-portable environment variable name: [A-Za-z_][A-Za-z0-9_]*.
+bool isEnvName(std::string_view name) {
+  return !name.empty() && !(name[0] >= '0' && name[0] <= '9') &&
+         std::all_of(name.begin(), name.end(), [](char c) {
+           return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '_';
+         });
+}
+
+// `env_passthrough: [NAME, ...]` of a command (backends.exec, paths[].recovery): names of the
+// daemon's variables the command may see. Each item's position is recorded, so that the
+// whole-file check against {env:} secret names (validate.cc) points at it.
+void readPassthrough(Context& ctx, const MapReader& m, std::vector<std::string>& out) {
+  const YamlNode* node = m.find("env_passthrough");
+  std::vector<std::string> names;
+  if (node == nullptr || !m.getStringList("env_passthrough", names, 0)) {
+    return;
+  }
+  std::string p = m.pathOf("env_passthrough");
+  if (names.size() > kMaxPassthrough) {
+    ctx.errorAt(p, "at most " + std::to_string(kMaxPassthrough) + " variables");
+    return;
+  }
+  bool valid = true;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    std::string item = indexPath(p, i);
+    ctx.locations.record(item, node->items[i]->where);
+    if (!isEnvName(names[i])) {
+      ctx.errorAt(item, "invalid environment variable name " + quote(names[i]));
+      valid = false;
+    } else if (isCredentialVariable(names[i])) {
+      ctx.errorAt(item, names[i] +
+                            " holds the daemon's AWS credentials, which commands never receive; "
+                            "give the command credentials of its own (an instance profile or a "
+                            "profile in its AWS config)");
+      valid = false;
+    }
+  }
+  if (valid) {
+    out = std::move(names);
+  }
+}
+
 // { env: NAME } | { file: PATH } | inline string (warned).
 // With `warn_inline` false an inline value is accepted silently (a URL that is not secret).
 std::optional<SecretRef> readSecret(Context& ctx, const YamlNode& node, std::string_view path,
@@ -276,12 +324,7 @@ std::optional<SecretRef> readSecret(Context& ctx, const YamlNode& node, std::str
     return std::nullopt;
   }
   if (has_env) {
-    bool valid = !env.empty() && !(env[0] >= '0' && env[0] <= '9') &&
-                 std::all_of(env.begin(), env.end(), [](char c) {
-                   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                          (c >= '0' && c <= '9') || c == '_';
-                 });
-    if (!valid) {
+    if (!isEnvName(env)) {
       ctx.errorAt(m.pathOf("env"), "invalid environment variable name " + quote(env));
       return std::nullopt;
     }
@@ -289,6 +332,18 @@ std::optional<SecretRef> readSecret(Context& ctx, const YamlNode& node, std::str
   }
   if (file.empty() || file.front() != '/') {
     ctx.errorAt(m.pathOf("file"), "must be an absolute path, got " + quote(file));
+    return std::nullopt;
+  }
+  // A file that exists here gets the daemon's checks now (stat only: nothing is opened, so a
+  // FIFO cannot block the check): a FIFO, a group-readable file or a huge one would make the
+  // start or a reload fail. A missing file is only reported by the daemon, since the config
+  // may be checked on another machine (as {env: NAME} is not looked up either).
+  // (An error with an errno is stat's own: missing, or not searchable by this user.)
+  // Named as the daemon names it when it reads the file (api/auth.h, alert/secret.h).
+  std::string name = (path == "api.auth_token" ? "token file " : "secret file ") + file;
+  if (auto checked = checkSecretFile(file, kMaxSecretFileBytes, name);
+      !checked && checked.error().sysErrno() == 0) {
+    ctx.errorAt(m.pathOf("file"), checked.error().message());
     return std::nullopt;
   }
   return SecretRef{SecretRef::Source::File, file};
@@ -755,6 +810,12 @@ class Decoder {
       }
     }
     m.getInt("max_attempts_per_hour", out.max_attempts_per_hour, 1, 60);
+    if (m.has("env_passthrough") && valid_action && out.action != RecoveryAction::Command) {
+      ctx_.errorAt(m.pathOf("env_passthrough"),
+                   "'env_passthrough' is only used with action: command");
+    } else {
+      readPassthrough(ctx_, m, out.env_passthrough);
+    }
     return out;
   }
 
@@ -976,6 +1037,7 @@ class Decoder {
         ctx_.errorAt("backends.exec.command", "at most " + std::to_string(kMaxArgv) + " arguments");
       }
       e.get("timeout", exec.timeout, milliseconds(100), hours(1));
+      readPassthrough(ctx_, e, exec.env_passthrough);
     }
   }
 
@@ -1370,6 +1432,13 @@ class Decoder {
     if (const YamlNode* n = m.find("templates")) {
       templates(*n, m.pathOf("templates"), out.templates);
     }
+    // A credential sent in clear text; a URL from env/file is checked when the daemon builds
+    // the channel (alert::makeChannel).
+    if (out.url && out.url->source == SecretRef::Source::Inline && !ctx_.failed(m.pathOf("url"))) {
+      if (auto bad = cleartextCredential(out, out.url->value)) {
+        ctx_.errorAt(m.pathOf(bad->key), bad->reason);
+      }
+    }
     return out;
   }
 
@@ -1489,6 +1558,7 @@ const std::unordered_map<std::string_view, std::string_view>& misplacedKeyHints(
       {"netns", "backends.linux"},
       {"drift_check_interval", "backends.linux"},
       {"command", "backends.exec or paths[].recovery"},
+      {"env_passthrough", "backends.exec or paths[].recovery"},
       {"action", "paths[].recovery"},
       {"after", "paths[].recovery"},
       {"backoff", "paths[].recovery"},

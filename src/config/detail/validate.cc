@@ -35,6 +35,7 @@ class Validator {
     unusedPaths();
     backends();
     services();
+    passthroughKeepsSecrets();
   }
 
  private:
@@ -380,6 +381,47 @@ class Validator {
       ctx_.warningAt("journal",
                      "both journal.sqlite and journal.jsonl are empty: events are not "
                      "kept anywhere");
+    }
+  }
+
+  // A command must never receive the config's secrets: an env_passthrough naming a variable
+  // that a secret is read from ({env: NAME}) is an error at that item.
+  void passthroughKeepsSecrets() {
+    std::map<std::string, std::string> secret_vars;  // variable → the key reading it
+    auto note = [&](const std::optional<SecretRef>& ref, const std::string& key) {
+      if (ref && ref->source == SecretRef::Source::Env) {
+        secret_vars.emplace(ref->value, key);
+      }
+    };
+    if (c_.api) {
+      note(c_.api->auth_token, "api.auth_token");
+    }
+    if (c_.alerts) {
+      for (std::size_t i = 0; i < c_.alerts->channels.size(); ++i) {
+        const AlertChannelConfig& ch = c_.alerts->channels[i];
+        std::string p = indexPath("alerts.channels", i);
+        note(ch.url, p + ".url");
+        note(ch.secret, p + ".secret");
+        note(ch.token, p + ".token");
+        note(ch.password, p + ".password");
+      }
+    }
+    auto check = [&](const std::vector<std::string>& names, const std::string& key) {
+      for (std::size_t i = 0; i < names.size(); ++i) {
+        auto it = secret_vars.find(names[i]);
+        if (it != secret_vars.end()) {
+          ctx_.errorAt(indexPath(key, i), names[i] + " holds the secret of " + it->second +
+                                              " ({env: " + names[i] +
+                                              "}); commands never receive the config's "
+                                              "secrets");
+        }
+      }
+    };
+    check(c_.backends.exec.env_passthrough, "backends.exec.env_passthrough");
+    for (std::size_t i = 0; i < c_.paths.size(); ++i) {
+      if (c_.paths[i].recovery) {
+        check(c_.paths[i].recovery->env_passthrough, pathKey(i, "recovery.env_passthrough"));
+      }
     }
   }
 

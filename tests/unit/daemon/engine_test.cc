@@ -81,6 +81,9 @@ class ScriptedAction final : public recovery::RecoveryAction {
     outcome.success = success;
     outcome.reason = success ? "" : "exited with status 3";
     outcome.exit_code = success ? 0 : 3;
+    finishWith(outcome);
+  }
+  void finishWith(const recovery::ActionOutcome& outcome) {
     auto done = std::move(done_);
     done_ = nullptr;
     done(outcome);
@@ -540,6 +543,53 @@ TEST_F(EngineTest, DrainMovesTrafficAtOnceAndUndrainReturnsIt) {
   settle();
   EXPECT_EQ(routeOf("rtb-a"), kDx);
   EXPECT_EQ(count(EventKind::Undrain), 1);
+}
+
+// Who drained is in the event (the control socket passes the peer's uid and pid).
+TEST_F(EngineTest, DrainEventsNameWhoAsked) {
+  start();
+  ASSERT_TRUE(engine_->drain("dx", "control socket, uid 1000 (alice), pid 4242"));
+  const journal::Event* d = last(EventKind::Drain);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->reason, "requested by control socket, uid 1000 (alice), pid 4242");
+  EXPECT_EQ(d->message,
+            "path dx drained by an operator (control socket, uid 1000 (alice), pid 4242): "
+            "traffic moves off it");
+  ASSERT_TRUE(engine_->undrain("dx", "control socket, uid 0 (root), pid 7"));
+  const journal::Event* u = last(EventKind::Undrain);
+  ASSERT_NE(u, nullptr);
+  EXPECT_EQ(u->reason, "requested by control socket, uid 0 (root), pid 7");
+  EXPECT_NE(u->message.find("(control socket, uid 0 (root), pid 7)"), std::string::npos);
+}
+
+// Every event is scrubbed of the known secrets before the sink (journal, API, alerts) sees it:
+// here a recovery command's failure whose stderr quotes a token.
+TEST_F(EngineTest, EmittedEventsAreRedactedOfKnownSecrets) {
+  makeEngine();
+  auto secrets = std::make_shared<Redactor>();
+  secrets->add("tok-0123456789abcdef");
+  engine_->setRedactor(secrets);
+  ASSERT_TRUE(engine_->start(loadConfig()));
+  settle();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  for (int i = 0; i < 15; ++i) {
+    round(true, false, true);
+  }
+  ScriptedAction* action = actions_["vpn-a"];
+  ASSERT_NE(action, nullptr);
+  ASSERT_TRUE(action->running());
+  recovery::ActionOutcome outcome;
+  outcome.reason = "command \"gw-restart\" exited with status 3: token tok-0123456789abcdef";
+  outcome.stderr_tail = "token tok-0123456789abcdef refused";
+  outcome.exit_code = 3;
+  action->finishWith(outcome);
+  settle();
+  const journal::Event* failed = last(EventKind::RecoveryFailed);
+  ASSERT_NE(failed, nullptr);
+  EXPECT_EQ(failed->reason.find("tok-0123456789abcdef"), std::string::npos) << failed->reason;
+  EXPECT_NE(failed->reason.find("token <redacted> refused"), std::string::npos) << failed->reason;
 }
 
 TEST_F(EngineTest, RestartMidFailoverAdoptsTheVpnRoute) {

@@ -340,6 +340,41 @@ TEST_F(CommandActionTest, ExitZeroIsSuccessAndTheCommandKnowsTheContext) {
   std::remove(out.c_str());
 }
 
+TEST_F(CommandActionTest, CommandSeesNoSecretOfTheDaemonAndItsStderrIsRedacted) {
+  ::setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE", 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", 1);
+  ::setenv("AWS_SESSION_TOKEN", "FwoGZXIvYXdzEXAMPLESESSIONTOKEN", 1);
+  ::setenv("PP_RECOVERY_SMTP_PASSWORD", "smtp-Passw0rd-value", 1);  // an {env:} secret
+  ::setenv("PP_RECOVERY_SSH_HOST", "gw-a.example.net", 1);          // listed
+  std::string out = ::testing::TempDir() + "pp_recovery_fullenv_" + std::to_string(::getpid());
+  CommandActionOptions options =
+      sh("env > '" + out + "'; echo 'relay said: bad password smtp-Passw0rd-value' >&2; exit 3");
+  options.inherit = {"PP_RECOVERY_SSH_HOST"};
+  auto redactor = std::make_shared<Redactor>();
+  redactor->add("smtp-Passw0rd-value");
+  options.redactor = redactor;
+  CommandAction action(options, executor, runner);
+  ActionOutcome outcome = runOnce(action);
+  EXPECT_FALSE(outcome.success);
+  std::ifstream in(out);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string env = text.str();
+  for (const char* secret : {"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI", "FwoGZXIvYXdz",
+                             "smtp-Passw0rd-value", "AWS_", "PP_RECOVERY_SMTP_PASSWORD"}) {
+    EXPECT_EQ(env.find(secret), std::string::npos) << secret << " in\n" << env;
+  }
+  EXPECT_NE(env.find("PP_RECOVERY_SSH_HOST=gw-a.example.net\n"), std::string::npos) << env;
+  EXPECT_NE(env.find("PATHPILOT_GATEWAY=vpn-a\n"), std::string::npos) << env;
+  EXPECT_EQ(outcome.stderr_tail, "relay said: bad password <redacted>\n");
+  EXPECT_EQ(outcome.reason.find("smtp-Passw0rd-value"), std::string::npos) << outcome.reason;
+  std::remove(out.c_str());
+  for (const char* name : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                           "PP_RECOVERY_SMTP_PASSWORD", "PP_RECOVERY_SSH_HOST"}) {
+    ::unsetenv(name);
+  }
+}
+
 TEST_F(CommandActionTest, FailureCarriesExitCodeAndStderr) {
   CommandAction action(sh("echo 'cannot reach EC2 API' >&2; exit 7"), executor, runner);
   ActionOutcome outcome = runOnce(action);
