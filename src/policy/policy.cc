@@ -520,8 +520,11 @@ void Policy::decideRoute(const TableRank& rank, const TableSpec& table,
     const Duration hold = params.failback_hold_down;
     if (elapsed >= hold) {
       choose(DecisionKind::Failback, nameAt(best));
-      cat(out, nameAt(best), " ", health::pathStateName(bs.state), " for ", secondsText(elapsed),
-          " (hold-down ", hold_text_, " passed), preferred over ", current, " (",
+      cat(out, nameAt(best), " ",
+          bs.state == PathState::Up ? std::string_view("up and measured clean")
+                                    : health::pathStateName(bs.state),
+          " for ", secondsText(elapsed), " (hold-down ", hold_text_, " passed), preferred over ",
+          current, " (",
           health::pathStateName(cs.state), "): ", rank.ranked[best].why);
       return;
     }

@@ -204,8 +204,8 @@ TEST_F(PolicyDecideTest, FailbackWaitsForTheHoldDown) {
   EXPECT_EQ(out.routes[0].previous, "vpn-a");
   EXPECT_EQ(out.routes[1].previous, "vpn-b");
   EXPECT_EQ(out.routes[0].reason,
-            "dx up for 60.0s (hold-down 1m passed), preferred over vpn-a (up): preferred link "
-            "kind dx");
+            "dx up and measured clean for 60.0s (hold-down 1m passed), preferred over vpn-a (up): "
+            "preferred link kind dx");
   EXPECT_FALSE(out.next_decision.has_value());
 }
 
