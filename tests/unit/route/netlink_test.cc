@@ -111,7 +111,7 @@ TEST_F(NetlinkTest, ProgramsReplacesListsAndDeletesInTable101) {
 
   auto done = table101.apply(replaceWith(kOnPrem, kDxHop));
   ASSERT_TRUE(done) << done.error().toString();
-  std::string shown = run("ip route show table 101");
+  std::string shown = run("ip -N route show table 101");
   EXPECT_NE(shown.find("10.10.0.0/16 via 192.0.2.254 dev pp0 proto 196"), std::string::npos)
       << shown;
 
@@ -156,7 +156,7 @@ TEST_F(NetlinkTest, TablesAbove255TravelInRtaTable) {
   ASSERT_TRUE(big.apply(replaceWith(kOnPrem, kDxHop)));
   EXPECT_NE(run("ip route show table 1000").find("10.10.0.0/16 via 192.0.2.254"),
             std::string::npos);
-  EXPECT_EQ(run("ip route show table 101").find("10.10.0.0/16"), std::string::npos);
+  EXPECT_EQ(run("ip -N route show table 101").find("10.10.0.0/16"), std::string::npos);
   EXPECT_EQ(big.list()->size(), 1u);
   EXPECT_TRUE(table101.list()->empty());
 }
@@ -207,7 +207,7 @@ TEST_F(NetlinkTest, ProgramsAnotherNamespace) {
   EXPECT_EQ(remote.list()->size(), 1u);
   LinuxRouteTable local("101", 101, LinuxRouteOptions{});
   EXPECT_TRUE(local.list()->empty()) << "the route must land in A, not in B";
-  EXPECT_EQ(run("ip route show table 101").find("10.10.0.0/16"), std::string::npos);
+  EXPECT_EQ(run("ip -N route show table 101").find("10.10.0.0/16"), std::string::npos);
   ::close(ns_a);
 
   LinuxRouteOptions missing;
@@ -286,14 +286,14 @@ TEST_F(NetlinkTest, HandChangeIsReportedAsDriftAndRepaired) {
   EXPECT_EQ(drifts[0].actual, kVpnHop);
   EXPECT_EQ(drifts[0].detected_by, "notification");
   EXPECT_EQ(changed[1].to, kDxHop);
-  EXPECT_NE(run("ip route show table 101").find("via 192.0.2.254 dev pp0 proto 196"),
+  EXPECT_NE(run("ip -N route show table 101").find("via 192.0.2.254 dev pp0 proto 196"),
             std::string::npos);
 
   ASSERT_TRUE(sh("ip route del 10.10.0.0/16 table 101"));
   ASSERT_TRUE(runUntil(io, [&] { return changed.size() == 3; }));
   ASSERT_EQ(drifts.size(), 2u);
   EXPECT_FALSE(drifts[1].actual.has_value());
-  EXPECT_NE(run("ip route show table 101").find("10.10.0.0/16 via 192.0.2.254"),
+  EXPECT_NE(run("ip -N route show table 101").find("10.10.0.0/16 via 192.0.2.254"),
             std::string::npos);
   EXPECT_TRUE(errors.empty());
   monitor.stop();
