@@ -10,26 +10,17 @@
 
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
+
+#include "base/utc_stamp.h"
 
 namespace pathpilot::daemon {
 namespace {
 
 constexpr int kFormatVersion = 1;
 constexpr std::size_t kMaxFileBytes = 4 << 20;  // far above any real state; guards the reader
-
-std::string compactUtc(WallTime t) {
-  std::time_t secs = std::chrono::system_clock::to_time_t(
-      std::chrono::time_point_cast<std::chrono::system_clock::duration>(t));
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
-}
 
 Result<WallTime> timeField(const nlohmann::json& j, const std::string& where) {
   if (!j.is_string()) {
@@ -204,7 +195,7 @@ PersistentState StateFile::load(std::string& problem) {
   if (why.empty()) {
     return *decoded;
   }
-  const std::string aside = path_ + ".bad-" + compactUtc(std::chrono::system_clock::now());
+  const std::string aside = path_ + ".bad-" + utcFileStamp(std::chrono::system_clock::now());
   std::filesystem::rename(path_, aside, ec);
   problem = "state file " + path_ + " is unusable (" + why + "); " +
             (ec ? "could not move it aside (" + ec.message() + ")" : "moved aside to " + aside) +

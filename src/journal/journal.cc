@@ -1,12 +1,12 @@
 #include "journal/journal.h"
 
 #include <algorithm>
-#include <ctime>
 #include <exception>
 #include <filesystem>
 #include <span>
 #include <utility>
 
+#include "base/utc_stamp.h"
 #include "journal/jsonl_sink.h"
 
 namespace pathpilot::journal {
@@ -90,21 +90,6 @@ Result<std::unique_ptr<Journal>> Journal::open(JournalOptions options, const Clo
 Journal::Journal(JournalOptions options, const Clock& clock)
     : options_(std::move(options)), clock_(clock) {}
 
-namespace {
-
-// "20261207T111500Z": the suffix of a file moved aside.
-std::string compactUtc(WallTime t) {
-  std::time_t secs = std::chrono::system_clock::to_time_t(
-      std::chrono::time_point_cast<std::chrono::system_clock::duration>(t));
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
-}
-
-}  // namespace
-
 // A file that SQLite cannot read as a pathpilot journal (InvalidArgument from open: garbage,
 // corruption in the first pages, another application's database, a newer schema) is renamed,
 // never deleted: the operator may want it back, and the event names where it went. Missing
@@ -123,7 +108,7 @@ std::unique_ptr<SqliteStore> Journal::openStore(std::string& problem) {
     problem = opened.error().toString();
     return nullptr;
   }
-  const std::string aside = path + ".bad-" + compactUtc(clock_.wallNow());
+  const std::string aside = path + ".bad-" + utcFileStamp(clock_.wallNow());
   std::filesystem::rename(path, aside, ec);
   if (ec) {
     problem =
