@@ -398,6 +398,24 @@ PathState LinkHealth::classifyUsable(const Target& t, std::string* why) const {
   return PathState::Up;
 }
 
+// Loss, RTT mean and RTT p95 of the window at or below the clear (hysteresis) thresholds.
+// The RTT checks apply once min_samples answered results are in.
+bool LinkHealth::withinClear(const Target& t) const {
+  if (ratio(t.lost, t.count) > params_.clearLoss()) {
+    return false;
+  }
+  const bool enough_rtt = t.sorted_rtt.size() >= min_samples_;
+  if (enough_rtt && params_.clearRttMean() &&
+      meanOf(t.rtt_sum, t.sorted_rtt.size()) > *params_.clearRttMean()) {
+    return false;
+  }
+  if (enough_rtt && params_.clearRttP95() &&
+      Duration(percentile(t.sorted_rtt, 95)) > *params_.clearRttP95()) {
+    return false;
+  }
+  return true;
+}
+
 // The per-target state machine (see the header for the rules). Only counters are read here;
 // the reason text is rendered after the state is known to have changed.
 bool LinkHealth::evaluate(Target& t, MonoTime now) {
@@ -405,14 +423,7 @@ bool LinkHealth::evaluate(Target& t, MonoTime now) {
   const double loss = ratio(t.lost, t.count);
   if (t.state == PathState::Degraded) {
     // Hysteresis: count the results in a row whose window is clean (see the header).
-    bool clean = enough && loss <= params_.clearLoss();
-    if (clean && params_.clearRttMean() && t.sorted_rtt.size() >= min_samples_) {
-      clean = meanOf(t.rtt_sum, t.sorted_rtt.size()) <= *params_.clearRttMean();
-    }
-    if (clean && params_.clearRttP95() && t.sorted_rtt.size() >= min_samples_) {
-      clean = Duration(percentile(t.sorted_rtt, 95)) <= *params_.clearRttP95();
-    }
-    t.clean_run = clean ? t.clean_run + 1 : 0;
+    t.clean_run = enough && withinClear(t) ? t.clean_run + 1 : 0;
   } else {
     t.clean_run = 0;
   }
@@ -706,11 +717,15 @@ Transition LinkHealth::onProbeResult(const ProbeSample& sample, MonoTime now) {
   return tr;
 }
 
-// A target is clean from the first result at which it is Up with a full window (its loss and
-// RTT are then within the thresholds, or it would not be Up); the path is clean once `quorum`
-// targets are, from the latest of those, and never before it entered Up.
+// A target is clean from the first result at which it is Up with a full window at or below
+// the clear (hysteresis) thresholds, until a result breaks that; the path is clean once
+// `quorum` targets are, from the latest of those, and never before it entered Up. Up alone is
+// not enough: a target that went Down from Up comes back Up with a fresh window, and on a link
+// losing ~30% that window fills at 26-30% (Up, under the 30% degraded threshold) often enough
+// that a failback hold-down would pass now and then (found in the lab with two targets and
+// quorum 1: a table moved off a lossy DX, back and off again within a minute).
 bool LinkHealth::updateClean(Target& t, MonoTime now) {
-  if (t.state == PathState::Up && t.count >= min_samples_) {
+  if (t.state == PathState::Up && t.count >= params_.window && withinClear(t)) {
     if (!t.clean_since) {
       t.clean_since = now;
     }

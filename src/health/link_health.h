@@ -196,10 +196,12 @@ struct Stats {
   MonoTime since{};                          // when `state` was entered
   // Start of the current uninterrupted usable (Up or Degraded) period; unset while not usable.
   std::optional<MonoTime> usable_since;
-  // While Up: since when the path has been proven clean — its window full (min_samples
-  // results) and within the thresholds — without a break. Unset while not Up, and right after
-  // a target came back from Down with a fresh window: `rise` answers say the link is there,
-  // not that it is clean. The policy's failback hold-down counts from here.
+  // While Up: since when the path has been proven clean — `quorum` targets with a full window
+  // (`window` results) at or below the clear thresholds (degraded_clear_loss and the clear RTT
+  // thresholds, the same hysteresis a Degraded target must pass) — without a break. Unset
+  // while not Up, right after a target came back from Down with a fresh window (`rise` answers
+  // say the link is there, not that it is clean), and while an Up target measures between the
+  // clear and the degraded thresholds. The policy's failback hold-down counts from here.
   std::optional<MonoTime> clean_since;
   std::string reason;    // why the path is in `state`
   Measurement measured;  // aggregate over targets
@@ -271,6 +273,7 @@ class LinkHealth {
   // Evaluates `t` after a result; returns true and sets its reason when its state changed.
   bool evaluate(Target& t, MonoTime now);
   PathState classifyUsable(const Target& t, std::string* why) const;
+  bool withinClear(const Target& t) const;
   Measurement measure(const Target& t) const;
   Measurement aggregate() const;
   // Keeps the target's and the path's clean_since current; true if the path's one changed.

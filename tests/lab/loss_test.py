@@ -118,11 +118,30 @@ class LossTest(LabCase):
             moves = self.events("route_changed", since=t0)
         finally:
             self.lab.fault("clear")
+        # A failback to DX while it loses 30% is the bug this test is for. A move back to DX
+        # because the VPN path it was on failed is right (on a loaded machine the userspace
+        # tunnels have been seen to stall, see the module doc): it must follow a path_down or
+        # path_degraded of that VPN path, and then the table may leave DX once more.
         for table in ("rtb-a", "rtb-b"):
-            mine = [(e["from"], e["to"]) for e in moves if e["route_table"] == table]
-            print(f"diag: {table} route changes under 30% DX loss: {mine}")
-            self.assertLessEqual(len(mine), 1, f"{table} bounced: {mine}")
-            self.assertTrue(all(to != "dx" for _, to in mine), f"{table} went back: {mine}")
+            mine = [e for e in moves if e["route_table"] == table]
+            print(f"diag: {table} route changes under 30% DX loss: "
+                  f"{[(e['from'], e['to'], e.get('reason', '')) for e in mine]}")
+            forced_back = 0
+            for e in mine:
+                if e["to"] != "dx":
+                    continue
+                self.assertNotIn("passed), preferred over", e.get("reason", ""),
+                                 f"{table} failed back to a lossy DX: {e}")
+                t = event_time(e)
+                cause = [x for kind in ("path_down", "path_degraded")
+                         for x in self.events(kind, since=t0, path=e["from"])
+                         if t - 1.0 <= event_time(x) <= t + 0.1]
+                self.assertTrue(cause, f"{table} went back to DX while {e['from']} was fine: {e}")
+                print(f"note: {table} back on dx at {e['time']} because {e['from']} "
+                      f"{cause[0]['kind']}: {cause[0].get('reason', '')}")
+                forced_back += 1
+            away = [e for e in mine if e["from"] == "dx"]
+            self.assertLessEqual(len(away), 1 + forced_back, f"{table} bounced: {mine}")
         degraded = self.events("path_degraded", since=t0, path="dx")
         ups = [e for e in self.events("path_up", since=t0, path="dx")
                if event_time(e) < t0 + LOSSY_DX_SECONDS]

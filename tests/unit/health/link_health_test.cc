@@ -671,3 +671,120 @@ TEST_F(HysteresisTest, ACleanPathNeedsAFullWindowAfterComingBack) {
 
 }  // namespace
 }  // namespace pathpilot::health
+
+namespace pathpilot::health {
+namespace {
+
+// The lab's DX path (examples/lab.yaml): two targets, quorum 1, window 50 at 100 ms, fall and
+// rise 3, degraded above 30%, damping on. Each round probes both targets; each probe is lost
+// at random with the given ratio (a fixed LCG per seed, the same "random" loss every run).
+// Counts how often the path, after having been Degraded or Down, stays clean for a 5 s
+// failback hold-down — each such time the policy would move routes back to a lossy DX.
+struct LossRun {
+  int clean_hold_downs = 0;
+  int degraded = 0;
+};
+
+LossRun simulateLabDx(int loss_percent, std::uint64_t seed, int rounds) {
+  HealthParams p;
+  p.window = 50;
+  p.min_samples = 50;  // as the daemon sets it (engine.cc: min_samples = window)
+  p.rise = 3;
+  p.fall = 3;
+  p.degraded_loss = 0.30;
+  p.down_loss = 0.60;
+  p.quorum = 1;
+  p.damping = true;
+  p.half_life = std::chrono::minutes(1);
+  p.penalty = 1000;
+  p.suppress = 3000;
+  p.reuse = 750;
+  p.max_suppress = std::chrono::minutes(5);
+  testing::FakeClock clock;
+  auto h = *LinkHealth::create(p, {"10.10.3.100", "10.10.0.1"}, clock.now());
+  std::uint64_t state = seed;
+  LossRun r;
+  bool was_bad = false;
+  bool counted = false;
+  for (int i = 0; i < rounds; ++i) {
+    clock.advance(std::chrono::milliseconds(100));
+    for (std::size_t target = 0; target < 2; ++target) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      const bool ok = static_cast<int>((state >> 33) % 100) >= loss_percent;
+      const Transition t = h.onProbeResult(
+          {target, ok, std::chrono::milliseconds(5), ok ? "" : "timeout"}, clock.now());
+      if (t.changed && t.to == PathState::Degraded) {
+        ++r.degraded;
+      }
+    }
+    h.tick(clock.now());
+    const Stats s = h.stats(clock.now());
+    if (s.state == PathState::Degraded || s.state == PathState::Down) {
+      was_bad = true;
+      counted = false;
+    }
+    if (was_bad && !counted && s.state == PathState::Up && s.clean_since &&
+        clock.now() - *s.clean_since >= std::chrono::seconds(5)) {
+      ++r.clean_hold_downs;
+      counted = true;
+    }
+  }
+  return r;
+}
+
+// Found in the lab (30% loss on DX for a minute moved a table off DX, back, and off again):
+// one target going Down from Up came back with a fresh window and counted as clean after
+// `min_samples` results, and with quorum 1 that one target made the path Up and clean.
+TEST(LabLossSimulation, ThirtyPercentLossNeverLooksCleanForAHoldDownWithTwoTargets) {
+  int degraded = 0;
+  for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+    const LossRun r = simulateLabDx(30, seed * 7919, 36000);  // an hour each
+    EXPECT_EQ(r.clean_hold_downs, 0) << "seed " << seed;
+    degraded += r.degraded;
+  }
+  EXPECT_GT(degraded, 0) << "the loss was high enough to degrade the path";
+}
+
+TEST(LabLossSimulation, SixtyPercentLossNeverLooksCleanForAHoldDown) {
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    EXPECT_EQ(simulateLabDx(60, seed * 104729, 36000).clean_hold_downs, 0) << "seed " << seed;
+  }
+}
+
+}  // namespace
+}  // namespace pathpilot::health
+
+namespace pathpilot::health {
+namespace {
+
+// Clean is stricter than Up: a full window at or below the clear thresholds. A target losing
+// one probe in five (20%: Up, under the 30% degraded threshold, above the 15% clear one) is
+// usable but never clean, so it never ends a failback hold-down; at one in ten it is clean.
+TEST_F(HysteresisTest, UpBetweenTheClearAndTheDegradedThresholdIsNotClean) {
+  auto h = *LinkHealth::create(params(), {"10.10.3.100"}, clock_.now());
+  for (int i = 0; i < 200; ++i) {
+    feed(h, i % 5 != 4);
+    if (i >= 20) {
+      ASSERT_EQ(h.state(), PathState::Up) << i;
+      ASSERT_FALSE(h.stats(clock_.now()).clean_since) << i;
+    }
+  }
+  Transition t;
+  int results = 0;
+  for (; results < 100 && !t.clean_changed; ++results) {
+    t = feed(h, results % 10 != 9);
+  }
+  ASSERT_TRUE(t.clean_changed);
+  EXPECT_TRUE(h.stats(clock_.now()).clean_since);
+  EXPECT_LE(h.stats(clock_.now()).measured.loss, 0.15);
+  // One more lost probe than the clear threshold allows ends the clean period at once.
+  for (int i = 0; i < 3 && h.stats(clock_.now()).clean_since; ++i) {
+    feed(h, false);
+    feed(h, true);
+  }
+  EXPECT_FALSE(h.stats(clock_.now()).clean_since);
+  EXPECT_EQ(h.state(), PathState::Up);
+}
+
+}  // namespace
+}  // namespace pathpilot::health
