@@ -217,8 +217,10 @@ int runDaemon(const RunOptions& options) {
   // alert_sent / alert_failed come back as journal events.
   std::unique_ptr<alert::AlertManager> alerts;
   auto alert_sink = [&events](journal::Event e) { events.append(std::move(e)); };
+  std::string outbox_problem;  // a bad outbox moved aside or replaced by memory: reported below
   if (cfg.alerts) {
-    auto opened = alert::openAlertManager(cfg, clock, alert_sink);
+    auto opened =
+        alert::openAlertManager(cfg, clock, alert_sink, alert::processEnv(), &outbox_problem);
     if (!opened) {
       spdlog::error("alerts: {}", opened.error().toString());
       return 1;
@@ -256,6 +258,14 @@ int runDaemon(const RunOptions& options) {
 
   // Drains and recovery limits of the previous run (daemon/state_file.h).
   std::vector<journal::Event> on_journal_problem_early;
+  if (!outbox_problem.empty()) {
+    spdlog::error("alerts: {}", outbox_problem);
+    auto e =
+        journal::makeEvent(journal::EventKind::AlertOutboxReset, clock.wallNow(), cfg.site.name);
+    e.message = "alert outbox " + cfg.alerts->outbox + " was unusable";
+    e.reason = outbox_problem;
+    on_journal_problem_early.push_back(e);
+  }
   ensureParent(cfg.journal.stateFile());
   StateFile state_file(cfg.journal.stateFile(), cfg.site.name);
   {
