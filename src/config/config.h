@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "base/ip.h"
+#include "base/route_protocol.h"
 #include "base/time.h"
 #include "config/diagnostic.h"
 
@@ -245,6 +246,12 @@ struct AwsBackendSettings {
 struct LinuxBackendSettings {
   std::string netns;  // network namespace to program; empty = the daemon's own
   Duration drift_check_interval = std::chrono::seconds(30);  // re-read tables, > 0
+  // rtm_protocol of pathpilot's routes, 1..255; never a number the kernel reserves or a known
+  // routing suite uses (base/route_protocol.h).
+  std::uint8_t protocol = kRtprotPathpilot;
+  // Protocols whose routes pathpilot may take over as its own (YAML names or numbers, e.g.
+  // [boot]); empty: it touches only routes of `protocol`.
+  std::vector<std::uint8_t> adopt_protocols;
 };
 
 struct ExecBackendSettings {

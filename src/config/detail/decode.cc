@@ -60,7 +60,8 @@ const std::vector<std::string_view> kPolicyKeys = {"preference", "az_affinity",
 const std::vector<std::string_view> kBackendsKeys = {"aws", "linux", "exec"};
 const std::vector<std::string_view> kAwsKeys = {"region", "endpoint_url", "profile",
                                                 "max_concurrency", "account_id"};
-const std::vector<std::string_view> kLinuxKeys = {"netns", "drift_check_interval"};
+const std::vector<std::string_view> kLinuxKeys = {"netns", "drift_check_interval", "protocol",
+                                                  "adopt_protocols"};
 const std::vector<std::string_view> kExecKeys = {"command", "timeout"};
 const std::vector<std::string_view> kJournalKeys = {"sqlite", "jsonl", "queue_size"};
 const std::vector<std::string_view> kControlKeys = {"socket"};
@@ -883,6 +884,7 @@ class Decoder {
                          " (a name under /run/netns, without '/')");
       }
       l.get("drift_check_interval", linux_backend.drift_check_interval, seconds(1), hours(24));
+      linuxProtocols(l, linux_backend);
     }
     if (const YamlNode* n = m.find("exec")) {
       MapReader e(ctx_, *n, "backends.exec", kExecKeys);
@@ -892,6 +894,81 @@ class Decoder {
                      "at most " + std::to_string(kMaxArgv) + " arguments");
       }
       e.get("timeout", exec.timeout, milliseconds(100), hours(1));
+    }
+  }
+
+  // backends.linux.protocol and adopt_protocols. A number someone else uses would make
+  // pathpilot's routes theirs (a starting FRR zebra takes routes of 196 for its own), so
+  // it is refused, with who uses it.
+  void linuxProtocols(const MapReader& l, LinuxBackendSettings& out) {
+    int protocol = out.protocol;
+    if (l.getInt("protocol", protocol, 1, 255)) {
+      auto number = static_cast<std::uint8_t>(protocol);
+      auto known = knownRouteProtocol(number);
+      if (known && known->owner == RouteProtocolOwner::Daemon) {
+        ctx_.errorAt(l.pathOf("protocol"),
+                     std::to_string(protocol) + " is the routing protocol number of " +
+                         std::string(known->user) +
+                         ", which treats such routes as its own; pick a number no routing "
+                         "suite uses, such as the default " +
+                         std::to_string(kRtprotPathpilot));
+      } else if (known) {
+        ctx_.errorAt(l.pathOf("protocol"),
+                     std::to_string(protocol) + " (" + std::string(known->name) +
+                         ") is reserved for " + std::string(known->user) +
+                         ": pathpilot could not tell its routes from theirs; pick a number no "
+                         "routing suite uses, such as the default " +
+                         std::to_string(kRtprotPathpilot));
+      } else {
+        out.protocol = number;
+      }
+    }
+    std::vector<std::string> adopt;
+    if (!l.getStringList("adopt_protocols", adopt, 0)) {
+      return;
+    }
+    std::string path = l.pathOf("adopt_protocols");
+    for (std::size_t i = 0; i < adopt.size(); ++i) {
+      std::string item = indexPath(path, i);
+      const std::string& text = adopt[i];
+      std::optional<std::uint8_t> number;
+      if (!text.empty() &&
+          std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        if (text.size() <= 3 && std::stoi(text) <= 255) {
+          number = static_cast<std::uint8_t>(std::stoi(text));
+        }
+      } else {
+        number = routeProtocolByName(text);
+      }
+      if (!number) {
+        ctx_.errorAt(item,
+                     "expected a routing protocol number 3-255 or a name such as boot or "
+                     "static, got " +
+                         quote(text));
+        continue;
+      }
+      auto known = knownRouteProtocol(*number);
+      if (known && known->owner == RouteProtocolOwner::Kernel) {
+        ctx_.errorAt(item, quote(text) + " is the kernel's (" + std::string(known->user) +
+                               "): its routes are not pathpilot's to take over");
+        continue;
+      }
+      if (*number == out.protocol) {
+        ctx_.errorAt(item, quote(text) + " is pathpilot's own protocol (backends.linux.protocol)");
+        continue;
+      }
+      if (std::find(out.adopt_protocols.begin(), out.adopt_protocols.end(), *number) !=
+          out.adopt_protocols.end()) {
+        ctx_.errorAt(item, quote(text) + " is listed twice");
+        continue;
+      }
+      if (known && known->owner == RouteProtocolOwner::Daemon) {
+        ctx_.warningAt(item, "routes of " + describeRouteProtocol(*number) +
+                                 " belong to a routing daemon, which puts them back when "
+                                 "pathpilot replaces or deletes them; adopt them only where it "
+                                 "does not run (e.g. routes an earlier pathpilot wrote with 196)");
+      }
+      out.adopt_protocols.push_back(*number);
     }
   }
 
@@ -1369,6 +1446,8 @@ const std::unordered_map<std::string_view, std::string_view>& misplacedKeyHints(
       {"max_concurrency", "backends.aws"},
       {"netns", "backends.linux"},
       {"drift_check_interval", "backends.linux"},
+      {"protocol", "backends.linux"},
+      {"adopt_protocols", "backends.linux"},
       {"command", "backends.exec or paths[].recovery"},
       {"action", "paths[].recovery"},
       {"after", "paths[].recovery"},
