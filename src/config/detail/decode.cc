@@ -76,9 +76,9 @@ const std::vector<std::string_view> kAlertRetryKeys = {"initial", "max"};
 const std::vector<std::string_view> kTemplateKeys = {"title", "body"};
 const std::vector<std::string_view> kRateKeys = {"per_minute", "burst"};
 const std::vector<std::string_view> kChannelKeys = {
-    "name",     "kind",      "url",   "secret",    "token",        "starttls",
-    "username", "password",  "from",  "to",        "html",         "topic_arn",
-    "region",   "endpoint_url", "ca_file", "timeout", "rate", "templates"};
+    "name",         "kind",    "url",     "secret", "token",     "starttls",     "username",
+    "password",     "from",    "to",      "html",   "topic_arn", "phone_number", "region",
+    "endpoint_url", "ca_file", "timeout", "rate",   "templates"};
 const std::vector<std::string_view> kAlertRouteKeys = {"channels", "severity", "sites",
                                                        "links",    "kinds",    "resolved"};
 const std::initializer_list<std::pair<std::string_view, AlertChannelKind>> kChannelKinds = {
@@ -1210,6 +1210,87 @@ class Decoder {
     }
   }
 
+  // E.164: '+', a country code that does not start with 0, at most 15 digits in all.
+  static bool isE164(std::string_view n) {
+    if (n.size() < 3 || n.size() > 16 || n[0] != '+' || n[1] == '0') {
+      return false;
+    }
+    return std::all_of(n.begin() + 1, n.end(), [](char c) { return c >= '0' && c <= '9'; });
+  }
+
+  // An sns channel publishes to a topic (its mail, SMS, HTTPS... subscribers) or sends one SMS
+  // to a phone number, as the classic script did with `aws sns publish --phone-number`. One
+  // target per channel: the classic pair is two channels. Amazon SNS sends no SMS in the China
+  // regions, which must show here (at `pathpilot check` and start) rather than at the first
+  // outage.
+  void snsTarget(const MapReader& m, AlertChannelConfig& out) {
+    bool has_topic = m.has("topic_arn");
+    bool has_phone = m.has("phone_number");
+    if (has_topic && has_phone) {
+      ctx_.errorAt(m.pathOf("phone_number"),
+                   "give either topic_arn or phone_number, not both (one target per channel: "
+                   "use two sns channels to mail a topic and text a phone, as the classic "
+                   "script did)");
+    } else if (!has_topic && !has_phone) {
+      m.require("topic_arn",
+                "e.g. arn:aws:sns:ap-southeast-1:111122223333:DCI-Status, or phone_number: "
+                "'+15555550100' for an SMS");
+    }
+    if (has_topic && m.get("topic_arn", out.topic_arn)) {
+      std::string_view arn = out.topic_arn;
+      bool ok = arn.rfind("arn:", 0) == 0 && arn.find(":sns:") != std::string_view::npos &&
+                std::count(arn.begin(), arn.end(), ':') == 5 && arn.back() != ':';
+      if (!ok) {
+        ctx_.errorAt(m.pathOf("topic_arn"),
+                     "expected an SNS topic ARN such as "
+                     "arn:aws:sns:ap-southeast-1:111122223333:DCI-Status, got " +
+                         quote(out.topic_arn));
+      }
+    }
+    if (m.get("region", out.region) && !isRegionName(out.region)) {
+      ctx_.errorAt(m.pathOf("region"),
+                   "expected an AWS region such as cn-north-1, got " + quote(out.region));
+      out.region.clear();
+      ctx_.markFailed(m.pathOf("region"));
+    }
+    if (m.get("endpoint_url", out.endpoint_url)) {
+      endpointUrl(out.endpoint_url, m.pathOf("endpoint_url"));
+    }
+    if (!has_phone || has_topic || !m.get("phone_number", out.phone_number)) {
+      return;
+    }
+    std::string path = m.pathOf("phone_number");
+    if (!isE164(out.phone_number)) {
+      ctx_.errorAt(path,
+                   "expected a phone number in E.164 form (+, country code, number, no "
+                   "spaces), such as '+15555550100'; got " +
+                       quote(out.phone_number));
+      return;
+    }
+    if (ctx_.failed(m.pathOf("region"))) {
+      return;  // reported already
+    }
+    // The SMS goes out from the channel's region, else the site's.
+    std::string_view from = "region";
+    if (out.region.empty()) {
+      from = !cfg_.backends.aws.region.empty() ? "backends.aws.region" : "site.region";
+      out.region = !cfg_.backends.aws.region.empty() ? cfg_.backends.aws.region : cfg_.site.region;
+    }
+    if (out.region.empty()) {
+      ctx_.errorAt(path,
+                   "an SMS is sent from one SNS region: set region on this channel "
+                   "(e.g. ap-southeast-1) or site.region");
+      return;
+    }
+    if (out.region.rfind("cn-", 0) == 0) {
+      ctx_.errorAt(path, "Amazon SNS does not send SMS in the China regions (" + out.region +
+                             ", from " + std::string(from) +
+                             ", is in partition aws-cn): alerts to a phone would fail at the "
+                             "first outage. Use an smtp, dingtalk, wecom or feishu channel, or a "
+                             "topic with e-mail subscribers (topic_arn)");
+    }
+  }
+
   AlertChannelConfig channel(const YamlNode& node, const std::string& p) {
     AlertChannelConfig out;
     MapReader m(ctx_, node, p, kChannelKeys);
@@ -1304,27 +1385,10 @@ class Decoder {
       only_for("to", {K::Smtp});
     }
     if (k == K::Sns) {
-      if (m.require("topic_arn", "e.g. arn:aws:sns:ap-southeast-1:111122223333:DCI-Status") &&
-          m.get("topic_arn", out.topic_arn)) {
-        std::string_view arn = out.topic_arn;
-        bool ok = arn.rfind("arn:", 0) == 0 && arn.find(":sns:") != std::string_view::npos &&
-                  std::count(arn.begin(), arn.end(), ':') == 5 && arn.back() != ':';
-        if (!ok) {
-          ctx_.errorAt(m.pathOf("topic_arn"),
-                       "expected an SNS topic ARN such as "
-                       "arn:aws:sns:ap-southeast-1:111122223333:DCI-Status, got " +
-                           quote(out.topic_arn));
-        }
-      }
-      if (m.get("region", out.region) && !isRegionName(out.region)) {
-        ctx_.errorAt(m.pathOf("region"), "expected an AWS region such as cn-north-1, got " +
-                                             quote(out.region));
-      }
-      if (m.get("endpoint_url", out.endpoint_url)) {
-        endpointUrl(out.endpoint_url, m.pathOf("endpoint_url"));
-      }
+      snsTarget(m, out);
     } else {
       only_for("topic_arn", {K::Sns});
+      only_for("phone_number", {K::Sns});
       only_for("region", {K::Sns});
       only_for("endpoint_url", {K::Sns});
     }
@@ -1462,6 +1526,7 @@ const std::unordered_map<std::string_view, std::string_view>& misplacedKeyHints(
       {"read_per_second", "api.rate_limit"},
       {"write_per_second", "api.rate_limit"},
       {"account_id", "backends.aws"},
+      {"phone_number", "alerts.channels[] (kind sns)"},
       {"auth_token", "api"},
       {"aws", "backends"},
       {"linux", "backends"},
