@@ -5,7 +5,7 @@ BUILD_DIR := build
 JOBS ?= $(shell nproc)
 PREFIX ?= /usr/local
 
-.PHONY: all deps configure build test unit demo bench install clean
+.PHONY: all deps configure build test unit check demo bench install clean
 
 all: build
 
@@ -25,6 +25,11 @@ test: build
 
 unit: build
 	@cd $(BUILD_DIR) && ../tools/isolated ctest --output-on-failure -j $(JOBS) -L unit
+
+# Sanitizers (ASan+UBSan on every unit test, TSan on the threaded ones) and every libFuzzer
+# target for FUZZ_SECONDS each: tools/check.sh. CI runs it after `make test`.
+check:
+	@tools/check.sh
 
 demo: build
 	@tools/demo.sh

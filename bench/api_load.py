@@ -8,21 +8,27 @@ tables programmed by a no-op exec hook, starts `pathpilot run` there, then:
   1. idle: measures the engine loop lag (pathpilot_engine_loop_lag_seconds, the 250 ms publish
      timer's lateness) and the probe timers' mean lateness for --idle seconds;
   2. load: runs `wrk --latency` against GET /api/v1/status for --duration seconds and measures
-     the same lags over that window;
-  3. prints wrk's latency distribution and both lag figures, and removes everything.
+     the same lags over that window; with --control N, instead, N concurrent clients loop on
+     `{"cmd":"status"}` over the control socket (one request per connection, as
+     `pathpilot status` does);
+  3. prints wrk's (or the control clients') latency distribution and both lag figures, and
+     removes everything.
 
   sudo bench/api_load.py --build build-<you> [--paths 100] [--targets 10] [--tables 100]
                          [--duration 20] [--idle 15] [--connections 4] [--threads 1]
-                         [--path /api/v1/status]
+                         [--path /api/v1/status] [--control 200]
 
 The API's per-client read rate limit is lifted for the run (PATHPILOT_API_READ_RATE=0):
 otherwise wrk would measure 429 answers.
 """
 import argparse
+import asyncio
+import contextlib
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -120,6 +126,53 @@ def lag_report(before, after):
     }
 
 
+async def control_flood(sock, clients, seconds):
+    """`clients` concurrent loops of one status request per connection, for `seconds`: counts
+    of answers and refusals ("too many control connections") and the answers' latency."""
+    answered, refused, other, latencies = 0, 0, 0, []
+    deadline = time.monotonic() + seconds
+
+    async def client():
+        # Plain sockets: a refused connection's answer is read even when our request could
+        # not be sent any more (the server answered and closed first: EPIPE on send, the line
+        # still queued for reading).
+        nonlocal answered, refused, other
+        loop = asyncio.get_running_loop()
+        while time.monotonic() < deadline:
+            t0 = time.monotonic()
+            data = b""
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.setblocking(False)
+                try:
+                    await loop.sock_connect(s, sock)
+                    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                        await loop.sock_sendall(s, b'{"cmd":"status"}\n')
+                    while True:
+                        chunk = await asyncio.wait_for(loop.sock_recv(s, 65536), 30)
+                        if not chunk:
+                            break
+                        data += chunk
+                except (OSError, asyncio.TimeoutError):
+                    pass
+            if data.startswith(b'{"ok":true'):
+                answered += 1
+                latencies.append(time.monotonic() - t0)
+            elif b"too many control connections" in data:
+                refused += 1
+                await asyncio.sleep(0.01)
+            else:
+                other += 1
+    await asyncio.gather(*(client() for _ in range(clients)))
+    latencies.sort()
+
+    def pick(q):
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1e3 \
+            if latencies else float("nan")
+    return (f"{clients} control clients for {seconds} s: {answered} answered "
+            f"({answered / seconds:.0f}/s; latency p50 {pick(0.5):.1f} ms, p99 {pick(0.99):.1f} ms,"
+            f" max {pick(1.0):.1f} ms), {refused} refused (too many connections), {other} other")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default="build")
@@ -131,11 +184,13 @@ def main():
     ap.add_argument("--connections", type=int, default=4)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--path", default="/api/v1/status")
+    ap.add_argument("--control", type=int, default=0,
+                    help="flood the control socket with this many status clients instead")
     a = ap.parse_args()
     if os.geteuid() != 0:
         print("needs root (network namespace)")
         return 77
-    if not shutil.which("wrk"):
+    if not a.control and not shutil.which("wrk"):
         print("needs wrk (apt-get install wrk)")
         return 77
     pathpilot = os.path.join(a.build, "src/cli/pathpilot")
@@ -212,17 +267,27 @@ def main():
         time.sleep(a.idle)
         m1 = http_get(port, "/metrics")
         idle = lag_report(m0, m1)
-        wrk = nsx("wrk", "--latency", "-t", str(a.threads), "-c", str(a.connections), "-d",
-                  f"{a.duration}s", f"http://127.0.0.1:{port}{a.path}", timeout=a.duration + 60)
-        m2 = http_get(port, "/metrics")
-        load = lag_report(m1, m2)
-        print(f"\n# wrk -t{a.threads} -c{a.connections} -d{a.duration}s {a.path}\n{wrk.stdout}")
-        print("# engine loop and probe timers (idle vs. under wrk load)")
+        if a.control:
+            report = asyncio.run(control_flood(os.path.join(work, "control.sock"), a.control,
+                                               a.duration))
+            m2 = http_get(port, "/metrics")
+            load = lag_report(m1, m2)
+            print(f"\n# {report}")
+            print("# engine loop and probe timers (idle vs. under the control socket flood)")
+        else:
+            wrk = nsx("wrk", "--latency", "-t", str(a.threads), "-c", str(a.connections), "-d",
+                      f"{a.duration}s", f"http://127.0.0.1:{port}{a.path}",
+                      timeout=a.duration + 60)
+            m2 = http_get(port, "/metrics")
+            load = lag_report(m1, m2)
+            print(f"\n# wrk -t{a.threads} -c{a.connections} -d{a.duration}s {a.path}\n"
+                  f"{wrk.stdout}")
+            print("# engine loop and probe timers (idle vs. under wrk load)")
+            non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", wrk.stdout)
+            if non2xx:
+                print(f"  WARNING: {non2xx.group(1)} non-2xx responses")
         for key in idle:
             print(f"  {key:28s} idle {idle[key]:>10.3f}   load {load[key]:>10.3f}")
-        non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", wrk.stdout)
-        if non2xx:
-            print(f"  WARNING: {non2xx.group(1)} non-2xx responses")
         return 0
     finally:
         if daemon is not None and daemon.poll() is None:

@@ -29,8 +29,7 @@ constexpr int kPaths = 10;
 // prefix each.
 Topology bigTopology() {
   Topology t;
-  const char* azs[] = {"ap-southeast-1a", "ap-southeast-1b", "ap-southeast-1c",
-                       "ap-southeast-1d"};
+  const char* azs[] = {"ap-southeast-1a", "ap-southeast-1b", "ap-southeast-1c", "ap-southeast-1d"};
   t.paths.push_back({"dx-1", LinkKind::Dx, "", 10});
   t.paths.push_back({"dx-2", LinkKind::Dx, "", 20});
   for (int i = 0; i < kPaths - 2; ++i) {
@@ -92,6 +91,7 @@ void runDecide(benchmark::State& state, Scenario scenario) {
     s.state = PathState::Up;
     s.since = now - std::chrono::hours(1);
     s.usable_since = s.since;
+    s.clean_since = s.since;
   }
   std::vector<PathStatus> dx_down = up;
   for (int i = 0; i < 2; ++i) {
@@ -103,11 +103,14 @@ void runDecide(benchmark::State& state, Scenario scenario) {
   std::vector<PathStatus> dx_recent = up;
   for (int i = 0; i < 2; ++i) {
     dx_recent[static_cast<std::size_t>(i)].since = now - std::chrono::seconds(10);
-    dx_recent[static_cast<std::size_t>(i)].usable_since = dx_recent[static_cast<std::size_t>(i)].since;
+    dx_recent[static_cast<std::size_t>(i)].usable_since =
+        dx_recent[static_cast<std::size_t>(i)].since;
+    dx_recent[static_cast<std::size_t>(i)].clean_since =
+        dx_recent[static_cast<std::size_t>(i)].since;
   }
 
-  DecisionSet a = policy.decide(scenario == Scenario::HoldDown ? dx_down : up,
-                                policy.startingPoint({}), now);
+  DecisionSet a =
+      policy.decide(scenario == Scenario::HoldDown ? dx_down : up, policy.startingPoint({}), now);
   DecisionSet b;
   Latency lat;
   lat.wall_us.reserve(1 << 16);

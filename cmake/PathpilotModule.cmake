@@ -2,7 +2,7 @@
 #
 #   pp_module(health PURE SOURCES a.cc b.cc DEPS base PRIVATE_DEPS fmt::fmt)
 #     creates the static library pp_health, alias pathpilot::health. Names in DEPS
-#     without "::" are pathpilot modules. PURE adds -Wconversion (STYLE.md §9).
+#     without "::" are pathpilot modules. PURE adds -Wconversion (docs/development.md).
 #   pp_test(health_test LABEL unit SOURCES x_test.cc DEPS health)
 #   pp_bench(policy_bench SOURCES x_bench.cc DEPS policy)
 #   pp_fuzz(config_fuzz SOURCES config_fuzz.cc DEPS config CORPUS dir)
@@ -96,7 +96,7 @@ function(pp_fuzz NAME)
   endif()
 endfunction()
 
-# A target that compiles every module header alone (STYLE.md §2: self-contained headers).
+# A target that compiles every module header alone (docs/development.md, Conventions: self-contained headers).
 function(pp_header_check)
   get_property(all GLOBAL PROPERTY PP_ALL_HEADERS)
   set(sources "")

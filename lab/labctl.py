@@ -4,7 +4,7 @@ Used by the demo, the lab tests (tests/lab/), the failover-gap benchmark and lab
 It wraps lab/up, lab/down, lab/fault and lab/gw-restart, starts pathpilot and the traffic
 stream inside the lab's namespaces, records their PIDs (with their start times, as lab/lib.sh
 does) so that teardown ends exactly those processes, reads tunnel and interface counters, and
-polls `pathpilot status --json` until a condition holds (STYLE.md §8).
+polls `pathpilot status --json` until a condition holds (docs/development.md).
 
 Environment: PP_LAB (namespace prefix, default "pp"), PP_LAB_DIR (default /tmp/$PP_LAB-lab),
 PP_BUILD_DIR (build directory with src/cli/pathpilot and lab/pp-*, default <repo>/build).

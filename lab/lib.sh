@@ -183,7 +183,7 @@ kill_recorded() {
 
 # ---------------------------------------------------------------------------------------------
 # strongSwan: one charon per box with its own strongswan.conf, VICI socket and private /run
-# (STRONGSWAN.md §1). Files live in $PP_LAB_DIR/<box>/.
+# (lab/README.md, strongSwan note 1). Files live in $PP_LAB_DIR/<box>/.
 # ---------------------------------------------------------------------------------------------
 
 vici_uri() { echo "unix://$PP_LAB_DIR/$1/charon.vici"; }
@@ -254,7 +254,7 @@ wait_tunnel() {
 # Config files
 # ---------------------------------------------------------------------------------------------
 
-# write_strongswan_conf BOX — per-instance strongswan.conf (STRONGSWAN.md §1). Fast
+# write_strongswan_conf BOX — per-instance strongswan.conf (lab/README.md, strongSwan note 1). Fast
 # retransmits everywhere: a dead peer is declared in ~8 s instead of ~160 s.
 write_strongswan_conf() {
   local dir=$PP_LAB_DIR/$1

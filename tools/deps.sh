@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   # toolchain and build
   build-essential cmake ninja-build pkg-config git
-  # libraries (see ARCHITECTURE.md / STYLE.md)
+  # libraries (see docs/architecture.md, docs/development.md)
   libexpected-dev libyaml-cpp-dev libasio-dev nlohmann-json3-dev libcli11-dev
   libsqlite3-dev libspdlog-dev libfmt-dev libmnl-dev libsystemd-dev
   libcurl4-openssl-dev libssl-dev libpugixml-dev
@@ -15,7 +15,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # network lab and comparison probers
   iproute2 iptables iputils-ping fping procps psmisc
-  # real strongSwan gateways in the lab (STRONGSWAN.md §0) and its NFQUEUE delay helper
+  # real strongSwan gateways in the lab (lab/README.md, strongSwan note 2) and its NFQUEUE delay helper
   strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libcharon-extra-plugins
   libstrongswan-extra-plugins
   libnetfilter-queue-dev python3
@@ -26,6 +26,11 @@ PACKAGES=(
   # observability: real Prometheus/promtool, headless Chromium for the dashboard, wrk load
   prometheus chromium chromium-driver wrk
 )
+
+# `tools/deps.sh check` (make check) also needs clang and its sanitizer/libFuzzer runtimes.
+if [[ "${1:-}" == check ]]; then
+  PACKAGES+=(clang-14 libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -2,7 +2,7 @@
 # Daemon memory with many paths: starts `pathpilot run` with N paths (one ICMP target each, 1 s
 # interval) and M route tables on the exec backend, lets it probe for a while and prints its
 # RSS. The targets are N addresses of a peer namespace this script creates (pp-rss-mon ↔
-# pp-rss-peer over a veth pair); both namespaces are removed at exit (LAB.md rule zero).
+# pp-rss-peer over a veth pair); both namespaces are removed at exit (traffic stays in namespaces the script made).
 #
 #   bench/daemon/rss.sh [BUILD_DIR] [PATHS=1000] [TABLES=100] [SECONDS=15]
 set -euo pipefail

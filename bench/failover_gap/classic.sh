@@ -10,7 +10,7 @@
 #      calls `aws ec2 replace-route`);
 #   4. sleeps 1 s.
 # A round takes ~7 s when everything answers (3 × 2 s of pings + 1 s) and ~8 s with DX dead,
-# which is where its ~10 s failover gap comes from (LAB.md reference figures).
+# which is where its ~10 s failover gap comes from (bench/failover_gap figures).
 #
 # Runs in the lab's monitor namespace, with the lab's pinned probe sources:
 #   ip netns exec pp-mon bench/failover_gap/classic.sh

@@ -1,5 +1,5 @@
 // pp-nfq-delay: adds latency to packets in the network lab, where the kernel has no netem
-// (LAB.md). iptables hands the packets to an NFQUEUE; this program holds each one for the
+// (lab/README.md). iptables hands the packets to an NFQUEUE; this program holds each one for the
 // configured delay (plus optional uniform jitter) and then gives the kernel its verdict
 // (NF_ACCEPT), which reinjects it where it left off.
 //

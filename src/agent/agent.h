@@ -83,7 +83,7 @@ class Agent {
   struct Batch {
     std::vector<aws::MetricDatum> data;
   };
-  // One-shot timers re-armed by their handlers (STYLE.md §6).
+  // One-shot timers re-armed by their handlers (docs/development.md).
   void armPoll();
   void armPublish();
   // The publisher thread: takes batches off queue_ until stop().

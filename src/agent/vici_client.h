@@ -1,7 +1,7 @@
 // agent/vici_client.h — talks to strongSwan's charon over its VICI socket.
 //
 // Purpose: the agent's view of the IKE daemon. ViciConnection is the side-effect interface
-// (STYLE.md §3): one call, one command. ViciClient is the real one over a Unix socket
+// (docs/development.md): one call, one command. ViciClient is the real one over a Unix socket
 // (default unix:///var/run/charon.vici); FakeVici in tests replays scripted answers.
 //
 // Streamed commands: list-sas and list-conns answer with a series of EVENT packets (list-sa,

@@ -55,6 +55,9 @@ struct Alert {
   // FIRING alert sent again because the incident got worse (degraded → down) or was still open
   // after repeat_interval.
   bool update = false;
+  // An update sent by the timer because the incident is still open after repeat_interval,
+  // with no new event ("dx down (still open after 4h)").
+  bool reminder = false;
   // A notable event that has no "resolved" counterpart (route_drift, config_rejected, ...).
   bool one_shot = false;
   // Route tables / destinations affected, unique, in first-seen order.

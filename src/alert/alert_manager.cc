@@ -313,6 +313,11 @@ std::size_t AlertManager::process(std::deque<journal::Event> events, bool flush_
       collect(tracker_.onEvent(e, clock_.now()), alerts, clock_.now());
     }
     tracker_.expireUnconfirmed(clock_.now(), clock_.wallNow());
+    // alerts.repeat_interval: an incident still open is announced again by this timer (the
+    // grouping thread sleeps until tracker_.nextDeadline(), which includes the reminders).
+    if (!flush_all) {
+      tracker_.remind(clock_.now(), clock_.wallNow());
+    }
     collect(flush_all ? tracker_.flushAll() : tracker_.due(clock_.now()), alerts, clock_.now());
   }
   std::size_t before = outbox_->pending();
@@ -626,6 +631,10 @@ Result<std::unique_ptr<Channel>> makeChannel(const config::AlertChannelConfig& c
       return fail(ErrorCode::InvalidArgument,
                   what + ": ca_file " + c.ca_file + " is not a readable file");
     }
+  }
+  // The check `pathpilot check` does for an inline URL, for one from env/file.
+  if (auto bad = config::cleartextCredential(c, *url)) {
+    return fail(ErrorCode::InvalidArgument, what + ": " + bad->key + ": " + bad->reason);
   }
   http::CurlOptions curl_options;
   curl_options.ca_file = c.ca_file;

@@ -9,24 +9,6 @@
 namespace pathpilot::alert {
 namespace {
 
-// Percent-encodes the way webhook providers hand out URLs (so a secret that travels encoded
-// is caught too).
-std::string percentEncoded(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += c;
-    } else {
-      out += '%';
-      out += hex[u >> 4];
-      out += hex[u & 0x0F];
-    }
-  }
-  return out;
-}
-
 std::string oneLineCut(std::string_view text, std::size_t max) {
   std::string out;
   for (char c : text.substr(0, max)) {
@@ -40,51 +22,6 @@ std::string oneLineCut(std::string_view text, std::size_t max) {
 }
 
 }  // namespace
-
-void Redactor::add(std::string_view secret) {
-  if (secret.size() < 4) {
-    return;
-  }
-  for (std::string s : {std::string(secret), percentEncoded(secret)}) {
-    if (std::find(secrets_.begin(), secrets_.end(), s) == secrets_.end()) {
-      secrets_.push_back(std::move(s));
-    }
-  }
-  // Longest first, so that a URL is replaced before its query string.
-  std::sort(secrets_.begin(), secrets_.end(),
-            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
-}
-
-void Redactor::addUrl(std::string_view url) {
-  add(url);
-  std::size_t scheme = url.find("://");
-  if (scheme == std::string_view::npos) {
-    return;
-  }
-  std::size_t path = url.find_first_of("/?#", scheme + 3);
-  if (path != std::string_view::npos && url.size() - path > 1) {
-    add(url.substr(path));
-  }
-  std::size_t query = url.find('?');
-  if (query != std::string_view::npos && query + 1 < url.size()) {
-    add(url.substr(query + 1));
-    // Transport errors print the URL without its query: a token in the path must go too.
-    if (path != std::string_view::npos && query > path + 1) {
-      add(url.substr(path, query - path));
-    }
-  }
-}
-
-std::string Redactor::apply(std::string text) const {
-  for (const auto& s : secrets_) {
-    std::size_t pos = 0;
-    while ((pos = text.find(s, pos)) != std::string::npos) {
-      text.replace(pos, s.size(), "<redacted>");
-      pos += 10;
-    }
-  }
-  return text;
-}
 
 std::string describeUrl(std::string_view url) {
   std::size_t scheme = url.find("://");

@@ -25,6 +25,7 @@
 
 #include "alert/alert.h"
 #include "base/error.h"
+#include "base/redact.h"
 #include "base/time.h"
 #include "config/config.h"
 #include "http/http_client.h"
@@ -54,19 +55,9 @@ class Channel {
   [[nodiscard]] virtual DeliveryResult deliver(const Notification& n) = 0;
 };
 
-// Replaces every registered secret (and its percent-encoded form) in a text by "<redacted>".
-// Channels register their URL (whole, and its path+query), tokens, passwords and secrets.
-class Redactor {
- public:
-  // Ignores values shorter than 4 bytes (redacting "a" everywhere would garble messages).
-  void add(std::string_view secret);
-  // Registers a URL: the whole URL, its path+query, its path and its query string.
-  void addUrl(std::string_view url);
-  std::string apply(std::string text) const;
-
- private:
-  std::vector<std::string> secrets_;
-};
+// Channels register their URL (whole, its path+query, its parameters), tokens, passwords and
+// secrets in a Redactor (base/redact.h) and pass every error text through it.
+using Redactor = ::pathpilot::Redactor;
 
 // "https://oapi.dingtalk.com/…": scheme and authority only, for messages about a URL whose
 // path or query may hold a token.

@@ -53,6 +53,12 @@ std::string incidentKey(const journal::Event& e) {
       return e.site + "/recovery/" + e.path;
     case EventKind::RouteError:
       return e.site + "/route_error";
+    case EventKind::JournalFailed:
+    case EventKind::JournalRecovered:
+      return e.site + "/journal";
+    case EventKind::MonitorSuspect:
+    case EventKind::MonitorTrusted:
+      return e.site + "/monitor";
     default:
       return "";
   }
@@ -71,6 +77,8 @@ std::vector<Alert> IncidentTracker::onEvent(const journal::Event& e, MonoTime no
     case EventKind::FailStatic:
     case EventKind::RecoveryFailed:
     case EventKind::RouteError:
+    case EventKind::JournalFailed:
+    case EventKind::MonitorSuspect:
       if (e.kind == EventKind::RecoveryFailed) {
         // A new failed attempt: a late recovery_succeeded is news again.
         recovery_closed_by_path_up_.erase(incidentKey(e));
@@ -89,6 +97,10 @@ std::vector<Alert> IncidentTracker::onEvent(const journal::Event& e, MonoTime no
       resolve(incidentKey(e), e, now);
       break;
     }
+    case EventKind::JournalRecovered:  // every journal file is written again
+    case EventKind::MonitorTrusted:    // the monitor trusts its view again
+      resolve(incidentKey(e), e, now);
+      break;
     case EventKind::FailStaticCleared: {
       auto it = incidents_.find(incidentKey(e));
       if (it == incidents_.end()) {
@@ -136,8 +148,8 @@ std::vector<Alert> IncidentTracker::onEvent(const journal::Event& e, MonoTime no
       } else if (Pending* p = pendingFor(e.site + "/path/" + e.path, AlertStatus::Firing)) {
         addEvent(p->alert, e);
         ++stats_.grouped;
-      } else if (Pending* started = pendingFor(e.site + "/recovery_started/" + e.path,
-                                               AlertStatus::Firing)) {
+      } else if (Pending* started =
+                     pendingFor(e.site + "/recovery_started/" + e.path, AlertStatus::Firing)) {
         // The gateway came back before its "recovering" message went out: send one brief
         // resolved message saying both, instead of a FIRING that is already over (which
         // Alertmanager would show as active for an hour).
@@ -182,9 +194,17 @@ std::vector<Alert> IncidentTracker::flushAll() { return takeDue(std::nullopt); }
 
 std::optional<MonoTime> IncidentTracker::nextDeadline() const {
   std::optional<MonoTime> next;
+  const auto earliest = [&next](MonoTime t) {
+    if (!next || t < *next) {
+      next = t;
+    }
+  };
   for (const auto& [key, inc] : incidents_) {
-    if (inc.confirm_by && (!next || *inc.confirm_by < *next)) {
-      next = inc.confirm_by;
+    if (inc.confirm_by) {
+      earliest(*inc.confirm_by);
+    } else if (options_.repeat_interval > Duration::zero() && !firingHeld(key)) {
+      // (With its FIRING still held, remind() waits for it: that deadline is below.)
+      earliest(inc.last_announced + options_.repeat_interval);
     }
   }
   for (const Pending& p : pending_) {
@@ -208,6 +228,12 @@ IncidentTracker::Pending* IncidentTracker::pendingFor(const std::string& fingerp
     }
   }
   return nullptr;
+}
+
+bool IncidentTracker::firingHeld(const std::string& key) const {
+  return std::any_of(pending_.begin(), pending_.end(), [&key](const Pending& p) {
+    return p.alert.fingerprint == key && p.alert.status == AlertStatus::Firing && !p.alert.brief;
+  });
 }
 
 IncidentTracker::Pending* IncidentTracker::windowOfSite(const std::string& site, MonoTime now) {
@@ -354,10 +380,10 @@ void IncidentTracker::attachRouteChange(const journal::Event& e, MonoTime now) {
     if (a.opening.site != e.site || a.one_shot) {
       continue;
     }
-    bool fits = (a.status == AlertStatus::Firing && !a.brief && !e.from.empty() &&
-                 a.opening.path == e.from) ||
-                ((a.status == AlertStatus::Resolved || a.brief) && !e.to.empty() &&
-                 a.opening.path == e.to);
+    bool fits =
+        (a.status == AlertStatus::Firing && !a.brief && !e.from.empty() &&
+         a.opening.path == e.from) ||
+        ((a.status == AlertStatus::Resolved || a.brief) && !e.to.empty() && a.opening.path == e.to);
     if (fits && (match == nullptr || p.order > match->order)) {
       match = &p;
     }
@@ -397,7 +423,8 @@ void IncidentTracker::resolveRecoveryOnPathUp(const journal::Event& e, MonoTime 
   // limit, after the settle time ran out): no recovery_succeeded will come for it. The
   // wording stays true if one does follow at once (see the RecoverySucceeded case).
   journal::Event closing = e;
-  closing.reason = e.path + " is up again; the recovery incident ends (no successful recovery "
+  closing.reason = e.path +
+                   " is up again; the recovery incident ends (no successful recovery "
                    "attempt reported)";
   if (!e.reason.empty()) {
     closing.reason += "; " + e.reason;
@@ -420,8 +447,8 @@ void IncidentTracker::oneShot(const journal::Event& e, MonoTime now) {
     }
   }
   if (repeatSuppressed(e.kind) && options_.repeat_interval > Duration::zero()) {
-    std::string identity = fp + "|" + e.route_table + "|" + e.destination + "|" + e.from + "|" +
-                           e.to;
+    std::string identity =
+        fp + "|" + e.route_table + "|" + e.destination + "|" + e.from + "|" + e.to;
     auto it = one_shot_sent_.find(identity);
     if (it != one_shot_sent_.end() && now - it->second < options_.repeat_interval) {
       ++stats_.suppressed;
@@ -475,9 +502,15 @@ void IncidentTracker::restore(const IncidentRecord& r, MonoTime now, WallTime wa
   inc.started = r.started;
   // The reminder keeps its rhythm across the restart (a wall clock stepped back counts as
   // "just announced").
-  auto since = std::max<Duration>(
-      std::chrono::duration_cast<Duration>(wall_now - r.last_announced), Duration::zero());
+  auto since = std::max<Duration>(std::chrono::duration_cast<Duration>(wall_now - r.last_announced),
+                                  Duration::zero());
   inc.last_announced = now - since;
+  // ... but no reminder before the restarted daemon's first verdicts: a path that healed
+  // meanwhile gets its RESOLVED, not a "still open" first.
+  if (options_.repeat_interval > Duration::zero()) {
+    inc.last_announced =
+        std::max(inc.last_announced, now - options_.repeat_interval + options_.restore_confirm);
+  }
   inc.fail_static_tables.insert(r.fail_static_tables.begin(), r.fail_static_tables.end());
   inc.restored = true;
   // Paths report up or down with their first probes, and a path incident resolves on
@@ -489,8 +522,7 @@ void IncidentTracker::restore(const IncidentRecord& r, MonoTime now, WallTime wa
   incidents_.emplace(r.key, std::move(inc));
 }
 
-void IncidentTracker::close(const std::string& key, const journal::Event& closing,
-                            MonoTime now) {
+void IncidentTracker::close(const std::string& key, const journal::Event& closing, MonoTime now) {
   if (incidents_.count(key) > 0) {
     resolve(key, closing, now);
   }
@@ -521,6 +553,38 @@ void IncidentTracker::expireUnconfirmed(MonoTime now, WallTime wall_now) {
                " of the daemon restart";
     e.message = "incident closed: " + e.reason;
     resolve(key, e, now);
+  }
+}
+
+void IncidentTracker::remind(MonoTime now, WallTime wall_now) {
+  if (options_.repeat_interval <= Duration::zero()) {
+    return;
+  }
+  for (auto& [key, inc] : incidents_) {
+    if (inc.confirm_by || now - inc.last_announced < options_.repeat_interval) {
+      continue;
+    }
+    // Announced when its FIRING leaves the window: not before.
+    if (firingHeld(key)) {
+      continue;
+    }
+    inc.last_announced = now;
+    Alert a;
+    a.fingerprint = key;
+    a.status = AlertStatus::Firing;
+    a.severity = inc.severity;
+    a.opening = inc.opening;
+    a.started = inc.started;
+    a.update = true;
+    a.reminder = true;
+    addEvent(a, inc.opening);
+    for (const std::string& table : inc.fail_static_tables) {
+      addUnique(a.route_tables, table);
+    }
+    a.time = wall_now;
+    // Due at once: there is nothing to group (events of the incident arriving meanwhile
+    // join it until the owner takes it, in the same pass).
+    pending_.push_back(Pending{std::move(a), now, next_order_++});
   }
 }
 

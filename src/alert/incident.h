@@ -9,6 +9,8 @@
 //       fail_static                   key "<site>/fail_static" (all tables of the site)
 //       recovery_failed               key "<site>/recovery/<gateway>"
 //       route_error                   key "<site>/route_error"
+//       journal_failed                key "<site>/journal" (a journal file not written)
+//       monitor_suspect               key "<site>/monitor" (the monitor doubts its view)
 //     The alert is held for `group_window` from the first event; events arriving in that
 //     window join it: route_changed whose `from` is the failed path (else any incident of the
 //     site still in its window), recovery_started/succeeded of the same gateway, more
@@ -16,7 +18,8 @@
 //   - Resolving events close the incident: path_up (path), fail_static_cleared (when the last
 //     table of the fail_static incident cleared), recovery_succeeded (recovery), route_changed
 //     (route_error: when every table × destination that failed was programmed since; a
-//     table-level failure, a failed list(), clears with any route_changed of that table).
+//     table-level failure, a failed list(), clears with any route_changed of that table),
+//     journal_recovered (journal: every journal file is written again), monitor_trusted.
 //     path_up of a gateway's path also ends its recovery incident: the gateway came back by
 //     itself (during the backoff, after the hourly limit, after the settle time ran out), so
 //     no recovery_succeeded would ever come. The engine writes path_up just before the
@@ -28,6 +31,11 @@
 //   - Duplicates are suppressed: the same opening event for an open incident joins it (and
 //     is counted), unless it raises the severity (degraded → down: an "update" alert) or the
 //     incident was last announced more than `repeat_interval` ago (a reminder).
+//   - Reminders need no new event: remind() re-announces every open incident whose FIRING
+//     (or last reminder) is `repeat_interval` old — a path that stays down gets a "still open
+//     after 4h" FIRING every repeat_interval until it resolves; nextDeadline() includes the
+//     next reminder so that the owner's timer wakes for it. A restored fail_static /
+//     route_error incident is not reminded of before an event confirms it.
 //   - One-shot notable events (route_drift, config_rejected, journal_overflow, drain,
 //     undrain, leader_changed, daemon_started/stopped, config_loaded, route_changed with no
 //     incident) become alerts of their own, grouped by site + kind within the window, and
@@ -42,10 +50,9 @@
 //     ever clear it otherwise); close() resolves one whose path left the config. The failing
 //     routes of a route_error incident are not persisted: a restored one tracks only the
 //     route_errors seen again after the restart (its confirmation).
-// Time: `now` is passed in (STYLE.md: pure core); group windows use MonoTime, alert times
-// the events' own wall times.
-// Threading: not thread-safe; one owner (the alert manager's grouping thread).
-// Metrics: stats() — events seen, grouped, suppressed, alerts emitted.
+// Time: `now` is passed in (docs/development.md: pure modules); group windows use MonoTime, alert
+// times the events' own wall times. Threading: not thread-safe; one owner (the alert manager's
+// grouping thread). Metrics: stats() — events seen, grouped, suppressed, alerts emitted.
 #pragma once
 
 #include <cstdint>
@@ -127,6 +134,11 @@ class IncidentTracker {
   // Resolves the restored incidents whose `restore_confirm` passed unconfirmed at `now`
   // (their RESOLVED alerts are then held as usual; see due()).
   void expireUnconfirmed(MonoTime now, WallTime wall_now);
+  // Re-announces every open incident last announced `repeat_interval` or more before `now`
+  // (none when repeat_interval is 0): a FIRING reminder (update and reminder set, time
+  // `wall_now`) due at once, i.e. returned by the next due(now). Its FIRING still held in
+  // its window, or a restored incident not confirmed yet, is not reminded of.
+  void remind(MonoTime now, WallTime wall_now);
   // Keys of the open incidents, sorted.
   std::vector<std::string> openKeys() const;
   const TrackerStats& stats() const { return stats_; }
@@ -156,6 +168,8 @@ class IncidentTracker {
 
   Pending& hold(Alert alert, MonoTime now);
   Pending* pendingFor(const std::string& fingerprint, AlertStatus status);
+  // Whether the FIRING of incident `key` is still held in its window.
+  bool firingHeld(const std::string& key) const;
   Pending* windowOfSite(const std::string& site, MonoTime now);
   void addEvent(Alert& alert, const journal::Event& e);
   // Appends `item` to the ", "-separated `list` unless it is there already.

@@ -2,7 +2,12 @@
 // minute at worst), and this keeps the connection state trivial.
 #include "alert/outbox.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <nlohmann/json.hpp>
 
@@ -123,6 +128,22 @@ Result<void> Outbox::exec(const char* sql) {
 }
 
 Result<std::unique_ptr<Outbox>> Outbox::open(const std::string& path) {
+  // A new outbox is created here with exactly 0600: it holds every alert text (internal hosts,
+  // addresses, hook errors). SQLite would create it 0644 whatever the umask, and gives its
+  // -wal and -shm files the mode of the database file.
+  int fd = path.empty() || path == ":memory:"
+               ? -1
+               : ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    int rc = ::fchmod(fd, 0600);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) {
+      return fail(Error::fromErrno("alert outbox " + path + ": cannot set mode 0600", err));
+    }
+  } else if (!path.empty() && path != ":memory:" && errno != EEXIST) {
+    return fail(Error::fromErrno("alert outbox " + path + ": cannot create", errno));
+  }
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,

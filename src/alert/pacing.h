@@ -8,7 +8,7 @@
 //                 initial × 2^(attempt-1), capped at max, with ±20% jitter from an injected
 //                 random value; a server's Retry-After is honoured (never retried sooner),
 //                 and a message older than max_age is given up (alert_failed).
-// Both are pure: time comes in as an argument (STYLE.md §1).
+// Both are pure: time comes in as an argument (docs/development.md).
 // Threading: not thread-safe; each channel worker owns its own.
 // Metrics: none.
 #pragma once

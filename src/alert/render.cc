@@ -154,6 +154,8 @@ std::string summarize(const Alert& a) {
       std::string path = a.opening.path.empty() ? std::string("path") : a.opening.path;
       s = path + " up again after " + humanDuration(lasted);
     }
+  } else if (a.reminder) {
+    s += " (still open after " + humanDuration(a.time - a.started) + ")";
   } else if (a.update) {
     s += " (still open)";
   }

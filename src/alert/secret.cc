@@ -1,9 +1,8 @@
 #include "alert/secret.h"
 
-#include <cerrno>
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
+
+#include "config/secret_file.h"
 
 namespace pathpilot::alert {
 
@@ -34,27 +33,14 @@ Result<std::string> resolveSecret(const config::SecretRef& ref, const EnvGetter&
       break;
     }
     case config::SecretRef::Source::File: {
-      std::ifstream in(ref.value, std::ios::binary);
-      if (!in) {
-        int err = errno;
-        return fail(err == EACCES ? ErrorCode::PermissionDenied : ErrorCode::NotFound,
-                    "secret " + ref.describe() + ": cannot open", err);
+      // Regular file only (a FIFO never blocks a reload), mode 0600, at most 64 KiB.
+      // Errors name the reference ("secret file:/etc/pathpilot/x is a FIFO, ..."), never
+      // the content.
+      auto data = config::readSecretFile(ref.value, kMaxBytes, "secret " + ref.describe());
+      if (!data) {
+        return fail(data.error());
       }
-      std::string data;
-      data.resize(kMaxBytes + 1);
-      in.read(data.data(), static_cast<std::streamsize>(data.size()));
-      data.resize(static_cast<std::size_t>(in.gcount()));
-      if (data.size() > kMaxBytes) {
-        return fail(ErrorCode::InvalidArgument,
-                    "secret " + ref.describe() + ": larger than 64 KiB");
-      }
-      if (!data.empty() && data.back() == '\n') {
-        data.pop_back();
-        if (!data.empty() && data.back() == '\r') {
-          data.pop_back();
-        }
-      }
-      value = std::move(data);
+      value = std::move(*data);
       break;
     }
   }

@@ -24,9 +24,11 @@ using EnvGetter = std::function<std::optional<std::string>(std::string_view name
 // The process environment.
 EnvGetter processEnv();
 
-// The secret's value. A file is read whole (at most 64 KiB) with one trailing newline (LF or
-// CRLF) removed. Errors: NotFound (unset variable, missing file), PermissionDenied,
-// InvalidArgument (empty value, too large, NUL bytes).
+// The secret's value. A file gets the checks of config/secret_file.h (a regular file opened
+// without blocking, no group/other permission bits, at most 64 KiB) and is read whole with one
+// trailing newline (LF or CRLF) removed. Errors: NotFound (unset variable, missing file),
+// PermissionDenied (unreadable, group/other bits), InvalidArgument (a FIFO or other
+// non-regular file, empty value, too large, NUL bytes).
 [[nodiscard]] Result<std::string> resolveSecret(const config::SecretRef& ref,
                                                 const EnvGetter& env);
 

@@ -1,23 +1,10 @@
 #include "api/auth.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 
+#include "config/secret_file.h"
+
 namespace pathpilot::api {
-namespace {
-
-std::string octalMode(mode_t mode) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
-  return buf;
-}
-
-}  // namespace
 
 Result<void> validateToken(std::string_view token, std::string_view origin) {
   if (token.empty()) {
@@ -45,58 +32,13 @@ Result<void> validateToken(std::string_view token, std::string_view origin) {
 }
 
 Result<std::string> loadTokenFile(const std::string& path) {
-  // open + fstat (not stat + open): the checks apply to the file actually read.
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) {
-    int err = errno;
-    if (err == ENOENT) {
-      return fail(ErrorCode::NotFound, "token file " + path + " does not exist", err);
-    }
-    return fail(Error::fromErrno("cannot open token file " + path, err));
+  // The checks every secret file gets (config/secret_file.h): a regular file, opened without
+  // blocking (a FIFO must not hang a start or a reload), mode 0600 or stricter, bounded size.
+  auto token = config::readSecretFile(path, kMaxTokenBytes, "token file " + path);
+  if (!token) {
+    return fail(token.error());
   }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    return fail(Error::fromErrno("cannot stat token file " + path, errno));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    return fail(ErrorCode::InvalidArgument, "token file " + path + " is not a regular file");
-  }
-  if ((st.st_mode & 077) != 0) {
-    return fail(ErrorCode::PermissionDenied,
-                "token file " + path + " is accessible by group or others (mode " +
-                    octalMode(st.st_mode) + "); run chmod 600 " + path);
-  }
-  if (st.st_size > static_cast<off_t>(kMaxTokenBytes + 2)) {
-    return fail(ErrorCode::InvalidArgument, "token file " + path + " is larger than " +
-                                                std::to_string(kMaxTokenBytes) + " bytes");
-  }
-  std::string token(kMaxTokenBytes + 3, '\0');
-  std::size_t got = 0;
-  while (got < token.size()) {
-    ssize_t n = ::read(fd, token.data() + got, token.size() - got);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return fail(Error::fromErrno("cannot read token file " + path, errno));
-    }
-    if (n == 0) {
-      break;
-    }
-    got += static_cast<std::size_t>(n);
-  }
-  token.resize(got);
-  if (!token.empty() && token.back() == '\n') {
-    token.pop_back();
-    if (!token.empty() && token.back() == '\r') {
-      token.pop_back();
-    }
-  }
-  if (auto v = validateToken(token, "token file " + path); !v) {
+  if (auto v = validateToken(*token, "token file " + path); !v) {
     return fail(v.error());
   }
   return token;

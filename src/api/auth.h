@@ -29,9 +29,11 @@ namespace pathpilot::api {
 inline constexpr std::size_t kMinTokenBytes = 16;
 inline constexpr std::size_t kMaxTokenBytes = 4096;
 
-// Reads a token file. Errors: NotFound (missing), PermissionDenied (unreadable, or group/other
-// permissions: "…/api-token is accessible by group or others (mode 0644); run chmod 600 …"),
-// InvalidArgument (not a regular file, empty, too short or long, non-printable bytes).
+// Reads a token file with the checks of config/secret_file.h (opened without blocking, so a
+// FIFO is refused at once). Errors: NotFound (missing), PermissionDenied (unreadable, or
+// group/other permissions: "…/api-token is accessible by group or others (mode 0644); run
+// chmod 600 …"), InvalidArgument (not a regular file, empty, too short or long, non-printable
+// bytes).
 [[nodiscard]] Result<std::string> loadTokenFile(const std::string& path);
 
 // Checks a token's shape (length, printable ASCII without spaces). `origin` names where it

@@ -63,7 +63,8 @@ Result<ApiOptions> apiOptionsFromConfig(const config::ApiSettings& settings, Api
     if (end == rate || *end != '\0' || !(v >= 0)) {
       return fail(ErrorCode::InvalidArgument,
                   std::string("PATHPILOT_API_READ_RATE must be a number >= 0 (0 = unlimited), "
-                              "not \"") + rate + "\"");
+                              "not \"") +
+                      rate + "\"");
     }
     base.read_limit.per_second = v;
     base.read_limit.burst = std::max(base.read_limit.burst, 2 * v);
@@ -73,6 +74,8 @@ Result<ApiOptions> apiOptionsFromConfig(const config::ApiSettings& settings, Api
     return fail(token.error());
   }
   base.token = std::move(*token);
+  base.allowed_hosts = settings.allowed_hosts;
+  base.auth_reads = settings.auth_reads;
   return base;
 }
 
@@ -138,8 +141,7 @@ Result<void> DaemonApi::start(const config::ApiSettings& settings, DaemonApiSour
                settings.address.toString().find(':') != std::string::npos ? "[" : "",
                settings.address.toString(),
                settings.address.toString().find(':') != std::string::npos ? "]" : "",
-               server_->port(),
-               writes ? "need the bearer token" : "disabled: no api.auth_token");
+               server_->port(), writes ? "need the bearer token" : "disabled: no api.auth_token");
   return ok();
 }
 
@@ -185,7 +187,8 @@ void DaemonApi::requestPublish() {
   // min_publish_gap after the previous snapshot.
   // Bursts of changes are limited to a quarter of the engine thread: the gap after a snapshot
   // is at least 4 × what that snapshot cost.
-  auto gap = std::max<Duration>(options_.min_publish_gap, 4 * (last_status_cost_ + last_build_cost_));
+  auto gap =
+      std::max<Duration>(options_.min_publish_gap, 4 * (last_status_cost_ + last_build_cost_));
   auto at = std::max(std::chrono::steady_clock::now(), last_publish_ + gap);
   soon_timer_.expires_at(at);
   soon_timer_.async_wait([this, alive = std::weak_ptr<int>(alive_)](const asio::error_code& ec) {

@@ -3,13 +3,13 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/socket.h>
 #include <algorithm>
 #include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <regex>
-#include <sys/socket.h>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -32,15 +32,64 @@ constexpr const char* kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
 constexpr std::size_t kMaxParamBytes = 1024;
 constexpr std::size_t kMaxPathName = 64;
 
-const std::regex& controlRoute() {
-  static const std::regex re(R"(/api/v1/paths/([^/]+)/(drain|undrain))");
-  return re;
+// "/api/v1/paths/<name>/drain" or ".../undrain": the path name and the action, or nullopt.
+// Plain string work on a bounded path, never a regex on untrusted input.
+std::optional<std::pair<std::string_view, std::string_view>> controlTarget(std::string_view path) {
+  constexpr std::string_view kPrefix = "/api/v1/paths/";
+  if (path.size() > 256 || path.substr(0, kPrefix.size()) != kPrefix) {
+    return std::nullopt;
+  }
+  std::string_view rest = path.substr(kPrefix.size());
+  const std::size_t slash = rest.find('/');
+  if (slash == 0 || slash == std::string_view::npos) {
+    return std::nullopt;
+  }
+  std::string_view name = rest.substr(0, slash);
+  std::string_view action = rest.substr(slash + 1);
+  if (action != "drain" && action != "undrain") {
+    return std::nullopt;
+  }
+  return std::make_pair(name, action);
+}
+
+// The host part of a Host header ("example.com:9180", "[::1]:9180", "10.0.0.1"), lowercased.
+std::string hostOf(std::string_view header) {
+  std::string_view h = header;
+  if (!h.empty() && h.front() == '[') {
+    const std::size_t close = h.find(']');
+    h = close == std::string_view::npos ? h : h.substr(1, close - 1);
+  } else if (const std::size_t colon = h.rfind(':');
+             colon != std::string_view::npos && h.find(':') == colon) {
+    h = h.substr(0, colon);
+  }
+  std::string out(h.substr(0, 255));
+  for (char& c : out) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+// IP literals cannot be rebound, "localhost" is resolved locally; other names only when listed.
+bool hostAllowed(std::string_view header, const std::vector<std::string>& allowed) {
+  if (header.empty()) {
+    return true;  // HTTP/1.0 clients send none; browsers always do
+  }
+  const std::string host = hostOf(header);
+  if (host == "localhost" || IpAddress::parse(host)) {
+    return true;
+  }
+  return std::any_of(allowed.begin(), allowed.end(), [&](const std::string& a) {
+    return a.size() == host.size() &&
+           std::equal(a.begin(), a.end(), host.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x)) == y;
+           });
+  });
 }
 
 const std::set<std::string, std::less<>>& getRoutes() {
   static const std::set<std::string, std::less<>> routes = [] {
     std::set<std::string, std::less<>> r = {"/healthz", "/metrics", "/api/v1/status",
-                                             "/api/v1/history", "/api/v1/events"};
+                                            "/api/v1/history", "/api/v1/events"};
     for (const Asset& a : dashboardAssets()) {
       r.emplace(a.path);
     }
@@ -103,11 +152,10 @@ void sendShared(httplib::Response& res, std::shared_ptr<const void> owner, std::
                 const char* type) {
   res.status = 200;
   noStore(res);
-  res.set_content_provider(
-      body.size(), type,
-      [owner, body](size_t offset, size_t length, httplib::DataSink& sink) {
-        return sink.write(body.data() + offset, length);
-      });
+  res.set_content_provider(body.size(), type,
+                           [owner, body](size_t offset, size_t length, httplib::DataSink& sink) {
+                             return sink.write(body.data() + offset, length);
+                           });
 }
 
 // The URL must not contain dot segments, backslashes or NULs, raw or percent-encoded. Nothing
@@ -154,8 +202,8 @@ bool validPathName(std::string_view name) {
     return false;
   }
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
   });
 }
 
@@ -164,8 +212,8 @@ bool validPathName(std::string_view name) {
 std::optional<std::string> parseEventQuery(const httplib::Request& req, WallTime now,
                                            std::size_t max_events, journal::Query& q) {
   static const std::array<std::string_view, 13> kKnown = {
-      "site", "path", "link", "kind", "route_table", "severity", "since",
-      "until", "q", "limit", "after_seq", "before_seq", "_"};
+      "site",  "path", "link",  "kind",      "route_table", "severity", "since",
+      "until", "q",    "limit", "after_seq", "before_seq",  "_"};
   std::set<std::string, std::less<>> seen;
   for (const auto& [key, value] : req.params) {
     if (std::find(kKnown.begin(), kKnown.end(), key) == kKnown.end()) {
@@ -334,12 +382,19 @@ void ApiServer::routes() {
       sendError(res, status, message);
       return httplib::Server::HandlerResponse::Handled;
     };
+    if (!hostAllowed(req.get_header_value("Host"), options_.allowed_hosts)) {
+      return reject(421,
+                    "this API answers only to its address, localhost and api.allowed_hosts, not "
+                    "to Host " +
+                        req.get_header_value("Host").substr(0, 100),
+                    "host");
+    }
     if (suspiciousPath(req)) {
       return reject(400, "dot segments, backslashes and NUL bytes are not allowed in URLs",
                     "bad_url");
     }
     bool is_read = req.method == "GET" || req.method == "HEAD";
-    bool is_control = std::regex_match(req.path, controlRoute());
+    bool is_control = controlTarget(req.path).has_value();
     bool known = getRoutes().count(req.path) != 0;
     if (!known && !is_control) {
       return reject(404, "no such endpoint: " + req.method + " " + req.path.substr(0, 256),
@@ -359,17 +414,18 @@ void ApiServer::routes() {
       RateLimiter& limiter = is_control ? write_limiter_ : read_limiter_;
       if (!limiter.allow(req.remote_addr, now)) {
         auto wait = limiter.retryAfter(req.remote_addr, now);
-        auto seconds = std::max<std::int64_t>(
-            1, std::chrono::duration_cast<std::chrono::seconds>(wait + std::chrono::milliseconds(999))
-                   .count());
+        auto seconds = std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(
+                                                     wait + std::chrono::milliseconds(999))
+                                                     .count());
         res.set_header("Retry-After", std::to_string(seconds));
-        return reject(429, std::string("too many ") + (is_control ? "write" : "read") +
-                               " requests from " + req.remote_addr + "; retry in " +
-                               std::to_string(seconds) + "s",
+        return reject(429,
+                      std::string("too many ") + (is_control ? "write" : "read") +
+                          " requests from " + req.remote_addr + "; retry in " +
+                          std::to_string(seconds) + "s",
                       "rate_limited");
       }
     }
-    if (is_control) {
+    if (is_control || options_.auth_reads) {
       switch (checkBearer(req.get_header_value("Authorization"), options_.token)) {
         case AuthResult::Ok:
           break;
@@ -382,54 +438,53 @@ void ApiServer::routes() {
                        req.remote_addr);
           return reject(403, "the bearer token is not valid", "forbidden");
         case AuthResult::Disabled:
-          return reject(403,
-                        "writes are disabled: set api.auth_token in the config to enable them",
+          return reject(403, "writes are disabled: set api.auth_token in the config to enable them",
                         "forbidden");
       }
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
 
-  http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req,
-                                                                     httplib::Response& res) {
-    const auto* stream = GuardedServer::currentStream();
-    if (stream != nullptr && stream->timedOut()) {
-      res.status = 408;
-      res.set_header("Connection", "close");
-      res.body.clear();
-    }
-    if (res.body.empty()) {
-      // An error httplib found itself (malformed request, too large, timed out): the stream
-      // may be out of step with the requests, so close the connection after this answer.
-      GuardedServer::closeAfterResponse();
-      res.set_header("Connection", "close");
-      std::string message;
-      switch (res.status) {
-        case 400:
-          message = "malformed HTTP request";
-          break;
-        case 404:
-          message = "no such endpoint: " + req.method + " " + req.path.substr(0, 256);
-          break;
-        case 408:
-          message = "the request did not arrive within " +
-                    formatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(
-                        options_.request_timeout));
-          break;
-        case 413:
-          message = "the request body is larger than " + std::to_string(options_.max_body_bytes) +
-                    " bytes";
-          break;
-        case 414:
-          message = "the URI is too long";
-          break;
-        default:
-          message = std::string(codeName(res.status));
-      }
-      sendError(res, res.status, message);
-    }
-    return httplib::Server::HandlerResponse::Handled;
-  }));
+  http.set_error_handler(httplib::Server::HandlerWithResponse(
+      [this](const httplib::Request& req, httplib::Response& res) {
+        const auto* stream = GuardedServer::currentStream();
+        if (stream != nullptr && stream->timedOut()) {
+          res.status = 408;
+          res.set_header("Connection", "close");
+          res.body.clear();
+        }
+        if (res.body.empty()) {
+          // An error httplib found itself (malformed request, too large, timed out): the stream
+          // may be out of step with the requests, so close the connection after this answer.
+          GuardedServer::closeAfterResponse();
+          res.set_header("Connection", "close");
+          std::string message;
+          switch (res.status) {
+            case 400:
+              message = "malformed HTTP request";
+              break;
+            case 404:
+              message = "no such endpoint: " + req.method + " " + req.path.substr(0, 256);
+              break;
+            case 408:
+              message = "the request did not arrive within " +
+                        formatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(
+                            options_.request_timeout));
+              break;
+            case 413:
+              message = "the request body is larger than " +
+                        std::to_string(options_.max_body_bytes) + " bytes";
+              break;
+            case 414:
+              message = "the URI is too long";
+              break;
+            default:
+              message = std::string(codeName(res.status));
+          }
+          sendError(res, res.status, message);
+        }
+        return httplib::Server::HandlerResponse::Handled;
+      }));
 
   http.set_exception_handler(
       [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
@@ -450,26 +505,27 @@ void ApiServer::routes() {
 
   // Dashboard.
   for (const Asset& asset : dashboardAssets()) {
-    http.Get(std::regex_replace(std::string(asset.path), std::regex(R"([.^$|()\[\]{}*+?\\])"),
-                                R"(\$&)"),
-             [&asset](const httplib::Request&, httplib::Response& res) {
-               res.set_header("Content-Security-Policy",
-                              "default-src 'self'; img-src 'self' data:; "
-                              "frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
-               res.set_header("X-Content-Type-Options", "nosniff");
-               res.set_header("X-Frame-Options", "DENY");
-               res.set_header("Referrer-Policy", "no-referrer");
-               res.set_header("Cache-Control", "no-cache");
-               res.set_content(asset.body.data(), asset.body.size(),
-                               std::string(asset.content_type));
-             });
+    http.Get(
+        std::regex_replace(std::string(asset.path), std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)"),
+        [&asset](const httplib::Request&, httplib::Response& res) {
+          res.set_header("Content-Security-Policy",
+                         "default-src 'self'; img-src 'self' data:; "
+                         "frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+          res.set_header("X-Content-Type-Options", "nosniff");
+          res.set_header("X-Frame-Options", "DENY");
+          res.set_header("Referrer-Policy", "no-referrer");
+          res.set_header("Cache-Control", "no-cache");
+          res.set_content(asset.body.data(), asset.body.size(), std::string(asset.content_type));
+        });
   }
 
   http.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
     auto snap = snapshots_.current();
     if (!snap) {
-      sendJson(res, 503, {{"status", "starting"}, {"error", "no snapshot published yet"},
-                          {"code", "unavailable"}});
+      sendJson(res, 503,
+               {{"status", "starting"},
+                {"error", "no snapshot published yet"},
+                {"code", "unavailable"}});
       return;
     }
     double age = std::chrono::duration<double>(clock_.now() - snap->taken_mono).count();
@@ -538,86 +594,86 @@ void ApiServer::routes() {
   // A content-reader handler: httplib would otherwise wait for the end of the connection to
   // read the body of a POST that has neither Content-Length nor chunked encoding (such as
   // `curl -X POST`); here such a request simply has an empty body.
-  http.Post(R"(/api/v1/paths/([^/]+)/(drain|undrain))",
-            [this](const httplib::Request& req, httplib::Response& res,
-                   const httplib::ContentReader& content_reader) {
-              std::string body;
-              if (expectsBody(req)) {
-                bool read = content_reader([&](const char* data, size_t length) {
-                  body.append(data, length);
-                  return body.size() <= options_.max_body_bytes;
-                });
-                if (!read || body.size() > options_.max_body_bytes) {
-                  GuardedServer::closeAfterResponse();
-                  res.set_header("Connection", "close");
-                  const auto* stream = GuardedServer::currentStream();
-                  if (stream != nullptr && stream->timedOut()) {
-                    sendError(res, 408, "the request did not arrive within " +
-                                            formatDuration(std::chrono::duration_cast<
-                                                           std::chrono::milliseconds>(
-                                                options_.request_timeout)));
-                  } else if (res.status == 413 || body.size() > options_.max_body_bytes) {
-                    sendError(res, 413, "the request body is larger than " +
-                                            std::to_string(options_.max_body_bytes) + " bytes");
-                  } else {
-                    sendError(res, 400, "the request body could not be read");
-                  }
-                  return;
-                }
-              }
-              std::string name = req.matches[1];
-              ControlAction action =
-                  req.matches[2] == "drain" ? ControlAction::Drain : ControlAction::Undrain;
-              std::string verb = action == ControlAction::Drain ? "drain" : "undrain";
-              if (!validPathName(name)) {
-                sendError(res, 400,
-                          "invalid path name (expected 1-64 of A-Z a-z 0-9 _ . -)");
-                return;
-              }
-              std::string comment;
-              if (!body.empty()) {
-                Json parsed = Json::parse(body, nullptr, /*allow_exceptions=*/false);
-                if (parsed.is_discarded()) {
-                  sendError(res, 400, "the request body is not valid JSON");
-                  return;
-                }
-                if (!parsed.is_object()) {
-                  sendError(res, 400, "the request body must be a JSON object");
-                  return;
-                }
-                for (const auto& [key, value] : parsed.items()) {
-                  if (key != "comment") {
-                    sendError(res, 400, "unknown field \"" + key.substr(0, 64) +
-                                            "\" in the request body (known: comment)");
-                    return;
-                  }
-                  if (!value.is_string() || value.get<std::string>().size() > 256) {
-                    sendError(res, 400, "field \"comment\" must be a string of at most 256 bytes");
-                    return;
-                  }
-                  comment = value.get<std::string>();
-                }
-              }
-              if (!control_) {
-                sendError(res, 503, "drain and undrain are not available in this process");
-                return;
-              }
-              auto result = control_(action, name);
-              if (!result) {
-                const Error& e = result.error();
-                int status = e.code() == ErrorCode::NotFound          ? 404
-                             : e.code() == ErrorCode::InvalidArgument ? 400
-                             : e.code() == ErrorCode::Timeout || e.code() == ErrorCode::Unavailable
-                                 ? 503
-                                 : 500;
-                sendError(res, status, e.message());
-                return;
-              }
-              spdlog::info("api: {} {} by {}{}: {}", verb, name, req.remote_addr,
-                           comment.empty() ? "" : " (" + comment + ")", *result);
-              sendJson(res, 200,
-                       {{"ok", true}, {"path", name}, {"action", verb}, {"message", *result}});
-            });
+  http.Post(
+      R"(/api/v1/paths/([^/]+)/(drain|undrain))",
+      [this](const httplib::Request& req, httplib::Response& res,
+             const httplib::ContentReader& content_reader) {
+        std::string body;
+        if (expectsBody(req)) {
+          bool read = content_reader([&](const char* data, size_t length) {
+            body.append(data, length);
+            return body.size() <= options_.max_body_bytes;
+          });
+          if (!read || body.size() > options_.max_body_bytes) {
+            GuardedServer::closeAfterResponse();
+            res.set_header("Connection", "close");
+            const auto* stream = GuardedServer::currentStream();
+            if (stream != nullptr && stream->timedOut()) {
+              sendError(res, 408,
+                        "the request did not arrive within " +
+                            formatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                options_.request_timeout)));
+            } else if (res.status == 413 || body.size() > options_.max_body_bytes) {
+              sendError(res, 413,
+                        "the request body is larger than " +
+                            std::to_string(options_.max_body_bytes) + " bytes");
+            } else {
+              sendError(res, 400, "the request body could not be read");
+            }
+            return;
+          }
+        }
+        std::string name = req.matches[1];
+        ControlAction action =
+            req.matches[2] == "drain" ? ControlAction::Drain : ControlAction::Undrain;
+        std::string verb = action == ControlAction::Drain ? "drain" : "undrain";
+        if (!validPathName(name)) {
+          sendError(res, 400, "invalid path name (expected 1-64 of A-Z a-z 0-9 _ . -)");
+          return;
+        }
+        std::string comment;
+        if (!body.empty()) {
+          Json parsed = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+          if (parsed.is_discarded()) {
+            sendError(res, 400, "the request body is not valid JSON");
+            return;
+          }
+          if (!parsed.is_object()) {
+            sendError(res, 400, "the request body must be a JSON object");
+            return;
+          }
+          for (const auto& [key, value] : parsed.items()) {
+            if (key != "comment") {
+              sendError(res, 400,
+                        "unknown field \"" + key.substr(0, 64) +
+                            "\" in the request body (known: comment)");
+              return;
+            }
+            if (!value.is_string() || value.get<std::string>().size() > 256) {
+              sendError(res, 400, "field \"comment\" must be a string of at most 256 bytes");
+              return;
+            }
+            comment = value.get<std::string>();
+          }
+        }
+        if (!control_) {
+          sendError(res, 503, "drain and undrain are not available in this process");
+          return;
+        }
+        auto result = control_(action, name);
+        if (!result) {
+          const Error& e = result.error();
+          int status = e.code() == ErrorCode::NotFound                                        ? 404
+                       : e.code() == ErrorCode::InvalidArgument                               ? 400
+                       : e.code() == ErrorCode::Timeout || e.code() == ErrorCode::Unavailable ? 503
+                                                                                              : 500;
+          sendError(res, status, e.message());
+          return;
+        }
+        spdlog::info("api: {} {} by {}{}: {}", verb, name, req.remote_addr,
+                     comment.empty() ? "" : " (" + comment + ")", *result);
+        sendJson(res, 200, {{"ok", true}, {"path", name}, {"action", verb}, {"message", *result}});
+      });
 }
 
 std::string ApiServer::renderMetrics(const Snapshot* snap) const {

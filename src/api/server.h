@@ -41,6 +41,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "api/rate_limiter.h"
 #include "api/snapshot.h"
@@ -58,21 +59,27 @@ struct ApiOptions {
   std::uint16_t port = 9180;       // 0: any free port (tests)
   // Bearer token for the write endpoints; nullopt: writes are refused (403).
   std::optional<std::string> token;
+  // Reads need the bearer token too (401/403 like writes). Requires: token set.
+  bool auth_reads = false;
+  // Host header values accepted besides IP literals and "localhost" (case-insensitive, port
+  // ignored); any other name is refused with 421 before anything else is looked at, so that a
+  // page whose DNS name was rebound to this address cannot read the API from a browser.
+  std::vector<std::string> allowed_hosts;
 
-  std::size_t threads = 4;                 // requests served at once
-  std::size_t max_queued = 64;             // connections waiting for a worker; more get 503
+  std::size_t threads = 4;      // requests served at once
+  std::size_t max_queued = 64;  // connections waiting for a worker; more get 503
   std::size_t max_connections_per_client = 16;
   std::size_t max_requests_per_connection = 100;
-  std::size_t max_body_bytes = 16 * 1024;  // POST bodies
+  std::size_t max_body_bytes = 16 * 1024;               // POST bodies
   Duration request_timeout = std::chrono::seconds(10);  // whole request must arrive in this
   Duration read_timeout = std::chrono::seconds(5);      // longest silence within a request
   Duration write_timeout = std::chrono::seconds(10);
-  Duration idle_timeout = std::chrono::seconds(5);      // keep-alive
-  RateLimit read_limit{100, 200};  // per client address: requests/s and burst
+  Duration idle_timeout = std::chrono::seconds(5);  // keep-alive
+  RateLimit read_limit{100, 200};                   // per client address: requests/s and burst
   RateLimit write_limit{2, 10};
   Duration control_timeout = std::chrono::seconds(5);  // wait for the engine on drain
-  std::size_t max_events = 1000;   // largest `limit` of /api/v1/events
-  Duration stale_after = std::chrono::seconds(10);  // /healthz fails when older
+  std::size_t max_events = 1000;                       // largest `limit` of /api/v1/events
+  Duration stale_after = std::chrono::seconds(10);     // /healthz fails when older
 };
 
 enum class ControlAction { Drain, Undrain };
@@ -123,8 +130,8 @@ class ApiServer {
   RateLimiter write_limiter_;
 
   mutable std::mutex stats_mutex_;
-  std::map<int, std::uint64_t> responses_;               // by status code
-  std::map<std::string, std::uint64_t> rejected_;        // by reason
+  std::map<int, std::uint64_t> responses_;         // by status code
+  std::map<std::string, std::uint64_t> rejected_;  // by reason
 };
 
 }  // namespace pathpilot::api

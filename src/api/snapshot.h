@@ -4,7 +4,7 @@
 // engine thread therefore builds a Snapshot (status JSON, metrics model, sparkline history)
 // and publishes it as a `shared_ptr<const Snapshot>` into a SnapshotStore; API threads take
 // the current pointer and read it at leisure. A reader holding an old snapshot keeps it alive;
-// the engine never waits for readers (STYLE.md §3, leveldb's Version). Publishing swaps one
+// the engine never waits for readers (docs/development.md, leveldb's Version). Publishing swaps one
 // pointer under a mutex held for a few nanoseconds; nothing else is shared.
 //
 // Serialisation is lazy and done once per snapshot, on the first API thread that needs it

@@ -31,6 +31,12 @@ bool isHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
 
 }  // namespace
 
+bool isStaticRoute(const Ec2Route& route) {
+  // No origin: an answer that predates the field (and hand-written fixtures).
+  return route.origin.empty() || route.origin == "CreateRoute" ||
+         route.origin == "CreateRouteTable";
+}
+
 bool isRouteTableId(std::string_view id) {
   if (id.substr(0, 4) != "rtb-") {
     return false;
@@ -113,6 +119,13 @@ Result<std::vector<route::Route>> Ec2RouteTable::list() {
   }
   std::vector<route::Route> out;
   for (const Ec2Route& r : found->routes) {
+    if (!isStaticRoute(r)) {
+      // A propagated route (the VGW's BGP routes) is a fact of the table, not a route anyone
+      // can program: EC2 never replaces or deletes it, and a static route of the same prefix
+      // takes precedence over it. Reporting it would make the reconciler adopt it as ours,
+      // read its coming and going with BGP as drift, and "repair" it with ReplaceRoute.
+      continue;
+    }
     auto prefix = r.prefix();
     if (!prefix) {
       continue;  // prefix-list destinations are not ours to manage

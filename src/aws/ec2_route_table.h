@@ -4,9 +4,18 @@
 // list() is DescribeRouteTables for the table (routes reported as opaque targets: "local",
 // "vgw-078bcc55", "i-0e1466e8a5dd4892c", "eni-...", "tgw-..."; prefix-list destinations are
 // skipped, a route whose target was deleted is reported with target "blackhole"), and
+// reports only the routes that can be programmed: static ones (origin CreateRoute) and the
+// local one (CreateRouteTable). Propagated routes (origin EnableVgwRoutePropagation: what the
+// VGW learns over the DX's BGP session, appearing and disappearing with it) are read-only
+// facts: EC2 lists one beside a static route of the same prefix, the static route takes
+// precedence, and ReplaceRoute / DeleteRoute never act on it. So list() leaves them out: the
+// reconciler sees "no route" where only a propagated one exists and programs a static route
+// with CreateRoute, which then overrides the propagated one; a BGP flap is not drift; and
+// nothing here ever replaces or deletes a propagated route.
 // apply() points a destination at a target id with ReplaceRoute, falling back to CreateRoute
 // when the table has no such route yet (and back to ReplaceRoute when a concurrent or retried
-// create finds one), or deletes it (DeleteRoute; an absent route counts as deleted).
+// create finds one), or deletes it (DeleteRoute; an absent route counts as deleted). Both act
+// on the static route of the prefix only; a propagated route of the prefix stays as it is.
 // The target kind comes from its id prefix (vgw-/igw-/vpce- GatewayId, eni-
 // NetworkInterfaceId, i- InstanceId, tgw- TransitGatewayId, nat-, pcx-).
 //
@@ -59,6 +68,11 @@ struct Ec2RouteBackendOptions {
 
 // True for ids of the form rtb-<8 or 17 hex digits>.
 bool isRouteTableId(std::string_view id);
+
+// True for a route that can be programmed (origin CreateRoute, the local CreateRouteTable
+// route, or no origin given); false for a propagated route (EnableVgwRoutePropagation) and any
+// other origin EC2 may add for routes it manages itself.
+bool isStaticRoute(const Ec2Route& route);
 
 class Ec2RouteBackend final : public route::RouteBackend {
  public:

@@ -10,6 +10,7 @@
 #include <functional>
 #include <mutex>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
@@ -39,10 +40,15 @@ enum class Service { Ec2, Sns, CloudWatch };
 // AWS accepts 1 MB query API bodies; leave room above that.
 constexpr std::size_t kMaxBody = 2 * 1024 * 1024;
 
+// The origin EC2 reports for a route that a virtual private gateway propagates into a table
+// (EnableVgwRoutePropagation): the routes its BGP sessions (DX, VPN) learn.
+constexpr std::string_view kPropagated = "EnableVgwRoutePropagation";
+
 struct Route {
   std::string destination;
   RouteTarget target;
-  std::string origin;
+  std::string origin;  // "CreateRouteTable" (local), "CreateRoute" (static), kPropagated
+  bool propagated() const { return origin == kPropagated; }
 };
 
 struct Table {
@@ -239,6 +245,8 @@ struct FakeAwsEndpoint::Impl {
 
   mutable std::mutex mu;
   std::map<std::string, Table> tables;
+  // Gateways whose BGP session is down: the routes they propagate are not in any table.
+  std::set<std::string> bgp_down;
   std::map<std::string, Instance> instances;
   std::vector<std::string> topics;
   std::vector<FakeSnsPublish> publishes;
@@ -272,6 +280,18 @@ struct FakeAwsEndpoint::Impl {
       i.state = "running";
     }
     return i.state;
+  }
+
+  // Requires mu. Whether `r` is in its table now: a propagated route only while its gateway's
+  // BGP session is up (it appears and disappears with the session, as on EC2).
+  bool visible(const Route& r) const { return !r.propagated() || bgp_down.count(r.target.id) == 0; }
+  // Requires mu. The static (or local) route of `destination`: the only kind CreateRoute
+  // conflicts with and ReplaceRoute / DeleteRoute act on. A propagated route of the same
+  // prefix is a separate entry that those calls never see.
+  std::vector<Route>::iterator staticRoute(Table& t, const std::string& destination) {
+    return std::find_if(t.routes.begin(), t.routes.end(), [&](const Route& r) {
+      return !r.propagated() && r.destination == destination;
+    });
   }
 
   // Requires mu.
@@ -650,7 +670,14 @@ Reply FakeAwsEndpoint::Impl::describeRouteTables(const Params& q, const std::str
            "</routeTableId>\n            <vpcId>" + escape(t.vpc_id) + "</vpcId>\n" +
            "            <ownerId>" + escape(options.account) + "</ownerId>\n" +
            "            <routeSet>\n";
+    std::set<std::string> propagating;
     for (const Route& r : t.routes) {
+      if (r.propagated()) {
+        propagating.insert(r.target.id);
+      }
+      if (!visible(r)) {
+        continue;
+      }
       const std::string dst_tag = r.destination.find(':') != std::string::npos
                                       ? "destinationIpv6CidrBlock"
                                       : "destinationCidrBlock";
@@ -663,8 +690,17 @@ Reply FakeAwsEndpoint::Impl::describeRouteTables(const Params& q, const std::str
       out += "                    <state>" + routeState(r) + "</state>\n                    " +
              element("origin", r.origin) + "\n                </item>\n";
     }
-    out += "            </routeSet>\n            <associationSet/>\n            "
-           "<propagatingVgwSet/>\n            <tagSet/>\n        </item>\n";
+    out += "            </routeSet>\n            <associationSet/>\n";
+    if (propagating.empty()) {
+      out += "            <propagatingVgwSet/>\n";
+    } else {
+      out += "            <propagatingVgwSet>\n";
+      for (const std::string& vgw : propagating) {
+        out += "                <item>" + element("gatewayId", vgw) + "</item>\n";
+      }
+      out += "            </propagatingVgwSet>\n";
+    }
+    out += "            <tagSet/>\n        </item>\n";
   }
   out += "    </routeTableSet>\n" + pg->nextTokenElement();
   return {200, ec2Response("DescribeRouteTables", rid, out)};
@@ -672,7 +708,9 @@ Reply FakeAwsEndpoint::Impl::describeRouteTables(const Params& q, const std::str
 
 // CreateRoute / ReplaceRoute with EC2's validations and error codes: missing parameters,
 // bad CIDR, not exactly one target, unknown table or instance, RouteAlreadyExists on create,
-// and the "no route ... Use CreateRoute instead" InvalidParameterValue on replace.
+// and the "no route ... Use CreateRoute instead" InvalidParameterValue on replace. Both act on
+// the static route of the prefix only: a propagated route of the same prefix neither blocks a
+// create (the static route then takes precedence, as in a VPC) nor is ever replaced.
 Reply FakeAwsEndpoint::Impl::changeRoute(const Params& q, bool replace,
                                          const std::string& rid) {
   std::lock_guard lock(mu);
@@ -699,8 +737,7 @@ Reply FakeAwsEndpoint::Impl::changeRoute(const Params& q, bool replace,
     }
   }
   auto& routes = where->table->routes;
-  auto existing = std::find_if(routes.begin(), routes.end(),
-                               [&](const Route& r) { return r.destination == where->destination; });
+  auto existing = staticRoute(*where->table, where->destination);
   if (replace) {
     if (existing == routes.end()) {
       return invalid("InvalidParameterValue",
@@ -728,8 +765,7 @@ Reply FakeAwsEndpoint::Impl::deleteRoute(const Params& q, const std::string& rid
     return where.error();
   }
   auto& routes = where->table->routes;
-  auto it = std::find_if(routes.begin(), routes.end(),
-                         [&](const Route& r) { return r.destination == where->destination; });
+  auto it = staticRoute(*where->table, where->destination);
   if (it == routes.end()) {
     return invalid("InvalidRoute.NotFound",
                    "no route with destination-cidr-block " + where->destination +
@@ -956,6 +992,9 @@ std::string FakeAwsEndpoint::Impl::stateJson() {
   for (const auto& [id, t] : tables) {
     nlohmann::json routes = nlohmann::json::array();
     for (const Route& r : t.routes) {
+      if (!visible(r)) {
+        continue;
+      }
       routes.push_back({{"destination", r.destination},
                         {"target", r.target.id},
                         {"target_kind", std::string(routeTargetKindName(r.target.kind))},
@@ -964,6 +1003,7 @@ std::string FakeAwsEndpoint::Impl::stateJson() {
     }
     j["route_tables"].push_back({{"id", id}, {"vpc_id", t.vpc_id}, {"routes", routes}});
   }
+  j["bgp_down"] = bgp_down;
   j["instances"] = nlohmann::json::array();
   for (auto& [id, inst] : instances) {
     const std::string& s = stateOf(inst);
@@ -1126,6 +1166,39 @@ Result<void> FakeAwsEndpoint::start() {
                .dump() +
            "\n";
   });
+  // Route propagation: a gateway starts or stops advertising one prefix into one table
+  // ({"route_table_id", "destination", "gateway_id", "present": true|false}).
+  control("POST", "/_fake/propagation", [this](const httplib::Request& req) {
+    auto j = nlohmann::json::parse(req.body);
+    std::string table = j.at("route_table_id").get<std::string>();
+    std::string destination = j.at("destination").get<std::string>();
+    if (!IpPrefix::parse(destination)) {
+      throw std::invalid_argument("destination must be a prefix such as 10.10.0.0/16");
+    }
+    bool present = j.value("present", true);
+    if (present) {
+      std::string gateway = j.at("gateway_id").get<std::string>();
+      if (gateway.rfind("vgw-", 0) != 0) {
+        throw std::invalid_argument("only a virtual private gateway (vgw-) propagates routes");
+      }
+      this->propagateRoute(table, destination, gateway);
+    } else if (!this->withdrawPropagatedRoute(table, destination)) {
+      throw std::invalid_argument("no propagated route " + destination + " in " + table);
+    }
+    return nlohmann::json{
+               {"route_table_id", table}, {"destination", destination}, {"present", present}}
+               .dump() +
+           "\n";
+  });
+  // A gateway's BGP session ({"gateway_id", "up": true|false}): while it is down, the routes
+  // it propagates are in no table (DX lost its BGP session: the VGW withdraws what it learnt).
+  control("POST", "/_fake/bgp", [this](const httplib::Request& req) {
+    auto j = nlohmann::json::parse(req.body);
+    std::string gateway = j.at("gateway_id").get<std::string>();
+    bool up = j.at("up").get<bool>();
+    this->setBgpSession(gateway, up);
+    return nlohmann::json{{"gateway_id", gateway}, {"up", up}}.dump() + "\n";
+  });
   int port = d.options.port == 0 ? d.server.bind_to_any_port(d.options.host)
                                  : (d.server.bind_to_port(d.options.host, d.options.port)
                                         ? d.options.port
@@ -1177,14 +1250,62 @@ void FakeAwsEndpoint::putRoute(const std::string& route_table_id, const std::str
   }
   auto p = IpPrefix::parse(destination, false);
   std::string normalized = p ? p->toString() : destination;
+  if (auto it = impl_->staticRoute(t, normalized); it != t.routes.end()) {
+    it->target = target;
+    return;
+  }
+  t.routes.push_back(
+      {normalized, target, target.id == "local" ? "CreateRouteTable" : "CreateRoute"});
+}
+
+void FakeAwsEndpoint::propagateRoute(const std::string& route_table_id,
+                                     const std::string& destination,
+                                     const std::string& gateway_id) {
+  std::lock_guard lock(impl_->mu);
+  Table& t = impl_->tables[route_table_id];
+  t.id = route_table_id;
+  if (t.vpc_id.empty()) {
+    t.vpc_id = "vpc-0fake";
+  }
+  auto p = IpPrefix::parse(destination, false);
+  std::string normalized = p ? p->toString() : destination;
   for (Route& r : t.routes) {
-    if (r.destination == normalized) {
-      r.target = target;
+    if (r.propagated() && r.destination == normalized) {
+      r.target = {RouteTargetKind::Gateway, gateway_id};
       return;
     }
   }
-  t.routes.push_back({normalized, target,
-                      target.id == "local" ? "CreateRouteTable" : "CreateRoute"});
+  t.routes.push_back(
+      {normalized, {RouteTargetKind::Gateway, gateway_id}, std::string(kPropagated)});
+}
+
+bool FakeAwsEndpoint::withdrawPropagatedRoute(const std::string& route_table_id,
+                                              const std::string& destination) {
+  std::lock_guard lock(impl_->mu);
+  auto t = impl_->tables.find(route_table_id);
+  if (t == impl_->tables.end()) {
+    return false;
+  }
+  auto p = IpPrefix::parse(destination, false);
+  std::string normalized = p ? p->toString() : destination;
+  auto& routes = t->second.routes;
+  auto it = std::find_if(routes.begin(), routes.end(), [&](const Route& r) {
+    return r.propagated() && r.destination == normalized;
+  });
+  if (it == routes.end()) {
+    return false;
+  }
+  routes.erase(it);
+  return true;
+}
+
+void FakeAwsEndpoint::setBgpSession(const std::string& gateway_id, bool up) {
+  std::lock_guard lock(impl_->mu);
+  if (up) {
+    impl_->bgp_down.erase(gateway_id);
+  } else {
+    impl_->bgp_down.insert(gateway_id);
+  }
 }
 
 std::optional<VpcRouteTable> FakeAwsEndpoint::routeTable(const std::string& id) const {
@@ -1198,6 +1319,9 @@ std::optional<VpcRouteTable> FakeAwsEndpoint::routeTable(const std::string& id) 
   out.vpc_id = it->second.vpc_id;
   out.owner_id = impl_->options.account;
   for (const Route& r : it->second.routes) {
+    if (!impl_->visible(r)) {
+      continue;
+    }
     Ec2Route route;
     route.destination = r.destination;
     route.target = r.target;

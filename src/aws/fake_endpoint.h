@@ -6,7 +6,13 @@
 // protocol on "POST /", and answers in the real response shapes:
 //   EC2 (2016-11-15): DescribeRouteTables (filters route-table-id, RouteTableId.N,
 //     MaxResults/NextToken), CreateRoute, ReplaceRoute, DeleteRoute (GatewayId, NetworkInterfaceId,
-//     InstanceId, TransitGatewayId, NatGatewayId, VpcPeeringConnectionId),
+//     InstanceId, TransitGatewayId, NatGatewayId, VpcPeeringConnectionId), with each route's
+//     origin: CreateRouteTable (local), CreateRoute (static) and EnableVgwRoutePropagation
+//     (propagated by a virtual private gateway, listed beside a static route of the same
+//     prefix; it comes and goes with the gateway's BGP session and is never touched by
+//     Create/Replace/DeleteRoute: those act on the static route only, so a prefix with only a
+//     propagated route takes a CreateRoute and answers Replace/DeleteRoute as one with no
+//     route, and a static route created over a propagated one takes precedence, as in a VPC),
 //     DescribeInstances (instance-id filter, InstanceId.N, paging), StopInstances,
 //     StartInstances — instances move running → stopping → stopped and stopped → pending →
 //     running, each step taking `transition` of the injected clock; routes to an instance
@@ -25,7 +31,10 @@
 // outcome) and counts per action and outcome, so that end-to-end tests can assert "exactly
 // one ReplaceRoute per table" (`?since=SEQ` returns only calls after SEQ); POST /_fake/faults
 // with {"throttle_rate", "error_rate", "latency_rate", "latency_ms"} changes the fault rates
-// of a running fake (absent fields become 0).
+// of a running fake (absent fields become 0); POST /_fake/propagation with {"route_table_id",
+// "destination", "gateway_id", "present"} adds or removes a propagated route, and POST
+// /_fake/bgp with {"gateway_id", "up"} takes a gateway's BGP session down (its propagated
+// routes vanish from every table) or up again (they come back).
 // Threading: the server runs its own threads; every public method is thread-safe.
 // Metrics: counters via stats().
 #pragma once
@@ -135,9 +144,23 @@ class FakeAwsEndpoint {
 
   // ---- state set-up and inspection ----
   void addRouteTable(const std::string& id, const std::string& vpc_id = "vpc-0fake");
-  // Adds or replaces a route (set-up only; no checks).
+  // Adds or replaces a static route (set-up only; no checks). A propagated route of the same
+  // prefix stays.
   void putRoute(const std::string& route_table_id, const std::string& destination,
                 const RouteTarget& target);
+  // Route propagation (EnableVgwRoutePropagation): `gateway_id` (vgw-…) propagates
+  // `destination` into the table, as when the VGW learns it over the DX's BGP session. The
+  // route is listed with origin EnableVgwRoutePropagation, beside any static route of the same
+  // prefix, while the gateway's BGP session is up. Adds or re-targets it.
+  void propagateRoute(const std::string& route_table_id, const std::string& destination,
+                      const std::string& gateway_id);
+  // The gateway stops propagating `destination` into the table. False when it did not.
+  bool withdrawPropagatedRoute(const std::string& route_table_id, const std::string& destination);
+  // `gateway_id`'s BGP session goes down (every route it propagates vanishes from every table)
+  // or comes back up (they are listed again). Sessions start up.
+  void setBgpSession(const std::string& gateway_id, bool up);
+  // The table as DescribeRouteTables lists it now (static, local and visible propagated
+  // routes, each with its origin).
   std::optional<VpcRouteTable> routeTable(const std::string& id) const;
   // `state`: "running", "stopped", "pending", "stopping".
   void addInstance(const std::string& id, const std::string& state = "running",

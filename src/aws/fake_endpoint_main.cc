@@ -4,10 +4,13 @@
 // with `curl http://HOST:PORT/_fake/state`, the calls it served (per action and outcome, and
 // each one with its table and target) with `curl http://HOST:PORT/_fake/calls?since=SEQ`;
 // change fault rates while it runs with
-// `curl -d '{"throttle_rate":0.5,"error_rate":0.1}' http://HOST:PORT/_fake/faults`.
+// `curl -d '{"throttle_rate":0.5,"error_rate":0.1}' http://HOST:PORT/_fake/faults`, and take
+// a gateway's BGP session down (its propagated routes vanish) or up with
+// `curl -d '{"gateway_id":"vgw-078bcc55","up":false}' http://HOST:PORT/_fake/bgp`.
 //
 //   pathpilot-fake-aws --listen 127.0.0.1:0
 //     --route-table rtb-468f5222 --route rtb-468f5222,10.10.0.0/16,vgw-078bcc55
+//     --propagated-route rtb-468f5222,10.10.0.0/16,vgw-078bcc55
 //     --instance i-0e1466e8a5dd4892c,running,ap-southeast-1a --transition 5s
 //     --throttle-rate 0.1 --error-rate 0.02 --latency 300ms --latency-rate 0.2
 // (one command line).
@@ -60,7 +63,7 @@ int main(int argc, char** argv) {
   double error_rate = 0;
   double latency_rate = 0;
   std::uint64_t seed = 1;
-  std::vector<std::string> tables, routes, instances, topics;
+  std::vector<std::string> tables, routes, propagated, instances, topics;
   app.add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port)");
   app.add_option("--access-key", access_key, "access key id accepted for signing")
       ->envname("PP_FAKE_AWS_ACCESS_KEY");
@@ -69,6 +72,9 @@ int main(int argc, char** argv) {
   app.add_option("--region", region, "region shown in ARNs");
   app.add_option("--route-table", tables, "route table id to create (repeatable)");
   app.add_option("--route", routes, "RTB,CIDR,TARGET route to create (repeatable)");
+  app.add_option("--propagated-route", propagated,
+                 "RTB,CIDR,VGW route the gateway propagates (origin EnableVgwRoutePropagation; "
+                 "repeatable)");
   app.add_option("--instance", instances, "ID[,STATE[,AZ]] instance to create (repeatable)");
   app.add_option("--topic", topics, "SNS topic ARN to accept (default: any)");
   app.add_option("--transition", transition, "time of one stop/start step, e.g. 5s");
@@ -120,6 +126,13 @@ int main(int argc, char** argv) {
       return usage(target.error().message());
     }
     fake.putRoute(parts[0], parts[1], *target);
+  }
+  for (const std::string& spec : propagated) {
+    auto parts = split(spec, ',');
+    if (parts.size() != 3 || parts[2].rfind("vgw-", 0) != 0) {
+      return usage("--propagated-route wants RTB,CIDR,vgw-..., got '" + spec + "'");
+    }
+    fake.propagateRoute(parts[0], parts[1], parts[2]);
   }
   for (const std::string& spec : instances) {
     auto parts = split(spec, ',');

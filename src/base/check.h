@@ -1,4 +1,4 @@
-// base/check.h — PP_CHECK for broken invariants (STYLE.md §5).
+// base/check.h — PP_CHECK for broken invariants (docs/development.md).
 //
 // A failed check prints the condition, file and line to stderr and aborts: systemd restarts
 // the daemon and the reconciler re-syncs. Use it only for programming errors, never for bad

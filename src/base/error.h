@@ -2,7 +2,7 @@
 //
 // Purpose: every fallible operation returns Result<T> = tl::expected<T, Error>. Error carries
 // a code that callers branch on (retry or not), a human message that names what and where,
-// and the errno when a system call failed. Exceptions are used only at boundaries (STYLE.md §5).
+// and the errno when a system call failed. Exceptions are used only at boundaries (docs/development.md).
 // Threading: value types, no shared state.
 // Metrics: none.
 #pragma once

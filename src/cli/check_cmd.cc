@@ -119,8 +119,8 @@ void printText(const config::Config& c, const policy::Topology& topology) {
 
   fmt::print("\npaths:\n");
   for (const config::PathConfig& p : c.paths) {
-    fmt::print("  {} ({}, {}, priority {})\n", p.name, config::linkKindName(p.kind),
-               zoneText(p.az), p.priority);
+    fmt::print("  {} ({}, {}, priority {})\n", p.name, config::linkKindName(p.kind), zoneText(p.az),
+               p.priority);
     fmt::print("      probe     {} {} every {} (timeout {}, jitter {}%, quorum {} of {})\n",
                config::probeKindName(p.probe.kind), targetsText(p.probe),
                formatDuration(p.probe.interval), formatDuration(p.probe.timeout),
@@ -128,8 +128,8 @@ void printText(const config::Config& c, const policy::Topology& topology) {
     fmt::print("      pinning   {}\n", p.probe.pinning.toString());
     fmt::print("      next hop  {}\n", p.next_hop.toString());
     fmt::print("      health    down after {} (fall {} x {} + {}), up after {} good rounds\n",
-               formatDuration(p.detectionTime()), p.health.fall,
-               formatDuration(p.probe.interval), formatDuration(p.probe.timeout), p.health.rise);
+               formatDuration(p.detectionTime()), p.health.fall, formatDuration(p.probe.interval),
+               formatDuration(p.probe.timeout), p.health.rise);
     if (p.recovery) {
       fmt::print("      recovery  {}\n", recoveryText(*p.recovery));
     }
@@ -139,9 +139,10 @@ void printText(const config::Config& c, const policy::Topology& topology) {
   for (config::LinkKind k : c.policy.preference) {
     preference += (preference.empty() ? "" : " → ") + std::string(config::linkKindName(k));
   }
-  fmt::print("\nplan (preference {}, az affinity {}, failback hold-down {}, fail static {}):\n",
-             preference, c.policy.az_affinity ? "on" : "off",
-             formatDuration(c.policy.failback_hold_down), c.policy.fail_static ? "on" : "off");
+  fmt::print(
+      "\nplan (preference {}, az affinity {}, failback hold-down {}, fail static {}, settle {}):\n",
+      preference, c.policy.az_affinity ? "on" : "off", formatDuration(c.policy.failback_hold_down),
+      c.policy.fail_static ? "on" : "off", formatDuration(c.policy.fail_static_settle));
   for (std::size_t i = 0; i < c.tables.size(); ++i) {
     const config::RouteTableConfig& t = c.tables[i];
     std::vector<policy::RankedCandidate> ranked =
@@ -157,14 +158,36 @@ void printText(const config::Config& c, const policy::Topology& topology) {
       }
     }
   }
+  // The numbers behind "usable", "degraded" and "clean" (health/link_health.h, hysteresis):
+  // what an operator needs to predict when traffic leaves a lossy path and when it returns.
+  fmt::print(
+      "\nhealth (an up path beats a degraded one; failback needs the better path up — "
+      "clean — for the whole hold-down {}):\n",
+      formatDuration(c.policy.failback_hold_down));
+  for (const config::PathConfig& p : c.paths) {
+    const config::HealthSettings& h = p.health;
+    const double clear = h.degraded_clear_loss >= 0 ? h.degraded_clear_loss : h.degraded_loss / 2;
+    std::string rtt;
+    if (h.degraded_rtt > Duration::zero()) {
+      const Duration clear_rtt = h.degraded_clear_rtt > Duration::zero()
+                                     ? h.degraded_clear_rtt
+                                     : std::chrono::duration_cast<Duration>(h.degraded_rtt * 4 / 5);
+      rtt = fmt::format(", rtt above {} (clean at or below {})", formatDuration(h.degraded_rtt),
+                        formatDuration(clear_rtt));
+    }
+    fmt::print(
+        "  {:<{}}  degraded: loss above {:g}%{} over {} rounds; clean again at or below "
+        "{:g}%; down: {} lost rounds in a row or loss above {:g}%; up after {} good rounds\n",
+        p.name, width, h.degraded_loss * 100, rtt, h.window, clear * 100, h.fall, h.down_loss * 100,
+        h.rise);
+  }
 }
 
 nlohmann::ordered_json diagnosticsJson(const config::LoadReport& report) {
   nlohmann::ordered_json out = nlohmann::ordered_json::array();
   for (const config::Diagnostic& d : report.diagnostics) {
-    nlohmann::ordered_json j = {{"severity", config::severityName(d.severity)},
-                        {"file", d.file},
-                        {"message", d.message}};
+    nlohmann::ordered_json j = {
+        {"severity", config::severityName(d.severity)}, {"file", d.file}, {"message", d.message}};
     if (d.where.known()) {
       j["line"] = d.where.line;
       j["column"] = d.where.column;
@@ -242,11 +265,11 @@ nlohmann::ordered_json planJson(const config::Config& c, const policy::Topology&
     }
     for (const IpPrefix& d : t.destinations) {
       nlohmann::ordered_json entry = {{"table", t.id},
-                              {"name", t.name},
-                              {"az", t.az},
-                              {"backend", config::backendKindName(t.backend)},
-                              {"destination", d.toString()},
-                              {"candidates", candidates}};
+                                      {"name", t.name},
+                                      {"az", t.az},
+                                      {"backend", config::backendKindName(t.backend)},
+                                      {"destination", d.toString()},
+                                      {"candidates", candidates}};
       if (t.backend == config::BackendKind::Linux) {
         entry["linux_table"] = t.linux_table;
       }
@@ -290,8 +313,7 @@ int printIam(const CheckOptions& opt, const aws::IamPolicyInput& in) {
   auto policy = aws::buildIamPolicy(in);
   if (!policy) {
     if (policy.error().code() == ErrorCode::NotFound) {
-      fmt::print(stderr, "{}: no IAM policy needed: this config makes no AWS call ({})\n",
-                 opt.file,
+      fmt::print(stderr, "{}: no IAM policy needed: this config makes no AWS call ({})\n", opt.file,
                  opt.agent ? "no cloudwatch section"
                            : "no route table with backend aws, no ec2-restart recovery, no sns "
                              "alert channel");
@@ -309,8 +331,8 @@ int printIam(const CheckOptions& opt, const aws::IamPolicyInput& in) {
 
 int runIam(const CheckOptions& opt, const config::LoadReport& report) {
   if (!report.ok()) {
-    fmt::print(stderr, "{}: invalid: {} error{}; no IAM policy printed\n", opt.file,
-               report.errors, report.errors == 1 ? "" : "s");
+    fmt::print(stderr, "{}: invalid: {} error{}; no IAM policy printed\n", opt.file, report.errors,
+               report.errors == 1 ? "" : "s");
     return kExitFailure;
   }
   aws::IamPolicyInput in = iamInput(*report.config, opt.account_id);
@@ -355,10 +377,10 @@ int runCheck(const CheckOptions& opt) {
   printDiagnostics(report);
   if (opt.json) {
     nlohmann::ordered_json out = {{"file", opt.file},
-                          {"valid", report.ok()},
-                          {"errors", report.errors},
-                          {"warnings", report.warnings},
-                          {"diagnostics", diagnosticsJson(report)}};
+                                  {"valid", report.ok()},
+                                  {"errors", report.errors},
+                                  {"warnings", report.warnings},
+                                  {"diagnostics", diagnosticsJson(report)}};
     if (report.config) {
       const config::Config& c = *report.config;
       policy::Topology topology = daemon::buildTopology(c);
@@ -375,7 +397,8 @@ int runCheck(const CheckOptions& opt) {
       out["policy"] = {{"preference", preference},
                        {"az_affinity", c.policy.az_affinity},
                        {"failback_hold_down", formatDuration(c.policy.failback_hold_down)},
-                       {"fail_static", c.policy.fail_static}};
+                       {"fail_static", c.policy.fail_static},
+                       {"fail_static_settle", formatDuration(c.policy.fail_static_settle)}};
       out["plan"] = planJson(c, topology);
       if (c.api && c.api->auth_token) {
         out["api_auth_token"] = c.api->auth_token->describe();
@@ -418,9 +441,8 @@ Command addCheckCommand(CLI::App& root) {
                   "(default: backends.aws.account_id; '*' = any account, warned)")
       ->needs(iam)
       ->check([](const std::string& v) -> std::string {
-        bool digits = v.size() == 12 && std::all_of(v.begin(), v.end(), [](char c) {
-                        return c >= '0' && c <= '9';
-                      });
+        bool digits = v.size() == 12 &&
+                      std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
         return digits || v == "*" ? "" : "expected a 12-digit account id or '*'";
       });
   return {app, [opt] { return runCheck(*opt); }};

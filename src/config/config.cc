@@ -40,6 +40,77 @@ std::string_view recoveryActionName(RecoveryAction a) {
   return a == RecoveryAction::Command ? "command" : "ec2-restart";
 }
 
+namespace {
+
+// The host of an http(s)/smtp(s) URL: without user-info, port and IPv6 brackets.
+std::string_view urlHost(std::string_view url) {
+  std::size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) {
+    return {};
+  }
+  std::string_view authority = url.substr(scheme + 3);
+  authority = authority.substr(0, authority.find_first_of("/?#"));
+  if (std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    authority.remove_prefix(at + 1);
+  }
+  if (!authority.empty() && authority.front() == '[') {
+    std::size_t close = authority.find(']');
+    return close == std::string_view::npos ? authority.substr(1) : authority.substr(1, close - 1);
+  }
+  return authority.substr(0, authority.find(':'));
+}
+
+bool isLoopbackHost(std::string_view host) {
+  std::string lower;
+  for (char c : host) {
+    lower += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+  if (lower == "localhost" || lower == "localhost.") {
+    return true;
+  }
+  auto address = IpAddress::parse(lower);
+  return address.has_value() && address->isLoopback();
+}
+
+bool startsWith(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && s.substr(0, prefix.size()) == prefix;
+}
+
+}  // namespace
+
+std::optional<CleartextCredential> cleartextCredential(const AlertChannelConfig& c,
+                                                       std::string_view url) {
+  using K = AlertChannelKind;
+  if (c.kind == K::Smtp) {
+    if (c.password && startsWith(url, "smtp://") && !c.starttls) {
+      return CleartextCredential{
+          "password",
+          "the SMTP password would be sent without TLS (smtp:// without starttls); set "
+          "starttls: true or use smtps://"};
+    }
+    return std::nullopt;
+  }
+  if (!startsWith(url, "http://") || isLoopbackHost(urlHost(url))) {
+    return std::nullopt;
+  }
+  std::string host(urlHost(url));
+  if ((c.kind == K::Webhook || c.kind == K::Alertmanager) && c.token) {
+    return CleartextCredential{"token",
+                               "the bearer token would cross the network in clear text "
+                               "(http:// to " +
+                                   host +
+                                   "); use https:// (only a loopback receiver may "
+                                   "use http://)"};
+  }
+  if (c.kind == K::Slack || c.kind == K::DingTalk || c.kind == K::Feishu || c.kind == K::WeCom) {
+    return CleartextCredential{"url",
+                               "the robot URL holds its access token, which would cross "
+                               "the network in clear text (http:// to " +
+                                   host + "); use https://"};
+  }
+  return std::nullopt;
+}
+
 std::string_view alertChannelKindName(AlertChannelKind k) {
   switch (k) {
     case AlertChannelKind::Smtp:
@@ -74,14 +145,48 @@ std::string_view alertSeverityName(AlertSeverity s) {
   return "info";
 }
 
+std::string JournalSettings::stateFile() const {
+  if (state == "none") {
+    return "";
+  }
+  if (!state.empty()) {
+    return state;
+  }
+  const std::string& beside = !sqlite.empty() ? sqlite : jsonl;
+  if (beside.empty()) {
+    return "";
+  }
+  auto slash = beside.rfind('/');
+  return (slash == std::string::npos ? std::string() : beside.substr(0, slash + 1)) + "state.json";
+}
+
 const std::vector<std::string_view>& alertEventKindNames() {
-  static const std::vector<std::string_view> names = {
-      "path_down",          "path_up",          "path_degraded",       "route_changed",
-      "route_drift",        "route_error",      "recovery_started",    "recovery_succeeded",
-      "recovery_failed",    "alert_sent",       "alert_failed",        "leader_changed",
-      "config_loaded",      "config_rejected",  "fail_static",         "fail_static_cleared",
-      "drain",              "undrain",          "daemon_started",      "daemon_stopped",
-      "journal_overflow"};
+  static const std::vector<std::string_view> names = {"path_down",
+                                                      "path_up",
+                                                      "path_degraded",
+                                                      "route_changed",
+                                                      "route_drift",
+                                                      "route_error",
+                                                      "recovery_started",
+                                                      "recovery_succeeded",
+                                                      "recovery_failed",
+                                                      "alert_sent",
+                                                      "alert_failed",
+                                                      "leader_changed",
+                                                      "config_loaded",
+                                                      "config_rejected",
+                                                      "fail_static",
+                                                      "fail_static_cleared",
+                                                      "drain",
+                                                      "undrain",
+                                                      "daemon_started",
+                                                      "daemon_stopped",
+                                                      "journal_overflow",
+                                                      "journal_failed",
+                                                      "journal_recovered",
+                                                      "monitor_suspect",
+                                                      "monitor_trusted",
+                                                      "state_reset"};
   return names;
 }
 
@@ -156,9 +261,7 @@ std::string NextHop::toString() const {
   return out.empty() ? "none" : out;
 }
 
-Duration PathConfig::detectionTime() const {
-  return probe.interval * health.fall + probe.timeout;
-}
+Duration PathConfig::detectionTime() const { return probe.interval * health.fall + probe.timeout; }
 
 const PathConfig* Config::findPath(std::string_view name) const {
   for (const PathConfig& p : paths) {

@@ -101,8 +101,8 @@ struct ProbeTarget {
 // How a path's probes are forced onto that path and no other. At least one field is set:
 // a probe of VPN-A must never leave over DX, or it would report VPN-A healthy while it is down.
 struct Pinning {
-  std::optional<IpAddress> source;  // bind to this local address (same family as the targets)
-  std::string interface;            // SO_BINDTODEVICE, e.g. "vti1"; at most 15 bytes
+  std::optional<IpAddress> source;      // bind to this local address (same family as the targets)
+  std::string interface;                // SO_BINDTODEVICE, e.g. "vti1"; at most 15 bytes
   std::optional<std::uint32_t> fwmark;  // SO_MARK, non-zero
 
   bool empty() const { return !source && interface.empty() && !fwmark; }
@@ -115,19 +115,20 @@ struct Pinning {
 // SRTT + K·RTTVAR, see probe/rtt_estimator.h); `probe.timeout` is then the ceiling.
 struct AdaptiveTimeoutSettings {
   bool enabled = false;
-  Duration min = std::chrono::milliseconds(10);   // floor, 1ms ≤ min ≤ timeout
-  double rttvar_factor = 4;                       // K, 1..16
-  Duration margin = std::chrono::milliseconds(2);  // least allowance above SRTT, 0 ≤ margin ≤ timeout
+  Duration min = std::chrono::milliseconds(10);  // floor, 1ms ≤ min ≤ timeout
+  double rttvar_factor = 4;                      // K, 1..16
+  Duration margin =
+      std::chrono::milliseconds(2);  // least allowance above SRTT, 0 ≤ margin ≤ timeout
 };
 
 // Top-level `probe:` — defaults that every path's `probe:` inherits.
 struct ProbeDefaults {
   ProbeKind kind = ProbeKind::Icmp;
-  int quorum = 1;                                          // targets that must answer a round
-  Duration interval = std::chrono::seconds(1);             // 10ms ≤ interval ≤ 1h
-  Duration timeout = std::chrono::milliseconds(500);       // 0 < timeout < interval
-  int jitter_percent = 10;                                 // 0..50, spread of the interval
-  AdaptiveTimeoutSettings adaptive_timeout;                // off unless configured
+  int quorum = 1;                                     // targets that must answer a round
+  Duration interval = std::chrono::seconds(1);        // 10ms ≤ interval ≤ 1h
+  Duration timeout = std::chrono::milliseconds(500);  // 0 < timeout < interval
+  int jitter_percent = 10;                            // 0..50, spread of the interval
+  AdaptiveTimeoutSettings adaptive_timeout;           // off unless configured
 };
 
 // One path's probing, defaults already applied.
@@ -142,20 +143,29 @@ struct ProbeSettings : ProbeDefaults {
 struct DampingSettings {
   bool enabled = true;
   Duration half_life = std::chrono::minutes(5);
-  double penalty = 1000;   // > 0
-  double suppress = 3000;  // > reuse
-  double reuse = 750;      // > 0
+  double penalty = 1000;                             // > 0
+  double suppress = 3000;                            // > reuse
+  double reuse = 750;                                // > 0
   Duration max_suppress = std::chrono::minutes(20);  // ≥ half_life
 };
 
 // Top-level `health:` and per-path `health:` overrides (merged).
 struct HealthSettings {
-  int window = 10;  // probe rounds over which loss and RTT are measured, 1..1000
-  int rise = 3;     // consecutive good rounds before Down/Unknown → Up, 1..100
-  int fall = 3;     // consecutive failed rounds before → Down, 1..100
+  int window = 10;              // probe rounds over which loss and RTT are measured, 1..1000
+  int rise = 3;                 // consecutive good rounds before Down/Unknown → Up, 1..100
+  int fall = 3;                 // consecutive failed rounds before → Down, 1..100
   double degraded_loss = 0.10;  // loss ratio over the window that makes a path Degraded
   double down_loss = 0.50;      // loss ratio that makes it Down; degraded_loss < down_loss ≤ 1
-  Duration degraded_rtt = Duration::zero();  // mean RTT above this is Degraded; 0 = off
+  // Mean RTT of the answered probes over the window above which a path is Degraded (what
+  // dpinger / pfSense latency thresholds compare); 0 = off.
+  Duration degraded_rtt = Duration::zero();
+  // p95 (nearest rank) of the same RTTs above which a path is Degraded: the tail of slow
+  // replies that the mean hides; 0 = off.
+  Duration degraded_rtt_p95 = Duration::zero();
+  // Hysteresis: a Degraded path is Up (clean) again only at or below these. Negative / zero:
+  // the defaults, half of degraded_loss and 80% of degraded_rtt (health/link_health.h).
+  double degraded_clear_loss = -1;
+  Duration degraded_clear_rtt = Duration::zero();
   DampingSettings damping;
 };
 
@@ -167,9 +177,9 @@ struct HealthSettings {
 // path used by a linux table has `via` and/or `dev`; the exec backend receives whatever is set.
 struct NextHop {
   AwsTargetKind aws_kind = AwsTargetKind::None;
-  std::string aws_id;          // "vgw-078bcc55", "i-0e1466e8a5dd4892c" (format-checked)
+  std::string aws_id;            // "vgw-078bcc55", "i-0e1466e8a5dd4892c" (format-checked)
   std::optional<IpAddress> via;  // linux: gateway address
-  std::string dev;             // linux: output interface
+  std::string dev;               // linux: output interface
 
   bool hasAws() const { return aws_kind != AwsTargetKind::None; }
   bool hasLinux() const { return via.has_value() || !dev.empty(); }
@@ -182,18 +192,22 @@ struct RecoverySettings {
   RecoveryAction action = RecoveryAction::Command;
   std::vector<std::string> command;  // Command: argv, non-empty, argv[0] non-empty
   std::string instance_id;           // Ec2Restart: the instance (defaults to next_hop.instance_id)
-  Duration after = std::chrono::seconds(30);          // Down this long before acting, ≥ 0
-  Duration timeout = std::chrono::minutes(5);         // one attempt may take this long, > 0
+  Duration after = std::chrono::seconds(30);           // Down this long before acting, ≥ 0
+  Duration timeout = std::chrono::minutes(5);          // one attempt may take this long, > 0
   Duration backoff_initial = std::chrono::minutes(1);  // wait after a failed attempt, > 0
   Duration backoff_max = std::chrono::minutes(15);     // backoff doubles up to this, ≥ initial
   int max_attempts_per_hour = 3;                       // 1..60
+  // Command: variables of the daemon's environment the command also sees, besides PATH, LANG,
+  // LANGUAGE, LC_* and TZ. Valid names, at most 64; never an AWS credential variable nor a
+  // variable the config reads a secret from ({env: NAME}).
+  std::vector<std::string> env_passthrough;
 };
 
 struct PathConfig {
-  std::string name;      // unique, [A-Za-z0-9_.-]{1,64}, e.g. "vpn-a"
+  std::string name;  // unique, [A-Za-z0-9_.-]{1,64}, e.g. "vpn-a"
   LinkKind kind = LinkKind::Vpn;
-  std::string az;        // AZ of the gateway ("ap-southeast-1a"); may be empty for DX
-  int priority = 100;    // 0..65535, lower is preferred among equals
+  std::string az;      // AZ of the gateway ("ap-southeast-1a"); may be empty for DX
+  int priority = 100;  // 0..65535, lower is preferred among equals
   ProbeSettings probe;
   NextHop next_hop;
   std::optional<RecoverySettings> recovery;  // none: never act on the gateway
@@ -214,7 +228,7 @@ struct RouteTableConfig {
   std::string name;  // human label, e.g. "Private-1"; defaults to id; unique
   std::string az;    // AZ of the subnets using the table; required while az_affinity is on
   BackendKind backend = BackendKind::Aws;
-  std::uint32_t linux_table = 0;  // linux only: 1..4294967294 except 253, 254, 255
+  std::uint32_t linux_table = 0;       // linux only: 1..4294967294 except 253, 254, 255
   std::vector<IpPrefix> destinations;  // 1..1000, unique, no host bits set
   std::vector<std::string> paths;      // restriction to these paths; empty = every path
 };
@@ -227,6 +241,9 @@ struct PolicySettings {
   // failed probes.
   Duration failback_hold_down = std::chrono::seconds(60);
   bool fail_static = true;  // nothing healthy: keep the routes as they are (and alert)
+  // Leaving fail static: how long a route waits for its current path to come back before
+  // moving to another that returned first (0..1m; 0: no wait).
+  Duration fail_static_settle = std::chrono::seconds(3);
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -255,21 +272,28 @@ struct LinuxBackendSettings {
 };
 
 struct ExecBackendSettings {
-  std::vector<std::string> command;  // argv of the hook; required when a table uses exec
+  std::vector<std::string> command;             // argv of the hook; required when a table uses exec
   Duration timeout = std::chrono::seconds(10);  // > 0
+  // As RecoverySettings::env_passthrough, for the hook.
+  std::vector<std::string> env_passthrough;
 };
 
 struct BackendSettings {
-  AwsBackendSettings aws;            // YAML `backends.aws`
+  AwsBackendSettings aws;  // YAML `backends.aws`
   // YAML `backends.linux` (not called `linux`: that is a predefined macro under -std=gnu++).
   LinuxBackendSettings linux_backend;
-  ExecBackendSettings exec;          // YAML `backends.exec`
+  ExecBackendSettings exec;  // YAML `backends.exec`
 };
 
 struct JournalSettings {
   std::string sqlite = "/var/lib/pathpilot/journal.db";   // empty = no SQLite store
   std::string jsonl = "/var/log/pathpilot/events.jsonl";  // empty = no JSON lines file
   int queue_size = 65536;                                 // 64..10000000 events
+  // The state a restart keeps (drains, recovery limits; daemon/state_file.h). Empty: state.json
+  // in the directory of `sqlite` (else of `jsonl`); "none": not kept.
+  std::string state;
+  // The state file this config means (resolving the default above); "" when not kept.
+  std::string stateFile() const;
 };
 
 struct ControlSettings {
@@ -289,9 +313,14 @@ struct ApiSettings {
   std::uint16_t port = 9180;
   std::optional<SecretRef> auth_token;  // bearer token for the write endpoints
   // Reads (status, events, metrics, dashboard): generous, a dashboard polls every second.
-  ApiRateLimit read_limit{100, 200};     // api.rate_limit.read_per_second / read_burst
+  ApiRateLimit read_limit{100, 200};  // api.rate_limit.read_per_second / read_burst
   // Writes (drain/undrain): rare and they move traffic, so a tight bucket.
-  ApiRateLimit write_limit{2, 10};       // api.rate_limit.write_per_second / write_burst
+  ApiRateLimit write_limit{2, 10};  // api.rate_limit.write_per_second / write_burst
+  // Host names a request's Host header may carry besides IP literals and "localhost" (DNS
+  // rebinding: a web page whose name resolves to this address must not read the API).
+  std::vector<std::string> allowed_hosts;
+  // Reads (status, events, metrics, dashboard) need the bearer token too.
+  bool auth_reads = false;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -346,12 +375,12 @@ struct AlertChannelConfig {
   // webhook, alertmanager: sent as "Authorization: Bearer <token>".
   std::optional<SecretRef> token;
   // smtp
-  bool starttls = false;                 // require STARTTLS on smtp:// (smtps:// is TLS already)
-  std::string username;                  // empty: no SMTP AUTH
-  std::optional<SecretRef> password;     // required with username
-  std::string from;                      // envelope and header From, an address
-  std::vector<std::string> to;           // 1..50 addresses
-  bool html = true;                      // add a text/html alternative to the plain text
+  bool starttls = false;              // require STARTTLS on smtp:// (smtps:// is TLS already)
+  std::string username;               // empty: no SMTP AUTH
+  std::optional<SecretRef> password;  // required with username
+  std::string from;                   // envelope and header From, an address
+  std::vector<std::string> to;        // 1..50 addresses
+  bool html = true;                   // add a text/html alternative to the plain text
   // sns: exactly one of topic_arn and phone_number
   std::string topic_arn;     // arn:aws:sns:REGION:ACCOUNT:NAME or arn:aws-cn:...
   // E.164 ("+15555550100"): one SMS per alert (Publish with PhoneNumber). Never in a China
@@ -370,15 +399,28 @@ struct AlertChannelConfig {
   AlertTemplates templates;  // overrides alerts.templates for this channel
 };
 
+// A credential this channel would send in clear text over the network, to `url` (the
+// channel's URL, resolved): an SMTP password over smtp:// without starttls (loopback included:
+// use smtps:// or STARTTLS), a bearer token (webhook, alertmanager) over http:// to a host
+// that is not loopback (127.0.0.0/8, ::1, localhost), or a chat robot URL, which holds the
+// robot's access token, over http:// to such a host. Returns the key that carries the
+// credential ("password", "token", "url") and the reason, or nullopt when none would.
+struct CleartextCredential {
+  std::string key;
+  std::string reason;
+};
+std::optional<CleartextCredential> cleartextCredential(const AlertChannelConfig& c,
+                                                       std::string_view url);
+
 // Which alerts go to which channels. An alert matches when every set criterion matches; an
 // alert goes to the union of the channels of all matching routes.
 struct AlertRoute {
-  std::vector<std::string> channels;              // ≥ 1, names of alerts.channels
+  std::vector<std::string> channels;                    // ≥ 1, names of alerts.channels
   AlertSeverity min_severity = AlertSeverity::Warning;  // YAML `severity`
-  std::vector<std::string> sites;                 // empty = any site
-  std::vector<LinkKind> links;                    // empty = any (and events without a link)
-  std::vector<std::string> kinds;                 // event kinds; empty = any
-  bool resolved = true;                           // also send the RESOLVED message
+  std::vector<std::string> sites;                       // empty = any site
+  std::vector<LinkKind> links;                          // empty = any (and events without a link)
+  std::vector<std::string> kinds;                       // event kinds; empty = any
+  bool resolved = true;                                 // also send the RESOLVED message
 };
 
 struct AlertSettings {
@@ -408,20 +450,31 @@ struct Site {
 // The whole file
 // ---------------------------------------------------------------------------------------------
 
+// Top-level `monitor:` — how the monitor checks its own view (policy/view_check.h).
+struct MonitorSettings {
+  // Reference targets the monitor must always reach (the VPC router, a host beside it),
+  // probed like a path but never carrying traffic; while they are down the monitor doubts its
+  // view: no gateway recovery starts. None: only the correlated-loss rule applies.
+  std::optional<ProbeSettings> probe;
+  // Every path going down within this window makes the view suspect (0..1m).
+  Duration correlation_window = std::chrono::seconds(5);
+};
+
 struct Config {
   std::string source;  // the file name it was loaded from
   int version = kSchemaVersion;
   Site site;
-  std::vector<PathConfig> paths;          // ≥ 1, names unique
-  std::vector<RouteTableConfig> tables;   // ≥ 1 (YAML key `route_tables`)
+  std::vector<PathConfig> paths;         // ≥ 1, names unique
+  std::vector<RouteTableConfig> tables;  // ≥ 1 (YAML key `route_tables`)
   PolicySettings policy;
-  ProbeDefaults probe;                    // as written; already merged into every path
-  HealthSettings health;                  // as written; already merged into every path
+  ProbeDefaults probe;    // as written; already merged into every path
+  HealthSettings health;  // as written; already merged into every path
   BackendSettings backends;
   JournalSettings journal;
   ControlSettings control;
-  std::optional<ApiSettings> api;         // none: no HTTP API
-  std::optional<AlertSettings> alerts;    // none: no alerting
+  std::optional<ApiSettings> api;       // none: no HTTP API
+  std::optional<AlertSettings> alerts;  // none: no alerting
+  MonitorSettings monitor;
   // Warnings found while loading (the file is valid). The daemon logs them at start-up.
   std::vector<Diagnostic> warnings;
 

@@ -22,6 +22,8 @@
 #include "daemon/control_server.h"
 #include "daemon/engine.h"
 #include "daemon/logging.h"
+#include "daemon/secrets.h"
+#include "daemon/state_file.h"
 #include "daemon/systemd.h"
 #include "daemon/topology_builder.h"
 #include "journal/journal.h"
@@ -49,8 +51,8 @@ void ensureParent(const std::string& file) {
   }
 }
 
-Result<std::unique_ptr<route::RouteTable>> openTable(route::ProcessRunner& runner,
-                                                     AwsTables& aws,
+Result<std::unique_ptr<route::RouteTable>> openTable(route::ProcessRunner& runner, AwsTables& aws,
+                                                     const std::shared_ptr<const Redactor>& secrets,
                                                      const config::Config& cfg,
                                                      const config::RouteTableConfig& t) {
   switch (t.backend) {
@@ -66,6 +68,8 @@ Result<std::unique_ptr<route::RouteTable>> openTable(route::ProcessRunner& runne
       route::ExecOptions options;
       options.argv = cfg.backends.exec.command;
       options.timeout = cfg.backends.exec.timeout;
+      options.inherit = cfg.backends.exec.env_passthrough;
+      options.redactor = secrets;
       if (auto v = options.validate(); !v) {
         return fail(v.error());
       }
@@ -81,16 +85,17 @@ Result<std::unique_ptr<route::RouteTable>> openTable(route::ProcessRunner& runne
 // The recovery action of path `p`. ec2-restart shares the route tables' EC2 client
 // (credentials chain, region/endpoint, connection pool, API metrics) and runs its blocking
 // stop/start on the recovery executor.
-Result<std::unique_ptr<recovery::RecoveryAction>> makeRecovery(route::Executor& executor,
-                                                               route::ProcessRunner& runner,
-                                                               AwsTables& aws, const Clock& clock,
-                                                               const config::Config& cfg,
-                                                               const config::PathConfig& p) {
+Result<std::unique_ptr<recovery::RecoveryAction>> makeRecovery(
+    route::Executor& executor, route::ProcessRunner& runner, AwsTables& aws, const Clock& clock,
+    const std::shared_ptr<const Redactor>& secrets, const config::Config& cfg,
+    const config::PathConfig& p) {
   switch (p.recovery->action) {
     case config::RecoveryAction::Command: {
       recovery::CommandActionOptions options;
       options.argv = p.recovery->command;
       options.timeout = p.recovery->timeout;
+      options.inherit = p.recovery->env_passthrough;
+      options.redactor = secrets;
       if (auto v = options.validate(); !v) {
         return fail(v.error());
       }
@@ -125,10 +130,25 @@ std::map<std::uint32_t, std::string> linuxTables(const config::Config& cfg) {
   return tables;
 }
 
+// Reloads the engine with `cfg`; the secrets of `cfg` join `secrets` first, so the new
+// config's hooks and events are scrubbed of them from the start.
+Result<void> reloadEngine(Engine& engine, std::shared_ptr<const Redactor>& secrets,
+                          config::Config cfg) {
+  auto merged = std::make_shared<Redactor>(*secrets);
+  merged->merge(*knownSecrets(cfg, alert::processEnv()));
+  secrets = std::move(merged);
+  engine.setRedactor(secrets);
+  return engine.reload(std::move(cfg));
+}
+
 }  // namespace
 
 int runDaemon(const RunOptions& options) {
   setupLogging("pathpilot", options.verbose);
+  // Before any secret is read: no core file may hold the tokens and keys loaded below.
+  if (auto off = disableCoreDumps(); !off) {
+    spdlog::warn("cannot turn core dumps off: {}", off.error().toString());
+  }
   auto report = config::checkFile(options.config_path);
   if (!report.ok()) {
     std::fputs(report.format().c_str(), stderr);
@@ -142,20 +162,37 @@ int runDaemon(const RunOptions& options) {
   config::Config cfg = std::move(*report.config);
 
   RealClock clock;
+  asio::io_context io;
+  // The journal's events about itself (journal_failed / journal_recovered) are journaled by
+  // the journal; here they are logged at once and, on the loop thread, shown by the API and
+  // given to the alerts (set up below, before the loop runs).
+  std::function<void(const journal::Event&)> on_journal_problem;
   journal::JournalOptions jopts;
+  jopts.on_problem = [&io, &on_journal_problem](const journal::Event& e) {
+    spdlog::log(
+        e.severity == journal::Severity::Critical ? spdlog::level::err : spdlog::level::info,
+        "{}: {} ({})", journal::eventKindName(e.kind), e.message, e.reason);
+    asio::post(io, [e, &on_journal_problem] {
+      if (on_journal_problem) {
+        on_journal_problem(e);
+      }
+    });
+  };
   jopts.sqlite_path = cfg.journal.sqlite;
   jopts.jsonl_path = cfg.journal.jsonl;
   jopts.site = cfg.site.name;
   jopts.queue_capacity = static_cast<std::size_t>(cfg.journal.queue_size);
+  jopts.retry_capacity = jopts.queue_capacity;
   ensureParent(jopts.sqlite_path);
   ensureParent(jopts.jsonl_path);
+  // Fails only for invalid options: a journal file that cannot be opened or is unusable is
+  // the journal's own problem (moved aside, retried, reported), never a reason not to route.
   auto journal = journal::Journal::open(jopts, clock);
   if (!journal) {
     spdlog::error("journal: {}", journal.error().toString());
     return 1;
   }
 
-  asio::io_context io;
   probe::ProbeEngine prober(io, clock);
   // One route job per table runs at a time; as many workers as EC2 connections
   // (backends.aws.max_concurrency, 1..32), so that bound, not the worker count, limits how
@@ -173,6 +210,10 @@ int runDaemon(const RunOptions& options) {
   route::ThreadPoolExecutor recovery_executor(io, std::max<std::size_t>(2, recovering));
   route::PosixProcessRunner runner;
   AwsTables aws_tables(clock);
+  // Every secret the config loads: scrubbed from hook/recovery output and from events. A
+  // reload adds the new config's secrets (old ones stay: a command of the old config may
+  // still be running, and a rotated token is still a secret).
+  std::shared_ptr<const Redactor> secrets = knownSecrets(cfg, alert::processEnv());
   journal::Journal& events = **journal;
   // Alerts: fed every event (below), delivered from a durable outbox on their own threads;
   // alert_sent / alert_failed come back as journal events.
@@ -192,20 +233,59 @@ int runDaemon(const RunOptions& options) {
   api::DaemonApi observability(io, clock);
   Engine engine(
       io, clock, observability.tap(prober), executor,
-      [&runner, &aws_tables](const config::Config& c, const config::RouteTableConfig& t) {
-        return openTable(runner, aws_tables, c, t);
+      [&runner, &aws_tables, &secrets](const config::Config& c, const config::RouteTableConfig& t) {
+        return openTable(runner, aws_tables, secrets, c, t);
       },
-      [&recovery_executor, &runner, &aws_tables, &clock](const config::Config& c,
-                                                          const config::PathConfig& p) {
-        return makeRecovery(recovery_executor, runner, aws_tables, clock, c, p);
+      [&recovery_executor, &runner, &aws_tables, &clock, &secrets](const config::Config& c,
+                                                                   const config::PathConfig& p) {
+        return makeRecovery(recovery_executor, runner, aws_tables, clock, secrets, c, p);
       },
       [&events, &alerts, &observability](const journal::Event& e) {
         observability.onEvent(e);
-        events.append(e);
+        if (e.kind == journal::EventKind::RouteChanged) {
+          // Written before the engine goes on (a fraction of a millisecond; bounded): a
+          // kill -9 right after a route change must not lose its event.
+          events.appendAndWait(e, std::chrono::milliseconds(50));
+        } else {
+          events.append(e);
+        }
         if (alerts) {
           alerts->submit(e);
         }
       });
+
+  engine.setRedactor(secrets);
+
+  // Drains and recovery limits of the previous run (daemon/state_file.h).
+  std::vector<journal::Event> on_journal_problem_early;
+  ensureParent(cfg.journal.stateFile());
+  StateFile state_file(cfg.journal.stateFile(), cfg.site.name);
+  {
+    std::string problem;
+    PersistentState restored = state_file.load(problem);
+    if (!problem.empty()) {
+      spdlog::error("{}", problem);
+      auto e = journal::makeEvent(journal::EventKind::StateReset, clock.wallNow(), cfg.site.name);
+      e.message = problem;
+      on_journal_problem_early.push_back(e);
+    } else if (!restored.drains.empty() || !restored.recovery.empty()) {
+      spdlog::info("state {}: {} drained path(s), recovery memory of {} gateway(s)",
+                   state_file.path(), restored.drains.size(), restored.recovery.size());
+    }
+    engine.restoreState(std::move(restored));
+  }
+  engine.setStateSink([&state_file](const PersistentState& s) { state_file.save(s); });
+
+  on_journal_problem = [&observability, &alerts](const journal::Event& e) {
+    observability.onEvent(e);
+    if (alerts) {
+      alerts->submit(e);
+    }
+  };
+  for (const auto& e : on_journal_problem_early) {
+    events.append(e);
+    on_journal_problem(e);
+  }
 
   if (auto started = engine.start(cfg); !started) {
     spdlog::error("cannot start: {}", started.error().toString());
@@ -231,15 +311,16 @@ int runDaemon(const RunOptions& options) {
   };
   start_monitor(engine.config());
 
-  ensureParent(cfg.control.socket);
   // The status document of `pathpilot status --json` and GET /api/v1/status.
   auto full_status = [&] {
     auto status = engine.statusJson();
     status["version"] = std::string(kVersion);
     auto js = events.stats();
-    status["journal"] = {{"accepted", js.accepted},    {"written", js.written},
-                         {"overflowed", js.overflowed}, {"queue_depth", js.queue_depth},
-                         {"errors", js.errors}};
+    status["journal"] = {{"accepted", js.accepted},       {"written", js.written},
+                         {"overflowed", js.overflowed},   {"queue_depth", js.queue_depth},
+                         {"errors", js.errors},           {"held", js.held},
+                         {"lost", js.lost},               {"moved_aside", js.moved_aside},
+                         {"syncs", js.syncs}};
     if (alerts) {
       // open_incidents: fired and awaiting their RESOLVED (restored after a restart too).
       status["alerts"] = {{"outbox_depth", alerts->outboxDepth()},
@@ -247,27 +328,27 @@ int runDaemon(const RunOptions& options) {
     }
     return status;
   };
-  ControlServer control(io, cfg.control.socket, [&](const nlohmann::json& req) {
-    std::string cmd = req["cmd"].get<std::string>();
-    if (cmd == "ping") {
-      return nlohmann::json{{"ok", true}};
-    }
-    if (cmd == "status") {
-      return nlohmann::json{{"ok", true}, {"status", full_status()}};
-    }
-    if (cmd == "drain" || cmd == "undrain") {
-      if (!req.contains("path") || !req["path"].is_string()) {
-        return nlohmann::json{{"ok", false}, {"error", cmd + " needs a string field \"path\""}};
-      }
-      auto path = req["path"].get<std::string>();
-      auto r = cmd == "drain" ? engine.drain(path) : engine.undrain(path);
-      if (!r) {
-        return nlohmann::json{{"ok", false}, {"error", r.error().message()}};
-      }
-      return nlohmann::json{{"ok", true}, {"message", *r}};
-    }
-    return nlohmann::json{{"ok", false}, {"error", "unknown command \"" + cmd + "\""}};
-  });
+  // Status documents are built on this thread on request, coalesced (control_server.h);
+  // connections and answers are handled on the control server's own thread.
+  ControlServer control(
+      io, cfg.control.socket, full_status, [&](const nlohmann::json& req, const ControlPeer& peer) {
+        std::string cmd = req["cmd"].get<std::string>();
+        if (cmd == "drain" || cmd == "undrain") {
+          if (!req.contains("path") || !req["path"].is_string()) {
+            return nlohmann::json{{"ok", false}, {"error", cmd + " needs a string field \"path\""}};
+          }
+          auto path = req["path"].get<std::string>();
+          // Who moves traffic is logged and journalled (SO_PEERCRED: set by the kernel).
+          std::string by = "control socket, " + peer.describe();
+          spdlog::info("control socket: {} {} requested by {}", cmd, path, peer.describe());
+          auto r = cmd == "drain" ? engine.drain(path, by) : engine.undrain(path, by);
+          if (!r) {
+            return nlohmann::json{{"ok", false}, {"error", r.error().message()}};
+          }
+          return nlohmann::json{{"ok", true}, {"message", *r}};
+        }
+        return nlohmann::json{{"ok", false}, {"error", "unknown command \"" + cmd + "\""}};
+      });
   if (auto c = control.start(); !c) {
     spdlog::error("{}", c.error().toString());
     return 1;
@@ -298,7 +379,8 @@ int runDaemon(const RunOptions& options) {
       }
     };
     sources.control = [&](api::ControlAction action, const std::string& path) {
-      return action == api::ControlAction::Drain ? engine.drain(path) : engine.undrain(path);
+      return action == api::ControlAction::Drain ? engine.drain(path, "HTTP API")
+                                                 : engine.undrain(path, "HTTP API");
     };
     // The API's settings are read at start only; a reload that changes them needs a restart.
     if (auto a = observability.start(*cfg.api, std::move(sources), &events); !a) {
@@ -339,7 +421,7 @@ int runDaemon(const RunOptions& options) {
             e.message = "config reload rejected (alerts); the previous config stays active";
             spdlog::error("{}: {}", e.message, e.reason);
             events.append(e);
-          } else if (auto applied = engine.reload(std::move(*r.config)); !applied) {
+          } else if (auto applied = reloadEngine(engine, secrets, std::move(*r.config)); !applied) {
             auto e = journal::makeEvent(journal::EventKind::ConfigRejected, clock.wallNow(),
                                         engine.config().site.name);
             e.reason = applied.error().toString();

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "base/check.h"
+#include "daemon/secrets.h"
 #include "daemon/topology_builder.h"
 
 namespace pathpilot::daemon {
@@ -42,8 +43,19 @@ health::HealthParams healthParams(const config::PathConfig& path) {
   p.min_samples = std::min<std::size_t>(p.window, static_cast<std::size_t>(h.window));
   p.degraded_loss = h.degraded_loss;
   p.down_loss = h.down_loss;
+  // health.degraded_rtt is the mean RTT over the window (docs/config.md), degraded_rtt_p95
+  // its p95; 0 leaves a threshold off.
   if (h.degraded_rtt > Duration::zero()) {
-    p.degraded_rtt_p95 = h.degraded_rtt;
+    p.degraded_rtt_mean = h.degraded_rtt;
+  }
+  if (h.degraded_rtt_p95 > Duration::zero()) {
+    p.degraded_rtt_p95 = h.degraded_rtt_p95;
+  }
+  if (h.degraded_clear_loss >= 0) {
+    p.degraded_clear_loss = h.degraded_clear_loss;
+  }
+  if (h.degraded_clear_rtt > Duration::zero()) {
+    p.degraded_clear_rtt_mean = h.degraded_clear_rtt;
   }
   p.quorum = static_cast<std::size_t>(path.probe.quorum);
   p.damping = h.damping.enabled;
@@ -73,6 +85,9 @@ bool sameProbing(const config::PathConfig& a, const config::PathConfig& b) {
          a.health.fall == b.health.fall && a.health.degraded_loss == b.health.degraded_loss &&
          a.health.down_loss == b.health.down_loss &&
          a.health.degraded_rtt == b.health.degraded_rtt &&
+         a.health.degraded_clear_loss == b.health.degraded_clear_loss &&
+         a.health.degraded_clear_rtt == b.health.degraded_clear_rtt &&
+         a.health.degraded_rtt_p95 == b.health.degraded_rtt_p95 &&
          a.health.damping.enabled == b.health.damping.enabled &&
          a.health.damping.half_life == b.health.damping.half_life &&
          a.health.damping.penalty == b.health.damping.penalty &&
@@ -119,36 +134,60 @@ Engine::~Engine() {
   alive_.reset();
 }
 
+namespace {
+
+// The probe of the monitor's own reference targets (config `monitor.probe`). Path names are
+// [A-Za-z0-9_.-], so this one cannot clash with a configured path.
+constexpr std::string_view kMonitorProbe = "@monitor";
+
+void appendTargetSpecs(const std::string& name, const config::ProbeSettings& settings,
+                       std::vector<probe::TargetSpec>& specs) {
+  probe::TargetSpec base;
+  base.path = name;
+  base.kind =
+      settings.kind == config::ProbeKind::Tcp ? probe::ProbeKind::Tcp : probe::ProbeKind::Icmp;
+  base.interval = settings.interval;
+  base.timeout = settings.timeout;
+  base.jitter_pct = static_cast<std::uint32_t>(settings.jitter_percent);
+  base.pinning.source = settings.pinning.source;
+  base.pinning.interface = settings.pinning.interface;
+  base.pinning.fwmark = settings.pinning.fwmark;
+  if (const config::AdaptiveTimeoutSettings& at = settings.adaptive_timeout; at.enabled) {
+    base.adaptive_timeout = probe::AdaptiveTimeoutParams{at.min, at.rttvar_factor, at.margin};
+  }
+  for (std::size_t i = 0; i < settings.targets.size(); ++i) {
+    probe::TargetSpec s = base;
+    s.index = static_cast<std::uint32_t>(i);
+    // Phase-locked so that the targets whose loss takes the path down probe together.
+    // (The config checks 1 ≤ quorum ≤ targets; clamped so a hand-built config cannot abort.)
+    s.phase = probe::quorumPhaseSlot(
+        i, settings.targets.size(),
+        std::clamp<std::size_t>(static_cast<std::size_t>(std::max(settings.quorum, 1)), 1,
+                                settings.targets.size()));
+    s.address = settings.targets[i].address;
+    s.port = settings.targets[i].port;
+    specs.push_back(std::move(s));
+  }
+}
+
+// The monitor's reference targets as a pseudo-path, for health::LinkHealth.
+config::PathConfig monitorPath(const config::Config& config) {
+  config::PathConfig p;
+  p.name = std::string(kMonitorProbe);
+  p.probe = *config.monitor.probe;
+  p.health = config.health;
+  return p;
+}
+
+}  // namespace
+
 std::vector<probe::TargetSpec> Engine::targetSpecs(const config::Config& config) const {
   std::vector<probe::TargetSpec> specs;
   for (const config::PathConfig& path : config.paths) {
-    const config::ProbeSettings& settings = path.probe;
-    probe::TargetSpec base;
-    base.path = path.name;
-    base.kind = settings.kind == config::ProbeKind::Tcp ? probe::ProbeKind::Tcp
-                                                        : probe::ProbeKind::Icmp;
-    base.interval = settings.interval;
-    base.timeout = settings.timeout;
-    base.jitter_pct = static_cast<std::uint32_t>(settings.jitter_percent);
-    base.pinning.source = settings.pinning.source;
-    base.pinning.interface = settings.pinning.interface;
-    base.pinning.fwmark = settings.pinning.fwmark;
-    if (const config::AdaptiveTimeoutSettings& at = settings.adaptive_timeout; at.enabled) {
-      base.adaptive_timeout = probe::AdaptiveTimeoutParams{at.min, at.rttvar_factor, at.margin};
-    }
-    for (std::size_t i = 0; i < settings.targets.size(); ++i) {
-      probe::TargetSpec s = base;
-      s.index = static_cast<std::uint32_t>(i);
-      // Phase-locked so that the targets whose loss takes the path down probe together.
-      // (The config checks 1 ≤ quorum ≤ targets; clamped so a hand-built config cannot abort.)
-      s.phase = probe::quorumPhaseSlot(
-          i, settings.targets.size(),
-          std::clamp<std::size_t>(static_cast<std::size_t>(std::max(settings.quorum, 1)), 1,
-                                  settings.targets.size()));
-      s.address = settings.targets[i].address;
-      s.port = settings.targets[i].port;
-      specs.push_back(std::move(s));
-    }
+    appendTargetSpecs(path.name, path.probe, specs);
+  }
+  if (config.monitor.probe) {
+    appendTargetSpecs(std::string(kMonitorProbe), *config.monitor.probe, specs);
   }
   return specs;
 }
@@ -205,7 +244,8 @@ Result<void> Engine::build(config::Config config, bool is_reload) {
     if (!h) {
       return fail(h.error().withContext("path " + p.name + " health"));
     }
-    bool drained = old != nullptr && old->drained;
+    bool drained = old != nullptr ? old->drained
+                                  : (!is_reload && restore_ && restore_->drains.count(p.name) > 0);
     paths.push_back(std::make_unique<PathRuntime>(PathRuntime{&p, std::move(*h), drained}));
   }
   std::vector<std::unique_ptr<TableRuntime>> tables;
@@ -248,7 +288,8 @@ Result<void> Engine::build(config::Config config, bool is_reload) {
     }
   }
   // Recovery actions of paths whose recovery settings are new or changed.
-  std::map<std::string, std::pair<recovery::RecoveryPolicy, std::unique_ptr<recovery::RecoveryAction>>>
+  std::map<std::string,
+           std::pair<recovery::RecoveryPolicy, std::unique_ptr<recovery::RecoveryAction>>>
       new_recoveries;
   std::set<std::string> kept_recoveries;
   for (const auto& p : cfg->paths) {
@@ -278,6 +319,15 @@ Result<void> Engine::build(config::Config config, bool is_reload) {
       return fail(v.error().withContext("path " + p.name + " recovery"));
     }
     new_recoveries.emplace(p.name, std::make_pair(rp, std::move(*action)));
+  }
+  std::optional<health::LinkHealth> monitor_health;
+  if (cfg->monitor.probe) {
+    config::PathConfig mp = monitorPath(*cfg);
+    auto h = health::LinkHealth::create(healthParams(mp), targetNames(mp), now);
+    if (!h) {
+      return fail(h.error().withContext("monitor probe health"));
+    }
+    monitor_health = std::move(*h);
   }
   auto probe_result = prober_.replaceTargets(targetSpecs(*cfg));
   if (!probe_result) {
@@ -344,6 +394,27 @@ Result<void> Engine::build(config::Config config, bool is_reload) {
     auto added = recovery_->addGateway(name, pr.first, std::move(pr.second));
     if (!added) {
       spdlog::error("path {}: recovery not set up: {}", name, added.error().toString());
+      continue;
+    }
+    if (restore_) {
+      // The hourly cap and back-off of the previous run (a crash loop must not reset them).
+      auto it = restore_->recovery.find(name);
+      if (it != restore_->recovery.end()) {
+        const WallTime wall_now = clock_.wallNow();
+        auto mono = [&](WallTime t) {
+          return now - std::chrono::duration_cast<Duration>(wall_now - t);
+        };
+        recovery::RecoveryMemory m;
+        for (WallTime t : it->second.starts) {
+          m.starts.push_back(mono(t));
+        }
+        m.attempts = it->second.attempts;
+        m.failures = it->second.failures;
+        if (it->second.not_before) {
+          m.not_before = mono(*it->second.not_before);
+        }
+        recovery_->restore(name, m, now);
+      }
     }
   }
   // Carry over open tables and forget routes that are no longer configured.
@@ -374,6 +445,13 @@ Result<void> Engine::build(config::Config config, bool is_reload) {
     if (existing.count(t->cfg->id) == 0) {
       reconciler_->addTable(*t->table, now);
     }
+    // Linux tables are re-read every backends.linux.drift_check_interval (the netlink monitor
+    // reports most changes at once; this catches what it missed). Other backends keep the
+    // reconciler's default.
+    if (t->cfg->backend == config::BackendKind::Linux) {
+      reconciler_->setFullCheckInterval(t->cfg->id,
+                                        cfg->backends.linux_backend.drift_check_interval, now);
+    }
     for (const auto& d : t->cfg->destinations) {
       (void)reconciler_->track(route::RouteKey{t->cfg->id, d}, now);
     }
@@ -393,15 +471,105 @@ Result<void> Engine::build(config::Config config, bool is_reload) {
   statuses_.assign(paths_.size(), policy::PathStatus{});
   for (std::size_t i = 0; i < paths_.size(); ++i) {
     auto st = paths_[i]->health.stats(now);
-    statuses_[i] = {st.state, paths_[i]->drained, st.since, st.usable_since, st.reason};
+    statuses_[i] = {st.state,        paths_[i]->drained, st.since,
+                    st.usable_since, st.clean_since,     st.reason};
+  }
+  // The view check starts from the current states (on a reload the correlation times of an
+  // ongoing outage are not known any more: it is judged again from the next changes).
+  {
+    std::vector<std::string> names;
+    for (const auto& p : paths_) {
+      names.push_back(p->cfg->name);
+    }
+    const bool was_suspect = view_ && view_->suspect();
+    view_ = std::make_unique<policy::ViewCheck>(
+        policy::ViewCheckParams{config_->monitor.correlation_window}, std::move(names));
+    for (std::size_t i = 0; i < paths_.size(); ++i) {
+      (void)view_->onPathState(i, statuses_[i].state, now);
+    }
+    monitor_health_ = std::move(monitor_health);
+    if (monitor_health_) {
+      auto ms = monitor_health_->stats(now);
+      (void)view_->onReferenceState(ms.state, ms.reason, now);
+    }
+    if (was_suspect != view_->suspect()) {
+      policy::ViewChange change;
+      change.changed = true;
+      change.suspect = view_->suspect();
+      change.reason = view_->reason();
+      applyViewChange(change);
+    }
   }
   adoptStartingPoint();
 
   auto e = event(EventKind::ConfigLoaded);
-  e.message = std::string(is_reload ? "config reloaded" : "config loaded") + " from " +
-              config_->source;
+  e.message =
+      std::string(is_reload ? "config reloaded" : "config loaded") + " from " + config_->source;
   emit(std::move(e));
+  if (restore_ && !is_reload) {
+    // Drains an operator made before the restart stay: say so, once per path.
+    for (const auto& p : paths_) {
+      if (p->drained) {
+        auto d = event(EventKind::Drain);
+        d.path = p->cfg->name;
+        d.link = toLink(p->cfg->kind);
+        d.message = "path " + p->cfg->name +
+                    " is still drained (an operator drained it before "
+                    "the restart; `pathpilot undrain " +
+                    p->cfg->name + "` to end it)";
+        emit(std::move(d));
+      }
+    }
+    for (const auto& name : restore_->drains) {
+      if (findPath(name) == nullptr) {
+        spdlog::warn("state: drained path {} is not in the config any more; drain dropped", name);
+      }
+    }
+  }
+  restore_.reset();
+  saveState();
   return ok();
+}
+
+void Engine::restoreState(PersistentState state) { restore_ = std::move(state); }
+
+void Engine::setStateSink(std::function<void(const PersistentState&)> sink) {
+  state_sink_ = std::move(sink);
+}
+
+void Engine::saveState() {
+  if (!state_sink_) {
+    return;
+  }
+  PersistentState state;
+  for (const auto& p : paths_) {
+    if (p->drained) {
+      state.drains.insert(p->cfg->name);
+    }
+  }
+  if (recovery_) {
+    const MonoTime now = clock_.now();
+    const WallTime wall_now = clock_.wallNow();
+    auto wall = [&](MonoTime t) {
+      return wall_now - std::chrono::duration_cast<WallTime::duration>(now - t);
+    };
+    for (const auto& [name, m] : recovery_->memory(now)) {
+      if (m.starts.empty() && m.attempts == 0) {
+        continue;
+      }
+      StoredRecovery r;
+      for (MonoTime t : m.starts) {
+        r.starts.push_back(wall(t));
+      }
+      r.attempts = m.attempts;
+      r.failures = m.failures;
+      if (m.not_before) {
+        r.not_before = wall(*m.not_before);
+      }
+      state.recovery.emplace(name, std::move(r));
+    }
+  }
+  state_sink_(state);
 }
 
 void Engine::adoptStartingPoint() {
@@ -425,8 +593,7 @@ void Engine::adoptStartingPoint() {
       continue;
     }
     if (table->listed && s.programmed) {
-      programmed.push_back(
-          {s.key.table, s.key.destination, pathForNextHop(*table, *s.programmed)});
+      programmed.push_back({s.key.table, s.key.destination, pathForNextHop(*table, *s.programmed)});
     }
   }
   // Decisions already taken (a reload) are kept by (table, destination).
@@ -466,8 +633,7 @@ std::string Engine::pathForNextHop(const TableRuntime& table, const route::NextH
   return "";
 }
 
-route::NextHop Engine::nextHopFor(const TableRuntime& table,
-                                  const config::PathConfig& path) const {
+route::NextHop Engine::nextHopFor(const TableRuntime& table, const config::PathConfig& path) const {
   const auto& nh = path.next_hop;
   bool linux_form = table.cfg->backend == config::BackendKind::Linux ||
                     (table.cfg->backend == config::BackendKind::Exec && nh.hasLinux());
@@ -502,6 +668,10 @@ void Engine::onProbeResult(const probe::ProbeResult& result) {
   ++stats_.probe_results;
   auto it = path_index_.find(result.path);
   if (it == path_index_.end()) {
+    if (result.path == kMonitorProbe && monitor_health_) {
+      onMonitorProbe(result);
+      return;
+    }
     ++stats_.unknown_results;
     return;
   }
@@ -509,9 +679,8 @@ void Engine::onProbeResult(const probe::ProbeResult& result) {
   MonoTime now = clock_.now();
   std::string_view error;
   if (!result.success) {
-    error = result.failure == probe::FailureKind::Timeout
-                ? std::string_view("timeout")
-                : std::string_view(result.error);
+    error = result.failure == probe::FailureKind::Timeout ? std::string_view("timeout")
+                                                          : std::string_view(result.error);
   }
   health::ProbeSample sample{result.target_index, result.success, result.rtt, error};
   if (result.target_index >= paths_[index]->cfg->probe.targets.size()) {
@@ -530,7 +699,7 @@ void Engine::onProbeResult(const probe::ProbeResult& result) {
     }
   }
   auto tr = p.health.onProbeResult(sample, now);
-  if (tr.changed || tr.suppression_changed) {
+  if (tr.changed || tr.suppression_changed || tr.clean_changed) {
     onHealthTransition(index, tr);
   } else if (was_suspect != p.suspect()) {
     // A route waiting for fresh evidence may move now (or must not move yet).
@@ -545,7 +714,7 @@ void Engine::runDue() {
   MonoTime now = clock_.now();
   for (std::size_t i = 0; i < paths_.size(); ++i) {
     auto tr = paths_[i]->health.tick(now);
-    if (tr.changed || tr.suppression_changed) {
+    if (tr.changed || tr.suppression_changed || tr.clean_changed) {
       onHealthTransition(i, tr);
     }
   }
@@ -569,7 +738,7 @@ void Engine::onHealthTransition(std::size_t index, const health::Transition& tr)
   MonoTime now = clock_.now();
   PathRuntime& p = *paths_[index];
   auto st = p.health.stats(now);
-  statuses_[index] = {st.state, p.drained, st.since, st.usable_since, st.reason};
+  statuses_[index] = {st.state, p.drained, st.since, st.usable_since, st.clean_since, st.reason};
   if (tr.changed) {
     ++stats_.transitions;
     EventKind kind = tr.to == PathState::Down       ? EventKind::PathDown
@@ -586,11 +755,53 @@ void Engine::onHealthTransition(std::size_t index, const health::Transition& tr)
     e.reason = tr.reason;
     e.message = "path " + p.cfg->name + " is " + e.to + " (was " + e.from + ")";
     emit(std::move(e));
+    if (view_) {
+      // Before recovery hears of the state: a suspect view holds recovery back.
+      applyViewChange(view_->onPathState(index, st.state, now));
+    }
   }
-  decide(tr.changed ? "path state change" : "damping change");
+  decide(tr.changed               ? "path state change"
+         : tr.suppression_changed ? "damping change"
+                                  : "path measured clean");
   scheduleHealthTick();
   if (recovery_ && p.cfg->recovery) {
     recovery_->onGatewayState(p.cfg->name, st.state, now);
+    scheduleRecovery(recovery_->poll(now));
+  }
+}
+
+void Engine::onMonitorProbe(const probe::ProbeResult& result) {
+  MonoTime now = clock_.now();
+  std::string_view error;
+  if (!result.success) {
+    error = result.failure == probe::FailureKind::Timeout ? std::string_view("timeout")
+                                                          : std::string_view(result.error);
+  }
+  health::ProbeSample sample{result.target_index, result.success, result.rtt, error};
+  auto tr = monitor_health_->onProbeResult(sample, now);
+  if (tr.changed && view_) {
+    spdlog::info("monitor reference targets: {} ({})", health::pathStateName(tr.to), tr.reason);
+    applyViewChange(view_->onReferenceState(tr.to, tr.reason, now));
+  }
+}
+
+void Engine::applyViewChange(const policy::ViewChange& change) {
+  if (!change.changed) {
+    return;
+  }
+  MonoTime now = clock_.now();
+  auto e = event(change.suspect ? EventKind::MonitorSuspect : EventKind::MonitorTrusted);
+  if (change.suspect) {
+    e.reason = change.reason;
+    e.message = "the monitor doubts its own view: " + change.reason +
+                "; routes are kept as they are and gateway recovery is held back";
+  } else {
+    e.message = "the monitor trusts its view again; gateway recovery may run";
+  }
+  emit(std::move(e));
+  if (recovery_) {
+    recovery_->setHeld(change.suspect ? std::optional<std::string>(change.reason) : std::nullopt,
+                       now);
     scheduleRecovery(recovery_->poll(now));
   }
 }
@@ -610,8 +821,7 @@ void Engine::decide(const char* trigger) {
   policy_input_ = statuses_;
   for (std::size_t i = 0; i < paths_.size(); ++i) {
     auto& st = policy_input_[i];
-    if (paths_[i]->suspect() &&
-        (st.state == PathState::Up || st.state == PathState::Degraded)) {
+    if (paths_[i]->suspect() && (st.state == PathState::Up || st.state == PathState::Degraded)) {
       st.state = PathState::Unknown;
     }
   }
@@ -710,13 +920,14 @@ void Engine::scheduleDecision(std::optional<MonoTime> when) {
     return;
   }
   decision_timer_.expires_at(*when);
-  decision_timer_.async_wait([this, alive = std::weak_ptr<int>(alive_)](const asio::error_code& ec) {
-    if (ec || alive.expired()) {
-      return;
-    }
-    decision_at_.reset();
-    decide("hold-down expired");
-  });
+  decision_timer_.async_wait(
+      [this, alive = std::weak_ptr<int>(alive_)](const asio::error_code& ec) {
+        if (ec || alive.expired()) {
+          return;
+        }
+        decision_at_.reset();
+        decide("hold-down expired");
+      });
 }
 
 void Engine::scheduleHealthTick() {
@@ -828,6 +1039,8 @@ void Engine::onRecovery(EventKind kind, const recovery::RecoveryEvent& r) {
     }
   }
   emit(std::move(e));
+  // Every attempt event changes what a restart must remember (hourly cap, back-off).
+  saveState();
 }
 
 journal::Event Engine::event(EventKind kind) const {
@@ -842,9 +1055,13 @@ journal::Link Engine::linkOf(const std::string& path) const {
 
 void Engine::emit(journal::Event e) {
   ++stats_.events;
+  if (redactor_) {
+    // Reasons quote hook and recovery output and backend errors.
+    e = redactEvent(std::move(e), *redactor_);
+  }
   auto level = e.severity == journal::Severity::Critical  ? spdlog::level::err
                : e.severity == journal::Severity::Warning ? spdlog::level::warn
-                                                           : spdlog::level::info;
+                                                          : spdlog::level::info;
   spdlog::log(level, "{}: {}{}", journal::eventKindName(e.kind), e.message,
               e.reason.empty() ? "" : " — " + e.reason);
   if (sink_) {
@@ -910,7 +1127,7 @@ void Engine::onRouteDrift(const route::RouteDriftEvent& d) {
   emit(std::move(e));
 }
 
-Result<std::string> Engine::drain(const std::string& name) {
+Result<std::string> Engine::drain(const std::string& name, const std::string& by) {
   PathRuntime* p = findPath(name);
   if (p == nullptr) {
     return fail(ErrorCode::NotFound, "unknown path \"" + name + "\"");
@@ -923,13 +1140,16 @@ Result<std::string> Engine::drain(const std::string& name) {
   auto e = event(EventKind::Drain);
   e.path = name;
   e.link = toLink(p->cfg->kind);
-  e.message = "path " + name + " drained by an operator: traffic moves off it";
+  e.reason = by.empty() ? "" : "requested by " + by;
+  e.message = "path " + name + " drained by an operator" + (by.empty() ? "" : " (" + by + ")") +
+              ": traffic moves off it";
   emit(std::move(e));
+  saveState();
   decide("drain");
   return std::string("path " + name + " drained");
 }
 
-Result<std::string> Engine::undrain(const std::string& name) {
+Result<std::string> Engine::undrain(const std::string& name, const std::string& by) {
   PathRuntime* p = findPath(name);
   if (p == nullptr) {
     return fail(ErrorCode::NotFound, "unknown path \"" + name + "\"");
@@ -942,8 +1162,10 @@ Result<std::string> Engine::undrain(const std::string& name) {
   auto e = event(EventKind::Undrain);
   e.path = name;
   e.link = toLink(p->cfg->kind);
-  e.message = "path " + name + " undrained by an operator";
+  e.reason = by.empty() ? "" : "requested by " + by;
+  e.message = "path " + name + " undrained by an operator" + (by.empty() ? "" : " (" + by + ")");
   emit(std::move(e));
+  saveState();
   decide("undrain");
   return std::string("path " + name + " undrained");
 }
@@ -998,6 +1220,18 @@ nlohmann::json Engine::statusJson() const {
     return formatRfc3339(clock_.wallNow() -
                          std::chrono::duration_cast<WallTime::duration>(now - t));
   };
+  if (view_) {
+    nlohmann::json m;
+    m["view"] = view_->suspect() ? "suspect" : "trusted";
+    m["reason"] = view_->reason();
+    if (view_->since() != MonoTime{}) {
+      m["since"] = wall_of(view_->since());
+    }
+    if (monitor_health_) {
+      m["reference_state"] = std::string(health::pathStateName(monitor_health_->stats(now).state));
+    }
+    j["monitor"] = std::move(m);
+  }
   // One recovery snapshot for every path (it lists all gateways), not one per path.
   const std::vector<recovery::GatewayRecoveryStatus> recoveries =
       recovery_ ? recovery_->snapshot(now) : std::vector<recovery::GatewayRecoveryStatus>{};
@@ -1015,12 +1249,15 @@ nlohmann::json Engine::statusJson() const {
     pj["state"] = std::string(health::pathStateName(st.state));
     pj["drained"] = p->drained;
     pj["answering"] = !p->suspect();
+    // Proven clean over a full window (the failback hold-down counts from then).
+    pj["clean"] = st.clean_since.has_value();
     pj["usable"] = (st.state == PathState::Up || st.state == PathState::Degraded) && !p->drained;
     pj["since"] = wall_of(st.since);
     pj["since_seconds"] = std::chrono::duration<double>(now - st.since).count();
     pj["reason"] = st.reason;
     pj["loss"] = st.measured.loss;
     pj["samples"] = st.measured.samples;
+    pj["rtt_mean_ms"] = millis(st.measured.rtt_mean);  // what health.degraded_rtt compares
     pj["rtt_p50_ms"] = millis(st.measured.rtt_p50);
     pj["rtt_p95_ms"] = millis(st.measured.rtt_p95);
     pj["rtt_p99_ms"] = millis(st.measured.rtt_p99);
@@ -1040,8 +1277,7 @@ nlohmann::json Engine::statusJson() const {
     }
     pj["targets"] = targets;
     if (recovery_ && p->cfg->recovery) {
-      if (auto found = recovery_by_gateway.find(p->cfg->name);
-          found != recovery_by_gateway.end()) {
+      if (auto found = recovery_by_gateway.find(p->cfg->name); found != recovery_by_gateway.end()) {
         const auto& g = recoveries[found->second];
         nlohmann::json rj{{"action", g.action},
                           {"phase", std::string(recovery::recoveryPhaseName(g.phase))},
@@ -1092,7 +1328,8 @@ nlohmann::json Engine::statusJson() const {
                           ? pathForNextHop(*table, *s.programmed)
                           : s.programmed_path;
       rj["next_hop"] = s.programmed ? s.programmed->toString() : "";
-      rj["sync"] = s.in_flight ? "in_flight" : (s.dirty ? "pending" : (s.known ? "synced" : "awaiting"));
+      rj["sync"] =
+          s.in_flight ? "in_flight" : (s.dirty ? "pending" : (s.known ? "synced" : "awaiting"));
       if (s.last_error) {
         rj["last_error"] = s.last_error->toString();
         rj["failures"] = s.failures;
@@ -1110,12 +1347,10 @@ nlohmann::json Engine::statusJson() const {
                  {"route_changes", stats_.route_changes},
                  {"events", stats_.events},
                  {"reloads", stats_.reloads},
-                 {"last_decision_us", std::chrono::duration<double, std::micro>(
-                                          stats_.last_decision_time)
-                                          .count()},
-                 {"max_decision_us", std::chrono::duration<double, std::micro>(
-                                         stats_.max_decision_time)
-                                         .count()}};
+                 {"last_decision_us",
+                  std::chrono::duration<double, std::micro>(stats_.last_decision_time).count()},
+                 {"max_decision_us",
+                  std::chrono::duration<double, std::micro>(stats_.max_decision_time).count()}};
   return j;
 }
 

@@ -1,7 +1,7 @@
 // daemon/engine.h — the controller loop: probe results → health → policy → reconciler.
 //
-// Purpose: the one place where the modules meet at run time (STYLE.md §3: all wiring sits in
-// daemon/). The engine owns, per path, a health::LinkHealth and the operator's drain flag; the
+// Purpose: the one place where the modules meet at run time (docs/development.md: all wiring sits
+// in daemon/). The engine owns, per path, a health::LinkHealth and the operator's drain flag; the
 // compiled policy::Policy; the route::Reconciler with one RouteTable per configured route
 // table; and the recovery of failed gateways. Every probe result is fed to its path's health;
 // a state change re-runs the policy at once, and every changed decision goes to the reconciler
@@ -10,7 +10,8 @@
 //
 // Threading: everything runs on the engine thread (the io_context's thread). Backend calls and
 // recovery commands run on the Executor's workers and come back as completions. statusJson(),
-// drain() and undrain() must be called on the engine thread (the control server is).
+// drain() and undrain() must be called on the engine thread (the control server and the API
+// post them there).
 //
 // Metrics (EngineStats): probe results, decisions and their duration, events emitted, reloads.
 #pragma once
@@ -27,11 +28,14 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "base/redact.h"
 #include "base/time.h"
 #include "config/config.h"
+#include "daemon/state_file.h"
 #include "health/link_health.h"
 #include "journal/event.h"
 #include "policy/policy.h"
+#include "policy/view_check.h"
 #include "probe/probe.h"
 #include "recovery/recovery_manager.h"
 #include "route/executor.h"
@@ -68,9 +72,8 @@ struct EngineStats {
 class Engine {
  public:
   // Requires: every reference outlives the engine.
-  Engine(asio::io_context& io, const Clock& clock, probe::Prober& prober,
-         route::Executor& executor, TableFactory tables, RecoveryFactory recoveries,
-         EventSink events);
+  Engine(asio::io_context& io, const Clock& clock, probe::Prober& prober, route::Executor& executor,
+         TableFactory tables, RecoveryFactory recoveries, EventSink events);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -88,12 +91,25 @@ class Engine {
   // `done` on the engine thread.
   void shutdown(Duration grace, std::function<void()> done);
 
-  // Operator drain: traffic moves off `path` at once and stays off until undrain.
-  [[nodiscard]] Result<std::string> drain(const std::string& path);
-  [[nodiscard]] Result<std::string> undrain(const std::string& path);
+  // What survived the last run (daemon/state_file.h): drains and recovery limits, applied by
+  // start(). Call before start().
+  void restoreState(PersistentState state);
+  // Receives the state to keep whenever it changes (a drain, a recovery attempt, a reload).
+  // Engine thread; must not block (StateFile::save queues).
+  void setStateSink(std::function<void(const PersistentState&)> sink);
+
+  // Operator drain: traffic moves off `path` at once and stays off until undrain. `by` says
+  // who asked ("control socket: uid 1000 (alice), pid 4242"); it goes into the event's reason
+  // and message.
+  [[nodiscard]] Result<std::string> drain(const std::string& path, const std::string& by = "");
+  [[nodiscard]] Result<std::string> undrain(const std::string& path, const std::string& by = "");
 
   // The content of `pathpilot status --json`.
   nlohmann::json statusJson() const;
+
+  // Secrets to scrub from every event (its text fields) before it is logged or reaches the
+  // sink (daemon/secrets.h); null = none. The daemon sets it at start and on reload.
+  void setRedactor(std::shared_ptr<const Redactor> redactor) { redactor_ = std::move(redactor); }
 
   const config::Config& config() const { return *config_; }
   const EngineStats& stats() const { return stats_; }
@@ -124,6 +140,12 @@ class Engine {
   void scheduleRecovery(MonoTime when);
   void onRecovery(journal::EventKind kind, const recovery::RecoveryEvent& r);
   void onHealthTransition(std::size_t index, const health::Transition& tr);
+  // The monitor's reference targets (config `monitor.probe`) answered or not.
+  void onMonitorProbe(const probe::ProbeResult& result);
+  // The verdict on the monitor's own view changed: event, and gateway recovery held or not.
+  void applyViewChange(const policy::ViewChange& change);
+  // Hands the current drains and recovery memory to the state sink.
+  void saveState();
   void adoptStartingPoint();
   std::string pathForNextHop(const TableRuntime& table, const route::NextHop& hop) const;
   route::NextHop nextHopFor(const TableRuntime& table, const config::PathConfig& path) const;
@@ -148,6 +170,7 @@ class Engine {
   TableFactory table_factory_;
   RecoveryFactory recovery_factory_;
   EventSink sink_;
+  std::shared_ptr<const Redactor> redactor_;
 
   std::unique_ptr<config::Config> config_;
   std::vector<std::unique_ptr<PathRuntime>> paths_;
@@ -157,6 +180,12 @@ class Engine {
   std::unique_ptr<policy::Policy> policy_;
   std::unique_ptr<route::Reconciler> reconciler_;
   std::unique_ptr<recovery::RecoveryManager> recovery_;
+  // Does the monitor trust its own view of the paths (policy/view_check.h)?
+  std::unique_ptr<policy::ViewCheck> view_;
+  // Health of the monitor's reference targets (config `monitor.probe`), if any.
+  std::optional<health::LinkHealth> monitor_health_;
+  std::optional<PersistentState> restore_;  // until the first build() applied it
+  std::function<void(const PersistentState&)> state_sink_;
   std::vector<policy::PathStatus> statuses_;
   std::vector<policy::PathStatus> policy_input_;  // statuses_ with fresh-evidence applied
   policy::DecisionSet previous_;

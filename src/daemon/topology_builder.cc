@@ -33,6 +33,7 @@ policy::Topology buildTopology(const config::Config& config) {
   }
   params.az_affinity = config.policy.az_affinity;
   params.failback_hold_down = config.policy.failback_hold_down;
+  params.fail_static_settle = config.policy.fail_static_settle;
   params.fail_static = config.policy.fail_static;
   return topology;
 }

@@ -1,7 +1,7 @@
 // daemon/topology_builder.h — from the validated config to what the policy decides over.
 //
 // Purpose: policy::Topology is the subset of the configuration that path selection needs, kept
-// free of the config module (policy and config sit side by side above base, STYLE.md §3). This
+// free of the config module (policy and config sit side by side above base, docs/development.md). This
 // is the one conversion between them, used by the engine at start-up and on reload, and by
 // `pathpilot check` to print the plan.
 // Threading: pure function over value types.

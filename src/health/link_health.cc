@@ -56,6 +56,11 @@ std::int64_t percentile(const std::vector<std::int64_t>& sorted, std::size_t pct
   return sorted[rank - 1];
 }
 
+// The mean of `n` RTTs summing to `sum` ns (0 when none).
+Duration meanOf(std::int64_t sum, std::size_t n) {
+  return n == 0 ? Duration(0) : Duration(sum / static_cast<std::int64_t>(n));
+}
+
 double ratio(std::size_t part, std::size_t whole) {
   return whole == 0 ? 0.0 : static_cast<double>(part) / static_cast<double>(whole);
 }
@@ -115,8 +120,7 @@ Result<void> validateHealthParams(const HealthParams& p, std::size_t targets) {
     return bad(fmt::format("window must be between 1 and {}, got {}", kMaxWindow, p.window));
   }
   if (p.rise < 1 || static_cast<std::size_t>(p.rise) > p.window) {
-    return bad(fmt::format("rise must be between 1 and the window ({}), got {}", p.window,
-                           p.rise));
+    return bad(fmt::format("rise must be between 1 and the window ({}), got {}", p.window, p.rise));
   }
   if (p.fall < 1) {
     return bad(fmt::format("fall must be at least 1, got {}", p.fall));
@@ -128,6 +132,26 @@ Result<void> validateHealthParams(const HealthParams& p, std::size_t targets) {
     return bad(fmt::format(
         "loss thresholds must satisfy 0 <= degraded_loss <= down_loss <= 1, got {} and {}",
         p.degraded_loss, p.down_loss));
+  }
+  if (p.degraded_clear_loss &&
+      !(*p.degraded_clear_loss >= 0.0 && *p.degraded_clear_loss <= p.degraded_loss)) {
+    return bad(fmt::format("degraded_clear_loss must satisfy 0 <= it <= degraded_loss, got {}",
+                           *p.degraded_clear_loss));
+  }
+  if (p.degraded_clear_rtt_p95 && (p.degraded_clear_rtt_p95->count() <= 0 || !p.degraded_rtt_p95 ||
+                                   *p.degraded_clear_rtt_p95 > *p.degraded_rtt_p95)) {
+    return bad(
+        "degraded_clear_rtt_p95 needs degraded_rtt_p95 and must be positive and not "
+        "above it");
+  }
+  if (p.degraded_clear_rtt_mean &&
+      (p.degraded_clear_rtt_mean->count() <= 0 || !p.degraded_rtt_mean ||
+       *p.degraded_clear_rtt_mean > *p.degraded_rtt_mean)) {
+    return bad("degraded_clear_rtt_mean needs degraded_rtt_mean and must be positive and not "
+               "above it");
+  }
+  if (p.degraded_rtt_mean && p.degraded_rtt_mean->count() <= 0) {
+    return bad("degraded_rtt_mean must be positive");
   }
   if (p.degraded_rtt_p95 && p.degraded_rtt_p95->count() <= 0) {
     return bad("degraded_rtt_p95 must be positive");
@@ -164,16 +188,15 @@ Result<void> validateHealthParams(const HealthParams& p, std::size_t targets) {
   return ok();
 }
 
-Result<LinkHealth> LinkHealth::create(const HealthParams& params,
-                                      std::vector<std::string> targets, MonoTime now) {
+Result<LinkHealth> LinkHealth::create(const HealthParams& params, std::vector<std::string> targets,
+                                      MonoTime now) {
   if (auto v = validateHealthParams(params, targets.size()); !v) {
     return fail(v.error());
   }
   return LinkHealth(params, std::move(targets), now);
 }
 
-LinkHealth::LinkHealth(const HealthParams& params, std::vector<std::string> targets,
-                       MonoTime now)
+LinkHealth::LinkHealth(const HealthParams& params, std::vector<std::string> targets, MonoTime now)
     : params_(params),
       min_samples_(std::min(params.min_samples, params.window)),
       penalty_ceiling_(0),
@@ -182,10 +205,9 @@ LinkHealth::LinkHealth(const HealthParams& params, std::vector<std::string> targ
       penalty_time_(now) {
   if (params_.damping) {
     // RFC 2439 §4.2: the ceiling that bounds suppression to max_suppress after the last flap.
-    penalty_ceiling_ = params_.reuse * std::exp2(std::chrono::duration<double>(
-                                                     params_.max_suppress).count() /
-                                                 std::chrono::duration<double>(
-                                                     params_.half_life).count());
+    penalty_ceiling_ =
+        params_.reuse * std::exp2(std::chrono::duration<double>(params_.max_suppress).count() /
+                                  std::chrono::duration<double>(params_.half_life).count());
   }
   targets_.resize(targets.size());
   for (std::size_t i = 0; i < targets.size(); ++i) {
@@ -222,6 +244,7 @@ void LinkHealth::push(Target& t, const ProbeSample& s) {
     } else {
       const auto it = std::lower_bound(t.sorted_rtt.begin(), t.sorted_rtt.end(), old);
       t.sorted_rtt.erase(it);
+      t.rtt_sum -= old;
     }
     --t.count;
   }
@@ -238,6 +261,7 @@ void LinkHealth::push(Target& t, const ProbeSample& s) {
   } else {
     t.sorted_rtt.insert(std::upper_bound(t.sorted_rtt.begin(), t.sorted_rtt.end(), value),
                         value);
+    t.rtt_sum += value;
     t.consecutive_successes = saturatingIncrement(t.consecutive_successes);
     t.consecutive_misses = 0;
   }
@@ -251,12 +275,14 @@ void LinkHealth::restartWindow(Target& t) {
   t.count = keep;
   t.lost = 0;
   t.sorted_rtt.clear();
+  t.rtt_sum = 0;
   for (std::size_t i = 0; i < keep; ++i) {
     const std::int64_t v = t.ring[(t.head + params_.window - 1 - i) % params_.window];
     if (v < 0) {
       ++t.lost;
     } else {
       t.sorted_rtt.push_back(v);
+      t.rtt_sum += v;
     }
   }
   std::sort(t.sorted_rtt.begin(), t.sorted_rtt.end());
@@ -268,6 +294,7 @@ Measurement LinkHealth::measure(const Target& t) const {
   m.lost = t.lost;
   m.loss = ratio(t.lost, t.count);
   m.rtt_samples = t.sorted_rtt.size();
+  m.rtt_mean = meanOf(t.rtt_sum, t.sorted_rtt.size());
   m.rtt_p50 = Duration(percentile(t.sorted_rtt, 50));
   m.rtt_p95 = Duration(percentile(t.sorted_rtt, 95));
   m.rtt_p99 = Duration(percentile(t.sorted_rtt, 99));
@@ -286,11 +313,13 @@ Measurement LinkHealth::aggregate() const {
   }
   Measurement m;
   std::vector<std::int64_t> all;
+  std::int64_t sum = 0;
   m.consecutive_successes = INT_MAX;
   for (const Target& t : targets_) {
     m.samples += t.count;
     m.lost += t.lost;
     all.insert(all.end(), t.sorted_rtt.begin(), t.sorted_rtt.end());
+    sum += t.rtt_sum;
     m.consecutive_misses = std::max(m.consecutive_misses, t.consecutive_misses);
     m.consecutive_successes = std::min(m.consecutive_successes, t.consecutive_successes);
     if (!t.last_error.empty()) {
@@ -300,6 +329,7 @@ Measurement LinkHealth::aggregate() const {
   std::sort(all.begin(), all.end());
   m.loss = ratio(m.lost, m.samples);
   m.rtt_samples = all.size();
+  m.rtt_mean = meanOf(sum, all.size());
   m.rtt_p50 = Duration(percentile(all, 50));
   m.rtt_p95 = Duration(percentile(all, 95));
   m.rtt_p99 = Duration(percentile(all, 99));
@@ -321,7 +351,10 @@ PathState LinkHealth::classifyUsable(const Target& t, std::string* why) const {
   // `why` non-null: render the reason for the verdict (only on a change).
   const bool enough = t.count >= min_samples_;
   const double loss = ratio(t.lost, t.count);
-  if (enough && loss > params_.degraded_loss) {
+  // A Degraded target is held to the (lower) clear thresholds: see the header, hysteresis.
+  const bool degraded = t.state == PathState::Degraded;
+  const double loss_limit = degraded ? params_.clearLoss() : params_.degraded_loss;
+  if ((enough && loss > loss_limit) || (degraded && t.clean_run < params_.window)) {
     if (why != nullptr) {
       *why = fmt::format("loss {} over {} probes above the degraded threshold {} ({})",
                          percent(loss), t.count, percent(params_.degraded_loss),
@@ -329,15 +362,35 @@ PathState LinkHealth::classifyUsable(const Target& t, std::string* why) const {
     }
     return PathState::Degraded;
   }
-  if (params_.degraded_rtt_p95 && t.sorted_rtt.size() >= min_samples_) {
-    const Duration p95(percentile(t.sorted_rtt, 95));
-    if (p95 > *params_.degraded_rtt_p95) {
+  const bool enough_rtt = t.sorted_rtt.size() >= min_samples_;
+  const std::optional<Duration> mean_limit =
+      degraded ? params_.clearRttMean() : params_.degraded_rtt_mean;
+  if (mean_limit && enough_rtt) {
+    const Duration mean = meanOf(t.rtt_sum, t.sorted_rtt.size());
+    if (mean > *mean_limit) {
       if (why != nullptr) {
         const Measurement m = measure(t);
-        *why = fmt::format("rtt p95 {} above the degraded threshold {} (loss {} over {}, rtt "
-                           "p50 {} p99 {})",
-                           millis(p95), millis(*params_.degraded_rtt_p95), percent(m.loss),
-                           m.samples, millis(m.rtt_p50), millis(m.rtt_p99));
+        *why = fmt::format(
+            "rtt mean {} above the degraded threshold {} (loss {} over {}, rtt "
+            "p50 {} p95 {})",
+            millis(mean), millis(*params_.degraded_rtt_mean), percent(m.loss), m.samples,
+            millis(m.rtt_p50), millis(m.rtt_p95));
+      }
+      return PathState::Degraded;
+    }
+  }
+  const std::optional<Duration> rtt_limit =
+      degraded ? params_.clearRttP95() : params_.degraded_rtt_p95;
+  if (rtt_limit && enough_rtt) {
+    const Duration p95(percentile(t.sorted_rtt, 95));
+    if (p95 > *rtt_limit || (degraded && t.clean_run < params_.window)) {
+      if (why != nullptr) {
+        const Measurement m = measure(t);
+        *why = fmt::format(
+            "rtt p95 {} above the degraded threshold {} (loss {} over {}, rtt "
+            "p50 {} p99 {})",
+            millis(p95), millis(*params_.degraded_rtt_p95), percent(m.loss), m.samples,
+            millis(m.rtt_p50), millis(m.rtt_p99));
       }
       return PathState::Degraded;
     }
@@ -345,11 +398,35 @@ PathState LinkHealth::classifyUsable(const Target& t, std::string* why) const {
   return PathState::Up;
 }
 
+// Loss, RTT mean and RTT p95 of the window at or below the clear (hysteresis) thresholds.
+// The RTT checks apply once min_samples answered results are in.
+bool LinkHealth::withinClear(const Target& t) const {
+  if (ratio(t.lost, t.count) > params_.clearLoss()) {
+    return false;
+  }
+  const bool enough_rtt = t.sorted_rtt.size() >= min_samples_;
+  if (enough_rtt && params_.clearRttMean() &&
+      meanOf(t.rtt_sum, t.sorted_rtt.size()) > *params_.clearRttMean()) {
+    return false;
+  }
+  if (enough_rtt && params_.clearRttP95() &&
+      Duration(percentile(t.sorted_rtt, 95)) > *params_.clearRttP95()) {
+    return false;
+  }
+  return true;
+}
+
 // The per-target state machine (see the header for the rules). Only counters are read here;
 // the reason text is rendered after the state is known to have changed.
 bool LinkHealth::evaluate(Target& t, MonoTime now) {
   const bool enough = t.count >= min_samples_;
   const double loss = ratio(t.lost, t.count);
+  if (t.state == PathState::Degraded) {
+    // Hysteresis: count the results in a row whose window is clean (see the header).
+    t.clean_run = enough && withinClear(t) ? t.clean_run + 1 : 0;
+  } else {
+    t.clean_run = 0;
+  }
   Verdict v{t.state, Cause::Stay};
   const auto usable = [&](Cause up_cause) {
     const PathState s = classifyUsable(t, nullptr);
@@ -378,7 +455,7 @@ bool LinkHealth::evaluate(Target& t, MonoTime now) {
       // consulted, since the window is full of the outage.
       if (t.consecutive_successes >= params_.rise) {
         restartWindow(t);
-        v = usable(Cause::Rise);
+        v = t.down_from_degraded ? Verdict{PathState::Degraded, Cause::Rise} : usable(Cause::Rise);
       }
       break;
     case PathState::Up:
@@ -410,19 +487,40 @@ bool LinkHealth::evaluate(Target& t, MonoTime now) {
       }
       break;
     case PathState::Degraded:
-      classifyUsable(t, &t.reason);
+      if (t.state == PathState::Down && t.down_from_degraded && v.cause == Cause::Rise) {
+        t.reason = fmt::format(
+            "{} consecutive probes answered, but it was degraded before it "
+            "went down: degraded until its loss stays at or below {} for a "
+            "whole window ({})",
+            m.consecutive_successes, percent(params_.clearLoss()),
+            describe(m, Part::Loss | Part::Rtt));
+      } else {
+        classifyUsable(t, &t.reason);
+      }
       break;
     case PathState::Up:
       if (v.cause == Cause::Rise) {
         t.reason = fmt::format("{} consecutive probes answered ({})", m.consecutive_successes,
                                describe(m, Part::Loss | Part::Rtt));
       } else {
-        t.reason = fmt::format("{} within limits (degraded above loss {}{})",
-                               describe(m, Part::Loss | Part::Rtt),
-                               percent(params_.degraded_loss),
-                               params_.degraded_rtt_p95
-                                   ? " or rtt p95 " + millis(*params_.degraded_rtt_p95)
-                                   : std::string());
+        if (t.state == PathState::Degraded) {
+          t.reason = fmt::format(
+              "{} clean again (at or below loss {}{}{}; degraded above {})",
+              describe(m, Part::Loss | Part::Rtt), percent(params_.clearLoss()),
+              params_.clearRttMean() ? " and rtt mean " + millis(*params_.clearRttMean())
+                                     : std::string(),
+              params_.clearRttP95() ? " and rtt p95 " + millis(*params_.clearRttP95())
+                                    : std::string(),
+              percent(params_.degraded_loss));
+        } else {
+          t.reason = fmt::format(
+              "{} within limits (degraded above loss {}{}{})", describe(m, Part::Loss | Part::Rtt),
+              percent(params_.degraded_loss),
+              params_.degraded_rtt_mean ? " or rtt mean " + millis(*params_.degraded_rtt_mean)
+                                        : std::string(),
+              params_.degraded_rtt_p95 ? " or rtt p95 " + millis(*params_.degraded_rtt_p95)
+                                       : std::string());
+        }
       }
       break;
     case PathState::Unknown:
@@ -448,6 +546,9 @@ bool LinkHealth::evaluate(Target& t, MonoTime now) {
   }
   if (std::size_t* b = bucket(v.state)) {
     ++*b;
+  }
+  if (v.state == PathState::Down) {
+    t.down_from_degraded = t.state == PathState::Degraded;
   }
   t.state = v.state;
   t.since = now;
@@ -484,8 +585,8 @@ std::string LinkHealth::pathReason(const Target* trigger) const {
       head = fmt::format("{} of {} targets up (quorum {})", count_up_, n, q);
       break;
     case PathState::Degraded:
-      head = fmt::format("{} of {} targets usable, {} up (quorum {})",
-                         count_up_ + count_degraded_, n, count_up_, q);
+      head = fmt::format("{} of {} targets usable, {} up (quorum {})", count_up_ + count_degraded_,
+                         n, count_up_, q);
       break;
     case PathState::Down:
       head = fmt::format("{} of {} targets down, quorum {} cannot be met", count_down_, n, q);
@@ -496,8 +597,8 @@ std::string LinkHealth::pathReason(const Target* trigger) const {
       break;
   }
   if (trigger != nullptr && trigger->state != PathState::Unknown) {
-    head += fmt::format("; {} {}: {}", trigger->name, pathStateName(trigger->state),
-                        trigger->reason);
+    head +=
+        fmt::format("; {} {}: {}", trigger->name, pathStateName(trigger->state), trigger->reason);
   }
   return head;
 }
@@ -521,14 +622,13 @@ std::optional<MonoTime> LinkHealth::reuseTime() const {
   // penalty * 2^(-t/half_life) = reuse  =>  t = half_life * log2(penalty / reuse).
   const double t = std::chrono::duration<double>(params_.half_life).count() *
                    std::log2(penalty_ / params_.reuse);
-  return penalty_time_ + std::chrono::ceil<Duration>(std::chrono::duration<double>(
-                             std::max(0.0, t)));
+  return penalty_time_ +
+         std::chrono::ceil<Duration>(std::chrono::duration<double>(std::max(0.0, t)));
 }
 
 // Folds a (possible) target change into the path: raw state from the quorum, damping penalty
 // on usable -> Down, suppression and release, then the reported state and its reason.
-void LinkHealth::settle(MonoTime now, const Target* trigger, bool target_changed,
-                        Transition& tr) {
+void LinkHealth::settle(MonoTime now, const Target* trigger, bool target_changed, Transition& tr) {
   const PathState old_state = state_;
   const bool was_suppressed = suppressed_;
   bool raw_changed = false;
@@ -583,9 +683,10 @@ void LinkHealth::settle(MonoTime now, const Target* trigger, bool target_changed
           "(in {})",
           raw_reason_, penalty_now, params_.reuse, secondsText(*reuseTime() - now));
     } else if (released) {
-      reason_ = fmt::format("flap damping released: penalty {:.0f} decayed to the reuse "
-                            "threshold {:.0f}; {}",
-                            penalty_now, params_.reuse, raw_reason_);
+      reason_ = fmt::format(
+          "flap damping released: penalty {:.0f} decayed to the reuse "
+          "threshold {:.0f}; {}",
+          penalty_now, params_.reuse, raw_reason_);
     } else {
       reason_ = raw_reason_;
     }
@@ -612,13 +713,65 @@ Transition LinkHealth::onProbeResult(const ProbeSample& sample, MonoTime now) {
   const bool target_changed = evaluate(t, now);
   Transition tr;
   settle(now, &t, target_changed, tr);
+  tr.clean_changed = updateClean(t, now);
   return tr;
+}
+
+// A target is clean from the first result at which it is Up with a full window at or below
+// the clear (hysteresis) thresholds, until a result breaks that; the path is clean once
+// `quorum` targets are, from the latest of those, and never before it entered Up. Up alone is
+// not enough: a target that went Down from Up comes back Up with a fresh window, and on a link
+// losing ~30% that window fills at 26-30% (Up, under the 30% degraded threshold) often enough
+// that a failback hold-down would pass now and then (found in the lab with two targets and
+// quorum 1: a table moved off a lossy DX, back and off again within a minute).
+bool LinkHealth::updateClean(Target& t, MonoTime now) {
+  if (t.state == PathState::Up && t.count >= params_.window && withinClear(t)) {
+    if (!t.clean_since) {
+      t.clean_since = now;
+    }
+  } else {
+    t.clean_since.reset();
+  }
+  return refreshPathClean();
+}
+
+bool LinkHealth::refreshPathClean() {
+  std::optional<MonoTime> path;
+  if (state_ == PathState::Up) {
+    // The quorum-th earliest clean target, without allocating (this runs per result).
+    std::optional<MonoTime> q;
+    std::size_t n = 0;
+    for (const Target& x : targets_) {
+      n += x.state == PathState::Up && x.clean_since ? 1 : 0;
+    }
+    if (n >= params_.quorum) {
+      // Smallest time T such that at least `quorum` targets are clean since T or earlier.
+      for (const Target& x : targets_) {
+        if (x.state != PathState::Up || !x.clean_since) {
+          continue;
+        }
+        std::size_t at_or_before = 0;
+        for (const Target& y : targets_) {
+          at_or_before +=
+              y.state == PathState::Up && y.clean_since && *y.clean_since <= *x.clean_since;
+        }
+        if (at_or_before >= params_.quorum && (!q || *x.clean_since < *q)) {
+          q = x.clean_since;
+        }
+      }
+      path = std::max(*q, since_);
+    }
+  }
+  const bool changed = path.has_value() != clean_since_.has_value();
+  clean_since_ = path;
+  return changed;
 }
 
 Transition LinkHealth::tick(MonoTime now) {
   now = clampNow(now);
   Transition tr;
   settle(now, nullptr, false, tr);
+  tr.clean_changed = refreshPathClean();
   return tr;
 }
 
@@ -628,6 +781,7 @@ Stats LinkHealth::stats(MonoTime now) const {
   s.raw_state = raw_state_;
   s.since = since_;
   s.usable_since = usable_since_;
+  s.clean_since = clean_since_;
   s.reason = reason_;
   s.measured = aggregate();
   s.penalty = decayed(std::max(now, latest_));

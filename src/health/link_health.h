@@ -17,9 +17,22 @@
 //     restart, 17 lost + 3 answered probes would read as 85% loss and send it straight back
 //     Down.) A target starting in Unknown becomes usable after `rise` consecutive answers or
 //     once `min_samples` results show loss at or below `down_loss`.
-//   * A usable target is Degraded while its loss is above `degraded_loss`, or its RTT p95 is
-//     above `degraded_rtt_p95` (when set), both judged once `min_samples` results (answered
-//     results, for RTT) are in the window; otherwise Up.
+//   * A usable target becomes Degraded when its loss is above `degraded_loss`, its mean RTT
+//     above `degraded_rtt_mean` or its RTT p95 above `degraded_rtt_p95` (each when set), judged
+//     once `min_samples` results (answered results, for RTT) are in the window; else it is Up.
+//   * Hysteresis: a Degraded target is Up again only once its loss has been at or below
+//     `degraded_clear_loss` (default: half of degraded_loss) and its RTT mean and p95 at or
+//     below their clear thresholds (default: 80% of the degraded ones) for `window` results in
+//     a row (a whole window of clean measurements). A link that loses 30% of its probes
+//     measures 25% over one window of 20 and 35% over the next, and now and then 15%; with one
+//     threshold it would flip between Up and Degraded every second or two, and the policy (Up
+//     beats Degraded, failback after an Up hold-down) would move routes back and forth with it.
+//     Simulated over an hour of 10 probes/s at 30% random loss, window 20 (see the unit tests):
+//     one threshold gives ~1,400 Up/Degraded flips, the gap alone ~330, the gap held for a
+//     window ~35, and none of those Up periods lasts a 5 s hold-down more than a few times an
+//     hour; with window 50, none at all. A target that goes Down from Degraded (a lossy link
+//     also loses `fall` probes in a row now and then) comes back Degraded after `rise` answers,
+//     not Up, for the same reason.
 //   * The path is Up when at least `quorum` targets are Up, Degraded when at least `quorum`
 //     are Up or Degraded, Down when so many targets are Down that the quorum cannot be met,
 //     and Unknown otherwise (start-up).
@@ -70,9 +83,38 @@ struct HealthParams {
   // Down while the window's loss ratio is above this (0.50 = 50%).
   // Requires: 0 <= degraded_loss <= down_loss <= 1.
   double down_loss = 0.50;
-  // Degraded while the RTT p95 of the answered probes in the window is above this. Unset:
-  // latency never degrades a path.
+  // Degraded while the mean RTT of the answered probes in the window is above this (the
+  // average latency that dpinger and pfSense gateway groups compare). Unset: not checked.
+  std::optional<Duration> degraded_rtt_mean;
+  // Degraded while the RTT p95 (nearest rank) of the answered probes in the window is above
+  // this: a tail of slow replies that the mean hides. With fewer than 20 answered probes in
+  // the window the p95 is the slowest of them. Unset: not checked. With neither RTT threshold
+  // set, latency never degrades a path.
   std::optional<Duration> degraded_rtt_p95;
+  // Hysteresis (see above): a Degraded target is Up again only at or below these. Unset:
+  // degraded_loss / 2 and 80% of the RTT thresholds. Requires: clear <= the degraded threshold.
+  std::optional<double> degraded_clear_loss;
+  std::optional<Duration> degraded_clear_rtt_mean;
+  std::optional<Duration> degraded_clear_rtt_p95;
+
+  // The thresholds in effect (defaults applied).
+  double clearLoss() const { return degraded_clear_loss.value_or(degraded_loss / 2); }
+  std::optional<Duration> clearRttMean() const {
+    return clearOf(degraded_clear_rtt_mean, degraded_rtt_mean);
+  }
+  std::optional<Duration> clearRttP95() const {
+    return clearOf(degraded_clear_rtt_p95, degraded_rtt_p95);
+  }
+  static std::optional<Duration> clearOf(const std::optional<Duration>& clear,
+                                         const std::optional<Duration>& degraded) {
+    if (clear) {
+      return clear;
+    }
+    if (degraded) {
+      return std::chrono::duration_cast<Duration>(*degraded * 4 / 5);
+    }
+    return std::nullopt;
+  }
   // Targets that must be Up (or usable, for Degraded) for the path to be. Requires:
   // 1 <= quorum <= number of targets.
   std::size_t quorum = 1;
@@ -106,11 +148,12 @@ struct ProbeSample {
 
 // Measured values over one target's window, or aggregated over the path's targets.
 struct Measurement {
-  std::size_t samples = 0;  // results in the window
-  std::size_t lost = 0;     // lost results in the window
-  double loss = 0;          // lost / samples (0 when empty)
+  std::size_t samples = 0;      // results in the window
+  std::size_t lost = 0;         // lost results in the window
+  double loss = 0;              // lost / samples (0 when empty)
   std::size_t rtt_samples = 0;  // answered results in the window
-  Duration rtt_p50{0};      // nearest-rank percentiles of the answered results' RTT (0 if none)
+  Duration rtt_mean{0};         // mean RTT of the answered results (0 if none)
+  Duration rtt_p50{0};          // nearest-rank percentiles of the answered results' RTT (0 if none)
   Duration rtt_p95{0};
   Duration rtt_p99{0};
   int consecutive_misses = 0;     // aggregated: the largest over targets
@@ -133,6 +176,7 @@ struct Transition {
   double penalty = 0;                // damping penalty at `now`
   bool suppressed = false;           // held Down by damping after this call
   bool suppression_changed = false;  // suppression started or ended in this call
+  bool clean_changed = false;        // Stats::clean_since was set or cleared in this call
 
   explicit operator bool() const { return changed; }
 };
@@ -152,11 +196,18 @@ struct Stats {
   MonoTime since{};                          // when `state` was entered
   // Start of the current uninterrupted usable (Up or Degraded) period; unset while not usable.
   std::optional<MonoTime> usable_since;
-  std::string reason;                        // why the path is in `state`
-  Measurement measured;                      // aggregate over targets
-  double penalty = 0;                        // damping penalty decayed to `now`
+  // While Up: since when the path has been proven clean — `quorum` targets with a full window
+  // (`window` results) at or below the clear thresholds (degraded_clear_loss and the clear RTT
+  // thresholds, the same hysteresis a Degraded target must pass) — without a break. Unset
+  // while not Up, right after a target came back from Down with a fresh window (`rise` answers
+  // say the link is there, not that it is clean), and while an Up target measures between the
+  // clear and the degraded thresholds. The policy's failback hold-down counts from here.
+  std::optional<MonoTime> clean_since;
+  std::string reason;    // why the path is in `state`
+  Measurement measured;  // aggregate over targets
+  double penalty = 0;    // damping penalty decayed to `now`
   bool suppressed = false;
-  std::optional<MonoTime> reuse_at;          // when a suppressed path will be released
+  std::optional<MonoTime> reuse_at;  // when a suppressed path will be released
   std::vector<TargetStats> targets;
 };
 
@@ -199,8 +250,16 @@ class LinkHealth {
     std::size_t count = 0;  // results in the ring
     std::size_t lost = 0;
     std::vector<std::int64_t> sorted_rtt;  // answered RTTs in the window, ascending
+    std::int64_t rtt_sum = 0;              // their sum in ns (the mean without a pass)
     int consecutive_misses = 0;
     int consecutive_successes = 0;
+    // While Degraded: results in a row with the window at or below the clear thresholds.
+    std::size_t clean_run = 0;
+    // While Up with a full window: since when (see Stats::clean_since).
+    std::optional<MonoTime> clean_since;
+    // It went Down from Degraded: it comes back Degraded and must earn Up like any degraded
+    // target (a lossy link's runs of lost probes must not turn it into a clean one).
+    bool down_from_degraded = false;
     PathState state = PathState::Unknown;
     MonoTime since{};
     std::string last_error;
@@ -214,8 +273,12 @@ class LinkHealth {
   // Evaluates `t` after a result; returns true and sets its reason when its state changed.
   bool evaluate(Target& t, MonoTime now);
   PathState classifyUsable(const Target& t, std::string* why) const;
+  bool withinClear(const Target& t) const;
   Measurement measure(const Target& t) const;
   Measurement aggregate() const;
+  // Keeps the target's and the path's clean_since current; true if the path's one changed.
+  bool updateClean(Target& t, MonoTime now);
+  bool refreshPathClean();
   PathState derivePathState() const;
   std::string pathReason(const Target* trigger) const;
   double decayed(MonoTime now) const;
@@ -234,10 +297,11 @@ class LinkHealth {
   PathState state_ = PathState::Unknown;
   MonoTime since_{};
   std::optional<MonoTime> usable_since_;
+  std::optional<MonoTime> clean_since_;  // Stats::clean_since, kept current by updateClean()
   std::string reason_;
   MonoTime latest_{};
 
-  double penalty_ = 0;         // penalty as of penalty_time_
+  double penalty_ = 0;  // penalty as of penalty_time_
   MonoTime penalty_time_{};
   bool suppressed_ = false;
 };

@@ -4,7 +4,7 @@
 // instance metadata service, later webhooks). Callers build a Request, a client sends it and
 // returns the Response or an Error; everything above this interface (SigV4 signing, retries,
 // XML parsing) is pure and tested against FakeHttpClient (tests/fakes/fake_http_client.h),
-// which records requests and replays canned bodies (STYLE.md §7).
+// which records requests and replays canned bodies (docs/development.md).
 //
 // Errors: transport failures only. A response with any status code (404, 500, ...) is a
 // successful send; interpreting the status is the caller's job. Transport errors map to

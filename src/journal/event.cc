@@ -36,6 +36,11 @@ constexpr std::array kKindNames = {
     KindName{EventKind::DaemonStarted, "daemon_started"},
     KindName{EventKind::DaemonStopped, "daemon_stopped"},
     KindName{EventKind::JournalOverflow, "journal_overflow"},
+    KindName{EventKind::JournalFailed, "journal_failed"},
+    KindName{EventKind::JournalRecovered, "journal_recovered"},
+    KindName{EventKind::MonitorSuspect, "monitor_suspect"},
+    KindName{EventKind::MonitorTrusted, "monitor_trusted"},
+    KindName{EventKind::StateReset, "state_reset"},
 };
 
 constexpr bool kindTableInOrder() {
@@ -47,7 +52,7 @@ constexpr bool kindTableInOrder() {
   return true;
 }
 static_assert(kindTableInOrder(), "kKindNames must list EventKind in declaration order");
-static_assert(static_cast<std::size_t>(EventKind::JournalOverflow) + 1 == kKindNames.size(),
+static_assert(static_cast<std::size_t>(EventKind::StateReset) + 1 == kKindNames.size(),
               "every EventKind needs a name");
 
 std::string allKindNames() {
@@ -68,9 +73,8 @@ Result<std::string> stringField(const nlohmann::json& json, const char* key) {
     return std::string();
   }
   if (!it->is_string()) {
-    return fail(ErrorCode::InvalidArgument,
-                std::string("event field \"") + key + "\": expected a string, got " +
-                    it->type_name());
+    return fail(ErrorCode::InvalidArgument, std::string("event field \"") + key +
+                                                "\": expected a string, got " + it->type_name());
   }
   return it->get<std::string>();
 }
@@ -127,8 +131,8 @@ Result<Severity> parseSeverity(std::string_view text) {
       return s;
     }
   }
-  return fail(ErrorCode::InvalidArgument, "unknown severity \"" + std::string(text) +
-                                              "\" (valid: info, warning, critical)");
+  return fail(ErrorCode::InvalidArgument,
+              "unknown severity \"" + std::string(text) + "\" (valid: info, warning, critical)");
 }
 
 Severity defaultSeverity(EventKind kind) {
@@ -137,6 +141,9 @@ Severity defaultSeverity(EventKind kind) {
     case EventKind::RouteError:
     case EventKind::RecoveryFailed:
     case EventKind::FailStatic:
+    case EventKind::JournalFailed:
+    case EventKind::MonitorSuspect:
+    case EventKind::StateReset:
       return Severity::Critical;
     case EventKind::PathDegraded:
     case EventKind::RouteDrift:
@@ -156,6 +163,8 @@ Severity defaultSeverity(EventKind kind) {
     case EventKind::Undrain:
     case EventKind::DaemonStarted:
     case EventKind::DaemonStopped:
+    case EventKind::JournalRecovered:
+    case EventKind::MonitorTrusted:
       return Severity::Info;
   }
   return Severity::Info;
@@ -312,9 +321,14 @@ Result<Event> eventFromJson(const nlohmann::json& json) {
   e.link = *link;
 
   std::pair<const char*, std::string*> strings[] = {
-      {"site", &e.site},     {"path", &e.path},       {"route_table", &e.route_table},
-      {"destination", &e.destination}, {"from", &e.from}, {"to", &e.to},
-      {"reason", &e.reason}, {"message", &e.message},
+      {"site", &e.site},
+      {"path", &e.path},
+      {"route_table", &e.route_table},
+      {"destination", &e.destination},
+      {"from", &e.from},
+      {"to", &e.to},
+      {"reason", &e.reason},
+      {"message", &e.message},
   };
   for (auto& [key, target] : strings) {
     auto value = stringField(json, key);

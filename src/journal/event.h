@@ -62,6 +62,12 @@ enum class EventKind : std::uint8_t {
   DaemonStarted,      // the daemon started
   DaemonStopped,      // the daemon stopped cleanly
   JournalOverflow,    // the journal's queue was full and events were dropped (message: how many)
+  JournalFailed,      // a journal file could not be written or opened, or was moved aside (bad)
+  JournalRecovered,   // ... and it is written again (message: events written late, events lost)
+  MonitorSuspect,     // the monitor doubts its own view (every path down at once, reference
+                      // targets lost): routes kept, gateway recovery held back
+  MonitorTrusted,     // ... and trusts it again
+  StateReset,         // the state file (drains, recovery limits) was unusable and moved aside
 };
 
 // Every EventKind, in declaration order (for help texts, completion and tests).
@@ -97,19 +103,19 @@ std::string_view linkName(Link link);
 [[nodiscard]] Result<Link> parseLink(std::string_view text);
 
 struct Event {
-  WallTime time{};                     // when it happened (wall clock; stored with ms precision)
-  std::string site;                    // site name, e.g. "Beijing"
+  WallTime time{};   // when it happened (wall clock; stored with ms precision)
+  std::string site;  // site name, e.g. "Beijing"
   EventKind kind = EventKind::ConfigLoaded;
   Severity severity = Severity::Info;
-  std::string path;                    // path name, e.g. "dx", "vpn-a"
-  Link link = Link::None;              // class of that path
-  std::string route_table;             // e.g. "rtb-468f5222" or a Linux table
-  std::string destination;             // e.g. "10.10.0.0/16"
-  std::string from;                    // previous next hop / state / leader
-  std::string to;                      // new next hop / state / leader
-  std::string reason;                  // measured loss/RTT, probe or API error
-  std::string message;                 // one human sentence
-  std::uint64_t seq = 0;               // assigned by the journal; 0 = not yet stored
+  std::string path;         // path name, e.g. "dx", "vpn-a"
+  Link link = Link::None;   // class of that path
+  std::string route_table;  // e.g. "rtb-468f5222" or a Linux table
+  std::string destination;  // e.g. "10.10.0.0/16"
+  std::string from;         // previous next hop / state / leader
+  std::string to;           // new next hop / state / leader
+  std::string reason;       // measured loss/RTT, probe or API error
+  std::string message;      // one human sentence
+  std::uint64_t seq = 0;    // assigned by the journal; 0 = not yet stored
 
   friend bool operator==(const Event&, const Event&) = default;
 };

@@ -1,6 +1,7 @@
 #include "journal/jsonl_sink.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -43,11 +44,31 @@ Result<int> JsonlSink::openFd(const std::string& path) {
   }
   // O_APPEND: every write lands at the current end, even after copytruncate or when another
   // process appends too. O_CLOEXEC: not inherited by recovery commands we spawn.
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (fd < 0) {
-    return fail(sysError(path, "cannot open for appending", errno));
+  // A file we create gets exactly 0640 (events name internal hosts and addresses), whatever
+  // the umask; an existing one keeps the mode its owner gave it (a log shipper's group).
+  constexpr int kAppend = O_WRONLY | O_APPEND | O_CLOEXEC;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    int fd = ::open(path.c_str(), kAppend | O_CREAT | O_EXCL, 0640);
+    if (fd >= 0) {
+      if (::fchmod(fd, 0640) != 0) {
+        int err = errno;
+        ::close(fd);
+        return fail(sysError(path, "cannot set mode 0640", err));
+      }
+      return fd;
+    }
+    if (errno != EEXIST) {
+      return fail(sysError(path, "cannot open for appending", errno));
+    }
+    fd = ::open(path.c_str(), kAppend);
+    if (fd >= 0) {
+      return fd;
+    }
+    if (errno != ENOENT) {  // ENOENT: removed (rotated) in between; create it then
+      return fail(sysError(path, "cannot open for appending", errno));
+    }
   }
-  return fd;
+  return fail(sysError(path, "cannot open for appending", ENOENT));
 }
 
 Result<std::unique_ptr<JsonlSink>> JsonlSink::open(const std::string& path) {
@@ -67,12 +88,21 @@ JsonlSink::~JsonlSink() {
 // The whole batch is built first and written with as few write(2) calls as the kernel allows:
 // with O_APPEND each call lands atomically at the end, so a shipper tailing the file sees
 // whole lines, and lines of one batch stay together.
+//
+// All or nothing: when a write fails part-way (ENOSPC after some lines went out), the file is
+// cut back to its size before the batch, so that the caller can retry the whole batch later
+// without leaving a torn line or writing the first lines twice. The journal is the only writer
+// of this file; a concurrent appender (or a copytruncate between fstat and ftruncate) is the
+// one case where the cut could misplace, and then it errs by keeping bytes, never by cutting
+// someone else's.
 Result<void> JsonlSink::write(std::span<const Event> events) {
   buffer_.clear();
   for (const Event& e : events) {
     buffer_ += toJsonLine(e);
     buffer_ += '\n';
   }
+  struct stat before {};
+  const bool sized = ::fstat(fd_, &before) == 0 && S_ISREG(before.st_mode);
   const char* data = buffer_.data();
   std::size_t left = buffer_.size();
   while (left > 0) {
@@ -81,7 +111,13 @@ Result<void> JsonlSink::write(std::span<const Event> events) {
       if (errno == EINTR) {
         continue;
       }
-      return fail(sysError(path_, "write failed", errno));
+      int err = errno;
+      struct stat now {};
+      if (sized && left < buffer_.size() && ::fstat(fd_, &now) == 0 &&
+          now.st_size >= before.st_size) {
+        (void)::ftruncate(fd_, before.st_size);
+      }
+      return fail(sysError(path_, "write failed", err));
     }
     data += n;
     left -= static_cast<std::size_t>(n);

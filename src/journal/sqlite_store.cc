@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -113,10 +114,17 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
     // read-only and reports that attempt's ENOENT instead), and the mode is ours: events name
     // internal hosts and addresses, so 0640 rather than SQLite's 0644. SQLite gives its -wal
     // and -shm files the same mode. An empty file is a new database to SQLite.
+    // fchmod: exactly 0640 whatever the umask (SQLite itself would fchmod a file it creates to
+    // 0644 whatever the umask).
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0) {
       int err = errno;
       return fail(Error::fromErrno(context + ": cannot create", err));
+    }
+    if (::fchmod(fd, 0640) != 0) {
+      int err = errno;
+      ::close(fd);
+      return fail(Error::fromErrno(context + ": cannot set mode 0640", err));
     }
     ::close(fd);
   }

@@ -182,12 +182,13 @@ std::string_view decisionKindName(DecisionKind kind) {
       return "awaiting_health";
     case DecisionKind::FailStatic:
       return "fail_static";
+    case DecisionKind::Settling:
+      return "settling";
   }
   return "unknown";
 }
 
-const RouteDecision* DecisionSet::find(std::string_view table,
-                                       const IpPrefix& destination) const {
+const RouteDecision* DecisionSet::find(std::string_view table, const IpPrefix& destination) const {
   for (const RouteDecision& r : routes) {
     if (r.table == table && r.destination == destination) {
       return &r;
@@ -209,8 +210,8 @@ Result<Policy> Policy::create(Topology topology) {
   for (std::size_t i = 0; i < params.link_preference.size(); ++i) {
     for (std::size_t j = i + 1; j < params.link_preference.size(); ++j) {
       if (params.link_preference[i] == params.link_preference[j]) {
-        return bad(fmt::format("link_preference lists {} twice",
-                               linkKindName(params.link_preference[i])));
+        return bad(
+            fmt::format("link_preference lists {} twice", linkKindName(params.link_preference[i])));
       }
     }
   }
@@ -241,8 +242,8 @@ Result<Policy> Policy::create(Topology topology) {
     }
     for (const std::string& a : t.allowed_paths) {
       if (path_names.count(a) == 0) {
-        return bad(fmt::format("route table \"{}\": allowed_paths names unknown path \"{}\"",
-                               t.id, a));
+        return bad(
+            fmt::format("route table \"{}\": allowed_paths names unknown path \"{}\"", t.id, a));
       }
     }
     for (std::size_t d = 0; d < t.destinations.size(); ++d) {
@@ -308,8 +309,8 @@ DecisionSet Policy::startingPoint(std::span<const ProgrammedRoute> programmed) c
           break;
         }
       }
-      r.reason = r.path.empty() ? "no route programmed at start-up"
-                                : "route programmed at start-up";
+      r.reason =
+          r.path.empty() ? "no route programmed at start-up" : "route programmed at start-up";
       set.routes.push_back(std::move(r));
     }
   }
@@ -338,8 +339,9 @@ const RouteDecision* Policy::findPrevious(const DecisionSet& previous, std::size
 }
 
 void Policy::decideRoute(const TableRank& rank, const TableSpec& table,
-                         std::span<const PathStatus> statuses, const std::string& current,
+                         std::span<const PathStatus> statuses, const RouteDecision* previous,
                          MonoTime now, RouteDecision& r, std::optional<MonoTime>& next) const {
+  const std::string& current = previous != nullptr ? previous->path : emptyString();
   const auto& paths = topology_.paths;
   const PolicyParams& params = topology_.params;
   const std::size_t n = rank.paths.size();
@@ -379,6 +381,8 @@ void Policy::decideRoute(const TableRank& rank, const TableSpec& table,
   r.preferred = best != kNone ? paths[rank.paths[best]].name : emptyString();
   r.hold_down_remaining = Duration(0);
   r.fail_static = false;
+  r.settle_until.reset();
+  r.fail_static_episode = false;
   r.reason.clear();
   std::string& out = r.reason;
 
@@ -420,6 +424,7 @@ void Policy::decideRoute(const TableRank& rank, const TableSpec& table,
     }
     choose(DecisionKind::FailStatic, current);
     r.fail_static = true;
+    r.fail_static_episode = true;
     cat(out, "no usable path for ", table.id, ": ");
     for (std::size_t pos = 0; pos < n; ++pos) {
       if (pos > 0) {
@@ -498,15 +503,29 @@ void Policy::decideRoute(const TableRank& rank, const TableSpec& table,
     // every Up. A Degraded candidate (better ranked than a Degraded current path) counts from
     // when it became usable.
     const PathStatus& bs = statusAt(best);
-    const MonoTime start =
-        bs.state == PathState::Up ? bs.since : bs.usable_since.value_or(bs.since);
+    if (bs.state == PathState::Up && !bs.clean_since) {
+      // Up but not measured over a full window yet (just back from Down): not clean yet.
+      choose(DecisionKind::HoldDown, current);
+      r.hold_down_remaining = params.failback_hold_down;
+      cat(out, "staying on ", current, " (", health::pathStateName(cs.state), "): ", nameAt(best),
+          " is preferred (", rank.ranked[best].why,
+          ") and answers again, but is not yet measured clean over a full window; failback "
+          "after that and the hold-down (",
+          hold_text_, ")");
+      return;
+    }
+    const MonoTime start = bs.state == PathState::Up ? std::max(*bs.clean_since, bs.since)
+                                                     : bs.usable_since.value_or(bs.since);
     const Duration elapsed = std::max(Duration(0), now - start);
     const Duration hold = params.failback_hold_down;
     if (elapsed >= hold) {
       choose(DecisionKind::Failback, nameAt(best));
-      cat(out, nameAt(best), " ", health::pathStateName(bs.state), " for ",
-          secondsText(elapsed), " (hold-down ", hold_text_, " passed), preferred over ",
-          current, " (", health::pathStateName(cs.state), "): ", rank.ranked[best].why);
+      cat(out, nameAt(best), " ",
+          bs.state == PathState::Up ? std::string_view("up and measured clean")
+                                    : health::pathStateName(bs.state),
+          " for ", secondsText(elapsed), " (hold-down ", hold_text_, " passed), preferred over ",
+          current, " (",
+          health::pathStateName(cs.state), "): ", rank.ranked[best].why);
       return;
     }
     choose(DecisionKind::HoldDown, current);
@@ -522,10 +541,29 @@ void Policy::decideRoute(const TableRank& rank, const TableSpec& table,
     return;
   }
 
+  // Rule 7's episode: the previous decision was fail static or settling after it.
+  const bool leaving_static = previous != nullptr && params.fail_static_settle > Duration(0) &&
+                              (previous->fail_static || previous->fail_static_episode);
+  const auto settleUntil = [&] {
+    return previous->settle_until ? *previous->settle_until : now + params.fail_static_settle;
+  };
+
   // Rule 5: the programmed path's health is not known yet.
   if (cs.state == PathState::Unknown && !cs.drained) {
     choose(DecisionKind::AwaitingHealth, current);
     cat(out, "keeping ", current, " as programmed until its health is known");
+    if (leaving_static) {
+      r.fail_static_episode = true;
+      if (best != kNone) {
+        // Something is usable again: the settle clock of rule 7 runs meanwhile.
+        r.settle_until = settleUntil();
+        if (!next || *r.settle_until < *next) {
+          next = r.settle_until;
+        }
+      } else {
+        r.settle_until = previous->settle_until;
+      }
+    }
     return;
   }
 
@@ -538,6 +576,23 @@ void Policy::decideRoute(const TableRank& rank, const TableSpec& table,
       cat(out, " (", cs.reason, ")");
     }
   }
+  if (best != kNone && !cs.drained && leaving_static) {
+    // Rule 7: fail static just ended (or is ending); give the current path the settle time.
+    const MonoTime until = settleUntil();
+    if (now < until) {
+      choose(DecisionKind::Settling, current);
+      r.settle_until = until;
+      r.fail_static_episode = true;
+      if (!next || until < *next) {
+        next = until;
+      }
+      cat(out, "; leaving fail static: ", nameAt(best), " is usable again, waiting ",
+          secondsText(until - now), " for ", current,
+          " to come back before moving (every path was down at once)");
+      return;
+    }
+    cat(out, "; not back within the fail-static settle time");
+  }
   if (best != kNone) {
     choose(DecisionKind::Failover, nameAt(best));
     r.reason += "; moving to ";
@@ -547,6 +602,11 @@ void Policy::decideRoute(const TableRank& rank, const TableSpec& table,
     r.reason += "; waiting for the health of ";
     listUnknown(n);
     r.reason += " before declaring fail static";
+    if (leaving_static) {
+      // Still nothing usable: the fail-static episode goes on.
+      r.fail_static_episode = true;
+      r.settle_until = previous->settle_until;
+    }
   } else {
     r.reason.clear();
     nothingUsable();
@@ -555,8 +615,8 @@ void Policy::decideRoute(const TableRank& rank, const TableSpec& table,
 
 // Writes every route in topology order; `out` keeps its strings' capacity between calls, so
 // after the first few decisions no allocation happens unless a reason grows.
-void Policy::decide(std::span<const PathStatus> statuses, const DecisionSet& previous,
-                    MonoTime now, DecisionSet& out) const {
+void Policy::decide(std::span<const PathStatus> statuses, const DecisionSet& previous, MonoTime now,
+                    DecisionSet& out) const {
   PP_CHECK_MSG(statuses.size() == topology_.paths.size(),
                "policy::decide needs one status per topology path");
   PP_CHECK_MSG(&out != &previous, "policy::decide output must not alias its input");
@@ -570,11 +630,10 @@ void Policy::decide(std::span<const PathStatus> statuses, const DecisionSet& pre
     const TableSpec& table = topology_.tables[t];
     for (const IpPrefix& dest : table.destinations) {
       const RouteDecision* prev = findPrevious(previous, i, table, dest, index);
-      const std::string& current = prev != nullptr ? prev->path : emptyString();
       RouteDecision& r = out.routes[i];
       r.table = table.id;
       r.destination = dest;
-      decideRoute(ranks_[t], table, statuses, current, now, r, out.next_decision);
+      decideRoute(ranks_[t], table, statuses, prev, now, r, out.next_decision);
       r.changed = r.path != r.previous;
       out.changed_count += r.changed ? 1 : 0;
       out.fail_static_count += r.fail_static ? 1 : 0;

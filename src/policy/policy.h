@@ -16,8 +16,10 @@
 //      first Up one in rank order, else the first Degraded one ("Up beats Degraded").
 //   2. C usable and C is the best: keep (Keep).
 //   3. C usable and a better candidate B exists: move to B only once B has been continuously in
-//      its current state class for params.failback_hold_down (Up: since it last became Up, so a
-//      Degraded→Up change restarts the wait; Degraded: since it last became usable). Until
+//      its current state class for params.failback_hold_down (Up: since it was last proven
+//      clean, PathStatus::clean_since — a full window within the thresholds, so neither a
+//      Degraded→Up change nor a return from Down with a fresh window counts until measured;
+//      Degraded: since it last became usable). Until
 //      then stay on C (HoldDown) and report the remaining time. A flap of B (Down and back)
 //      restarts the hold-down because B's `since` moves.
 //   4. C not usable (Down, drained, or not a candidate of the table): move at once to the best
@@ -30,6 +32,13 @@
 //   6. Nothing usable (every candidate known, none usable): keep C (FailStatic, critical) with
 //      a reason listing each candidate's state. With params.fail_static == false, a drained but
 //      healthy candidate is used instead of keeping a dead C (see topology.h).
+//   7. Leaving fail static (the previous decision of this route was FailStatic, or it is within
+//      its settle time): while the current path C is not usable yet, keep C for up to
+//      params.fail_static_settle after the first candidate became usable again (Settling),
+//      then move as in rule 4. When C comes back within that time nothing moves at all. An
+//      outage of every path ends with the paths returning one by one, a few probe intervals
+//      apart, in an order that says nothing about the links; without this rule whichever
+//      answered first would take the traffic and the failback hold-down would bring it back.
 // Drain is an operator statement, not a health signal: draining C moves its traffic at once
 // (rule 4); undraining does not itself start a hold-down: if the path has been healthy for
 // failback_hold_down, traffic returns immediately, otherwise after the remaining time. The
@@ -83,6 +92,11 @@ struct PathStatus {
   // Start of the current uninterrupted usable period (health::Stats::usable_since). Used for
   // the hold-down of a Degraded candidate; when unset, `since` is used.
   std::optional<MonoTime> usable_since;
+  // For an Up path: since when it has been proven clean (health::Stats::clean_since: a full
+  // window within the thresholds). The failback hold-down of an Up candidate counts from here;
+  // unset = not proven yet, so no failback to it yet. Callers that do not measure it set it
+  // to `since`.
+  std::optional<MonoTime> clean_since;
   // Health's reason for `state`; quoted when the path is left or nothing is usable.
   std::string reason;
 };
@@ -96,23 +110,31 @@ enum class DecisionKind : std::uint8_t {
   HoldDown,        // a better path is usable but its hold-down is running: stay
   AwaitingHealth,  // start-up: health not known yet, keep what is programmed
   FailStatic,      // no usable candidate: keep the current route (critical)
+  Settling,        // fail static just ended: keep the current path a short while for it to return
 };
 
-// "keep", "initial", "failover", "failback", "hold_down", "awaiting_health", "fail_static".
+// "keep", "initial", "failover", "failback", "hold_down", "awaiting_health", "fail_static",
+// "settling".
 std::string_view decisionKindName(DecisionKind kind);
 
 // The desired next hop of one (route table, destination).
 struct RouteDecision {
-  std::string table;      // TableSpec::id
+  std::string table;  // TableSpec::id
   IpPrefix destination;
   std::string path;       // chosen path; "" = no route (nothing programmed, nothing usable yet)
   std::string previous;   // the path before this decision ("" = none)
   std::string preferred;  // the best usable candidate, hold-down aside ("" = none usable)
   DecisionKind kind = DecisionKind::AwaitingHealth;
-  bool changed = false;      // path != previous: the route must be reprogrammed
-  bool fail_static = false;  // nothing usable; critical alert
+  bool changed = false;             // path != previous: the route must be reprogrammed
+  bool fail_static = false;         // nothing usable; critical alert
   Duration hold_down_remaining{0};  // > 0 only for HoldDown
-  std::string reason;        // human reason with the states and times behind it
+  // Set while leaving fail static (rule 7): until then the current path may come back before
+  // the route moves. Carried from one decision to the next; reset when the route is settled.
+  std::optional<MonoTime> settle_until;
+  // This route is in a fail-static episode: FailStatic now, or not settled since (waiting for
+  // health or for the settle time). What rule 7 looks at in the previous decision.
+  bool fail_static_episode = false;
+  std::string reason;  // human reason with the states and times behind it
 };
 
 // One decision over every (table, destination) of a Topology, in topology order (tables in
@@ -185,7 +207,7 @@ class Policy {
                                     const TableSpec& table, const IpPrefix& dest,
                                     PreviousIndex& index) const;
   void decideRoute(const TableRank& rank, const TableSpec& table,
-                   std::span<const PathStatus> statuses, const std::string& current,
+                   std::span<const PathStatus> statuses, const RouteDecision* previous,
                    MonoTime now, RouteDecision& r, std::optional<MonoTime>& next) const;
 
   Topology topology_;

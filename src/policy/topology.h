@@ -1,9 +1,8 @@
 // policy/topology.h — the static description the policy decides over.
 //
 // Purpose: the subset of the configuration that path selection needs, as plain values, so that
-// policy does not depend on the config module (STYLE.md §3: config and policy sit side by side
-// above base). daemon/ converts config::Config into a Topology.
-// Threading: value types.
+// policy does not depend on the config module (docs/development.md: config and policy sit side by
+// side above base). daemon/ converts config::Config into a Topology. Threading: value types.
 // Metrics: none.
 #pragma once
 
@@ -22,18 +21,18 @@ enum class LinkKind : std::uint8_t { Dx, Vpn };
 constexpr std::string_view linkKindName(LinkKind k) { return k == LinkKind::Dx ? "dx" : "vpn"; }
 
 struct PathSpec {
-  std::string name;       // "dx", "vpn-a"
+  std::string name;  // "dx", "vpn-a"
   LinkKind link = LinkKind::Vpn;
-  std::string az;         // availability zone of the gateway, e.g. "ap-southeast-1a"; may be
-                          // empty for a DX (it serves every AZ)
-  int priority = 100;     // lower is preferred among paths of the same link class
+  std::string az;      // availability zone of the gateway, e.g. "ap-southeast-1a"; may be
+                       // empty for a DX (it serves every AZ)
+  int priority = 100;  // lower is preferred among paths of the same link class
 };
 
 struct TableSpec {
-  std::string id;                         // "rtb-468f5222" or a Linux table name/number
-  std::string az;                         // the AZ of the subnets using this table
-  std::vector<IpPrefix> destinations;     // on-prem prefixes this table routes
-  std::vector<std::string> allowed_paths; // empty = every path may carry this table
+  std::string id;                          // "rtb-468f5222" or a Linux table name/number
+  std::string az;                          // the AZ of the subnets using this table
+  std::vector<IpPrefix> destinations;      // on-prem prefixes this table routes
+  std::vector<std::string> allowed_paths;  // empty = every path may carry this table
 };
 
 struct PolicyParams {
@@ -52,6 +51,12 @@ struct PolicyParams {
   // false moves to a drained but healthy candidate, if there is one, rather than keeping a
   // route to a dead path, and is fail static otherwise.
   bool fail_static = true;
+  // Leaving fail static: when every candidate was unusable and some come back, a route whose
+  // current path is not back yet waits this long for it before moving (see policy.h, rule 7).
+  // An outage of every path at once is the monitor's or the site's, not one link's: the paths
+  // return within a few probe intervals of each other, and whichever answered first must not
+  // win. Zero: move at once to the first usable path.
+  Duration fail_static_settle = std::chrono::seconds(3);
 };
 
 struct Topology {

@@ -12,7 +12,7 @@
 // Metrics: ProbeCounters (monotonic totals since construction), exported by the metrics module
 // as pathpilot_probe_<name>_total.
 //
-// Design for BFD (ARCHITECTURE.md, "What comes after"): a session-based prober reports through
+// Design for BFD (docs/architecture.md, "Extending pathpilot"): a session-based prober reports through
 // the same ProbeSink — one ProbeResult per state change (success = session Up), with `kind`
 // saying where it came from — so health and the wiring do not change when BFD is added.
 #pragma once
@@ -132,7 +132,7 @@ struct ProbeResult {
 
 // Where results go. Registered once at wiring time (daemon/); called on the engine thread.
 // The sink must not throw: it is called while unwinding an engine entry point, so an exception
-// terminates the process (the loop's catch-all-and-abort rule, STYLE.md §5, without the log).
+// terminates the process (the loop's catch-all-and-abort rule, docs/development.md, without the log).
 using ProbeSink = std::function<void(const ProbeResult&)>;
 
 // Monotonic totals for metrics.
@@ -149,7 +149,7 @@ struct ProbeCounters {
   std::uint64_t unreachable = 0;   // ICMP errors / connect errors matched to a probe
   std::uint64_t socket_errors = 0; // failures to open or pin a socket
   std::uint64_t refused = 0;       // TCP connects answered by RST (also counted in received)
-  // Loop health (STYLE.md §6): timer wake-ups and the summed lateness of those wake-ups
+  // Loop health (docs/development.md): timer wake-ups and the summed lateness of those wake-ups
   // against their deadline. lag / wakeups is the mean lateness; a stalled engine thread shows
   // here before probes start timing out. Session probers (BFD) may leave them 0.
   std::uint64_t timer_wakeups = 0;

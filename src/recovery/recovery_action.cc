@@ -34,6 +34,8 @@ void CommandAction::start(const RecoveryContext& context,
   route::ProcessSpec spec;
   spec.argv = options_.argv;
   spec.env = options_.env;
+  spec.inherit = options_.inherit;
+  spec.redactor = options_.redactor;
   spec.env.emplace_back("PATHPILOT_GATEWAY", context.gateway);
   spec.env.emplace_back("PATHPILOT_ATTEMPT", std::to_string(context.attempt));
   spec.env.emplace_back(

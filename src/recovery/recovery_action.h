@@ -68,6 +68,11 @@ struct CommandActionOptions {
   Duration kill_grace = std::chrono::seconds(5);
   // Extra environment (never logged).
   std::vector<std::pair<std::string, std::string>> env;
+  // The daemon's variables passed through besides PATH, LANG, LC_*, TZ (config
+  // `paths[].recovery.env_passthrough`); the AWS keys and {env:} secrets never are.
+  std::vector<std::string> inherit;
+  // Secrets to remove from the command's stderr before it reaches events and the status.
+  std::shared_ptr<const Redactor> redactor;
 
   // InvalidArgument for an empty argv or a non-positive timeout.
   [[nodiscard]] Result<void> validate() const;
@@ -75,7 +80,8 @@ struct CommandActionOptions {
 
 // Runs a command with the ProcessRunner (own process group, timeout, SIGTERM then SIGKILL by
 // PID); success = exit status 0. The command sees PATHPILOT_GATEWAY, PATHPILOT_ATTEMPT and
-// PATHPILOT_DOWN_FOR_SECONDS in its environment. cancel() kills its process group.
+// PATHPILOT_DOWN_FOR_SECONDS in its environment, with PATH, LANG, LC_*, TZ and the `inherit`
+// names of the daemon's (route/exec/process_runner.h). cancel() kills its process group.
 class CommandAction final : public RecoveryAction {
  public:
   // Requires: options valid (PP_CHECK); executor and runner outlive the action.

@@ -89,8 +89,7 @@ void RecoveryManager::removeGateway(std::string_view name, MonoTime now) {
   poll(now);
 }
 
-void RecoveryManager::onGatewayState(std::string_view name, health::PathState state,
-                                     MonoTime now) {
+void RecoveryManager::onGatewayState(std::string_view name, health::PathState state, MonoTime now) {
   auto it = gateways_.find(name);
   if (it == gateways_.end()) {
     return;
@@ -131,10 +130,15 @@ void RecoveryManager::setWriteAllowed(bool allowed, MonoTime now) {
 // Events are collected and delivered after the loop: a callback may call back into the
 // manager (the daemon journals, alerts, maybe changes leadership), which must not happen while
 // we iterate the gateways.
+void RecoveryManager::setHeld(std::optional<std::string> reason, MonoTime now) {
+  held_ = std::move(reason);
+  poll(now);
+}
+
 MonoTime RecoveryManager::poll(MonoTime now) {
   MonoTime next = MonoTime::max();
   std::vector<std::pair<std::string, RecoveryEvent>> events;  // ("started"|"failed", event)
-  if (write_allowed_) {
+  if (write_allowed_ && !held_) {
     for (auto& [name, gateway] : gateways_) {
       if (gateway->action_busy) {
         continue;  // its completion polls again
@@ -149,10 +153,10 @@ MonoTime RecoveryManager::poll(MonoTime now) {
         event.attempt = gateway->attempt;
         event.down_for = now - gateway->plan.downSince();
         event.elapsed = now - gateway->attempt_started;
-        event.reason = "the " + event.action + " action finished but the probes did not see " +
-                       name + " come back within " +
-                       formatDuration(std::chrono::duration_cast<seconds>(
-                           now - gateway->action_done));
+        event.reason =
+            "the " + event.action + " action finished but the probes did not see " + name +
+            " come back within " +
+            formatDuration(std::chrono::duration_cast<seconds>(now - gateway->action_done));
         gateway->last_failure = event.reason;
         events.emplace_back("failed", event);
       }
@@ -172,14 +176,13 @@ MonoTime RecoveryManager::poll(MonoTime now) {
         events.emplace_back("started", event);
         std::weak_ptr<int> alive = alive_;
         std::string key = name;
-        gateway->action->start(
-            RecoveryContext{name, decision.attempt, decision.down_for},
-            [this, alive, key, id](ActionOutcome outcome) {
-              if (alive.expired()) {
-                return;
-              }
-              onActionDone(key, id, outcome);
-            });
+        gateway->action->start(RecoveryContext{name, decision.attempt, decision.down_for},
+                               [this, alive, key, id](ActionOutcome outcome) {
+                                 if (alive.expired()) {
+                                   return;
+                                 }
+                                 onActionDone(key, id, outcome);
+                               });
       } else if (decision.kind == RecoveryDecision::Kind::Capped) {
         RecoveryEvent event;
         event.gateway = name;
@@ -244,6 +247,22 @@ void RecoveryManager::onActionDone(const std::string& name, unsigned attempt_id,
   }
 }
 
+std::map<std::string, RecoveryMemory> RecoveryManager::memory(MonoTime now) const {
+  std::map<std::string, RecoveryMemory> out;
+  for (const auto& [name, gateway] : gateways_) {
+    out.emplace(name, gateway->plan.memory(now));
+  }
+  return out;
+}
+
+void RecoveryManager::restore(std::string_view gateway, const RecoveryMemory& memory,
+                              MonoTime now) {
+  auto it = gateways_.find(gateway);
+  if (it != gateways_.end()) {
+    it->second->plan.restore(memory, now);
+  }
+}
+
 std::vector<GatewayRecoveryStatus> RecoveryManager::snapshot(MonoTime now) const {
   std::vector<GatewayRecoveryStatus> out;
   for (const auto& [name, gateway] : gateways_) {
@@ -261,6 +280,8 @@ std::vector<GatewayRecoveryStatus> RecoveryManager::snapshot(MonoTime now) const
                       seconds1(gateway->action_elapsed) + ") " +
                       seconds1(now - gateway->action_done) +
                       " ago; waiting for the probes to see the gateway back";
+    } else if (held_ && !gateway->action_busy) {
+      status.detail = "held back: " + *held_;
     }
     out.push_back(std::move(status));
   }

@@ -41,21 +41,21 @@ namespace pathpilot::recovery {
 
 struct RecoveryEvent {
   std::string gateway;
-  std::string action;     // RecoveryAction::kind()
-  int attempt = 0;        // 0 for a cap report
-  Duration down_for{};    // how long the gateway had been Down when the attempt started
-  Duration elapsed{};     // succeeded/failed/confirmed/cancelled: since the attempt began
+  std::string action;   // RecoveryAction::kind()
+  int attempt = 0;      // 0 for a cap report
+  Duration down_for{};  // how long the gateway had been Down when the attempt started
+  Duration elapsed{};   // succeeded/failed/confirmed/cancelled: since the attempt began
   // confirmed: how long the action itself ran, and how long after it reported success the
   // probes saw the gateway back (elapsed ≈ action_elapsed + confirmed_after).
   Duration action_elapsed{};
   Duration confirmed_after{};
   bool action_finished = false;  // confirmed: true (cancelled: the action was still running)
-  std::string reason;     // failed/cancelled/capped: why, in words
+  std::string reason;            // failed/cancelled/capped: why, in words
   std::optional<int> exit_code;
   std::string stderr_tail;
   bool timed_out = false;
-  bool capped = false;                    // failed: the hourly cap blocks further attempts
-  std::optional<MonoTime> next_attempt;   // failed: earliest next attempt, if the gateway stays Down
+  bool capped = false;                   // failed: the hourly cap blocks further attempts
+  std::optional<MonoTime> next_attempt;  // failed: earliest next attempt, if the gateway stays Down
 };
 
 // Wired by the daemon; all run on the engine thread and may call back into the manager.
@@ -106,11 +106,22 @@ class RecoveryManager {
 
   // The leadership gate (see above).
   void setWriteAllowed(bool allowed, MonoTime now);
+  // Holds every new attempt back while the monitor doubts its own view (policy/view_check.h):
+  // `reason` set = held (shown in snapshot()'s detail), nullopt = released. Like a follower, a
+  // held manager starts nothing and lets a running attempt finish. On release, a gateway that
+  // is still Down is judged as usual (it may start at once when it has been down long enough).
+  void setHeld(std::optional<std::string> reason, MonoTime now);
 
   // Starts due attempts; returns (and reports through callbacks.wakeup) when to poll next.
   MonoTime poll(MonoTime now);
 
   std::vector<GatewayRecoveryStatus> snapshot(MonoTime now) const;
+
+  // What must outlive the process, per gateway (GatewayRecoveryPlan::memory); the daemon
+  // stores it after every attempt event and restores it at start.
+  std::map<std::string, RecoveryMemory> memory(MonoTime now) const;
+  // Restores one gateway's memory (before it is first observed). Unknown names are ignored.
+  void restore(std::string_view gateway, const RecoveryMemory& memory, MonoTime now);
 
  private:
   struct Gateway;
@@ -119,6 +130,7 @@ class RecoveryManager {
   const Clock& clock_;
   RecoveryCallbacks callbacks_;
   bool write_allowed_ = true;
+  std::optional<std::string> held_;  // why attempts are held back, if they are
   // Attempt ids are unique across gateways, so that the late outcome of a removed gateway's
   // attempt is never taken for one of a re-added gateway of the same name.
   unsigned next_attempt_id_ = 1;

@@ -94,10 +94,20 @@ RecoveryDecision GatewayRecoveryPlan::observe(health::PathState state, MonoTime 
         failures_ = 0;
         attempt_ = 0;
         cap_reported_ = false;
+        if (restored_ && restored_->attempts > 0) {
+          // The outage began before a restart: its attempts and back-off go on.
+          attempt_ = restored_->attempts;
+          failures_ = restored_->failures;
+          if (restored_->not_before) {
+            next_at_ = std::max(next_at_, *restored_->not_before);
+          }
+        }
       }
+      restored_.reset();
       return decision;
     case health::PathState::Up:
     case health::PathState::Degraded:
+      restored_.reset();
       if (phase_ == RecoveryPhase::Running) {
         decision.kind = RecoveryDecision::Kind::Cancel;
         decision.attempt = attempt_;
@@ -108,8 +118,8 @@ RecoveryDecision GatewayRecoveryPlan::observe(health::PathState state, MonoTime 
         decision.kind = RecoveryDecision::Kind::Confirmed;
         decision.attempt = attempt_;
         decision.down_for = now - down_since_;
-        decision.reason = "the probes see the gateway " +
-                          std::string(health::pathStateName(state)) + " again";
+        decision.reason =
+            "the probes see the gateway " + std::string(health::pathStateName(state)) + " again";
       }
       phase_ = RecoveryPhase::Idle;
       next_at_ = MonoTime::max();
@@ -150,8 +160,8 @@ RecoveryDecision GatewayRecoveryPlan::poll(MonoTime now) {
   decision.kind = RecoveryDecision::Kind::Start;
   decision.attempt = ++attempt_;
   decision.down_for = now - down_since_;
-  decision.reason = "down for " +
-                    formatDuration(std::chrono::duration_cast<seconds>(decision.down_for));
+  decision.reason =
+      "down for " + formatDuration(std::chrono::duration_cast<seconds>(decision.down_for));
   return decision;
 }
 
@@ -169,6 +179,44 @@ void GatewayRecoveryPlan::finished(bool success, MonoTime now) {
     phase_ = RecoveryPhase::BackingOff;
     next_at_ = now + backoff(failures_);
   }
+}
+
+RecoveryMemory GatewayRecoveryPlan::memory(MonoTime now) const {
+  RecoveryMemory m;
+  for (MonoTime t : starts_) {
+    if (t + kWindow > now) {
+      m.starts.push_back(t);
+    }
+  }
+  if (phase_ != RecoveryPhase::Idle) {
+    m.attempts = attempt_;
+    m.failures = failures_;
+    if ((phase_ == RecoveryPhase::BackingOff || phase_ == RecoveryPhase::Settling ||
+         phase_ == RecoveryPhase::Capped) &&
+        next_at_ != MonoTime::max()) {
+      m.not_before = next_at_;
+    }
+  } else if (restored_) {
+    // Not observed since the restore: keep what was restored.
+    m.attempts = restored_->attempts;
+    m.failures = restored_->failures;
+    m.not_before = restored_->not_before;
+  }
+  return m;
+}
+
+void GatewayRecoveryPlan::restore(const RecoveryMemory& memory, MonoTime now) {
+  if (phase_ != RecoveryPhase::Idle) {
+    return;
+  }
+  starts_.clear();
+  for (MonoTime t : memory.starts) {
+    if (t + kWindow > now) {
+      starts_.push_back(t);
+    }
+  }
+  std::sort(starts_.begin(), starts_.end());
+  restored_ = memory;
 }
 
 MonoTime GatewayRecoveryPlan::nextWakeup() const {

@@ -19,7 +19,10 @@
 //     When `settle` passes first, the next decision carries `unconfirmed` (the action said it
 //     worked, the probes disagree), so that this is reported instead of a silent retry.
 //
-// The hourly window is kept in memory: a daemon restart forgets it (documented limitation).
+// What must survive a restart (a crash loop must not reset the hourly cap or the back-off) is
+// memory(): attempt starts of the last hour and the ongoing outage's attempts, failures and
+// earliest next attempt. The daemon stores it (daemon/state_file.h) and restore()s it into a
+// new plan; the restored outage applies if the gateway is still Down when first observed.
 //
 // Threading: a value type for the engine thread; it takes `now` and never reads a clock.
 // Metrics: phase(), attemptsInWindow(), consecutiveFailures() for the status API.
@@ -27,8 +30,10 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/error.h"
 #include "base/time.h"
@@ -68,13 +73,23 @@ std::string_view recoveryPhaseName(RecoveryPhase phase);
 struct RecoveryDecision {
   enum class Kind : std::uint8_t { None, Start, Cancel, Capped, Confirmed };
   Kind kind = Kind::None;
-  int attempt = 0;            // Start: 1 for the first attempt of this outage
-  Duration down_for{};        // Start/Capped: how long the gateway has been Down
-  MonoTime next_allowed{};    // Capped: when the window lets the next attempt start
-  std::string reason;         // why, in words, for events
+  int attempt = 0;          // Start: 1 for the first attempt of this outage
+  Duration down_for{};      // Start/Capped: how long the gateway has been Down
+  MonoTime next_allowed{};  // Capped: when the window lets the next attempt start
+  std::string reason;       // why, in words, for events
   // poll(): the settle period of the last successful attempt ran out with the gateway still
   // Down (set on Start, Capped or None alike; reported once).
   bool unconfirmed = false;
+};
+
+// The part of a plan that outlives the process (see above).
+struct RecoveryMemory {
+  std::vector<MonoTime> starts;        // attempt starts within the last hour, oldest first
+  int attempts = 0;                    // attempts of the ongoing outage (0: none)
+  int failures = 0;                    // of which did not bring the gateway back
+  std::optional<MonoTime> not_before;  // back-off or settle deadline of the ongoing outage
+
+  bool operator==(const RecoveryMemory&) const = default;
 };
 
 class GatewayRecoveryPlan {
@@ -106,6 +121,13 @@ class GatewayRecoveryPlan {
   // When the current outage began (meaningless while Idle).
   MonoTime downSince() const { return down_since_; }
 
+  // What must survive a restart (see above).
+  RecoveryMemory memory(MonoTime now) const;
+  // Puts `memory` back into a plan that has observed nothing yet: the hourly window at once;
+  // the outage part when the gateway is first observed Down (the first attempt then waits for
+  // max(after, not_before), and attempt numbers and back-off continue). Requires: Idle.
+  void restore(const RecoveryMemory& memory, MonoTime now);
+
  private:
   void prune(MonoTime now);
   Duration backoff(int failures) const;
@@ -115,9 +137,11 @@ class GatewayRecoveryPlan {
   MonoTime down_since_{};
   MonoTime next_at_ = MonoTime::max();
   int failures_ = 0;
-  int attempt_ = 0;               // attempts of this outage
+  int attempt_ = 0;  // attempts of this outage
   bool cap_reported_ = false;
-  std::deque<MonoTime> starts_;   // attempt starts within the last hour
+  std::deque<MonoTime> starts_;  // attempt starts within the last hour
+  // A restored outage, applied at the first observe(Down) after restore().
+  std::optional<RecoveryMemory> restored_;
 };
 
 }  // namespace pathpilot::recovery

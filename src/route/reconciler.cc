@@ -54,6 +54,7 @@ struct Reconciler::Table {
   bool verify_requested = false;
   std::string verify_reason;
   MonoTime next_full_check = MonoTime::max();
+  Duration full_check_interval{};  // of this table (options' default unless set)
   // What pollTable() last returned for this table: when it needs polling next. Mirrored in
   // Reconciler::next_polls_ (see setNextPoll).
   MonoTime next_poll = MonoTime::max();
@@ -97,6 +98,7 @@ void Reconciler::addTable(RouteTable& backend, MonoTime now) {
   table->id = backend.id();
   table->lane = "table " + backend.id();
   table->list_at = now;
+  table->full_check_interval = options_.full_check_interval;
   next_polls_.insert(table->next_poll);
   tables_.emplace(table->id, std::move(table));
   if (started_) {
@@ -309,6 +311,20 @@ void Reconciler::requestVerify(std::string_view table_id, MonoTime now) {
   kick(now);
 }
 
+void Reconciler::setFullCheckInterval(std::string_view table_id, Duration interval, MonoTime now) {
+  Table* table = findTable(table_id);
+  if (table == nullptr || table->full_check_interval == interval) {
+    return;
+  }
+  table->full_check_interval = interval;
+  // Counted from now: the next check of a listed table comes one new interval later (an
+  // unlisted one schedules it after its first list).
+  if (table->listed) {
+    table->next_full_check = interval > Duration::zero() ? now + interval : MonoTime::max();
+  }
+  kickTable(*table, now);
+}
+
 void Reconciler::setWriteAllowed(bool allowed, MonoTime now) {
   if (allowed == write_allowed_) {
     return;
@@ -409,7 +425,7 @@ MonoTime Reconciler::pollTable(Table& table, MonoTime now) {
     }
     next = std::min(next, table.list_at);
   }
-  if (options_.full_check_interval > Duration::zero()) {
+  if (table.full_check_interval > Duration::zero()) {
     if (now >= table.next_full_check) {
       startList(table, ListPurpose::Periodic, now);
       return MonoTime::max();
@@ -595,8 +611,8 @@ void Reconciler::onListDone(const std::string& table_id, const std::string& dete
       refresh(entry, now);
     }
     table->listed = true;
-    if (options_.full_check_interval > Duration::zero()) {
-      table->next_full_check = now + options_.full_check_interval;
+    if (table->full_check_interval > Duration::zero()) {
+      table->next_full_check = now + table->full_check_interval;
     }
   }
   updateState(*table);

@@ -105,7 +105,7 @@ struct RouteDriftEvent {
   std::string detected_by;          // "notification", "periodic check", "request"
 };
 
-// Wired by the daemon (STYLE.md §3). All run on the engine thread, after the reconciler's own
+// Wired by the daemon (docs/development.md). All run on the engine thread, after the reconciler's own
 // state is consistent, so they may call back into the reconciler. Any may be empty.
 struct ReconcilerCallbacks {
   std::function<void(const RouteChangedEvent&)> route_changed;
@@ -122,7 +122,8 @@ struct ReconcilerOptions {
   BackoffPolicy retry;
   // Seed of the jitter (0: random). Tests set it for reproducible delays.
   std::uint64_t seed = 0;
-  // Interval of the periodic full check of every table (list + compare); zero disables it.
+  // Interval of the periodic full check of a table (list + compare); zero disables it. The
+  // default of every table; setFullCheckInterval() changes it for one table.
   Duration full_check_interval = std::chrono::seconds(60);
 };
 
@@ -191,6 +192,12 @@ class Reconciler {
 
   // Schedules a verify (list and compare) of `table`, or of every table when empty.
   void requestVerify(std::string_view table, MonoTime now);
+
+  // The periodic full check of `table` runs every `interval` from now on (zero: never),
+  // instead of options.full_check_interval (e.g. backends.linux.drift_check_interval for a
+  // Linux table). Setting the interval a table already has changes nothing, so a config
+  // reload does not postpone the next check. Unknown tables are ignored.
+  void setFullCheckInterval(std::string_view table, Duration interval, MonoTime now);
 
   // The leadership gate: when false, nothing is written and no drift is reported.
   void setWriteAllowed(bool allowed, MonoTime now);

@@ -1,4 +1,4 @@
-// route/route_table.h — the interface every route backend implements (STYLE.md §7).
+// route/route_table.h — the interface every route backend implements (docs/development.md).
 //
 // Purpose: a RouteTable is one route table in one place (a Linux policy-routing table in a
 // network namespace, an AWS VPC route table, a hook command). It can list its routes and

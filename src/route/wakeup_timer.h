@@ -2,7 +2,7 @@
 //
 // Purpose: the reconciler and the recovery manager are driven by `poll(now)` and report the
 // next time they need to be polled through a `wakeup(MonoTime)` callback. The daemon connects
-// that callback to a WakeupTimer, which keeps one one-shot steady timer (STYLE.md §6: one-shot,
+// that callback to a WakeupTimer, which keeps one one-shot steady timer (docs/development.md: one-shot,
 // re-armed by its owner) and calls `on_fire(clock.now())` when it expires.
 //
 // Threading: engine thread only (the io_context's thread).

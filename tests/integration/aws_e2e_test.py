@@ -19,6 +19,19 @@ Scenarios, in order (one daemon run, then a restart):
   d. kill -9 while the failback's ReplaceRoutes are in flight (1.5 s API latency,
      max_concurrency 2 so some tables are not reached), restart: tables the fake already
      changed are adopted; per table exactly one ReplaceRoute over kill and restart.
+
+With VGW route propagation on (a second fake and daemon in the same namespaces), every table
+starting with only the 10.10.0.0/16 -> vgw route the VGW propagates (origin
+EnableVgwRoutePropagation), never a static one:
+  e. start: exactly one CreateRoute per table (a static vgw route, which takes precedence over
+     the propagated one); no ReplaceRoute or DeleteRoute;
+  f. DX's BGP session drops first (the propagated routes vanish), then DX is black-holed:
+     exactly one ReplaceRoute per table, of the static route, to the table's AZ gateway;
+  g. BGP comes back, then DX: exactly one ReplaceRoute per table back to the vgw after the
+     hold-down; the propagated routes are listed again beside ours;
+  h. restart: the static routes are adopted beside the propagated ones, zero mutating calls.
+A propagated route is never replaced or deleted (every mutating call names a static route and
+succeeds).
 """
 
 import json
@@ -43,6 +56,7 @@ TABLES = {"rtb-e2e000a1": "a", "rtb-e2e000a2": "a", "rtb-e2e000b1": "b", "rtb-e2
 ON_DX = {t: "dx" for t in TABLES}
 ON_VPN = {t: f"vpn-{az}" for t, az in TABLES.items()}
 MUTATING = ("ReplaceRoute", "CreateRoute", "DeleteRoute")
+PROPAGATED = "EnableVgwRoutePropagation"
 ACCESS_KEY = "AKIDE2ETEST00000001"
 SECRET_KEY = secrets.token_urlsafe(30)  # per run; never printed
 
@@ -92,7 +106,7 @@ journal:
 control:
   socket: {work}/control.sock
 api:
-  listen: 127.0.0.1:9180    # mon's own loopback: no clash with anything outside the namespace
+  listen: 127.0.0.1:{api_port}    # mon's own loopback: no clash with anything outside it
 """
 
 
@@ -126,32 +140,43 @@ class AwsEndToEndTest(unittest.TestCase):
 
     @classmethod
     def build(cls):
-        net = cls.net
-        nstest.add_mon_far_paths(net, "10.201")
-        # The fake AWS endpoint on mon's loopback: four tables on DX, two gateway instances.
-        cls.fake, cls.url = nstest.start_fake_aws(
-            net, "mon", (ACCESS_KEY, SECRET_KEY), tables=TABLES, route=(DST, VGW),
-            instances=((INSTANCE["vpn-a"], "running", "us-east-1a"),
-                       (INSTANCE["vpn-b"], "running", "us-east-1b")),
-            extra=("--seed", "7"))
-        tables = "\n".join(f"  - {{id: {t}, name: T-{t[-2:]}, az: us-east-1{az}, backend: aws, "
-                           f"destinations: [{DST}]}}" for t, az in TABLES.items())
-        cls.config = os.path.join(WORK, "aws-e2e.yaml")
-        with open(cls.config, "w") as f:
-            f.write(CONFIG.format(vgw=VGW, ia=INSTANCE["vpn-a"], ib=INSTANCE["vpn-b"],
-                                  tables=tables, url=cls.url, work=WORK))
-        cls.socket = os.path.join(WORK, "control.sock")
-        cls.events = os.path.join(WORK, "events.jsonl")
+        nstest.add_mon_far_paths(cls.net, "10.201")
         cls.daemon = None
+        cls.passed = set()
 
     @classmethod
     def tearDownClass(cls):
         cls.net.cleanup()
         # Logs (daemon, fake, journal) stay for a failed run.
-        if getattr(cls, "passed", False):
+        if cls.passed == {"aws", "propagation"}:
             shutil.rmtree(WORK, ignore_errors=True)
         else:
             print(f"aws e2e: logs kept in {WORK}")
+
+    def setup_site(self, name, api_port, **fake_routes):
+        """Starts a fake AWS endpoint (log NAME.log) on mon's loopback with the four tables
+        (holding `fake_routes`: route=, propagated=, as nstest.start_fake_aws takes them) and
+        the two gateway instances, and writes a daemon config for it with its journal, socket
+        and config under WORK/NAME."""
+        self.log_name = f"pathpilot-{name}"
+        self.fake, self.url = nstest.start_fake_aws(
+            self.net, "mon", (ACCESS_KEY, SECRET_KEY), tables=TABLES,
+            instances=((INSTANCE["vpn-a"], "running", "us-east-1a"),
+                       (INSTANCE["vpn-b"], "running", "us-east-1b")),
+            extra=("--seed", "7"), name=f"fake-aws-{name}", **fake_routes)
+        work = os.path.join(WORK, name)
+        os.makedirs(work, exist_ok=True)
+        tables = "\n".join(f"  - {{id: {t}, name: T-{t[-2:]}, az: us-east-1{az}, backend: aws, "
+                           f"destinations: [{DST}]}}" for t, az in TABLES.items())
+        self.config = os.path.join(work, "aws-e2e.yaml")
+        with open(self.config, "w") as f:
+            f.write(CONFIG.format(vgw=VGW, ia=INSTANCE["vpn-a"], ib=INSTANCE["vpn-b"],
+                                  tables=tables, url=self.url, work=work, api_port=api_port))
+        self.work = work
+        self.socket = os.path.join(work, "control.sock")
+        self.events = os.path.join(work, "events.jsonl")
+        # A path black-holed by a scenario that failed half-way stays in the shared namespace.
+        self.net.sh("far", "iptables", "-F", "INPUT")
 
     # -- helpers --------------------------------------------------------------------------------
     def fake_get(self, path):
@@ -168,19 +193,27 @@ class AwsEndToEndTest(unittest.TestCase):
     def last_seq(self):
         return self.calls(since=1 << 62)["last_seq"]
 
-    def fake_targets(self):
+    def fake_targets(self, propagated=False):
+        """{table: target} of the table's static route for DST (of the propagated one with
+        `propagated`), None when it has none."""
         state = self.fake_get("/_fake/state")
-        return {t["id"]: next((r["target"] for r in t["routes"] if r["destination"] == DST), None)
+        return {t["id"]: next((r["target"] for r in t["routes"] if r["destination"] == DST and
+                               (r["origin"] == PROPAGATED) == propagated), None)
                 for t in state["route_tables"]}
 
     def start_daemon(self):
-        type(self).daemon = self.net.spawn("pathpilot", "mon",
+        type(self).daemon = self.net.spawn(self.log_name, "mon",
                                            [nstest.pathpilot_bin(), "run", "-c", self.config],
                                            env=nstest.aws_env((ACCESS_KEY, SECRET_KEY)))
 
+    def stop_daemon(self):
+        self.daemon.send_signal(signal.SIGTERM)
+        self.assertEqual(self.daemon.wait(timeout=15), 0)
+        self.net.forget(self.daemon)
+
     def wait_status(self, predicate, timeout, what):
         return nstest.wait_daemon_status(self.net, self.daemon, self.socket, predicate, timeout,
-                                         what)
+                                         what, log=self.log_name)
 
     def wait_tables(self, want, timeout=20):
         return self.wait_status(lambda s: nstest.tables_at(s, want), timeout, str(want))
@@ -192,13 +225,29 @@ class AwsEndToEndTest(unittest.TestCase):
     def blackhole_dx(self, on):
         self.net.sh("far", "iptables", "-A" if on else "-D", "INPUT", "-i", "dx", "-j", "DROP")
 
-    def replace_calls(self, since, outcome=None):
-        """{table: [calls]} of ReplaceRoute since seq `since` (optionally one outcome)."""
+    def set_bgp(self, up):
+        """DX's BGP session: down withdraws the routes the VGW propagates from every table."""
+        self.net.sh("mon", "curl", "-sf", "--max-time", "10", "-X", "POST",
+                    "-d", json.dumps({"gateway_id": VGW, "up": up}), f"{self.url}/_fake/bgp")
+
+    def replace_calls(self, since, outcome=None, action="ReplaceRoute"):
+        """{table: [calls]} of `action` since seq `since` (optionally one outcome)."""
         out = {}
         for c in self.calls(since)["calls"]:
-            if c["action"] == "ReplaceRoute" and (outcome is None or c["outcome"] == outcome):
+            if c["action"] == action and (outcome is None or c["outcome"] == outcome):
                 out.setdefault(c["route_table_id"], []).append(c)
         return out
+
+    def assert_one_create_each(self, since, want):
+        calls = self.replace_calls(since, action="CreateRoute")
+        self.assertEqual(sorted(calls), sorted(TABLES), f"CreateRoute calls: {calls}")
+        for table, cs in calls.items():
+            self.assertEqual([(c["destination"], c["target"], c["outcome"]) for c in cs],
+                             [(DST, want[table], "ok")], table)
+        others = [c for c in self.calls(since)["calls"] if c["action"] in ("ReplaceRoute",
+                                                                          "DeleteRoute")]
+        self.assertEqual(others, [])
+        self.assertEqual(self.fake_targets(), want)
 
     def assert_one_replace_each(self, since, want, outcome="ok"):
         calls = self.replace_calls(since, outcome)
@@ -227,6 +276,7 @@ class AwsEndToEndTest(unittest.TestCase):
 
     # -- the scenario ---------------------------------------------------------------------------
     def test_aws_failover_throttling_restart(self):
+        self.setup_site("aws", 9180, route=(DST, VGW))
         t_start = time.time()
         to_vpn = {t: INSTANCE[p] for t, p in ON_VPN.items()}
         to_dx = {t: VGW for t in TABLES}
@@ -320,14 +370,12 @@ class AwsEndToEndTest(unittest.TestCase):
                       f'"ReplaceRoute"}} {moved}\n', metrics)
 
         # Clean stop.
-        self.daemon.send_signal(signal.SIGTERM)
-        self.assertEqual(self.daemon.wait(timeout=15), 0)
-        self.net.forget(self.daemon)
+        self.stop_daemon()
         # No event lost between the two sinks either: the searchable SQLite journal holds
         # exactly the route changes the JSONL file does (the one per table per change checked
         # above), across the kill -9.
         out = subprocess.run([nstest.pathpilot_bin(), "events", "--journal",
-                              os.path.join(WORK, "journal.db"), "--kind", "route_changed",
+                              os.path.join(self.work, "journal.db"), "--kind", "route_changed",
                               "--limit", "0", "--json"], capture_output=True, text=True,
                              timeout=30, check=True).stdout
         key = lambda e: (e["time"], e["route_table"], e["to"])  # noqa: E731
@@ -338,7 +386,67 @@ class AwsEndToEndTest(unittest.TestCase):
         print(f"\naws e2e: {time.time() - t_start:.1f} s; kill -9 with "
               f"{len(changed_before)}/{len(TABLES)} tables already changed by in-flight calls; "
               f"fake counts: {json.dumps(self.calls(1 << 62)['counts'])}")
-        type(self).passed = True
+        self.passed.add("aws")
+
+    def test_aws_vgw_propagation(self):
+        """VGW route propagation on: the propagated route is a fact, never ours (e-h above)."""
+        self.setup_site("propagation", 9181, propagated=(DST, VGW))
+        t_start = time.time()
+        to_vpn = {t: INSTANCE[p] for t, p in ON_VPN.items()}
+        to_dx = {t: VGW for t in TABLES}
+        self.assertEqual(self.fake_targets(), {t: None for t in TABLES})
+        self.assertEqual(self.fake_targets(propagated=True), to_dx)
+
+        # e. Start on DX: one static vgw route per table over the propagated one.
+        self.start_daemon()
+        self.wait_status(lambda s: all((nstest.path_of(s, p) or {}).get("state") == "up"
+                                       for p in ("dx", "vpn-a", "vpn-b")), 20, "paths up")
+        self.wait_tables(ON_DX)
+        self.assert_one_create_each(0, to_dx)
+        self.assertEqual(self.fake_targets(propagated=True), to_dx)
+        self.assert_one_event_each(t_start - 1, ON_DX)
+
+        # f. DX's BGP session drops before the probes see DX down: the propagated routes go,
+        # ours stay (nothing to do: the static route is still what we programmed). Then DX
+        # is black-holed: one ReplaceRoute of the static route per table.
+        seq, t0 = self.last_seq(), time.time()
+        self.set_bgp(False)
+        self.assertEqual(self.fake_targets(propagated=True), {t: None for t in TABLES})
+        self.assertEqual(self.fake_targets(), to_dx)
+        self.blackhole_dx(True)
+        self.wait_tables(ON_VPN, timeout=15)
+        self.assert_one_replace_each(seq, to_vpn, outcome="ok")
+        self.assert_one_event_each(t0, ON_VPN)
+
+        # g. BGP first, then DX: back to the vgw once DX has been healthy for the hold-down.
+        seq, t0 = self.last_seq(), time.time()
+        self.set_bgp(True)
+        self.blackhole_dx(False)
+        self.wait_tables(ON_DX, timeout=20)
+        self.assert_one_replace_each(seq, to_dx, outcome="ok")
+        self.assert_one_event_each(t0, ON_DX)
+        self.assertEqual(self.fake_targets(propagated=True), to_dx)
+
+        # h. Restart: our static routes are adopted beside the propagated ones, no call.
+        self.stop_daemon()
+        seq, t0 = self.last_seq(), time.time()
+        self.start_daemon()
+        self.wait_status(lambda s: (nstest.path_of(s, "dx") or {}).get("state") == "up", 20,
+                         "dx up")
+        self.wait_tables(ON_DX)
+        calls = self.calls(seq)["calls"]
+        self.assertTrue(any(c["action"] == "DescribeRouteTables" for c in calls), calls)
+        self.assertEqual([c for c in calls if c["action"] in MUTATING], [])
+        self.assertEqual(self.route_changes(t0), [])
+
+        # Never a call on a propagated route: every mutating call of the run succeeded.
+        mutating = [c for c in self.calls()["calls"] if c["action"] in MUTATING]
+        self.assertEqual(len(mutating), 3 * len(TABLES))
+        self.assertEqual([c for c in mutating if c["outcome"] != "ok"], [])
+        self.stop_daemon()
+        print(f"\naws e2e (vgw propagation): {time.time() - t_start:.1f} s; fake counts: "
+              f"{json.dumps(self.calls(1 << 62)['counts'])}")
+        self.passed.add("propagation")
 
 
 if __name__ == "__main__":

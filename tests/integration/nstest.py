@@ -6,7 +6,7 @@ instead of fixed sleeps, and reading the daemon's status and journal. The full s
 lives in lab/labctl.py; the generic pieces here (process tracking, JSONL, status lookups) come
 from there, so both kinds of test read status and events the same way.
 
-LAB.md rule zero: traffic only inside the namespaces created here or on their loopback; every
+Safety: traffic only inside the namespaces created here or on their loopback; every
 namespace and process is removed by name or PID in cleanup(), which runs even on failure.
 """
 
@@ -174,22 +174,27 @@ def add_mon_far_paths(net, prefix16):
                  f"{prefix16}.{i}.2 answering")
 
 
-def start_fake_aws(net, box, keys, tables=(), route=None, instances=(), extra=()):
+def start_fake_aws(net, box, keys, tables=(), route=None, instances=(), extra=(),
+                   propagated=None, name="fake-aws"):
     """Starts pathpilot-fake-aws on 127.0.0.1, port 0, in namespace `box`, accepting the key
-    pair `keys` (access key, secret) and holding `tables`, each with `route` (destination,
-    target) if given, and `instances` ((id, state, availability zone), ...); `extra`: more
-    arguments (--seed, --transition). Returns (process, url) once it listens."""
+    pair `keys` (access key, secret) and holding `tables`, each with the static route `route`
+    (destination, target) and the route `propagated` (destination, vgw-...) that the VGW
+    propagates into it (origin EnableVgwRoutePropagation), if given, and `instances` ((id,
+    state, availability zone), ...); `extra`: more arguments (--seed, --transition). Its log
+    is NAME.log. Returns (process, url) once it listens."""
     cmd = [fake_aws_bin(), "--listen", "127.0.0.1:0", *extra]
     for t in tables:
         cmd += ["--route-table", t]
         if route:
             cmd += ["--route", f"{t},{route[0]},{route[1]}"]
+        if propagated:
+            cmd += ["--propagated-route", f"{t},{propagated[0]},{propagated[1]}"]
     for instance in instances:
         cmd += ["--instance", ",".join(instance)]
     env = {"PP_FAKE_AWS_ACCESS_KEY": keys[0], "PP_FAKE_AWS_SECRET_KEY": keys[1]}
-    proc = net.spawn("fake-aws", box, cmd, env=env)
+    proc = net.spawn(name, box, cmd, env=env)
     line = wait_for(
-        lambda: [l for l in net.log("fake-aws").splitlines() if l.startswith("listening")],
+        lambda: [l for l in net.log(name).splitlines() if l.startswith("listening")],
         10, "the fake AWS endpoint to listen")
     return proc, line[0].split()[-1]
 

@@ -2,14 +2,18 @@
 // MapReader (which rejects unknown keys), applies config.h defaults for absent keys, and checks
 // what the section shows on its own. Checks that need several sections are in validate.cc.
 #include <algorithm>
+#include <cctype>
 #include <set>
 #include <string>
 #include <unordered_map>
 
+#include "base/redact.h"
 #include "config/detail/decode.h"
 #include "config/detail/ids.h"
 #include "config/detail/suggest.h"
 #include "config/message_template.h"
+#include "config/schema.h"
+#include "config/secret_file.h"
 
 namespace pathpilot::config::detail {
 namespace {
@@ -24,23 +28,30 @@ constexpr std::size_t kMaxTables = 4096;
 constexpr std::size_t kMaxTargets = 16;
 constexpr std::size_t kMaxDestinations = 1000;
 constexpr std::size_t kMaxArgv = 64;
+constexpr std::size_t kMaxPassthrough = 64;
 
 // The keys of each mapping, in the order docs/config.md lists them.
-const std::vector<std::string_view> kTopKeys = {"version", "site",     "paths",   "route_tables",
-                                                "policy",  "probe",    "health",  "backends",
-                                                "journal", "control",  "api",
-                                                "alerts"};
+const std::vector<std::string_view> kTopKeys = {
+    "version",  "site",    "paths",   "route_tables", "policy", "probe",  "health",
+    "backends", "journal", "control", "api",          "alerts", "monitor"};
+const std::vector<std::string_view> kMonitorKeys = {"probe", "correlation_window"};
 const std::vector<std::string_view> kSiteKeys = {"name", "region"};
-const std::vector<std::string_view> kProbeDefaultKeys = {"kind", "quorum", "interval", "timeout",
-                                                         "jitter", "adaptive_timeout"};
-const std::vector<std::string_view> kPathProbeKeys = {"targets", "kind",   "quorum",
-                                                      "interval", "timeout", "jitter",
-                                                      "adaptive_timeout",
-                                                      "source",  "interface", "fwmark"};
+const std::vector<std::string_view> kProbeDefaultKeys = {"kind",    "quorum", "interval",
+                                                         "timeout", "jitter", "adaptive_timeout"};
+const std::vector<std::string_view> kPathProbeKeys = {
+    "targets",          "kind",   "quorum",    "interval", "timeout", "jitter",
+    "adaptive_timeout", "source", "interface", "fwmark"};
 const std::vector<std::string_view> kAdaptiveTimeoutKeys = {"enabled", "min", "rttvar_factor",
                                                             "margin"};
-const std::vector<std::string_view> kHealthKeys = {"window",    "rise",         "fall",
-                                                   "degraded_loss", "down_loss", "degraded_rtt",
+const std::vector<std::string_view> kHealthKeys = {"window",
+                                                   "rise",
+                                                   "fall",
+                                                   "degraded_loss",
+                                                   "down_loss",
+                                                   "degraded_rtt",
+                                                   "degraded_rtt_p95",
+                                                   "degraded_clear_loss",
+                                                   "degraded_clear_rtt",
                                                    "damping"};
 const std::vector<std::string_view> kDampingKeys = {"enabled", "half_life", "penalty",
                                                     "suppress", "reuse",    "max_suppress"};
@@ -49,29 +60,30 @@ const std::vector<std::string_view> kPathKeys = {"name",     "kind",     "az",  
 const std::vector<std::string_view> kNextHopKeys = {"gateway_id",         "instance_id",
                                                     "network_interface_id", "transit_gateway_id",
                                                     "via",                "dev"};
-const std::vector<std::string_view> kRecoveryKeys = {"action",  "command", "instance_id",
-                                                     "after",   "timeout", "backoff",
-                                                     "max_attempts_per_hour"};
+const std::vector<std::string_view> kRecoveryKeys = {
+    "action",  "command", "instance_id",           "after",
+    "timeout", "backoff", "max_attempts_per_hour", "env_passthrough"};
 const std::vector<std::string_view> kBackoffKeys = {"initial", "max"};
 const std::vector<std::string_view> kTableKeys = {"id",    "name",         "az",   "backend",
                                                   "table", "destinations", "paths"};
-const std::vector<std::string_view> kPolicyKeys = {"preference", "az_affinity",
-                                                   "failback_hold_down", "fail_static"};
+const std::vector<std::string_view> kPolicyKeys = {
+    "preference", "az_affinity", "failback_hold_down", "fail_static", "fail_static_settle"};
 const std::vector<std::string_view> kBackendsKeys = {"aws", "linux", "exec"};
 const std::vector<std::string_view> kAwsKeys = {"region", "endpoint_url", "profile",
                                                 "max_concurrency", "account_id"};
 const std::vector<std::string_view> kLinuxKeys = {"netns", "drift_check_interval", "protocol",
                                                   "adopt_protocols"};
-const std::vector<std::string_view> kExecKeys = {"command", "timeout"};
-const std::vector<std::string_view> kJournalKeys = {"sqlite", "jsonl", "queue_size"};
+const std::vector<std::string_view> kExecKeys = {"command", "timeout", "env_passthrough"};
+const std::vector<std::string_view> kJournalKeys = {"sqlite", "jsonl", "queue_size", "state"};
 const std::vector<std::string_view> kControlKeys = {"socket"};
-const std::vector<std::string_view> kApiKeys = {"listen", "auth_token", "rate_limit"};
+const std::vector<std::string_view> kApiKeys = {"listen", "auth_token", "rate_limit",
+                                                "allowed_hosts", "auth_reads"};
 const std::vector<std::string_view> kApiRateKeys = {"read_per_second", "read_burst",
                                                     "write_per_second", "write_burst"};
 const std::vector<std::string_view> kSecretKeys = {"env", "file"};
-const std::vector<std::string_view> kAlertsKeys = {"outbox",    "group_window", "repeat_interval",
-                                                   "retry",     "max_age",      "templates",
-                                                   "channels",  "routes"};
+const std::vector<std::string_view> kAlertsKeys = {"outbox",   "group_window", "repeat_interval",
+                                                   "retry",    "max_age",      "templates",
+                                                   "channels", "routes"};
 const std::vector<std::string_view> kAlertRetryKeys = {"initial", "max"};
 const std::vector<std::string_view> kTemplateKeys = {"title", "body"};
 const std::vector<std::string_view> kRateKeys = {"per_minute", "burst"};
@@ -81,6 +93,46 @@ const std::vector<std::string_view> kChannelKeys = {
     "endpoint_url", "ca_file", "timeout", "rate",   "templates"};
 const std::vector<std::string_view> kAlertRouteKeys = {"channels", "severity", "sites",
                                                        "links",    "kinds",    "resolved"};
+// Where each key list is used (config/schema.h). Every k...Keys list above is here: the key
+// test checks this table against docs/config.md, and that no list is missing from it.
+const std::vector<SchemaSection> kSchema = {
+    {"", &kTopKeys},
+    {"site", &kSiteKeys},
+    {"probe", &kProbeDefaultKeys},
+    {"probe.adaptive_timeout", &kAdaptiveTimeoutKeys},
+    {"health", &kHealthKeys},
+    {"health.damping", &kDampingKeys},
+    {"policy", &kPolicyKeys},
+    {"paths[]", &kPathKeys},
+    {"paths[].probe", &kPathProbeKeys},
+    {"paths[].probe.adaptive_timeout", &kAdaptiveTimeoutKeys},
+    {"paths[].next_hop", &kNextHopKeys},
+    {"paths[].recovery", &kRecoveryKeys},
+    {"paths[].recovery.backoff", &kBackoffKeys},
+    {"paths[].health", &kHealthKeys},
+    {"paths[].health.damping", &kDampingKeys},
+    {"route_tables[]", &kTableKeys},
+    {"backends", &kBackendsKeys},
+    {"backends.aws", &kAwsKeys},
+    {"backends.linux", &kLinuxKeys},
+    {"backends.exec", &kExecKeys},
+    {"monitor", &kMonitorKeys},
+    {"monitor.probe", &kPathProbeKeys},
+    {"monitor.probe.adaptive_timeout", &kAdaptiveTimeoutKeys},
+    {"journal", &kJournalKeys},
+    {"control", &kControlKeys},
+    {"api", &kApiKeys},
+    {"api.rate_limit", &kApiRateKeys},
+    {"alerts", &kAlertsKeys},
+    {"alerts.retry", &kAlertRetryKeys},
+    {"alerts.templates", &kTemplateKeys},
+    {"alerts.channels[]", &kChannelKeys},
+    {"alerts.channels[].rate", &kRateKeys},
+    {"alerts.channels[].templates", &kTemplateKeys},
+    {"alerts.routes[]", &kAlertRouteKeys},
+    {"<secret>", &kSecretKeys},
+};
+
 const std::initializer_list<std::pair<std::string_view, AlertChannelKind>> kChannelKinds = {
     {"smtp", AlertChannelKind::Smtp},         {"sns", AlertChannelKind::Sns},
     {"webhook", AlertChannelKind::Webhook},   {"slack", AlertChannelKind::Slack},
@@ -119,9 +171,9 @@ std::optional<std::string> unusableTarget(const IpAddress& a) {
 }
 
 bool looksLikeHostName(std::string_view text) {
-  return std::any_of(text.begin(), text.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-  }) && text.find(':') == std::string_view::npos;
+  return std::any_of(text.begin(), text.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }) &&
+         text.find(':') == std::string_view::npos;
 }
 
 // "10.10.3.100" (icmp), "10.10.3.100:443" or "[2001:db8::1]:443" (tcp).
@@ -138,8 +190,7 @@ std::optional<ProbeTarget> readTarget(Context& ctx, const YamlNode& node, std::s
   if (!t.empty() && t.front() == '[') {
     std::size_t close = t.find(']');
     if (close == std::string_view::npos || close + 1 >= t.size() || t[close + 1] != ':') {
-      ctx.error(node.where, path,
-                "expected [IPv6 address]:port, got " + quote(t));
+      ctx.error(node.where, path, "expected [IPv6 address]:port, got " + quote(t));
       return std::nullopt;
     }
     host = std::string(t.substr(1, close - 1));
@@ -169,8 +220,9 @@ std::optional<ProbeTarget> readTarget(Context& ctx, const YamlNode& node, std::s
   if (!address) {
     if (looksLikeHostName(host)) {
       ctx.error(node.where, path,
-                quote(host) + " is not an IP address; probe targets must be addresses (no DNS: a "
-                              "resolver outage must not look like a path outage)");
+                quote(host) +
+                    " is not an IP address; probe targets must be addresses (no DNS: a "
+                    "resolver outage must not look like a path outage)");
     } else {
       ctx.error(node.where, path, "invalid IP address " + quote(host));
     }
@@ -182,8 +234,9 @@ std::optional<ProbeTarget> readTarget(Context& ctx, const YamlNode& node, std::s
   }
   if (kind == ProbeKind::Icmp && port) {
     ctx.error(node.where, path,
-              quote(*text) + ": icmp targets take no port (set probe kind: tcp to probe "
-                             "host:port)");
+              quote(*text) +
+                  ": icmp targets take no port (set probe kind: tcp to probe "
+                  "host:port)");
     return std::nullopt;
   }
   if (kind == ProbeKind::Tcp && !port) {
@@ -193,6 +246,49 @@ std::optional<ProbeTarget> readTarget(Context& ctx, const YamlNode& node, std::s
     return std::nullopt;
   }
   return ProbeTarget{*address, port.value_or(0)};
+}
+
+// A POSIX-portable environment variable name: [A-Za-z_][A-Za-z0-9_]*.
+bool isEnvName(std::string_view name) {
+  return !name.empty() && !(name[0] >= '0' && name[0] <= '9') &&
+         std::all_of(name.begin(), name.end(), [](char c) {
+           return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '_';
+         });
+}
+
+// `env_passthrough: [NAME, ...]` of a command (backends.exec, paths[].recovery): names of the
+// daemon's variables the command may see. Each item's position is recorded, so that the
+// whole-file check against {env:} secret names (validate.cc) points at it.
+void readPassthrough(Context& ctx, const MapReader& m, std::vector<std::string>& out) {
+  const YamlNode* node = m.find("env_passthrough");
+  std::vector<std::string> names;
+  if (node == nullptr || !m.getStringList("env_passthrough", names, 0)) {
+    return;
+  }
+  std::string p = m.pathOf("env_passthrough");
+  if (names.size() > kMaxPassthrough) {
+    ctx.errorAt(p, "at most " + std::to_string(kMaxPassthrough) + " variables");
+    return;
+  }
+  bool valid = true;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    std::string item = indexPath(p, i);
+    ctx.locations.record(item, node->items[i]->where);
+    if (!isEnvName(names[i])) {
+      ctx.errorAt(item, "invalid environment variable name " + quote(names[i]));
+      valid = false;
+    } else if (isCredentialVariable(names[i])) {
+      ctx.errorAt(item, names[i] +
+                            " holds the daemon's AWS credentials, which commands never receive; "
+                            "give the command credentials of its own (an instance profile or a "
+                            "profile in its AWS config)");
+      valid = false;
+    }
+  }
+  if (valid) {
+    out = std::move(names);
+  }
 }
 
 // { env: NAME } | { file: PATH } | inline string (warned).
@@ -229,12 +325,7 @@ std::optional<SecretRef> readSecret(Context& ctx, const YamlNode& node, std::str
     return std::nullopt;
   }
   if (has_env) {
-    bool valid = !env.empty() && !(env[0] >= '0' && env[0] <= '9') &&
-                 std::all_of(env.begin(), env.end(), [](char c) {
-                   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                          (c >= '0' && c <= '9') || c == '_';
-                 });
-    if (!valid) {
+    if (!isEnvName(env)) {
       ctx.errorAt(m.pathOf("env"), "invalid environment variable name " + quote(env));
       return std::nullopt;
     }
@@ -242,6 +333,18 @@ std::optional<SecretRef> readSecret(Context& ctx, const YamlNode& node, std::str
   }
   if (file.empty() || file.front() != '/') {
     ctx.errorAt(m.pathOf("file"), "must be an absolute path, got " + quote(file));
+    return std::nullopt;
+  }
+  // A file that exists here gets the daemon's checks now (stat only: nothing is opened, so a
+  // FIFO cannot block the check): a FIFO, a group-readable file or a huge one would make the
+  // start or a reload fail. A missing file is only reported by the daemon, since the config
+  // may be checked on another machine (as {env: NAME} is not looked up either).
+  // (An error with an errno is stat's own: missing, or not searchable by this user.)
+  // Named as the daemon names it when it reads the file (api/auth.h, alert/secret.h).
+  std::string name = (path == "api.auth_token" ? "token file " : "secret file ") + file;
+  if (auto checked = checkSecretFile(file, kMaxSecretFileBytes, name);
+      !checked && checked.error().sysErrno() == 0) {
+    ctx.errorAt(m.pathOf("file"), checked.error().message());
     return std::nullopt;
   }
   return SecretRef{SecretRef::Source::File, file};
@@ -296,6 +399,9 @@ class Decoder {
     if (const YamlNode* n = top.find("backends")) {
       backends(*n);
     }
+    if (const YamlNode* n = top.find("monitor")) {
+      monitor(*n);
+    }
     if (const YamlNode* n = top.find("journal")) {
       journal(*n);
     }
@@ -321,8 +427,10 @@ class Decoder {
       }
     }
     if (m.get("region", cfg_.site.region) && !isRegionName(cfg_.site.region)) {
-      ctx_.errorAt("site.region", "expected an AWS region such as ap-southeast-1 or cn-north-1, "
-                                  "got " + quote(cfg_.site.region));
+      ctx_.errorAt("site.region",
+                   "expected an AWS region such as ap-southeast-1 or cn-north-1, "
+                   "got " +
+                       quote(cfg_.site.region));
     }
   }
 
@@ -389,6 +497,9 @@ class Decoder {
     m.getRatio("degraded_loss", out.degraded_loss);
     m.getRatio("down_loss", out.down_loss);
     m.get("degraded_rtt", out.degraded_rtt, Duration::zero(), minutes(1));
+    m.get("degraded_rtt_p95", out.degraded_rtt_p95, Duration::zero(), minutes(1));
+    m.getRatio("degraded_clear_loss", out.degraded_clear_loss);
+    m.get("degraded_clear_rtt", out.degraded_clear_rtt, Duration::zero(), minutes(1));
     if (const YamlNode* n = m.find("damping")) {
       MapReader d(ctx_, *n, m.pathOf("damping"), kDampingKeys);
       DampingSettings& damping = out.damping;
@@ -411,6 +522,17 @@ class Decoder {
     if (h.down_loss <= 0.0) {
       ctx_.errorAt(keyPath(path, "down_loss"), "must be greater than 0");
     }
+    if (h.degraded_clear_loss > h.degraded_loss) {
+      ctx_.errorAt(keyPath(path, "degraded_clear_loss"),
+                   "degraded_clear_loss (" + formatNumber(h.degraded_clear_loss) +
+                       ") must not be above degraded_loss (" + formatNumber(h.degraded_loss) +
+                       "): a degraded path must be cleaner than the threshold to count as up");
+    }
+    if (h.degraded_clear_rtt > Duration::zero() &&
+        (h.degraded_rtt <= Duration::zero() || h.degraded_clear_rtt > h.degraded_rtt)) {
+      ctx_.errorAt(keyPath(path, "degraded_clear_rtt"),
+                   "needs degraded_rtt and must not be above it");
+    }
     const DampingSettings& d = h.damping;
     std::string dp = keyPath(path, "damping");
     if (d.reuse >= d.suppress) {
@@ -419,9 +541,9 @@ class Decoder {
                                              formatNumber(d.suppress) + ")");
     }
     if (d.max_suppress < d.half_life) {
-      ctx_.errorAt(keyPath(dp, "max_suppress"),
-                   "max_suppress " + formatDuration(d.max_suppress) +
-                       " must be at least the half_life " + formatDuration(d.half_life));
+      ctx_.errorAt(keyPath(dp, "max_suppress"), "max_suppress " + formatDuration(d.max_suppress) +
+                                                    " must be at least the half_life " +
+                                                    formatDuration(d.half_life));
     }
   }
 
@@ -475,8 +597,8 @@ class Decoder {
       m.getEnum("kind", out.kind, kLinkKinds);
     }
     if (m.get("az", out.az) && !isZoneName(out.az)) {
-      ctx_.errorAt(m.pathOf("az"), "expected an availability zone such as ap-southeast-1a, got " +
-                                       quote(out.az));
+      ctx_.errorAt(m.pathOf("az"),
+                   "expected an availability zone such as ap-southeast-1a, got " + quote(out.az));
     }
     m.getInt("priority", out.priority, 0, 65535);
     if (const YamlNode* n = m.require("probe", "every path is probed")) {
@@ -495,7 +617,22 @@ class Decoder {
     return out;
   }
 
-  void pathProbe(const YamlNode& node, const std::string& p, ProbeSettings& out) {
+  void monitor(const YamlNode& node) {
+    MapReader m(ctx_, node, "monitor", kMonitorKeys);
+    if (!m.isMap()) {
+      return;
+    }
+    if (const YamlNode* n = m.find("probe")) {
+      ProbeSettings probe;
+      static_cast<ProbeDefaults&>(probe) = cfg_.probe;
+      pathProbe(*n, m.pathOf("probe"), probe, /*require_pinning=*/false);
+      cfg_.monitor.probe = std::move(probe);
+    }
+    m.get("correlation_window", cfg_.monitor.correlation_window, Duration::zero(), minutes(1));
+  }
+
+  void pathProbe(const YamlNode& node, const std::string& p, ProbeSettings& out,
+                 bool require_pinning = true) {
     MapReader m(ctx_, node, p, kPathProbeKeys);
     if (!m.isMap()) {
       return;
@@ -523,8 +660,7 @@ class Decoder {
               ctx_.markFailed(tp);
               continue;
             }
-            if (std::find(out.targets.begin(), out.targets.end(), *target) !=
-                out.targets.end()) {
+            if (std::find(out.targets.begin(), out.targets.end(), *target) != out.targets.end()) {
               ctx_.error(item.where, ip, "duplicate target " + quote(target->toString()));
               continue;
             }
@@ -540,16 +676,15 @@ class Decoder {
       pin.source.reset();
     }
     if (m.get("interface", pin.interface) && !isInterfaceName(pin.interface)) {
-      ctx_.errorAt(m.pathOf("interface"),
-                   "invalid interface name " + quote(pin.interface) +
-                       " (1 to 15 characters, no '/', ':' or spaces)");
+      ctx_.errorAt(m.pathOf("interface"), "invalid interface name " + quote(pin.interface) +
+                                              " (1 to 15 characters, no '/', ':' or spaces)");
     }
     if (const YamlNode* n = m.find("fwmark")) {
       if (auto mark = readInt(ctx_, *n, m.pathOf("fwmark"), 1, 0xFFFFFFFFLL, true)) {
         pin.fwmark = static_cast<std::uint32_t>(*mark);
       }
     }
-    if (!m.has("source") && !m.has("interface") && !m.has("fwmark")) {
+    if (require_pinning && !m.has("source") && !m.has("interface") && !m.has("fwmark")) {
       ctx_.error(m.where(), p,
                  "the probe is not pinned to its path: set source, interface or fwmark, or its "
                  "packets may leave over another path and report this one healthy");
@@ -567,8 +702,7 @@ class Decoder {
     const AwsField fields[] = {
         {"gateway_id", AwsTargetKind::Gateway, {"vgw", "igw"}, "vgw-078bcc55"},
         {"instance_id", AwsTargetKind::Instance, {"i"}, "i-0e1466e8a5dd4892c"},
-        {"network_interface_id", AwsTargetKind::NetworkInterface, {"eni"},
-         "eni-0a1b2c3d4e5f67890"},
+        {"network_interface_id", AwsTargetKind::NetworkInterface, {"eni"}, "eni-0a1b2c3d4e5f67890"},
         {"transit_gateway_id", AwsTargetKind::TransitGateway, {"tgw"}, "tgw-0a1b2c3d4e5f67890"},
     };
     std::string first_key;
@@ -584,16 +718,16 @@ class Decoder {
         continue;
       }
       if (!first_key.empty()) {
-        ctx_.errorAt(m.pathOf(f->key), "set only one AWS next hop; '" + first_key +
-                                           "' is already set");
+        ctx_.errorAt(m.pathOf(f->key),
+                     "set only one AWS next hop; '" + first_key + "' is already set");
         continue;
       }
       first_key = key;
       bool valid = std::any_of(f->prefixes.begin(), f->prefixes.end(),
                                [&](std::string_view prefix) { return isAwsId(id, prefix); });
       if (!valid) {
-        ctx_.errorAt(m.pathOf(f->key), "expected an id such as " + std::string(f->example) +
-                                           ", got " + quote(id));
+        ctx_.errorAt(m.pathOf(f->key),
+                     "expected an id such as " + std::string(f->example) + ", got " + quote(id));
         ctx_.markFailed(p);
         continue;
       }
@@ -611,8 +745,9 @@ class Decoder {
     }
     bool any = node.isMap() && !node.entries.empty();
     if (m.isMap() && !any) {
-      ctx_.error(node.where, p, "is empty; set an AWS id (gateway_id, instance_id, ...) or "
-                                "via/dev for the linux backend");
+      ctx_.error(node.where, p,
+                 "is empty; set an AWS id (gateway_id, instance_id, ...) or "
+                 "via/dev for the linux backend");
     }
   }
 
@@ -640,11 +775,12 @@ class Decoder {
     }
     if (m.has("instance_id")) {
       if (valid_action && out.action != RecoveryAction::Ec2Restart) {
-        ctx_.errorAt(m.pathOf("instance_id"), "'instance_id' is only used with action: ec2-restart");
-      } else if (m.get("instance_id", out.instance_id) && !isAwsId(out.instance_id, "i")) {
         ctx_.errorAt(m.pathOf("instance_id"),
-                     "expected an instance id such as i-0e1466e8a5dd4892c, got " +
-                         quote(out.instance_id));
+                     "'instance_id' is only used with action: ec2-restart");
+      } else if (m.get("instance_id", out.instance_id) && !isAwsId(out.instance_id, "i")) {
+        ctx_.errorAt(
+            m.pathOf("instance_id"),
+            "expected an instance id such as i-0e1466e8a5dd4892c, got " + quote(out.instance_id));
       }
     }
     if (valid_action && out.action == RecoveryAction::Ec2Restart) {
@@ -675,6 +811,12 @@ class Decoder {
       }
     }
     m.getInt("max_attempts_per_hour", out.max_attempts_per_hour, 1, 60);
+    if (m.has("env_passthrough") && valid_action && out.action != RecoveryAction::Command) {
+      ctx_.errorAt(m.pathOf("env_passthrough"),
+                   "'env_passthrough' is only used with action: command");
+    } else {
+      readPassthrough(ctx_, m, out.env_passthrough);
+    }
     return out;
   }
 
@@ -708,9 +850,10 @@ class Decoder {
     m.getEnum("backend", out.backend, kBackendKinds);
     if (m.has("table")) {
       if (out.backend != BackendKind::Linux) {
-        ctx_.errorAt(m.pathOf("table"), "'table' is only used with backend: linux (this table's "
-                                        "backend is " + std::string(backendKindName(out.backend)) +
-                                        ")");
+        ctx_.errorAt(m.pathOf("table"),
+                     "'table' is only used with backend: linux (this table's "
+                     "backend is " +
+                         std::string(backendKindName(out.backend)) + ")");
       } else if (const YamlNode* n = m.find("table")) {
         if (auto number = readInt(ctx_, *n, m.pathOf("table"), 1, 4294967294LL)) {
           if (*number >= 253 && *number <= 255) {
@@ -723,8 +866,9 @@ class Decoder {
         }
       }
     } else if (out.backend == BackendKind::Linux) {
-      ctx_.error(m.where(), p, "missing required key 'table' (the Linux routing table number, "
-                               "e.g. 101, for backend: linux)");
+      ctx_.error(m.where(), p,
+                 "missing required key 'table' (the Linux routing table number, "
+                 "e.g. 101, for backend: linux)");
     }
     bool has_id = m.get("id", out.id);
     switch (out.backend) {
@@ -758,11 +902,12 @@ class Decoder {
       out.name = out.id;
     }
     if (m.get("az", out.az) && !isZoneName(out.az)) {
-      ctx_.errorAt(m.pathOf("az"), "expected an availability zone such as ap-southeast-1a, got " +
-                                       quote(out.az));
+      ctx_.errorAt(m.pathOf("az"),
+                   "expected an availability zone such as ap-southeast-1a, got " + quote(out.az));
     }
-    if (const YamlNode* n = m.require("destinations", "the on-premises prefixes, e.g. "
-                                                      "[10.10.0.0/16]")) {
+    if (const YamlNode* n = m.require("destinations",
+                                      "the on-premises prefixes, e.g. "
+                                      "[10.10.0.0/16]")) {
       destinations(*n, m.pathOf("destinations"), out.destinations);
     }
     m.getStringList("paths", out.paths, 1);
@@ -843,6 +988,7 @@ class Decoder {
     m.get("az_affinity", out.az_affinity);
     m.get("failback_hold_down", out.failback_hold_down, Duration::zero(), hours(24));
     m.get("fail_static", out.fail_static);
+    m.get("fail_static_settle", out.fail_static_settle, Duration::zero(), minutes(1));
   }
 
   // --- backends and services ------------------------------------------------------------------
@@ -879,9 +1025,9 @@ class Decoder {
           (linux_backend.netns.empty() || linux_backend.netns.size() > 255 ||
            linux_backend.netns.find('/') != std::string::npos || linux_backend.netns == "." ||
            linux_backend.netns == "..")) {
-        ctx_.errorAt("backends.linux.netns",
-                     "invalid network namespace name " + quote(linux_backend.netns) +
-                         " (a name under /run/netns, without '/')");
+        ctx_.errorAt("backends.linux.netns", "invalid network namespace name " +
+                                                 quote(linux_backend.netns) +
+                                                 " (a name under /run/netns, without '/')");
       }
       l.get("drift_check_interval", linux_backend.drift_check_interval, seconds(1), hours(24));
       linuxProtocols(l, linux_backend);
@@ -890,10 +1036,10 @@ class Decoder {
       MapReader e(ctx_, *n, "backends.exec", kExecKeys);
       ExecBackendSettings& exec = cfg_.backends.exec;
       if (e.getStringList("command", exec.command, 1) && exec.command.size() > kMaxArgv) {
-        ctx_.errorAt("backends.exec.command",
-                     "at most " + std::to_string(kMaxArgv) + " arguments");
+        ctx_.errorAt("backends.exec.command", "at most " + std::to_string(kMaxArgv) + " arguments");
       }
       e.get("timeout", exec.timeout, milliseconds(100), hours(1));
+      readPassthrough(ctx_, e, exec.env_passthrough);
     }
   }
 
@@ -984,8 +1130,9 @@ class Decoder {
     std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
     if (authority.find('@') != std::string_view::npos) {
       // Do not quote the URL: it contains credentials.
-      ctx_.errorAt(p, "credentials in the URL are not allowed; use backends.aws.profile or the "
-                      "default credential chain");
+      ctx_.errorAt(p,
+                   "credentials in the URL are not allowed; use backends.aws.profile or the "
+                   "default credential chain");
       return;
     }
     if (authority.empty()) {
@@ -1000,7 +1147,11 @@ class Decoder {
     m.get("jsonl", j.jsonl);
     m.getInt("queue_size", j.queue_size, 64, 10'000'000);
     if (!j.sqlite.empty() && j.sqlite == j.jsonl) {
-      ctx_.errorAt("journal.jsonl", "the JSON lines file and the SQLite database are the same file");
+      ctx_.errorAt("journal.jsonl",
+                   "the JSON lines file and the SQLite database are the same file");
+    }
+    if (m.get("state", j.state) && (j.state == j.sqlite || j.state == j.jsonl)) {
+      ctx_.errorAt("journal.state", "the state file must not be a journal file");
     }
   }
 
@@ -1010,8 +1161,10 @@ class Decoder {
     if (m.get("socket", socket)) {
       // sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
       if (socket.empty() || socket.size() > 107) {
-        ctx_.errorAt("control.socket", "must be 1 to 107 bytes (the limit of a unix socket "
-                                       "path), got " + std::to_string(socket.size()));
+        ctx_.errorAt("control.socket",
+                     "must be 1 to 107 bytes (the limit of a unix socket "
+                     "path), got " +
+                         std::to_string(socket.size()));
       }
     }
   }
@@ -1042,8 +1195,10 @@ class Decoder {
         port = std::stoi(std::string(port_text));
       }
       if (!address || port < 0 || port > 65535) {
-        ctx_.errorAt("api.listen", "expected address:port such as 127.0.0.1:9180 or "
-                                   "[::1]:9180, got " + quote(listen));
+        ctx_.errorAt("api.listen",
+                     "expected address:port such as 127.0.0.1:9180 or "
+                     "[::1]:9180, got " +
+                         quote(listen));
       } else {
         api.address = *address;
         api.port = static_cast<std::uint16_t>(port);
@@ -1051,6 +1206,20 @@ class Decoder {
     }
     if (const YamlNode* n = m.find("auth_token")) {
       api.auth_token = readSecret(ctx_, *n, "api.auth_token");
+    }
+    if (m.getStringList("allowed_hosts", api.allowed_hosts, 1)) {
+      for (const std::string& h : api.allowed_hosts) {
+        if (h.empty() || h.size() > 253 || !std::all_of(h.begin(), h.end(), [](char c) {
+              return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
+            })) {
+          ctx_.errorAt("api.allowed_hosts",
+                       "expected DNS names (letters, digits, '-', '.'), got " + quote(h));
+        }
+      }
+    }
+    m.get("auth_reads", api.auth_reads);
+    if (api.auth_reads && !m.has("auth_token")) {
+      ctx_.errorAt("api.auth_reads", "needs api.auth_token (the token reads must carry)");
     }
     if (const YamlNode* n = m.find("rate_limit")) {
       MapReader r(ctx_, *n, "api.rate_limit", kApiRateKeys);
@@ -1064,8 +1233,8 @@ class Decoder {
       auto smallBurst = [&](const ApiRateLimit& l, const char* which) {
         if (l.per_second > 0 && l.burst < l.per_second) {
           ctx_.warningAt(std::string("api.rate_limit.") + which + "_burst",
-                         std::string(which) + "_burst " + formatNumber(l.burst) +
-                             " is below " + which + "_per_second " + formatNumber(l.per_second) +
+                         std::string(which) + "_burst " + formatNumber(l.burst) + " is below " +
+                             which + "_per_second " + formatNumber(l.per_second) +
                              ": clients get throttled below the configured rate");
         }
       };
@@ -1078,7 +1247,6 @@ class Decoder {
     }
     cfg_.api = api;
   }
-
 
   // --- alerts ---------------------------------------------------------------------------------
 
@@ -1298,8 +1466,8 @@ class Decoder {
       return out;
     }
     if (m.require("name") && m.get("name", out.name) && !isSimpleName(out.name)) {
-      ctx_.errorAt(m.pathOf("name"), "expected 1 to 64 characters of [A-Za-z0-9_.-], got " +
-                                         quote(out.name));
+      ctx_.errorAt(m.pathOf("name"),
+                   "expected 1 to 64 characters of [A-Za-z0-9_.-], got " + quote(out.name));
       out.name.clear();
     }
     if (!m.has("kind")) {
@@ -1315,8 +1483,8 @@ class Decoder {
     const std::string kind_name(alertChannelKindName(k));
     auto only_for = [&](std::string_view key, std::initializer_list<AlertChannelKind> kinds) {
       if (m.has(key) && std::find(kinds.begin(), kinds.end(), k) == kinds.end()) {
-        ctx_.errorAt(m.pathOf(key), "'" + std::string(key) + "' does not apply to a " +
-                                        kind_name + " channel");
+        ctx_.errorAt(m.pathOf(key),
+                     "'" + std::string(key) + "' does not apply to a " + kind_name + " channel");
         return false;
       }
       return m.has(key);
@@ -1327,8 +1495,8 @@ class Decoder {
                          K::Alertmanager})) {
       // A chat robot URL carries its access token; a generic webhook's may (query string).
       const YamlNode* n = m.find("url");
-      bool secret_url = chat || (k == K::Webhook && n->isScalar() &&
-                                 n->value.find('?') != std::string::npos);
+      bool secret_url =
+          chat || (k == K::Webhook && n->isScalar() && n->value.find('?') != std::string::npos);
       out.url = readSecret(ctx_, *n, m.pathOf("url"), secret_url);
       if (k == K::Smtp) {
         checkInlineUrl(out.url, m.pathOf("url"), {"smtp", "smtps"});
@@ -1357,8 +1525,9 @@ class Decoder {
         ctx_.errorAt(m.pathOf("password"), "a password needs a username");
       }
     } else if (!out.username.empty()) {
-      ctx_.errorAt(m.pathOf("username"), "a username needs a password ({env: NAME} or "
-                                         "{file: PATH})");
+      ctx_.errorAt(m.pathOf("username"),
+                   "a username needs a password ({env: NAME} or "
+                   "{file: PATH})");
     }
     if (only_for("html", {K::Smtp})) {
       m.get("html", out.html);
@@ -1404,6 +1573,13 @@ class Decoder {
     if (const YamlNode* n = m.find("templates")) {
       templates(*n, m.pathOf("templates"), out.templates);
     }
+    // A credential sent in clear text; a URL from env/file is checked when the daemon builds
+    // the channel (alert::makeChannel).
+    if (out.url && out.url->source == SecretRef::Source::Inline && !ctx_.failed(m.pathOf("url"))) {
+      if (auto bad = cleartextCredential(out, out.url->value)) {
+        ctx_.errorAt(m.pathOf(bad->key), bad->reason);
+      }
+    }
     return out;
   }
 
@@ -1426,9 +1602,9 @@ class Decoder {
         }
         for (std::size_t j = 0; j < r.channels.size(); ++j) {
           if (out.findChannel(r.channels[j]) == nullptr && !ctx_.failed("alerts.channels")) {
-            ctx_.errorAt(indexPath(m.pathOf("channels"), j),
-                         "no channel named " + quote(r.channels[j]) +
-                             didYouMean(r.channels[j], known));
+            ctx_.errorAt(
+                indexPath(m.pathOf("channels"), j),
+                "no channel named " + quote(r.channels[j]) + didYouMean(r.channels[j], known));
           }
         }
       }
@@ -1449,8 +1625,7 @@ class Decoder {
         for (std::size_t j = 0; j < r.kinds.size(); ++j) {
           if (std::find(known.begin(), known.end(), r.kinds[j]) == known.end()) {
             ctx_.errorAt(indexPath(m.pathOf("kinds"), j),
-                         "unknown event kind " + quote(r.kinds[j]) +
-                             didYouMean(r.kinds[j], known));
+                         "unknown event kind " + quote(r.kinds[j]) + didYouMean(r.kinds[j], known));
           }
         }
       }
@@ -1465,9 +1640,17 @@ class Decoder {
 
 }  // namespace
 
-void decodeConfig(const YamlNode& root, Context& ctx, Config& out) {
-  Decoder(ctx, out).run(root);
-}
+void decodeConfig(const YamlNode& root, Context& ctx, Config& out) { Decoder(ctx, out).run(root); }
+
+}  // namespace pathpilot::config::detail
+
+namespace pathpilot::config {
+
+const std::vector<SchemaSection>& schemaSections() { return detail::kSchema; }
+
+}  // namespace pathpilot::config
+
+namespace pathpilot::config::detail {
 
 const std::unordered_map<std::string_view, std::string_view>& misplacedKeyHints() {
   static const std::unordered_map<std::string_view, std::string_view> hints = {
@@ -1491,6 +1674,9 @@ const std::unordered_map<std::string_view, std::string_view>& misplacedKeyHints(
       {"degraded_loss", "health or paths[].health"},
       {"down_loss", "health or paths[].health"},
       {"degraded_rtt", "health or paths[].health"},
+      {"degraded_rtt_p95", "health or paths[].health"},
+      {"degraded_clear_loss", "health or paths[].health"},
+      {"degraded_clear_rtt", "health or paths[].health"},
       {"damping", "health or paths[].health"},
       {"half_life", "health.damping"},
       {"penalty", "health.damping"},
@@ -1501,6 +1687,8 @@ const std::unordered_map<std::string_view, std::string_view>& misplacedKeyHints(
       {"az_affinity", "policy"},
       {"failback_hold_down", "policy"},
       {"fail_static", "policy"},
+      {"fail_static_settle", "policy"},
+      {"correlation_window", "monitor"},
       {"destinations", "route_tables[]"},
       {"table", "route_tables[]"},
       {"backend", "route_tables[]"},
@@ -1513,6 +1701,7 @@ const std::unordered_map<std::string_view, std::string_view>& misplacedKeyHints(
       {"protocol", "backends.linux"},
       {"adopt_protocols", "backends.linux"},
       {"command", "backends.exec or paths[].recovery"},
+      {"env_passthrough", "backends.exec or paths[].recovery"},
       {"action", "paths[].recovery"},
       {"after", "paths[].recovery"},
       {"backoff", "paths[].recovery"},
@@ -1520,6 +1709,7 @@ const std::unordered_map<std::string_view, std::string_view>& misplacedKeyHints(
       {"sqlite", "journal"},
       {"jsonl", "journal"},
       {"queue_size", "journal"},
+      {"state", "journal"},
       {"socket", "control"},
       {"listen", "api"},
       {"rate_limit", "api"},
@@ -1528,6 +1718,8 @@ const std::unordered_map<std::string_view, std::string_view>& misplacedKeyHints(
       {"account_id", "backends.aws"},
       {"phone_number", "alerts.channels[] (kind sns)"},
       {"auth_token", "api"},
+      {"allowed_hosts", "api"},
+      {"auth_reads", "api"},
       {"aws", "backends"},
       {"linux", "backends"},
       {"exec", "backends"},

@@ -35,6 +35,7 @@ class Validator {
     unusedPaths();
     backends();
     services();
+    passthroughKeepsSecrets();
   }
 
  private:
@@ -46,9 +47,7 @@ class Validator {
     std::string p = indexPath("route_tables", i);
     return rest.empty() ? p : p + "." + std::string(rest);
   }
-  std::string tableLabel(const RouteTableConfig& t) const {
-    return "'" + t.id + "'";
-  }
+  std::string tableLabel(const RouteTableConfig& t) const { return "'" + t.id + "'"; }
 
   // --- paths ----------------------------------------------------------------------------------
 
@@ -61,8 +60,8 @@ class Validator {
       }
       auto [it, inserted] = first.emplace(name, i);
       if (!inserted) {
-        ctx_.errorAt(pathKey(i, "name"), "duplicate path name '" + name + "' (also " +
-                                             pathKey(it->second) + ")");
+        ctx_.errorAt(pathKey(i, "name"),
+                     "duplicate path name '" + name + "' (also " + pathKey(it->second) + ")");
       }
     }
   }
@@ -80,11 +79,11 @@ class Validator {
     const ProbeSettings& probe = p.probe;
     bool own_timing = ctx_.locations.has(pathKey(i, "probe.timeout")) ||
                       ctx_.locations.has(pathKey(i, "probe.interval"));
-    bool timing_valid = !ctx_.failed(pathKey(i, "probe.timeout")) &&
-                        !ctx_.failed(pathKey(i, "probe.interval"));
+    bool timing_valid =
+        !ctx_.failed(pathKey(i, "probe.timeout")) && !ctx_.failed(pathKey(i, "probe.interval"));
     if (own_timing && timing_valid && probe.timeout >= probe.interval) {
       ctx_.errorAt(pathKey(i, ctx_.locations.has(pathKey(i, "probe.timeout")) ? "probe.timeout"
-                                                                               : "probe.interval"),
+                                                                              : "probe.interval"),
                    "timeout " + formatDuration(probe.timeout) +
                        " must be shorter than the interval " + formatDuration(probe.interval) +
                        " (a probe must finish before the next one starts)");
@@ -183,16 +182,15 @@ class Validator {
       if (!t.name.empty() && t.name != t.id) {
         auto [it, inserted] = names.emplace(t.name, i);
         if (!inserted) {
-          ctx_.errorAt(tableKey(i, "name"), "duplicate route table name '" + t.name +
-                                                "' (also " + tableKey(it->second) + ")");
+          ctx_.errorAt(tableKey(i, "name"), "duplicate route table name '" + t.name + "' (also " +
+                                                tableKey(it->second) + ")");
         }
       }
       if (t.backend == BackendKind::Linux && t.linux_table != 0) {
         auto [it, inserted] = numbers.emplace(t.linux_table, i);
         if (!inserted) {
-          ctx_.errorAt(tableKey(i, "table"),
-                       "Linux table " + std::to_string(t.linux_table) + " is also used by " +
-                           tableKey(it->second));
+          ctx_.errorAt(tableKey(i, "table"), "Linux table " + std::to_string(t.linux_table) +
+                                                 " is also used by " + tableKey(it->second));
         }
       }
     }
@@ -204,8 +202,8 @@ class Validator {
     std::vector<std::size_t> out;
     for (std::size_t i = 0; i < c_.paths.size(); ++i) {
       const PathConfig& p = c_.paths[i];
-      bool allowed = t.paths.empty() ||
-                     std::find(t.paths.begin(), t.paths.end(), p.name) != t.paths.end();
+      bool allowed =
+          t.paths.empty() || std::find(t.paths.begin(), t.paths.end(), p.name) != t.paths.end();
       if (allowed && contains(c_.policy.preference, p.kind)) {
         out.push_back(i);
       }
@@ -242,9 +240,8 @@ class Validator {
                                     ": none of its paths has a link kind listed in "
                                     "policy.preference");
     }
-    bool has_vpn = std::any_of(usable.begin(), usable.end(), [&](std::size_t j) {
-      return c_.paths[j].kind == LinkKind::Vpn;
-    });
+    bool has_vpn = std::any_of(usable.begin(), usable.end(),
+                               [&](std::size_t j) { return c_.paths[j].kind == LinkKind::Vpn; });
     if (t.az.empty() && c_.policy.az_affinity && has_vpn) {
       ctx_.errorAt(tableKey(i), "missing 'az': route table " + tableLabel(t) +
                                     " needs the availability zone of its subnets to prefer the "
@@ -289,8 +286,8 @@ class Validator {
             ctx_.errorAt(pathKey(j, "next_hop.via"),
                          "via " + p.next_hop.via->toString() + " is " +
                              familyName(p.next_hop.via->family()) + " but linux table " +
-                             tableLabel(t) + " routes " + familyName(d.family()) +
-                             " destination " + d.toString() + " over path '" + p.name + "'");
+                             tableLabel(t) + " routes " + familyName(d.family()) + " destination " +
+                             d.toString() + " over path '" + p.name + "'");
             break;
           }
         }
@@ -305,18 +302,18 @@ class Validator {
         continue;
       }
       if (!contains(c_.policy.preference, p.kind)) {
-        ctx_.warningAt(pathKey(j, "kind"),
-                       "link kind '" + std::string(linkKindName(p.kind)) +
-                           "' is not in policy.preference, so path '" + p.name +
-                           "' never carries traffic (it is still probed)");
+        ctx_.warningAt(pathKey(j, "kind"), "link kind '" + std::string(linkKindName(p.kind)) +
+                                               "' is not in policy.preference, so path '" + p.name +
+                                               "' never carries traffic (it is still probed)");
         continue;
       }
       bool used = std::any_of(c_.tables.begin(), c_.tables.end(), [&](const RouteTableConfig& t) {
-        return t.paths.empty() || std::find(t.paths.begin(), t.paths.end(), p.name) != t.paths.end();
+        return t.paths.empty() ||
+               std::find(t.paths.begin(), t.paths.end(), p.name) != t.paths.end();
       });
       if (!used && !c_.tables.empty()) {
-        ctx_.warningAt(pathKey(j), "path '" + p.name +
-                                       "' is not used by any route table (it is still probed)");
+        ctx_.warningAt(pathKey(j),
+                       "path '" + p.name + "' is not used by any route table (it is still probed)");
       }
     }
   }
@@ -344,9 +341,9 @@ class Validator {
       }
     }
     if (!needs_aws.empty() && awsRegion().empty()) {
-      ctx_.errorAt(ctx_.locations.has("backends.aws") ? "backends.aws" : "site",
-                   "no AWS region: set site.region or backends.aws.region (needed by " +
-                       needs_aws + ")");
+      ctx_.errorAt(
+          ctx_.locations.has("backends.aws") ? "backends.aws" : "site",
+          "no AWS region: set site.region or backends.aws.region (needed by " + needs_aws + ")");
     }
     if (!c_.site.region.empty() && !c_.backends.aws.region.empty() &&
         c_.site.region != c_.backends.aws.region) {
@@ -364,14 +361,67 @@ class Validator {
   }
 
   void services() {
-    if (c_.api && !c_.api->address.isLoopback() && !c_.api->auth_token) {
-      ctx_.warningAt("api.listen", "the API listens on " + c_.api->address.toString() +
-                                       ", not loopback, without api.auth_token: anyone who can "
-                                       "reach it can drain paths");
+    if (c_.api && !c_.api->address.isLoopback()) {
+      // Writes are refused without a token, so the risk without one is reading, and with one
+      // it is the token itself: the API speaks plain HTTP.
+      if (!c_.api->auth_token) {
+        ctx_.warningAt("api.listen",
+                       "the API listens on " + c_.api->address.toString() +
+                           ", not loopback, without api.auth_token: anyone who can reach it can "
+                           "read status, topology and events (drain/undrain stay refused)");
+      } else {
+        ctx_.warningAt("api.listen",
+                       "the API listens on " + c_.api->address.toString() +
+                           ", not loopback, over plain HTTP: the bearer token crosses the "
+                           "network in clear text; put a TLS reverse proxy in front (docs/"
+                           "config.md#api) or listen on loopback");
+      }
     }
     if (c_.journal.sqlite.empty() && c_.journal.jsonl.empty()) {
-      ctx_.warningAt("journal", "both journal.sqlite and journal.jsonl are empty: events are not "
-                                "kept anywhere");
+      ctx_.warningAt("journal",
+                     "both journal.sqlite and journal.jsonl are empty: events are not "
+                     "kept anywhere");
+    }
+  }
+
+  // A command must never receive the config's secrets: an env_passthrough naming a variable
+  // that a secret is read from ({env: NAME}) is an error at that item.
+  void passthroughKeepsSecrets() {
+    std::map<std::string, std::string> secret_vars;  // variable → the key reading it
+    auto note = [&](const std::optional<SecretRef>& ref, const std::string& key) {
+      if (ref && ref->source == SecretRef::Source::Env) {
+        secret_vars.emplace(ref->value, key);
+      }
+    };
+    if (c_.api) {
+      note(c_.api->auth_token, "api.auth_token");
+    }
+    if (c_.alerts) {
+      for (std::size_t i = 0; i < c_.alerts->channels.size(); ++i) {
+        const AlertChannelConfig& ch = c_.alerts->channels[i];
+        std::string p = indexPath("alerts.channels", i);
+        note(ch.url, p + ".url");
+        note(ch.secret, p + ".secret");
+        note(ch.token, p + ".token");
+        note(ch.password, p + ".password");
+      }
+    }
+    auto check = [&](const std::vector<std::string>& names, const std::string& key) {
+      for (std::size_t i = 0; i < names.size(); ++i) {
+        auto it = secret_vars.find(names[i]);
+        if (it != secret_vars.end()) {
+          ctx_.errorAt(indexPath(key, i), names[i] + " holds the secret of " + it->second +
+                                              " ({env: " + names[i] +
+                                              "}); commands never receive the config's "
+                                              "secrets");
+        }
+      }
+    };
+    check(c_.backends.exec.env_passthrough, "backends.exec.env_passthrough");
+    for (std::size_t i = 0; i < c_.paths.size(); ++i) {
+      if (c_.paths[i].recovery) {
+        check(c_.paths[i].recovery->env_passthrough, pathKey(i, "recovery.env_passthrough"));
+      }
     }
   }
 

@@ -41,6 +41,8 @@ Result<void> ExecRouteTable::apply(const RouteDelta& delta) {
   ProcessSpec spec;
   spec.argv = options_.argv;
   spec.env = options_.env;
+  spec.inherit = options_.inherit;
+  spec.redactor = options_.redactor;
   spec.timeout = options_.timeout;
   spec.kill_grace = options_.kill_grace;
   auto hop = [](const std::optional<NextHop>& h) { return h ? h->toString() : std::string(); };
@@ -85,6 +87,8 @@ Result<std::vector<Route>> ExecRouteTable::list() {
   ProcessSpec spec;
   spec.argv = options_.list_argv;
   spec.env = options_.env;
+  spec.inherit = options_.inherit;
+  spec.redactor = options_.redactor;
   spec.env.emplace_back("PATHPILOT_TABLE", id_);
   spec.timeout = options_.timeout;
   spec.kill_grace = options_.kill_grace;

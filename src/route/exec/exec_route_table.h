@@ -12,6 +12,9 @@
 //   PATHPILOT_PATH           the new path's name, e.g. "vpn-a" ("" for delete)
 //   PATHPILOT_OLD_PATH       the old path's name ("" when unknown)
 //
+// Nothing else of the daemon's environment reaches the hook but PATH, LANG, LANGUAGE, LC_*, TZ
+// and the names in `inherit` (never the AWS keys or {env:} secrets); its stderr is redacted of
+// known secrets and capped before it becomes part of an error.
 // Next hops are written as NextHop::toString prints them: "vgw-078bcc55",
 // "via 169.254.100.1 dev vti0". Exit status 0 means done; anything else, a signal or the
 // timeout (the process group is killed) is an error carrying the command's stderr tail, and
@@ -51,6 +54,11 @@ struct ExecOptions {
   Duration kill_grace = std::chrono::seconds(2);
   // Extra environment for both commands (e.g. credentials of a firewall API; never logged).
   std::vector<std::pair<std::string, std::string>> env;
+  // The daemon's variables passed through besides PATH, LANG, LC_*, TZ (config
+  // `backends.exec.env_passthrough`; see process_runner.h for what a hook never sees).
+  std::vector<std::string> inherit;
+  // Secrets to remove from the commands' stderr and stdout before they reach an error.
+  std::shared_ptr<const Redactor> redactor;
 
   // InvalidArgument for an empty argv or a non-positive timeout.
   [[nodiscard]] Result<void> validate() const;

@@ -71,13 +71,25 @@ Result<std::pair<Fd, Fd>> makePipe() {
   return std::make_pair(std::move(ends[0]), std::move(ends[1]));
 }
 
+// Whether the daemon's variable `name` reaches the command (see the header).
+bool inherited(std::string_view name, const std::vector<std::string>& extra) {
+  if (isCredentialVariable(name)) {
+    return false;
+  }
+  if (name == "PATH" || name == "LANG" || name == "LANGUAGE" || name == "TZ" ||
+      name.rfind("LC_", 0) == 0) {
+    return true;
+  }
+  return std::find(extra.begin(), extra.end(), name) != extra.end();
+}
+
 std::vector<std::string> buildEnvironment(const ProcessSpec& spec) {
   std::map<std::string, std::string> vars;
-  if (!spec.clear_env && environ != nullptr) {
+  if (environ != nullptr) {
     for (char** e = environ; *e != nullptr; ++e) {
       std::string_view entry(*e);
       size_t eq = entry.find('=');
-      if (eq == std::string_view::npos) {
+      if (eq == std::string_view::npos || !inherited(entry.substr(0, eq), spec.inherit)) {
         continue;
       }
       vars.emplace(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
@@ -93,6 +105,10 @@ std::vector<std::string> buildEnvironment(const ProcessSpec& spec) {
   }
   return out;
 }
+
+// Secrets up to this long are still caught when the raw stderr tail cuts through one: the
+// runner keeps this much more than stderr_tail_bytes, redacts, then cuts.
+constexpr size_t kRedactMargin = 8 * 1024;
 
 std::vector<char*> cStrings(std::vector<std::string>& strings) {
   std::vector<char*> out;
@@ -346,7 +362,7 @@ Result<ProcessOutcome> PosixProcessRunner::run(const ProcessSpec& spec,
       ssize_t got = ::read(err_read.get(), buffer, sizeof(buffer));
       if (got > 0) {
         appendTail(outcome.stderr_tail, buffer, static_cast<size_t>(got),
-                   spec.stderr_tail_bytes);
+                   spec.stderr_tail_bytes + kRedactMargin);
       } else if (got == 0 || errno != EINTR) {
         err_read.reset();
       }
@@ -392,7 +408,8 @@ Result<ProcessOutcome> PosixProcessRunner::run(const ProcessSpec& spec,
         appendHead(outcome.stdout_text, buffer, static_cast<size_t>(got), spec.stdout_limit,
                    outcome.stdout_truncated);
       } else {
-        appendTail(outcome.stderr_tail, buffer, static_cast<size_t>(got), spec.stderr_tail_bytes);
+        appendTail(outcome.stderr_tail, buffer, static_cast<size_t>(got),
+                   spec.stderr_tail_bytes + kRedactMargin);
       }
     }
   }
@@ -401,6 +418,11 @@ Result<ProcessOutcome> PosixProcessRunner::run(const ProcessSpec& spec,
   } else if (WIFSIGNALED(status)) {
     outcome.term_signal = WTERMSIG(status);
   }
+  if (spec.redactor) {
+    outcome.stderr_tail = spec.redactor->apply(std::move(outcome.stderr_tail));
+    outcome.stdout_text = spec.redactor->apply(std::move(outcome.stdout_text));
+  }
+  outcome.stderr_tail = capText(outcome.stderr_tail, spec.stderr_tail_bytes);
   outcome.elapsed = SteadyClock::now() - started;
   return outcome;
 }

@@ -3,10 +3,20 @@
 // Purpose: the one way pathpilot runs external programs: route hook commands (ExecRouteTable)
 // and gateway recovery commands (recovery::CommandAction). A run starts the program in its own
 // process group with stdin from /dev/null, no inherited descriptors beyond 0-2, a default
-// signal disposition and mask, the daemon's environment plus the spec's variables. It
-// collects stdout (up to a limit) and the tail of stderr, and waits for the exit. On timeout
-// or cancellation the whole process group is sent SIGTERM, then SIGKILL after a grace period,
-// by PID, so that a hook's own children die too.
+// signal disposition and mask, and an allow-listed environment (below). It collects stdout
+// (up to a limit) and the tail of stderr, and waits for the exit. On timeout or cancellation
+// the whole process group is sent SIGTERM, then SIGKILL after a grace period, by PID, so that
+// a hook's own children die too.
+//
+// Environment: a command never sees the daemon's environment as a whole, which holds AWS keys
+// and the values of the config's {env: NAME} secrets. It gets PATH, LANG, LANGUAGE, LC_* and
+// TZ from the daemon (when set), the names listed in ProcessSpec::inherit (the config's
+// `env_passthrough`), and the spec's own variables (PATHPILOT_*). The AWS credential
+// variables (base/redact.h isCredentialVariable) are never inherited, even when listed.
+//
+// Secrets in output: the stderr tail and stdout are passed through the spec's Redactor (every
+// secret the daemon loaded) before they leave run(), and the stderr tail is capped
+// (capText), so neither events, the API nor alerts can carry a secret a hook printed.
 //
 // Threading: run() BLOCKS until the process has exited (at most timeout + kill_grace plus the
 // time to reap). Call it on a worker thread (route::Executor), never on the engine thread.
@@ -18,12 +28,14 @@
 
 #include <atomic>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "base/error.h"
+#include "base/redact.h"
 #include "base/time.h"
 
 namespace pathpilot::route {
@@ -34,15 +46,18 @@ struct ProcessSpec {
   // Added to (or overriding) the inherited environment. Values are never logged: they may hold
   // secrets.
   std::vector<std::pair<std::string, std::string>> env;
-  // Start from an empty environment instead of the daemon's.
-  bool clear_env = false;
+  // Names of the daemon's variables passed through on top of PATH, LANG, LANGUAGE, LC_*, TZ
+  // (the config's `env_passthrough`). AWS credential variables are dropped even if listed.
+  std::vector<std::string> inherit;
+  // Replaces known secrets in the captured stdout and stderr; null = none known.
+  std::shared_ptr<const Redactor> redactor;
   Duration timeout = std::chrono::seconds(30);
   // Between SIGTERM and SIGKILL of the process group after a timeout or cancel.
   Duration kill_grace = std::chrono::seconds(2);
   // Bytes of stdout kept (the rest is read and dropped); stderr keeps its last
-  // stderr_tail_bytes.
+  // stderr_tail_bytes (after redaction, made printable by capText).
   std::size_t stdout_limit = 64 * 1024;
-  std::size_t stderr_tail_bytes = 2048;
+  std::size_t stderr_tail_bytes = 1024;
 };
 
 struct ProcessOutcome {
@@ -53,7 +68,7 @@ struct ProcessOutcome {
   bool cancelled = false;
   std::string stdout_text;
   bool stdout_truncated = false;
-  std::string stderr_tail;  // last stderr_tail_bytes bytes of stderr
+  std::string stderr_tail;  // last stderr_tail_bytes bytes of stderr, redacted and printable
   Duration elapsed{};
 
   // Exited normally with status 0 (and was neither timed out nor cancelled).

@@ -73,7 +73,7 @@ class Lab:
         sh("ip", "-n", NS_PEER, "addr", "add", "203.0.113.20/24", "dev", "out")
         for ns in (NS_GW, NS_PEER):
             sh("ip", "-n", ns, "link", "set", "out", "up")
-        # Every local traffic selector must hold an address of the gateway (STRONGSWAN.md B).
+        # Every local traffic selector must hold an address of the gateway (lab/README.md, strongSwan note 4).
         sh("ip", "-n", NS_GW, "addr", "add", "10.1.1.254/32", "dev", "lo")
         sh("ip", "-n", NS_PEER, "addr", "add", "10.10.0.1/32", "dev", "lo")
 

@@ -73,7 +73,8 @@ def metric(text, name, **labels):
 
 VOLATILE = {"now", "since", "since_seconds", "engine", "journal", "reuse_in_ms",
             "hold_down_remaining_ms", "penalty", "loss", "samples", "rtt_p50_ms", "rtt_p95_ms",
-            "rtt_p99_ms", "targets", "reason", "consecutive_misses", "answering"}
+            "rtt_p99_ms", "rtt_mean_ms", "targets", "reason", "consecutive_misses", "answering",
+            "clean"}
 
 
 def stable(doc):

@@ -219,7 +219,7 @@ TEST_F(ObsPrometheusTest, RealPrometheusScrapesAndAnswersPromQL) {
     return std::stod(result[0]["value"][1].get<std::string>());
   };
 
-  // First scrape lands ~5-6 s after start (LAB.md).
+  // First scrape lands ~5-6 s after start (lab/README.md).
   ASSERT_TRUE(obs_testing::waitFor(
       [&] { return value(R"(pathpilot_path_state{path="dx",state="up"})") == 1.0; },
       std::chrono::seconds(40)))

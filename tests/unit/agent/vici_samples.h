@@ -1,4 +1,4 @@
-// VICI messages shaped like charon 5.9's list-conn / list-sa events (see STRONGSWAN.md §5).
+// VICI messages shaped like charon 5.9's list-conn / list-sa events (see lab/README.md, strongSwan note 5).
 #pragma once
 
 #include <string>

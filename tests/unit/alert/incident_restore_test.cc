@@ -395,6 +395,48 @@ TEST(IncidentTrackerRestoreTest, RecordRestoreKeepsIdentityAndReminderRhythm) {
   EXPECT_EQ(after.openIncidents(), 0u);
 }
 
+// A daemon down for longer than repeat_interval: the reminder that fell due meanwhile waits
+// for the restarted daemon's first verdicts (restore_confirm), so a path that healed gets its
+// RESOLVED and no "still open" before it; one still down is reminded of then.
+TEST(IncidentTrackerRestoreTest, OverdueReminderWaitsForTheFirstVerdicts) {
+  TrackerOptions o;
+  o.group_window = std::chrono::seconds(10);
+  o.repeat_interval = std::chrono::hours(4);
+  pathpilot::testing::FakeClock clock;
+  IncidentTracker before(o);
+  before.onEvent(event(EventKind::PathDown, clock.wallNow(), "dx"), clock.now());
+  clock.advance(std::chrono::seconds(10));
+  ASSERT_EQ(before.due(clock.now()).size(), 1u);
+  auto rec = before.record("Beijing/path/dx", clock.now(), clock.wallNow());
+  ASSERT_TRUE(rec);
+  clock.advance(std::chrono::hours(6));  // the daemon was down
+  for (bool heals : {true, false}) {
+    SCOPED_TRACE(heals);
+    pathpilot::testing::FakeClock c;  // the restarted process, as far as `clock` came
+    c.advance(clock.now() - c.now());
+    IncidentTracker after(o);
+    after.restore(*rec, c.now(), c.wallNow());
+    EXPECT_EQ(after.nextDeadline(), c.now() + o.restore_confirm);
+    after.remind(c.now(), c.wallNow());
+    EXPECT_TRUE(after.due(c.now()).empty());
+    c.advance(std::chrono::seconds(5));
+    if (heals) {
+      after.onEvent(event(EventKind::PathUp, c.wallNow(), "dx"), c.now());
+      c.advance(o.restore_confirm);
+      after.remind(c.now(), c.wallNow());
+      auto alerts = after.due(c.now());
+      ASSERT_EQ(alerts.size(), 1u);
+      EXPECT_EQ(alerts[0].status, AlertStatus::Resolved);
+    } else {
+      c.advance(o.restore_confirm);
+      after.remind(c.now(), c.wallNow());
+      auto alerts = after.due(c.now());
+      ASSERT_EQ(alerts.size(), 1u);
+      EXPECT_TRUE(alerts[0].reminder);
+    }
+  }
+}
+
 // Schema: a version 1 file (outbox only, as written before incidents were kept) is migrated in
 // place with its rows; a file of a newer schema is refused with a message naming the file.
 TEST(OutboxSchemaTest, MigratesVersionOneAndRefusesNewer) {

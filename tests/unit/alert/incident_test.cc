@@ -105,6 +105,87 @@ TEST_F(IncidentTrackerTest, ReminderAfterRepeatInterval) {
   EXPECT_TRUE(alerts[0].update);
 }
 
+// A path that stays down is re-announced every repeat_interval by the owner's timer
+// (remind() at nextDeadline()), with no new event, until it resolves.
+TEST_F(IncidentTrackerTest, OpenIncidentIsRemindedEveryRepeatIntervalWithoutNewEvents) {
+  const MonoTime opened = clock.now();
+  feed(event(EventKind::PathDown, clock.wallNow(), "dx"));
+  feed(event(EventKind::RouteChanged, clock.wallNow(), "vpn-a", "rtb-1", "dx", "vpn-a"));
+  clock.advance(std::chrono::seconds(30));
+  ASSERT_EQ(tracker.due(clock.now()).size(), 1u);
+  ASSERT_EQ(tracker.nextDeadline(), opened + std::chrono::hours(4));
+  clock.advance(std::chrono::hours(4) - std::chrono::seconds(31));
+  tracker.remind(clock.now(), clock.wallNow());
+  EXPECT_TRUE(tracker.due(clock.now()).empty());
+  for (int n = 1; n <= 2; ++n) {
+    SCOPED_TRACE(n);
+    clock.advance(opened + std::chrono::hours(4 * n) - clock.now());
+    tracker.remind(clock.now(), clock.wallNow());
+    auto alerts = tracker.due(clock.now());
+    ASSERT_EQ(alerts.size(), 1u);
+    const Alert& a = alerts[0];
+    EXPECT_EQ(a.fingerprint, "Beijing/path/dx");
+    EXPECT_EQ(a.status, AlertStatus::Firing);
+    EXPECT_TRUE(a.update);
+    EXPECT_TRUE(a.reminder);
+    EXPECT_EQ(a.opening.kind, EventKind::PathDown);
+    EXPECT_EQ(a.started, clock.wallNow() - std::chrono::hours(4 * n));
+    EXPECT_EQ(a.time, clock.wallNow());
+    EXPECT_EQ(summarize(a), "dx down (still open after " + std::to_string(4 * n) + "h)");
+    EXPECT_EQ(tracker.nextDeadline(), clock.now() + std::chrono::hours(4));
+    // Reminding again at once sends nothing.
+    tracker.remind(clock.now(), clock.wallNow());
+    EXPECT_TRUE(tracker.due(clock.now()).empty());
+  }
+  clock.advance(std::chrono::hours(1));
+  feed(event(EventKind::PathUp, clock.wallNow(), "dx"));
+  clock.advance(std::chrono::seconds(30));
+  auto resolved = tracker.due(clock.now());
+  ASSERT_EQ(resolved.size(), 1u);
+  EXPECT_EQ(resolved[0].status, AlertStatus::Resolved);
+  EXPECT_EQ(tracker.nextDeadline(), std::nullopt);
+  clock.advance(std::chrono::hours(8));
+  tracker.remind(clock.now(), clock.wallNow());
+  EXPECT_TRUE(tracker.due(clock.now()).empty());
+}
+
+// A reminder waits for its incident's FIRING: with repeat_interval shorter than the group
+// window the next deadline is the FIRING's, never one already past (the grouping thread
+// would spin on it).
+TEST_F(IncidentTrackerTest, ReminderNeverComesBeforeTheFiring) {
+  IncidentTracker t(TrackerOptions{std::chrono::seconds(30), std::chrono::seconds(10)});
+  const MonoTime opened = clock.now();
+  t.onEvent(event(EventKind::PathDown, clock.wallNow(), "dx"), clock.now());
+  EXPECT_EQ(t.nextDeadline(), opened + std::chrono::seconds(30));
+  clock.advance(std::chrono::seconds(20));
+  t.remind(clock.now(), clock.wallNow());
+  EXPECT_TRUE(t.due(clock.now()).empty());
+  EXPECT_EQ(t.nextDeadline(), opened + std::chrono::seconds(30));
+  clock.advance(std::chrono::seconds(10));
+  t.remind(clock.now(), clock.wallNow());
+  auto alerts = t.due(clock.now());
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_FALSE(alerts[0].update);            // the FIRING itself, not a reminder
+  EXPECT_LE(t.nextDeadline(), clock.now());  // 10 s after it was opened: remind now
+  t.remind(clock.now(), clock.wallNow());
+  alerts = t.due(clock.now());
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_TRUE(alerts[0].reminder);
+  EXPECT_EQ(t.nextDeadline(), clock.now() + std::chrono::seconds(10));
+}
+
+// repeat_interval 0: an open incident is never announced again.
+TEST_F(IncidentTrackerTest, ZeroRepeatIntervalNeverReminds) {
+  IncidentTracker t(TrackerOptions{std::chrono::seconds(30), Duration::zero()});
+  t.onEvent(event(EventKind::PathDown, clock.wallNow(), "dx"), clock.now());
+  clock.advance(std::chrono::seconds(30));
+  ASSERT_EQ(t.due(clock.now()).size(), 1u);
+  EXPECT_EQ(t.nextDeadline(), std::nullopt);
+  clock.advance(std::chrono::hours(24 * 30));
+  t.remind(clock.now(), clock.wallNow());
+  EXPECT_TRUE(t.due(clock.now()).empty());
+}
+
 TEST_F(IncidentTrackerTest, FailStaticResolvesWhenLastTableClears) {
   feed(event(EventKind::FailStatic, clock.wallNow(), "", "rtb-1"));
   feed(event(EventKind::FailStatic, clock.wallNow(), "", "rtb-2"));

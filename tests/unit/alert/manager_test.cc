@@ -4,10 +4,16 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
+#include <fcntl.h>
+
+#include <sys/stat.h>
 #include <unistd.h>
+#include <filesystem>
+#include <fstream>
+#include <future>
 
 #include "alert_test_util.h"
+#include "config/loader.h"
 #include "fakes/fake_clock.h"
 
 namespace pathpilot::alert {
@@ -122,6 +128,63 @@ TEST_F(AlertManagerTest, OutageThenRecoveryDeliversEverythingOnceInOrder) {
   EXPECT_EQ(got[2].path, "vpn-b");
   EXPECT_EQ(manager_->outboxDepth(), 0u);
   EXPECT_EQ(manager_->stats().channels[0].sent, 3u);
+}
+
+// alerts.repeat_interval from YAML to behaviour: a path that stays down is announced again
+// every repeat_interval by the manager's own timer (pump() here, the grouping thread's wait in
+// the daemon), with no new event, and the reminders stop with the RESOLVED.
+TEST_F(AlertManagerTest, RepeatIntervalRemindsOfAPathThatStaysDown) {
+  auto loaded = config::loadString(R"(
+site: {name: Beijing}
+paths:
+  - {name: dx, kind: dx, probe: {targets: [10.10.3.100], source: 10.0.1.10},
+     next_hop: {via: 10.0.1.1}}
+route_tables:
+  - {id: "101", backend: linux, table: 101, destinations: [10.10.0.0/16]}
+journal: {sqlite: "", jsonl: ""}
+alerts:
+  group_window: 10s
+  repeat_interval: 1h
+  channels: [{name: chat, kind: webhook, url: "http://127.0.0.1:9/hook"}]
+)",
+                                   "repeat.yaml");
+  ASSERT_TRUE(loaded) << loaded.error().message();
+  ASSERT_TRUE(loaded->alerts);
+  settings_ = *loaded->alerts;
+  settings_.outbox = (dir_ / "alerts.db").string();
+  FakeChannel& ch = open();
+  const WallTime opened = clock_.wallNow();
+  manager_->submit(event(EventKind::PathDown, clock_.wallNow(), "dx"));
+  manager_->pump();
+  clock_.advance(std::chrono::seconds(10));
+  manager_->pump();
+  ASSERT_EQ(ch.delivered().size(), 1u);
+  EXPECT_EQ(ch.delivered()[0].status, AlertStatus::Firing);
+  clock_.advance(std::chrono::minutes(59));
+  manager_->pump();
+  EXPECT_EQ(ch.delivered().size(), 1u);
+  for (int hours = 1; hours <= 2; ++hours) {
+    clock_.advance(opened + std::chrono::hours(hours) - clock_.wallNow());
+    manager_->pump();
+    ASSERT_EQ(ch.delivered().size(), 1u + static_cast<std::size_t>(hours));
+    const Notification& n = ch.delivered().back();
+    EXPECT_EQ(n.status, AlertStatus::Firing);
+    EXPECT_EQ(n.fingerprint, "Beijing/path/dx");
+    EXPECT_EQ(n.starts_at, opened);
+    EXPECT_NE(n.title.find("dx down (still open after " + std::to_string(hours) + "h)"),
+              std::string::npos)
+        << n.title;
+  }
+  manager_->submit(event(EventKind::PathUp, clock_.wallNow(), "dx"));
+  manager_->pump();
+  clock_.advance(std::chrono::seconds(10));
+  manager_->pump();
+  ASSERT_EQ(ch.delivered().size(), 4u);
+  EXPECT_EQ(ch.delivered().back().status, AlertStatus::Resolved);
+  clock_.advance(std::chrono::hours(5));
+  manager_->pump();
+  EXPECT_EQ(ch.delivered().size(), 4u);
+  EXPECT_EQ(manager_->openIncidents(), 0u);
 }
 
 TEST_F(AlertManagerTest, BackoffDoublesAndHonoursRetryAfter) {
@@ -363,6 +426,92 @@ TEST_F(AlertManagerTest, AlertReloadPreparesThenAppliesEachCase) {
   EXPECT_EQ(manager_, nullptr);
 }
 
+// A secret file that turned into a FIFO after `pathpilot check` (or a group-readable one)
+// rejects the reload at once: the channel is never built, and nothing blocks waiting for a
+// writer. The call is guarded: if it hangs, the FIFO gets a writer and the test fails.
+TEST_F(AlertManagerTest, ReloadWithAFifoOrGroupReadableSecretFileFailsWithoutBlocking) {
+  open();
+  auto no_env = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
+  std::string fifo = (dir_ / "token.fifo").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  config::Config next;
+  next.site.name = "Beijing";
+  next.alerts = settings_;
+  config::AlertChannelConfig& c = next.alerts->channels[0];
+  c.kind = config::AlertChannelKind::Webhook;
+  c.url = config::SecretRef{config::SecretRef::Source::Inline, "http://127.0.0.1:9/hook"};
+  c.token = config::SecretRef{config::SecretRef::Source::File, fifo};
+  auto future = std::async(std::launch::async, [&] {
+    return AlertReload::prepare(next, manager_.get(), clock_, nullptr, no_env);
+  });
+  if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    ADD_FAILURE() << "the reload blocked on the FIFO";
+    int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    ::close(fd);
+  }
+  auto bad = future.get();
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("alerts channel chat"), std::string::npos);
+  EXPECT_NE(bad.error().message().find("secret file:" + fifo + " is a FIFO, not a regular file"),
+            std::string::npos)
+      << bad.error().message();
+
+  std::string readable = (dir_ / "token").string();
+  std::ofstream(readable) << "hook-bearer-token-77\n";
+  ::chmod(readable.c_str(), 0640);
+  c.token = config::SecretRef{config::SecretRef::Source::File, readable};
+  auto group = AlertReload::prepare(next, manager_.get(), clock_, nullptr, no_env);
+  ASSERT_FALSE(group);
+  EXPECT_EQ(group.error().code(), ErrorCode::PermissionDenied);
+  EXPECT_NE(group.error().message().find("run chmod 600 " + readable), std::string::npos);
+  EXPECT_EQ(group.error().message().find("hook-bearer-token-77"), std::string::npos);
+  ::chmod(readable.c_str(), 0600);
+  EXPECT_TRUE(AlertReload::prepare(next, manager_.get(), clock_, nullptr, no_env));
+}
+
+// A bearer token over http:// to another host, when the URL comes from env or file (the config
+// check cannot see it): refused when the channel is built.
+TEST(MakeChannelTest, CleartextCredentialFromAnEnvUrlIsRefused) {
+  pathpilot::testing::FakeClock clock;
+  config::AlertChannelConfig c;
+  c.name = "am";
+  c.kind = config::AlertChannelKind::Alertmanager;
+  c.url = config::SecretRef{config::SecretRef::Source::Env, "PP_AM_URL"};
+  c.token = config::SecretRef{config::SecretRef::Source::Inline, "am-bearer-token-99"};
+  auto env = [](std::string_view name) -> std::optional<std::string> {
+    if (name == "PP_AM_URL") {
+      return std::string("http://am.corp.example:9093");
+    }
+    return std::nullopt;
+  };
+  auto ch = makeChannel(c, clock, env);
+  ASSERT_FALSE(ch);
+  EXPECT_NE(ch.error().message().find("alerts channel am: token: the bearer token would cross "
+                                      "the network in clear text (http:// to am.corp.example)"),
+            std::string::npos)
+      << ch.error().message();
+  config::AlertChannelConfig mail;
+  mail.name = "mail";
+  mail.kind = config::AlertChannelKind::Smtp;
+  mail.url = config::SecretRef{config::SecretRef::Source::Env, "PP_SMTP_URL"};
+  mail.username = "pathpilot";
+  mail.password = config::SecretRef{config::SecretRef::Source::Inline, "smtp-Passw0rd"};
+  mail.from = "pathpilot@example.com";
+  mail.to = {"noc@example.com"};
+  auto smtp_env = [](std::string_view name) -> std::optional<std::string> {
+    if (name == "PP_SMTP_URL") {
+      return std::string("smtp://127.0.0.1:2525");
+    }
+    return std::nullopt;
+  };
+  auto m = makeChannel(mail, clock, smtp_env);
+  ASSERT_FALSE(m);
+  EXPECT_NE(m.error().message().find("password: the SMTP password would be sent without TLS"),
+            std::string::npos);
+  mail.starttls = true;
+  EXPECT_TRUE(makeChannel(mail, clock, smtp_env));
+}
+
 TEST(OutboxTest, HeadIsOldestPendingPerChannel) {
   auto box = Outbox::open(":memory:");
   ASSERT_TRUE(box);
@@ -395,6 +544,32 @@ TEST(OutboxTest, HeadIsOldestPendingPerChannel) {
   auto pruned = (*box)->prune(t + std::chrono::seconds(1));
   ASSERT_TRUE(pruned);
   EXPECT_EQ(*pruned, 2);
+}
+
+// The outbox holds every alert text: it and its -wal/-shm files are 0600 whatever the umask
+// (SQLite alone would create them 0644 whatever the umask).
+TEST(OutboxTest, FilesAreExactly0600WhateverTheUmask) {
+  for (mode_t mask : {mode_t{0}, mode_t{077}}) {
+    std::string dir = ::testing::TempDir() + "pp_outbox_mode_" + std::to_string(::getpid()) + "_" +
+                      std::to_string(mask);
+    std::filesystem::create_directories(dir);
+    std::string path = dir + "/alerts.db";
+    mode_t before = ::umask(mask);
+    auto box = Outbox::open(path);
+    ASSERT_TRUE(box) << box.error().toString();
+    Notification n;
+    n.channel = "x";
+    n.title = "t";
+    ASSERT_TRUE((*box)->enqueue(n, WallTime{std::chrono::hours(500000)}));
+    ::umask(before);
+    for (const std::string& f : {path, path + "-wal", path + "-shm"}) {
+      struct stat st {};
+      ASSERT_EQ(::stat(f.c_str(), &st), 0) << f;
+      EXPECT_EQ(st.st_mode & 07777, 0600u) << f << " umask " << std::oct << mask;
+    }
+    box->reset();
+    std::filesystem::remove_all(dir);
+  }
 }
 
 TEST(OutboxTest, UnwritableLocationIsAClearError) {

@@ -1,9 +1,12 @@
 #include "api/auth.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
+#include <future>
 
 #include <gtest/gtest.h>
 
@@ -48,6 +51,24 @@ TEST(AuthTest, GroupOrOtherReadableTokenFileIsRefusedWithTheFix) {
     // The secret never appears in the error.
     EXPECT_EQ(token.error().message().find(kToken), std::string::npos);
   }
+}
+
+// A FIFO as token file is refused at once: opened without blocking, checked before reading.
+// Guarded: if the read blocked waiting for a writer, the test gives the FIFO one and fails.
+TEST(AuthTest, FifoTokenFileIsRefusedWithoutBlocking) {
+  testing::TempDir dir;
+  std::string fifo = dir.file("token.fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto future = std::async(std::launch::async, [&] { return loadTokenFile(fifo); });
+  if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    ADD_FAILURE() << "loadTokenFile blocked on a FIFO";
+    int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    ::close(fd);
+  }
+  auto token = future.get();
+  ASSERT_FALSE(token);
+  EXPECT_EQ(token.error().code(), ErrorCode::InvalidArgument);
+  EXPECT_EQ(token.error().message(), "token file " + fifo + " is a FIFO, not a regular file");
 }
 
 TEST(AuthTest, MissingDirectoryEmptyShortAndBinaryTokensAreRefused) {

@@ -197,14 +197,13 @@ TEST_F(ApiServerTest, BadEventParametersAreNamed) {
     const char* query;
     const char* mentions;
   };
-  for (const Case& c : {Case{"link=fiber", "\"link\""}, Case{"kind=path_sideways", "\"kind\""},
-                        Case{"since=yesterday", "\"since\""}, Case{"limit=0", "\"limit\""},
-                        Case{"limit=100000", "\"limit\""}, Case{"limit=-1", "\"limit\""},
-                        Case{"limit=5x", "\"limit\""}, Case{"after_seq=x", "\"after_seq\""},
-                        Case{"severity=panic", "\"severity\""},
-                        Case{"sitee=x", "unknown parameter \"sitee\""},
-                        Case{"site=a&site=b", "more than once"},
-                        Case{"since=1h&until=2h", "later than"}}) {
+  for (const Case& c :
+       {Case{"link=fiber", "\"link\""}, Case{"kind=path_sideways", "\"kind\""},
+        Case{"since=yesterday", "\"since\""}, Case{"limit=0", "\"limit\""},
+        Case{"limit=100000", "\"limit\""}, Case{"limit=-1", "\"limit\""},
+        Case{"limit=5x", "\"limit\""}, Case{"after_seq=x", "\"after_seq\""},
+        Case{"severity=panic", "\"severity\""}, Case{"sitee=x", "unknown parameter \"sitee\""},
+        Case{"site=a&site=b", "more than once"}, Case{"since=1h&until=2h", "later than"}}) {
     auto r = client_->Get((std::string("/api/v1/events?") + c.query).c_str());
     ASSERT_TRUE(r) << c.query;
     EXPECT_EQ(r->status, 400) << c.query;
@@ -241,6 +240,61 @@ TEST_F(ApiServerTest, DrainNeedsTheBearerToken) {
                     "application/json");
   ASSERT_EQ(r->status, 200) << r->body;
   EXPECT_EQ(calls_, (std::vector<std::string>{"drain dx", "undrain vpn-a"}));
+}
+
+// DNS rebinding: a web page at evil.example whose name now resolves to 127.0.0.1 makes the
+// operator's browser send "Host: evil.example:9180". Such requests are refused before anything
+// is read; IP literals, localhost and the configured names are served.
+TEST_F(ApiServerTest, ForeignHostHeadersAreRefused) {
+  options_.allowed_hosts = {"monitor-1.dc.example"};
+  start();
+  auto r = client_->Get("/api/v1/status", httplib::Headers{{"Host", "evil.example:9180"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 421);
+  EXPECT_NE(errorOf(r)["error"].get<std::string>().find("api.allowed_hosts"), std::string::npos);
+  r = client_->Post("/api/v1/paths/dx/drain",
+                    httplib::Headers{{"Host", "evil.example"},
+                                     {"Authorization", std::string("Bearer ") + kToken}},
+                    "", "");
+  EXPECT_EQ(r->status, 421);
+  EXPECT_TRUE(calls_.empty());
+  for (const char* host :
+       {"127.0.0.1:9180", "localhost", "[::1]:9180", "MONITOR-1.dc.example", "10.1.0.10"}) {
+    r = client_->Get("/api/v1/status", httplib::Headers{{"Host", host}});
+    ASSERT_TRUE(r) << host;
+    EXPECT_EQ(r->status, 200) << host;
+  }
+  EXPECT_NE(server_->renderMetrics(nullptr).find("pathpilot_api_rejected_total{reason=\"host\"} 2"),
+            std::string::npos);
+}
+
+// api.auth_reads: status, events and metrics need the token too.
+TEST_F(ApiServerTest, ReadsCanRequireTheToken) {
+  options_.auth_reads = true;
+  start();
+  auto r = client_->Get("/api/v1/status");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  r = client_->Get("/metrics", bearer("wrong-token-wrong-token"));
+  EXPECT_EQ(r->status, 403);
+  r = client_->Get("/api/v1/status", bearer());
+  EXPECT_EQ(r->status, 200);
+}
+
+// A drain path is parsed by hand, not by a regex run on an attacker's 8 KiB path.
+TEST_F(ApiServerTest, ControlPathsAreParsedStrictly) {
+  start();
+  for (const char* path : {"/api/v1/paths//drain", "/api/v1/paths/dx/drainx",
+                           "/api/v1/paths/dx/drain/x", "/api/v1/paths/dx"}) {
+    auto r = client_->Post(path, bearer(), "", "");
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 404) << path;
+  }
+  std::string huge = "/api/v1/paths/" + std::string(6000, 'a') + "/drain";
+  auto r = client_->Post(huge, bearer(), "", "");
+  ASSERT_TRUE(r);
+  EXPECT_NE(r->status, 200);
+  EXPECT_TRUE(calls_.empty());
 }
 
 TEST_F(ApiServerTest, WritesDisabledWithoutToken) {
@@ -283,7 +337,8 @@ TEST_F(ApiServerTest, PostWithoutContentLengthHasAnEmptyBody) {
   start();
   RawClient c(server_->port());
   // What `curl -X POST` sends: no Content-Length, no body, keep-alive.
-  c.send(std::string("POST /api/v1/paths/dx/drain HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ") +
+  c.send(std::string(
+             "POST /api/v1/paths/dx/drain HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ") +
          kToken + "\r\n\r\n");
   auto response = c.readResponse(3000);
   EXPECT_FALSE(c.timedOut());
@@ -297,9 +352,10 @@ TEST_F(ApiServerTest, ChunkedBodyIsRead) {
   std::string body = R"({"comment":"chunked"})";
   char size[16];
   std::snprintf(size, sizeof size, "%zx", body.size());
-  c.send(std::string("POST /api/v1/paths/dx/undrain HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ") +
-         kToken + "\r\nTransfer-Encoding: chunked\r\n\r\n" + size + "\r\n" + body +
-         "\r\n0\r\n\r\n");
+  c.send(
+      std::string(
+          "POST /api/v1/paths/dx/undrain HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ") +
+      kToken + "\r\nTransfer-Encoding: chunked\r\n\r\n" + size + "\r\n" + body + "\r\n0\r\n\r\n");
   auto response = c.readResponse(3000);
   EXPECT_EQ(statusOf(response), 200) << response;
   EXPECT_EQ(calls_, (std::vector<std::string>{"undrain dx"}));
@@ -323,13 +379,13 @@ TEST_F(ApiServerTest, UnknownEndpointsAndWrongMethods) {
 
 TEST_F(ApiServerTest, DotSegmentsAndEncodedTraversalAreRejected) {
   start();
-  for (const char* target :
-       {"/../../etc/passwd", "/api/v1/../status", "/%2e%2e/%2e%2e/etc/passwd",
-        "/api/v1/paths/%2E%2E/drain", "/app.js%00.html", "/a\\..\\b", "/./metrics",
-        "/api/v1/paths/..%2f..%2fetc/drain"}) {
+  for (const char* target : {"/../../etc/passwd", "/api/v1/../status", "/%2e%2e/%2e%2e/etc/passwd",
+                             "/api/v1/paths/%2E%2E/drain", "/app.js%00.html", "/a\\..\\b",
+                             "/./metrics", "/api/v1/paths/..%2f..%2fetc/drain"}) {
     RawClient c(server_->port());
     ASSERT_TRUE(c.connected());
-    c.send(std::string("GET ") + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    c.send(std::string("GET ") + target +
+           " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
     auto response = c.readAll();
     EXPECT_EQ(statusOf(response), 400) << target << "\n" << response;
     EXPECT_NE(bodyOf(response).find("\"code\":\"bad_request\""), std::string::npos) << target;
@@ -348,12 +404,13 @@ TEST_F(ApiServerTest, MalformedRequestLineGetsJson400) {
 TEST_F(ApiServerTest, OversizedHeadersAndUriAreRefused) {
   start();
   RawClient c(server_->port());
-  c.send("GET /api/v1/status?" + std::string(10000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  c.send("GET /api/v1/status?" + std::string(10000, 'a') + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   auto response = c.readAll();
   int status = statusOf(response);
   EXPECT_TRUE(status == 414 || status == 400) << response.substr(0, 200);
   RawClient d(server_->port());
-  d.send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(10000, 'b') + "\r\n\r\n");
+  d.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + std::string(10000, 'b') +
+         "\r\n\r\n");
   response = d.readAll();
   EXPECT_EQ(statusOf(response), 400) << response.substr(0, 200);
 }
@@ -363,7 +420,7 @@ TEST_F(ApiServerTest, StalledRequestGets408AndIsClosed) {
   start();
   RawClient c(server_->port());
   // Request line and one header, then nothing: the classic slowloris start.
-  c.send("GET /api/v1/status HTTP/1.1\r\nHost: x\r\n");
+  c.send("GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n");
   auto t0 = std::chrono::steady_clock::now();
   auto response = c.readAll(5000);
   auto waited = std::chrono::steady_clock::now() - t0;
@@ -379,7 +436,8 @@ TEST_F(ApiServerTest, StalledBodyGets408) {
   options_.request_timeout = std::chrono::milliseconds(300);
   start();
   RawClient c(server_->port());
-  c.send(std::string("POST /api/v1/paths/dx/drain HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ") +
+  c.send(std::string(
+             "POST /api/v1/paths/dx/drain HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ") +
          kToken + "\r\nContent-Length: 100\r\n\r\n{\"comm");
   auto response = c.readAll(5000);
   EXPECT_EQ(statusOf(response), 408) << response;
@@ -389,7 +447,9 @@ TEST_F(ApiServerTest, StalledBodyGets408) {
 TEST_F(ApiServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   start();
   RawClient c(server_->port());
-  c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /api/v1/status HTTP/1.1\r\nHost: x\r\n\r\n");
+  c.send(
+      "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /api/v1/status HTTP/1.1\r\nHost: "
+      "127.0.0.1\r\n\r\n");
   auto first = c.readResponse();
   EXPECT_EQ(statusOf(first), 200) << first;
   auto rest = first.substr(first.find("\r\n\r\n") + 4);
@@ -403,8 +463,9 @@ TEST_F(ApiServerTest, RejectedPostWithBodyClosesTheConnection) {
   RawClient c(server_->port());
   // Unauthenticated POST with a body: 401 without reading it, then the server must close
   // rather than parse the body as a next request.
-  c.send("POST /api/v1/paths/dx/drain HTTP/1.1\r\nHost: x\r\nContent-Length: 18\r\n\r\n"
-         "GET /x HTTP/1.1\r\n\r\n");
+  c.send(
+      "POST /api/v1/paths/dx/drain HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 18\r\n\r\n"
+      "GET /x HTTP/1.1\r\n\r\n");
   auto response = c.readAll();
   EXPECT_EQ(statusOf(response), 401);
   EXPECT_EQ(response.find("HTTP/1.1", 10), std::string::npos) << response;
@@ -436,10 +497,10 @@ TEST_F(ApiServerTest, PerClientConnectionLimit) {
   options_.threads = 2;
   start();
   RawClient first(server_->port());
-  first.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  first.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   ASSERT_EQ(statusOf(first.readResponse()), 200);  // now held open by keep-alive
   RawClient second(server_->port());
-  second.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  second.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   auto response = second.readAll();
   EXPECT_EQ(statusOf(response), 503) << response;
   EXPECT_NE(bodyOf(response).find("saturated"), std::string::npos);
@@ -450,10 +511,10 @@ TEST_F(ApiServerTest, SaturatedServerSheds503WithoutReading) {
   options_.max_queued = 1;
   start();
   RawClient busy(server_->port());
-  busy.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  busy.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   ASSERT_EQ(statusOf(busy.readResponse()), 200);  // the only worker now waits on keep-alive
-  RawClient queued(server_->port());               // waits in the queue
-  RawClient shed(server_->port());                 // beyond the queue: 503 at once
+  RawClient queued(server_->port());              // waits in the queue
+  RawClient shed(server_->port());                // beyond the queue: 503 at once
   auto response = shed.readAll(3000);
   EXPECT_EQ(statusOf(response), 503) << response;
 }
@@ -504,7 +565,7 @@ TEST_F(ApiServerTest, ListensOnIpv6Loopback) {
 TEST_F(ApiServerTest, StopIsPromptWithIdleKeepAliveConnections) {
   start();
   RawClient idle(server_->port());
-  idle.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  idle.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   ASSERT_EQ(statusOf(idle.readResponse()), 200);
   auto t0 = std::chrono::steady_clock::now();
   server_->stop();

@@ -116,6 +116,44 @@ TEST_F(Ec2RouteTableTest, ListReportsTargetsAsOpaqueNextHops) {
   EXPECT_NE(http_.requests()[0].body.find("Filter.1.Value.1=rtb-468f5222"), std::string::npos);
 }
 
+// DescribeRouteTables lists a propagated route (the VGW's BGP routes) beside a static route of
+// the same prefix. Only static routes are ours to program; the propagated ones are left out,
+// whatever their order, and a prefix that only a propagated route covers reads as no route.
+TEST_F(Ec2RouteTableTest, ListLeavesPropagatedRoutesOut) {
+  http_.on("POST", "DescribeRouteTables",
+           FakeHttpClient::response(
+               200,
+               "<DescribeRouteTablesResponse><routeTableSet><item><routeTableId>rtb-468f5222"
+               "</routeTableId><routeSet>"
+               "<item><destinationCidrBlock>172.31.0.0/16</destinationCidrBlock><gatewayId>local"
+               "</gatewayId><state>active</state><origin>CreateRouteTable</origin></item>"
+               "<item><destinationCidrBlock>10.10.0.0/16</destinationCidrBlock><gatewayId>"
+               "vgw-078bcc55</gatewayId><state>active</state>"
+               "<origin>EnableVgwRoutePropagation</origin></item>"
+               "<item><destinationCidrBlock>10.10.0.0/16</destinationCidrBlock><instanceId>"
+               "i-0e1466e8a5dd4892c</instanceId><state>active</state><origin>CreateRoute"
+               "</origin></item>"
+               "<item><destinationCidrBlock>10.20.0.0/16</destinationCidrBlock><gatewayId>"
+               "vgw-078bcc55</gatewayId><state>active</state>"
+               "<origin>EnableVgwRoutePropagation</origin></item>"
+               "</routeSet></item></routeTableSet></DescribeRouteTablesResponse>"));
+  auto routes = table_->list();
+  ASSERT_TRUE(routes) << routes.error().message();
+  ASSERT_EQ(routes->size(), 2u);
+  EXPECT_EQ((*routes)[0].toString(), "172.31.0.0/16 local table rtb-468f5222");
+  EXPECT_EQ((*routes)[1].destination, *IpPrefix::parse("10.10.0.0/16"));
+  EXPECT_EQ((*routes)[1].next_hop, NextHop::opaque("i-0e1466e8a5dd4892c"));
+  Ec2Route r;
+  for (const char* origin : {"", "CreateRoute", "CreateRouteTable"}) {
+    r.origin = origin;
+    EXPECT_TRUE(isStaticRoute(r)) << origin;
+  }
+  for (const char* origin : {"EnableVgwRoutePropagation", "SomethingEc2AddsLater"}) {
+    r.origin = origin;
+    EXPECT_FALSE(isStaticRoute(r)) << origin;
+  }
+}
+
 TEST_F(Ec2RouteTableTest, ListOfAMissingTableIsNotFound) {
   http_.on("POST", "DescribeRouteTables",
            FakeHttpClient::response(200, "<DescribeRouteTablesResponse><routeTableSet/>"
@@ -278,6 +316,149 @@ TEST(Ec2RouteTableEndToEndTest, ReconcilerAdoptsAndProgramsThroughEc2) {
   }
   EXPECT_EQ(fake->routeTable("rtb-468f5222")->routes.at(0).target.id, "i-0e1466e8a5dd4892c");
   EXPECT_EQ(fake->stats().rejected_signatures, 0u);
+}
+
+// VGW route propagation on, as in the classic set-up: the reconciler, driving the real backend
+// against the fake, programs static routes over the propagated one and never replaces or
+// deletes it — at start (a table with only the propagated route gets ONE CreateRoute; a table
+// with our static route beside it is adopted with no call), when DX's BGP session drops before
+// the probes see DX down (no drift, no call), at failover and failback (ONE ReplaceRoute each,
+// of the static route).
+TEST(Ec2RouteTableEndToEndTest, PropagatedRoutesAreFactsNotOurs) {
+  SharedClock clock;
+  FakeAwsOptions fo;
+  fo.clock = &clock;
+  const std::string a = "rtb-468f5222";
+  const std::string b = "rtb-4b8f522f";
+  const std::string vgw = "vgw-078bcc55";
+  const std::string gw_a = "i-0e1466e8a5dd4892c";
+  auto fake = testing::startFakeAws(fo, {a, b}, {{gw_a}});
+  ASSERT_TRUE(fake);
+  // Both tables learn 10.10.0.0/16 from the VGW; b also holds a static route to DX (ours, from
+  // before a restart), listed after the propagated one.
+  fake->propagateRoute(a, "10.10.0.0/16", vgw);
+  fake->propagateRoute(b, "10.10.0.0/16", vgw);
+  fake->putRoute(b, "10.10.0.0/16", *RouteTarget::fromId(vgw));
+
+  StaticCredentialsProvider creds{Credentials(kAwsKeyId, kAwsSecret)};
+  Ec2RouteBackendOptions o;
+  o.region = "ap-southeast-1";
+  o.endpoint_url = fake->url();
+  auto backend = Ec2RouteBackend::create(o, creds, clock);
+  ASSERT_TRUE(backend) << backend.error().message();
+  auto ta = (*backend)->openTable(a);
+  auto tb = (*backend)->openTable(b);
+  ASSERT_TRUE(ta && tb);
+
+  testing::ManualExecutor executor;
+  std::vector<route::RouteChangedEvent> changes;
+  std::vector<route::RouteDriftEvent> drifts;
+  std::vector<route::RouteErrorEvent> errors;
+  route::ReconcilerCallbacks cb;
+  cb.route_changed = [&](const route::RouteChangedEvent& e) { changes.push_back(e); };
+  cb.route_drift = [&](const route::RouteDriftEvent& e) { drifts.push_back(e); };
+  cb.route_error = [&](const route::RouteErrorEvent& e) { errors.push_back(e); };
+  route::Reconciler reconciler(executor, clock, cb);
+  reconciler.addTable(**ta, clock.now());
+  reconciler.addTable(**tb, clock.now());
+  auto dst = *IpPrefix::parse("10.10.0.0/16");
+  auto settle = [&] {
+    for (int i = 0; i < 20; ++i) {
+      reconciler.poll(clock.now());
+      while (executor.runNext()) {
+      }
+      if (executor.pending() == 0 && reconciler.allSynced()) {
+        break;
+      }
+    }
+  };
+  // The route changes the fake saw since `seq`: "Action table target".
+  auto mutations = [&](std::uint64_t seq) {
+    std::vector<std::string> out;
+    for (const FakeAwsCall& c : fake->calls(seq)) {
+      if (c.action != "DescribeRouteTables") {
+        out.push_back(c.action + " " + c.route_table_id + " " + c.target);
+      }
+    }
+    return out;
+  };
+  auto lastSeq = [&] {
+    auto calls = fake->calls();
+    return calls.empty() ? std::uint64_t{0} : calls.back().seq;
+  };
+  // What the fake's table holds for the prefix: "target origin", in its order.
+  auto held = [&](const std::string& table) {
+    std::vector<std::string> out;
+    const auto held_table = fake->routeTable(table);
+    for (const Ec2Route& r : held_table->routes) {
+      out.push_back(r.target.id + " " + r.origin);
+    }
+    return out;
+  };
+  auto desire = [&](const std::string& table, const std::string& target, const char* path) {
+    ASSERT_TRUE(reconciler.setDesired({table, dst}, {NextHop::opaque(target), path}, clock.now()));
+    settle();
+  };
+
+  // Start on DX: a gets a static route over the propagated one; b's is adopted.
+  ASSERT_TRUE(reconciler.setDesired({a, dst}, {NextHop::opaque(vgw), "dx"}, clock.now()));
+  ASSERT_TRUE(reconciler.setDesired({b, dst}, {NextHop::opaque(vgw), "dx"}, clock.now()));
+  reconciler.start(clock.now());
+  settle();
+  EXPECT_TRUE(reconciler.allSynced());
+  EXPECT_EQ(mutations(0), std::vector<std::string>{"CreateRoute " + a + " " + vgw});
+  EXPECT_EQ(reconciler.stats().adopted, 1u);
+  EXPECT_EQ(held(a),
+            (std::vector<std::string>{vgw + " EnableVgwRoutePropagation", vgw + " CreateRoute"}));
+
+  // DX's BGP session drops before the probes notice: the propagated routes vanish. That is
+  // not drift (our static routes are unchanged) and costs no call.
+  std::uint64_t seq = lastSeq();
+  fake->setBgpSession(vgw, false);
+  reconciler.requestVerify("", clock.now());
+  settle();
+  EXPECT_TRUE(drifts.empty()) << drifts[0].key.toString();
+  EXPECT_EQ(mutations(seq), std::vector<std::string>{});
+  EXPECT_EQ(held(a), std::vector<std::string>{vgw + " CreateRoute"});
+
+  // Failover: one ReplaceRoute of the static route per table.
+  seq = lastSeq();
+  desire(a, gw_a, "vpn-a");
+  desire(b, gw_a, "vpn-a");
+  EXPECT_EQ(mutations(seq), (std::vector<std::string>{"ReplaceRoute " + a + " " + gw_a,
+                                                      "ReplaceRoute " + b + " " + gw_a}));
+
+  // BGP comes back (DX is repaired), the propagated route reappears beside ours: no drift.
+  seq = lastSeq();
+  fake->setBgpSession(vgw, true);
+  clock.advance(std::chrono::minutes(2));  // the periodic check of every table runs
+  settle();
+  EXPECT_EQ(reconciler.stats().lists, 6u);  // 2 at start, 2 verifies, 2 periodic checks
+  EXPECT_TRUE(drifts.empty());
+  EXPECT_EQ(mutations(seq), std::vector<std::string>{});
+
+  // Failback: one ReplaceRoute each, back to the VGW; the propagated route is still there.
+  seq = lastSeq();
+  desire(a, vgw, "dx");
+  desire(b, vgw, "dx");
+  EXPECT_EQ(mutations(seq), (std::vector<std::string>{"ReplaceRoute " + a + " " + vgw,
+                                                      "ReplaceRoute " + b + " " + vgw}));
+  EXPECT_EQ(held(a),
+            (std::vector<std::string>{vgw + " EnableVgwRoutePropagation", vgw + " CreateRoute"}));
+
+  // Withdrawing deletes our static route only.
+  seq = lastSeq();
+  ASSERT_TRUE(reconciler.withdraw({b, dst}, clock.now()));
+  settle();
+  EXPECT_EQ(mutations(seq), std::vector<std::string>{"DeleteRoute " + b + " "});
+  EXPECT_EQ(held(b), std::vector<std::string>{vgw + " EnableVgwRoutePropagation"});
+  // ... and a table that holds only the propagated route has nothing left to delete.
+  seq = lastSeq();
+  reconciler.requestVerify(b, clock.now());
+  settle();
+  EXPECT_EQ(mutations(seq), std::vector<std::string>{});
+  EXPECT_TRUE(errors.empty()) << errors[0].error.message();
+  EXPECT_EQ(changes.size(), 6u);
 }
 
 TEST(Ec2RouteTableEndToEndTest, TablesAreProgrammedInParallelWithinTheBound) {

@@ -92,6 +92,127 @@ TEST_F(FakeEndpointTest, RoutesEndToEnd) {
   EXPECT_EQ(fake_->stats().rejected_signatures, 0u);
 }
 
+// VGW route propagation: the propagated route is listed beside the static one with its own
+// origin, comes and goes with the gateway's BGP session, and is never touched by
+// Create/Replace/DeleteRoute, which act on the static route of the prefix only.
+TEST_F(FakeEndpointTest, PropagatedRoutesComeAndGoWithBgpAndAreNeverTouched) {
+  auto q = client("EC2", "ec2", kEc2ApiVersion);
+  Ec2Client ec2(*q);
+  auto dst = *IpPrefix::parse("10.10.0.0/16");
+  auto vgw = *RouteTarget::fromId("vgw-078bcc55");
+  auto vpn_b = *RouteTarget::fromId("i-0430fe110cdec5835");
+  fake_->propagateRoute("rtb-4b8f522f", "10.10.0.0/16", "vgw-078bcc55");
+  auto origins = [&](const std::string& table) {
+    std::vector<std::string> out;
+    auto t = ec2.describeRouteTables({table});
+    EXPECT_TRUE(t) << t.error().message();
+    for (const Ec2Route& r : t ? t->at(0).routes : std::vector<Ec2Route>{}) {
+      out.push_back(r.destination + " " + r.target.id + " " + r.origin + " " + r.state);
+    }
+    return out;
+  };
+  EXPECT_EQ(origins("rtb-4b8f522f"),
+            std::vector<std::string>{"10.10.0.0/16 vgw-078bcc55 EnableVgwRoutePropagation active"});
+  EXPECT_EQ(ec2.describeRouteTables({"rtb-4b8f522f"})->at(0).propagating_vgws,
+            std::vector<std::string>{"vgw-078bcc55"});
+  EXPECT_EQ(ec2.describeRouteTables({"rtb-468f5222"})->at(0).propagating_vgws,
+            std::vector<std::string>{});
+
+  // Only a propagated route: Replace and Delete find no route; Create adds a static one.
+  auto replaced = ec2.replaceRoute("rtb-4b8f522f", dst, vpn_b);
+  ASSERT_FALSE(replaced);
+  EXPECT_EQ(replaced.error().code(), ErrorCode::NotFound);
+  auto deleted = ec2.deleteRoute("rtb-4b8f522f", dst);
+  ASSERT_FALSE(deleted);
+  EXPECT_EQ(deleted.error().code(), ErrorCode::NotFound);
+  ASSERT_TRUE(ec2.createRoute("rtb-4b8f522f", dst, vpn_b));
+  auto again = ec2.createRoute("rtb-4b8f522f", dst, vgw);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), ErrorCode::AlreadyExists);
+  EXPECT_EQ(origins("rtb-4b8f522f"),
+            (std::vector<std::string>{"10.10.0.0/16 vgw-078bcc55 EnableVgwRoutePropagation active",
+                                      "10.10.0.0/16 i-0430fe110cdec5835 CreateRoute active"}));
+
+  // Replace and Delete act on the static route; the propagated one stays.
+  ASSERT_TRUE(ec2.replaceRoute("rtb-4b8f522f", dst, vgw));
+  ASSERT_TRUE(ec2.deleteRoute("rtb-4b8f522f", dst));
+  EXPECT_EQ(origins("rtb-4b8f522f"),
+            std::vector<std::string>{"10.10.0.0/16 vgw-078bcc55 EnableVgwRoutePropagation active"});
+
+  // The BGP session drops: every route the gateway propagates vanishes, static ones to the
+  // same gateway stay; it comes back with the session.
+  fake_->setBgpSession("vgw-078bcc55", false);
+  EXPECT_EQ(origins("rtb-4b8f522f"), std::vector<std::string>{});
+  EXPECT_EQ(origins("rtb-468f5222"),
+            std::vector<std::string>{"10.10.0.0/16 vgw-078bcc55 CreateRoute active"});
+  EXPECT_TRUE(fake_->routeTable("rtb-4b8f522f")->routes.empty());
+  fake_->setBgpSession("vgw-078bcc55", true);
+  EXPECT_EQ(origins("rtb-4b8f522f").size(), 1u);
+  EXPECT_TRUE(fake_->withdrawPropagatedRoute("rtb-4b8f522f", "10.10.0.0/16"));
+  EXPECT_FALSE(fake_->withdrawPropagatedRoute("rtb-4b8f522f", "10.10.0.0/16"));
+  EXPECT_EQ(origins("rtb-4b8f522f"), std::vector<std::string>{});
+}
+
+// The same over the control interface a test process (and the lab) uses.
+TEST_F(FakeEndpointTest, PropagationAndBgpOverHttp) {
+  httplib::Client http("127.0.0.1", fake_->port());
+  auto add = http.Post("/_fake/propagation",
+                       R"({"route_table_id": "rtb-4b8f522f", "destination": "10.10.0.0/16",
+                           "gateway_id": "vgw-078bcc55", "present": true})",
+                       "application/json");
+  ASSERT_TRUE(add);
+  EXPECT_EQ(add->status, 200) << add->body;
+  auto routes = [&] {
+    auto j = nlohmann::json::parse(http.Get("/_fake/state")->body);
+    std::vector<std::string> out;
+    for (const auto& t : j["route_tables"]) {
+      for (const auto& r : t["routes"]) {
+        out.push_back(t["id"].get<std::string>() + " " + r["target"].get<std::string>() + " " +
+                      r["origin"].get<std::string>());
+      }
+    }
+    return out;
+  };
+  EXPECT_EQ(routes(),
+            (std::vector<std::string>{"rtb-468f5222 vgw-078bcc55 CreateRoute",
+                                      "rtb-4b8f522f vgw-078bcc55 EnableVgwRoutePropagation"}));
+  ASSERT_EQ(
+      http.Post("/_fake/bgp", R"({"gateway_id": "vgw-078bcc55", "up": false})", "application/json")
+          ->status,
+      200);
+  EXPECT_EQ(routes(), std::vector<std::string>{"rtb-468f5222 vgw-078bcc55 CreateRoute"});
+  EXPECT_EQ(nlohmann::json::parse(http.Get("/_fake/state")->body)["bgp_down"],
+            nlohmann::json::array({"vgw-078bcc55"}));
+  ASSERT_EQ(
+      http.Post("/_fake/bgp", R"({"gateway_id": "vgw-078bcc55", "up": true})", "application/json")
+          ->status,
+      200);
+  EXPECT_EQ(routes().size(), 2u);
+  auto remove = http.Post("/_fake/propagation",
+                          R"({"route_table_id": "rtb-4b8f522f", "destination": "10.10.0.0/16",
+                              "present": false})",
+                          "application/json");
+  EXPECT_EQ(remove->status, 200) << remove->body;
+  EXPECT_EQ(routes(), std::vector<std::string>{"rtb-468f5222 vgw-078bcc55 CreateRoute"});
+  // Bad requests are 400s naming the problem.
+  EXPECT_EQ(http.Post("/_fake/propagation", R"({"x": 1})", "application/json")->status, 400);
+  auto not_vgw = http.Post("/_fake/propagation",
+                           R"({"route_table_id": "rtb-4b8f522f", "destination": "10.10.0.0/16",
+                               "gateway_id": "i-0430fe110cdec5835"})",
+                           "application/json");
+  EXPECT_EQ(not_vgw->status, 400);
+  EXPECT_NE(not_vgw->body.find("vgw-"), std::string::npos);
+  EXPECT_EQ(http.Post("/_fake/propagation",
+                      R"({"route_table_id": "rtb-4b8f522f", "destination": "10.10.0.0/16",
+                          "present": false})",
+                      "application/json")
+                ->status,
+            400);
+  EXPECT_EQ(
+      http.Post("/_fake/bgp", R"({"gateway_id": "vgw-078bcc55"})", "application/json")->status,
+      400);
+}
+
 TEST_F(FakeEndpointTest, DescribeRouteTablesPagesThroughManyTables) {
   for (int i = 0; i < 130; ++i) {
     fake_->addRouteTable("rtb-" + std::to_string(100000 + i));

@@ -81,6 +81,9 @@ class ScriptedAction final : public recovery::RecoveryAction {
     outcome.success = success;
     outcome.reason = success ? "" : "exited with status 3";
     outcome.exit_code = success ? 0 : 3;
+    finishWith(outcome);
+  }
+  void finishWith(const recovery::ActionOutcome& outcome) {
     auto done = std::move(done_);
     done_ = nullptr;
     done(outcome);
@@ -125,8 +128,8 @@ class EngineTest : public ::testing::Test {
   void makeEngine() {
     engine_ = std::make_unique<Engine>(
         io_, clock_, prober_, executor_,
-        [this](const config::Config&, const config::RouteTableConfig& t)
-            -> Result<std::unique_ptr<route::RouteTable>> {
+        [this](const config::Config&,
+               const config::RouteTableConfig& t) -> Result<std::unique_ptr<route::RouteTable>> {
           auto it = tables_.find(t.id);
           if (it == tables_.end() || it->second == nullptr) {
             return fail(ErrorCode::NotFound, "no fake table " + t.id);
@@ -135,8 +138,8 @@ class EngineTest : public ::testing::Test {
           owned_.push_back(it->second);
           return std::unique_ptr<route::RouteTable>(it->second);
         },
-        [this](const config::Config&, const config::PathConfig& p)
-            -> Result<std::unique_ptr<recovery::RecoveryAction>> {
+        [this](const config::Config&,
+               const config::PathConfig& p) -> Result<std::unique_ptr<recovery::RecoveryAction>> {
           auto action = std::make_unique<ScriptedAction>();
           actions_[p.name] = action.get();
           return std::unique_ptr<recovery::RecoveryAction>(std::move(action));
@@ -165,6 +168,15 @@ class EngineTest : public ::testing::Test {
     result("dx", dx);
     result("vpn-a", vpn_a);
     result("vpn-b", vpn_b);
+    settle();
+  }
+
+  // One round in which every path answers, DX after `dx_rtt`.
+  void rttRound(Duration dx_rtt) {
+    clock_.advance(std::chrono::milliseconds(100));
+    prober_.succeedForTest("dx", 0, clock_.now(), dx_rtt);
+    result("vpn-a", true);
+    result("vpn-b", true);
     settle();
   }
 
@@ -273,7 +285,9 @@ TEST_F(EngineTest, FailbackWaitsForHoldDown) {
   EXPECT_EQ(routeOf("rtb-a"), kVpnA);
   auto status = engine_->statusJson();
   EXPECT_GT(status["routes"][0]["hold_down_remaining_ms"].get<double>(), 4000.0);
-  for (int i = 0; i < 45; ++i) {
+  // The hold-down counts from when DX is measured clean: its window (10 results, restarted
+  // with the 3 answers that brought it back) is full 7 rounds later.
+  for (int i = 0; i < 52; ++i) {
     round(true, true, true);
   }
   EXPECT_EQ(routeOf("rtb-a"), kVpnA);
@@ -293,7 +307,7 @@ TEST_F(EngineTest, HoldDownExpiryAloneTriggersFailback) {
   for (int i = 0; i < 3; ++i) {
     round(false, true, true);
   }
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < 10; ++i) {  // back, and measured clean over a full window
     round(true, true, true);
   }
   ASSERT_EQ(routeOf("rtb-a"), kVpnA);
@@ -333,8 +347,183 @@ TEST_F(EngineTest, NothingHealthyKeepsRoutesAndRaisesFailStatic) {
     round(false, true, false);
   }
   EXPECT_EQ(count(EventKind::FailStaticCleared), 2);
+  // Leaving fail static, the routes wait up to policy.fail_static_settle (3 s) for DX to come
+  // back before moving to the path that answered first.
+  EXPECT_EQ(routeOf("rtb-a"), kDx);
+  EXPECT_EQ(engine_->statusJson()["routes"][0]["decision"], "settling");
+  for (int i = 0; i < 30; ++i) {
+    round(false, true, false);
+  }
   EXPECT_EQ(routeOf("rtb-a"), kVpnA);
   EXPECT_EQ(routeOf("rtb-b"), kVpnA);
+}
+
+// The monitor cut off from every path: routes stay, the paths come back in some order, and
+// nothing moves at all (one of two lab runs used to make 4 route changes here).
+TEST_F(EngineTest, MonitorCutOffFromEveryPathMovesNothingBeforeDuringOrAfter) {
+  start();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  for (int i = 0; i < 100; ++i) {  // 10 s cut off
+    round(false, false, false);
+  }
+  // VPN-A answers first, DX two rounds later, VPN-B last.
+  round(false, true, false);
+  round(false, true, false);
+  round(true, true, false);
+  for (int i = 0; i < 10; ++i) {
+    round(true, true, true);
+  }
+  for (int i = 0; i < 100; ++i) {  // long after the hold-down
+    round(true, true, true);
+  }
+  EXPECT_EQ(count(EventKind::RouteChanged), 0);
+  EXPECT_EQ(tables_["rtb-a"]->applyCount(), 0);
+  EXPECT_EQ(tables_["rtb-b"]->applyCount(), 0);
+  EXPECT_EQ(routeOf("rtb-a"), kDx);
+}
+
+// Every path down at once is the monitor's problem more likely than three dead links: no
+// gateway is "recovered" for it, however long it lasts; one critical event says why.
+TEST_F(EngineTest, EveryPathDownAtOnceHoldsRecoveryBack) {
+  start();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  for (int i = 0; i < 100; ++i) {  // 10 s: far beyond vpn-a's recovery `after` (1 s)
+    round(false, false, false);
+  }
+  EXPECT_EQ(actions_["vpn-a"]->starts, 0);
+  EXPECT_EQ(count(EventKind::RecoveryStarted), 0);
+  ASSERT_EQ(count(EventKind::MonitorSuspect), 1);
+  const auto* suspect = last(EventKind::MonitorSuspect);
+  EXPECT_EQ(suspect->severity, journal::Severity::Critical);
+  EXPECT_NE(suspect->message.find("every path (dx, vpn-a, vpn-b) went down within"),
+            std::string::npos)
+      << suspect->message;
+  EXPECT_NE(suspect->message.find("gateway recovery is held back"), std::string::npos);
+  auto status = engine_->statusJson();
+  EXPECT_EQ(status["monitor"]["view"], "suspect");
+  EXPECT_EQ(routeOf("rtb-a"), kDx);
+  // DX answers again, VPN-A stays dead: the view is trusted, and VPN-A (down for 10 s,
+  // beyond `after`) is recovered now.
+  for (int i = 0; i < 3; ++i) {
+    round(true, false, true);
+  }
+  EXPECT_EQ(count(EventKind::MonitorTrusted), 1);
+  EXPECT_EQ(engine_->statusJson()["monitor"]["view"], "trusted");
+  EXPECT_EQ(actions_["vpn-a"]->starts, 1);
+}
+
+// Paths failing one after the other over a longer time are believed: recovery runs.
+TEST_F(EngineTest, PathsFailingOneByOneStillGetRecovered) {
+  start();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  for (int i = 0; i < 70; ++i) {  // vpn-a dies; recovered after 1 s
+    round(true, false, true);
+  }
+  ASSERT_EQ(actions_["vpn-a"]->starts, 1);
+  for (int i = 0; i < 100; ++i) {  // 7 s later (beyond the 5 s window) DX and vpn-b go too
+    round(false, false, false);
+  }
+  EXPECT_EQ(count(EventKind::MonitorSuspect), 0);
+}
+
+constexpr const char* kMonitorSection = R"(
+monitor:
+  correlation_window: 2s
+  probe: {targets: [10.1.0.1]}
+)";
+
+// The monitor's own reference target stops answering: whatever the paths say, no recovery.
+TEST_F(EngineTest, LostReferenceTargetsHoldRecoveryBack) {
+  makeEngine();
+  ASSERT_TRUE(engine_->start(loadConfig(std::string(kConfig) + kMonitorSection)));
+  settle();
+  EXPECT_EQ(prober_.targets().size(), 4u) << "three paths and the reference target";
+  auto both = [&](bool reference, bool vpn_a) {
+    clock_.advance(std::chrono::milliseconds(100));
+    result("@monitor", reference);
+    result("dx", true);
+    result("vpn-a", vpn_a);
+    result("vpn-b", true);
+    settle();
+  };
+  for (int i = 0; i < 3; ++i) {
+    both(true, true);
+  }
+  for (int i = 0; i < 30; ++i) {
+    both(false, false);
+  }
+  EXPECT_EQ(actions_["vpn-a"]->starts, 0);
+  ASSERT_EQ(count(EventKind::MonitorSuspect), 1);
+  EXPECT_NE(last(EventKind::MonitorSuspect)->message.find("reference targets do not answer"),
+            std::string::npos);
+  EXPECT_EQ(engine_->stats().unknown_results, 0u) << "reference results are not unknown";
+  for (int i = 0; i < 3; ++i) {
+    both(true, false);
+  }
+  EXPECT_EQ(count(EventKind::MonitorTrusted), 1);
+  EXPECT_EQ(actions_["vpn-a"]->starts, 1);
+}
+
+// Drains and recovery limits are handed to the state sink and come back in a new engine.
+TEST_F(EngineTest, DrainsAndRecoveryLimitsSurviveARestart) {
+  std::vector<PersistentState> saved;
+  makeEngine();
+  engine_->setStateSink([&](const PersistentState& s) { saved.push_back(s); });
+  ASSERT_TRUE(engine_->start(loadConfig()));
+  settle();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  ASSERT_TRUE(engine_->drain("vpn-b"));
+  ASSERT_FALSE(saved.empty());
+  EXPECT_EQ(saved.back().drains, std::set<std::string>{"vpn-b"});
+  for (int i = 0; i < 15; ++i) {
+    round(true, false, true);
+  }
+  ASSERT_EQ(actions_["vpn-a"]->starts, 1);
+  actions_["vpn-a"]->finish(false);
+  ASSERT_EQ(saved.back().recovery.count("vpn-a"), 1u);
+  const StoredRecovery memory = saved.back().recovery.at("vpn-a");
+  EXPECT_EQ(memory.starts.size(), 1u);
+  EXPECT_EQ(memory.failures, 1);
+  ASSERT_TRUE(memory.not_before);
+
+  // kill -9 and a new process: same state in, drain kept, back-off kept.
+  engine_.reset();
+  events_.clear();
+  tables_["rtb-a"] = new FakeRouteTable("rtb-a");
+  tables_["rtb-b"] = new FakeRouteTable("rtb-b");
+  tables_["rtb-a"]->setRoute(kOnPrem, kDx);
+  tables_["rtb-b"]->setRoute(kOnPrem, kDx);
+  clock_.advance(std::chrono::seconds(1));
+  makeEngine();
+  engine_->restoreState(saved.back());
+  ASSERT_TRUE(engine_->start(loadConfig()));
+  settle();
+  auto status = engine_->statusJson();
+  EXPECT_TRUE(status["paths"][2]["drained"].get<bool>());
+  ASSERT_EQ(count(EventKind::Drain), 1);
+  EXPECT_NE(last(EventKind::Drain)->message.find("still drained"), std::string::npos);
+  for (int i = 0; i < 3; ++i) {
+    round(true, false, true);
+  }
+  // vpn-a is down again: `after` (1 s) would start an attempt now, but the back-off (5 s from
+  // the failure, 1 s of which passed) holds it.
+  for (int i = 0; i < 20; ++i) {
+    round(true, false, true);
+  }
+  EXPECT_EQ(actions_["vpn-a"]->starts, 0);
+  for (int i = 0; i < 25; ++i) {
+    round(true, false, true);
+  }
+  EXPECT_EQ(actions_["vpn-a"]->starts, 1);
+  EXPECT_EQ(actions_["vpn-a"]->last_attempt, 2) << "attempt numbers continue";
 }
 
 TEST_F(EngineTest, DrainMovesTrafficAtOnceAndUndrainReturnsIt) {
@@ -354,6 +543,53 @@ TEST_F(EngineTest, DrainMovesTrafficAtOnceAndUndrainReturnsIt) {
   settle();
   EXPECT_EQ(routeOf("rtb-a"), kDx);
   EXPECT_EQ(count(EventKind::Undrain), 1);
+}
+
+// Who drained is in the event (the control socket passes the peer's uid and pid).
+TEST_F(EngineTest, DrainEventsNameWhoAsked) {
+  start();
+  ASSERT_TRUE(engine_->drain("dx", "control socket, uid 1000 (alice), pid 4242"));
+  const journal::Event* d = last(EventKind::Drain);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->reason, "requested by control socket, uid 1000 (alice), pid 4242");
+  EXPECT_EQ(d->message,
+            "path dx drained by an operator (control socket, uid 1000 (alice), pid 4242): "
+            "traffic moves off it");
+  ASSERT_TRUE(engine_->undrain("dx", "control socket, uid 0 (root), pid 7"));
+  const journal::Event* u = last(EventKind::Undrain);
+  ASSERT_NE(u, nullptr);
+  EXPECT_EQ(u->reason, "requested by control socket, uid 0 (root), pid 7");
+  EXPECT_NE(u->message.find("(control socket, uid 0 (root), pid 7)"), std::string::npos);
+}
+
+// Every event is scrubbed of the known secrets before the sink (journal, API, alerts) sees it:
+// here a recovery command's failure whose stderr quotes a token.
+TEST_F(EngineTest, EmittedEventsAreRedactedOfKnownSecrets) {
+  makeEngine();
+  auto secrets = std::make_shared<Redactor>();
+  secrets->add("tok-0123456789abcdef");
+  engine_->setRedactor(secrets);
+  ASSERT_TRUE(engine_->start(loadConfig()));
+  settle();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  for (int i = 0; i < 15; ++i) {
+    round(true, false, true);
+  }
+  ScriptedAction* action = actions_["vpn-a"];
+  ASSERT_NE(action, nullptr);
+  ASSERT_TRUE(action->running());
+  recovery::ActionOutcome outcome;
+  outcome.reason = "command \"gw-restart\" exited with status 3: token tok-0123456789abcdef";
+  outcome.stderr_tail = "token tok-0123456789abcdef refused";
+  outcome.exit_code = 3;
+  action->finishWith(outcome);
+  settle();
+  const journal::Event* failed = last(EventKind::RecoveryFailed);
+  ASSERT_NE(failed, nullptr);
+  EXPECT_EQ(failed->reason.find("tok-0123456789abcdef"), std::string::npos) << failed->reason;
+  EXPECT_NE(failed->reason.find("token <redacted> refused"), std::string::npos) << failed->reason;
 }
 
 TEST_F(EngineTest, RestartMidFailoverAdoptsTheVpnRoute) {
@@ -430,6 +666,99 @@ TEST_F(EngineTest, FailingTableDoesNotBlockTheOther) {
   tables_["rtb-a"]->clearFailures();
   advance(std::chrono::seconds(30));
   EXPECT_EQ(routeOf("rtb-a"), kVpnA);
+}
+
+// backends.linux.drift_check_interval, from YAML to behaviour: a route changed behind
+// pathpilot's back without a netlink notification is found by the periodic re-read of the
+// table and put back, every drift_check_interval (7 s here, then 2 s after a reload) rather
+// than the reconciler's own default.
+TEST_F(EngineTest, DriftCheckIntervalRereadsLinuxTablesAndRepairsDrift) {
+  std::string text = std::string(kConfig) + "backends: {linux: {drift_check_interval: 7s}}\n";
+  makeEngine();
+  ASSERT_TRUE(engine_->start(loadConfig(text)));
+  settle();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);  // 300 ms
+  }
+  const int lists = tables_["rtb-a"]->listCount();
+  tables_["rtb-a"]->setRoute(kOnPrem, kVpnB);  // by hand; no notification reaches the engine
+  advance(std::chrono::milliseconds(6500));
+  EXPECT_EQ(tables_["rtb-a"]->listCount(), lists);
+  EXPECT_EQ(routeOf("rtb-a"), kVpnB);
+  advance(std::chrono::milliseconds(300));  // 7.1 s after the first list
+  EXPECT_EQ(tables_["rtb-a"]->listCount(), lists + 1);
+  EXPECT_EQ(routeOf("rtb-a"), kDx);
+  const auto* drift = last(EventKind::RouteDrift, "rtb-a");
+  ASSERT_NE(drift, nullptr);
+  EXPECT_NE(drift->reason.find("periodic check"), std::string::npos) << drift->reason;
+
+  // A reload with a shorter interval takes effect from the reload on.
+  std::string shorter = text;
+  shorter.replace(shorter.find("drift_check_interval: 7s"), 24, "drift_check_interval: 2s");
+  ASSERT_TRUE(engine_->reload(loadConfig(shorter)));
+  settle();
+  const int before = tables_["rtb-b"]->listCount();
+  tables_["rtb-b"]->setRoute(kOnPrem, kVpnA);
+  advance(std::chrono::milliseconds(1900));
+  EXPECT_EQ(routeOf("rtb-b"), kVpnA);
+  advance(std::chrono::milliseconds(200));
+  EXPECT_EQ(tables_["rtb-b"]->listCount(), before + 1);
+  EXPECT_EQ(routeOf("rtb-b"), kDx);
+}
+
+// kConfig with `health: {HEALTH}` on the dx path.
+std::string withDxHealth(const std::string& health) {
+  std::string text = kConfig;
+  const std::string hop = "    next_hop: {via: 10.255.1.2, dev: dx}\n";
+  text.insert(text.find(hop) + hop.size(), "    health: {" + health + "}\n");
+  return text;
+}
+
+// health.degraded_rtt is the mean RTT over the window (docs/config.md), from YAML to behaviour:
+// one slow reply among fast ones leaves DX up under a 50ms threshold (mean 49ms, although its
+// p95 is 400ms); a slow link degrades it and the gateways take over.
+TEST_F(EngineTest, DegradedRttComparesTheMeanRtt) {
+  makeEngine();
+  ASSERT_TRUE(engine_->start(loadConfig(withDxHealth("degraded_rtt: 50ms"))));
+  settle();
+  for (int i = 0; i < 10; ++i) {
+    rttRound(std::chrono::milliseconds(i == 9 ? 400 : 10));
+  }
+  auto dx = [&] { return engine_->statusJson()["paths"][0]; };
+  EXPECT_EQ(dx()["rtt_mean_ms"], 49.0);
+  EXPECT_EQ(dx()["rtt_p95_ms"], 400.0);
+  EXPECT_EQ(dx()["state"], "up");
+  EXPECT_EQ(count(EventKind::PathDegraded), 0);
+  for (int i = 0; i < 3; ++i) {
+    rttRound(std::chrono::milliseconds(80));  // mean 49 → 56 → 63 → 70
+  }
+  EXPECT_EQ(dx()["state"], "degraded");
+  const auto* degraded = last(EventKind::PathDegraded);
+  ASSERT_NE(degraded, nullptr);
+  EXPECT_NE(degraded->reason.find("rtt mean 56.0ms above the degraded threshold 50.0ms"),
+            std::string::npos)
+      << degraded->reason;
+  // An Up gateway beats a Degraded DX once it has been up for the hold-down (5 s).
+  EXPECT_EQ(routeOf("rtb-a"), kDx);
+  advance(std::chrono::seconds(5));
+  EXPECT_EQ(routeOf("rtb-a"), kVpnA);
+  EXPECT_EQ(routeOf("rtb-b"), kVpnB);
+}
+
+// health.degraded_rtt_p95 judges the tail: the same single slow reply degrades DX.
+TEST_F(EngineTest, DegradedRttP95ComparesThePercentile) {
+  makeEngine();
+  ASSERT_TRUE(engine_->start(loadConfig(withDxHealth("degraded_rtt_p95: 100ms"))));
+  settle();
+  for (int i = 0; i < 10; ++i) {
+    rttRound(std::chrono::milliseconds(i == 9 ? 400 : 10));
+  }
+  EXPECT_EQ(engine_->statusJson()["paths"][0]["state"], "degraded");
+  const auto* degraded = last(EventKind::PathDegraded);
+  ASSERT_NE(degraded, nullptr);
+  EXPECT_NE(degraded->reason.find("rtt p95 400.0ms above the degraded threshold 100.0ms"),
+            std::string::npos)
+      << degraded->reason;
 }
 
 TEST_F(EngineTest, ReloadKeepsHealthAndRejectsBadConfig) {
@@ -532,9 +861,10 @@ TEST_F(EngineTest, DeadGatewayIsRecoveredWhileProbingGoesOn) {
       << succeeded->message;
   EXPECT_NE(succeeded->reason.find("probes see the gateway"), std::string::npos)
       << succeeded->reason;
-  // Back from cross-AZ to its own gateway: a failback, so after the hold-down.
+  // Back from cross-AZ to its own gateway: a failback, so after vpn-a is measured clean (its
+  // window full, 7 rounds) and the hold-down.
   EXPECT_EQ(routeOf("rtb-a"), kVpnB);
-  for (int i = 0; i < 55; ++i) {
+  for (int i = 0; i < 62; ++i) {
     round(false, true, true);
   }
   EXPECT_EQ(routeOf("rtb-a"), kVpnA);
@@ -585,11 +915,11 @@ TEST_F(EngineTest, ProbeTargetsCarryAdaptiveTimeoutAndQuorumPhases) {
     EXPECT_EQ(t->adaptive_timeout->rttvar_factor, 3.0);
     EXPECT_EQ(t->adaptive_timeout->margin, std::chrono::milliseconds(1));
     EXPECT_EQ(t->timeout, std::chrono::milliseconds(80));  // the ceiling
-    EXPECT_EQ(t->phase, (probe::PhaseSlot{0, 1}));          // quorum 1: both in one slot
+    EXPECT_EQ(t->phase, (probe::PhaseSlot{0, 1}));         // quorum 1: both in one slot
   }
   ASSERT_EQ(by_path["vpn-a"].size(), 2u);
   for (const probe::TargetSpec* t : by_path["vpn-a"]) {
-    EXPECT_FALSE(t->adaptive_timeout.has_value());  // turned off for this path
+    EXPECT_FALSE(t->adaptive_timeout.has_value());         // turned off for this path
     EXPECT_EQ(t->phase, (probe::PhaseSlot{t->index, 2}));  // quorum 2 of 2: half an interval apart
   }
 }

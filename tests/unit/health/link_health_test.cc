@@ -140,16 +140,19 @@ TEST_F(LinkHealthTest, LossRatioDegradedAboveThreshold) {
             "last error: timeout)");
   EXPECT_DOUBLE_EQ(t.measured.loss, 0.1);
 
-  // The losses slide out of the window: back Up once loss is 5% again.
+  // Back Up only once clean (at or below half the threshold: 2.5%, so no loss at all in the
+  // window) for a whole window: the last loss leaves after 20 results, then 19 more clean ones.
   int answers = 0;
   Transition back;
-  while (!back.changed && answers < 40) {
+  while (!back.changed && answers < 60) {
     back = ok(h);
     ++answers;
   }
   EXPECT_EQ(back.to, PathState::Up);
-  EXPECT_EQ(answers, 18);  // the first loss leaves the window after 18 more results
-  EXPECT_THAT(back.reason, StartsWith("loss 5% over 20, rtt p50 10.0ms p95 10.0ms within limits"));
+  EXPECT_EQ(answers, 39);
+  EXPECT_THAT(back.reason,
+              StartsWith("loss 0% over 20, rtt p50 10.0ms p95 10.0ms clean again (at or below "
+                         "loss 2.5%"));
 }
 
 TEST_F(LinkHealthTest, LossRatioDownWithoutConsecutiveMisses) {
@@ -195,6 +198,63 @@ TEST_F(LinkHealthTest, RttDegradedWhenP95AboveThreshold) {
             "10.0ms p99 200.0ms)");
   EXPECT_EQ(t.measured.rtt_p95, std::chrono::milliseconds(200));
   EXPECT_EQ(t.measured.rtt_p50, kRtt);
+}
+
+// The mean RTT over the window, as dpinger / pfSense compare it: one slow reply among fast ones
+// moves it a little (and, evicted, not at all), a slow link moves it for good.
+TEST_F(LinkHealthTest, RttDegradedWhenMeanAboveThreshold) {
+  HealthParams p;
+  p.window = 10;
+  p.min_samples = 10;
+  p.degraded_rtt_mean = std::chrono::milliseconds(50);
+  LinkHealth h = make(p);
+  for (int i = 0; i < 9; ++i) {
+    ok(h);
+  }
+  EXPECT_FALSE(ok(h, std::chrono::milliseconds(400)).changed);  // mean 49 ms: Up
+  EXPECT_EQ(h.state(), PathState::Up);
+  EXPECT_EQ(h.stats().measured.rtt_mean, std::chrono::milliseconds(49));
+  EXPECT_EQ(h.stats().measured.rtt_p95, std::chrono::milliseconds(400));
+  ok(h, std::chrono::milliseconds(60));  // mean 54 ms
+  EXPECT_EQ(h.state(), PathState::Degraded);
+  EXPECT_THAT(h.stats().reason, HasSubstr("rtt mean 54.0ms above the degraded threshold 50.0ms"));
+  // The slow reply leaves the window and the link is fast again: Up once a whole window has
+  // been at or below the clear thresholds (hysteresis: rtt mean 40 ms, 80% of 50 ms).
+  for (int i = 0; i < 9; ++i) {
+    ok(h);
+  }
+  EXPECT_EQ(h.stats().measured.rtt_mean, std::chrono::milliseconds(15));
+  EXPECT_EQ(h.state(), PathState::Degraded) << "clean, but not yet for a whole window";
+  for (int i = 0; i < 10; ++i) {
+    ok(h);
+  }
+  EXPECT_EQ(h.state(), PathState::Up);
+  EXPECT_THAT(h.stats().reason, HasSubstr("clean again (at or below loss 2.5% and rtt mean 40.0ms"));
+}
+
+// After an outage the window restarts from the answers that brought the target back; the
+// mean restarts with it (no RTT of the old window survives).
+TEST_F(LinkHealthTest, MeanRttRestartsWithTheWindow) {
+  HealthParams p;
+  p.window = 10;
+  p.min_samples = 3;
+  p.damping = false;
+  p.degraded_rtt_mean = std::chrono::milliseconds(50);
+  LinkHealth h = make(p);
+  for (int i = 0; i < 5; ++i) {
+    ok(h, std::chrono::milliseconds(300));
+  }
+  EXPECT_EQ(h.state(), PathState::Degraded);
+  for (int i = 0; i < 3; ++i) {
+    miss(h);
+  }
+  EXPECT_EQ(h.state(), PathState::Down);
+  for (int i = 0; i < 3; ++i) {
+    ok(h, std::chrono::milliseconds(20));
+  }
+  // Degraded before it went down: back Degraded (it must earn Up), with a fresh mean.
+  EXPECT_EQ(h.state(), PathState::Degraded);
+  EXPECT_EQ(h.stats().measured.rtt_mean, std::chrono::milliseconds(20));
 }
 
 TEST_F(LinkHealthTest, RttNotJudgedBeforeMinSamples) {
@@ -261,19 +321,19 @@ class LinkHealthDampingTest : public LinkHealthTest {
 
 TEST_F(LinkHealthDampingTest, SuppressAndReuseFollowTheDecayMath) {
   LinkHealth h = make(params());
-  ASSERT_EQ(ok(h).to, PathState::Up);       // t=1 (not a flap)
-  Transition t = miss(h);                   // t=2: flap 1
+  ASSERT_EQ(ok(h).to, PathState::Up);  // t=1 (not a flap)
+  Transition t = miss(h);              // t=2: flap 1
   EXPECT_DOUBLE_EQ(t.penalty, 1000.0);
   EXPECT_FALSE(t.suppressed);
-  ok(h);                                    // t=3
+  ok(h);  // t=3
   // Half-life 30 s: after one half-life the penalty has exactly halved.
   EXPECT_NEAR(h.penaltyAt(clock_.now() + std::chrono::seconds(29)), 500.0, 1e-9);
-  t = miss(h);                              // t=4: flap 2, 2 s after flap 1
+  t = miss(h);                                                 // t=4: flap 2, 2 s after flap 1
   const double p2 = 1000.0 * std::exp2(-2.0 / 30.0) + 1000.0;  // 1954.83
   EXPECT_NEAR(t.penalty, p2, 1e-9);
   EXPECT_FALSE(t.suppressed) << "1954.8 is not above 2000";
-  ok(h);                                    // t=5
-  t = miss(h);                              // t=6: flap 3
+  ok(h);                                                   // t=5
+  t = miss(h);                                             // t=6: flap 3
   const double p3 = p2 * std::exp2(-2.0 / 30.0) + 1000.0;  // 2866.57
   EXPECT_NEAR(t.penalty, p3, 1e-9);
   EXPECT_TRUE(t.suppressed);
@@ -455,6 +515,275 @@ TEST(LinkHealthParamsTest, RejectsBadParameters) {
   p.damping = false;
   EXPECT_EQ(err(p), "");
   EXPECT_FALSE(LinkHealth::create(HealthParams{}, {}, MonoTime{}).has_value());
+}
+
+}  // namespace
+}  // namespace pathpilot::health
+
+namespace pathpilot::health {
+namespace {
+
+// Hysteresis: a link losing ~30% of its probes (the threshold) must stay Degraded while the
+// loss lasts, not flip to Up whenever one window measures 25%.
+class HysteresisTest : public ::testing::Test {
+ protected:
+  HealthParams params() {
+    HealthParams p;
+    p.window = 20;
+    p.min_samples = 20;
+    p.rise = 3;
+    p.fall = 5;
+    p.degraded_loss = 0.30;
+    p.down_loss = 0.90;
+    p.damping = false;
+    return p;
+  }
+  Transition feed(LinkHealth& h, bool ok) {
+    clock_.advance(std::chrono::milliseconds(100));
+    return h.onProbeResult({0, ok, std::chrono::milliseconds(5), ok ? "" : "timeout"},
+                           clock_.now());
+  }
+  testing::FakeClock clock_;
+};
+
+TEST_F(HysteresisTest, ADegradedPathIsUpOnlyAfterAWholeWindowAtOrBelowTheClearThreshold) {
+  auto h = *LinkHealth::create(params(), {"10.10.3.100"}, clock_.now());
+  for (int i = 0; i < 20; ++i) {
+    feed(h, true);
+  }
+  ASSERT_EQ(h.state(), PathState::Up);
+  // One probe in two lost: 35% after 14 results, Degraded.
+  for (int i = 0; i < 7; ++i) {
+    feed(h, false);
+    feed(h, true);
+  }
+  ASSERT_EQ(h.state(), PathState::Degraded);
+  // 25% loss (one probe in four) for a minute: above the clear threshold (15%), never Up.
+  for (int i = 0; i < 600; ++i) {
+    EXPECT_FALSE(feed(h, i % 4 != 3).changed) << "25% loss must not make a degraded path up";
+  }
+  // 10% loss (one in ten): at or below 15% once the 25% results left the window; Up after a
+  // whole window of such measurements.
+  Transition up;
+  int results = 0;
+  for (; results < 100 && !up.changed; ++results) {
+    up = feed(h, results % 10 != 9);
+  }
+  ASSERT_TRUE(up.changed);
+  EXPECT_EQ(up.to, PathState::Up);
+  EXPECT_GT(results, 20) << "a whole window of clean measurements after the 25% ones";
+  EXPECT_THAT(up.reason, HasSubstr("clean again (at or below loss 15%"));
+  EXPECT_LE(up.measured.loss, 0.15);
+}
+
+// An hour of random loss at 10 probes/s, window 50 (5 s): how often would the path be Up for a
+// 5 s failback hold-down? Never at 30% or 60%; a 10% loss path (below the 30% threshold) is never
+// degraded at all.
+TEST_F(HysteresisTest, RandomLossNeverLooksCleanForAHoldDown) {
+  struct Counts {
+    int degraded = 0;
+    int ups = 0;
+    int clean_hold_downs = 0;  // Up periods of at least 50 results after a Degraded one
+  };
+  auto simulate = [&](int loss_percent) {
+    HealthParams p = params();
+    p.window = 50;
+    p.min_samples = 50;
+    auto h = *LinkHealth::create(p, {"10.10.3.100"}, clock_.now());
+    std::uint64_t state = 12345;  // a fixed LCG: the same "random" loss every run
+    Counts c;
+    int up_run = 0;
+    bool was_degraded = false;
+    for (int i = 0; i < 36000; ++i) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      const bool ok = static_cast<int>((state >> 33) % 100) >= loss_percent;
+      Transition t = feed(h, ok);
+      if (t.changed && t.to == PathState::Degraded) {
+        ++c.degraded;
+        was_degraded = true;
+      }
+      if (t.changed && t.to == PathState::Up && t.from == PathState::Degraded) {
+        ++c.ups;
+      }
+      up_run = h.state() == PathState::Up ? up_run + 1 : 0;
+      if (was_degraded && up_run == 50) {
+        ++c.clean_hold_downs;
+      }
+    }
+    return c;
+  };
+  const Counts ten = simulate(10);
+  EXPECT_LE(ten.degraded, 1) << "10% is far below the 30% threshold";
+  const Counts thirty = simulate(30);
+  EXPECT_GE(thirty.degraded, 1);
+  EXPECT_EQ(thirty.clean_hold_downs, 0);
+  EXPECT_LE(thirty.ups, 2);
+  const Counts sixty = simulate(60);
+  EXPECT_EQ(sixty.clean_hold_downs, 0);
+}
+
+TEST_F(HysteresisTest, ClearThresholdsAreValidated) {
+  HealthParams p = params();
+  p.degraded_clear_loss = 0.4;
+  EXPECT_FALSE(validateHealthParams(p, 1));
+  p = params();
+  p.degraded_clear_rtt_p95 = std::chrono::milliseconds(10);
+  EXPECT_FALSE(validateHealthParams(p, 1)) << "needs degraded_rtt_p95";
+  p.degraded_rtt_p95 = std::chrono::milliseconds(20);
+  EXPECT_TRUE(validateHealthParams(p, 1));
+  EXPECT_EQ(params().clearLoss(), 0.15);
+}
+
+}  // namespace
+}  // namespace pathpilot::health
+
+namespace pathpilot::health {
+namespace {
+
+// Back from Down after `rise` answers, a path is Up (usable for failover at once) but not yet
+// clean: its fresh window says nothing about loss. clean_since is set once the window is full.
+TEST_F(HysteresisTest, ACleanPathNeedsAFullWindowAfterComingBack) {
+  auto h = *LinkHealth::create(params(), {"10.10.3.100"}, clock_.now());
+  for (int i = 0; i < 20; ++i) {
+    feed(h, true);
+  }
+  ASSERT_EQ(h.state(), PathState::Up);
+  ASSERT_TRUE(h.stats(clock_.now()).clean_since);
+  for (int i = 0; i < 5; ++i) {
+    feed(h, false);
+  }
+  ASSERT_EQ(h.state(), PathState::Down);
+  EXPECT_FALSE(h.stats(clock_.now()).clean_since);
+  for (int i = 0; i < 3; ++i) {
+    feed(h, true);
+  }
+  ASSERT_EQ(h.state(), PathState::Up);
+  EXPECT_FALSE(h.stats(clock_.now()).clean_since) << "3 answers are not a clean window";
+  Transition t;
+  int results = 3;
+  for (; results < 40 && !t.clean_changed; ++results) {
+    t = feed(h, true);
+  }
+  EXPECT_TRUE(t.clean_changed);
+  EXPECT_EQ(results, 20) << "clean once the window holds 20 results";
+  EXPECT_EQ(h.stats(clock_.now()).clean_since, clock_.now());
+}
+
+}  // namespace
+}  // namespace pathpilot::health
+
+namespace pathpilot::health {
+namespace {
+
+// The lab's DX path (examples/lab.yaml): two targets, quorum 1, window 50 at 100 ms, fall and
+// rise 3, degraded above 30%, damping on. Each round probes both targets; each probe is lost
+// at random with the given ratio (a fixed LCG per seed, the same "random" loss every run).
+// Counts how often the path, after having been Degraded or Down, stays clean for a 5 s
+// failback hold-down — each such time the policy would move routes back to a lossy DX.
+struct LossRun {
+  int clean_hold_downs = 0;
+  int degraded = 0;
+};
+
+LossRun simulateLabDx(int loss_percent, std::uint64_t seed, int rounds) {
+  HealthParams p;
+  p.window = 50;
+  p.min_samples = 50;  // as the daemon sets it (engine.cc: min_samples = window)
+  p.rise = 3;
+  p.fall = 3;
+  p.degraded_loss = 0.30;
+  p.down_loss = 0.60;
+  p.quorum = 1;
+  p.damping = true;
+  p.half_life = std::chrono::minutes(1);
+  p.penalty = 1000;
+  p.suppress = 3000;
+  p.reuse = 750;
+  p.max_suppress = std::chrono::minutes(5);
+  testing::FakeClock clock;
+  auto h = *LinkHealth::create(p, {"10.10.3.100", "10.10.0.1"}, clock.now());
+  std::uint64_t state = seed;
+  LossRun r;
+  bool was_bad = false;
+  bool counted = false;
+  for (int i = 0; i < rounds; ++i) {
+    clock.advance(std::chrono::milliseconds(100));
+    for (std::size_t target = 0; target < 2; ++target) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      const bool ok = static_cast<int>((state >> 33) % 100) >= loss_percent;
+      const Transition t = h.onProbeResult(
+          {target, ok, std::chrono::milliseconds(5), ok ? "" : "timeout"}, clock.now());
+      if (t.changed && t.to == PathState::Degraded) {
+        ++r.degraded;
+      }
+    }
+    h.tick(clock.now());
+    const Stats s = h.stats(clock.now());
+    if (s.state == PathState::Degraded || s.state == PathState::Down) {
+      was_bad = true;
+      counted = false;
+    }
+    if (was_bad && !counted && s.state == PathState::Up && s.clean_since &&
+        clock.now() - *s.clean_since >= std::chrono::seconds(5)) {
+      ++r.clean_hold_downs;
+      counted = true;
+    }
+  }
+  return r;
+}
+
+// Found in the lab (30% loss on DX for a minute moved a table off DX, back, and off again):
+// one target going Down from Up came back with a fresh window and counted as clean after
+// `min_samples` results, and with quorum 1 that one target made the path Up and clean.
+TEST(LabLossSimulation, ThirtyPercentLossNeverLooksCleanForAHoldDownWithTwoTargets) {
+  int degraded = 0;
+  for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+    const LossRun r = simulateLabDx(30, seed * 7919, 36000);  // an hour each
+    EXPECT_EQ(r.clean_hold_downs, 0) << "seed " << seed;
+    degraded += r.degraded;
+  }
+  EXPECT_GT(degraded, 0) << "the loss was high enough to degrade the path";
+}
+
+TEST(LabLossSimulation, SixtyPercentLossNeverLooksCleanForAHoldDown) {
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    EXPECT_EQ(simulateLabDx(60, seed * 104729, 36000).clean_hold_downs, 0) << "seed " << seed;
+  }
+}
+
+}  // namespace
+}  // namespace pathpilot::health
+
+namespace pathpilot::health {
+namespace {
+
+// Clean is stricter than Up: a full window at or below the clear thresholds. A target losing
+// one probe in five (20%: Up, under the 30% degraded threshold, above the 15% clear one) is
+// usable but never clean, so it never ends a failback hold-down; at one in ten it is clean.
+TEST_F(HysteresisTest, UpBetweenTheClearAndTheDegradedThresholdIsNotClean) {
+  auto h = *LinkHealth::create(params(), {"10.10.3.100"}, clock_.now());
+  for (int i = 0; i < 200; ++i) {
+    feed(h, i % 5 != 4);
+    if (i >= 20) {
+      ASSERT_EQ(h.state(), PathState::Up) << i;
+      ASSERT_FALSE(h.stats(clock_.now()).clean_since) << i;
+    }
+  }
+  Transition t;
+  int results = 0;
+  for (; results < 100 && !t.clean_changed; ++results) {
+    t = feed(h, results % 10 != 9);
+  }
+  ASSERT_TRUE(t.clean_changed);
+  EXPECT_TRUE(h.stats(clock_.now()).clean_since);
+  EXPECT_LE(h.stats(clock_.now()).measured.loss, 0.15);
+  // One more lost probe than the clear threshold allows ends the clean period at once.
+  for (int i = 0; i < 3 && h.stats(clock_.now()).clean_since; ++i) {
+    feed(h, false);
+    feed(h, true);
+  }
+  EXPECT_FALSE(h.stats(clock_.now()).clean_since);
+  EXPECT_EQ(h.state(), PathState::Up);
 }
 
 }  // namespace

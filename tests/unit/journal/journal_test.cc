@@ -1,7 +1,13 @@
 #include "journal/journal.h"
 
+#include <algorithm>
+#include <condition_variable>
 #include <fstream>
+#include <functional>
+#include <iterator>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -118,9 +124,8 @@ TEST_F(JournalTest, FullQueueDropsCountsAndRecordsOverflow) {
   j->pauseWriterForTest();
   int accepted = 0;
   for (int i = 0; i < 10; ++i) {
-    accepted += j->append(simpleEvent("Beijing", EventKind::PathUp, i, "e" + std::to_string(i)))
-                    ? 1
-                    : 0;
+    accepted +=
+        j->append(simpleEvent("Beijing", EventKind::PathUp, i, "e" + std::to_string(i))) ? 1 : 0;
   }
   EXPECT_EQ(accepted, 4);
   JournalStats s = j->stats();
@@ -266,40 +271,183 @@ TEST_F(JournalTest, ReopenWithoutEventsStillCreatesTheFile) {
   EXPECT_TRUE(std::filesystem::exists(o.jsonl_path));
 }
 
-TEST_F(JournalTest, OpenErrorsNameTheFile) {
+// Collects what the journal reports about itself (options.on_problem, writer thread).
+class ProblemLog {
+ public:
+  std::function<void(const Event&)> sink() {
+    return [this](const Event& e) {
+      std::lock_guard lock(mu_);
+      events_.push_back(e);
+      cv_.notify_all();
+    };
+  }
+  // Waits (bounded) until `n` events of `kind` were reported; the first, or nullopt.
+  std::optional<Event> waitFor(EventKind kind, std::size_t n = 1,
+                               std::chrono::seconds timeout = std::chrono::seconds(10)) {
+    std::unique_lock lock(mu_);
+    std::optional<Event> first;
+    cv_.wait_for(lock, timeout, [&] {
+      std::size_t seen = 0;
+      first.reset();
+      for (const Event& e : events_) {
+        if (e.kind == kind) {
+          if (!first) {
+            first = e;
+          }
+          ++seen;
+        }
+      }
+      return seen >= n;
+    });
+    return countLocked(kind) >= n ? first : std::nullopt;
+  }
+  std::size_t count(EventKind kind) {
+    std::lock_guard lock(mu_);
+    return countLocked(kind);
+  }
+
+ private:
+  std::size_t countLocked(EventKind kind) const {
+    return static_cast<std::size_t>(std::count_if(events_.begin(), events_.end(),
+                                                  [&](const Event& e) { return e.kind == kind; }));
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Event> events_;
+};
+
+TEST_F(JournalTest, InvalidOptionsAreRefused) {
   JournalOptions o = options();
-  o.sqlite_path = dir_.file("missing/journal.db");
+  o.queue_capacity = 0;
   auto r = Journal::open(o, clock_);
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().toString().find(o.sqlite_path), std::string::npos);
-
-  o = options();
-  o.jsonl_path = "/sys/pathpilot-test/events.jsonl";
-  r = Journal::open(o, clock_);
-  ASSERT_FALSE(r);
-  EXPECT_NE(r.error().toString().find(o.jsonl_path), std::string::npos);
-
-  o = options();
-  o.sqlite_path = "/sys/pathpilot-journal-test.db";
-  r = Journal::open(o, clock_);
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code(), ErrorCode::PermissionDenied);
-
-  o = options();
-  o.queue_capacity = 0;
-  r = Journal::open(o, clock_);
-  ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::InvalidArgument);
+  o = options();
+  o.retry_capacity = 0;
+  EXPECT_FALSE(Journal::open(o, clock_));
+  o = options();
+  o.sync_interval = Duration::zero();
+  EXPECT_FALSE(Journal::open(o, clock_));
 }
 
-TEST_F(JournalTest, CorruptDatabaseFileIsRefusedAtOpen) {
+// A journal that cannot be opened never stops the daemon: open() succeeds, the problem is
+// reported once naming the file, events wait in memory, and when the directory appears they
+// are written in order, with the journal_failed event first and one journal_recovered.
+TEST_F(JournalTest, UnopenableSinksAreRetriedAndGetEveryEventInOrder) {
+  ProblemLog problems;
   JournalOptions o = options();
-  { std::ofstream(o.sqlite_path) << std::string(8192, 'x'); }
-  auto r = Journal::open(o, clock_);
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code(), ErrorCode::InvalidArgument);
-  EXPECT_NE(r.error().toString().find(o.sqlite_path), std::string::npos);
-  EXPECT_NE(r.error().toString().find("not a pathpilot journal"), std::string::npos);
+  o.sqlite_path = dir_.file("later/journal.db");
+  o.jsonl_path = dir_.file("later/events.jsonl");
+  o.sync_interval = std::chrono::milliseconds(20);
+  o.on_problem = problems.sink();
+  auto j = open(o);
+  ASSERT_TRUE(j);
+  EXPECT_EQ(problems.count(EventKind::JournalFailed), 2u) << "one per sink, reported by open()";
+  auto failed = problems.waitFor(EventKind::JournalFailed);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->severity, Severity::Critical);
+  EXPECT_NE(failed->message.find(o.sqlite_path), std::string::npos) << failed->message;
+  EXPECT_NE(failed->message.find("routing is not affected"), std::string::npos);
+
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(j->append(fullEvent(i)));
+  }
+  // Nothing can be written yet: flush reports it, the events stay held.
+  EXPECT_FALSE(j->flush());
+  EXPECT_GT(j->stats().held, 0u);
+
+  std::filesystem::create_directory(dir_.file("later"));
+  // Both sinks recover at their next retry (every sync_interval).
+  ASSERT_TRUE(problems.waitFor(EventKind::JournalRecovered, 2));
+  auto recovered = problems.waitFor(EventKind::JournalRecovered);
+  EXPECT_NE(recovered->message.find("0 lost"), std::string::npos) << recovered->message;
+  ASSERT_TRUE(j->flush());
+  EXPECT_EQ(j->stats().held, 0u);
+  EXPECT_EQ(j->stats().lost, 0u);
+
+  auto lines = readLines(o.jsonl_path);
+  std::vector<EventKind> kinds;
+  std::vector<std::string> messages;
+  for (const auto& line : lines) {
+    auto e = parseJsonLine(line);
+    ASSERT_TRUE(e) << line;
+    kinds.push_back(e->kind);
+    messages.push_back(e->message);
+  }
+  // journal_failed ×2 (written first, as they were queued first), the three events in order,
+  // then the journal_recovered events.
+  ASSERT_GE(kinds.size(), 5u);
+  EXPECT_EQ(kinds[0], EventKind::JournalFailed);
+  EXPECT_EQ(kinds[1], EventKind::JournalFailed);
+  std::vector<std::string> ours;
+  for (std::size_t i = 0; i < kinds.size(); ++i) {
+    if (kinds[i] != EventKind::JournalFailed && kinds[i] != EventKind::JournalRecovered) {
+      ours.push_back(messages[i]);
+    }
+  }
+  ASSERT_EQ(ours.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(ours[static_cast<std::size_t>(i)], fullEvent(i).message);
+  }
+  // The SQLite journal has the same history.
+  Query q;
+  q.limit = 0;
+  q.kind = EventKind::JournalFailed;
+  auto stored_failed = j->search(q);
+  ASSERT_TRUE(stored_failed) << stored_failed.error().toString();
+  EXPECT_EQ(stored_failed->size(), 2u);
+  EXPECT_GE(all(*j).size(), 5u);
+}
+
+// A journal file overwritten with garbage: moved aside (kept, named in a critical event) and a
+// new journal started; nothing refuses to run.
+TEST_F(JournalTest, CorruptDatabaseFileIsMovedAsideAndANewOneStarted) {
+  ProblemLog problems;
+  JournalOptions o = options();
+  const std::string garbage(8192, 'x');
+  { std::ofstream(o.sqlite_path) << garbage; }
+  o.on_problem = problems.sink();
+  auto j = open(o);
+  ASSERT_TRUE(j);
+  auto failed = problems.waitFor(EventKind::JournalFailed);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->severity, Severity::Critical);
+  EXPECT_NE(failed->reason.find("not a pathpilot journal"), std::string::npos) << failed->reason;
+  auto pos = failed->message.find(o.sqlite_path + ".bad-");
+  ASSERT_NE(pos, std::string::npos) << failed->message;
+  std::string aside = failed->message.substr(pos, failed->message.find(';', pos) - pos);
+  std::ifstream kept(aside, std::ios::binary);
+  std::string content((std::istreambuf_iterator<char>(kept)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(content, garbage) << "the bad file is kept, byte for byte, at " << aside;
+  EXPECT_EQ(j->stats().moved_aside, 1u);
+
+  ASSERT_TRUE(j->append(fullEvent()));
+  ASSERT_TRUE(j->flush());
+  auto stored = all(*j);
+  ASSERT_EQ(stored.size(), 2u) << "the journal_failed event and ours, in a new journal";
+  EXPECT_EQ(problems.count(EventKind::JournalRecovered), 0u) << "the new journal never failed";
+}
+
+// Disk full (ENOSPC on every write): events are kept up to retry_capacity, the oldest beyond
+// it are counted as lost, and the other sink keeps everything.
+TEST_F(JournalTest, FailingSinkHoldsABoundedNumberOfEventsAndCountsTheLoss) {
+  ProblemLog problems;
+  JournalOptions o = options();
+  o.jsonl_path = "/dev/full";
+  o.retry_capacity = 3;
+  o.on_problem = problems.sink();
+  auto j = open(o);
+  ASSERT_TRUE(j);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(j->append(fullEvent(i)));
+  }
+  EXPECT_FALSE(j->flush());
+  JournalStats s = j->stats();
+  EXPECT_EQ(s.held, 3u);
+  EXPECT_EQ(s.lost, 3u) << "5 events + journal_failed held in 3 slots";
+  EXPECT_EQ(problems.count(EventKind::JournalFailed), 1u) << "one report per episode";
+  EXPECT_EQ(all(*j).size(), 6u) << "SQLite has every event and the journal_failed";
 }
 
 TEST_F(JournalTest, SinkFailureIsCountedReportedAndOtherSinkStillWrites) {
@@ -314,10 +462,14 @@ TEST_F(JournalTest, SinkFailureIsCountedReportedAndOtherSinkStillWrites) {
   EXPECT_EQ(j->stats().jsonl_failures, 1u);
   EXPECT_GE(j->stats().errors, 1u);
   ASSERT_TRUE(j->lastError());
-  EXPECT_EQ(all(*j).size(), 1u) << "SQLite still has the event";
-  // Reported once: a later flush with nothing new failing... still sees /dev/full failing, so
-  // append nothing and check that the old failure is not reported again.
-  EXPECT_TRUE(j->flush());
+  EXPECT_EQ(all(*j).size(), 2u) << "SQLite still has the event, and the journal_failed";
+  // The write error is reported once; later flushes say that events are still held (they are
+  // not durable until /dev/full takes them), and nothing is counted twice.
+  auto again = j->flush();
+  ASSERT_FALSE(again);
+  EXPECT_NE(again.error().message().find("held in memory"), std::string::npos)
+      << again.error().message();
+  EXPECT_EQ(j->stats().jsonl_failures, 1u);
 }
 
 TEST_F(JournalTest, JsonLinesOnlyCountsSeqItself) {
@@ -404,6 +556,67 @@ TEST_F(JournalTest, RetentionFollowsEventTimeWhileRunning) {
   auto stored = all(*j);
   ASSERT_EQ(stored.size(), 1u);
   EXPECT_EQ(stored[0].seq, 2u);
+}
+
+// One event dated a month ahead (a relayed event, a clock stepped back) must not make retention
+// delete everything older than "a month from now minus the retention".
+TEST_F(JournalTest, AFutureDatedEventDoesNotPruneHistory) {
+  JournalOptions o = options();
+  o.retention = std::chrono::hours(24);
+  auto j = open(o);
+  ASSERT_TRUE(j);
+  Event first = fullEvent(0);
+  first.time = clock_.wallNow();
+  ASSERT_TRUE(j->append(first));
+  Event future = fullEvent(1);
+  future.time = clock_.wallNow() + std::chrono::hours(24 * 30);
+  ASSERT_TRUE(j->append(future));
+  ASSERT_TRUE(j->flush());
+  clock_.advance(std::chrono::hours(2));
+  Event later = fullEvent(2);
+  later.time = clock_.wallNow();
+  ASSERT_TRUE(j->append(later));
+  ASSERT_TRUE(j->flush());
+  EXPECT_EQ(all(*j).size(), 3u) << "nothing is older than 24 h by the clock";
+  // Real time passing still expires the first event.
+  clock_.advance(std::chrono::hours(23));
+  Event last = fullEvent(3);
+  last.time = clock_.wallNow();
+  ASSERT_TRUE(j->append(last));
+  ASSERT_TRUE(j->flush());
+  EXPECT_EQ(all(*j).size(), 3u) << "the first event (25 h old) is gone, the rest stay";
+}
+
+// Routine events are synced within sync_interval without anyone asking; a route_changed is
+// synced at once, even with a long interval.
+TEST_F(JournalTest, EventsAreSyncedWithinTheIntervalAndRouteChangesAtOnce) {
+  JournalOptions o = options();
+  o.sync_interval = std::chrono::milliseconds(20);
+  {
+    auto j = open(o);
+    ASSERT_TRUE(j);
+    Event routine = fullEvent(0);
+    routine.kind = EventKind::PathUp;
+    routine.severity = Severity::Info;
+    ASSERT_TRUE(j->append(routine));
+    EXPECT_TRUE(j->waitSyncedForTest(1, std::chrono::seconds(10)));
+    EXPECT_GE(j->stats().syncs, 1u);
+  }
+  o.sync_interval = std::chrono::hours(1);
+  auto j = open(o);
+  ASSERT_TRUE(j);
+  Event routine = fullEvent(1);
+  routine.kind = EventKind::PathUp;
+  routine.severity = Severity::Info;
+  ASSERT_TRUE(j->append(routine));
+  EXPECT_FALSE(j->waitSyncedForTest(1, std::chrono::milliseconds(100)))
+      << "a routine event waits for the interval (or a flush)";
+  Event moved = fullEvent(2);
+  moved.kind = EventKind::RouteChanged;
+  moved.severity = Severity::Info;
+  ASSERT_TRUE(j->append(moved));
+  EXPECT_TRUE(j->waitSyncedForTest(2, std::chrono::seconds(10)))
+      << "route_changed is synced as soon as it is written";
 }
 
 TEST_F(JournalTest, SearchFromAnotherThreadWhileWriting) {

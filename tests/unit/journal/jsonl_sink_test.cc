@@ -47,12 +47,34 @@ TEST(JsonlSinkTest, WritesOneParseableLinePerEvent) {
   }
   EXPECT_EQ(lines[1].rfind(R"({"time":"2026-11-25T12:52:52.128Z","seq":2,)", 0), 0u) << lines[1];
 
-  // Created 0640 (less whatever the umask removes): events may name internal hosts.
-  mode_t mask = ::umask(0);
-  ::umask(mask);
+  // Created 0640: events may name internal hosts.
   struct stat st {};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0640u & ~mask);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+}
+
+// The mode is set explicitly, not left to the umask: exactly 0640 under a permissive and under
+// a strict umask. An existing file keeps its mode (an operator's choice for a log shipper).
+TEST(JsonlSinkTest, CreatedExactly0640WhateverTheUmask) {
+  for (mode_t mask : {mode_t{0}, mode_t{077}}) {
+    TempDir dir;
+    std::string path = dir.file("events.jsonl");
+    mode_t before = ::umask(mask);
+    auto sink = JsonlSink::open(path);
+    ::umask(before);
+    ASSERT_TRUE(sink) << sink.error().toString();
+    struct stat st {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0640u) << "umask " << std::oct << mask;
+  }
+  TempDir dir;
+  std::string path = dir.file("events.jsonl");
+  std::ofstream(path) << "";
+  ::chmod(path.c_str(), 0604);
+  ASSERT_TRUE(JsonlSink::open(path));
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0604u);
 }
 
 TEST(JsonlSinkTest, AppendsToExistingFile) {

@@ -1,4 +1,4 @@
-// Events shaped like the reference deployment (USERS.md), for the journal's tests.
+// Events shaped like the reference deployment (docs/architecture.md), for the journal's tests.
 #pragma once
 
 #include <string>

@@ -8,6 +8,7 @@
 #include <random>
 #include <thread>
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -119,6 +120,25 @@ TEST_F(SqliteStoreTest, CreatesVersionedSchemaInWalMode) {
     EXPECT_EQ(rawQuery(path_, std::string("SELECT name FROM sqlite_master WHERE name='") +
                                   index + "'"),
               index);
+  }
+}
+
+// The journal and its -wal/-shm files are 0640 under any umask (SQLite alone would make them
+// 0644 whatever the umask).
+TEST_F(SqliteStoreTest, FilesAreExactly0640WhateverTheUmask) {
+  for (mode_t mask : {mode_t{0}, mode_t{077}}) {
+    TempDir dir;
+    std::string path = dir.file("journal.db");
+    mode_t before = ::umask(mask);
+    auto store = SqliteStore::open(path, {});
+    ASSERT_TRUE(store) << store.error().toString();
+    insert(**store, {simpleEvent("Lab", EventKind::PathDown, 1)});
+    ::umask(before);
+    for (const std::string& f : {path, path + "-wal", path + "-shm"}) {
+      struct stat st {};
+      ASSERT_EQ(::stat(f.c_str(), &st), 0) << f;
+      EXPECT_EQ(st.st_mode & 07777, 0640u) << f << " umask " << std::oct << mask;
+    }
   }
 }
 

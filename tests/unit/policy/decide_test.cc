@@ -16,9 +16,9 @@ namespace {
 
 using health::PathState;
 using ::testing::HasSubstr;
-using ::testing::StartsWith;
 using testing::prefix;
 using testing::referenceTopology;
+using ::testing::StartsWith;
 
 constexpr PathState U = PathState::Up;
 constexpr PathState G = PathState::Degraded;
@@ -44,6 +44,7 @@ class PolicyDecideTest : public ::testing::Test {
     s.state = state;
     s.since = clock_.now() - ago;
     s.usable_since = health::isUsable(state) ? std::optional<MonoTime>(s.since) : std::nullopt;
+    s.clean_since = state == U ? std::optional<MonoTime>(s.since) : std::nullopt;
     s.reason = state == D ? "3 consecutive probes lost (loss 15% over 20, last error: timeout)"
                           : std::string();
   }
@@ -79,9 +80,14 @@ struct ComboCase {
 
 // States stable for an hour: hold-downs have long passed.
 const ComboCase kCombos[] = {
-    {U, U, U, "dx", "dx"},       {U, U, D, "dx", "dx"},       {U, D, U, "dx", "dx"},
-    {U, D, D, "dx", "dx"},       {D, U, U, "vpn-a", "vpn-b"}, {D, U, D, "vpn-a", "vpn-a"},
-    {D, D, U, "vpn-b", "vpn-b"}, {D, D, D, nullptr, nullptr},  // fail static: keep previous
+    {U, U, U, "dx", "dx"},
+    {U, U, D, "dx", "dx"},
+    {U, D, U, "dx", "dx"},
+    {U, D, D, "dx", "dx"},
+    {D, U, U, "vpn-a", "vpn-b"},
+    {D, U, D, "vpn-a", "vpn-a"},
+    {D, D, U, "vpn-b", "vpn-b"},
+    {D, D, D, nullptr, nullptr},  // fail static: keep previous
     // Degraded and Unknown variants.
     {G, U, U, "vpn-a", "vpn-b"},  // Up beats Degraded
     {G, D, D, "dx", "dx"},        // Degraded beats nothing
@@ -113,8 +119,7 @@ TEST_F(PolicyDecideTest, EveryCombinationForBothTables) {
         EXPECT_EQ(r->changed, r->path != prev);
         EXPECT_EQ(r->hold_down_remaining, Duration(0));
         EXPECT_FALSE(r->reason.empty());
-        const PathState prev_state =
-            prev == "dx" ? c.dx : (prev == "vpn-a" ? c.a : c.b);
+        const PathState prev_state = prev == "dx" ? c.dx : (prev == "vpn-a" ? c.a : c.b);
         if (c.rtb1 == nullptr) {
           // Nothing usable: fail static, unless a candidate's health is still unknown.
           if (c.dx == N || c.a == N || c.b == N) {
@@ -199,8 +204,8 @@ TEST_F(PolicyDecideTest, FailbackWaitsForTheHoldDown) {
   EXPECT_EQ(out.routes[0].previous, "vpn-a");
   EXPECT_EQ(out.routes[1].previous, "vpn-b");
   EXPECT_EQ(out.routes[0].reason,
-            "dx up for 60.0s (hold-down 1m passed), preferred over vpn-a (up): preferred link "
-            "kind dx");
+            "dx up and measured clean for 60.0s (hold-down 1m passed), preferred over vpn-a (up): "
+            "preferred link kind dx");
   EXPECT_FALSE(out.next_decision.has_value());
 }
 
@@ -292,7 +297,7 @@ TEST_F(PolicyDecideTest, FlappingDxIsDampedThenHeldDown) {
     clock_.advance(std::chrono::seconds(2));
     dx.onProbeResult({0, ok, std::chrono::milliseconds(3), ok ? "" : "timeout"}, clock_.now());
     const health::Stats s = dx.stats(clock_.now());
-    statuses_[kDx] = {s.state, false, s.since, s.usable_since, s.reason};
+    statuses_[kDx] = {s.state, false, s.since, s.usable_since, s.clean_since, s.reason};
   };
   set(kVpnA, U);
   set(kVpnB, U);
@@ -609,6 +614,135 @@ TEST(PolicyCreateTest, RankingIsPrecomputedPerTable) {
   EXPECT_EQ(p.pathIndex("vpn-b"), 2u);
   EXPECT_FALSE(p.pathIndex("nope").has_value());
   EXPECT_EQ(decisionKindName(DecisionKind::HoldDown), "hold_down");
+}
+
+}  // namespace
+}  // namespace pathpilot::policy
+
+// ---- Rule 7: leaving fail static. ----
+
+namespace pathpilot::policy {
+namespace {
+
+// The monitor cut off from every path for ten seconds: fail static, then the paths return one
+// by one in an order unrelated to the links (here VPN-A first, DX 300 ms later). Nothing moves.
+TEST_F(PolicyDecideTest, LeavingFailStaticWaitsForTheCurrentPathAndMovesNothing) {
+  setAll(U, U, U);
+  DecisionSet d = decide(programmed("dx", "dx"));
+  setAll(D, D, D);
+  d = decide(d);
+  ASSERT_EQ(d.find("rtb-1", prefix("10.10.0.0/16"))->kind, DecisionKind::FailStatic);
+  clock_.advance(std::chrono::seconds(10));
+  set(kVpnA, U, Duration(0));
+  d = decide(d);
+  const RouteDecision* r1 = d.find("rtb-1", prefix("10.10.0.0/16"));
+  EXPECT_EQ(r1->kind, DecisionKind::Settling);
+  EXPECT_EQ(r1->path, "dx");
+  EXPECT_FALSE(r1->changed);
+  EXPECT_FALSE(r1->fail_static) << "a path is usable again: fail static is over";
+  ASSERT_TRUE(d.next_decision);
+  EXPECT_EQ(*d.next_decision, clock_.now() + std::chrono::seconds(3));
+  EXPECT_THAT(r1->reason, HasSubstr("leaving fail static"));
+  clock_.advance(std::chrono::milliseconds(300));
+  set(kDx, U, Duration(0));
+  d = decide(d);
+  EXPECT_EQ(d.changed_count, 0u);
+  EXPECT_EQ(d.find("rtb-1", prefix("10.10.0.0/16"))->kind, DecisionKind::Keep);
+  EXPECT_EQ(d.find("rtb-2", prefix("10.10.0.0/16"))->kind, DecisionKind::Keep);
+  EXPECT_FALSE(d.find("rtb-1", prefix("10.10.0.0/16"))->settle_until) << "episode over";
+}
+
+// When the current path really died during the outage, the route moves once the settle time is
+// over, and not before.
+TEST_F(PolicyDecideTest, LeavingFailStaticMovesAfterTheSettleTimeWhenTheCurrentPathStaysDown) {
+  setAll(U, U, U);
+  DecisionSet d = decide(programmed("dx", "dx"));
+  setAll(D, D, D);
+  d = decide(d);
+  set(kVpnA, U, Duration(0));
+  set(kVpnB, U, Duration(0));
+  d = decide(d);
+  EXPECT_EQ(d.changed_count, 0u);
+  clock_.advance(std::chrono::milliseconds(2999));
+  d = decide(d);
+  EXPECT_EQ(d.changed_count, 0u);
+  EXPECT_EQ(d.find("rtb-1", prefix("10.10.0.0/16"))->kind, DecisionKind::Settling);
+  clock_.advance(std::chrono::milliseconds(1));
+  d = decide(d);
+  const RouteDecision* r1 = d.find("rtb-1", prefix("10.10.0.0/16"));
+  const RouteDecision* r2 = d.find("rtb-2", prefix("10.10.0.0/16"));
+  EXPECT_EQ(r1->kind, DecisionKind::Failover);
+  EXPECT_EQ(r1->path, "vpn-a");
+  EXPECT_EQ(r2->path, "vpn-b");
+  EXPECT_THAT(r1->reason, HasSubstr("not back within the fail-static settle time"));
+}
+
+// An ordinary failure of one path (no fail static before) fails over at once: the settle time
+// applies only when every path was down.
+TEST_F(PolicyDecideTest, OneFailedPathStillFailsOverAtOnce) {
+  setAll(U, U, U);
+  DecisionSet d = decide(programmed("dx", "dx"));
+  set(kDx, D, Duration(0));
+  d = decide(d);
+  EXPECT_EQ(d.find("rtb-1", prefix("10.10.0.0/16"))->kind, DecisionKind::Failover);
+  EXPECT_EQ(d.changed_count, 2u);
+}
+
+// The engine counts a path whose latest probe failed as Unknown: the current path coming back
+// through Unknown keeps the settle clock running instead of ending the episode.
+TEST_F(PolicyDecideTest, SettleClockSurvivesTheCurrentPathBeingUnknown) {
+  setAll(U, U, U);
+  DecisionSet d = decide(programmed("dx", "dx"));
+  setAll(D, D, D);
+  d = decide(d);
+  set(kVpnA, U, Duration(0));
+  set(kDx, N, Duration(0));
+  d = decide(d);
+  EXPECT_EQ(d.find("rtb-1", prefix("10.10.0.0/16"))->kind, DecisionKind::AwaitingHealth);
+  ASSERT_TRUE(d.find("rtb-1", prefix("10.10.0.0/16"))->settle_until);
+  clock_.advance(std::chrono::seconds(1));
+  set(kDx, D, Duration(0));
+  d = decide(d);
+  EXPECT_EQ(d.find("rtb-1", prefix("10.10.0.0/16"))->kind, DecisionKind::Settling)
+      << "the settle time counts from the first usable path, 2 s are left";
+  clock_.advance(std::chrono::seconds(2));
+  d = decide(d);
+  EXPECT_EQ(d.find("rtb-1", prefix("10.10.0.0/16"))->path, "vpn-a");
+}
+
+// Failback needs the better path proven clean: Up but not measured over a full window (just
+// back from Down) is no reason to move, however long ago it came up.
+TEST_F(PolicyDecideTest, FailbackWaitsUntilTheBetterPathIsMeasuredClean) {
+  setAll(U, U, U);
+  set(kDx, D);
+  DecisionSet d = decide(programmed("vpn-a", "vpn-b"));
+  set(kDx, U, std::chrono::minutes(5));
+  statuses_[kDx].clean_since.reset();
+  d = decide(d);
+  const RouteDecision* r = d.find("rtb-1", prefix("10.10.0.0/16"));
+  EXPECT_EQ(r->kind, DecisionKind::HoldDown);
+  EXPECT_EQ(r->path, "vpn-a");
+  EXPECT_THAT(r->reason, HasSubstr("not yet measured clean over a full window"));
+  statuses_[kDx].clean_since = clock_.now() - std::chrono::seconds(10);
+  d = decide(d);
+  EXPECT_EQ(d.find("rtb-1", prefix("10.10.0.0/16"))->kind, DecisionKind::HoldDown)
+      << "clean for 10 s of a 60 s hold-down";
+  statuses_[kDx].clean_since = clock_.now() - std::chrono::minutes(2);
+  d = decide(d);
+  EXPECT_EQ(d.find("rtb-1", prefix("10.10.0.0/16"))->kind, DecisionKind::Failback);
+}
+
+TEST_F(PolicyDecideTest, ZeroSettleTimeMovesAtOnce) {
+  Topology t = referenceTopology();
+  t.params.fail_static_settle = Duration(0);
+  reset(std::move(t));
+  setAll(U, U, U);
+  DecisionSet d = decide(programmed("dx", "dx"));
+  setAll(D, D, D);
+  d = decide(d);
+  set(kVpnA, U, Duration(0));
+  d = decide(d);
+  EXPECT_EQ(d.find("rtb-1", prefix("10.10.0.0/16"))->path, "vpn-a");
 }
 
 }  // namespace

@@ -18,8 +18,9 @@ Topology mixedTopology() {
   Topology t = testing::referenceTopology();
   t.paths.push_back({"dx-2", LinkKind::Dx, "", 50});
   t.paths.push_back({"vpn-c", LinkKind::Vpn, "ap-southeast-1c", 100});
-  t.tables.push_back({"rtb-3", "ap-southeast-1c", {testing::prefix("10.10.0.0/16"),
-                                                   testing::prefix("172.16.0.0/12")},
+  t.tables.push_back({"rtb-3",
+                      "ap-southeast-1c",
+                      {testing::prefix("10.10.0.0/16"), testing::prefix("172.16.0.0/12")},
                       {"vpn-a", "vpn-c", "dx-2"}});
   return t;
 }
@@ -47,14 +48,15 @@ TEST(PolicyPropertyTest, InvariantsHoldOnRandomStatuses) {
         }
       }
       st[i].state = s;
+      st[i].clean_since = s == PathState::Up ? std::optional<MonoTime>(st[i].since) : std::nullopt;
       st[i].drained = rng() % 8 == 0;
       const DecisionSet out = policy.decide(st, prev, now);
       ASSERT_EQ(out.routes.size(), policy.routeCount());
       std::size_t changed = 0;
       for (std::size_t r = 0; r < out.routes.size(); ++r) {
         const RouteDecision& d = out.routes[r];
-        SCOPED_TRACE(::testing::Message() << "seed " << seed << " step " << step << " "
-                                          << d.table << ": " << d.reason);
+        SCOPED_TRACE(::testing::Message()
+                     << "seed " << seed << " step " << step << " " << d.table << ": " << d.reason);
         ASSERT_EQ(d.previous, prev.routes[r].path);
         ASSERT_EQ(d.changed, d.path != d.previous);
         ASSERT_FALSE(d.reason.empty());
@@ -70,6 +72,7 @@ TEST(PolicyPropertyTest, InvariantsHoldOnRandomStatuses) {
           case DecisionKind::HoldDown:
           case DecisionKind::AwaitingHealth:
           case DecisionKind::FailStatic:
+          case DecisionKind::Settling:
             ASSERT_FALSE(d.changed);
             break;
           case DecisionKind::Initial:

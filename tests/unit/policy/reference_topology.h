@@ -1,4 +1,4 @@
-// tests/unit/policy/reference_topology.h — the reference scenario of ARCHITECTURE.md as a
+// tests/unit/policy/reference_topology.h — the reference scenario of docs/architecture.md as a
 // policy::Topology: DX (via the VGW), VPN-A (strongSwan-1, AZ a), VPN-B (strongSwan-2, AZ b);
 // rtb-1 serves Private-1 in AZ a, rtb-2 serves Private-2 in AZ b; on-prem 10.10.0.0/16.
 #pragma once

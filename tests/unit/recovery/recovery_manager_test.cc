@@ -134,8 +134,8 @@ TEST_F(RecoveryManagerTest, ProbesSeeingTheGatewayBackConfirmTheRecovery) {
             "to see the gateway back");
   clock.advance(seconds(15));  // strongSwan boots, the tunnel comes up, rise rounds pass
   manager->onGatewayState("vpn-a", PathState::Up, clock.now());
-  EXPECT_EQ(kinds, (std::vector<std::string>{"started vpn-a", "succeeded vpn-a",
-                                             "confirmed vpn-a"}));
+  EXPECT_EQ(kinds,
+            (std::vector<std::string>{"started vpn-a", "succeeded vpn-a", "confirmed vpn-a"}));
   EXPECT_EQ(events[2].elapsed, seconds(65));  // from the start of the attempt
   // The daemon journals only this event as the recovery's success, so it carries the facts of
   // the action, too: how long it ran, how long the probes then took.
@@ -155,8 +155,8 @@ TEST_F(RecoveryManagerTest, ProbesNotSeeingTheGatewayBackIsAFailureBeforeTheNext
   advanceToWakeup();
   action_a->finish(ActionOutcome{true, false, false, std::nullopt, "", "", seconds(45)});
   advanceToWakeup();  // settle (60 s) passes, still Down
-  ASSERT_EQ(kinds, (std::vector<std::string>{"started vpn-a", "succeeded vpn-a",
-                                             "failed vpn-a", "started vpn-a"}));
+  ASSERT_EQ(kinds, (std::vector<std::string>{"started vpn-a", "succeeded vpn-a", "failed vpn-a",
+                                             "started vpn-a"}));
   EXPECT_EQ(events[2].reason,
             "the fake action finished but the probes did not see vpn-a come back within 1m");
   EXPECT_EQ(events[2].attempt, 1);
@@ -241,6 +241,29 @@ TEST_F(RecoveryManagerTest, FollowersStartNothing) {
   EXPECT_TRUE(action_a->running());
 }
 
+// The monitor doubts its own view (every path down at once): no gateway is "healed" for it,
+// however long it lasts, and the status says why.
+TEST_F(RecoveryManagerTest, AHeldManagerStartsNothingAndSaysWhy) {
+  manager->setHeld(std::string("every path went down within 0.3 s"), clock.now());
+  manager->onGatewayState("vpn-a", PathState::Down, clock.now());
+  manager->onGatewayState("vpn-b", PathState::Down, clock.now());
+  for (int i = 0; i < 10; ++i) {
+    clock.advance(minutes(10));
+    manager->poll(clock.now());
+  }
+  EXPECT_FALSE(action_a->running());
+  EXPECT_FALSE(action_b->running());
+  EXPECT_TRUE(kinds.empty());
+  auto status = manager->snapshot(clock.now());
+  EXPECT_EQ(status[0].detail, "held back: every path went down within 0.3 s");
+  // The view is trusted again and vpn-b came back meanwhile: only vpn-a is recovered.
+  manager->onGatewayState("vpn-b", PathState::Up, clock.now());
+  manager->setHeld(std::nullopt, clock.now());
+  EXPECT_TRUE(action_a->running());
+  EXPECT_FALSE(action_b->running());
+  EXPECT_TRUE(manager->snapshot(clock.now())[0].detail.empty());
+}
+
 TEST_F(RecoveryManagerTest, RejectsBadGateways) {
   EXPECT_EQ(manager->addGateway("vpn-a", policy(), std::make_unique<FakeAction>()).error().code(),
             ErrorCode::AlreadyExists);
@@ -303,10 +326,10 @@ class CommandActionTest : public ::testing::Test {
 
 TEST_F(CommandActionTest, ExitZeroIsSuccessAndTheCommandKnowsTheContext) {
   std::string out = ::testing::TempDir() + "pp_recovery_env_" + std::to_string(::getpid());
-  CommandAction action(
-      sh("printf '%s %s %s' \"$PATHPILOT_GATEWAY\" \"$PATHPILOT_ATTEMPT\" "
-         "\"$PATHPILOT_DOWN_FOR_SECONDS\" > '" + out + "'"),
-      executor, runner);
+  CommandAction action(sh("printf '%s %s %s' \"$PATHPILOT_GATEWAY\" \"$PATHPILOT_ATTEMPT\" "
+                          "\"$PATHPILOT_DOWN_FOR_SECONDS\" > '" +
+                          out + "'"),
+                       executor, runner);
   ActionOutcome outcome = runOnce(action);
   EXPECT_TRUE(outcome.success) << outcome.reason;
   EXPECT_FALSE(action.running());
@@ -315,6 +338,41 @@ TEST_F(CommandActionTest, ExitZeroIsSuccessAndTheCommandKnowsTheContext) {
   text << in.rdbuf();
   EXPECT_EQ(text.str(), "vpn-a 2 95");
   std::remove(out.c_str());
+}
+
+TEST_F(CommandActionTest, CommandSeesNoSecretOfTheDaemonAndItsStderrIsRedacted) {
+  ::setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE", 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", 1);
+  ::setenv("AWS_SESSION_TOKEN", "FwoGZXIvYXdzEXAMPLESESSIONTOKEN", 1);
+  ::setenv("PP_RECOVERY_SMTP_PASSWORD", "smtp-Passw0rd-value", 1);  // an {env:} secret
+  ::setenv("PP_RECOVERY_SSH_HOST", "gw-a.example.net", 1);          // listed
+  std::string out = ::testing::TempDir() + "pp_recovery_fullenv_" + std::to_string(::getpid());
+  CommandActionOptions options =
+      sh("env > '" + out + "'; echo 'relay said: bad password smtp-Passw0rd-value' >&2; exit 3");
+  options.inherit = {"PP_RECOVERY_SSH_HOST"};
+  auto redactor = std::make_shared<Redactor>();
+  redactor->add("smtp-Passw0rd-value");
+  options.redactor = redactor;
+  CommandAction action(options, executor, runner);
+  ActionOutcome outcome = runOnce(action);
+  EXPECT_FALSE(outcome.success);
+  std::ifstream in(out);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string env = text.str();
+  for (const char* secret : {"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI", "FwoGZXIvYXdz",
+                             "smtp-Passw0rd-value", "AWS_", "PP_RECOVERY_SMTP_PASSWORD"}) {
+    EXPECT_EQ(env.find(secret), std::string::npos) << secret << " in\n" << env;
+  }
+  EXPECT_NE(env.find("PP_RECOVERY_SSH_HOST=gw-a.example.net\n"), std::string::npos) << env;
+  EXPECT_NE(env.find("PATHPILOT_GATEWAY=vpn-a\n"), std::string::npos) << env;
+  EXPECT_EQ(outcome.stderr_tail, "relay said: bad password <redacted>\n");
+  EXPECT_EQ(outcome.reason.find("smtp-Passw0rd-value"), std::string::npos) << outcome.reason;
+  std::remove(out.c_str());
+  for (const char* name : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                           "PP_RECOVERY_SMTP_PASSWORD", "PP_RECOVERY_SSH_HOST"}) {
+    ::unsetenv(name);
+  }
 }
 
 TEST_F(CommandActionTest, FailureCarriesExitCodeAndStderr) {

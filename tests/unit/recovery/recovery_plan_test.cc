@@ -113,8 +113,7 @@ TEST_F(RecoveryPlanTest, HourlyCapIsASlidingWindowReportedOnce) {
   RecoveryDecision capped = advanceAndPoll();
   ASSERT_EQ(capped.kind, Kind::Capped);
   EXPECT_EQ(capped.next_allowed, first + hours(1));
-  EXPECT_NE(capped.reason.find("3 attempts in the last hour"), std::string::npos)
-      << capped.reason;
+  EXPECT_NE(capped.reason.find("3 attempts in the last hour"), std::string::npos) << capped.reason;
   EXPECT_EQ(plan.phase(), RecoveryPhase::Capped);
   EXPECT_EQ(plan.attemptsInWindow(clock.now()), 3);
   EXPECT_EQ(plan.poll(clock.now()).kind, Kind::None) << "reported once";
@@ -175,6 +174,56 @@ TEST_F(RecoveryPlanTest, GatewayBackUpWhileRunningCancelsTheAttempt) {
   plan.finished(false, clock.now());
   EXPECT_EQ(plan.phase(), RecoveryPhase::Idle);
   EXPECT_EQ(plan.observe(PathState::Up, clock.now()).kind, Kind::None);
+}
+
+// A daemon in a crash loop must not get a fresh hourly cap and back-off at every start: the
+// memory of a plan, put into a new plan, keeps both.
+TEST_F(RecoveryPlanTest, MemoryCarriesTheCapAndTheBackOffIntoANewPlan) {
+  plan.observe(PathState::Down, clock.now());
+  ASSERT_EQ(advanceAndPoll().kind, Kind::Start);
+  clock.advance(seconds(10));
+  plan.finished(false, clock.now());  // back-off 60 s
+  ASSERT_EQ(advanceAndPoll().kind, Kind::Start);
+  clock.advance(seconds(10));
+  plan.finished(false, clock.now());  // back-off 120 s
+  RecoveryMemory m = plan.memory(clock.now());
+  EXPECT_EQ(m.starts.size(), 2u);
+  EXPECT_EQ(m.attempts, 2);
+  EXPECT_EQ(m.failures, 2);
+  ASSERT_TRUE(m.not_before);
+  EXPECT_EQ(*m.not_before, clock.now() + seconds(120));
+
+  // The process dies and starts again 5 s later.
+  clock.advance(seconds(5));
+  GatewayRecoveryPlan fresh{policy()};
+  fresh.restore(m, clock.now());
+  EXPECT_EQ(fresh.attemptsInWindow(clock.now()), 2);
+  fresh.observe(PathState::Down, clock.now());
+  EXPECT_EQ(fresh.nextWakeup(), clock.now() + seconds(115)) << "the back-off, not `after`";
+  clock.advance(seconds(115));
+  RecoveryDecision d = fresh.poll(clock.now());
+  ASSERT_EQ(d.kind, Kind::Start);
+  EXPECT_EQ(d.attempt, 3) << "attempt numbers go on";
+  clock.advance(seconds(10));
+  fresh.finished(false, clock.now());
+  clock.advance(fresh.nextWakeup() - clock.now());
+  EXPECT_EQ(fresh.poll(clock.now()).kind, Kind::Capped) << "3 attempts in the hour, counted "
+                                                           "across the restart";
+}
+
+TEST_F(RecoveryPlanTest, RestoredOutageIsDroppedWhenTheGatewayIsUp) {
+  RecoveryMemory m;
+  m.starts = {clock.now() - minutes(70), clock.now() - minutes(10)};
+  m.attempts = 1;
+  m.failures = 1;
+  m.not_before = clock.now() + minutes(5);
+  plan.restore(m, clock.now());
+  EXPECT_EQ(plan.attemptsInWindow(clock.now()), 1) << "starts older than an hour are dropped";
+  plan.observe(PathState::Up, clock.now());
+  clock.advance(minutes(1));
+  plan.observe(PathState::Down, clock.now());
+  EXPECT_EQ(plan.nextWakeup(), clock.now() + seconds(60)) << "a new outage: `after` only";
+  ASSERT_EQ(advanceAndPoll().attempt, 1);
 }
 
 TEST(RecoveryPolicyTest, ValidateNamesTheProblem) {

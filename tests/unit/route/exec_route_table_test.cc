@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 namespace pathpilot::route {
@@ -70,6 +71,42 @@ TEST_F(ExecRouteTableTest, HookReceivesTheChangeInEnvironmentVariables) {
   EXPECT_NE(env.find("PATHPILOT_ACTION=delete\n"), std::string::npos);
   EXPECT_NE(env.find("PATHPILOT_NEW_NEXT_HOP=\n"), std::string::npos);
   EXPECT_NE(env.find("PATHPILOT_PATH=\n"), std::string::npos);
+}
+
+// The daemon's AWS keys and {env:} secrets stay out of the hook; listed names and the
+// PATHPILOT_* change pass; what the hook prints on stderr reaches the error redacted.
+TEST_F(ExecRouteTableTest, HookSeesNoSecretOfTheDaemonAndItsStderrIsRedacted) {
+  ::setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE", 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", 1);
+  ::setenv("AWS_SESSION_TOKEN", "FwoGZXIvYXdzEXAMPLESESSIONTOKEN", 1);
+  ::setenv("PP_EXEC_API_TOKEN", "api-token-0123456789abcdef", 1);  // an {env:} secret
+  ::setenv("PP_EXEC_FIREWALL_HOST", "fw1.example.net", 1);         // listed
+  std::string out = dir_ + "/env";
+  ExecOptions options = hook("env > '" + out +
+                             "'; echo \"login with api-token-0123456789abcdef refused\" >&2; "
+                             "exit 1");
+  options.inherit = {"PP_EXEC_FIREWALL_HOST", "AWS_SECRET_ACCESS_KEY"};
+  auto redactor = std::make_shared<Redactor>();
+  redactor->add("api-token-0123456789abcdef");
+  options.redactor = redactor;
+  ExecRouteTable table("rtb-468f5222", options, runner_);
+  auto r = table.apply(change());
+  ASSERT_FALSE(r);
+  std::string env = slurp(out);
+  for (const char* secret : {"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI", "FwoGZXIvYXdz",
+                             "api-token-0123456789abcdef", "AWS_", "PP_EXEC_API_TOKEN"}) {
+    EXPECT_EQ(env.find(secret), std::string::npos) << secret << " in\n" << env;
+  }
+  EXPECT_NE(env.find("PP_EXEC_FIREWALL_HOST=fw1.example.net\n"), std::string::npos) << env;
+  EXPECT_NE(env.find("PATHPILOT_TABLE=rtb-468f5222\n"), std::string::npos) << env;
+  EXPECT_NE(env.find("PATH="), std::string::npos) << env;
+  EXPECT_EQ(r.error().message().find("api-token-0123456789abcdef"), std::string::npos);
+  EXPECT_NE(r.error().message().find("login with <redacted> refused"), std::string::npos)
+      << r.error().message();
+  for (const char* name : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                           "PP_EXEC_API_TOKEN", "PP_EXEC_FIREWALL_HOST"}) {
+    ::unsetenv(name);
+  }
 }
 
 TEST_F(ExecRouteTableTest, NonZeroExitIsAnErrorWithTheStderrTail) {

@@ -172,7 +172,7 @@ TEST_F(NetlinkTest, TablesAbove255TravelInRtaTable) {
   ASSERT_TRUE(big.apply(replaceWith(kOnPrem, kDxHop)));
   EXPECT_NE(run("ip route show table 1000").find("10.10.0.0/16 via 192.0.2.254"),
             std::string::npos);
-  EXPECT_EQ(run("ip route show table 101").find("10.10.0.0/16"), std::string::npos);
+  EXPECT_EQ(run("ip -N route show table 101").find("10.10.0.0/16"), std::string::npos);
   EXPECT_EQ(big.list()->size(), 1u);
   EXPECT_TRUE(table101.list()->empty());
 }
@@ -223,7 +223,7 @@ TEST_F(NetlinkTest, ProgramsAnotherNamespace) {
   EXPECT_EQ(remote.list()->size(), 1u);
   LinuxRouteTable local("101", 101, LinuxRouteOptions{});
   EXPECT_TRUE(local.list()->empty()) << "the route must land in A, not in B";
-  EXPECT_EQ(run("ip route show table 101").find("10.10.0.0/16"), std::string::npos);
+  EXPECT_EQ(run("ip -N route show table 101").find("10.10.0.0/16"), std::string::npos);
   ::close(ns_a);
 
   LinuxRouteOptions missing;
@@ -309,7 +309,7 @@ TEST_F(NetlinkTest, HandChangeIsReportedAsDriftAndRepaired) {
   ASSERT_TRUE(runUntil(io, [&] { return changed.size() == 3; }));
   ASSERT_EQ(drifts.size(), 2u);
   EXPECT_FALSE(drifts[1].actual.has_value());
-  EXPECT_NE(run("ip route show table 101").find("10.10.0.0/16 via 192.0.2.254"),
+  EXPECT_NE(run("ip -N route show table 101").find("10.10.0.0/16 via 192.0.2.254"),
             std::string::npos);
   EXPECT_TRUE(errors.empty());
   monitor.stop();

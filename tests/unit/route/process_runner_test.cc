@@ -73,22 +73,84 @@ TEST_F(ProcessRunnerTest, CapturesOutputAndExitStatus) {
   EXPECT_TRUE(good->success());
 }
 
-TEST_F(ProcessRunnerTest, PassesEnvironmentAndCanClearIt) {
+TEST_F(ProcessRunnerTest, OnlyAllowListedVariablesAndTheSpecsOwnAreInherited) {
   ::setenv("PP_RUNNER_INHERITED", "yes", 1);
-  ProcessSpec spec = sh("printf '%s/%s' \"$PP_RUNNER_INHERITED\" \"$PP_RUNNER_ADDED\"");
+  ::setenv("LC_TIME", "C", 1);
+  ::setenv("TZ", "UTC", 1);
+  ProcessSpec spec =
+      sh("printf '%s/%s/%s/%s' \"$PP_RUNNER_INHERITED\" \"$PP_RUNNER_ADDED\" "
+         "\"$LC_TIME\" \"$TZ\"; test -n \"$PATH\"");
   spec.env = {{"PP_RUNNER_ADDED", "a b=c"}};
   auto r = runner_.run(spec);
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->stdout_text, "yes/a b=c");
-  spec.clear_env = true;
+  EXPECT_TRUE(r->success()) << "PATH must be inherited";
+  // Not listed: the daemon's variable stays out.
+  EXPECT_EQ(r->stdout_text, "/a b=c/C/UTC");
+  spec.inherit = {"PP_RUNNER_INHERITED"};
   r = runner_.run(spec);
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->stdout_text, "/a b=c");
+  EXPECT_EQ(r->stdout_text, "yes/a b=c/C/UTC");
   spec.env = {{"PP_RUNNER_INHERITED", "overridden"}};
-  spec.clear_env = false;
   r = runner_.run(spec);
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->stdout_text, "overridden/");
+  EXPECT_EQ(r->stdout_text, "overridden//C/UTC");
+  ::unsetenv("PP_RUNNER_INHERITED");
+  ::unsetenv("LC_TIME");
+  ::unsetenv("TZ");
+}
+
+TEST_F(ProcessRunnerTest, AwsCredentialsAreNeverInheritedEvenWhenListed) {
+  ::setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE", 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", 1);
+  ::setenv("AWS_SESSION_TOKEN", "FwoGZXIvYXdzEXAMPLETOKEN", 1);
+  ::setenv("PP_RUNNER_SECRET", "env-secret-value", 1);
+  ProcessSpec spec = sh("env");
+  spec.inherit = {"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID"};
+  auto r = runner_.run(spec);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->stdout_text.find("AWS_"), std::string::npos) << r->stdout_text;
+  EXPECT_EQ(r->stdout_text.find("EXAMPLE"), std::string::npos) << r->stdout_text;
+  EXPECT_EQ(r->stdout_text.find("env-secret-value"), std::string::npos) << r->stdout_text;
+  for (const char* name :
+       {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PP_RUNNER_SECRET"}) {
+    ::unsetenv(name);
+  }
+}
+
+TEST_F(ProcessRunnerTest, OutputIsRedactedOfKnownSecretsAndStderrIsCapped) {
+  auto redactor = std::make_shared<Redactor>();
+  redactor->add("tok-0123456789abcdef");
+  redactor->addUrl("https://hooks.example.com/services/T0/B0/XyZ0123456789");
+  ProcessSpec spec =
+      sh("echo 'post https://hooks.example.com/services/T0/B0/XyZ0123456789 failed' >&2; "
+         "echo stdout tok-0123456789abcdef; exit 2");
+  spec.redactor = redactor;
+  auto r = runner_.run(spec);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->stderr_tail, "post <redacted> failed\n");
+  EXPECT_EQ(r->stdout_text, "stdout <redacted>\n");
+  EXPECT_EQ(r->describe(seconds(20)), "exited with status 2: post <redacted> failed");
+
+  // A secret that the kept tail would cut through: redaction comes before the cut, so no
+  // fragment of it survives ("6789abcdef" would, cut first).
+  spec = sh("printf tok-0123456789abcdef >&2; head -c 190 /dev/zero | tr '\\0' x >&2; exit 1");
+  spec.redactor = redactor;
+  spec.stderr_tail_bytes = 200;
+  r = runner_.run(spec);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->stderr_tail, "<redacted>" + std::string(190, 'x'));
+
+  // Long stderr is capped: its end is kept, marked as cut.
+  spec = sh("head -c 5000 /dev/zero | tr '\\0' y >&2; echo ' the end' >&2; exit 1");
+  spec.stderr_tail_bytes = 100;
+  r = runner_.run(spec);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->stderr_tail, "…" + std::string(91, 'y') + " the end\n");
+
+  // Control characters a hook prints never reach an event as such.
+  auto ansi = runner_.run(sh("printf 'bad\\033[31m red\\r\\n' >&2; exit 1"));
+  ASSERT_TRUE(ansi);
+  EXPECT_EQ(ansi->stderr_tail, "bad [31m red \n");
 }
 
 TEST_F(ProcessRunnerTest, TimeoutKillsTheWholeProcessGroup) {
@@ -177,7 +239,9 @@ TEST_F(ProcessRunnerTest, BoundsStdoutAndKeepsTheTailOfStderr) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->stdout_text.size(), 1000u);
   EXPECT_TRUE(r->stdout_truncated);
-  EXPECT_EQ(r->stderr_tail.size(), 32u);
+  // The last 32 bytes, marked as cut with a leading "…" (3 bytes of UTF-8).
+  EXPECT_EQ(r->stderr_tail.size(), 32u + 3);
+  EXPECT_EQ(r->stderr_tail.rfind("…", 0), 0u);
   EXPECT_NE(r->stderr_tail.find("line299\n"), std::string::npos);
   EXPECT_EQ(r->exit_code, 1);
 }

@@ -1,6 +1,6 @@
 // route/linux/detail/netlink.h — rtnetlink plumbing shared by LinuxRouteTable and
 // LinuxRouteMonitor: a libmnl socket with request/ACK handling, and the route/link message
-// codec. Private to route/linux (STYLE.md §2 detail/).
+// codec. Private to route/linux (docs/development.md, Layout).
 //
 // Threading: a NetlinkSocket is used by one thread at a time. The codec is pure.
 #pragma once
