@@ -1716,7 +1716,7 @@ const std::unordered_map<std::string_view, std::string_view>& misplacedKeyHints(
       {"read_per_second", "api.rate_limit"},
       {"write_per_second", "api.rate_limit"},
       {"account_id", "backends.aws"},
-      {"phone_number", "alerts.channels[] (kind sns)"},
+      {"phone_number", "alerts.channels[]"},
       {"auth_token", "api"},
       {"allowed_hosts", "api"},
       {"auth_reads", "api"},

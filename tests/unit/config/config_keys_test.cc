@@ -379,7 +379,7 @@ TEST(ConfigKeysTest, EveryConfigFieldIsReadOutsideTheConfigModule) {
   ASSERT_GT(fields.size(), 20u);
   ASSERT_TRUE(fields.count("LinuxBackendSettings"));
   EXPECT_EQ(fields.at("LinuxBackendSettings"),
-            (std::vector<std::string>{"netns", "drift_check_interval"}));
+            (std::vector<std::string>{"netns", "drift_check_interval", "protocol", "adopt_protocols"}));
   const auto used = membersUsedOutsideConfig();
   ASSERT_GT(used.size(), 500u);
   std::vector<std::string> unread;
