@@ -653,7 +653,7 @@ Result<std::unique_ptr<Channel>> makeChannel(const config::AlertChannelConfig& c
       return std::unique_ptr<Channel>(std::make_unique<SmtpChannel>(std::move(o), clock));
     }
     case K::Sns: {
-      SnsChannelOptions o{c.name, c.topic_arn, c.region, c.endpoint_url, c.timeout};
+      SnsChannelOptions o{c.name, c.topic_arn, c.region, c.endpoint_url, c.timeout, c.phone_number};
       auto ch = SnsChannel::create(std::move(o),
                                    std::make_unique<http::CurlHttpClient>(curl_options), clock);
       if (!ch) {

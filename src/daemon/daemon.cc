@@ -59,6 +59,8 @@ Result<std::unique_ptr<route::RouteTable>> openTable(route::ProcessRunner& runne
     case config::BackendKind::Linux: {
       route::LinuxRouteOptions options;
       options.netns = cfg.backends.linux_backend.netns;
+      options.protocol = cfg.backends.linux_backend.protocol;
+      options.adopt_protocols = cfg.backends.linux_backend.adopt_protocols;
       return std::unique_ptr<route::RouteTable>(
           std::make_unique<route::LinuxRouteTable>(t.id, t.linux_table, options));
     }
