@@ -341,23 +341,20 @@ int runDaemon(const RunOptions& options) {
   // Status documents are built on this thread on request, coalesced (control_server.h);
   // connections and answers are handled on the control server's own thread.
   ControlServer control(
-      io, cfg.control.socket, full_status, [&](const nlohmann::json& req, const ControlPeer& peer) {
-        std::string cmd = req["cmd"].get<std::string>();
-        if (cmd == "drain" || cmd == "undrain") {
-          if (!req.contains("path") || !req["path"].is_string()) {
-            return nlohmann::json{{"ok", false}, {"error", cmd + " needs a string field \"path\""}};
-          }
-          auto path = req["path"].get<std::string>();
+      io, cfg.control.socket, full_status, [&](const ControlRequest& req, const ControlPeer& peer) {
+        const bool drain = req.cmd == ControlRequest::Cmd::Drain;
+        if (drain || req.cmd == ControlRequest::Cmd::Undrain) {
           // Who moves traffic is logged and journalled (SO_PEERCRED: set by the kernel).
           std::string by = "control socket, " + peer.describe();
-          spdlog::info("control socket: {} {} requested by {}", cmd, path, peer.describe());
-          auto r = cmd == "drain" ? engine.drain(path, by) : engine.undrain(path, by);
+          spdlog::info("control socket: {} {} requested by {}", drain ? "drain" : "undrain",
+                       req.path, peer.describe());
+          auto r = drain ? engine.drain(req.path, by) : engine.undrain(req.path, by);
           if (!r) {
             return nlohmann::json{{"ok", false}, {"error", r.error().message()}};
           }
           return nlohmann::json{{"ok", true}, {"message", *r}};
         }
-        return nlohmann::json{{"ok", false}, {"error", "unknown command \"" + cmd + "\""}};
+        return nlohmann::json{{"ok", false}, {"error", "not a command for the engine"}};
       });
   if (auto c = control.start(); !c) {
     spdlog::error("{}", c.error().toString());
