@@ -406,13 +406,17 @@ TEST_F(EngineTest, EveryPathDownAtOnceHoldsRecoveryBack) {
   auto status = engine_->statusJson();
   EXPECT_EQ(status["monitor"]["view"], "suspect");
   EXPECT_EQ(routeOf("rtb-a"), kDx);
-  // DX answers again, VPN-A stays dead: the view is trusted, and VPN-A (down for 10 s,
-  // beyond `after`) is recovered now.
+  // DX answers again, VPN-A stays dead: the view is trusted. VPN-A's 10 s down while in
+  // doubt do not count: it is recovered once down for its `after` (1 s) from then on.
   for (int i = 0; i < 3; ++i) {
     round(true, false, true);
   }
   EXPECT_EQ(count(EventKind::MonitorTrusted), 1);
   EXPECT_EQ(engine_->statusJson()["monitor"]["view"], "trusted");
+  EXPECT_EQ(actions_["vpn-a"]->starts, 0);
+  for (int i = 0; i < 11; ++i) {
+    round(true, false, true);
+  }
   EXPECT_EQ(actions_["vpn-a"]->starts, 1);
 }
 
@@ -467,6 +471,10 @@ TEST_F(EngineTest, LostReferenceTargetsHoldRecoveryBack) {
     both(true, false);
   }
   EXPECT_EQ(count(EventKind::MonitorTrusted), 1);
+  EXPECT_EQ(actions_["vpn-a"]->starts, 0) << "the wait starts again when the view is trusted";
+  for (int i = 0; i < 11; ++i) {
+    both(true, false);
+  }
   EXPECT_EQ(actions_["vpn-a"]->starts, 1);
 }
 
