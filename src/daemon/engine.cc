@@ -597,17 +597,23 @@ void Engine::adoptStartingPoint() {
     }
   }
   // Decisions already taken (a reload) are kept by (table, destination).
-  for (const auto& [key, path] : decided) {
-    if (path.empty()) {
+  for (const auto& entry : decided) {
+    const std::string& key = entry.first;
+    const std::string& path = entry.second;
+    const auto bar = key.find('|');
+    if (path.empty() || bar == std::string::npos) {
       continue;
     }
-    auto bar = key.find('|');
+    const std::string table = key.substr(0, bar);
     auto prefix = IpPrefix::parse(key.substr(bar + 1));
+    if (!prefix) {
+      continue;
+    }
     bool present = std::any_of(programmed.begin(), programmed.end(), [&](const auto& p) {
-      return p.table == key.substr(0, bar) && p.destination == *prefix;
+      return p.table == table && p.destination == *prefix;
     });
-    if (prefix && !present) {
-      programmed.push_back({key.substr(0, bar), *prefix, path});
+    if (!present) {
+      programmed.push_back({table, *prefix, path});
     }
   }
   previous_ = policy_->startingPoint(programmed);
