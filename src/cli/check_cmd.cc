@@ -161,8 +161,8 @@ void printText(const config::Config& c, const policy::Topology& topology) {
   // The numbers behind "usable", "degraded" and "clean" (health/link_health.h, hysteresis):
   // what an operator needs to predict when traffic leaves a lossy path and when it returns.
   fmt::print(
-      "\nhealth (an up path beats a degraded one; failback needs the better path up — "
-      "clean — for the whole hold-down {}):\n",
+      "\nhealth (an up path beats a degraded one; failback needs the better path clean — a "
+      "whole window at or below the clean-again thresholds — for the whole hold-down {}):\n",
       formatDuration(c.policy.failback_hold_down));
   for (const config::PathConfig& p : c.paths) {
     const config::HealthSettings& h = p.health;
