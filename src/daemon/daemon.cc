@@ -407,34 +407,29 @@ int runDaemon(const RunOptions& options) {
         if (sig == SIGHUP) {
           systemd.reloading();
           events.reopen();
-          auto r = config::checkFile(options.config_path);
-          if (!r.ok()) {
+          // One event for every way a reload can be refused; the running config stays.
+          const auto reject = [&](const std::string& message, const std::string& reason,
+                                  bool multiline) {
             auto e = journal::makeEvent(journal::EventKind::ConfigRejected, clock.wallNow(),
                                         engine.config().site.name);
-            e.reason = r.format();
-            e.message = "config reload rejected (" + std::to_string(r.errors) +
-                        " error(s)); the previous config stays active";
-            spdlog::error("{}:\n{}", e.message, e.reason);
+            e.message = message + "; the previous config stays active";
+            e.reason = reason;
+            spdlog::error("{}:{}{}", e.message, multiline ? "\n" : " ", e.reason);
             events.append(e);
-          } else if (auto prepared = alert::AlertReload::prepare(*r.config, alerts.get(), clock,
-                                                                 alert_sink);
+          };
+          auto r = config::checkFile(options.config_path);
+          if (!r.ok()) {
+            reject("config reload rejected (" + std::to_string(r.errors) + " error(s))", r.format(),
+                   true);
+          } else if (auto prepared =
+                         alert::AlertReload::prepare(*r.config, alerts.get(), clock, alert_sink);
                      !prepared) {
             // Alerts first: everything that can fail (channels, secrets, CA files, a new
             // outbox) is done before anything changes, so a broken alerts section rejects
             // the whole reload like any invalid config.
-            auto e = journal::makeEvent(journal::EventKind::ConfigRejected, clock.wallNow(),
-                                        engine.config().site.name);
-            e.reason = prepared.error().toString();
-            e.message = "config reload rejected (alerts); the previous config stays active";
-            spdlog::error("{}: {}", e.message, e.reason);
-            events.append(e);
+            reject("config reload rejected (alerts)", prepared.error().toString(), false);
           } else if (auto applied = reloadEngine(engine, secrets, std::move(*r.config)); !applied) {
-            auto e = journal::makeEvent(journal::EventKind::ConfigRejected, clock.wallNow(),
-                                        engine.config().site.name);
-            e.reason = applied.error().toString();
-            e.message = "config reload rejected; the previous config stays active";
-            spdlog::error("{}: {}", e.message, e.reason);
-            events.append(e);
+            reject("config reload rejected", applied.error().toString(), false);
           } else {
             // Cannot fail; does not wait for the alert workers (alert/alert_manager.h).
             prepared->apply(alerts);
