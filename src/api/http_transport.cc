@@ -433,17 +433,24 @@ ssize_t ConnectionStream::read(char* ptr, size_t size) {
 }
 
 ssize_t ConnectionStream::write(const char* ptr, size_t size) {
-  if (!is_writable()) {
-    return -1;
+  // All or nothing: httplib writes the header block with one write() whose result it does not
+  // check, so a partial write would corrupt the response. Each send is non-blocking, so a
+  // client that stops reading costs this connection's response budget, never more.
+  std::size_t done = 0;
+  while (done < size) {
+    if (!is_writable()) {
+      return -1;
+    }
+    ssize_t n = ::send(fd_, ptr + done, size - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) {
+        continue;
+      }
+      return -1;
+    }
+    done += static_cast<std::size_t>(n);
   }
-  ssize_t n;
-  do {
-    n = ::send(fd_, ptr, size, MSG_NOSIGNAL | MSG_DONTWAIT);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-    return 0;  // raced with another writer of the buffer space; httplib writes again
-  }
-  return n;
+  return static_cast<ssize_t>(size);
 }
 
 void ConnectionStream::get_remote_ip_and_port(std::string& ip, int& port) const {
@@ -557,6 +564,10 @@ void GuardedServer::release(const std::string& client) {
 }
 
 void GuardedServer::serve(socket_t sock, const std::string& client) {
+  if (options_.send_buffer_bytes > 0) {
+    (void)::setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &options_.send_buffer_bytes,
+                       sizeof options_.send_buffer_bytes);
+  }
   // stop() invalidates the listening socket first; workers notice it within kPollSlice.
   ConnectionStream stream(
       sock, options_, [this] { return svr_sock_ == INVALID_SOCKET; },

@@ -126,6 +126,10 @@ struct TransportOptions {
   Duration idle_timeout = std::chrono::seconds(5);    // keep-alive wait for the next request
   std::size_t max_header_bytes = 16 * 1024;           // request line + header lines; more → 431
   std::size_t max_header_fields = 64;                 // header lines; more → 431
+  // SO_SNDBUF of a served connection: what a client that stops reading can pin in kernel
+  // memory (Linux autotunes up to 4 MiB per socket otherwise, so a slow reader of a response
+  // under that size costs no worker time but pins the memory). 0: the kernel's default.
+  int send_buffer_bytes = 256 * 1024;
   // Connections waiting for their 503; more are reset (RST) at once by the listener.
   std::size_t max_shed_queued = 64;
   // Bytes read and discarded from a shed connection before it is closed (so that the 503 is

@@ -199,6 +199,30 @@ TEST_F(StreamTest, ResponseBudgetEndsASlowReader) {
   EXPECT_LT(took, 2s);
 }
 
+// httplib writes the header block with one write() and ignores a short count: write() must
+// deliver everything (or fail), even when the send buffer fills on the way.
+TEST_F(StreamTest, WritesAreAllOrNothing) {
+  int small = 4096;
+  ::setsockopt(server_, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+  ConnectionStream s(server_, options_, {});
+  s.beginRequest();
+  std::string big(256 * 1024, 'h');
+  std::string received;
+  std::thread reader([&] {
+    char buf[65536];
+    while (received.size() < big.size()) {
+      ssize_t n = ::recv(peer_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        break;
+      }
+      received.append(buf, static_cast<std::size_t>(n));
+    }
+  });
+  EXPECT_EQ(s.write(big.data(), big.size()), static_cast<ssize_t>(big.size()));
+  reader.join();
+  EXPECT_EQ(received, big);
+}
+
 TEST_F(StreamTest, HeaderLimitStopsReading) {
   options_.max_header_bytes = 64;
   options_.max_header_fields = 100;
