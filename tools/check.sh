@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# tools/check.sh — `make check`: the sanitizer and fuzzing pass that `make test` has no time for.
+# tools/check.sh — `make check`: the sanitizer and fuzzing pass, after `make test` (CI runs both).
 #
-#   0. every header of src/ compiles on its own (target pp_header_check);
-#   1. every unit test under AddressSanitizer + UndefinedBehaviorSanitizer (preset asan);
-#   2. the unit tests of the modules that run threads (journal writer, alert workers, HTTP
-#      server, route executor, recovery, daemon state file, agent) under ThreadSanitizer
-#      (preset tsan);
-#   3. every libFuzzer target (preset fuzz, clang) for FUZZ_SECONDS (default 60) each, starting
-#      from its corpus in fuzz/corpus/<target>/; new inputs stay in build-fuzz/corpus/, never
-#      in the repository. A crash, leak or timeout fails the check and leaves the reproducer in
-#      build-fuzz/artifacts/<target>/.
+#   0. headers: every header of src/ compiles on its own (target pp_header_check);
+#   1. asan: every unit test under AddressSanitizer + UndefinedBehaviorSanitizer. Built with
+#      clang in the fuzz preset (build-fuzz: -fsanitize=fuzzer-no-link,address,undefined), so
+#      that the same build also gives the fuzz targets: one sanitizer build instead of two;
+#   2. tsan: the unit tests of the modules that run threads (journal writer, alert workers,
+#      HTTP server, route executor, recovery, daemon state file and control socket, agent)
+#      under ThreadSanitizer (preset tsan, gcc);
+#   3. fuzz: every libFuzzer target (from build-fuzz) for FUZZ_SECONDS (default 60) each,
+#      starting from its corpus in fuzz/corpus/<target>/; new inputs stay in
+#      build-fuzz/corpus/, never in the repository. A crash, leak or timeout fails the check
+#      and leaves the reproducer in build-fuzz/artifacts/<target>/.
 # Prints the time each step took and the executions per fuzz target. Needs nothing outside the
 # repository (the tests run under tools/isolated).
 #
@@ -36,10 +38,10 @@ if [[ " $steps " == *" headers "* ]]; then
 fi
 
 if [[ " $steps " == *" asan "* ]]; then
-  begin "unit tests under ASan + UBSan"
-  cmake --preset asan >/dev/null
-  cmake --build --preset asan -j "$jobs"
-  (cd build-asan &&
+  begin "unit tests under ASan + UBSan (clang, build-fuzz)"
+  cmake --preset fuzz >/dev/null
+  cmake --build --preset fuzz -j "$jobs"
+  (cd build-fuzz &&
     ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     "$repo/tools/isolated" ctest -L unit -j "$jobs" --output-on-failure --no-tests=error)

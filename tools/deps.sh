@@ -19,6 +19,8 @@ PACKAGES=(
   strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libcharon-extra-plugins
   libstrongswan-extra-plugins
   libnetfilter-queue-dev python3
+  # a real FRR zebra/staticd beside the Linux route backend (route_frr_test)
+  frr
   # real alert receivers in the alert integration tests
   python3-aiosmtpd prometheus-alertmanager
   # observability: real Prometheus/promtool, headless Chromium for the dashboard, wrk load

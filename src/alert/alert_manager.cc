@@ -11,6 +11,7 @@
 #include "alert/http_channels.h"
 #include "alert/smtp_channel.h"
 #include "alert/sns_channel.h"
+#include "base/utc_stamp.h"
 #include "http/curl_http_client.h"
 
 namespace pathpilot::alert {
@@ -652,7 +653,7 @@ Result<std::unique_ptr<Channel>> makeChannel(const config::AlertChannelConfig& c
       return std::unique_ptr<Channel>(std::make_unique<SmtpChannel>(std::move(o), clock));
     }
     case K::Sns: {
-      SnsChannelOptions o{c.name, c.topic_arn, c.region, c.endpoint_url, c.timeout};
+      SnsChannelOptions o{c.name, c.topic_arn, c.region, c.endpoint_url, c.timeout, c.phone_number};
       auto ch = SnsChannel::create(std::move(o),
                                    std::make_unique<http::CurlHttpClient>(curl_options), clock);
       if (!ch) {
@@ -698,16 +699,53 @@ Result<std::vector<std::unique_ptr<Channel>>> makeChannels(const config::AlertSe
 
 namespace {
 
+// See openAlertManager(): a bad file is moved aside, an unopenable one replaced by memory.
 Result<std::unique_ptr<Outbox>> openOutbox(const config::AlertSettings& settings,
-                                           const Clock& clock) {
+                                           const Clock& clock, std::string& problem,
+                                           bool repair = true) {
+  const std::string& path = settings.outbox;
   std::error_code ec;
-  auto parent = std::filesystem::path(settings.outbox).parent_path();
+  auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) {
     std::filesystem::create_directories(parent, ec);
   }
-  auto outbox = Outbox::open(settings.outbox);
-  if (!outbox) {
+  auto outbox = Outbox::open(path);
+  if (!outbox && !repair) {
     return fail(outbox.error());
+  }
+  if (!outbox && outbox.error().code() == ErrorCode::InvalidArgument &&
+      std::filesystem::is_regular_file(path, ec)) {
+    // Corrupt, not a database, or a newer schema: keep the file for the operator, start anew.
+    const std::string aside = path + ".bad-" + utcFileStamp(clock.wallNow());
+    std::filesystem::rename(path, aside, ec);
+    if (!ec) {
+      for (const char* suffix : {"-wal", "-shm"}) {
+        std::error_code ignored;
+        if (std::filesystem::exists(path + suffix, ignored)) {
+          std::filesystem::rename(path + suffix, aside + suffix, ignored);
+        }
+      }
+      problem = outbox.error().toString() + "; the file was moved aside to " + aside;
+      outbox = Outbox::open(path);
+    } else {
+      problem =
+          outbox.error().toString() + "; cannot move it aside to " + aside + ": " + ec.message();
+    }
+  }
+  if (!outbox) {
+    if (problem.empty()) {
+      problem = outbox.error().toString();
+    } else {
+      problem += "; a new file could not be created: " + outbox.error().toString();
+    }
+    // Alerts still go out; what is pending is lost if the daemon stops before delivering it.
+    outbox = Outbox::open(":memory:");
+    if (!outbox) {
+      return fail(outbox.error());
+    }
+    problem += "; alerts are kept in memory until the daemon restarts";
+  } else if (!problem.empty()) {
+    problem += "; a new outbox was started";
   }
   (void)(*outbox)->prune(clock.wallNow() - std::chrono::hours(24 * 7));
   return outbox;
@@ -718,7 +756,8 @@ Result<std::unique_ptr<Outbox>> openOutbox(const config::AlertSettings& settings
 Result<std::unique_ptr<AlertManager>> openAlertManager(const config::Config& cfg,
                                                        const Clock& clock,
                                                        AlertManager::EventSink sink,
-                                                       const EnvGetter& env) {
+                                                       const EnvGetter& env,
+                                                       std::string* outbox_problem) {
   if (!cfg.alerts) {
     return fail(ErrorCode::InvalidArgument, "the config has no alerts section");
   }
@@ -727,9 +766,13 @@ Result<std::unique_ptr<AlertManager>> openAlertManager(const config::Config& cfg
   if (!channels) {
     return fail(channels.error());
   }
-  auto outbox = openOutbox(settings, clock);
+  std::string problem;
+  auto outbox = openOutbox(settings, clock, problem);
   if (!outbox) {
     return fail(outbox.error());
+  }
+  if (outbox_problem != nullptr) {
+    *outbox_problem = problem;
   }
   auto manager = std::make_unique<AlertManager>(settings, cfg.site.name, std::move(*channels),
                                                 std::move(*outbox), clock, std::move(sink));
@@ -772,7 +815,10 @@ Result<AlertReload> AlertReload::prepare(const config::Config& next, const Alert
                  " pending)";
     return r;
   }
-  auto outbox = openOutbox(*next.alerts, clock);
+  // A reload changes nothing when it fails: a bad new outbox file rejects it (the file stays
+  // where it is, and the running outbox goes on) instead of being moved aside.
+  std::string problem;
+  auto outbox = openOutbox(*next.alerts, clock, problem, /*repair=*/false);
   if (!outbox) {
     return fail(outbox.error());
   }

@@ -226,10 +226,16 @@ class AlertManager {
     const config::AlertSettings& settings, const Clock& clock, const EnvGetter& env);
 
 // Opens the outbox (creating its directory) and every channel of `cfg.alerts`, and builds the
-// manager (not started). Errors: the first channel or outbox error.
+// manager (not started). Errors: the first channel error.
+// An outbox that cannot be used never keeps the daemon from starting (it must route without
+// it): a file SQLite calls corrupt or not a database, or of a newer schema, is moved aside
+// ("<file>.bad-<UTC time>", with its -wal/-shm) and a fresh one started; when no file can be
+// opened at all (permissions, a missing disk), the outbox is kept in memory (alerts still go
+// out, but do not survive a restart). Either way `outbox_problem` says what happened and
+// where the old file went, for a critical alert_outbox_reset event; empty when all is well.
 [[nodiscard]] Result<std::unique_ptr<AlertManager>> openAlertManager(
     const config::Config& cfg, const Clock& clock, AlertManager::EventSink sink,
-    const EnvGetter& env = processEnv());
+    const EnvGetter& env = processEnv(), std::string* outbox_problem = nullptr);
 
 // The alerts part of a config reload, in two steps so that the reload stays atomic: prepare()
 // does everything that can fail (builds every channel, reads secrets and CA files, opens a

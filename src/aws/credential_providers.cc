@@ -257,10 +257,30 @@ Result<Credentials> ImdsCredentialsProvider::fetch() {
                 "IMDS answered the credentials request for role '" + role_ + "' with HTTP " +
                     std::to_string(resp->status));
   }
-  nlohmann::json doc = nlohmann::json::parse(resp->body, nullptr, /*allow_exceptions=*/false);
+  return parseImdsCredentials(resp->body, role_);
+}
+
+namespace {
+
+// A value from IMDS quoted in an error: at most 40 bytes, never cut inside a UTF-8 sequence.
+std::string quotedShort(const std::string& s) {
+  if (s.size() <= 40) {
+    return s;
+  }
+  std::size_t n = 40;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) {
+    --n;
+  }
+  return s.substr(0, n) + "...";
+}
+
+}  // namespace
+
+Result<Credentials> parseImdsCredentials(std::string_view body, const std::string& role) {
+  nlohmann::json doc = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object()) {
     return fail(ErrorCode::Internal,
-                "IMDS credentials for role '" + role_ + "' are not a JSON object");
+                "IMDS credentials for role '" + role + "' are not a JSON object");
   }
   auto field = [&](const char* key) -> std::string {
     auto it = doc.find(key);
@@ -268,26 +288,27 @@ Result<Credentials> ImdsCredentialsProvider::fetch() {
   };
   std::string code = field("Code");
   if (!code.empty() && code != "Success") {
-    return fail(ErrorCode::Unavailable,
-                "IMDS credentials for role '" + role_ + "' are not ready (Code " + code + ")");
+    return fail(ErrorCode::Unavailable, "IMDS credentials for role '" + role +
+                                            "' are not ready (Code " + quotedShort(code) + ")");
   }
   std::string id = field("AccessKeyId");
   std::string secret = field("SecretAccessKey");
   if (id.empty() || secret.empty()) {
-    return fail(ErrorCode::Internal, "IMDS credentials for role '" + role_ +
-                                         "' lack AccessKeyId or SecretAccessKey");
+    return fail(ErrorCode::Internal,
+                "IMDS credentials for role '" + role + "' lack AccessKeyId or SecretAccessKey");
   }
   std::optional<WallTime> expiration;
   if (std::string exp = field("Expiration"); !exp.empty()) {
     auto parsed = parseRfc3339(exp);
     if (!parsed) {
-      return fail(ErrorCode::Internal, "IMDS credentials for role '" + role_ +
-                                           "' have an unreadable Expiration '" + exp + "'");
+      return fail(ErrorCode::Internal, "IMDS credentials for role '" + role +
+                                           "' have an unreadable Expiration '" + quotedShort(exp) +
+                                           "'");
     }
     expiration = *parsed;
   }
   return Credentials(std::move(id), std::move(secret), field("Token"), expiration,
-                     "imds role " + role_);
+                     "imds role " + role);
 }
 
 Result<Credentials> ImdsCredentialsProvider::credentials() {

@@ -98,6 +98,14 @@ struct ImdsOptions {
   Duration retry_interval = std::chrono::seconds(30);
 };
 
+// The body IMDS returns for a role's credentials (JSON with Code, AccessKeyId,
+// SecretAccessKey, Token, Expiration), read into Credentials whose source names `role`.
+// Pure; fuzzed (fuzz/imds_credentials_fuzz.cc). Errors name the role and what is wrong, never
+// a key: Internal for a body that is not a JSON object, lacks a key or has an unreadable
+// Expiration; Unavailable for a Code other than "Success" (not ready yet).
+[[nodiscard]] Result<Credentials> parseImdsCredentials(std::string_view body,
+                                                       const std::string& role);
+
 // 3. The EC2 instance role via IMDSv2. IMDSv1 (no token) is deliberately not used.
 class ImdsCredentialsProvider final : public CredentialsProvider {
  public:

@@ -873,8 +873,40 @@ Reply FakeAwsEndpoint::Impl::changeInstances(const Params& q, bool stop,
 Reply FakeAwsEndpoint::Impl::publish(const Params& q, const std::string& access_key,
                                      const std::string& rid) {
   std::lock_guard lock(mu);
-  FakeSnsPublish p{q.param("TopicArn"), q.param("Subject"), q.param("Message"), access_key};
-  if (p.topic_arn.empty()) {
+  FakeSnsPublish p{q.param("TopicArn"), q.param("Subject"),     q.param("Message"),
+                   access_key,          q.param("PhoneNumber"), ""};
+  // MessageAttributes.entry.N.{Name,Value.DataType,Value.StringValue}, as the Query API
+  // flattens the map.
+  for (int i = 1; i <= 10; ++i) {
+    std::string entry = "MessageAttributes.entry." + std::to_string(i);
+    if (q.param(entry + ".Name") == "AWS.SNS.SMS.SMSType") {
+      p.sms_type = q.param(entry + ".Value.StringValue");
+    }
+  }
+  if (!p.phone_number.empty()) {
+    if (!p.topic_arn.empty()) {
+      return error(Service::Sns, 400, "InvalidParameter",
+                   "Invalid parameter: TopicArn or TargetArn Reason: Only one of TopicArn, "
+                   "TargetArn or PhoneNumber may be given",
+                   rid);
+    }
+    bool e164 = p.phone_number.size() >= 3 && p.phone_number.size() <= 16 &&
+                p.phone_number[0] == '+' && p.phone_number[1] != '0' &&
+                std::all_of(p.phone_number.begin() + 1, p.phone_number.end(),
+                            [](char c) { return c >= '0' && c <= '9'; });
+    if (!e164) {
+      return error(Service::Sns, 400, "InvalidParameter",
+                   "Invalid parameter: PhoneNumber Reason: not a valid E.164 number", rid);
+    }
+    if (p.message.size() > 1600) {
+      return error(Service::Sns, 400, "InvalidParameter",
+                   "Invalid parameter: Message Reason: Message too long for SMS", rid);
+    }
+    if (p.sms_type != "" && p.sms_type != "Transactional" && p.sms_type != "Promotional") {
+      return error(Service::Sns, 400, "ParameterValueInvalid",
+                   "The value of AWS.SNS.SMS.SMSType is not valid", rid);
+    }
+  } else if (p.topic_arn.empty()) {
     return error(Service::Sns, 400, "InvalidParameter", "Invalid parameter: TopicArn", rid);
   }
   if (p.message.empty()) {
@@ -883,7 +915,8 @@ Reply FakeAwsEndpoint::Impl::publish(const Params& q, const std::string& access_
   if (p.subject.size() >= 100 || p.subject.find_first_of("\r\n") != std::string::npos) {
     return error(Service::Sns, 400, "InvalidParameter", "Invalid parameter: Subject", rid);
   }
-  if (!topics.empty() && std::find(topics.begin(), topics.end(), p.topic_arn) == topics.end()) {
+  if (p.phone_number.empty() && !topics.empty() &&
+      std::find(topics.begin(), topics.end(), p.topic_arn) == topics.end()) {
     return error(Service::Sns, 404, "NotFound", "Topic does not exist", rid);
   }
   publishes.push_back(std::move(p));
@@ -981,8 +1014,11 @@ std::string FakeAwsEndpoint::Impl::stateJson() {
   }
   j["publishes"] = nlohmann::json::array();
   for (const FakeSnsPublish& p : publishes) {
-    j["publishes"].push_back(
-        {{"topic_arn", p.topic_arn}, {"subject", p.subject}, {"message", p.message}});
+    j["publishes"].push_back({{"topic_arn", p.topic_arn},
+                              {"subject", p.subject},
+                              {"message", p.message},
+                              {"phone_number", p.phone_number},
+                              {"sms_type", p.sms_type}});
   }
   j["metrics"] = nlohmann::json::array();
   for (const FakeMetricDatum& m : metrics) {

@@ -17,7 +17,8 @@
 //     StartInstances — instances move running → stopping → stopped and stopped → pending →
 //     running, each step taking `transition` of the injected clock; routes to an instance
 //     that is not running are reported as "blackhole", as EC2 does;
-//   SNS (2010-03-31): Publish (recorded);
+//   SNS (2010-03-31): Publish to a topic or, with PhoneNumber, as an SMS (recorded; an SMS
+//     must be E.164 and at most 1,600 bytes, as SNS checks);
 //   CloudWatch (2010-08-01): PutMetricData (recorded, validated like the service).
 // EVERY request must carry a valid SigV4 Authorization for a configured access key; bad,
 // missing, skewed or tampered signatures are rejected with the AWS error shape
@@ -85,10 +86,12 @@ enum class FakeAwsFault {
 };
 
 struct FakeSnsPublish {
-  std::string topic_arn;
+  std::string topic_arn;  // "" for an SMS
   std::string subject;
   std::string message;
   std::string access_key_id;
+  std::string phone_number;  // E.164 for an SMS (Publish with PhoneNumber), else ""
+  std::string sms_type;      // MessageAttributes AWS.SNS.SMS.SMSType ("Transactional"), or ""
 };
 
 struct FakeMetricDatum {

@@ -68,7 +68,8 @@ Result<IamPolicy> buildIamPolicy(const IamPolicyInput& input) {
   // An empty Statement list is a valid document that allows nothing; printing it would look
   // like success to a script that attaches whatever `check --iam` prints. Say so instead.
   bool needs_ec2 = !input.route_table_ids.empty() || !input.restart_instance_ids.empty();
-  if (!needs_ec2 && input.sns_topic_arns.empty() && input.cloudwatch_namespaces.empty()) {
+  if (!needs_ec2 && input.sns_topic_arns.empty() && input.sns_sms_regions.empty() &&
+      input.cloudwatch_namespaces.empty()) {
     return fail(ErrorCode::NotFound,
                 "nothing to allow: no AWS route table, ec2-restart recovery, SNS channel or "
                 "CloudWatch namespace is configured");
@@ -134,6 +135,29 @@ Result<IamPolicy> buildIamPolicy(const IamPolicyInput& input) {
     }
     topics.insert(text);
   }
+  std::set<std::string> sms_regions;
+  for (const std::string& region : input.sns_sms_regions) {
+    auto p = partitionForRegion(region);
+    if (!p) {
+      return fail(p.error().withContext("iam policy: SMS region"));
+    }
+    if (p->id == "aws-cn") {
+      return bad("iam policy: SMS region " + quoteText(region) +
+                 " is in the China partition, where Amazon SNS sends no SMS");
+    }
+    if (needs_ec2 && p->id != partition.id) {
+      out.warnings.push_back("SMS go out from " + region + " in partition " + p->id +
+                             " but the EC2 region " + input.region + " is in " + partition.id +
+                             ": one role cannot call both; the SMS channel needs a role (and "
+                             "credentials) of its own partition");
+    }
+    sms_regions.insert(region);
+  }
+  if (!sms_regions.empty()) {
+    out.warnings.push_back(
+        "sending SMS to a phone number needs sns:Publish on \"*\" (a phone number is not an IAM "
+        "resource): that statement also allows publishing to any SNS topic the role can reach");
+  }
   std::set<std::string> namespaces;
   for (const std::string& ns : input.cloudwatch_namespaces) {
     if (!isNamespace(ns)) {
@@ -173,6 +197,12 @@ Result<IamPolicy> buildIamPolicy(const IamPolicyInput& input) {
   if (!topics.empty()) {
     statements.push_back(statement("PublishAlertsToConfiguredTopics", {"sns:Publish"},
                                    resources(topics)));
+  }
+  if (!sms_regions.empty()) {
+    // Publish with PhoneNumber has no resource to scope to; "*" is the only Resource IAM
+    // accepts for it.
+    statements.push_back(
+        statement("PublishSmsToPhoneNumbersAllowsNoResourceScoping", {"sns:Publish"}, "*"));
   }
   if (!namespaces.empty()) {
     // PutMetricData has no resource type: the namespace condition is the only scoping.

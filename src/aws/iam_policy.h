@@ -12,6 +12,10 @@
 //     resource-level permissions, which the statement's Sid says;
 //   * sns:Publish on the configured topic ARNs (taken as written: they carry their own
 //     partition, region and account);
+//   * sns:Publish on "*" when an sns channel sends SMS to a phone number: a Publish with
+//     PhoneNumber names no resource, and IAM only lets such a call through a statement whose
+//     Resource is "*" (the statement's Sid says so). That statement also allows publishing to
+//     any topic the role can reach, which the reviewer must know;
 //   * cloudwatch:PutMetricData on "*" (it has no resource type either) with a
 //     StringEquals condition on cloudwatch:namespace.
 // The partition comes from the region: aws, aws-cn (cn-north-1, cn-northwest-1), aws-us-gov.
@@ -35,14 +39,17 @@ struct IamPolicyInput {
   std::string account_id;
   std::vector<std::string> route_table_ids;       // rtb-… (aws backend tables)
   std::vector<std::string> restart_instance_ids;  // i-… (ec2-restart recovery)
-  std::vector<std::string> sns_topic_arns;        // alert channels of kind sns
+  std::vector<std::string> sns_topic_arns;        // alert channels of kind sns with a topic
+  // The regions SMS go out from (alert channels of kind sns with a phone number).
+  std::vector<std::string> sns_sms_regions;
   std::vector<std::string> cloudwatch_namespaces;  // namespaces the config publishes to
 };
 
 struct IamPolicy {
   std::string json;  // the policy document, pretty-printed, Version 2012-10-17
   // Things a security reviewer should see (printed on stderr by the CLI): a wildcard account,
-  // an SNS topic in another partition than the EC2 region (one role cannot reach both).
+  // an SNS topic or SMS region in another partition than the EC2 region (one role cannot reach
+  // both), SMS needing sns:Publish on "*".
   std::vector<std::string> warnings;
 };
 

@@ -1,5 +1,7 @@
 #include "aws/sns.h"
 
+#include <algorithm>
+
 #include "aws/detail/xml.h"
 #include "aws/endpoints.h"
 
@@ -51,7 +53,66 @@ std::string truncateSnsMessage(std::string_view message) {
          std::string(kTruncatedMark);
 }
 
+std::string truncateSmsMessage(std::string_view message) {
+  if (message.size() <= kSnsMaxSmsBytes) {
+    return std::string(message);
+  }
+  return std::string(utf8Prefix(message, kSnsMaxSmsBytes - kTruncatedMark.size())) +
+         std::string(kTruncatedMark);
+}
+
+bool isE164PhoneNumber(std::string_view n) {
+  if (n.size() < 3 || n.size() > 16 || n[0] != '+' || n[1] == '0') {
+    return false;
+  }
+  for (char c : n.substr(1)) {
+    if (c < '0' || c > '9') {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string maskPhoneNumber(std::string_view n) {
+  if (n.size() <= 8) {
+    return std::string(n.substr(0, std::min<std::size_t>(n.size(), 3))) + "…";
+  }
+  return std::string(n.substr(0, 5)) + "…" + std::string(n.substr(n.size() - 4));
+}
+
+namespace {
+
+// Publish with PhoneNumber: no topic, no Subject (an SMS has none), the SMS type attribute.
+Result<QueryRequest> smsRequest(const SnsMessage& message) {
+  if (!isE164PhoneNumber(message.phone_number)) {
+    return fail(ErrorCode::InvalidArgument,
+                "SNS Publish: phone number " + maskPhoneNumber(message.phone_number) +
+                    " is not in E.164 form (+, country code, number: +15555550100)");
+  }
+  if (message.message.empty()) {
+    return fail(ErrorCode::InvalidArgument, "SNS Publish to a phone: the message is empty");
+  }
+  QueryRequest r;
+  r.action = "Publish";
+  r.version = std::string(kSnsApiVersion);
+  r.add("PhoneNumber", message.phone_number);
+  r.add("Message", truncateSmsMessage(message.message));
+  r.add("MessageAttributes.entry.1.Name", "AWS.SNS.SMS.SMSType");
+  r.add("MessageAttributes.entry.1.Value.DataType", "String");
+  r.add("MessageAttributes.entry.1.Value.StringValue", "Transactional");
+  return r;
+}
+
+}  // namespace
+
 Result<QueryRequest> publishRequest(const SnsMessage& message) {
+  if (!message.phone_number.empty()) {
+    if (!message.topic_arn.empty()) {
+      return fail(ErrorCode::InvalidArgument,
+                  "SNS Publish: a topic and a phone number at once (one target per Publish)");
+    }
+    return smsRequest(message);
+  }
   auto arn = parseArn(message.topic_arn);
   if (!arn) {
     return fail(arn.error().withContext("SNS topic"));
@@ -107,9 +168,15 @@ Result<PublishResult> SnsClient::publish(const SnsMessage& message) {
   if (!request) {
     return fail(request.error());
   }
-  auto arn = parseArn(message.topic_arn);
   const Endpoint& ep = query_.options().endpoint;
-  if (arn->region != ep.signing_region || arn->partition != ep.partition.id) {
+  if (!message.phone_number.empty()) {
+    if (ep.partition.id == "aws-cn") {
+      return fail(ErrorCode::InvalidArgument,
+                  "SNS Publish to a phone through " + ep.signing_region +
+                      ": Amazon SNS sends no SMS in the China regions (aws-cn)");
+    }
+  } else if (auto arn = parseArn(message.topic_arn);
+             arn->region != ep.signing_region || arn->partition != ep.partition.id) {
     return fail(ErrorCode::InvalidArgument,
                 "SNS topic " + message.topic_arn + " is in " + arn->partition + "/" +
                     arn->region + " but the SNS client is for " + ep.partition.id + "/" +

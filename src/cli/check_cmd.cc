@@ -296,7 +296,9 @@ aws::IamPolicyInput iamInput(const config::Config& c, const std::string& account
   }
   if (c.alerts) {
     for (const config::AlertChannelConfig& ch : c.alerts->channels) {
-      if (ch.kind == config::AlertChannelKind::Sns) {
+      if (ch.kind == config::AlertChannelKind::Sns && !ch.phone_number.empty()) {
+        in.sns_sms_regions.push_back(ch.region);  // the loader filled it in
+      } else if (ch.kind == config::AlertChannelKind::Sns) {
         in.sns_topic_arns.push_back(ch.topic_arn);
       }
     }

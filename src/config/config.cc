@@ -186,7 +186,8 @@ const std::vector<std::string_view>& alertEventKindNames() {
                                                       "journal_recovered",
                                                       "monitor_suspect",
                                                       "monitor_trusted",
-                                                      "state_reset"};
+                                                      "state_reset",
+                                                      "alert_outbox_reset"};
   return names;
 }
 

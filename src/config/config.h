@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "base/ip.h"
+#include "base/route_protocol.h"
 #include "base/time.h"
 #include "config/diagnostic.h"
 
@@ -262,6 +263,12 @@ struct AwsBackendSettings {
 struct LinuxBackendSettings {
   std::string netns;  // network namespace to program; empty = the daemon's own
   Duration drift_check_interval = std::chrono::seconds(30);  // re-read tables, > 0
+  // rtm_protocol of pathpilot's routes, 1..255; never a number the kernel reserves or a known
+  // routing suite uses (base/route_protocol.h).
+  std::uint8_t protocol = kRtprotPathpilot;
+  // Protocols whose routes pathpilot may take over as its own (YAML names or numbers, e.g.
+  // [boot]); empty: it touches only routes of `protocol`.
+  std::vector<std::uint8_t> adopt_protocols;
 };
 
 struct ExecBackendSettings {
@@ -380,9 +387,14 @@ struct AlertChannelConfig {
   std::string from;                   // envelope and header From, an address
   std::vector<std::string> to;        // 1..50 addresses
   bool html = true;                   // add a text/html alternative to the plain text
-  // sns
+  // sns: exactly one of topic_arn and phone_number
   std::string topic_arn;     // arn:aws:sns:REGION:ACCOUNT:NAME or arn:aws-cn:...
-  std::string region;        // defaults to the topic's region
+  // E.164 ("+15555550100"): one SMS per alert (Publish with PhoneNumber). Never in a China
+  // region (SNS has no SMS there: a config error).
+  std::string phone_number;
+  // topic: defaults to the topic's region; phone_number: set by the loader to the region the
+  // SMS goes out from (this key, else backends.aws.region, else site.region).
+  std::string region;
   std::string endpoint_url;  // optional endpoint override (VPC endpoint, tests)
   // every kind
   // PEM bundle trusted for this channel's TLS instead of the system store (an internal relay

@@ -186,27 +186,22 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
       close();
       return;
     }
-    std::string line = buffer_.substr(0, n);
-    nlohmann::json request = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (request.is_discarded() || !request.is_object()) {
-      reply({{"ok", false}, {"error", "request is not a JSON object"}});
+    auto parsed = parseControlRequest(std::string_view(buffer_).substr(0, n));
+    if (!parsed) {
+      reply({{"ok", false}, {"error", parsed.error().message()}});
       return;
     }
-    if (!request.contains("cmd") || !request["cmd"].is_string()) {
-      reply({{"ok", false}, {"error", "request has no string field \"cmd\""}});
-      return;
-    }
+    ControlRequest request = std::move(*parsed);
     shared_->requests.fetch_add(1);
-    std::string cmd = request["cmd"].get<std::string>();
     std::string late = "the engine did not answer within " +
                        formatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(
                            server_.options_.engine_timeout)) +
                        " (busy or stopping)";
-    if (cmd == "ping") {
+    if (request.cmd == ControlRequest::Cmd::Ping) {
       reply({{"ok", true}});
       return;
     }
-    if (cmd == "status") {
+    if (request.cmd == ControlRequest::Cmd::Status) {
       shared_->status_requests.fetch_add(1);
       armTimer(server_.options_.engine_timeout, late);
       server_.requestStatus(shared_from_this());
@@ -245,6 +240,38 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<const std::string> out_;
   bool replied_ = false;
 };
+
+Result<ControlRequest> parseControlRequest(std::string_view line) {
+  nlohmann::json request = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (request.is_discarded() || !request.is_object()) {
+    return fail(ErrorCode::InvalidArgument, "request is not a JSON object");
+  }
+  auto cmd = request.find("cmd");
+  if (cmd == request.end() || !cmd->is_string()) {
+    return fail(ErrorCode::InvalidArgument, "request has no string field \"cmd\"");
+  }
+  const auto& name = cmd->get_ref<const std::string&>();
+  ControlRequest out;
+  if (name == "ping") {
+    out.cmd = ControlRequest::Cmd::Ping;
+  } else if (name == "status") {
+    out.cmd = ControlRequest::Cmd::Status;
+  } else if (name == "drain" || name == "undrain") {
+    out.cmd = name == "drain" ? ControlRequest::Cmd::Drain : ControlRequest::Cmd::Undrain;
+    auto path = request.find("path");
+    if (path == request.end() || !path->is_string()) {
+      return fail(ErrorCode::InvalidArgument, name + " needs a string field \"path\"");
+    }
+    out.path = path->get<std::string>();
+  } else {
+    // The client's text, quoted and cut: the reply must stay one short line.
+    std::string shown = name.size() > 64 ? name.substr(0, 64) + "..." : name;
+    return fail(ErrorCode::InvalidArgument,
+                "unknown command " + nlohmann::json(shown).dump(
+                                         -1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+  return out;
+}
 
 ControlServer::ControlServer(asio::io_context& engine, std::string socket_path, StatusSource status,
                              Handler handler, ControlOptions options)

@@ -44,6 +44,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -88,14 +89,28 @@ struct ControlStats {
   std::uint64_t status_builds = 0;  // status documents built on the engine thread
 };
 
+// One request of the control protocol: a JSON object on one line with a string field "cmd"
+// ("ping", "status", "drain", "undrain"); drain and undrain also need a string field "path".
+struct ControlRequest {
+  enum class Cmd : std::uint8_t { Ping, Status, Drain, Undrain };
+  Cmd cmd = Cmd::Ping;
+  std::string path;  // drain, undrain: the path's name as the client sent it
+};
+
+// Parses one request line (without the newline). Pure; never throws. Errors (InvalidArgument)
+// are the text the client gets back: "request is not a JSON object", "request has no string
+// field \"cmd\"", "unknown command \"x\"", "drain needs a string field \"path\"". Fuzzed
+// (fuzz/control_request_fuzz.cc).
+[[nodiscard]] Result<ControlRequest> parseControlRequest(std::string_view line);
+
 class ControlServer {
  public:
   static constexpr std::size_t kMaxRequestBytes = 64 * 1024;
 
-  // Handles one parsed request other than status and ping, on the engine thread; returns the
-  // response object (must contain "ok").
+  // Handles one parsed request other than status and ping (drain, undrain), on the engine
+  // thread; returns the response object (must contain "ok").
   using Handler =
-      std::function<nlohmann::json(const nlohmann::json& request, const ControlPeer& peer)>;
+      std::function<nlohmann::json(const ControlRequest& request, const ControlPeer& peer)>;
   // The status document, on the engine thread.
   using StatusSource = std::function<nlohmann::json()>;
 

@@ -59,6 +59,8 @@ Result<std::unique_ptr<route::RouteTable>> openTable(route::ProcessRunner& runne
     case config::BackendKind::Linux: {
       route::LinuxRouteOptions options;
       options.netns = cfg.backends.linux_backend.netns;
+      options.protocol = cfg.backends.linux_backend.protocol;
+      options.adopt_protocols = cfg.backends.linux_backend.adopt_protocols;
       return std::unique_ptr<route::RouteTable>(
           std::make_unique<route::LinuxRouteTable>(t.id, t.linux_table, options));
     }
@@ -217,8 +219,10 @@ int runDaemon(const RunOptions& options) {
   // alert_sent / alert_failed come back as journal events.
   std::unique_ptr<alert::AlertManager> alerts;
   auto alert_sink = [&events](journal::Event e) { events.append(std::move(e)); };
+  std::string outbox_problem;  // a bad outbox moved aside or replaced by memory: reported below
   if (cfg.alerts) {
-    auto opened = alert::openAlertManager(cfg, clock, alert_sink);
+    auto opened =
+        alert::openAlertManager(cfg, clock, alert_sink, alert::processEnv(), &outbox_problem);
     if (!opened) {
       spdlog::error("alerts: {}", opened.error().toString());
       return 1;
@@ -256,6 +260,14 @@ int runDaemon(const RunOptions& options) {
 
   // Drains and recovery limits of the previous run (daemon/state_file.h).
   std::vector<journal::Event> on_journal_problem_early;
+  if (!outbox_problem.empty()) {
+    spdlog::error("alerts: {}", outbox_problem);
+    auto e =
+        journal::makeEvent(journal::EventKind::AlertOutboxReset, clock.wallNow(), cfg.site.name);
+    e.message = "alert outbox " + cfg.alerts->outbox + " was unusable";
+    e.reason = outbox_problem;
+    on_journal_problem_early.push_back(e);
+  }
   ensureParent(cfg.journal.stateFile());
   StateFile state_file(cfg.journal.stateFile(), cfg.site.name);
   {
@@ -329,23 +341,20 @@ int runDaemon(const RunOptions& options) {
   // Status documents are built on this thread on request, coalesced (control_server.h);
   // connections and answers are handled on the control server's own thread.
   ControlServer control(
-      io, cfg.control.socket, full_status, [&](const nlohmann::json& req, const ControlPeer& peer) {
-        std::string cmd = req["cmd"].get<std::string>();
-        if (cmd == "drain" || cmd == "undrain") {
-          if (!req.contains("path") || !req["path"].is_string()) {
-            return nlohmann::json{{"ok", false}, {"error", cmd + " needs a string field \"path\""}};
-          }
-          auto path = req["path"].get<std::string>();
+      io, cfg.control.socket, full_status, [&](const ControlRequest& req, const ControlPeer& peer) {
+        const bool drain = req.cmd == ControlRequest::Cmd::Drain;
+        if (drain || req.cmd == ControlRequest::Cmd::Undrain) {
           // Who moves traffic is logged and journalled (SO_PEERCRED: set by the kernel).
           std::string by = "control socket, " + peer.describe();
-          spdlog::info("control socket: {} {} requested by {}", cmd, path, peer.describe());
-          auto r = cmd == "drain" ? engine.drain(path, by) : engine.undrain(path, by);
+          spdlog::info("control socket: {} {} requested by {}", drain ? "drain" : "undrain",
+                       req.path, peer.describe());
+          auto r = drain ? engine.drain(req.path, by) : engine.undrain(req.path, by);
           if (!r) {
             return nlohmann::json{{"ok", false}, {"error", r.error().message()}};
           }
           return nlohmann::json{{"ok", true}, {"message", *r}};
         }
-        return nlohmann::json{{"ok", false}, {"error", "unknown command \"" + cmd + "\""}};
+        return nlohmann::json{{"ok", false}, {"error", "not a command for the engine"}};
       });
   if (auto c = control.start(); !c) {
     spdlog::error("{}", c.error().toString());

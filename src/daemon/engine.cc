@@ -265,6 +265,17 @@ Result<void> Engine::build(config::Config config, bool is_reload) {
     }
     tables.push_back(std::move(rt));
   }
+  if (is_reload && config_) {
+    // The Linux tables keep the ownership they were opened with; writing under a new protocol
+    // while the old routes carry the old one would make pathpilot's own routes foreign to it.
+    const config::LinuxBackendSettings& was = config_->backends.linux_backend;
+    const config::LinuxBackendSettings& next = cfg->backends.linux_backend;
+    if (was.protocol != next.protocol || was.adopt_protocols != next.adopt_protocols) {
+      return fail(ErrorCode::InvalidArgument,
+                  "backends.linux.protocol and adopt_protocols: changing them needs a restart "
+                  "(the reload keeps the old ones)");
+    }
+  }
   if (is_reload) {
     for (const auto& t : cfg->tables) {
       for (const auto& old : tables_) {
@@ -586,17 +597,23 @@ void Engine::adoptStartingPoint() {
     }
   }
   // Decisions already taken (a reload) are kept by (table, destination).
-  for (const auto& [key, path] : decided) {
-    if (path.empty()) {
+  for (const auto& entry : decided) {
+    const std::string& key = entry.first;
+    const std::string& path = entry.second;
+    const auto bar = key.find('|');
+    if (path.empty() || bar == std::string::npos) {
       continue;
     }
-    auto bar = key.find('|');
+    const std::string table = key.substr(0, bar);
     auto prefix = IpPrefix::parse(key.substr(bar + 1));
+    if (!prefix) {
+      continue;
+    }
     bool present = std::any_of(programmed.begin(), programmed.end(), [&](const auto& p) {
-      return p.table == key.substr(0, bar) && p.destination == *prefix;
+      return p.table == table && p.destination == *prefix;
     });
-    if (prefix && !present) {
-      programmed.push_back({key.substr(0, bar), *prefix, path});
+    if (!present) {
+      programmed.push_back({table, *prefix, path});
     }
   }
   previous_ = policy_->startingPoint(programmed);
@@ -1103,8 +1120,15 @@ void Engine::onRouteDrift(const route::RouteDriftEvent& d) {
   e.from = hopText(d.actual);
   e.to = hopText(d.expected);
   e.reason = "found " + e.from + " where " + e.to + " was programmed (" + d.detected_by + ")";
-  e.message = d.key.table + " " + e.destination + " was changed outside pathpilot: putting " +
-              e.to + " back";
+  if (d.actual && d.actual->isForeign()) {
+    // Another owner's route now decides the destination; the backend will not overwrite it,
+    // so promising to put ours back would be false (route_error says why, until it is gone).
+    e.message = d.key.table + " " + e.destination + " is now held by a route pathpilot does " +
+                "not own (" + e.from + "): pathpilot leaves it and retries until it is gone";
+  } else {
+    e.message = d.key.table + " " + e.destination + " was changed outside pathpilot: putting " +
+                e.to + " back";
+  }
   change_reasons_[d.key.toString()] = "drift repair: " + e.reason;
   emit(std::move(e));
 }

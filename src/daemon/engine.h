@@ -191,7 +191,6 @@ class Engine {
   policy::DecisionSet previous_;
   policy::DecisionSet next_;
   bool started_ = false;
-  bool adopted_ = false;  // the starting point was taken from the listed tables
   bool stopping_ = false;
   std::map<std::string, bool, std::less<>> table_fail_static_;
   // The path last handed to the reconciler per "table|destination".

@@ -41,6 +41,7 @@ constexpr std::array kKindNames = {
     KindName{EventKind::MonitorSuspect, "monitor_suspect"},
     KindName{EventKind::MonitorTrusted, "monitor_trusted"},
     KindName{EventKind::StateReset, "state_reset"},
+    KindName{EventKind::AlertOutboxReset, "alert_outbox_reset"},
 };
 
 constexpr bool kindTableInOrder() {
@@ -52,7 +53,7 @@ constexpr bool kindTableInOrder() {
   return true;
 }
 static_assert(kindTableInOrder(), "kKindNames must list EventKind in declaration order");
-static_assert(static_cast<std::size_t>(EventKind::StateReset) + 1 == kKindNames.size(),
+static_assert(static_cast<std::size_t>(EventKind::AlertOutboxReset) + 1 == kKindNames.size(),
               "every EventKind needs a name");
 
 std::string allKindNames() {
@@ -144,6 +145,7 @@ Severity defaultSeverity(EventKind kind) {
     case EventKind::JournalFailed:
     case EventKind::MonitorSuspect:
     case EventKind::StateReset:
+    case EventKind::AlertOutboxReset:
       return Severity::Critical;
     case EventKind::PathDegraded:
     case EventKind::RouteDrift:

@@ -68,6 +68,7 @@ enum class EventKind : std::uint8_t {
                       // targets lost): routes kept, gateway recovery held back
   MonitorTrusted,     // ... and trusts it again
   StateReset,         // the state file (drains, recovery limits) was unusable and moved aside
+  AlertOutboxReset,   // the alert outbox was unusable: moved aside, or alerts kept in memory
 };
 
 // Every EventKind, in declaration order (for help texts, completion and tests).

@@ -131,7 +131,16 @@ void RecoveryManager::setWriteAllowed(bool allowed, MonoTime now) {
 // manager (the daemon journals, alerts, maybe changes leadership), which must not happen while
 // we iterate the gateways.
 void RecoveryManager::setHeld(std::optional<std::string> reason, MonoTime now) {
+  const bool released = held_.has_value() && !reason.has_value();
   held_ = std::move(reason);
+  if (released) {
+    // Found in the lab: the view is trusted again at the first path that answers, a few
+    // milliseconds before the others do; judged "as usual" at that instant, every other
+    // gateway had been Down for the whole doubt and was restarted at once.
+    for (auto& [name, gateway] : gateways_) {
+      gateway->plan.restartWait(now);
+    }
+  }
   poll(now);
 }
 

@@ -109,7 +109,8 @@ class RecoveryManager {
   // Holds every new attempt back while the monitor doubts its own view (policy/view_check.h):
   // `reason` set = held (shown in snapshot()'s detail), nullopt = released. Like a follower, a
   // held manager starts nothing and lets a running attempt finish. On release, a gateway that
-  // is still Down is judged as usual (it may start at once when it has been down long enough).
+  // is still Down waits its `after` delay again from the release (GatewayRecoveryPlan::
+  // restartWait): the outage it saw while in doubt is no evidence.
   void setHeld(std::optional<std::string> reason, MonoTime now);
 
   // Starts due attempts; returns (and reports through callbacks.wakeup) when to poll next.

@@ -131,6 +131,13 @@ RecoveryDecision GatewayRecoveryPlan::observe(health::PathState state, MonoTime 
   return decision;
 }
 
+void GatewayRecoveryPlan::restartWait(MonoTime now) {
+  if (phase_ == RecoveryPhase::WaitingDown || phase_ == RecoveryPhase::BackingOff ||
+      phase_ == RecoveryPhase::Settling) {
+    next_at_ = std::max(next_at_, now + policy_.after);
+  }
+}
+
 RecoveryDecision GatewayRecoveryPlan::poll(MonoTime now) {
   RecoveryDecision decision;
   if (phase_ == RecoveryPhase::Idle || phase_ == RecoveryPhase::Running || now < next_at_) {

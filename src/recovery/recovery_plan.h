@@ -109,6 +109,13 @@ class GatewayRecoveryPlan {
   // The running attempt ended. Ignored unless Running.
   void finished(bool success, MonoTime now);
 
+  // The monitor doubted its own view until `now` (policy/view_check.h): what it saw meanwhile
+  // is no evidence against the gateway. An outage still waiting for an attempt (WaitingDown,
+  // BackingOff, or Settling) waits at least `after` from now, so that a gateway whose probes
+  // answer again a moment after the monitor's own outage ended is not restarted. Other phases
+  // are left alone. downSince() is unchanged (it is what the probes saw).
+  void restartWait(MonoTime now);
+
   // When poll() next has something to decide (MonoTime::max(): nothing until new input).
   MonoTime nextWakeup() const;
 

@@ -122,7 +122,8 @@ bool Reconciler::needsWork(const Entry& entry) const {
     return false;
   }
   if (entry.withdraw) {
-    return entry.programmed.has_value();
+    // Another owner's route is not ours to delete: a withdrawal leaves it alone.
+    return entry.programmed.has_value() && !entry.programmed->isForeign();
   }
   return entry.programmed != entry.desired.next_hop;
 }
@@ -587,7 +588,16 @@ void Reconciler::onListDone(const std::string& table_id, const std::string& dete
           ++stats_.adopted;
         }
       } else if (entry.programmed != seen) {
-        if (entry.has_desired && write_allowed_) {
+        // Drift is a change to what we programmed. When another owner's route held the
+        // destination, its owner changed or removed it: news for the retry (now, not after
+        // the backoff the refused writes built up), not drift. Nor is another owner's route
+        // appearing where we want no route of ours.
+        bool was_foreign = entry.programmed && entry.programmed->isForeign();
+        bool foreign_where_none_wanted = entry.withdraw && seen && seen->isForeign();
+        if (was_foreign) {
+          entry.failures = 0;
+        }
+        if (entry.has_desired && write_allowed_ && !was_foreign && !foreign_where_none_wanted) {
           drifts.push_back(RouteDriftEvent{RouteKey{table_id, prefix}, entry.programmed, seen,
                                            detected_by});
           ++stats_.drifts;

@@ -21,6 +21,15 @@
 // (noteExternalChange, e.g. from LinuxRouteMonitor) or by the periodic full check. Each drift is
 // reported through route_drift and repaired like any other dirty route.
 //
+// Foreign routes: a backend that can tell owners apart (the Linux one, by routing protocol)
+// lists a destination held by someone else's route as NextHop::foreign(owner). It never
+// equals a desired next hop, so the reconciler tries to program the destination; the backend
+// refuses (it never overwrites or deletes another owner's route) and the refusal is a
+// route_error like any other, retried with backoff until the other route is gone. A foreign
+// route replacing one of ours is drift (reported, and the repair is refused the same way); a
+// foreign route changing or going away is not drift, but the retry then happens at once. A
+// withdrawal never deletes a foreign route.
+//
 // Parallelism: every backend call runs on the Executor, at most one call per table at a time
 // (so a table sees its changes in order), any number of tables at once: a slow or failing table
 // never delays another one.

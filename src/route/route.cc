@@ -54,6 +54,16 @@ NextHop NextHop::opaque(std::string target_id) {
   return hop;
 }
 
+namespace {
+constexpr std::string_view kForeignPrefix = "foreign:";
+}  // namespace
+
+NextHop NextHop::foreign(std::string_view owner) {
+  return opaque(std::string(kForeignPrefix) + std::string(owner));
+}
+
+bool NextHop::isForeign() const { return target.rfind(kForeignPrefix, 0) == 0; }
+
 std::string NextHop::toString() const {
   if (!target.empty()) {
     return target;

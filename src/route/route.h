@@ -28,6 +28,10 @@ namespace pathpilot::route {
 // Kernel routes that are not plain unicast are reported by the Linux backend in the cloud
 // form with a keyword target ("blackhole", "unreachable", "prohibit", "multipath"), so that
 // they never compare equal to a desired gateway and get replaced.
+// A route of another owner (a routing daemon's, an administrator's) that decides a destination
+// is reported as a foreign marker, target "foreign:<owner>" ("foreign:zstatic"): it never
+// equals a desired next hop either, but no backend ever overwrites or deletes it; the
+// reconciler does not count it as a route of ours (see Reconciler, "Foreign routes").
 struct NextHop {
   std::optional<IpAddress> via;
   std::string dev;
@@ -36,11 +40,15 @@ struct NextHop {
   static NextHop gateway(IpAddress address, std::string device = {});
   static NextHop device(std::string device);
   static NextHop opaque(std::string target_id);
+  // The marker of a route that belongs to `owner` ("boot", "zstatic", "77").
+  static NextHop foreign(std::string_view owner);
 
   // True when nothing is set (not a usable next hop).
   bool empty() const { return !via && dev.empty() && target.empty(); }
   // True for the cloud form.
   bool isTarget() const { return !target.empty(); }
+  // True for a foreign marker (NextHop::foreign).
+  bool isForeign() const;
 
   // "via 169.254.100.1 dev vti0", "dev tun0", "vgw-078bcc55", or "" when empty.
   std::string toString() const;

@@ -9,6 +9,8 @@
 //     its Host header kept, so the fake verifies the signature for the China host);
 //   - throttling from the fake is retried: once inside the attempt (QueryClient), longer by
 //     the outbox, and the alert is published exactly once;
+//   - a phone channel sends one Transactional SMS (Publish with PhoneNumber, no subject, cut
+//     to 1,600 bytes), and is refused in a China region before anything is sent;
 //   - a refused signature gives up with alert_failed, and neither the secret key nor the
 //     session token appears in its reason, message or the channel's last error.
 #include <gtest/gtest.h>
@@ -244,6 +246,52 @@ TEST_F(AlertSnsTest, AlertArrivesAsSignedPublishWithTopicSubjectAndMessage) {
   EXPECT_NE(sent[0].reason.find("SNS message id"), std::string::npos) << sent[0].reason;
   EXPECT_TRUE(emitted.of(journal::EventKind::AlertFailed).empty());
   EXPECT_EQ(fake_->stats().rejected_signatures, 0u);
+}
+
+// The classic script's second notification: an SMS to the on-call number. The fake checks
+// what SNS checks (E.164, at most 1,600 bytes, a valid SMS type, not both a topic and a number).
+TEST_F(AlertSnsTest, AlertArrivesAsTransactionalSmsToThePhoneNumber) {
+  fs::path dir = tempDir("sms");
+  config::AlertChannelConfig cfg = snsConfig("oncall-sms", "", fake_->url());
+  cfg.phone_number = "+15555550100";
+  cfg.region = "us-east-1";  // the loader fills it in from site.region when absent
+  auto channel = makeChannel(cfg, clock_, processEnv());
+  ASSERT_TRUE(channel) << channel.error().toString();
+  Emitted emitted;
+  // A site name this long makes the text longer than one SMS publish may be: it is cut, and
+  // SNS (the fake) still accepts it.
+  std::string site(1700, 'S');
+  auto manager = managerFor(dir, cfg, std::move(*channel), site, emitted);
+  ASSERT_TRUE(manager);
+  manager->submit(dxDown(clock_, site));
+  ASSERT_TRUE(pumpUntilEmpty(*manager, seconds(10)));
+
+  auto published = fake_->publishes();
+  ASSERT_EQ(published.size(), 1u);
+  const auto& p = published[0];
+  EXPECT_EQ(p.phone_number, "+15555550100");
+  EXPECT_EQ(p.topic_arn, "");
+  EXPECT_EQ(p.subject, "") << "an SMS has no subject";
+  EXPECT_EQ(p.sms_type, "Transactional");
+  EXPECT_EQ(p.access_key_id, kKeyId);
+  EXPECT_EQ(p.message.rfind("[FIRING]", 0), 0u) << p.message.substr(0, 80);
+  EXPECT_LE(p.message.size(), 1600u);
+  EXPECT_TRUE(p.message.ends_with("[truncated]"));
+
+  auto sent = emitted.of(journal::EventKind::AlertSent);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_NE(sent[0].reason.find("SNS SMS to +1555…0100, message id"), std::string::npos)
+      << sent[0].reason;
+  EXPECT_EQ(sent[0].reason.find("5555550100"), std::string::npos) << "the number is masked";
+  EXPECT_EQ(fake_->stats().rejected_signatures, 0u);
+
+  // A China region is refused when the channel is built (start or reload), never sent.
+  cfg.region = "cn-north-1";
+  auto china = makeChannel(cfg, clock_, processEnv());
+  ASSERT_FALSE(china);
+  EXPECT_NE(china.error().message().find("no SMS in the China regions"), std::string::npos)
+      << china.error().toString();
+  EXPECT_EQ(fake_->publishes().size(), 1u);
 }
 
 TEST_F(AlertSnsTest, ChinaTopicIsSignedForTheChinaEndpoint) {

@@ -9,6 +9,8 @@ probe target fails DX, so rtb-a moves to vpn-a (a route_changed event). Checked:
     SQLite journal and in the JSON lines file;
   * a journal file overwritten with garbage: the daemon starts, fails over, the bad file is
     kept aside byte for byte and named in a critical journal_failed event;
+  * an alert outbox overwritten with garbage: the daemon starts, fails over, the bad file is
+    kept aside byte for byte and named in a critical alert_outbox_reset event;
   * disk full (the journal on a 2 MiB tmpfs, filled up): the route still moves at once, the
     events wait in memory, and when space is back they are written with journal_failed /
     journal_recovered ("0 lost") and nothing is missing.
@@ -118,6 +120,36 @@ class JournalDaemonTest(unittest.TestCase):
                                         os.path.join(WORK, "events.jsonl"))),
                         5, "route_changed journaled")
         self.assertIn("journal_failed", self.net.log("pathpilot"))
+
+    def test_garbage_alert_outbox_is_moved_aside_and_failover_works(self):
+        garbage = os.urandom(64 * 1024)
+        outbox = os.path.join(WORK, "alerts.db")
+        with open(outbox, "wb") as f:
+            f.write(garbage)
+        config = self.write_config(WORK)
+        with open(config, "a") as f:
+            # A webhook to a loopback port nobody listens on: nothing leaves the namespace.
+            f.write(f"\nalerts:\n  outbox: {outbox}\n  channels:\n"
+                    f"    - {{name: chat, kind: webhook, url: \"http://127.0.0.1:9/\"}}\n")
+        daemon = self.start(config)
+        self.fail_dx(daemon)
+        aside = [n for n in os.listdir(WORK) if n.startswith("alerts.db.bad-")
+                 and not n.endswith(("-wal", "-shm"))]
+        self.assertEqual(len(aside), 1, os.listdir(WORK))
+        with open(os.path.join(WORK, aside[0]), "rb") as f:
+            self.assertEqual(f.read(), garbage, "the bad file is kept byte for byte")
+        with open(outbox, "rb") as f:
+            self.assertEqual(f.read(16), b"SQLite format 3\x00", "a new outbox was started")
+        events = nstest.read_jsonl(os.path.join(WORK, "events.jsonl"))
+        reset = [e for e in events if e.get("kind") == "alert_outbox_reset"]
+        self.assertEqual(len(reset), 1, reset)
+        self.assertEqual(reset[0]["severity"], "critical")
+        self.assertIn(aside[0], reset[0]["reason"])
+        nstest.wait_for(lambda: any(e.get("kind") == "route_changed"
+                                    for e in nstest.read_jsonl(
+                                        os.path.join(WORK, "events.jsonl"))),
+                        5, "route_changed journaled")
+        self.assertIn("moved aside", self.net.log("pathpilot"))
 
     def test_disk_full_routing_goes_on_and_events_come_back(self):
         jdir = os.path.join(WORK, "jfull")

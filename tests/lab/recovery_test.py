@@ -5,6 +5,9 @@
     and keeps moving routes: DX failing during the recovery is handled before it ends.
   * A tunnel torn down by the on-prem peer is brought back the same way.
   * A flapping DX is held down by flap damping even while it answers again.
+  * The monitor alone cut off from every path for 10 s (longer than the recovery delay; the
+    subnets' traffic flows on): its view is suspect, no gateway is recovered, no route moves
+    before, during or after, and one critical monitor_suspect event says why.
 """
 
 import time
@@ -79,6 +82,37 @@ class RecoveryTest(LabCase):
 
 class DampingTest(LabCase):
     daemon = True
+
+    def test_cut_off_monitor_moves_no_route_and_recovers_no_gateway(self):
+        self.baseline()
+        t0 = time.time()
+        self.lab.fault("monitor-cut")
+        try:
+            suspect = self.wait_event("monitor_suspect", t0, timeout=5)
+            self.assertEqual(suspect["severity"], "critical")
+            # Longer than the gateways' recovery delay (after: 2s in lab.yaml).
+            while time.time() < t0 + 10:
+                s = self.status()
+                self.assertEqual(s["monitor"]["view"], "suspect", s["monitor"])
+                for r in s["routes"]:
+                    self.assertEqual(r["current"], "dx", r)
+                time.sleep(0.5)
+            # The subnets never lost DX.
+            self.assert_traffic_over({"rtb-a": "dx", "rtb-b": "dx"}, window=0.5)
+        finally:
+            self.lab.fault("monitor-uncut")
+        t1 = time.time()
+        self.wait_event("monitor_trusted", t1, timeout=10)
+        self.lab.wait_status(self.socket, self.settled_on_dx, timeout=30,
+                             what="every path up again, both tables still on dx")
+        time.sleep(2)  # a late move or recovery would show by now
+        print(f"diag: events since the cut: "
+              f"{[(e['kind'], round(event_time(e) - t0, 2)) for e in self.events(since=t0)]}")
+        self.assertEqual(self.events("route_changed", since=t0), [])
+        self.assertEqual(self.events("recovery_started", since=t0), [])
+        self.assertEqual(len(self.events("monitor_suspect", since=t0)), 1)
+        self.assertEqual((self.lab.route(101), self.lab.route(102)), ("dx", "dx"))
+        self.assert_traffic_over({"rtb-a": "dx", "rtb-b": "dx"})
 
     def test_flapping_dx_is_held_down_while_it_answers(self):
         self.baseline()

@@ -71,7 +71,8 @@ const std::vector<std::string_view> kPolicyKeys = {
 const std::vector<std::string_view> kBackendsKeys = {"aws", "linux", "exec"};
 const std::vector<std::string_view> kAwsKeys = {"region", "endpoint_url", "profile",
                                                 "max_concurrency", "account_id"};
-const std::vector<std::string_view> kLinuxKeys = {"netns", "drift_check_interval"};
+const std::vector<std::string_view> kLinuxKeys = {"netns", "drift_check_interval", "protocol",
+                                                  "adopt_protocols"};
 const std::vector<std::string_view> kExecKeys = {"command", "timeout", "env_passthrough"};
 const std::vector<std::string_view> kJournalKeys = {"sqlite", "jsonl", "queue_size", "state"};
 const std::vector<std::string_view> kControlKeys = {"socket"};
@@ -89,9 +90,9 @@ const std::vector<std::string_view> kAlertRetryKeys = {"initial", "max"};
 const std::vector<std::string_view> kTemplateKeys = {"title", "body"};
 const std::vector<std::string_view> kRateKeys = {"per_minute", "burst"};
 const std::vector<std::string_view> kChannelKeys = {
-    "name",     "kind",         "url",     "secret",  "token", "starttls",
-    "username", "password",     "from",    "to",      "html",  "topic_arn",
-    "region",   "endpoint_url", "ca_file", "timeout", "rate",  "templates"};
+    "name",         "kind",    "url",     "secret", "token",     "starttls",     "username",
+    "password",     "from",    "to",      "html",   "topic_arn", "phone_number", "region",
+    "endpoint_url", "ca_file", "timeout", "rate",   "templates"};
 const std::vector<std::string_view> kAlertRouteKeys = {"channels", "severity", "sites",
                                                        "links",    "kinds",    "resolved"};
 // Where each key list is used (config/schema.h). Every k...Keys list above is here: the key
@@ -1031,6 +1032,7 @@ class Decoder {
                                                  " (a name under /run/netns, without '/')");
       }
       l.get("drift_check_interval", linux_backend.drift_check_interval, seconds(1), hours(24));
+      linuxProtocols(l, linux_backend);
     }
     if (const YamlNode* n = m.find("exec")) {
       MapReader e(ctx_, *n, "backends.exec", kExecKeys);
@@ -1040,6 +1042,81 @@ class Decoder {
       }
       e.get("timeout", exec.timeout, milliseconds(100), hours(1));
       readPassthrough(ctx_, e, exec.env_passthrough);
+    }
+  }
+
+  // backends.linux.protocol and adopt_protocols. A number someone else uses would make
+  // pathpilot's routes theirs (a starting FRR zebra takes routes of 196 for its own), so
+  // it is refused, with who uses it.
+  void linuxProtocols(const MapReader& l, LinuxBackendSettings& out) {
+    int protocol = out.protocol;
+    if (l.getInt("protocol", protocol, 1, 255)) {
+      auto number = static_cast<std::uint8_t>(protocol);
+      auto known = knownRouteProtocol(number);
+      if (known && known->owner == RouteProtocolOwner::Daemon) {
+        ctx_.errorAt(l.pathOf("protocol"),
+                     std::to_string(protocol) + " is the routing protocol number of " +
+                         std::string(known->user) +
+                         ", which treats such routes as its own; pick a number no routing "
+                         "suite uses, such as the default " +
+                         std::to_string(kRtprotPathpilot));
+      } else if (known) {
+        ctx_.errorAt(l.pathOf("protocol"),
+                     std::to_string(protocol) + " (" + std::string(known->name) +
+                         ") is reserved for " + std::string(known->user) +
+                         ": pathpilot could not tell its routes from theirs; pick a number no "
+                         "routing suite uses, such as the default " +
+                         std::to_string(kRtprotPathpilot));
+      } else {
+        out.protocol = number;
+      }
+    }
+    std::vector<std::string> adopt;
+    if (!l.getStringList("adopt_protocols", adopt, 0)) {
+      return;
+    }
+    std::string path = l.pathOf("adopt_protocols");
+    for (std::size_t i = 0; i < adopt.size(); ++i) {
+      std::string item = indexPath(path, i);
+      const std::string& text = adopt[i];
+      std::optional<std::uint8_t> number;
+      if (!text.empty() &&
+          std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        if (text.size() <= 3 && std::stoi(text) <= 255) {
+          number = static_cast<std::uint8_t>(std::stoi(text));
+        }
+      } else {
+        number = routeProtocolByName(text);
+      }
+      if (!number) {
+        ctx_.errorAt(item,
+                     "expected a routing protocol number 3-255 or a name such as boot or "
+                     "static, got " +
+                         quote(text));
+        continue;
+      }
+      auto known = knownRouteProtocol(*number);
+      if (known && known->owner == RouteProtocolOwner::Kernel) {
+        ctx_.errorAt(item, quote(text) + " is the kernel's (" + std::string(known->user) +
+                               "): its routes are not pathpilot's to take over");
+        continue;
+      }
+      if (*number == out.protocol) {
+        ctx_.errorAt(item, quote(text) + " is pathpilot's own protocol (backends.linux.protocol)");
+        continue;
+      }
+      if (std::find(out.adopt_protocols.begin(), out.adopt_protocols.end(), *number) !=
+          out.adopt_protocols.end()) {
+        ctx_.errorAt(item, quote(text) + " is listed twice");
+        continue;
+      }
+      if (known && known->owner == RouteProtocolOwner::Daemon) {
+        ctx_.warningAt(item, "routes of " + describeRouteProtocol(*number) +
+                                 " belong to a routing daemon, which puts them back when "
+                                 "pathpilot replaces or deletes them; adopt them only where it "
+                                 "does not run (e.g. routes an earlier pathpilot wrote with 196)");
+      }
+      out.adopt_protocols.push_back(*number);
     }
   }
 
@@ -1308,6 +1385,87 @@ class Decoder {
     }
   }
 
+  // E.164: '+', a country code that does not start with 0, at most 15 digits in all.
+  static bool isE164(std::string_view n) {
+    if (n.size() < 3 || n.size() > 16 || n[0] != '+' || n[1] == '0') {
+      return false;
+    }
+    return std::all_of(n.begin() + 1, n.end(), [](char c) { return c >= '0' && c <= '9'; });
+  }
+
+  // An sns channel publishes to a topic (its mail, SMS, HTTPS... subscribers) or sends one SMS
+  // to a phone number, as the classic script did with `aws sns publish --phone-number`. One
+  // target per channel: the classic pair is two channels. Amazon SNS sends no SMS in the China
+  // regions, which must show here (at `pathpilot check` and start) rather than at the first
+  // outage.
+  void snsTarget(const MapReader& m, AlertChannelConfig& out) {
+    bool has_topic = m.has("topic_arn");
+    bool has_phone = m.has("phone_number");
+    if (has_topic && has_phone) {
+      ctx_.errorAt(m.pathOf("phone_number"),
+                   "give either topic_arn or phone_number, not both (one target per channel: "
+                   "use two sns channels to mail a topic and text a phone, as the classic "
+                   "script did)");
+    } else if (!has_topic && !has_phone) {
+      m.require("topic_arn",
+                "e.g. arn:aws:sns:ap-southeast-1:111122223333:DCI-Status, or phone_number: "
+                "'+15555550100' for an SMS");
+    }
+    if (has_topic && m.get("topic_arn", out.topic_arn)) {
+      std::string_view arn = out.topic_arn;
+      bool ok = arn.rfind("arn:", 0) == 0 && arn.find(":sns:") != std::string_view::npos &&
+                std::count(arn.begin(), arn.end(), ':') == 5 && arn.back() != ':';
+      if (!ok) {
+        ctx_.errorAt(m.pathOf("topic_arn"),
+                     "expected an SNS topic ARN such as "
+                     "arn:aws:sns:ap-southeast-1:111122223333:DCI-Status, got " +
+                         quote(out.topic_arn));
+      }
+    }
+    if (m.get("region", out.region) && !isRegionName(out.region)) {
+      ctx_.errorAt(m.pathOf("region"),
+                   "expected an AWS region such as cn-north-1, got " + quote(out.region));
+      out.region.clear();
+      ctx_.markFailed(m.pathOf("region"));
+    }
+    if (m.get("endpoint_url", out.endpoint_url)) {
+      endpointUrl(out.endpoint_url, m.pathOf("endpoint_url"));
+    }
+    if (!has_phone || has_topic || !m.get("phone_number", out.phone_number)) {
+      return;
+    }
+    std::string path = m.pathOf("phone_number");
+    if (!isE164(out.phone_number)) {
+      ctx_.errorAt(path,
+                   "expected a phone number in E.164 form (+, country code, number, no "
+                   "spaces), such as '+15555550100'; got " +
+                       quote(out.phone_number));
+      return;
+    }
+    if (ctx_.failed(m.pathOf("region"))) {
+      return;  // reported already
+    }
+    // The SMS goes out from the channel's region, else the site's.
+    std::string_view from = "region";
+    if (out.region.empty()) {
+      from = !cfg_.backends.aws.region.empty() ? "backends.aws.region" : "site.region";
+      out.region = !cfg_.backends.aws.region.empty() ? cfg_.backends.aws.region : cfg_.site.region;
+    }
+    if (out.region.empty()) {
+      ctx_.errorAt(path,
+                   "an SMS is sent from one SNS region: set region on this channel "
+                   "(e.g. ap-southeast-1) or site.region");
+      return;
+    }
+    if (out.region.rfind("cn-", 0) == 0) {
+      ctx_.errorAt(path, "Amazon SNS does not send SMS in the China regions (" + out.region +
+                             ", from " + std::string(from) +
+                             ", is in partition aws-cn): alerts to a phone would fail at the "
+                             "first outage. Use an smtp, dingtalk, wecom or feishu channel, or a "
+                             "topic with e-mail subscribers (topic_arn)");
+    }
+  }
+
   AlertChannelConfig channel(const YamlNode& node, const std::string& p) {
     AlertChannelConfig out;
     MapReader m(ctx_, node, p, kChannelKeys);
@@ -1403,27 +1561,10 @@ class Decoder {
       only_for("to", {K::Smtp});
     }
     if (k == K::Sns) {
-      if (m.require("topic_arn", "e.g. arn:aws:sns:ap-southeast-1:111122223333:DCI-Status") &&
-          m.get("topic_arn", out.topic_arn)) {
-        std::string_view arn = out.topic_arn;
-        bool ok = arn.rfind("arn:", 0) == 0 && arn.find(":sns:") != std::string_view::npos &&
-                  std::count(arn.begin(), arn.end(), ':') == 5 && arn.back() != ':';
-        if (!ok) {
-          ctx_.errorAt(m.pathOf("topic_arn"),
-                       "expected an SNS topic ARN such as "
-                       "arn:aws:sns:ap-southeast-1:111122223333:DCI-Status, got " +
-                           quote(out.topic_arn));
-        }
-      }
-      if (m.get("region", out.region) && !isRegionName(out.region)) {
-        ctx_.errorAt(m.pathOf("region"),
-                     "expected an AWS region such as cn-north-1, got " + quote(out.region));
-      }
-      if (m.get("endpoint_url", out.endpoint_url)) {
-        endpointUrl(out.endpoint_url, m.pathOf("endpoint_url"));
-      }
+      snsTarget(m, out);
     } else {
       only_for("topic_arn", {K::Sns});
+      only_for("phone_number", {K::Sns});
       only_for("region", {K::Sns});
       only_for("endpoint_url", {K::Sns});
     }
@@ -1564,6 +1705,8 @@ const std::unordered_map<std::string_view, std::string_view>& misplacedKeyHints(
       {"max_concurrency", "backends.aws"},
       {"netns", "backends.linux"},
       {"drift_check_interval", "backends.linux"},
+      {"protocol", "backends.linux"},
+      {"adopt_protocols", "backends.linux"},
       {"command", "backends.exec or paths[].recovery"},
       {"env_passthrough", "backends.exec or paths[].recovery"},
       {"action", "paths[].recovery"},
@@ -1580,6 +1723,7 @@ const std::unordered_map<std::string_view, std::string_view>& misplacedKeyHints(
       {"read_per_second", "api.rate_limit"},
       {"write_per_second", "api.rate_limit"},
       {"account_id", "backends.aws"},
+      {"phone_number", "alerts.channels[]"},
       {"auth_token", "api"},
       {"allowed_hosts", "api"},
       {"auth_reads", "api"},

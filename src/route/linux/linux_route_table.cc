@@ -14,6 +14,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "base/check.h"
 #include "route/linux/detail/netlink.h"
 #include "route/linux/netns.h"
 
@@ -127,7 +128,10 @@ Result<std::uint32_t> parseLinuxTableId(std::string_view text) {
 }
 
 LinuxRouteTable::LinuxRouteTable(std::string id, std::uint32_t number, LinuxRouteOptions options)
-    : id_(std::move(id)), number_(number), options_(std::move(options)) {}
+    : id_(std::move(id)), number_(number), options_(std::move(options)) {
+  // Protocol 0 in a delete matches every owner's route (see detail::RouteRequest).
+  PP_CHECK_MSG(options_.protocol != 0, "linux route table: protocol 0 would match any route");
+}
 
 LinuxRouteTable::~LinuxRouteTable() = default;
 
@@ -216,61 +220,77 @@ Result<std::vector<Route>> LinuxRouteTable::list() {
   return routes;
 }
 
+Result<std::vector<RtnlRoute>> LinuxRouteTable::dumpLocked(NetlinkSocket& socket, int family,
+                                                           const IpPrefix* destination) {
+  std::vector<char> buffer(4096);
+  std::vector<RtnlRoute> found;
+  Result<void> done = ok();
+  // A dump interrupted by a concurrent change (NLM_F_DUMP_INTR) is simply redone.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    found.clear();
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buffer.data());
+    nlh->nlmsg_type = RTM_GETROUTE;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    nlh->nlmsg_seq = socket.nextSeq();
+    auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
+    rtm->rtm_family = static_cast<unsigned char>(family);
+    rtm->rtm_table = static_cast<unsigned char>(number_ < 256 ? number_ : RT_TABLE_UNSPEC);
+    // With NETLINK_GET_STRICT_CHK the kernel dumps only this table; older kernels ignore
+    // the attribute and we filter below. (A strict dump cannot filter on the prefix.)
+    mnl_attr_put_u32(nlh, RTA_TABLE, number_);
+    done = socket.transact(nlh, [&](const nlmsghdr* reply) {
+      if (reply->nlmsg_type != RTM_NEWROUTE) {
+        return;
+      }
+      auto route = detail::decodeRoute(reply);
+      if (!route || route->table != number_ || (route->flags & RTM_F_CLONED) != 0 ||
+          !detail::isComparableType(route->type)) {
+        return;
+      }
+      if (destination != nullptr && route->destination != *destination) {
+        return;
+      }
+      found.push_back(*route);
+    });
+    if (done || done.error().sysErrno() != EINTR) {
+      break;
+    }
+  }
+  if (!done) {
+    // A table that has never held a route does not exist yet: strict dumps say ENOENT.
+    if (done.error().sysErrno() != ENOENT) {
+      return fail(
+          describe(done.error(), family == AF_INET ? "dump IPv4 routes" : "dump IPv6 routes"));
+    }
+    found.clear();
+  }
+  return found;
+}
+
 Result<std::vector<Route>> LinuxRouteTable::listLocked() {
   auto sock = socket();
   if (!sock) {
     return fail(sock.error());
   }
   NetlinkSocket& socket = **sock;
-  std::map<IpPrefix, RtnlRoute> best;  // lowest metric per prefix wins, as in the kernel
-  bool need_links = false;
+  std::map<IpPrefix, detail::PrefixRoutes> by_prefix;
   for (int family : {AF_INET, AF_INET6}) {
-    std::vector<char> buffer(4096);
-    std::vector<RtnlRoute> found;
-    Result<void> done = ok();
-    // A dump interrupted by a concurrent change (NLM_F_DUMP_INTR) is simply redone.
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      found.clear();
-      nlmsghdr* nlh = mnl_nlmsg_put_header(buffer.data());
-      nlh->nlmsg_type = RTM_GETROUTE;
-      nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-      nlh->nlmsg_seq = socket.nextSeq();
-      auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
-      rtm->rtm_family = static_cast<unsigned char>(family);
-      rtm->rtm_table = static_cast<unsigned char>(number_ < 256 ? number_ : RT_TABLE_UNSPEC);
-      // With NETLINK_GET_STRICT_CHK the kernel dumps only this table; older kernels ignore
-      // the attribute and we filter below.
-      mnl_attr_put_u32(nlh, RTA_TABLE, number_);
-      done = socket.transact(nlh, [&](const nlmsghdr* reply) {
-        if (reply->nlmsg_type != RTM_NEWROUTE) {
-          return;
-        }
-        auto route = detail::decodeRoute(reply);
-        if (!route || route->table != number_ || (route->flags & RTM_F_CLONED) != 0 ||
-            !detail::isComparableType(route->type)) {
-          return;
-        }
-        found.push_back(*route);
-      });
-      if (done || done.error().sysErrno() != EINTR) {
-        break;
-      }
+    auto found = dumpLocked(socket, family, nullptr);
+    if (!found) {
+      return fail(found.error());
     }
-    if (!done) {
-      // A table that has never held a route does not exist yet: strict dumps say ENOENT.
-      if (done.error().sysErrno() != ENOENT) {
-        return fail(describe(done.error(), family == AF_INET ? "dump IPv4 routes"
-                                                             : "dump IPv6 routes"));
-      }
-      found.clear();
+    for (RtnlRoute& route : *found) {
+      by_prefix[route.destination].push_back(std::move(route));
     }
-    for (RtnlRoute& route : found) {
-      need_links = need_links || route.oif != 0;
-      auto [it, inserted] = best.try_emplace(route.destination, route);
-      if (!inserted && route.priority < it->second.priority) {
-        it->second = route;
-      }
-    }
+  }
+  // Per destination, the route the kernel uses; another owner's is reported as foreign.
+  detail::Ownership ownership{options_.protocol, options_.adopt_protocols};
+  std::map<IpPrefix, RtnlRoute> reported;
+  bool need_links = false;
+  for (const auto& [prefix, routes] : by_prefix) {
+    const RtnlRoute& route = detail::reportedRoute(routes, ownership);
+    need_links = need_links || (route.oif != 0 && ownership.owns(route.protocol));
+    reported.emplace(prefix, route);
   }
 
   // Device names come from one link dump per list() (only if some route has a device), so
@@ -301,9 +321,12 @@ Result<std::vector<Route>> LinuxRouteTable::listLocked() {
     return it == names.end() ? std::string() : it->second;
   };
   std::vector<Route> routes;
-  routes.reserve(best.size());
-  for (const auto& [prefix, route] : best) {
-    routes.push_back(Route{id_, prefix, detail::toNextHop(route, name_of)});
+  routes.reserve(reported.size());
+  for (const auto& [prefix, route] : reported) {
+    NextHop hop = ownership.owns(route.protocol)
+                      ? detail::toNextHop(route, name_of)
+                      : NextHop::foreign(routeProtocolName(route.protocol));
+    routes.push_back(Route{id_, prefix, std::move(hop)});
   }
   return routes;
 }
@@ -315,6 +338,53 @@ Result<void> LinuxRouteTable::apply(const RouteDelta& delta) {
     socket_.reset();
   }
   return done;
+}
+
+// One RTM_NEWROUTE/RTM_DELROUTE and its ACK; a delete of a route that is already gone succeeds.
+Result<void> LinuxRouteTable::send(NetlinkSocket& socket, const detail::RouteRequest& request,
+                                   const std::string& what) {
+  std::vector<char> buffer(1024);
+  nlmsghdr* nlh = detail::encodeRoute(buffer.data(), request, socket.nextSeq());
+  auto done = socket.transact(nlh, {});
+  if (!done) {
+    int err = done.error().sysErrno();
+    if (request.remove && (err == ENOENT || err == ESRCH)) {
+      return ok();  // already gone
+    }
+    return fail(describe(done.error(), what));
+  }
+  return ok();
+}
+
+// The refusal names the other route completely (owner, metric, next hop) and says what the
+// operator can do, since it is what they read in the route_error event and alert.
+std::string LinuxRouteTable::foreignRouteMessage(const std::string& what, const RtnlRoute& route,
+                                                 std::uint32_t metric) const {
+  std::string where = what + " in table " + std::to_string(number_) + netnsSuffix(options_.netns);
+  std::string hop = detail::toNextHop(route, {}).toString();
+  std::string text = where + ": the destination is held by a route pathpilot does not own (" +
+                     describeRouteProtocol(route.protocol) + ", metric " +
+                     std::to_string(route.priority) + (hop.empty() ? "" : ", " + hop) + ") ";
+  text += route.priority == metric
+              ? "with the same metric as ours, so writing ours would overwrite it"
+              : "with a lower metric than ours (" + std::to_string(metric) +
+                    "), so the kernel would keep using it";
+  text += "; pathpilot never overwrites or deletes another owner's route. ";
+  std::string proto = routeProtocolName(route.protocol);
+  auto known = knownRouteProtocol(route.protocol);
+  if (known && known->owner == RouteProtocolOwner::Daemon) {
+    text += "Remove it from " + std::string(known->user) +
+            "'s configuration, or leave this destination in this table to it";
+  } else if (known && known->owner == RouteProtocolOwner::Kernel) {
+    text += "The kernel installed it; leave this destination in this table to it";
+  } else {
+    text += "Remove it (ip route del " + route.destination.toString() + " table " +
+            std::to_string(number_) + " proto " + proto + " metric " +
+            std::to_string(route.priority) +
+            "), or let pathpilot take such routes over: backends.linux.adopt_protocols: [" + proto +
+            "]";
+  }
+  return text;
 }
 
 Result<void> LinuxRouteTable::applyLocked(const RouteDelta& delta) {
@@ -345,9 +415,37 @@ Result<void> LinuxRouteTable::applyLocked(const RouteDelta& delta) {
     return fail(sock.error());
   }
   NetlinkSocket& socket = **sock;
+  int family = delta.destination.family() == IpFamily::V4 ? AF_INET : AF_INET6;
+  // Who holds the destination now: the kernel's replace and delete match on metric, not on
+  // owner, so we look before we write.
+  auto present = dumpLocked(socket, family, &delta.destination);
+  if (!present) {
+    return fail(present.error());
+  }
+  detail::Ownership ownership{options_.protocol, options_.adopt_protocols};
+  std::vector<RtnlRoute> owned = detail::ownedRoutes(*present, ownership);
+
+  if (request.remove) {
+    // Each of our routes with its own protocol and metric; other owners' routes stay.
+    for (const RtnlRoute& route : owned) {
+      detail::RouteRequest remove = request;
+      remove.protocol = route.protocol;
+      remove.priority = route.priority;
+      if (auto done = send(socket, remove, what); !done) {
+        return done;
+      }
+    }
+    return ok();
+  }
+
+  std::uint32_t metric = detail::effectiveMetric(options_.metric, family);
+  std::vector<RtnlRoute> blocking = detail::blockingRoutes(*present, ownership, metric);
+  if (!blocking.empty()) {
+    return fail(ErrorCode::AlreadyExists, foreignRouteMessage(what, blocking.front(), metric));
+  }
   // Resolve the device in the table's namespace on every write (one short round trip) rather
   // than caching indexes: a tunnel device that is deleted and recreated gets a new index.
-  if (delta.new_next_hop && !delta.new_next_hop->dev.empty()) {
+  if (!delta.new_next_hop->dev.empty()) {
     auto index = linkIndex(socket, delta.new_next_hop->dev);
     if (!index) {
       if (index.error().code() == ErrorCode::NotFound) {
@@ -360,15 +458,23 @@ Result<void> LinuxRouteTable::applyLocked(const RouteDelta& delta) {
     }
     request.oif = *index;
   }
-  std::vector<char> buffer(1024);
-  nlmsghdr* nlh = detail::encodeRoute(buffer.data(), request, socket.nextSeq());
-  auto done = socket.transact(nlh, {});
-  if (!done) {
-    int err = done.error().sysErrno();
-    if (request.remove && (err == ENOENT || err == ESRCH)) {
-      return ok();  // already gone
+  if (auto done = send(socket, request, what); !done) {
+    return done;
+  }
+  // Our routes with a lower metric (an adopted one can have any) would keep deciding the
+  // traffic: they go, so that the route just written is the one the kernel uses.
+  for (const RtnlRoute& route : owned) {
+    if (route.priority < metric) {
+      detail::RouteRequest remove;
+      remove.remove = true;
+      remove.table = number_;
+      remove.protocol = route.protocol;
+      remove.destination = delta.destination;
+      remove.priority = route.priority;
+      if (auto done = send(socket, remove, what); !done) {
+        return done;
+      }
     }
-    return fail(describe(done.error(), what));
   }
   return ok();
 }

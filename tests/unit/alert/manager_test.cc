@@ -167,7 +167,7 @@ alerts:
     clock_.advance(opened + std::chrono::hours(hours) - clock_.wallNow());
     manager_->pump();
     ASSERT_EQ(ch.delivered().size(), 1u + static_cast<std::size_t>(hours));
-    const Notification& n = ch.delivered().back();
+    const Notification n = ch.delivered().back();  // delivered() is a copy
     EXPECT_EQ(n.status, AlertStatus::Firing);
     EXPECT_EQ(n.fingerprint, "Beijing/path/dx");
     EXPECT_EQ(n.starts_at, opened);

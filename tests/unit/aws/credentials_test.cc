@@ -502,5 +502,30 @@ TEST(CredentialsChainTest, ARealMisconfigurationStopsTheChain) {
   EXPECT_EQ(imds.requestCount(), 0u);
 }
 
+// The IMDS document on its own (the provider's parsing, also fuzzed): values IMDS sends back
+// are quoted short in errors, and never cut inside a UTF-8 character.
+TEST(ParseImdsCredentialsTest, ReadsTheDocumentAndQuotesBadValuesShort) {
+  auto ok = parseImdsCredentials(
+      R"({"Code":"Success","AccessKeyId":"ASIAEXAMPLE","SecretAccessKey":"s3cr3t",)"
+      R"("Token":"tok","Expiration":"2026-12-07T15:09:54Z"})",
+      "role-a");
+  ASSERT_TRUE(ok) << ok.error().message();
+  EXPECT_EQ(ok->accessKeyId(), "ASIAEXAMPLE");
+  EXPECT_EQ(ok->sessionToken(), "tok");
+  EXPECT_EQ(ok->source(), "imds role role-a");
+  std::string code(39, 'x');
+  code += "\u00e9\u00e9 and much more text that no log needs to carry";
+  auto pending = parseImdsCredentials(R"({"Code":")" + code + R"("})", "role-a");
+  ASSERT_FALSE(pending);
+  EXPECT_EQ(pending.error().code(), ErrorCode::Unavailable);
+  EXPECT_EQ(pending.error().message(), "IMDS credentials for role 'role-a' are not ready (Code " +
+                                           std::string(39, 'x') + "...)");
+  auto missing = parseImdsCredentials(R"({"Code":"Success","AccessKeyId":"A"})", "role-a");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), ErrorCode::Internal);
+  EXPECT_FALSE(parseImdsCredentials("[]", "role-a"));
+  EXPECT_FALSE(parseImdsCredentials("", "role-a"));
+}
+
 }  // namespace
 }  // namespace pathpilot::aws

@@ -138,10 +138,12 @@ TEST(CurlHttpClientTest, ReusesTheConnection) {
 }
 
 TEST(CurlHttpClientTest, TimeoutIsTimeout) {
-  LoopbackServer s;
+  // Declared before the server: its handler thread may still be waking up on them while the
+  // server is destroyed (ASan: stack-use-after-scope).
   std::mutex mu;
   std::condition_variable cv;
   bool release = false;
+  LoopbackServer s;
   s.server().Get("/slow", [&](const httplib::Request&, httplib::Response& res) {
     std::unique_lock lock(mu);
     cv.wait_for(lock, 5s, [&] { return release; });

@@ -363,6 +363,49 @@ TEST_F(FakeEndpointTest, SnsPublishIsRecorded) {
   EXPECT_TRUE(sns.publish({"arn:aws:sns:ap-southeast-1:111122223333:DCI-Status", "", "again"}));
 }
 
+// Publish with PhoneNumber: recorded as an SMS; what SNS itself refuses, the fake refuses too
+// (requests built by hand here, since SnsClient never sends them).
+TEST_F(FakeEndpointTest, SnsSmsIsRecordedAndCheckedLikeSns) {
+  fake_->addTopic("arn:aws:sns:ap-southeast-1:111122223333:DCI-Status");  // not needed by SMS
+  auto q = client("SNS", "sns", kSnsApiVersion);
+  SnsMessage m;
+  m.phone_number = "+15555550100";
+  m.message = "[FIRING] dx down";
+  auto r = SnsClient(*q).publish(m);
+  ASSERT_TRUE(r) << r.error().message();
+  auto published = fake_->publishes();
+  ASSERT_EQ(published.size(), 1u);
+  EXPECT_EQ(published[0].phone_number, "+15555550100");
+  EXPECT_EQ(published[0].sms_type, "Transactional");
+  EXPECT_EQ(published[0].topic_arn, "");
+  EXPECT_EQ(published[0].message, "[FIRING] dx down");
+
+  auto raw = [&](std::vector<std::pair<std::string, std::string>> params) {
+    QueryRequest req;
+    req.action = "Publish";
+    req.version = std::string(kSnsApiVersion);
+    req.params = std::move(params);
+    return q->callOrError(std::move(req));
+  };
+  auto too_long = raw({{"PhoneNumber", "+15555550100"}, {"Message", std::string(1601, 'x')}});
+  ASSERT_FALSE(too_long);
+  EXPECT_EQ(too_long.error().code(), ErrorCode::InvalidArgument);
+  auto bad_number = raw({{"PhoneNumber", "5550100"}, {"Message", "m"}});
+  ASSERT_FALSE(bad_number);
+  EXPECT_NE(bad_number.error().message().find("PhoneNumber"), std::string::npos);
+  auto both = raw({{"TopicArn", "arn:aws:sns:ap-southeast-1:111122223333:DCI-Status"},
+                   {"PhoneNumber", "+15555550100"},
+                   {"Message", "m"}});
+  ASSERT_FALSE(both);
+  auto bad_type = raw({{"PhoneNumber", "+15555550100"},
+                       {"Message", "m"},
+                       {"MessageAttributes.entry.1.Name", "AWS.SNS.SMS.SMSType"},
+                       {"MessageAttributes.entry.1.Value.DataType", "String"},
+                       {"MessageAttributes.entry.1.Value.StringValue", "Urgent"}});
+  ASSERT_FALSE(bad_type);
+  EXPECT_EQ(fake_->publishes().size(), 1u);
+}
+
 TEST_F(FakeEndpointTest, PutMetricDataIsRecordedInBatches) {
   auto q = client("CloudWatch", "monitoring", kCloudWatchApiVersion);
   CloudWatchClient cw(*q);

@@ -159,6 +159,53 @@ TEST(IamPolicyTest, TopicInAnotherPartitionIsWarnedAbout) {
       << built->warnings[0];
 }
 
+// Publish with PhoneNumber has no resource: IAM needs Resource "*" for it, and the reviewer
+// is told what that also allows.
+TEST(IamPolicyTest, SmsToAPhoneNeedsPublishOnEverything) {
+  IamPolicyInput in = seedInput();
+  in.sns_topic_arns = {"arn:aws:sns:ap-southeast-1:111122223333:DCI-Status"};
+  in.sns_sms_regions = {"ap-southeast-1", "ap-southeast-1"};
+  auto built = buildIamPolicy(in);
+  ASSERT_TRUE(built.has_value()) << built.error().message();
+  Json p = Json::parse(built->json);
+  Json sms = statementBySid(p, "PublishSmsToPhoneNumbersAllowsNoResourceScoping");
+  EXPECT_EQ(sms["Action"], "sns:Publish");
+  EXPECT_EQ(sms["Resource"], "*");
+  EXPECT_EQ(sms["Effect"], "Allow");
+  // The topic statement stays: it says which topic the config means.
+  EXPECT_EQ(statementBySid(p, "PublishAlertsToConfiguredTopics")["Resource"],
+            "arn:aws:sns:ap-southeast-1:111122223333:DCI-Status");
+  ASSERT_EQ(built->warnings.size(), 1u);
+  EXPECT_NE(built->warnings[0].find("sns:Publish on \"*\""), std::string::npos);
+  EXPECT_NE(built->warnings[0].find("any SNS topic"), std::string::npos);
+
+  // SMS alone is reason enough for a policy.
+  IamPolicyInput only;
+  only.sns_sms_regions = {"us-east-1"};
+  Json q = build(only);
+  ASSERT_EQ(q["Statement"].size(), 1u);
+  EXPECT_EQ(q["Statement"][0]["Resource"], "*");
+}
+
+TEST(IamPolicyTest, SmsRegionsAreCheckedForPartition) {
+  IamPolicyInput in = seedInput();
+  in.region = "cn-north-1";
+  in.sns_sms_regions = {"ap-southeast-1"};
+  auto built = buildIamPolicy(in);
+  ASSERT_TRUE(built.has_value());
+  ASSERT_EQ(built->warnings.size(), 2u);
+  EXPECT_NE(built->warnings[0].find("SMS go out from ap-southeast-1 in partition aws but the EC2 "
+                                    "region cn-north-1 is in aws-cn"),
+            std::string::npos)
+      << built->warnings[0];
+
+  in.sns_sms_regions = {"cn-northwest-1"};
+  auto china = buildIamPolicy(in);
+  ASSERT_FALSE(china.has_value());
+  EXPECT_EQ(china.error().code(), ErrorCode::InvalidArgument);
+  EXPECT_NE(china.error().message().find("sends no SMS"), std::string::npos);
+}
+
 TEST(IamPolicyTest, CloudWatchIsScopedByANamespaceCondition) {
   IamPolicyInput in = seedInput();
   in.cloudwatch_namespaces = {"pathpilot/Tunnels"};

@@ -84,6 +84,93 @@ TEST(SnsTest, BadTopicsAndEmptyMessages) {
   EXPECT_NE(empty.error().message().find("empty"), std::string::npos);
 }
 
+// An SMS straight to a phone, as `aws sns publish --phone-number` in the classic script: no
+// topic, no subject, the SMS type attribute, exactly these parameters in this order.
+TEST(SnsTest, PublishToAPhoneCarriesTheExactQueryParameters) {
+  SnsMessage m;
+  m.phone_number = "+15555550100";
+  m.subject = "[Singapore] dx down";  // an SMS has no subject: not sent
+  m.message = "[FIRING] dx down";
+  auto r = publishRequest(m);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(encodeQueryBody(*r),
+            "Action=Publish&Version=2010-03-31&PhoneNumber=%2B15555550100"
+            "&Message=%5BFIRING%5D%20dx%20down"
+            "&MessageAttributes.entry.1.Name=AWS.SNS.SMS.SMSType"
+            "&MessageAttributes.entry.1.Value.DataType=String"
+            "&MessageAttributes.entry.1.Value.StringValue=Transactional");
+}
+
+TEST(SnsTest, SmsAreCutAtSixteenHundredBytesOnACharacterBoundary) {
+  SnsMessage m;
+  m.phone_number = "+8613800138000";
+  m.message = std::string(kSnsMaxSmsBytes - 13, 'a') + "\xe5\x8c\x97" + std::string(50, 'b');
+  auto r = publishRequest(m);
+  ASSERT_TRUE(r);
+  std::string sent = r->param("Message");
+  EXPECT_LE(sent.size(), kSnsMaxSmsBytes);
+  EXPECT_TRUE(sent.ends_with("\n[truncated]")) << sent.substr(sent.size() - 20);
+  EXPECT_EQ(sent.find("\xe5"), std::string::npos) << "no half character";
+  m.message = std::string(kSnsMaxSmsBytes, 'x');
+  EXPECT_EQ(publishRequest(m)->param("Message"), m.message) << "exactly at the limit: whole";
+}
+
+TEST(SnsTest, BadPhoneNumbersAndTwoTargets) {
+  for (const char* n : {"15555550100", "+1 555 555 0100", "+0155555501", "+1234567890123456", "+1",
+                        "+1555abc0100"}) {
+    SnsMessage m;
+    m.phone_number = n;
+    m.message = "m";
+    auto r = publishRequest(m);
+    ASSERT_FALSE(r) << n;
+    EXPECT_EQ(r.error().code(), ErrorCode::InvalidArgument);
+    EXPECT_NE(r.error().message().find("E.164"), std::string::npos);
+  }
+  EXPECT_TRUE(isE164PhoneNumber("+15555550100"));
+  EXPECT_TRUE(isE164PhoneNumber("+123456789012345"));
+  SnsMessage both{"arn:aws:sns:us-east-1:111122223333:t", "s", "m", "+15555550100"};
+  auto r = publishRequest(both);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("one target"), std::string::npos);
+  SnsMessage empty;
+  empty.phone_number = "+15555550100";
+  EXPECT_FALSE(publishRequest(empty));
+  // Errors and receipts show the number masked.
+  EXPECT_EQ(maskPhoneNumber("+15555550100"), "+1555…0100");
+  EXPECT_EQ(maskPhoneNumber("+1234"), "+12…");
+}
+
+TEST_F(ServiceClientTest, SmsThroughTheClient) {
+  http_.on("POST", "Action=Publish",
+           FakeHttpClient::fileResponse(200, kResponses / "sns/Publish-awsdocs-example1.xml"));
+  QueryClient q(http_, creds_, clock_, options("SNS", "sns", "ap-southeast-1", kSnsApiVersion),
+                hooks());
+  SnsClient sns(q);
+  SnsMessage m;
+  m.phone_number = "+15555550100";
+  m.message = "dx down";
+  auto r = sns.publish(m);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->message_id, "567910cd-659e-55d4-8ccb-5aaf14679dc0");
+  ASSERT_EQ(http_.requestCount(), 1u);
+  EXPECT_EQ(http_.requests().at(0).url, "https://sns.ap-southeast-1.amazonaws.com/");
+  EXPECT_NE(http_.requests().at(0).body.find("PhoneNumber=%2B15555550100"), std::string::npos);
+}
+
+TEST_F(ServiceClientTest, SmsThroughAChinaEndpointIsRefusedBeforeSending) {
+  QueryClient q(http_, creds_, clock_, options("SNS", "sns", "cn-north-1", kSnsApiVersion),
+                hooks());
+  SnsMessage m;
+  m.phone_number = "+8613800138000";
+  m.message = "dx down";
+  auto r = SnsClient(q).publish(m);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::InvalidArgument);
+  EXPECT_NE(r.error().message().find("no SMS in the China regions"), std::string::npos);
+  EXPECT_EQ(r.error().message().find("13800138000"), std::string::npos);
+  EXPECT_EQ(http_.requestCount(), 0u);
+}
+
 TEST_F(ServiceClientTest, PublishThroughTheClient) {
   http_.on("POST", "Action=Publish",
            FakeHttpClient::fileResponse(200, kResponses / "sns/Publish-awsdocs-example1.xml"));

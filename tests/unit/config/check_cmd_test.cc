@@ -68,6 +68,29 @@ TEST_F(CheckCommandTest, InvalidConfigPrintsEveryErrorAndExitsOne) {
   EXPECT_NE(r.err.find(path + ": invalid: 2 errors, 0 warnings"), std::string::npos) << r.err;
 }
 
+// SMS are refused in a China region when the config is checked, not at the first outage.
+TEST_F(CheckCommandTest, SmsInAChinaRegionIsAnErrorAtCheckTime) {
+  std::string text =
+      testing::replaceLine(testing::kMinimal, 1, "site: {name: Beijing, region: cn-north-1}");
+  text = testing::replaceLine(text, 9, "    az: cn-north-1a");
+  text = testing::replaceLine(text, 14, "    az: cn-north-1a");
+  text +=
+      "alerts:\n"                                // 16
+      "  outbox: /tmp/pp-check-sms-outbox.db\n"  // 17
+      "  channels:\n"                            // 18
+      "    - name: oncall-sms\n"                 // 19
+      "      kind: sns\n"                        // 20
+      "      phone_number: '+8613800138000'\n";  // 21
+  std::string path = write("sms-cn.yaml", text);
+  CommandRun r = run("check '" + path + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(path + ":21:21: error: alerts.channels[0].phone_number: Amazon SNS does "
+                              "not send SMS in the China regions (cn-north-1, from site.region"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(path + ": invalid: 1 error"), std::string::npos) << r.err;
+}
+
 TEST_F(CheckCommandTest, WarningsStillExitZero) {
   std::string path = write("warn.yaml", std::string(testing::kMinimal) + "    paths: [dx]\n");
   CommandRun r = run("check '" + path + "'");

@@ -123,6 +123,30 @@ TEST_F(CheckIamTest, SnsAlertChannelsArePublishable) {
   EXPECT_EQ(sns["Resource"], "arn:aws-cn:sns:cn-north-1:210987654321:DCI");
 }
 
+// The classic pair: mail through a topic, SMS to the on-call phone. The SMS needs sns:Publish
+// on "*", which the output says (statement Sid, warning on stderr).
+TEST_F(CheckIamTest, SmsChannelNeedsPublishOnEverything) {
+  CommandRun r = run(write(site("ap-southeast-1", false,
+                                "alerts:\n"
+                                "  channels:\n"
+                                "    - name: mail\n"
+                                "      kind: sns\n"
+                                "      topic_arn: arn:aws:sns:ap-southeast-1:210987654321:DCI\n"
+                                "    - name: sms\n"
+                                "      kind: sns\n"
+                                "      phone_number: '+15555550100'\n")));
+  Json p = policy(r);
+  EXPECT_EQ(statementBySid(p, "PublishAlertsToConfiguredTopics")["Resource"],
+            "arn:aws:sns:ap-southeast-1:210987654321:DCI");
+  Json sms = statementBySid(p, "PublishSmsToPhoneNumbersAllowsNoResourceScoping");
+  EXPECT_EQ(sms["Action"], "sns:Publish");
+  EXPECT_EQ(sms["Resource"], "*");
+  EXPECT_NE(r.err.find("warning: sending SMS to a phone number needs sns:Publish on \"*\""),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.out.find("+15555550100"), std::string::npos) << "the number is not in the policy";
+}
+
 TEST_F(CheckIamTest, LinuxOnlyConfigNeedsNoPolicy) {
   CommandRun r = run("'" + std::string(PP_SOURCE_DIR) + "/examples/linux-2az.yaml'");
   EXPECT_EQ(r.exit_code, 1);

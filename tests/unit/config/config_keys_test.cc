@@ -378,8 +378,9 @@ TEST(ConfigKeysTest, EveryConfigFieldIsReadOutsideTheConfigModule) {
   const auto fields = configFields();
   ASSERT_GT(fields.size(), 20u);
   ASSERT_TRUE(fields.count("LinuxBackendSettings"));
-  EXPECT_EQ(fields.at("LinuxBackendSettings"),
-            (std::vector<std::string>{"netns", "drift_check_interval"}));
+  EXPECT_EQ(
+      fields.at("LinuxBackendSettings"),
+      (std::vector<std::string>{"netns", "drift_check_interval", "protocol", "adopt_protocols"}));
   const auto used = membersUsedOutsideConfig();
   ASSERT_GT(used.size(), 500u);
   std::vector<std::string> unread;

@@ -94,13 +94,13 @@ class ControlServerTest : public ::testing::Test {
           ++status_builds_;
           return nlohmann::json{{"site", "Lab"}, {"build", status_builds_.load()}};
         },
-        [this](const nlohmann::json& req, const ControlPeer& peer) {
+        [this](const ControlRequest& req, const ControlPeer& peer) {
           ++handled_;
           {
             std::lock_guard lock(mu_);
             last_peer_ = peer;
           }
-          if (req["cmd"] == "drain") {
+          if (req.cmd == ControlRequest::Cmd::Drain) {
             return nlohmann::json{{"ok", true}, {"message", "drained"}};
           }
           return nlohmann::json{{"ok", false}, {"error", "unknown command"}};
@@ -148,7 +148,7 @@ TEST_F(ControlServerTest, SocketIs0660AndNewDirectories0750WhateverTheUmask) {
     std::string path = dir + "/control.sock";
     ControlServer server(
         engine_, path, [] { return nlohmann::json::object(); },
-        [](const nlohmann::json&, const ControlPeer&) { return nlohmann::json{}; });
+        [](const ControlRequest&, const ControlPeer&) { return nlohmann::json{}; });
     auto started = server.start();
     mode_t after = ::umask(before);
     ASSERT_TRUE(started) << started.error().toString();
@@ -191,7 +191,7 @@ TEST_F(ControlServerTest, OtherThreadsFilesAreNotAffectedByStart) {
   for (int i = 0; i < 50; ++i) {
     ControlServer server(
         engine_, dir_ + "/c.sock", [] { return nlohmann::json::object(); },
-        [](const nlohmann::json&, const ControlPeer&) { return nlohmann::json{}; });
+        [](const ControlRequest&, const ControlPeer&) { return nlohmann::json{}; });
     ASSERT_TRUE(server.start());
     server.stop();
   }
@@ -352,7 +352,7 @@ TEST_F(ControlServerTest, AnEngineThatDoesNotAnswerGivesAnErrorNotAHang) {
   options.engine_timeout = std::chrono::milliseconds(200);
   server_ = std::make_unique<ControlServer>(
       engine_, path_, [] { return nlohmann::json::object(); },
-      [](const nlohmann::json&, const ControlPeer&) {
+      [](const ControlRequest&, const ControlPeer&) {
         return nlohmann::json{{"ok", true}};
       },
       options);
@@ -386,7 +386,7 @@ TEST_F(ControlServerTest, ReplacesStaleSocketButNotALiveOne) {
   asio::io_context other;
   ControlServer second(
       other, path_, [] { return nlohmann::json::object(); },
-      [](const nlohmann::json&, const ControlPeer&) { return nlohmann::json{}; });
+      [](const ControlRequest&, const ControlPeer&) { return nlohmann::json{}; });
   auto refused = second.start();
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message().find("another pathpilot daemon"), std::string::npos);
@@ -398,7 +398,7 @@ TEST_F(ControlServerTest, RefusesANonSocketPath) {
   { std::FILE* f = std::fopen(path_.c_str(), "w"); std::fclose(f); }
   ControlServer server(
       engine_, path_, [] { return nlohmann::json::object(); },
-      [](const nlohmann::json&, const ControlPeer&) { return nlohmann::json{}; });
+      [](const ControlRequest&, const ControlPeer&) { return nlohmann::json{}; });
   auto r = server.start();
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("not a socket"), std::string::npos);
@@ -408,6 +408,57 @@ TEST(ControlRequestTest, MissingDaemonGivesAHint) {
   auto r = controlRequest("/tmp/pp-no-such-dir/control.sock", {{"cmd", "status"}});
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("is the daemon running"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pathpilot::daemon
+
+namespace pathpilot::daemon {
+namespace {
+
+TEST(ControlRequestTest, ParsesEachCommand) {
+  auto ping = parseControlRequest(R"({"cmd":"ping"})");
+  ASSERT_TRUE(ping);
+  EXPECT_EQ(ping->cmd, ControlRequest::Cmd::Ping);
+  auto status = parseControlRequest(R"({"cmd":"status","extra":[1,2]})");
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->cmd, ControlRequest::Cmd::Status);
+  auto drain = parseControlRequest(R"({"cmd":"drain","path":"vpn-a"})");
+  ASSERT_TRUE(drain);
+  EXPECT_EQ(drain->cmd, ControlRequest::Cmd::Drain);
+  EXPECT_EQ(drain->path, "vpn-a");
+  auto undrain = parseControlRequest(R"({"path":"dx","cmd":"undrain"})");
+  ASSERT_TRUE(undrain);
+  EXPECT_EQ(undrain->cmd, ControlRequest::Cmd::Undrain);
+  EXPECT_EQ(undrain->path, "dx");
+}
+
+TEST(ControlRequestTest, BadRequestsSayWhatIsWrong) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"", "request is not a JSON object"},
+      {"[1]", "request is not a JSON object"},
+      {"{\"cmd\":", "request is not a JSON object"},
+      {"{}", "request has no string field \"cmd\""},
+      {"{\"cmd\":7}", "request has no string field \"cmd\""},
+      {"{\"cmd\":\"drain\"}", "drain needs a string field \"path\""},
+      {"{\"cmd\":\"undrain\",\"path\":null}", "undrain needs a string field \"path\""},
+      {"{\"cmd\":\"reboot\"}", "unknown command \"reboot\""},
+  };
+  for (const auto& [line, message] : cases) {
+    auto r = parseControlRequest(line);
+    ASSERT_FALSE(r) << line;
+    EXPECT_EQ(r.error().code(), ErrorCode::InvalidArgument);
+    EXPECT_EQ(r.error().message(), message) << line;
+  }
+  // A long unknown command is cut, and the reply stays valid JSON even when the cut falls
+  // inside a multi-byte character.
+  std::string name(63, 'x');
+  name += "\u00e9\u00e9\u00e9";
+  auto r = parseControlRequest(nlohmann::json{{"cmd", name}}.dump());
+  ASSERT_FALSE(r);
+  EXPECT_LT(r.error().message().size(), 100u);
+  const nlohmann::json reply = {{"error", r.error().message()}};
+  EXPECT_NO_THROW((void)reply.dump());
 }
 
 }  // namespace

@@ -406,13 +406,17 @@ TEST_F(EngineTest, EveryPathDownAtOnceHoldsRecoveryBack) {
   auto status = engine_->statusJson();
   EXPECT_EQ(status["monitor"]["view"], "suspect");
   EXPECT_EQ(routeOf("rtb-a"), kDx);
-  // DX answers again, VPN-A stays dead: the view is trusted, and VPN-A (down for 10 s,
-  // beyond `after`) is recovered now.
+  // DX answers again, VPN-A stays dead: the view is trusted. VPN-A's 10 s down while in
+  // doubt do not count: it is recovered once down for its `after` (1 s) from then on.
   for (int i = 0; i < 3; ++i) {
     round(true, false, true);
   }
   EXPECT_EQ(count(EventKind::MonitorTrusted), 1);
   EXPECT_EQ(engine_->statusJson()["monitor"]["view"], "trusted");
+  EXPECT_EQ(actions_["vpn-a"]->starts, 0);
+  for (int i = 0; i < 11; ++i) {
+    round(true, false, true);
+  }
   EXPECT_EQ(actions_["vpn-a"]->starts, 1);
 }
 
@@ -467,6 +471,10 @@ TEST_F(EngineTest, LostReferenceTargetsHoldRecoveryBack) {
     both(true, false);
   }
   EXPECT_EQ(count(EventKind::MonitorTrusted), 1);
+  EXPECT_EQ(actions_["vpn-a"]->starts, 0) << "the wait starts again when the view is trusted";
+  for (int i = 0; i < 11; ++i) {
+    both(true, false);
+  }
   EXPECT_EQ(actions_["vpn-a"]->starts, 1);
 }
 
@@ -628,6 +636,29 @@ TEST_F(EngineTest, HandChangedRouteIsPutBackAsDrift) {
   EXPECT_NE(changed->reason.find("drift"), std::string::npos) << changed->reason;
 }
 
+// Another owner's route (a hand edit with `ip route replace`, proto boot) takes a destination:
+// drift, but the message does not promise a repair the backend will refuse; the refusal is a
+// route_error.
+TEST_F(EngineTest, ForeignRouteTakingADestinationIsReportedNotPromisedBack) {
+  start();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  const route::NextHop foreign = route::NextHop::foreign("boot");
+  tables_["rtb-a"]->setRoute(kOnPrem, foreign);
+  tables_["rtb-a"]->failAlways(ErrorCode::AlreadyExists, FakeRouteTable::Op::Apply);
+  engine_->onRouteNotice({route::RouteNotice::Kind::Added, {"rtb-a", kOnPrem, kVpnB}});
+  settle();
+  const auto* drift = last(EventKind::RouteDrift, "rtb-a");
+  ASSERT_NE(drift, nullptr);
+  EXPECT_EQ(drift->message,
+            "rtb-a 10.10.0.0/16 is now held by a route pathpilot does not own (foreign:boot): "
+            "pathpilot leaves it and retries until it is gone");
+  EXPECT_EQ(drift->from, "foreign:boot");
+  EXPECT_GE(count(EventKind::RouteError), 1);
+  EXPECT_EQ(routeOf("rtb-a"), foreign);
+}
+
 TEST_F(EngineTest, FailingTableDoesNotBlockTheOther) {
   start();
   for (int i = 0; i < 3; ++i) {
@@ -759,6 +790,24 @@ TEST_F(EngineTest, ReloadKeepsHealthAndRejectsBadConfig) {
   EXPECT_EQ(engine_->statusJson()["paths"][0]["state"], "up");
   EXPECT_EQ(engine_->config().policy.failback_hold_down, std::chrono::seconds(9));
   EXPECT_EQ(engine_->stats().reloads, 1u);
+}
+
+// The Linux tables keep the protocol they were opened with; a reload cannot change whose
+// routes are pathpilot's.
+TEST_F(EngineTest, ReloadThatChangesLinuxRouteOwnershipIsRejected) {
+  start();
+  for (const char* backends :
+       {"backends: {linux: {protocol: 201}}\n", "backends: {linux: {adopt_protocols: [boot]}}\n"}) {
+    auto rejected = engine_->reload(loadConfig(std::string(kConfig) + backends));
+    ASSERT_FALSE(rejected) << backends;
+    EXPECT_NE(rejected.error().message().find("needs a restart"), std::string::npos)
+        << rejected.error().message();
+  }
+  EXPECT_EQ(engine_->config().backends.linux_backend.protocol, kRtprotPathpilot);
+  EXPECT_EQ(engine_->stats().reloads, 0u);
+  // Other keys of the section still reload.
+  ASSERT_TRUE(engine_->reload(
+      loadConfig(std::string(kConfig) + "backends: {linux: {drift_check_interval: 10s}}\n")));
 }
 
 TEST_F(EngineTest, DeadGatewayIsRecoveredWhileProbingGoesOn) {

@@ -16,6 +16,7 @@ namespace {
 
 using health::PathState;
 using pathpilot::testing::FakeClock;
+using std::chrono::milliseconds;
 
 // An action the test finishes by hand.
 class FakeAction final : public RecoveryAction {
@@ -256,12 +257,42 @@ TEST_F(RecoveryManagerTest, AHeldManagerStartsNothingAndSaysWhy) {
   EXPECT_TRUE(kinds.empty());
   auto status = manager->snapshot(clock.now());
   EXPECT_EQ(status[0].detail, "held back: every path went down within 0.3 s");
-  // The view is trusted again and vpn-b came back meanwhile: only vpn-a is recovered.
+  // The view is trusted again and vpn-b came back meanwhile. vpn-a, still Down, is not
+  // restarted at once: what the probes saw while in doubt is no evidence; it waits its whole
+  // `after` delay from the release (found in the lab: the other paths answer again a few
+  // milliseconds after the first, and were restarted at that instant).
   manager->onGatewayState("vpn-b", PathState::Up, clock.now());
   manager->setHeld(std::nullopt, clock.now());
-  EXPECT_TRUE(action_a->running());
+  EXPECT_FALSE(action_a->running());
   EXPECT_FALSE(action_b->running());
   EXPECT_TRUE(manager->snapshot(clock.now())[0].detail.empty());
+  EXPECT_EQ(wakeup, clock.now() + policy().after);
+  clock.advance(policy().after - milliseconds(1));
+  manager->poll(clock.now());
+  EXPECT_FALSE(action_a->running());
+  clock.advance(milliseconds(1));
+  manager->poll(clock.now());
+  EXPECT_TRUE(action_a->running()) << "still Down a whole `after` after the release";
+  EXPECT_FALSE(action_b->running());
+}
+
+// The lab case: the view is trusted again at the first path's answer, and the others answer
+// a moment later. Nothing is restarted.
+TEST_F(RecoveryManagerTest, GatewaysAnsweringRightAfterTheReleaseAreNotRestarted) {
+  manager->setHeld(std::string("every path went down within 0.1 s"), clock.now());
+  manager->onGatewayState("vpn-a", PathState::Down, clock.now());
+  manager->onGatewayState("vpn-b", PathState::Down, clock.now());
+  clock.advance(seconds(10));
+  manager->poll(clock.now());
+  manager->setHeld(std::nullopt, clock.now());
+  clock.advance(milliseconds(20));
+  manager->onGatewayState("vpn-a", PathState::Up, clock.now());
+  manager->onGatewayState("vpn-b", PathState::Up, clock.now());
+  clock.advance(minutes(10));
+  manager->poll(clock.now());
+  EXPECT_FALSE(action_a->running());
+  EXPECT_FALSE(action_b->running());
+  EXPECT_TRUE(kinds.empty());
 }
 
 TEST_F(RecoveryManagerTest, RejectsBadGateways) {

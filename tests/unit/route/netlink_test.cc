@@ -3,7 +3,9 @@
 // Needs root (CAP_SYS_ADMIN for unshare/setns, CAP_NET_ADMIN for routes); skipped otherwise.
 #include <fcntl.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <sched.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -69,6 +71,21 @@ RouteDelta removal(const IpPrefix& dst) {
   return delta;
 }
 
+// Options of a table that also takes over routes of `protocols` (backends.linux.adopt_protocols).
+LinuxRouteOptions adopting(std::vector<std::uint8_t> protocols) {
+  LinuxRouteOptions options;
+  options.adopt_protocols = std::move(protocols);
+  return options;
+}
+
+constexpr std::uint8_t kBoot = 3;  // what `ip route add` writes without `proto`
+
+// `ip route show` of our routes only: the filter is numeric, so it works whether or not this
+// machine's rt_protos.d names 157.
+std::string ours(const std::string& table) {
+  return run("ip route show table " + table + " proto 157");
+}
+
 // Runs `io` until `done()` or 10 s pass (waiting for events, not sleeping).
 bool runUntil(asio::io_context& io, const std::function<bool()>& done) {
   auto deadline = std::chrono::steady_clock::now() + seconds(10);
@@ -111,9 +128,8 @@ TEST_F(NetlinkTest, ProgramsReplacesListsAndDeletesInTable101) {
 
   auto done = table101.apply(replaceWith(kOnPrem, kDxHop));
   ASSERT_TRUE(done) << done.error().toString();
-  std::string shown = run("ip -N route show table 101");
-  EXPECT_NE(shown.find("10.10.0.0/16 via 192.0.2.254 dev pp0 proto 196"), std::string::npos)
-      << shown;
+  std::string shown = ours("101");
+  EXPECT_NE(shown.find("10.10.0.0/16 via 192.0.2.254 dev pp0"), std::string::npos) << shown;
 
   auto routes = table101.list();
   ASSERT_TRUE(routes) << routes.error().toString();
@@ -162,7 +178,7 @@ TEST_F(NetlinkTest, TablesAbove255TravelInRtaTable) {
 }
 
 TEST_F(NetlinkTest, RejectRoutesAreListedAsKeywordTargets) {
-  ASSERT_TRUE(sh("ip route add blackhole 10.10.0.0/16 table 101"));
+  ASSERT_TRUE(sh("ip route add blackhole 10.10.0.0/16 table 101 proto 157"));
   auto routes = table101.list();
   ASSERT_TRUE(routes);
   ASSERT_EQ(routes->size(), 1u);
@@ -248,9 +264,10 @@ TEST_F(NetlinkTest, MonitorReportsChangesInWatchedTables) {
 }
 
 // The whole chain as the daemon wires it: reconciler on an io_context, backend calls on worker
-// threads, the monitor feeding notifications back. An operator's hand change is reported as
-// drift and put back; a deleted route is re-created.
+// threads, the monitor feeding notifications back. With hand edits (proto boot) adopted, an
+// operator's hand change is reported as drift and put back; a deleted route is re-created.
 TEST_F(NetlinkTest, HandChangeIsReportedAsDriftAndRepaired) {
+  LinuxRouteTable table{"101", 101, adopting({kBoot})};
   asio::io_context io;
   auto work = asio::make_work_guard(io);
   RealClock clock;
@@ -273,7 +290,7 @@ TEST_F(NetlinkTest, HandChangeIsReportedAsDriftAndRepaired) {
   });
   ASSERT_TRUE(monitor.start());
 
-  reconciler->addTable(table101, clock.now());
+  reconciler->addTable(table, clock.now());
   ASSERT_TRUE(reconciler->setDesired({"101", kOnPrem}, {kDxHop, "dx"}, clock.now()));
   reconciler->start(clock.now());
   ASSERT_TRUE(runUntil(io, [&] { return changed.size() == 1; }));
@@ -286,8 +303,7 @@ TEST_F(NetlinkTest, HandChangeIsReportedAsDriftAndRepaired) {
   EXPECT_EQ(drifts[0].actual, kVpnHop);
   EXPECT_EQ(drifts[0].detected_by, "notification");
   EXPECT_EQ(changed[1].to, kDxHop);
-  EXPECT_NE(run("ip -N route show table 101").find("via 192.0.2.254 dev pp0 proto 196"),
-            std::string::npos);
+  EXPECT_NE(ours("101").find("10.10.0.0/16 via 192.0.2.254 dev pp0"), std::string::npos);
 
   ASSERT_TRUE(sh("ip route del 10.10.0.0/16 table 101"));
   ASSERT_TRUE(runUntil(io, [&] { return changed.size() == 3; }));
@@ -299,8 +315,9 @@ TEST_F(NetlinkTest, HandChangeIsReportedAsDriftAndRepaired) {
   monitor.stop();
 }
 
-// kill -9 and restart: the new process adopts the routes the old one programmed (and those an
-// old script installed the same way) without a single write.
+// kill -9 and restart: the new process adopts the routes the old one programmed (and, with
+// adopt_protocols: [boot], those an old script installed with `ip route add`) without a
+// single write.
 TEST_F(NetlinkTest, RestartAdoptsProgrammedRoutesWithoutWrites) {
   ASSERT_TRUE(sh("ip route add 10.20.0.0/16 via 198.51.100.254 dev pp2 table 101"));  // legacy
   ManualExecutor executor;
@@ -313,7 +330,7 @@ TEST_F(NetlinkTest, RestartAdoptsProgrammedRoutesWithoutWrites) {
     executor.runAll();
     EXPECT_EQ(first.stats().applies, 1u);
   }
-  LinuxRouteTable reopened("101", 101, LinuxRouteOptions{});
+  LinuxRouteTable reopened("101", 101, adopting({kBoot}));
   Reconciler second(executor, clock, {});
   second.addTable(reopened, clock.now());
   ASSERT_TRUE(second.setDesired({"101", kOnPrem}, {kDxHop, "dx"}, clock.now()));
@@ -324,6 +341,177 @@ TEST_F(NetlinkTest, RestartAdoptsProgrammedRoutesWithoutWrites) {
   EXPECT_EQ(second.stats().applies, 0u);
   EXPECT_EQ(second.stats().adopted, 2u);
   EXPECT_TRUE(second.allSynced());
+}
+
+// --- routes of other owners (routing daemons, administrators) ----------------------------------
+
+// Before: a delete went out with protocol 0, which the kernel reads as "any owner", and took
+// the FRR route for the same prefix with it.
+TEST_F(NetlinkTest, DeleteNeverRemovesAnotherOwnersRoute) {
+  ASSERT_TRUE(
+      sh("ip route add 10.10.0.0/16 via 198.51.100.254 dev pp2 table 101 proto 196 "
+         "metric 20"));
+  ASSERT_TRUE(table101.apply(replaceWith(kOnPrem, kDxHop)));
+  EXPECT_EQ(run("ip route show table 101 | wc -l"), "2\n") << "theirs at 20, ours at 0";
+
+  ASSERT_TRUE(table101.apply(removal(kOnPrem)));
+  EXPECT_EQ(ours("101"), "");
+  std::string left = run("ip route show table 101 proto 196");
+  EXPECT_NE(left.find("10.10.0.0/16 via 198.51.100.254 dev pp2"), std::string::npos) << left;
+  // Deleting again (no route of ours left) leaves theirs alone too.
+  ASSERT_TRUE(table101.apply(removal(kOnPrem)));
+  EXPECT_NE(run("ip route show table 101 proto 196").find("10.10.0.0/16"), std::string::npos);
+  // And the table now reports the destination as theirs.
+  auto routes = table101.list();
+  ASSERT_TRUE(routes);
+  ASSERT_EQ(routes->size(), 1u);
+  EXPECT_EQ((*routes)[0].next_hop, NextHop::foreign("zstatic"));
+}
+
+// Before: NLM_F_REPLACE matched the administrator's route by metric and overwrote it.
+TEST_F(NetlinkTest, ReplaceRefusesToOverwriteAnotherOwnersRoute) {
+  ASSERT_TRUE(sh("ip route add 10.10.0.0/16 via 198.51.100.254 dev pp2 table 101 proto static"));
+  auto listed = table101.list();
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].next_hop, NextHop::foreign("static"));
+
+  auto done = table101.apply(replaceWith(kOnPrem, kDxHop));
+  ASSERT_FALSE(done);
+  EXPECT_EQ(done.error().code(), ErrorCode::AlreadyExists);
+  const std::string& m = done.error().message();
+  for (const char* part :
+       {"replace 10.10.0.0/16 via 192.0.2.254 dev pp0 in table 101", "proto static", "metric 0",
+        "via 198.51.100.254", "same metric as ours", "adopt_protocols: [static]"}) {
+    EXPECT_NE(m.find(part), std::string::npos) << part << " missing in: " << m;
+  }
+  std::string shown = run("ip route show table 101");
+  EXPECT_NE(shown.find("10.10.0.0/16 via 198.51.100.254 dev pp2 proto static"), std::string::npos)
+      << shown;
+  EXPECT_EQ(run("ip route show table 101 | wc -l"), "1\n");
+  EXPECT_EQ(ours("101"), "");
+}
+
+// A route of someone else with a higher metric does not block: ours is the one the kernel
+// uses, theirs stays behind it as a fallback.
+TEST_F(NetlinkTest, AnotherOwnersHigherMetricRouteStaysAsFallback) {
+  ASSERT_TRUE(
+      sh("ip route add 10.10.0.0/16 via 198.51.100.254 dev pp2 table 101 proto bird "
+         "metric 100"));
+  ASSERT_TRUE(table101.apply(replaceWith(kOnPrem, kDxHop)));
+  auto routes = table101.list();
+  ASSERT_TRUE(routes);
+  ASSERT_EQ(routes->size(), 1u);
+  EXPECT_EQ((*routes)[0].next_hop, kDxHop);
+  EXPECT_NE(run("ip route show table 101 proto bird").find("metric 100"), std::string::npos);
+  ASSERT_TRUE(table101.apply(replaceWith(kOnPrem, kVpnHop)));
+  EXPECT_NE(run("ip route show table 101 proto bird").find("via 198.51.100.254 dev pp2"),
+            std::string::npos);
+  EXPECT_EQ(run("ip route show table 101 | wc -l"), "2\n");
+}
+
+// IPv6 routes we write get the kernel's default metric 1024; FRR installs at 20. Its route
+// would keep deciding the traffic, so the write is refused and says so.
+TEST_F(NetlinkTest, Ipv6RouteOfAnotherOwnerWithLowerMetricBlocks) {
+  ASSERT_TRUE(
+      sh("ip -6 route add 2001:db8:100::/48 via 2001:db8:1::fe dev pp0 table 101 "
+         "proto 196 metric 20"));
+  auto done = table101.apply(
+      replaceWith(prefix("2001:db8:100::/48"), NextHop::gateway(address("2001:db8:1::fe"), "pp0")));
+  ASSERT_FALSE(done);
+  EXPECT_EQ(done.error().code(), ErrorCode::AlreadyExists);
+  EXPECT_NE(done.error().message().find("lower metric than ours (1024)"), std::string::npos)
+      << done.error().message();
+  EXPECT_NE(done.error().message().find("proto 196 (FRR staticd"), std::string::npos)
+      << done.error().message();
+  EXPECT_EQ(run("ip -6 route show table 101 proto 157"), "");
+}
+
+// adopt_protocols: routes of those owners are ours to replace and delete; a lower-metric one
+// of them goes when we write ours, so that ours decides.
+TEST_F(NetlinkTest, AdoptedProtocolsAreTakenOver) {
+  LinuxRouteTable table("101", 101, adopting({kBoot}));
+  ASSERT_TRUE(sh("ip route add 10.10.0.0/16 via 198.51.100.254 dev pp2 table 101"));  // boot
+  ASSERT_TRUE(
+      sh("ip -6 route add 2001:db8:100::/48 via 2001:db8:1::fe dev pp0 table 101 "
+         "metric 100"));
+  ASSERT_TRUE(sh("ip route add 10.40.0.0/16 via 198.51.100.254 table 101 proto static"));
+  auto routes = table.list();
+  ASSERT_TRUE(routes);
+  ASSERT_EQ(routes->size(), 3u);
+  EXPECT_EQ((*routes)[0].next_hop, kVpnHop) << "boot routes are ours to adopt";
+  EXPECT_EQ((*routes)[1].next_hop, NextHop::foreign("static")) << "static routes are not";
+
+  ASSERT_TRUE(table.apply(replaceWith(kOnPrem, kDxHop)));
+  EXPECT_NE(ours("101").find("10.10.0.0/16 via 192.0.2.254 dev pp0"), std::string::npos);
+  EXPECT_EQ(run("ip route show table 101 proto boot"), "");
+
+  NextHop v6 = NextHop::gateway(address("2001:db8:1::fe"), "pp0");
+  ASSERT_TRUE(table.apply(replaceWith(prefix("2001:db8:100::/48"), v6)));
+  std::string shown6 = run("ip -6 route show table 101");
+  EXPECT_EQ(shown6.find("metric 100"), std::string::npos)
+      << "the lower-metric one went: " << shown6;
+  EXPECT_NE(run("ip -6 route show table 101 proto 157").find("metric 1024"), std::string::npos);
+
+  ASSERT_TRUE(sh("ip route add 10.50.0.0/16 via 198.51.100.254 table 101"));  // boot
+  ASSERT_TRUE(table.apply(removal(prefix("10.50.0.0/16"))));
+  EXPECT_EQ(run("ip route show table 101").find("10.50.0.0/16"), std::string::npos);
+  ASSERT_TRUE(table.apply(removal(prefix("10.40.0.0/16"))));
+  EXPECT_NE(run("ip route show table 101 proto static").find("10.40.0.0/16"), std::string::npos)
+      << "adopting boot does not make static ours";
+}
+
+// The chain as the daemon wires it, out of the box (nothing adopted): a hand edit that takes
+// our destination is reported as drift and left alone, with a route_error that names it;
+// when the operator removes it, our route is back at once (not after the backoff).
+TEST_F(NetlinkTest, HandEditOfAnotherOwnerIsReportedNotOverwritten) {
+  asio::io_context io;
+  auto work = asio::make_work_guard(io);
+  RealClock clock;
+  std::vector<RouteChangedEvent> changed;
+  std::vector<RouteDriftEvent> drifts;
+  std::vector<RouteErrorEvent> errors;
+  ThreadPoolExecutor executor(io, 2);
+  std::unique_ptr<Reconciler> reconciler;
+  WakeupTimer timer(io, clock, [&](MonoTime now) { reconciler->poll(now); });
+  ReconcilerCallbacks callbacks;
+  callbacks.route_changed = [&](const RouteChangedEvent& e) { changed.push_back(e); };
+  callbacks.route_drift = [&](const RouteDriftEvent& e) { drifts.push_back(e); };
+  callbacks.route_error = [&](const RouteErrorEvent& e) { errors.push_back(e); };
+  callbacks.wakeup = [&](MonoTime when) { timer.arm(when); };
+  ReconcilerOptions options;
+  options.retry.initial = seconds(30);  // a retry would come far too late for this test
+  options.retry.max = seconds(60);
+  reconciler = std::make_unique<Reconciler>(executor, clock, callbacks, options);
+  LinuxMonitorOptions monitor_options;
+  monitor_options.tables = {{101, "101"}};
+  LinuxRouteMonitor monitor(io, monitor_options, [&](const RouteNotice& n) {
+    reconciler->noteExternalChange(n, clock.now());
+  });
+  ASSERT_TRUE(monitor.start());
+  reconciler->addTable(table101, clock.now());
+  ASSERT_TRUE(reconciler->setDesired({"101", kOnPrem}, {kDxHop, "dx"}, clock.now()));
+  reconciler->start(clock.now());
+  ASSERT_TRUE(runUntil(io, [&] { return changed.size() == 1; }));
+
+  ASSERT_TRUE(sh("ip route replace 10.10.0.0/16 via 198.51.100.254 dev pp2 table 101"));
+  ASSERT_TRUE(runUntil(io, [&] { return !errors.empty(); }));
+  ASSERT_EQ(drifts.size(), 1u);
+  EXPECT_EQ(drifts[0].expected, kDxHop);
+  EXPECT_EQ(drifts[0].actual, NextHop::foreign("boot"));
+  EXPECT_EQ(errors[0].error.code(), ErrorCode::AlreadyExists);
+  EXPECT_NE(errors[0].error.message().find("proto boot"), std::string::npos);
+  EXPECT_NE(run("ip route show table 101 proto boot").find("10.10.0.0/16 via 198.51.100.254"),
+            std::string::npos)
+      << "the hand edit stays";
+  EXPECT_EQ(changed.size(), 1u);
+
+  ASSERT_TRUE(sh("ip route del 10.10.0.0/16 table 101 proto boot"));
+  ASSERT_TRUE(runUntil(io, [&] { return changed.size() == 2; }));
+  EXPECT_EQ(changed[1].to, kDxHop);
+  EXPECT_EQ(drifts.size(), 1u) << "their route going away is not drift";
+  EXPECT_NE(ours("101").find("10.10.0.0/16 via 192.0.2.254 dev pp0"), std::string::npos);
+  monitor.stop();
 }
 
 TEST(LinuxTableIdTest, ParsesNumbersAndNames) {
@@ -359,7 +547,7 @@ TEST(RouteCodecTest, DecodesIndependentlyBuiltMessages) {
   auto r = detail::decodeRouteBytes(v4.data(), v4.size());
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->table, 101u);
-  EXPECT_EQ(r->protocol, kRtprotPathpilot);
+  EXPECT_EQ(r->protocol, 196) << "written when pathpilot still used FRR's 196";
   EXPECT_EQ(r->destination, kOnPrem);
   EXPECT_EQ(r->gateway, address("192.0.2.254"));
   EXPECT_EQ(r->oif, 3u);
@@ -413,6 +601,93 @@ TEST(RouteCodecTest, RejectsTruncatedAndMalformedMessages) {
   EXPECT_EQ(decoded->destination, kOnPrem);
   EXPECT_EQ(decoded->gateway, address("192.0.2.254"));
   EXPECT_EQ(decoded->oif, 7u);
+}
+
+// The delete a withdrawal sends names its owner: the kernel deletes a route only if its
+// rtm_protocol matches (0 would match any owner's route) and, with RTA_PRIORITY, its metric.
+TEST(RouteCodecTest, DeleteCarriesTheOwnersProtocolAndMetric) {
+  std::vector<char> buffer(1024);
+  detail::RouteRequest request;
+  request.remove = true;
+  request.table = 101;
+  request.protocol = kRtprotPathpilot;
+  request.destination = kOnPrem;
+  request.priority = 20;
+  nlmsghdr* nlh = detail::encodeRoute(buffer.data(), request, 9);
+  EXPECT_EQ(nlh->nlmsg_type, RTM_DELROUTE);
+  EXPECT_EQ(nlh->nlmsg_flags & (NLM_F_CREATE | NLM_F_REPLACE), 0);
+  auto decoded = detail::decodeRouteBytes(nlh, nlh->nlmsg_len);
+  ASSERT_TRUE(decoded) << decoded.error().message();
+  EXPECT_EQ(decoded->protocol, kRtprotPathpilot) << "rtm_protocol: only our route matches";
+  EXPECT_EQ(decoded->scope, RT_SCOPE_NOWHERE) << "any scope";
+  EXPECT_EQ(decoded->priority, 20u);
+  EXPECT_EQ(decoded->destination, kOnPrem);
+  EXPECT_FALSE(decoded->gateway.has_value());
+
+  request.remove = false;
+  request.protocol = 200;
+  request.gateway = address("192.0.2.254");
+  nlh = detail::encodeRoute(buffer.data(), request, 10);
+  EXPECT_EQ(nlh->nlmsg_type, RTM_NEWROUTE);
+  EXPECT_EQ(nlh->nlmsg_flags & (NLM_F_CREATE | NLM_F_REPLACE), NLM_F_CREATE | NLM_F_REPLACE);
+  decoded = detail::decodeRouteBytes(nlh, nlh->nlmsg_len);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->protocol, 200) << "the configured protocol is written";
+  EXPECT_EQ(decoded->priority, 20u);
+}
+
+detail::RtnlRoute rtnl(std::uint8_t protocol, std::uint32_t metric, const char* via) {
+  detail::RtnlRoute r;
+  r.family = AF_INET;
+  r.table = 101;
+  r.type = RTN_UNICAST;
+  r.protocol = protocol;
+  r.priority = metric;
+  r.destination = kOnPrem;
+  r.gateway = address(via);
+  return r;
+}
+
+TEST(RouteOwnershipTest, OursAdoptedAndForeign) {
+  detail::Ownership own{kRtprotPathpilot, {3}};
+  EXPECT_TRUE(own.owns(kRtprotPathpilot));
+  EXPECT_TRUE(own.owns(3));
+  EXPECT_FALSE(own.owns(4));
+  EXPECT_FALSE(own.owns(196));
+  EXPECT_FALSE(own.owns(0));
+  EXPECT_EQ(detail::effectiveMetric(std::nullopt, AF_INET), 0u);
+  EXPECT_EQ(detail::effectiveMetric(std::nullopt, AF_INET6), 1024u);
+  EXPECT_EQ(detail::effectiveMetric(7, AF_INET6), 7u);
+}
+
+TEST(RouteOwnershipTest, ReportedRouteIsTheKernelsChoiceAndForeignWinsTies) {
+  detail::Ownership own{kRtprotPathpilot, {}};
+  detail::PrefixRoutes routes = {rtnl(kRtprotPathpilot, 0, "192.0.2.1"),
+                                 rtnl(196, 20, "192.0.2.2")};
+  EXPECT_EQ(detail::reportedRoute(routes, own).protocol, kRtprotPathpilot);
+  routes = {rtnl(196, 20, "192.0.2.2"), rtnl(kRtprotPathpilot, 1024, "192.0.2.1")};
+  EXPECT_EQ(detail::reportedRoute(routes, own).protocol, 196);
+  routes = {rtnl(kRtprotPathpilot, 0, "192.0.2.1"), rtnl(4, 0, "192.0.2.2")};
+  EXPECT_EQ(detail::reportedRoute(routes, own).protocol, 4) << "a tie is reported as theirs";
+  routes = {rtnl(4, 0, "192.0.2.2"), rtnl(kRtprotPathpilot, 0, "192.0.2.1")};
+  EXPECT_EQ(detail::reportedRoute(routes, own).protocol, 4);
+}
+
+TEST(RouteOwnershipTest, BlockingRoutesAreForeignAtOurMetricOrBelow) {
+  detail::Ownership own{kRtprotPathpilot, {3}};
+  detail::PrefixRoutes routes = {rtnl(196, 20, "192.0.2.2"), rtnl(4, 5, "192.0.2.3"),
+                                 rtnl(3, 0, "192.0.2.4"), rtnl(kRtprotPathpilot, 7, "192.0.2.1"),
+                                 rtnl(12, 30, "192.0.2.5")};
+  auto at0 = detail::blockingRoutes(routes, own, 0);
+  EXPECT_TRUE(at0.empty()) << "the boot route at 0 is adopted, the others have higher metrics";
+  auto at20 = detail::blockingRoutes(routes, own, 20);
+  ASSERT_EQ(at20.size(), 2u);
+  EXPECT_EQ(at20[0].protocol, 4) << "lowest metric first";
+  EXPECT_EQ(at20[1].protocol, 196) << "same metric blocks: the replace would overwrite it";
+  auto owned = detail::ownedRoutes(routes, own);
+  ASSERT_EQ(owned.size(), 2u);
+  EXPECT_EQ(owned[0].protocol, 3);
+  EXPECT_EQ(owned[1].protocol, kRtprotPathpilot);
 }
 
 }  // namespace

@@ -468,6 +468,76 @@ TEST_F(ReconcilerTest, WithdrawDeletesTheRoute) {
   EXPECT_EQ(rtb1.applyCount(), 1);
 }
 
+// Another owner's route (a backend that tells owners apart lists it as a foreign marker) is
+// never deleted by a withdrawal, and its coming and going is not drift.
+const NextHop kForeign = NextHop::foreign("zstatic");
+
+TEST_F(ReconcilerTest, WithdrawNeverDeletesAForeignRoute) {
+  rtb1.setRoute(kOnPrem, kForeign);
+  startListed();
+  ASSERT_TRUE(reconciler->withdraw({"rtb-1", kOnPrem}, clock.now()));
+  executor.runAll();
+  EXPECT_EQ(rtb1.applyCount(), 0) << "nothing of ours to delete";
+  EXPECT_EQ(rtb1.routeFor(kOnPrem), kForeign);
+  EXPECT_TRUE(reconciler->allSynced());
+  // Nor is it drift on the periodic check.
+  clock.advance(seconds(61));
+  reconciler->poll(clock.now());
+  executor.runAll();
+  EXPECT_TRUE(drifts.empty());
+  EXPECT_EQ(rtb1.applyCount(), 0);
+}
+
+TEST_F(ReconcilerTest, ForeignRouteTakingOurDestinationIsDriftAndRefusalsBackOff) {
+  startWithRouteOnDx();
+  changed.clear();
+  // Another owner replaces our route; the backend refuses to overwrite it.
+  rtb1.setRoute(kOnPrem, kForeign);
+  rtb1.failAlways(ErrorCode::AlreadyExists, Op::Apply);
+  RouteNotice notice{RouteNotice::Kind::Added, Route{"rtb-1", kOnPrem, kForeign}};
+  EXPECT_TRUE(reconciler->noteExternalChange(notice, clock.now()));
+  executor.runAll();
+  ASSERT_EQ(drifts.size(), 1u);
+  EXPECT_EQ(drifts[0].expected, kDx.next_hop);
+  EXPECT_EQ(drifts[0].actual, kForeign);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].error.code(), ErrorCode::AlreadyExists);
+  EXPECT_EQ(errors[0].retry_in, milliseconds(500));
+  advanceToWakeup();
+  executor.runAll();
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[1].retry_in, seconds(1)) << "refusals back off like any failure";
+  EXPECT_EQ(drifts.size(), 1u) << "one drift, not one per refusal";
+  EXPECT_TRUE(changed.empty());
+}
+
+TEST_F(ReconcilerTest, ForeignRouteGoingAwayIsNotDriftAndIsRetriedAtOnce) {
+  rtb1.setRoute(kOnPrem, kForeign);
+  rtb1.failAlways(ErrorCode::AlreadyExists, Op::Apply);
+  startListed();
+  desire(rtb1, kOnPrem, kDx);
+  executor.runAll();
+  // Refused a few times: the next retry is seconds away.
+  advanceToWakeup();
+  executor.runAll();
+  advanceToWakeup();
+  executor.runAll();
+  ASSERT_EQ(errors.size(), 3u);
+  EXPECT_EQ(errors.back().retry_in, seconds(2));
+  EXPECT_TRUE(drifts.empty()) << "a foreign route found at start is not drift";
+
+  // Its owner removes it: the notification leads to a verify, and the write goes out now.
+  rtb1.clearFailures();
+  rtb1.removeRoute(kOnPrem);
+  RouteNotice notice{RouteNotice::Kind::Removed, Route{"rtb-1", kOnPrem, kForeign}};
+  EXPECT_TRUE(reconciler->noteExternalChange(notice, clock.now()));
+  executor.runAll();
+  EXPECT_TRUE(drifts.empty()) << "someone else's route going away is not drift";
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(rtb1.routeFor(kOnPrem), kDx.next_hop);
+  EXPECT_TRUE(reconciler->allSynced());
+}
+
 TEST_F(ReconcilerTest, NewDestinationAfterStartIsListedBeforeWritten) {
   startListed();
   rtb1.setRoute(kOther, kVpnA.next_hop);

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -297,8 +298,9 @@ nlmsghdr* encodeRoute(void* buffer, const RouteRequest& request, uint32_t seq) {
   rtm->rtm_table = static_cast<unsigned char>(request.table < 256 ? request.table
                                                                    : RT_TABLE_UNSPEC);
   if (request.remove) {
-    // Match whatever route holds the prefix: any protocol, scope and type.
-    rtm->rtm_protocol = RTPROT_UNSPEC;
+    // Any scope and type, but only the given owner's route: RTPROT_UNSPEC here would let the
+    // kernel delete whichever route holds the prefix, another daemon's included.
+    rtm->rtm_protocol = request.protocol;
     rtm->rtm_scope = RT_SCOPE_NOWHERE;
     rtm->rtm_type = RTN_UNSPEC;
   } else {
@@ -326,11 +328,66 @@ nlmsghdr* encodeRoute(void* buffer, const RouteRequest& request, uint32_t seq) {
     if (request.oif != 0) {
       mnl_attr_put_u32(nlh, RTA_OIF, request.oif);
     }
-    if (request.priority) {
-      mnl_attr_put_u32(nlh, RTA_PRIORITY, *request.priority);
-    }
+  }
+  if (request.priority) {
+    mnl_attr_put_u32(nlh, RTA_PRIORITY, *request.priority);
   }
   return nlh;
+}
+
+bool Ownership::owns(uint8_t route_protocol) const {
+  return route_protocol == protocol ||
+         std::find(adopt.begin(), adopt.end(), route_protocol) != adopt.end();
+}
+
+uint32_t effectiveMetric(std::optional<uint32_t> metric, int family) {
+  if (metric) {
+    return *metric;
+  }
+  return family == AF_INET6 ? 1024u : 0u;  // IP6_RT_PRIO_USER; IPv4 routes default to 0
+}
+
+const RtnlRoute& reportedRoute(const PrefixRoutes& routes, const Ownership& ownership) {
+  const RtnlRoute* best = &routes.front();
+  for (const RtnlRoute& route : routes) {
+    bool lower = route.priority < best->priority;
+    bool tie_to_foreign = route.priority == best->priority && ownership.owns(best->protocol) &&
+                          !ownership.owns(route.protocol);
+    if (lower || tie_to_foreign) {
+      best = &route;
+    }
+  }
+  return *best;
+}
+
+namespace {
+void sortByMetric(std::vector<RtnlRoute>& routes) {
+  std::stable_sort(routes.begin(), routes.end(),
+                   [](const RtnlRoute& a, const RtnlRoute& b) { return a.priority < b.priority; });
+}
+}  // namespace
+
+std::vector<RtnlRoute> blockingRoutes(const PrefixRoutes& routes, const Ownership& ownership,
+                                      uint32_t metric) {
+  std::vector<RtnlRoute> out;
+  for (const RtnlRoute& route : routes) {
+    if (!ownership.owns(route.protocol) && route.priority <= metric) {
+      out.push_back(route);
+    }
+  }
+  sortByMetric(out);
+  return out;
+}
+
+std::vector<RtnlRoute> ownedRoutes(const PrefixRoutes& routes, const Ownership& ownership) {
+  std::vector<RtnlRoute> out;
+  for (const RtnlRoute& route : routes) {
+    if (ownership.owns(route.protocol)) {
+      out.push_back(route);
+    }
+  }
+  sortByMetric(out);
+  return out;
 }
 
 Result<std::unique_ptr<NetlinkSocket>> NetlinkSocket::open(const Options& options) {

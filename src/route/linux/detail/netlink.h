@@ -65,13 +65,48 @@ NextHop toNextHop(const RtnlRoute& route, const std::function<std::string(std::u
 // reject types); local/broadcast/anycast/multicast entries are skipped.
 bool isComparableType(std::uint8_t type);
 
+// Which routes of a table are pathpilot's: those of its own protocol, and those of the
+// protocols it was told to take over (backends.linux.adopt_protocols). Every other route
+// belongs to someone else and is never written over or deleted.
+struct Ownership {
+  std::uint8_t protocol = 0;
+  std::vector<std::uint8_t> adopt;
+
+  bool owns(std::uint8_t route_protocol) const;
+};
+
+// The metric a route of `family` (AF_INET/AF_INET6) gets when written with `metric`; unset
+// means the kernel's default: 0 for IPv4, 1024 (IP6_RT_PRIO_USER) for IPv6.
+std::uint32_t effectiveMetric(std::optional<std::uint32_t> metric, int family);
+
+// The routes of one table for one destination, as a dump returns them (any order).
+using PrefixRoutes = std::vector<RtnlRoute>;
+
+// The route that speaks for the destination in list(): the one the kernel uses (lowest
+// metric). On a tie between ours and another owner's, the other owner's: we cannot tell which
+// one the kernel picked, and reporting ours would hide the conflict. Requires: !routes.empty().
+const RtnlRoute& reportedRoute(const PrefixRoutes& routes, const Ownership& ownership);
+
+// Other owners' routes that a write at `metric` would overwrite (same metric: the kernel's
+// replace matches on metric, not on protocol) or lose to (lower metric), lowest metric first.
+// A write is refused while this is not empty.
+std::vector<RtnlRoute> blockingRoutes(const PrefixRoutes& routes, const Ownership& ownership,
+                                      std::uint32_t metric);
+
+// Our routes (own or adopted protocol), lowest metric first: what a delete removes.
+std::vector<RtnlRoute> ownedRoutes(const PrefixRoutes& routes, const Ownership& ownership);
+
 struct RouteRequest {
   bool remove = false;                // RTM_DELROUTE instead of RTM_NEWROUTE (replace)
   std::uint32_t table = 0;
-  std::uint8_t protocol = 0;          // ignored for remove (matches any)
+  // The route's owner. A replace writes it; a remove deletes only a route of this protocol
+  // (the kernel matches rtm_protocol when it is not 0, for IPv4 and IPv6 alike), so that a
+  // delete can never take another owner's route for the same prefix.
+  std::uint8_t protocol = 0;
   IpPrefix destination;
   std::optional<IpAddress> gateway;
   std::uint32_t oif = 0;              // 0: none
+  // RTA_PRIORITY: the metric written, or (remove) the metric of the route to delete.
   std::optional<std::uint32_t> priority;
 };
 
