@@ -76,6 +76,9 @@ Result<ApiOptions> apiOptionsFromConfig(const config::ApiSettings& settings, Api
   base.token = std::move(*token);
   base.allowed_hosts = settings.allowed_hosts;
   base.auth_reads = settings.auth_reads;
+  base.max_connections_per_client = static_cast<std::size_t>(settings.max_connections_per_client);
+  base.request_timeout = settings.request_timeout;
+  base.response_timeout = settings.response_timeout;
   return base;
 }
 

@@ -1,5 +1,6 @@
 #include "api/http_transport.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <poll.h>
 #include <sys/resource.h>
@@ -13,26 +14,35 @@
 namespace pathpilot::api {
 namespace {
 
-thread_local bool t_shedding = false;
+thread_local BoundedTaskQueue* t_admitting = nullptr;
 thread_local const ConnectionStream* t_stream = nullptr;
 thread_local bool t_close_after = false;
 
 // Slice of every wait, so that stop() is noticed within this time.
 constexpr Duration kPollSlice = std::chrono::milliseconds(50);
 
-// Answer sent without reading the request: the server is saturated.
+// Answers sent without reading the request.
+std::string cannedBusy(const std::string& message) {
+  std::string body = "{\"error\":\"" + message + "\",\"code\":\"unavailable\"}";
+  return "HTTP/1.1 503 Service Unavailable\r\n"
+         "Content-Type: application/json\r\n"
+         "Cache-Control: no-store\r\n"
+         "Retry-After: 1\r\n"
+         "Connection: close\r\n"
+         "Content-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+// The server is saturated (every worker busy, the queue full).
 const std::string& busyResponse() {
-  static const std::string response = [] {
-    std::string body =
-        "{\"error\":\"the API is saturated; retry in a second\",\"code\":\"unavailable\"}";
-    return "HTTP/1.1 503 Service Unavailable\r\n"
-           "Content-Type: application/json\r\n"
-           "Cache-Control: no-store\r\n"
-           "Retry-After: 1\r\n"
-           "Connection: close\r\n"
-           "Content-Length: " +
-           std::to_string(body.size()) + "\r\n\r\n" + body;
-  }();
+  static const std::string response = cannedBusy("the API is saturated; retry in a second");
+  return response;
+}
+
+// The client address has max_connections_per_client connections open.
+const std::string& clientLimitResponse() {
+  static const std::string response = cannedBusy(
+      "too many open connections from this client address; close one or retry in a second");
   return response;
 }
 
@@ -54,15 +64,29 @@ void closeSocket(int fd) {
   ::close(fd);
 }
 
-// Writes the canned 503 without blocking, then discards whatever the client already sent, so
-// that close() sends FIN rather than RST (which could destroy the response in flight).
-void answerBusy(int fd) {
-  const std::string& busy = busyResponse();
+// Writes the canned 503 without blocking, then discards what the client already sent (at
+// most `drain_bytes`, so a client that keeps sending cannot keep this thread reading), so that
+// close() sends FIN rather than RST (which could destroy the response in flight).
+void answerBusy(int fd, const std::string& busy, std::size_t drain_bytes) {
   (void)::send(fd, busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   char sink[4096];
-  while (::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {
+  std::size_t drained = 0;
+  while (drained < drain_bytes) {
+    ssize_t n = ::recv(fd, sink, std::min(sizeof sink, drain_bytes - drained), MSG_DONTWAIT);
+    if (n <= 0) {
+      break;
+    }
+    drained += static_cast<std::size_t>(n);
   }
   ::shutdown(fd, SHUT_WR);
+  ::close(fd);
+}
+
+// Closes with an RST (SO_LINGER 0): the descriptor and the kernel's socket are freed at once,
+// with no TIME_WAIT and nothing to answer. For connections even the 503 queue has no room for.
+void resetSocket(int fd) {
+  linger l{1, 0};
+  (void)::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
   ::close(fd);
 }
 
@@ -82,32 +106,131 @@ std::string peerAddress(int fd) {
   return numericHost(ss, len, nullptr);
 }
 
+std::string clientKey(std::string_view address) {
+  if (address.find(':') == std::string_view::npos) {
+    return std::string(address);
+  }
+  std::string text(address.substr(0, address.find('%')));  // no zone index
+  in6_addr a{};
+  if (::inet_pton(AF_INET6, text.c_str(), &a) != 1 || IN6_IS_ADDR_V4MAPPED(&a) ||
+      IN6_IS_ADDR_LOOPBACK(&a)) {
+    return text;
+  }
+  std::memset(a.s6_addr + 8, 0, 8);
+  char out[INET6_ADDRSTRLEN];
+  if (::inet_ntop(AF_INET6, &a, out, sizeof out) == nullptr) {
+    return text;
+  }
+  return std::string(out) + "/64";
+}
+
+std::size_t effectiveClientCap(const TransportOptions& options) {
+  const std::size_t below_workers = std::max<std::size_t>(options.threads, 2) - 1;
+  const std::size_t wanted =
+      options.max_connections_per_client == 0 ? below_workers : options.max_connections_per_client;
+  return std::min(wanted, below_workers);
+}
+
+TransportOptions fitToFdLimit(TransportOptions options, std::uint64_t fd_limit) {
+  const std::uint64_t budget = fd_limit / 4;
+  const std::uint64_t fixed = options.threads + 1;  // workers' sockets and the listener
+  std::uint64_t queues = options.max_queued + options.max_shed_queued;
+  if (fixed + queues <= budget) {
+    return options;
+  }
+  const std::uint64_t room = budget > fixed + 2 ? budget - fixed : 2;
+  // Share what is left in proportion, each queue keeping at least one slot.
+  const std::uint64_t queued = std::max<std::uint64_t>(1, room * options.max_queued / queues);
+  options.max_queued = static_cast<std::size_t>(queued);
+  options.max_shed_queued = static_cast<std::size_t>(std::max<std::uint64_t>(1, room - queued));
+  return options;
+}
+
+// ---------------------------------------------------------------------------------------------
+// HeaderBudget
+
+void HeaderBudget::reset() {
+  bytes_ = 0;
+  lines_ = 0;
+  line_bytes_ = 0;
+  complete_ = false;
+  exceeded_ = false;
+}
+
+bool HeaderBudget::feed(const char* data, std::size_t size) {
+  for (std::size_t i = 0; i < size && !complete_ && !exceeded_; ++i) {
+    ++bytes_;
+    const char c = data[i];
+    if (c == '\n') {
+      if (line_bytes_ == 0) {
+        complete_ = true;  // the empty line that ends the header block
+        break;
+      }
+      ++lines_;
+      line_bytes_ = 0;
+    } else if (c != '\r') {
+      ++line_bytes_;
+    }
+    // lines_ counts the request line too: fields = lines_ - 1, plus the line being read.
+    const std::size_t fields = lines_ + (line_bytes_ > 0 ? 1 : 0);
+    if (bytes_ > max_bytes_ || (fields > 0 && fields - 1 > max_fields_)) {
+      exceeded_ = true;
+    }
+  }
+  return !exceeded_;
+}
+
 // ---------------------------------------------------------------------------------------------
 // BoundedTaskQueue
 
-BoundedTaskQueue::BoundedTaskQueue(std::size_t threads, std::size_t max_queued, int nice)
-    : max_queued_(max_queued), nice_(nice) {
-  for (std::size_t i = 0; i < std::max<std::size_t>(threads, 1); ++i) {
+BoundedTaskQueue::BoundedTaskQueue(std::size_t threads, std::size_t max_queued,
+                                   std::size_t max_shed_queued, int nice)
+    : threads_(std::max<std::size_t>(threads, 1)),
+      max_queued_(max_queued),
+      max_shed_queued_(max_shed_queued),
+      nice_(nice) {
+  for (std::size_t i = 0; i < threads_; ++i) {
     workers_.emplace_back([this] { work(); });
   }
-  shedder_ = std::thread([this] { shed(); });
+  shedder_ = std::thread([this] { respond(); });
 }
 
 BoundedTaskQueue::~BoundedTaskQueue() { shutdown(); }
 
-bool BoundedTaskQueue::sheddingThread() { return t_shedding; }
+BoundedTaskQueue* BoundedTaskQueue::admitting() { return t_admitting; }
 
 void BoundedTaskQueue::enqueue(std::function<void()> fn) {
+  // httplib's listener passes one job per accepted socket; it calls the server's
+  // process_and_close_socket, which (seeing admitting()) only decides where the socket goes
+  // and returns at once: no read, no blocking call.
+  t_admitting = this;
+  fn();
+  t_admitting = nullptr;
+}
+
+bool BoundedTaskQueue::submit(std::function<void()> job) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (jobs_.size() < max_queued_) {
-      jobs_.push_back(std::move(fn));
-      cv_.notify_one();
-      return;
+    if (shutdown_ || jobs_.size() >= max_queued_) {
+      return false;
     }
-    shed_jobs_.push_back(std::move(fn));
+    jobs_.push_back(std::move(job));
+    waiting_.store(jobs_.size(), std::memory_order_relaxed);
+  }
+  cv_.notify_one();
+  return true;
+}
+
+bool BoundedTaskQueue::shed(std::function<void()> job) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (shutdown_ || shed_jobs_.size() >= max_shed_queued_) {
+      return false;
+    }
+    shed_jobs_.push_back(std::move(job));
   }
   shed_cv_.notify_one();
+  return true;
 }
 
 void BoundedTaskQueue::shutdown() {
@@ -154,13 +277,15 @@ void BoundedTaskQueue::work() {
       }
       fn = std::move(jobs_.front());
       jobs_.pop_front();
+      waiting_.store(jobs_.size(), std::memory_order_relaxed);
+      ++busy_;
     }
     fn();
+    --busy_;
   }
 }
 
-void BoundedTaskQueue::shed() {
-  t_shedding = true;
+void BoundedTaskQueue::respond() {
   lowerPriority();
   for (;;) {
     std::function<void()> fn;
@@ -173,7 +298,7 @@ void BoundedTaskQueue::shed() {
       fn = std::move(shed_jobs_.front());
       shed_jobs_.pop_front();
     }
-    fn();  // process_and_close_socket sees t_shedding and answers 503 without reading
+    fn();
   }
 }
 
@@ -181,61 +306,108 @@ void BoundedTaskQueue::shed() {
 // ConnectionStream
 
 ConnectionStream::ConnectionStream(int fd, const TransportOptions& options,
-                                   std::function<bool()> stopping)
-    : fd_(fd), options_(options), stopping_(std::move(stopping)), buffer_(8192) {}
+                                   std::function<bool()> stopping, std::function<bool()> pressure)
+    : fd_(fd),
+      options_(options),
+      stopping_(std::move(stopping)),
+      pressure_(std::move(pressure)),
+      request_budget_(options.request_timeout),
+      response_budget_(options.response_timeout),
+      headers_(options.max_header_bytes, options.max_header_fields),
+      buffer_(8192) {}
 
-bool ConnectionStream::pollFor(short events, Duration max) const {
-  auto until = std::chrono::steady_clock::now() + max;
+bool ConnectionStream::pollFor(short events, Duration max, Duration* waited) const {
+  const auto start = std::chrono::steady_clock::now();
+  const auto until = start + max;
+  bool ready = false;
   for (;;) {
     if (stopping_ && stopping_()) {
-      return false;
+      break;
     }
     auto left = until - std::chrono::steady_clock::now();
     if (left <= Duration::zero()) {
-      return false;
+      break;
     }
     pollfd p{fd_, events, 0};
     int n = ::poll(&p, 1, toPollTimeout(std::min<Duration>(left, kPollSlice)));
     if (n > 0) {
-      return true;  // readable/writable, or an error/hang-up the next call will report
+      ready = true;  // readable/writable, or an error/hang-up the next call will report
+      break;
     }
     if (n < 0 && errno != EINTR) {
-      return false;
+      break;
     }
   }
+  if (waited != nullptr) {
+    *waited += std::chrono::steady_clock::now() - start;
+  }
+  return ready;
 }
 
 bool ConnectionStream::waitForRequest() {
   if (buffer_begin_ < buffer_end_) {
     return true;  // a pipelined request is already buffered
   }
-  return pollFor(POLLIN, options_.idle_timeout);
+  // In slices, so that an idle keep-alive connection gives its worker up as soon as another
+  // connection waits for one (after serving at least one request: a new connection always
+  // gets its first request served).
+  const auto until = std::chrono::steady_clock::now() + options_.idle_timeout;
+  for (;;) {
+    if (served_one_ && pressure_ && pressure_()) {
+      return false;
+    }
+    auto left = until - std::chrono::steady_clock::now();
+    if (left <= Duration::zero()) {
+      return false;
+    }
+    if (pollFor(POLLIN, std::min<Duration>(left, kPollSlice))) {
+      return true;
+    }
+    if (stopping_ && stopping_()) {
+      return false;
+    }
+  }
 }
 
 void ConnectionStream::beginRequest() {
-  deadline_ = std::chrono::steady_clock::now() + options_.request_timeout;
+  served_one_ = true;
+  headers_.reset();
 }
 
 bool ConnectionStream::is_readable() const {
   if (buffer_begin_ < buffer_end_) {
     return true;
   }
-  Duration wait = options_.read_timeout;
-  if (deadline_ != MonoTime::max()) {
-    wait = std::min<Duration>(wait, deadline_ - std::chrono::steady_clock::now());
+  const Duration wait = std::min<Duration>(options_.read_timeout, request_budget_.left());
+  Duration waited = Duration::zero();
+  const bool ready = wait > Duration::zero() && pollFor(POLLIN, wait, &waited);
+  request_budget_.charge(waited);
+  if (!ready && request_budget_.exhausted()) {
+    timed_out_ = true;
   }
-  if (wait <= Duration::zero() || !pollFor(POLLIN, wait)) {
-    if (deadline_ != MonoTime::max() && std::chrono::steady_clock::now() >= deadline_) {
-      timed_out_ = true;
-    }
-    return false;
-  }
-  return true;
+  return ready;
 }
 
-bool ConnectionStream::is_writable() const { return pollFor(POLLOUT, options_.write_timeout); }
+bool ConnectionStream::is_writable() const {
+  // A socket with room in its send buffer answers at once and costs no budget.
+  pollfd p{fd_, POLLOUT, 0};
+  if (::poll(&p, 1, 0) > 0) {
+    return true;
+  }
+  const Duration wait = std::min<Duration>(options_.write_timeout, response_budget_.left());
+  Duration waited = Duration::zero();
+  const bool ready = wait > Duration::zero() && pollFor(POLLOUT, wait, &waited);
+  response_budget_.charge(waited);
+  if (!ready && response_budget_.exhausted()) {
+    response_timed_out_ = true;
+  }
+  return ready;
+}
 
 ssize_t ConnectionStream::read(char* ptr, size_t size) {
+  if (headers_.exceeded()) {
+    return -1;
+  }
   if (buffer_begin_ == buffer_end_) {
     // httplib reads headers one byte at a time: refill the buffer rather than recv(1).
     if (!is_readable()) {
@@ -252,20 +424,33 @@ ssize_t ConnectionStream::read(char* ptr, size_t size) {
     buffer_end_ = static_cast<std::size_t>(n);
   }
   std::size_t count = std::min(size, buffer_end_ - buffer_begin_);
+  if (!headers_.complete() && !headers_.feed(buffer_.data() + buffer_begin_, count)) {
+    return -1;  // httplib answers 400, which the error handler turns into 431
+  }
   std::memcpy(ptr, buffer_.data() + buffer_begin_, count);
   buffer_begin_ += count;
   return static_cast<ssize_t>(count);
 }
 
 ssize_t ConnectionStream::write(const char* ptr, size_t size) {
-  if (!is_writable()) {
-    return -1;
+  // All or nothing: httplib writes the header block with one write() whose result it does not
+  // check, so a partial write would corrupt the response. Each send is non-blocking, so a
+  // client that stops reading costs this connection's response budget, never more.
+  std::size_t done = 0;
+  while (done < size) {
+    if (!is_writable()) {
+      return -1;
+    }
+    ssize_t n = ::send(fd_, ptr + done, size - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) {
+        continue;
+      }
+      return -1;
+    }
+    done += static_cast<std::size_t>(n);
   }
-  ssize_t n;
-  do {
-    n = ::send(fd_, ptr, size, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  return n;
+  return static_cast<ssize_t>(size);
 }
 
 void ConnectionStream::get_remote_ip_and_port(std::string& ip, int& port) const {
@@ -287,11 +472,34 @@ void ConnectionStream::get_local_ip_and_port(std::string& ip, int& port) const {
 // ---------------------------------------------------------------------------------------------
 // GuardedServer
 
+namespace {
+
+std::uint64_t openFileLimit() {
+  rlimit r{};
+  if (::getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY) {
+    return 1u << 20;
+  }
+  return r.rlim_cur;
+}
+
+}  // namespace
+
 GuardedServer::GuardedServer(TransportOptions options, TransportStats& stats)
-    : options_(options), stats_(stats) {
+    : options_(fitToFdLimit(options, openFileLimit())),
+      stats_(stats),
+      client_cap_(effectiveClientCap(options_)) {
   new_task_queue = [this] {
-    return new BoundedTaskQueue(options_.threads, options_.max_queued, options_.nice);
+    auto* queue = new BoundedTaskQueue(options_.threads, options_.max_queued,
+                                       options_.max_shed_queued, options_.nice);
+    queue_.store(queue, std::memory_order_release);
+    return queue;
   };
+}
+
+bool GuardedServer::setListenBacklog(int backlog) {
+  const socket_t sock = svr_sock_;
+  // listen() again on a listening socket only changes its backlog (Linux).
+  return sock != INVALID_SOCKET && ::listen(sock, backlog) == 0;
 }
 
 const ConnectionStream* GuardedServer::currentStream() { return t_stream; }
@@ -299,24 +507,74 @@ const ConnectionStream* GuardedServer::currentStream() { return t_stream; }
 void GuardedServer::closeAfterResponse() { t_close_after = true; }
 
 bool GuardedServer::process_and_close_socket(socket_t sock) {
+  ++stats_.hook_calls;
   ++stats_.connections;
-  if (BoundedTaskQueue::sheddingThread()) {
-    ++stats_.shed;
-    answerBusy(sock);
+  BoundedTaskQueue* queue = BoundedTaskQueue::admitting();
+  if (queue == nullptr) {
+    // Not called from our queue's enqueue (httplib changed how it hands sockets over; the
+    // build-time check should have caught it): serve on this thread rather than drop it.
+    ++stats_.unadmitted;
+    std::string client = clientKey(peerAddress(sock));
+    {
+      std::lock_guard<std::mutex> lock(clients_mutex_);
+      ++clients_[client];
+    }
+    ++stats_.open;
+    serve(sock, client);
     return true;
   }
-  std::string client = peerAddress(sock);
+  auto shedOrReset = [&](int fd, const std::string& answer) {
+    const std::size_t drain = options_.shed_drain_bytes;
+    const std::string* text = &answer;
+    if (!queue->shed([fd, text, drain] { answerBusy(fd, *text, drain); })) {
+      ++stats_.reset;
+      resetSocket(fd);
+    }
+  };
+  std::string client = clientKey(peerAddress(sock));
   {
     std::lock_guard<std::mutex> lock(clients_mutex_);
-    if (clients_[client] >= options_.max_connections_per_client) {
+    std::size_t& open = clients_[client];
+    if (open >= client_cap_) {
+      if (open == 0) {
+        clients_.erase(client);
+      }
       ++stats_.client_limit;
-      answerBusy(sock);
+      shedOrReset(sock, clientLimitResponse());
       return true;
     }
-    ++clients_[client];
+    ++open;
+  }
+  ++stats_.open;
+  if (!queue->submit([this, sock, client] { serve(sock, client); })) {
+    release(client);
+    ++stats_.shed;
+    shedOrReset(sock, busyResponse());
+  }
+  return true;
+}
+
+void GuardedServer::release(const std::string& client) {
+  --stats_.open;
+  std::lock_guard<std::mutex> lock(clients_mutex_);
+  auto it = clients_.find(client);
+  if (it != clients_.end() && --it->second == 0) {
+    clients_.erase(it);
+  }
+}
+
+void GuardedServer::serve(socket_t sock, const std::string& client) {
+  if (options_.send_buffer_bytes > 0) {
+    (void)::setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &options_.send_buffer_bytes,
+                       sizeof options_.send_buffer_bytes);
   }
   // stop() invalidates the listening socket first; workers notice it within kPollSlice.
-  ConnectionStream stream(sock, options_, [this] { return svr_sock_ == INVALID_SOCKET; });
+  ConnectionStream stream(
+      sock, options_, [this] { return svr_sock_ == INVALID_SOCKET; },
+      [this] {
+        BoundedTaskQueue* queue = queue_.load(std::memory_order_acquire);
+        return queue != nullptr && queue->starved();
+      });
   for (std::size_t n = 0; n < options_.max_requests_per_connection; ++n) {
     if (!stream.waitForRequest()) {
       break;
@@ -332,18 +590,26 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
       ++stats_.request_timeouts;
       break;
     }
+    if (stream.responseTimedOut()) {
+      ++stats_.response_timeouts;
+      break;
+    }
+    if (stream.headerLimitExceeded()) {
+      ++stats_.header_limit;
+      break;
+    }
     if (!ok || closed || t_close_after) {
       break;
     }
   }
-  closeSocket(sock);
-  {
-    std::lock_guard<std::mutex> lock(clients_mutex_);
-    if (--clients_[client] == 0) {
-      clients_.erase(client);
-    }
+  if (stream.responseTimedOut()) {
+    // A client that does not read is reset: a FIN would wait behind a send queue it never
+    // reads, and the kernel would keep the orphaned socket and its buffers for minutes.
+    resetSocket(sock);
+  } else {
+    closeSocket(sock);
   }
-  return true;
+  release(client);
 }
 
 }  // namespace pathpilot::api

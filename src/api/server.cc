@@ -30,6 +30,9 @@ using Json = nlohmann::json;
 
 constexpr const char* kJson = "application/json";
 constexpr const char* kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
+// Connections the kernel may hold before they are accepted (and admitted or refused at once).
+constexpr int kListenBacklog = 128;
+
 
 const std::set<std::string, std::less<>>& getRoutes() {
   static const std::set<std::string, std::less<>> routes = [] {
@@ -63,8 +66,12 @@ std::string_view codeName(int status) {
       return "uri_too_long";
     case 415:
       return "unsupported_media_type";
+    case 421:
+      return "misdirected_request";
     case 429:
       return "rate_limited";
+    case 431:
+      return "header_too_large";
     case 500:
       return "internal";
     case 503:
@@ -161,8 +168,11 @@ ApiServer::ApiServer(ApiOptions options, const SnapshotStore& snapshots, const C
   t.max_requests_per_connection = options_.max_requests_per_connection;
   t.request_timeout = options_.request_timeout;
   t.read_timeout = options_.read_timeout;
+  t.response_timeout = options_.response_timeout;
   t.write_timeout = options_.write_timeout;
   t.idle_timeout = options_.idle_timeout;
+  t.max_header_bytes = options_.max_header_bytes;
+  t.max_header_fields = options_.max_header_fields;
   http_ = std::make_unique<GuardedServer>(t, *transport_stats_);
   routes();
 }
@@ -270,6 +280,9 @@ void ApiServer::routes() {
           res.status = 408;
           res.set_header("Connection", "close");
           res.body.clear();
+        } else if (stream != nullptr && stream->headerLimitExceeded()) {
+          res.status = 431;  // httplib reports the read it could not finish as 400
+          res.body.clear();
         }
         if (res.body.empty()) {
           // An error httplib found itself (malformed request, too large, timed out): the stream
@@ -295,6 +308,11 @@ void ApiServer::routes() {
               break;
             case 414:
               message = "the URI is too long";
+              break;
+            case 431:
+              message = "the request line and headers exceed " +
+                        std::to_string(options_.max_header_bytes) + " bytes or " +
+                        std::to_string(options_.max_header_fields) + " header fields";
               break;
             default:
               message = std::string(codeName(res.status));
@@ -495,8 +513,11 @@ std::string ApiServer::renderMetrics(const Snapshot* snap) const {
   for (const auto& [code, n] : responses) {
     w.sample({{"code", std::to_string(code)}}, n);
   }
-  rejected["saturated"] = transport_stats_->shed.load() + transport_stats_->client_limit.load();
+  rejected["saturated"] = transport_stats_->shed.load() + transport_stats_->reset.load();
+  rejected["client_connections"] = transport_stats_->client_limit.load();
   rejected["request_timeout"] = transport_stats_->request_timeouts.load();
+  rejected["response_timeout"] = transport_stats_->response_timeouts.load();
+  rejected["header_too_large"] = transport_stats_->header_limit.load();
   for (const char* reason : {"rate_limited", "unauthorized", "forbidden", "bad_url"}) {
     rejected.try_emplace(reason, 0);
   }
@@ -508,6 +529,9 @@ std::string ApiServer::renderMetrics(const Snapshot* snap) const {
   w.family("pathpilot_api_connections_total", metrics::MetricType::Counter,
            "TCP connections accepted by the HTTP API.");
   w.sample({}, transport_stats_->connections.load());
+  w.family("pathpilot_api_connections_open", metrics::MetricType::Gauge,
+           "HTTP API connections open now (served or waiting for a worker).");
+  w.sample({}, transport_stats_->open.load());
   if (snap != nullptr) {
     w.family("pathpilot_api_snapshot_age_seconds", metrics::MetricType::Gauge,
              "Age of the engine snapshot served (grows when the engine stalls).");
@@ -536,6 +560,10 @@ Result<void> ApiServer::start() {
                 err);
   }
   port_ = static_cast<std::uint16_t>(port);
+  if (!http_->setListenBacklog(kListenBacklog)) {
+    spdlog::warn("api: cannot raise the listen backlog to {}: {}", kListenBacklog,
+                 std::strerror(errno));
+  }
   started_ = true;
   thread_ = std::thread([this] { http_->listen_after_bind(); });
   // httplib's stop() does nothing until the listener thread has marked itself running, so

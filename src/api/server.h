@@ -17,8 +17,10 @@
 // 401 no bearer token (with WWW-Authenticate); 403 wrong token or writes disabled (no token
 // configured); 404 unknown endpoint or path; 405 wrong method (with Allow); 408 request not
 // received within request_timeout (slowloris); 413 body too large; 414 URI too long;
-// 429 rate limited (with Retry-After); 503 no snapshot yet, journal unavailable, engine busy,
-// or server saturated.
+// 421 Host header not allowed; 429 rate limited (with Retry-After); 431 too many or too large
+// header fields; 503 no snapshot yet, journal unavailable, engine busy, server saturated or
+// too many connections from one client (the last two sent without reading the request).
+// A client that does not read its responses within response_timeout is disconnected.
 //
 // The server only reads immutable snapshots from a SnapshotStore and searches the journal
 // (thread-safe, its own read connection); drain/undrain go through a ControlFn that the
@@ -28,7 +30,8 @@
 // Threading: own threads (httplib's listener, `threads` workers, one overload responder).
 // start() and stop() from one thread. ControlFn is called on worker threads.
 // Metrics (appended to /metrics): pathpilot_api_requests_total{code},
-// pathpilot_api_rejected_total{reason}, pathpilot_api_snapshot_age_seconds.
+// pathpilot_api_rejected_total{reason}, pathpilot_api_connections_total,
+// pathpilot_api_connections_open, pathpilot_api_snapshot_age_seconds.
 #pragma once
 
 #include <atomic>
@@ -68,12 +71,19 @@ struct ApiOptions {
 
   std::size_t threads = 4;      // requests served at once
   std::size_t max_queued = 64;  // connections waiting for a worker; more get 503
-  std::size_t max_connections_per_client = 16;
+  // Open connections per client address (queued or served); more get 503 without being read.
+  // Capped below `threads` (api/http_transport.h), so one client cannot hold every worker.
+  std::size_t max_connections_per_client = 3;
   std::size_t max_requests_per_connection = 100;
-  std::size_t max_body_bytes = 16 * 1024;               // POST bodies
-  Duration request_timeout = std::chrono::seconds(10);  // whole request must arrive in this
-  Duration read_timeout = std::chrono::seconds(5);      // longest silence within a request
+  std::size_t max_body_bytes = 16 * 1024;  // POST bodies
+  // Whole requests must arrive in this (summed over a connection's requests); late: 408.
+  Duration request_timeout = std::chrono::seconds(10);
+  Duration read_timeout = std::chrono::seconds(5);  // longest silence within a request
+  // A client must read responses within this (summed over the connection), or is closed.
+  Duration response_timeout = std::chrono::seconds(10);
   Duration write_timeout = std::chrono::seconds(10);
+  std::size_t max_header_bytes = 16 * 1024;         // request line and headers; more: 431
+  std::size_t max_header_fields = 64;               // header lines; more: 431
   Duration idle_timeout = std::chrono::seconds(5);  // keep-alive
   RateLimit read_limit{100, 200};                   // per client address: requests/s and burst
   RateLimit write_limit{2, 10};

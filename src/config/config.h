@@ -321,6 +321,12 @@ struct ApiSettings {
   std::vector<std::string> allowed_hosts;
   // Reads (status, events, metrics, dashboard) need the bearer token too.
   bool auth_reads = false;
+  // Open connections per client address, queued or served (1..3: below the API's 4 workers).
+  int max_connections_per_client = 3;
+  // Summed time a connection may wait for its requests to arrive (slowloris) and for its
+  // client to read the responses (slow reader).
+  Duration request_timeout = std::chrono::seconds(10);
+  Duration response_timeout = std::chrono::seconds(10);
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -76,8 +76,10 @@ const std::vector<std::string_view> kLinuxKeys = {"netns", "drift_check_interval
 const std::vector<std::string_view> kExecKeys = {"command", "timeout", "env_passthrough"};
 const std::vector<std::string_view> kJournalKeys = {"sqlite", "jsonl", "queue_size", "state"};
 const std::vector<std::string_view> kControlKeys = {"socket"};
-const std::vector<std::string_view> kApiKeys = {"listen", "auth_token", "rate_limit",
-                                                "allowed_hosts", "auth_reads"};
+const std::vector<std::string_view> kApiKeys = {"listen",          "auth_token",
+                                                "rate_limit",      "allowed_hosts",
+                                                "auth_reads",      "max_connections_per_client",
+                                                "request_timeout", "response_timeout"};
 const std::vector<std::string_view> kApiRateKeys = {"read_per_second", "read_burst",
                                                     "write_per_second", "write_burst"};
 const std::vector<std::string_view> kSecretKeys = {"env", "file"};
@@ -1221,6 +1223,11 @@ class Decoder {
     if (api.auth_reads && !m.has("auth_token")) {
       ctx_.errorAt("api.auth_reads", "needs api.auth_token (the token reads must carry)");
     }
+    // Below the API's 4 worker threads, so that one client address cannot hold them all.
+    m.getInt("max_connections_per_client", api.max_connections_per_client, 1, 3);
+    m.get("request_timeout", api.request_timeout, std::chrono::seconds(1), std::chrono::minutes(1));
+    m.get("response_timeout", api.response_timeout, std::chrono::seconds(1),
+          std::chrono::minutes(1));
     if (const YamlNode* n = m.find("rate_limit")) {
       MapReader r(ctx_, *n, "api.rate_limit", kApiRateKeys);
       // 0 requests/s means unlimited (benchmarks, a trusted loopback-only deployment).
@@ -1720,6 +1727,9 @@ const std::unordered_map<std::string_view, std::string_view>& misplacedKeyHints(
       {"auth_token", "api"},
       {"allowed_hosts", "api"},
       {"auth_reads", "api"},
+      {"max_connections_per_client", "api"},
+      {"request_timeout", "api"},
+      {"response_timeout", "api"},
       {"aws", "backends"},
       {"linux", "backends"},
       {"exec", "backends"},

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "config/loader.h"
 #include "probe/fake_prober.h"
 #include "sample_status.h"
 #include "test_util.h"
@@ -169,6 +170,49 @@ TEST(ApiOptionsFromConfigTest, RateLimitsComeFromTheConfigAndTheEnvOverride) {
   ::unsetenv("PATHPILOT_API_READ_RATE");
   ASSERT_FALSE(options);
   EXPECT_NE(options.error().message().find("PATHPILOT_API_READ_RATE"), std::string::npos);
+}
+
+// api.max_connections_per_client, request_timeout and response_timeout: decoded, bounded
+// (the cap stays below the 4 workers) and passed to the server.
+TEST(ApiOptionsFromConfigTest, ConnectionLimitsAndBudgets) {
+  const std::string base =
+      "site: {name: Test, region: ap-southeast-1}\n"
+      "paths:\n"
+      "  - {name: dx, kind: dx, probe: {targets: [10.10.3.100], fwmark: 100},\n"
+      "     next_hop: {gateway_id: vgw-078bcc55}}\n"
+      "  - {name: vpn-a, kind: vpn, az: ap-southeast-1a,\n"
+      "     probe: {targets: [169.254.100.1], fwmark: 101},\n"
+      "     next_hop: {instance_id: i-0e1466e8a5dd4892c}}\n"
+      "route_tables:\n"
+      "  - {id: rtb-468f5222, az: ap-southeast-1a, destinations: [10.10.0.0/16]}\n";
+  ::unsetenv("PATHPILOT_API_READ_RATE");
+  auto defaults = config::checkString(base + "api: {}\n");
+  ASSERT_TRUE(defaults.ok()) << defaults.format();
+  auto options = apiOptionsFromConfig(*defaults.config->api);
+  ASSERT_TRUE(options);
+  EXPECT_EQ(options->max_connections_per_client, 3u);
+  EXPECT_LT(options->max_connections_per_client, options->threads);
+  EXPECT_EQ(options->request_timeout, std::chrono::seconds(10));
+  EXPECT_EQ(options->response_timeout, std::chrono::seconds(10));
+
+  auto set = config::checkString(
+      base + "api: {max_connections_per_client: 1, request_timeout: 3s, response_timeout: 2s}\n");
+  ASSERT_TRUE(set.ok()) << set.format();
+  options = apiOptionsFromConfig(*set.config->api);
+  ASSERT_TRUE(options);
+  EXPECT_EQ(options->max_connections_per_client, 1u);
+  EXPECT_EQ(options->request_timeout, std::chrono::seconds(3));
+  EXPECT_EQ(options->response_timeout, std::chrono::seconds(2));
+
+  for (const char* bad : {"max_connections_per_client: 4", "max_connections_per_client: 0",
+                          "request_timeout: 500ms", "response_timeout: 2m"}) {
+    auto report = config::checkString(base + "api: {" + bad + "}\n");
+    EXPECT_FALSE(report.ok()) << bad;
+    EXPECT_NE(report.format().find(std::string("api.") + std::string(bad).substr(
+                                                           0, std::string(bad).find(':'))),
+              std::string::npos)
+        << report.format();
+  }
 }
 
 TEST_F(DaemonApiTest, BadTokenFileStopsTheStart) {

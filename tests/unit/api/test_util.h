@@ -37,11 +37,21 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-// A client socket connected to 127.0.0.1:port.
+// A client socket connected to 127.0.0.1:port, from `source` (another loopback address such
+// as "127.0.0.2" acts as another client) with a receive buffer of `rcvbuf` bytes (0: default).
 class RawClient {
  public:
-  explicit RawClient(int port) {
+  explicit RawClient(int port, const char* source = nullptr, int rcvbuf = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (rcvbuf > 0) {
+      ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    }
+    if (source != nullptr) {
+      sockaddr_in s{};
+      s.sin_family = AF_INET;
+      ::inet_pton(AF_INET, source, &s.sin_addr);
+      ::bind(fd_, reinterpret_cast<sockaddr*>(&s), sizeof s);
+    }
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(static_cast<std::uint16_t>(port));
@@ -103,6 +113,13 @@ class RawClient {
     }
   }
   bool timedOut() const { return timed_out_; }
+  // Waits, without reading anything, until the server closes or resets the connection. False
+  // when it is still open after `timeout_ms`.
+  bool waitClosedWithoutReading(int timeout_ms = 5000) {
+    pollfd p{fd_, POLLRDHUP, 0};
+    return ::poll(&p, 1, timeout_ms) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+  }
+  int fd() const { return fd_; }
 
  private:
   int fd_ = -1;
