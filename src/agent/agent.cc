@@ -234,7 +234,10 @@ void Agent::armPublish() {
 
 Result<void> Agent::startServer() {
   api::TransportOptions t;
-  t.threads = 2;
+  // 4 workers: the per-client cap is threads - 1, and with 2 workers (cap 1) a client's next
+  // request could be refused with 503 while the server was still closing its previous
+  // connection (a scraper polling /metrics and /healthz one after the other).
+  t.threads = 4;
   t.max_queued = 16;
   http_ = std::make_unique<api::GuardedServer>(t, *transport_stats_);
   http_->set_socket_options([](socket_t sock) {
