@@ -1,6 +1,7 @@
 // bfd/packet.cc — the control packet codec (RFC 5880 §4.1–§4.4, §6.8.6).
 #include "bfd/packet.h"
 
+#include <algorithm>
 #include <string>
 
 #include "base/check.h"
@@ -100,6 +101,16 @@ std::string_view authTypeName(AuthType type) {
     case AuthType::MeticulousKeyedSha1: return "Meticulous Keyed SHA1";
   }
   return "Reserved";
+}
+
+bool AuthSection::operator==(const AuthSection& o) const {
+  if (type != o.type || key_id != o.key_id || sequence != o.sequence ||
+      value_size != o.value_size) {
+    return false;
+  }
+  const auto a = valueBytes();
+  const auto b = o.valueBytes();
+  return std::equal(a.begin(), a.end(), b.begin());
 }
 
 std::string DecodeError::message() const {

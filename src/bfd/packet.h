@@ -99,7 +99,8 @@ struct AuthSection {
   std::uint8_t value_size = 0;
 
   std::span<const std::uint8_t> valueBytes() const { return {value.data(), value_size}; }
-  bool operator==(const AuthSection&) const = default;
+  // Equal fields; of `value`, only the first value_size bytes count.
+  bool operator==(const AuthSection& o) const;
 };
 
 struct ControlPacket {
