@@ -17,8 +17,8 @@ pathpilot::bfd::Session makeSession(std::optional<pathpilot::bfd::AuthKey> key) 
   pathpilot::bfd::SessionConfig c;
   c.local_discriminator = 0x01020304;
   c.auth = std::move(key);
-  auto s = pathpilot::bfd::Session::create(c, [] { return 0x9e3779b9u; },
-                                           pathpilot::MonoTime());
+  auto s = pathpilot::bfd::Session::create(
+      c, [] { return 0x9e3779b9u; }, pathpilot::MonoTime());
   if (!s) {
     std::abort();
   }

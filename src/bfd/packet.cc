@@ -37,7 +37,8 @@ void put32(std::span<std::uint8_t> d, std::size_t at, std::uint32_t v) {
 bool isKnownAuthType(std::uint8_t t) { return t >= 1 && t <= 5; }
 bool isMd5(AuthType t) { return t == AuthType::KeyedMd5 || t == AuthType::MeticulousKeyedMd5; }
 
-tl::unexpected<DecodeError> reject(DropReason reason, std::uint32_t value, std::uint32_t limit = 0) {
+tl::unexpected<DecodeError> reject(DropReason reason, std::uint32_t value,
+                                   std::uint32_t limit = 0) {
   return tl::unexpected<DecodeError>(DecodeError{reason, value, limit});
 }
 
@@ -45,60 +46,96 @@ tl::unexpected<DecodeError> reject(DropReason reason, std::uint32_t value, std::
 
 std::string_view dropReasonName(DropReason reason) {
   switch (reason) {
-    case DropReason::Truncated: return "truncated";
-    case DropReason::Version: return "version";
-    case DropReason::Length: return "length";
-    case DropReason::DetectMult: return "detect_mult";
-    case DropReason::Multipoint: return "multipoint";
-    case DropReason::MyDiscriminator: return "my_discriminator";
-    case DropReason::YourDiscriminator: return "your_discriminator";
-    case DropReason::AuthType: return "auth_type";
-    case DropReason::AuthLength: return "auth_length";
-    case DropReason::Ttl: return "ttl";
-    case DropReason::WrongSession: return "wrong_session";
-    case DropReason::AuthUnexpected: return "auth_unexpected";
-    case DropReason::AuthMissing: return "auth_missing";
-    case DropReason::AuthKeyId: return "auth_key_id";
-    case DropReason::AuthPassword: return "auth_password";
-    case DropReason::AuthDigest: return "auth_digest";
-    case DropReason::AuthSequence: return "auth_sequence";
-    case DropReason::AdminDown: return "admin_down";
+    case DropReason::Truncated:
+      return "truncated";
+    case DropReason::Version:
+      return "version";
+    case DropReason::Length:
+      return "length";
+    case DropReason::DetectMult:
+      return "detect_mult";
+    case DropReason::Multipoint:
+      return "multipoint";
+    case DropReason::MyDiscriminator:
+      return "my_discriminator";
+    case DropReason::YourDiscriminator:
+      return "your_discriminator";
+    case DropReason::AuthType:
+      return "auth_type";
+    case DropReason::AuthLength:
+      return "auth_length";
+    case DropReason::Ttl:
+      return "ttl";
+    case DropReason::WrongSession:
+      return "wrong_session";
+    case DropReason::AuthUnexpected:
+      return "auth_unexpected";
+    case DropReason::AuthMissing:
+      return "auth_missing";
+    case DropReason::AuthKeyId:
+      return "auth_key_id";
+    case DropReason::AuthPassword:
+      return "auth_password";
+    case DropReason::AuthDigest:
+      return "auth_digest";
+    case DropReason::AuthSequence:
+      return "auth_sequence";
+    case DropReason::AdminDown:
+      return "admin_down";
   }
   return "unknown";
 }
 
 std::string_view stateName(State state) {
   switch (state) {
-    case State::AdminDown: return "AdminDown";
-    case State::Down: return "Down";
-    case State::Init: return "Init";
-    case State::Up: return "Up";
+    case State::AdminDown:
+      return "AdminDown";
+    case State::Down:
+      return "Down";
+    case State::Init:
+      return "Init";
+    case State::Up:
+      return "Up";
   }
   return "unknown";
 }
 
 std::string_view diagName(Diag diag) {
   switch (diag) {
-    case Diag::None: return "No Diagnostic";
-    case Diag::ControlDetectionTimeExpired: return "Control Detection Time Expired";
-    case Diag::EchoFunctionFailed: return "Echo Function Failed";
-    case Diag::NeighborSignaledDown: return "Neighbor Signaled Session Down";
-    case Diag::ForwardingPlaneReset: return "Forwarding Plane Reset";
-    case Diag::PathDown: return "Path Down";
-    case Diag::ConcatenatedPathDown: return "Concatenated Path Down";
-    case Diag::AdministrativelyDown: return "Administratively Down";
-    case Diag::ReverseConcatenatedPathDown: return "Reverse Concatenated Path Down";
+    case Diag::None:
+      return "No Diagnostic";
+    case Diag::ControlDetectionTimeExpired:
+      return "Control Detection Time Expired";
+    case Diag::EchoFunctionFailed:
+      return "Echo Function Failed";
+    case Diag::NeighborSignaledDown:
+      return "Neighbor Signaled Session Down";
+    case Diag::ForwardingPlaneReset:
+      return "Forwarding Plane Reset";
+    case Diag::PathDown:
+      return "Path Down";
+    case Diag::ConcatenatedPathDown:
+      return "Concatenated Path Down";
+    case Diag::AdministrativelyDown:
+      return "Administratively Down";
+    case Diag::ReverseConcatenatedPathDown:
+      return "Reverse Concatenated Path Down";
   }
   return "Reserved";
 }
 
 std::string_view authTypeName(AuthType type) {
   switch (type) {
-    case AuthType::SimplePassword: return "Simple Password";
-    case AuthType::KeyedMd5: return "Keyed MD5";
-    case AuthType::MeticulousKeyedMd5: return "Meticulous Keyed MD5";
-    case AuthType::KeyedSha1: return "Keyed SHA1";
-    case AuthType::MeticulousKeyedSha1: return "Meticulous Keyed SHA1";
+    case AuthType::SimplePassword:
+      return "Simple Password";
+    case AuthType::KeyedMd5:
+      return "Keyed MD5";
+    case AuthType::MeticulousKeyedMd5:
+      return "Meticulous Keyed MD5";
+    case AuthType::KeyedSha1:
+      return "Keyed SHA1";
+    case AuthType::MeticulousKeyedSha1:
+      return "Meticulous Keyed SHA1";
   }
   return "Reserved";
 }
@@ -122,19 +159,29 @@ std::string DecodeError::message() const {
       what = limit == 0 ? "payload is " + v + " bytes, too short for the Length field"
                         : "Length is " + l + ", beyond the " + v + "-byte payload";
       break;
-    case DropReason::Version: what = "Version is " + v + ", expected 1"; break;
+    case DropReason::Version:
+      what = "Version is " + v + ", expected 1";
+      break;
     case DropReason::Length:
       what = "Length is " + v + (value < limit ? ", below the minimum of " : ", expected ") + l;
       break;
-    case DropReason::DetectMult: what = "Detect Mult is 0, must be nonzero"; break;
-    case DropReason::Multipoint: what = "Multipoint (M) bit is set, must be clear"; break;
-    case DropReason::MyDiscriminator: what = "My Discriminator is 0, must be nonzero"; break;
+    case DropReason::DetectMult:
+      what = "Detect Mult is 0, must be nonzero";
+      break;
+    case DropReason::Multipoint:
+      what = "Multipoint (M) bit is set, must be clear";
+      break;
+    case DropReason::MyDiscriminator:
+      what = "My Discriminator is 0, must be nonzero";
+      break;
     case DropReason::YourDiscriminator:
       what = "Your Discriminator is 0 while State is " +
              std::string(stateName(static_cast<State>(value & 3))) +
              ", allowed only in Down or AdminDown";
       break;
-    case DropReason::AuthType: what = "Auth Type is " + v + ", not a known type (1..5)"; break;
+    case DropReason::AuthType:
+      what = "Auth Type is " + v + ", not a known type (1..5)";
+      break;
     case DropReason::AuthLength:
       what = "Auth Len is " + v + ", not valid for Auth Type " + l;
       break;
@@ -223,7 +270,8 @@ tl::expected<ControlPacket, DecodeError> decode(std::span<const std::uint8_t> pa
   std::size_t value_at = 0;
   std::size_t value_size = 0;
   if (auth.type == AuthType::SimplePassword) {
-    if (auth_len < kPasswordAuthOverhead + 1 || auth_len > kPasswordAuthOverhead + kMaxPasswordSize) {
+    if (auth_len < kPasswordAuthOverhead + 1 ||
+        auth_len > kPasswordAuthOverhead + kMaxPasswordSize) {
       return reject(DropReason::AuthLength, static_cast<std::uint32_t>(auth_len), type);
     }
     value_at = kHeaderSize + kPasswordAuthOverhead;

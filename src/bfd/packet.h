@@ -127,25 +127,25 @@ struct ControlPacket {
 // Why a packet was discarded. The first group is the decoder's (the packet alone), the second
 // the session's (the packet against the session), in the order RFC 5880 §6.8.6 checks them.
 enum class DropReason : std::uint8_t {
-  Truncated,         // shorter than 4 bytes, or than its Length field (§6.8.6)
-  Version,           // version is not 1
-  Length,            // Length below 24 (26 with A), or not 24 + Auth Len
-  DetectMult,        // Detect Mult is 0
-  Multipoint,        // M bit set
-  MyDiscriminator,   // My Discriminator is 0
-  YourDiscriminator, // Your Discriminator 0 while State is Init or Up
-  AuthType,          // unknown Auth Type (decoder), or not the session's type (session)
-  AuthLength,        // Auth Len does not fit the Auth Type, or not the configured password's
+  Truncated,          // shorter than 4 bytes, or than its Length field (§6.8.6)
+  Version,            // version is not 1
+  Length,             // Length below 24 (26 with A), or not 24 + Auth Len
+  DetectMult,         // Detect Mult is 0
+  Multipoint,         // M bit set
+  MyDiscriminator,    // My Discriminator is 0
+  YourDiscriminator,  // Your Discriminator 0 while State is Init or Up
+  AuthType,           // unknown Auth Type (decoder), or not the session's type (session)
+  AuthLength,         // Auth Len does not fit the Auth Type, or not the configured password's
   // Session checks.
-  Ttl,               // TTL / Hop Limit below what single hop (255) or multihop (min TTL) allow
-  WrongSession,      // Your Discriminator is not this session's discriminator
-  AuthUnexpected,    // A bit set, no authentication in use
-  AuthMissing,       // A bit clear, authentication in use
-  AuthKeyId,         // Auth Key ID is not the configured key's
-  AuthPassword,      // Simple Password differs
-  AuthDigest,        // MD5 / SHA1 digest does not match
-  AuthSequence,      // sequence number outside the accepted window (replay)
-  AdminDown,         // the local session is AdminDown: packets are discarded (§6.8.6)
+  Ttl,             // TTL / Hop Limit below what single hop (255) or multihop (min TTL) allow
+  WrongSession,    // Your Discriminator is not this session's discriminator
+  AuthUnexpected,  // A bit set, no authentication in use
+  AuthMissing,     // A bit clear, authentication in use
+  AuthKeyId,       // Auth Key ID is not the configured key's
+  AuthPassword,    // Simple Password differs
+  AuthDigest,      // MD5 / SHA1 digest does not match
+  AuthSequence,    // sequence number outside the accepted window (replay)
+  AdminDown,       // the local session is AdminDown: packets are discarded (§6.8.6)
 };
 inline constexpr std::size_t kDropReasonCount = static_cast<std::size_t>(DropReason::AdminDown) + 1;
 
@@ -172,7 +172,8 @@ struct DecodeError {
 };
 
 // Decodes one control packet from a UDP payload. Errors as described above.
-[[nodiscard]] tl::expected<ControlPacket, DecodeError> decode(std::span<const std::uint8_t> payload);
+[[nodiscard]] tl::expected<ControlPacket, DecodeError> decode(
+    std::span<const std::uint8_t> payload);
 
 // Bytes the encoded packet takes: 24, plus 3 + password for Simple Password, 24 (MD5) or 28
 // (SHA1) for the keyed types.

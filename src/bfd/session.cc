@@ -20,9 +20,7 @@ std::uint32_t toUs(Duration d) {
 
 Duration fromUs(std::uint32_t us) { return std::chrono::microseconds(us); }
 
-Duration wholeUs(Duration d) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(d);
-}
+Duration wholeUs(Duration d) { return std::chrono::duration_cast<std::chrono::microseconds>(d); }
 
 Result<void> validateTimers(const Timers& t) {
   const auto bad = [](const std::string& msg) {
@@ -323,8 +321,7 @@ void Session::service(Step& step, MonoTime now) {
 }
 
 std::optional<DropReason> Session::checkAuth(const ControlPacket& packet,
-                                             std::span<const std::uint8_t> payload,
-                                             MonoTime now) {
+                                             std::span<const std::uint8_t> payload, MonoTime now) {
   // §6.8.6: the A bit must match whether authentication is in use.
   if (!config_.auth) {
     return packet.auth ? std::optional(DropReason::AuthUnexpected) : std::nullopt;
@@ -392,8 +389,7 @@ Step Session::onDecoded(const ControlPacket& packet, std::span<const std::uint8_
     }
   }
   // §6.8.6: a nonzero Your Discriminator selects the session; it must be ours.
-  if (packet.your_discriminator != 0 &&
-      packet.your_discriminator != config_.local_discriminator) {
+  if (packet.your_discriminator != 0 && packet.your_discriminator != config_.local_discriminator) {
     drop(step, DropReason::WrongSession);
     return finish(std::move(step), now);
   }

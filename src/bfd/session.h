@@ -149,9 +149,7 @@ struct SessionStats {
   std::uint64_t polls_completed = 0;
   std::array<std::uint64_t, kDropReasonCount> drops{};
 
-  std::uint64_t dropped(DropReason reason) const {
-    return drops[static_cast<std::size_t>(reason)];
-  }
+  std::uint64_t dropped(DropReason reason) const { return drops[static_cast<std::size_t>(reason)]; }
   std::uint64_t droppedTotal() const;
 };
 
@@ -169,8 +167,8 @@ class Session {
                 std::optional<std::uint8_t> ttl = std::nullopt);
   // The same for a packet the caller has already decoded (to demultiplex it). Requires:
   // `packet` == decode(payload).
-  Step onDecoded(const ControlPacket& packet, std::span<const std::uint8_t> payload,
-                 MonoTime now, std::optional<std::uint8_t> ttl = std::nullopt);
+  Step onDecoded(const ControlPacket& packet, std::span<const std::uint8_t> payload, MonoTime now,
+                 std::optional<std::uint8_t> ttl = std::nullopt);
 
   // Timers: detection expiry and periodic transmission. Call it at next_deadline (calling
   // it early or late is harmless).

@@ -15,10 +15,10 @@
 namespace pathpilot::bfd {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
 using testing::dataPath;
 using testing::fromHex;
+using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::readFile;
 
 nlohmann::json ryuVectors() {
@@ -75,8 +75,7 @@ TEST(BfdAuthTest, PlaceholderDigestsInCapturesDoNotVerify) {
   auto udp = testing::udpOf(pcap->records.at(0).frame);
   auto p = decode(udp->payload);
   ASSERT_TRUE(p);
-  EXPECT_EQ(verify(udp->payload, *p, AuthKey{AuthType::SimplePassword, 2, "secret"}),
-            std::nullopt);
+  EXPECT_EQ(verify(udp->payload, *p, AuthKey{AuthType::SimplePassword, 2, "secret"}), std::nullopt);
   EXPECT_EQ(verify(udp->payload, *p, AuthKey{AuthType::SimplePassword, 2, "secreT"}),
             DropReason::AuthPassword);
   EXPECT_EQ(verify(udp->payload, *p, AuthKey{AuthType::SimplePassword, 2, "secrets"}),

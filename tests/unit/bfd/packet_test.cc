@@ -54,7 +54,11 @@ TEST(BfdPacketTest, EncodesTheRfcLayout) {
   EXPECT_EQ(b[1], 0xe0);  // Up (3) << 6 | P
   EXPECT_EQ(b[2], 3);
   EXPECT_EQ(b[3], 24);
-  EXPECT_EQ(toHex(b.data() + 4, 20), "1111111122222222" "0000c350" "0000ea60" "00000000");
+  EXPECT_EQ(toHex(b.data() + 4, 20),
+            "1111111122222222"
+            "0000c350"
+            "0000ea60"
+            "00000000");
 }
 
 TEST(BfdPacketTest, RoundTripsEveryFlag) {
@@ -323,9 +327,9 @@ TEST_P(BfdCaptureTest, DecodesAsTcpdumpPrinted) {
       EXPECT_EQ(encodedSize(*got) - 24, *want.auth_len);
       EXPECT_EQ(got->auth->key_id, *want.key_id);
       if (got->auth->type == AuthType::SimplePassword) {
-        EXPECT_EQ(std::string(got->auth->value.begin(),
-                              got->auth->value.begin() + got->auth->value_size),
-                  want.password);
+        EXPECT_EQ(
+            std::string(got->auth->value.begin(), got->auth->value.begin() + got->auth->value_size),
+            want.password);
       } else {
         EXPECT_EQ(got->auth->sequence, *want.sequence);
         EXPECT_EQ(toHex(got->auth->value.data(), got->auth->value_size), want.digest_hex);

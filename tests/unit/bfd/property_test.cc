@@ -88,7 +88,8 @@ TEST(BfdPropertyTest, SessionSurvivesGarbage) {
   std::mt19937 rng(99);
   SessionConfig c;
   c.local_discriminator = 2;
-  auto s = Session::create(c, [&rng] { return static_cast<std::uint32_t>(rng()); }, MonoTime());
+  auto s = Session::create(
+      c, [&rng] { return static_cast<std::uint32_t>(rng()); }, MonoTime());
   ASSERT_TRUE(s);
   MonoTime t = MonoTime();
   std::uint64_t accepted = 0;

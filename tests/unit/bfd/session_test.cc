@@ -680,13 +680,13 @@ TEST(BfdSessionTest, ReplayIsDropped) {
   // The same packet again: Meticulous wants a strictly larger sequence number.
   EXPECT_EQ(s.onPacket(down, t += milliseconds(1)).dropped, DropReason::AuthSequence);
   // Next numbers are fine; one too far ahead (beyond 3 x Detect Mult) is not.
-  EXPECT_FALSE(s.onPacket(signedPeer(key, peer(State::Up, 99, 7), 1001), t += milliseconds(1))
-                   .dropped);
+  EXPECT_FALSE(
+      s.onPacket(signedPeer(key, peer(State::Up, 99, 7), 1001), t += milliseconds(1)).dropped);
   EXPECT_EQ(s.state(), State::Up);
   EXPECT_EQ(s.onPacket(signedPeer(key, peer(State::Up, 99, 7), 1011), t += milliseconds(1)).dropped,
             DropReason::AuthSequence);
-  EXPECT_FALSE(s.onPacket(signedPeer(key, peer(State::Up, 99, 7), 1010), t += milliseconds(1))
-                   .dropped);
+  EXPECT_FALSE(
+      s.onPacket(signedPeer(key, peer(State::Up, 99, 7), 1010), t += milliseconds(1)).dropped);
   // An old packet replayed later is refused (and does not keep the session alive).
   EXPECT_EQ(s.onPacket(down, t += milliseconds(1)).dropped, DropReason::AuthSequence);
   EXPECT_EQ(s.stats().dropped(DropReason::AuthSequence), 3u);
@@ -703,9 +703,9 @@ TEST(BfdSessionTest, KeyedSha1AcceptsRepeatedSequence) {
   const auto down = signedPeer(key, peer(State::Down, 99, 0), 50);
   EXPECT_FALSE(s.onPacket(down, kT0 + milliseconds(1)).dropped);
   EXPECT_FALSE(s.onPacket(down, kT0 + milliseconds(2)).dropped) << "Keyed: equal is accepted";
-  EXPECT_EQ(s.onPacket(signedPeer(key, peer(State::Down, 99, 0), 49), kT0 + milliseconds(3))
-                .dropped,
-            DropReason::AuthSequence);
+  EXPECT_EQ(
+      s.onPacket(signedPeer(key, peer(State::Down, 99, 0), 49), kT0 + milliseconds(3)).dropped,
+      DropReason::AuthSequence);
 }
 
 TEST(BfdSessionTest, SequenceIsRelearnedAfterTwiceTheDetectionTime) {
@@ -749,8 +749,10 @@ TEST(BfdSessionTest, ConfigValidation) {
   };
   EXPECT_THAT(bad(config(0)), ::testing::HasSubstr("local_discriminator"));
   EXPECT_THAT(bad(config(1, Duration(0))), ::testing::HasSubstr("desired_min_tx"));
-  EXPECT_THAT(bad(config(1, milliseconds(1), Duration(0))), ::testing::HasSubstr("required_min_rx"));
-  EXPECT_THAT(bad(config(1, milliseconds(1), milliseconds(1), 0)), ::testing::HasSubstr("detect_mult"));
+  EXPECT_THAT(bad(config(1, milliseconds(1), Duration(0))),
+              ::testing::HasSubstr("required_min_rx"));
+  EXPECT_THAT(bad(config(1, milliseconds(1), milliseconds(1), 0)),
+              ::testing::HasSubstr("detect_mult"));
   EXPECT_THAT(bad(authConfig(1, {AuthType::KeyedSha1, 1, std::string(21, 'x')})),
               ::testing::HasSubstr("1 to 20 bytes"));
   Session s = make(config(1));
