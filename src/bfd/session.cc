@@ -245,8 +245,7 @@ bool Session::wantPoll() const {
   return advertisedMinTx() != acked_tx_ || advertisedMinRx() != acked_rx_;
 }
 
-Transmit Session::build(bool final, MonoTime now) {
-  (void)now;
+Transmit Session::build(bool final) {
   ControlPacket p;
   p.diag = diag_;
   p.state = state_;
@@ -308,7 +307,7 @@ void Session::service(Step& step, MonoTime now) {
     return;
   }
   final_owed_ = false;
-  Transmit t = build(final, now);
+  Transmit t = build(final);
   ++stats_.tx_packets;
   if (final) {
     ++stats_.tx_finals;

@@ -11,9 +11,10 @@
 //     hearing Down goes Down with diag 3 (Neighbor Signaled Session Down); hearing AdminDown
 //     takes any state but Down to Down with diag 3. A packet received while AdminDown is
 //     discarded (counted as DropReason::AdminDown).
-//   * Reception (§6.8.6): the decoder's checks (bfd/packet.h), then TTL (RFC 5881 §5: 255 for
-//     single hop; RFC 5883 §5: at least min_ttl for multihop, when the caller passes the
-//     TTL), Your Discriminator must be ours when nonzero, A bit against authentication in use,
+//   * Reception (§6.8.6): the decoder's checks (bfd/packet.h), then TTL when the caller passes
+//     it (RFC 5881 §5: single hop must arrive with 255 — required here with or without
+//     authentication, since senders always use 255; RFC 5883 §5: multihop at least min_ttl),
+//     Your Discriminator must be ours when nonzero, A bit against authentication in use,
 //     authentication (§6.7, bfd/auth.h) with bfd.RcvAuthSeq / bfd.AuthSeqKnown (forgotten
 //     after twice the Detection Time without a packet, §6.8.1). Every drop is counted by
 //     reason (stats().drops).
@@ -216,7 +217,7 @@ class Session {
   bool wantPoll() const;
   // Sends what is due at `now` (a Final, a changed packet or a periodic one), at most one.
   void service(Step& step, MonoTime now);
-  Transmit build(bool final, MonoTime now);
+  Transmit build(bool final);
   Duration jittered(Duration interval);
   std::optional<DropReason> checkAuth(const ControlPacket& packet,
                                       std::span<const std::uint8_t> payload, MonoTime now);

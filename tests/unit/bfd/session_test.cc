@@ -393,6 +393,23 @@ TEST(BfdSessionTest, AnswersPollWithFinalAtOnce) {
   EXPECT_GE(*st.next_deadline - (t + milliseconds(3)), milliseconds(150));
 }
 
+TEST(BfdSessionTest, StrayFinalIsIgnoredAndPollWithFinalIsAnswered) {
+  Session s = make(config(7));
+  MonoTime t = bringUp(s);
+  ControlPacket fin = peer(State::Up, 99, 7);
+  fin.final = true;
+  Step st = s.onPacket(wire(fin), t + milliseconds(1));
+  EXPECT_FALSE(st.poll_completed);
+  EXPECT_FALSE(st.dropped);
+  // P and F together (a peer must not send it, §6.5): the F is taken, the P still answered.
+  ControlPacket both = fin;
+  both.poll = true;
+  st = s.onPacket(wire(both), t + milliseconds(2));
+  ASSERT_TRUE(st.transmit);
+  EXPECT_TRUE(st.transmit->packet.final);
+  EXPECT_FALSE(st.transmit->packet.poll);
+}
+
 TEST(BfdSessionTest, TimerChangeThroughThePeerEndToEnd) {
   Session a = make(config(0xa));
   Session b = make(config(0xb), kT0, seeded(5));
