@@ -434,10 +434,24 @@ AlertManager::Step AlertManager::deliverOne(ChannelState& cs) {
     return {StepKind::Idle, {}};
   }
   OutboxRow row = std::move(**head);
-  if (row.next_attempt > wall) {
+  MonoTime now = clock_.now();
+  // A retry scheduled by this process waits on the monotonic clock: a wall clock stepped back
+  // (NTP, a bad RTC) must not hold alerts back for as long. The wall time in the row is for
+  // a restarted process, which has nothing else.
+  std::optional<MonoTime> due;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = retry_due_.find(row.id); it != retry_due_.end()) {
+      due = it->second;
+    }
+  }
+  if (due) {
+    if (*due > now) {
+      return {StepKind::NotDue, wall + std::chrono::duration_cast<WallTime::duration>(*due - now)};
+    }
+  } else if (row.next_attempt > wall) {
     return {StepKind::NotDue, row.next_attempt};
   }
-  MonoTime now = clock_.now();
   {
     std::lock_guard lock(mu_);
     if (!cs.bucket.tryTake(now)) {
@@ -464,6 +478,10 @@ AlertManager::Step AlertManager::deliverOne(ChannelState& cs) {
   auto result = cs.channel->deliver(*n);
   WallTime after = clock_.wallNow();
   int attempts = row.attempts + 1;
+  {
+    std::lock_guard lock(mu_);
+    retry_due_.erase(row.id);
+  }
   if (result) {
     if (auto r = outbox_->markSent(row.id, after); !r) {
       spdlog::error("alerts: channel {}: {}", name, r.error().toString());
@@ -492,6 +510,10 @@ AlertManager::Step AlertManager::deliverOne(ChannelState& cs) {
                                     why);
         !r) {
       spdlog::error("alerts: channel {}: {}", name, r.error().toString());
+    }
+    {
+      std::lock_guard lock(mu_);
+      retry_due_[row.id] = clock_.now() + delay;
     }
     if (attempts == 1 || attempts % 10 == 0) {
       spdlog::warn("alerts: channel {}: attempt {} failed ({}); retrying in {}", name, attempts,

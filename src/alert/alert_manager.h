@@ -192,6 +192,8 @@ class AlertManager {
   std::condition_variable group_cv_;
   std::condition_variable work_cv_;
   IncidentTracker tracker_;
+  // Rows waiting for a retry this process scheduled, by row id: when (monotonic) they are due.
+  std::map<std::int64_t, MonoTime> retry_due_;
   std::deque<journal::Event> queue_;
   std::uint64_t events_dropped_ = 0;
   std::uint64_t enqueue_errors_ = 0;

@@ -32,6 +32,13 @@ class FakeClock final : public Clock {
                     std::memory_order_acq_rel);
   }
 
+  // Steps the wall clock alone (forward or back), as NTP or an operator does; monotonic time
+  // does not move.
+  void stepWall(Duration d) {
+    wall_.fetch_add(std::chrono::duration_cast<WallTime::duration>(d).count(),
+                    std::memory_order_acq_rel);
+  }
+
  private:
   std::atomic<MonoTime::rep> mono_;
   std::atomic<WallTime::rep> wall_;

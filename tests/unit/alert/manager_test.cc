@@ -216,6 +216,29 @@ TEST_F(AlertManagerTest, BackoffDoublesAndHonoursRetryAfter) {
   EXPECT_NE(emitted_[0].message.find("attempt 4"), std::string::npos);
 }
 
+// A wall clock stepped back an hour (NTP, a bad RTC) while a retry waits does not hold the
+// alert back for that hour: the retry waits on the monotonic clock. Stepped forward, it does
+// not come early either.
+TEST_F(AlertManagerTest, RetriesWaitOnTheMonotonicClock) {
+  FakeChannel& ch = open();
+  ch.script(deliveryFailed(Error(ErrorCode::Unavailable, "HTTP 500")));
+  ch.script(deliveryFailed(Error(ErrorCode::Unavailable, "HTTP 500")));
+  incident("dx");
+  clock_.advance(std::chrono::seconds(10));
+  EXPECT_EQ(manager_->pump(), 1u);  // fails: retry in 2 s
+  clock_.stepWall(-std::chrono::hours(1));
+  clock_.advance(std::chrono::milliseconds(1999));
+  EXPECT_EQ(manager_->pump(), 0u);
+  clock_.advance(std::chrono::milliseconds(1));
+  EXPECT_EQ(manager_->pump(), 1u) << "due 2 s later on the monotonic clock";
+  // Fails again: retry in 4 s. A wall step forward does not make it due.
+  clock_.stepWall(std::chrono::hours(2));
+  EXPECT_EQ(manager_->pump(), 0u);
+  clock_.advance(std::chrono::seconds(4));
+  EXPECT_EQ(manager_->pump(), 1u);
+  EXPECT_EQ(ch.delivered().size(), 1u);
+}
+
 TEST_F(AlertManagerTest, PermanentErrorGivesUpWithAlertFailedAndUnblocksChannel) {
   settings_.group_window = Duration::zero();
   FakeChannel& ch = open();
