@@ -738,15 +738,8 @@ Result<std::unique_ptr<Outbox>> openOutbox(const config::AlertSettings& settings
   if (!outbox && outbox.error().code() == ErrorCode::InvalidArgument &&
       std::filesystem::is_regular_file(path, ec)) {
     // Corrupt, not a database, or a newer schema: keep the file for the operator, start anew.
-    const std::string aside = path + ".bad-" + utcFileStamp(clock.wallNow());
-    std::filesystem::rename(path, aside, ec);
+    const std::string aside = moveAside(path, clock.wallNow(), ec);
     if (!ec) {
-      for (const char* suffix : {"-wal", "-shm"}) {
-        std::error_code ignored;
-        if (std::filesystem::exists(path + suffix, ignored)) {
-          std::filesystem::rename(path + suffix, aside + suffix, ignored);
-        }
-      }
       problem = outbox.error().toString() + "; the file was moved aside to " + aside;
       outbox = Outbox::open(path);
     } else {

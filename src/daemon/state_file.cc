@@ -195,8 +195,7 @@ PersistentState StateFile::load(std::string& problem) {
   if (why.empty()) {
     return *decoded;
   }
-  const std::string aside = path_ + ".bad-" + utcFileStamp(std::chrono::system_clock::now());
-  std::filesystem::rename(path_, aside, ec);
+  const std::string aside = moveAside(path_, std::chrono::system_clock::now(), ec);
   problem = "state file " + path_ + " is unusable (" + why + "); " +
             (ec ? "could not move it aside (" + ec.message() + ")" : "moved aside to " + aside) +
             "; starting without saved drains and recovery limits";

@@ -108,18 +108,11 @@ std::unique_ptr<SqliteStore> Journal::openStore(std::string& problem) {
     problem = opened.error().toString();
     return nullptr;
   }
-  const std::string aside = path + ".bad-" + utcFileStamp(clock_.wallNow());
-  std::filesystem::rename(path, aside, ec);
+  const std::string aside = moveAside(path, clock_.wallNow(), ec);
   if (ec) {
     problem =
         opened.error().toString() + "; cannot move it aside to " + aside + ": " + ec.message();
     return nullptr;
-  }
-  for (const char* suffix : {"-wal", "-shm"}) {
-    std::error_code ignored;
-    if (std::filesystem::exists(path + suffix, ignored)) {
-      std::filesystem::rename(path + suffix, aside + suffix, ignored);
-    }
   }
   moved_aside_.fetch_add(1, std::memory_order_relaxed);
   auto fresh = SqliteStore::open(path, store_options);
