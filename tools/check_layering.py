@@ -21,7 +21,7 @@ SRC = os.path.join(ROOT, "src")
 LAYERS = [
     ["base"],
     ["config", "health", "policy", "metrics", "http", "bfd"],
-    ["probe", "route", "aws", "journal", "recovery", "alert", "api", "agent"],
+    ["probe", "route", "aws", "journal", "recovery", "alert", "api", "agent", "ha"],
     ["daemon"],
     ["cli"],
 ]

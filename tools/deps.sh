@@ -21,6 +21,8 @@ PACKAGES=(
   libnetfilter-queue-dev python3
   # a real FRR zebra/staticd beside the Linux route backend (route_frr_test)
   frr
+  # a real etcd cluster for the HA tests (ha: leader election among monitors)
+  etcd-server etcd-client
   # real alert receivers in the alert integration tests
   python3-aiosmtpd prometheus-alertmanager
   # observability: real Prometheus/promtool, headless Chromium for the dashboard, wrk load

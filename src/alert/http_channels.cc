@@ -102,34 +102,6 @@ std::optional<ChatStatus> chatStatus(std::string_view body,
 
 }  // namespace
 
-std::string base64Encode(std::string_view data) {
-  std::string out(4 * ((data.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(data.data()),
-                          static_cast<int>(data.size()));
-  out.resize(static_cast<std::size_t>(std::max(n, 0)));
-  return out;
-}
-
-std::optional<std::string> base64Decode(std::string_view text) {
-  if (text.size() % 4 != 0) {
-    return std::nullopt;
-  }
-  std::string out(3 * text.size() / 4, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(text.data()),
-                          static_cast<int>(text.size()));
-  if (n < 0) {
-    return std::nullopt;
-  }
-  out.resize(static_cast<std::size_t>(n));
-  // EVP_DecodeBlock keeps the zero bytes that padding stands for; drop them.
-  for (std::size_t i = text.size(); i > 0 && text[i - 1] == '='; --i) {
-    out.pop_back();
-  }
-  return out;
-}
-
 std::string urlEncode(std::string_view text) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;

@@ -37,6 +37,7 @@
 #include <string_view>
 
 #include "alert/channel.h"
+#include "base/base64.h"
 #include "base/time.h"
 #include "http/http_client.h"
 
@@ -57,9 +58,6 @@ std::string dingtalkSign(std::string_view secret, std::int64_t timestamp_ms);
 // Feishu's signature for `timestamp_s`.
 std::string feishuSign(std::string_view secret, std::int64_t timestamp_s);
 
-// Base64 (RFC 4648, with padding) and its inverse (nullopt on malformed input).
-std::string base64Encode(std::string_view data);
-std::optional<std::string> base64Decode(std::string_view text);
 // Percent-encodes everything but RFC 3986 unreserved characters.
 std::string urlEncode(std::string_view text);
 

@@ -273,6 +273,9 @@ struct LinuxBackendSettings {
 
 struct ExecBackendSettings {
   std::vector<std::string> command;             // argv of the hook; required when a table uses exec
+  // argv printing what a table holds, "<prefix> <next hop>" per line (route/exec); none: the
+  // routes this process applied.
+  std::vector<std::string> list_command;
   Duration timeout = std::chrono::seconds(10);  // > 0
   // As RecoverySettings::env_passthrough, for the hook.
   std::vector<std::string> env_passthrough;
@@ -466,6 +469,19 @@ struct MonitorSettings {
   Duration correlation_window = std::chrono::seconds(5);
 };
 
+// Top-level `ha:` — a group of monitors of this site electing one writer on etcd
+// (docs/ha.md). Without it the monitor writes alone.
+struct HaSettings {
+  std::vector<std::string> endpoints;  // etcd client URLs, http(s)://host:port, 1..16, unique
+  std::string node;                    // this monitor's name; empty = the host name
+  std::string prefix = "/pathpilot";   // etcd key prefix: <prefix>/<site>/...
+  Duration lease_ttl = std::chrono::seconds(2);            // whole seconds, 1s..1m
+  Duration fence_margin = std::chrono::milliseconds(500);  // ≤ lease_ttl/2; default lease_ttl/4
+  std::string ca_file;                                     // PEM CA bundle for https:// endpoints
+  std::string cert_file;  // client certificate (etcd --client-cert-auth), with key_file
+  std::string key_file;
+};
+
 struct Config {
   std::string source;  // the file name it was loaded from
   int version = kSchemaVersion;
@@ -481,6 +497,7 @@ struct Config {
   std::optional<ApiSettings> api;       // none: no HTTP API
   std::optional<AlertSettings> alerts;  // none: no alerting
   MonitorSettings monitor;
+  std::optional<HaSettings> ha;  // none: this monitor writes alone
   // Warnings found while loading (the file is valid). The daemon logs them at start-up.
   std::vector<Diagnostic> warnings;
 

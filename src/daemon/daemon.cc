@@ -21,6 +21,8 @@
 #include "daemon/aws_tables.h"
 #include "daemon/control_server.h"
 #include "daemon/engine.h"
+#include "daemon/fenced.h"
+#include "daemon/ha_setup.h"
 #include "daemon/logging.h"
 #include "daemon/secrets.h"
 #include "daemon/state_file.h"
@@ -67,6 +69,7 @@ Result<std::unique_ptr<route::RouteTable>> openTable(route::ProcessRunner& runne
     case config::BackendKind::Exec: {
       route::ExecOptions options;
       options.argv = cfg.backends.exec.command;
+      options.list_argv = cfg.backends.exec.list_command;
       options.timeout = cfg.backends.exec.timeout;
       options.inherit = cfg.backends.exec.env_passthrough;
       options.redactor = secrets;
@@ -233,28 +236,58 @@ int runDaemon(const RunOptions& options) {
   // HTTP API, /metrics and dashboard (api/daemon_api.h): sees every probe result through the
   // tap and every event; serves snapshots the engine thread publishes.
   api::DaemonApi observability(io, clock);
+  // High availability (docs/ha.md): with an `ha` section this monitor is one of a group that
+  // elects one writer on etcd. Every route change and recovery passes the fence on the worker
+  // that performs it; the engine's write gate follows the election (below); only the writer
+  // sends alerts. Every monitor probes, decides and journals for itself.
+  std::unique_ptr<ha::HaNode> ha_node;
+  WriteFence fence;
+  if (cfg.ha) {
+    auto made = makeHaNode(cfg, clock);
+    if (!made) {
+      spdlog::error("{}", made.error().toString());
+      return 1;
+    }
+    ha_node = std::move(*made);
+    fence = [&ha_node] { return ha_node->fence(); };
+  }
+  // Every event: the API, the journal, and the alerts (of the writer only).
+  auto publish = [&events, &alerts, &observability, &ha_node](const journal::Event& e) {
+    observability.onEvent(e);
+    if (e.kind == journal::EventKind::RouteChanged) {
+      // Written before the engine goes on (a fraction of a millisecond; bounded): a
+      // kill -9 right after a route change must not lose its event.
+      events.appendAndWait(e, std::chrono::milliseconds(50));
+    } else {
+      events.append(e);
+    }
+    if (alerts && (!ha_node || ha_node->mayWrite())) {
+      alerts->submit(e);
+    }
+  };
   Engine engine(
       io, clock, observability.tap(prober), executor,
-      [&runner, &aws_tables, &secrets](const config::Config& c, const config::RouteTableConfig& t) {
-        return openTable(runner, aws_tables, secrets, c, t);
-      },
-      [&recovery_executor, &runner, &aws_tables, &clock, &secrets](const config::Config& c,
-                                                                   const config::PathConfig& p) {
-        return makeRecovery(recovery_executor, runner, aws_tables, clock, secrets, c, p);
-      },
-      [&events, &alerts, &observability](const journal::Event& e) {
-        observability.onEvent(e);
-        if (e.kind == journal::EventKind::RouteChanged) {
-          // Written before the engine goes on (a fraction of a millisecond; bounded): a
-          // kill -9 right after a route change must not lose its event.
-          events.appendAndWait(e, std::chrono::milliseconds(50));
-        } else {
-          events.append(e);
+      [&runner, &aws_tables, &secrets, &fence](const config::Config& c,
+                                               const config::RouteTableConfig& t) {
+        auto table = openTable(runner, aws_tables, secrets, c, t);
+        if (table && fence) {
+          return Result<std::unique_ptr<route::RouteTable>>(fencedTable(std::move(*table), fence));
         }
-        if (alerts) {
-          alerts->submit(e);
+        return table;
+      },
+      [&recovery_executor, &runner, &aws_tables, &clock, &secrets, &fence](
+          const config::Config& c, const config::PathConfig& p) {
+        auto action = makeRecovery(recovery_executor, runner, aws_tables, clock, secrets, c, p);
+        if (action && fence) {
+          return Result<std::unique_ptr<recovery::RecoveryAction>>(
+              fencedAction(std::move(*action), fence, recovery_executor));
         }
-      });
+        return action;
+      },
+      publish);
+  if (ha_node) {
+    engine.setWriteAllowed(false);  // until the election says otherwise
+  }
 
   engine.setRedactor(secrets);
 
@@ -331,6 +364,9 @@ int runDaemon(const RunOptions& options) {
                          {"errors", js.errors},           {"held", js.held},
                          {"lost", js.lost},               {"moved_aside", js.moved_aside},
                          {"syncs", js.syncs}};
+    if (ha_node) {
+      status["ha"] = haStatusJson(ha_node->view());
+    }
     if (alerts) {
       // open_incidents: fired and awaiting their RESOLVED (restored after a restart too).
       status["alerts"] = {{"outbox_depth", alerts->outboxDepth()},
@@ -456,12 +492,39 @@ int runDaemon(const RunOptions& options) {
       };
   signals.async_wait(on_signal);
 
+  int exit_code = 0;
+  std::optional<ha::HaView> ha_seen;
+  if (ha_node) {
+    // Both run on the election thread: hand over to the engine thread.
+    ha_node->start(
+        [&](const ha::HaView& v) {
+          asio::post(io, [&, v] {
+            engine.setWriteAllowed(v.writing);
+            if (auto e = leadershipEvent(ha_seen, v, engine.config().site.name, clock.wallNow())) {
+              spdlog::info("leader_changed: {}", e->message);
+              publish(*e);
+            }
+            ha_seen = v;
+          });
+        },
+        [&](const Error& error) {
+          asio::post(io, [&, error] {
+            spdlog::error("ha: {}", error.message());
+            exit_code = 1;
+            on_signal({}, SIGTERM);
+          });
+        });
+  }
+
   systemd.ready();
   systemd.status("probing " + std::to_string(engine.config().paths.size()) + " paths");
   systemd.startWatchdog();
   spdlog::info("pathpilot {} running: site {}, control socket {}", kVersion,
                engine.config().site.name, cfg.control.socket);
   io.run();
+  if (ha_node) {
+    ha_node->stop();  // a leader gives its key up: a follower takes over at once
+  }
   control.stop();
   observability.stop();
   if (alerts) {
@@ -473,7 +536,7 @@ int runDaemon(const RunOptions& options) {
     spdlog::warn("journal dropped {} events (queue full)", js.overflowed);
   }
   spdlog::info("stopped");
-  return 0;
+  return exit_code;
 }
 
 }  // namespace pathpilot::daemon

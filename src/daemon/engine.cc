@@ -347,11 +347,15 @@ Result<void> Engine::build(config::Config config, bool is_reload) {
       if (TableRuntime* t = findTable(table); t != nullptr && !t->listed) {
         t->listed = true;
         adoptStartingPoint();
+        if (std::all_of(tables_.begin(), tables_.end(), [](const auto& x) { return x->listed; })) {
+          adopt_programmed_ = false;
+        }
         decide("route table listed");
       }
     };
     cb.wakeup = [this](MonoTime when) { scheduleReconcile(when); };
     reconciler_ = std::make_unique<route::Reconciler>(executor_, clock_, std::move(cb));
+    reconciler_->setWriteAllowed(write_allowed_, now);
   }
   if (!recovery_) {
     recovery::RecoveryCallbacks rc;
@@ -382,6 +386,7 @@ Result<void> Engine::build(config::Config config, bool is_reload) {
     };
     rc.wakeup = [this](MonoTime when) { scheduleRecovery(when); };
     recovery_ = std::make_unique<recovery::RecoveryManager>(clock_, std::move(rc));
+    recovery_->setWriteAllowed(write_allowed_, now);
   }
   if (config_) {
     for (const auto& p : config_->paths) {
@@ -572,6 +577,31 @@ void Engine::saveState() {
   state_sink_(state);
 }
 
+void Engine::setWriteAllowed(bool allowed) {
+  if (allowed == write_allowed_) {
+    return;
+  }
+  write_allowed_ = allowed;
+  if (!reconciler_) {
+    return;  // build() applies it
+  }
+  MonoTime now = clock_.now();
+  if (allowed && started_) {
+    // Every table is listed again (route/reconciler.h); its table_state callback adopts it
+    // and decides, as at start.
+    adopt_programmed_ = true;
+    for (auto& t : tables_) {
+      t->listed = false;
+    }
+  }
+  reconciler_->setWriteAllowed(allowed, now);
+  scheduleReconcile(reconciler_->poll(now));
+  if (recovery_) {
+    recovery_->setWriteAllowed(allowed, now);
+    scheduleRecovery(recovery_->poll(now));
+  }
+}
+
 void Engine::adoptStartingPoint() {
   // Routes of tables that have been listed start from what they hold, so that a restart keeps
   // the current path (and its hold-down) instead of moving traffic at once.
@@ -588,6 +618,16 @@ void Engine::adoptStartingPoint() {
     }
     std::string key = s.key.table + "|" + s.key.destination.toString();
     auto it = decided.find(key);
+    if (adopt_programmed_ && table->listed) {
+      // A promoted follower: what the previous leader programmed is where it starts, not
+      // what it decided while it could not write.
+      if (s.programmed) {
+        programmed.push_back(
+            {s.key.table, s.key.destination, pathForNextHop(*table, *s.programmed)});
+      }
+      decided.erase(key);
+      continue;
+    }
     if (it != decided.end() && !it->second.empty()) {
       programmed.push_back({s.key.table, s.key.destination, it->second});
       continue;

@@ -104,6 +104,14 @@ class Engine {
   [[nodiscard]] Result<std::string> drain(const std::string& path, const std::string& by = "");
   [[nodiscard]] Result<std::string> undrain(const std::string& path, const std::string& by = "");
 
+  // High availability (ha/ha_node.h): whether this monitor may write — program routes and
+  // start gateway recoveries. Alone it always may (the default). Set it false before start()
+  // when a group elects the writer; true on promotion makes the monitor start over like a
+  // restart: every table is listed again and what it holds becomes the starting point
+  // (hold-downs included) before any route moves, so a takeover by itself moves nothing.
+  void setWriteAllowed(bool allowed);
+  bool writeAllowed() const { return write_allowed_; }
+
   // The content of `pathpilot status --json`.
   nlohmann::json statusJson() const;
 
@@ -192,6 +200,9 @@ class Engine {
   policy::DecisionSet next_;
   bool started_ = false;
   bool stopping_ = false;
+  bool write_allowed_ = true;
+  // Promoted: the tables' next lists are adopted as the starting point, before decisions.
+  bool adopt_programmed_ = false;
   std::map<std::string, bool, std::less<>> table_fail_static_;
   // The path last handed to the reconciler per "table|destination".
   std::map<std::string, std::string, std::less<>> desired_sent_;

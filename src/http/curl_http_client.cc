@@ -143,6 +143,10 @@ Result<Response> CurlHttpClient::send(const Request& request) {
   if (!impl_->options.ca_file.empty()) {
     curl_easy_setopt(h, CURLOPT_CAINFO, impl_->options.ca_file.c_str());
   }
+  if (!impl_->options.cert_file.empty()) {
+    curl_easy_setopt(h, CURLOPT_SSLCERT, impl_->options.cert_file.c_str());
+    curl_easy_setopt(h, CURLOPT_SSLKEY, impl_->options.key_file.c_str());
+  }
   Duration total = request.timeout;
   Duration connect = std::min(request.connect_timeout, request.timeout);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, toMillis(total));

@@ -24,6 +24,10 @@ namespace pathpilot::http {
 struct CurlOptions {
   // PEM bundle to trust instead of the system store (corporate TLS inspection proxies).
   std::string ca_file;
+  // PEM client certificate and its key for servers that require one (etcd with
+  // --client-cert-auth); both or neither. The key file must not be encrypted.
+  std::string cert_file;
+  std::string key_file;
   // Sent as User-Agent unless the request sets one.
   std::string user_agent = "pathpilot";
   // Responses larger than this fail with Internal (guards memory against a broken proxy).

@@ -331,11 +331,24 @@ void Reconciler::setWriteAllowed(bool allowed, MonoTime now) {
   }
   write_allowed_ = allowed;
   if (allowed) {
-    // A new leader trusts nothing it learnt as a follower: verify every table first.
-    requestVerify("", now);
-  } else {
-    kick(now);
+    // A new leader trusts nothing it learnt as a follower: like a restart, every table is
+    // listed again before anything is written, and what it holds is adopted as programmed
+    // (not reported as drift: the previous leader's changes are not drift). An entry
+    // whose decision differs from the table is changed only after that list.
+    for (auto& [id, table] : tables_) {
+      if (!started_) {
+        break;
+      }
+      table->listed = false;
+      table->list_at = now;
+      for (auto& [prefix, entry] : table->entries) {
+        entry.known = false;
+        entry.dirty = false;
+      }
+      updateState(*table);
+    }
   }
+  kick(now);
 }
 
 MonoTime Reconciler::poll(MonoTime now) {

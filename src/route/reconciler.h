@@ -35,7 +35,9 @@
 // never delays another one.
 //
 // Leadership: setWriteAllowed(false) (a follower monitor) stops every apply() and drift report;
-// lists and bookkeeping continue so that a promotion starts from an accurate picture.
+// lists and bookkeeping continue. setWriteAllowed(true) (a promotion) starts like a restart:
+// every table is listed again and what it holds is adopted (tableState goes back to Awaiting
+// until then) before any route is written, so a takeover moves nothing by itself.
 //
 // Threading: everything here runs on the engine thread. Backend calls run on executor workers
 // and their completions come back to the engine thread. Decision points take `now`;

@@ -32,8 +32,8 @@ constexpr std::size_t kMaxPassthrough = 64;
 
 // The keys of each mapping, in the order docs/config.md lists them.
 const std::vector<std::string_view> kTopKeys = {
-    "version",  "site",    "paths",   "route_tables", "policy", "probe",  "health",
-    "backends", "journal", "control", "api",          "alerts", "monitor"};
+    "version",  "site",    "paths",   "route_tables", "policy", "probe",   "health",
+    "backends", "journal", "control", "api",          "alerts", "monitor", "ha"};
 const std::vector<std::string_view> kMonitorKeys = {"probe", "correlation_window"};
 const std::vector<std::string_view> kSiteKeys = {"name", "region"};
 const std::vector<std::string_view> kProbeDefaultKeys = {"kind",    "quorum", "interval",
@@ -73,13 +73,16 @@ const std::vector<std::string_view> kAwsKeys = {"region", "endpoint_url", "profi
                                                 "max_concurrency", "account_id"};
 const std::vector<std::string_view> kLinuxKeys = {"netns", "drift_check_interval", "protocol",
                                                   "adopt_protocols"};
-const std::vector<std::string_view> kExecKeys = {"command", "timeout", "env_passthrough"};
+const std::vector<std::string_view> kExecKeys = {"command", "list_command", "timeout",
+                                                 "env_passthrough"};
 const std::vector<std::string_view> kJournalKeys = {"sqlite", "jsonl", "queue_size", "state"};
 const std::vector<std::string_view> kControlKeys = {"socket"};
 const std::vector<std::string_view> kApiKeys = {"listen",          "auth_token",
                                                 "rate_limit",      "allowed_hosts",
                                                 "auth_reads",      "max_connections_per_client",
                                                 "request_timeout", "response_timeout"};
+const std::vector<std::string_view> kHaKeys = {"endpoints",    "node",    "prefix",    "lease_ttl",
+                                               "fence_margin", "ca_file", "cert_file", "key_file"};
 const std::vector<std::string_view> kApiRateKeys = {"read_per_second", "read_burst",
                                                     "write_per_second", "write_burst"};
 const std::vector<std::string_view> kSecretKeys = {"env", "file"};
@@ -125,6 +128,7 @@ const std::vector<SchemaSection> kSchema = {
     {"control", &kControlKeys},
     {"api", &kApiKeys},
     {"api.rate_limit", &kApiRateKeys},
+    {"ha", &kHaKeys},
     {"alerts", &kAlertsKeys},
     {"alerts.retry", &kAlertRetryKeys},
     {"alerts.templates", &kTemplateKeys},
@@ -415,6 +419,9 @@ class Decoder {
     }
     if (const YamlNode* n = top.find("alerts")) {
       alerts(*n);
+    }
+    if (const YamlNode* n = top.find("ha")) {
+      ha(*n);
     }
   }
 
@@ -1040,6 +1047,11 @@ class Decoder {
       if (e.getStringList("command", exec.command, 1) && exec.command.size() > kMaxArgv) {
         ctx_.errorAt("backends.exec.command", "at most " + std::to_string(kMaxArgv) + " arguments");
       }
+      if (e.getStringList("list_command", exec.list_command, 1) &&
+          exec.list_command.size() > kMaxArgv) {
+        ctx_.errorAt("backends.exec.list_command",
+                     "at most " + std::to_string(kMaxArgv) + " arguments");
+      }
       e.get("timeout", exec.timeout, milliseconds(100), hours(1));
       readPassthrough(ctx_, e, exec.env_passthrough);
     }
@@ -1140,6 +1152,98 @@ class Decoder {
     if (authority.empty()) {
       ctx_.errorAt(p, "the URL has no host: " + quote(url));
     }
+  }
+
+  // --- ha -------------------------------------------------------------------------------------
+
+  void ha(const YamlNode& node) {
+    MapReader m(ctx_, node, "ha", kHaKeys);
+    if (!m.isMap()) {
+      return;
+    }
+    HaSettings ha;
+    if (m.require("endpoints", "the etcd members' client URLs, e.g. http://10.0.0.5:2379") &&
+        m.getStringList("endpoints", ha.endpoints, 1)) {
+      if (ha.endpoints.size() > 16) {
+        ctx_.errorAt("ha.endpoints", "at most 16 etcd endpoints");
+      }
+      for (const std::string& e : ha.endpoints) {
+        std::string_view u = e;
+        std::size_t scheme_end = u.find("://");
+        std::string_view scheme =
+            scheme_end == std::string_view::npos ? "" : u.substr(0, scheme_end);
+        std::string_view authority =
+            scheme_end == std::string_view::npos ? "" : u.substr(scheme_end + 3);
+        std::string_view path = authority.substr(std::min(authority.size(), authority.find('/')));
+        authority = authority.substr(0, authority.find('/'));
+        if (scheme != "http" && scheme != "https") {
+          ctx_.errorAt("ha.endpoints", "expected http:// or https:// URLs, got " + quote(e));
+        } else if (authority.find('@') != std::string_view::npos) {
+          ctx_.errorAt("ha.endpoints",
+                       "credentials in an etcd URL are not allowed (use a client certificate)");
+        } else if (authority.empty() || (!path.empty() && path != "/")) {
+          ctx_.errorAt("ha.endpoints",
+                       "expected scheme://host:port with no path (the member's client URL), "
+                       "got " +
+                           quote(e));
+        }
+      }
+      std::vector<std::string> sorted = ha.endpoints;
+      std::sort(sorted.begin(), sorted.end());
+      if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+        ctx_.errorAt("ha.endpoints", "lists an endpoint twice");
+      }
+    }
+    if (m.get("node", ha.node) && !isSimpleName(ha.node)) {
+      ctx_.errorAt(m.pathOf("node"),
+                   "expected a name of 1 to 64 letters, digits, _ . - (starting with a letter or "
+                   "digit), got " +
+                       quote(ha.node));
+    }
+    if (m.get("prefix", ha.prefix)) {
+      if (ha.prefix.empty() || ha.prefix.front() != '/' || ha.prefix.back() == '/' ||
+          ha.prefix.size() > 128 || !std::all_of(ha.prefix.begin(), ha.prefix.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '-' ||
+                   c == '_' || c == '.';
+          })) {
+        ctx_.errorAt(m.pathOf("prefix"),
+                     "expected a key prefix such as /pathpilot (starts with '/', no trailing "
+                     "'/', letters, digits, '/', '-', '_', '.'), got " +
+                         quote(ha.prefix));
+      }
+    }
+    // etcd grants whole seconds, and no TTL below 1.5 × its election timeout (2 s at the
+    // default 1 s).
+    if (m.get("lease_ttl", ha.lease_ttl, std::chrono::seconds(1), std::chrono::minutes(1)) &&
+        ha.lease_ttl % std::chrono::seconds(1) != Duration::zero()) {
+      ctx_.errorAt(m.pathOf("lease_ttl"), "must be whole seconds (etcd grants leases in seconds)");
+    }
+    ha.fence_margin = ha.lease_ttl / 4;
+    if (m.get("fence_margin", ha.fence_margin, std::chrono::milliseconds(10),
+              std::chrono::minutes(1)) &&
+        ha.fence_margin * 2 > ha.lease_ttl) {
+      ctx_.errorAt(m.pathOf("fence_margin"),
+                   "must be at most half of ha.lease_ttl (" + formatDuration(ha.lease_ttl) +
+                       "): the leader renews its lease every lease_ttl/4 and must stay inside "
+                       "lease_ttl − fence_margin between renewals");
+    }
+    for (auto [key, out] :
+         {std::pair{"ca_file", &ha.ca_file}, std::pair{"cert_file", &ha.cert_file},
+          std::pair{"key_file", &ha.key_file}}) {
+      if (m.get(key, *out) && out->empty()) {
+        ctx_.errorAt(m.pathOf(key), "expected a file name");
+      }
+    }
+    if (ha.cert_file.empty() != ha.key_file.empty()) {
+      ctx_.errorAt(m.pathOf(ha.cert_file.empty() ? "key_file" : "cert_file"),
+                   "ha.cert_file and ha.key_file go together (a client certificate and its key)");
+    }
+    bool tls = std::any_of(ha.endpoints.begin(), ha.endpoints.end(),
+                           [](const std::string& e) { return e.rfind("https://", 0) == 0; });
+    if (!tls && (!ha.ca_file.empty() || !ha.cert_file.empty())) {
+      ctx_.errorAt("ha", "ca_file/cert_file need https:// endpoints");
+    }
+    cfg_.ha = std::move(ha);
   }
 
   void journal(const YamlNode& node) {
@@ -1730,6 +1834,9 @@ const std::unordered_map<std::string_view, std::string_view>& misplacedKeyHints(
       {"max_connections_per_client", "api"},
       {"request_timeout", "api"},
       {"response_timeout", "api"},
+      {"endpoints", "ha"},
+      {"lease_ttl", "ha"},
+      {"fence_margin", "ha"},
       {"aws", "backends"},
       {"linux", "backends"},
       {"exec", "backends"},

@@ -1,0 +1,92 @@
+// daemon/ha_setup.cc — see ha_setup.h.
+#include "daemon/ha_setup.h"
+
+#include <unistd.h>
+
+#include <climits>
+
+#include "http/curl_http_client.h"
+
+namespace pathpilot::daemon {
+
+Result<std::unique_ptr<ha::HaNode>> makeHaNode(const config::Config& config, const Clock& clock) {
+  const config::HaSettings& s = *config.ha;
+  ha::HaOptions o;
+  o.site = config.site.name;
+  o.prefix = s.prefix;
+  o.election.node = s.node;
+  if (o.election.node.empty()) {
+    char host[HOST_NAME_MAX + 1] = {};
+    if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') {
+      return fail(ErrorCode::InvalidArgument,
+                  "ha: no ha.node in the config and no host name to use instead");
+    }
+    o.election.node = host;
+  }
+  o.election.ttl = s.lease_ttl;
+  o.election.margin = s.fence_margin;
+  // Renewed four times per TTL: the deadline (TTL − margin after a renewal is sent) stays at
+  // least TTL/4 ahead with one renewal lost at the default margin.
+  o.election.keepalive_interval = s.lease_ttl / 4;
+  // Followers ask every TTL/8 (250 ms at 2 s): a takeover costs the lease's expiry plus at most
+  // this.
+  o.election.poll_interval = s.lease_ttl / 8;
+  o.election.retry_interval = o.election.poll_interval;
+  o.etcd.endpoints = s.endpoints;
+  http::CurlOptions curl;
+  curl.ca_file = s.ca_file;
+  curl.cert_file = s.cert_file;
+  curl.key_file = s.key_file;
+  curl.user_agent = "pathpilot-ha";
+  curl.max_response_bytes = 1024 * 1024;
+  return std::make_unique<ha::HaNode>(clock, std::move(o),
+                                      std::make_unique<http::CurlHttpClient>(curl),
+                                      std::make_unique<http::CurlHttpClient>(curl));
+}
+
+std::optional<journal::Event> leadershipEvent(const std::optional<ha::HaView>& before,
+                                              const ha::HaView& now, const std::string& site,
+                                              WallTime at) {
+  if (before && before->role == now.role && before->leader == now.leader &&
+      before->term == now.term) {
+    return std::nullopt;
+  }
+  auto e = journal::makeEvent(journal::EventKind::LeaderChanged, at, site);
+  e.from = before ? (before->leader.empty() ? std::string("none") : before->leader)
+                  : std::string("none");
+  e.to = now.leader.empty() ? std::string("none") : now.leader;
+  const std::string term = now.term != 0 ? " (term " + std::to_string(now.term) + ")" : "";
+  if (now.role == ha::Role::Leader) {
+    e.message = "this monitor (" + now.node + ") leads site " + site + term;
+  } else if (now.leader.empty()) {
+    e.message = "site " + site + " has no leader known to " + now.node + "; not writing";
+  } else {
+    e.message =
+        now.leader + " leads site " + site + term + "; this monitor (" + now.node + ") follows";
+  }
+  e.reason = before && before->role == ha::Role::Leader && now.role != ha::Role::Leader
+                 ? "lost leadership (lease expired, key gone or given up)"
+                 : "";
+  return e;
+}
+
+nlohmann::json haStatusJson(const ha::HaView& v) {
+  auto seconds = [](Duration d) { return std::chrono::duration<double>(d).count(); };
+  return {{"role", ha::roleName(v.role)},
+          {"node", v.node},
+          {"leader", v.leader},
+          {"term", v.term},
+          {"writing", v.writing},
+          {"lease_left_seconds", seconds(v.lease_left)},
+          {"member_claimed", v.member_claimed},
+          {"etcd_endpoint", v.endpoint},
+          {"last_error", v.last_error},
+          {"keepalives", v.keepalives},
+          {"keepalive_failures", v.keepalive_failures},
+          {"last_keepalive_latency_seconds", seconds(v.last_keepalive_latency)},
+          {"fence_checks", v.fence_checks},
+          {"fence_refusals", v.fence_refusals},
+          {"max_fence_latency_seconds", seconds(v.max_fence_latency)}};
+}
+
+}  // namespace pathpilot::daemon

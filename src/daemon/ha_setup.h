@@ -1,0 +1,36 @@
+// daemon/ha_setup.h — the HA part of the daemon's wiring: the HaNode for a config's `ha`
+// section, and the leader_changed event.
+//
+// Threading: makeHaNode on the main thread at start; leadershipEvent on the engine thread.
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "base/error.h"
+#include "base/time.h"
+#include "config/config.h"
+#include "ha/ha_node.h"
+#include "journal/event.h"
+
+namespace pathpilot::daemon {
+
+// The HaNode of `config.ha` (which must be set): two libcurl clients with the section's CA
+// and client certificate, the node name defaulting to the host name. Errors: InvalidArgument
+// when no node name can be found (no ha.node and no host name).
+[[nodiscard]] Result<std::unique_ptr<ha::HaNode>> makeHaNode(const config::Config& config,
+                                                             const Clock& clock);
+
+// The leader_changed event for the step from `before` (nullopt: the first view) to `now`, or
+// nullopt when role and leader are the same (only `writing` or the lease changed).
+std::optional<journal::Event> leadershipEvent(const std::optional<ha::HaView>& before,
+                                              const ha::HaView& now, const std::string& site,
+                                              WallTime at);
+
+// The "ha" object of the status document: role, node, leader, term, writing, lease left (s),
+// etcd endpoint and last error, keepalive and fence counters.
+nlohmann::json haStatusJson(const ha::HaView& view);
+
+}  // namespace pathpilot::daemon

@@ -1,0 +1,346 @@
+// ha/ha_node.cc — see ha_node.h.
+#include "ha/ha_node.h"
+
+#include <spdlog/spdlog.h>
+
+namespace pathpilot::ha {
+namespace {
+
+// One etcd call must come back well before the fence deadline moves on: the loop's calls are
+// bounded by the keepalive interval, so that a hung member (etcd without quorum holds calls
+// ~7 s) costs one interval, after which the client has moved to the next endpoint.
+EtcdOptions boundedCalls(EtcdOptions o, Duration bound) {
+  o.timeout = std::min(o.timeout, bound);
+  o.connect_timeout = std::min(o.connect_timeout, o.timeout);
+  return o;
+}
+
+}  // namespace
+
+HaNode::HaNode(const Clock& clock, HaOptions options, std::unique_ptr<http::HttpClient> loop_http,
+               std::unique_ptr<http::HttpClient> fence_http)
+    : clock_(clock),
+      options_(std::move(options)),
+      loop_http_(std::move(loop_http)),
+      fence_http_(std::move(fence_http)),
+      loop_etcd_(*loop_http_, boundedCalls(options_.etcd, options_.election.keepalive_interval)),
+      election_(options_.election),
+      fence_etcd_(*fence_http_, boundedCalls(options_.etcd, options_.election.keepalive_interval)) {
+  endpoint_ = loop_etcd_.endpoint();
+}
+
+HaNode::~HaNode() { stop(); }
+
+std::string HaNode::leaderKey() const { return options_.prefix + "/" + options_.site + "/leader"; }
+
+std::string HaNode::memberKey() const {
+  return options_.prefix + "/" + options_.site + "/members/" + options_.election.node;
+}
+
+void HaNode::start(ChangeSink on_change, FatalSink on_fatal) {
+  on_change_ = std::move(on_change);
+  on_fatal_ = std::move(on_fatal);
+  thread_ = std::thread([this] { run(); });
+}
+
+void HaNode::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) {
+      return;
+    }
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+  // Give the key up at once instead of letting the lease run out: the followers' next
+  // campaign (one poll interval) takes over.
+  std::int64_t term = 0;
+  std::int64_t lease = 0;
+  bool leader = false;
+  {
+    std::lock_guard lock(mu_);
+    leader = election_.role() == Role::Leader;
+    term = election_.term();
+    lease = election_.leaseId();
+    election_.resigned();
+  }
+  if (leader && term != 0) {
+    if (auto d = loop_etcd_.deleteIfHeld(leaderKey(), term); !d) {
+      spdlog::warn("ha: could not give up leadership on stop: {}", d.error().message());
+    } else {
+      spdlog::info("ha: gave up leadership (term {})", term);
+    }
+  }
+  if (lease != 0) {
+    (void)loop_etcd_.revoke(lease);
+  }
+}
+
+bool HaNode::mayWrite() const {
+  std::lock_guard lock(mu_);
+  return election_.mayWrite(clock_.now());
+}
+
+HaView HaNode::view() const {
+  std::lock_guard lock(mu_);
+  return viewLocked(clock_.now());
+}
+
+HaView HaNode::viewLocked(MonoTime now) const {
+  HaView v;
+  v.role = election_.role();
+  v.node = options_.election.node;
+  v.leader = election_.leader();
+  v.term = election_.term();
+  v.writing = election_.mayWrite(now);
+  MonoTime until = v.role == Role::Leader ? election_.fenceDeadline() : election_.leaseExpiry();
+  v.lease_left = until > now ? until - now : Duration::zero();
+  v.member_claimed = member_claimed_;
+  v.endpoint = endpoint_;
+  v.last_error = last_error_;
+  v.keepalives = keepalives_;
+  v.keepalive_failures = keepalive_failures_;
+  v.last_keepalive_latency = last_keepalive_latency_;
+  v.fence_checks = fence_checks_;
+  v.fence_refusals = fence_refusals_;
+  v.max_fence_latency = max_fence_latency_;
+  return v;
+}
+
+Result<void> HaNode::fence() {
+  const MonoTime start = clock_.now();
+  std::int64_t term = 0;
+  MonoTime deadline{};
+  {
+    std::lock_guard lock(mu_);
+    ++fence_checks_;
+    if (!election_.mayWrite(start)) {
+      ++fence_refusals_;
+      std::string why =
+          election_.role() != Role::Leader
+              ? "this monitor is a follower" + (election_.leader().empty()
+                                                    ? std::string(" (no leader known)")
+                                                    : "; the leader is " + election_.leader())
+              : std::string(
+                    "the lease was not renewed in time (fence deadline "
+                    "passed)");
+      return fail(ErrorCode::Unavailable, "not writing: " + why);
+    }
+    term = election_.term();
+    deadline = election_.fenceDeadline();
+  }
+  Result<bool> held;
+  {
+    std::lock_guard lock(fence_mu_);
+    held = fence_etcd_.holds(leaderKey(), term);
+  }
+  const MonoTime end = clock_.now();
+  std::lock_guard lock(mu_);
+  max_fence_latency_ = std::max(max_fence_latency_, end - start);
+  if (!held) {
+    ++fence_refusals_;
+    return fail(ErrorCode::Unavailable,
+                "not writing: leadership check failed: " + held.error().message());
+  }
+  if (!*held) {
+    ++fence_refusals_;
+    election_.checked(false, end);
+    cv_.notify_all();
+    return fail(ErrorCode::Unavailable, "not writing: the leader key of term " +
+                                            std::to_string(term) +
+                                            " is gone (deleted, or its lease expired)");
+  }
+  if (end >= deadline || election_.term() != term) {
+    ++fence_refusals_;
+    return fail(ErrorCode::Unavailable,
+                "not writing: the fence deadline passed during the leadership check");
+  }
+  return ok();
+}
+
+void HaNode::run() {
+  for (;;) {
+    Election::Next next;
+    {
+      std::unique_lock lock(mu_);
+      if (stopping_ || fatal_) {
+        return;
+      }
+      MonoTime now = clock_.now();
+      next = election_.next(now);
+      if (next.step == Election::Step::Wait) {
+        // The clock is the monotonic one; waiting on the condition variable's steady clock
+        // for the difference is equivalent in production (RealClock is steady_clock).
+        cv_.wait_for(lock, next.at - now);
+        continue;
+      }
+    }
+    step(next);
+    notify();
+  }
+}
+
+void HaNode::step(Election::Next next) {
+  const MonoTime sent = clock_.now();
+  std::string error;
+  switch (next.step) {
+    case Election::Step::GrantLease: {
+      auto lease = loop_etcd_.grantLease(options_.election.ttl);
+      std::lock_guard lock(mu_);
+      if (lease) {
+        election_.leaseGranted(*lease, sent);
+        member_claimed_ = false;
+        spdlog::info("ha: lease {:x} granted ({} s) by {}", lease->id,
+                     std::chrono::duration_cast<std::chrono::seconds>(lease->ttl).count(),
+                     loop_etcd_.endpoint());
+      } else {
+        election_.failed(next.step, clock_.now());
+        error = lease.error().message();
+      }
+      break;
+    }
+    case Election::Step::KeepAlive: {
+      std::int64_t id = 0;
+      {
+        std::lock_guard lock(mu_);
+        id = election_.leaseId();
+      }
+      auto ttl = loop_etcd_.keepAlive(id);
+      const MonoTime done = clock_.now();
+      std::lock_guard lock(mu_);
+      if (ttl) {
+        ++keepalives_;
+        last_keepalive_latency_ = done - sent;
+        if (!*ttl) {
+          spdlog::warn("ha: lease {:x} expired in etcd; {} starts over", id,
+                       options_.election.node);
+          member_claimed_ = false;
+        }
+        election_.keptAlive(*ttl, sent);
+      } else {
+        ++keepalive_failures_;
+        election_.failed(next.step, done);
+        error = ttl.error().message();
+      }
+      break;
+    }
+    case Election::Step::Campaign: {
+      bool claimed = false;
+      std::int64_t lease = 0;
+      {
+        std::lock_guard lock(mu_);
+        claimed = member_claimed_;
+        lease = election_.leaseId();
+      }
+      if (!claimed) {
+        claimMember(sent);
+        return;
+      }
+      auto r = loop_etcd_.createIfAbsent(leaderKey(), options_.election.node, lease);
+      std::lock_guard lock(mu_);
+      if (r) {
+        if (election_.leaseId() == lease) {
+          election_.campaigned(*r, sent);
+        }
+      } else {
+        election_.failed(next.step, clock_.now());
+        error = r.error().message();
+      }
+      break;
+    }
+    case Election::Step::Check: {
+      std::int64_t term = 0;
+      {
+        std::lock_guard lock(mu_);
+        term = election_.term();
+      }
+      auto held = loop_etcd_.holds(leaderKey(), term);
+      std::lock_guard lock(mu_);
+      if (held) {
+        if (election_.term() == term) {
+          election_.checked(*held, sent);
+        }
+      } else {
+        election_.failed(next.step, clock_.now());
+        error = held.error().message();
+      }
+      break;
+    }
+    case Election::Step::Wait:
+      break;
+  }
+  std::lock_guard lock(mu_);
+  endpoint_ = loop_etcd_.endpoint();
+  if (error != last_error_) {
+    if (!error.empty()) {
+      spdlog::warn("ha: {}", error);
+    } else if (!last_error_.empty()) {
+      spdlog::info("ha: etcd answers again ({})", endpoint_);
+    }
+    last_error_ = error;
+  }
+}
+
+void HaNode::claimMember(MonoTime sent) {
+  std::int64_t lease = 0;
+  {
+    std::lock_guard lock(mu_);
+    lease = election_.leaseId();
+  }
+  auto r = loop_etcd_.createIfAbsent(memberKey(), options_.election.node, lease);
+  std::lock_guard lock(mu_);
+  if (!r) {
+    election_.failed(Election::Step::Campaign, clock_.now());
+    last_error_ = r.error().message();
+    return;
+  }
+  if (r->created || r->kv.lease == lease) {
+    member_claimed_ = true;
+    member_conflict_since_ = MonoTime::max();
+    return;  // next: campaign at once
+  }
+  // Another lease holds our name: a previous run of ours (killed; its lease runs out within
+  // one TTL) or a second live monitor with the same name (its lease never runs out).
+  if (member_conflict_since_ == MonoTime::max()) {
+    member_conflict_since_ = sent;
+    spdlog::info("ha: node name {} is held by lease {:x}; waiting for it to expire",
+                 options_.election.node, r->kv.lease);
+  }
+  if (sent - member_conflict_since_ > options_.election.ttl + std::chrono::seconds(2)) {
+    fatal_ = true;
+    Error e(ErrorCode::AlreadyExists,
+            "another monitor named " + options_.election.node + " is running for site " +
+                options_.site + " (etcd key " + memberKey() + " is held by lease " +
+                std::to_string(r->kv.lease) +
+                ", renewed beyond its TTL); give each monitor its own ha.node");
+    if (on_fatal_) {
+      on_fatal_(e);
+    }
+    return;
+  }
+  election_.failed(Election::Step::Campaign, clock_.now());
+}
+
+void HaNode::notify() {
+  HaView v;
+  {
+    std::lock_guard lock(mu_);
+    v = viewLocked(clock_.now());
+    if (notified_once_ && v.sameLeadership(last_notified_)) {
+      return;
+    }
+    if (!member_claimed_ && !notified_once_) {
+      return;  // nothing to say before etcd confirmed our name
+    }
+    notified_once_ = true;
+    last_notified_ = v;
+  }
+  if (on_change_) {
+    on_change_(v);
+  }
+}
+
+}  // namespace pathpilot::ha

@@ -1,0 +1,143 @@
+// ha/ha_node.h — one monitor's membership in a group of monitors that elects one writer.
+//
+// Purpose: runs the election (ha/election.h) against etcd on its own thread and offers the
+// rest of the daemon two things: a change callback (role, leader, term, or whether this
+// monitor may write now changed) and fence(), the check every write goes through. Without an
+// `ha` config section nothing of this exists and the monitor writes alone.
+//
+// Start-up: the thread grants a lease, then claims <prefix>/<site>/members/<node> under it; a
+// member key held under another lease that does not go away within ttl + 2 s means a second
+// live monitor has the same node name: the fatal callback reports it (the daemon exits with a
+// clear error), since two monitors with one name could not tell their leadership apart.
+//
+// The fence (fence()): succeeds only if this monitor leads, its fence deadline (election.h)
+// has not passed, and a transaction confirms that the leader key still has this term's
+// creation revision; the deadline is checked again after the answer. It blocks for one etcd
+// round trip (bounded by the keepalive interval) and may be called from any thread (the route
+// and recovery workers call it right before their backend call).
+//
+// Shutdown: stop() ends the thread; a leader then deletes its leader key and revokes its lease,
+// so that a follower takes over within one poll interval instead of one TTL.
+//
+// Threading: the election thread owns the loop's etcd client; fence() uses a second client
+// under its own mutex; the Election is guarded by a mutex. Callbacks run on the election thread
+// and must not block (the daemon posts them to the engine thread).
+// Metrics: HaView (role, term, lease left, keepalive latency and failures, fence checks).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "base/error.h"
+#include "base/time.h"
+#include "ha/election.h"
+#include "ha/etcd_client.h"
+#include "http/http_client.h"
+
+namespace pathpilot::ha {
+
+struct HaOptions {
+  std::string site;                   // one election per site
+  std::string prefix = "/pathpilot";  // key prefix, no trailing '/'
+  ElectionSettings election;
+  EtcdOptions etcd;
+};
+
+// What status, metrics and events show.
+struct HaView {
+  Role role = Role::Follower;
+  std::string node;
+  std::string leader;  // "" while unknown
+  std::int64_t term = 0;
+  bool writing = false;         // leader and inside its fence deadline
+  Duration lease_left{};        // until the fence deadline (leader) / lease expiry; ≥ 0
+  bool member_claimed = false;  // the node name is ours in etcd
+  std::string endpoint;         // the etcd endpoint the loop talks to
+  std::string last_error;       // of the loop's last failed call ("" after a success)
+  std::uint64_t keepalives = 0;
+  std::uint64_t keepalive_failures = 0;
+  Duration last_keepalive_latency{};
+  std::uint64_t fence_checks = 0;
+  std::uint64_t fence_refusals = 0;
+  Duration max_fence_latency{};
+
+  // Role, leader, term or writing differ.
+  bool sameLeadership(const HaView& o) const {
+    return role == o.role && leader == o.leader && term == o.term && writing == o.writing;
+  }
+};
+
+class HaNode {
+ public:
+  using ChangeSink = std::function<void(const HaView&)>;
+  using FatalSink = std::function<void(const Error&)>;
+
+  // Requires: the clients outlive nothing else (owned); options valid (config checks them).
+  HaNode(const Clock& clock, HaOptions options, std::unique_ptr<http::HttpClient> loop_http,
+         std::unique_ptr<http::HttpClient> fence_http);
+  ~HaNode();
+  HaNode(const HaNode&) = delete;
+  HaNode& operator=(const HaNode&) = delete;
+
+  // Starts the election thread. on_change gets the first view once etcd answered.
+  void start(ChangeSink on_change, FatalSink on_fatal);
+  // Stops the thread; a leader gives up its key and lease (see the header comment).
+  void stop();
+
+  // The write fence (see the header comment). Errors: Unavailable naming why this monitor
+  // may not write ("follower; the leader is mon-b", "fence deadline passed", "leadership
+  // check failed: <etcd error>").
+  [[nodiscard]] Result<void> fence();
+  // Local part of the fence only (no etcd call): leader inside its deadline.
+  bool mayWrite() const;
+  HaView view() const;
+
+  std::string leaderKey() const;
+  std::string memberKey() const;
+
+ private:
+  void run();
+  void step(Election::Next next);
+  void claimMember(MonoTime sent);
+  HaView viewLocked(MonoTime now) const;
+  void notify();
+
+  const Clock& clock_;
+  HaOptions options_;
+  std::unique_ptr<http::HttpClient> loop_http_;
+  std::unique_ptr<http::HttpClient> fence_http_;
+  EtcdClient loop_etcd_;  // election thread only
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  Election election_;
+  bool stopping_ = false;
+  bool member_claimed_ = false;
+  MonoTime member_conflict_since_ = MonoTime::max();
+  std::string last_error_;
+  std::string endpoint_;
+  std::uint64_t keepalives_ = 0;
+  std::uint64_t keepalive_failures_ = 0;
+  Duration last_keepalive_latency_{};
+  std::uint64_t fence_checks_ = 0;
+  std::uint64_t fence_refusals_ = 0;
+  Duration max_fence_latency_{};
+
+  std::mutex fence_mu_;
+  EtcdClient fence_etcd_;  // under fence_mu_
+
+  ChangeSink on_change_;
+  FatalSink on_fatal_;
+  HaView last_notified_;
+  bool notified_once_ = false;
+  bool fatal_ = false;
+  std::thread thread_;
+};
+
+}  // namespace pathpilot::ha
