@@ -176,6 +176,7 @@ std::shared_ptr<const Snapshot> SnapshotBuilder::build(SnapshotInputs in, MonoTi
   m.aws_calls = std::move(in.aws_calls);
   m.aws_call_latency = std::move(in.aws_call_latency);
   m.alert_outbox_depth = in.alert_outbox_depth;
+  m.module_families = std::move(in.module_families);
   if (in.primary_paths) {
     for (auto& r : m.routes) {
       auto it = in.primary_paths->find(r.table);

@@ -46,6 +46,7 @@ struct SnapshotInputs {
   // First-choice path per route table id (primaryPaths()); shared between snapshots.
   std::shared_ptr<const std::map<std::string, std::string>> primary_paths;
   std::optional<std::uint64_t> alert_outbox_depth;      // hook (absent until wired)
+  std::vector<metrics::MetricFamily> module_families;   // described by their modules
   // Cost of the previous snapshot on the engine thread, and the current publish interval.
   double previous_status_seconds = 0;
   double previous_build_seconds = 0;

@@ -34,6 +34,16 @@ std::string ms(const nlohmann::json& j, const char* key) {
 void printStatus(const nlohmann::json& s) {
   fmt::print("site {}  (pathpilot {}, up since {}, config {})\n\n", str(s, "site"),
              str(s, "version"), str(s, "started_at"), str(s, "config"));
+  if (s.contains("ha") && s["ha"].is_object()) {
+    // One line: what this monitor is in its group, whether it writes, and etcd's health.
+    const auto& h = s["ha"];
+    bool leader = str(h, "role") == "leader";
+    std::string who = leader ? "leader" : "follower of " + str(h, "leader", "(no leader known)");
+    fmt::print("ha: {} {}, term {}, {}, lease {:.1f}s left, etcd {}{}\n\n", str(h, "node"), who,
+               str(h, "term"), h.value("writing", false) ? "writing" : "not writing",
+               h.value("lease_left_seconds", 0.0), str(h, "etcd_endpoint"),
+               str(h, "last_error", "").empty() ? "" : " — " + str(h, "last_error"));
+  }
   fmt::print("{:<12} {:<4} {:<16} {:<9} {:>6} {:>9} {:>9}  {:<24} {}\n", "PATH", "LINK", "AZ",
              "STATE", "LOSS", "RTT p50", "RTT p95", "SINCE", "WHY");
   for (const auto& p : s.value("paths", nlohmann::json::array())) {

@@ -420,6 +420,9 @@ int runDaemon(const RunOptions& options) {
       if (alerts) {
         in.alert_outbox_depth = alerts->outboxDepth();
       }
+      if (ha_node) {
+        in.module_families = haMetricFamilies(ha_node->view(), engine.config().site.name);
+      }
     };
     sources.control = [&](api::ControlAction action, const std::string& path) {
       return action == api::ControlAction::Drain ? engine.drain(path, "HTTP API")

@@ -89,4 +89,41 @@ nlohmann::json haStatusJson(const ha::HaView& v) {
           {"max_fence_latency_seconds", seconds(v.max_fence_latency)}};
 }
 
+std::vector<metrics::MetricFamily> haMetricFamilies(const ha::HaView& v,
+                                                    const std::string& site) {
+  using metrics::MetricType;
+  auto seconds = [](Duration d) { return std::chrono::duration<double>(d).count(); };
+  std::vector<std::pair<std::string, std::string>> labels = {{"site", site}, {"node", v.node}};
+  auto family = [&](const char* name, MetricType type, const char* help, double value) {
+    return metrics::MetricFamily{name, type, help, {{labels, value}}};
+  };
+  return {
+      family("pathpilot_ha_leader", MetricType::Gauge,
+             "1 when this monitor holds its site's leader key.",
+             v.role == ha::Role::Leader ? 1 : 0),
+      family("pathpilot_ha_writing", MetricType::Gauge,
+             "1 when this monitor leads inside its fence deadline: its writes pass.",
+             v.writing ? 1 : 0),
+      family("pathpilot_ha_term", MetricType::Gauge,
+             "The leader key's creation revision in etcd (0 while unknown).",
+             static_cast<double>(v.term)),
+      family("pathpilot_ha_lease_remaining_seconds", MetricType::Gauge,
+             "Until the leader's fence deadline, or a follower's lease expiry.",
+             seconds(v.lease_left)),
+      family("pathpilot_ha_keepalives_total", MetricType::Counter,
+             "Lease keepalives etcd answered.", static_cast<double>(v.keepalives)),
+      family("pathpilot_ha_keepalive_failures_total", MetricType::Counter,
+             "Lease keepalives that failed (transport, timeout, etcd error).",
+             static_cast<double>(v.keepalive_failures)),
+      family("pathpilot_ha_keepalive_latency_seconds", MetricType::Gauge,
+             "Round trip of the last answered keepalive.", seconds(v.last_keepalive_latency)),
+      family("pathpilot_ha_fence_checks_total", MetricType::Counter,
+             "Writes that asked the fence (route changes, recovery starts).",
+             static_cast<double>(v.fence_checks)),
+      family("pathpilot_ha_fence_refusals_total", MetricType::Counter,
+             "Writes the fence refused (not leader, deadline passed, leader key gone).",
+             static_cast<double>(v.fence_refusals)),
+  };
+}
+
 }  // namespace pathpilot::daemon

@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "ha/ha_node.h"
 #include "journal/event.h"
+#include "metrics/daemon_metrics.h"
 
 namespace pathpilot::daemon {
 
@@ -32,5 +33,16 @@ std::optional<journal::Event> leadershipEvent(const std::optional<ha::HaView>& b
 // The "ha" object of the status document: role, node, leader, term, writing, lease left (s),
 // etcd endpoint and last error, keepalive and fence counters.
 nlohmann::json haStatusJson(const ha::HaView& view);
+
+// The pathpilot_ha_* families of /metrics, labelled with the site and node:
+//   pathpilot_ha_leader            gauge   1 = this monitor holds the leader key
+//   pathpilot_ha_writing           gauge   1 = leader inside its fence deadline (writes pass)
+//   pathpilot_ha_term              gauge   the leader key's creation revision (0: unknown)
+//   pathpilot_ha_lease_remaining_seconds  until the fence deadline (leader) / lease expiry
+//   pathpilot_ha_keepalives_total, pathpilot_ha_keepalive_failures_total   counters
+//   pathpilot_ha_keepalive_latency_seconds  gauge, the last answered keepalive
+//   pathpilot_ha_fence_checks_total, pathpilot_ha_fence_refusals_total      counters
+std::vector<metrics::MetricFamily> haMetricFamilies(const ha::HaView& view,
+                                                    const std::string& site);
 
 }  // namespace pathpilot::daemon

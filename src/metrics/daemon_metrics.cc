@@ -264,6 +264,17 @@ void renderCounters(const DaemonMetrics& m, ExpositionWriter& w) {
              "Alerts waiting for delivery (with retries).");
     w.sample({}, *m.alert_outbox_depth);
   }
+  for (const MetricFamily& f : m.module_families) {
+    w.family(f.name, f.type, f.help);
+    std::vector<Label> labels;
+    for (const FamilySample& s : f.samples) {
+      labels.clear();
+      for (const auto& [name, value] : s.labels) {
+        labels.push_back({name, value});
+      }
+      w.sample(std::span<const Label>(labels), s.value);
+    }
+  }
 }
 
 }  // namespace

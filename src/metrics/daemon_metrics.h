@@ -43,6 +43,8 @@
 //   pathpilot_aws_api_calls_total{operation,outcome}                AWS requests (every attempt)
 //   pathpilot_aws_api_request_duration_seconds{operation}           histogram of their durations
 //   pathpilot_alert_outbox_depth                                    (hook; absent until wired)
+//   pathpilot_ha_*                                                  HA role, term, lease, fence
+//                                                                   (daemon/ha_setup.h)
 //
 // Threading: value types; render from any thread.
 // Metrics: this is the list.
@@ -180,6 +182,20 @@ class AwsCallTotals {
   std::map<std::string, Histogram, std::less<>> latency_;
 };
 
+// A metric family described by the module that owns its figures (daemon/ha_setup.cc for
+// pathpilot_ha_*): the module names and documents its families where it keeps the figures, and
+// the snapshot carries them here as values, so that adding one touches nothing else.
+struct FamilySample {
+  std::vector<std::pair<std::string, std::string>> labels;
+  double value = 0;
+};
+struct MetricFamily {
+  std::string name;  // a valid metric name, unique in the exposition
+  MetricType type = MetricType::Gauge;  // counter or gauge
+  std::string help;
+  std::vector<FamilySample> samples;
+};
+
 struct DaemonMetrics {
   std::string site;
   std::string version;
@@ -201,6 +217,7 @@ struct DaemonMetrics {
   std::vector<AwsCallCount> aws_calls;           // empty without AWS tables
   std::vector<AwsCallLatency> aws_call_latency;  // empty without AWS tables
   std::optional<std::uint64_t> alert_outbox_depth;  // hook: filled once alerting is wired
+  std::vector<MetricFamily> module_families;        // rendered last, as they are
 };
 
 // Appends the exposition of `m` to `out` through `writer` (so callers can add families of

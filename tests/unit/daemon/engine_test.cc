@@ -934,3 +934,72 @@ TEST_F(EngineTest, ProbeTargetsCarryAdaptiveTimeoutAndQuorumPhases) {
 
 }  // namespace
 }  // namespace pathpilot::daemon
+
+namespace pathpilot::daemon {
+namespace {
+
+// --- HA: the write gate (ha/ha_node.h drives it in the daemon) --------------------------------
+
+TEST_F(EngineTest, AFollowerDecidesButWritesNothingAndStartsNoRecovery) {
+  makeEngine();
+  engine_->setWriteAllowed(false);
+  ASSERT_TRUE(engine_->start(loadConfig()));
+  settle();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  for (int i = 0; i < 30; ++i) {  // DX down; vpn-a down for 3 s (its recovery's after: 1 s)
+    round(false, false, true);
+  }
+  auto status = engine_->statusJson();
+  EXPECT_EQ(status["routes"][0]["desired"], "vpn-b");
+  EXPECT_EQ(routeOf("rtb-a"), kDx);
+  EXPECT_EQ(tables_["rtb-a"]->applyCount(), 0);
+  EXPECT_EQ(actions_["vpn-a"]->starts, 0);
+  EXPECT_EQ(count(EventKind::RouteChanged), 0);
+}
+
+TEST_F(EngineTest, APromotedFollowerAdoptsWhatTheLeaderProgrammedBeforeWriting) {
+  makeEngine();
+  engine_->setWriteAllowed(false);
+  ASSERT_TRUE(engine_->start(loadConfig()));
+  settle();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  // While this monitor follows, the leader moves both tables to vpn-b (its own view: DX and
+  // vpn-a down). This monitor still sees everything up and would want DX.
+  tables_["rtb-a"]->setRoute(kOnPrem, kVpnB);
+  tables_["rtb-b"]->setRoute(kOnPrem, kVpnB);
+  round(true, true, true);
+  engine_->setWriteAllowed(true);
+  settle();
+  // Listed again and adopted: the takeover itself writes nothing, and the hold-down of the
+  // adopted path applies as after a restart (5 s before failing back to DX).
+  EXPECT_EQ(tables_["rtb-a"]->applyCount(), 0);
+  EXPECT_EQ(routeOf("rtb-a"), kVpnB);
+  EXPECT_EQ(count(EventKind::RouteDrift), 0) << "the previous leader's change is not drift";
+  auto status = engine_->statusJson();
+  EXPECT_EQ(status["routes"][0]["current"], "vpn-b");
+  for (int i = 0; i < 80; ++i) {
+    round(true, true, true);
+  }
+  EXPECT_EQ(routeOf("rtb-a"), kDx) << "then its own decisions apply";
+  EXPECT_EQ(last(EventKind::RouteChanged, "rtb-a")->from, "vpn-b");
+}
+
+TEST_F(EngineTest, ADemotedLeaderStopsWritingAtOnce) {
+  start();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  engine_->setWriteAllowed(false);
+  for (int i = 0; i < 3; ++i) {
+    round(false, true, true);
+  }
+  EXPECT_EQ(routeOf("rtb-a"), kDx);
+  EXPECT_EQ(tables_["rtb-a"]->applyCount(), 0);
+}
+
+}  // namespace
+}  // namespace pathpilot::daemon

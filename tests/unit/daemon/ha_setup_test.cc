@@ -1,0 +1,72 @@
+// daemon/ha_setup.h: the leader_changed event for each step of a monitor's role, the HA part of
+// the status document, and the pathpilot_ha_* families as /metrics renders them.
+#include "daemon/ha_setup.h"
+
+#include <gtest/gtest.h>
+
+namespace pathpilot::daemon {
+namespace {
+
+ha::HaView view(ha::Role role, std::string leader, std::int64_t term, bool writing) {
+  ha::HaView v;
+  v.role = role;
+  v.node = "mon-a";
+  v.leader = std::move(leader);
+  v.term = term;
+  v.writing = writing;
+  return v;
+}
+
+const WallTime kAt{};
+
+TEST(HaSetupTest, BecomingLeaderIsOneEventNamingTheTerm) {
+  auto e = leadershipEvent(std::nullopt, view(ha::Role::Leader, "mon-a", 7, true), "Lab", kAt);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->kind, journal::EventKind::LeaderChanged);
+  EXPECT_EQ(e->from, "none");
+  EXPECT_EQ(e->to, "mon-a");
+  EXPECT_EQ(e->message, "this monitor (mon-a) leads site Lab (term 7)");
+  EXPECT_EQ(e->site, "Lab");
+}
+
+TEST(HaSetupTest, FollowingAndLosingLeadershipAreEventsButWritingAloneIsNot) {
+  auto lead = view(ha::Role::Leader, "mon-a", 7, true);
+  auto fenced = view(ha::Role::Leader, "mon-a", 7, false);
+  EXPECT_FALSE(leadershipEvent(lead, fenced, "Lab", kAt)) << "same leader and term";
+  auto follow = view(ha::Role::Follower, "mon-b", 9, false);
+  auto e = leadershipEvent(lead, follow, "Lab", kAt);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->from, "mon-a");
+  EXPECT_EQ(e->to, "mon-b");
+  EXPECT_EQ(e->message, "mon-b leads site Lab (term 9); this monitor (mon-a) follows");
+  EXPECT_NE(e->reason.find("lost leadership"), std::string::npos);
+  auto none = leadershipEvent(follow, view(ha::Role::Follower, "", 0, false), "Lab", kAt);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->to, "none");
+  EXPECT_NE(none->message.find("no leader"), std::string::npos);
+}
+
+TEST(HaSetupTest, StatusAndMetricsShowRoleTermAndLease) {
+  auto v = view(ha::Role::Leader, "mon-a", 7, true);
+  v.lease_left = std::chrono::milliseconds(1250);
+  v.keepalives = 42;
+  auto j = haStatusJson(v);
+  EXPECT_EQ(j["role"], "leader");
+  EXPECT_EQ(j["term"], 7);
+  EXPECT_EQ(j["writing"], true);
+  EXPECT_DOUBLE_EQ(j["lease_left_seconds"].get<double>(), 1.25);
+  metrics::DaemonMetrics m;
+  m.site = "Lab";
+  m.module_families = haMetricFamilies(v, "Lab");
+  std::string text = metrics::renderDaemonMetrics(m);
+  EXPECT_NE(text.find("# TYPE pathpilot_ha_leader gauge"), std::string::npos);
+  EXPECT_NE(text.find("pathpilot_ha_leader{site=\"Lab\",node=\"mon-a\"} 1"), std::string::npos);
+  EXPECT_NE(text.find("pathpilot_ha_term{site=\"Lab\",node=\"mon-a\"} 7"), std::string::npos);
+  EXPECT_NE(text.find("pathpilot_ha_keepalives_total{site=\"Lab\",node=\"mon-a\"} 42"),
+            std::string::npos);
+  EXPECT_NE(text.find("pathpilot_ha_lease_remaining_seconds{site=\"Lab\",node=\"mon-a\"} 1.25"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace pathpilot::daemon
