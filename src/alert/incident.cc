@@ -59,6 +59,9 @@ std::string incidentKey(const journal::Event& e) {
     case EventKind::MonitorSuspect:
     case EventKind::MonitorTrusted:
       return e.site + "/monitor";
+    case EventKind::HaLost:
+    case EventKind::HaRestored:
+      return e.site + "/ha";
     default:
       return "";
   }
@@ -79,6 +82,7 @@ std::vector<Alert> IncidentTracker::onEvent(const journal::Event& e, MonoTime no
     case EventKind::RouteError:
     case EventKind::JournalFailed:
     case EventKind::MonitorSuspect:
+    case EventKind::HaLost:
       if (e.kind == EventKind::RecoveryFailed) {
         // A new failed attempt: a late recovery_succeeded is news again.
         recovery_closed_by_path_up_.erase(incidentKey(e));
@@ -99,6 +103,7 @@ std::vector<Alert> IncidentTracker::onEvent(const journal::Event& e, MonoTime no
     }
     case EventKind::JournalRecovered:  // every journal file is written again
     case EventKind::MonitorTrusted:    // the monitor trusts its view again
+    case EventKind::HaRestored:        // etcd answers again
       resolve(incidentKey(e), e, now);
       break;
     case EventKind::FailStaticCleared: {

@@ -187,7 +187,9 @@ const std::vector<std::string_view>& alertEventKindNames() {
                                                       "monitor_suspect",
                                                       "monitor_trusted",
                                                       "state_reset",
-                                                      "alert_outbox_reset"};
+                                                      "alert_outbox_reset",
+                                                      "ha_lost",
+                                                      "ha_restored"};
   return names;
 }
 

@@ -261,7 +261,11 @@ int runDaemon(const RunOptions& options) {
     } else {
       events.append(e);
     }
-    if (alerts && (!ha_node || ha_node->mayWrite())) {
+    // etcd lost or back concerns the whole group and no monitor may lead meanwhile: each
+    // monitor alerts it from where it stands.
+    const bool group_event =
+        e.kind == journal::EventKind::HaLost || e.kind == journal::EventKind::HaRestored;
+    if (alerts && (!ha_node || group_event || ha_node->mayWrite())) {
       alerts->submit(e);
     }
   };
@@ -503,7 +507,11 @@ int runDaemon(const RunOptions& options) {
         [&](const ha::HaView& v) {
           asio::post(io, [&, v] {
             engine.setWriteAllowed(v.writing);
-            if (auto e = leadershipEvent(ha_seen, v, engine.config().site.name, clock.wallNow())) {
+            const std::string& site = engine.config().site.name;
+            if (auto e = etcdEvent(ha_seen, v, site, clock.wallNow())) {
+              publish(*e);
+            }
+            if (auto e = leadershipEvent(ha_seen, v, site, clock.wallNow())) {
               spdlog::info("leader_changed: {}", e->message);
               publish(*e);
             }

@@ -5,6 +5,8 @@
 
 #include <climits>
 
+#include <spdlog/spdlog.h>
+
 #include "http/curl_http_client.h"
 
 namespace pathpilot::daemon {
@@ -47,6 +49,9 @@ Result<std::unique_ptr<ha::HaNode>> makeHaNode(const config::Config& config, con
 std::optional<journal::Event> leadershipEvent(const std::optional<ha::HaView>& before,
                                               const ha::HaView& now, const std::string& site,
                                               WallTime at) {
+  if (!before && now.leader.empty()) {
+    return std::nullopt;  // nothing known yet: the first election result says who leads
+  }
   if (before && before->role == now.role && before->leader == now.leader &&
       before->term == now.term) {
     return std::nullopt;
@@ -70,6 +75,29 @@ std::optional<journal::Event> leadershipEvent(const std::optional<ha::HaView>& b
   return e;
 }
 
+std::optional<journal::Event> etcdEvent(const std::optional<ha::HaView>& before,
+                                        const ha::HaView& now, const std::string& site,
+                                        WallTime at) {
+  const bool was_ok = before ? before->etcd_ok : true;
+  if (was_ok == now.etcd_ok) {
+    return std::nullopt;
+  }
+  if (!now.etcd_ok) {
+    auto e = journal::makeEvent(journal::EventKind::HaLost, at, site);
+    e.message = "etcd does not answer " + now.node +
+                ": no monitor of site " + site +
+                " can be elected or write; routes stay where they are";
+    e.reason = now.last_error.empty() ? std::string("no answer within the lease TTL")
+                                      : now.last_error;
+    spdlog::error("ha_lost: {} ({})", e.message, e.reason);
+    return e;
+  }
+  auto e = journal::makeEvent(journal::EventKind::HaRestored, at, site);
+  e.message = "etcd answers " + now.node + " again (" + now.endpoint + ")";
+  spdlog::info("ha_restored: {}", e.message);
+  return e;
+}
+
 nlohmann::json haStatusJson(const ha::HaView& v) {
   auto seconds = [](Duration d) { return std::chrono::duration<double>(d).count(); };
   return {{"role", ha::roleName(v.role)},
@@ -79,6 +107,7 @@ nlohmann::json haStatusJson(const ha::HaView& v) {
           {"writing", v.writing},
           {"lease_left_seconds", seconds(v.lease_left)},
           {"member_claimed", v.member_claimed},
+          {"etcd_ok", v.etcd_ok},
           {"etcd_endpoint", v.endpoint},
           {"last_error", v.last_error},
           {"keepalives", v.keepalives},
@@ -104,6 +133,9 @@ std::vector<metrics::MetricFamily> haMetricFamilies(const ha::HaView& v,
       family("pathpilot_ha_writing", MetricType::Gauge,
              "1 when this monitor leads inside its fence deadline: its writes pass.",
              v.writing ? 1 : 0),
+      family("pathpilot_ha_etcd_up", MetricType::Gauge,
+             "1 when etcd answered this monitor within the last lease TTL.",
+             v.etcd_ok ? 1 : 0),
       family("pathpilot_ha_term", MetricType::Gauge,
              "The leader key's creation revision in etcd (0 while unknown).",
              static_cast<double>(v.term)),

@@ -30,6 +30,12 @@ std::optional<journal::Event> leadershipEvent(const std::optional<ha::HaView>& b
                                               const ha::HaView& now, const std::string& site,
                                               WallTime at);
 
+// ha_lost when etcd stopped answering for a lease TTL (or never answered in the first TTL),
+// ha_restored when it answers again; nullopt otherwise. Logged here (error / info).
+std::optional<journal::Event> etcdEvent(const std::optional<ha::HaView>& before,
+                                        const ha::HaView& now, const std::string& site,
+                                        WallTime at);
+
 // The "ha" object of the status document: role, node, leader, term, writing, lease left (s),
 // etcd endpoint and last error, keepalive and fence counters.
 nlohmann::json haStatusJson(const ha::HaView& view);

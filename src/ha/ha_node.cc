@@ -40,6 +40,7 @@ std::string HaNode::memberKey() const {
 void HaNode::start(ChangeSink on_change, FatalSink on_fatal) {
   on_change_ = std::move(on_change);
   on_fatal_ = std::move(on_fatal);
+  started_ = clock_.now();
   thread_ = std::thread([this] { run(); });
 }
 
@@ -99,6 +100,7 @@ HaView HaNode::viewLocked(MonoTime now) const {
   MonoTime until = v.role == Role::Leader ? election_.fenceDeadline() : election_.leaseExpiry();
   v.lease_left = until > now ? until - now : Duration::zero();
   v.member_claimed = member_claimed_;
+  v.etcd_ok = last_success_ != MonoTime::min() && now - last_success_ < options_.election.ttl;
   v.endpoint = endpoint_;
   v.last_error = last_error_;
   v.keepalives = keepalives_;
@@ -274,6 +276,12 @@ void HaNode::step(Election::Next next) {
   }
   std::lock_guard lock(mu_);
   endpoint_ = loop_etcd_.endpoint();
+  if (error.empty() &&
+      (next.step == Election::Step::GrantLease || next.step == Election::Step::KeepAlive)) {
+    // Only a lease renewal says that etcd can elect: without quorum a member may still answer
+    // some reads for a moment.
+    last_success_ = clock_.now();
+  }
   if (error != last_error_) {
     if (!error.empty()) {
       spdlog::warn("ha: {}", error);
@@ -297,6 +305,7 @@ void HaNode::claimMember(MonoTime sent) {
     last_error_ = r.error().message();
     return;
   }
+  last_error_.clear();
   if (r->created || r->kv.lease == lease) {
     member_claimed_ = true;
     member_conflict_since_ = MonoTime::max();
@@ -332,8 +341,8 @@ void HaNode::notify() {
     if (notified_once_ && v.sameLeadership(last_notified_)) {
       return;
     }
-    if (!member_claimed_ && !notified_once_) {
-      return;  // nothing to say before etcd confirmed our name
+    if (!member_claimed_ && !notified_once_ && clock_.now() - started_ < options_.election.ttl) {
+      return;  // nothing to say before etcd confirmed our name, unless it stays silent
     }
     notified_once_ = true;
     last_notified_ = v;

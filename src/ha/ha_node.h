@@ -58,6 +58,9 @@ struct HaView {
   bool writing = false;         // leader and inside its fence deadline
   Duration lease_left{};        // until the fence deadline (leader) / lease expiry; ≥ 0
   bool member_claimed = false;  // the node name is ours in etcd
+  // etcd renewed this monitor's lease within the last lease TTL. False for a TTL: nobody can be
+  // elected or write (etcd down or without quorum, or this monitor cut off from it).
+  bool etcd_ok = false;
   std::string endpoint;         // the etcd endpoint the loop talks to
   std::string last_error;       // of the loop's last failed call ("" after a success)
   std::uint64_t keepalives = 0;
@@ -67,9 +70,10 @@ struct HaView {
   std::uint64_t fence_refusals = 0;
   Duration max_fence_latency{};
 
-  // Role, leader, term or writing differ.
+  // Role, leader, term, writing and etcd_ok are the same.
   bool sameLeadership(const HaView& o) const {
-    return role == o.role && leader == o.leader && term == o.term && writing == o.writing;
+    return role == o.role && leader == o.leader && term == o.term && writing == o.writing &&
+           etcd_ok == o.etcd_ok;
   }
 };
 
@@ -121,6 +125,8 @@ class HaNode {
   bool member_claimed_ = false;
   MonoTime member_conflict_since_ = MonoTime::max();
   std::string last_error_;
+  MonoTime started_{};
+  MonoTime last_success_ = MonoTime::min();
   std::string endpoint_;
   std::uint64_t keepalives_ = 0;
   std::uint64_t keepalive_failures_ = 0;

@@ -42,6 +42,8 @@ constexpr std::array kKindNames = {
     KindName{EventKind::MonitorTrusted, "monitor_trusted"},
     KindName{EventKind::StateReset, "state_reset"},
     KindName{EventKind::AlertOutboxReset, "alert_outbox_reset"},
+    KindName{EventKind::HaLost, "ha_lost"},
+    KindName{EventKind::HaRestored, "ha_restored"},
 };
 
 constexpr bool kindTableInOrder() {
@@ -53,7 +55,7 @@ constexpr bool kindTableInOrder() {
   return true;
 }
 static_assert(kindTableInOrder(), "kKindNames must list EventKind in declaration order");
-static_assert(static_cast<std::size_t>(EventKind::AlertOutboxReset) + 1 == kKindNames.size(),
+static_assert(static_cast<std::size_t>(EventKind::HaRestored) + 1 == kKindNames.size(),
               "every EventKind needs a name");
 
 std::string allKindNames() {
@@ -146,6 +148,7 @@ Severity defaultSeverity(EventKind kind) {
     case EventKind::MonitorSuspect:
     case EventKind::StateReset:
     case EventKind::AlertOutboxReset:
+    case EventKind::HaLost:
       return Severity::Critical;
     case EventKind::PathDegraded:
     case EventKind::RouteDrift:
@@ -167,6 +170,7 @@ Severity defaultSeverity(EventKind kind) {
     case EventKind::DaemonStopped:
     case EventKind::JournalRecovered:
     case EventKind::MonitorTrusted:
+    case EventKind::HaRestored:
       return Severity::Info;
   }
   return Severity::Info;

@@ -69,6 +69,8 @@ enum class EventKind : std::uint8_t {
   MonitorTrusted,     // ... and trusts it again
   StateReset,         // the state file (drains, recovery limits) was unusable and moved aside
   AlertOutboxReset,   // the alert outbox was unusable: moved aside, or alerts kept in memory
+  HaLost,             // HA: etcd unreachable or without quorum for a lease TTL: nobody writes
+  HaRestored,         // ... and etcd answers again
 };
 
 // Every EventKind, in declaration order (for help texts, completion and tests).

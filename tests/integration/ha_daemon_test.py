@@ -292,6 +292,16 @@ class HaDaemonTest(unittest.TestCase):
         nstest.wait_for(lambda: self.table_on("vpn-a"), 20, "the route moves once etcd is back")
         print(f"route moved {time.time() - back:.2f} s after quorum came back")
         self.assert_one_writer()
+        # Every monitor said so, critically, and said when it was over.
+        for node in ("mon-a", "mon-b"):
+            journal = os.path.join(WORK, node, "events.jsonl")
+            nstest.wait_for(lambda node=node: self.events(node, "ha_restored"), 10,
+                            f"{node}: ha_restored; events: "
+                            f"{[(e['kind'], e.get('message')) for e in nstest.read_jsonl(journal)]}"
+                            f"; log: {self.net.log(node)[-4000:]}")
+            lost_events = self.events(node, "ha_lost")
+            self.assertEqual(len(lost_events), 1, f"{node}: one ha_lost")
+            self.assertEqual(lost_events[0]["severity"], "critical")
 
     def test_sigterm_hands_over_within_a_poll(self):
         a, b = self.start_pair()

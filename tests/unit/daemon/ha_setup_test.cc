@@ -46,6 +46,29 @@ TEST(HaSetupTest, FollowingAndLosingLeadershipAreEventsButWritingAloneIsNot) {
   EXPECT_NE(none->message.find("no leader"), std::string::npos);
 }
 
+TEST(HaSetupTest, EtcdLostAndBackAreOneCriticalEventAndItsResolution) {
+  auto ok = view(ha::Role::Leader, "mon-a", 7, true);
+  ok.etcd_ok = true;
+  auto lost = view(ha::Role::Leader, "mon-a", 7, false);
+  lost.last_error = "etcd lease/keepalive at http://10.0.0.1:2379: HTTP 503 (etcdserver: no leader)";
+  EXPECT_FALSE(etcdEvent(ok, ok, "Lab", kAt));
+  auto e = etcdEvent(ok, lost, "Lab", kAt);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->kind, journal::EventKind::HaLost);
+  EXPECT_EQ(e->severity, journal::Severity::Critical);
+  EXPECT_NE(e->message.find("routes stay where they are"), std::string::npos);
+  EXPECT_NE(e->reason.find("no leader"), std::string::npos);
+  EXPECT_FALSE(etcdEvent(lost, lost, "Lab", kAt));
+  auto back = etcdEvent(lost, ok, "Lab", kAt);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->kind, journal::EventKind::HaRestored);
+  // Never reached at start: lost at once.
+  auto first = etcdEvent(std::nullopt, lost, "Lab", kAt);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->kind, journal::EventKind::HaLost);
+  EXPECT_FALSE(etcdEvent(std::nullopt, ok, "Lab", kAt));
+}
+
 TEST(HaSetupTest, StatusAndMetricsShowRoleTermAndLease) {
   auto v = view(ha::Role::Leader, "mon-a", 7, true);
   v.lease_left = std::chrono::milliseconds(1250);
