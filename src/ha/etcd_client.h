@@ -91,7 +91,8 @@ class EtcdClient {
   [[nodiscard]] Result<CreateResult> createIfAbsent(std::string_view key, std::string_view value,
                                                     std::int64_t lease);
   // Transaction: true when `key` exists and was created at `create_revision` (the same
-  // incarnation of the key); false when it is gone or was re-created.
+  // incarnation of the key); false when it is gone or was re-created. A linearizable read
+  // (never answered from a member's stale copy, see etcd_client.cc).
   [[nodiscard]] Result<bool> holds(std::string_view key, std::int64_t create_revision);
   // Transaction: deletes `key` only if it still has `create_revision`. True if deleted.
   [[nodiscard]] Result<bool> deleteIfHeld(std::string_view key, std::int64_t create_revision);

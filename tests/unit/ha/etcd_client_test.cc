@@ -95,7 +95,15 @@ TEST(EtcdClientTest, HoldsComparesTheCreationRevision) {
   ASSERT_TRUE(yes && no);
   EXPECT_TRUE(*yes);
   EXPECT_FALSE(*no);
-  EXPECT_EQ(body(http.requests()[1])["compare"][0]["create_revision"], "99");
+  auto req = body(http.requests()[1]);
+  EXPECT_EQ(req["compare"][0]["create_revision"], "99");
+  // Not compares alone, which etcd answers from a stale copy without quorum: a range (not
+  // serializable) in both branches makes the txn a linearizable read.
+  for (const char* branch : {"success", "failure"}) {
+    ASSERT_EQ(req[branch].size(), 1U) << branch;
+    EXPECT_EQ(req[branch][0]["request_range"]["key"], base64Encode("/pathpilot/site-a/leader"));
+    EXPECT_FALSE(req[branch][0]["request_range"].contains("serializable"));
+  }
 }
 
 TEST(EtcdClientTest, RangeReadsOneKeyOrNone) {
