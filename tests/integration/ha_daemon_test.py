@@ -30,200 +30,39 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hagroup  # noqa: E402
 import nstest  # noqa: E402
 
 PREFIX = f"pph{os.getpid() % 100000}"
 WORK = f"/tmp/{PREFIX}"
-SITE = "HaLab"
-DX_TARGET = "10.98.0.1/24"
-CLIENT_PORTS = (12379, 12380, 12381)
-PEER_PORTS = (12389, 12390, 12391)
-ENDPOINTS = [f"http://127.0.0.1:{p}" for p in CLIENT_PORTS]
-LEADER_KEY = f"/pathpilot/{SITE}/leader"
-
-# The route table's hook: rewrites the table file under a lock, then logs who wrote and whom
-# etcd names as leader right now. Arguments: node, work dir, etcd endpoints.
-HOOK = r"""#!/bin/sh
-node="$1"; work="$2"; endpoints="$3"
-table="$work/table-$PATHPILOT_TABLE"
-holder=$(ETCDCTL_API=3 etcdctl --endpoints="$endpoints" --command-timeout=3s \
-         get "$LEADER_KEY" --print-value-only 2>/dev/null | head -n 1)
-exec 9>>"$table.lock"
-flock 9
-grep -v "^$PATHPILOT_DESTINATION " "$table" 2>/dev/null > "$table.new"
-if [ "$PATHPILOT_ACTION" = replace ]; then
-  echo "$PATHPILOT_DESTINATION $PATHPILOT_NEW_NEXT_HOP" >> "$table.new"
-fi
-mv "$table.new" "$table"
-echo "$(date +%s.%N) $node holder=$holder $PATHPILOT_ACTION $PATHPILOT_DESTINATION $PATHPILOT_PATH" \
-  >> "$work/writes.log"
-""".replace("$LEADER_KEY", LEADER_KEY)
-
-
-def have_etcd():
-    return os.path.exists("/usr/bin/etcd") and os.path.exists("/usr/bin/etcdctl")
-
-
-class Write:
-    def __init__(self, line):
-        parts = line.split()
-        self.time = float(parts[0])
-        self.node = parts[1]
-        self.holder = parts[2].split("=", 1)[1]
-        self.action = parts[3]
-        self.path = parts[5] if len(parts) > 5 else ""
-
-    def __repr__(self):
-        return f"{self.time:.3f} {self.node} (holder {self.holder}) {self.action} {self.path}"
 
 
 class HaDaemonTest(unittest.TestCase):
     def setUp(self):
         nstest.require_root()
-        if not have_etcd():
+        if not hagroup.have_etcd():
             self.skipTest("etcd-server/etcd-client not installed")
         subprocess.run(["rm", "-rf", WORK], check=False)
         self.net = nstest.Netns(PREFIX, WORK)
         self.addCleanup(subprocess.run, ["rm", "-rf", WORK], check=False)
         self.addCleanup(self.net.cleanup)
-        self.addCleanup(self.resume_all)
         self.net.add("mon")
         nstest.add_probe_veth(self.net.ns("mon"))
-        self.etcd = {}
-        self.stopped = []
-        with open(os.path.join(WORK, "hook.sh"), "w") as f:
-            f.write(HOOK)
-        self.start_etcd()
-
-    # --- etcd ---------------------------------------------------------------------------------
-
-    def start_etcd(self):
-        cluster = ",".join(f"m{i}=http://127.0.0.1:{p}" for i, p in enumerate(PEER_PORTS, 1))
-        for i, (client, peer) in enumerate(zip(CLIENT_PORTS, PEER_PORTS), 1):
-            name = f"m{i}"
-            self.etcd[name] = self.net.spawn(f"etcd-{name}", "mon", [
-                "/usr/bin/etcd", "--name", name, "--data-dir", f"{WORK}/etcd-{name}",
-                "--listen-client-urls", f"http://127.0.0.1:{client}",
-                "--advertise-client-urls", f"http://127.0.0.1:{client}",
-                "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-                "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-                "--initial-cluster", cluster, "--initial-cluster-state", "new",
-                "--initial-cluster-token", PREFIX, "--heartbeat-interval", "100",
-                "--election-timeout", "1000", "--logger", "zap", "--log-level", "error"],
-                nice=False)
-        nstest.wait_for(lambda: self.etcdctl("put", "/pathpilot/ready", "1") is not None, 20,
-                        "the etcd cluster to accept writes")
-
-    def etcdctl(self, *args, timeout=5):
-        out = subprocess.run(["ip", "netns", "exec", self.net.ns("mon"), "etcdctl",
-                              f"--endpoints={','.join(ENDPOINTS)}", "--command-timeout=3s",
-                              *args], capture_output=True, text=True, timeout=timeout,
-                             env=dict(os.environ, ETCDCTL_API="3"))
-        return out.stdout if out.returncode == 0 else None
-
-    def resume_all(self):
-        for proc in self.stopped:
-            try:
-                os.kill(proc.pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
-        self.stopped = []
-
-    def pause(self, proc):
-        os.kill(proc.pid, signal.SIGSTOP)
-        self.stopped.append(proc)
-
-    def resume(self, proc):
-        os.kill(proc.pid, signal.SIGCONT)
-        self.stopped = [p for p in self.stopped if p is not proc]
-
-    # --- monitors -----------------------------------------------------------------------------
-
-    def config(self, node, work_name=None):
-        work = os.path.join(WORK, work_name or node)
-        os.makedirs(work, exist_ok=True)
-        text = nstest.probe_veth_config(work, SITE, "1s")
-        hook = (f"backends: {{exec: {{command: [/bin/sh, {WORK}/hook.sh, {node}, {WORK}, "
-                f"'{','.join(ENDPOINTS)}'], list_command: [/bin/sh, -c, "
-                f"'cat \"$0/table-$PATHPILOT_TABLE\" 2>/dev/null; true', {WORK}]}}}}")
-        text = text.replace("backends: {exec: {command: [/bin/true]}}", hook)
-        text += f"ha: {{endpoints: [{', '.join(ENDPOINTS)}], node: {node}, lease_ttl: 2s}}\n"
-        path = os.path.join(work, "pathpilot.yaml")
-        with open(path, "w") as f:
-            f.write(text)
-        return path
-
-    def socket(self, node):
-        return os.path.join(WORK, node, "control.sock")
-
-    def start(self, node, log=None):
-        """Starts monitor `node`; `log` also names its own work directory (journal, socket)."""
-        return self.net.spawn(log or node, "mon", [nstest.pathpilot_bin(), "run", "--config",
-                                                    self.config(node, log)])
-
-    def status(self, node):
-        return nstest.daemon_status(self.socket(node))
-
-    def wait_ha(self, node, proc, predicate, timeout, what):
-        return nstest.wait_daemon_status(self.net, proc, self.socket(node),
-                                         lambda s: "ha" in s and predicate(s), timeout, what,
-                                         log=node)
-
-    def wait_leader(self, node, proc, timeout=15):
-        return self.wait_ha(node, proc, lambda s: s["ha"]["role"] == "leader"
-                            and s["ha"]["writing"], timeout, f"{node} leading and writing")
-
-    def wait_follower(self, node, proc, leader, timeout=15):
-        return self.wait_ha(node, proc, lambda s: s["ha"]["role"] == "follower"
-                            and s["ha"]["leader"] == leader, timeout,
-                            f"{node} following {leader}")
-
-    def start_pair(self):
-        """mon-a leads with rtb-a on dx; mon-b follows."""
-        a = self.start("mon-a")
-        self.wait_leader("mon-a", a)
-        nstest.wait_daemon_status(self.net, a, self.socket("mon-a"),
-                                  lambda s: nstest.tables_at(s, {"rtb-a": "dx"}), 20,
-                                  "rtb-a on dx", log="mon-a")
-        b = self.start("mon-b")
-        self.wait_follower("mon-b", b, "mon-a")
-        return a, b
-
-    # --- the shared table and its writes ------------------------------------------------------
-
-    def table(self):
-        try:
-            with open(os.path.join(WORK, "table-rtb-a")) as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
-
-    def table_on(self, path):
-        hop = {"dx": "via 10.255.0.2 dev v0", "vpn-a": "via 10.255.1.2 dev v0"}[path]
-        return f"10.10.0.0/16 {hop}" in self.table()
-
-    def writes(self):
-        try:
-            with open(os.path.join(WORK, "writes.log")) as f:
-                return [Write(line) for line in f if line.strip()]
-        except FileNotFoundError:
-            return []
+        self.group = hagroup.HaGroup(self.net, "mon", WORK, PREFIX)
+        self.addCleanup(self.group.resume_all)
+        self.group.start_etcd()
+        # The group's helpers, under the names the tests use.
+        g = self.group
+        self.etcd = g.etcd
+        for name in ("pause", "resume", "start", "status", "wait_ha", "wait_leader",
+                     "wait_follower", "start_pair", "table_on", "writes", "fail_dx", "heal_dx",
+                     "events", "socket"):
+            setattr(self, name, getattr(g, name))
 
     def assert_one_writer(self):
         """Every write was made by the monitor etcd named leader at that moment."""
-        bad = [w for w in self.writes() if w.node != w.holder]
-        self.assertEqual(bad, [], f"writes by a monitor that was not the leader: {bad}")
-
-    def fail_dx(self):
-        self.net.sh("mon", "ip", "addr", "del", DX_TARGET, "dev", "v1")
-
-    def heal_dx(self):
-        self.net.sh("mon", "ip", "addr", "add", DX_TARGET, "dev", "v1")
-
-    def events(self, node, kind):
-        return nstest.events_of(os.path.join(WORK, node, "events.jsonl"), kind)
-
-    # --- tests --------------------------------------------------------------------------------
+        self.assertEqual(self.group.foreign_writes(), [],
+                         "writes by a monitor that was not the leader")
 
     def test_kill9_of_the_leader_hands_over_without_moving_a_route(self):
         a, b = self.start_pair()
