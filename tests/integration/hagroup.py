@@ -64,7 +64,9 @@ class HaGroup:
     """etcd members and monitors inside namespace `box` of `net` (an nstest.Netns whose
     namespace already has nstest.add_probe_veth), working in `work`."""
 
-    def __init__(self, net, box, work, prefix):
+    def __init__(self, net, box, work, prefix, lease_ttl=2, election_ms=1000):
+        self.lease_ttl = lease_ttl      # ha.lease_ttl of every monitor, seconds
+        self.election_ms = election_ms  # etcd --election-timeout (a TTL ≥ 1.5 × this is kept)
         self.net = net
         self.box = box
         self.work = work
@@ -86,7 +88,7 @@ class HaGroup:
                 "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
                 "--initial-cluster", cluster, "--initial-cluster-state", "new",
                 "--initial-cluster-token", self.prefix, "--heartbeat-interval", "100",
-                "--election-timeout", "1000", "--logger", "zap", "--log-level", "error"],
+                "--election-timeout", str(self.election_ms), "--logger", "zap", "--log-level", "error"],
                 nice=False)
         nstest.wait_for(lambda: self.etcdctl("put", "/pathpilot/ready", "1") is not None, 20,
                         "the etcd cluster to accept writes")
@@ -124,7 +126,7 @@ class HaGroup:
                 f"'{','.join(ENDPOINTS)}'], list_command: [/bin/sh, -c, "
                 f"'cat \"$0/table-$PATHPILOT_TABLE\" 2>/dev/null; true', {self.work}]}}}}")
         text = text.replace("backends: {exec: {command: [/bin/true]}}", hook)
-        text += f"ha: {{endpoints: [{', '.join(ENDPOINTS)}], node: {node}, lease_ttl: 2s}}\n"
+        text += f"ha: {{endpoints: [{', '.join(ENDPOINTS)}], node: {node}, lease_ttl: {self.lease_ttl}s}}\n"
         path = os.path.join(work, "pathpilot.yaml")
         with open(path, "w") as f:
             f.write(text)
