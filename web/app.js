@@ -209,6 +209,24 @@
     b.hidden = !text;
   }
 
+  // HA (docs/ha.md): this monitor's role in its group, the leader, the term and the lease.
+  function renderHa(ha) {
+    const h = $("ha");
+    if (!ha) {
+      h.hidden = true;
+      return;
+    }
+    const leader = ha.role === "leader";
+    h.hidden = false;
+    h.dataset.role = ha.role;
+    h.dataset.writing = String(!!ha.writing);
+    h.textContent = leader
+      ? `${ha.node}: leader, term ${ha.term}${ha.writing ? "" : " (not writing)"}`
+      : `${ha.node}: follower of ${ha.leader || "(no leader known)"}, term ${ha.term}`;
+    h.title = `lease ${Number(ha.lease_left_seconds || 0).toFixed(1)} s left; etcd ` +
+      `${ha.etcd_endpoint}${ha.last_error ? ` — ${ha.last_error}` : ""}`;
+  }
+
   async function pollStatus() {
     try {
       const s = await getJson("/api/v1/status");
@@ -221,9 +239,15 @@
       $("updated").textContent = s.now ? `as of ${localTime(s.now)}` : "";
       renderPaths(s.paths || []);
       renderRoutes(s.routes || []);
+      renderHa(s.ha);
       setConnection("live", "live");
       const failStatic = (s.routes || []).filter((r) => r.fail_static).length;
-      showBanner(failStatic ? `${failStatic} route(s) in FAIL STATIC: no healthy path` : "");
+      let banner = failStatic ? `${failStatic} route(s) in FAIL STATIC: no healthy path` : "";
+      if (s.ha && !s.ha.etcd_ok) {
+        banner = `etcd does not answer this monitor: nobody writes, routes stay as they are` +
+          (s.ha.last_error ? ` (${s.ha.last_error})` : "") + (banner ? `; ${banner}` : "");
+      }
+      showBanner(banner);
     } catch (e) {
       statusFailures += 1;
       if (statusFailures >= 2) {
