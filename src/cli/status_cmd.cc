@@ -43,6 +43,22 @@ void printStatus(const nlohmann::json& s) {
                str(h, "term"), h.value("writing", false) ? "writing" : "not writing",
                h.value("lease_left_seconds", 0.0), str(h, "etcd_endpoint"),
                str(h, "last_error", "").empty() ? "" : " — " + str(h, "last_error"));
+    // How every monitor of the group sees the paths (each publishes its view to etcd).
+    if (h.contains("views") && h["views"].is_object()) {
+      for (const auto& [node, view] : h["views"].items()) {
+        std::string line;
+        if (view.is_object() && view.contains("paths") && view["paths"].is_object()) {
+          for (const auto& [path, state] : view["paths"].items()) {
+            line += (line.empty() ? "" : ", ") + path + " " +
+                    (state.is_string() ? state.get<std::string>() : state.dump());
+          }
+        }
+        fmt::print("  view of {}: {}\n", node, line.empty() ? "-" : line);
+      }
+      if (!h["views"].empty()) {
+        fmt::print("\n");
+      }
+    }
   }
   fmt::print("{:<12} {:<4} {:<16} {:<9} {:>6} {:>9} {:>9}  {:<24} {}\n", "PATH", "LINK", "AZ",
              "STATE", "LOSS", "RTT p50", "RTT p95", "SINCE", "WHY");

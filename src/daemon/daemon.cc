@@ -501,7 +501,20 @@ int runDaemon(const RunOptions& options) {
 
   int exit_code = 0;
   std::optional<ha::HaView> ha_seen;
+  // Every second, this monitor's view of the paths goes to etcd (only when it changed), so
+  // that every monitor's status shows how each member of the group sees each path.
+  asio::steady_timer view_timer(io);
+  std::function<void()> publish_view = [&] {
+    ha_node->publishView(compactView(engine.statusJson()));
+    view_timer.expires_after(std::chrono::seconds(1));
+    view_timer.async_wait([&](const asio::error_code& ec) {
+      if (!ec && !stopping) {
+        publish_view();
+      }
+    });
+  };
   if (ha_node) {
+    publish_view();
     // Both run on the election thread: hand over to the engine thread.
     ha_node->start(
         [&](const ha::HaView& v) {

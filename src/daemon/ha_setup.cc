@@ -98,6 +98,26 @@ std::optional<journal::Event> etcdEvent(const std::optional<ha::HaView>& before,
   return e;
 }
 
+std::string compactView(const nlohmann::json& status) {
+  nlohmann::json paths = nlohmann::json::object();
+  for (const auto& p : status.value("paths", nlohmann::json::array())) {
+    if (p.contains("name") && p["name"].is_string() && p.contains("state")) {
+      paths[p["name"].get<std::string>()] = p["state"];
+    }
+  }
+  return nlohmann::json{{"paths", paths}}.dump();
+}
+
+nlohmann::json viewsJson(const std::vector<ha::PeerView>& views) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& v : views) {
+    // Another monitor's text: shown as JSON when it is, else as a string.
+    auto parsed = nlohmann::json::parse(v.value, nullptr, false);
+    out[v.node] = parsed.is_discarded() ? nlohmann::json(v.value) : parsed;
+  }
+  return out;
+}
+
 nlohmann::json haStatusJson(const ha::HaView& v) {
   auto seconds = [](Duration d) { return std::chrono::duration<double>(d).count(); };
   return {{"role", ha::roleName(v.role)},
@@ -115,7 +135,8 @@ nlohmann::json haStatusJson(const ha::HaView& v) {
           {"last_keepalive_latency_seconds", seconds(v.last_keepalive_latency)},
           {"fence_checks", v.fence_checks},
           {"fence_refusals", v.fence_refusals},
-          {"max_fence_latency_seconds", seconds(v.max_fence_latency)}};
+          {"max_fence_latency_seconds", seconds(v.max_fence_latency)},
+          {"views", viewsJson(v.views)}};
 }
 
 std::vector<metrics::MetricFamily> haMetricFamilies(const ha::HaView& v,

@@ -6,6 +6,8 @@
 
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -35,6 +37,13 @@ std::optional<journal::Event> leadershipEvent(const std::optional<ha::HaView>& b
 std::optional<journal::Event> etcdEvent(const std::optional<ha::HaView>& before,
                                         const ha::HaView& now, const std::string& site,
                                         WallTime at);
+
+// What a monitor publishes of its view (ha::HaNode::publishView): {"paths": {name: state}}
+// from the engine's status document.
+std::string compactView(const nlohmann::json& status);
+// Every monitor's published view by node name (another monitor's text that is not JSON is kept
+// as a string).
+nlohmann::json viewsJson(const std::vector<ha::PeerView>& views);
 
 // The "ha" object of the status document: role, node, leader, term, writing, lease left (s),
 // etcd endpoint and last error, keepalive and fence counters.

@@ -37,6 +37,52 @@ std::string HaNode::memberKey() const {
   return options_.prefix + "/" + options_.site + "/members/" + options_.election.node;
 }
 
+std::string HaNode::viewsPrefix() const {
+  return options_.prefix + "/" + options_.site + "/views/";
+}
+
+void HaNode::publishView(std::string value) {
+  {
+    std::lock_guard lock(mu_);
+    if (value == view_value_ && !view_dirty_) {
+      return;
+    }
+    view_value_ = std::move(value);
+    view_dirty_ = true;
+  }
+  cv_.notify_all();
+}
+
+void HaNode::putView() {
+  std::string value;
+  std::int64_t lease = 0;
+  {
+    std::lock_guard lock(mu_);
+    value = view_value_;
+    lease = election_.leaseId();
+    view_dirty_ = false;
+  }
+  if (auto put = loop_etcd_.put(viewsPrefix() + options_.election.node, value, lease); !put) {
+    std::lock_guard lock(mu_);
+    view_dirty_ = true;  // again after the next election step
+    last_error_ = put.error().message();
+  }
+}
+
+void HaNode::readViews() {
+  auto kvs = loop_etcd_.getPrefix(viewsPrefix());
+  std::lock_guard lock(mu_);
+  // Once a second; on failure the last views stay (status shows the etcd error).
+  next_views_read_ = clock_.now() + std::chrono::seconds(1);
+  if (!kvs) {
+    return;
+  }
+  views_.clear();
+  for (auto& kv : *kvs) {
+    views_.push_back(PeerView{kv.key.substr(viewsPrefix().size()), std::move(kv.value)});
+  }
+}
+
 void HaNode::start(ChangeSink on_change, FatalSink on_fatal) {
   on_change_ = std::move(on_change);
   on_fatal_ = std::move(on_fatal);
@@ -109,6 +155,7 @@ HaView HaNode::viewLocked(MonoTime now) const {
   v.fence_checks = fence_checks_;
   v.fence_refusals = fence_refusals_;
   v.max_fence_latency = max_fence_latency_;
+  v.views = views_;
   return v;
 }
 
@@ -166,6 +213,8 @@ Result<void> HaNode::fence() {
 void HaNode::run() {
   for (;;) {
     Election::Next next;
+    bool put_view = false;
+    bool read_views = false;
     {
       std::unique_lock lock(mu_);
       if (stopping_ || fatal_) {
@@ -173,15 +222,29 @@ void HaNode::run() {
       }
       MonoTime now = clock_.now();
       next = election_.next(now);
-      if (next.step == Election::Step::Wait) {
+      // Views go out between election steps, which always come first.
+      const bool registered = member_claimed_ && election_.leaseId() != 0;
+      put_view = registered && view_dirty_;
+      read_views = registered && now >= next_views_read_;
+      if (next.step == Election::Step::Wait && !put_view && !read_views) {
         // The clock is the monotonic one; waiting on the condition variable's steady clock
         // for the difference is equivalent in production (RealClock is steady_clock).
-        cv_.wait_for(lock, next.at - now);
+        MonoTime until = registered ? std::min(next.at, next_views_read_) : next.at;
+        cv_.wait_for(lock, until - now);
         continue;
       }
     }
-    step(next);
-    notify();
+    if (next.step != Election::Step::Wait) {
+      step(next);
+      notify();
+      continue;
+    }
+    if (put_view) {
+      putView();
+    }
+    if (read_views) {
+      readViews();
+    }
   }
 }
 
@@ -195,6 +258,7 @@ void HaNode::step(Election::Next next) {
       if (lease) {
         election_.leaseGranted(*lease, sent);
         member_claimed_ = false;
+        view_dirty_ = !view_value_.empty();  // the old lease's view went with it
         spdlog::info("ha: lease {:x} granted ({} s) by {}", lease->id,
                      std::chrono::duration_cast<std::chrono::seconds>(lease->ttl).count(),
                      loop_etcd_.endpoint());

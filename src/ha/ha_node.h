@@ -33,6 +33,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "base/error.h"
 #include "base/time.h"
@@ -47,6 +48,13 @@ struct HaOptions {
   std::string prefix = "/pathpilot";  // key prefix, no trailing '/'
   ElectionSettings election;
   EtcdOptions etcd;
+};
+
+// One monitor's view of the paths as it published it (under its lease: a monitor that is gone
+// has no view).
+struct PeerView {
+  std::string node;
+  std::string value;  // what publishView() was given (the daemon's compact JSON)
 };
 
 // What status, metrics and events show.
@@ -69,6 +77,8 @@ struct HaView {
   std::uint64_t fence_checks = 0;
   std::uint64_t fence_refusals = 0;
   Duration max_fence_latency{};
+  // Every monitor's published view, this one's included, by node name (read every second).
+  std::vector<PeerView> views;
 
   // Role, leader, term, writing and etcd_ok are the same.
   bool sameLeadership(const HaView& o) const {
@@ -100,15 +110,22 @@ class HaNode {
   [[nodiscard]] Result<void> fence();
   // Local part of the fence only (no etcd call): leader inside its deadline.
   bool mayWrite() const;
+  // This monitor's view of the paths (any text; the daemon sends compact JSON), put under
+  // <prefix>/<site>/views/<node> with the lease by the election thread as soon as it can. Call
+  // it when the view changes; thread-safe, never blocks on etcd.
+  void publishView(std::string value);
   HaView view() const;
 
   std::string leaderKey() const;
   std::string memberKey() const;
+  std::string viewsPrefix() const;
 
  private:
   void run();
   void step(Election::Next next);
   void claimMember(MonoTime sent);
+  void putView();
+  void readViews();
   HaView viewLocked(MonoTime now) const;
   void notify();
 
@@ -134,6 +151,10 @@ class HaNode {
   std::uint64_t fence_checks_ = 0;
   std::uint64_t fence_refusals_ = 0;
   Duration max_fence_latency_{};
+  std::string view_value_;
+  bool view_dirty_ = false;
+  MonoTime next_views_read_{};
+  std::vector<PeerView> views_;
 
   std::mutex fence_mu_;
   EtcdClient fence_etcd_;  // under fence_mu_

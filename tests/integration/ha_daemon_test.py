@@ -64,6 +64,28 @@ class HaDaemonTest(unittest.TestCase):
         self.assertEqual(self.group.foreign_writes(), [],
                          "writes by a monitor that was not the leader")
 
+    def test_every_monitor_shows_every_monitors_view(self):
+        a, b = self.start_pair()
+        self.fail_dx()
+        want = {"dx": "down", "vpn-a": "up"}
+        status = self.wait_ha("mon-b", b, lambda s: all(
+            s["ha"].get("views", {}).get(n, {}).get("paths") == want for n in ("mon-a", "mon-b")),
+            10, "mon-b showing both monitors' views with dx down")
+        self.assertEqual(set(status["ha"]["views"]), {"mon-a", "mon-b"})
+        def text_status():
+            return subprocess.run([nstest.pathpilot_bin(), "status", "--socket",
+                                   self.socket("mon-a")], capture_output=True, text=True,
+                                  timeout=10).stdout
+        # Each monitor reads the others' views once a second.
+        out = nstest.wait_for(lambda: (lambda t: t if "view of mon-b: dx down, vpn-a up" in t
+                                       else None)(text_status()), 10, "mon-b's view in mon-a's "
+                              "pathpilot status")
+        self.assertIn("ha: mon-a leader", out)
+        # A monitor that is gone has no view: its key went with its lease.
+        self.net.kill(b)
+        self.wait_ha("mon-a", a, lambda s: set(s["ha"].get("views", {})) == {"mon-a"}, 10,
+                     "mon-b's view gone with its lease")
+
     def test_kill9_of_the_leader_hands_over_without_moving_a_route(self):
         a, b = self.start_pair()
         self.fail_dx()

@@ -69,6 +69,15 @@ TEST(HaSetupTest, EtcdLostAndBackAreOneCriticalEventAndItsResolution) {
   EXPECT_FALSE(etcdEvent(std::nullopt, ok, "Lab", kAt));
 }
 
+TEST(HaSetupTest, AViewIsEachPathsStateAndEveryMonitorsViewIsShown) {
+  nlohmann::json status = {
+      {"paths", {{{"name", "dx"}, {"state", "down"}}, {{"name", "vpn-a"}, {"state", "up"}}}}};
+  EXPECT_EQ(compactView(status), R"({"paths":{"dx":"down","vpn-a":"up"}})");
+  auto views = viewsJson({{"mon-a", compactView(status)}, {"mon-b", "not json"}});
+  EXPECT_EQ(views["mon-a"]["paths"]["dx"], "down");
+  EXPECT_EQ(views["mon-b"], "not json");
+}
+
 TEST(HaSetupTest, StatusAndMetricsShowRoleTermAndLease) {
   auto v = view(ha::Role::Leader, "mon-a", 7, true);
   v.lease_left = std::chrono::milliseconds(1250);
