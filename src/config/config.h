@@ -480,6 +480,10 @@ struct HaSettings {
   std::string ca_file;                                     // PEM CA bundle for https:// endpoints
   std::string cert_file;  // client certificate (etcd --client-cert-auth), with key_file
   std::string key_file;
+  // Monitors check each other (docs/ha.md): a path this monitor sees failing while most of the
+  // others see it up is no evidence (`agreement: majority`, the default); `none` acts on this
+  // monitor's view alone.
+  bool require_agreement = true;
 };
 
 struct Config {

@@ -251,8 +251,16 @@ int runDaemon(const RunOptions& options) {
     ha_node = std::move(*made);
     fence = [&ha_node] { return ha_node->fence(); };
   }
+  // HA: a path's state changed — the group hears of it now, not at the next view tick.
+  std::function<void()> on_path_change;
   // Every event: the API, the journal, and the alerts (of the writer only).
-  auto publish = [&events, &alerts, &observability, &ha_node](const journal::Event& e) {
+  auto publish = [&events, &alerts, &observability, &ha_node, &io,
+                  &on_path_change](const journal::Event& e) {
+    if (on_path_change &&
+        (e.kind == journal::EventKind::PathDown || e.kind == journal::EventKind::PathUp ||
+         e.kind == journal::EventKind::PathDegraded)) {
+      asio::post(io, on_path_change);
+    }
     observability.onEvent(e);
     if (e.kind == journal::EventKind::RouteChanged) {
       // Written before the engine goes on (a fraction of a millisecond; bounded): a
@@ -291,6 +299,8 @@ int runDaemon(const RunOptions& options) {
       publish);
   if (ha_node) {
     engine.setWriteAllowed(false);  // until the election says otherwise
+    engine.requireConfirmation(cfg.ha->require_agreement);
+    on_path_change = [&] { ha_node->publishView(compactView(engine.statusJson())); };
   }
 
   engine.setRedactor(secrets);
@@ -501,12 +511,49 @@ int runDaemon(const RunOptions& options) {
 
   int exit_code = 0;
   std::optional<ha::HaView> ha_seen;
-  // Every second, this monitor's view of the paths goes to etcd (only when it changed), so
-  // that every monitor's status shows how each member of the group sees each path.
+  // Every half poll interval (lease_ttl/16), this monitor's view of the paths goes to etcd
+  // (when it changed), and the group's views are compared with it (docs/ha.md, monitors check
+  // each other): a path seen failing here counts only once the group confirms it; one the
+  // others see up for 1 s is disputed, and a leader disputed for 2 s more hands leadership
+  // over for 3 TTLs, so that a monitor with a healthy view leads.
   asio::steady_timer view_timer(io);
+  std::optional<MonoTime> disputed_since;
+  std::map<std::string, MonoTime> first_disputed;  // path → since when the others see it up
   std::function<void()> publish_view = [&] {
-    ha_node->publishView(compactView(engine.statusJson()));
-    view_timer.expires_after(std::chrono::seconds(1));
+    auto status = engine.statusJson();
+    ha_node->publishView(compactView(status));
+    if (cfg.ha->require_agreement) {
+      const ha::HaView v = ha_node->view();
+      const MonoTime now = clock.now();
+      GroupVerdict verdict = groupVerdict(v.node, status, v.views);
+      // The others' views lag this monitor's by up to a poll interval each way: a fresh
+      // disagreement is only "unconfirmed"; one that lasts 1 s is a dispute.
+      std::map<std::string, MonoTime> still;
+      std::map<std::string, std::string> disputed;
+      for (const auto& [path, by] : verdict.disputed) {
+        auto it = first_disputed.find(path);
+        MonoTime since = it == first_disputed.end() ? now : it->second;
+        still[path] = since;
+        if (now - since >= std::chrono::seconds(1)) {
+          disputed[path] = by;
+        }
+      }
+      first_disputed = std::move(still);
+      engine.setConfirmed(std::move(verdict.confirmed));
+      engine.setDisputed(std::move(disputed));
+      if (engine.disputed().empty() || v.role != ha::Role::Leader) {
+        disputed_since.reset();
+      } else if (!disputed_since) {
+        disputed_since = now;
+      } else if (now - *disputed_since >= std::chrono::seconds(2)) {
+        spdlog::warn("ha: the other monitors see up what this leader sees failing ({}); "
+                     "handing leadership over",
+                     engine.disputed().begin()->first);
+        ha_node->resign(3 * cfg.ha->lease_ttl);
+        disputed_since.reset();
+      }
+    }
+    view_timer.expires_after(cfg.ha->lease_ttl / 16);
     view_timer.async_wait([&](const asio::error_code& ec) {
       if (!ec && !stopping) {
         publish_view();

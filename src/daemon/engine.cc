@@ -845,11 +845,61 @@ void Engine::applyViewChange(const policy::ViewChange& change) {
     e.message = "the monitor trusts its view again; gateway recovery may run";
   }
   emit(std::move(e));
-  if (recovery_) {
-    recovery_->setHeld(change.suspect ? std::optional<std::string>(change.reason) : std::nullopt,
-                       now);
-    scheduleRecovery(recovery_->poll(now));
+  updateRecoveryHold(now);
+}
+
+void Engine::updateRecoveryHold(MonoTime now) {
+  if (!recovery_) {
+    return;
   }
+  std::optional<std::string> reason;
+  if (view_ && view_->suspect()) {
+    reason = "the monitor doubts its own view";
+  } else if (!disputed_.empty()) {
+    reason = "the group sees " + disputed_.begin()->first + " up (" + disputed_.begin()->second +
+             "); this monitor's view is disputed";
+  }
+  recovery_->setHeld(reason, now);
+  scheduleRecovery(recovery_->poll(now));
+}
+
+void Engine::requireConfirmation(bool required) { require_confirmation_ = required; }
+
+void Engine::setConfirmed(std::set<std::string> confirmed) {
+  if (confirmed == confirmed_) {
+    return;
+  }
+  confirmed_ = std::move(confirmed);
+  decide("the group's view changed");
+}
+
+void Engine::setDisputed(std::map<std::string, std::string> disputed) {
+  if (disputed == disputed_) {
+    return;
+  }
+  const bool was = !disputed_.empty();
+  disputed_ = std::move(disputed);
+  const bool is = !disputed_.empty();
+  std::string list;
+  for (const auto& [path, by] : disputed_) {
+    list += (list.empty() ? "" : "; ") + path + " up for " + by;
+  }
+  if (was != is && !(view_ && view_->suspect())) {
+    auto e = event(is ? EventKind::MonitorSuspect : EventKind::MonitorTrusted);
+    if (is) {
+      e.reason = "the group disagrees: " + list;
+      e.message =
+          "the monitor doubts its own view: the other monitors see up what it sees failing; "
+          "routes are kept as they are and gateway recovery is held back";
+    } else {
+      e.message = "the group agrees with this monitor's view again; gateway recovery may run";
+    }
+    emit(std::move(e));
+  } else {
+    spdlog::info("disputed paths: {}", list.empty() ? "none" : list);
+  }
+  updateRecoveryHold(clock_.now());
+  decide("the group's view changed");
 }
 
 void Engine::decide(const char* trigger) {
@@ -868,6 +918,13 @@ void Engine::decide(const char* trigger) {
   for (std::size_t i = 0; i < paths_.size(); ++i) {
     auto& st = policy_input_[i];
     if (paths_[i]->suspect() && (st.state == PathState::Up || st.state == PathState::Degraded)) {
+      st.state = PathState::Unknown;
+    }
+    // Seen failing here but not (yet) by the group (HA, setDisputed/setUnconfirmed): no
+    // evidence either way.
+    if ((st.state == PathState::Down || st.state == PathState::Degraded) &&
+        (disputed_.count(paths_[i]->cfg->name) != 0 ||
+         (require_confirmation_ && confirmed_.count(paths_[i]->cfg->name) == 0))) {
       st.state = PathState::Unknown;
     }
   }
@@ -1277,6 +1334,12 @@ nlohmann::json Engine::statusJson() const {
       m["reference_state"] = std::string(health::pathStateName(monitor_health_->stats(now).state));
     }
     j["monitor"] = std::move(m);
+  }
+  if (!disputed_.empty()) {
+    j["disputed"] = disputed_;  // HA: path → the monitors that see it up
+  }
+  if (require_confirmation_) {
+    j["confirmed"] = confirmed_;  // HA: failing paths the group confirmed
   }
   // One recovery snapshot for every path (it lists all gateways), not one per path.
   const std::vector<recovery::GatewayRecoveryStatus> recoveries =

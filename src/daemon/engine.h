@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -111,6 +112,21 @@ class Engine {
   // (hold-downs included) before any route moves, so a takeover by itself moves nothing.
   void setWriteAllowed(bool allowed);
   bool writeAllowed() const { return write_allowed_; }
+
+  // HA, monitors checking each other (docs/ha.md): the paths this monitor sees failing that
+  // most of the group's other monitors see up, each with who sees it up. Such a failure is
+  // evidence of this monitor's own trouble, not the path's: the path counts as Unknown for
+  // decisions (a route through it is kept, nothing fails over because of it) and gateway
+  // recovery is held back while any path is disputed. A change is logged and journalled
+  // (monitor_suspect / monitor_trusted, unless the monitor doubts its view anyway).
+  void setDisputed(std::map<std::string, std::string> disputed);
+  const std::map<std::string, std::string>& disputed() const { return disputed_; }
+  // With `required`, a path this monitor sees failing counts for decisions only once the group
+  // has confirmed it (setConfirmed: the paths most other monitors see failing too, or that no
+  // other monitor reports). Until then it is no evidence, like a disputed path, but without an
+  // event or a recovery hold (a recovery waits its `after` anyway). Off by default.
+  void requireConfirmation(bool required);
+  void setConfirmed(std::set<std::string> confirmed);
 
   // The content of `pathpilot status --json`.
   nlohmann::json statusJson() const;
@@ -203,6 +219,10 @@ class Engine {
   bool write_allowed_ = true;
   // Promoted: the tables' next lists are adopted as the starting point, before decisions.
   bool adopt_programmed_ = false;
+  std::map<std::string, std::string> disputed_;  // path → who sees it up (setDisputed)
+  bool require_confirmation_ = false;
+  std::set<std::string> confirmed_;  // setConfirmed
+  void updateRecoveryHold(MonoTime now);
   std::map<std::string, bool, std::less<>> table_fail_static_;
   // The path last handed to the reconciler per "table|destination".
   std::map<std::string, std::string, std::less<>> desired_sent_;

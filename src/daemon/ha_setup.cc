@@ -108,6 +108,58 @@ std::string compactView(const nlohmann::json& status) {
   return nlohmann::json{{"paths", paths}}.dump();
 }
 
+GroupVerdict groupVerdict(const std::string& self, const nlohmann::json& status,
+                          const std::vector<ha::PeerView>& views) {
+  GroupVerdict out;
+  std::vector<nlohmann::json> others;
+  std::vector<std::string> names;
+  for (const auto& v : views) {
+    if (v.node == self) {
+      continue;
+    }
+    auto parsed = nlohmann::json::parse(v.value, nullptr, false);
+    if (parsed.is_object() && parsed.contains("paths") && parsed["paths"].is_object()) {
+      others.push_back(std::move(parsed["paths"]));
+      names.push_back(v.node);
+    }
+  }
+  auto failing = [](const std::string& state) { return state == "down" || state == "degraded"; };
+  for (const auto& p : status.value("paths", nlohmann::json::array())) {
+    const std::string name = p.value("name", "");
+    if (name.empty() || !failing(p.value("state", ""))) {
+      continue;
+    }
+    std::size_t reporting = 0;
+    std::size_t up = 0;
+    std::size_t down = 0;
+    std::string up_by;
+    for (std::size_t i = 0; i < others.size(); ++i) {
+      auto it = others[i].find(name);
+      if (it == others[i].end() || !it->is_string()) {
+        continue;
+      }
+      ++reporting;
+      const std::string state = it->get<std::string>();
+      if (state == "up") {
+        ++up;
+        up_by += (up_by.empty() ? "" : ", ") + names[i];
+      } else if (failing(state)) {
+        ++down;
+      }
+    }
+    if (reporting == 0 || 2 * down > reporting) {
+      out.confirmed.insert(name);
+      continue;
+    }
+    if (2 * up > reporting) {
+      out.disputed[name] = up_by;
+    } else {
+      out.unconfirmed.insert(name);
+    }
+  }
+  return out;
+}
+
 nlohmann::json viewsJson(const std::vector<ha::PeerView>& views) {
   nlohmann::json out = nlohmann::json::object();
   for (const auto& v : views) {

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <memory>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,6 +46,20 @@ std::string compactView(const nlohmann::json& status);
 // Every monitor's published view by node name (another monitor's text that is not JSON is kept
 // as a string).
 nlohmann::json viewsJson(const std::vector<ha::PeerView>& views);
+
+// Monitors checking each other: what the group says of each path that `status` (this
+// monitor's, Engine::statusJson) shows down or degraded. Among the other monitors' views
+// (`views` minus `self`) that report the path:
+//   confirmed    more than half see it failing too, or none reports it (a monitor alone);
+//   disputed     more than half see it up (value: who, "mon-b, mon-c");
+//   unconfirmed  neither (a tie, or the others do not know yet).
+struct GroupVerdict {
+  std::set<std::string> confirmed;
+  std::set<std::string> unconfirmed;
+  std::map<std::string, std::string> disputed;
+};
+GroupVerdict groupVerdict(const std::string& self, const nlohmann::json& status,
+                          const std::vector<ha::PeerView>& views);
 
 // The "ha" object of the status document: role, node, leader, term, writing, lease left (s),
 // etcd endpoint and last error, keepalive and fence counters.

@@ -25,11 +25,15 @@ Election::Next Election::next(MonoTime now) const {
     return {Step::KeepAlive, now};
   }
   Step poll = role_ == Role::Leader ? Step::Check : Step::Campaign;
-  if (next_poll_ <= now) {
+  MonoTime poll_at = next_poll_;
+  if (poll == Step::Campaign) {
+    poll_at = std::max(poll_at, no_campaign_until_);
+  }
+  if (poll_at <= now) {
     return {poll, now};
   }
   // Wake at the next call, and at the fence deadline so the loop reports the end of writing.
-  MonoTime at = std::min(next_keepalive_, next_poll_);
+  MonoTime at = std::min(next_keepalive_, poll_at);
   if (role_ == Role::Leader && fenceDeadline() > now) {
     at = std::min(at, fenceDeadline());
   }
@@ -104,10 +108,11 @@ void Election::failed(Step step, MonoTime now) {
   }
 }
 
-void Election::resigned() {
+void Election::resigned(MonoTime no_campaign_until) {
   role_ = Role::Follower;
   leader_.clear();
   term_ = 0;
+  no_campaign_until_ = no_campaign_until;
 }
 
 void Election::loseLease() {

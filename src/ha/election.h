@@ -76,8 +76,9 @@ class Election {
   void checked(bool holds, MonoTime sent);
   // Any call failed at `now`: it is retried after retry_interval.
   void failed(Step step, MonoTime now);
-  // Gave the key up (resign): a follower without knowing who leads next.
-  void resigned();
+  // Gave the key up (resign): a follower without knowing who leads next, which does not
+  // campaign before `no_campaign_until` (so that another monitor takes the key).
+  void resigned(MonoTime no_campaign_until = MonoTime::min());
 
   Role role() const { return role_; }
   // The leader's node name ("" when unknown), its term (the leader key's creation revision; 0
@@ -104,6 +105,7 @@ class Election {
   MonoTime next_keepalive_ = MonoTime::min();
   MonoTime next_poll_ = MonoTime::min();
   MonoTime next_grant_ = MonoTime::min();
+  MonoTime no_campaign_until_ = MonoTime::min();
   std::string leader_;
   std::int64_t term_ = 0;
 };

@@ -53,6 +53,36 @@ void HaNode::publishView(std::string value) {
   cv_.notify_all();
 }
 
+void HaNode::resign(Duration hold_off) {
+  {
+    std::lock_guard lock(mu_);
+    if (election_.role() != Role::Leader) {
+      return;
+    }
+    resign_requested_ = hold_off;
+  }
+  cv_.notify_all();
+}
+
+void HaNode::resignNow(Duration hold_off) {
+  std::int64_t term = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (election_.role() != Role::Leader) {
+      return;
+    }
+    term = election_.term();
+    // Writing stops now, before the key is gone.
+    election_.resigned(clock_.now() + hold_off);
+  }
+  auto deleted = loop_etcd_.deleteIfHeld(leaderKey(), term);
+  spdlog::warn("ha: {} gave up leadership of term {}{}; no campaign for {}",
+               options_.election.node, term,
+               deleted ? "" : " (the key stays until its lease expires: " +
+                                  deleted.error().message() + ")",
+               formatDuration(hold_off));
+}
+
 void HaNode::putView() {
   std::string value;
   std::int64_t lease = 0;
@@ -73,7 +103,7 @@ void HaNode::readViews() {
   auto kvs = loop_etcd_.getPrefix(viewsPrefix());
   std::lock_guard lock(mu_);
   // Once a second; on failure the last views stay (status shows the etcd error).
-  next_views_read_ = clock_.now() + std::chrono::seconds(1);
+  next_views_read_ = clock_.now() + options_.election.poll_interval;
   if (!kvs) {
     return;
   }
@@ -215,6 +245,19 @@ void HaNode::run() {
     Election::Next next;
     bool put_view = false;
     bool read_views = false;
+    std::optional<Duration> resign;
+    {
+      std::unique_lock lock(mu_);
+      if (stopping_ || fatal_) {
+        return;
+      }
+      std::swap(resign, resign_requested_);
+    }
+    if (resign) {
+      resignNow(*resign);
+      notify();
+      continue;
+    }
     {
       std::unique_lock lock(mu_);
       if (stopping_ || fatal_) {
@@ -226,7 +269,7 @@ void HaNode::run() {
       const bool registered = member_claimed_ && election_.leaseId() != 0;
       put_view = registered && view_dirty_;
       read_views = registered && now >= next_views_read_;
-      if (next.step == Election::Step::Wait && !put_view && !read_views) {
+      if (next.step == Election::Step::Wait && !put_view && !read_views && !resign_requested_) {
         // The clock is the monotonic one; waiting on the condition variable's steady clock
         // for the difference is equivalent in production (RealClock is steady_clock).
         MonoTime until = registered ? std::min(next.at, next_views_read_) : next.at;

@@ -31,6 +31,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -77,7 +78,8 @@ struct HaView {
   std::uint64_t fence_checks = 0;
   std::uint64_t fence_refusals = 0;
   Duration max_fence_latency{};
-  // Every monitor's published view, this one's included, by node name (read every second).
+  // Every monitor's published view, this one's included, by node name (read every poll
+  // interval).
   std::vector<PeerView> views;
 
   // Role, leader, term, writing and etcd_ok are the same.
@@ -114,6 +116,9 @@ class HaNode {
   // <prefix>/<site>/views/<node> with the lease by the election thread as soon as it can. Call
   // it when the view changes; thread-safe, never blocks on etcd.
   void publishView(std::string value);
+  // Gives leadership up (a no-op for a follower): the election thread deletes the leader key
+  // and does not campaign for `hold_off`, so that another monitor leads. Thread-safe.
+  void resign(Duration hold_off);
   HaView view() const;
 
   std::string leaderKey() const;
@@ -151,6 +156,8 @@ class HaNode {
   std::uint64_t fence_checks_ = 0;
   std::uint64_t fence_refusals_ = 0;
   Duration max_fence_latency_{};
+  std::optional<Duration> resign_requested_;
+  void resignNow(Duration hold_off);
   std::string view_value_;
   bool view_dirty_ = false;
   MonoTime next_views_read_{};

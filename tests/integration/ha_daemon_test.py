@@ -86,6 +86,43 @@ class HaDaemonTest(unittest.TestCase):
         self.wait_ha("mon-a", a, lambda s: set(s["ha"].get("views", {})) == {"mon-a"}, 10,
                      "mon-b's view gone with its lease")
 
+    def test_a_leader_cut_off_from_the_paths_alone_moves_nothing_and_hands_over(self):
+        a, b = self.start_pair()
+        before = len(self.writes())
+        # DX alone, so that this is the group's rule at work, not the monitor's own doubt when
+        # every path fails at once (policy/view_check.h).
+        self.group.cut_off("mon-a", paths=("dx",))
+        # mon-a sees DX fail; mon-b sees it up: mon-a's view is disputed, so it keeps the
+        # route on DX (it would move it to vpn-a on its own view), and after 3 s it hands
+        # leadership to mon-b.
+        self.wait_ha("mon-a", a, lambda s: "dx" in s.get("disputed", {}), 10,
+                     "mon-a's dx failure disputed by mon-b")
+        status = self.wait_leader("mon-b", b, timeout=15)
+        self.wait_follower("mon-a", a, "mon-b", timeout=10)
+        time.sleep(1.0)
+        self.assertEqual(self.writes()[before:], [], "a route moved on the cut-off view")
+        self.assertTrue(self.table_on("dx"))
+        suspect = self.events("mon-a", "monitor_suspect")
+        self.assertTrue(suspect and "the group disagrees" in suspect[-1]["reason"], suspect)
+        print(f"\nleadership handed to mon-b (term {status['ha']['term']})")
+        # mon-a gets its paths back: it agrees again and follows.
+        self.group.cut_off("mon-a", cut=False, paths=("dx",))
+        self.wait_ha("mon-a", a, lambda s: not s.get("disputed"), 10, "mon-a agreeing again")
+        nstest.wait_for(lambda: self.events("mon-a", "monitor_trusted"), 10,
+                        "mon-a: monitor_trusted")
+        self.assert_one_writer()
+
+    def test_a_failure_every_monitor_sees_moves_the_route_at_once(self):
+        # The cost of requiring agreement: the leader waits for the others' views (published
+        # and read every lease_ttl/8 = 250 ms) before it treats dx as down.
+        a, b = self.start_pair()
+        failed = time.time()
+        self.fail_dx()
+        nstest.wait_for(lambda: self.table_on("vpn-a"), 10, "the table on vpn-a", interval=0.01)
+        took = time.time() - failed
+        print(f"\nDX fail → table on vpn-a with agreement: {took:.2f} s")
+        self.assert_one_writer()
+
     def test_kill9_of_the_leader_hands_over_without_moving_a_route(self):
         a, b = self.start_pair()
         self.fail_dx()

@@ -64,8 +64,10 @@ class HaGroup:
     """etcd members and monitors inside namespace `box` of `net` (an nstest.Netns whose
     namespace already has nstest.add_probe_veth), working in `work`."""
 
-    def __init__(self, net, box, work, prefix, lease_ttl=2, election_ms=1000):
+    def __init__(self, net, box, work, prefix, lease_ttl=2, election_ms=1000,
+                 agreement="majority"):
         self.lease_ttl = lease_ttl      # ha.lease_ttl of every monitor, seconds
+        self.agreement = agreement      # ha.agreement of every monitor
         self.election_ms = election_ms  # etcd --election-timeout (a TTL ≥ 1.5 × this is kept)
         self.net = net
         self.box = box
@@ -75,6 +77,23 @@ class HaGroup:
         self.stopped = []
         with open(os.path.join(work, "hook.sh"), "w") as f:
             f.write(HOOK)
+        # Each monitor probes from its own source addresses (mon-a .1, mon-b .2, ...), so that
+        # one monitor alone can be cut off from the paths (cut_off()).
+        for n in range(2, 4):
+            for net16 in ("10.99.0", "10.99.1"):
+                net.sh(box, "ip", "addr", "add", f"{net16}.{n}/24", "dev", "v0")
+
+    @staticmethod
+    def index(node):
+        """1 for mon-a, 2 for mon-b, ... (the last octet of the node's probe sources)."""
+        return ord(node[-1]) - ord("a") + 1
+
+    def cut_off(self, node, cut=True, paths=("dx", "vpn-a")):
+        """Drops the probes `node` sends on `paths` (by its source addresses), inside the
+        namespace only: its view of those paths goes down while the others' stays."""
+        for net16 in [{"dx": "10.99.0", "vpn-a": "10.99.1"}[p] for p in paths]:
+            self.net.sh(self.box, "iptables", "-I" if cut else "-D", "OUTPUT", "-s",
+                        f"{net16}.{self.index(node)}", "-j", "DROP")
 
     def start_etcd(self):
         cluster = ",".join(f"m{i}=http://127.0.0.1:{p}" for i, p in enumerate(PEER_PORTS, 1))
@@ -122,11 +141,14 @@ class HaGroup:
         work = os.path.join(self.work, work_name or node)
         os.makedirs(work, exist_ok=True)
         text = nstest.probe_veth_config(work, SITE, "1s")
+        n = self.index(node)
+        text = text.replace("source: 10.99.0.1}", f"source: 10.99.0.{n}}}")
+        text = text.replace("source: 10.99.1.1}", f"source: 10.99.1.{n}}}")
         hook = (f"backends: {{exec: {{command: [/bin/sh, {self.work}/hook.sh, {node}, {self.work}, "
                 f"'{','.join(ENDPOINTS)}'], list_command: [/bin/sh, -c, "
                 f"'cat \"$0/table-$PATHPILOT_TABLE\" 2>/dev/null; true', {self.work}]}}}}")
         text = text.replace("backends: {exec: {command: [/bin/true]}}", hook)
-        text += f"ha: {{endpoints: [{', '.join(ENDPOINTS)}], node: {node}, lease_ttl: {self.lease_ttl}s}}\n"
+        text += f"ha: {{endpoints: [{', '.join(ENDPOINTS)}], node: {node}, lease_ttl: {self.lease_ttl}s, agreement: {self.agreement}}}\n"
         path = os.path.join(work, "pathpilot.yaml")
         with open(path, "w") as f:
             f.write(text)

@@ -81,8 +81,9 @@ const std::vector<std::string_view> kApiKeys = {"listen",          "auth_token",
                                                 "rate_limit",      "allowed_hosts",
                                                 "auth_reads",      "max_connections_per_client",
                                                 "request_timeout", "response_timeout"};
-const std::vector<std::string_view> kHaKeys = {"endpoints",    "node",    "prefix",    "lease_ttl",
-                                               "fence_margin", "ca_file", "cert_file", "key_file"};
+const std::vector<std::string_view> kHaKeys = {
+    "endpoints", "node", "prefix", "lease_ttl", "fence_margin", "ca_file", "cert_file", "key_file",
+    "agreement"};
 const std::vector<std::string_view> kApiRateKeys = {"read_per_second", "read_burst",
                                                     "write_per_second", "write_burst"};
 const std::vector<std::string_view> kSecretKeys = {"env", "file"};
@@ -1237,6 +1238,15 @@ class Decoder {
     if (ha.cert_file.empty() != ha.key_file.empty()) {
       ctx_.errorAt(m.pathOf(ha.cert_file.empty() ? "key_file" : "cert_file"),
                    "ha.cert_file and ha.key_file go together (a client certificate and its key)");
+    }
+    std::string agreement;
+    if (m.get("agreement", agreement)) {
+      if (agreement == "majority" || agreement == "none") {
+        ha.require_agreement = agreement == "majority";
+      } else {
+        ctx_.errorAt(m.pathOf("agreement"),
+                     "expected majority or none, got " + quote(agreement));
+      }
     }
     bool tls = std::any_of(ha.endpoints.begin(), ha.endpoints.end(),
                            [](const std::string& e) { return e.rfind("https://", 0) == 0; });

@@ -988,6 +988,46 @@ TEST_F(EngineTest, APromotedFollowerAdoptsWhatTheLeaderProgrammedBeforeWriting) 
   EXPECT_EQ(last(EventKind::RouteChanged, "rtb-a")->from, "vpn-b");
 }
 
+TEST_F(EngineTest, ADisputedPathIsNoEvidence) {
+  // The other monitors see DX up: this monitor's DX failure (its own network) moves nothing and
+  // starts no recovery; once the dispute ends, its view counts again.
+  start();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  engine_->setDisputed({{"dx", "mon-b"}, {"vpn-a", "mon-b"}});
+  EXPECT_EQ(count(EventKind::MonitorSuspect), 1);
+  EXPECT_NE(last(EventKind::MonitorSuspect)->reason.find("dx up for mon-b"), std::string::npos);
+  for (int i = 0; i < 30; ++i) {  // 3 s: vpn-a's recovery (after: 1 s) would have started
+    round(false, false, true);
+  }
+  EXPECT_EQ(routeOf("rtb-a"), kDx);
+  EXPECT_EQ(tables_["rtb-a"]->applyCount(), 0);
+  EXPECT_EQ(actions_["vpn-a"]->starts, 0);
+  EXPECT_EQ(engine_->statusJson()["disputed"]["dx"], "mon-b");
+  engine_->setDisputed({});
+  EXPECT_EQ(count(EventKind::MonitorTrusted), 1);
+  round(false, false, true);
+  EXPECT_EQ(routeOf("rtb-a"), kVpnB) << "undisputed, its own view decides again";
+}
+
+TEST_F(EngineTest, AnUnconfirmedFailureWaitsForTheGroupWithoutAnEvent) {
+  start();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  engine_->requireConfirmation(true);
+  for (int i = 0; i < 3; ++i) {
+    round(false, true, true);
+  }
+  EXPECT_EQ(routeOf("rtb-a"), kDx) << "not before the group confirms";
+  EXPECT_EQ(count(EventKind::MonitorSuspect), 0);
+  EXPECT_TRUE(engine_->statusJson().contains("confirmed"));
+  engine_->setConfirmed({"dx"});  // the others' views now show dx down too
+  settle();
+  EXPECT_EQ(routeOf("rtb-a"), kVpnA) << "the confirmation alone triggers the failover";
+}
+
 TEST_F(EngineTest, ADemotedLeaderStopsWritingAtOnce) {
   start();
   for (int i = 0; i < 3; ++i) {

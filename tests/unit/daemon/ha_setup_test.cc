@@ -78,6 +78,32 @@ TEST(HaSetupTest, AViewIsEachPathsStateAndEveryMonitorsViewIsShown) {
   EXPECT_EQ(views["mon-b"], "not json");
 }
 
+TEST(HaSetupTest, TheGroupConfirmsDisputesOrHasNotSeenEachFailingPath) {
+  nlohmann::json status = {{"paths",
+                            {{{"name", "dx"}, {"state", "down"}},
+                             {{"name", "vpn-a"}, {"state", "degraded"}},
+                             {{"name", "vpn-b"}, {"state", "up"}},
+                             {{"name", "vpn-c"}, {"state", "down"}},
+                             {{"name", "vpn-d"}, {"state", "down"}}}}};
+  auto v = [](const char* paths) { return std::string(R"({"paths":)") + paths + "}"; };
+  std::vector<ha::PeerView> views = {
+      {"mon-a", v(R"({"dx":"down","vpn-a":"degraded","vpn-b":"up","vpn-c":"down"})")},
+      {"mon-b", v(R"({"dx":"up","vpn-a":"up","vpn-b":"down","vpn-c":"down","vpn-d":"unknown"})")},
+      {"mon-c", v(R"({"dx":"up","vpn-a":"down","vpn-b":"down"})")},
+  };
+  auto g = groupVerdict("mon-a", status, views);
+  // dx: both others see it up → disputed. vpn-a: one up, one down → unconfirmed. vpn-b: up
+  // here, not asked. vpn-c: the one other that reports it sees it down → confirmed. vpn-d: the
+  // other does not know yet → unconfirmed.
+  EXPECT_EQ(g.disputed, (std::map<std::string, std::string>{{"dx", "mon-b, mon-c"}}));
+  EXPECT_EQ(g.unconfirmed, (std::set<std::string>{"vpn-a", "vpn-d"}));
+  // A monitor alone (or whose peers publish nothing readable) acts on its own view.
+  auto alone = groupVerdict("mon-a", status, {views[0], {"mon-b", "garbage"}});
+  EXPECT_TRUE(alone.disputed.empty() && alone.unconfirmed.empty());
+  // Two monitors: the other one's "up" is a majority of one.
+  EXPECT_EQ(groupVerdict("mon-a", status, {views[0], views[1]}).disputed.count("vpn-a"), 1U);
+}
+
 TEST(HaSetupTest, StatusAndMetricsShowRoleTermAndLease) {
   auto v = view(ha::Role::Leader, "mon-a", 7, true);
   v.lease_left = std::chrono::milliseconds(1250);

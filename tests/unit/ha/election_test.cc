@@ -171,5 +171,19 @@ TEST(ElectionTest, ResignGivesUpWriting) {
   EXPECT_FALSE(e.mayWrite(t0 + 1ms));
 }
 
+TEST(ElectionTest, AResignedLeaderDoesNotCampaignDuringItsHoldOff) {
+  Election e = leaderAtT0();
+  e.resigned(t0 + 6s);
+  e.keptAlive(2s, t0 + 5s);  // the lease stays alive meanwhile
+  auto next = e.next(t0 + 5s + 1ms);
+  EXPECT_EQ(next.step, Step::Wait);
+  EXPECT_EQ(next.at, t0 + 5500ms) << "the next keepalive comes first";
+  e.keptAlive(2s, t0 + 5500ms);
+  EXPECT_EQ(e.next(t0 + 5501ms).at, t0 + 6s) << "then the end of the hold-off";
+  EXPECT_EQ(e.next(t0 + 6s).step, Step::KeepAlive);
+  e.keptAlive(2s, t0 + 6s);
+  EXPECT_EQ(e.next(t0 + 6s).step, Step::Campaign);
+}
+
 }  // namespace
 }  // namespace pathpilot::ha
