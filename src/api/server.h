@@ -22,6 +22,12 @@
 // too many connections from one client (the last two sent without reading the request).
 // A client that does not read its responses within response_timeout is disconnected.
 //
+// Every request first passes one guard, in this order: Host allow-list, URL, endpoint and
+// method, the client's read or write rate limit, the bearer token (writes always, reads with
+// auth_reads). Only then does httplib read a body or run a route regex, and call the
+// endpoint's handler. The endpoints are one table in server.cc (routes()): method, path,
+// guard level (read or write) and handler; the guard and httplib both go by it.
+//
 // The server only reads immutable snapshots from a SnapshotStore and searches the journal
 // (thread-safe, its own read connection); drain/undrain go through a ControlFn that the
 // daemon implements by posting to the engine thread with a timeout (api/loop_call.h). So
@@ -43,6 +49,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -51,6 +58,12 @@
 #include "base/error.h"
 #include "base/time.h"
 #include "journal/event_log.h"
+
+namespace httplib {
+class ContentReader;
+struct Request;
+struct Response;
+}  // namespace httplib
 
 namespace pathpilot::api {
 
@@ -121,8 +134,42 @@ class ApiServer {
   std::string renderMetrics(const Snapshot* snapshot) const;
 
  private:
+  // One row of the endpoint table: method, path, guard level and handler (server.cc).
+  struct Endpoint;
+
+  // Transport settings, the guard and the error and exception handlers.
+  void configure();
+  // The endpoint table, registered with httplib. The table is complete before the server
+  // starts and never changes, so worker threads read it without a lock.
   void routes();
+  void route(const Endpoint& endpoint);
   void countStatus(int status);
+
+  // The guard: the checks every request passes before httplib routes it (Host, URL, endpoint
+  // and method, rate limit, bearer token). Each returns true when it answered (refused) the
+  // request. Worker threads.
+  bool guard(const httplib::Request& req, httplib::Response& res);
+  const Endpoint* findEndpoint(std::string_view path) const;
+  bool refuse(const httplib::Request& req, httplib::Response& res, int status,
+              const std::string& message, const char* reason);
+  bool refusedByRateLimit(const httplib::Request& req, httplib::Response& res, bool write);
+  bool refusedByToken(const httplib::Request& req, httplib::Response& res);
+
+  // Errors httplib finds itself (malformed, too large, timed out) and POST bodies.
+  void answerTransportError(const httplib::Request& req, httplib::Response& res);
+  std::string transportErrorMessage(const httplib::Request& req, int status) const;
+  std::string requestTimeoutMessage() const;
+  std::string bodyTooLargeMessage() const;
+  bool readBody(const httplib::Request& req, httplib::Response& res,
+                const httplib::ContentReader& content_reader, std::string& body);
+
+  // The handlers, one per endpoint (the dashboard's files share one). `body` is empty for GET.
+  void getHealthz(const httplib::Request& req, httplib::Response& res, std::string_view body);
+  void getMetrics(const httplib::Request& req, httplib::Response& res, std::string_view body);
+  void getStatus(const httplib::Request& req, httplib::Response& res, std::string_view body);
+  void getHistory(const httplib::Request& req, httplib::Response& res, std::string_view body);
+  void getEvents(const httplib::Request& req, httplib::Response& res, std::string_view body);
+  void postDrain(const httplib::Request& req, httplib::Response& res, std::string_view body);
 
   ApiOptions options_;
   const SnapshotStore& snapshots_;
@@ -134,6 +181,7 @@ class ApiServer {
   std::thread thread_;
   std::uint16_t port_ = 0;
   bool started_ = false;
+  std::vector<Endpoint> endpoints_;  // routes(); httplib's handlers point into it
 
   mutable std::mutex limit_mutex_;
   RateLimiter read_limiter_;

@@ -24,6 +24,7 @@
 #include "daemon/fenced.h"
 #include "daemon/ha_setup.h"
 #include "daemon/logging.h"
+#include "daemon/operator_drain.h"
 #include "daemon/secrets.h"
 #include "daemon/state_file.h"
 #include "daemon/systemd.h"
@@ -395,10 +396,7 @@ int runDaemon(const RunOptions& options) {
         const bool drain = req.cmd == ControlRequest::Cmd::Drain;
         if (drain || req.cmd == ControlRequest::Cmd::Undrain) {
           // Who moves traffic is logged and journalled (SO_PEERCRED: set by the kernel).
-          std::string by = "control socket, " + peer.describe();
-          spdlog::info("control socket: {} {} requested by {}", drain ? "drain" : "undrain",
-                       req.path, peer.describe());
-          auto r = drain ? engine.drain(req.path, by) : engine.undrain(req.path, by);
+          auto r = applyDrain(engine, req.path, drain, {"control socket", peer.describe()});
           if (!r) {
             return nlohmann::json{{"ok", false}, {"error", r.error().message()}};
           }
@@ -439,8 +437,7 @@ int runDaemon(const RunOptions& options) {
       }
     };
     sources.control = [&](api::ControlAction action, const std::string& path) {
-      return action == api::ControlAction::Drain ? engine.drain(path, "HTTP API")
-                                                 : engine.undrain(path, "HTTP API");
+      return applyDrain(engine, path, action == api::ControlAction::Drain, {"HTTP API", ""});
     };
     // The API's settings are read at start only; a reload that changes them needs a restart.
     if (auto a = observability.start(*cfg.api, std::move(sources), &events); !a) {

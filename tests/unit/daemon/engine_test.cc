@@ -3,13 +3,17 @@
 #include "daemon/engine.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "config/loader.h"
+#include "daemon/operator_drain.h"
 #include "fakes/fake_clock.h"
 #include "fakes/fake_route_table.h"
 #include "fakes/manual_executor.h"
@@ -568,6 +572,52 @@ TEST_F(EngineTest, DrainEventsNameWhoAsked) {
   ASSERT_NE(u, nullptr);
   EXPECT_EQ(u->reason, "requested by control socket, uid 0 (root), pid 7");
   EXPECT_NE(u->message.find("(control socket, uid 0 (root), pid 7)"), std::string::npos);
+}
+
+// The control socket and the HTTP API drain through applyDrain (daemon/operator_drain.h): the
+// event names "<channel>, <peer>" (or the channel alone), the peer is logged, errors pass through.
+TEST_F(EngineTest, ApplyDrainNamesTheRequesterAndLogsThePeer) {
+  start();
+  // The log goes to a string for this test; the previous default logger comes back after it.
+  struct LogCapture {
+    std::ostringstream text;
+    std::shared_ptr<spdlog::logger> previous = spdlog::default_logger();
+    LogCapture() {
+      spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+          "engine_test", std::make_shared<spdlog::sinks::ostream_sink_st>(text)));
+    }
+    ~LogCapture() { spdlog::set_default_logger(previous); }
+  } log;
+
+  auto drained = applyDrain(*engine_, "dx", true, {"control socket", "uid 1000 (alice), pid 4242"});
+  ASSERT_TRUE(drained) << drained.error().message();
+  EXPECT_EQ(*drained, "path dx drained");
+  const journal::Event* d = last(EventKind::Drain);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->reason, "requested by control socket, uid 1000 (alice), pid 4242");
+  EXPECT_NE(log.text.str().find("control socket: drain dx requested by uid 1000 (alice), pid 4242"),
+            std::string::npos)
+      << log.text.str();
+
+  // Without a peer (the HTTP API, which logs the client itself) only the engine's event is.
+  auto undrained = applyDrain(*engine_, "dx", false, {"HTTP API", ""});
+  ASSERT_TRUE(undrained) << undrained.error().message();
+  EXPECT_EQ(*undrained, "path dx undrained");
+  const journal::Event* u = last(EventKind::Undrain);
+  ASSERT_NE(u, nullptr);
+  EXPECT_EQ(u->reason, "requested by HTTP API");
+  EXPECT_EQ(u->message, "path dx undrained by an operator (HTTP API)");
+  EXPECT_EQ(log.text.str().find("HTTP API: undrain"), std::string::npos) << log.text.str();
+
+  auto again = applyDrain(*engine_, "dx", false, {"HTTP API", ""});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, "path dx is not drained");
+  auto unknown = applyDrain(*engine_, "nope", true, {"control socket", "uid 0 (root), pid 7"});
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code(), ErrorCode::NotFound);
+  EXPECT_EQ(unknown.error().message(), "unknown path \"nope\"");
+  EXPECT_EQ(count(EventKind::Drain), 1);
+  EXPECT_EQ(count(EventKind::Undrain), 1);
 }
 
 // Every event is scrubbed of the known secrets before the sink (journal, API, alerts) sees it:
