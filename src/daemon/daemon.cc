@@ -396,7 +396,8 @@ int runDaemon(const RunOptions& options) {
         const bool drain = req.cmd == ControlRequest::Cmd::Drain;
         if (drain || req.cmd == ControlRequest::Cmd::Undrain) {
           // Who moves traffic is logged and journalled (SO_PEERCRED: set by the kernel).
-          auto r = applyDrain(engine, req.path, drain, {"control socket", peer.describe()});
+          auto r = applyDrain(engine, req.path, drain, {"control socket", peer.describe()},
+                              ha_node.get());
           if (!r) {
             return nlohmann::json{{"ok", false}, {"error", r.error().message()}};
           }
@@ -437,7 +438,8 @@ int runDaemon(const RunOptions& options) {
       }
     };
     sources.control = [&](api::ControlAction action, const std::string& path) {
-      return applyDrain(engine, path, action == api::ControlAction::Drain, {"HTTP API", ""});
+      return applyDrain(engine, path, action == api::ControlAction::Drain, {"HTTP API", ""},
+                        ha_node.get());
     };
     // The API's settings are read at start only; a reload that changes them needs a restart.
     if (auto a = observability.start(*cfg.api, std::move(sources), &events); !a) {
@@ -519,6 +521,18 @@ int runDaemon(const RunOptions& options) {
   std::function<void()> publish_view = [&] {
     auto status = engine.statusJson();
     ha_node->publishView(compactView(status));
+    // The group's drains (etcd) are every monitor's: applied here as read.
+    if (const auto drains = ha_node->view().drains) {
+      for (const auto& p : status.value("paths", nlohmann::json::array())) {
+        const std::string name = p.value("name", "");
+        const bool want = drains->count(name) != 0;
+        if (want && !p.value("drained", false)) {
+          (void)engine.drain(name, "the group (" + drains->at(name) + ")");
+        } else if (!want && p.value("drained", false)) {
+          (void)engine.undrain(name, "the group (undrained on one of its monitors)");
+        }
+      }
+    }
     if (cfg.ha->require_agreement) {
       const ha::HaView v = ha_node->view();
       const MonoTime now = clock.now();

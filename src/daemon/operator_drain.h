@@ -14,6 +14,7 @@
 #include <string>
 
 #include "base/error.h"
+#include "ha/ha_node.h"
 
 namespace pathpilot::daemon {
 
@@ -30,7 +31,12 @@ struct DrainRequester {
 // Drains (`drain`) or undrains `path` on `engine`, recording the requester as
 // "<channel>, <peer>" (or "<channel>" without a peer). Returns the engine's message ("path dx
 // drained", "path dx is already drained") or its error (NotFound: "unknown path \"x\"").
+//
+// In a group of monitors (`group` set, docs/ha.md) a drain is the group's: it is recorded in
+// etcd, every monitor applies it from there within a poll interval, and it outlives any monitor
+// and a takeover. The answer then says the drain was requested; the path must exist.
 [[nodiscard]] Result<std::string> applyDrain(Engine& engine, const std::string& path, bool drain,
-                                             const DrainRequester& requester);
+                                             const DrainRequester& requester,
+                                             ha::HaNode* group = nullptr);
 
 }  // namespace pathpilot::daemon

@@ -400,6 +400,14 @@ Result<std::vector<KeyValue>> EtcdClient::getPrefix(std::string_view prefix) {
   return parseKvs(*j, "kv/range");
 }
 
+Result<void> EtcdClient::remove(std::string_view key) {
+  auto body = call("kv/deleterange", json{{"key", b64(key)}}.dump());
+  if (!body) {
+    return fail(body.error());
+  }
+  return ok();
+}
+
 Result<void> EtcdClient::put(std::string_view key, std::string_view value, std::int64_t lease) {
   json req = {{"key", b64(key)}, {"value", b64(value)}};
   if (lease != 0) {

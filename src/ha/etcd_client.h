@@ -101,6 +101,8 @@ class EtcdClient {
   [[nodiscard]] Result<std::optional<KeyValue>> get(std::string_view key);
   // Linearizable read of every key starting with `prefix`, in key order.
   [[nodiscard]] Result<std::vector<KeyValue>> getPrefix(std::string_view prefix);
+  // Deletes `key` (absent: fine).
+  [[nodiscard]] Result<void> remove(std::string_view key);
   // Puts `key` = `value` under `lease` (0: no lease).
   [[nodiscard]] Result<void> put(std::string_view key, std::string_view value, std::int64_t lease);
 

@@ -41,6 +41,38 @@ std::string HaNode::viewsPrefix() const {
   return options_.prefix + "/" + options_.site + "/views/";
 }
 
+std::string HaNode::drainsPrefix() const {
+  return options_.prefix + "/" + options_.site + "/drains/";
+}
+
+void HaNode::requestDrain(std::string path, bool drain, std::string by) {
+  {
+    std::lock_guard lock(mu_);
+    drain_requests_.push_back({std::move(path), drain, std::move(by)});
+  }
+  cv_.notify_all();
+}
+
+void HaNode::writeDrains(std::vector<DrainRequest> requests) {
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    const auto& r = requests[i];
+    auto done = r.drain ? loop_etcd_.put(drainsPrefix() + r.path, r.by, 0)
+                        : loop_etcd_.remove(drainsPrefix() + r.path);
+    if (!done) {
+      spdlog::warn("ha: could not record the {} of {} in etcd ({}); retrying",
+                   r.drain ? "drain" : "undrain", r.path, done.error().message());
+      std::lock_guard lock(mu_);
+      // Ahead of anything asked since, so that the order of an operator's commands holds.
+      drain_requests_.insert(drain_requests_.begin(), requests.begin() + static_cast<long>(i),
+                             requests.end());
+      next_drain_write_ = clock_.now() + options_.election.retry_interval;
+      return;
+    }
+    spdlog::info("ha: {} of {} recorded for the group ({})", r.drain ? "drain" : "undrain",
+                 r.path, r.by);
+  }
+}
+
 void HaNode::publishView(std::string value) {
   {
     std::lock_guard lock(mu_);
@@ -101,7 +133,15 @@ void HaNode::putView() {
 
 void HaNode::readViews() {
   auto kvs = loop_etcd_.getPrefix(viewsPrefix());
+  auto drains = loop_etcd_.getPrefix(drainsPrefix());
   std::lock_guard lock(mu_);
+  if (drains) {
+    std::map<std::string, std::string> d;
+    for (auto& kv : *drains) {
+      d[kv.key.substr(drainsPrefix().size())] = std::move(kv.value);
+    }
+    drains_ = std::move(d);
+  }
   // Once a second; on failure the last views stay (status shows the etcd error).
   next_views_read_ = clock_.now() + options_.election.poll_interval;
   if (!kvs) {
@@ -186,6 +226,7 @@ HaView HaNode::viewLocked(MonoTime now) const {
   v.fence_refusals = fence_refusals_;
   v.max_fence_latency = max_fence_latency_;
   v.views = views_;
+  v.drains = drains_;
   return v;
 }
 
@@ -246,16 +287,25 @@ void HaNode::run() {
     bool put_view = false;
     bool read_views = false;
     std::optional<Duration> resign;
+    std::vector<DrainRequest> drains;
     {
       std::unique_lock lock(mu_);
       if (stopping_ || fatal_) {
         return;
       }
       std::swap(resign, resign_requested_);
+      if (clock_.now() >= next_drain_write_) {
+        std::swap(drains, drain_requests_);
+      }
     }
     if (resign) {
       resignNow(*resign);
       notify();
+      continue;
+    }
+    if (!drains.empty()) {
+      writeDrains(std::move(drains));
+      readViews();  // every monitor, this one included, applies what etcd holds
       continue;
     }
     {
@@ -269,10 +319,15 @@ void HaNode::run() {
       const bool registered = member_claimed_ && election_.leaseId() != 0;
       put_view = registered && view_dirty_;
       read_views = registered && now >= next_views_read_;
-      if (next.step == Election::Step::Wait && !put_view && !read_views && !resign_requested_) {
+      const bool drains_due = !drain_requests_.empty() && now >= next_drain_write_;
+      if (next.step == Election::Step::Wait && !put_view && !read_views && !resign_requested_ &&
+          !drains_due) {
         // The clock is the monotonic one; waiting on the condition variable's steady clock
         // for the difference is equivalent in production (RealClock is steady_clock).
         MonoTime until = registered ? std::min(next.at, next_views_read_) : next.at;
+        if (!drain_requests_.empty()) {
+          until = std::min(until, next_drain_write_);
+        }
         cv_.wait_for(lock, until - now);
         continue;
       }

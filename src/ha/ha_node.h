@@ -29,6 +29,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -81,6 +82,8 @@ struct HaView {
   // Every monitor's published view, this one's included, by node name (read every poll
   // interval).
   std::vector<PeerView> views;
+  // The group's drains (path → who asked), read with the views; nullopt until a read worked.
+  std::optional<std::map<std::string, std::string>> drains;
 
   // Role, leader, term, writing and etcd_ok are the same.
   bool sameLeadership(const HaView& o) const {
@@ -116,6 +119,10 @@ class HaNode {
   // <prefix>/<site>/views/<node> with the lease by the election thread as soon as it can. Call
   // it when the view changes; thread-safe, never blocks on etcd.
   void publishView(std::string value);
+  // An operator's drain (or undrain) of `path` for the whole group: the election thread puts
+  // (deletes) <prefix>/<site>/drains/<path> = `by`, with no lease, so that it outlives every
+  // monitor; every monitor applies what it reads there (HaView::drains). Thread-safe.
+  void requestDrain(std::string path, bool drain, std::string by);
   // Gives leadership up (a no-op for a follower): the election thread deletes the leader key
   // and does not campaign for `hold_off`, so that another monitor leads. Thread-safe.
   void resign(Duration hold_off);
@@ -124,6 +131,7 @@ class HaNode {
   std::string leaderKey() const;
   std::string memberKey() const;
   std::string viewsPrefix() const;
+  std::string drainsPrefix() const;
 
  private:
   void run();
@@ -157,6 +165,15 @@ class HaNode {
   std::uint64_t fence_refusals_ = 0;
   Duration max_fence_latency_{};
   std::optional<Duration> resign_requested_;
+  struct DrainRequest {
+    std::string path;
+    bool drain = true;
+    std::string by;
+  };
+  std::vector<DrainRequest> drain_requests_;
+  MonoTime next_drain_write_{};  // after a failed write: retry then
+  std::optional<std::map<std::string, std::string>> drains_;
+  void writeDrains(std::vector<DrainRequest> requests);
   void resignNow(Duration hold_off);
   std::string view_value_;
   bool view_dirty_ = false;

@@ -123,6 +123,41 @@ class HaDaemonTest(unittest.TestCase):
         print(f"\nDX fail → table on vpn-a with agreement: {took:.2f} s")
         self.assert_one_writer()
 
+    def drain(self, node, path, verb="drain"):
+        out = subprocess.run([nstest.pathpilot_bin(), verb, path, "--socket", self.socket(node)],
+                             capture_output=True, text=True, timeout=10)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        return out.stdout
+
+    def test_a_drain_on_any_monitor_is_the_groups_and_survives_a_takeover(self):
+        a, b = self.start_pair()
+        # Asked on the follower: recorded in etcd, applied by every monitor, the leader moves
+        # the route.
+        self.assertIn("requested for every monitor", self.drain("mon-b", "dx"))
+        nstest.wait_for(lambda: self.table_on("vpn-a"), 10, "the leader drains dx")
+        self.wait_ha("mon-a", a, lambda s: any(p["name"] == "dx" and p["drained"]
+                                               for p in s["paths"]), 5, "mon-a: dx drained")
+        # The leader dies; the new leader keeps dx drained (no move back).
+        before = len(self.writes())
+        self.net.kill(a)
+        self.wait_leader("mon-b", b, timeout=10)
+        time.sleep(2.0)  # a failback would happen within the 1 s hold-down
+        self.assertEqual(self.writes()[before:], [], "the drain was lost at takeover")
+        self.assertTrue(self.table_on("vpn-a"))
+        # A restarted monitor finds the drain too; undrained (on the new leader), dx is back.
+        a = self.start("mon-a")
+        self.wait_ha("mon-a", a, lambda s: any(p["name"] == "dx" and p["drained"]
+                                               for p in s["paths"]), 10,
+                     "the restarted mon-a has dx drained")
+        self.drain("mon-b", "dx", "undrain")
+        nstest.wait_for(lambda: self.table_on("dx"), 15, "dx back after the undrain")
+        self.assert_one_writer()
+        unknown = subprocess.run([nstest.pathpilot_bin(), "drain", "nope", "--socket",
+                                  self.socket("mon-b")], capture_output=True, text=True,
+                                 timeout=10)
+        self.assertNotEqual(unknown.returncode, 0)
+        self.assertIn("unknown path", unknown.stderr + unknown.stdout)
+
     def test_kill9_of_the_leader_hands_over_without_moving_a_route(self):
         a, b = self.start_pair()
         self.fail_dx()
