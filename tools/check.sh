@@ -6,6 +6,7 @@
 #      clang in the fuzz preset (build-fuzz: -fsanitize=fuzzer-no-link,address,undefined), so
 #      that the same build also gives the fuzz targets: one sanitizer build instead of two;
 #   2. tsan: the unit tests of the modules that run threads (journal writer, alert workers,
+#      the HA election thread against a real etcd,
 #      HTTP server, route executor, recovery, daemon state file and control socket, agent)
 #      under ThreadSanitizer (preset tsan, gcc);
 #   3. fuzz: every libFuzzer target (from build-fuzz) for FUZZ_SECONDS (default 60) each,
@@ -51,8 +52,9 @@ fi
 if [[ " $steps " == *" tsan "* ]]; then
   begin "threaded unit tests under TSan"
   cmake --preset tsan >/dev/null
+  # ha_etcd_test: the HA election thread and the fence against a real etcd on loopback.
   threaded=(journal_test alert_test api_test aws_test route_test recovery_test daemon_test
-            agent_test)
+            agent_test ha_etcd_test)
   cmake --build --preset tsan -j "$jobs" --target "${threaded[@]}"
   for t in "${threaded[@]}"; do
     bin=$(find build-tsan/tests -type f -name "$t" -perm -u+x | head -1)

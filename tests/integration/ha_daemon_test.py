@@ -158,6 +158,29 @@ class HaDaemonTest(unittest.TestCase):
         self.assertNotEqual(unknown.returncode, 0)
         self.assertIn("unknown path", unknown.stderr + unknown.stdout)
 
+    def test_restarting_every_monitor_at_once_moves_nothing(self):
+        a, b = self.start_pair()
+        self.fail_dx()
+        nstest.wait_for(lambda: self.table_on("vpn-a"), 10, "the table on vpn-a")
+        self.drain("mon-a", "vpn-a")  # both paths unusable now: fail static keeps vpn-a
+        before = len(self.writes())
+        self.net.kill(a)
+        self.net.kill(b)
+        a = self.start("mon-a")
+        b = self.start("mon-b")
+        status = self.wait_ha("mon-b", b, lambda s: s["ha"]["leader"] in ("mon-a", "mon-b"), 15,
+                              "a leader after the restart")
+        leader = status["ha"]["leader"]
+        proc = a if leader == "mon-a" else b
+        self.wait_leader(leader, proc, timeout=10)
+        self.wait_ha(leader, proc, lambda s: any(p["name"] == "vpn-a" and p["drained"]
+                                                 for p in s["paths"]), 10,
+                     "the drain carried over")
+        time.sleep(1.5)
+        self.assertEqual(self.writes()[before:], [], "a route moved after the restart")
+        self.assertTrue(self.table_on("vpn-a"))
+        self.assert_one_writer()
+
     def test_kill9_of_the_leader_hands_over_without_moving_a_route(self):
         a, b = self.start_pair()
         self.fail_dx()
