@@ -13,6 +13,12 @@ namespace). Everything it starts is torn down at the end, also on Ctrl-C.
 
   tools/demo.py [--keep]    --keep: after the summary, keep the lab, the daemon and the
                             dashboard running until Ctrl-C
+  tools/demo.py --ha        the HA scenario instead (docs/ha.md): a 3-member etcd cluster and
+                            two monitors (mon-a, mon-b) with the lab's config in the monitor
+                            namespace, both programming the lab's route tables; the leader is
+                            killed (kill -9) while the other takes over, then DX fails and the
+                            new leader moves the routes. The timeline shows both monitors'
+                            events, each line marked with the monitor that journaled it.
 """
 
 import ctypes
@@ -22,6 +28,7 @@ import queue
 import select
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -307,7 +314,135 @@ def am_notified(path):
     return seen
 
 
+HA_CLIENT_PORTS = (12379, 12380, 12381)
+HA_PEER_PORTS = (12389, 12390, 12391)
+
+
+class HaTimeline(Timeline):
+    """The timeline of several monitors: follows each one's journal, prints each event with
+    the monitor's name, in arrival order."""
+
+    def __init__(self, journals, t0):
+        super().__init__(None, t0)
+        self.journals = journals  # node -> JSON lines file
+
+    def run(self):
+        pos = {node: 0 for node in self.journals}
+        while not self.stop.is_set():
+            for node, path in self.journals.items():
+                try:
+                    with open(path) as f:
+                        f.seek(pos[node])
+                        for line in f:
+                            if not line.endswith("\n"):
+                                break
+                            pos[node] += len(line.encode())
+                            e = json.loads(line)
+                            e["message"] = f"[{node}] {e.get('message', '')}"
+                            e["monitor"] = node
+                            self.show(e)
+                except FileNotFoundError:
+                    pass
+            time.sleep(0.05)
+
+
+def ha_demo():
+    """The HA scenario (see the module comment)."""
+    lab = labctl.Lab(workdir=WORK)
+    work = os.path.join(WORK, "ha")
+    endpoints = [f"http://127.0.0.1:{p}" for p in HA_CLIENT_PORTS]
+    procs = {}
+    try:
+        banner("bringing the lab up (namespaces, strongSwan gateways, tunnels)")
+        lab.up()
+        subprocess.run(["rm", "-rf", work], check=False)
+        os.makedirs(work)
+        banner("starting a 3-member etcd cluster in the monitor namespace")
+        cluster = ",".join(f"e{i}=http://127.0.0.1:{p}" for i, p in enumerate(HA_PEER_PORTS, 1))
+        for i, (client, peer) in enumerate(zip(HA_CLIENT_PORTS, HA_PEER_PORTS), 1):
+            lab.spawn(f"etcd-e{i}", "mon", [
+                "/usr/bin/etcd", "--name", f"e{i}", "--data-dir", f"{work}/etcd-e{i}",
+                "--listen-client-urls", f"http://127.0.0.1:{client}",
+                "--advertise-client-urls", f"http://127.0.0.1:{client}",
+                "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+                "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+                "--initial-cluster", cluster, "--initial-cluster-state", "new",
+                "--logger", "zap", "--log-level", "error"])
+        with open(BASE_CONFIG) as f:
+            base = f.read()
+        journals = {}
+        sockets = {}
+        for node in ("mon-a", "mon-b"):
+            d = os.path.join(work, node)
+            os.makedirs(d)
+            text = base.replace("/tmp/pp-lab/pathpilot/", d + "/")
+            text += f"ha: {{endpoints: [{', '.join(endpoints)}], node: {node}}}\n"
+            with open(os.path.join(d, "pathpilot.yaml"), "w") as f:
+                f.write(text)
+            journals[node] = os.path.join(d, "events.jsonl")
+            sockets[node] = os.path.join(d, "control.sock")
+        t0 = time.time()
+        timeline = HaTimeline(journals, t0)
+        timeline.start()
+        banner("starting monitor mon-a, then mon-b (same config, own node names)")
+        procs["mon-a"] = lab.start_pathpilot(os.path.join(work, "mon-a", "pathpilot.yaml"),
+                                             name="mon-a")
+        lab.wait_status(sockets["mon-a"], lambda s: s.get("ha", {}).get("writing"), 30,
+                        what="mon-a leading")
+        procs["mon-b"] = lab.start_pathpilot(os.path.join(work, "mon-b", "pathpilot.yaml"),
+                                             name="mon-b")
+        lab.wait_status(sockets["mon-b"], lambda s: s.get("ha", {}).get("leader") == "mon-a",
+                        30, what="mon-b following mon-a")
+        lab.wait_status(sockets["mon-a"], lambda s: all(
+            (labctl.route_of(s, t) or {}).get("current") == "dx" for t in ("rtb-a", "rtb-b")),
+            30, what="both tables on dx")
+        banner("kill -9 of the leader (mon-a)")
+        killed = time.time()
+        os.kill(procs["mon-a"].pid, signal.SIGKILL)
+        procs["mon-a"].wait(timeout=10)
+        lab.forget(procs["mon-a"])
+        s = lab.wait_status(sockets["mon-b"], lambda s: s.get("ha", {}).get("writing"), 15,
+                            what="mon-b leading")
+        took = time.time() - killed
+        print(color(f"  mon-b leads (term {s['ha']['term']}) {took:.2f} s after the kill; "
+                    f"routes: " + ", ".join(f"{t} on {(labctl.route_of(s, t) or {}).get('current')}"
+                                           for t in ("rtb-a", "rtb-b")), "1;32"), flush=True)
+        banner("DX down (black hole): the new leader moves the routes")
+        lab.fault("blackhole", "dx")
+        lab.wait_status(sockets["mon-b"], lambda s: all(
+            (labctl.route_of(s, t) or {}).get("current", "").startswith("vpn")
+            for t in ("rtb-a", "rtb-b")), 20, what="both tables on a VPN")
+        time.sleep(1.0)
+        banner("mon-a comes back: it follows")
+        procs["mon-a"] = lab.start_pathpilot(os.path.join(work, "mon-a", "pathpilot.yaml"),
+                                             name="mon-a")
+        lab.wait_status(sockets["mon-a"], lambda s: s.get("ha", {}).get("leader") == "mon-b",
+                        30, what="mon-a following mon-b")
+        time.sleep(1.0)
+        timeline.stop.set()
+        banner("summary")
+        led = [e for e in timeline.all("leader_changed", t0)]
+        for e in led:
+            print(f"  {stamp(parse_time(e['time']))}  {e['message']}")
+        moved = timeline.all("route_changed", t0)
+        print(f"  route changes: {len(moved)}, all by the leader of the moment: " +
+              ", ".join(f"{e['monitor']} {e['route_table']} {e.get('from')}→{e.get('to')}"
+                        for e in moved))
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        print(f"\ndemo: failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        banner("tearing the lab down")
+        lab.down()
+
+
 def main():
+    if "--ha" in sys.argv[1:]:
+        labctl.require_root()
+        return ha_demo()
     keep = "--keep" in sys.argv[1:]
     labctl.require_root()
     for tool in (labctl.pathpilot_bin(), labctl.traffic_bin()):
