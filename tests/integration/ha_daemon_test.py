@@ -17,7 +17,14 @@ by etcdctl — the check a fencing token would make at the target. Checked, per 
   * quorum lost (2 of 3 etcd members stopped): nobody writes while a path fails; writing
     resumes when the members come back, and the route then moves;
   * SIGTERM of the leader: it hands over within about one poll interval;
-  * a second monitor with the same node name exits with an error naming the problem.
+  * a second monitor with the same node name exits with an error naming the problem;
+  * the leader alone cut off from etcd (iptables on its etcd address): it stops writing before
+    the other leads; a monitor that cannot reach etcd at start probes but never writes;
+  * the leader alone cut off from DX (its probes' source address): its failure is disputed,
+    it moves nothing and hands leadership over;
+  * a drain asked on the follower is the group's and survives kill -9 of the leader; every
+    monitor restarted at once moves nothing and keeps the drain; each monitor shows every
+    monitor's view of the paths.
 In every case: every write was made by the monitor etcd named as leader at that moment.
 """
 
@@ -180,6 +187,47 @@ class HaDaemonTest(unittest.TestCase):
         self.assertEqual(self.writes()[before:], [], "a route moved after the restart")
         self.assertTrue(self.table_on("vpn-a"))
         self.assert_one_writer()
+
+    def test_a_leader_cut_off_from_etcd_stops_writing_before_another_leads(self):
+        a, b = self.start_pair()
+        self.group.cut_from_etcd("mon-a")
+        cut = time.time()
+        self.wait_ha("mon-a", a, lambda s: not s["ha"]["writing"], 5, "mon-a stops writing")
+        stopped = time.time() - cut
+        status = self.wait_leader("mon-b", b, timeout=10)
+        led = time.time() - cut
+        print(f"\nleader cut from etcd: stopped writing after {stopped:.2f} s, mon-b leads "
+              f"after {led:.2f} s (term {status['ha']['term']})")
+        self.assertLess(stopped, led, "the old leader stopped writing before the new one led")
+        # The new leader works; the cut-off one (still seeing DX down too) writes nothing.
+        self.fail_dx()
+        nstest.wait_for(lambda: self.table_on("vpn-a"), 10, "mon-b moves the table")
+        nstest.wait_for(lambda: self.events("mon-a", "ha_lost"), 10, "mon-a: ha_lost")
+        self.group.cut_from_etcd("mon-a", cut=False)
+        self.wait_follower("mon-a", a, "mon-b", timeout=15)
+        nstest.wait_for(lambda: self.events("mon-a", "ha_restored"), 10, "mon-a: ha_restored")
+        self.assertEqual({w.node for w in self.writes() if w.time > cut}, {"mon-b"})
+        self.assert_one_writer()
+
+    def test_a_monitor_that_cannot_reach_etcd_at_start_probes_but_never_writes(self):
+        path = self.group.config("mon-a")
+        with open(path) as f:
+            text = f.read()
+        # A port nothing listens on, so every call fails at once.
+        text = text.replace("12379", "12399").replace("12380", "12399").replace("12381", "12399")
+        text = text.replace("http://127.0.0.1:12399, http://127.0.0.1:12399, "
+                            "http://127.0.0.1:12399", "http://127.0.0.1:12399")
+        with open(path, "w") as f:
+            f.write(text)
+        a = self.net.spawn("mon-a", "mon", [nstest.pathpilot_bin(), "run", "--config", path])
+        status = self.wait_ha("mon-a", a, lambda s: s["ha"]["last_error"] and any(
+            p["state"] == "up" for p in s["paths"]), 10, "mon-a probing, etcd unreachable")
+        self.assertFalse(status["ha"]["writing"])
+        self.assertIn("12399", status["ha"]["last_error"])
+        lost = nstest.wait_for(lambda: self.events("mon-a", "ha_lost"), 10, "ha_lost at start")
+        self.assertEqual(lost[0]["severity"], "critical")
+        time.sleep(1.0)
+        self.assertEqual(self.writes(), [], "a monitor without etcd wrote")
 
     def test_kill9_of_the_leader_hands_over_without_moving_a_route(self):
         a, b = self.start_pair()

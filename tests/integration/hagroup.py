@@ -88,6 +88,13 @@ class HaGroup:
         """1 for mon-a, 2 for mon-b, ... (the last octet of the node's probe sources)."""
         return ord(node[-1]) - ord("a") + 1
 
+    def cut_from_etcd(self, node, cut=True):
+        """Drops `node`'s traffic to etcd (it reaches the members at 127.0.0.N), inside the
+        namespace only: its calls time out, the others' go on."""
+        self.net.sh(self.box, "iptables", "-I" if cut else "-D", "INPUT", "-d",
+                    f"127.0.0.{self.index(node)}", "-p", "tcp", "-m", "multiport", "--dports",
+                    ",".join(map(str, CLIENT_PORTS)), "-j", "DROP")
+
     def cut_off(self, node, cut=True, paths=("dx", "vpn-a")):
         """Drops the probes `node` sends on `paths` (by its source addresses), inside the
         namespace only: its view of those paths goes down while the others' stays."""
@@ -101,7 +108,10 @@ class HaGroup:
             name = f"m{i}"
             self.etcd[name] = self.net.spawn(f"etcd-{name}", self.box, [
                 "/usr/bin/etcd", "--name", name, "--data-dir", f"{self.work}/etcd-{name}",
-                "--listen-client-urls", f"http://127.0.0.1:{client}",
+                # Also on 127.0.0.2 and 127.0.0.3: mon-b and mon-c reach etcd there, so that
+                # one monitor alone can be cut off from etcd (cut_from_etcd()).
+                "--listen-client-urls", ",".join(f"http://127.0.0.{h}:{client}"
+                                                 for h in (1, 2, 3)),
                 "--advertise-client-urls", f"http://127.0.0.1:{client}",
                 "--listen-peer-urls", f"http://127.0.0.1:{peer}",
                 "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
@@ -144,11 +154,15 @@ class HaGroup:
         n = self.index(node)
         text = text.replace("source: 10.99.0.1}", f"source: 10.99.0.{n}}}")
         text = text.replace("source: 10.99.1.1}", f"source: 10.99.1.{n}}}")
+        # The hook asks etcd from the monitor's own address too (cut_from_etcd cuts both).
+        mine = ",".join(f"http://127.0.0.{n}:{p}" for p in CLIENT_PORTS)
         hook = (f"backends: {{exec: {{command: [/bin/sh, {self.work}/hook.sh, {node}, {self.work}, "
-                f"'{','.join(ENDPOINTS)}'], list_command: [/bin/sh, -c, "
+                f"'{mine}'], list_command: [/bin/sh, -c, "
                 f"'cat \"$0/table-$PATHPILOT_TABLE\" 2>/dev/null; true', {self.work}]}}}}")
         text = text.replace("backends: {exec: {command: [/bin/true]}}", hook)
-        text += f"ha: {{endpoints: [{', '.join(ENDPOINTS)}], node: {node}, lease_ttl: {self.lease_ttl}s, agreement: {self.agreement}}}\n"
+        endpoints = ", ".join(f"http://127.0.0.{n}:{p}" for p in CLIENT_PORTS)
+        text += (f"ha: {{endpoints: [{endpoints}], node: {node}, lease_ttl: {self.lease_ttl}s, "
+                 f"agreement: {self.agreement}}}\n")
         path = os.path.join(work, "pathpilot.yaml")
         with open(path, "w") as f:
             f.write(text)
