@@ -22,6 +22,7 @@
 #include "daemon/control_server.h"
 #include "daemon/engine.h"
 #include "daemon/fenced.h"
+#include "daemon/ha_coordinator.h"
 #include "daemon/ha_setup.h"
 #include "daemon/logging.h"
 #include "daemon/operator_drain.h"
@@ -299,9 +300,9 @@ int runDaemon(const RunOptions& options) {
       },
       publish);
   if (ha_node) {
-    engine.setWriteAllowed(false);  // until the election says otherwise
+    // Before start(): no route may be written before the election says this monitor leads.
+    engine.setWriteAllowed(false);
     engine.requireConfirmation(cfg.ha->require_agreement);
-    on_path_change = [&] { ha_node->publishView(compactView(engine.statusJson())); };
   }
 
   engine.setRedactor(secrets);
@@ -450,6 +451,8 @@ int runDaemon(const RunOptions& options) {
 
   SystemdNotifier systemd(io);
   bool stopping = false;
+  int exit_code = 0;
+  std::optional<HaCoordinator> ha_group;  // with an `ha` section (started below)
   asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
   std::function<void(const asio::error_code&, int)> on_signal =
       [&](const asio::error_code& ec, int sig) {
@@ -503,99 +506,22 @@ int runDaemon(const RunOptions& options) {
         control.stop();
         observability.stop();
         monitor.reset();
+        if (ha_group) {
+          ha_group->stop();
+        }
         engine.shutdown(std::chrono::seconds(10), [&] { io.stop(); });
         signals.async_wait(on_signal);
       };
   signals.async_wait(on_signal);
 
-  int exit_code = 0;
-  std::optional<ha::HaView> ha_seen;
-  // Every half poll interval (lease_ttl/16), this monitor's view of the paths goes to etcd
-  // (when it changed), and the group's views are compared with it (docs/ha.md, monitors check
-  // each other): a path seen failing here counts only once the group confirms it; one the
-  // others see up for 1 s is disputed, and a leader disputed for 2 s more hands leadership
-  // over for 3 TTLs, so that a monitor with a healthy view leads.
-  asio::steady_timer view_timer(io);
-  std::optional<MonoTime> disputed_since;
-  std::map<std::string, MonoTime> first_disputed;  // path → since when the others see it up
-  std::function<void()> publish_view = [&] {
-    auto status = engine.statusJson();
-    ha_node->publishView(compactView(status));
-    // The group's drains (etcd) are every monitor's: applied here as read.
-    if (const auto drains = ha_node->view().drains) {
-      for (const auto& p : status.value("paths", nlohmann::json::array())) {
-        const std::string name = p.value("name", "");
-        const bool want = drains->count(name) != 0;
-        if (want && !p.value("drained", false)) {
-          (void)engine.drain(name, "the group (" + drains->at(name) + ")");
-        } else if (!want && p.value("drained", false)) {
-          (void)engine.undrain(name, "the group (undrained on one of its monitors)");
-        }
-      }
-    }
-    if (cfg.ha->require_agreement) {
-      const ha::HaView v = ha_node->view();
-      const MonoTime now = clock.now();
-      GroupVerdict verdict = groupVerdict(v.node, status, v.views);
-      // The others' views lag this monitor's by up to a poll interval each way: a fresh
-      // disagreement is only "unconfirmed"; one that lasts 1 s is a dispute.
-      std::map<std::string, MonoTime> still;
-      std::map<std::string, std::string> disputed;
-      for (const auto& [path, by] : verdict.disputed) {
-        auto it = first_disputed.find(path);
-        MonoTime since = it == first_disputed.end() ? now : it->second;
-        still[path] = since;
-        if (now - since >= std::chrono::seconds(1)) {
-          disputed[path] = by;
-        }
-      }
-      first_disputed = std::move(still);
-      engine.setConfirmed(std::move(verdict.confirmed));
-      engine.setDisputed(std::move(disputed));
-      if (engine.disputed().empty() || v.role != ha::Role::Leader) {
-        disputed_since.reset();
-      } else if (!disputed_since) {
-        disputed_since = now;
-      } else if (now - *disputed_since >= std::chrono::seconds(2)) {
-        spdlog::warn("ha: the other monitors see up what this leader sees failing ({}); "
-                     "handing leadership over",
-                     engine.disputed().begin()->first);
-        ha_node->resign(3 * cfg.ha->lease_ttl);
-        disputed_since.reset();
-      }
-    }
-    view_timer.expires_after(cfg.ha->lease_ttl / 16);
-    view_timer.async_wait([&](const asio::error_code& ec) {
-      if (!ec && !stopping) {
-        publish_view();
-      }
-    });
-  };
   if (ha_node) {
-    publish_view();
-    // Both run on the election thread: hand over to the engine thread.
-    ha_node->start(
-        [&](const ha::HaView& v) {
-          asio::post(io, [&, v] {
-            engine.setWriteAllowed(v.writing);
-            const std::string& site = engine.config().site.name;
-            if (auto e = etcdEvent(ha_seen, v, site, clock.wallNow())) {
-              publish(*e);
-            }
-            if (auto e = leadershipEvent(ha_seen, v, site, clock.wallNow())) {
-              spdlog::info("leader_changed: {}", e->message);
-              publish(*e);
-            }
-            ha_seen = v;
-          });
-        },
-        [&](const Error& error) {
-          asio::post(io, [&, error] {
-            spdlog::error("ha: {}", error.message());
-            exit_code = 1;
-            on_signal({}, SIGTERM);
-          });
-        });
+    ha_group.emplace(io, clock, engine, *ha_node, *cfg.ha, publish);
+    on_path_change = [&ha_group] { ha_group->onPathChange(); };
+    ha_group->start([&](const Error& error) {
+      spdlog::error("ha: {}", error.message());
+      exit_code = 1;
+      on_signal({}, SIGTERM);
+    });
   }
 
   systemd.ready();
