@@ -229,6 +229,68 @@ class HaDaemonTest(unittest.TestCase):
         time.sleep(1.0)
         self.assertEqual(self.writes(), [], "a monitor without etcd wrote")
 
+    def make_certs(self, d):
+        """A CA, a server certificate for 127.0.0.1 (serverAuth and clientAuth: etcd's gateway
+        dials its own server with it) and a client certificate, all EC P-256, valid one day."""
+        os.makedirs(d, exist_ok=True)
+
+        def run(*args):
+            subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        for ca in ("ca", "other-ca"):
+            run("req", "-x509", *ec, "-keyout", f"{ca}.key", "-out", f"{ca}.pem", "-days", "1",
+                "-subj", f"/CN=pathpilot test {ca}")
+        for name, ext in (("server", "subjectAltName=IP:127.0.0.1\n"
+                                     "extendedKeyUsage=serverAuth,clientAuth"),
+                          ("client", "extendedKeyUsage=clientAuth")):
+            with open(os.path.join(d, f"{name}.ext"), "w") as f:
+                f.write(ext + "\n")
+            run("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj",
+                f"/CN={name}")
+            run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-out", f"{name}.pem", "-days", "1", "-extfile",
+                f"{name}.ext")
+        return d
+
+    def test_tls_with_client_certificates_and_a_wrong_ca(self):
+        certs = self.make_certs(os.path.join(WORK, "tls"))
+        url = "https://127.0.0.1:12479"
+        self.net.spawn("etcd-tls", "mon", [
+            "/usr/bin/etcd", "--name", "tls", "--data-dir", f"{WORK}/etcd-tls",
+            "--listen-client-urls", url, "--advertise-client-urls", url,
+            "--listen-peer-urls", "http://127.0.0.1:12489",
+            "--initial-advertise-peer-urls", "http://127.0.0.1:12489",
+            "--initial-cluster", "tls=http://127.0.0.1:12489",
+            "--cert-file", f"{certs}/server.pem", "--key-file", f"{certs}/server.key",
+            "--trusted-ca-file", f"{certs}/ca.pem", "--client-cert-auth",
+            "--logger", "zap", "--log-level", "error"], nice=False)
+
+        def start_tls(node, ca, cert=True):
+            path = self.group.config(node)
+            with open(path) as f:
+                text = f.read().split("ha: ")[0]
+            text += (f"ha: {{endpoints: [{url}], node: {node}, ca_file: {certs}/{ca}.pem"
+                     + (f", cert_file: {certs}/client.pem, key_file: {certs}/client.key"
+                        if cert else "") + "}\n")
+            with open(path, "w") as f:
+                f.write(text)
+            return self.net.spawn(node, "mon", [nstest.pathpilot_bin(), "run", "--config",
+                                                 path])
+        a = start_tls("mon-a", "ca")
+        self.wait_leader("mon-a", a, timeout=20)
+        # Trusting another CA: the server is not believed; no certificate: etcd refuses.
+        for node, ca, cert in (("mon-b", "other-ca", True), ("mon-c", "ca", False)):
+            proc = start_tls(node, ca, cert)
+            status = self.wait_ha(node, proc, lambda s: s["ha"]["last_error"], 15,
+                                  f"{node}: the etcd error in its status")
+            self.assertFalse(status["ha"]["writing"])
+            self.assertIn("https://127.0.0.1:12479", status["ha"]["last_error"])
+            print(f"\n{node} ({ca}, {'a' if cert else 'no'} client certificate): "
+                  f"{status['ha']['last_error']}")
+            nstest.wait_for(lambda node=node: self.events(node, "ha_lost"), 10,
+                            f"{node}: ha_lost")
+        self.assertEqual(self.status("mon-a")["ha"]["role"], "leader")
+
     def test_kill9_of_the_leader_hands_over_without_moving_a_route(self):
         a, b = self.start_pair()
         self.fail_dx()
