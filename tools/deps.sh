@@ -47,4 +47,15 @@ if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
+# Packages that are only test tools here (etcd-server, prometheus, alertmanager, frr) would
+# start system services on install, listening on their well-known ports: the tests start and
+# stop their own instances. Unless the machine already has a policy (containers usually do),
+# services are not started during this install (invoke-rc.d honours policy-rc.d exit 101).
+policy=/usr/sbin/policy-rc.d
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\n# written by pathpilot tools/deps.sh during apt-get install\nexit 101\n' |
+    $SUDO tee "$policy" >/dev/null
+  $SUDO chmod 755 "$policy"
+  trap '$SUDO rm -f "$policy"' EXIT
+fi
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
