@@ -87,6 +87,78 @@ Result<std::unique_ptr<route::RouteTable>> openTable(route::ProcessRunner& runne
   return fail(ErrorCode::Internal, "unknown backend");
 }
 
+// What the engine's factories open, behind the HA fence when there is one (daemon/fenced.h).
+Result<std::unique_ptr<route::RouteTable>> fenced(Result<std::unique_ptr<route::RouteTable>> t,
+                                                  const WriteFence& fence) {
+  if (t && fence) {
+    return fencedTable(std::move(*t), fence);
+  }
+  return t;
+}
+Result<std::unique_ptr<recovery::RecoveryAction>> fenced(
+    Result<std::unique_ptr<recovery::RecoveryAction>> a, const WriteFence& fence,
+    route::Executor& executor) {
+  if (a && fence) {
+    return fencedAction(std::move(*a), fence, executor);
+  }
+  return a;
+}
+
+// Every event the daemon emits goes to the API, the journal and the alerts; with HA, alerts
+// only from the writer (etcd lost or back concerns the whole group and no monitor may lead
+// meanwhile: each monitor alerts those), and a path transition tells the group at once.
+struct EventFanout {
+  asio::io_context& io;
+  journal::Journal& events;
+  const std::unique_ptr<alert::AlertManager>& alerts;
+  api::DaemonApi& observability;
+  const std::unique_ptr<ha::HaNode>& ha_node;
+  const std::function<void()>& on_path_change;
+
+  void operator()(const journal::Event& e) const {
+    using journal::EventKind;
+    if (on_path_change && (e.kind == EventKind::PathDown || e.kind == EventKind::PathUp ||
+                           e.kind == EventKind::PathDegraded)) {
+      asio::post(io, on_path_change);
+    }
+    observability.onEvent(e);
+    if (e.kind == EventKind::RouteChanged) {
+      // Written before the engine goes on (a fraction of a millisecond; bounded): a kill -9
+      // right after a route change must not lose its event.
+      events.appendAndWait(e, std::chrono::milliseconds(50));
+    } else {
+      events.append(e);
+    }
+    const bool group_event = e.kind == EventKind::HaLost || e.kind == EventKind::HaRestored;
+    if (alerts && (!ha_node || group_event || ha_node->mayWrite())) {
+      alerts->submit(e);
+    }
+  }
+};
+
+// The status document of `pathpilot status --json` and GET /api/v1/status.
+nlohmann::json statusDocument(const Engine& engine, journal::Journal& events,
+                              const std::unique_ptr<alert::AlertManager>& alerts,
+                              const std::unique_ptr<ha::HaNode>& ha_node) {
+  auto status = engine.statusJson();
+  status["version"] = std::string(kVersion);
+  auto js = events.stats();
+  status["journal"] = {{"accepted", js.accepted},     {"written", js.written},
+                       {"overflowed", js.overflowed}, {"queue_depth", js.queue_depth},
+                       {"errors", js.errors},         {"held", js.held},
+                       {"lost", js.lost},             {"moved_aside", js.moved_aside},
+                       {"syncs", js.syncs}};
+  if (ha_node) {
+    status["ha"] = haStatusJson(ha_node->view());
+  }
+  if (alerts) {
+    // open_incidents: fired and awaiting their RESOLVED (restored after a restart too).
+    status["alerts"] = {{"outbox_depth", alerts->outboxDepth()},
+                        {"open_incidents", alerts->openIncidents()}};
+  }
+  return status;
+}
+
 // The recovery action of path `p`. ec2-restart shares the route tables' EC2 client
 // (credentials chain, region/endpoint, connection pool, API metrics) and runs its blocking
 // stop/start on the recovery executor.
@@ -255,48 +327,17 @@ int runDaemon(const RunOptions& options) {
   }
   // HA: a path's state changed — the group hears of it now, not at the next view tick.
   std::function<void()> on_path_change;
-  // Every event: the API, the journal, and the alerts (of the writer only).
-  auto publish = [&events, &alerts, &observability, &ha_node, &io,
-                  &on_path_change](const journal::Event& e) {
-    if (on_path_change &&
-        (e.kind == journal::EventKind::PathDown || e.kind == journal::EventKind::PathUp ||
-         e.kind == journal::EventKind::PathDegraded)) {
-      asio::post(io, on_path_change);
-    }
-    observability.onEvent(e);
-    if (e.kind == journal::EventKind::RouteChanged) {
-      // Written before the engine goes on (a fraction of a millisecond; bounded): a
-      // kill -9 right after a route change must not lose its event.
-      events.appendAndWait(e, std::chrono::milliseconds(50));
-    } else {
-      events.append(e);
-    }
-    // etcd lost or back concerns the whole group and no monitor may lead meanwhile: each
-    // monitor alerts it from where it stands.
-    const bool group_event =
-        e.kind == journal::EventKind::HaLost || e.kind == journal::EventKind::HaRestored;
-    if (alerts && (!ha_node || group_event || ha_node->mayWrite())) {
-      alerts->submit(e);
-    }
-  };
+  const EventFanout publish{io, events, alerts, observability, ha_node, on_path_change};
   Engine engine(
       io, clock, observability.tap(prober), executor,
       [&runner, &aws_tables, &secrets, &fence](const config::Config& c,
                                                const config::RouteTableConfig& t) {
-        auto table = openTable(runner, aws_tables, secrets, c, t);
-        if (table && fence) {
-          return Result<std::unique_ptr<route::RouteTable>>(fencedTable(std::move(*table), fence));
-        }
-        return table;
+        return fenced(openTable(runner, aws_tables, secrets, c, t), fence);
       },
       [&recovery_executor, &runner, &aws_tables, &clock, &secrets, &fence](
           const config::Config& c, const config::PathConfig& p) {
-        auto action = makeRecovery(recovery_executor, runner, aws_tables, clock, secrets, c, p);
-        if (action && fence) {
-          return Result<std::unique_ptr<recovery::RecoveryAction>>(
-              fencedAction(std::move(*action), fence, recovery_executor));
-        }
-        return action;
+        return fenced(makeRecovery(recovery_executor, runner, aws_tables, clock, secrets, c, p),
+                      fence, recovery_executor);
       },
       publish);
   if (ha_node) {
@@ -370,26 +411,7 @@ int runDaemon(const RunOptions& options) {
   };
   start_monitor(engine.config());
 
-  // The status document of `pathpilot status --json` and GET /api/v1/status.
-  auto full_status = [&] {
-    auto status = engine.statusJson();
-    status["version"] = std::string(kVersion);
-    auto js = events.stats();
-    status["journal"] = {{"accepted", js.accepted},       {"written", js.written},
-                         {"overflowed", js.overflowed},   {"queue_depth", js.queue_depth},
-                         {"errors", js.errors},           {"held", js.held},
-                         {"lost", js.lost},               {"moved_aside", js.moved_aside},
-                         {"syncs", js.syncs}};
-    if (ha_node) {
-      status["ha"] = haStatusJson(ha_node->view());
-    }
-    if (alerts) {
-      // open_incidents: fired and awaiting their RESOLVED (restored after a restart too).
-      status["alerts"] = {{"outbox_depth", alerts->outboxDepth()},
-                          {"open_incidents", alerts->openIncidents()}};
-    }
-    return status;
-  };
+  auto full_status = [&] { return statusDocument(engine, events, alerts, ha_node); };
   // Status documents are built on this thread on request, coalesced (control_server.h);
   // connections and answers are handled on the control server's own thread.
   ControlServer control(

@@ -107,7 +107,11 @@ class HaDaemonTest(unittest.TestCase):
         status = self.wait_leader("mon-b", b, timeout=15)
         self.wait_follower("mon-a", a, "mon-b", timeout=10)
         time.sleep(1.0)
-        self.assertEqual(self.writes()[before:], [], "a route moved on the cut-off view")
+        kinds = ("path_down", "path_up", "route_changed", "monitor_suspect", "leader_changed")
+        self.assertEqual(self.writes()[before:], [], "a route moved on the cut-off view; "
+                         + "; ".join(f"{n}: {e['time'][11:23]} {e['kind']} {e.get('message')}"
+                                     for n in ("mon-a", "mon-b") for k in kinds
+                                     for e in self.events(n, k)))
         self.assertTrue(self.table_on("dx"))
         suspect = self.events("mon-a", "monitor_suspect")
         self.assertTrue(suspect and "the group disagrees" in suspect[-1]["reason"], suspect)

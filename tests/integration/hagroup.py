@@ -202,6 +202,11 @@ class HaGroup:
                                   "rtb-a on dx", log="mon-a")
         b = self.start("mon-b")
         self.wait_follower("mon-b", b, "mon-a")
+        # Steady state: the leader has read the follower's view with every path up (a view
+        # that has not arrived yet counts as no other monitor: the leader would act alone).
+        up = {"dx": "up", "vpn-a": "up"}
+        self.wait_ha("mon-a", a, lambda s: s["ha"].get("views", {}).get("mon-b", {})
+                     .get("paths") == up, 10, "mon-a reading mon-b's view")
         return a, b
 
     # --- the shared table and its writes ------------------------------------------------------
