@@ -208,16 +208,45 @@ void BoundedTaskQueue::enqueue(std::function<void()> fn) {
   t_admitting = nullptr;
 }
 
-bool BoundedTaskQueue::submit(std::function<void()> job) {
+bool BoundedTaskQueue::submit(const std::string& client, std::function<void()> job,
+                              std::function<void()> evicted) {
+  std::function<void()> evict;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (shutdown_ || jobs_.size() >= max_queued_) {
+    if (shutdown_) {
       return false;
     }
-    jobs_.push_back(std::move(job));
+    if (jobs_.size() >= max_queued_) {
+      // Full: the client with the most waiting gives up its newest place, if it has at least
+      // two more than this one (one more would only swap who is refused).
+      auto mine = queued_by_client_.find(client);
+      const std::size_t have = mine == queued_by_client_.end() ? 0 : mine->second;
+      auto most = std::max_element(
+          queued_by_client_.begin(), queued_by_client_.end(),
+          [](const auto& a, const auto& b) { return a.second < b.second; });
+      if (most == queued_by_client_.end() || most->second < have + 2) {
+        return false;
+      }
+      const std::string victim = most->first;
+      for (auto it = jobs_.rbegin(); it != jobs_.rend(); ++it) {
+        if (it->client == victim) {
+          evict = std::move(it->evicted);
+          jobs_.erase(std::next(it).base());
+          break;
+        }
+      }
+      if (--queued_by_client_[victim] == 0) {
+        queued_by_client_.erase(victim);
+      }
+    }
+    jobs_.push_back(Job{client, std::move(job), std::move(evicted)});
+    ++queued_by_client_[client];
     waiting_.store(jobs_.size(), std::memory_order_relaxed);
   }
   cv_.notify_one();
+  if (evict) {
+    evict();
+  }
   return true;
 }
 
@@ -275,7 +304,11 @@ void BoundedTaskQueue::work() {
       if (jobs_.empty()) {
         return;  // shutting down and nothing left
       }
-      fn = std::move(jobs_.front());
+      fn = std::move(jobs_.front().run);
+      if (auto q = queued_by_client_.find(jobs_.front().client);
+          q != queued_by_client_.end() && --q->second == 0) {
+        queued_by_client_.erase(q);
+      }
       jobs_.pop_front();
       waiting_.store(jobs_.size(), std::memory_order_relaxed);
       ++busy_;
@@ -546,7 +579,19 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
     ++open;
   }
   ++stats_.open;
-  if (!queue->submit([this, sock, client] { serve(sock, client); })) {
+  // A connection taken out of a full queue for a fairer share is answered like one refused.
+  auto evicted = [this, queue, sock, client] {
+    release(client);
+    ++stats_.shed;
+    ++stats_.fair_evictions;
+    const std::size_t drain = options_.shed_drain_bytes;
+    const std::string* text = &busyResponse();
+    if (!queue->shed([sock, text, drain] { answerBusy(sock, *text, drain); })) {
+      ++stats_.reset;
+      resetSocket(sock);
+    }
+  };
+  if (!queue->submit(client, [this, sock, client] { serve(sock, client); }, evicted)) {
     release(client);
     ++stats_.shed;
     shedOrReset(sock, busyResponse());

@@ -154,6 +154,7 @@ struct TransportStats {
   std::atomic<std::uint64_t> hook_calls{0};        // process_and_close_socket calls
   std::atomic<std::uint64_t> unadmitted{0};        // ... of them not from BoundedTaskQueue::enqueue
   std::atomic<std::uint64_t> shed{0};              // answered 503: too many queued
+  std::atomic<std::uint64_t> fair_evictions{0};    // ... of them taken out for a fairer share
   std::atomic<std::uint64_t> client_limit{0};      // answered 503: too many from one client
   std::atomic<std::uint64_t> reset{0};             // reset at once: the shed queue was full
   std::atomic<std::uint64_t> request_timeouts{0};  // closed: request not received in time
@@ -214,8 +215,14 @@ class BoundedTaskQueue final : public httplib::TaskQueue {
   void enqueue(std::function<void()> fn) override;
   void shutdown() override;
 
-  // Queues a connection for a worker. False: max_queued already wait (nothing queued).
-  bool submit(std::function<void()> job);
+  // Queues a connection of `client` for a worker. When max_queued already wait, the queue is
+  // shared fairly between client addresses: if some client has at least two more connections
+  // waiting than `client`, the newest of them is taken out of the queue (its `evicted` runs,
+  // after the queue's lock is released: answer it 503) and this one queued; else false
+  // (nothing queued). So a flood from many addresses cannot keep a client that sends one
+  // request at a time out of the queue while a flooder holds more than one place.
+  bool submit(const std::string& client, std::function<void()> job,
+              std::function<void()> evicted = {});
   // Queues a connection for the 503 responder. False: max_shed_queued already wait.
   bool shed(std::function<void()> job);
   // Connections waiting for a worker now.
@@ -242,7 +249,13 @@ class BoundedTaskQueue final : public httplib::TaskQueue {
   std::mutex mutex_;
   std::condition_variable cv_;
   std::condition_variable shed_cv_;
-  std::deque<std::function<void()>> jobs_;
+  struct Job {
+    std::string client;
+    std::function<void()> run;
+    std::function<void()> evicted;
+  };
+  std::deque<Job> jobs_;
+  std::map<std::string, std::size_t, std::less<>> queued_by_client_;
   std::deque<std::function<void()>> shed_jobs_;
   std::atomic<std::size_t> waiting_{0};
   std::atomic<std::size_t> busy_{0};  // workers serving a connection

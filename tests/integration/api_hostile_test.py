@@ -19,8 +19,9 @@ seconds between two scrapes), the well-behaved client's answered requests and la
 the attackers got (503, 408, reset, ...), pathpilot_api_rejected_total by reason, and the
 daemon's open file descriptors (max sampled every 100 ms) against its RLIMIT_NOFILE.
 Asserted, with bounds generous enough for a loaded 2-core machine: the well-behaved client is
-answered (>= 80% within 3 s, but >= 10% in the flood from 50 addresses: 50 x 3 connections
-exceed the 4 workers and 64 queue places, and the queue is first come, first served), no engine lag sample
+answered (>= 80% within 3 s; >= 50% in the flood from 50 addresses, where 50 x 3 connections
+exceed the 4 workers and 64 queue places and a full queue is shared fairly between addresses:
+a flooder with two places more gives its newest up), no engine lag sample
 above 1 s, the daemon's descriptors stay below base + 250, and the attackers are refused as
 designed (slowloris: 503s and 408s; slow reader: connections reset; flood: 503s).
 Everything it creates (namespace, the daemon by PID, files) is removed at the end. Exit 77
@@ -429,11 +430,12 @@ def main():
 
         # Bounds generous enough for a loaded 2-core machine. From a few addresses the
         # per-client cap keeps a worker and queue room for others; 50 addresses x 3 exceed the
-        # 4 workers + 64 queued, so there the well-behaved client competes for queue room
-        # (FIFO) and only a small share is required; the descriptors must stay bounded anyway.
+        # 4 workers + 64 queued, and there the queue's fair sharing gives the well-behaved
+        # client a place (77/77 answered here, against 7/22 with a first-come queue); the
+        # descriptors must stay bounded anyway.
         failures = []
         for name, need in (("slowloris", 0.8), ("slow_reader", 0.8), ("flood10", 0.8),
-                           ("flood50", 0.1)):
+                           ("flood50", 0.5)):
             r, outcomes = results[name]
             g = r["good"]
             share = g["ok"] / g["sent"] if g["sent"] else 0

@@ -383,3 +383,69 @@ TEST_F(GuardedServerTest, SlowReaderLosesItsWorker) {
 
 }  // namespace
 }  // namespace pathpilot::api
+
+namespace pathpilot::api {
+namespace {
+
+// A full queue is shared between client addresses: a flooder holding several places gives its
+// newest up to a client that has none (answered 503 through `evicted`), never to one that
+// would only swap places with it. Deterministic: the one worker is held by a gate.
+TEST(BoundedTaskQueueTest, AFullQueueMakesRoomForAClientWithFewerPlaces) {
+  BoundedTaskQueue queue(1, 4, 4);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  bool holding = false;
+  std::vector<std::string> ran;
+  std::vector<std::string> evicted;
+  auto job = [&](std::string name) {
+    return [&, name] {
+      std::lock_guard<std::mutex> lock(mu);
+      ran.push_back(name);
+    };
+  };
+  auto evict = [&](std::string name) {
+    return [&, name] {
+      std::lock_guard<std::mutex> lock(mu);
+      evicted.push_back(name);
+    };
+  };
+  // The worker takes this one and waits at the gate: everything else stays queued.
+  ASSERT_TRUE(queue.submit("gate", [&] {
+    std::unique_lock<std::mutex> lock(mu);
+    holding = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return open; });
+  }));
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return holding; });
+  }
+  for (int i = 1; i <= 4; ++i) {
+    ASSERT_TRUE(queue.submit("flood", job("flood" + std::to_string(i)),
+                             evict("flood" + std::to_string(i))));
+  }
+  EXPECT_EQ(queue.waiting(), 4u);
+  // A fifth from the flooder: refused (it holds every place already).
+  EXPECT_FALSE(queue.submit("flood", job("flood5"), evict("flood5")));
+  // A client with no place: the flooder's newest goes.
+  EXPECT_TRUE(queue.submit("good", job("good"), evict("good")));
+  // Another one: the flooder (3) still has two more than it (0).
+  EXPECT_TRUE(queue.submit("other", job("other"), evict("other")));
+  // A third: the flooder has 2, this one 0: still.
+  EXPECT_TRUE(queue.submit("third", job("third"), evict("third")));
+  // A fourth: every client now has at most one place more: refused, nothing swapped.
+  EXPECT_FALSE(queue.submit("fourth", job("fourth"), evict("fourth")));
+  EXPECT_FALSE(queue.submit("good", job("good2"), evict("good2")));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(evicted, (std::vector<std::string>{"flood4", "flood3", "flood2"}));
+    open = true;
+  }
+  cv.notify_all();
+  queue.shutdown();
+  EXPECT_EQ(ran, (std::vector<std::string>{"flood1", "good", "other", "third"}));
+}
+
+}  // namespace
+}  // namespace pathpilot::api
