@@ -9,7 +9,8 @@
 //     max_connections_per_client connections per client address (an IPv6 client is its /64)
 //     are open at once, queued or served, and that cap is below the number of workers, so
 //     one client can never hold every worker; at most `threads` connections are served at
-//     once and max_queued wait; any further connection is answered 503 by a separate thread
+//     once and max_queued wait, shared fairly between addresses when full (submit()); any
+//     further connection is answered 503 by a separate thread
 //     that reads at most shed_drain_bytes from it, and when max_shed_queued connections
 //     already wait for that answer, it is reset at once. So the API never holds more than
 //     threads + max_queued + max_shed_queued descriptors, whatever a flood does
