@@ -484,6 +484,8 @@ struct HaSettings {
   // others see it up is no evidence (`agreement: majority`, the default); `none` acts on this
   // monitor's view alone.
   bool require_agreement = true;
+
+  bool operator==(const HaSettings&) const = default;
 };
 
 struct Config {

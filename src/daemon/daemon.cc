@@ -498,6 +498,13 @@ int runDaemon(const RunOptions& options) {
           if (!r.ok()) {
             reject("config reload rejected (" + std::to_string(r.errors) + " error(s))", r.format(),
                    true);
+          } else if (r.config->ha != cfg.ha) {
+            // The election runs with the settings it started with: a changed node name,
+            // endpoint or TTL applied in place would change who this monitor is in the group.
+            reject("config reload rejected (ha)",
+                   "the ha section differs from the one this monitor started with; it is read "
+                   "at start only: restart the monitor to apply it",
+                   false);
           } else if (auto prepared =
                          alert::AlertReload::prepare(*r.config, alerts.get(), clock, alert_sink);
                      !prepared) {

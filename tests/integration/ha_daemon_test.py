@@ -169,6 +169,21 @@ class HaDaemonTest(unittest.TestCase):
         self.assertNotEqual(unknown.returncode, 0)
         self.assertIn("unknown path", unknown.stderr + unknown.stdout)
 
+    def test_a_reload_that_changes_the_ha_section_is_rejected(self):
+        a = self.start("mon-a")
+        self.wait_leader("mon-a", a)
+        path = os.path.join(WORK, "mon-a", "pathpilot.yaml")
+        with open(path) as f:
+            text = f.read()
+        with open(path, "w") as f:
+            f.write(text.replace("lease_ttl: 2s", "lease_ttl: 3s"))
+        a.send_signal(signal.SIGHUP)
+        rejected = nstest.wait_for(lambda: self.events("mon-a", "config_rejected"), 10,
+                                   "config_rejected")
+        self.assertIn("(ha)", rejected[-1]["message"])
+        self.assertIn("restart the monitor", rejected[-1]["reason"])
+        self.assertEqual(self.status("mon-a")["ha"]["role"], "leader")
+
     def test_restarting_every_monitor_at_once_moves_nothing(self):
         a, b = self.start_pair()
         self.fail_dx()
