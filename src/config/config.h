@@ -485,7 +485,7 @@ struct HaSettings {
   // monitor's view alone.
   bool require_agreement = true;
 
-  bool operator==(const HaSettings&) const = default;
+  friend bool operator==(const HaSettings&, const HaSettings&) = default;
 };
 
 struct Config {
