@@ -135,6 +135,22 @@ std::string etcdMessage(const std::string& body) {
 
 std::string b64(std::string_view s) { return base64Encode(s); }
 
+// The parsed answer of a call, or the call's error.
+Result<json> answerOf(Result<std::string> body, std::string_view call) {
+  if (!body) {
+    return fail(body.error());
+  }
+  return parseAnswer(*body, call);
+}
+
+// The txn compare "`key` was created at `create_revision`" (0: does not exist).
+json createdAt(std::string_view key, std::int64_t create_revision) {
+  return json::array({{{"key", b64(key)},
+                       {"target", "CREATE"},
+                       {"result", "EQUAL"},
+                       {"create_revision", std::to_string(create_revision)}}});
+}
+
 }  // namespace
 
 std::string prefixRangeEnd(std::string_view prefix) {
@@ -209,11 +225,7 @@ Result<std::string> EtcdClient::call(std::string_view name, const std::string& b
 
 Result<Lease> EtcdClient::grantLease(Duration ttl) {
   auto secs = std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::seconds>(ttl).count());
-  auto body = call("lease/grant", json{{"TTL", std::to_string(secs)}}.dump());
-  if (!body) {
-    return fail(body.error());
-  }
-  auto j = parseAnswer(*body, "lease/grant");
+  auto j = answerOf(call("lease/grant", json{{"TTL", std::to_string(secs)}}.dump()), "lease/grant");
   if (!j) {
     return fail(j.error());
   }
@@ -229,17 +241,14 @@ Result<Lease> EtcdClient::grantLease(Duration ttl) {
 }
 
 Result<std::optional<Duration>> EtcdClient::keepAlive(std::int64_t lease) {
-  auto body = call("lease/keepalive", json{{"ID", std::to_string(lease)}}.dump());
-  if (!body) {
-    return fail(body.error());
-  }
-  auto j = parseAnswer(*body, "lease/keepalive");
+  auto j = answerOf(call("lease/keepalive", json{{"ID", std::to_string(lease)}}.dump()),
+                    "lease/keepalive");
   if (!j) {
     return fail(j.error());
   }
   auto result = j->find("result");
   if (result == j->end() || !result->is_object()) {
-    std::string m = etcdMessage(*body);
+    std::string m = etcdMessage(j->dump());
     return fail(ErrorCode::Unavailable,
                 "etcd lease/keepalive: no result" + (m.empty() ? std::string() : " (" + m + ")"));
   }
@@ -264,20 +273,13 @@ Result<void> EtcdClient::revoke(std::int64_t lease) {
 Result<CreateResult> EtcdClient::createIfAbsent(std::string_view key, std::string_view value,
                                                 std::int64_t lease) {
   json req = {
-      {"compare", json::array({{{"key", b64(key)},
-                                {"target", "CREATE"},
-                                {"result", "EQUAL"},
-                                {"create_revision", "0"}}})},
+      {"compare", createdAt(key, 0)},
       {"success",
        json::array(
            {{{"request_put",
               {{"key", b64(key)}, {"value", b64(value)}, {"lease", std::to_string(lease)}}}}})},
       {"failure", json::array({{{"request_range", {{"key", b64(key)}}}}})}};
-  auto body = call("kv/txn", req.dump());
-  if (!body) {
-    return fail(body.error());
-  }
-  auto j = parseAnswer(*body, "kv/txn");
+  auto j = answerOf(call("kv/txn", req.dump()), "kv/txn");
   if (!j) {
     return fail(j.error());
   }
@@ -334,17 +336,10 @@ Result<bool> EtcdClient::holds(std::string_view key, std::int64_t create_revisio
   // members were stopped. A count-only range in both branches makes it a linearizable read,
   // which fails without quorum.
   const json range = {{"request_range", {{"key", b64(key)}, {"count_only", true}}}};
-  json req = {{"compare", json::array({{{"key", b64(key)},
-                                        {"target", "CREATE"},
-                                        {"result", "EQUAL"},
-                                        {"create_revision", std::to_string(create_revision)}}})},
+  json req = {{"compare", createdAt(key, create_revision)},
               {"success", json::array({range})},
               {"failure", json::array({range})}};
-  auto body = call("kv/txn", req.dump());
-  if (!body) {
-    return fail(body.error());
-  }
-  auto j = parseAnswer(*body, "kv/txn");
+  auto j = answerOf(call("kv/txn", req.dump()), "kv/txn");
   if (!j) {
     return fail(j.error());
   }
@@ -352,16 +347,9 @@ Result<bool> EtcdClient::holds(std::string_view key, std::int64_t create_revisio
 }
 
 Result<bool> EtcdClient::deleteIfHeld(std::string_view key, std::int64_t create_revision) {
-  json req = {{"compare", json::array({{{"key", b64(key)},
-                                        {"target", "CREATE"},
-                                        {"result", "EQUAL"},
-                                        {"create_revision", std::to_string(create_revision)}}})},
+  json req = {{"compare", createdAt(key, create_revision)},
               {"success", json::array({{{"request_delete_range", {{"key", b64(key)}}}}})}};
-  auto body = call("kv/txn", req.dump());
-  if (!body) {
-    return fail(body.error());
-  }
-  auto j = parseAnswer(*body, "kv/txn");
+  auto j = answerOf(call("kv/txn", req.dump()), "kv/txn");
   if (!j) {
     return fail(j.error());
   }
@@ -369,11 +357,7 @@ Result<bool> EtcdClient::deleteIfHeld(std::string_view key, std::int64_t create_
 }
 
 Result<std::optional<KeyValue>> EtcdClient::get(std::string_view key) {
-  auto body = call("kv/range", json{{"key", b64(key)}}.dump());
-  if (!body) {
-    return fail(body.error());
-  }
-  auto j = parseAnswer(*body, "kv/range");
+  auto j = answerOf(call("kv/range", json{{"key", b64(key)}}.dump()), "kv/range");
   if (!j) {
     return fail(j.error());
   }
