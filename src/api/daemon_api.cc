@@ -77,6 +77,7 @@ Result<ApiOptions> apiOptionsFromConfig(const config::ApiSettings& settings, Api
   base.allowed_hosts = settings.allowed_hosts;
   base.auth_reads = settings.auth_reads;
   base.max_connections_per_client = static_cast<std::size_t>(settings.max_connections_per_client);
+  base.max_queued_per_client = static_cast<std::size_t>(settings.max_queued_per_client);
   base.request_timeout = settings.request_timeout;
   base.response_timeout = settings.response_timeout;
   return base;

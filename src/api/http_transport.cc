@@ -131,6 +131,10 @@ std::size_t effectiveClientCap(const TransportOptions& options) {
   return std::min(wanted, below_workers);
 }
 
+std::size_t clientOpenLimit(const TransportOptions& options) {
+  return effectiveClientCap(options) + options.max_queued_per_client;
+}
+
 TransportOptions fitToFdLimit(TransportOptions options, std::uint64_t fd_limit) {
   const std::uint64_t budget = fd_limit / 4;
   const std::uint64_t fixed = options.threads + 1;  // workers' sockets and the listener
@@ -184,11 +188,12 @@ bool HeaderBudget::feed(const char* data, std::size_t size) {
 // BoundedTaskQueue
 
 BoundedTaskQueue::BoundedTaskQueue(std::size_t threads, std::size_t max_queued,
-                                   std::size_t max_shed_queued, int nice)
+                                   std::size_t max_shed_queued, int nice, std::size_t per_client)
     : threads_(std::max<std::size_t>(threads, 1)),
       max_queued_(max_queued),
       max_shed_queued_(max_shed_queued),
-      nice_(nice) {
+      nice_(nice),
+      per_client_(per_client) {
   for (std::size_t i = 0; i < threads_; ++i) {
     workers_.emplace_back([this] { work(); });
   }
@@ -294,27 +299,72 @@ void BoundedTaskQueue::lowerPriority() const {
   }
 }
 
+bool BoundedTaskQueue::runnable(const std::string& client) const {
+  if (per_client_ == 0) {
+    return true;
+  }
+  auto it = served_by_client_.find(client);
+  return it == served_by_client_.end() || it->second < per_client_;
+}
+
+std::deque<BoundedTaskQueue::Job>::iterator BoundedTaskQueue::nextRunnable() {
+  return std::find_if(jobs_.begin(), jobs_.end(),
+                      [&](const Job& job) { return runnable(job.client); });
+}
+
+bool BoundedTaskQueue::shouldYield(const std::string& client) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (jobs_.empty()) {
+    return false;
+  }
+  if (queued_by_client_.contains(client)) {
+    return true;
+  }
+  if (busy_.load(std::memory_order_relaxed) < threads_) {
+    return false;
+  }
+  return std::any_of(jobs_.begin(), jobs_.end(),
+                     [&](const Job& job) { return runnable(job.client); });
+}
+
 void BoundedTaskQueue::work() {
   lowerPriority();
   for (;;) {
     std::function<void()> fn;
+    std::string client;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      cv_.wait(lock, [&] { return shutdown_ || !jobs_.empty(); });
-      if (jobs_.empty()) {
+      auto next = jobs_.end();
+      cv_.wait(lock, [&] {
+        next = nextRunnable();
+        return next != jobs_.end() || (shutdown_ && jobs_.empty());
+      });
+      if (next == jobs_.end()) {
         return;  // shutting down and nothing left
       }
-      fn = std::move(jobs_.front().run);
-      if (auto q = queued_by_client_.find(jobs_.front().client);
+      fn = std::move(next->run);
+      client = std::move(next->client);
+      if (auto q = queued_by_client_.find(client);
           q != queued_by_client_.end() && --q->second == 0) {
         queued_by_client_.erase(q);
       }
-      jobs_.pop_front();
+      jobs_.erase(next);
       waiting_.store(jobs_.size(), std::memory_order_relaxed);
+      ++served_by_client_[client];
       ++busy_;
     }
     fn();
-    --busy_;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (auto it = served_by_client_.find(client);
+          it != served_by_client_.end() && --it->second == 0) {
+        served_by_client_.erase(it);
+      }
+      --busy_;
+    }
+    // A job held back by this client's cap may run now: wake every worker (a single wake-up
+    // could reach one whose next runnable job is the same as before).
+    cv_.notify_all();
   }
 }
 
@@ -520,10 +570,11 @@ std::uint64_t openFileLimit() {
 GuardedServer::GuardedServer(TransportOptions options, TransportStats& stats)
     : options_(fitToFdLimit(options, openFileLimit())),
       stats_(stats),
-      client_cap_(effectiveClientCap(options_)) {
+      client_open_limit_(clientOpenLimit(options_)) {
   new_task_queue = [this] {
-    auto* queue = new BoundedTaskQueue(options_.threads, options_.max_queued,
-                                       options_.max_shed_queued, options_.nice);
+    auto* queue =
+        new BoundedTaskQueue(options_.threads, options_.max_queued, options_.max_shed_queued,
+                             options_.nice, effectiveClientCap(options_));
     queue_.store(queue, std::memory_order_release);
     return queue;
   };
@@ -568,7 +619,7 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
   {
     std::lock_guard<std::mutex> lock(clients_mutex_);
     std::size_t& open = clients_[client];
-    if (open >= client_cap_) {
+    if (open >= client_open_limit_) {
       if (open == 0) {
         clients_.erase(client);
       }
@@ -616,9 +667,9 @@ void GuardedServer::serve(socket_t sock, const std::string& client) {
   // stop() invalidates the listening socket first; workers notice it within kPollSlice.
   ConnectionStream stream(
       sock, options_, [this] { return svr_sock_ == INVALID_SOCKET; },
-      [this] {
+      [this, &client] {
         BoundedTaskQueue* queue = queue_.load(std::memory_order_acquire);
-        return queue != nullptr && queue->starved();
+        return queue != nullptr && queue->shouldYield(client);
       });
   for (std::size_t n = 0; n < options_.max_requests_per_connection; ++n) {
     if (!stream.waitForRequest()) {

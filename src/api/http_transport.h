@@ -5,11 +5,12 @@
 // could hold a worker thread forever, and its thread pool queues connections without bound.
 // GuardedServer keeps httplib's parsing and routing (Server::process_request) but admits
 // connections and runs its own connection loop on its own stream:
-//   - admission happens on the listener thread, before any byte is read: at most
-//     max_connections_per_client connections per client address (an IPv6 client is its /64)
-//     are open at once, queued or served, and that cap is below the number of workers, so
-//     one client can never hold every worker; at most `threads` connections are served at
-//     once and max_queued wait, shared fairly between addresses when full (submit()); any
+//   - admission happens on the listener thread, before any byte is read: a client address
+//     (an IPv6 client is its /64) may have max_connections_per_client connections served at
+//     once, a cap below the number of workers, so one client can never hold every worker, and
+//     max_queued_per_client more waiting behind them (a browser opens up to six connections
+//     to one host: they wait, they are not refused); at most `threads` connections are served
+//     at once and max_queued wait, shared fairly between addresses when full (submit()); any
 //     further connection is answered 503 by a separate thread
 //     that reads at most shed_drain_bytes from it, and when max_shed_queued connections
 //     already wait for that answer, it is reset at once. So the API never holds more than
@@ -27,8 +28,10 @@
 //     room in the send buffer (a slow reader, or one that pipelines requests and never reads)
 //     is summed over the connection and capped by response_timeout; past it the connection
 //     is closed. No single write waits longer than write_timeout;
-//   - an idle keep-alive connection is closed after idle_timeout, at once when connections
-//     are waiting for a worker, and after max_requests_per_connection requests.
+//   - an idle keep-alive connection is closed after idle_timeout, and after
+//     max_requests_per_connection requests; at once when a connection of the same client
+//     waits (held back by the client's cap), or when every worker is busy and a connection
+//     the cap does not hold back waits (BoundedTaskQueue::shouldYield).
 // Used by the daemon's API (api/server.h) and the gateway agent's /metrics (agent/agent.h).
 //
 // How it hooks into httplib (checked at build time for the 0.11 series; see
@@ -113,10 +116,13 @@ static_assert(kHttplibVersion.major == kHttplibHookChecked.major &&
 struct TransportOptions {
   std::size_t threads = 4;      // connections served at once
   std::size_t max_queued = 64;  // admitted, waiting for a worker; more → 503
-  // Open connections (queued or served) per client address; more → 503 without reading.
+  // Connections of one client address served at once; its further connections wait.
   // 0: threads - 1. Always capped at threads - 1 (at least 1), so that one client cannot hold
   // every worker.
   std::size_t max_connections_per_client = 0;
+  // Connections of one client address waiting behind its served ones; more → 503 without
+  // reading (TransportStats::client_limit).
+  std::size_t max_queued_per_client = 12;
   std::size_t max_requests_per_connection = 100;  // keep-alive requests, then close
   // Summed time a connection may wait for request bytes (line + headers + body); late → 408.
   Duration request_timeout = std::chrono::seconds(10);
@@ -141,8 +147,11 @@ struct TransportOptions {
   int nice = 5;
 };
 
-// The per-client cap in force for `options` (see TransportOptions::max_connections_per_client).
+// The per-client cap on connections served at once in force for `options` (see
+// TransportOptions::max_connections_per_client).
 std::size_t effectiveClientCap(const TransportOptions& options);
+// Connections one client address may have open, served or waiting, under `options`.
+std::size_t clientOpenLimit(const TransportOptions& options);
 
 // `options` with max_queued and max_shed_queued lowered so that the descriptors the server
 // can hold (threads + max_queued + max_shed_queued + the listener) stay within a quarter of
@@ -156,7 +165,7 @@ struct TransportStats {
   std::atomic<std::uint64_t> unadmitted{0};        // ... of them not from BoundedTaskQueue::enqueue
   std::atomic<std::uint64_t> shed{0};              // answered 503: too many queued
   std::atomic<std::uint64_t> fair_evictions{0};    // ... of them taken out for a fairer share
-  std::atomic<std::uint64_t> client_limit{0};      // answered 503: too many from one client
+  std::atomic<std::uint64_t> client_limit{0};      // answered 503: too many open from one client
   std::atomic<std::uint64_t> reset{0};             // reset at once: the shed queue was full
   std::atomic<std::uint64_t> request_timeouts{0};  // closed: request not received in time
   std::atomic<std::uint64_t> response_timeouts{0};  // closed: client did not read in time
@@ -206,10 +215,12 @@ class WaitBudget {
 // A fixed pool of workers plus one thread that answers overflow connections with 503.
 // enqueue() runs httplib's per-connection job at once on the calling (listener) thread: with
 // GuardedServer, that job only admits the connection and submit()s or shed()s it.
+// Workers take queued connections in order, skipping those of a client that already has
+// `per_client` served (0: no such cap); they wait for one of its connections to end.
 class BoundedTaskQueue final : public httplib::TaskQueue {
  public:
   BoundedTaskQueue(std::size_t threads, std::size_t max_queued, std::size_t max_shed_queued,
-                   int nice = 0);
+                   int nice = 0, std::size_t per_client = 0);
   ~BoundedTaskQueue() override;
 
   // httplib::TaskQueue
@@ -228,12 +239,11 @@ class BoundedTaskQueue final : public httplib::TaskQueue {
   bool shed(std::function<void()> job);
   // Connections waiting for a worker now.
   std::size_t waiting() const { return waiting_.load(std::memory_order_relaxed); }
-  // True when connections wait and every worker is serving one (a worker that has not started
-  // yet, or is between two connections, is not serving).
-  bool starved() const {
-    return waiting_.load(std::memory_order_relaxed) > 0 &&
-           busy_.load(std::memory_order_relaxed) >= threads_;
-  }
+  // True when an idle connection of `client` should give its worker up: a connection of the
+  // same client waits (the per-client cap holds it back until one of its own ends), or every
+  // worker is serving (one that has not started yet, or is between two connections, is not)
+  // and a connection that the cap does not hold back waits.
+  bool shouldYield(const std::string& client) const;
 
   // The queue whose enqueue() is running on this thread (the listener admitting), or nullptr.
   static BoundedTaskQueue* admitting();
@@ -247,7 +257,8 @@ class BoundedTaskQueue final : public httplib::TaskQueue {
   std::size_t max_queued_;
   std::size_t max_shed_queued_;
   int nice_;
-  std::mutex mutex_;
+  std::size_t per_client_;
+  mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::condition_variable shed_cv_;
   struct Job {
@@ -256,7 +267,12 @@ class BoundedTaskQueue final : public httplib::TaskQueue {
     std::function<void()> evicted;
   };
   std::deque<Job> jobs_;
+  // The first queued job whose client is below the per-client cap, or jobs_.end(). Requires:
+  // mutex_ held.
+  std::deque<Job>::iterator nextRunnable();
+  bool runnable(const std::string& client) const;  // below the cap; requires: mutex_ held
   std::map<std::string, std::size_t, std::less<>> queued_by_client_;
+  std::map<std::string, std::size_t, std::less<>> served_by_client_;
   std::deque<std::function<void()>> shed_jobs_;
   std::atomic<std::size_t> waiting_{0};
   std::atomic<std::size_t> busy_{0};  // workers serving a connection
@@ -268,8 +284,8 @@ class BoundedTaskQueue final : public httplib::TaskQueue {
 // One client connection: buffered reads with the request and response budgets above.
 class ConnectionStream final : public httplib::Stream {
  public:
-  // `stopping`: the server is stopping (every wait gives up). `pressure`: connections are
-  // waiting for a worker (an idle keep-alive wait gives up).
+  // `stopping`: the server is stopping (every wait gives up). `pressure`: another connection
+  // needs this worker (an idle keep-alive wait gives up; BoundedTaskQueue::shouldYield).
   ConnectionStream(int fd, const TransportOptions& options, std::function<bool()> stopping,
                    std::function<bool()> pressure = {});
 
@@ -344,7 +360,7 @@ class GuardedServer final : public httplib::Server {
 
   TransportOptions options_;
   TransportStats& stats_;
-  std::size_t client_cap_;
+  std::size_t client_open_limit_;                  // served + waiting connections per client
   std::atomic<BoundedTaskQueue*> queue_{nullptr};  // made by new_task_queue; owned by httplib
   std::mutex clients_mutex_;
   std::map<std::string, std::size_t> clients_;  // open connections per client key

@@ -245,6 +245,7 @@ ApiServer::ApiServer(ApiOptions options, const SnapshotStore& snapshots, const C
   t.threads = options_.threads;
   t.max_queued = options_.max_queued;
   t.max_connections_per_client = options_.max_connections_per_client;
+  t.max_queued_per_client = options_.max_queued_per_client;
   t.max_requests_per_connection = options_.max_requests_per_connection;
   t.request_timeout = options_.request_timeout;
   t.read_timeout = options_.read_timeout;

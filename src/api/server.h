@@ -84,9 +84,11 @@ struct ApiOptions {
 
   std::size_t threads = 4;      // requests served at once
   std::size_t max_queued = 64;  // connections waiting for a worker; more get 503
-  // Open connections per client address (queued or served); more get 503 without being read.
-  // Capped below `threads` (api/http_transport.h), so one client cannot hold every worker.
+  // Connections of one client address served at once; capped below `threads`
+  // (api/http_transport.h), so one client cannot hold every worker. Its further connections
+  // wait (up to max_queued_per_client; more get 503 without being read).
   std::size_t max_connections_per_client = 3;
+  std::size_t max_queued_per_client = 12;
   std::size_t max_requests_per_connection = 100;
   std::size_t max_body_bytes = 16 * 1024;  // POST bodies
   // Whole requests must arrive in this (summed over a connection's requests); late: 408.

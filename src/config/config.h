@@ -324,8 +324,10 @@ struct ApiSettings {
   std::vector<std::string> allowed_hosts;
   // Reads (status, events, metrics, dashboard) need the bearer token too.
   bool auth_reads = false;
-  // Open connections per client address, queued or served (1..3: below the API's 4 workers).
+  // Connections of one client address served at once (1..3: below the API's 4 workers) and
+  // waiting behind them (0..64); a connection beyond both gets 503.
   int max_connections_per_client = 3;
+  int max_queued_per_client = 12;
   // Summed time a connection may wait for its requests to arrive (slowloris) and for its
   // client to read the responses (slow reader).
   Duration request_timeout = std::chrono::seconds(10);

@@ -77,10 +77,15 @@ const std::vector<std::string_view> kExecKeys = {"command", "list_command", "tim
                                                  "env_passthrough"};
 const std::vector<std::string_view> kJournalKeys = {"sqlite", "jsonl", "queue_size", "state"};
 const std::vector<std::string_view> kControlKeys = {"socket"};
-const std::vector<std::string_view> kApiKeys = {"listen",          "auth_token",
-                                                "rate_limit",      "allowed_hosts",
-                                                "auth_reads",      "max_connections_per_client",
-                                                "request_timeout", "response_timeout"};
+const std::vector<std::string_view> kApiKeys = {"listen",
+                                                "auth_token",
+                                                "rate_limit",
+                                                "allowed_hosts",
+                                                "auth_reads",
+                                                "max_connections_per_client",
+                                                "max_queued_per_client",
+                                                "request_timeout",
+                                                "response_timeout"};
 const std::vector<std::string_view> kHaKeys = {
     "endpoints", "node", "prefix", "lease_ttl", "fence_margin", "ca_file", "cert_file", "key_file",
     "agreement"};
@@ -1339,6 +1344,7 @@ class Decoder {
     }
     // Below the API's 4 worker threads, so that one client address cannot hold them all.
     m.getInt("max_connections_per_client", api.max_connections_per_client, 1, 3);
+    m.getInt("max_queued_per_client", api.max_queued_per_client, 0, 64);
     m.get("request_timeout", api.request_timeout, std::chrono::seconds(1), std::chrono::minutes(1));
     m.get("response_timeout", api.response_timeout, std::chrono::seconds(1),
           std::chrono::minutes(1));
@@ -1842,6 +1848,7 @@ const std::unordered_map<std::string_view, std::string_view>& misplacedKeyHints(
       {"allowed_hosts", "api"},
       {"auth_reads", "api"},
       {"max_connections_per_client", "api"},
+      {"max_queued_per_client", "api"},
       {"request_timeout", "api"},
       {"response_timeout", "api"},
       {"endpoints", "ha"},

@@ -242,6 +242,17 @@ TEST_F(ObsDashboardTest, ShowsPathsRoutesEventsAndUpdatesWhenAPathGoesDown) {
   for (const auto& entry : log) {
     EXPECT_NE(entry.value("level", ""), "SEVERE") << entry.dump();
   }
+  // The browser's parallel connections were all served, none refused (a browser opens up to
+  // six to one host; more than the per-client cap of served connections wait, they are not
+  // answered 503).
+  const std::string metrics = server.renderMetrics(nullptr);
+  for (const char* reason : {"client_connections", "saturated"}) {
+    EXPECT_NE(
+        metrics.find(std::string("pathpilot_api_rejected_total{reason=\"") + reason + "\"} 0"),
+        std::string::npos)
+        << reason << "\n"
+        << metrics;
+  }
   server.stop();
 }
 

@@ -172,7 +172,8 @@ TEST(ApiOptionsFromConfigTest, RateLimitsComeFromTheConfigAndTheEnvOverride) {
   EXPECT_NE(options.error().message().find("PATHPILOT_API_READ_RATE"), std::string::npos);
 }
 
-// api.max_connections_per_client, request_timeout and response_timeout: decoded, bounded
+// api.max_connections_per_client, max_queued_per_client, request_timeout and response_timeout:
+// decoded, bounded
 // (the cap stays below the 4 workers) and passed to the server.
 TEST(ApiOptionsFromConfigTest, ConnectionLimitsAndBudgets) {
   const std::string base =
@@ -192,19 +193,24 @@ TEST(ApiOptionsFromConfigTest, ConnectionLimitsAndBudgets) {
   ASSERT_TRUE(options);
   EXPECT_EQ(options->max_connections_per_client, 3u);
   EXPECT_LT(options->max_connections_per_client, options->threads);
+  EXPECT_EQ(options->max_queued_per_client, 12u);
   EXPECT_EQ(options->request_timeout, std::chrono::seconds(10));
   EXPECT_EQ(options->response_timeout, std::chrono::seconds(10));
 
   auto set = config::checkString(
-      base + "api: {max_connections_per_client: 1, request_timeout: 3s, response_timeout: 2s}\n");
+      base +
+      "api: {max_connections_per_client: 1, max_queued_per_client: 0, request_timeout: 3s,\n"
+      "      response_timeout: 2s}\n");
   ASSERT_TRUE(set.ok()) << set.format();
   options = apiOptionsFromConfig(*set.config->api);
   ASSERT_TRUE(options);
   EXPECT_EQ(options->max_connections_per_client, 1u);
+  EXPECT_EQ(options->max_queued_per_client, 0u);
   EXPECT_EQ(options->request_timeout, std::chrono::seconds(3));
   EXPECT_EQ(options->response_timeout, std::chrono::seconds(2));
 
   for (const char* bad : {"max_connections_per_client: 4", "max_connections_per_client: 0",
+                          "max_queued_per_client: 65", "max_queued_per_client: -1",
                           "request_timeout: 500ms", "response_timeout: 2m"}) {
     auto report = config::checkString(base + "api: {" + bad + "}\n");
     EXPECT_FALSE(report.ok()) << bad;

@@ -10,7 +10,9 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -255,6 +257,14 @@ class GuardedServerTest : public ::testing::Test {
     server_->Get("/big", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(std::string(512 * 1024, 'b'), "text/plain");
     });
+    // Holds its worker until release(): a connection that is being served, deterministically.
+    server_->Get("/hold", [this](const httplib::Request&, httplib::Response& res) {
+      std::unique_lock<std::mutex> lock(gate_mutex_);
+      ++holding_;
+      gate_cv_.notify_all();
+      gate_cv_.wait(lock, [this] { return released_; });
+      res.set_content("held", "text/plain");
+    });
     port_ = server_->bind_to_any_port("127.0.0.1");
     ASSERT_GT(port_, 0);
     ASSERT_TRUE(server_->setListenBacklog(128));  // as ApiServer does
@@ -264,10 +274,23 @@ class GuardedServerTest : public ::testing::Test {
     }
   }
   void TearDown() override {
+    release();
     if (server_) {
       server_->stop();
       thread_.join();
     }
+  }
+  // Waits until `n` requests are inside /hold.
+  void waitHolding(int n) {
+    std::unique_lock<std::mutex> lock(gate_mutex_);
+    gate_cv_.wait(lock, [&] { return holding_ >= n; });
+  }
+  void release() {
+    {
+      std::lock_guard<std::mutex> lock(gate_mutex_);
+      released_ = true;
+    }
+    gate_cv_.notify_all();
   }
   static std::string get(const char* path = "/x") {
     return std::string("GET ") + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
@@ -275,6 +298,10 @@ class GuardedServerTest : public ::testing::Test {
 
   TransportOptions options_;
   TransportStats stats_;
+  std::mutex gate_mutex_;
+  std::condition_variable gate_cv_;
+  int holding_ = 0;
+  bool released_ = false;
   std::unique_ptr<GuardedServer> server_;
   std::thread thread_;
   int port_ = 0;
@@ -299,29 +326,79 @@ TEST_F(GuardedServerTest, OneClientCannotHoldEveryWorker) {
   options_.threads = 4;
   options_.max_connections_per_client = 16;  // asked for more than the workers: capped at 3
   start();
+  // Three requests of one client are being served (held in the handler).
   std::vector<std::unique_ptr<RawClient>> held;
   for (int i = 0; i < 3; ++i) {
     held.push_back(std::make_unique<RawClient>(port_));
-    held.back()->send(get());
-    ASSERT_EQ(statusOf(held.back()->readResponse()), 200);  // now idle on keep-alive
+    held.back()->send(get("/hold"));
   }
-  // The fourth from the same address: 503 at once, without being read or queued.
+  waitHolding(3);
+  // Its fourth waits behind them, without taking the free worker ...
   RawClient fourth(port_);
-  auto t0 = std::chrono::steady_clock::now();
-  auto refused = fourth.readAll(3000);
-  EXPECT_EQ(statusOf(refused), 503) << refused;
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
-  EXPECT_EQ(stats_.client_limit.load(), 1u);
-  // Another client still finds a free worker.
+  fourth.send(get());
+  // ... which another client gets at once.
   RawClient other(port_, "127.0.0.2");
   ASSERT_TRUE(other.connected());
   other.send(get());
   EXPECT_EQ(statusOf(other.readResponse(3000)), 200);
+  EXPECT_FALSE(fourth.readableNow()) << "served beyond the per-client cap";
+  // When the client's requests end, its waiting connection is served: nobody was refused.
+  release();
+  for (auto& c : held) {
+    EXPECT_EQ(statusOf(c->readResponse(3000)), 200);
+  }
+  EXPECT_EQ(statusOf(fourth.readResponse(3000)), 200);
+  EXPECT_EQ(stats_.client_limit.load(), 0u);
+}
+
+// A browser opens up to six connections to one host and keeps them on keep-alive: all of its
+// requests are answered, the idle connections of the same client giving their workers up to
+// its waiting ones.
+TEST_F(GuardedServerTest, ABrowsersSixConnectionsAreAllServed) {
+  options_.threads = 4;  // 3 per client
+  start();
+  std::vector<std::unique_ptr<RawClient>> conns;
+  for (int i = 0; i < 3; ++i) {
+    conns.push_back(std::make_unique<RawClient>(port_));
+    conns.back()->send(get());
+    ASSERT_EQ(statusOf(conns.back()->readResponse()), 200);  // now idle on keep-alive
+  }
+  for (int i = 0; i < 3; ++i) {
+    conns.push_back(std::make_unique<RawClient>(port_));
+    conns.back()->send(get());
+  }
+  for (std::size_t i = 3; i < conns.size(); ++i) {
+    EXPECT_EQ(statusOf(conns[i]->readResponse(3000)), 200) << i;
+  }
+  EXPECT_EQ(stats_.client_limit.load(), 0u);
+  EXPECT_EQ(stats_.shed.load(), 0u);
+}
+
+TEST_F(GuardedServerTest, ConnectionsBeyondTheClientsOpenLimitAreRefused) {
+  options_.threads = 2;  // 1 served per client
+  options_.max_queued_per_client = 2;
+  start();
+  RawClient served(port_);
+  served.send(get("/hold"));
+  waitHolding(1);
+  RawClient waiting1(port_);
+  RawClient waiting2(port_);
+  // The fourth from the same address: 503 at once, without being read or queued.
+  RawClient fourth(port_);
+  auto refused = fourth.readAll(3000);
+  EXPECT_EQ(statusOf(refused), 503) << refused;
+  EXPECT_NE(refused.find("too many open connections"), std::string::npos) << refused;
+  EXPECT_EQ(stats_.client_limit.load(), 1u);
+  release();
+  EXPECT_EQ(statusOf(served.readResponse(3000)), 200);
+  waiting1.send(get());
+  EXPECT_EQ(statusOf(waiting1.readResponse(3000)), 200);
 }
 
 TEST_F(GuardedServerTest, QueuedConnectionsCountTowardsTheClientCap) {
   options_.threads = 2;  // cap 1
   options_.max_queued = 8;
+  options_.max_queued_per_client = 0;  // one connection open per client
   start();
   RawClient a(port_, "127.0.0.2");
   a.send(get());
@@ -338,7 +415,8 @@ TEST_F(GuardedServerTest, QueuedConnectionsCountTowardsTheClientCap) {
 }
 
 TEST_F(GuardedServerTest, FullShedQueueResetsAtOnce) {
-  options_.threads = 2;          // a cap of 1 per client
+  options_.threads = 2;                // a cap of 1 per client
+  options_.max_queued_per_client = 0;  // and nothing waiting behind it
   options_.max_shed_queued = 0;  // no room to answer: every refusal is a reset
   start();
   std::vector<std::unique_ptr<RawClient>> flood;
@@ -379,6 +457,50 @@ TEST_F(GuardedServerTest, SlowReaderLosesItsWorker) {
   EXPECT_EQ(stats_.response_timeouts.load(), 1u);
   // Reset rather than closed behind a send queue it will never read.
   EXPECT_TRUE(slow.waitClosedWithoutReading(3000));
+}
+
+// Workers skip the queued connections of a client that already has `per_client` served and
+// take the next one: a client's second connection waits, another client's goes first.
+TEST(BoundedTaskQueueTest, PerClientCapLetsOthersPass) {
+  BoundedTaskQueue queue(2, 8, 8, 0, 1);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  bool holding = false;
+  std::vector<std::string> ran;
+  ASSERT_TRUE(queue.submit("a", [&] {
+    std::unique_lock<std::mutex> lock(mu);
+    holding = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return open; });
+    ran.push_back("a1");
+  }));
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return holding; });
+  }
+  ASSERT_TRUE(queue.submit("a", [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    ran.push_back("a2");
+  }));
+  EXPECT_TRUE(queue.shouldYield("a"));   // its own connection waits behind it
+  EXPECT_FALSE(queue.shouldYield("b"));  // a worker is free: nobody else needs b's
+  bool b_ran = false;
+  ASSERT_TRUE(queue.submit("b", [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    ran.push_back("b1");
+    b_ran = true;
+    cv.notify_all();
+  }));
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return b_ran; });
+    EXPECT_EQ(ran, (std::vector<std::string>{"b1"}));  // a2 still waits for a1
+    open = true;
+  }
+  cv.notify_all();
+  queue.shutdown();
+  EXPECT_EQ(ran, (std::vector<std::string>{"b1", "a1", "a2"}));
 }
 
 }  // namespace

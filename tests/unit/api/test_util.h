@@ -67,6 +67,11 @@ class RawClient {
   bool send(const std::string& data) {
     return ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
   }
+  // True when a byte (or the close) has arrived, without waiting.
+  bool readableNow() {
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, 0) > 0;
+  }
   // Reads until the server closes the connection or `timeout_ms` passes without data.
   std::string readAll(int timeout_ms = 5000) {
     std::string out;
