@@ -23,7 +23,8 @@ answered (>= 80% within 3 s; >= 50% in the flood from 50 addresses, where 50 x 3
 exceed the 4 workers and 64 queue places and a full queue is shared fairly between addresses:
 a flooder with two places more gives its newest up), no engine lag sample
 above 1 s, the daemon's descriptors stay below base + 250, and the attackers are refused as
-designed (slowloris: 503s and 408s; slow reader: connections reset; flood: 503s).
+designed (slowloris: 503s and 408s, no connection held past 5 x request_timeout: 3 served
+at a time, 12 waiting behind them; slow reader: connections reset; flood: 503s).
 Everything it creates (namespace, the daemon by PID, files) is removed at the end. Exit 77
 (skipped) when not root.
 """
@@ -448,8 +449,10 @@ def main():
         loris = results["slowloris"][1]
         if loris.get("503", 0) == 0 or not any(k.startswith("timed_out") for k in loris):
             failures.append(f"slowloris: expected 503s (over the cap) and time-outs: {loris}")
-        if max(loris.get("held_s") or [0]) > 3 + 2:
-            failures.append(f"slowloris: a connection held past request_timeout: {loris}")
+        # A served connection gets request_timeout (3 s); the client's 12 waiting ones are
+        # served 3 at a time behind it: at most 5 rounds of 3 s from the client's view.
+        if max(loris.get("held_s") or [0]) > 5 * 3 + 2:
+            failures.append(f"slowloris: a connection held past 5 x request_timeout: {loris}")
         readers = results["slow_reader"][1]
         if not any(k.startswith("ended_by_server") for k in readers):
             failures.append(f"slow reader: no connection ended by the server: {readers}")
