@@ -104,6 +104,73 @@ void AlertManager::closeIncidentsOutside(const std::vector<std::string>& paths) 
   group_cv_.notify_one();
 }
 
+void AlertManager::setIncidentSink(IncidentSink sink) {
+  std::lock_guard lock(mu_);
+  incident_sink_ = std::move(sink);
+}
+
+void AlertManager::releaseIncidents() {
+  std::set<std::string> keys;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& key : tracker_.openKeys()) {
+      keys.insert(std::move(key));
+    }
+    for (const auto& [key, record] : fired_) {
+      keys.insert(key);
+    }
+    tracker_.forgetAll();
+    fired_.clear();
+  }
+  for (const auto& key : keys) {
+    if (auto r = outbox_->enqueueAll({}, std::nullopt, key, clock_.wallNow()); !r) {
+      spdlog::warn("alerts: incident {} not removed from {}: {}", key, outbox_->path(),
+                   r.error().toString());
+    }
+  }
+  if (!keys.empty()) {
+    spdlog::info("alerts: {} open incident(s) left to the leader: {}", keys.size(),
+                 commaList(std::vector<std::string>(keys.begin(), keys.end())));
+  }
+}
+
+void AlertManager::adoptIncidents(const std::vector<IncidentRecord>& records) {
+  std::vector<IncidentRecord> adopted;
+  {
+    std::lock_guard lock(mu_);
+    const auto open = tracker_.openKeys();
+    for (const auto& r : records) {
+      if (std::find(open.begin(), open.end(), r.key) != open.end()) {
+        continue;
+      }
+      tracker_.restore(r, clock_.now(), clock_.wallNow());
+      fired_[r.key] = r;
+      adopted.push_back(r);
+    }
+  }
+  for (const auto& r : adopted) {
+    spdlog::info(
+        "alerts: incident {} (since {}, fired on {}) taken over: its RESOLVED follows "
+        "when it heals",
+        r.key, formatRfc3339(r.started),
+        r.channels.empty() ? std::string("no channel") : commaList(r.channels));
+    // Kept in this monitor's outbox too, as its own fired incidents are.
+    if (auto w = outbox_->enqueueAll({}, r, "", clock_.wallNow()); !w) {
+      spdlog::warn("alerts: incident {} not saved in {}: {}", r.key, outbox_->path(),
+                   w.error().toString());
+    }
+  }
+  group_cv_.notify_one();
+}
+
+void AlertManager::closeIncident(const std::string& key, const journal::Event& closing) {
+  {
+    std::lock_guard lock(mu_);
+    tracker_.close(key, closing, clock_.now());
+  }
+  group_cv_.notify_one();
+}
+
 std::size_t AlertManager::openIncidents() const {
   std::lock_guard lock(mu_);
   return tracker_.openIncidents();
@@ -414,11 +481,20 @@ void AlertManager::enqueueAlert(const Ready& ready) {
     enqueue_errors_ += std::max<std::size_t>(rows.size(), 1);
     return;
   }
-  std::lock_guard lock(mu_);
-  if (save) {
-    fired_[save->key] = std::move(*save);
-  } else if (closes) {
-    fired_.erase(alert.fingerprint);
+  IncidentSink sink;
+  {
+    std::lock_guard lock(mu_);
+    if (save) {
+      fired_[save->key] = *save;
+    } else if (closes) {
+      fired_.erase(alert.fingerprint);
+    }
+    sink = incident_sink_;
+  }
+  if (sink && save) {
+    sink(save->key, save);
+  } else if (sink && closes) {
+    sink(alert.fingerprint, std::nullopt);
   }
 }
 

@@ -124,6 +124,24 @@ class AlertManager {
   // Open incidents (restored or new). Safe from any thread.
   std::size_t openIncidents() const;
 
+  // A group of monitors (docs/ha.md) shares the open incidents through etcd: only the leader
+  // alerts, and a new leader carries on the incidents its predecessor fired.
+  // `sink` gets every incident this manager saves (its FIRING is in the outbox: the record)
+  // or closes (RESOLVED or brief: nullopt), on the grouping thread; it must not block.
+  using IncidentSink =
+      std::function<void(const std::string& key, const std::optional<IncidentRecord>& record)>;
+  void setIncidentSink(IncidentSink sink);
+  // Forgets every open incident and held alert, without a message and without calling the
+  // sink (leadership lost, or at start before any: the leader in force owns them). Rows
+  // already in the outbox are still delivered. Safe from any thread.
+  void releaseIncidents();
+  // Takes over incidents another monitor fired (their FIRING went out): each resolves as a
+  // restored one would (alert/incident.h), unless already open here. Safe from any thread.
+  void adoptIncidents(const std::vector<IncidentRecord>& records);
+  // Resolves open incident `key` with `closing` as the reason (grouped and sent like any
+  // RESOLVED). No-op when it is not open. Safe from any thread.
+  void closeIncident(const std::string& key, const journal::Event& closing);
+
   // Messages waiting in the outbox (all channels).
   std::size_t outboxDepth() const { return outbox_->pending(); }
   ManagerStats stats() const;
@@ -211,6 +229,7 @@ class AlertManager {
   // Open incidents that fired: their saved state, with the channels they fired on. Only the
   // grouping side (process) uses it.
   std::map<std::string, IncidentRecord> fired_;
+  IncidentSink incident_sink_;  // under mu_
   // The helper thread of the last reconfigure(); joined by the next one and by stop().
   std::thread reconfigurer_;
 };

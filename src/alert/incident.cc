@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
 namespace pathpilot::alert {
 namespace {
 
@@ -533,6 +535,12 @@ void IncidentTracker::close(const std::string& key, const journal::Event& closin
   }
 }
 
+void IncidentTracker::forgetAll() {
+  pending_.clear();
+  incidents_.clear();
+  recovery_closed_by_path_up_.clear();
+}
+
 std::vector<std::string> IncidentTracker::openKeys() const {
   std::vector<std::string> keys;
   for (const auto& [key, inc] : incidents_) {
@@ -612,6 +620,91 @@ std::vector<Alert> IncidentTracker::takeDue(std::optional<MonoTime> now) {
   }
   stats_.alerts += out.size();
   return out;
+}
+
+}  // namespace pathpilot::alert
+
+namespace pathpilot::alert {
+
+std::string encodeIncidentRecord(const IncidentRecord& r) {
+  nlohmann::json j = {{"version", 1},
+                      {"key", r.key},
+                      {"opening", journal::toJsonLine(r.opening)},
+                      {"severity", journal::severityName(r.severity)},
+                      {"started_ms", journal::toUnixMillis(r.started)},
+                      {"announced_ms", journal::toUnixMillis(r.last_announced)},
+                      {"fail_static_tables", r.fail_static_tables},
+                      {"channels", r.channels},
+                      {"summary", r.summary}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Result<IncidentRecord> decodeIncidentRecord(std::string_view text) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return fail(ErrorCode::InvalidArgument, "incident record: not a JSON object");
+  }
+  auto field = [&](const char* name, nlohmann::json::value_t type) -> const nlohmann::json* {
+    auto it = j.find(name);
+    if (it == j.end() || it->type() != type) {
+      return nullptr;
+    }
+    return &*it;
+  };
+  using T = nlohmann::json::value_t;
+  if (auto v = j.find("version"); v == j.end() || !v->is_number_integer() || *v != 1) {
+    return fail(ErrorCode::InvalidArgument, "incident record: version: expected 1");
+  }
+  IncidentRecord r;
+  const auto* key = field("key", T::string);
+  if (key == nullptr || key->get<std::string>().empty()) {
+    return fail(ErrorCode::InvalidArgument, "incident record: key: expected a non-empty string");
+  }
+  r.key = key->get<std::string>();
+  const std::string where = "incident record " + r.key + ": ";
+  const auto* opening = field("opening", T::string);
+  if (opening == nullptr) {
+    return fail(ErrorCode::InvalidArgument, where + "opening: expected a string");
+  }
+  auto event = journal::parseJsonLine(opening->get<std::string>());
+  if (!event) {
+    return fail(ErrorCode::InvalidArgument, where + "opening: " + event.error().message());
+  }
+  r.opening = std::move(*event);
+  const auto* severity = field("severity", T::string);
+  if (severity == nullptr) {
+    return fail(ErrorCode::InvalidArgument, where + "severity: expected a string");
+  }
+  auto sev = journal::parseSeverity(severity->get<std::string>());
+  if (!sev) {
+    return fail(ErrorCode::InvalidArgument, where + "severity: " + sev.error().message());
+  }
+  r.severity = *sev;
+  for (auto [name, out] :
+       {std::pair{"started_ms", &r.started}, std::pair{"announced_ms", &r.last_announced}}) {
+    auto it = j.find(name);
+    if (it == j.end() || !it->is_number_integer()) {
+      return fail(ErrorCode::InvalidArgument, where + name + ": expected an integer");
+    }
+    *out = journal::fromUnixMillis(it->get<std::int64_t>());
+  }
+  for (auto [name, out] : {std::pair{"fail_static_tables", &r.fail_static_tables},
+                           std::pair{"channels", &r.channels}}) {
+    const auto* list = field(name, T::array);
+    if (list == nullptr) {
+      return fail(ErrorCode::InvalidArgument, where + name + ": expected a list");
+    }
+    for (const auto& item : *list) {
+      if (!item.is_string()) {
+        return fail(ErrorCode::InvalidArgument, where + name + ": expected strings");
+      }
+      out->push_back(item.get<std::string>());
+    }
+  }
+  if (const auto* summary = field("summary", T::string)) {
+    r.summary = summary->get<std::string>();
+  }
+  return r;
 }
 
 }  // namespace pathpilot::alert

@@ -63,6 +63,7 @@
 #include <vector>
 
 #include "alert/alert.h"
+#include "base/error.h"
 #include "base/time.h"
 #include "journal/event.h"
 
@@ -139,6 +140,9 @@ class IncidentTracker {
   // `wall_now`) due at once, i.e. returned by the next due(now). Its FIRING still held in
   // its window, or a restored incident not confirmed yet, is not reminded of.
   void remind(MonoTime now, WallTime wall_now);
+  // Forgets every open incident and held alert (another monitor owns them now); the stats and
+  // the one-shot duplicate memory stay.
+  void forgetAll();
   // Keys of the open incidents, sorted.
   std::vector<std::string> openKeys() const;
   const TrackerStats& stats() const { return stats_; }
@@ -198,5 +202,10 @@ class IncidentTracker {
 
 // The fingerprint key for an event that opens or resolves an incident, or "" for others.
 std::string incidentKey(const journal::Event& e);
+
+// One IncidentRecord as a JSON document (what a leader of a group of monitors leaves in etcd
+// for the next one; docs/ha.md) and back. Decode errors name the field.
+std::string encodeIncidentRecord(const IncidentRecord& r);
+[[nodiscard]] Result<IncidentRecord> decodeIncidentRecord(std::string_view text);
 
 }  // namespace pathpilot::alert

@@ -517,6 +517,9 @@ int runDaemon(const RunOptions& options) {
           } else {
             // Cannot fail; does not wait for the alert workers (alert/alert_manager.h).
             prepared->apply(alerts);
+            if (alerts && ha_node) {
+              shareIncidents(*alerts, *ha_node);  // a new outbox means a new manager
+            }
             if (!prepared->summary().empty()) {
               spdlog::info("{}", prepared->summary());
             }
@@ -546,6 +549,25 @@ int runDaemon(const RunOptions& options) {
   if (ha_node) {
     ha_group.emplace(io, clock, engine, *ha_node, *cfg.ha, publish);
     on_path_change = [&ha_group] { ha_group->onPathChange(); };
+    // Open alert incidents belong to the leader: this monitor's own (from its outbox) are left
+    // to it, and taken over from etcd when this monitor leads (daemon/ha_setup.h).
+    if (alerts) {
+      alerts->releaseIncidents();
+      shareIncidents(*alerts, *ha_node);
+    }
+    ha_group->setLeaderState(
+        [&alerts, &engine, &ha_node, &clock](const std::map<std::string, std::string>& state,
+                                             const nlohmann::json& status) {
+          if (alerts) {
+            takeOverIncidents(*alerts, state, status, engine.config().site.name,
+                              ha_node->view().node, clock.wallNow());
+          }
+        },
+        [&alerts] {
+          if (alerts) {
+            alerts->releaseIncidents();
+          }
+        });
     ha_group->start([&](const Error& error) {
       spdlog::error("ha: {}", error.message());
       exit_code = 1;

@@ -38,8 +38,19 @@ void HaCoordinator::onPathChange() {
   }
 }
 
+void HaCoordinator::setLeaderState(AdoptFn adopt, std::function<void()> release) {
+  adopt_ = std::move(adopt);
+  release_ = std::move(release);
+}
+
 void HaCoordinator::onLeadership(const ha::HaView& v) {
   engine_.setWriteAllowed(v.writing);
+  if (adopted_term_ != 0 && (v.role != ha::Role::Leader || v.term != adopted_term_)) {
+    adopted_term_ = 0;
+    if (release_) {
+      release_();
+    }
+  }
   const std::string& site = engine_.config().site.name;
   if (auto e = etcdEvent(seen_, v, site, clock_.wallNow())) {
     publish_(*e);
@@ -59,6 +70,13 @@ void HaCoordinator::tick() {
   node_.publishView(compactView(status));
   const ha::HaView view = node_.view();
   applyGroupDrains(status, view);
+  if (view.role == ha::Role::Leader && view.writing && view.state && view.term != 0 &&
+      view.state_term == view.term && adopted_term_ != view.term) {
+    adopted_term_ = view.term;
+    if (adopt_) {
+      adopt_(*view.state, status);
+    }
+  }
   if (settings_.require_agreement) {
     checkAgreement(status, view);
   }

@@ -8,7 +8,10 @@
 //     path seen failing here counts once the group confirms it; one the others see up for 1 s
 //     is disputed (no evidence, recovery held), and a leader disputed for 2 s more hands
 //     leadership over for 3 lease TTLs, so that a monitor with a healthy view leads;
-//   * drains: the group's drains (etcd) are applied to the engine as they are read.
+//   * drains: the group's drains (etcd) are applied to the engine as they are read;
+//   * leader state: once this monitor leads and has read the state its predecessors left
+//     (ha::HaView::state_term), `adopt` gets it, once per term; when it stops leading,
+//     `release` runs (the alerts' open incidents: daemon/ha_setup.h).
 // runDaemon builds one when the config has an `ha` section, after it closed the engine's write
 // gate and set Engine::requireConfirmation before Engine::start.
 //
@@ -47,6 +50,11 @@ class HaCoordinator {
   void stop();
   // A path changed state: the group hears of it now, not at the next tick.
   void onPathChange();
+  // See the header comment; both run on the engine thread. `adopt` gets the leader state and
+  // this monitor's status (Engine::statusJson).
+  using AdoptFn =
+      std::function<void(const std::map<std::string, std::string>&, const nlohmann::json&)>;
+  void setLeaderState(AdoptFn adopt, std::function<void()> release);
 
  private:
   void tick();
@@ -65,6 +73,9 @@ class HaCoordinator {
   std::optional<ha::HaView> seen_;               // the last leadership view handled
   std::map<std::string, MonoTime> first_disputed_;  // path → since when the others see it up
   std::optional<MonoTime> leader_disputed_since_;
+  AdoptFn adopt_;
+  std::function<void()> release_;
+  std::int64_t adopted_term_ = 0;  // the term whose leader state was adopted; 0: none
 };
 
 }  // namespace pathpilot::daemon

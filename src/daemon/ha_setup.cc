@@ -98,6 +98,103 @@ std::optional<journal::Event> etcdEvent(const std::optional<ha::HaView>& before,
   return e;
 }
 
+std::string incidentStateName(const std::string& key) { return "incident/" + key; }
+
+IncidentTakeover planIncidentTakeover(const std::map<std::string, std::string>& state,
+                                      const nlohmann::json& status, const std::string& site,
+                                      const std::string& node, WallTime at) {
+  using journal::EventKind;
+  IncidentTakeover out;
+  const std::string prefix = incidentStateName("");
+  std::set<std::string> keys;
+  for (const auto& [name, value] : state) {
+    if (name.rfind(prefix, 0) != 0) {
+      continue;
+    }
+    auto r = alert::decodeIncidentRecord(value);
+    if (!r) {
+      out.bad.push_back(name + ": " + r.error().message());
+      continue;
+    }
+    keys.insert(r->key);
+    out.adopt.push_back(std::move(*r));
+  }
+  struct PathSeen {
+    std::string state;
+    journal::Link link = journal::Link::None;
+  };
+  std::map<std::string, PathSeen> paths;
+  for (const auto& p : status.value("paths", nlohmann::json::array())) {
+    const std::string name = p.value("name", "");
+    if (name.empty()) {
+      continue;
+    }
+    auto link = journal::parseLink(p.value("link", ""));
+    paths[name] = PathSeen{p.value("state", ""), link ? *link : journal::Link::None};
+  }
+  const std::string by = " (seen by " + node + " on taking over leadership)";
+  for (const auto& r : out.adopt) {
+    const journal::Event& o = r.opening;
+    const bool about_path = o.kind == EventKind::PathDown || o.kind == EventKind::PathDegraded ||
+                            o.kind == EventKind::RecoveryFailed;
+    auto seen = paths.find(o.path);
+    if (!about_path || o.path.empty() || seen == paths.end() || seen->second.state != "up") {
+      continue;
+    }
+    auto e = journal::makeEvent(EventKind::PathUp, at, site);
+    e.path = o.path;
+    e.link = seen->second.link;
+    e.to = "up";
+    e.reason = "healed while the monitors changed leader";
+    e.message = "path " + o.path + " is up" + by;
+    out.close.emplace_back(r.key, std::move(e));
+  }
+  for (const auto& [name, seen] : paths) {
+    if (seen.state != "down" && seen.state != "degraded") {
+      continue;
+    }
+    auto e = journal::makeEvent(
+        seen.state == "down" ? EventKind::PathDown : EventKind::PathDegraded, at, site);
+    e.path = name;
+    e.link = seen.link;
+    e.to = seen.state;
+    if (keys.count(alert::incidentKey(e)) > 0) {
+      continue;
+    }
+    e.reason = "no incident of the previous leader for it";
+    e.message = "path " + name + " is " + seen.state + by;
+    out.open.push_back(std::move(e));
+  }
+  return out;
+}
+
+void shareIncidents(alert::AlertManager& alerts, ha::HaNode& node) {
+  alerts.setIncidentSink(
+      [&node](const std::string& key, const std::optional<alert::IncidentRecord>& record) {
+        node.publishState(incidentStateName(key),
+                          record ? std::optional<std::string>(alert::encodeIncidentRecord(*record))
+                                 : std::nullopt);
+      });
+}
+
+void takeOverIncidents(alert::AlertManager& alerts, const std::map<std::string, std::string>& state,
+                       const nlohmann::json& status, const std::string& site,
+                       const std::string& node, WallTime at) {
+  IncidentTakeover plan = planIncidentTakeover(state, status, site, node, at);
+  for (const auto& why : plan.bad) {
+    spdlog::warn("ha: open incident not taken over: {}", why);
+  }
+  spdlog::info("ha: taking over {} open incident(s); {} healed meanwhile, {} new",
+               plan.adopt.size(), plan.close.size(), plan.open.size());
+  alerts.adoptIncidents(plan.adopt);
+  for (const auto& [key, closing] : plan.close) {
+    alerts.closeIncident(key, closing);
+  }
+  for (const auto& e : plan.open) {
+    alerts.submit(e);
+  }
+}
+
 std::string compactView(const nlohmann::json& status) {
   nlohmann::json paths = nlohmann::json::object();
   for (const auto& p : status.value("paths", nlohmann::json::array())) {

@@ -13,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "alert/alert_manager.h"
+#include "alert/incident.h"
 #include "base/error.h"
 #include "base/time.h"
 #include "config/config.h"
@@ -60,6 +62,34 @@ struct GroupVerdict {
 };
 GroupVerdict groupVerdict(const std::string& self, const nlohmann::json& status,
                           const std::vector<ha::PeerView>& views);
+
+// Open alert incidents across a takeover (docs/ha.md). The leader publishes every incident it
+// fired (leader state "incident/<key>", the alert/incident.h record) and removes it with its
+// RESOLVED; a new leader takes them over so that it neither fires them again nor forgets to
+// resolve them. What it does with them given its own view of the paths (`status`,
+// Engine::statusJson) at `at`:
+//   adopt  every record (each resolves as a restored incident does);
+//   close  the path and recovery incidents whose path this monitor sees up: the heal happened
+//          while nobody led (their RESOLVED says so);
+//   open   a path_down / path_degraded for every path it sees failing that no record covers:
+//          the previous leader died before its FIRING left the group window.
+struct IncidentTakeover {
+  std::vector<alert::IncidentRecord> adopt;
+  std::vector<std::pair<std::string, journal::Event>> close;  // incident key, closing event
+  std::vector<journal::Event> open;
+  std::vector<std::string> bad;  // records that could not be read: "incident/<key>: why"
+};
+IncidentTakeover planIncidentTakeover(const std::map<std::string, std::string>& state,
+                                      const nlohmann::json& status, const std::string& site,
+                                      const std::string& node, WallTime at);
+// The leader-state name of incident `key`.
+std::string incidentStateName(const std::string& key);
+// Publishes every incident `alerts` fires or closes as leader state of `node`.
+void shareIncidents(alert::AlertManager& alerts, ha::HaNode& node);
+// Applies planIncidentTakeover to `alerts` (logs unreadable records).
+void takeOverIncidents(alert::AlertManager& alerts, const std::map<std::string, std::string>& state,
+                       const nlohmann::json& status, const std::string& site,
+                       const std::string& node, WallTime at);
 
 // The "ha" object of the status document: role, node, leader, term, writing, lease left (s),
 // etcd endpoint and last error, keepalive and fence counters.

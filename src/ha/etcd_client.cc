@@ -356,6 +356,19 @@ Result<bool> EtcdClient::deleteIfHeld(std::string_view key, std::int64_t create_
   return j->value("succeeded", false);
 }
 
+Result<bool> EtcdClient::writeIfHeld(std::string_view guard, std::int64_t create_revision,
+                                     std::string_view key,
+                                     const std::optional<std::string>& value) {
+  json op = value ? json{{"request_put", {{"key", b64(key)}, {"value", b64(*value)}}}}
+                  : json{{"request_delete_range", {{"key", b64(key)}}}};
+  json req = {{"compare", createdAt(guard, create_revision)}, {"success", json::array({op})}};
+  auto j = answerOf(call("kv/txn", req.dump()), "kv/txn");
+  if (!j) {
+    return fail(j.error());
+  }
+  return j->value("succeeded", false);
+}
+
 Result<std::optional<KeyValue>> EtcdClient::get(std::string_view key) {
   auto j = answerOf(call("kv/range", json{{"key", b64(key)}}.dump()), "kv/range");
   if (!j) {

@@ -97,6 +97,12 @@ class EtcdClient {
   // Transaction: deletes `key` only if it still has `create_revision`. True if deleted.
   [[nodiscard]] Result<bool> deleteIfHeld(std::string_view key, std::int64_t create_revision);
 
+  // Transaction: puts `key` = `value` (no lease), or deletes it when `value` is nullopt, only
+  // if `guard` still has `create_revision` (a leader's write that must not outlive its
+  // leadership). True if written.
+  [[nodiscard]] Result<bool> writeIfHeld(std::string_view guard, std::int64_t create_revision,
+                                         std::string_view key,
+                                         const std::optional<std::string>& value);
   // Linearizable read of one key (nullopt: absent).
   [[nodiscard]] Result<std::optional<KeyValue>> get(std::string_view key);
   // Linearizable read of every key starting with `prefix`, in key order.

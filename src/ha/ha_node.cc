@@ -45,6 +45,49 @@ std::string HaNode::drainsPrefix() const {
   return options_.prefix + "/" + options_.site + "/drains/";
 }
 
+std::string HaNode::statePrefix() const {
+  return options_.prefix + "/" + options_.site + "/state/";
+}
+
+void HaNode::publishState(std::string name, std::optional<std::string> value) {
+  {
+    std::lock_guard lock(mu_);
+    state_writes_[std::move(name)] = std::move(value);
+  }
+  cv_.notify_all();
+}
+
+void HaNode::writeState(std::map<std::string, std::optional<std::string>> writes) {
+  std::int64_t term = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (election_.role() == Role::Leader && election_.mayWrite(clock_.now())) {
+      term = election_.term();
+    }
+  }
+  if (term == 0) {
+    spdlog::debug("ha: {} state write(s) dropped: this monitor does not lead", writes.size());
+    return;
+  }
+  for (auto it = writes.begin(); it != writes.end(); ++it) {
+    const auto& [name, value] = *it;
+    auto done = loop_etcd_.writeIfHeld(leaderKey(), term, statePrefix() + name, value);
+    if (!done) {
+      spdlog::warn("ha: state {} not written: {}; retrying", name, done.error().message());
+      std::lock_guard lock(mu_);
+      for (auto rest = it; rest != writes.end(); ++rest) {
+        state_writes_.try_emplace(rest->first, rest->second);  // a newer value wins
+      }
+      next_drain_write_ = clock_.now() + options_.election.retry_interval;
+      return;
+    }
+    if (!*done) {
+      spdlog::warn("ha: state {} not written: the leader key of term {} is gone", name, term);
+      return;
+    }
+  }
+}
+
 void HaNode::requestDrain(std::string path, bool drain, std::string by) {
   {
     std::lock_guard lock(mu_);
@@ -132,9 +175,23 @@ void HaNode::putView() {
 }
 
 void HaNode::readViews() {
+  std::int64_t term = 0;
+  {
+    std::lock_guard lock(mu_);
+    term = election_.role() == Role::Leader ? election_.term() : 0;
+  }
   auto kvs = loop_etcd_.getPrefix(viewsPrefix());
   auto drains = loop_etcd_.getPrefix(drainsPrefix());
+  auto state = loop_etcd_.getPrefix(statePrefix());
   std::lock_guard lock(mu_);
+  if (state) {
+    std::map<std::string, std::string> s;
+    for (auto& kv : *state) {
+      s[kv.key.substr(statePrefix().size())] = std::move(kv.value);
+    }
+    state_ = std::move(s);
+    state_term_ = term;
+  }
   if (drains) {
     std::map<std::string, std::string> d;
     for (auto& kv : *drains) {
@@ -227,6 +284,8 @@ HaView HaNode::viewLocked(MonoTime now) const {
   v.max_fence_latency = max_fence_latency_;
   v.views = views_;
   v.drains = drains_;
+  v.state = state_;
+  v.state_term = state_term_;
   return v;
 }
 
@@ -288,6 +347,7 @@ void HaNode::run() {
     bool read_views = false;
     std::optional<Duration> resign;
     std::vector<DrainRequest> drains;
+    std::map<std::string, std::optional<std::string>> state_writes;
     {
       std::unique_lock lock(mu_);
       if (stopping_ || fatal_) {
@@ -296,12 +356,16 @@ void HaNode::run() {
       std::swap(resign, resign_requested_);
       if (clock_.now() >= next_drain_write_) {
         std::swap(drains, drain_requests_);
+        std::swap(state_writes, state_writes_);
       }
     }
     if (resign) {
       resignNow(*resign);
       notify();
       continue;
+    }
+    if (!state_writes.empty()) {
+      writeState(std::move(state_writes));
     }
     if (!drains.empty()) {
       writeDrains(std::move(drains));
@@ -319,13 +383,14 @@ void HaNode::run() {
       const bool registered = member_claimed_ && election_.leaseId() != 0;
       put_view = registered && view_dirty_;
       read_views = registered && now >= next_views_read_;
-      const bool drains_due = !drain_requests_.empty() && now >= next_drain_write_;
+      const bool drains_due =
+          (!drain_requests_.empty() || !state_writes_.empty()) && now >= next_drain_write_;
       if (next.step == Election::Step::Wait && !put_view && !read_views && !resign_requested_ &&
           !drains_due) {
         // The clock is the monotonic one; waiting on the condition variable's steady clock
         // for the difference is equivalent in production (RealClock is steady_clock).
         MonoTime until = registered ? std::min(next.at, next_views_read_) : next.at;
-        if (!drain_requests_.empty()) {
+        if (!drain_requests_.empty() || !state_writes_.empty()) {
           until = std::min(until, next_drain_write_);
         }
         cv_.wait_for(lock, until - now);
@@ -408,6 +473,10 @@ void HaNode::step(Election::Next next) {
       if (r) {
         if (election_.leaseId() == lease) {
           election_.campaigned(*r, sent);
+          if (election_.role() == Role::Leader) {
+            // A new leader reads what its predecessors left (state) at once.
+            next_views_read_ = clock_.now();
+          }
         }
       } else {
         election_.failed(next.step, clock_.now());

@@ -84,6 +84,11 @@ struct HaView {
   std::vector<PeerView> views;
   // The group's drains (path → who asked), read with the views; nullopt until a read worked.
   std::optional<std::map<std::string, std::string>> drains;
+  // The leader's state (publishState(): name → value), read with the views; nullopt until a
+  // read worked. `state_term`: the term this monitor led when that read began (0: it did
+  // not lead), so a new leader knows when it has read everything its predecessors wrote.
+  std::optional<std::map<std::string, std::string>> state;
+  std::int64_t state_term = 0;
 
   // Role, leader, term, writing and etcd_ok are the same.
   bool sameLeadership(const HaView& o) const {
@@ -123,6 +128,12 @@ class HaNode {
   // (deletes) <prefix>/<site>/drains/<path> = `by`, with no lease, so that it outlives every
   // monitor; every monitor applies what it reads there (HaView::drains). Thread-safe.
   void requestDrain(std::string path, bool drain, std::string by);
+  // State the leader keeps for its successors (open alert incidents, recovery limits):
+  // <prefix>/<site>/state/<name> = `value` (nullopt: deleted), with no lease, written by the
+  // election thread in a transaction that requires this monitor's leader key of the current
+  // term, so a monitor that no longer leads cannot overwrite its successor's state. The last
+  // value per name wins; dropped when this monitor does not lead. Thread-safe, never blocks.
+  void publishState(std::string name, std::optional<std::string> value);
   // Gives leadership up (a no-op for a follower): the election thread deletes the leader key
   // and does not campaign for `hold_off`, so that another monitor leads. Thread-safe.
   void resign(Duration hold_off);
@@ -132,6 +143,7 @@ class HaNode {
   std::string memberKey() const;
   std::string viewsPrefix() const;
   std::string drainsPrefix() const;
+  std::string statePrefix() const;
 
  private:
   void run();
@@ -174,6 +186,10 @@ class HaNode {
   MonoTime next_drain_write_{};  // after a failed write: retry then
   std::optional<std::map<std::string, std::string>> drains_;
   void writeDrains(std::vector<DrainRequest> requests);
+  void writeState(std::map<std::string, std::optional<std::string>> writes);
+  std::map<std::string, std::optional<std::string>> state_writes_;  // name → latest value
+  std::optional<std::map<std::string, std::string>> state_;
+  std::int64_t state_term_ = 0;
   void resignNow(Duration hold_off);
   std::string view_value_;
   bool view_dirty_ = false;

@@ -2,6 +2,7 @@
 #include "alert/render.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "alert_test_util.h"
 #include "fakes/fake_clock.h"
@@ -285,6 +286,60 @@ TEST_F(IncidentTrackerTest, FlushAllEmitsHeldAlertsInOrder) {
   ASSERT_EQ(alerts.size(), 2u);
   EXPECT_EQ(alerts[0].opening.path, "dx");
   EXPECT_EQ(alerts[1].opening.path, "vpn-a");
+}
+
+}  // namespace
+}  // namespace pathpilot::alert
+
+namespace pathpilot::alert {
+namespace {
+
+// The record a leader leaves in etcd for the next one (daemon/ha_setup.h): every field comes
+// back, and broken documents are refused naming the field.
+TEST(IncidentRecordCodec, RoundTripAndClearErrors) {
+  IncidentRecord r;
+  r.key = "Beijing/fail_static";
+  r.opening = testing::event(journal::EventKind::FailStatic, journal::fromUnixMillis(1700000000123),
+                             "", "rtb-1");
+  r.opening.message = "no healthy path for rtb-1 \xff";  // invalid UTF-8 is replaced, not thrown
+  r.severity = journal::Severity::Critical;
+  r.started = journal::fromUnixMillis(1700000000123);
+  r.last_announced = journal::fromUnixMillis(1700000100456);
+  r.fail_static_tables = {"rtb-1", "rtb-2"};
+  r.channels = {"chat", "am"};
+  r.summary = "FIRING: fail static";
+  auto back = decodeIncidentRecord(encodeIncidentRecord(r));
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->key, r.key);
+  EXPECT_EQ(back->opening.kind, journal::EventKind::FailStatic);
+  EXPECT_EQ(back->opening.route_table, "rtb-1");
+  EXPECT_EQ(back->severity, r.severity);
+  EXPECT_EQ(back->started, r.started);
+  EXPECT_EQ(back->last_announced, r.last_announced);
+  EXPECT_EQ(back->fail_static_tables, r.fail_static_tables);
+  EXPECT_EQ(back->channels, r.channels);
+  EXPECT_EQ(back->summary, r.summary);
+
+  for (auto [text, names] : std::vector<std::pair<std::string, std::string>>{
+           {"", "not a JSON object"},
+           {"[1]", "not a JSON object"},
+           {R"({"version":2,"key":"k"})", "version"},
+           {R"({"version":1,"key":""})", "key"},
+           {R"({"version":1,"key":"k","opening":"{"})", "opening"},
+           {R"({"version":1,"key":"k","opening":7})", "opening"}}) {
+    auto bad = decodeIncidentRecord(text);
+    ASSERT_FALSE(bad) << text;
+    EXPECT_NE(bad.error().message().find(names), std::string::npos)
+        << text << ": " << bad.error().message();
+  }
+  auto doc = nlohmann::json::parse(encodeIncidentRecord(r));
+  doc["severity"] = "loud";
+  EXPECT_NE(decodeIncidentRecord(doc.dump()).error().message().find("severity"), std::string::npos);
+  doc = nlohmann::json::parse(encodeIncidentRecord(r));
+  doc["channels"] = {1, 2};
+  EXPECT_NE(decodeIncidentRecord(doc.dump()).error().message().find("channels"), std::string::npos);
+  doc.erase("channels");
+  EXPECT_NE(decodeIncidentRecord(doc.dump()).error().message().find("channels"), std::string::npos);
 }
 
 }  // namespace

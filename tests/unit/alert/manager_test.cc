@@ -625,3 +625,119 @@ TEST(NotificationTest, JsonRoundTrip) {
 
 }  // namespace
 }  // namespace pathpilot::alert
+
+namespace pathpilot::alert {
+namespace {
+
+using journal::EventKind;
+using testing::event;
+using testing::FakeChannel;
+
+// A group of monitors shares the open incidents (daemon/ha_setup.h): the leader's manager
+// publishes each incident it fires and closes through its sink; a new leader's manager adopts
+// them, so the incident gets exactly one FIRING (the old leader's) and one RESOLVED (the new
+// one's). The map stands for etcd.
+TEST_F(AlertManagerTest, ANewLeaderResolvesTheIncidentItsPredecessorFired) {
+  std::map<std::string, std::string> shared;
+  auto sinkInto = [&shared](AlertManager& m) {
+    m.setIncidentSink([&shared](const std::string& key, const std::optional<IncidentRecord>& r) {
+      if (r) {
+        shared[key] = encodeIncidentRecord(*r);
+      } else {
+        shared.erase(key);
+      }
+    });
+  };
+  FakeChannel& old_leader = open();
+  sinkInto(*manager_);
+  incident("dx");
+  clock_.advance(std::chrono::seconds(10));
+  manager_->pump();
+  ASSERT_EQ(old_leader.delivered().size(), 1u);
+  EXPECT_EQ(old_leader.delivered()[0].status, AlertStatus::Firing);
+  ASSERT_EQ(shared.size(), 1u);
+  EXPECT_EQ(shared.begin()->first, "Beijing/path/dx");
+
+  // The other monitor, on its own outbox: it had opened nothing as a follower.
+  auto box = Outbox::open((dir_ / "follower.db").string());
+  ASSERT_TRUE(box) << box.error().message();
+  auto ch = std::make_unique<FakeChannel>("chat");
+  FakeChannel& new_leader = *ch;
+  std::vector<std::unique_ptr<Channel>> channels;
+  channels.push_back(std::move(ch));
+  AlertManager follower(
+      settings_, "Beijing", std::move(channels), std::move(*box), clock_, [](journal::Event) {},
+      [] { return 0.5; });
+  follower.releaseIncidents();
+  sinkInto(follower);
+  std::vector<IncidentRecord> records;
+  for (const auto& [key, text] : shared) {
+    auto r = decodeIncidentRecord(text);
+    ASSERT_TRUE(r) << r.error().message();
+    records.push_back(*r);
+  }
+  follower.adoptIncidents(records);
+  follower.adoptIncidents(records);  // twice: still one incident
+  EXPECT_EQ(follower.openIncidents(), 1u);
+  // A path_down it sees now joins the adopted incident: no second FIRING.
+  follower.submit(event(EventKind::PathDown, clock_.wallNow(), "dx"));
+  follower.pump();
+  clock_.advance(std::chrono::seconds(10));
+  follower.pump();
+  EXPECT_TRUE(new_leader.delivered().empty());
+  // dx heals: one RESOLVED, from the new leader, and the shared record is gone.
+  follower.submit(event(EventKind::PathUp, clock_.wallNow(), "dx"));
+  follower.pump();
+  clock_.advance(std::chrono::seconds(10));
+  follower.pump();
+  ASSERT_EQ(new_leader.delivered().size(), 1u);
+  EXPECT_EQ(new_leader.delivered()[0].status, AlertStatus::Resolved);
+  EXPECT_EQ(new_leader.delivered()[0].fingerprint, "Beijing/path/dx");
+  EXPECT_TRUE(shared.empty());
+  EXPECT_EQ(old_leader.delivered().size(), 1u);
+}
+
+// Leadership lost: the open incidents are forgotten without a message (the new leader owns
+// them), the outbox no longer restores them, and nothing is published.
+TEST_F(AlertManagerTest, ReleasedIncidentsAreForgottenSilently) {
+  settings_.group_window = Duration::zero();
+  FakeChannel& ch = open();
+  int published = 0;
+  incident("dx");
+  manager_->pump();
+  ASSERT_EQ(ch.delivered().size(), 1u);
+  EXPECT_EQ(manager_->openIncidents(), 1u);
+  manager_->setIncidentSink(
+      [&published](const std::string&, const std::optional<IncidentRecord>&) { ++published; });
+  manager_->releaseIncidents();
+  EXPECT_EQ(manager_->openIncidents(), 0u);
+  manager_->submit(event(EventKind::PathUp, clock_.wallNow(), "dx"));
+  manager_->pump();
+  EXPECT_EQ(ch.delivered().size(), 1u);  // no RESOLVED: not this monitor's incident any more
+  EXPECT_EQ(published, 0);
+  auto kept = manager_->outbox().incidents(nullptr);
+  ASSERT_TRUE(kept);
+  EXPECT_TRUE(kept->empty());
+  open();  // a restart restores nothing
+  EXPECT_EQ(manager_->openIncidents(), 0u);
+}
+
+// closeIncident resolves an adopted incident whose path healed while nobody led.
+TEST_F(AlertManagerTest, CloseIncidentSendsItsResolved) {
+  settings_.group_window = Duration::zero();
+  FakeChannel& ch = open();
+  incident("dx");
+  manager_->pump();
+  ASSERT_EQ(ch.delivered().size(), 1u);
+  auto closing = event(EventKind::PathUp, clock_.wallNow(), "dx");
+  closing.message = "path dx is up (seen by mon-b on taking over leadership)";
+  manager_->closeIncident("Beijing/path/dx", closing);
+  manager_->closeIncident("Beijing/path/none", closing);  // not open: nothing
+  manager_->pump();
+  ASSERT_EQ(ch.delivered().size(), 2u);
+  EXPECT_EQ(ch.delivered()[1].status, AlertStatus::Resolved);
+  EXPECT_EQ(manager_->openIncidents(), 0u);
+}
+
+}  // namespace
+}  // namespace pathpilot::alert

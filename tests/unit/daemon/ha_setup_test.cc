@@ -128,3 +128,59 @@ TEST(HaSetupTest, StatusAndMetricsShowRoleTermAndLease) {
 
 }  // namespace
 }  // namespace pathpilot::daemon
+
+namespace pathpilot::daemon {
+namespace {
+
+nlohmann::json statusOf(std::vector<std::pair<std::string, std::string>> paths) {
+  nlohmann::json j = {{"paths", nlohmann::json::array()}};
+  for (const auto& [name, state] : paths) {
+    j["paths"].push_back({{"name", name}, {"state", state}, {"link", name == "dx" ? "dx" : "vpn"}});
+  }
+  return j;
+}
+
+std::string record(journal::EventKind kind, const std::string& path) {
+  alert::IncidentRecord r;
+  r.opening = journal::makeEvent(kind, WallTime{}, "Lab");
+  r.opening.path = path;
+  r.key = alert::incidentKey(r.opening);
+  r.channels = {"chat"};
+  return alert::encodeIncidentRecord(r);
+}
+
+// A new leader with its predecessor's incidents: dx (still down here) is adopted and stays
+// open; vpn-a's (up here) is adopted and closed; vpn-b, down here with no record, gets a
+// path_down of its own; a broken record is reported, not adopted.
+TEST(HaSetupTest, TakeoverAdoptsClosesWhatHealedAndOpensWhatNobodyReported) {
+  std::map<std::string, std::string> state = {
+      {incidentStateName("Lab/path/dx"), record(journal::EventKind::PathDown, "dx")},
+      {incidentStateName("Lab/path/vpn-a"), record(journal::EventKind::PathDegraded, "vpn-a")},
+      {incidentStateName("Lab/broken"), "{not json"},
+      {"recovery/vpn-a", "{}"},  // not an incident: ignored here
+  };
+  auto status = statusOf({{"dx", "down"}, {"vpn-a", "up"}, {"vpn-b", "down"}, {"vpn-c", "up"}});
+  IncidentTakeover plan = planIncidentTakeover(state, status, "Lab", "mon-b", kAt);
+  ASSERT_EQ(plan.adopt.size(), 2u);
+  ASSERT_EQ(plan.close.size(), 1u);
+  EXPECT_EQ(plan.close[0].first, "Lab/path/vpn-a");
+  EXPECT_EQ(plan.close[0].second.kind, journal::EventKind::PathUp);
+  EXPECT_EQ(plan.close[0].second.path, "vpn-a");
+  EXPECT_EQ(plan.close[0].second.message,
+            "path vpn-a is up (seen by mon-b on taking over leadership)");
+  ASSERT_EQ(plan.open.size(), 1u);
+  EXPECT_EQ(plan.open[0].kind, journal::EventKind::PathDown);
+  EXPECT_EQ(plan.open[0].path, "vpn-b");
+  EXPECT_EQ(plan.open[0].link, journal::Link::Vpn);
+  EXPECT_EQ(alert::incidentKey(plan.open[0]), "Lab/path/vpn-b");
+  ASSERT_EQ(plan.bad.size(), 1u);
+  EXPECT_NE(plan.bad[0].find("incident/Lab/broken"), std::string::npos) << plan.bad[0];
+
+  // Nothing left by anyone: every failing path is reported by the new leader.
+  plan = planIncidentTakeover({}, status, "Lab", "mon-b", kAt);
+  EXPECT_TRUE(plan.adopt.empty());
+  EXPECT_EQ(plan.open.size(), 2u);
+}
+
+}  // namespace
+}  // namespace pathpilot::daemon

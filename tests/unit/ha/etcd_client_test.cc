@@ -106,6 +106,34 @@ TEST(EtcdClientTest, HoldsComparesTheCreationRevision) {
   }
 }
 
+// A leader's state write (ha_node.h publishState): put or delete, only while the guard key has
+// the leader's creation revision.
+TEST(EtcdClientTest, WriteIfHeldPutsOrDeletesUnderTheLeaderKey) {
+  FakeHttpClient http;
+  http.on("POST", "/v3/kv/txn",
+          std::vector<Result<http::Response>>{recorded("txn_write_held.json"),
+                                              recorded("txn_write_not_held.json"),
+                                              recorded("txn_delete_held.json")});
+  EtcdClient etcd(http, options());
+  const std::string key = "/pathpilot/site-a/state/incident/Lab/path/dx";
+  auto put = etcd.writeIfHeld("/pathpilot/site-a/leader", 2, key, "{\"version\":1}");
+  auto refused = etcd.writeIfHeld("/pathpilot/site-a/leader", 99, key, "{\"version\":1}");
+  auto deleted = etcd.writeIfHeld("/pathpilot/site-a/leader", 2, key, std::nullopt);
+  ASSERT_TRUE(put && refused && deleted);
+  EXPECT_TRUE(*put);
+  EXPECT_FALSE(*refused);
+  EXPECT_TRUE(*deleted);
+  auto req = body(http.requests()[0]);
+  EXPECT_EQ(req["compare"][0]["key"], base64Encode("/pathpilot/site-a/leader"));
+  EXPECT_EQ(req["compare"][0]["target"], "CREATE");
+  EXPECT_EQ(req["compare"][0]["create_revision"], "2");
+  EXPECT_EQ(req["success"][0]["request_put"]["key"], base64Encode(key));
+  EXPECT_EQ(req["success"][0]["request_put"]["value"], base64Encode("{\"version\":1}"));
+  EXPECT_FALSE(req["success"][0]["request_put"].contains("lease"));  // outlives the leader
+  auto del = body(http.requests()[2]);
+  EXPECT_EQ(del["success"][0]["request_delete_range"]["key"], base64Encode(key));
+}
+
 TEST(EtcdClientTest, RangeReadsOneKeyOrNone) {
   FakeHttpClient http;
   http.on(
