@@ -22,6 +22,10 @@ by etcdctl — the check a fencing token would make at the target. Checked, per 
     the other leads; a monitor that cannot reach etcd at start probes but never writes;
   * the leader alone cut off from DX (its probes' source address): its failure is disputed,
     it moves nothing and hands leadership over;
+  * open alert incidents carry over a takeover (each monitor alerts to a webhook receiver of
+    its own): dx fails, the leader fires, kill -9, the new leader resolves it when dx heals —
+    one FIRING and one RESOLVED in all, with one fingerprint and starts_at; and a heal while
+    nobody leads is resolved by the next leader;
   * a drain asked on the follower is the group's and survives kill -9 of the leader; every
     monitor restarted at once moves nothing and keeps the drain; each monitor shows every
     monitor's view of the paths.
@@ -63,7 +67,7 @@ class HaDaemonTest(unittest.TestCase):
         self.etcd = g.etcd
         for name in ("pause", "resume", "start", "status", "wait_ha", "wait_leader",
                      "wait_follower", "start_pair", "table_on", "writes", "fail_dx", "heal_dx",
-                     "events", "socket"):
+                     "events", "socket", "alerts"):
             setattr(self, name, getattr(g, name))
 
     def assert_one_writer(self):
@@ -336,6 +340,58 @@ class HaDaemonTest(unittest.TestCase):
         self.assert_one_writer()
         led = [e for e in self.events("mon-b", "leader_changed") if e.get("to") == "mon-b"]
         self.assertTrue(led, "mon-b journaled that it leads")
+
+    def test_open_incidents_carry_over_a_takeover(self):
+        for node in ("mon-a", "mon-b"):
+            self.group.start_hook(node)
+        a, b = self.start_pair()
+        # The leader fires; the follower, which sees dx fail too, sends nothing.
+        self.fail_dx()
+        nstest.wait_for(lambda: self.alerts("mon-a", "dx", "firing"), 15, "mon-a's FIRING for dx")
+        firing = self.alerts("mon-a", "dx", "firing")[0]
+        self.net.kill(a)
+        self.wait_leader("mon-b", b, timeout=10)
+        nstest.wait_for(lambda: any("taking over 1 open incident" in line for line in
+                                    self.net.log("mon-b").splitlines()), 10,
+                        "mon-b taking over the incident")
+        time.sleep(2.0)  # a second FIRING (group window 1 s) would be out by now
+        self.assertEqual(self.alerts("mon-b", "dx", "firing"), [],
+                         "the new leader fired the incident again")
+        # dx heals: one RESOLVED, from the new leader, matching the FIRING.
+        self.heal_dx()
+        nstest.wait_for(lambda: self.alerts("mon-b", "dx", "resolved"), 20,
+                        "mon-b's RESOLVED for dx")
+        time.sleep(1.5)
+        resolved = self.alerts("mon-b", "dx", "resolved")
+        self.assertEqual(len(resolved), 1, resolved)
+        self.assertEqual(resolved[0]["fingerprint"], firing["fingerprint"])
+        self.assertEqual(resolved[0]["starts_at"], firing["starts_at"])
+        self.assertEqual(len(self.alerts("mon-a", "dx")), 1, "mon-a: its FIRING only")
+        self.assertIsNone(self.group.etcdctl("get", "--prefix", f"/pathpilot/{hagroup.SITE}/state/incident/",
+                                             "--keys-only").strip() or None,
+                          "the resolved incident left etcd")
+
+        # A heal while nobody leads: mon-b fires, dies, dx heals at once; mon-a (restarted,
+        # following) leads after the lease and resolves it — once.
+        a = self.start("mon-a")  # its outbox still holds the first incident: left to the leader
+        a_before = len(self.alerts("mon-a", "dx"))  # phase 1's FIRING
+        self.wait_follower("mon-a", a, "mon-b")
+        self.fail_dx()
+        nstest.wait_for(lambda: len(self.alerts("mon-b", "dx", "firing")) == 1, 15,
+                        "mon-b's FIRING for dx")
+        second = self.alerts("mon-b", "dx", "firing")[0]
+        self.net.kill(b)
+        self.heal_dx()
+        self.wait_leader("mon-a", a, timeout=10)
+        nstest.wait_for(lambda: self.alerts("mon-a", "dx", "resolved"), 20,
+                        "mon-a's RESOLVED for the incident mon-b fired")
+        time.sleep(1.5)
+        sent = self.alerts("mon-a", "dx")[a_before:]
+        self.assertEqual([x["status"] for x in sent], ["resolved"],
+                         "mon-a: one RESOLVED and no FIRING for an incident it took over")
+        self.assertEqual(sent[0]["fingerprint"], second["fingerprint"])
+        self.assertEqual(sent[0]["starts_at"], second["starts_at"])
+        self.assert_one_writer()
 
     def test_a_paused_leader_writes_nothing_when_it_wakes(self):
         a, b = self.start_pair()

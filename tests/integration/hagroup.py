@@ -75,6 +75,7 @@ class HaGroup:
         self.prefix = prefix
         self.etcd = {}
         self.stopped = []
+        self.hook_ports = {}  # node → port of its webhook receiver (start_hook): alerts on
         with open(os.path.join(work, "hook.sh"), "w") as f:
             f.write(HOOK)
         # Each monitor probes from its own source addresses (mon-a .1, mon-b .2, ...), so that
@@ -163,10 +164,37 @@ class HaGroup:
         endpoints = ", ".join(f"http://127.0.0.{n}:{p}" for p in CLIENT_PORTS)
         text += (f"ha: {{endpoints: [{endpoints}], node: {node}, lease_ttl: {self.lease_ttl}s, "
                  f"agreement: {self.agreement}}}\n")
+        if node in self.hook_ports:
+            text += f"""alerts:
+  outbox: {work}/alerts.db
+  group_window: 1s
+  retry: {{initial: 200ms, max: 1s}}
+  channels:
+    - {{name: hook, kind: webhook, url: 'http://127.0.0.1:{self.hook_ports[node]}/hook', timeout: 2s}}
+  routes:
+    - {{channels: [hook], severity: warning}}
+"""
         path = os.path.join(work, "pathpilot.yaml")
         with open(path, "w") as f:
             f.write(text)
         return path
+
+    # --- alerts ---------------------------------------------------------------------------------
+
+    def start_hook(self, node):
+        """A webhook receiver for `node`'s alerts (each monitor has its own, so that who sent
+        what is known); its config gets an `alerts:` section from now on."""
+        port = nstest.free_port()
+        self.hook_ports[node] = port
+        return self.net.spawn(f"hook-{node}", self.box, [
+            "/usr/bin/python3", "-c", nstest.JSON_POST_SINK, str(port),
+            os.path.join(self.work, f"hook-{node}.jsonl")])
+
+    def alerts(self, node, path=None, status=None):
+        """The alerts `node` delivered, optionally only those about `path` with `status`."""
+        got = nstest.read_jsonl(os.path.join(self.work, f"hook-{node}.jsonl"))
+        return [a for a in got if (path is None or a.get("path") == path)
+                and (status is None or a.get("status") == status)]
 
     def socket(self, node):
         return os.path.join(self.work, node, "control.sock")
