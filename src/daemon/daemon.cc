@@ -374,7 +374,21 @@ int runDaemon(const RunOptions& options) {
     }
     engine.restoreState(std::move(restored));
   }
-  engine.setStateSink([&state_file](const PersistentState& s) { state_file.save(s); });
+  // HA: the leader's recovery limits go to etcd too, for the next leader (daemon/ha_setup.h).
+  std::optional<RecoveryShare> recovery_share;
+  if (ha_node) {
+    recovery_share.emplace(
+        [&ha_node](std::string name, std::optional<std::string> value) {
+          ha_node->publishState(std::move(name), std::move(value));
+        },
+        cfg.site.name);
+  }
+  engine.setStateSink([&state_file, &recovery_share](const PersistentState& s) {
+    state_file.save(s);
+    if (recovery_share) {
+      recovery_share->onState(s);
+    }
+  });
 
   on_journal_problem = [&observability, &alerts](const journal::Event& e) {
     observability.onEvent(e);
@@ -556,8 +570,9 @@ int runDaemon(const RunOptions& options) {
       shareIncidents(*alerts, *ha_node);
     }
     ha_group->setLeaderState(
-        [&alerts, &engine, &ha_node, &clock](const std::map<std::string, std::string>& state,
-                                             const nlohmann::json& status) {
+        [&alerts, &engine, &ha_node, &clock, &recovery_share](
+            const std::map<std::string, std::string>& state, const nlohmann::json& status) {
+          engine.adoptRecovery(recovery_share->adopt(state));
           if (alerts) {
             takeOverIncidents(*alerts, state, status, engine.config().site.name,
                               ha_node->view().node, clock.wallNow());

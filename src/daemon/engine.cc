@@ -34,6 +34,21 @@ struct Engine::TableRuntime {
 
 namespace {
 
+// A stored (wall-clock) recovery memory on this process's monotonic clock.
+recovery::RecoveryMemory toMemory(const StoredRecovery& stored, MonoTime now, WallTime wall_now) {
+  auto mono = [&](WallTime t) { return now - std::chrono::duration_cast<Duration>(wall_now - t); };
+  recovery::RecoveryMemory m;
+  for (WallTime t : stored.starts) {
+    m.starts.push_back(mono(t));
+  }
+  m.attempts = stored.attempts;
+  m.failures = stored.failures;
+  if (stored.not_before) {
+    m.not_before = mono(*stored.not_before);
+  }
+  return m;
+}
+
 health::HealthParams healthParams(const config::PathConfig& path) {
   const config::HealthSettings& h = path.health;
   health::HealthParams p;
@@ -405,20 +420,7 @@ Result<void> Engine::build(config::Config config, bool is_reload) {
       // The hourly cap and back-off of the previous run (a crash loop must not reset them).
       auto it = restore_->recovery.find(name);
       if (it != restore_->recovery.end()) {
-        const WallTime wall_now = clock_.wallNow();
-        auto mono = [&](WallTime t) {
-          return now - std::chrono::duration_cast<Duration>(wall_now - t);
-        };
-        recovery::RecoveryMemory m;
-        for (WallTime t : it->second.starts) {
-          m.starts.push_back(mono(t));
-        }
-        m.attempts = it->second.attempts;
-        m.failures = it->second.failures;
-        if (it->second.not_before) {
-          m.not_before = mono(*it->second.not_before);
-        }
-        recovery_->restore(name, m, now);
+        recovery_->restore(name, toMemory(it->second, now, clock_.wallNow()), now);
       }
     }
   }
@@ -537,6 +539,20 @@ Result<void> Engine::build(config::Config config, bool is_reload) {
 }
 
 void Engine::restoreState(PersistentState state) { restore_ = std::move(state); }
+
+void Engine::adoptRecovery(const std::map<std::string, StoredRecovery>& recovery) {
+  if (!recovery_ || recovery.empty()) {
+    return;
+  }
+  const MonoTime now = clock_.now();
+  for (const auto& [gateway, stored] : recovery) {
+    spdlog::info("recovery {}: taken over: {} attempt(s) in the last hour, {} in this outage",
+                 gateway, stored.starts.size(), stored.attempts);
+    recovery_->adopt(gateway, toMemory(stored, now, clock_.wallNow()), now);
+  }
+  saveState();
+  scheduleRecovery(recovery_->poll(now));
+}
 
 void Engine::setStateSink(std::function<void(const PersistentState&)> sink) {
   state_sink_ = std::move(sink);

@@ -95,6 +95,10 @@ class Engine {
   // What survived the last run (daemon/state_file.h): drains and recovery limits, applied by
   // start(). Call before start().
   void restoreState(PersistentState state);
+  // A takeover in a group of monitors (docs/ha.md): the recovery limits the previous leader
+  // kept (attempts in the last hour, back-off), merged into this engine's
+  // (recovery::GatewayRecoveryPlan::adopt). Engine thread.
+  void adoptRecovery(const std::map<std::string, StoredRecovery>& recovery);
   // Receives the state to keep whenever it changes (a drain, a recovery attempt, a reload).
   // Engine thread; must not block (StateFile::save queues).
   void setStateSink(std::function<void(const PersistentState&)> sink);

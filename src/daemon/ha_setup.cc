@@ -195,6 +195,51 @@ void takeOverIncidents(alert::AlertManager& alerts, const std::map<std::string, 
   }
 }
 
+namespace {
+const std::string kRecoveryState = "recovery/";
+}  // namespace
+
+void RecoveryShare::onState(const PersistentState& state) {
+  for (const auto& [gateway, memory] : state.recovery) {
+    auto it = published_.find(gateway);
+    if (it != published_.end() && it->second == memory) {
+      continue;
+    }
+    PersistentState one;
+    one.recovery.emplace(gateway, memory);
+    publish_(kRecoveryState + gateway, encodeState(one, site_));
+    published_[gateway] = memory;
+  }
+  for (auto it = published_.begin(); it != published_.end();) {
+    if (state.recovery.count(it->first) == 0) {
+      publish_(kRecoveryState + it->first, std::nullopt);
+      it = published_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+std::map<std::string, StoredRecovery> RecoveryShare::adopt(
+    const std::map<std::string, std::string>& state) {
+  std::map<std::string, StoredRecovery> out;
+  for (const auto& [name, value] : state) {
+    if (name.rfind(kRecoveryState, 0) != 0) {
+      continue;
+    }
+    const std::string gateway = name.substr(kRecoveryState.size());
+    auto decoded = decodeState(value);
+    if (!decoded || decoded->recovery.count(gateway) == 0) {
+      spdlog::warn("ha: recovery limits of {} not taken over: {}", gateway,
+                   decoded ? std::string("no entry for the gateway") : decoded.error().message());
+      continue;
+    }
+    out[gateway] = decoded->recovery.at(gateway);
+  }
+  published_ = out;
+  return out;
+}
+
 std::string compactView(const nlohmann::json& status) {
   nlohmann::json paths = nlohmann::json::object();
   for (const auto& p : status.value("paths", nlohmann::json::array())) {

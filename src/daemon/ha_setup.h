@@ -4,8 +4,9 @@
 // Threading: makeHaNode on the main thread at start; leadershipEvent on the engine thread.
 #pragma once
 
-#include <memory>
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -18,6 +19,7 @@
 #include "base/error.h"
 #include "base/time.h"
 #include "config/config.h"
+#include "daemon/state_file.h"
 #include "ha/ha_node.h"
 #include "journal/event.h"
 #include "metrics/daemon_metrics.h"
@@ -90,6 +92,29 @@ void shareIncidents(alert::AlertManager& alerts, ha::HaNode& node);
 void takeOverIncidents(alert::AlertManager& alerts, const std::map<std::string, std::string>& state,
                        const nlohmann::json& status, const std::string& site,
                        const std::string& node, WallTime at);
+
+// Recovery limits across a takeover (docs/ha.md): the leader publishes each gateway's recovery
+// memory (attempts in the last hour, back-off) as leader state "recovery/<gateway>" whenever it
+// changes, and a new leader merges them into its own (Engine::adoptRecovery). Engine thread.
+class RecoveryShare {
+ public:
+  // `publish`: ha::HaNode::publishState.
+  using Publish = std::function<void(std::string name, std::optional<std::string> value)>;
+  RecoveryShare(Publish publish, std::string site)
+      : publish_(std::move(publish)), site_(std::move(site)) {}
+  // Engine::setStateSink's state: publishes the gateways whose memory changed since the last
+  // call (and removes the ones gone). A monitor that does not lead publishes nothing
+  // (HaNode::publishState drops it), and one that never published has nothing to remove.
+  void onState(const PersistentState& state);
+  // The gateways' memories in the leader state `state` (unreadable ones are logged and
+  // skipped); from now on they count as published.
+  std::map<std::string, StoredRecovery> adopt(const std::map<std::string, std::string>& state);
+
+ private:
+  Publish publish_;
+  std::string site_;
+  std::map<std::string, StoredRecovery> published_;
+};
 
 // The "ha" object of the status document: role, node, leader, term, writing, lease left (s),
 // etcd endpoint and last error, keepalive and fence counters.

@@ -272,6 +272,13 @@ void RecoveryManager::restore(std::string_view gateway, const RecoveryMemory& me
   }
 }
 
+void RecoveryManager::adopt(std::string_view gateway, const RecoveryMemory& memory, MonoTime now) {
+  auto it = gateways_.find(gateway);
+  if (it != gateways_.end()) {
+    it->second->plan.adopt(memory, now);
+  }
+}
+
 std::vector<GatewayRecoveryStatus> RecoveryManager::snapshot(MonoTime now) const {
   std::vector<GatewayRecoveryStatus> out;
   for (const auto& [name, gateway] : gateways_) {

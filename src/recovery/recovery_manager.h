@@ -123,6 +123,9 @@ class RecoveryManager {
   std::map<std::string, RecoveryMemory> memory(MonoTime now) const;
   // Restores one gateway's memory (before it is first observed). Unknown names are ignored.
   void restore(std::string_view gateway, const RecoveryMemory& memory, MonoTime now);
+  // Merges another monitor's memory of one gateway (GatewayRecoveryPlan::adopt). Unknown names
+  // are ignored. The caller re-polls (nextWakeup may have moved).
+  void adopt(std::string_view gateway, const RecoveryMemory& memory, MonoTime now);
 
  private:
   struct Gateway;

@@ -226,6 +226,33 @@ void GatewayRecoveryPlan::restore(const RecoveryMemory& memory, MonoTime now) {
   restored_ = memory;
 }
 
+void GatewayRecoveryPlan::adopt(const RecoveryMemory& other, MonoTime now) {
+  for (MonoTime t : other.starts) {
+    const bool known = std::any_of(starts_.begin(), starts_.end(), [&](MonoTime s) {
+      return (s > t ? s - t : t - s) < std::chrono::seconds(1);
+    });
+    if (t + kWindow > now && !known) {
+      starts_.push_back(t);
+    }
+  }
+  std::sort(starts_.begin(), starts_.end());
+  if (other.attempts == 0) {
+    return;
+  }
+  if (phase_ == RecoveryPhase::WaitingDown) {
+    if (other.attempts > attempt_) {
+      attempt_ = other.attempts;
+      failures_ = std::max(failures_, other.failures);
+    }
+    if (other.not_before) {
+      next_at_ = std::max(next_at_, *other.not_before);
+    }
+  } else if (phase_ == RecoveryPhase::Idle &&
+             (!restored_ || restored_->attempts < other.attempts)) {
+    restored_ = other;
+  }
+}
+
 MonoTime GatewayRecoveryPlan::nextWakeup() const {
   if (phase_ == RecoveryPhase::Idle || phase_ == RecoveryPhase::Running) {
     return MonoTime::max();

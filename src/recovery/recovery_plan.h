@@ -134,6 +134,14 @@ class GatewayRecoveryPlan {
   // the outage part when the gateway is first observed Down (the first attempt then waits for
   // max(after, not_before), and attempt numbers and back-off continue). Requires: Idle.
   void restore(const RecoveryMemory& memory, MonoTime now);
+  // A takeover in a group of monitors (docs/ha.md): merges what the previous leader
+  // remembered of this gateway into this plan, which watched the same gateway without acting.
+  // The hourly window gets the other's attempt starts too (one within a second of one of
+  // ours counts once); an outage this plan waits on (WaitingDown) continues the other's
+  // attempt count and failures and waits at least until its not_before; while Idle it applies
+  // as restore() does, at the next observe(Down). A plan that acted itself (Running, Settling,
+  // BackingOff, Capped) keeps its outage and takes the window only.
+  void adopt(const RecoveryMemory& other, MonoTime now);
 
  private:
   void prune(MonoTime now);

@@ -184,3 +184,53 @@ TEST(HaSetupTest, TakeoverAdoptsClosesWhatHealedAndOpensWhatNobodyReported) {
 
 }  // namespace
 }  // namespace pathpilot::daemon
+
+namespace pathpilot::daemon {
+namespace {
+
+// The leader's recovery limits go to etcd per gateway, only when they change; a new leader
+// reads them back and counts them as published.
+TEST(HaSetupTest, RecoveryLimitsArePublishedPerGatewayWhenTheyChange) {
+  std::map<std::string, std::optional<std::string>> etcd;
+  int writes = 0;
+  RecoveryShare share(
+      [&](std::string name, std::optional<std::string> value) {
+        ++writes;
+        etcd[name] = std::move(value);
+      },
+      "Lab");
+  PersistentState s;
+  share.onState(s);  // nothing kept: nothing published, nothing removed
+  EXPECT_EQ(writes, 0);
+  StoredRecovery r;
+  r.starts = {journal::fromUnixMillis(1700000000000)};
+  r.attempts = 1;
+  r.failures = 1;
+  r.not_before = journal::fromUnixMillis(1700000060000);
+  s.recovery["vpn-a"] = r;
+  s.drains = {"dx"};  // drains have keys of their own (HaNode::requestDrain)
+  share.onState(s);
+  ASSERT_EQ(writes, 1);
+  ASSERT_TRUE(etcd["recovery/vpn-a"].has_value());
+  share.onState(s);  // unchanged: not written again
+  EXPECT_EQ(writes, 1);
+
+  // Read back by the next leader.
+  std::map<std::string, std::string> state = {{"recovery/vpn-a", *etcd["recovery/vpn-a"]},
+                                              {"recovery/vpn-b", "{broken"},
+                                              {"incident/Lab/path/dx", "{}"}};
+  RecoveryShare next([&](std::string, std::optional<std::string>) { ++writes; }, "Lab");
+  auto adopted = next.adopt(state);
+  ASSERT_EQ(adopted.size(), 1u);
+  EXPECT_EQ(adopted.at("vpn-a"), r);
+  next.onState(s);  // what it adopted counts as published
+  EXPECT_EQ(writes, 1);
+
+  s.recovery.clear();  // the hour passed: removed
+  share.onState(s);
+  EXPECT_EQ(writes, 2);
+  EXPECT_FALSE(etcd["recovery/vpn-a"].has_value());
+}
+
+}  // namespace
+}  // namespace pathpilot::daemon

@@ -242,3 +242,65 @@ TEST(RecoveryPolicyTest, ValidateNamesTheProblem) {
 
 }  // namespace
 }  // namespace pathpilot::recovery
+
+namespace pathpilot::recovery {
+namespace {
+
+// A takeover: the new leader's plan watched the same outage without acting (WaitingDown); the
+// old leader's attempt and back-off carry on, so the gateway is not restarted at once again.
+TEST_F(RecoveryPlanTest, AdoptContinuesThePreviousLeadersOutage) {
+  plan.observe(PathState::Down, clock.now());
+  clock.advance(seconds(70));  // the old leader tried at 60 s and failed at 65 s
+  RecoveryMemory old;
+  old.starts = {clock.now() - seconds(10)};
+  old.attempts = 1;
+  old.failures = 1;
+  old.not_before = clock.now() - seconds(5) + seconds(60);  // its back-off
+  plan.adopt(old, clock.now());
+  EXPECT_EQ(plan.attemptsInWindow(clock.now()), 1);
+  EXPECT_EQ(plan.nextWakeup(), *old.not_before);
+  EXPECT_EQ(plan.poll(clock.now()).kind, Kind::None);
+  RecoveryDecision d = advanceAndPoll();
+  ASSERT_EQ(d.kind, Kind::Start);
+  EXPECT_EQ(d.attempt, 2);  // numbering goes on
+  // The same memory adopted again (a second read) counts its start once.
+  plan.adopt(old, clock.now());
+  EXPECT_EQ(plan.attemptsInWindow(clock.now()), 2);
+}
+
+// While Idle it waits for the outage like a restored memory; a plan that acted itself keeps
+// its own outage and takes the hourly window only.
+TEST_F(RecoveryPlanTest, AdoptWhileIdleOrAfterActing) {
+  RecoveryMemory old;
+  old.starts = {clock.now()};
+  old.attempts = 2;
+  old.failures = 2;
+  old.not_before = clock.now() + seconds(300);
+  plan.adopt(old, clock.now());
+  EXPECT_EQ(plan.phase(), RecoveryPhase::Idle);
+  plan.observe(PathState::Down, clock.now());
+  EXPECT_EQ(plan.nextWakeup(), clock.now() + seconds(300));
+
+  GatewayRecoveryPlan acted{policy()};
+  acted.observe(PathState::Down, clock.now());
+  clock.advance(seconds(60));
+  ASSERT_EQ(acted.poll(clock.now()).kind, Kind::Start);
+  acted.finished(false, clock.now());
+  const MonoTime own_backoff = acted.nextWakeup();
+  RecoveryMemory other;
+  other.starts = {clock.now() - seconds(30)};
+  other.attempts = 5;
+  other.not_before = clock.now() + hours(1);
+  acted.adopt(other, clock.now());
+  EXPECT_EQ(acted.phase(), RecoveryPhase::BackingOff);
+  EXPECT_EQ(acted.nextWakeup(), own_backoff);
+  EXPECT_EQ(acted.attemptsInWindow(clock.now()), 2);
+  // Starts older than an hour are not adopted.
+  RecoveryMemory stale;
+  stale.starts = {clock.now() - hours(2)};
+  acted.adopt(stale, clock.now());
+  EXPECT_EQ(acted.attemptsInWindow(clock.now()), 2);
+}
+
+}  // namespace
+}  // namespace pathpilot::recovery
