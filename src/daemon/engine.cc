@@ -401,7 +401,7 @@ Result<void> Engine::build(config::Config config, bool is_reload) {
     };
     rc.wakeup = [this](MonoTime when) { scheduleRecovery(when); };
     recovery_ = std::make_unique<recovery::RecoveryManager>(clock_, std::move(rc));
-    recovery_->setWriteAllowed(write_allowed_, now);
+    recovery_->setWriteAllowed(write_allowed_ && !recovery_held_, now);
   }
   if (config_) {
     for (const auto& p : config_->paths) {
@@ -613,7 +613,19 @@ void Engine::setWriteAllowed(bool allowed) {
   reconciler_->setWriteAllowed(allowed, now);
   scheduleReconcile(reconciler_->poll(now));
   if (recovery_) {
-    recovery_->setWriteAllowed(allowed, now);
+    recovery_->setWriteAllowed(allowed && !recovery_held_, now);
+    scheduleRecovery(recovery_->poll(now));
+  }
+}
+
+void Engine::holdRecovery(bool held) {
+  if (held == recovery_held_) {
+    return;
+  }
+  recovery_held_ = held;
+  if (recovery_) {
+    const MonoTime now = clock_.now();
+    recovery_->setWriteAllowed(write_allowed_ && !recovery_held_, now);
     scheduleRecovery(recovery_->poll(now));
   }
 }

@@ -116,6 +116,10 @@ class Engine {
   // (hold-downs included) before any route moves, so a takeover by itself moves nothing.
   void setWriteAllowed(bool allowed);
   bool writeAllowed() const { return write_allowed_; }
+  // HA: no gateway recovery starts while held, even when writes are allowed — a new leader
+  // holds it until it has taken over its predecessor's recovery limits (adoptRecovery), so
+  // that it does not restart a gateway the old leader restarted a moment ago.
+  void holdRecovery(bool held);
 
   // HA, monitors checking each other (docs/ha.md): the paths this monitor sees failing that
   // most of the group's other monitors see up, each with who sees it up. Such a failure is
@@ -221,6 +225,7 @@ class Engine {
   bool started_ = false;
   bool stopping_ = false;
   bool write_allowed_ = true;
+  bool recovery_held_ = false;  // holdRecovery()
   // Promoted: the tables' next lists are adopted as the starting point, before decisions.
   bool adopt_programmed_ = false;
   std::map<std::string, std::string> disputed_;  // path → who sees it up (setDisputed)

@@ -44,6 +44,17 @@ void HaCoordinator::setLeaderState(AdoptFn adopt, std::function<void()> release)
 }
 
 void HaCoordinator::onLeadership(const ha::HaView& v) {
+  if (v.writing && v.term != adopted_term_ && adopt_) {
+    // Routes may move at once (the engine adopts what is programmed first); gateway recovery
+    // waits until the predecessor's limits are taken over (tick()).
+    engine_.holdRecovery(true);
+    if (!hold_since_) {
+      hold_since_ = clock_.now();
+    }
+  }
+  if (!v.writing) {
+    hold_since_.reset();  // a later promotion holds afresh
+  }
   engine_.setWriteAllowed(v.writing);
   if (adopted_term_ != 0 && (v.role != ha::Role::Leader || v.term != adopted_term_)) {
     adopted_term_ = 0;
@@ -76,6 +87,16 @@ void HaCoordinator::tick() {
     if (adopt_) {
       adopt_(*view.state, status);
     }
+    engine_.holdRecovery(false);
+    hold_since_.reset();
+  } else if (hold_since_ && clock_.now() - *hold_since_ >= settings_.lease_ttl) {
+    // etcd answers keepalives but not the state read: recovery must not stay off for good.
+    spdlog::warn(
+        "ha: the previous leader's state could not be read within {}; gateway "
+        "recovery goes on without its limits",
+        formatDuration(settings_.lease_ttl));
+    engine_.holdRecovery(false);
+    hold_since_.reset();
   }
   if (settings_.require_agreement) {
     checkAgreement(status, view);

@@ -76,6 +76,7 @@ class HaCoordinator {
   AdoptFn adopt_;
   std::function<void()> release_;
   std::int64_t adopted_term_ = 0;  // the term whose leader state was adopted; 0: none
+  std::optional<MonoTime> hold_since_;  // recovery held since promotion, until adopted
 };
 
 }  // namespace pathpilot::daemon

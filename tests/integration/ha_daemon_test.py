@@ -26,6 +26,9 @@ by etcdctl — the check a fencing token would make at the target. Checked, per 
     its own): dx fails, the leader fires, kill -9, the new leader resolves it when dx heals —
     one FIRING and one RESOLVED in all, with one fingerprint and starts_at; and a heal while
     nobody leads is resolved by the next leader;
+  * recovery limits carry over a takeover: vpn-a's gateway stays down, the leader's recovery
+    attempt fails and it backs off for 20 s; after kill -9 the new leader waits out that
+    back-off (attempt 2, not a fresh attempt 1 a second later);
   * a drain asked on the follower is the group's and survives kill -9 of the leader; every
     monitor restarted at once moves nothing and keeps the drain; each monitor shows every
     monitor's view of the paths.
@@ -392,6 +395,34 @@ class HaDaemonTest(unittest.TestCase):
         self.assertEqual(sent[0]["fingerprint"], second["fingerprint"])
         self.assertEqual(sent[0]["starts_at"], second["starts_at"])
         self.assert_one_writer()
+
+    def test_recovery_limits_carry_over_a_takeover(self):
+        self.group.recovery = 20  # back-off after a failed attempt: 20 s, then 40 s
+        a, b = self.start_pair()
+        self.group.fail_vpn()
+        nstest.wait_for(lambda: self.group.recoveries(), 20, "mon-a's recovery attempt")
+        first = self.group.recoveries()
+        self.assertEqual([(n, k) for _, n, k in first], [("mon-a", 1)])
+        # The attempt failed: mon-a backs off (status), and its memory reached etcd.
+        nstest.wait_for(lambda: self.group.etcdctl(
+            "get", f"/pathpilot/{hagroup.SITE}/state/recovery/vpn-a", "--print-value-only"),
+            10, "the recovery limits in etcd")
+        self.net.kill(a)
+        self.wait_leader("mon-b", b, timeout=10)
+        status = self.wait_ha("mon-b", b, lambda s: any(
+            p["name"] == "vpn-a" and p.get("recovery", {}).get("attempts_last_hour") == 1
+            for p in s["paths"]), 10, "mon-b took over the attempt count")
+        # With a fresh count mon-b would try within a second (after: 1s). It waits for the
+        # back-off of mon-a's attempt (20 s from its failure) and goes on with attempt 2.
+        time.sleep(4.0)
+        self.assertEqual(len(self.group.recoveries()), 1,
+                         f"mon-b restarted the gateway at once: {self.group.recoveries()}")
+        nstest.wait_for(lambda: len(self.group.recoveries()) >= 2, 30, "mon-b's attempt")
+        t2, node2, attempt2 = self.group.recoveries()[1]
+        self.assertEqual((node2, attempt2), ("mon-b", 2))
+        self.assertGreaterEqual(t2 - first[0][0], 19.0, "mon-b honoured the back-off")
+        self.assertTrue(status)
+        self.group.fail_vpn(up=True)
 
     def test_a_paused_leader_writes_nothing_when_it_wakes(self):
         a, b = self.start_pair()

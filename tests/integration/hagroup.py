@@ -19,6 +19,7 @@ import nstest
 
 SITE = "HaLab"
 DX_TARGET = "10.98.0.1/24"
+VPN_TARGET = "10.98.1.1/24"
 CLIENT_PORTS = (12379, 12380, 12381)
 PEER_PORTS = (12389, 12390, 12391)
 ENDPOINTS = [f"http://127.0.0.1:{p}" for p in CLIENT_PORTS]
@@ -41,6 +42,14 @@ mv "$table.new" "$table"
 echo "$(date +%s.%N) $node holder=$holder $PATHPILOT_ACTION $PATHPILOT_DESTINATION $PATHPILOT_PATH" \
   >> "$work/writes.log"
 """.replace("$LEADER_KEY", LEADER_KEY)
+
+
+# vpn-a's recovery command: appends "time node attempt" to recoveries.log and fails, so that
+# the monitor backs off. Arguments: node, work dir.
+RECOVERY = r"""#!/bin/sh
+echo "$(date +%s.%N) $1 $PATHPILOT_ATTEMPT" >> "$2/recoveries.log"
+exit 1
+"""
 
 
 def have_etcd():
@@ -76,8 +85,13 @@ class HaGroup:
         self.etcd = {}
         self.stopped = []
         self.hook_ports = {}  # node → port of its webhook receiver (start_hook): alerts on
+        # With `recovery`, vpn-a has a command recovery (RECOVERY: logs the attempt, fails)
+        # after 1 s down, with a back-off of `recovery` seconds.
+        self.recovery = None
         with open(os.path.join(work, "hook.sh"), "w") as f:
             f.write(HOOK)
+        with open(os.path.join(work, "recover.sh"), "w") as f:
+            f.write(RECOVERY)
         # Each monitor probes from its own source addresses (mon-a .1, mon-b .2, ...), so that
         # one monitor alone can be cut off from the paths (cut_off()).
         for n in range(2, 4):
@@ -161,6 +175,12 @@ class HaGroup:
                 f"'{mine}'], list_command: [/bin/sh, -c, "
                 f"'cat \"$0/table-$PATHPILOT_TABLE\" 2>/dev/null; true', {self.work}]}}}}")
         text = text.replace("backends: {exec: {command: [/bin/true]}}", hook)
+        if self.recovery:
+            vpn_hop = "    next_hop: {via: 10.255.1.2, dev: v0}\n"
+            text = text.replace(vpn_hop, vpn_hop + (
+                f"    recovery: {{action: command, command: [/bin/sh, {self.work}/recover.sh, "
+                f"{node}, {self.work}], after: 1s, timeout: 5s, "
+                f"backoff: {{initial: {self.recovery}s, max: {2 * self.recovery}s}}}}\n"))
         endpoints = ", ".join(f"http://127.0.0.{n}:{p}" for p in CLIENT_PORTS)
         text += (f"ha: {{endpoints: [{endpoints}], node: {node}, lease_ttl: {self.lease_ttl}s, "
                  f"agreement: {self.agreement}}}\n")
@@ -265,6 +285,18 @@ class HaGroup:
     def foreign_writes(self):
         """Writes made by a monitor that etcd did not name leader at that moment."""
         return [w for w in self.writes() if w.node != w.holder]
+
+    def recoveries(self):
+        """(time, node, attempt) of every recovery attempt of vpn-a."""
+        try:
+            with open(os.path.join(self.work, "recoveries.log")) as f:
+                return [(float(t), n, int(a)) for t, n, a in (line.split() for line in f
+                                                               if line.strip())]
+        except FileNotFoundError:
+            return []
+
+    def fail_vpn(self, up=False):
+        self.net.sh(self.box, "ip", "addr", "add" if up else "del", VPN_TARGET, "dev", "v1")
 
     def fail_dx(self):
         self.net.sh(self.box, "ip", "addr", "del", DX_TARGET, "dev", "v1")

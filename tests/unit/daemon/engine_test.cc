@@ -1009,6 +1009,40 @@ TEST_F(EngineTest, AFollowerDecidesButWritesNothingAndStartsNoRecovery) {
   EXPECT_EQ(count(EventKind::RouteChanged), 0);
 }
 
+// A new leader holds gateway recovery until it has its predecessor's limits: the old leader
+// restarted vpn-a's gateway a moment ago (attempt 1, back-off 60 s); without them this monitor
+// would try again at once.
+TEST_F(EngineTest, APromotedFollowerHoldsRecoveryUntilItHasThePredecessorsLimits) {
+  makeEngine();
+  engine_->setWriteAllowed(false);
+  ASSERT_TRUE(engine_->start(loadConfig()));
+  settle();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  for (int i = 0; i < 30; ++i) {  // vpn-a down for 3 s as a follower (its after: 1 s)
+    round(true, false, true);
+  }
+  engine_->holdRecovery(true);
+  engine_->setWriteAllowed(true);
+  settle();
+  round(true, false, true);
+  EXPECT_EQ(actions_["vpn-a"]->starts, 0) << "held";
+  StoredRecovery old;
+  old.starts = {clock_.wallNow() - std::chrono::seconds(2)};
+  old.attempts = 1;
+  old.failures = 1;
+  old.not_before = clock_.wallNow() + std::chrono::seconds(58);
+  engine_->adoptRecovery({{"vpn-a", old}});
+  engine_->holdRecovery(false);
+  for (int i = 0; i < 50; ++i) {  // 5 s: still inside the old leader's back-off
+    round(true, false, true);
+  }
+  EXPECT_EQ(actions_["vpn-a"]->starts, 0) << "the old leader's back-off applies";
+  auto status = engine_->statusJson();
+  EXPECT_EQ(status["paths"][1]["recovery"]["attempts_last_hour"], 1) << status["paths"][1];
+}
+
 TEST_F(EngineTest, APromotedFollowerAdoptsWhatTheLeaderProgrammedBeforeWriting) {
   makeEngine();
   engine_->setWriteAllowed(false);
