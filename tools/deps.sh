@@ -14,7 +14,7 @@ PACKAGES=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # network lab and comparison probers
-  iproute2 iptables iputils-ping fping procps psmisc
+  iproute2 iptables iputils-ping fping procps psmisc curl
   # real strongSwan gateways in the lab (lab/README.md, strongSwan note 2) and its NFQUEUE delay helper
   strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libcharon-extra-plugins
   libstrongswan-extra-plugins

@@ -355,10 +355,13 @@ struct FakeAwsEndpoint::Impl {
   // ---- the call log ----
   // Logs an arriving request; returns its sequence number.
   std::uint64_t beginCall(const QueryRequest* query);  // nullptr: no parsable body
-  void endCall(std::uint64_t seq, const std::string& action, const Reply& reply);
+  void endCall(std::uint64_t seq, const std::string& action, const Reply& reply,
+               const std::string& caller);
 
   Reply serve(const httplib::Request& req, std::string body);
-  Reply handle(const httplib::Request& req, std::string body, const Result<QueryRequest>& query);
+  // `caller`: set to the access key id once the signature is verified.
+  Reply handle(const httplib::Request& req, std::string body, const Result<QueryRequest>& query,
+               std::string* caller);
   Reply dispatch(Service service, const Params& q, const std::string& access_key,
                  const std::string& rid);
   Reply describeRouteTables(const Params& q, const std::string& rid);
@@ -379,8 +382,9 @@ struct FakeAwsEndpoint::Impl {
 Reply FakeAwsEndpoint::Impl::serve(const httplib::Request& req, std::string body) {
   Result<QueryRequest> query = decodeQueryBody(body);
   const std::uint64_t seq = beginCall(query ? &*query : nullptr);
-  Reply reply = handle(req, std::move(body), query);
-  endCall(seq, query ? query->action : std::string(), reply);
+  std::string caller;
+  Reply reply = handle(req, std::move(body), query, &caller);
+  endCall(seq, query ? query->action : std::string(), reply, caller);
   return reply;
 }
 
@@ -418,7 +422,7 @@ std::uint64_t FakeAwsEndpoint::Impl::beginCall(const QueryRequest* query) {
 }
 
 void FakeAwsEndpoint::Impl::endCall(std::uint64_t seq, const std::string& action,
-                                    const Reply& reply) {
+                                    const Reply& reply, const std::string& caller) {
   std::string outcome = outcomeOf(reply);
   std::lock_guard lock(mu);
   ++stats.outcomes[action][outcome];
@@ -429,6 +433,7 @@ void FakeAwsEndpoint::Impl::endCall(std::uint64_t seq, const std::string& action
       call_log[i].status = reply.status;
       call_log[i].code = reply.code;
       call_log[i].outcome = std::move(outcome);
+      call_log[i].caller = caller;
     }
   }
 }
@@ -501,7 +506,7 @@ tl::expected<FakeAwsEndpoint::Impl::RouteRef, Reply> FakeAwsEndpoint::Impl::rout
 // the lock from one seeded generator, so a run with the same seed and request order sees the
 // same faults; the added latency is slept outside the lock so other requests proceed.
 Reply FakeAwsEndpoint::Impl::handle(const httplib::Request& req, std::string body,
-                                    const Result<QueryRequest>& query) {
+                                    const Result<QueryRequest>& query, std::string* caller) {
   SigV4Request sreq;
   sreq.method = req.method;
   std::string_view target = req.target;
@@ -552,6 +557,7 @@ Reply FakeAwsEndpoint::Impl::handle(const httplib::Request& req, std::string bod
     return error(service, code == "IncompleteSignature" ? 400 : 403, code, message, rid);
   }
   access_key = verified->access_key_id;
+  *caller = access_key;
   if (!query) {
     return error(service, 400, "MissingAction", "The request must contain the parameter Action",
                  rid);
@@ -1064,7 +1070,8 @@ std::string FakeAwsEndpoint::Impl::callsJson(std::uint64_t since) {
                           {"instance_ids", c.instance_ids},
                           {"status", c.status},
                           {"code", c.code},
-                          {"outcome", c.outcome}});
+                          {"outcome", c.outcome},
+                          {"caller", c.caller}});
   }
   std::lock_guard lock(mu);
   j["counts"] = stats.outcomes;

@@ -116,6 +116,9 @@ struct FakeAwsCall {
   std::string code;          // AWS error code of the answer ("" on success)
   // "ok", "throttled", "server_error", "auth_error", "client_error"; "" while in flight.
   std::string outcome;
+  // The access key id whose signature the request carried ("" when it was not verified):
+  // who made the call, when several clients share one fake (one key each).
+  std::string caller;
 };
 
 struct FakeAwsStats {

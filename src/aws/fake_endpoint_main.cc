@@ -69,6 +69,10 @@ int main(int argc, char** argv) {
       ->envname("PP_FAKE_AWS_ACCESS_KEY");
   app.add_option("--secret-key", secret_key, "its secret (env PP_FAKE_AWS_SECRET_KEY)")
       ->envname("PP_FAKE_AWS_SECRET_KEY");
+  std::vector<std::string> more_keys;
+  app.add_option("--key", more_keys,
+                 "another ACCESS_KEY_ID:SECRET accepted for signing (repeatable; the call log "
+                 "names which key made each call)");
   app.add_option("--region", region, "region shown in ARNs");
   app.add_option("--route-table", tables, "route table id to create (repeatable)");
   app.add_option("--route", routes, "RTB,CIDR,TARGET route to create (repeatable)");
@@ -97,6 +101,13 @@ int main(int argc, char** argv) {
     return usage("--listen has a bad port");
   }
   options.keys = {{access_key, secret_key}};
+  for (const std::string& spec : more_keys) {
+    auto sep = spec.find(':');
+    if (sep == std::string::npos || sep == 0 || sep + 1 == spec.size()) {
+      return usage("--key wants ACCESS_KEY_ID:SECRET, got '" + spec.substr(0, sep) + ":...'");
+    }
+    options.keys[spec.substr(0, sep)] = spec.substr(sep + 1);
+  }
   options.region = region;
   options.seed = seed;
   auto t = parseDuration(transition);

@@ -29,6 +29,9 @@ by etcdctl — the check a fencing token would make at the target. Checked, per 
   * recovery limits carry over a takeover: vpn-a's gateway stays down, the leader's recovery
     attempt fails and it backs off for 20 s; after kill -9 the new leader waits out that
     back-off (attempt 2, not a fresh attempt 1 a second later);
+  * the AWS backend against pathpilot-fake-aws, each monitor with an access key of its own:
+    every route write the fake accepted was signed by the leader of the moment, and the
+    takeover itself wrote nothing;
   * a drain asked on the follower is the group's and survives kill -9 of the leader; every
     monitor restarted at once moves nothing and keeps the drain; each monitor shows every
     monitor's view of the paths.
@@ -423,6 +426,36 @@ class HaDaemonTest(unittest.TestCase):
         self.assertGreaterEqual(t2 - first[0][0], 19.0, "mon-b honoured the back-off")
         self.assertTrue(status)
         self.group.fail_vpn(up=True)
+
+    def test_aws_backend_only_the_leaders_key_writes(self):
+        if not os.path.exists(nstest.fake_aws_bin()):
+            self.skipTest("pathpilot-fake-aws not built")
+        self.group.start_fake_aws(["mon-a", "mon-b"])
+        table = self.group.table_id
+        a, b = self.start_pair()
+        self.fail_dx()
+        nstest.wait_daemon_status(self.net, a, self.socket("mon-a"),
+                                  lambda s: nstest.tables_at(s, {table: "vpn-a"}), 15,
+                                  "mon-a moved the VPC table to vpn-a", log="mon-a")
+        before = self.group.aws_writes()
+        self.assertTrue(before, "no route write reached the fake")
+        self.assertEqual({n for _, n, _, _ in before}, {"mon-a"}, before)
+        self.net.kill(a)
+        self.wait_leader("mon-b", b, timeout=10)
+        nstest.wait_daemon_status(self.net, b, self.socket("mon-b"),
+                                  lambda s: nstest.tables_at(s, {table: "vpn-a"}), 10,
+                                  "mon-b adopted the table on vpn-a", log="mon-b")
+        time.sleep(1.0)
+        self.assertEqual(self.group.aws_writes(), before, "a write at takeover")
+        self.heal_dx()
+        nstest.wait_daemon_status(self.net, b, self.socket("mon-b"),
+                                  lambda s: nstest.tables_at(s, {table: "dx"}), 15,
+                                  "mon-b failed back to dx", log="mon-b")
+        after = self.group.aws_writes()[len(before):]
+        self.assertTrue(after)
+        self.assertEqual({n for _, n, _, _ in after}, {"mon-b"}, after)
+        print(f"\nAWS writes: {len(before)} by mon-a's key before the takeover, "
+              f"{len(after)} by mon-b's after it, none by a follower")
 
     def test_a_paused_leader_writes_nothing_when_it_wakes(self):
         a, b = self.start_pair()

@@ -11,7 +11,9 @@ key's holder at that moment, read from etcd by etcdctl — the check a fencing t
 at the target.
 """
 
+import json
 import os
+import secrets
 import signal
 import subprocess
 
@@ -20,6 +22,9 @@ import nstest
 SITE = "HaLab"
 DX_TARGET = "10.98.0.1/24"
 VPN_TARGET = "10.98.1.1/24"
+AWS_TABLE = "rtb-0a1b2c3d4e5f60718"
+AWS_VGW = "vgw-0a1b2c3d"
+AWS_INSTANCE = "i-0a1b2c3d4e5f60718"
 CLIENT_PORTS = (12379, 12380, 12381)
 PEER_PORTS = (12389, 12390, 12391)
 ENDPOINTS = [f"http://127.0.0.1:{p}" for p in CLIENT_PORTS]
@@ -88,6 +93,11 @@ class HaGroup:
         # With `recovery`, vpn-a has a command recovery (RECOVERY: logs the attempt, fails)
         # after 1 s down, with a back-off of `recovery` seconds.
         self.recovery = None
+        # With start_fake_aws(): the table is a VPC route table in pathpilot-fake-aws, written
+        # through the AWS backend, each monitor signing with an access key of its own.
+        self.aws_url = None
+        self.aws_keys = {}  # node → (access key id, secret)
+        self.table_id = "rtb-a"
         with open(os.path.join(work, "hook.sh"), "w") as f:
             f.write(HOOK)
         with open(os.path.join(work, "recover.sh"), "w") as f:
@@ -174,6 +184,16 @@ class HaGroup:
         hook = (f"backends: {{exec: {{command: [/bin/sh, {self.work}/hook.sh, {node}, {self.work}, "
                 f"'{mine}'], list_command: [/bin/sh, -c, "
                 f"'cat \"$0/table-$PATHPILOT_TABLE\" 2>/dev/null; true', {self.work}]}}}}")
+        if self.aws_url:
+            text = text.replace("site: {name: HaLab}", "site: {name: HaLab, region: us-east-1}")
+            text = text.replace("    next_hop: {via: 10.255.0.2, dev: v0}",
+                                f"    next_hop: {{gateway_id: {AWS_VGW}}}")
+            text = text.replace("    next_hop: {via: 10.255.1.2, dev: v0}",
+                                f"    next_hop: {{instance_id: {AWS_INSTANCE}}}")
+            text = text.replace("az: a\n", "az: us-east-1a\n")
+            text = text.replace("  - id: rtb-a\n", f"  - id: {AWS_TABLE}\n")
+            text = text.replace("    backend: exec\n", "    backend: aws\n")
+            hook = f"backends: {{aws: {{endpoint_url: \"{self.aws_url}\"}}}}"
         text = text.replace("backends: {exec: {command: [/bin/true]}}", hook)
         if self.recovery:
             vpn_hop = "    next_hop: {via: 10.255.1.2, dev: v0}\n"
@@ -216,13 +236,52 @@ class HaGroup:
         return [a for a in got if (path is None or a.get("path") == path)
                 and (status is None or a.get("status") == status)]
 
+    # --- the AWS backend ---------------------------------------------------------------------
+
+    def start_fake_aws(self, nodes):
+        """pathpilot-fake-aws in the namespace with route table AWS_TABLE (10.10.0.0/16 via
+        the VGW) and vpn-a's instance; one access key per node in `nodes`. Monitors started
+        from now on use the AWS backend with their own key."""
+        self.aws_keys = {n: (f"AKIDHALAB{n[-1].upper()}000000001", secrets.token_urlsafe(24))
+                         for n in nodes}
+        first, *rest = self.aws_keys.values()
+        port = nstest.free_port()
+        proc = self.net.spawn("fake-aws", self.box, [
+            nstest.fake_aws_bin(), "--listen", f"127.0.0.1:{port}", "--access-key", first[0],
+            *sum((["--key", f"{k}:{s}"] for k, s in rest), []),
+            "--route-table", AWS_TABLE, "--route", f"{AWS_TABLE},10.10.0.0/16,{AWS_VGW}",
+            "--instance", f"{AWS_INSTANCE},running,us-east-1a"],
+            env={"PP_FAKE_AWS_SECRET_KEY": first[1]})
+        nstest.wait_for(lambda: "listening on" in self.net.log("fake-aws") or
+                        proc.poll() is not None, 10, "pathpilot-fake-aws listening")
+        self.aws_url = f"http://127.0.0.1:{port}"
+        self.table_id = AWS_TABLE
+        return proc
+
+    def aws_calls(self):
+        """The fake's call log (action, route table, target, caller's access key, ...)."""
+        out = self.net.sh(self.box, "curl", "-sf", f"{self.aws_url}/_fake/calls")
+        return json.loads(out)["calls"]
+
+    def aws_writes(self):
+        """(seq, node, action, target) of every route write the fake accepted."""
+        by_key = {k: n for n, (k, _) in self.aws_keys.items()}
+        return [(c["seq"], by_key.get(c["caller"], c["caller"] or "?"), c["action"], c["target"])
+                for c in self.aws_calls()
+                if c["action"] in ("CreateRoute", "ReplaceRoute", "DeleteRoute")
+                and c["outcome"] == "ok"]
+
     def socket(self, node):
         return os.path.join(self.work, node, "control.sock")
 
     def start(self, node, log=None):
         """Starts monitor `node`; `log` also names its own work directory (journal, socket)."""
+        env = None
+        if node in self.aws_keys:
+            key, secret = self.aws_keys[node]
+            env = {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret}
         return self.net.spawn(log or node, self.box, [nstest.pathpilot_bin(), "run", "--config",
-                                                    self.config(node, log)])
+                                                    self.config(node, log)], env=env)
 
     def status(self, node):
         return nstest.daemon_status(self.socket(node))
@@ -246,8 +305,8 @@ class HaGroup:
         a = self.start("mon-a")
         self.wait_leader("mon-a", a)
         nstest.wait_daemon_status(self.net, a, self.socket("mon-a"),
-                                  lambda s: nstest.tables_at(s, {"rtb-a": "dx"}), 20,
-                                  "rtb-a on dx", log="mon-a")
+                                  lambda s: nstest.tables_at(s, {self.table_id: "dx"}), 20,
+                                  f"{self.table_id} on dx", log="mon-a")
         b = self.start("mon-b")
         self.wait_follower("mon-b", b, "mon-a")
         # Steady state: the leader has read the follower's view with every path up (a view

@@ -557,3 +557,36 @@ TEST_F(FakeEndpointTest, FaultsAndCallsOverHttp) {
 
 }  // namespace
 }  // namespace pathpilot::aws
+
+namespace pathpilot::aws {
+namespace {
+
+// Several clients on one fake, one access key each: the call log names who made each call
+// (an HA test checks that only the leader's key wrote).
+TEST_F(FakeEndpointTest, CallLogNamesTheCallersAccessKey) {
+  FakeAwsOptions options;
+  options.keys = {{kKey, kSecret}, {"AKIDMONITORB", "secretOfMonitorB0123456789"}};
+  start(options);
+  StaticCredentialsProvider other{Credentials("AKIDMONITORB", "secretOfMonitorB0123456789", "")};
+  StaticCredentialsProvider wrong{Credentials("AKIDUNKNOWN", "whatever0123456789", "")};
+  auto qa = client("EC2", "ec2", kEc2ApiVersion);
+  Ec2Client a(*qa);
+  auto qb = client("EC2", "ec2", kEc2ApiVersion, &other);
+  auto qw = client("EC2", "ec2", kEc2ApiVersion, &wrong);
+  const auto dst = *IpPrefix::parse("10.10.0.0/16");
+  ASSERT_TRUE(a.replaceRoute("rtb-468f5222", dst, *RouteTarget::fromId("vgw-078bcc55")));
+  ASSERT_TRUE(Ec2Client(*qb).replaceRoute("rtb-468f5222", dst,
+                                          *RouteTarget::fromId("i-0e1466e8a5dd4892c")));
+  ASSERT_FALSE(
+      Ec2Client(*qw).replaceRoute("rtb-468f5222", dst, *RouteTarget::fromId("vgw-078bcc55")));
+  auto calls = fake_->calls();
+  ASSERT_GE(calls.size(), 3u);
+  EXPECT_EQ(calls[0].caller, kKey);
+  EXPECT_EQ(calls[1].caller, "AKIDMONITORB");
+  EXPECT_EQ(calls.back().caller, "") << "an unverified signature names nobody";
+  EXPECT_EQ(calls.back().outcome, "auth_error");
+  EXPECT_NE(fake_->callsJson(0).find("\"caller\": \"AKIDMONITORB\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pathpilot::aws
