@@ -13,7 +13,8 @@
 //     --propagated-route rtb-468f5222,10.10.0.0/16,vgw-078bcc55
 //     --instance i-0e1466e8a5dd4892c,running,ap-southeast-1a --transition 5s
 //     --throttle-rate 0.1 --error-rate 0.02 --latency 300ms --latency-rate 0.2
-// (one command line).
+// (one command line). More clients, each with a key of its own (the call log's "caller" says
+// which key signed each call): --key AKID2:SECRET2, repeatable.
 //
 // Exit codes: 0 after a signal, 1 when it cannot listen, 2 for bad arguments.
 #include <csignal>
