@@ -23,6 +23,8 @@ PACKAGES=(
   frr
   # a real etcd cluster for the HA tests (ha: leader election among monitors)
   etcd-server etcd-client
+  # wall-clock steps of one monitor in the HA test (its monotonic clock left alone)
+  libfaketime
   # real alert receivers in the alert integration tests
   python3-aiosmtpd prometheus-alertmanager
   # observability: real Prometheus/promtool, headless Chromium for the dashboard, wrk load

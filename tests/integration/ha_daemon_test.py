@@ -32,6 +32,9 @@ by etcdctl — the check a fencing token would make at the target. Checked, per 
   * the AWS backend against pathpilot-fake-aws, each monitor with an access key of its own:
     every route write the fake accepted was signed by the leader of the moment, and the
     takeover itself wrote nothing;
+  * the leader's wall clock stepped an hour forward, then two back (libfaketime, monotonic
+    clock untouched): it keeps leading in the same term, the follower does not take over,
+    nobody writes, and the leader still fails over and back afterwards;
   * a drain asked on the follower is the group's and survives kill -9 of the leader; every
     monitor restarted at once moves nothing and keeps the drain; each monitor shows every
     monitor's view of the paths.
@@ -456,6 +459,46 @@ class HaDaemonTest(unittest.TestCase):
         self.assertEqual({n for _, n, _, _ in after}, {"mon-b"}, after)
         print(f"\nAWS writes: {len(before)} by mon-a's key before the takeover, "
               f"{len(after)} by mon-b's after it, none by a follower")
+
+    def test_wall_clock_steps_change_nothing(self):
+        lib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+        if not os.path.exists(lib):
+            self.skipTest("libfaketime not installed")
+        offset = os.path.join(WORK, "mon-a-clock")
+        with open(offset, "w") as f:
+            f.write("+0\n")
+        # The wall clock of mon-a alone, read from `offset` (at most once a second); its
+        # monotonic clock is the real one.
+        a = self.start("mon-a", env={"LD_PRELOAD": lib, "FAKETIME_TIMESTAMP_FILE": offset,
+                                     "FAKETIME_NO_CACHE": "0", "FAKETIME_CACHE_DURATION": "1",
+                                     "DONT_FAKE_MONOTONIC": "1"})
+        term = self.wait_leader("mon-a", a)["ha"]["term"]
+        b = self.start("mon-b")
+        self.wait_follower("mon-b", b, "mon-a")
+        nstest.wait_for(lambda: self.table_on("dx"), 15, "mon-a programs rtb-a on dx")
+        before = len(self.writes())
+        for step in ("+1h", "-1h"):
+            with open(offset, "w") as f:
+                f.write(step + "\n")
+            time.sleep(3.0)  # more than a lease TTL (2 s) and a follower poll
+            s = self.status("mon-a")
+            skew = nstest.event_time({"time": s["now"]}) - time.time()
+            self.assertAlmostEqual(skew, 3600 if step == "+1h" else -3600, delta=60,
+                                   msg="mon-a's wall clock was stepped")
+            self.assertEqual((s["ha"]["role"], s["ha"]["term"], s["ha"]["writing"]),
+                             ("leader", term, True), f"after the {step} step")
+            self.assertEqual(self.status("mon-b")["ha"]["leader"], "mon-a")
+            self.assertEqual(self.writes()[before:], [], f"a write after the {step} step")
+            changes = [e for e in nstest.read_jsonl(os.path.join(WORK, "mon-a", "events.jsonl"))
+                       if e.get("kind") in ("leader_changed", "ha_lost")]
+            self.assertEqual(len(changes), 1, f"only the first leader_changed: {changes}")
+        # Still the writer: dx fails and heals, mon-a moves the route both ways.
+        self.fail_dx()
+        nstest.wait_for(lambda: self.table_on("vpn-a"), 10, "mon-a fails over after the steps")
+        self.heal_dx()
+        nstest.wait_for(lambda: self.table_on("dx"), 15, "mon-a fails back")
+        self.assertEqual({w.node for w in self.writes()[before:]}, {"mon-a"})
+        self.assert_one_writer()
 
     def test_a_paused_leader_writes_nothing_when_it_wakes(self):
         a, b = self.start_pair()

@@ -274,12 +274,13 @@ class HaGroup:
     def socket(self, node):
         return os.path.join(self.work, node, "control.sock")
 
-    def start(self, node, log=None):
-        """Starts monitor `node`; `log` also names its own work directory (journal, socket)."""
-        env = None
+    def start(self, node, log=None, env=None):
+        """Starts monitor `node`; `log` also names its own work directory (journal, socket);
+        `env`: more environment variables."""
+        env = dict(env or {})
         if node in self.aws_keys:
             key, secret = self.aws_keys[node]
-            env = {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret}
+            env.update({"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret})
         return self.net.spawn(log or node, self.box, [nstest.pathpilot_bin(), "run", "--config",
                                                     self.config(node, log)], env=env)
 
