@@ -218,6 +218,97 @@ Result<void> reloadEngine(Engine& engine, std::shared_ptr<const Redactor>& secre
   return engine.reload(std::move(cfg));
 }
 
+// What a reload (SIGHUP) touches besides the engine.
+struct ReloadTargets {
+  const std::string& config_path;
+  const Clock& clock;
+  journal::Journal& events;
+  Engine& engine;
+  const std::optional<config::HaSettings>& ha;  // the section this monitor started with
+  std::unique_ptr<alert::AlertManager>& alerts;
+  const alert::AlertManager::EventSink& alert_sink;
+  std::shared_ptr<const Redactor>& secrets;
+  ha::HaNode* ha_node;  // nullable
+  const std::function<void(const config::Config&)>& start_monitor;
+};
+
+// Reads the config again and applies it, or rejects it as a whole (config_rejected, the
+// running config stays): an invalid file, a changed `ha` section, an alerts section that
+// cannot be set up, or an engine reload that fails.
+void reloadConfig(const ReloadTargets& t) {
+  t.events.reopen();
+  // One event for every way a reload can be refused.
+  const auto reject = [&](const std::string& message, const std::string& reason, bool multiline) {
+    auto e = journal::makeEvent(journal::EventKind::ConfigRejected, t.clock.wallNow(),
+                                t.engine.config().site.name);
+    e.message = message + "; the previous config stays active";
+    e.reason = reason;
+    spdlog::error("{}:{}{}", e.message, multiline ? "\n" : " ", e.reason);
+    t.events.append(e);
+  };
+  auto r = config::checkFile(t.config_path);
+  if (!r.ok()) {
+    reject("config reload rejected (" + std::to_string(r.errors) + " error(s))", r.format(), true);
+    return;
+  }
+  if (r.config->ha != t.ha) {
+    // The election runs with the settings it started with: a changed node name, endpoint or
+    // TTL applied in place would change who this monitor is in the group.
+    reject("config reload rejected (ha)",
+           "the ha section differs from the one this monitor started with; it is read at start "
+           "only: restart the monitor to apply it",
+           false);
+    return;
+  }
+  // Alerts first: everything that can fail (channels, secrets, CA files, a new outbox) is done
+  // before anything changes, so a broken alerts section rejects the whole reload like any
+  // invalid config.
+  auto prepared = alert::AlertReload::prepare(*r.config, t.alerts.get(), t.clock, t.alert_sink);
+  if (!prepared) {
+    reject("config reload rejected (alerts)", prepared.error().toString(), false);
+    return;
+  }
+  if (auto applied = reloadEngine(t.engine, t.secrets, std::move(*r.config)); !applied) {
+    reject("config reload rejected", applied.error().toString(), false);
+    return;
+  }
+  // Cannot fail; does not wait for the alert workers (alert/alert_manager.h).
+  prepared->apply(t.alerts);
+  if (t.alerts && t.ha_node != nullptr) {
+    shareIncidents(*t.alerts, *t.ha_node);  // a new outbox means a new manager
+  }
+  if (!prepared->summary().empty()) {
+    spdlog::info("{}", prepared->summary());
+  }
+  t.start_monitor(t.engine.config());
+}
+
+// HA: what the leader keeps for its successor besides routes (daemon/ha_setup.h). Open alert
+// incidents belong to the leader: this monitor's own (from its outbox) are left to it, and
+// taken over from etcd, with the recovery limits, when this monitor leads.
+void shareLeaderState(HaCoordinator& group, ha::HaNode& node, Engine& engine,
+                      const std::unique_ptr<alert::AlertManager>& alerts,
+                      RecoveryShare& recovery_share, const Clock& clock) {
+  if (alerts) {
+    alerts->releaseIncidents();
+    shareIncidents(*alerts, node);
+  }
+  group.setLeaderState(
+      [&alerts, &engine, &node, &clock, &recovery_share](
+          const std::map<std::string, std::string>& state, const nlohmann::json& status) {
+        engine.adoptRecovery(recovery_share.adopt(state));
+        if (alerts) {
+          takeOverIncidents(*alerts, state, status, engine.config().site.name, node.view().node,
+                            clock.wallNow());
+        }
+      },
+      [&alerts] {
+        if (alerts) {
+          alerts->releaseIncidents();
+        }
+      });
+}
+
 }  // namespace
 
 int runDaemon(const RunOptions& options) {
@@ -295,7 +386,9 @@ int runDaemon(const RunOptions& options) {
   // Alerts: fed every event (below), delivered from a durable outbox on their own threads;
   // alert_sent / alert_failed come back as journal events.
   std::unique_ptr<alert::AlertManager> alerts;
-  auto alert_sink = [&events](journal::Event e) { events.append(std::move(e)); };
+  const alert::AlertManager::EventSink alert_sink = [&events](journal::Event e) {
+    events.append(std::move(e));
+  };
   std::string outbox_problem;  // a bad outbox moved aside or replaced by memory: reported below
   if (cfg.alerts) {
     auto opened =
@@ -407,7 +500,7 @@ int runDaemon(const RunOptions& options) {
   }
 
   std::unique_ptr<route::LinuxRouteMonitor> monitor;
-  auto start_monitor = [&](const config::Config& c) {
+  const std::function<void(const config::Config&)> start_monitor = [&](const config::Config& c) {
     monitor.reset();
     auto tables = linuxTables(c);
     if (tables.empty()) {
@@ -497,48 +590,8 @@ int runDaemon(const RunOptions& options) {
         }
         if (sig == SIGHUP) {
           systemd.reloading();
-          events.reopen();
-          // One event for every way a reload can be refused; the running config stays.
-          const auto reject = [&](const std::string& message, const std::string& reason,
-                                  bool multiline) {
-            auto e = journal::makeEvent(journal::EventKind::ConfigRejected, clock.wallNow(),
-                                        engine.config().site.name);
-            e.message = message + "; the previous config stays active";
-            e.reason = reason;
-            spdlog::error("{}:{}{}", e.message, multiline ? "\n" : " ", e.reason);
-            events.append(e);
-          };
-          auto r = config::checkFile(options.config_path);
-          if (!r.ok()) {
-            reject("config reload rejected (" + std::to_string(r.errors) + " error(s))", r.format(),
-                   true);
-          } else if (r.config->ha != cfg.ha) {
-            // The election runs with the settings it started with: a changed node name,
-            // endpoint or TTL applied in place would change who this monitor is in the group.
-            reject("config reload rejected (ha)",
-                   "the ha section differs from the one this monitor started with; it is read "
-                   "at start only: restart the monitor to apply it",
-                   false);
-          } else if (auto prepared =
-                         alert::AlertReload::prepare(*r.config, alerts.get(), clock, alert_sink);
-                     !prepared) {
-            // Alerts first: everything that can fail (channels, secrets, CA files, a new
-            // outbox) is done before anything changes, so a broken alerts section rejects
-            // the whole reload like any invalid config.
-            reject("config reload rejected (alerts)", prepared.error().toString(), false);
-          } else if (auto applied = reloadEngine(engine, secrets, std::move(*r.config)); !applied) {
-            reject("config reload rejected", applied.error().toString(), false);
-          } else {
-            // Cannot fail; does not wait for the alert workers (alert/alert_manager.h).
-            prepared->apply(alerts);
-            if (alerts && ha_node) {
-              shareIncidents(*alerts, *ha_node);  // a new outbox means a new manager
-            }
-            if (!prepared->summary().empty()) {
-              spdlog::info("{}", prepared->summary());
-            }
-            start_monitor(engine.config());
-          }
+          reloadConfig({options.config_path, clock, events, engine, cfg.ha, alerts, alert_sink,
+                        secrets, ha_node.get(), start_monitor});
           systemd.ready();
           signals.async_wait(on_signal);
           return;
@@ -563,26 +616,7 @@ int runDaemon(const RunOptions& options) {
   if (ha_node) {
     ha_group.emplace(io, clock, engine, *ha_node, *cfg.ha, publish);
     on_path_change = [&ha_group] { ha_group->onPathChange(); };
-    // Open alert incidents belong to the leader: this monitor's own (from its outbox) are left
-    // to it, and taken over from etcd when this monitor leads (daemon/ha_setup.h).
-    if (alerts) {
-      alerts->releaseIncidents();
-      shareIncidents(*alerts, *ha_node);
-    }
-    ha_group->setLeaderState(
-        [&alerts, &engine, &ha_node, &clock, &recovery_share](
-            const std::map<std::string, std::string>& state, const nlohmann::json& status) {
-          engine.adoptRecovery(recovery_share->adopt(state));
-          if (alerts) {
-            takeOverIncidents(*alerts, state, status, engine.config().site.name,
-                              ha_node->view().node, clock.wallNow());
-          }
-        },
-        [&alerts] {
-          if (alerts) {
-            alerts->releaseIncidents();
-          }
-        });
+    shareLeaderState(*ha_group, *ha_node, engine, alerts, *recovery_share, clock);
     ha_group->start([&](const Error& error) {
       spdlog::error("ha: {}", error.message());
       exit_code = 1;
