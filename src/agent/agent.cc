@@ -9,9 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "api/http_transport.h"
 #include "base/check.h"
 #include "base/version.h"
+#include "httpserver/guarded_server.h"
 
 namespace pathpilot::agent {
 namespace {
@@ -22,8 +22,8 @@ constexpr std::size_t kMaxQueuedBatches = 10;
 
 }  // namespace
 
-Agent::Agent(asio::io_context& io, AgentConfig config, ViciConnection& vici,
-             LinkStatsSource& links, const Clock& clock, MetricPublisher* publisher)
+Agent::Agent(asio::io_context& io, AgentConfig config, ViciConnection& vici, LinkStatsSource& links,
+             const Clock& clock, MetricPublisher* publisher)
     : io_(io),
       config_(std::move(config)),
       vici_(vici),
@@ -32,7 +32,7 @@ Agent::Agent(asio::io_context& io, AgentConfig config, ViciConnection& vici,
       publisher_(config_.cloudwatch ? publisher : nullptr),
       poll_timer_(io),
       publish_timer_(io),
-      transport_stats_(std::make_unique<api::TransportStats>()) {
+      transport_stats_(std::make_unique<httpserver::TransportStats>()) {
   auto s = std::make_shared<AgentSnapshot>();
   s->gateway = config_.gateway;
   s->site = config_.site;
@@ -233,13 +233,13 @@ void Agent::armPublish() {
 }
 
 Result<void> Agent::startServer() {
-  api::TransportOptions t;
+  httpserver::TransportOptions t;
   // 4 workers: the per-client cap is threads - 1, and with 2 workers (cap 1) a client's next
   // request could be refused with 503 while the server was still closing its previous
   // connection (a scraper polling /metrics and /healthz one after the other).
   t.threads = 4;
   t.max_queued = 16;
-  http_ = std::make_unique<api::GuardedServer>(t, *transport_stats_);
+  http_ = std::make_unique<httpserver::GuardedServer>(t, *transport_stats_);
   http_->set_socket_options([](socket_t sock) {
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
@@ -253,7 +253,7 @@ Result<void> Agent::startServer() {
   http_->set_error_handler(httplib::Server::HandlerWithResponse(
       [json_error](const httplib::Request& req, httplib::Response& res) {
         if (res.body.empty()) {
-          api::GuardedServer::closeAfterResponse();
+          httpserver::GuardedServer::closeAfterResponse();
           json_error(res, res.status,
                      res.status == 404 ? "no such endpoint: " + req.path.substr(0, 200)
                                        : "bad request");

@@ -42,10 +42,10 @@
 #include "base/error.h"
 #include "base/time.h"
 
-namespace pathpilot::api {
+namespace pathpilot::httpserver {
 class GuardedServer;
 struct TransportStats;
-}  // namespace pathpilot::api
+}  // namespace pathpilot::httpserver
 
 namespace pathpilot::agent {
 
@@ -124,8 +124,8 @@ class Agent {
   asio::steady_timer poll_timer_;
   asio::steady_timer publish_timer_;
   // HTTP: its own threads, reading snapshot() only.
-  std::unique_ptr<api::TransportStats> transport_stats_;
-  std::unique_ptr<api::GuardedServer> http_;
+  std::unique_ptr<httpserver::TransportStats> transport_stats_;
+  std::unique_ptr<httpserver::GuardedServer> http_;
   std::thread http_thread_;  // runs listen_after_bind()
   std::optional<std::uint16_t> port_;
   bool running_ = false;

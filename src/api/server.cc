@@ -17,9 +17,9 @@
 
 #include "api/auth.h"
 #include "api/dashboard_assets.h"
-#include "api/http_transport.h"
 #include "api/request_parse.h"
 #include "base/check.h"
+#include "httpserver/guarded_server.h"
 #include "journal/query.h"
 #include "journal/text_format.h"
 #include "metrics/exposition.h"
@@ -27,6 +27,9 @@
 namespace pathpilot::api {
 namespace {
 
+using httpserver::GuardedServer;
+using httpserver::TransportOptions;
+using httpserver::TransportStats;
 using Json = nlohmann::json;
 
 constexpr const char* kJson = "application/json";

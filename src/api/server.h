@@ -65,10 +65,12 @@ struct Request;
 struct Response;
 }  // namespace httplib
 
-namespace pathpilot::api {
-
+namespace pathpilot::httpserver {
 class GuardedServer;
 struct TransportStats;
+}  // namespace pathpilot::httpserver
+
+namespace pathpilot::api {
 
 struct ApiOptions {
   std::string host = "127.0.0.1";  // numeric address; "::1" for IPv6
@@ -85,7 +87,7 @@ struct ApiOptions {
   std::size_t threads = 4;      // requests served at once
   std::size_t max_queued = 64;  // connections waiting for a worker; more get 503
   // Connections of one client address served at once; capped below `threads`
-  // (api/http_transport.h), so one client cannot hold every worker. Its further connections
+  // (httpserver/guarded_server.h), so one client cannot hold every worker. Its further connections
   // wait (up to max_queued_per_client; more get 503 without being read).
   std::size_t max_connections_per_client = 3;
   std::size_t max_queued_per_client = 12;
@@ -178,8 +180,8 @@ class ApiServer {
   const Clock& clock_;
   journal::EventLog* events_;
   ControlFn control_;
-  std::unique_ptr<TransportStats> transport_stats_;
-  std::unique_ptr<GuardedServer> http_;
+  std::unique_ptr<httpserver::TransportStats> transport_stats_;
+  std::unique_ptr<httpserver::GuardedServer> http_;
   std::thread thread_;
   std::uint16_t port_ = 0;
   bool started_ = false;

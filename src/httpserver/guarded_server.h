@@ -1,4 +1,4 @@
-// api/http_transport.h — how pathpilot's HTTP servers accept connections and read requests.
+// httpserver/guarded_server.h — how pathpilot's HTTP servers accept connections and read requests.
 //
 // cpp-httplib parses HTTP and routes requests; its own connection loop, though, only has a
 // per-read timeout, so a client that trickles one header byte every few seconds (slowloris)
@@ -66,7 +66,7 @@
 
 #include "base/time.h"
 
-namespace pathpilot::api {
+namespace pathpilot::httpserver {
 
 // "0.11.4" → {0, 11}; {-1, -1} when it is not "MAJOR.MINOR...". For the build-time check.
 struct LibraryVersion {
@@ -103,15 +103,16 @@ constexpr LibraryVersion parseLibraryVersion(std::string_view v) {
 // accepts only the series this was checked against; src/api/CMakeLists.txt checks the same.
 inline constexpr LibraryVersion kHttplibHookChecked{0, 11};
 inline constexpr LibraryVersion kHttplibVersion = parseLibraryVersion(CPPHTTPLIB_VERSION);
-static_assert(kHttplibVersion.major == kHttplibHookChecked.major &&
-                  kHttplibVersion.minor == kHttplibHookChecked.minor,
-              "cpp-httplib is not 0.11.x: api::GuardedServer (api/http_transport.cc) overrides "
-              "httplib's private virtual Server::process_and_close_socket and runs the job "
-              "Server::listen_internal passes to TaskQueue::enqueue on the listener thread. "
-              "Read listen_internal and process_and_close_socket of this version, adapt "
-              "GuardedServer if needed, run `api_test --gtest_filter='GuardedServer*'` (the "
-              "hook must run once per connection), then update kHttplibHookChecked here and "
-              "the version range in src/api/CMakeLists.txt.");
+static_assert(
+    kHttplibVersion.major == kHttplibHookChecked.major &&
+        kHttplibVersion.minor == kHttplibHookChecked.minor,
+    "cpp-httplib is not 0.11.x: api::GuardedServer (httpserver/guarded_server.cc) overrides "
+    "httplib's private virtual Server::process_and_close_socket and runs the job "
+    "Server::listen_internal passes to TaskQueue::enqueue on the listener thread. "
+    "Read listen_internal and process_and_close_socket of this version, adapt "
+    "GuardedServer if needed, run `httpserver_test` (the "
+    "hook must run once per connection), then update kHttplibHookChecked here and "
+    "the version range in src/api/CMakeLists.txt.");
 
 struct TransportOptions {
   std::size_t threads = 4;      // connections served at once
@@ -373,4 +374,4 @@ std::string peerAddress(int fd);
 // IPv6), the /64 for other IPv6 addresses (one host usually owns a whole /64).
 std::string clientKey(std::string_view address);
 
-}  // namespace pathpilot::api
+}  // namespace pathpilot::httpserver

@@ -1,4 +1,4 @@
-#include "api/http_transport.h"
+#include "httpserver/guarded_server.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -11,7 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace pathpilot::api {
+namespace pathpilot::httpserver {
 namespace {
 
 thread_local BoundedTaskQueue* t_admitting = nullptr;
@@ -226,9 +226,9 @@ bool BoundedTaskQueue::submit(const std::string& client, std::function<void()> j
       // two more than this one (one more would only swap who is refused).
       auto mine = queued_by_client_.find(client);
       const std::size_t have = mine == queued_by_client_.end() ? 0 : mine->second;
-      auto most = std::max_element(
-          queued_by_client_.begin(), queued_by_client_.end(),
-          [](const auto& a, const auto& b) { return a.second < b.second; });
+      auto most =
+          std::max_element(queued_by_client_.begin(), queued_by_client_.end(),
+                           [](const auto& a, const auto& b) { return a.second < b.second; });
       if (most == queued_by_client_.end() || most->second < have + 2) {
         return false;
       }
@@ -642,7 +642,8 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
       resetSocket(sock);
     }
   };
-  if (!queue->submit(client, [this, sock, client] { serve(sock, client); }, evicted)) {
+  if (!queue->submit(
+          client, [this, sock, client] { serve(sock, client); }, evicted)) {
     release(client);
     ++stats_.shed;
     shedOrReset(sock, busyResponse());
@@ -708,4 +709,4 @@ void GuardedServer::serve(socket_t sock, const std::string& client) {
   release(client);
 }
 
-}  // namespace pathpilot::api
+}  // namespace pathpilot::httpserver

@@ -4,7 +4,7 @@
 //
 // Waits here are the server's own timeouts under test (poll timeouts of 50-400 ms on
 // loopback), never sleeps of the test; ports are 0.
-#include "api/http_transport.h"
+#include "httpserver/guarded_server.h"
 
 #include <httplib.h>
 #include <sys/socket.h>
@@ -19,9 +19,9 @@
 
 #include <gtest/gtest.h>
 
-#include "test_util.h"
+#include "fakes/raw_http_client.h"
 
-namespace pathpilot::api {
+namespace pathpilot::httpserver {
 namespace {
 
 using testing::RawClient;
@@ -40,7 +40,7 @@ TEST(HttplibVersion, ParsesMajorAndMinor) {
   EXPECT_EQ(parseLibraryVersion("").major, -1);
   EXPECT_EQ(parseLibraryVersion("7").minor, -1);
   EXPECT_EQ(parseLibraryVersion("x.1").major, -1);
-  // What the build checked (a static_assert in http_transport.h) is what this build uses.
+  // What the build checked (a static_assert in guarded_server.h) is what this build uses.
   EXPECT_EQ(kHttplibVersion.major, kHttplibHookChecked.major);
   EXPECT_EQ(kHttplibVersion.minor, kHttplibHookChecked.minor);
 }
@@ -308,7 +308,7 @@ class GuardedServerTest : public ::testing::Test {
 };
 
 // GuardedServer works only while httplib calls its override of the private virtual
-// process_and_close_socket from BoundedTaskQueue::enqueue (see http_transport.h). A library
+// process_and_close_socket from BoundedTaskQueue::enqueue (see guarded_server.h). A library
 // that compiles but hands sockets over differently fails here.
 TEST_F(GuardedServerTest, HookRunsOncePerConnectionOnTheListener) {
   start();
@@ -417,7 +417,7 @@ TEST_F(GuardedServerTest, QueuedConnectionsCountTowardsTheClientCap) {
 TEST_F(GuardedServerTest, FullShedQueueResetsAtOnce) {
   options_.threads = 2;                // a cap of 1 per client
   options_.max_queued_per_client = 0;  // and nothing waiting behind it
-  options_.max_shed_queued = 0;  // no room to answer: every refusal is a reset
+  options_.max_shed_queued = 0;        // no room to answer: every refusal is a reset
   start();
   std::vector<std::unique_ptr<RawClient>> flood;
   for (int i = 0; i < 20; ++i) {
@@ -504,9 +504,9 @@ TEST(BoundedTaskQueueTest, PerClientCapLetsOthersPass) {
 }
 
 }  // namespace
-}  // namespace pathpilot::api
+}  // namespace pathpilot::httpserver
 
-namespace pathpilot::api {
+namespace pathpilot::httpserver {
 namespace {
 
 // A full queue is shared between client addresses: a flooder holding several places gives its
@@ -570,4 +570,4 @@ TEST(BoundedTaskQueueTest, AFullQueueMakesRoomForAClientWithFewerPlaces) {
 }
 
 }  // namespace
-}  // namespace pathpilot::api
+}  // namespace pathpilot::httpserver
