@@ -19,7 +19,7 @@
 
 #include "config/loader.h"
 #include "daemon/engine.h"
-#include "probe/fake_prober.h"
+#include "fakes/fake_prober.h"
 #include "route/executor.h"
 #include "route/linux/linux_route_table.h"
 

@@ -3,7 +3,7 @@
 // Purpose: what the rest of pathpilot sees of the journal. The engine, recovery, alerting and
 // the config loader record events through append(); the HTTP API and the CLI search them.
 // Real implementation: journal::Journal (journal/journal.h: queue, writer thread, SQLite and
-// JSON Lines). Fake: journal::MemoryEventLog (journal/memory_event_log.h: a vector).
+// JSON Lines). Fake: journal::MemoryEventLog (tests/fakes/memory_event_log.h: a vector).
 //
 // Threading: implementations are thread-safe; append() never blocks on I/O, so it is safe on
 // the engine's loop thread. search() may block (it reads the database) and belongs on a

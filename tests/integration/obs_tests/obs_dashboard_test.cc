@@ -15,7 +15,7 @@
 
 #include "api/server.h"
 #include "api/snapshot_builder.h"
-#include "journal/memory_event_log.h"
+#include "fakes/memory_event_log.h"
 #include "obs_tests/process.h"
 #include "unit/api/sample_status.h"
 

@@ -9,7 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "config/loader.h"
-#include "probe/fake_prober.h"
+#include "fakes/fake_prober.h"
 #include "sample_status.h"
 #include "test_util.h"
 

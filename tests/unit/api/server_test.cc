@@ -10,7 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "api/snapshot_builder.h"
-#include "journal/memory_event_log.h"
+#include "fakes/memory_event_log.h"
 #include "sample_status.h"
 #include "test_util.h"
 

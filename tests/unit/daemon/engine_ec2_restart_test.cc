@@ -19,10 +19,10 @@
 #include "daemon/engine.h"
 #include "fakes/fake_aws.h"
 #include "fakes/fake_clock.h"
+#include "fakes/fake_prober.h"
 #include "fakes/fake_route_table.h"
 #include "fakes/manual_executor.h"
 #include "http/curl_http_client.h"
-#include "probe/fake_prober.h"
 #include "recovery/ec2_restart_action.h"
 
 namespace pathpilot::daemon {

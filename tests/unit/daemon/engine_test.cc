@@ -15,9 +15,9 @@
 #include "config/loader.h"
 #include "daemon/operator_drain.h"
 #include "fakes/fake_clock.h"
+#include "fakes/fake_prober.h"
 #include "fakes/fake_route_table.h"
 #include "fakes/manual_executor.h"
-#include "probe/fake_prober.h"
 
 namespace pathpilot::daemon {
 namespace {

@@ -1,4 +1,4 @@
-#include "journal/memory_event_log.h"
+#include "fakes/memory_event_log.h"
 
 #include <gtest/gtest.h>
 

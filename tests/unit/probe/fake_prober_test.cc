@@ -1,4 +1,4 @@
-#include "probe/fake_prober.h"
+#include "fakes/fake_prober.h"
 
 #include <gtest/gtest.h>
 

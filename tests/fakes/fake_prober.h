@@ -1,4 +1,4 @@
-// probe/fake_prober.h — an in-memory Prober for tests of the modules above probe.
+// fakes/fake_prober.h — an in-memory probe::Prober for tests of the modules above probe.
 //
 // Purpose: lets daemon/health wiring tests drive probe results without sockets or time:
 // the test calls succeedForTest()/failForTest() and the registered sink receives the result
@@ -95,9 +95,8 @@ class FakeProber final : public Prober {
     ProbeResult r;
     r.path = path;
     r.target_index = index;
-    auto it = std::find_if(targets_.begin(), targets_.end(), [&](const TargetSpec& t) {
-      return t.path == path && t.index == index;
-    });
+    auto it = std::find_if(targets_.begin(), targets_.end(),
+                           [&](const TargetSpec& t) { return t.path == path && t.index == index; });
     if (it != targets_.end()) {
       r.target = it->address;
       r.kind = it->kind;

@@ -1,4 +1,4 @@
-// journal/memory_event_log.h — an in-memory EventLog: the fake for tests of other modules.
+// fakes/memory_event_log.h — an in-memory EventLog: the fake for tests of other modules.
 //
 // Purpose: lets tests of the engine, recovery, alerting and the API record and search events
 // without files or threads. Events are visible to search() immediately after append().
