@@ -4,8 +4,6 @@
 
 namespace pathpilot::config {
 
-std::string_view linkKindName(LinkKind k) { return k == LinkKind::Dx ? "dx" : "vpn"; }
-
 std::string_view probeKindName(ProbeKind k) { return k == ProbeKind::Icmp ? "icmp" : "tcp"; }
 
 std::string_view backendKindName(BackendKind k) {
@@ -222,28 +220,6 @@ std::string ProbeTarget::toString() const {
     return "[" + address.toString() + "]:" + std::to_string(port);
   }
   return address.toString() + ":" + std::to_string(port);
-}
-
-std::string Pinning::toString() const {
-  std::string out;
-  auto add = [&](const std::string& part) {
-    if (!out.empty()) {
-      out += ", ";
-    }
-    out += part;
-  };
-  if (source) {
-    add("source " + source->toString());
-  }
-  if (!interface.empty()) {
-    add("interface " + interface);
-  }
-  if (fwmark) {
-    char hex[16];
-    std::snprintf(hex, sizeof hex, "0x%x", *fwmark);
-    add(std::string("fwmark ") + hex);
-  }
-  return out.empty() ? "not pinned" : out;
 }
 
 std::string NextHop::toString() const {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "base/ip.h"
+#include "base/link.h"
 #include "base/route_protocol.h"
 #include "base/time.h"
 #include "config/diagnostic.h"
@@ -33,11 +34,10 @@ inline constexpr int kSchemaVersion = 1;
 // Vocabulary
 // ---------------------------------------------------------------------------------------------
 
-// What a path physically is. The policy prefers kinds in `policy.preference` order.
-enum class LinkKind : std::uint8_t {
-  Dx,   // AWS Direct Connect (private line), usually through a virtual private gateway
-  Vpn,  // an IPsec tunnel through a strongSwan gateway instance
-};
+// What a path physically is (base/link.h). The policy prefers kinds in `policy.preference`
+// order.
+using pathpilot::LinkKind;
+using pathpilot::linkKindName;
 
 enum class ProbeKind : std::uint8_t {
   Icmp,  // ICMP / ICMPv6 echo
@@ -67,7 +67,6 @@ enum class RecoveryAction : std::uint8_t {
 
 // Stable lowercase names, exactly as written in the YAML file ("dx", "icmp", "aws",
 // "instance_id", "ec2-restart").
-std::string_view linkKindName(LinkKind k);
 std::string_view probeKindName(ProbeKind k);
 std::string_view backendKindName(BackendKind k);
 std::string_view awsTargetKeyName(AwsTargetKind k);
@@ -98,18 +97,9 @@ struct ProbeTarget {
   friend bool operator==(const ProbeTarget&, const ProbeTarget&) = default;
 };
 
-// How a path's probes are forced onto that path and no other. At least one field is set:
-// a probe of VPN-A must never leave over DX, or it would report VPN-A healthy while it is down.
-struct Pinning {
-  std::optional<IpAddress> source;      // bind to this local address (same family as the targets)
-  std::string interface;                // SO_BINDTODEVICE, e.g. "vti1"; at most 15 bytes
-  std::optional<std::uint32_t> fwmark;  // SO_MARK, non-zero
-
-  bool empty() const { return !source && interface.empty() && !fwmark; }
-  // "source 169.254.100.2, interface vti1, fwmark 0x65".
-  std::string toString() const;
-  friend bool operator==(const Pinning&, const Pinning&) = default;
-};
+// How a path's probes are forced onto that path and no other (base/link.h). A path's has at
+// least one field set.
+using pathpilot::Pinning;
 
 // `probe.adaptive_timeout`: the probe timeout follows the target's measured RTT (RFC 6298
 // SRTT + K·RTTVAR, see probe/rtt_estimator.h); `probe.timeout` is then the ceiling.

@@ -164,9 +164,7 @@ void appendTargetSpecs(const std::string& name, const config::ProbeSettings& set
   base.interval = settings.interval;
   base.timeout = settings.timeout;
   base.jitter_pct = static_cast<std::uint32_t>(settings.jitter_percent);
-  base.pinning.source = settings.pinning.source;
-  base.pinning.interface = settings.pinning.interface;
-  base.pinning.fwmark = settings.pinning.fwmark;
+  base.pinning = settings.pinning;
   if (const config::AdaptiveTimeoutSettings& at = settings.adaptive_timeout; at.enabled) {
     base.adaptive_timeout = probe::AdaptiveTimeoutParams{at.min, at.rttvar_factor, at.margin};
   }

@@ -2,17 +2,13 @@
 
 namespace pathpilot::daemon {
 
-policy::LinkKind toPolicyLinkKind(config::LinkKind kind) {
-  return kind == config::LinkKind::Dx ? policy::LinkKind::Dx : policy::LinkKind::Vpn;
-}
-
 policy::Topology buildTopology(const config::Config& config) {
   policy::Topology topology;
   topology.paths.reserve(config.paths.size());
   for (const config::PathConfig& path : config.paths) {
     policy::PathSpec spec;
     spec.name = path.name;
-    spec.link = toPolicyLinkKind(path.kind);
+    spec.link = path.kind;
     spec.az = path.az;
     spec.priority = path.priority;
     topology.paths.push_back(std::move(spec));
@@ -29,7 +25,7 @@ policy::Topology buildTopology(const config::Config& config) {
   policy::PolicyParams& params = topology.params;
   params.link_preference.clear();
   for (config::LinkKind kind : config.policy.preference) {
-    params.link_preference.push_back(toPolicyLinkKind(kind));
+    params.link_preference.push_back(kind);
   }
   params.az_affinity = config.policy.az_affinity;
   params.failback_hold_down = config.policy.failback_hold_down;

@@ -22,7 +22,4 @@ namespace pathpilot::daemon {
 // restriction names a path); the result then satisfies policy::Policy::create's checks.
 policy::Topology buildTopology(const config::Config& config);
 
-// The policy's link kind for a config link kind.
-policy::LinkKind toPolicyLinkKind(config::LinkKind kind);
-
 }  // namespace pathpilot::daemon

@@ -12,13 +12,14 @@
 #include <vector>
 
 #include "base/ip.h"
+#include "base/link.h"
 #include "base/time.h"
 
 namespace pathpilot::policy {
 
-enum class LinkKind : std::uint8_t { Dx, Vpn };
-
-constexpr std::string_view linkKindName(LinkKind k) { return k == LinkKind::Dx ? "dx" : "vpn"; }
+// base/link.h: one LinkKind for config, policy and the daemon.
+using pathpilot::LinkKind;
+using pathpilot::linkKindName;
 
 struct PathSpec {
   std::string name;  // "dx", "vpn-a"

@@ -58,28 +58,6 @@ std::string_view failureKindName(FailureKind kind) {
   return "unknown";
 }
 
-std::string Pinning::toString() const {
-  std::string out;
-  auto add = [&out](const std::string& part) {
-    if (!out.empty()) {
-      out += ", ";
-    }
-    out += part;
-  };
-  if (source) {
-    add("source " + source->toString());
-  }
-  if (!interface.empty()) {
-    add("interface " + interface);
-  }
-  if (fwmark) {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "0x%x", *fwmark);
-    add(std::string("fwmark ") + buf);
-  }
-  return out.empty() ? "unpinned" : out;
-}
-
 // Limits: 10 ms is the fastest interval the brief asks for (faster detection is BFD's job);
 // 50% jitter keeps the mean rate meaningful; 1 m of timeout is beyond any sane path RTT.
 Result<void> validateTarget(const TargetSpec& s) {

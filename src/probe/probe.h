@@ -26,6 +26,7 @@
 
 #include "base/error.h"
 #include "base/ip.h"
+#include "base/link.h"
 #include "base/time.h"
 #include "probe/rtt_estimator.h"
 #include "probe/schedule.h"
@@ -52,22 +53,8 @@ enum class IcmpMode : std::uint8_t {
 // "auto", "ping", "raw".
 std::string_view icmpModeName(IcmpMode mode);
 
-// How a probe is forced onto its path, so that a probe of VPN-A can never leave over DX.
-// Any combination may be set; an empty Pinning follows the main routing table. Targets with an
-// equal Pinning (and address family) share sockets.
-struct Pinning {
-  // Source address to bind. Its family must match the target's.
-  std::optional<IpAddress> source;
-  // Interface to bind with SO_BINDTODEVICE ("" = none). If the interface disappears, probes
-  // fail with a clear error and the sockets are re-created once it is back.
-  std::string interface;
-  // Firewall mark set with SO_MARK (needs CAP_NET_ADMIN), to be matched by `ip rule fwmark`.
-  std::optional<std::uint32_t> fwmark;
-
-  bool operator==(const Pinning&) const = default;
-  // Human form for errors and logs: "source 169.254.100.2, interface vti1, fwmark 0x64".
-  std::string toString() const;
-};
+// How a probe is forced onto its path (base/link.h).
+using pathpilot::Pinning;
 
 // One thing to probe. Identified by (path, index): the index is the target's position in the
 // path's target list, stable across config reloads when the list is unchanged.
