@@ -558,6 +558,12 @@ bool LinkHealth::evaluate(Target& t, MonoTime now) {
 // Quorum: the path is as good as its quorum-th best target. Down only once the quorum is out
 // of reach (more than n - q targets Down); until then, with targets still Unknown, the path
 // stays Unknown rather than guessing.
+// A Down target whose latest probe was answered (it is earning its `rise`) is no evidence that
+// the path is down: with two targets and random loss, A's run of misses and then B's, starting
+// before A has answered `rise` times, would otherwise take the path down though every round
+// had an answer. While the quorum is out of reach only with such targets counted, the path
+// keeps its state; it goes Down once enough Down targets have lost their latest probe (a real
+// outage: all of them at once), and Up/Degraded once enough targets are usable again.
 PathState LinkHealth::derivePathState() const {
   const std::size_t n = targets_.size();
   const std::size_t q = params_.quorum;
@@ -568,7 +574,10 @@ PathState LinkHealth::derivePathState() const {
     return PathState::Degraded;
   }
   if (count_down_ > n - q) {
-    return PathState::Down;
+    const auto failing = static_cast<std::size_t>(std::count_if(
+        targets_.begin(), targets_.end(),
+        [](const Target& t) { return t.state == PathState::Down && t.consecutive_misses > 0; }));
+    return failing > n - q ? PathState::Down : raw_state_;
   }
   return PathState::Unknown;
 }
@@ -711,8 +720,12 @@ Transition LinkHealth::onProbeResult(const ProbeSample& sample, MonoTime now) {
   Target& t = targets_[sample.target];
   push(t, sample);
   const bool target_changed = evaluate(t, now);
+  // A Down target's latest result also counts for the path while the quorum is out of reach
+  // (derivePathState): re-derive then, not only when a target changes state.
+  const bool rederive = target_changed || (t.state == PathState::Down &&
+                                           count_down_ > targets_.size() - params_.quorum);
   Transition tr;
-  settle(now, &t, target_changed, tr);
+  settle(now, &t, rederive, tr);
   tr.clean_changed = updateClean(t, now);
   return tr;
 }

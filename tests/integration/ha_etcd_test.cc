@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,6 +25,24 @@ namespace {
 
 using obs_testing::Process;
 using namespace std::chrono_literals;
+
+// Every thread of process `pid` is stopped (state T in /proc/<pid>/task/*/stat).
+bool stopped(pid_t pid) {
+  std::error_code ec;
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  bool any = false;
+  for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+    std::ifstream in(task.path() / "stat");
+    std::string line;
+    std::getline(in, line);
+    const auto paren = line.rfind(')');
+    if (paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] != 'T') {
+      return false;
+    }
+    any = true;
+  }
+  return any;
+}
 
 class EtcdCluster {
  public:
@@ -169,6 +189,19 @@ TEST_F(RealEtcdTest, TheLeadershipCheckFailsWithoutQuorumInsteadOfAnsweringFromA
       ::kill(cluster_->member(i).pid(), SIGSTOP);
     }
   }
+  // SIGSTOP takes effect when each thread of the member next runs: on a loaded machine a
+  // member could still answer a heartbeat just after kill() returned. Wait until the kernel
+  // shows both stopped.
+  ASSERT_TRUE(obs_testing::waitFor(
+      [&] {
+        for (int i = 0; i < 3; ++i) {
+          if (i != *leader && !stopped(cluster_->member(i).pid())) {
+            return false;
+          }
+        }
+        return true;
+      },
+      10s, 20ms));
   for (int attempt = 0; attempt < 3; ++attempt) {
     auto during = at_leader.holds("/pathpilot/Lab/leader", won->kv.create_revision);
     EXPECT_FALSE(during) << "attempt " << attempt

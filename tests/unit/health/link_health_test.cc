@@ -418,6 +418,63 @@ TEST_F(LinkHealthDampingTest, DisabledNeverSuppresses) {
   EXPECT_EQ(h.penaltyAt(clock_.now()), 0.0);
 }
 
+// Random loss on a path with two targets and quorum 1: target A loses three in a row and goes
+// Down, answers once, then B loses three in a row. Every round had an answer, so the path is
+// not down; it goes Down only once the Down targets have all lost their latest probe (a real
+// outage), and A's rise brings nothing back that was lost.
+TEST_F(LinkHealthTest, StaggeredTargetMissesDoNotTakeAQuorumPathDown) {
+  HealthParams p;
+  p.quorum = 1;
+  LinkHealth h = make(p, {"10.10.3.100", "10.10.0.1"});
+  const auto round = [&](bool a, bool b) {
+    Transition ta = a ? ok(h, kRtt, 0) : miss(h, 0);
+    Transition tb = b ? ok(h, kRtt, 1) : miss(h, 1);
+    return std::pair{ta, tb};
+  };
+  for (int i = 0; i < 3; ++i) {
+    round(true, true);
+  }
+  ASSERT_EQ(h.state(), PathState::Up);
+  round(false, true);
+  round(false, true);
+  round(false, true);  // A Down (3 in a row), B up: path Up
+  round(true, false);  // A answers (1 of its rise 3), B misses
+  round(true, false);
+  auto [ta, tb] = round(true, false);  // B Down now; A is answering
+  EXPECT_FALSE(tb.changed) << tb.reason;
+  EXPECT_EQ(h.state(), PathState::Up);
+  round(true, true);  // A back up (3 answers), B answering
+  EXPECT_EQ(h.state(), PathState::Up);
+
+  // A real outage: both lose everything. Down after `fall` rounds, as before.
+  for (int i = 0; i < 5; ++i) {
+    round(true, true);
+  }
+  round(false, false);
+  round(false, false);
+  auto [da, db] = round(false, false);
+  EXPECT_TRUE(da.changed || db.changed);
+  EXPECT_EQ(h.state(), PathState::Down);
+  // One answer from one target is not enough to call it up, nor does it flap the path.
+  auto [ua, ub] = round(true, false);
+  EXPECT_FALSE(ua.changed || ub.changed);
+  EXPECT_EQ(h.state(), PathState::Down);
+
+  // Both Down, A answering (held Down), then A misses again: still Down, and a dead path held
+  // by a recovering target goes Down as soon as that target misses again.
+  for (int i = 0; i < 3; ++i) {
+    round(true, true);
+  }
+  ASSERT_EQ(h.state(), PathState::Up);
+  round(false, true);
+  round(false, true);
+  round(false, true);  // A Down
+  round(true, false);  // A answers once
+  round(false, false);
+  round(false, false);  // B Down (3 misses: one above and these two)
+  EXPECT_EQ(h.state(), PathState::Down) << "both Down and both lost their latest probe";
+}
+
 TEST_F(LinkHealthTest, QuorumTwoOfThreeTargets) {
   HealthParams p;
   p.quorum = 2;
