@@ -34,8 +34,11 @@
 //     also loses `fall` probes in a row now and then) comes back Degraded after `rise` answers,
 //     not Up, for the same reason.
 //   * The path is Up when at least `quorum` targets are Up, Degraded when at least `quorum`
-//     are Up or Degraded, Down when so many targets are Down that the quorum cannot be met,
-//     and Unknown otherwise (start-up).
+//     are Up or Degraded, Down when so many targets are Down — and have lost their latest
+//     probe — that the quorum cannot be met, and Unknown otherwise (start-up). A Down target
+//     that answered its latest probe (earning its `rise`) is no evidence against the path: while
+//     the quorum is out of reach only with such targets counted, the path keeps its state
+//     (staggered miss runs of two targets under random loss must not take it down).
 //   * Flap damping as BGP route-flap damping (RFC 2439 §4): each time the path goes from usable
 //     to Down it earns `penalty`; the penalty halves every `half_life`. When it rises above
 //     `suppress` the path is held Down (suppressed) even if probes succeed, until the penalty
