@@ -49,6 +49,23 @@ recovery::RecoveryMemory toMemory(const StoredRecovery& stored, MonoTime now, Wa
   return m;
 }
 
+// The inverse of toMemory: what the state file and the group keep (wall-clock times).
+StoredRecovery toStored(const recovery::RecoveryMemory& m, MonoTime now, WallTime wall_now) {
+  auto wall = [&](MonoTime t) {
+    return wall_now - std::chrono::duration_cast<WallTime::duration>(now - t);
+  };
+  StoredRecovery r;
+  for (MonoTime t : m.starts) {
+    r.starts.push_back(wall(t));
+  }
+  r.attempts = m.attempts;
+  r.failures = m.failures;
+  if (m.not_before) {
+    r.not_before = wall(*m.not_before);
+  }
+  return r;
+}
+
 health::HealthParams healthParams(const config::PathConfig& path) {
   const config::HealthSettings& h = path.health;
   health::HealthParams p;
@@ -569,23 +586,11 @@ void Engine::saveState() {
   if (recovery_) {
     const MonoTime now = clock_.now();
     const WallTime wall_now = clock_.wallNow();
-    auto wall = [&](MonoTime t) {
-      return wall_now - std::chrono::duration_cast<WallTime::duration>(now - t);
-    };
     for (const auto& [name, m] : recovery_->memory(now)) {
       if (m.starts.empty() && m.attempts == 0) {
         continue;
       }
-      StoredRecovery r;
-      for (MonoTime t : m.starts) {
-        r.starts.push_back(wall(t));
-      }
-      r.attempts = m.attempts;
-      r.failures = m.failures;
-      if (m.not_before) {
-        r.not_before = wall(*m.not_before);
-      }
-      state.recovery.emplace(name, std::move(r));
+      state.recovery.emplace(name, toStored(m, now, wall_now));
     }
   }
   state_sink_(state);
