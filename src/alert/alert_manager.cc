@@ -48,6 +48,7 @@ AlertManager::AlertManager(const config::AlertSettings& settings, std::string si
       outbox_(std::move(outbox)),
       router_(settings),
       tracker_(TrackerOptions{settings.group_window, settings.repeat_interval}) {
+  record_gate_->owner = this;
   applySettings(settings, std::move(channels));
   restoreIncidents();
 }
@@ -104,9 +105,32 @@ void AlertManager::closeIncidentsOutside(const std::vector<std::string>& paths) 
   group_cv_.notify_one();
 }
 
-void AlertManager::setIncidentSink(IncidentSink sink) {
+void AlertManager::setIncidentSink(IncidentSink sink, Duration record_wait) {
   std::lock_guard lock(mu_);
   incident_sink_ = std::move(sink);
+  record_wait_ = incident_sink_ ? std::max(record_wait, Duration::zero()) : Duration::zero();
+}
+
+std::function<void()> AlertManager::recordedCallback(const std::string& key) {
+  return [gate = std::weak_ptr<RecordGate>(record_gate_), key] {
+    if (auto g = gate.lock()) {
+      std::lock_guard lock(g->mu);
+      if (g->owner != nullptr) {
+        g->owner->incidentRecorded(key);
+      }
+    }
+  };
+}
+
+void AlertManager::incidentRecorded(const std::string& key) {
+  {
+    std::lock_guard lock(mu_);
+    if (awaiting_record_.erase(key) == 0) {
+      return;
+    }
+    ++work_generation_;
+  }
+  work_cv_.notify_all();
 }
 
 void AlertManager::releaseIncidents() {
@@ -214,7 +238,13 @@ void AlertManager::applySettings(const config::AlertSettings& settings,
   channels_ = std::move(states);
 }
 
-AlertManager::~AlertManager() { stop(Duration::zero()); }
+AlertManager::~AlertManager() {
+  {
+    std::lock_guard gate(record_gate_->mu);
+    record_gate_->owner = nullptr;
+  }
+  stop(Duration::zero());
+}
 
 AlertManager::ChannelState* AlertManager::find(const std::string& name) {
   auto it = channels_.find(name);
@@ -473,12 +503,24 @@ void AlertManager::enqueueAlert(const Ready& ready) {
     save->summary = rows.empty() ? summarize(alert) : rows.front().title;
   }
   std::string remove = closes ? alert.fingerprint : std::string();
+  bool await_record = false;
+  if (save && !rows.empty()) {
+    // Before the rows exist, so that no worker takes one first.
+    std::lock_guard lock(mu_);
+    if (incident_sink_ && record_wait_ > Duration::zero()) {
+      awaiting_record_[save->key] = clock_.now() + record_wait_;
+      await_record = true;
+    }
+  }
   if (auto r = outbox_->enqueueAll(rows, save, remove, clock_.wallNow()); !r) {
     // The outbox is the promise; when the disk refuses, say so loudly.
     spdlog::error("alerts: cannot store the alert {} ({} message(s)): {}", alert.fingerprint,
                   rows.size(), r.error().toString());
     std::lock_guard lock(mu_);
     enqueue_errors_ += std::max<std::size_t>(rows.size(), 1);
+    if (await_record) {
+      awaiting_record_.erase(save->key);
+    }
     return;
   }
   IncidentSink sink;
@@ -492,9 +534,9 @@ void AlertManager::enqueueAlert(const Ready& ready) {
     sink = incident_sink_;
   }
   if (sink && save) {
-    sink(save->key, save);
+    sink(save->key, save, recordedCallback(save->key));
   } else if (sink && closes) {
-    sink(alert.fingerprint, std::nullopt);
+    sink(alert.fingerprint, std::nullopt, [] {});
   }
 }
 
@@ -511,6 +553,23 @@ AlertManager::Step AlertManager::deliverOne(ChannelState& cs) {
   }
   OutboxRow row = std::move(**head);
   MonoTime now = clock_.now();
+  {
+    // Write-ahead (setIncidentSink): a FIRING waits for its record, within a bound.
+    std::lock_guard lock(mu_);
+    if (auto it = awaiting_record_.find(row.fingerprint); it != awaiting_record_.end()) {
+      if (it->second > now) {
+        return {StepKind::NotDue,
+                wall + std::chrono::duration_cast<WallTime::duration>(it->second - now)};
+      }
+      spdlog::warn(
+          "alerts: the record of incident {} is not durable after {} ms: delivering its "
+          "FIRING anyway (a monitor taking over now may fire it again)",
+          row.fingerprint,
+          std::chrono::duration_cast<std::chrono::milliseconds>(record_wait_).count());
+      awaiting_record_.erase(it);
+      ++unrecorded_firings_;
+    }
+  }
   // A retry scheduled by this process waits on the monotonic clock: a wall clock stepped back
   // (NTP, a bad RTC) must not hold alerts back for as long. The wall time in the row is for
   // a restarted process, which has nothing else.
@@ -697,6 +756,7 @@ ManagerStats AlertManager::stats() const {
   s.tracker = tracker_.stats();
   s.events_dropped = events_dropped_;
   s.enqueue_errors = enqueue_errors_;
+  s.unrecorded_firings = unrecorded_firings_;
   for (const auto& [name, cs] : channels_) {
     s.channels.push_back(cs->stats);
   }

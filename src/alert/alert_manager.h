@@ -66,6 +66,8 @@ struct ManagerStats {
   TrackerStats tracker;
   std::uint64_t events_dropped = 0;  // submit() queue overflow
   std::uint64_t enqueue_errors = 0;  // outbox writes that failed (logged)
+  // FIRINGs delivered before their record was durable (write-ahead wait ran out; logged).
+  std::uint64_t unrecorded_firings = 0;
   std::vector<ChannelStats> channels;
 };
 
@@ -127,10 +129,20 @@ class AlertManager {
   // A group of monitors (docs/ha.md) shares the open incidents through etcd: only the leader
   // alerts, and a new leader carries on the incidents its predecessor fired.
   // `sink` gets every incident this manager saves (its FIRING is in the outbox: the record)
-  // or closes (RESOLVED or brief: nullopt), on the grouping thread; it must not block.
+  // or closes (RESOLVED or brief: nullopt), on the grouping thread; it must not block. It
+  // calls `recorded` (any thread, any time, also after the manager is gone: then a no-op)
+  // once the record is durable where a successor reads it.
+  //
+  // Write-ahead: with `record_wait` > 0, an incident's FIRING is not delivered before its
+  // record is durable, so that a monitor killed right after a FIRING went out leaves a
+  // record its successor adopts instead of firing again. The wait is bounded: after
+  // `record_wait` (the store unreachable, leadership lost) the FIRING goes out anyway, with a
+  // warning: an alert twice is better than none. Rows behind it on the same channel wait too
+  // (order is kept).
   using IncidentSink =
-      std::function<void(const std::string& key, const std::optional<IncidentRecord>& record)>;
-  void setIncidentSink(IncidentSink sink);
+      std::function<void(const std::string& key, const std::optional<IncidentRecord>& record,
+                         std::function<void()> recorded)>;
+  void setIncidentSink(IncidentSink sink, Duration record_wait = Duration::zero());
   // Forgets every open incident and held alert, without a message and without calling the
   // sink (leadership lost, or at start before any: the leader in force owns them). Rows
   // already in the outbox are still delivered. Safe from any thread.
@@ -215,6 +227,7 @@ class AlertManager {
   std::deque<journal::Event> queue_;
   std::uint64_t events_dropped_ = 0;
   std::uint64_t enqueue_errors_ = 0;
+  std::uint64_t unrecorded_firings_ = 0;
   bool stopping_ = false;
   // Bumped (under mu_) whenever workers have news: new rows, stop. A worker that saw no work
   // waits only while it is unchanged, so a wake-up between its check and its wait is not lost.
@@ -230,6 +243,18 @@ class AlertManager {
   // grouping side (process) uses it.
   std::map<std::string, IncidentRecord> fired_;
   IncidentSink incident_sink_;  // under mu_
+  Duration record_wait_{};      // under mu_
+  // FIRINGs held until their record is durable (write-ahead): incident key → deadline.
+  std::map<std::string, MonoTime> awaiting_record_;  // under mu_
+  // The incident sink's `recorded` callbacks reach the manager through this; the destructor
+  // clears `owner`, so a late acknowledgement is a no-op.
+  struct RecordGate {
+    std::mutex mu;
+    AlertManager* owner = nullptr;  // under mu
+  };
+  std::shared_ptr<RecordGate> record_gate_ = std::make_shared<RecordGate>();
+  void incidentRecorded(const std::string& key);
+  std::function<void()> recordedCallback(const std::string& key);
   // The helper thread of the last reconfigure(); joined by the next one and by stop().
   std::thread reconfigurer_;
 };

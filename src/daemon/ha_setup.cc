@@ -169,12 +169,17 @@ IncidentTakeover planIncidentTakeover(const std::map<std::string, std::string>& 
 }
 
 void shareIncidents(alert::AlertManager& alerts, ha::HaNode& node) {
+  // Write-ahead: a FIRING goes out once etcd holds its record, or after one lease TTL without
+  // (by then this monitor has lost leadership if etcd is out of reach; docs/ha.md).
   alerts.setIncidentSink(
-      [&node](const std::string& key, const std::optional<alert::IncidentRecord>& record) {
+      [&node](const std::string& key, const std::optional<alert::IncidentRecord>& record,
+              std::function<void()> recorded) {
         node.publishState(incidentStateName(key),
                           record ? std::optional<std::string>(alert::encodeIncidentRecord(*record))
-                                 : std::nullopt);
-      });
+                                 : std::nullopt,
+                          std::move(recorded));
+      },
+      node.leaseTtl());
 }
 
 void takeOverIncidents(alert::AlertManager& alerts, const std::map<std::string, std::string>& state,

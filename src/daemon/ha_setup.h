@@ -86,7 +86,8 @@ IncidentTakeover planIncidentTakeover(const std::map<std::string, std::string>& 
                                       const std::string& node, WallTime at);
 // The leader-state name of incident `key`.
 std::string incidentStateName(const std::string& key);
-// Publishes every incident `alerts` fires or closes as leader state of `node`.
+// Publishes every incident `alerts` fires or closes as leader state of `node`; a FIRING is
+// delivered once etcd holds its record (bounded by the lease TTL).
 void shareIncidents(alert::AlertManager& alerts, ha::HaNode& node);
 // Applies planIncidentTakeover to `alerts` (logs unreadable records).
 void takeOverIncidents(alert::AlertManager& alerts, const std::map<std::string, std::string>& state,

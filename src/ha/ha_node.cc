@@ -49,15 +49,20 @@ std::string HaNode::statePrefix() const {
   return options_.prefix + "/" + options_.site + "/state/";
 }
 
-void HaNode::publishState(std::string name, std::optional<std::string> value) {
+void HaNode::publishState(std::string name, std::optional<std::string> value,
+                          std::function<void()> written) {
   {
     std::lock_guard lock(mu_);
-    state_writes_[std::move(name)] = std::move(value);
+    StateWrite& w = state_writes_[std::move(name)];
+    w.value = std::move(value);
+    if (written) {
+      w.written.push_back(std::move(written));
+    }
   }
   cv_.notify_all();
 }
 
-void HaNode::writeState(std::map<std::string, std::optional<std::string>> writes) {
+void HaNode::writeState(std::map<std::string, StateWrite> writes) {
   std::int64_t term = 0;
   {
     std::lock_guard lock(mu_);
@@ -70,13 +75,19 @@ void HaNode::writeState(std::map<std::string, std::optional<std::string>> writes
     return;
   }
   for (auto it = writes.begin(); it != writes.end(); ++it) {
-    const auto& [name, value] = *it;
-    auto done = loop_etcd_.writeIfHeld(leaderKey(), term, statePrefix() + name, value);
+    auto& [name, write] = *it;
+    auto done = loop_etcd_.writeIfHeld(leaderKey(), term, statePrefix() + name, write.value);
     if (!done) {
       spdlog::warn("ha: state {} not written: {}; retrying", name, done.error().message());
       std::lock_guard lock(mu_);
       for (auto rest = it; rest != writes.end(); ++rest) {
-        state_writes_.try_emplace(rest->first, rest->second);  // a newer value wins
+        auto [pos, fresh] = state_writes_.try_emplace(rest->first, std::move(rest->second));
+        if (!fresh) {  // a newer value wins; it acknowledges the older ones too
+          auto& acks = rest->second.written;
+          pos->second.written.insert(pos->second.written.end(),
+                                     std::make_move_iterator(acks.begin()),
+                                     std::make_move_iterator(acks.end()));
+        }
       }
       next_drain_write_ = clock_.now() + options_.election.retry_interval;
       return;
@@ -84,6 +95,9 @@ void HaNode::writeState(std::map<std::string, std::optional<std::string>> writes
     if (!*done) {
       spdlog::warn("ha: state {} not written: the leader key of term {} is gone", name, term);
       return;
+    }
+    for (auto& written : write.written) {
+      written();
     }
   }
 }
@@ -347,7 +361,7 @@ void HaNode::run() {
     bool read_views = false;
     std::optional<Duration> resign;
     std::vector<DrainRequest> drains;
-    std::map<std::string, std::optional<std::string>> state_writes;
+    std::map<std::string, StateWrite> state_writes;
     {
       std::unique_lock lock(mu_);
       if (stopping_ || fatal_) {

@@ -133,11 +133,16 @@ class HaNode {
   // election thread in a transaction that requires this monitor's leader key of the current
   // term, so a monitor that no longer leads cannot overwrite its successor's state. The last
   // value per name wins; dropped when this monitor does not lead. Thread-safe, never blocks.
-  void publishState(std::string name, std::optional<std::string> value);
+  // `written` (optional) runs on the election thread once etcd acknowledged this value or a
+  // newer one of the same name; never when the write was dropped (the caller bounds its wait).
+  void publishState(std::string name, std::optional<std::string> value,
+                    std::function<void()> written = nullptr);
   // Gives leadership up (a no-op for a follower): the election thread deletes the leader key
   // and does not campaign for `hold_off`, so that another monitor leads. Thread-safe.
   void resign(Duration hold_off);
   HaView view() const;
+  // The lease TTL asked of etcd (config `ha.lease_ttl`).
+  Duration leaseTtl() const { return options_.election.ttl; }
 
   std::string leaderKey() const;
   std::string memberKey() const;
@@ -186,8 +191,12 @@ class HaNode {
   MonoTime next_drain_write_{};  // after a failed write: retry then
   std::optional<std::map<std::string, std::string>> drains_;
   void writeDrains(std::vector<DrainRequest> requests);
-  void writeState(std::map<std::string, std::optional<std::string>> writes);
-  std::map<std::string, std::optional<std::string>> state_writes_;  // name → latest value
+  struct StateWrite {
+    std::optional<std::string> value;            // the latest
+    std::vector<std::function<void()>> written;  // of this value and the ones it replaced
+  };
+  void writeState(std::map<std::string, StateWrite> writes);
+  std::map<std::string, StateWrite> state_writes_;  // by name
   std::optional<std::map<std::string, std::string>> state_;
   std::int64_t state_term_ = 0;
   void resignNow(Duration hold_off);

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -259,6 +260,44 @@ TEST_F(RealEtcdTest, TwoNodesElectOneWriterAndAStoppedLeaderHandsOver) {
   EXPECT_GT(b->view().term, term_a);
   EXPECT_TRUE(b->fence());
   EXPECT_FALSE(a->fence()) << "a stopped node never writes";
+  b->stop();
+}
+
+// The write-ahead of alert incidents (daemon/ha_setup.h) rests on this: publishState's
+// `written` runs only once etcd holds the value (or a newer one), and never for a monitor
+// that does not lead.
+TEST_F(RealEtcdTest, LeaderStateIsAcknowledgedOnlyOnceEtcdHoldsIt) {
+  RealClock clock;
+  auto a = makeNode(clock, "mon-a", *cluster_);
+  auto b = makeNode(clock, "mon-b", *cluster_);
+  a->start(nullptr, nullptr);
+  ASSERT_TRUE(obs_testing::waitFor([&] { return a->mayWrite(); }, 10s, 20ms));
+  b->start(nullptr, nullptr);
+  ASSERT_TRUE(obs_testing::waitFor([&] { return b->view().leader == "mon-a"; }, 10s, 20ms));
+
+  std::atomic<int> acked{0};
+  std::atomic<bool> held_when_acked{false};
+  const std::string key = a->statePrefix() + "incident/Beijing/path/dx";
+  a->publishState("incident/Beijing/path/dx", std::string("{\"v\":1}"), [&] {
+    // On the election thread, after the txn answered: etcd has it now.
+    auto got = client_->get(key);
+    held_when_acked = got && *got && (*got)->value == "{\"v\":1}";
+    ++acked;
+  });
+  ASSERT_TRUE(obs_testing::waitFor([&] { return acked.load() == 1; }, 5s, 5ms));
+  EXPECT_TRUE(held_when_acked.load());
+
+  std::atomic<int> follower_acked{0};
+  b->publishState("incident/Beijing/path/vpn-a", std::string("x"), [&] { ++follower_acked; });
+  // Another write of the leader, acknowledged, proves the follower's had its turn.
+  a->publishState("incident/Beijing/path/dx", std::nullopt, [&] { ++acked; });
+  ASSERT_TRUE(obs_testing::waitFor([&] { return acked.load() == 2; }, 5s, 5ms));
+  std::this_thread::sleep_for(300ms);  // the follower's election thread ran meanwhile
+  EXPECT_EQ(follower_acked.load(), 0) << "a follower's state write is dropped, never acknowledged";
+  auto gone = client_->get(a->statePrefix() + "incident/Beijing/path/vpn-a");
+  ASSERT_TRUE(gone);
+  EXPECT_FALSE(*gone);
+  a->stop();
   b->stop();
 }
 

@@ -640,7 +640,9 @@ using testing::FakeChannel;
 TEST_F(AlertManagerTest, ANewLeaderResolvesTheIncidentItsPredecessorFired) {
   std::map<std::string, std::string> shared;
   auto sinkInto = [&shared](AlertManager& m) {
-    m.setIncidentSink([&shared](const std::string& key, const std::optional<IncidentRecord>& r) {
+    m.setIncidentSink([&shared](const std::string& key, const std::optional<IncidentRecord>& r,
+                                const std::function<void()>& recorded) {
+      recorded();
       if (r) {
         shared[key] = encodeIncidentRecord(*r);
       } else {
@@ -707,8 +709,8 @@ TEST_F(AlertManagerTest, ReleasedIncidentsAreForgottenSilently) {
   manager_->pump();
   ASSERT_EQ(ch.delivered().size(), 1u);
   EXPECT_EQ(manager_->openIncidents(), 1u);
-  manager_->setIncidentSink(
-      [&published](const std::string&, const std::optional<IncidentRecord>&) { ++published; });
+  manager_->setIncidentSink([&published](const std::string&, const std::optional<IncidentRecord>&,
+                                         const std::function<void()>&) { ++published; });
   manager_->releaseIncidents();
   EXPECT_EQ(manager_->openIncidents(), 0u);
   manager_->submit(event(EventKind::PathUp, clock_.wallNow(), "dx"));
@@ -720,6 +722,78 @@ TEST_F(AlertManagerTest, ReleasedIncidentsAreForgottenSilently) {
   EXPECT_TRUE(kept->empty());
   open();  // a restart restores nothing
   EXPECT_EQ(manager_->openIncidents(), 0u);
+}
+
+// Write-ahead: a FIRING goes out only once its record is durable where a successor reads it,
+// so a leader killed right after the FIRING leaves a record behind (docs/ha.md).
+TEST_F(AlertManagerTest, AFiringWaitsUntilItsRecordIsDurable) {
+  settings_.group_window = Duration::zero();
+  FakeChannel& ch = open();
+  std::vector<std::pair<std::string, std::function<void()>>> acks;
+  manager_->setIncidentSink(
+      [&acks](const std::string& key, const std::optional<IncidentRecord>& r,
+              std::function<void()> recorded) {
+        if (r) {
+          acks.emplace_back(key, std::move(recorded));
+        }
+      },
+      std::chrono::seconds(2));
+  incident("dx");
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(acks[0].first, "Beijing/path/dx");
+  EXPECT_EQ(manager_->pump(), 0u);
+  clock_.advance(std::chrono::milliseconds(1500));
+  EXPECT_EQ(manager_->pump(), 0u);  // still inside the bound, still no record
+  EXPECT_TRUE(ch.delivered().empty());
+  acks[0].second();
+  EXPECT_EQ(manager_->pump(), 1u);
+  ASSERT_EQ(ch.delivered().size(), 1u);
+  EXPECT_EQ(ch.delivered()[0].status, AlertStatus::Firing);
+  EXPECT_EQ(manager_->stats().unrecorded_firings, 0u);
+  acks[0].second();  // a second acknowledgement changes nothing
+  // The RESOLVED does not wait: a successor that misses the deletion resolves the incident
+  // itself when it sees the path up.
+  manager_->submit(event(EventKind::PathUp, clock_.wallNow(), "dx"));
+  EXPECT_EQ(manager_->pump(), 1u);
+  ASSERT_EQ(ch.delivered().size(), 2u);
+  EXPECT_EQ(ch.delivered()[1].status, AlertStatus::Resolved);
+}
+
+// The wait is bounded: a store that never acknowledges (etcd unreachable, leadership lost)
+// delays the FIRING by `record_wait`, never loses it; a late acknowledgement, even after the
+// manager is gone, is harmless.
+TEST_F(AlertManagerTest, AFiringWhoseRecordNeverBecomesDurableGoesOutAfterTheBound) {
+  settings_.group_window = Duration::zero();
+  FakeChannel& ch = open();
+  std::function<void()> late;
+  manager_->setIncidentSink(
+      [&late](const std::string&, const std::optional<IncidentRecord>& r,
+              std::function<void()> recorded) {
+        if (r) {
+          late = std::move(recorded);
+        }
+      },
+      std::chrono::seconds(2));
+  incident("dx");
+  incident("vpn-a");
+  EXPECT_EQ(manager_->pump(), 0u);
+  clock_.advance(std::chrono::seconds(2));
+  EXPECT_EQ(manager_->pump(), 2u);
+  ASSERT_EQ(ch.delivered().size(), 2u);
+  EXPECT_EQ(manager_->stats().unrecorded_firings, 2u);
+  manager_.reset();
+  ASSERT_TRUE(late);
+  late();
+}
+
+// Without a wait (one monitor, or a sink that asks for none) nothing is held back.
+TEST_F(AlertManagerTest, WithoutARecordWaitTheFiringIsNotHeld) {
+  settings_.group_window = Duration::zero();
+  FakeChannel& ch = open();
+  manager_->setIncidentSink([](const std::string&, const std::optional<IncidentRecord>&,
+                               const std::function<void()>&) {});
+  incident("dx");
+  EXPECT_EQ(ch.delivered().size(), 1u);
 }
 
 // closeIncident resolves an adopted incident whose path healed while nobody led.
