@@ -436,8 +436,11 @@ bool ConnectionStream::waitForRequest() {
   // gets its first request served).
   const auto until = std::chrono::steady_clock::now() + options_.idle_timeout;
   for (;;) {
+    // A request that has begun to arrive is served: closing now would lose what the client
+    // already sent.
     if (served_one_ && pressure_ && pressure_()) {
-      return false;
+      pollfd p{fd_, POLLIN, 0};
+      return ::poll(&p, 1, 0) > 0;
     }
     auto left = until - std::chrono::steady_clock::now();
     if (left <= Duration::zero()) {

@@ -567,9 +567,13 @@ TEST_F(ApiServerTest, SaturatedServerSheds503WithoutReading) {
   start();
   RawClient busy(server_->port());
   busy.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-  ASSERT_EQ(statusOf(busy.readResponse()), 200);  // the only worker now waits on keep-alive
-  RawClient queued(server_->port());              // waits in the queue
-  RawClient shed(server_->port());                // beyond the queue: 503 at once
+  ASSERT_EQ(statusOf(busy.readResponse()), 200);  // the only worker serves `busy`
+  // A second request that never ends: the worker keeps reading it (an idle keep-alive
+  // connection would yield to the queued one of the same client, and the third connection
+  // would then find room in the queue).
+  busy.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+  RawClient queued(server_->port());  // waits in the queue
+  RawClient shed(server_->port());    // beyond worker and queue: 503 at once
   auto response = shed.readAll(3000);
   EXPECT_EQ(statusOf(response), 503) << response;
 }
