@@ -2,7 +2,7 @@
 // endpoint with a fixed API latency (issue 6, item 10: 50 tables at 50 ms, goal ≤ 1 s).
 //
 // Two ways, each over real loopback HTTP with SigV4 signing and verification:
-//   parallel:   the daemon's path — route::Reconciler on a route::ThreadPoolExecutor (the
+//   parallel:   the daemon's path — route::Reconciler on a runtime::ThreadPoolExecutor (the
 //               daemon's 4 workers unless --threads says otherwise) driving Ec2RouteTables
 //               of one Ec2RouteBackend (pool of --concurrency curl handles, the config's
 //               backends.aws.max_concurrency); timed from the policy's setDesired() for every
@@ -26,8 +26,8 @@
 #include "aws/credential_providers.h"
 #include "aws/ec2_route_table.h"
 #include "aws/fake_endpoint.h"
-#include "route/executor.h"
 #include "route/reconciler.h"
+#include "runtime/executor.h"
 
 namespace pathpilot {
 namespace {
@@ -74,7 +74,7 @@ std::vector<double> runParallel(const Args& a, aws::FakeAwsEndpoint& fake, const
     tables.push_back(std::move(*(*backend)->openTable(tableId(i))));
   }
   asio::io_context io;
-  route::ThreadPoolExecutor executor(io, static_cast<std::size_t>(a.threads));
+  runtime::ThreadPoolExecutor executor(io, static_cast<std::size_t>(a.threads));
   int changes = 0;
   int errors = 0;
   route::ReconcilerCallbacks cb;

@@ -35,11 +35,11 @@
 #include <thread>
 #include <vector>
 
-#include "route/executor.h"
 #include "route/linux/linux_route_table.h"
 #include "route/linux/route_monitor.h"
 #include "route/reconciler.h"
-#include "route/wakeup_timer.h"
+#include "runtime/executor.h"
+#include "runtime/wakeup_timer.h"
 
 namespace pathpilot::route {
 namespace {
@@ -167,8 +167,8 @@ struct Harness {
     callbacks.route_error = [this](const RouteErrorEvent& e) { error = e.error.toString(); };
     callbacks.wakeup = [this](MonoTime when) { timer->arm(when); };
     reconciler = std::make_unique<Reconciler>(executor, clock, callbacks);
-    timer = std::make_unique<WakeupTimer>(io, clock,
-                                          [this](MonoTime now) { reconciler->poll(now); });
+    timer = std::make_unique<runtime::WakeupTimer>(io, clock,
+                                                   [this](MonoTime now) { reconciler->poll(now); });
     reconciler->addTable(table, clock.now());
     if (with_monitor) {
       LinuxMonitorOptions options;
@@ -192,10 +192,10 @@ struct Harness {
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
   RealClock clock;
-  ThreadPoolExecutor executor{io, 4};
+  runtime::ThreadPoolExecutor executor{io, 4};
   LinuxRouteTable table{"101", 101, LinuxRouteOptions{}};
   std::unique_ptr<Reconciler> reconciler;
-  std::unique_ptr<WakeupTimer> timer;
+  std::unique_ptr<runtime::WakeupTimer> timer;
   std::unique_ptr<LinuxRouteMonitor> monitor;
   int changed = 0;
   int notices = 0;

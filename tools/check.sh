@@ -53,7 +53,7 @@ if [[ " $steps " == *" tsan "* ]]; then
   begin "threaded unit tests under TSan"
   cmake --preset tsan >/dev/null
   # ha_etcd_test: the HA election thread and the fence against a real etcd on loopback.
-  threaded=(journal_test alert_test api_test httpserver_test aws_test route_test recovery_test
+  threaded=(journal_test alert_test api_test httpserver_test aws_test runtime_test route_test recovery_test
             daemon_test agent_test ha_etcd_test)
   cmake --build --preset tsan -j "$jobs" --target "${threaded[@]}"
   for t in "${threaded[@]}"; do

@@ -20,7 +20,7 @@ SRC = os.path.join(ROOT, "src")
 # and of its own layer (declared explicitly), never on higher ones.
 LAYERS = [
     ["base"],
-    ["config", "health", "policy", "metrics", "http", "httpserver", "bfd"],
+    ["runtime", "config", "health", "policy", "metrics", "http", "httpserver", "bfd"],
     ["probe", "route", "aws", "journal", "recovery", "alert", "api", "agent", "ha"],
     ["daemon"],
     ["cli"],

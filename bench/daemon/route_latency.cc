@@ -20,8 +20,8 @@
 #include "config/loader.h"
 #include "daemon/engine.h"
 #include "fakes/fake_prober.h"
-#include "route/executor.h"
 #include "route/linux/linux_route_table.h"
+#include "runtime/executor.h"
 
 namespace {
 
@@ -85,9 +85,9 @@ int main(int argc, char** argv) {
   probe::FakeProber prober;
   // 4 workers, as the daemon has at least (ROUTE_LATENCY_WORKERS overrides, for comparisons).
   const char* workers_env = std::getenv("ROUTE_LATENCY_WORKERS");
-  route::ThreadPoolExecutor executor(
-      io, workers_env != nullptr ? static_cast<std::size_t>(std::max(1, std::atoi(workers_env)))
-                                 : 4);
+  runtime::ThreadPoolExecutor executor(
+      io,
+      workers_env != nullptr ? static_cast<std::size_t>(std::max(1, std::atoi(workers_env))) : 4);
   int changed = 0;
   Steady::time_point first_done, last_done;
   daemon::Engine engine(

@@ -8,7 +8,7 @@
 // makes it printable, so that a chatty hook cannot flood the journal or an alert.
 //
 // Also here: the names of the environment variables that carry AWS credentials, which no
-// command pathpilot runs may inherit (route/exec/process_runner.h) and the config may not pass
+// command pathpilot runs may inherit (runtime/process_runner.h) and the config may not pass
 // through (config `env_passthrough`).
 //
 // Threading: a Redactor is a value; a const one may be shared between threads (the daemon

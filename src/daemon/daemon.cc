@@ -35,10 +35,10 @@
 #include "recovery/ec2_restart_action.h"
 #include "recovery/recovery_action.h"
 #include "route/exec/exec_route_table.h"
-#include "route/exec/process_runner.h"
-#include "route/executor.h"
 #include "route/linux/linux_route_table.h"
 #include "route/linux/route_monitor.h"
+#include "runtime/executor.h"
+#include "runtime/process_runner.h"
 
 namespace pathpilot::daemon {
 namespace {
@@ -55,7 +55,7 @@ void ensureParent(const std::string& file) {
   }
 }
 
-Result<std::unique_ptr<route::RouteTable>> openTable(route::ProcessRunner& runner, AwsTables& aws,
+Result<std::unique_ptr<route::RouteTable>> openTable(runtime::ProcessRunner& runner, AwsTables& aws,
                                                      const std::shared_ptr<const Redactor>& secrets,
                                                      const config::Config& cfg,
                                                      const config::RouteTableConfig& t) {
@@ -97,7 +97,7 @@ Result<std::unique_ptr<route::RouteTable>> fenced(Result<std::unique_ptr<route::
 }
 Result<std::unique_ptr<recovery::RecoveryAction>> fenced(
     Result<std::unique_ptr<recovery::RecoveryAction>> a, const WriteFence& fence,
-    route::Executor& executor) {
+    runtime::Executor& executor) {
   if (a && fence) {
     return fencedAction(std::move(*a), fence, executor);
   }
@@ -163,7 +163,7 @@ nlohmann::json statusDocument(const Engine& engine, journal::Journal& events,
 // (credentials chain, region/endpoint, connection pool, API metrics) and runs its blocking
 // stop/start on the recovery executor.
 Result<std::unique_ptr<recovery::RecoveryAction>> makeRecovery(
-    route::Executor& executor, route::ProcessRunner& runner, AwsTables& aws, const Clock& clock,
+    runtime::Executor& executor, runtime::ProcessRunner& runner, AwsTables& aws, const Clock& clock,
     const std::shared_ptr<const Redactor>& secrets, const config::Config& cfg,
     const config::PathConfig& p) {
   switch (p.recovery->action) {
@@ -365,7 +365,7 @@ int runDaemon(const RunOptions& options) {
   // One route job per table runs at a time; as many workers as EC2 connections
   // (backends.aws.max_concurrency, 1..32), so that bound, not the worker count, limits how
   // many tables switch at once (bench/aws_switch_bench.cc). Set at start, like the pool.
-  route::ThreadPoolExecutor executor(
+  runtime::ThreadPoolExecutor executor(
       io, std::max<std::size_t>(4, static_cast<std::size_t>(cfg.backends.aws.max_concurrency)));
   // Recovery commands and ec2-restart attempts may run for minutes: they get their own
   // workers, so that gateways being restarted never hold up route programming, and one worker
@@ -375,8 +375,8 @@ int runDaemon(const RunOptions& options) {
   for (const auto& p : cfg.paths) {
     recovering += p.recovery ? 1 : 0;
   }
-  route::ThreadPoolExecutor recovery_executor(io, std::max<std::size_t>(2, recovering));
-  route::PosixProcessRunner runner;
+  runtime::ThreadPoolExecutor recovery_executor(io, std::max<std::size_t>(2, recovering));
+  runtime::PosixProcessRunner runner;
   AwsTables aws_tables(clock);
   // Every secret the config loads: scrubbed from hook/recovery output and from events. A
   // reload adds the new config's secrets (old ones stay: a command of the old config may

@@ -147,7 +147,7 @@ double millis(Duration d) { return toMillis(d); }
 }  // namespace
 
 Engine::Engine(asio::io_context& io, const Clock& clock, probe::Prober& prober,
-               route::Executor& executor, TableFactory tables, RecoveryFactory recoveries,
+               runtime::Executor& executor, TableFactory tables, RecoveryFactory recoveries,
                EventSink events)
     : io_(io),
       clock_(clock),

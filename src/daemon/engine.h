@@ -39,9 +39,9 @@
 #include "policy/view_check.h"
 #include "probe/probe.h"
 #include "recovery/recovery_manager.h"
-#include "route/executor.h"
 #include "route/reconciler.h"
 #include "route/route_table.h"
+#include "runtime/executor.h"
 
 namespace pathpilot::daemon {
 
@@ -73,8 +73,9 @@ struct EngineStats {
 class Engine {
  public:
   // Requires: every reference outlives the engine.
-  Engine(asio::io_context& io, const Clock& clock, probe::Prober& prober, route::Executor& executor,
-         TableFactory tables, RecoveryFactory recoveries, EventSink events);
+  Engine(asio::io_context& io, const Clock& clock, probe::Prober& prober,
+         runtime::Executor& executor, TableFactory tables, RecoveryFactory recoveries,
+         EventSink events);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -198,7 +199,7 @@ class Engine {
   asio::io_context& io_;
   const Clock& clock_;
   probe::Prober& prober_;
-  route::Executor& executor_;
+  runtime::Executor& executor_;
   TableFactory table_factory_;
   RecoveryFactory recovery_factory_;
   EventSink sink_;

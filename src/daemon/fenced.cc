@@ -30,7 +30,7 @@ class FencedTable final : public route::RouteTable {
 class FencedAction final : public recovery::RecoveryAction {
  public:
   FencedAction(std::unique_ptr<recovery::RecoveryAction> inner, WriteFence fence,
-               route::Executor& executor)
+               runtime::Executor& executor)
       : inner_(std::move(inner)), fence_(std::move(fence)), executor_(executor) {}
   ~FencedAction() override { guard_->close(); }
 
@@ -43,9 +43,9 @@ class FencedAction final : public recovery::RecoveryAction {
     MonoTime started = std::chrono::steady_clock::now();
     executor_.run(
         "fence recovery " + context.gateway,
-        route::guardedBody(
+        runtime::guardedBody(
             guard_,
-            [this, context, done = std::move(done), started]() mutable -> route::Completion {
+            [this, context, done = std::move(done), started]() mutable -> runtime::Completion {
               auto allowed = fence_();
               return [this, guard = guard_, allowed = std::move(allowed), context,
                       done = std::move(done), started]() mutable {
@@ -78,10 +78,10 @@ class FencedAction final : public recovery::RecoveryAction {
  private:
   std::unique_ptr<recovery::RecoveryAction> inner_;
   WriteFence fence_;
-  route::Executor& executor_;
+  runtime::Executor& executor_;
   bool fencing_ = false;
   bool cancelled_ = false;
-  std::shared_ptr<route::JobGuard> guard_ = std::make_shared<route::JobGuard>();
+  std::shared_ptr<runtime::JobGuard> guard_ = std::make_shared<runtime::JobGuard>();
 };
 
 }  // namespace
@@ -92,7 +92,8 @@ std::unique_ptr<route::RouteTable> fencedTable(std::unique_ptr<route::RouteTable
 }
 
 std::unique_ptr<recovery::RecoveryAction> fencedAction(
-    std::unique_ptr<recovery::RecoveryAction> action, WriteFence fence, route::Executor& executor) {
+    std::unique_ptr<recovery::RecoveryAction> action, WriteFence fence,
+    runtime::Executor& executor) {
   return std::make_unique<FencedAction>(std::move(action), std::move(fence), executor);
 }
 

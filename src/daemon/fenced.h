@@ -21,8 +21,8 @@
 
 #include "base/error.h"
 #include "recovery/recovery_action.h"
-#include "route/executor.h"
 #include "route/route_table.h"
+#include "runtime/executor.h"
 
 namespace pathpilot::daemon {
 
@@ -33,6 +33,7 @@ std::unique_ptr<route::RouteTable> fencedTable(std::unique_ptr<route::RouteTable
                                                WriteFence fence);
 
 std::unique_ptr<recovery::RecoveryAction> fencedAction(
-    std::unique_ptr<recovery::RecoveryAction> action, WriteFence fence, route::Executor& executor);
+    std::unique_ptr<recovery::RecoveryAction> action, WriteFence fence,
+    runtime::Executor& executor);
 
 }  // namespace pathpilot::daemon

@@ -6,7 +6,7 @@
 //     password, whether inline, {env: NAME} or {file: PATH} — plus the AWS keys in the
 //     daemon's environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, ...).
 //     The daemon publishes them as one Redactor (base/redact.h) that scrubs hook and recovery
-//     command output (route/exec/process_runner.h) and every event the engine emits, before
+//     command output (runtime/process_runner.h) and every event the engine emits, before
 //     the log, the journal, the API and alerts see them. A secret that cannot be read is
 //     skipped here (the module that needs it reports the error).
 //   - redactEvent(): an event with every string field scrubbed.

@@ -29,7 +29,7 @@ bool isIncorrectState(const Error& e) {
 class Attempt {
  public:
   Attempt(const Ec2RestartOptions& options, aws::Ec2Client& ec2, const Clock& clock,
-          const CancellableWait& wait, const route::CancelToken& token)
+          const CancellableWait& wait, const runtime::CancelToken& token)
       : o_(options),
         ec2_(ec2),
         clock_(clock),
@@ -244,7 +244,7 @@ class Attempt {
   aws::Ec2Client& ec2_;
   const Clock& clock_;
   const CancellableWait& wait_;
-  const route::CancelToken& token_;
+  const runtime::CancelToken& token_;
   MonoTime started_;
   MonoTime deadline_;
   std::string state_ = "unknown";
@@ -271,7 +271,7 @@ Result<void> Ec2RestartOptions::validate() const {
 
 // Real time on purpose: this is how long a worker thread blocks. The attempt's deadline is on
 // the injected Clock (Attempt::pause), so tests that replace this wait stay deterministic.
-bool waitUnlessCancelled(Duration d, const route::CancelToken& token) {
+bool waitUnlessCancelled(Duration d, const runtime::CancelToken& token) {
   MonoTime until = std::chrono::steady_clock::now() + d;
   while (!token.cancelled()) {
     auto left = std::chrono::duration_cast<milliseconds>(until - std::chrono::steady_clock::now());
@@ -294,12 +294,12 @@ bool waitUnlessCancelled(Duration d, const route::CancelToken& token) {
 
 ActionOutcome runEc2Restart(const Ec2RestartOptions& options, aws::Ec2Client& ec2,
                             const Clock& clock, const CancellableWait& wait,
-                            const route::CancelToken& token) {
+                            const runtime::CancelToken& token) {
   return Attempt(options, ec2, clock, wait, token).run();
 }
 
 Ec2RestartAction::Ec2RestartAction(Ec2RestartOptions options, aws::Ec2Client& ec2,
-                                   route::Executor& executor, const Clock& clock,
+                                   runtime::Executor& executor, const Clock& clock,
                                    CancellableWait wait)
     : options_(std::move(options)),
       ec2_(ec2),
@@ -320,12 +320,12 @@ void Ec2RestartAction::start(const RecoveryContext& context,
                              std::function<void(ActionOutcome)> done) {
   PP_CHECK_MSG(!running_, "ec2-restart: start() while an attempt runs");
   running_ = true;
-  token_ = std::make_shared<route::CancelToken>();
-  std::shared_ptr<route::CancelToken> token = token_;
+  token_ = std::make_shared<runtime::CancelToken>();
+  std::shared_ptr<runtime::CancelToken> token = token_;
   // The body captures copies (options, wait) and references that outlive the action's jobs
   // (ec2, clock: owned by the daemon; the guard makes the destructor wait for the body).
   executor_.run("recovery " + context.gateway,
-                route::guardedBody(guard_, [this, token, done]() -> route::Completion {
+                runtime::guardedBody(guard_, [this, token, done]() -> runtime::Completion {
                   ActionOutcome outcome = runEc2Restart(options_, ec2_, clock_, wait_, *token);
                   return [this, done, outcome]() {
                     running_ = false;

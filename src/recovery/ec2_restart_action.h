@@ -29,7 +29,7 @@
 //     the AWS error code and message (never credentials: QueryClient scrubs them).
 //
 // Threading: start()/cancel() and the done callback on the engine thread; all EC2 calls and
-// waits run on a route::Executor worker (the daemon's recovery executor), never on the engine
+// waits run on a runtime::Executor worker (the daemon's recovery executor), never on the engine
 // thread. The Ec2Client is shared with the route tables and is thread-safe.
 // Metrics: none of its own (the QueryClient counts EC2 calls; the manager reports outcomes).
 #pragma once
@@ -43,8 +43,8 @@
 #include "base/error.h"
 #include "base/time.h"
 #include "recovery/recovery_action.h"
-#include "route/exec/process_runner.h"
-#include "route/executor.h"
+#include "runtime/executor.h"
+#include "runtime/process_runner.h"
 
 namespace pathpilot::recovery {
 
@@ -60,15 +60,15 @@ struct Ec2RestartOptions {
 // How the worker waits between polls: wait `d`, or less when `token` is cancelled first;
 // returns false when cancelled. The default blocks on the token's eventfd; tests pass a wait
 // that advances their clock and returns at once.
-using CancellableWait = std::function<bool(Duration d, const route::CancelToken& token)>;
+using CancellableWait = std::function<bool(Duration d, const runtime::CancelToken& token)>;
 
 // The default CancellableWait (poll(2) on token.fd(), 100 ms slices when it has none).
-bool waitUnlessCancelled(Duration d, const route::CancelToken& token);
+bool waitUnlessCancelled(Duration d, const runtime::CancelToken& token);
 
 class Ec2RestartAction final : public RecoveryAction {
  public:
   // Requires: options valid (PP_CHECK); ec2, executor and clock outlive the action.
-  Ec2RestartAction(Ec2RestartOptions options, aws::Ec2Client& ec2, route::Executor& executor,
+  Ec2RestartAction(Ec2RestartOptions options, aws::Ec2Client& ec2, runtime::Executor& executor,
                    const Clock& clock, CancellableWait wait = waitUnlessCancelled);
   // Cancels a running attempt and waits until its worker has left the EC2 calls (one HTTP
   // exchange at most, plus the restart-after-stop safety call); its callback is never called.
@@ -88,18 +88,18 @@ class Ec2RestartAction final : public RecoveryAction {
  private:
   Ec2RestartOptions options_;
   aws::Ec2Client& ec2_;
-  route::Executor& executor_;
+  runtime::Executor& executor_;
   const Clock& clock_;
   CancellableWait wait_;
   bool running_ = false;
-  std::shared_ptr<route::CancelToken> token_;
-  std::shared_ptr<route::JobGuard> guard_ = std::make_shared<route::JobGuard>();
+  std::shared_ptr<runtime::CancelToken> token_;
+  std::shared_ptr<runtime::JobGuard> guard_ = std::make_shared<runtime::JobGuard>();
 };
 
 // The blocking attempt itself (what the worker runs), public for tests that drive it without
 // an executor. Never throws; `token` may be cancelled from another thread.
 ActionOutcome runEc2Restart(const Ec2RestartOptions& options, aws::Ec2Client& ec2,
                             const Clock& clock, const CancellableWait& wait,
-                            const route::CancelToken& token);
+                            const runtime::CancelToken& token);
 
 }  // namespace pathpilot::recovery

@@ -14,8 +14,8 @@ Result<void> CommandActionOptions::validate() const {
   return ok();
 }
 
-CommandAction::CommandAction(CommandActionOptions options, route::Executor& executor,
-                             route::ProcessRunner& runner)
+CommandAction::CommandAction(CommandActionOptions options, runtime::Executor& executor,
+                             runtime::ProcessRunner& runner)
     : options_(std::move(options)), executor_(executor), runner_(runner) {
   PP_CHECK_MSG(options_.validate().has_value(), "invalid recovery command options");
 }
@@ -29,9 +29,9 @@ void CommandAction::start(const RecoveryContext& context,
                           std::function<void(ActionOutcome)> done) {
   PP_CHECK_MSG(!running_, "recovery action started twice");
   running_ = true;
-  token_ = std::make_shared<route::CancelToken>();
+  token_ = std::make_shared<runtime::CancelToken>();
 
-  route::ProcessSpec spec;
+  runtime::ProcessSpec spec;
   spec.argv = options_.argv;
   spec.env = options_.env;
   spec.inherit = options_.inherit;
@@ -44,33 +44,34 @@ void CommandAction::start(const RecoveryContext& context,
   spec.timeout = options_.timeout;
   spec.kill_grace = options_.kill_grace;
 
-  std::shared_ptr<route::CancelToken> token = token_;
-  route::ProcessRunner* runner = &runner_;
+  std::shared_ptr<runtime::CancelToken> token = token_;
+  runtime::ProcessRunner* runner = &runner_;
   Duration timeout = options_.timeout;
-  executor_.run(
-      "recovery " + context.gateway,
-      route::guardedBody(guard_, [this, token, runner, spec, timeout, done]() -> route::Completion {
-        ActionOutcome outcome;
-        auto result = runner->run(spec, token.get());
-        if (!result) {
-          outcome.reason = result.error().toString();
-        } else {
-          outcome.success = result->success();
-          outcome.cancelled = result->cancelled;
-          outcome.timed_out = result->timed_out;
-          outcome.exit_code = result->exit_code;
-          outcome.stderr_tail = result->stderr_tail;
-          outcome.elapsed = result->elapsed;
-          if (!outcome.success) {
-            outcome.reason = "command \"" + spec.argv[0] + "\" " + result->describe(timeout);
-          }
-        }
-        return [this, done, outcome]() {
-          running_ = false;
-          token_.reset();
-          done(outcome);
-        };
-      }));
+  executor_.run("recovery " + context.gateway,
+                runtime::guardedBody(
+                    guard_, [this, token, runner, spec, timeout, done]() -> runtime::Completion {
+                      ActionOutcome outcome;
+                      auto result = runner->run(spec, token.get());
+                      if (!result) {
+                        outcome.reason = result.error().toString();
+                      } else {
+                        outcome.success = result->success();
+                        outcome.cancelled = result->cancelled;
+                        outcome.timed_out = result->timed_out;
+                        outcome.exit_code = result->exit_code;
+                        outcome.stderr_tail = result->stderr_tail;
+                        outcome.elapsed = result->elapsed;
+                        if (!outcome.success) {
+                          outcome.reason =
+                              "command \"" + spec.argv[0] + "\" " + result->describe(timeout);
+                        }
+                      }
+                      return [this, done, outcome]() {
+                        running_ = false;
+                        token_.reset();
+                        done(outcome);
+                      };
+                    }));
 }
 
 void CommandAction::cancel() {

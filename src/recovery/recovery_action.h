@@ -7,7 +7,7 @@
 // arrives later through the callback, on the engine thread.
 //
 // Threading: start()/cancel() and the callbacks are on the engine thread; the blocking part
-// of an action runs on a route::Executor worker.
+// of an action runs on a runtime::Executor worker.
 // Metrics: none (the manager reports attempts and outcomes as events).
 #pragma once
 
@@ -21,8 +21,8 @@
 
 #include "base/error.h"
 #include "base/time.h"
-#include "route/exec/process_runner.h"
-#include "route/executor.h"
+#include "runtime/executor.h"
+#include "runtime/process_runner.h"
 
 namespace pathpilot::recovery {
 
@@ -81,12 +81,12 @@ struct CommandActionOptions {
 // Runs a command with the ProcessRunner (own process group, timeout, SIGTERM then SIGKILL by
 // PID); success = exit status 0. The command sees PATHPILOT_GATEWAY, PATHPILOT_ATTEMPT and
 // PATHPILOT_DOWN_FOR_SECONDS in its environment, with PATH, LANG, LC_*, TZ and the `inherit`
-// names of the daemon's (route/exec/process_runner.h). cancel() kills its process group.
+// names of the daemon's (runtime/process_runner.h). cancel() kills its process group.
 class CommandAction final : public RecoveryAction {
  public:
   // Requires: options valid (PP_CHECK); executor and runner outlive the action.
-  CommandAction(CommandActionOptions options, route::Executor& executor,
-                route::ProcessRunner& runner);
+  CommandAction(CommandActionOptions options, runtime::Executor& executor,
+                runtime::ProcessRunner& runner);
   // Cancels a running attempt and waits until its command is gone (at most kill_grace plus the
   // time to reap); its callback is then never called.
   ~CommandAction() override;
@@ -100,15 +100,15 @@ class CommandAction final : public RecoveryAction {
 
  private:
   CommandActionOptions options_;
-  route::Executor& executor_;
-  route::ProcessRunner& runner_;
+  runtime::Executor& executor_;
+  runtime::ProcessRunner& runner_;
   bool running_ = false;
   // The running attempt's token, shared with its worker job (which may outlive this object
   // for a moment during shutdown).
-  std::shared_ptr<route::CancelToken> token_;
+  std::shared_ptr<runtime::CancelToken> token_;
   // Shared with the attempt's job: the destructor cancels the command and waits for it to be
   // killed, so that no worker uses the runner after the action is gone.
-  std::shared_ptr<route::JobGuard> guard_ = std::make_shared<route::JobGuard>();
+  std::shared_ptr<runtime::JobGuard> guard_ = std::make_shared<runtime::JobGuard>();
 };
 
 }  // namespace pathpilot::recovery

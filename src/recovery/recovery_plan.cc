@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "base/check.h"
-#include "route/backoff.h"
+#include "runtime/backoff.h"
 
 namespace pathpilot::recovery {
 namespace {
@@ -61,12 +61,12 @@ GatewayRecoveryPlan::GatewayRecoveryPlan(RecoveryPolicy policy) : policy_(policy
 }
 
 Duration GatewayRecoveryPlan::backoff(int failures) const {
-  route::BackoffPolicy p;
+  runtime::BackoffPolicy p;
   p.initial = policy_.backoff_initial;
   p.max = policy_.backoff_max;
   p.multiplier = policy_.backoff_multiplier;
   p.jitter = 0;
-  return route::backoffDelay(p, failures);
+  return runtime::backoffDelay(p, failures);
 }
 
 void GatewayRecoveryPlan::prune(MonoTime now) {

@@ -60,8 +60,8 @@ struct Reconciler::Table {
   MonoTime next_poll = MonoTime::max();
 };
 
-Reconciler::Reconciler(Executor& executor, const Clock& clock, ReconcilerCallbacks callbacks,
-                       ReconcilerOptions options)
+Reconciler::Reconciler(runtime::Executor& executor, const Clock& clock,
+                       ReconcilerCallbacks callbacks, ReconcilerOptions options)
     : executor_(executor),
       clock_(clock),
       callbacks_(std::move(callbacks)),
@@ -458,12 +458,14 @@ void Reconciler::startList(Table& table, ListPurpose purpose, MonoTime /*now*/) 
   table.verify_reason.clear();
   RouteTable* backend = table.backend;
   std::string id = table.id;
-  executor_.run(table.lane, guardedBody(guard_, [this, backend, id, detected_by]() -> Completion {
-    Result<std::vector<Route>> result = backend->list();
-    return [this, id, detected_by, result = std::move(result)]() mutable {
-      onListDone(id, detected_by, std::move(result));
-    };
-  }));
+  executor_.run(
+      table.lane,
+      runtime::guardedBody(guard_, [this, backend, id, detected_by]() -> runtime::Completion {
+        Result<std::vector<Route>> result = backend->list();
+        return [this, id, detected_by, result = std::move(result)]() mutable {
+          onListDone(id, detected_by, std::move(result));
+        };
+      }));
 }
 
 void Reconciler::startApply(Table& table, const IpPrefix& destination, Entry& entry,
@@ -482,13 +484,14 @@ void Reconciler::startApply(Table& table, const IpPrefix& destination, Entry& en
   updateState(table);
   RouteTable* backend = table.backend;
   std::string id = table.id;
-  executor_.run(table.lane,
-                guardedBody(guard_, [this, backend, id, delta = std::move(delta), now]() {
-                  Result<void> result = backend->apply(delta);
-                  return Completion([this, id, delta, now, result = std::move(result)]() mutable {
-                    onApplyDone(id, delta, now, std::move(result));
-                  });
-                }));
+  executor_.run(
+      table.lane,
+      runtime::guardedBody(guard_, [this, backend, id, delta = std::move(delta), now]() {
+        Result<void> result = backend->apply(delta);
+        return runtime::Completion([this, id, delta, now, result = std::move(result)]() mutable {
+          onApplyDone(id, delta, now, std::move(result));
+        });
+      }));
 }
 
 void Reconciler::onApplyDone(const std::string& table_id, const RouteDelta& delta,

@@ -59,10 +59,10 @@
 
 #include "base/error.h"
 #include "base/time.h"
-#include "route/backoff.h"
-#include "route/executor.h"
 #include "route/route.h"
 #include "route/route_table.h"
+#include "runtime/backoff.h"
+#include "runtime/executor.h"
 
 namespace pathpilot::route {
 
@@ -121,7 +121,7 @@ struct ReconcilerCallbacks {
 
 struct ReconcilerOptions {
   // Retry schedule of failed apply() and list() calls. Validated by the constructor.
-  BackoffPolicy retry;
+  runtime::BackoffPolicy retry;
   // Seed of the jitter (0: random). Tests set it for reproducible delays.
   std::uint64_t seed = 0;
   // Interval of the periodic full check of a table (list + compare); zero disables it. The
@@ -157,7 +157,7 @@ class Reconciler {
   // Requires: executor and clock outlive the reconciler; options.retry is valid (PP_CHECK).
   // The destructor blocks until backend calls already running on workers have returned
   // (bounded by the backends' own timeouts).
-  Reconciler(Executor& executor, const Clock& clock, ReconcilerCallbacks callbacks,
+  Reconciler(runtime::Executor& executor, const Clock& clock, ReconcilerCallbacks callbacks,
              ReconcilerOptions options = {});
   ~Reconciler();
 
@@ -240,11 +240,11 @@ class Reconciler {
   void kickTable(Table& table, MonoTime now);
   void setNextPoll(Table& table, MonoTime next);
 
-  Executor& executor_;
+  runtime::Executor& executor_;
   const Clock& clock_;
   ReconcilerCallbacks callbacks_;
   ReconcilerOptions options_;
-  Backoff backoff_;
+  runtime::Backoff backoff_;
   std::map<std::string, std::unique_ptr<Table>, std::less<>> tables_;
   std::multiset<MonoTime> next_polls_;  // every table's next_poll: the earliest is begin()
   bool started_ = false;
@@ -253,7 +253,7 @@ class Reconciler {
   // Shared with every job: the destructor closes it, waiting for backend calls that are
   // running, so that no worker touches a RouteTable after the reconciler is gone; queued jobs
   // and late completions then do nothing.
-  std::shared_ptr<JobGuard> guard_ = std::make_shared<JobGuard>();
+  std::shared_ptr<runtime::JobGuard> guard_ = std::make_shared<runtime::JobGuard>();
 };
 
 }  // namespace pathpilot::route

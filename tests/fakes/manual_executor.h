@@ -1,4 +1,4 @@
-// tests/fakes/manual_executor.h — a route::Executor that runs nothing until the test says so.
+// tests/fakes/manual_executor.h — a runtime::Executor that runs nothing until the test says so.
 //
 // Jobs queue up; runNext(lane) runs the oldest job of a lane (its body, then its completion)
 // on the test thread. Tests decide the order in which tables' calls finish, which makes
@@ -11,14 +11,14 @@
 #include <string_view>
 #include <vector>
 
-#include "route/executor.h"
+#include "runtime/executor.h"
 
 namespace pathpilot::testing {
 
-class ManualExecutor final : public route::Executor {
+class ManualExecutor final : public runtime::Executor {
  public:
-  // route::Executor
-  void run(std::string lane, route::JobBody body) override {
+  // runtime::Executor
+  void run(std::string lane, runtime::JobBody body) override {
     jobs_.push_back(Job{std::move(lane), std::move(body)});
   }
 
@@ -42,9 +42,9 @@ class ManualExecutor final : public route::Executor {
   bool runNext(std::string_view lane = {}) {
     for (auto it = jobs_.begin(); it != jobs_.end(); ++it) {
       if (lane.empty() || it->lane == lane) {
-        route::JobBody body = std::move(it->body);
+        runtime::JobBody body = std::move(it->body);
         jobs_.erase(it);
-        route::Completion done = body();
+        runtime::Completion done = body();
         if (done) {
           done();
         }
@@ -58,7 +58,7 @@ class ManualExecutor final : public route::Executor {
   bool runBodyOnly(std::string_view lane = {}) {
     for (auto it = jobs_.begin(); it != jobs_.end(); ++it) {
       if (lane.empty() || it->lane == lane) {
-        route::JobBody body = std::move(it->body);
+        runtime::JobBody body = std::move(it->body);
         jobs_.erase(it);
         completions_.push_back(body());
         return true;
@@ -70,7 +70,7 @@ class ManualExecutor final : public route::Executor {
     if (completions_.empty()) {
       return false;
     }
-    route::Completion done = std::move(completions_.front());
+    runtime::Completion done = std::move(completions_.front());
     completions_.pop_front();
     if (done) {
       done();
@@ -90,10 +90,10 @@ class ManualExecutor final : public route::Executor {
  private:
   struct Job {
     std::string lane;
-    route::JobBody body;
+    runtime::JobBody body;
   };
   std::deque<Job> jobs_;
-  std::deque<route::Completion> completions_;
+  std::deque<runtime::Completion> completions_;
 };
 
 }  // namespace pathpilot::testing

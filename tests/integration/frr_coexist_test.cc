@@ -46,11 +46,11 @@
 #include <thread>
 #include <vector>
 
-#include "route/executor.h"
 #include "route/linux/linux_route_table.h"
 #include "route/linux/route_monitor.h"
 #include "route/reconciler.h"
-#include "route/wakeup_timer.h"
+#include "runtime/executor.h"
+#include "runtime/wakeup_timer.h"
 
 extern char** environ;
 
@@ -315,9 +315,9 @@ TEST_F(FrrCoexistTest, ZebraAndPathpilotKeepEachOthersRoutes) {
   std::vector<RouteDriftEvent> drifts;
   std::vector<RouteErrorEvent> errors;
   std::vector<RouteNotice> notices;
-  ThreadPoolExecutor executor(io, 2);
+  runtime::ThreadPoolExecutor executor(io, 2);
   std::unique_ptr<Reconciler> reconciler;
-  WakeupTimer timer(io, clock, [&](MonoTime now) { reconciler->poll(now); });
+  runtime::WakeupTimer timer(io, clock, [&](MonoTime now) { reconciler->poll(now); });
   ReconcilerCallbacks callbacks;
   callbacks.route_changed = [&](const RouteChangedEvent& e) { changed.push_back(e); };
   callbacks.route_drift = [&](const RouteDriftEvent& e) { drifts.push_back(e); };

@@ -32,13 +32,13 @@ Result<void> ExecOptions::validate() const {
   return ok();
 }
 
-ExecRouteTable::ExecRouteTable(std::string id, ExecOptions options, ProcessRunner& runner)
+ExecRouteTable::ExecRouteTable(std::string id, ExecOptions options, runtime::ProcessRunner& runner)
     : id_(std::move(id)), options_(std::move(options)), runner_(runner) {
   PP_CHECK(options_.validate().has_value());
 }
 
 Result<void> ExecRouteTable::apply(const RouteDelta& delta) {
-  ProcessSpec spec;
+  runtime::ProcessSpec spec;
   spec.argv = options_.argv;
   spec.env = options_.env;
   spec.inherit = options_.inherit;
@@ -84,7 +84,7 @@ Result<std::vector<Route>> ExecRouteTable::list() {
     }
     return routes;
   }
-  ProcessSpec spec;
+  runtime::ProcessSpec spec;
   spec.argv = options_.list_argv;
   spec.env = options_.env;
   spec.inherit = options_.inherit;
@@ -151,7 +151,7 @@ Result<std::vector<Route>> ExecRouteTable::parseListOutput(std::string_view text
   return routes;
 }
 
-ExecRouteBackend::ExecRouteBackend(ExecOptions options, ProcessRunner& runner)
+ExecRouteBackend::ExecRouteBackend(ExecOptions options, runtime::ProcessRunner& runner)
     : options_(std::move(options)), runner_(runner) {}
 
 Result<std::unique_ptr<RouteTable>> ExecRouteBackend::openTable(std::string_view id) {

@@ -40,8 +40,8 @@
 
 #include "base/error.h"
 #include "base/time.h"
-#include "route/exec/process_runner.h"
 #include "route/route_table.h"
+#include "runtime/process_runner.h"
 
 namespace pathpilot::route {
 
@@ -67,7 +67,7 @@ struct ExecOptions {
 class ExecRouteTable final : public RouteTable {
  public:
   // Requires: options valid; runner outlives the table.
-  ExecRouteTable(std::string id, ExecOptions options, ProcessRunner& runner);
+  ExecRouteTable(std::string id, ExecOptions options, runtime::ProcessRunner& runner);
 
   // route::RouteTable
   const std::string& id() const override { return id_; }
@@ -80,7 +80,7 @@ class ExecRouteTable final : public RouteTable {
 
   std::string id_;
   ExecOptions options_;
-  ProcessRunner& runner_;
+  runtime::ProcessRunner& runner_;
   std::mutex mutex_;
   std::map<IpPrefix, NextHop> applied_;  // guarded by mutex_
 };
@@ -89,7 +89,7 @@ class ExecRouteTable final : public RouteTable {
 class ExecRouteBackend final : public RouteBackend {
  public:
   // Requires: runner outlives the backend and its tables.
-  ExecRouteBackend(ExecOptions options, ProcessRunner& runner);
+  ExecRouteBackend(ExecOptions options, runtime::ProcessRunner& runner);
 
   // route::RouteBackend
   std::string_view kind() const override { return "exec"; }
@@ -98,7 +98,7 @@ class ExecRouteBackend final : public RouteBackend {
 
  private:
   ExecOptions options_;
-  ProcessRunner& runner_;
+  runtime::ProcessRunner& runner_;
 };
 
 }  // namespace pathpilot::route

@@ -88,19 +88,19 @@ class EngineEc2RestartTest : public ::testing::Test {
     }
     engine_ = std::make_unique<Engine>(
         io_, clock_, prober_, executor_,
-        [this](const config::Config&, const config::RouteTableConfig& t)
-            -> Result<std::unique_ptr<route::RouteTable>> {
+        [this](const config::Config&,
+               const config::RouteTableConfig& t) -> Result<std::unique_ptr<route::RouteTable>> {
           return std::unique_ptr<route::RouteTable>(tables_.at(t.id));
         },
-        [this](const config::Config&, const config::PathConfig& p)
-            -> Result<std::unique_ptr<recovery::RecoveryAction>> {
+        [this](const config::Config&,
+               const config::PathConfig& p) -> Result<std::unique_ptr<recovery::RecoveryAction>> {
           recovery::Ec2RestartOptions options;
           options.instance_id = p.recovery->instance_id;
           options.timeout = p.recovery->timeout;
           return std::unique_ptr<recovery::RecoveryAction>(
               std::make_unique<recovery::Ec2RestartAction>(
                   options, *ec2_, recovery_executor_, aws_clock_,
-                  [this](Duration d, const route::CancelToken& token) {
+                  [this](Duration d, const runtime::CancelToken& token) {
                     // The restart is waiting for EC2: the engine lives on meanwhile.
                     if (during_wait_) {
                       during_wait_();

@@ -68,7 +68,7 @@ class Ec2RestartActionTest : public ::testing::Test {
 
   // The wait the action uses: records, lets the test act, moves the clock.
   CancellableWait waitHook() {
-    return [this](Duration d, const route::CancelToken& token) {
+    return [this](Duration d, const runtime::CancelToken& token) {
       waits_.push_back(d);
       if (on_wait_) {
         on_wait_(static_cast<int>(waits_.size()));
@@ -94,7 +94,7 @@ class Ec2RestartActionTest : public ::testing::Test {
   std::vector<Duration> waits_;
   std::function<void(int)> on_wait_;
   CancellableWait wait_ = waitHook();
-  route::CancelToken token_;
+  runtime::CancelToken token_;
 };
 
 TEST_F(Ec2RestartActionTest, StopsWaitsStartsAndWaitsForRunning) {
@@ -304,7 +304,7 @@ TEST(Ec2RestartOptionsTest, ValidateNamesTheField) {
 }
 
 TEST(WaitUnlessCancelledTest, ReturnsAtOnceWhenCancelled) {
-  route::CancelToken token;
+  runtime::CancelToken token;
   token.cancel();
   auto t0 = std::chrono::steady_clock::now();
   EXPECT_FALSE(waitUnlessCancelled(1h, token));

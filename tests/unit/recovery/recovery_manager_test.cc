@@ -8,8 +8,8 @@
 #include <sstream>
 
 #include "fakes/fake_clock.h"
-#include "route/exec/process_runner.h"
-#include "route/executor.h"
+#include "runtime/executor.h"
+#include "runtime/process_runner.h"
 
 namespace pathpilot::recovery {
 namespace {
@@ -351,8 +351,8 @@ class CommandActionTest : public ::testing::Test {
 
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
-  route::PosixProcessRunner runner;
-  route::ThreadPoolExecutor executor{io, 2};
+  runtime::PosixProcessRunner runner;
+  runtime::ThreadPoolExecutor executor{io, 2};
 };
 
 TEST_F(CommandActionTest, ExitZeroIsSuccessAndTheCommandKnowsTheContext) {

@@ -46,7 +46,7 @@ class ExecRouteTableTest : public ::testing::Test {
     return out.str();
   }
 
-  PosixProcessRunner runner_;
+  runtime::PosixProcessRunner runner_;
   std::string dir_;
 };
 

@@ -21,13 +21,13 @@
 #include <vector>
 
 #include "fakes/manual_executor.h"
-#include "route/executor.h"
 #include "route/linux/detail/netlink.h"
 #include "route/linux/linux_route_table.h"
 #include "route/linux/netns.h"
 #include "route/linux/route_monitor.h"
 #include "route/reconciler.h"
-#include "route/wakeup_timer.h"
+#include "runtime/executor.h"
+#include "runtime/wakeup_timer.h"
 
 namespace pathpilot::route {
 namespace {
@@ -274,9 +274,9 @@ TEST_F(NetlinkTest, HandChangeIsReportedAsDriftAndRepaired) {
   std::vector<RouteChangedEvent> changed;
   std::vector<RouteDriftEvent> drifts;
   std::vector<RouteErrorEvent> errors;
-  ThreadPoolExecutor executor(io, 2);
+  runtime::ThreadPoolExecutor executor(io, 2);
   std::unique_ptr<Reconciler> reconciler;
-  WakeupTimer timer(io, clock, [&](MonoTime now) { reconciler->poll(now); });
+  runtime::WakeupTimer timer(io, clock, [&](MonoTime now) { reconciler->poll(now); });
   ReconcilerCallbacks callbacks;
   callbacks.route_changed = [&](const RouteChangedEvent& e) { changed.push_back(e); };
   callbacks.route_drift = [&](const RouteDriftEvent& e) { drifts.push_back(e); };
@@ -471,9 +471,9 @@ TEST_F(NetlinkTest, HandEditOfAnotherOwnerIsReportedNotOverwritten) {
   std::vector<RouteChangedEvent> changed;
   std::vector<RouteDriftEvent> drifts;
   std::vector<RouteErrorEvent> errors;
-  ThreadPoolExecutor executor(io, 2);
+  runtime::ThreadPoolExecutor executor(io, 2);
   std::unique_ptr<Reconciler> reconciler;
-  WakeupTimer timer(io, clock, [&](MonoTime now) { reconciler->poll(now); });
+  runtime::WakeupTimer timer(io, clock, [&](MonoTime now) { reconciler->poll(now); });
   ReconcilerCallbacks callbacks;
   callbacks.route_changed = [&](const RouteChangedEvent& e) { changed.push_back(e); };
   callbacks.route_drift = [&](const RouteDriftEvent& e) { drifts.push_back(e); };

@@ -12,7 +12,7 @@
 #include "fakes/fake_clock.h"
 #include "fakes/fake_route_table.h"
 #include "fakes/manual_executor.h"
-#include "route/executor.h"
+#include "runtime/executor.h"
 
 namespace pathpilot::route {
 namespace {
@@ -658,7 +658,7 @@ TEST(ReconcilerThreadsTest, DestructorWaitsForRunningBackendCalls) {
   asio::io_context io;
   RealClock clock;
   auto rtb1 = std::make_unique<FakeRouteTable>("rtb-1");
-  ThreadPoolExecutor executor(io, 1);
+  runtime::ThreadPoolExecutor executor(io, 1);
   auto reconciler = std::make_unique<Reconciler>(executor, clock, ReconcilerCallbacks{});
   reconciler->addTable(*rtb1, clock.now());
   rtb1->closeGate();
@@ -688,7 +688,7 @@ TEST(ReconcilerThreadsTest, SlowTableDoesNotDelayOthersOnWorkerThreads) {
   std::vector<RouteChangedEvent> changed;
   auto work = asio::make_work_guard(io);  // keep run_one_for waiting while workers run
   {
-    ThreadPoolExecutor executor(io, 2);
+    runtime::ThreadPoolExecutor executor(io, 2);
     // Whatever happens below, never leave a worker stuck at the gate: the executor's
     // destructor joins its workers.
     struct OpenGate {

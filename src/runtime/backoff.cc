@@ -1,9 +1,9 @@
-#include "route/backoff.h"
+#include "runtime/backoff.h"
 
 #include <algorithm>
 #include <cmath>
 
-namespace pathpilot::route {
+namespace pathpilot::runtime {
 
 Result<void> BackoffPolicy::validate() const {
   if (initial <= Duration::zero()) {
@@ -49,4 +49,4 @@ Duration Backoff::delay(int failures) {
   return Duration(static_cast<Duration::rep>(static_cast<double>(base.count()) * factor));
 }
 
-}  // namespace pathpilot::route
+}  // namespace pathpilot::runtime

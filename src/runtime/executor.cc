@@ -1,4 +1,4 @@
-#include "route/executor.h"
+#include "runtime/executor.h"
 
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
@@ -7,7 +7,7 @@
 
 #include "base/check.h"
 
-namespace pathpilot::route {
+namespace pathpilot::runtime {
 
 bool JobGuard::enter() {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -79,4 +79,4 @@ void ThreadPoolExecutor::run(std::string /*lane*/, JobBody body) {
   });
 }
 
-}  // namespace pathpilot::route
+}  // namespace pathpilot::runtime

@@ -1,4 +1,4 @@
-#include "route/exec/process_runner.h"
+#include "runtime/process_runner.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -16,7 +16,7 @@
 
 extern char** environ;
 
-namespace pathpilot::route {
+namespace pathpilot::runtime {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
@@ -190,8 +190,7 @@ void CancelToken::cancel() {
 
 bool CancelToken::cancelled() const { return cancelled_.load(); }
 
-Result<ProcessOutcome> PosixProcessRunner::run(const ProcessSpec& spec,
-                                               const CancelToken* cancel) {
+Result<ProcessOutcome> PosixProcessRunner::run(const ProcessSpec& spec, const CancelToken* cancel) {
   if (spec.argv.empty() || spec.argv[0].empty()) {
     return fail(ErrorCode::InvalidArgument, "cannot run a command with an empty argv");
   }
@@ -247,9 +246,9 @@ Result<ProcessOutcome> PosixProcessRunner::run(const ProcessSpec& spec,
   sigdelset(&all, SIGKILL);
   sigdelset(&all, SIGSTOP);
   posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, static_cast<short>(POSIX_SPAWN_SETPGROUP |
-                                                      POSIX_SPAWN_SETSIGMASK |
-                                                      POSIX_SPAWN_SETSIGDEF));
+  posix_spawnattr_setflags(
+      &attr,
+      static_cast<short>(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF));
 
   std::vector<std::string> argv_storage = spec.argv;
   std::vector<char*> argv = cStrings(argv_storage);
@@ -268,8 +267,7 @@ Result<ProcessOutcome> PosixProcessRunner::run(const ProcessSpec& spec,
       return fail(ErrorCode::NotFound, "command \"" + program + "\" not found", rc);
     }
     if (rc == EACCES || rc == EPERM) {
-      return fail(ErrorCode::PermissionDenied, "command \"" + program + "\" is not executable",
-                  rc);
+      return fail(ErrorCode::PermissionDenied, "command \"" + program + "\" is not executable", rc);
     }
     return fail(Error::fromErrno("cannot start command \"" + program + "\"", rc));
   }
@@ -333,9 +331,8 @@ Result<ProcessOutcome> PosixProcessRunner::run(const ProcessSpec& spec,
       cancel_slot = static_cast<int>(n);
       fds[n++] = {cancel->fd(), POLLIN, 0};
     }
-    SteadyClock::time_point wake = term_sent ? (kill_sent ? now + std::chrono::milliseconds(100)
-                                                          : kill_at)
-                                             : deadline;
+    SteadyClock::time_point wake =
+        term_sent ? (kill_sent ? now + std::chrono::milliseconds(100) : kill_at) : deadline;
     int wait_ms = msUntil(wake, now);
     if (!pidfd.valid() || (cancel != nullptr && cancel->fd() < 0)) {
       wait_ms = std::min(wait_ms, 100);
@@ -427,4 +424,4 @@ Result<ProcessOutcome> PosixProcessRunner::run(const ProcessSpec& spec,
   return outcome;
 }
 
-}  // namespace pathpilot::route
+}  // namespace pathpilot::runtime

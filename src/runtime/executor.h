@@ -1,4 +1,4 @@
-// route/executor.h — running blocking work off the engine thread.
+// runtime/executor.h — running blocking work off the engine thread.
 //
 // Purpose: the reconciler and the recovery manager live on the engine thread and must never
 // block it, yet their backends block (netlink round trips, HTTPS, child processes). They hand
@@ -27,7 +27,7 @@ class io_context;
 class thread_pool;
 }  // namespace asio
 
-namespace pathpilot::route {
+namespace pathpilot::runtime {
 
 // The engine-thread part of a job.
 using Completion = std::function<void()>;
@@ -86,7 +86,7 @@ class ThreadPoolExecutor final : public Executor {
   ThreadPoolExecutor(const ThreadPoolExecutor&) = delete;
   ThreadPoolExecutor& operator=(const ThreadPoolExecutor&) = delete;
 
-  // route::Executor
+  // runtime::Executor
   void run(std::string lane, JobBody body) override;
 
  private:
@@ -94,4 +94,4 @@ class ThreadPoolExecutor final : public Executor {
   std::unique_ptr<asio::thread_pool> pool_;
 };
 
-}  // namespace pathpilot::route
+}  // namespace pathpilot::runtime

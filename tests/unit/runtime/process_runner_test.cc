@@ -1,4 +1,4 @@
-#include "route/exec/process_runner.h"
+#include "runtime/process_runner.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -12,7 +12,7 @@
 #include <sstream>
 #include <thread>
 
-namespace pathpilot::route {
+namespace pathpilot::runtime {
 namespace {
 
 ProcessSpec sh(const std::string& script) {
@@ -230,9 +230,9 @@ TEST_F(ProcessRunnerTest, RejectsEmptyArgvAndBadEnvironment) {
 }
 
 TEST_F(ProcessRunnerTest, BoundsStdoutAndKeepsTheTailOfStderr) {
-  ProcessSpec spec = sh(
-      "head -c 100000 /dev/zero; i=0; while [ $i -lt 300 ]; do echo line$i >&2; "
-      "i=$((i+1)); done; exit 1");
+  ProcessSpec spec =
+      sh("head -c 100000 /dev/zero; i=0; while [ $i -lt 300 ]; do echo line$i >&2; "
+         "i=$((i+1)); done; exit 1");
   spec.stdout_limit = 1000;
   spec.stderr_tail_bytes = 32;
   auto r = runner_.run(spec);
@@ -265,4 +265,4 @@ TEST_F(ProcessRunnerTest, ChildGetsNoInheritedDescriptorsAndEmptyStdin) {
 }
 
 }  // namespace
-}  // namespace pathpilot::route
+}  // namespace pathpilot::runtime

@@ -1,4 +1,4 @@
-// route/backoff.h — exponential backoff with jitter, as a pure function of the attempt count.
+// runtime/backoff.h — exponential backoff with jitter, as a pure function of the attempt count.
 //
 // Purpose: one formula for every retry in route and recovery, so operators learn it once:
 //   delay(n) = min(max, initial * multiplier^(n-1)) * (1 + jitter * u),  u uniform in [-1, 1)
@@ -15,7 +15,7 @@
 #include "base/error.h"
 #include "base/time.h"
 
-namespace pathpilot::route {
+namespace pathpilot::runtime {
 
 struct BackoffPolicy {
   Duration initial = std::chrono::milliseconds(500);
@@ -46,4 +46,4 @@ class Backoff {
   std::mt19937_64 rng_;
 };
 
-}  // namespace pathpilot::route
+}  // namespace pathpilot::runtime

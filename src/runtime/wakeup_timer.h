@@ -1,9 +1,9 @@
-// route/wakeup_timer.h — turns "call me back at time T" into an Asio timer.
+// runtime/wakeup_timer.h — turns "call me back at time T" into an Asio timer.
 //
 // Purpose: the reconciler and the recovery manager are driven by `poll(now)` and report the
 // next time they need to be polled through a `wakeup(MonoTime)` callback. The daemon connects
-// that callback to a WakeupTimer, which keeps one one-shot steady timer (docs/development.md: one-shot,
-// re-armed by its owner) and calls `on_fire(clock.now())` when it expires.
+// that callback to a WakeupTimer, which keeps one one-shot steady timer (docs/development.md:
+// one-shot, re-armed by its owner) and calls `on_fire(clock.now())` when it expires.
 //
 // Threading: engine thread only (the io_context's thread).
 // Metrics: none.
@@ -18,7 +18,7 @@ namespace asio {
 class io_context;
 }  // namespace asio
 
-namespace pathpilot::route {
+namespace pathpilot::runtime {
 
 class WakeupTimer {
  public:
@@ -42,4 +42,4 @@ class WakeupTimer {
   std::shared_ptr<Impl> impl_;
 };
 
-}  // namespace pathpilot::route
+}  // namespace pathpilot::runtime

@@ -1,9 +1,9 @@
-#include "route/wakeup_timer.h"
+#include "runtime/wakeup_timer.h"
 
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 
-namespace pathpilot::route {
+namespace pathpilot::runtime {
 
 struct WakeupTimer::Impl {
   Impl(asio::io_context& io, const Clock& c, std::function<void(MonoTime)> fire)
@@ -50,4 +50,4 @@ void WakeupTimer::arm(MonoTime when) {
   });
 }
 
-}  // namespace pathpilot::route
+}  // namespace pathpilot::runtime

@@ -1,4 +1,4 @@
-// route/exec/process_runner.h — run a command (argv, no shell) with a deadline.
+// runtime/process_runner.h — run a command (argv, no shell) with a deadline.
 //
 // Purpose: the one way pathpilot runs external programs: route hook commands (ExecRouteTable)
 // and gateway recovery commands (recovery::CommandAction). A run starts the program in its own
@@ -19,7 +19,7 @@
 // (capText), so neither events, the API nor alerts can carry a secret a hook printed.
 //
 // Threading: run() BLOCKS until the process has exited (at most timeout + kill_grace plus the
-// time to reap). Call it on a worker thread (route::Executor), never on the engine thread.
+// time to reap). Call it on a worker thread (runtime::Executor), never on the engine thread.
 // PosixProcessRunner has no state; one instance may run on many threads at once. A
 // CancelToken may be cancelled from any thread.
 //
@@ -38,7 +38,7 @@
 #include "base/redact.h"
 #include "base/time.h"
 
-namespace pathpilot::route {
+namespace pathpilot::runtime {
 
 struct ProcessSpec {
   // argv[0] is looked up in PATH when it contains no '/'. Requires: not empty.
@@ -114,9 +114,9 @@ class ProcessRunner {
 // The real runner: posix_spawn + pipes + pidfd + poll.
 class PosixProcessRunner final : public ProcessRunner {
  public:
-  // route::ProcessRunner
+  // runtime::ProcessRunner
   [[nodiscard]] Result<ProcessOutcome> run(const ProcessSpec& spec,
                                            const CancelToken* cancel = nullptr) override;
 };
 
-}  // namespace pathpilot::route
+}  // namespace pathpilot::runtime
