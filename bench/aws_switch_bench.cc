@@ -24,8 +24,8 @@
 #include <asio.hpp>
 
 #include "aws/credential_providers.h"
-#include "aws/ec2_route_table.h"
 #include "aws/fake_endpoint.h"
+#include "route/aws/ec2_route_table.h"
 #include "route/reconciler.h"
 #include "runtime/executor.h"
 
@@ -60,11 +60,11 @@ void printSummary(const char* what, std::vector<double> v) {
 // The daemon's way: reconciler + executor + backend pool. Returns the time per round.
 std::vector<double> runParallel(const Args& a, aws::FakeAwsEndpoint& fake, const RealClock& clock,
                                 aws::CredentialsProvider& creds) {
-  aws::Ec2RouteBackendOptions o;
+  route::Ec2RouteBackendOptions o;
   o.region = "us-east-1";
   o.endpoint_url = fake.url();
   o.max_concurrency = static_cast<std::size_t>(a.concurrency);
-  auto backend = aws::Ec2RouteBackend::create(o, creds, clock);
+  auto backend = route::Ec2RouteBackend::create(o, creds, clock);
   if (!backend) {
     std::fprintf(stderr, "backend: %s\n", backend.error().message().c_str());
     std::exit(1);
@@ -137,11 +137,11 @@ std::vector<double> runParallel(const Args& a, aws::FakeAwsEndpoint& fake, const
 // The classic script's way: ReplaceRoute for one table after another.
 std::vector<double> runSequential(const Args& a, aws::FakeAwsEndpoint& fake, const RealClock& clock,
                                   aws::CredentialsProvider& creds) {
-  aws::Ec2RouteBackendOptions o;
+  route::Ec2RouteBackendOptions o;
   o.region = "us-east-1";
   o.endpoint_url = fake.url();
   o.max_concurrency = 1;
-  auto backend = aws::Ec2RouteBackend::create(o, creds, clock);
+  auto backend = route::Ec2RouteBackend::create(o, creds, clock);
   if (!backend) {
     std::exit(1);
   }

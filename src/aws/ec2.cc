@@ -1,5 +1,6 @@
 #include "aws/ec2.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <set>
@@ -507,6 +508,19 @@ Result<std::vector<InstanceStateChange>> Ec2Client::startInstances(
     return fail(resp.error());
   }
   return parseInstanceStateChanges(resp->body, "StartInstances");
+}
+
+bool isRouteTableId(std::string_view id) {
+  if (id.substr(0, 4) != "rtb-") {
+    return false;
+  }
+  std::string_view hex = id.substr(4);
+  // Old ids have 8 hex digits, current ones 17.
+  if (hex.size() != 8 && hex.size() != 17) {
+    return false;
+  }
+  return std::all_of(hex.begin(), hex.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 }  // namespace pathpilot::aws

@@ -141,6 +141,9 @@ QueryRequest routeRequest(bool replace, std::string_view route_table_id,
                           const IpPrefix& destination, const RouteTarget& target);
 // DeleteRoute.
 QueryRequest deleteRouteRequest(std::string_view route_table_id, const IpPrefix& destination);
+
+// True for a VPC route table id: rtb- and 8 (old) or 17 (current) lower-case hex digits.
+bool isRouteTableId(std::string_view id);
 // DescribeInstances filtered by instance-id.
 QueryRequest describeInstancesRequest(const std::vector<std::string>& ids,
                                       std::string_view next_token, int max_results = 1000);

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "aws/ec2_route_table.h"
+#include "aws/ec2.h"
 #include "aws/endpoints.h"
 
 namespace pathpilot::aws {

@@ -21,10 +21,10 @@ Result<aws::Ec2Client*> AwsTables::ec2(const config::Config& config) {
   return &(*b)->ec2();
 }
 
-Result<aws::Ec2RouteBackend*> AwsTables::backend(const config::Config& config) {
+Result<route::Ec2RouteBackend*> AwsTables::backend(const config::Config& config) {
   if (!backend_) {
     const auto& settings = config.backends.aws;
-    aws::Ec2RouteBackendOptions options;
+    route::Ec2RouteBackendOptions options;
     options.region = settings.region.empty() ? config.site.region : settings.region;
     options.endpoint_url = settings.endpoint_url;
     options.max_concurrency = static_cast<std::size_t>(settings.max_concurrency);
@@ -38,7 +38,7 @@ Result<aws::Ec2RouteBackend*> AwsTables::backend(const config::Config& config) {
     chain.profile = settings.profile;
     credentials_ =
         aws::makeDefaultCredentialsChain(aws::processEnvironment(), *imds_http_, clock_, chain);
-    auto created = aws::Ec2RouteBackend::create(options, *credentials_, clock_);
+    auto created = route::Ec2RouteBackend::create(options, *credentials_, clock_);
     if (!created) {
       return fail(created.error().withContext("aws backend"));
     }

@@ -16,11 +16,11 @@
 #include <vector>
 
 #include "aws/credential_providers.h"
-#include "aws/ec2_route_table.h"
 #include "base/error.h"
 #include "config/config.h"
 #include "http/curl_http_client.h"
 #include "metrics/daemon_metrics.h"
+#include "route/aws/ec2_route_table.h"
 
 namespace pathpilot::daemon {
 
@@ -44,14 +44,14 @@ class AwsTables {
 
  private:
   // Creates the shared backend on first use (a Linux-only daemon never does).
-  [[nodiscard]] Result<aws::Ec2RouteBackend*> backend(const config::Config& config);
+  [[nodiscard]] Result<route::Ec2RouteBackend*> backend(const config::Config& config);
 
   const Clock& clock_;
   mutable std::mutex calls_mu_;
   metrics::AwsCallTotals calls_;  // guarded by calls_mu_
   std::unique_ptr<http::CurlHttpClient> imds_http_;
   std::unique_ptr<aws::CredentialsProvider> credentials_;
-  std::unique_ptr<aws::Ec2RouteBackend> backend_;
+  std::unique_ptr<route::Ec2RouteBackend> backend_;
 };
 
 }  // namespace pathpilot::daemon

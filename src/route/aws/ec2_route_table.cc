@@ -1,24 +1,24 @@
-#include "aws/ec2_route_table.h"
+#include "route/aws/ec2_route_table.h"
 
 #include "aws/endpoints.h"
 #include "http/curl_http_client.h"
 
-namespace pathpilot::aws {
+namespace pathpilot::route {
 
 namespace {
 
-Result<QueryClientOptions> clientOptions(const Ec2RouteBackendOptions& options) {
+Result<aws::QueryClientOptions> clientOptions(const Ec2RouteBackendOptions& options) {
   if (options.max_concurrency == 0) {
     return fail(ErrorCode::InvalidArgument, "aws backend: max_concurrency must be at least 1");
   }
-  auto endpoint = resolveEndpoint("ec2", options.region, options.endpoint_url);
+  auto endpoint = aws::resolveEndpoint("ec2", options.region, options.endpoint_url);
   if (!endpoint) {
     return fail(endpoint.error().withContext("aws backend"));
   }
-  QueryClientOptions q;
+  aws::QueryClientOptions q;
   q.api_name = "EC2";
   q.endpoint = std::move(*endpoint);
-  q.version = std::string(kEc2ApiVersion);
+  q.version = std::string(aws::kEc2ApiVersion);
   q.retry = options.retry;
   q.timeout = options.timeout;
   q.connect_timeout = options.connect_timeout;
@@ -27,44 +27,25 @@ Result<QueryClientOptions> clientOptions(const Ec2RouteBackendOptions& options) 
   return q;
 }
 
-bool isHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
-
 }  // namespace
 
-bool isStaticRoute(const Ec2Route& route) {
+bool isStaticRoute(const aws::Ec2Route& route) {
   // No origin: an answer that predates the field (and hand-written fixtures).
   return route.origin.empty() || route.origin == "CreateRoute" ||
          route.origin == "CreateRouteTable";
 }
 
-bool isRouteTableId(std::string_view id) {
-  if (id.substr(0, 4) != "rtb-") {
-    return false;
-  }
-  std::string_view hex = id.substr(4);
-  // Old ids have 8 hex digits, current ones 17.
-  if (hex.size() != 8 && hex.size() != 17) {
-    return false;
-  }
-  for (char c : hex) {
-    if (!isHex(c)) {
-      return false;
-    }
-  }
-  return true;
-}
-
-Ec2RouteBackend::Ec2RouteBackend(std::unique_ptr<http::HttpClientPool> pool,
-                                 http::HttpClient& http, CredentialsProvider& credentials,
-                                 const Clock& clock, QueryClientOptions options,
-                                 RetryHooks hooks)
+Ec2RouteBackend::Ec2RouteBackend(std::unique_ptr<http::HttpClientPool> pool, http::HttpClient& http,
+                                 aws::CredentialsProvider& credentials, const Clock& clock,
+                                 aws::QueryClientOptions options, aws::RetryHooks hooks)
     : pool_(std::move(pool)),
-      query_(std::make_unique<QueryClient>(http, credentials, clock, std::move(options),
-                                           std::move(hooks))),
+      query_(std::make_unique<aws::QueryClient>(http, credentials, clock, std::move(options),
+                                                std::move(hooks))),
       ec2_(*query_) {}
 
 Result<std::unique_ptr<Ec2RouteBackend>> Ec2RouteBackend::create(
-    const Ec2RouteBackendOptions& options, CredentialsProvider& credentials, const Clock& clock) {
+    const Ec2RouteBackendOptions& options, aws::CredentialsProvider& credentials,
+    const Clock& clock) {
   auto q = clientOptions(options);
   if (!q) {
     return fail(q.error());
@@ -82,7 +63,7 @@ Result<std::unique_ptr<Ec2RouteBackend>> Ec2RouteBackend::create(
 
 Result<std::unique_ptr<Ec2RouteBackend>> Ec2RouteBackend::createForTest(
     const Ec2RouteBackendOptions& options, http::HttpClient& http,
-    CredentialsProvider& credentials, const Clock& clock, RetryHooks hooks) {
+    aws::CredentialsProvider& credentials, const Clock& clock, aws::RetryHooks hooks) {
   auto q = clientOptions(options);
   if (!q) {
     return fail(q.error());
@@ -91,22 +72,22 @@ Result<std::unique_ptr<Ec2RouteBackend>> Ec2RouteBackend::createForTest(
       new Ec2RouteBackend(nullptr, http, credentials, clock, std::move(*q), std::move(hooks)));
 }
 
-Result<std::unique_ptr<route::RouteTable>> Ec2RouteBackend::openTable(std::string_view id) {
-  if (!isRouteTableId(id)) {
+Result<std::unique_ptr<RouteTable>> Ec2RouteBackend::openTable(std::string_view id) {
+  if (!aws::isRouteTableId(id)) {
     return fail(ErrorCode::InvalidArgument,
                 "aws backend: '" + std::string(id.substr(0, 40)) +
                     "' is not a VPC route table id (rtb- and 8 or 17 hex digits)");
   }
-  return std::unique_ptr<route::RouteTable>(new Ec2RouteTable(std::string(id), ec2_));
+  return std::unique_ptr<RouteTable>(new Ec2RouteTable(std::string(id), ec2_));
 }
 
-Result<std::vector<route::Route>> Ec2RouteTable::list() {
+Result<std::vector<Route>> Ec2RouteTable::list() {
   auto tables = ec2_.describeRouteTables({id_});
   if (!tables) {
     return fail(tables.error().withContext("aws " + id_ + " list"));
   }
-  const VpcRouteTable* found = nullptr;
-  for (const VpcRouteTable& t : *tables) {
+  const aws::VpcRouteTable* found = nullptr;
+  for (const aws::VpcRouteTable& t : *tables) {
     if (t.id == id_) {
       found = &t;
     }
@@ -117,8 +98,8 @@ Result<std::vector<route::Route>> Ec2RouteTable::list() {
                                          ": route table does not exist or is not visible to "
                                          "these credentials");
   }
-  std::vector<route::Route> out;
-  for (const Ec2Route& r : found->routes) {
+  std::vector<Route> out;
+  for (const aws::Ec2Route& r : found->routes) {
     if (!isStaticRoute(r)) {
       // A propagated route (the VGW's BGP routes) is a fact of the table, not a route anyone
       // can program: EC2 never replaces or deletes it, and a static route of the same prefix
@@ -130,19 +111,19 @@ Result<std::vector<route::Route>> Ec2RouteTable::list() {
     if (!prefix) {
       continue;  // prefix-list destinations are not ours to manage
     }
-    std::string target = r.target.kind == RouteTargetKind::None ? "blackhole" : r.target.id;
-    out.push_back(route::Route{id_, *prefix, route::NextHop::opaque(std::move(target))});
+    std::string target = r.target.kind == aws::RouteTargetKind::None ? "blackhole" : r.target.id;
+    out.push_back(Route{id_, *prefix, NextHop::opaque(std::move(target))});
   }
   return out;
 }
 
-Error Ec2RouteTable::describe(const Error& error, const route::RouteDelta& delta) const {
+Error Ec2RouteTable::describe(const Error& error, const RouteDelta& delta) const {
   std::string what = "aws " + id_ + " " + delta.destination.toString() + " -> " +
                      (delta.new_next_hop ? delta.new_next_hop->toString() : "(delete)");
   return error.withContext(what);
 }
 
-Result<void> Ec2RouteTable::apply(const route::RouteDelta& delta) {
+Result<void> Ec2RouteTable::apply(const RouteDelta& delta) {
   if (delta.isDelete()) {
     auto r = ec2_.deleteRoute(id_, delta.destination);
     if (!r && r.error().code() == ErrorCode::NotFound &&
@@ -154,14 +135,15 @@ Result<void> Ec2RouteTable::apply(const route::RouteDelta& delta) {
     }
     return ok();
   }
-  const route::NextHop& hop = *delta.new_next_hop;
+  const NextHop& hop = *delta.new_next_hop;
   if (!hop.isTarget() || hop.via || !hop.dev.empty()) {
     return fail(describe(Error(ErrorCode::InvalidArgument,
                                "the aws backend needs an EC2 target id (vgw-, eni-, i-, tgw-, "
-                               "...), not '" + hop.toString() + "'"),
+                               "...), not '" +
+                                   hop.toString() + "'"),
                          delta));
   }
-  auto target = RouteTarget::fromId(hop.target);
+  auto target = aws::RouteTarget::fromId(hop.target);
   if (!target) {
     return fail(describe(target.error(), delta));
   }
@@ -186,4 +168,4 @@ Result<void> Ec2RouteTable::apply(const route::RouteDelta& delta) {
   return ok();
 }
 
-}  // namespace pathpilot::aws
+}  // namespace pathpilot::route

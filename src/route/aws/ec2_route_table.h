@@ -1,4 +1,5 @@
-// aws/ec2_route_table.h — AWS VPC route tables as a route::RouteBackend ("aws").
+// route/aws/ec2_route_table.h — AWS VPC route tables as a RouteBackend ("aws"), on the
+// aws/ module's EC2 client.
 //
 // Purpose: let the reconciler program VPC route tables exactly as it programs Linux tables:
 // list() is DescribeRouteTables for the table (routes reported as opaque targets: "local",
@@ -51,79 +52,76 @@
 #include "http/http_client_pool.h"
 #include "route/route_table.h"
 
-namespace pathpilot::aws {
+namespace pathpilot::route {
 
 struct Ec2RouteBackendOptions {
   std::string region;        // "ap-southeast-1", "cn-north-1"
   std::string endpoint_url;  // optional override (VPC endpoint, fake endpoint)
   // At most this many EC2 requests in flight for all tables of this backend.
   std::size_t max_concurrency = 4;
-  RetryOptions retry;
+  aws::RetryOptions retry;
   Duration timeout = std::chrono::seconds(10);
   Duration connect_timeout = std::chrono::seconds(3);
   std::string user_agent = "pathpilot";
-  std::string ca_file;  // for CurlHttpClient; empty: the system store
-  QueryAttemptObserver on_attempt;  // optional: every EC2 request's outcome (metrics)
+  std::string ca_file;                   // for CurlHttpClient; empty: the system store
+  aws::QueryAttemptObserver on_attempt;  // optional: every EC2 request's outcome (metrics)
 };
-
-// True for ids of the form rtb-<8 or 17 hex digits>.
-bool isRouteTableId(std::string_view id);
 
 // True for a route that can be programmed (origin CreateRoute, the local CreateRouteTable
 // route, or no origin given); false for a propagated route (EnableVgwRoutePropagation) and any
 // other origin EC2 may add for routes it manages itself.
-bool isStaticRoute(const Ec2Route& route);
+bool isStaticRoute(const aws::Ec2Route& route);
 
-class Ec2RouteBackend final : public route::RouteBackend {
+class Ec2RouteBackend final : public RouteBackend {
  public:
   // The real backend: a pool of `max_concurrency` CurlHttpClients. Errors: InvalidArgument
   // for a malformed region, endpoint_url or max_concurrency 0.
   [[nodiscard]] static Result<std::unique_ptr<Ec2RouteBackend>> create(
-      const Ec2RouteBackendOptions& options, CredentialsProvider& credentials,
+      const Ec2RouteBackendOptions& options, aws::CredentialsProvider& credentials,
       const Clock& clock);
 
   // With an injected HttpClient (tests). `http`, `credentials` and `clock` must outlive the
   // backend. Errors as create().
   [[nodiscard]] static Result<std::unique_ptr<Ec2RouteBackend>> createForTest(
       const Ec2RouteBackendOptions& options, http::HttpClient& http,
-      CredentialsProvider& credentials, const Clock& clock, RetryHooks hooks = {});
+      aws::CredentialsProvider& credentials, const Clock& clock, aws::RetryHooks hooks = {});
 
-  // route::RouteBackend
+  // RouteBackend
   std::string_view kind() const override { return "aws"; }
   // Validates the id (InvalidArgument unless rtb-<hex>); no I/O.
-  Result<std::unique_ptr<route::RouteTable>> openTable(std::string_view id) override;
+  Result<std::unique_ptr<RouteTable>> openTable(std::string_view id) override;
 
-  Ec2Client& ec2() { return ec2_; }
-  QueryClient& queryClient() { return *query_; }
+  aws::Ec2Client& ec2() { return ec2_; }
+  aws::QueryClient& queryClient() { return *query_; }
   // The pool when created by create(); nullptr with an injected client.
   const http::HttpClientPool* pool() const { return pool_.get(); }
 
  private:
   Ec2RouteBackend(std::unique_ptr<http::HttpClientPool> pool, http::HttpClient& http,
-                  CredentialsProvider& credentials, const Clock& clock,
-                  QueryClientOptions options, RetryHooks hooks);
+                  aws::CredentialsProvider& credentials, const Clock& clock,
+                  aws::QueryClientOptions options, aws::RetryHooks hooks);
 
   std::unique_ptr<http::HttpClientPool> pool_;
-  std::unique_ptr<QueryClient> query_;
-  Ec2Client ec2_;
+  std::unique_ptr<aws::QueryClient> query_;
+  aws::Ec2Client ec2_;
 };
 
-class Ec2RouteTable final : public route::RouteTable {
+class Ec2RouteTable final : public RouteTable {
  public:
   // `ec2` must outlive the table (it belongs to the backend).
-  Ec2RouteTable(std::string id, Ec2Client& ec2) : id_(std::move(id)), ec2_(ec2) {}
+  Ec2RouteTable(std::string id, aws::Ec2Client& ec2) : id_(std::move(id)), ec2_(ec2) {}
 
-  // route::RouteTable
+  // RouteTable
   const std::string& id() const override { return id_; }
   std::string_view kind() const override { return "aws"; }
-  Result<std::vector<route::Route>> list() override;
-  Result<void> apply(const route::RouteDelta& delta) override;
+  Result<std::vector<Route>> list() override;
+  Result<void> apply(const RouteDelta& delta) override;
 
  private:
-  Error describe(const Error& error, const route::RouteDelta& delta) const;
+  Error describe(const Error& error, const RouteDelta& delta) const;
 
   std::string id_;
-  Ec2Client& ec2_;
+  aws::Ec2Client& ec2_;
 };
 
-}  // namespace pathpilot::aws
+}  // namespace pathpilot::route

@@ -5,18 +5,22 @@
 
 #include <gtest/gtest.h>
 
-#include "aws/ec2_route_table.h"
 #include "aws/fake_endpoint.h"
 #include "fakes/fake_aws.h"
 #include "fakes/fake_clock.h"
 #include "fakes/fake_http_client.h"
 #include "fakes/manual_executor.h"
+#include "route/aws/ec2_route_table.h"
 #include "route/reconciler.h"
 
 namespace pathpilot::aws {
 namespace {
 
 using namespace std::chrono_literals;
+using route::Ec2RouteBackend;
+using route::Ec2RouteBackendOptions;
+using route::Ec2RouteTable;
+using route::isStaticRoute;
 using route::NextHop;
 using route::RouteDelta;
 using testing::FakeClock;
@@ -24,7 +28,6 @@ using testing::FakeHttpClient;
 using testing::kAwsKeyId;
 using testing::kAwsSecret;
 using testing::SharedClock;
-
 
 std::string error(std::string_view code, std::string_view message) {
   return "<Response><Errors><Error><Code>" + std::string(code) + "</Code><Message>" +
@@ -77,8 +80,8 @@ class Ec2RouteTableTest : public ::testing::Test {
 TEST_F(Ec2RouteTableTest, OpenTableValidatesIds) {
   EXPECT_EQ(backend_->kind(), "aws");
   EXPECT_TRUE(backend_->openTable("rtb-0a1b2c3d4e5f60718"));
-  for (const char* bad : {"", "rtb-", "rtb-xyz12345", "101", "rtb-468f522", "RTB-468f5222",
-                          "rtb-468F5222"}) {
+  for (const char* bad :
+       {"", "rtb-", "rtb-xyz12345", "101", "rtb-468f522", "RTB-468f5222", "rtb-468F5222"}) {
     auto t = backend_->openTable(bad);
     ASSERT_FALSE(t) << bad;
     EXPECT_EQ(t.error().code(), ErrorCode::InvalidArgument);
@@ -156,8 +159,9 @@ TEST_F(Ec2RouteTableTest, ListLeavesPropagatedRoutesOut) {
 
 TEST_F(Ec2RouteTableTest, ListOfAMissingTableIsNotFound) {
   http_.on("POST", "DescribeRouteTables",
-           FakeHttpClient::response(200, "<DescribeRouteTablesResponse><routeTableSet/>"
-                                         "</DescribeRouteTablesResponse>"));
+           FakeHttpClient::response(200,
+                                    "<DescribeRouteTablesResponse><routeTableSet/>"
+                                    "</DescribeRouteTablesResponse>"));
   auto routes = table_->list();
   ASSERT_FALSE(routes);
   EXPECT_EQ(routes.error().code(), ErrorCode::NotFound);
@@ -166,7 +170,8 @@ TEST_F(Ec2RouteTableTest, ListOfAMissingTableIsNotFound) {
 
 TEST_F(Ec2RouteTableTest, MovingARouteIsOneReplaceRoute) {
   http_.on("POST", "ReplaceRoute", FakeHttpClient::response(200, ok("ReplaceRoute")));
-  auto r = table_->apply(delta("10.10.0.0/16", "vgw-078bcc55", NextHop::opaque("i-0e1466e8a5dd4892c")));
+  auto r =
+      table_->apply(delta("10.10.0.0/16", "vgw-078bcc55", NextHop::opaque("i-0e1466e8a5dd4892c")));
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(actions(), (std::vector<std::string>{"ReplaceRoute"}));
   EXPECT_NE(http_.requests()[0].body.find("InstanceId=i-0e1466e8a5dd4892c"), std::string::npos);
@@ -203,9 +208,10 @@ TEST_F(Ec2RouteTableTest, DeleteIsIdempotent) {
 }
 
 TEST_F(Ec2RouteTableTest, ErrorsNameTableDestinationAndTarget) {
-  http_.on("POST", "ReplaceRoute",
-           FakeHttpClient::response(403, error("UnauthorizedOperation",
-                                               "You are not authorized to perform this operation.")));
+  http_.on(
+      "POST", "ReplaceRoute",
+      FakeHttpClient::response(403, error("UnauthorizedOperation",
+                                          "You are not authorized to perform this operation.")));
   auto r = table_->apply(delta("10.10.0.0/16", "vgw-1", NextHop::opaque("vgw-078bcc55")));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::PermissionDenied);
@@ -293,8 +299,8 @@ TEST(Ec2RouteTableEndToEndTest, ReconcilerAdoptsAndProgramsThroughEc2) {
   // Table a already points at DX (adopted, no call); table b has no route yet (created).
   ASSERT_TRUE(reconciler.setDesired({"rtb-468f5222", dst}, {NextHop::opaque("vgw-078bcc55"), "dx"},
                                     clock.now()));
-  ASSERT_TRUE(reconciler.setDesired({"rtb-4b8f522f", dst},
-                                    {NextHop::opaque("i-0430fe110cdec5835"), "vpn-b"}, clock.now()));
+  ASSERT_TRUE(reconciler.setDesired(
+      {"rtb-4b8f522f", dst}, {NextHop::opaque("i-0430fe110cdec5835"), "vpn-b"}, clock.now()));
   reconciler.start(clock.now());
   for (int i = 0; i < 20 && (executor.pending() > 0 || !reconciler.allSynced()); ++i) {
     reconciler.poll(clock.now());
@@ -309,8 +315,8 @@ TEST(Ec2RouteTableEndToEndTest, ReconcilerAdoptsAndProgramsThroughEc2) {
   EXPECT_EQ(fake->routeTable("rtb-4b8f522f")->routes.at(0).target.id, "i-0430fe110cdec5835");
 
   // DX fails: move table a to the AZ-a gateway.
-  ASSERT_TRUE(reconciler.setDesired({"rtb-468f5222", dst},
-                                    {NextHop::opaque("i-0e1466e8a5dd4892c"), "vpn-a"}, clock.now()));
+  ASSERT_TRUE(reconciler.setDesired(
+      {"rtb-468f5222", dst}, {NextHop::opaque("i-0e1466e8a5dd4892c"), "vpn-a"}, clock.now()));
   reconciler.poll(clock.now());
   while (executor.runNext()) {
   }
@@ -504,7 +510,8 @@ TEST(Ec2RouteTableEndToEndTest, TablesAreProgrammedInParallelWithinTheBound) {
     w.join();
   }
   for (int i = 0; i < kTables; ++i) {
-    ASSERT_TRUE(results[static_cast<std::size_t>(i)]) << results[static_cast<std::size_t>(i)].error().message();
+    ASSERT_TRUE(results[static_cast<std::size_t>(i)])
+        << results[static_cast<std::size_t>(i)].error().message();
     EXPECT_EQ(fake->routeTable(ids[static_cast<std::size_t>(i)])->routes.at(0).target.id,
               "tgw-0123456789abcdef0");
   }
