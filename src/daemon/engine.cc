@@ -939,73 +939,37 @@ void Engine::decide(const char* trigger) {
   }
   MonoTime now = clock_.now();
   auto t0 = std::chrono::steady_clock::now();
-  // Fresh evidence: a usable path whose latest probe failed counts as Unknown for this
-  // decision. The current path is then kept rather than left, and nothing fails over to it,
-  // until it answers again or goes Down. When every path fails at once (the monitor itself is
-  // cut off), routes stay where they are instead of hopping from path to path as each one
-  // crosses its threshold. In a real failure of one path the others have answered since the
-  // first miss, so this costs no time.
-  policy_input_ = statuses_;
+  // What health says, weighed by policy's evidence rules (policy/evidence.h).
+  evidence_.resize(paths_.size());
   for (std::size_t i = 0; i < paths_.size(); ++i) {
-    auto& st = policy_input_[i];
-    if (paths_[i]->suspect() && (st.state == PathState::Up || st.state == PathState::Degraded)) {
-      st.state = PathState::Unknown;
-    }
-    // Seen failing here but not (yet) by the group (HA, setDisputed/setUnconfirmed): no
-    // evidence either way.
-    if ((st.state == PathState::Down || st.state == PathState::Degraded) &&
-        (disputed_.count(paths_[i]->cfg->name) != 0 ||
-         (require_confirmation_ && confirmed_.count(paths_[i]->cfg->name) == 0))) {
-      st.state = PathState::Unknown;
-    }
+    const std::string& name = paths_[i]->cfg->name;
+    evidence_[i].suspect = paths_[i]->suspect();
+    evidence_[i].disputed = disputed_.count(name) != 0;
+    evidence_[i].unconfirmed = require_confirmation_ && confirmed_.count(name) == 0;
   }
+  policy::decisionInput(statuses_, evidence_, policy_input_);
   policy_->decide(policy_input_, previous_, now, next_);
-  // Tables whose content is not known yet keep their previous decision: nothing is sent to
-  // them until they are listed and their starting point adopted.
-  std::size_t route_index = 0;
+  listed_.clear();
   for (const auto& t : tables_) {
-    for (std::size_t d = 0; d < t->cfg->destinations.size(); ++d, ++route_index) {
-      if (!t->listed && route_index < next_.routes.size() &&
-          route_index < previous_.routes.size()) {
-        next_.routes[route_index] = previous_.routes[route_index];
-        next_.routes[route_index].changed = false;
-      }
-    }
+    listed_.insert(listed_.end(), t->cfg->destinations.size(), t->listed);
   }
+  policy::holdUnlisted(listed_, previous_, next_);
   auto elapsed = std::chrono::steady_clock::now() - t0;
   stats_.last_decision_time = elapsed;
   stats_.max_decision_time = std::max(stats_.max_decision_time, stats_.last_decision_time);
   ++stats_.decisions;
 
   // Fail-static is reported once per table when it starts and when it ends.
-  std::map<std::string, std::vector<std::string>> fail_static_tables;
-  for (const auto& r : next_.routes) {
-    if (r.fail_static) {
-      fail_static_tables[r.table].push_back(r.destination.toString());
-    }
-  }
+  table_ids_.clear();
   for (const auto& t : tables_) {
-    bool now_static = fail_static_tables.count(t->cfg->id) != 0;
-    bool& was = table_fail_static_[t->cfg->id];
-    if (now_static == was) {
-      continue;
-    }
-    was = now_static;
-    auto e = event(now_static ? EventKind::FailStatic : EventKind::FailStaticCleared);
-    e.route_table = t->cfg->id;
-    if (now_static) {
-      std::string dests;
-      for (const auto& d : fail_static_tables[t->cfg->id]) {
-        dests += (dests.empty() ? "" : ", ") + d;
-      }
-      e.destination = fail_static_tables[t->cfg->id].size() == 1 ? dests : "";
-      const auto* r = next_.find(t->cfg->id, t->cfg->destinations.front());
-      e.reason = r ? r->reason : "";
-      e.message = "no healthy path for " + t->cfg->id + " (" + dests +
-                  "): routes kept as they are (fail static)";
-    } else {
-      e.message = "a path is healthy again for " + t->cfg->id + ": fail static ended";
-    }
+    table_ids_.push_back(t->cfg->id);
+  }
+  for (auto& change : fail_static_.update(next_, table_ids_)) {
+    auto e = event(change.started ? EventKind::FailStatic : EventKind::FailStaticCleared);
+    e.route_table = change.table;
+    e.destination = change.destinations.size() == 1 ? change.destinations.front() : "";
+    e.reason = std::move(change.reason);
+    e.message = std::move(change.message);
     emit(std::move(e));
   }
   // Every decided route is handed to the reconciler once per change of its path: a kept route

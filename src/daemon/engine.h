@@ -35,6 +35,8 @@
 #include "daemon/state_file.h"
 #include "health/link_health.h"
 #include "journal/event.h"
+#include "policy/evidence.h"
+#include "policy/fail_static.h"
 #include "policy/policy.h"
 #include "policy/view_check.h"
 #include "probe/probe.h"
@@ -233,7 +235,11 @@ class Engine {
   bool require_confirmation_ = false;
   std::set<std::string> confirmed_;  // setConfirmed
   void updateRecoveryHold(MonoTime now);
-  std::map<std::string, bool, std::less<>> table_fail_static_;
+  policy::FailStaticReport fail_static_;
+  // Reused by decide() (no allocation per decision once sized).
+  std::vector<policy::PathEvidence> evidence_;
+  std::vector<bool> listed_;  // per decided route: its table has been listed
+  std::vector<std::string> table_ids_;
   // The path last handed to the reconciler per "table|destination".
   std::map<std::string, std::string, std::less<>> desired_sent_;
   // Reason of the decision that made the reconciler change a route, by RouteKey string.
