@@ -67,9 +67,12 @@ class RawClient {
     }
     return out;
   }
-  // Reads one response whose headers and Content-Length body have arrived.
+  // Reads one response whose headers and Content-Length body have arrived, and returns it
+  // alone: bytes of a next (pipelined) response stay for the next call. A response without
+  // Content-Length is read until the connection closes or the timeout.
   std::string readResponse(int timeout_ms = 5000) {
-    std::string out;
+    std::string out = std::move(pending_);
+    pending_.clear();
     char buf[4096];
     for (;;) {
       auto end = out.find("\r\n\r\n");
@@ -78,6 +81,8 @@ class RawClient {
         if (cl != std::string::npos && cl < end) {
           std::size_t len = std::stoul(out.substr(cl + 16));
           if (out.size() >= end + 4 + len) {
+            pending_ = out.substr(end + 4 + len);
+            out.resize(end + 4 + len);
             return out;
           }
         }
@@ -107,6 +112,7 @@ class RawClient {
   int fd_ = -1;
   bool connected_ = false;
   bool timed_out_ = false;
+  std::string pending_;  // read past the last response readResponse() returned
 };
 
 // The status code of a raw HTTP response ("HTTP/1.1 404 Not Found" → 404), or 0.
