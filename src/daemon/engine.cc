@@ -253,21 +253,55 @@ Result<void> Engine::reload(config::Config config) {
   return ok();
 }
 
-Result<void> Engine::build(config::Config config, bool is_reload) {
-  MonoTime now = clock_.now();
-  auto cfg = std::make_unique<config::Config>(std::move(config));
+// Everything a config needs that can fail, built aside: the running state is untouched, so a
+// rejected reload leaves the old config in charge.
+struct Engine::Plan {
+  std::unique_ptr<config::Config> cfg;
+  bool is_reload = false;
+  std::optional<policy::Policy> policy;
+  std::vector<std::unique_ptr<PathRuntime>> paths;
+  // Tables in config order; a table open before keeps its RouteTable (moved over at commit).
+  std::vector<std::unique_ptr<TableRuntime>> tables;
+  std::set<std::string> existing_tables;  // open before this plan
+  // Recovery actions of paths whose recovery settings are new or changed, and the paths
+  // whose recovery is kept as it runs.
+  std::map<std::string,
+           std::pair<recovery::RecoveryPolicy, std::unique_ptr<recovery::RecoveryAction>>>
+      new_recoveries;
+  std::set<std::string> kept_recoveries;
+  std::optional<health::LinkHealth> monitor_health;
+};
 
-  // 1. Everything that can fail is built aside first; the running state is untouched until
-  //    the end, so a failed reload leaves the old config in charge.
-  auto compiled = policy::Policy::create(buildTopology(*cfg));
+Result<void> Engine::build(config::Config config, bool is_reload) {
+  auto plan = prepare(std::move(config), is_reload);
+  if (!plan) {
+    return fail(plan.error());
+  }
+  // The one fallible step with an effect, last: the probe engine takes the new targets or
+  // keeps the old ones.
+  if (auto probes = prober_.replaceTargets(targetSpecs(*plan->cfg)); !probes) {
+    return fail(probes.error().withContext("probes"));
+  }
+  commit(std::move(*plan));
+  return ok();
+}
+
+Result<Engine::Plan> Engine::prepare(config::Config config, bool is_reload) const {
+  const MonoTime now = clock_.now();
+  Plan plan;
+  plan.cfg = std::make_unique<config::Config>(std::move(config));
+  plan.is_reload = is_reload;
+  const config::Config& cfg = *plan.cfg;
+  auto compiled = policy::Policy::create(buildTopology(cfg));
   if (!compiled) {
     return fail(compiled.error().withContext("policy"));
   }
-  std::vector<std::unique_ptr<PathRuntime>> paths;
-  for (const auto& p : cfg->paths) {
+  plan.policy.emplace(std::move(*compiled));
+  for (const auto& p : cfg.paths) {
     const PathRuntime* old = is_reload ? findPath(p.name) : nullptr;
     if (old != nullptr && sameProbing(*old->cfg, p)) {
-      paths.push_back(std::make_unique<PathRuntime>(PathRuntime{&p, old->health, old->drained}));
+      plan.paths.push_back(
+          std::make_unique<PathRuntime>(PathRuntime{&p, old->health, old->drained}));
       continue;
     }
     auto h = health::LinkHealth::create(healthParams(p), targetNames(p), now);
@@ -276,65 +310,39 @@ Result<void> Engine::build(config::Config config, bool is_reload) {
     }
     bool drained = old != nullptr ? old->drained
                                   : (!is_reload && restore_ && restore_->drains.count(p.name) > 0);
-    paths.push_back(std::make_unique<PathRuntime>(PathRuntime{&p, std::move(*h), drained}));
+    plan.paths.push_back(std::make_unique<PathRuntime>(PathRuntime{&p, std::move(*h), drained}));
   }
-  std::vector<std::unique_ptr<TableRuntime>> tables;
-  std::set<std::string> existing;
+  if (auto checked = checkReloadable(cfg, is_reload); !checked) {
+    return fail(checked.error());
+  }
   for (const auto& t : tables_) {
-    existing.insert(t->cfg->id);
+    plan.existing_tables.insert(t->cfg->id);
   }
-  for (const auto& t : cfg->tables) {
+  for (const auto& t : cfg.tables) {
     auto rt = std::make_unique<TableRuntime>();
     rt->cfg = &t;
-    if (existing.count(t.id) == 0) {
-      auto opened = table_factory_(*cfg, t);
+    if (plan.existing_tables.count(t.id) == 0) {
+      auto opened = table_factory_(cfg, t);
       if (!opened) {
         return fail(opened.error().withContext("route table " + t.id));
       }
       rt->table = std::move(*opened);
     }
-    tables.push_back(std::move(rt));
+    plan.tables.push_back(std::move(rt));
   }
-  if (is_reload && config_) {
-    // The Linux tables keep the ownership they were opened with; writing under a new protocol
-    // while the old routes carry the old one would make pathpilot's own routes foreign to it.
-    const config::LinuxBackendSettings& was = config_->backends.linux_backend;
-    const config::LinuxBackendSettings& next = cfg->backends.linux_backend;
-    if (was.protocol != next.protocol || was.adopt_protocols != next.adopt_protocols) {
-      return fail(ErrorCode::InvalidArgument,
-                  "backends.linux.protocol and adopt_protocols: changing them needs a restart "
-                  "(the reload keeps the old ones)");
-    }
-  }
-  if (is_reload) {
-    for (const auto& t : cfg->tables) {
-      for (const auto& old : tables_) {
-        if (old->cfg->id == t.id && old->cfg->backend != t.backend) {
-          return fail(ErrorCode::InvalidArgument,
-                      "route table " + t.id +
-                          ": changing its backend needs a restart (the reload keeps the old one)");
-        }
-      }
-    }
-  }
-  // Recovery actions of paths whose recovery settings are new or changed.
-  std::map<std::string,
-           std::pair<recovery::RecoveryPolicy, std::unique_ptr<recovery::RecoveryAction>>>
-      new_recoveries;
-  std::set<std::string> kept_recoveries;
-  for (const auto& p : cfg->paths) {
+  for (const auto& p : cfg.paths) {
     if (!p.recovery) {
       continue;
     }
     const PathRuntime* old = is_reload ? findPath(p.name) : nullptr;
     if (old != nullptr && old->cfg->recovery && sameRecovery(*old->cfg->recovery, *p.recovery)) {
-      kept_recoveries.insert(p.name);
+      plan.kept_recoveries.insert(p.name);
       continue;
     }
     if (!recovery_factory_) {
       return fail(ErrorCode::InvalidArgument, "path " + p.name + ": recovery is not supported");
     }
-    auto action = recovery_factory_(*cfg, p);
+    auto action = recovery_factory_(cfg, p);
     if (!action) {
       return fail(action.error().withContext("path " + p.name + " recovery"));
     }
@@ -348,84 +356,146 @@ Result<void> Engine::build(config::Config config, bool is_reload) {
     if (auto v = rp.validate(); !v) {
       return fail(v.error().withContext("path " + p.name + " recovery"));
     }
-    new_recoveries.emplace(p.name, std::make_pair(rp, std::move(*action)));
+    plan.new_recoveries.emplace(p.name, std::make_pair(rp, std::move(*action)));
   }
-  std::optional<health::LinkHealth> monitor_health;
-  if (cfg->monitor.probe) {
-    config::PathConfig mp = monitorPath(*cfg);
+  if (cfg.monitor.probe) {
+    config::PathConfig mp = monitorPath(cfg);
     auto h = health::LinkHealth::create(healthParams(mp), targetNames(mp), now);
     if (!h) {
       return fail(h.error().withContext("monitor probe health"));
     }
-    monitor_health = std::move(*h);
+    plan.monitor_health = std::move(*h);
   }
-  auto probe_result = prober_.replaceTargets(targetSpecs(*cfg));
-  if (!probe_result) {
-    return fail(probe_result.error().withContext("probes"));
-  }
+  return plan;
+}
 
-  // 2. Commit.
-  if (!reconciler_) {
-    route::ReconcilerCallbacks cb;
-    cb.route_changed = [this](const route::RouteChangedEvent& e) { onRouteChanged(e); };
-    cb.route_error = [this](const route::RouteErrorEvent& e) { onRouteError(e); };
-    cb.route_drift = [this](const route::RouteDriftEvent& e) { onRouteDrift(e); };
-    cb.table_state = [this](const std::string& table, route::SyncState state) {
-      if (state == route::SyncState::Awaiting) {
-        return;
-      }
-      if (TableRuntime* t = findTable(table); t != nullptr && !t->listed) {
-        t->listed = true;
-        adoptStartingPoint();
-        if (std::all_of(tables_.begin(), tables_.end(), [](const auto& x) { return x->listed; })) {
-          adopt_programmed_ = false;
-        }
-        decide("route table listed");
-      }
-    };
-    cb.wakeup = [this](MonoTime when) { scheduleReconcile(when); };
-    reconciler_ = std::make_unique<route::Reconciler>(executor_, clock_, std::move(cb));
-    reconciler_->setWriteAllowed(write_allowed_, now);
+Result<void> Engine::checkReloadable(const config::Config& cfg, bool is_reload) const {
+  if (!is_reload || !config_) {
+    return ok();
   }
-  if (!recovery_) {
-    recovery::RecoveryCallbacks rc;
-    rc.started = [this](const recovery::RecoveryEvent& r) {
-      onRecovery(EventKind::RecoveryStarted, r);
-    };
-    // One terminal event per attempt: recovery_succeeded means "the gateway came back" (the
-    // journal's contract, and what operators count and alert on). The action's own success
-    // (EC2 reports running, the command exited 0) is only half of that — the probes have yet
-    // to see the tunnel — so it is a log line, and the status shows the attempt as settling;
-    // the settle running out unconfirmed is journalled as recovery_failed by the manager.
-    rc.succeeded = [](const recovery::RecoveryEvent& r) {
-      spdlog::info(
-          "recovery of {}: the {} action finished (attempt {}, {:.1f}s); waiting for "
-          "the probes to see the gateway back",
-          r.gateway, r.action, r.attempt, toMillis(r.elapsed) / 1000.0);
-    };
-    rc.failed = [this](const recovery::RecoveryEvent& r) {
-      onRecovery(EventKind::RecoveryFailed, r);
-    };
-    // The gateway came back while the action still ran: the outage is over (the manager
-    // stopped the attempt), which is a success for the operator.
-    rc.cancelled = [this](const recovery::RecoveryEvent& r) {
-      onRecovery(EventKind::RecoverySucceeded, r);
-    };
-    rc.confirmed = [this](const recovery::RecoveryEvent& r) {
-      onRecovery(EventKind::RecoverySucceeded, r);
-    };
-    rc.wakeup = [this](MonoTime when) { scheduleRecovery(when); };
-    recovery_ = std::make_unique<recovery::RecoveryManager>(clock_, std::move(rc));
-    recovery_->setWriteAllowed(write_allowed_ && !recovery_held_, now);
+  // The Linux tables keep the ownership they were opened with; writing under a new protocol
+  // while the old routes carry the old one would make pathpilot's own routes foreign to it.
+  const config::LinuxBackendSettings& was = config_->backends.linux_backend;
+  const config::LinuxBackendSettings& next = cfg.backends.linux_backend;
+  if (was.protocol != next.protocol || was.adopt_protocols != next.adopt_protocols) {
+    return fail(ErrorCode::InvalidArgument,
+                "backends.linux.protocol and adopt_protocols: changing them needs a restart "
+                "(the reload keeps the old ones)");
   }
+  for (const auto& t : cfg.tables) {
+    for (const auto& old : tables_) {
+      if (old->cfg->id == t.id && old->cfg->backend != t.backend) {
+        return fail(ErrorCode::InvalidArgument,
+                    "route table " + t.id +
+                        ": changing its backend needs a restart (the reload keeps the old one)");
+      }
+    }
+  }
+  return ok();
+}
+
+void Engine::commit(Plan plan) {
+  const MonoTime now = clock_.now();
+  ensureReconciler(now);
+  ensureRecoveryManager(now);
+  commitRecoveries(plan, now);
+  commitTables(plan, now);
+  const bool is_reload = plan.is_reload;
+  config_ = std::move(plan.cfg);
+  paths_ = std::move(plan.paths);
+  tables_ = std::move(plan.tables);
+  path_index_.clear();
+  for (std::size_t i = 0; i < paths_.size(); ++i) {
+    path_index_[paths_[i]->cfg->name] = i;
+  }
+  table_index_.clear();
+  for (std::size_t i = 0; i < tables_.size(); ++i) {
+    table_index_[tables_[i]->cfg->id] = i;
+  }
+  policy_ = std::make_unique<policy::Policy>(std::move(*plan.policy));
+  statuses_.assign(paths_.size(), policy::PathStatus{});
+  for (std::size_t i = 0; i < paths_.size(); ++i) {
+    auto st = paths_[i]->health.stats(now);
+    statuses_[i] = {st.state,        paths_[i]->drained, st.since,
+                    st.usable_since, st.clean_since,     st.reason};
+  }
+  resetViewCheck(std::move(plan.monitor_health), now);
+  adoptStartingPoint();
+  announceConfig(is_reload);
+  restore_.reset();
+  saveState();
+}
+
+void Engine::ensureReconciler(MonoTime now) {
+  if (reconciler_) {
+    return;
+  }
+  route::ReconcilerCallbacks cb;
+  cb.route_changed = [this](const route::RouteChangedEvent& e) { onRouteChanged(e); };
+  cb.route_error = [this](const route::RouteErrorEvent& e) { onRouteError(e); };
+  cb.route_drift = [this](const route::RouteDriftEvent& e) { onRouteDrift(e); };
+  cb.table_state = [this](const std::string& table, route::SyncState state) {
+    if (state == route::SyncState::Awaiting) {
+      return;
+    }
+    if (TableRuntime* t = findTable(table); t != nullptr && !t->listed) {
+      t->listed = true;
+      adoptStartingPoint();
+      if (std::all_of(tables_.begin(), tables_.end(), [](const auto& x) { return x->listed; })) {
+        adopt_programmed_ = false;
+      }
+      decide("route table listed");
+    }
+  };
+  cb.wakeup = [this](MonoTime when) { scheduleReconcile(when); };
+  reconciler_ = std::make_unique<route::Reconciler>(executor_, clock_, std::move(cb));
+  reconciler_->setWriteAllowed(write_allowed_, now);
+}
+
+void Engine::ensureRecoveryManager(MonoTime now) {
+  if (recovery_) {
+    return;
+  }
+  recovery::RecoveryCallbacks rc;
+  rc.started = [this](const recovery::RecoveryEvent& r) {
+    onRecovery(EventKind::RecoveryStarted, r);
+  };
+  // One terminal event per attempt: recovery_succeeded means "the gateway came back" (the
+  // journal's contract, and what operators count and alert on). The action's own success
+  // (EC2 reports running, the command exited 0) is only half of that — the probes have yet
+  // to see the tunnel — so it is a log line, and the status shows the attempt as settling;
+  // the settle running out unconfirmed is journalled as recovery_failed by the manager.
+  rc.succeeded = [](const recovery::RecoveryEvent& r) {
+    spdlog::info(
+        "recovery of {}: the {} action finished (attempt {}, {:.1f}s); waiting for "
+        "the probes to see the gateway back",
+        r.gateway, r.action, r.attempt, toMillis(r.elapsed) / 1000.0);
+  };
+  rc.failed = [this](const recovery::RecoveryEvent& r) {
+    onRecovery(EventKind::RecoveryFailed, r);
+  };
+  // The gateway came back while the action still ran: the outage is over (the manager
+  // stopped the attempt), which is a success for the operator.
+  rc.cancelled = [this](const recovery::RecoveryEvent& r) {
+    onRecovery(EventKind::RecoverySucceeded, r);
+  };
+  rc.confirmed = [this](const recovery::RecoveryEvent& r) {
+    onRecovery(EventKind::RecoverySucceeded, r);
+  };
+  rc.wakeup = [this](MonoTime when) { scheduleRecovery(when); };
+  recovery_ = std::make_unique<recovery::RecoveryManager>(clock_, std::move(rc));
+  recovery_->setWriteAllowed(write_allowed_ && !recovery_held_, now);
+}
+
+void Engine::commitRecoveries(Plan& plan, MonoTime now) {
   if (config_) {
     for (const auto& p : config_->paths) {
-      if (p.recovery && kept_recoveries.count(p.name) == 0) {
+      if (p.recovery && plan.kept_recoveries.count(p.name) == 0) {
         recovery_->removeGateway(p.name, now);
       }
     }
   }
-  for (auto& [name, pr] : new_recoveries) {
+  for (auto& [name, pr] : plan.new_recoveries) {
     auto added = recovery_->addGateway(name, pr.first, std::move(pr.second));
     if (!added) {
       spdlog::error("path {}: recovery not set up: {}", name, added.error().toString());
@@ -439,8 +509,11 @@ Result<void> Engine::build(config::Config config, bool is_reload) {
       }
     }
   }
+}
+
+void Engine::commitTables(Plan& plan, MonoTime now) {
   // Carry over open tables and forget routes that are no longer configured.
-  for (auto& t : tables) {
+  for (auto& t : plan.tables) {
     for (auto& old : tables_) {
       if (old->cfg->id == t->cfg->id) {
         t->table = std::move(old->table);
@@ -449,7 +522,7 @@ Result<void> Engine::build(config::Config config, bool is_reload) {
     }
   }
   std::set<std::string> wanted;
-  for (const auto& t : cfg->tables) {
+  for (const auto& t : plan.cfg->tables) {
     for (const auto& d : t.destinations) {
       wanted.insert(t.id + "|" + d.toString());
     }
@@ -463,8 +536,8 @@ Result<void> Engine::build(config::Config config, bool is_reload) {
       }
     }
   }
-  for (auto& t : tables) {
-    if (existing.count(t->cfg->id) == 0) {
+  for (auto& t : plan.tables) {
+    if (plan.existing_tables.count(t->cfg->id) == 0) {
       reconciler_->addTable(*t->table, now);
     }
     // Linux tables are re-read every backends.linux.drift_check_interval (the netlink monitor
@@ -472,85 +545,67 @@ Result<void> Engine::build(config::Config config, bool is_reload) {
     // reconciler's default.
     if (t->cfg->backend == config::BackendKind::Linux) {
       reconciler_->setFullCheckInterval(t->cfg->id,
-                                        cfg->backends.linux_backend.drift_check_interval, now);
+                                        plan.cfg->backends.linux_backend.drift_check_interval, now);
     }
     for (const auto& d : t->cfg->destinations) {
       (void)reconciler_->track(route::RouteKey{t->cfg->id, d}, now);
     }
   }
-  config_ = std::move(cfg);
-  paths_ = std::move(paths);
-  tables_ = std::move(tables);
-  path_index_.clear();
-  for (std::size_t i = 0; i < paths_.size(); ++i) {
-    path_index_[paths_[i]->cfg->name] = i;
-  }
-  table_index_.clear();
-  for (std::size_t i = 0; i < tables_.size(); ++i) {
-    table_index_[tables_[i]->cfg->id] = i;
-  }
-  policy_ = std::make_unique<policy::Policy>(std::move(*compiled));
-  statuses_.assign(paths_.size(), policy::PathStatus{});
-  for (std::size_t i = 0; i < paths_.size(); ++i) {
-    auto st = paths_[i]->health.stats(now);
-    statuses_[i] = {st.state,        paths_[i]->drained, st.since,
-                    st.usable_since, st.clean_since,     st.reason};
-  }
-  // The view check starts from the current states (on a reload the correlation times of an
-  // ongoing outage are not known any more: it is judged again from the next changes).
-  {
-    std::vector<std::string> names;
-    for (const auto& p : paths_) {
-      names.push_back(p->cfg->name);
-    }
-    const bool was_suspect = view_ && view_->suspect();
-    view_ = std::make_unique<policy::ViewCheck>(
-        policy::ViewCheckParams{config_->monitor.correlation_window}, std::move(names));
-    for (std::size_t i = 0; i < paths_.size(); ++i) {
-      (void)view_->onPathState(i, statuses_[i].state, now);
-    }
-    monitor_health_ = std::move(monitor_health);
-    if (monitor_health_) {
-      auto ms = monitor_health_->stats(now);
-      (void)view_->onReferenceState(ms.state, ms.reason, now);
-    }
-    if (was_suspect != view_->suspect()) {
-      policy::ViewChange change;
-      change.changed = true;
-      change.suspect = view_->suspect();
-      change.reason = view_->reason();
-      applyViewChange(change);
-    }
-  }
-  adoptStartingPoint();
+}
 
+// The view check starts from the current states (on a reload the correlation times of an
+// ongoing outage are not known any more: it is judged again from the next changes).
+void Engine::resetViewCheck(std::optional<health::LinkHealth> monitor_health, MonoTime now) {
+  std::vector<std::string> names;
+  for (const auto& p : paths_) {
+    names.push_back(p->cfg->name);
+  }
+  const bool was_suspect = view_ && view_->suspect();
+  view_ = std::make_unique<policy::ViewCheck>(
+      policy::ViewCheckParams{config_->monitor.correlation_window}, std::move(names));
+  for (std::size_t i = 0; i < paths_.size(); ++i) {
+    (void)view_->onPathState(i, statuses_[i].state, now);
+  }
+  monitor_health_ = std::move(monitor_health);
+  if (monitor_health_) {
+    auto ms = monitor_health_->stats(now);
+    (void)view_->onReferenceState(ms.state, ms.reason, now);
+  }
+  if (was_suspect != view_->suspect()) {
+    policy::ViewChange change;
+    change.changed = true;
+    change.suspect = view_->suspect();
+    change.reason = view_->reason();
+    applyViewChange(change);
+  }
+}
+
+void Engine::announceConfig(bool is_reload) {
   auto e = event(EventKind::ConfigLoaded);
   e.message =
       std::string(is_reload ? "config reloaded" : "config loaded") + " from " + config_->source;
   emit(std::move(e));
-  if (restore_ && !is_reload) {
-    // Drains an operator made before the restart stay: say so, once per path.
-    for (const auto& p : paths_) {
-      if (p->drained) {
-        auto d = event(EventKind::Drain);
-        d.path = p->cfg->name;
-        d.link = toLink(p->cfg->kind);
-        d.message = "path " + p->cfg->name +
-                    " is still drained (an operator drained it before "
-                    "the restart; `pathpilot undrain " +
-                    p->cfg->name + "` to end it)";
-        emit(std::move(d));
-      }
-    }
-    for (const auto& name : restore_->drains) {
-      if (findPath(name) == nullptr) {
-        spdlog::warn("state: drained path {} is not in the config any more; drain dropped", name);
-      }
+  if (!restore_ || is_reload) {
+    return;
+  }
+  // Drains an operator made before the restart stay: say so, once per path.
+  for (const auto& p : paths_) {
+    if (p->drained) {
+      auto d = event(EventKind::Drain);
+      d.path = p->cfg->name;
+      d.link = toLink(p->cfg->kind);
+      d.message = "path " + p->cfg->name +
+                  " is still drained (an operator drained it before "
+                  "the restart; `pathpilot undrain " +
+                  p->cfg->name + "` to end it)";
+      emit(std::move(d));
     }
   }
-  restore_.reset();
-  saveState();
-  return ok();
+  for (const auto& name : restore_->drains) {
+    if (findPath(name) == nullptr) {
+      spdlog::warn("state: drained path {} is not in the config any more; drain dropped", name);
+    }
+  }
 }
 
 void Engine::restoreState(PersistentState state) { restore_ = std::move(state); }

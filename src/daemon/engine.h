@@ -166,7 +166,22 @@ class Engine {
   struct PathRuntime;
   struct TableRuntime;
 
+  // A config is applied in two steps (at start and on every reload): prepare() builds
+  // everything that can fail aside, without touching the running state (a rejected reload
+  // leaves the old config in charge); commit() installs it and cannot fail. build() runs
+  // both, with the probe engine's replaceTargets() (the one fallible step with an effect)
+  // between them.
+  struct Plan;
   Result<void> build(config::Config config, bool is_reload);
+  [[nodiscard]] Result<Plan> prepare(config::Config config, bool is_reload) const;
+  [[nodiscard]] Result<void> checkReloadable(const config::Config& cfg, bool is_reload) const;
+  void commit(Plan plan);
+  void ensureReconciler(MonoTime now);
+  void ensureRecoveryManager(MonoTime now);
+  void commitRecoveries(Plan& plan, MonoTime now);
+  void commitTables(Plan& plan, MonoTime now);
+  void resetViewCheck(std::optional<health::LinkHealth> monitor_health, MonoTime now);
+  void announceConfig(bool is_reload);
   void decide(const char* trigger);
   void applyDecision(const policy::RouteDecision& decision);
   void scheduleDecision(std::optional<MonoTime> when);
