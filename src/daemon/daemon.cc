@@ -136,6 +136,100 @@ struct EventFanout {
   }
 };
 
+// The journal of `cfg`. Its events about itself are logged at once and handed, on the loop
+// thread, to `on_problem` (set later: the API and alerts do not exist yet). Fails only for
+// invalid options: a journal file that cannot be opened or is unusable is the journal's own
+// problem (moved aside, retried, reported), never a reason not to route.
+Result<std::unique_ptr<journal::Journal>> openJournal(
+    const config::Config& cfg, const Clock& clock, asio::io_context& io,
+    const std::function<void(const journal::Event&)>& on_problem) {
+  journal::JournalOptions jopts;
+  jopts.on_problem = [&io, &on_problem](const journal::Event& e) {
+    spdlog::log(
+        e.severity == journal::Severity::Critical ? spdlog::level::err : spdlog::level::info,
+        "{}: {} ({})", journal::eventKindName(e.kind), e.message, e.reason);
+    asio::post(io, [e, &on_problem] {
+      if (on_problem) {
+        on_problem(e);
+      }
+    });
+  };
+  jopts.sqlite_path = cfg.journal.sqlite;
+  jopts.jsonl_path = cfg.journal.jsonl;
+  jopts.site = cfg.site.name;
+  jopts.queue_capacity = static_cast<std::size_t>(cfg.journal.queue_size);
+  jopts.retry_capacity = jopts.queue_capacity;
+  ensureParent(jopts.sqlite_path);
+  ensureParent(jopts.jsonl_path);
+  return journal::Journal::open(jopts, clock);
+}
+
+// Drains and recovery limits of the previous run (daemon/state_file.h), given to the engine.
+// A state file that could not be read is reported as a state_reset event in `early`.
+void restoreState(Engine& engine, StateFile& state_file, const config::Config& cfg,
+                  const Clock& clock, std::vector<journal::Event>& early) {
+  std::string problem;
+  PersistentState restored = state_file.load(problem);
+  if (!problem.empty()) {
+    spdlog::error("{}", problem);
+    auto e = journal::makeEvent(journal::EventKind::StateReset, clock.wallNow(), cfg.site.name);
+    e.message = problem;
+    early.push_back(e);
+  } else if (!restored.drains.empty() || !restored.recovery.empty()) {
+    spdlog::info("state {}: {} drained path(s), recovery memory of {} gateway(s)",
+                 state_file.path(), restored.drains.size(), restored.recovery.size());
+  }
+  engine.restoreState(std::move(restored));
+}
+
+// What the HTTP API serves (api/daemon_api.h): the status document, the counters behind
+// /metrics, and drain/undrain (the same applyDrain as the control socket).
+api::DaemonApiSources apiSources(Engine& engine, probe::ProbeEngine& prober,
+                                 journal::Journal& events, AwsTables& aws_tables,
+                                 const std::unique_ptr<alert::AlertManager>& alerts,
+                                 const std::unique_ptr<ha::HaNode>& ha_node,
+                                 std::function<nlohmann::json()> full_status) {
+  api::DaemonApiSources sources;
+  sources.status = std::move(full_status);
+  // First-choice path per table (policy order with every path healthy), per config.
+  const config::Config* ranked_for = nullptr;
+  std::shared_ptr<const std::map<std::string, std::string>> primary;
+  // The references name objects of runDaemon, which outlive the API.
+  sources.counters = [&engine, &prober, &events, &aws_tables, &alerts, &ha_node, ranked_for,
+                      primary](api::SnapshotInputs& in) mutable {
+    if (ranked_for != &engine.config()) {
+      ranked_for = &engine.config();
+      primary = std::make_shared<const std::map<std::string, std::string>>(
+          api::primaryPaths(buildTopology(engine.config())));
+    }
+    in.primary_paths = primary;
+    const EngineStats& s = engine.stats();
+    in.engine = {s.probe_results,
+                 s.transitions,
+                 s.decisions,
+                 s.route_changes,
+                 s.events,
+                 s.reloads,
+                 std::chrono::duration<double>(s.last_decision_time).count(),
+                 std::chrono::duration<double>(s.max_decision_time).count()};
+    in.probe = api::probeTotals(prober.counters());
+    in.reconciler = api::reconcilerTotals(engine.reconciler().stats());
+    in.journal = api::journalTotals(events.stats());
+    std::tie(in.aws_calls, in.aws_call_latency) = aws_tables.apiCalls();
+    if (alerts) {
+      in.alert_outbox_depth = alerts->outboxDepth();
+    }
+    if (ha_node) {
+      in.module_families = haMetricFamilies(ha_node->view(), engine.config().site.name);
+    }
+  };
+  sources.control = [&engine, &ha_node](api::ControlAction action, const std::string& path) {
+    return applyDrain(engine, path, action == api::ControlAction::Drain, {"HTTP API", ""},
+                      ha_node.get());
+  };
+  return sources;
+}
+
 // The status document of `pathpilot status --json` and GET /api/v1/status.
 nlohmann::json statusDocument(const Engine& engine, journal::Journal& events,
                               const std::unique_ptr<alert::AlertManager>& alerts,
@@ -335,27 +429,7 @@ int runDaemon(const RunOptions& options) {
   // the journal; here they are logged at once and, on the loop thread, shown by the API and
   // given to the alerts (set up below, before the loop runs).
   std::function<void(const journal::Event&)> on_journal_problem;
-  journal::JournalOptions jopts;
-  jopts.on_problem = [&io, &on_journal_problem](const journal::Event& e) {
-    spdlog::log(
-        e.severity == journal::Severity::Critical ? spdlog::level::err : spdlog::level::info,
-        "{}: {} ({})", journal::eventKindName(e.kind), e.message, e.reason);
-    asio::post(io, [e, &on_journal_problem] {
-      if (on_journal_problem) {
-        on_journal_problem(e);
-      }
-    });
-  };
-  jopts.sqlite_path = cfg.journal.sqlite;
-  jopts.jsonl_path = cfg.journal.jsonl;
-  jopts.site = cfg.site.name;
-  jopts.queue_capacity = static_cast<std::size_t>(cfg.journal.queue_size);
-  jopts.retry_capacity = jopts.queue_capacity;
-  ensureParent(jopts.sqlite_path);
-  ensureParent(jopts.jsonl_path);
-  // Fails only for invalid options: a journal file that cannot be opened or is unusable is
-  // the journal's own problem (moved aside, retried, reported), never a reason not to route.
-  auto journal = journal::Journal::open(jopts, clock);
+  auto journal = openJournal(cfg, clock, io, on_journal_problem);
   if (!journal) {
     spdlog::error("journal: {}", journal.error().toString());
     return 1;
@@ -453,20 +527,7 @@ int runDaemon(const RunOptions& options) {
   }
   ensureParent(cfg.journal.stateFile());
   StateFile state_file(cfg.journal.stateFile(), cfg.site.name);
-  {
-    std::string problem;
-    PersistentState restored = state_file.load(problem);
-    if (!problem.empty()) {
-      spdlog::error("{}", problem);
-      auto e = journal::makeEvent(journal::EventKind::StateReset, clock.wallNow(), cfg.site.name);
-      e.message = problem;
-      on_journal_problem_early.push_back(e);
-    } else if (!restored.drains.empty() || !restored.recovery.empty()) {
-      spdlog::info("state {}: {} drained path(s), recovery memory of {} gateway(s)",
-                   state_file.path(), restored.drains.size(), restored.recovery.size());
-    }
-    engine.restoreState(std::move(restored));
-  }
+  restoreState(engine, state_file, cfg, clock, on_journal_problem_early);
   // HA: the leader's recovery limits go to etcd too, for the next leader (daemon/ha_setup.h).
   std::optional<RecoveryShare> recovery_share;
   if (ha_node) {
@@ -540,37 +601,8 @@ int runDaemon(const RunOptions& options) {
     return 1;
   }
   if (cfg.api) {
-    api::DaemonApiSources sources;
-    sources.status = full_status;
-    // First-choice path per table (policy order with every path healthy), per config.
-    const config::Config* ranked_for = nullptr;
-    std::shared_ptr<const std::map<std::string, std::string>> primary;
-    sources.counters = [&, ranked_for, primary](api::SnapshotInputs& in) mutable {
-      if (ranked_for != &engine.config()) {
-        ranked_for = &engine.config();
-        primary = std::make_shared<const std::map<std::string, std::string>>(
-            api::primaryPaths(buildTopology(engine.config())));
-      }
-      in.primary_paths = primary;
-      const EngineStats& s = engine.stats();
-      in.engine = {s.probe_results, s.transitions, s.decisions, s.route_changes, s.events,
-                   s.reloads, std::chrono::duration<double>(s.last_decision_time).count(),
-                   std::chrono::duration<double>(s.max_decision_time).count()};
-      in.probe = api::probeTotals(prober.counters());
-      in.reconciler = api::reconcilerTotals(engine.reconciler().stats());
-      in.journal = api::journalTotals(events.stats());
-      std::tie(in.aws_calls, in.aws_call_latency) = aws_tables.apiCalls();
-      if (alerts) {
-        in.alert_outbox_depth = alerts->outboxDepth();
-      }
-      if (ha_node) {
-        in.module_families = haMetricFamilies(ha_node->view(), engine.config().site.name);
-      }
-    };
-    sources.control = [&](api::ControlAction action, const std::string& path) {
-      return applyDrain(engine, path, action == api::ControlAction::Drain, {"HTTP API", ""},
-                        ha_node.get());
-    };
+    api::DaemonApiSources sources =
+        apiSources(engine, prober, events, aws_tables, alerts, ha_node, full_status);
     // The API's settings are read at start only; a reload that changes them needs a restart.
     if (auto a = observability.start(*cfg.api, std::move(sources), &events); !a) {
       spdlog::error("{}", a.error().toString());
