@@ -25,6 +25,7 @@
 
 #include "aws/credential_providers.h"
 #include "aws/fake_endpoint.h"
+#include "http/curl_http_client.h"
 #include "route/aws/ec2_route_table.h"
 #include "route/reconciler.h"
 #include "runtime/executor.h"
@@ -64,7 +65,7 @@ std::vector<double> runParallel(const Args& a, aws::FakeAwsEndpoint& fake, const
   o.region = "us-east-1";
   o.endpoint_url = fake.url();
   o.max_concurrency = static_cast<std::size_t>(a.concurrency);
-  auto backend = route::Ec2RouteBackend::create(o, creds, clock);
+  auto backend = route::Ec2RouteBackend::create(o, http::curlClients(), creds, clock);
   if (!backend) {
     std::fprintf(stderr, "backend: %s\n", backend.error().message().c_str());
     std::exit(1);
@@ -141,7 +142,7 @@ std::vector<double> runSequential(const Args& a, aws::FakeAwsEndpoint& fake, con
   o.region = "us-east-1";
   o.endpoint_url = fake.url();
   o.max_concurrency = 1;
-  auto backend = route::Ec2RouteBackend::create(o, creds, clock);
+  auto backend = route::Ec2RouteBackend::create(o, http::curlClients(), creds, clock);
   if (!backend) {
     std::exit(1);
   }

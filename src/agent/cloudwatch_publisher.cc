@@ -2,19 +2,20 @@
 
 #include "aws/endpoints.h"
 #include "aws/shared_config.h"
-#include "http/curl_http_client.h"
 
 namespace pathpilot::agent {
 
 Result<std::unique_ptr<CloudWatchPublisher>> CloudWatchPublisher::create(
-    const CloudWatchSettings& settings, const Clock& clock,
+    const CloudWatchSettings& settings, const Clock& clock, const http::HttpClientFactory& http,
     std::unique_ptr<aws::CredentialsProvider> credentials) {
   auto endpoint = aws::resolveEndpoint("monitoring", settings.region, settings.endpoint_url);
   if (!endpoint) {
     return fail(endpoint.error().withContext("cloudwatch"));
   }
   std::unique_ptr<CloudWatchPublisher> p(new CloudWatchPublisher());
-  p->http_ = std::make_unique<http::CurlHttpClient>();
+  http::ClientOptions client;
+  client.user_agent = "pathpilot-agent";
+  p->http_ = http(client);
   if (credentials) {
     p->credentials_ = std::move(credentials);
   } else {

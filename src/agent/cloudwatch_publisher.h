@@ -37,10 +37,11 @@ class MetricPublisher {
 
 class CloudWatchPublisher final : public MetricPublisher {
  public:
-  // Resolves the endpoint and sets up credentials (nothing is sent yet). `credentials`
-  // nullptr: the default chain with settings.profile. Errors: InvalidArgument (region, URL).
+  // Resolves the endpoint and sets up credentials (nothing is sent yet), on one client from
+  // `http` (the agent passes http::curlClients()). `credentials` nullptr: the default chain
+  // with settings.profile. Errors: InvalidArgument (region, URL).
   [[nodiscard]] static Result<std::unique_ptr<CloudWatchPublisher>> create(
-      const CloudWatchSettings& settings, const Clock& clock,
+      const CloudWatchSettings& settings, const Clock& clock, const http::HttpClientFactory& http,
       std::unique_ptr<aws::CredentialsProvider> credentials = nullptr);
   ~CloudWatchPublisher() override;
 

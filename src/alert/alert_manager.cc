@@ -12,7 +12,6 @@
 #include "alert/smtp_channel.h"
 #include "alert/sns_channel.h"
 #include "base/utc_stamp.h"
-#include "http/curl_http_client.h"
 
 namespace pathpilot::alert {
 namespace {
@@ -764,7 +763,9 @@ ManagerStats AlertManager::stats() const {
 }
 
 Result<std::unique_ptr<Channel>> makeChannel(const config::AlertChannelConfig& c,
-                                             const Clock& clock, const EnvGetter& env) {
+                                             const Clock& clock,
+                                             const http::HttpClientFactory& http,
+                                             const EnvGetter& env) {
   using K = config::AlertChannelKind;
   std::string what = "alerts channel " + c.name;
   auto secret = [&](const std::optional<config::SecretRef>& ref) -> Result<std::string> {
@@ -795,8 +796,8 @@ Result<std::unique_ptr<Channel>> makeChannel(const config::AlertChannelConfig& c
   if (auto bad = config::cleartextCredential(c, *url)) {
     return fail(ErrorCode::InvalidArgument, what + ": " + bad->key + ": " + bad->reason);
   }
-  http::CurlOptions curl_options;
-  curl_options.ca_file = c.ca_file;
+  http::ClientOptions client_options;
+  client_options.ca_file = c.ca_file;
   switch (c.kind) {
     case K::Smtp: {
       if (url->rfind("smtp://", 0) != 0 && url->rfind("smtps://", 0) != 0) {
@@ -812,8 +813,7 @@ Result<std::unique_ptr<Channel>> makeChannel(const config::AlertChannelConfig& c
     }
     case K::Sns: {
       SnsChannelOptions o{c.name, c.topic_arn, c.region, c.endpoint_url, c.timeout, c.phone_number};
-      auto ch = SnsChannel::create(std::move(o),
-                                   std::make_unique<http::CurlHttpClient>(curl_options), clock);
+      auto ch = SnsChannel::create(std::move(o), http(client_options), clock);
       if (!ch) {
         return fail(ch.error());
       }
@@ -835,18 +835,19 @@ Result<std::unique_ptr<Channel>> makeChannel(const config::AlertChannelConfig& c
         return fail(token.error());
       }
       HttpChannelOptions o{c.name, c.kind, *url, *sign, *token, c.timeout, c.ca_file};
-      return std::unique_ptr<Channel>(std::make_unique<HttpChannel>(
-          std::move(o), std::make_unique<http::CurlHttpClient>(curl_options), clock));
+      return std::unique_ptr<Channel>(
+          std::make_unique<HttpChannel>(std::move(o), http(client_options), clock));
     }
   }
 }
 
 Result<std::vector<std::unique_ptr<Channel>>> makeChannels(const config::AlertSettings& settings,
-                                                          const Clock& clock,
-                                                          const EnvGetter& env) {
+                                                           const Clock& clock,
+                                                           const http::HttpClientFactory& http,
+                                                           const EnvGetter& env) {
   std::vector<std::unique_ptr<Channel>> channels;
   for (const auto& c : settings.channels) {
-    auto ch = makeChannel(c, clock, env);
+    auto ch = makeChannel(c, clock, http, env);
     if (!ch) {
       return fail(ch.error());
     }
@@ -904,16 +905,14 @@ Result<std::unique_ptr<Outbox>> openOutbox(const config::AlertSettings& settings
 
 }  // namespace
 
-Result<std::unique_ptr<AlertManager>> openAlertManager(const config::Config& cfg,
-                                                       const Clock& clock,
-                                                       AlertManager::EventSink sink,
-                                                       const EnvGetter& env,
-                                                       std::string* outbox_problem) {
+Result<std::unique_ptr<AlertManager>> openAlertManager(
+    const config::Config& cfg, const Clock& clock, const http::HttpClientFactory& http,
+    AlertManager::EventSink sink, const EnvGetter& env, std::string* outbox_problem) {
   if (!cfg.alerts) {
     return fail(ErrorCode::InvalidArgument, "the config has no alerts section");
   }
   const config::AlertSettings& settings = *cfg.alerts;
-  auto channels = makeChannels(settings, clock, env);
+  auto channels = makeChannels(settings, clock, http, env);
   if (!channels) {
     return fail(channels.error());
   }
@@ -938,8 +937,8 @@ Result<std::unique_ptr<AlertManager>> openAlertManager(const config::Config& cfg
 }
 
 Result<AlertReload> AlertReload::prepare(const config::Config& next, const AlertManager* current,
-                                         const Clock& clock, AlertManager::EventSink sink,
-                                         const EnvGetter& env) {
+                                         const Clock& clock, const http::HttpClientFactory& http,
+                                         AlertManager::EventSink sink, const EnvGetter& env) {
   AlertReload r;
   if (!next.alerts) {
     if (current != nullptr) {
@@ -950,7 +949,7 @@ Result<AlertReload> AlertReload::prepare(const config::Config& next, const Alert
     return r;
   }
   // Everything that can fail happens here, before the reload changes anything.
-  auto channels = makeChannels(*next.alerts, clock, env);
+  auto channels = makeChannels(*next.alerts, clock, http, env);
   if (!channels) {
     return fail(channels.error());
   }

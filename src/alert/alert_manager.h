@@ -47,6 +47,7 @@
 #include "alert/render.h"
 #include "alert/secret.h"
 #include "config/config.h"
+#include "http/http_client.h"
 #include "journal/event.h"
 
 namespace pathpilot::alert {
@@ -259,17 +260,20 @@ class AlertManager {
   std::thread reconfigurer_;
 };
 
-// Builds the real channel for one config entry: HTTP kinds on a CurlHttpClient, SMTP on
-// libcurl, SNS on the aws module. Secrets are read now. Errors: the secret's or the URL's,
-// naming the channel ("alerts channel oncall: secret env:DINGTALK_URL: ...").
+// Builds the channel for one config entry: HTTP kinds and SNS on a client from `http` (the
+// daemon passes http::curlClients()), SMTP on libcurl's SMTP. Secrets are read now. Errors:
+// the secret's or the URL's, naming the channel ("alerts channel oncall: secret
+// env:DINGTALK_URL: ...").
 [[nodiscard]] Result<std::unique_ptr<Channel>> makeChannel(const config::AlertChannelConfig& c,
                                                            const Clock& clock,
+                                                           const http::HttpClientFactory& http,
                                                            const EnvGetter& env);
 
 // Builds every channel of `settings` (secrets and CA files read now). Errors: the first
 // channel's.
 [[nodiscard]] Result<std::vector<std::unique_ptr<Channel>>> makeChannels(
-    const config::AlertSettings& settings, const Clock& clock, const EnvGetter& env);
+    const config::AlertSettings& settings, const Clock& clock, const http::HttpClientFactory& http,
+    const EnvGetter& env);
 
 // Opens the outbox (creating its directory) and every channel of `cfg.alerts`, and builds the
 // manager (not started). Errors: the first channel error.
@@ -280,8 +284,9 @@ class AlertManager {
 // out, but do not survive a restart). Either way `outbox_problem` says what happened and
 // where the old file went, for a critical alert_outbox_reset event; empty when all is well.
 [[nodiscard]] Result<std::unique_ptr<AlertManager>> openAlertManager(
-    const config::Config& cfg, const Clock& clock, AlertManager::EventSink sink,
-    const EnvGetter& env = processEnv(), std::string* outbox_problem = nullptr);
+    const config::Config& cfg, const Clock& clock, const http::HttpClientFactory& http,
+    AlertManager::EventSink sink, const EnvGetter& env = processEnv(),
+    std::string* outbox_problem = nullptr);
 
 // The alerts part of a config reload, in two steps so that the reload stays atomic: prepare()
 // does everything that can fail (builds every channel, reads secrets and CA files, opens a
@@ -296,8 +301,8 @@ class AlertReload {
   // `next` is the new config; `current` the running manager or null. `sink` receives the
   // alert_sent / alert_failed events of a new manager.
   [[nodiscard]] static Result<AlertReload> prepare(const config::Config& next,
-                                                   const AlertManager* current,
-                                                   const Clock& clock,
+                                                   const AlertManager* current, const Clock& clock,
+                                                   const http::HttpClientFactory& http,
                                                    AlertManager::EventSink sink,
                                                    const EnvGetter& env = processEnv());
   // Applies the prepared change to `current` (may reset or replace it). Call once, from the

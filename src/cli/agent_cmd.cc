@@ -24,6 +24,7 @@
 #include "base/version.h"
 #include "cli/command.h"
 #include "daemon/logging.h"
+#include "http/curl_http_client.h"
 
 namespace pathpilot::cli {
 namespace {
@@ -90,7 +91,7 @@ int runAgent(const AgentOptions& o) {
   agent::NetlinkLinkStats links;
   std::unique_ptr<agent::CloudWatchPublisher> publisher;
   if (config->cloudwatch && !o.once) {
-    auto p = agent::CloudWatchPublisher::create(*config->cloudwatch, clock);
+    auto p = agent::CloudWatchPublisher::create(*config->cloudwatch, clock, http::curlClients());
     if (!p) {
       spdlog::error("agent: {}", p.error().toString());
       return kExitFailure;

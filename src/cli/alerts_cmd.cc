@@ -12,6 +12,7 @@
 #include "alert/outbox.h"
 #include "cli/command.h"
 #include "config/loader.h"
+#include "http/curl_http_client.h"
 
 namespace pathpilot::cli {
 namespace {
@@ -52,7 +53,7 @@ int runTest(const AlertsOptions& o) {
     return kExitFailure;
   }
   RealClock clock;
-  auto channel = alert::makeChannel(*c, clock, alert::processEnv());
+  auto channel = alert::makeChannel(*c, clock, http::curlClients(), alert::processEnv());
   if (!channel) {
     fmt::print(stderr, "pathpilot: {}\n", channel.error().toString());
     return kExitFailure;

@@ -1,6 +1,7 @@
 #include "daemon/aws_tables.h"
 
 #include "aws/shared_config.h"
+#include "http/curl_http_client.h"
 
 namespace pathpilot::daemon {
 
@@ -38,7 +39,8 @@ Result<route::Ec2RouteBackend*> AwsTables::backend(const config::Config& config)
     chain.profile = settings.profile;
     credentials_ =
         aws::makeDefaultCredentialsChain(aws::processEnvironment(), *imds_http_, clock_, chain);
-    auto created = route::Ec2RouteBackend::create(options, *credentials_, clock_);
+    auto created =
+        route::Ec2RouteBackend::create(options, http::curlClients(), *credentials_, clock_);
     if (!created) {
       return fail(created.error().withContext("aws backend"));
     }

@@ -30,6 +30,7 @@
 #include "daemon/state_file.h"
 #include "daemon/systemd.h"
 #include "daemon/topology_builder.h"
+#include "http/curl_http_client.h"
 #include "journal/journal.h"
 #include "probe/probe_engine.h"
 #include "recovery/ec2_restart_action.h"
@@ -357,7 +358,8 @@ void reloadConfig(const ReloadTargets& t) {
   // Alerts first: everything that can fail (channels, secrets, CA files, a new outbox) is done
   // before anything changes, so a broken alerts section rejects the whole reload like any
   // invalid config.
-  auto prepared = alert::AlertReload::prepare(*r.config, t.alerts.get(), t.clock, t.alert_sink);
+  auto prepared = alert::AlertReload::prepare(*r.config, t.alerts.get(), t.clock,
+                                              http::curlClients(), t.alert_sink);
   if (!prepared) {
     reject("config reload rejected (alerts)", prepared.error().toString(), false);
     return;
@@ -465,8 +467,8 @@ int runDaemon(const RunOptions& options) {
   };
   std::string outbox_problem;  // a bad outbox moved aside or replaced by memory: reported below
   if (cfg.alerts) {
-    auto opened =
-        alert::openAlertManager(cfg, clock, alert_sink, alert::processEnv(), &outbox_problem);
+    auto opened = alert::openAlertManager(cfg, clock, http::curlClients(), alert_sink,
+                                          alert::processEnv(), &outbox_problem);
     if (!opened) {
       spdlog::error("alerts: {}", opened.error().toString());
       return 1;

@@ -223,4 +223,10 @@ Result<Response> CurlHttpClient::send(const Request& request) {
   return response;
 }
 
+HttpClientFactory curlClients() {
+  return [](const ClientOptions& options) -> std::unique_ptr<HttpClient> {
+    return std::make_unique<CurlHttpClient>(options);
+  };
+}
+
 }  // namespace pathpilot::http

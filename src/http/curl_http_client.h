@@ -21,20 +21,11 @@
 
 namespace pathpilot::http {
 
-struct CurlOptions {
-  // PEM bundle to trust instead of the system store (corporate TLS inspection proxies).
-  std::string ca_file;
-  // PEM client certificate and its key for servers that require one (etcd with
-  // --client-cert-auth); both or neither. The key file must not be encrypted.
-  std::string cert_file;
-  std::string key_file;
-  // Sent as User-Agent unless the request sets one.
-  std::string user_agent = "pathpilot";
-  // Responses larger than this fail with Internal (guards memory against a broken proxy).
-  std::size_t max_response_bytes = 16 * 1024 * 1024;
-  // How long an idle kept-alive connection may be reused.
-  Duration max_idle = std::chrono::seconds(55);
-};
+// The options of a CurlHttpClient are those of any client (http/http_client.h).
+using CurlOptions = ClientOptions;
+
+// The factory of real clients (one CurlHttpClient per call).
+HttpClientFactory curlClients();
 
 class CurlHttpClient final : public HttpClient {
  public:

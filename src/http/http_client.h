@@ -21,6 +21,9 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -93,5 +96,26 @@ class HttpClient {
   // (see the header comment). Requires: request.url is absolute.
   [[nodiscard]] virtual Result<Response> send(const Request& request) = 0;
 };
+
+// How a client is to be built: the transport settings a module knows from its config.
+struct ClientOptions {
+  // PEM bundle to trust instead of the system store (corporate TLS inspection proxies).
+  std::string ca_file;
+  // PEM client certificate and its key for servers that require one (etcd with
+  // --client-cert-auth); both or neither. The key file must not be encrypted.
+  std::string cert_file;
+  std::string key_file;
+  // Sent as User-Agent unless the request sets one.
+  std::string user_agent = "pathpilot";
+  // Responses larger than this fail with Internal (guards memory against a broken proxy).
+  std::size_t max_response_bytes = 16 * 1024 * 1024;
+  // How long an idle kept-alive connection may be reused.
+  Duration max_idle = std::chrono::seconds(55);
+};
+
+// Builds clients. Modules that need HTTP clients (alert channels, the EC2 route backend, the
+// agent's CloudWatch publisher) receive one and never name the transport; the daemon and the
+// agent pass http::curlClients() (http/curl_http_client.h), tests may pass fakes.
+using HttpClientFactory = std::function<std::unique_ptr<HttpClient>(const ClientOptions&)>;
 
 }  // namespace pathpilot::http

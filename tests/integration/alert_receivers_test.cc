@@ -271,7 +271,7 @@ TEST(AlertReceiversTest, SmtpStartTlsAndAuthWithPrivateCa) {
   c.to = {"noc@example.com"};
   c.ca_file = cert;
   c.timeout = seconds(5);
-  auto ch = makeChannel(c, clock, processEnv());
+  auto ch = makeChannel(c, clock, http::curlClients(), processEnv());
   ASSERT_TRUE(ch) << ch.error().toString();
   Notification n = sampleNotification("relay");
   auto r = (*ch)->deliver(n);
@@ -296,7 +296,7 @@ TEST(AlertReceiversTest, SmtpStartTlsAndAuthWithPrivateCa) {
     }
     return std::nullopt;
   };
-  auto bad_ch = makeChannel(bad, clock, env);
+  auto bad_ch = makeChannel(bad, clock, http::curlClients(), env);
   ASSERT_TRUE(bad_ch) << bad_ch.error().toString();
   auto denied = (*bad_ch)->deliver(n);
   ASSERT_FALSE(denied);
@@ -313,13 +313,13 @@ TEST(AlertReceiversTest, SmtpStartTlsAndAuthWithPrivateCa) {
   // Without ca_file the self-signed certificate is not trusted: verification stays on.
   config::AlertChannelConfig no_ca = c;
   no_ca.ca_file.clear();
-  auto untrusted = (*makeChannel(no_ca, clock, processEnv()))->deliver(n);
+  auto untrusted = (*makeChannel(no_ca, clock, http::curlClients(), processEnv()))->deliver(n);
   ASSERT_FALSE(untrusted);
   std::printf("[smtp] without ca_file: %s\n", untrusted.error().error.toString().c_str());
   // A ca_file that does not exist is refused when the channel is built (start or reload).
   config::AlertChannelConfig missing = c;
   missing.ca_file = (dir / "nope.pem").string();
-  auto m = makeChannel(missing, clock, processEnv());
+  auto m = makeChannel(missing, clock, http::curlClients(), processEnv());
   ASSERT_FALSE(m);
   EXPECT_NE(m.error().message().find("ca_file"), std::string::npos) << m.error().toString();
   // Exactly the one good message arrived.

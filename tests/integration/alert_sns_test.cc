@@ -204,7 +204,7 @@ class AlertSnsTest : public ::testing::Test {
 TEST_F(AlertSnsTest, AlertArrivesAsSignedPublishWithTopicSubjectAndMessage) {
   fs::path dir = tempDir("publish");
   auto cfg = snsConfig("sns-noc", kTopic, fake_->url());
-  auto channel = makeChannel(cfg, clock_, processEnv());
+  auto channel = makeChannel(cfg, clock_, http::curlClients(), processEnv());
   ASSERT_TRUE(channel) << channel.error().toString();
   Emitted emitted;
   // 40 × "北京" = 240 bytes: the title alone is far over SNS's subject limit.
@@ -255,7 +255,7 @@ TEST_F(AlertSnsTest, AlertArrivesAsTransactionalSmsToThePhoneNumber) {
   config::AlertChannelConfig cfg = snsConfig("oncall-sms", "", fake_->url());
   cfg.phone_number = "+15555550100";
   cfg.region = "us-east-1";  // the loader fills it in from site.region when absent
-  auto channel = makeChannel(cfg, clock_, processEnv());
+  auto channel = makeChannel(cfg, clock_, http::curlClients(), processEnv());
   ASSERT_TRUE(channel) << channel.error().toString();
   Emitted emitted;
   // A site name this long makes the text longer than one SMS publish may be: it is cut, and
@@ -287,7 +287,7 @@ TEST_F(AlertSnsTest, AlertArrivesAsTransactionalSmsToThePhoneNumber) {
 
   // A China region is refused when the channel is built (start or reload), never sent.
   cfg.region = "cn-north-1";
-  auto china = makeChannel(cfg, clock_, processEnv());
+  auto china = makeChannel(cfg, clock_, http::curlClients(), processEnv());
   ASSERT_FALSE(china);
   EXPECT_NE(china.error().message().find("no SMS in the China regions"), std::string::npos)
       << china.error().toString();
@@ -340,7 +340,7 @@ TEST_F(AlertSnsTest, ChinaTopicIsSignedForTheChinaEndpoint) {
 TEST_F(AlertSnsTest, ThrottlingIsRetriedAndTheAlertPublishedOnce) {
   // One throttle: absorbed inside the attempt by the QueryClient's own retry.
   auto cfg = snsConfig("sns-noc", kTopic, fake_->url());
-  auto single = makeChannel(cfg, clock_, processEnv());
+  auto single = makeChannel(cfg, clock_, http::curlClients(), processEnv());
   ASSERT_TRUE(single) << single.error().toString();
   fake_->injectNext(aws::FakeAwsFault::Throttle, 1);
   auto r = (*single)->deliver(testNotification("Beijing", "sns-noc", clock_.wallNow()));
@@ -349,7 +349,7 @@ TEST_F(AlertSnsTest, ThrottlingIsRetriedAndTheAlertPublishedOnce) {
 
   // Three throttles: the attempt (2 tries) fails Throttled, the outbox retries later.
   fs::path dir = tempDir("throttle");
-  auto channel = makeChannel(cfg, clock_, processEnv());
+  auto channel = makeChannel(cfg, clock_, http::curlClients(), processEnv());
   ASSERT_TRUE(channel);
   Emitted emitted;
   auto manager = managerFor(dir, cfg, std::move(*channel), "Beijing", emitted, [] { return 0.5; });

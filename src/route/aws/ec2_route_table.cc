@@ -1,7 +1,6 @@
 #include "route/aws/ec2_route_table.h"
 
 #include "aws/endpoints.h"
-#include "http/curl_http_client.h"
 
 namespace pathpilot::route {
 
@@ -44,18 +43,18 @@ Ec2RouteBackend::Ec2RouteBackend(std::unique_ptr<http::HttpClientPool> pool, htt
       ec2_(*query_) {}
 
 Result<std::unique_ptr<Ec2RouteBackend>> Ec2RouteBackend::create(
-    const Ec2RouteBackendOptions& options, aws::CredentialsProvider& credentials,
-    const Clock& clock) {
+    const Ec2RouteBackendOptions& options, const http::HttpClientFactory& http_clients,
+    aws::CredentialsProvider& credentials, const Clock& clock) {
   auto q = clientOptions(options);
   if (!q) {
     return fail(q.error());
   }
-  http::CurlOptions curl;
-  curl.ca_file = options.ca_file;
-  curl.user_agent = options.user_agent;
-  // One curl handle (and so one kept-alive connection) per concurrent request.
-  auto pool = std::make_unique<http::HttpClientPool>(
-      options.max_concurrency, [&] { return std::make_unique<http::CurlHttpClient>(curl); });
+  http::ClientOptions client;
+  client.ca_file = options.ca_file;
+  client.user_agent = options.user_agent;
+  // One client (and so one kept-alive connection) per concurrent request.
+  auto pool = std::make_unique<http::HttpClientPool>(options.max_concurrency,
+                                                     [&] { return http_clients(client); });
   http::HttpClient& http = *pool;
   return std::unique_ptr<Ec2RouteBackend>(
       new Ec2RouteBackend(std::move(pool), http, credentials, clock, std::move(*q), {}));

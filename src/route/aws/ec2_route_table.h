@@ -63,7 +63,7 @@ struct Ec2RouteBackendOptions {
   Duration timeout = std::chrono::seconds(10);
   Duration connect_timeout = std::chrono::seconds(3);
   std::string user_agent = "pathpilot";
-  std::string ca_file;                   // for CurlHttpClient; empty: the system store
+  std::string ca_file;                   // for the HTTP clients; empty: the system store
   aws::QueryAttemptObserver on_attempt;  // optional: every EC2 request's outcome (metrics)
 };
 
@@ -74,11 +74,12 @@ bool isStaticRoute(const aws::Ec2Route& route);
 
 class Ec2RouteBackend final : public RouteBackend {
  public:
-  // The real backend: a pool of `max_concurrency` CurlHttpClients. Errors: InvalidArgument
-  // for a malformed region, endpoint_url or max_concurrency 0.
+  // The backend on a pool of `max_concurrency` clients from `http` (the daemon passes
+  // http::curlClients()). Errors: InvalidArgument for a malformed region, endpoint_url or
+  // max_concurrency 0.
   [[nodiscard]] static Result<std::unique_ptr<Ec2RouteBackend>> create(
-      const Ec2RouteBackendOptions& options, aws::CredentialsProvider& credentials,
-      const Clock& clock);
+      const Ec2RouteBackendOptions& options, const http::HttpClientFactory& http,
+      aws::CredentialsProvider& credentials, const Clock& clock);
 
   // With an injected HttpClient (tests). `http`, `credentials` and `clock` must outlive the
   // backend. Errors as create().

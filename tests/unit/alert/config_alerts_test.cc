@@ -6,6 +6,7 @@
 
 #include "alert/alert_manager.h"
 #include "config/loader.h"
+#include "http/curl_http_client.h"
 #include "journal/event.h"
 
 namespace pathpilot::config {
@@ -144,13 +145,14 @@ TEST(ConfigAlertsTest, MissingSecretIsAClearErrorWithoutValue) {
   c.kind = AlertChannelKind::DingTalk;
   c.url = SecretRef{SecretRef::Source::Env, "PP_TEST_UNSET_URL"};
   RealClock clock;
-  auto ch = alert::makeChannel(c, clock, [](std::string_view) { return std::nullopt; });
+  auto ch = alert::makeChannel(c, clock, http::curlClients(),
+                               [](std::string_view) { return std::nullopt; });
   ASSERT_FALSE(ch);
   EXPECT_EQ(ch.error().message(),
             "alerts channel ding: secret env:PP_TEST_UNSET_URL: the environment variable is not "
             "set");
   c.url = SecretRef{SecretRef::Source::Env, "U"};
-  ch = alert::makeChannel(c, clock, [](std::string_view) {
+  ch = alert::makeChannel(c, clock, http::curlClients(), [](std::string_view) {
     return std::optional<std::string>("ftp://secret-host/token123");
   });
   ASSERT_FALSE(ch);

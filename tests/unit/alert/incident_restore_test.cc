@@ -16,6 +16,7 @@
 #include "alert/http_channels.h"
 #include "alert_test_util.h"
 #include "fakes/fake_clock.h"
+#include "http/curl_http_client.h"
 
 namespace pathpilot::alert {
 namespace {
@@ -241,7 +242,7 @@ TEST_F(IncidentRestoreTest, OpenAlertManagerClosesIncidentsOfRemovedPaths) {
   s.channels.resize(1);
   s.channels[0].url = config::SecretRef{config::SecretRef::Source::Inline, url};
   cfg.alerts = s;
-  auto opened = openAlertManager(cfg, clock_, nullptr);
+  auto opened = openAlertManager(cfg, clock_, http::curlClients(), nullptr);
   ASSERT_TRUE(opened) << opened.error().message();
   auto& m = **opened;
   clock_.advance(settings_.group_window);

@@ -15,6 +15,7 @@
 #include "alert_test_util.h"
 #include "config/loader.h"
 #include "fakes/fake_clock.h"
+#include "http/curl_http_client.h"
 
 namespace pathpilot::alert {
 namespace {
@@ -410,7 +411,8 @@ TEST_F(AlertManagerTest, AlertReloadPreparesThenAppliesEachCase) {
   // manager is untouched.
   config::Config broken = next;
   broken.alerts->channels[0].url = config::SecretRef{config::SecretRef::Source::Env, "PP_NOPE"};
-  auto bad = AlertReload::prepare(broken, manager_.get(), clock_, nullptr, no_env);
+  auto bad =
+      AlertReload::prepare(broken, manager_.get(), clock_, http::curlClients(), nullptr, no_env);
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message().find("alerts channel chat"), std::string::npos)
       << bad.error().message();
@@ -419,7 +421,8 @@ TEST_F(AlertManagerTest, AlertReloadPreparesThenAppliesEachCase) {
 
   // Same outbox: reconfigured in place, the pending row kept.
   AlertManager* before = manager_.get();
-  auto same = AlertReload::prepare(next, manager_.get(), clock_, nullptr, no_env);
+  auto same =
+      AlertReload::prepare(next, manager_.get(), clock_, http::curlClients(), nullptr, no_env);
   ASSERT_TRUE(same) << same.error().message();
   EXPECT_NE(same->summary().find("outbox kept (1 pending)"), std::string::npos)
       << same->summary();
@@ -430,7 +433,8 @@ TEST_F(AlertManagerTest, AlertReloadPreparesThenAppliesEachCase) {
   // The outbox moves: a new manager on the new file (started), the old file keeps its row.
   config::Config moved = next;
   moved.alerts->outbox = (dir_ / "moved.db").string();
-  auto replace = AlertReload::prepare(moved, manager_.get(), clock_, nullptr, no_env);
+  auto replace =
+      AlertReload::prepare(moved, manager_.get(), clock_, http::curlClients(), nullptr, no_env);
   ASSERT_TRUE(replace) << replace.error().message();
   replace->apply(manager_);
   EXPECT_NE(manager_.get(), before);
@@ -443,7 +447,8 @@ TEST_F(AlertManagerTest, AlertReloadPreparesThenAppliesEachCase) {
   // Alerts removed: the manager goes.
   config::Config off = next;
   off.alerts.reset();
-  auto remove = AlertReload::prepare(off, manager_.get(), clock_, nullptr, no_env);
+  auto remove =
+      AlertReload::prepare(off, manager_.get(), clock_, http::curlClients(), nullptr, no_env);
   ASSERT_TRUE(remove);
   remove->apply(manager_);
   EXPECT_EQ(manager_, nullptr);
@@ -465,7 +470,7 @@ TEST_F(AlertManagerTest, ReloadWithAFifoOrGroupReadableSecretFileFailsWithoutBlo
   c.url = config::SecretRef{config::SecretRef::Source::Inline, "http://127.0.0.1:9/hook"};
   c.token = config::SecretRef{config::SecretRef::Source::File, fifo};
   auto future = std::async(std::launch::async, [&] {
-    return AlertReload::prepare(next, manager_.get(), clock_, nullptr, no_env);
+    return AlertReload::prepare(next, manager_.get(), clock_, http::curlClients(), nullptr, no_env);
   });
   if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
     ADD_FAILURE() << "the reload blocked on the FIFO";
@@ -483,13 +488,15 @@ TEST_F(AlertManagerTest, ReloadWithAFifoOrGroupReadableSecretFileFailsWithoutBlo
   std::ofstream(readable) << "hook-bearer-token-77\n";
   ::chmod(readable.c_str(), 0640);
   c.token = config::SecretRef{config::SecretRef::Source::File, readable};
-  auto group = AlertReload::prepare(next, manager_.get(), clock_, nullptr, no_env);
+  auto group =
+      AlertReload::prepare(next, manager_.get(), clock_, http::curlClients(), nullptr, no_env);
   ASSERT_FALSE(group);
   EXPECT_EQ(group.error().code(), ErrorCode::PermissionDenied);
   EXPECT_NE(group.error().message().find("run chmod 600 " + readable), std::string::npos);
   EXPECT_EQ(group.error().message().find("hook-bearer-token-77"), std::string::npos);
   ::chmod(readable.c_str(), 0600);
-  EXPECT_TRUE(AlertReload::prepare(next, manager_.get(), clock_, nullptr, no_env));
+  EXPECT_TRUE(
+      AlertReload::prepare(next, manager_.get(), clock_, http::curlClients(), nullptr, no_env));
 }
 
 // A bearer token over http:// to another host, when the URL comes from env or file (the config
@@ -507,7 +514,7 @@ TEST(MakeChannelTest, CleartextCredentialFromAnEnvUrlIsRefused) {
     }
     return std::nullopt;
   };
-  auto ch = makeChannel(c, clock, env);
+  auto ch = makeChannel(c, clock, http::curlClients(), env);
   ASSERT_FALSE(ch);
   EXPECT_NE(ch.error().message().find("alerts channel am: token: the bearer token would cross "
                                       "the network in clear text (http:// to am.corp.example)"),
@@ -527,12 +534,12 @@ TEST(MakeChannelTest, CleartextCredentialFromAnEnvUrlIsRefused) {
     }
     return std::nullopt;
   };
-  auto m = makeChannel(mail, clock, smtp_env);
+  auto m = makeChannel(mail, clock, http::curlClients(), smtp_env);
   ASSERT_FALSE(m);
   EXPECT_NE(m.error().message().find("password: the SMTP password would be sent without TLS"),
             std::string::npos);
   mail.starttls = true;
-  EXPECT_TRUE(makeChannel(mail, clock, smtp_env));
+  EXPECT_TRUE(makeChannel(mail, clock, http::curlClients(), smtp_env));
 }
 
 TEST(OutboxTest, HeadIsOldestPendingPerChannel) {

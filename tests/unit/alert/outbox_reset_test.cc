@@ -11,6 +11,7 @@
 
 #include "alert/alert_manager.h"
 #include "fakes/fake_clock.h"
+#include "http/curl_http_client.h"
 
 namespace pathpilot::alert {
 namespace {
@@ -66,7 +67,7 @@ class OutboxResetTest : public ::testing::Test {
 
 TEST_F(OutboxResetTest, AGoodOutboxIsNoProblem) {
   std::string problem = "unset";
-  auto opened = openAlertManager(cfg_, clock_, nullptr, no_env_, &problem);
+  auto opened = openAlertManager(cfg_, clock_, http::curlClients(), nullptr, no_env_, &problem);
   ASSERT_TRUE(opened) << opened.error().message();
   EXPECT_EQ(problem, "");
   EXPECT_TRUE(movedAside().empty());
@@ -76,7 +77,7 @@ TEST_F(OutboxResetTest, AGarbageFileIsMovedAsideAndANewOutboxStarted) {
   writeGarbage(cfg_.alerts->outbox);
   const std::string garbage = slurp(cfg_.alerts->outbox);
   std::string problem;
-  auto opened = openAlertManager(cfg_, clock_, nullptr, no_env_, &problem);
+  auto opened = openAlertManager(cfg_, clock_, http::curlClients(), nullptr, no_env_, &problem);
   ASSERT_TRUE(opened) << opened.error().message();
   const auto aside = movedAside();
   ASSERT_EQ(aside.size(), 1u);
@@ -97,7 +98,7 @@ TEST_F(OutboxResetTest, AnUnopenableOutboxIsKeptInMemory) {
   std::ofstream(dir_ / "file") << "x";
   cfg_.alerts->outbox = (dir_ / "file" / "alerts.db").string();
   std::string problem;
-  auto opened = openAlertManager(cfg_, clock_, nullptr, no_env_, &problem);
+  auto opened = openAlertManager(cfg_, clock_, http::curlClients(), nullptr, no_env_, &problem);
   ASSERT_TRUE(opened) << opened.error().message();
   EXPECT_NE(problem.find(cfg_.alerts->outbox), std::string::npos) << problem;
   EXPECT_NE(problem.find("kept in memory"), std::string::npos) << problem;
@@ -106,13 +107,13 @@ TEST_F(OutboxResetTest, AnUnopenableOutboxIsKeptInMemory) {
 }
 
 TEST_F(OutboxResetTest, AReloadOntoAGarbageFileIsRefusedAndTouchesNothing) {
-  auto opened = openAlertManager(cfg_, clock_, nullptr, no_env_, nullptr);
+  auto opened = openAlertManager(cfg_, clock_, http::curlClients(), nullptr, no_env_, nullptr);
   ASSERT_TRUE(opened);
   config::Config next = cfg_;
   next.alerts->outbox = (dir_ / "other.db").string();
   writeGarbage(next.alerts->outbox);
   const std::string garbage = slurp(next.alerts->outbox);
-  auto r = AlertReload::prepare(next, opened->get(), clock_, nullptr, no_env_);
+  auto r = AlertReload::prepare(next, opened->get(), clock_, http::curlClients(), nullptr, no_env_);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find(next.alerts->outbox), std::string::npos)
       << r.error().message();

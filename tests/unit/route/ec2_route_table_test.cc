@@ -10,6 +10,7 @@
 #include "fakes/fake_clock.h"
 #include "fakes/fake_http_client.h"
 #include "fakes/manual_executor.h"
+#include "http/curl_http_client.h"
 #include "route/aws/ec2_route_table.h"
 #include "route/reconciler.h"
 
@@ -253,15 +254,15 @@ TEST(Ec2RouteBackendTest, BadOptionsAreRejected) {
   StaticCredentialsProvider creds{Credentials(kAwsKeyId, kAwsSecret)};
   Ec2RouteBackendOptions o;
   o.region = "ap-southeast1";
-  auto bad_region = Ec2RouteBackend::create(o, creds, clock);
+  auto bad_region = Ec2RouteBackend::create(o, http::curlClients(), creds, clock);
   ASSERT_FALSE(bad_region);
   EXPECT_NE(bad_region.error().message().find("aws backend"), std::string::npos);
   o.region = "ap-southeast-1";
   o.max_concurrency = 0;
-  EXPECT_FALSE(Ec2RouteBackend::create(o, creds, clock));
+  EXPECT_FALSE(Ec2RouteBackend::create(o, http::curlClients(), creds, clock));
   o.max_concurrency = 2;
   o.endpoint_url = "ftp://x";
-  EXPECT_FALSE(Ec2RouteBackend::create(o, creds, clock));
+  EXPECT_FALSE(Ec2RouteBackend::create(o, http::curlClients(), creds, clock));
 }
 
 // ---- against the fake endpoint over loopback ----
@@ -280,7 +281,7 @@ TEST(Ec2RouteTableEndToEndTest, ReconcilerAdoptsAndProgramsThroughEc2) {
   o.region = "ap-southeast-1";
   o.endpoint_url = fake->url();
   o.max_concurrency = 2;
-  auto backend = Ec2RouteBackend::create(o, creds, clock);
+  auto backend = Ec2RouteBackend::create(o, http::curlClients(), creds, clock);
   ASSERT_TRUE(backend) << backend.error().message();
   auto a = (*backend)->openTable("rtb-468f5222");
   auto b = (*backend)->openTable("rtb-4b8f522f");
@@ -350,7 +351,7 @@ TEST(Ec2RouteTableEndToEndTest, PropagatedRoutesAreFactsNotOurs) {
   Ec2RouteBackendOptions o;
   o.region = "ap-southeast-1";
   o.endpoint_url = fake->url();
-  auto backend = Ec2RouteBackend::create(o, creds, clock);
+  auto backend = Ec2RouteBackend::create(o, http::curlClients(), creds, clock);
   ASSERT_TRUE(backend) << backend.error().message();
   auto ta = (*backend)->openTable(a);
   auto tb = (*backend)->openTable(b);
@@ -488,7 +489,7 @@ TEST(Ec2RouteTableEndToEndTest, TablesAreProgrammedInParallelWithinTheBound) {
   o.region = "ap-southeast-1";
   o.endpoint_url = fake->url();
   o.max_concurrency = 3;
-  auto backend = Ec2RouteBackend::create(o, creds, clock);
+  auto backend = Ec2RouteBackend::create(o, http::curlClients(), creds, clock);
   ASSERT_TRUE(backend);
   std::vector<std::unique_ptr<route::RouteTable>> tables;
   for (const auto& id : ids) {
