@@ -10,46 +10,6 @@
 
 namespace pathpilot::api {
 
-metrics::ProbeTotals probeTotals(const probe::ProbeCounters& c) {
-  metrics::ProbeTotals t;
-  t.sent = c.sent;
-  t.received = c.received;
-  t.timed_out = c.timed_out;
-  t.late = c.late;
-  t.foreign = c.foreign;
-  t.send_errors = c.send_errors;
-  t.unreachable = c.unreachable;
-  t.socket_errors = c.socket_errors;
-  t.refused = c.refused;
-  t.timer_wakeups = c.timer_wakeups;
-  t.timer_lag_ns = c.timer_lag_ns;
-  return t;
-}
-
-metrics::ReconcilerTotals reconcilerTotals(const route::ReconcilerStats& s) {
-  metrics::ReconcilerTotals t;
-  t.applies = s.applies;
-  t.apply_failures = s.apply_failures;
-  t.lists = s.lists;
-  t.list_failures = s.list_failures;
-  t.adopted = s.adopted;
-  t.drifts = s.drifts;
-  return t;
-}
-
-metrics::JournalTotals journalTotals(const journal::JournalStats& s) {
-  metrics::JournalTotals t;
-  t.present = true;
-  t.accepted = s.accepted;
-  t.written = s.written;
-  t.overflowed = s.overflowed;
-  t.rejected_closed = s.rejected_closed;
-  t.errors = s.errors;
-  t.queue_depth = s.queue_depth;
-  t.queue_capacity = s.queue_capacity;
-  return t;
-}
-
 Result<ApiOptions> apiOptionsFromConfig(const config::ApiSettings& settings, ApiOptions base) {
   base.host = settings.address.toString();
   base.port = settings.port;

@@ -121,11 +121,6 @@ class DaemonApi {
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
-// The counters of the modules below, in the metrics model's terms.
-metrics::ProbeTotals probeTotals(const probe::ProbeCounters& c);
-metrics::ReconcilerTotals reconcilerTotals(const route::ReconcilerStats& s);
-metrics::JournalTotals journalTotals(const journal::JournalStats& s);
-
 // The API options for `settings`: address, port, rate limits (api.rate_limit) and the resolved
 // token on top of `base`. The environment variable PATHPILOT_API_READ_RATE (requests per second
 // per client address, 0 = unlimited) overrides api.rate_limit.read_per_second (and raises the

@@ -169,10 +169,7 @@ std::shared_ptr<const Snapshot> SnapshotBuilder::build(SnapshotInputs in, MonoTi
 
   auto& m = snap->metrics;
   m.snapshot_unix_seconds = std::chrono::duration<double>(wall_now.time_since_epoch()).count();
-  m.probe = in.probe;
-  m.reconciler = in.reconciler;
   m.engine = in.engine;
-  m.journal = in.journal;
   m.aws_calls = std::move(in.aws_calls);
   m.aws_call_latency = std::move(in.aws_call_latency);
   m.alert_outbox_depth = in.alert_outbox_depth;

@@ -213,15 +213,19 @@ api::DaemonApiSources apiSources(Engine& engine, probe::ProbeEngine& prober,
                  s.reloads,
                  std::chrono::duration<double>(s.last_decision_time).count(),
                  std::chrono::duration<double>(s.max_decision_time).count()};
-    in.probe = api::probeTotals(prober.counters());
-    in.reconciler = api::reconcilerTotals(engine.reconciler().stats());
-    in.journal = api::journalTotals(events.stats());
+    // Each module describes its own families (metrics/family.h).
+    in.module_families = probe::metricFamilies(prober.counters());
+    auto add = [&in](std::vector<metrics::MetricFamily> families) {
+      std::move(families.begin(), families.end(), std::back_inserter(in.module_families));
+    };
+    add(route::metricFamilies(engine.reconciler().stats()));
+    add(journal::metricFamilies(events.stats()));
     std::tie(in.aws_calls, in.aws_call_latency) = aws_tables.apiCalls();
     if (alerts) {
       in.alert_outbox_depth = alerts->outboxDepth();
     }
     if (ha_node) {
-      in.module_families = haMetricFamilies(ha_node->view(), engine.config().site.name);
+      add(haMetricFamilies(ha_node->view(), engine.config().site.name));
     }
   };
   sources.control = [&engine, &ha_node](api::ControlAction action, const std::string& path) {

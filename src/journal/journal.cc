@@ -624,4 +624,26 @@ void Journal::resumeWriterForTest() {
   writer_cv_.notify_one();
 }
 
+std::vector<metrics::MetricFamily> metricFamilies(const JournalStats& s) {
+  using metrics::MetricType;
+  auto n = [](std::uint64_t v) { return static_cast<double>(v); };
+  return {
+      {"pathpilot_journal_events_total",
+       MetricType::Counter,
+       "Events offered to the journal, by what became of them.",
+       {{{{"result", "accepted"}}, n(s.accepted)},
+        {{{"result", "written"}}, n(s.written)},
+        {{{"result", "overflowed"}}, n(s.overflowed)},
+        {{{"result", "rejected_closed"}}, n(s.rejected_closed)}}},
+      metrics::counterFamily("pathpilot_journal_errors_total",
+                             "Failed journal operations (insert, write, reopen, sync, prune).",
+                             s.errors),
+      metrics::gaugeFamily("pathpilot_journal_queue_depth",
+                           "Events waiting for the journal writer.", n(s.queue_depth)),
+      metrics::gaugeFamily("pathpilot_journal_queue_capacity",
+                           "Most events the journal queue holds before it drops.",
+                           n(s.queue_capacity)),
+  };
+}
+
 }  // namespace pathpilot::journal

@@ -64,6 +64,7 @@
 #include "base/time.h"
 #include "journal/event_log.h"
 #include "journal/sqlite_store.h"
+#include "metrics/family.h"
 
 namespace pathpilot::journal {
 
@@ -117,6 +118,9 @@ struct JournalStats {
   std::uint64_t lost = 0;         // events a failing sink dropped beyond retry_capacity
   std::uint64_t moved_aside = 0;  // unusable journal files renamed to <path>.bad-<time>
 };
+
+// The Prometheus families of `s` (pathpilot_journal_*; metrics/family.h).
+std::vector<metrics::MetricFamily> metricFamilies(const JournalStats& s);
 
 class Journal final : public EventLog {
  public:

@@ -150,52 +150,6 @@ void renderRoutes(const DaemonMetrics& m, ExpositionWriter& w) {
 }
 
 void renderCounters(const DaemonMetrics& m, ExpositionWriter& w) {
-  const auto& rc = m.reconciler;
-  const std::array<std::tuple<std::string_view, std::string_view, std::uint64_t>, 6> rec = {{
-      {"pathpilot_reconciler_applies_total", "Route changes sent to a backend.", rc.applies},
-      {"pathpilot_reconciler_apply_failures_total", "Route changes a backend failed to apply.",
-       rc.apply_failures},
-      {"pathpilot_reconciler_lists_total", "Route table reads.", rc.lists},
-      {"pathpilot_reconciler_list_failures_total", "Route table reads that failed.",
-       rc.list_failures},
-      {"pathpilot_reconciler_adopted_routes_total",
-       "Routes found programmed at start and adopted.", rc.adopted},
-      {"pathpilot_reconciler_drifts_total", "Routes found changed outside pathpilot (repaired).",
-       rc.drifts},
-  }};
-  for (const auto& [name, help, v] : rec) {
-    w.family(name, MetricType::Counter, help);
-    w.sample({}, v);
-  }
-
-  const auto& p = m.probe;
-  const std::array<std::tuple<std::string_view, std::string_view, std::uint64_t>, 9> probe = {{
-      {"pathpilot_probe_sent_total", "Probes handed to the kernel (all paths).", p.sent},
-      {"pathpilot_probe_received_total", "Valid replies counted as success.", p.received},
-      {"pathpilot_probe_timed_out_total", "Probes that got no valid reply in time.",
-       p.timed_out},
-      {"pathpilot_probe_late_total", "Valid replies that arrived after their probe timed out.",
-       p.late},
-      {"pathpilot_probe_foreign_total", "Replies that belong to no probe of ours.", p.foreign},
-      {"pathpilot_probe_send_errors_total", "Sends the kernel refused.", p.send_errors},
-      {"pathpilot_probe_unreachable_total", "ICMP or connect errors matched to a probe.",
-       p.unreachable},
-      {"pathpilot_probe_socket_errors_total", "Failures to open or pin a probe socket.",
-       p.socket_errors},
-      {"pathpilot_probe_refused_total", "TCP probes answered by RST (counted as success).",
-       p.refused},
-  }};
-  for (const auto& [name, help, v] : probe) {
-    w.family(name, MetricType::Counter, help);
-    w.sample({}, v);
-  }
-  w.family("pathpilot_probe_timer_wakeups_total", MetricType::Counter,
-           "Probe timer wake-ups on the engine thread.");
-  w.sample({}, p.timer_wakeups);
-  w.family("pathpilot_probe_timer_lag_seconds_total", MetricType::Counter,
-           "Summed lateness of probe timer wake-ups; divide by wake-ups for the mean.");
-  w.sample({}, static_cast<double>(p.timer_lag_ns) / 1e9);
-
   const auto& e = m.engine;
   const std::array<std::tuple<std::string_view, std::string_view, std::uint64_t>, 6> engine = {{
       {"pathpilot_engine_probe_results_total", "Probe results fed to health.", e.probe_results},
@@ -229,25 +183,6 @@ void renderCounters(const DaemonMetrics& m, ExpositionWriter& w) {
   w.family("pathpilot_snapshot_interval_seconds", MetricType::Gauge,
            "Interval between periodic snapshots (stretched when snapshots are expensive).");
   w.sample({}, m.snapshot_interval_seconds);
-
-  if (m.journal.present) {
-    const auto& j = m.journal;
-    w.family("pathpilot_journal_events_total", MetricType::Counter,
-             "Events offered to the journal, by what became of them.");
-    w.sample({{"result", "accepted"}}, j.accepted);
-    w.sample({{"result", "written"}}, j.written);
-    w.sample({{"result", "overflowed"}}, j.overflowed);
-    w.sample({{"result", "rejected_closed"}}, j.rejected_closed);
-    w.family("pathpilot_journal_errors_total", MetricType::Counter,
-             "Failed journal operations (insert, write, reopen, sync, prune).");
-    w.sample({}, j.errors);
-    w.family("pathpilot_journal_queue_depth", MetricType::Gauge,
-             "Events waiting for the journal writer.");
-    w.sample({}, j.queue_depth);
-    w.family("pathpilot_journal_queue_capacity", MetricType::Gauge,
-             "Most events the journal queue holds before it drops.");
-    w.sample({}, j.queue_capacity);
-  }
 
   w.family("pathpilot_aws_api_calls_total", MetricType::Counter,
            "AWS API calls by operation and outcome.");

@@ -1,8 +1,9 @@
 // metrics/daemon_metrics.h — what the daemon exports on /metrics, and how it is rendered.
 //
 // Purpose: one plain value (DaemonMetrics) holds every figure the daemon exports: the state of
-// each path and route, the engine's, prober's, reconciler's and journal's counters, loop lag,
-// AWS API calls, and a hook for the alert outbox. The engine
+// each path and route, the engine's counters, loop lag, AWS API calls, the alert outbox, and
+// the families other modules describe themselves (metrics/family.h: the prober's, the
+// reconciler's, the journal's, the HA election's). The engine
 // thread fills it into each published snapshot (api/snapshot.h); /metrics renders it on an API
 // thread with renderDaemonMetrics(). Keeping the model separate from the renderer keeps the
 // renderer pure, testable and fast (bench/metrics_bench.cc: 1,000 paths × 1,000 tables).
@@ -10,18 +11,19 @@
 // Exported families (units in the name, counters end in _total, Prometheus conventions):
 //   pathpilot_build_info{version,site}                              gauge, always 1
 //   pathpilot_snapshot_timestamp_seconds                            when the engine took it
-//   pathpilot_path_up{site,path,link,az}                            1 = usable (up/degraded, not drained)
-//   pathpilot_path_state{site,path,link,state}                      1 for the current state, 0 others
-//   pathpilot_path_drained{site,path,link}                          1 = drained by an operator
-//   pathpilot_path_state_since_timestamp_seconds{site,path,link}    when the state last changed
-//   pathpilot_path_loss_ratio{site,path,link}                       loss over the health window, 0..1
-//   pathpilot_path_window_rtt_seconds{site,path,link,percentile}    p50/p95/p99 over the window
-//   pathpilot_path_probes_sent_total{site,path,link}                probes completed
+//   pathpilot_path_up{site,path,link,az}                            1 = usable (up/degraded, not
+//   drained) pathpilot_path_state{site,path,link,state}                      1 for the current
+//   state, 0 others pathpilot_path_drained{site,path,link}                          1 = drained by
+//   an operator pathpilot_path_state_since_timestamp_seconds{site,path,link}    when the state last
+//   changed pathpilot_path_loss_ratio{site,path,link}                       loss over the health
+//   window, 0..1 pathpilot_path_window_rtt_seconds{site,path,link,percentile}    p50/p95/p99 over
+//   the window pathpilot_path_probes_sent_total{site,path,link}                probes completed
 //   pathpilot_path_probes_lost_total{site,path,link}                probes failed
 //   pathpilot_path_probe_rtt_seconds{site,path,link}                histogram of successful RTTs
 //   pathpilot_path_transitions_total{site,path,link,to}             state changes by new state
 //   pathpilot_route_next_hop_info{site,route_table,table_name,destination,path,next_hop,backend}
-//                                                                   1 per route: where it points now
+//                                                                   1 per route: where it points
+//                                                                   now
 //   pathpilot_route_on_primary_path{site,route_table,destination}   1 = uses its first choice
 //                                                                   (0 = failed over)
 //   pathpilot_route_on_preferred_path{site,route_table,destination} 1 = uses the best usable
@@ -31,15 +33,19 @@
 //   pathpilot_route_hold_down_remaining_seconds{...}                until failback may happen
 //   pathpilot_route_in_sync{site,route_table,destination}           1 = programmed as decided
 //   pathpilot_route_changes_total{site,route_table,destination}     times the route moved
-//   pathpilot_reconciler_*_total                                    applies, failures, lists, drifts
-//   pathpilot_route_errors_total{backend}                           failed attempts (each is retried)
-//   pathpilot_routes_pending{backend}                               routes not yet as decided
-//   pathpilot_probe_*_total                                         the prober's counters
+//   pathpilot_reconciler_*_total                                    applies, failures, lists,
+//   drifts
+//                                                                   (route::metricFamilies)
+//   pathpilot_route_errors_total{backend}                           failed attempts (each is
+//   retried) pathpilot_routes_pending{backend}                               routes not yet as
+//   decided pathpilot_probe_*_total                                         the prober's counters
+//                                                                   (probe::metricFamilies)
 //   pathpilot_engine_*                                              results, decisions, events, lag
 //   pathpilot_engine_loop_lag_seconds                               histogram of timer lateness
 //   pathpilot_snapshot_duration_seconds{phase}                      engine time per snapshot
 //   pathpilot_snapshot_interval_seconds                             how often snapshots are taken
 //   pathpilot_journal_*                                             events by result, queue depth
+//                                                                   (journal::metricFamilies)
 //   pathpilot_aws_api_calls_total{operation,outcome}                AWS requests (every attempt)
 //   pathpilot_aws_api_request_duration_seconds{operation}           histogram of their durations
 //   pathpilot_alert_outbox_depth                                    (hook; absent until wired)
@@ -59,6 +65,7 @@
 #include <vector>
 
 #include "metrics/exposition.h"
+#include "metrics/family.h"
 #include "metrics/histogram.h"
 #include "metrics/path_recorder.h"
 
@@ -96,43 +103,6 @@ struct RouteMetrics {
   bool fail_static = false;
   double hold_down_remaining_seconds = 0;
   std::uint64_t changes = 0;
-};
-
-// probe::ProbeCounters, mirrored so that this module depends on base only.
-struct ProbeTotals {
-  std::uint64_t sent = 0;
-  std::uint64_t received = 0;
-  std::uint64_t timed_out = 0;
-  std::uint64_t late = 0;
-  std::uint64_t foreign = 0;
-  std::uint64_t send_errors = 0;
-  std::uint64_t unreachable = 0;
-  std::uint64_t socket_errors = 0;
-  std::uint64_t refused = 0;
-  std::uint64_t timer_wakeups = 0;
-  std::uint64_t timer_lag_ns = 0;
-};
-
-// route::ReconcilerStats, mirrored.
-struct ReconcilerTotals {
-  std::uint64_t applies = 0;
-  std::uint64_t apply_failures = 0;
-  std::uint64_t lists = 0;
-  std::uint64_t list_failures = 0;
-  std::uint64_t adopted = 0;
-  std::uint64_t drifts = 0;
-};
-
-// journal::JournalStats, mirrored.
-struct JournalTotals {
-  std::uint64_t accepted = 0;
-  std::uint64_t written = 0;
-  std::uint64_t overflowed = 0;
-  std::uint64_t rejected_closed = 0;
-  std::uint64_t errors = 0;
-  std::uint64_t queue_depth = 0;
-  std::uint64_t queue_capacity = 0;
-  bool present = false;  // false: no journal (nothing exported)
 };
 
 // daemon::EngineStats, mirrored.
@@ -182,30 +152,13 @@ class AwsCallTotals {
   std::map<std::string, Histogram, std::less<>> latency_;
 };
 
-// A metric family described by the module that owns its figures (daemon/ha_setup.cc for
-// pathpilot_ha_*): the module names and documents its families where it keeps the figures, and
-// the snapshot carries them here as values, so that adding one touches nothing else.
-struct FamilySample {
-  std::vector<std::pair<std::string, std::string>> labels;
-  double value = 0;
-};
-struct MetricFamily {
-  std::string name;  // a valid metric name, unique in the exposition
-  MetricType type = MetricType::Gauge;  // counter or gauge
-  std::string help;
-  std::vector<FamilySample> samples;
-};
-
 struct DaemonMetrics {
   std::string site;
   std::string version;
   double snapshot_unix_seconds = 0;
   std::vector<PathMetrics> paths;
   std::vector<RouteMetrics> routes;
-  ProbeTotals probe;
-  ReconcilerTotals reconciler;
   std::map<std::string, std::uint64_t> route_errors_by_backend;  // failed attempts
-  JournalTotals journal;
   EngineTotals engine;
   Histogram loop_lag{kLagBucketsSeconds};
   double loop_lag_last_seconds = 0;
@@ -217,7 +170,8 @@ struct DaemonMetrics {
   std::vector<AwsCallCount> aws_calls;           // empty without AWS tables
   std::vector<AwsCallLatency> aws_call_latency;  // empty without AWS tables
   std::optional<std::uint64_t> alert_outbox_depth;  // hook: filled once alerting is wired
-  std::vector<MetricFamily> module_families;        // rendered last, as they are
+  // Described by their modules (metrics/family.h), rendered last, as they are.
+  std::vector<MetricFamily> module_families;
 };
 
 // Appends the exposition of `m` to `out` through `writer` (so callers can add families of

@@ -119,4 +119,34 @@ Result<void> validateTarget(const TargetSpec& s) {
   return ok();
 }
 
+std::vector<metrics::MetricFamily> metricFamilies(const ProbeCounters& c) {
+  using metrics::counterFamily;
+  return {
+      counterFamily("pathpilot_probe_sent_total", "Probes handed to the kernel (all paths).",
+                    c.sent),
+      counterFamily("pathpilot_probe_received_total", "Valid replies counted as success.",
+                    c.received),
+      counterFamily("pathpilot_probe_timed_out_total", "Probes that got no valid reply in time.",
+                    c.timed_out),
+      counterFamily("pathpilot_probe_late_total",
+                    "Valid replies that arrived after their probe timed out.", c.late),
+      counterFamily("pathpilot_probe_foreign_total", "Replies that belong to no probe of ours.",
+                    c.foreign),
+      counterFamily("pathpilot_probe_send_errors_total", "Sends the kernel refused.",
+                    c.send_errors),
+      counterFamily("pathpilot_probe_unreachable_total",
+                    "ICMP or connect errors matched to a probe.", c.unreachable),
+      counterFamily("pathpilot_probe_socket_errors_total",
+                    "Failures to open or pin a probe socket.", c.socket_errors),
+      counterFamily("pathpilot_probe_refused_total",
+                    "TCP probes answered by RST (counted as success).", c.refused),
+      counterFamily("pathpilot_probe_timer_wakeups_total",
+                    "Probe timer wake-ups on the engine thread.", c.timer_wakeups),
+      {"pathpilot_probe_timer_lag_seconds_total",
+       metrics::MetricType::Counter,
+       "Summed lateness of probe timer wake-ups; divide by wake-ups for the mean.",
+       {{{}, static_cast<double>(c.timer_lag_ns) / 1e9}}},
+  };
+}
+
 }  // namespace pathpilot::probe

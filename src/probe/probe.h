@@ -28,6 +28,7 @@
 #include "base/ip.h"
 #include "base/link.h"
 #include "base/time.h"
+#include "metrics/family.h"
 #include "probe/rtt_estimator.h"
 #include "probe/schedule.h"
 
@@ -142,6 +143,9 @@ struct ProbeCounters {
   std::uint64_t timer_wakeups = 0;
   std::uint64_t timer_lag_ns = 0;
 };
+
+// The Prometheus families of `c` (pathpilot_probe_*; metrics/family.h).
+std::vector<metrics::MetricFamily> metricFamilies(const ProbeCounters& c);
 
 // A source of probe results for a set of targets. Implementations: ProbeEngine (ICMP + TCP),
 // FakeProber (tests), later a BFD prober.

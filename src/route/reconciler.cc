@@ -676,4 +676,21 @@ std::vector<RouteStatus> Reconciler::snapshot() const {
   return out;
 }
 
+std::vector<metrics::MetricFamily> metricFamilies(const ReconcilerStats& s) {
+  using metrics::counterFamily;
+  return {
+      counterFamily("pathpilot_reconciler_applies_total", "Route changes sent to a backend.",
+                    s.applies),
+      counterFamily("pathpilot_reconciler_apply_failures_total",
+                    "Route changes a backend failed to apply.", s.apply_failures),
+      counterFamily("pathpilot_reconciler_lists_total", "Route table reads.", s.lists),
+      counterFamily("pathpilot_reconciler_list_failures_total", "Route table reads that failed.",
+                    s.list_failures),
+      counterFamily("pathpilot_reconciler_adopted_routes_total",
+                    "Routes found programmed at start and adopted.", s.adopted),
+      counterFamily("pathpilot_reconciler_drifts_total",
+                    "Routes found changed outside pathpilot (repaired).", s.drifts),
+  };
+}
+
 }  // namespace pathpilot::route

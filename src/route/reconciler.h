@@ -59,6 +59,7 @@
 
 #include "base/error.h"
 #include "base/time.h"
+#include "metrics/family.h"
 #include "route/route.h"
 #include "route/route_table.h"
 #include "runtime/backoff.h"
@@ -137,6 +138,9 @@ struct ReconcilerStats {
   std::uint64_t adopted = 0;
   std::uint64_t drifts = 0;
 };
+
+// The Prometheus families of `s` (pathpilot_reconciler_*; metrics/family.h).
+std::vector<metrics::MetricFamily> metricFamilies(const ReconcilerStats& s);
 
 // One managed route as the status API shows it.
 struct RouteStatus {

@@ -15,7 +15,10 @@
 #include "api/server.h"
 #include "api/snapshot_builder.h"
 #include "fakes/memory_event_log.h"
+#include "journal/journal.h"
 #include "obs_tests/process.h"
+#include "probe/probe.h"
+#include "route/reconciler.h"
 #include "unit/api/sample_status.h"
 
 namespace pathpilot::api {
@@ -74,8 +77,15 @@ class ObsPrometheusTest : public ::testing::Test {
     }
     SnapshotInputs in;
     in.status = std::move(status);
-    in.probe.sent = 1000;
-    in.journal.present = true;
+    probe::ProbeCounters probes;
+    probes.sent = 1000;
+    in.module_families = probe::metricFamilies(probes);
+    for (auto& f : route::metricFamilies(route::ReconcilerStats{})) {
+      in.module_families.push_back(std::move(f));
+    }
+    for (auto& f : journal::metricFamilies(journal::JournalStats{})) {
+      in.module_families.push_back(std::move(f));
+    }
     in.alert_outbox_depth = 0;
     in.aws_calls.push_back({"ReplaceRoute", "ok", 3});
     builder_.observeLoopLag(std::chrono::microseconds(150));

@@ -32,7 +32,9 @@ class DaemonApiTest : public ::testing::Test {
       ++status_calls_;
       return testing::sampleStatus(dx_state_);
     };
-    sources_.counters = [](SnapshotInputs& in) { in.probe.sent = 5; };
+    sources_.counters = [](SnapshotInputs& in) {
+      in.module_families = {metrics::counterFamily("pathpilot_probe_sent_total", "Sent.", 5)};
+    };
     sources_.control = [this](ControlAction action, const std::string& path) -> Result<std::string> {
       control_thread_ = std::this_thread::get_id();
       dx_state_ = action == ControlAction::Drain ? "down" : "up";
@@ -86,7 +88,8 @@ TEST_F(DaemonApiTest, TapFeedsTheRecorderAndForwardsToTheEngine) {
   ASSERT_NE(snap, nullptr);
   EXPECT_EQ(snap->metrics.paths[0].totals.sent, 2u);
   EXPECT_EQ(snap->metrics.paths[0].totals.lost, 1u);
-  EXPECT_EQ(snap->metrics.probe.sent, 5u);
+  ASSERT_EQ(snap->metrics.module_families.size(), 1u);
+  EXPECT_DOUBLE_EQ(snap->metrics.module_families[0].samples.at(0).value, 5);
 }
 
 TEST_F(DaemonApiTest, ServesSnapshotsAndRunsDrainOnTheLoop) {

@@ -19,9 +19,7 @@ class SnapshotBuilderTest : public ::testing::Test {
   std::shared_ptr<const Snapshot> build(nlohmann::json status = testing::sampleStatus()) {
     SnapshotInputs in;
     in.status = std::move(status);
-    in.probe.sent = 77;
-    in.journal.present = true;
-    in.journal.queue_depth = 3;
+    in.module_families = {metrics::counterFamily("pathpilot_probe_sent_total", "Sent.", 77)};
     return builder_.build(std::move(in), clock_.now(), clock_.wallNow());
   }
 };
@@ -45,8 +43,9 @@ TEST_F(SnapshotBuilderTest, MetricsComeFromTheStatusDocument) {
   EXPECT_EQ(m.routes[1].preferred_path, "dx");
   EXPECT_DOUBLE_EQ(m.routes[1].hold_down_remaining_seconds, 42.0);
   EXPECT_EQ(m.routes[1].sync, "pending");
-  EXPECT_EQ(m.probe.sent, 77u);
-  EXPECT_EQ(m.journal.queue_depth, 3u);
+  ASSERT_EQ(m.module_families.size(), 1u);  // carried as the modules described them
+  EXPECT_EQ(m.module_families[0].name, "pathpilot_probe_sent_total");
+  EXPECT_DOUBLE_EQ(m.module_families[0].samples.at(0).value, 77);
   EXPECT_EQ(snap->status["engine"]["probe_results"], 1234);
   EXPECT_EQ(snap->generation, 1u);
   EXPECT_EQ(build()->generation, 2u);

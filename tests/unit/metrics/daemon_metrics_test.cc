@@ -47,11 +47,15 @@ DaemonMetrics sample() {
   r.changes = 2;
   m.routes = {r};
   m.route_errors_by_backend["aws"] = 3;
-  m.journal.present = true;
-  m.journal.accepted = 5;
-  m.journal.queue_depth = 1;
-  m.probe.sent = 100;
-  m.probe.timer_lag_ns = 1500000000;
+  // As the prober and the journal describe theirs (probe::metricFamilies, ...).
+  m.module_families = {
+      counterFamily("pathpilot_probe_sent_total", "Probes handed to the kernel.", 100),
+      {"pathpilot_journal_events_total",
+       MetricType::Counter,
+       "Events offered to the journal, by what became of them.",
+       {{{{"result", "accepted"}}, 5}, {{{"result", "written"}}, 4}}},
+      gaugeFamily("pathpilot_journal_queue_depth", "Events waiting.", 1),
+  };
   m.loop_lag.observe(0.0002);
   m.aws_calls.push_back({"ReplaceRoute", "ok", 7});
   return m;
@@ -114,15 +118,17 @@ TEST(DaemonMetricsTest, CountersAndHooks) {
   auto m = sample();
   std::string out = renderDaemonMetrics(m);
   EXPECT_TRUE(contains(out, "pathpilot_probe_sent_total 100"));
-  EXPECT_TRUE(contains(out, "pathpilot_probe_timer_lag_seconds_total 1.5"));
+  EXPECT_TRUE(contains(out, "# TYPE pathpilot_probe_sent_total counter"));
   EXPECT_TRUE(contains(out, "pathpilot_journal_events_total{result=\"accepted\"} 5"));
+  EXPECT_TRUE(contains(out, "pathpilot_journal_events_total{result=\"written\"} 4"));
+  EXPECT_TRUE(contains(out, "# TYPE pathpilot_journal_queue_depth gauge"));
   EXPECT_TRUE(contains(out, "pathpilot_journal_queue_depth 1"));
   EXPECT_TRUE(contains(out, "pathpilot_engine_loop_lag_seconds_bucket{le=\"0.00025\"} 1"));
   EXPECT_TRUE(
       contains(out, "pathpilot_aws_api_calls_total{operation=\"ReplaceRoute\",outcome=\"ok\"} 7"));
   EXPECT_EQ(out.find("pathpilot_alert_outbox_depth"), std::string::npos);
   m.alert_outbox_depth = 4;
-  m.journal.present = false;
+  m.module_families.clear();
   out = renderDaemonMetrics(m);
   EXPECT_TRUE(contains(out, "pathpilot_alert_outbox_depth 4"));
   EXPECT_EQ(out.find("pathpilot_journal_queue_depth"), std::string::npos);
