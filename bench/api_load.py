@@ -36,33 +36,19 @@ import time
 
 TAG = f"ppapi{os.getpid() % 100000}"
 
-
-def sh(*args, check=True, **kw):
-    return subprocess.run(args, check=check, capture_output=True, text=True, **kw)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lab"))
+import ppkit.proc  # noqa: E402
+from ppkit.proc import sh  # noqa: E402
+from ppkit.prom import histogram  # noqa: E402
 
 
 def nsx(*args, **kw):
-    return sh("ip", "netns", "exec", TAG, *args, **kw)
+    return ppkit.proc.nsx(TAG, *args, **kw)
 
 
 def http_get(port, path):
     out = nsx("curl", "-s", "-m", "5", f"http://127.0.0.1:{port}{path}", check=False).stdout
     return out
-
-
-def histogram(text, name):
-    """Bucket counts (le → cumulative count) and sum/count of an unlabelled histogram."""
-    buckets = {}
-    total = count = 0.0
-    for line in text.splitlines():
-        m = re.match(rf'{name}_bucket\{{le="([^"]+)"\}} (\S+)', line)
-        if m:
-            buckets[float("inf") if m.group(1) == "+Inf" else float(m.group(1))] = float(m.group(2))
-        elif line.startswith(f"{name}_sum "):
-            total = float(line.split()[1])
-        elif line.startswith(f"{name}_count "):
-            count = float(line.split()[1])
-    return buckets, total, count
 
 
 def scalar(text, name):

@@ -37,6 +37,7 @@ from datetime import datetime, timezone
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "lab"))
 import labctl  # noqa: E402
+from ppkit.timefmt import parse_time  # noqa: E402
 
 ROOT = labctl.ROOT
 BASE_CONFIG = os.environ.get("PP_DEMO_CONFIG", os.path.join(ROOT, "examples", "lab.yaml"))
@@ -216,10 +217,6 @@ COLORS = sys.stdout.isatty()
 
 def color(text, code):
     return f"\033[{code}m{text}\033[0m" if COLORS else text
-
-
-def parse_time(text):
-    return datetime.strptime(text.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
 
 
 def stamp(t):

@@ -22,7 +22,6 @@ lab/pp-traffic), PP_LAB (namespace prefix, default ppgap), OUT (JSON results, de
 /tmp/failover_gap.json), SEED (random phases; default: time).
 """
 
-import datetime
 import json
 import os
 import random
@@ -37,6 +36,8 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(ROOT, "lab"))
 os.environ.setdefault("PP_LAB", "ppgap")
 import labctl  # noqa: E402
+import ppkit.wait  # noqa: E402
+from ppkit.timefmt import parse_time  # noqa: E402
 
 # name -> (probe interval, probe timeout, random phase before the fault in seconds)
 VARIANTS = {
@@ -51,10 +52,6 @@ PORT = 9000
 
 def log(msg):
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def parse_time(text):
-    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def read_report(path):
@@ -95,13 +92,12 @@ def reset_routes(lab):
 
 
 def wait_for(pred, timeout, what, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(interval)
-    log(f"timed out after {timeout}s waiting for {what}")
-    return False
+    """ppkit's wait_for, as a bool: a run that times out is logged and skipped, not fatal."""
+    try:
+        return bool(ppkit.wait.wait_for(pred, timeout, what, interval))
+    except TimeoutError as e:
+        log(str(e))
+        return False
 
 
 def on_dx(lab):

@@ -42,6 +42,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nstest  # noqa: E402
+from ppkit.prom import lag_figures  # noqa: E402
 
 PREFIX = f"ppapi{os.getpid() % 100000}"
 PHASE_S = float(os.environ.get("PP_API_HOSTILE_PHASE_S", "8"))
@@ -85,36 +86,6 @@ def scrape(port):
     status, body = http_get(port, "/metrics", SCRAPER, timeout=10)
     assert status == 200, (status, body[:200])
     return body
-
-
-def histogram(text, name):
-    buckets, count, total = {}, 0.0, 0.0
-    for line in text.splitlines():
-        m = re.match(rf'{name}_bucket\{{le="([^"]+)"\}} (\S+)', line)
-        if m:
-            buckets[float("inf") if m.group(1) == "+Inf" else float(m.group(1))] = float(m.group(2))
-        elif line.startswith(f"{name}_count "):
-            count = float(line.split()[1])
-        elif line.startswith(f"{name}_sum "):
-            total = float(line.split()[1])
-    return buckets, count, total
-
-
-def lag_figures(before, after):
-    """Samples, mean and the bucket bounds under which 99% and all of the engine loop's lag
-    samples fell between two scrapes (as secrets_daemon_test.py measures it)."""
-    hb, cb, sb = histogram(before, "pathpilot_engine_loop_lag_seconds")
-    ha, ca, sa = histogram(after, "pathpilot_engine_loop_lag_seconds")
-    n = ca - cb
-    diff = [(b, ha[b] - hb.get(b, 0.0)) for b in sorted(ha)]
-
-    def bound(q):
-        for b, c in diff:
-            if c >= q * n:
-                return b
-        return float("inf")
-    return {"samples": int(n), "mean_ms": round((sa - sb) / n * 1e3, 3) if n else float("nan"),
-            "p99_le_ms": bound(0.99) * 1e3, "max_le_ms": bound(1.0) * 1e3}
 
 
 def counters(text, name, label):

@@ -17,10 +17,11 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lab"))
 import labctl  # noqa: E402
+from ppkit.timefmt import event_time  # noqa: E402,F401 (re-exported)
+from ppkit.wait import wait_for  # noqa: E402,F401 (re-exported)
 
 # Re-exported: the same readers the lab tests use.
 read_jsonl = labctl.read_jsonl
@@ -35,34 +36,9 @@ def build_dir():
     return labctl.build_dir()
 
 
-def event_time(event):
-    """Unix time of a journal event ("2026-11-25T16:00:29.123Z")."""
-    return datetime.strptime(event["time"].replace("Z", "+0000"),
-                             "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
-
-
 def events_of(path, kind, since=0.0):
     """Journal events of `kind` in the JSONL file `path` with time >= `since`."""
     return [e for e in read_jsonl(path) if e.get("kind") == kind and event_time(e) >= since]
-
-
-def wait_for(fn, timeout, what, interval=0.05):
-    """Calls fn() until it returns something truthy (returned) or `timeout` seconds pass
-    (TimeoutError naming `what` and fn's last value). Exceptions from fn count as falsy."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        try:
-            last = fn()
-        except (OSError, ValueError, subprocess.SubprocessError) as e:
-            last = e
-        else:
-            if last:
-                return last
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}; last: "
-                               f"{str(last)[:3000]}")
-        time.sleep(interval)
 
 
 def daemon_status(socket):

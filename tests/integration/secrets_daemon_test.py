@@ -38,6 +38,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nstest  # noqa: E402
+from ppkit.prom import lag_figures  # noqa: E402
 
 PREFIX = f"ppsec{os.getpid() % 100000}"
 
@@ -110,37 +111,6 @@ def assert_no_secret(text, where):
 
 def metrics(net, port):
     return net.sh("mon", "curl", "-s", "-m", "5", f"http://127.0.0.1:{port}/metrics")
-
-
-def histogram(text, name):
-    buckets, count, total = {}, 0.0, 0.0
-    for line in text.splitlines():
-        m = re.match(rf'{name}_bucket\{{le="([^"]+)"\}} (\S+)', line)
-        if m:
-            buckets[float("inf") if m.group(1) == "+Inf" else float(m.group(1))] = float(m.group(2))
-        elif line.startswith(f"{name}_count "):
-            count = float(line.split()[1])
-        elif line.startswith(f"{name}_sum "):
-            total = float(line.split()[1])
-    return buckets, count, total
-
-
-def lag_figures(before, after):
-    """Samples, mean and the bucket bound under which 99% and all of the engine loop's lag
-    samples fell, between two scrapes."""
-    hb, cb, sb = histogram(before, "pathpilot_engine_loop_lag_seconds")
-    ha, ca, sa = histogram(after, "pathpilot_engine_loop_lag_seconds")
-    n = ca - cb
-    bounds = sorted(ha)
-    diff = [(b, ha[b] - hb.get(b, 0.0)) for b in bounds]
-
-    def bound(q):
-        for b, c in diff:
-            if c >= q * n:
-                return b
-        return float("inf")
-    return {"samples": int(n), "mean_ms": (sa - sb) / n * 1e3 if n else float("nan"),
-            "p99_le_ms": bound(0.99) * 1e3, "max_le_ms": bound(1.0) * 1e3}
 
 
 async def status_flood(sock, clients, seconds):

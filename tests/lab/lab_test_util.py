@@ -13,7 +13,6 @@ against each other:
 """
 
 import contextlib
-import datetime
 import json
 import os
 import sys
@@ -24,6 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "lab"))
 import labctl  # noqa: E402
+from ppkit.timefmt import event_time  # noqa: E402,F401 (used here and by the tests)
 
 # Unique per test process, so that two checkouts (a developer's and CI's) running the lab tests
 # at the same time never share namespaces: lab/up starts by tearing down its prefix.
@@ -32,10 +32,6 @@ WORK = f"/tmp/{PREFIX}-lab"
 RATE = 500  # packets/s of each stream
 STREAMS = {"rtb-a": "cla", "rtb-b": "clb"}
 PORT = 9000
-
-
-def event_time(event):
-    return datetime.datetime.fromisoformat(event["time"].replace("Z", "+00:00")).timestamp()
 
 
 def lab_config(lab, edits=()):

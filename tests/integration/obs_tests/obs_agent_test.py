@@ -31,29 +31,14 @@ FAKE_AWS = os.path.join(BUILD, "src/aws/pathpilot-fake-aws")
 CHARON = "/usr/lib/ipsec/charon"
 TAG = f"ppo{os.getpid() % 100000}"
 NS_GW, NS_PEER = f"{TAG}-gw", f"{TAG}-peer"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                                "lab"))
+from ppkit.proc import sh, nsx  # noqa: E402
+from ppkit.prom import metric  # noqa: E402
+from ppkit.wait import wait_for  # noqa: E402
+
 PLUGINS = ("random nonce openssl pem pkcs1 x509 pubkey curve25519 aes gcm sha1 sha2 hmac kdf "
            "kernel-libipsec kernel-netlink socket-default vici updown counters")
-
-
-def sh(*args, check=True, **kw):
-    return subprocess.run(args, check=check, capture_output=True, text=True, **kw)
-
-
-def nsx(ns, *args, check=True, **kw):
-    return sh("ip", "netns", "exec", ns, *args, check=check, **kw)
-
-
-def wait(pred, timeout, what, step=0.2):
-    until = time.time() + timeout
-    while time.time() < until:
-        try:
-            value = pred()
-            if value:
-                return value
-        except Exception:  # noqa: BLE001 - retry until the deadline
-            pass
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 class Lab:
@@ -175,8 +160,8 @@ secrets {{
              f"STRONGSWAN_CONF={base}/strongswan.conf exec {CHARON}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.procs.append((f"charon-{ns}", p))
-        self.charon_pid[ns] = int(wait(lambda: open(pidfile).read().strip(), 10, "charon pid"))
-        wait(lambda: nsx(ns, "swanctl", "--stats", "--uri", self.vici(ns), check=False)
+        self.charon_pid[ns] = int(wait_for(lambda: open(pidfile).read().strip(), 10, "charon pid"))
+        wait_for(lambda: nsx(ns, "swanctl", "--stats", "--uri", self.vici(ns), check=False)
              .returncode == 0, 10, f"charon in {ns} to answer")
         nsx(ns, "swanctl", "--load-all", "--uri", self.vici(ns), "--file",
             f"{base}/swanctl/swanctl.conf")
@@ -220,15 +205,6 @@ def get(port, path):
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout
     body, _, code = out.rpartition("\n")
     return int(code or 0), body
-
-
-def metric(text, name, **labels):
-    for line in text.splitlines():
-        if not line.startswith(name + "{") and not line.startswith(name + " "):
-            continue
-        if all(f'{k}="{v}"' in line for k, v in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
-    return None
 
 
 def main():
@@ -281,7 +257,7 @@ def main():
             ["ip", "netns", "exec", NS_GW, FAKE_AWS, "--listen", "127.0.0.1:0", "--region",
              "cn-north-1"], stdout=open(fake_log, "w"), stderr=subprocess.STDOUT)
         lab.procs.append(("fake-aws", fake))
-        fake_url = wait(lambda: re.search(r"listening on (http://\S+)", open(fake_log).read())
+        fake_url = wait_for(lambda: re.search(r"listening on (http://\S+)", open(fake_log).read())
                         .group(1), 10, "fake AWS endpoint")
         fake_port = fake_url.rsplit(":", 1)[1]
 
@@ -315,7 +291,7 @@ cloudwatch:
         lab.procs.append(("agent", agent))
 
         # 1. State and traffic on /metrics.
-        text = wait(lambda: (lambda r: r[1] if r[0] == 200 and
+        text = wait_for(lambda: (lambda r: r[1] if r[0] == 200 and
                              metric(r[1], "pathpilot_tunnel_up", tunnel="a") == 1 else None)(
                     get(port, "/metrics")), 15, "tunnel a up on /metrics")
         assert metric(text, "pathpilot_tunnel_up", tunnel="b") == 0, text
@@ -323,7 +299,7 @@ cloudwatch:
         lab.ping(5)
         # The agent polls charon every second: wait for a poll that saw all five pings (a poll
         # during the pings shows bytes already, but not yet every packet).
-        text = wait(lambda: (lambda t: t if (metric(t, "pathpilot_tunnel_packets_out_total",
+        text = wait_for(lambda: (lambda t: t if (metric(t, "pathpilot_tunnel_packets_out_total",
                                                     tunnel="a") or 0) >= 5 else None)(
                     get(port, "/metrics")[1]), 10, "tunnel packets to grow")
         assert (metric(text, "pathpilot_tunnel_bytes_in_total", tunnel="a") or 0) > 0, text
@@ -350,7 +326,7 @@ cloudwatch:
             data = json.loads(out).get("metrics", [])
             return data if any(m.get("name") == "TunnelDataIn" for m in data) else None
 
-        data = wait(fake_metrics, 30, "PutMetricData at the fake CloudWatch", step=1)
+        data = wait_for(fake_metrics, 30, "PutMetricData at the fake CloudWatch", interval=1)
         names = {m["name"] for m in data}
         assert {"TunnelState", "TunnelDataIn", "TunnelDataOut"} <= names, data
         tunnel_dims = {m["dimensions"].get("Tunnel") for m in data}
@@ -362,7 +338,7 @@ cloudwatch:
 
         # 3. charon goes away: the agent keeps running and says so.
         lab.stop_charon(NS_GW)
-        wait(lambda: metric(get(port, "/metrics")[1], "pathpilot_agent_vici_up") == 0, 15,
+        wait_for(lambda: metric(get(port, "/metrics")[1], "pathpilot_agent_vici_up") == 0, 15,
              "vici_up 0")
         text = get(port, "/metrics")[1]
         assert metric(text, "pathpilot_tunnel_up", tunnel="a") == 0, text
@@ -376,7 +352,7 @@ cloudwatch:
         # 4. charon comes back: the agent reconnects by itself.
         lab.start_charon(NS_GW)
         lab.initiate()
-        wait(lambda: metric(get(port, "/metrics")[1], "pathpilot_tunnel_up", tunnel="a") == 1,
+        wait_for(lambda: metric(get(port, "/metrics")[1], "pathpilot_tunnel_up", tunnel="a") == 1,
              15, "tunnel a up again after the restart")
         text = get(port, "/metrics")[1]
         assert metric(text, "pathpilot_agent_vici_connects_total") >= 2, text
@@ -386,7 +362,7 @@ cloudwatch:
         agent.terminate()
         assert agent.wait(timeout=10) == 0, open(agent_log).read()
         return 0
-    except AssertionError as e:
+    except (AssertionError, TimeoutError) as e:
         print(f"FAILED: {e}")
         for name in ("agent.log", "fake-aws.log", f"{NS_GW}/charon.log"):
             path = os.path.join(lab.dir, name)

@@ -31,26 +31,15 @@ BUILD = os.environ.get("PP_BUILD_DIR", "build")
 PATHPILOT = os.path.join(BUILD, "src/cli/pathpilot")
 NS = f"ppod{os.getpid() % 100000}"
 
-
-def sh(*args, check=True, **kw):
-    return subprocess.run(args, check=check, capture_output=True, text=True, **kw)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                                "lab"))
+from ppkit.proc import sh, nsx as _nsx  # noqa: E402
+from ppkit.prom import metric  # noqa: E402
+from ppkit.wait import wait_for  # noqa: E402
 
 
 def nsx(*args, check=True, **kw):
-    return sh("ip", "netns", "exec", NS, *args, check=check, **kw)
-
-
-def wait(pred, timeout, what, step=0.2):
-    until = time.time() + timeout
-    while time.time() < until:
-        try:
-            v = pred()
-            if v:
-                return v
-        except Exception:  # noqa: BLE001
-            pass
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    return _nsx(NS, *args, check=check, **kw)
 
 
 def curl(port, path, method="GET", token=None, data=None):
@@ -62,13 +51,6 @@ def curl(port, path, method="GET", token=None, data=None):
     out = nsx(*args, f"http://127.0.0.1:{port}{path}", check=False).stdout
     body, _, code = out.rpartition("\n")
     return int(code or 0), body
-
-
-def metric(text, name, **labels):
-    for line in text.splitlines():
-        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
-    return None
 
 
 VOLATILE = {"now", "since", "since_seconds", "engine", "journal", "reuse_in_ms",
@@ -122,7 +104,7 @@ def main():
         daemon = subprocess.Popen(["ip", "netns", "exec", NS, PATHPILOT, "run", "-c", config],
                                   stdout=log, stderr=subprocess.STDOUT)
         procs.append(daemon)
-        wait(lambda: (lambda r: r[0] == 200 and json.loads(r[1])["routes"][0]["current"] == "dx")(
+        wait_for(lambda: (lambda r: r[0] == 200 and json.loads(r[1])["routes"][0]["current"] == "dx")(
             curl(port, "/api/v1/status")), 20, "dx up and carrying rtb-a")
 
         # 1. /api/v1/status == pathpilot status --json.
@@ -170,8 +152,8 @@ def main():
                 r = json.loads(out)["data"]["result"]
                 return float(r[0]["value"][1]) if r else None
 
-            wait(lambda: promql('pathpilot_path_state{path="dx",state="up"}') == 1, 40,
-                 "Prometheus to scrape dx up", step=0.5)
+            wait_for(lambda: promql('pathpilot_path_state{path="dx",state="up"}') == 1, 40,
+                 "Prometheus to scrape dx up", interval=0.5)
             print("ok: Prometheus scraped the daemon: dx up")
 
         # 4. drain/undrain over HTTP.
@@ -190,10 +172,10 @@ def main():
 
         # 5. dx goes down: target address removed.
         sh("ip", "-n", NS, "addr", "del", "10.98.0.1/24", "dev", "v1")
-        text = wait(lambda: (lambda t: t if metric(t, "pathpilot_path_state", path="dx",
+        text = wait_for(lambda: (lambda t: t if metric(t, "pathpilot_path_state", path="dx",
                                                    state="down") == 1 else None)(
             curl(port, "/metrics")[1]), 20, "dx down on /metrics")
-        wait(lambda: json.loads(curl(port, "/api/v1/status")[1])["routes"][0]["current"] == "vpn-a",
+        wait_for(lambda: json.loads(curl(port, "/api/v1/status")[1])["routes"][0]["current"] == "vpn-a",
              20, "rtb-a to move to vpn-a")
         text = curl(port, "/metrics")[1]
         routes = "\n".join(l for l in text.splitlines() if l.startswith("pathpilot_route"))
@@ -203,7 +185,7 @@ def main():
         assert metric(text, "pathpilot_route_on_preferred_path", route_table="rtb-a") == 1, text
         assert metric(text, "pathpilot_path_transitions_total", path="dx", to="down") >= 1, text
         assert metric(text, "pathpilot_route_changes_total", route_table="rtb-a") >= 1, routes
-        events = wait(lambda: (lambda e: e if e["count"] >= 1 else None)(json.loads(
+        events = wait_for(lambda: (lambda e: e if e["count"] >= 1 else None)(json.loads(
             curl(port, "/api/v1/events?path=dx&kind=path_down&since=1h")[1])), 10,
             "the path_down event in the journal")
         assert events["events"][0]["link"] == "dx", events
@@ -213,14 +195,14 @@ def main():
         assert code == 400 and 'parameter "kind"' in json.loads(body)["error"], (code, body)
         print("ok: dx down → /metrics, route moved to vpn-a, events searchable")
         if prom_port:
-            wait(lambda: promql('pathpilot_path_state{path="dx",state="down"}') == 1, 20,
-                 "Prometheus to see dx down", step=0.5)
+            wait_for(lambda: promql('pathpilot_path_state{path="dx",state="down"}') == 1, 20,
+                 "Prometheus to see dx down", interval=0.5)
             print("ok: Prometheus answers PromQL: dx down")
 
         daemon.terminate()
         assert daemon.wait(timeout=20) == 0
         return 0
-    except AssertionError as e:
+    except (AssertionError, TimeoutError) as e:
         print(f"FAILED: {e}")
         path = os.path.join(work, "daemon.log")
         if os.path.exists(path):
