@@ -15,6 +15,8 @@ namespace pathpilot::alert {
 namespace {
 
 ErrorCode codeFor(int rc) {
+  // Extended result codes (SQLITE_IOERR_FSYNC, SQLITE_BUSY_SNAPSHOT ...) keep the primary
+  // code in their low byte.
   switch (rc & 0xFF) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
@@ -44,6 +46,8 @@ class Stmt {
   Stmt& operator=(const Stmt&) = delete;
 
   int prepared() const { return rc_; }
+  // SQLITE_TRANSIENT: SQLite copies the bytes, since callers pass temporaries
+  // (toJsonText(...), jsonList(...)) that are gone before step().
   void text(int i, const std::string& v) {
     sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
   }
@@ -51,6 +55,8 @@ class Stmt {
   int step() { return sqlite3_step(stmt_); }
   std::int64_t colInt(int c) const { return sqlite3_column_int64(stmt_, c); }
   std::string colText(int c) const {
+    // column_bytes after column_text, the order SQLite documents: the length is then that of
+    // the UTF-8 text returned, embedded NULs included.
     const auto* p = sqlite3_column_text(stmt_, c);
     return p == nullptr ? std::string()
                         : std::string(reinterpret_cast<const char*>(p),
@@ -134,6 +140,8 @@ Result<std::unique_ptr<Outbox>> Outbox::open(const std::string& path) {
   int fd = path.empty() || path == ":memory:"
                ? -1
                : ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  // O_EXCL leaves an existing file and its mode alone; fchmod restores what the umask took
+  // from 0600. SQLite takes the empty file as a new database.
   if (fd >= 0) {
     int rc = ::fchmod(fd, 0600);
     int err = errno;
@@ -154,9 +162,12 @@ Result<std::unique_ptr<Outbox>> Outbox::open(const std::string& path) {
     return fail(codeFor(rc), "alert outbox " + path + ": cannot open: " + msg);
   }
   std::unique_ptr<Outbox> box(new Outbox(db, path));
+  // `pathpilot alerts` opens the same file while the daemon runs, and open() writes (schema,
+  // user_version): a locked file is waited for up to 5 s instead of failing with SQLITE_BUSY.
   sqlite3_busy_timeout(db, 5000);
   // WAL: readers (`pathpilot alerts`) never block the writer; FULL: a committed alert
   // survives a power cut, which is the point of the outbox.
+  // The index serves head(): a channel's oldest pending row is its first entry.
   const char* setup =
       "PRAGMA journal_mode=WAL;"
       "PRAGMA synchronous=FULL;"
@@ -205,6 +216,7 @@ Result<std::unique_ptr<Outbox>> Outbox::open(const std::string& path) {
   if (auto r = box->exec(v2); !r) {
     return fail(r.error());
   }
+  // Rows the previous run left pending are due again; the depth starts from them.
   Stmt count(db, "SELECT COUNT(*) FROM outbox WHERE state = 0");
   if (count.prepared() != SQLITE_OK || count.step() != SQLITE_ROW) {
     return fail(box->error(sqlite3_errcode(db), "count pending"));
@@ -219,6 +231,7 @@ Result<std::int64_t> Outbox::enqueue(const Notification& n, WallTime now) {
     return fail(r.error());
   }
   ++pending_;
+  // The last rowid is per connection, so it is read before the mutex is released.
   return sqlite3_last_insert_rowid(db_);
 }
 
@@ -229,6 +242,8 @@ Result<void> Outbox::insertLocked(const Notification& n, WallTime now) {
   if (s.prepared() != SQLITE_OK) {
     return fail(error(s.prepared(), "prepare insert"));
   }
+  // The payload carries created_at (makeNotification leaves it unset); next_ms = now makes
+  // the row due at once.
   Notification stored = n;
   stored.created_at = now;
   s.text(1, n.channel);
@@ -291,10 +306,13 @@ Result<void> Outbox::enqueueAll(const std::vector<Notification>& rows,
     (void)exec("ROLLBACK");
     return r;
   }
+  // A failed COMMIT can leave the transaction open (SQLITE_BUSY does); the ROLLBACK ends it
+  // so that the connection's next BEGIN does not fail.
   if (auto r = exec("COMMIT"); !r) {
     (void)exec("ROLLBACK");
     return r;
   }
+  // Counted only once committed: a rolled-back batch left no rows.
   pending_ += rows.size();
   return ok();
 }
@@ -321,6 +339,8 @@ Result<std::vector<IncidentRecord>> Outbox::incidents(std::vector<std::string>* 
                       : !tables   ? tables.error().message()
                       : !channels ? channels.error().message()
                                   : std::string();
+    // An unreadable row is reported and left in the table; the other incidents are still
+    // restored.
     if (!why.empty()) {
       if (bad != nullptr) {
         bad->push_back("incident " + r.key + ": " + why);
@@ -371,6 +391,8 @@ Result<void> Outbox::markSent(std::int64_t id, WallTime now) {
   if (int rc = s.step(); rc != SQLITE_DONE) {
     return fail(error(rc, "mark sent"));
   }
+  // `state = 0` in the WHERE and the change count keep the depth exact when a row is marked
+  // twice; `pending_ > 0` keeps the unsigned counter from wrapping.
   if (sqlite3_changes(db_) > 0 && pending_ > 0) {
     --pending_;
   }
@@ -380,6 +402,7 @@ Result<void> Outbox::markSent(std::int64_t id, WallTime now) {
 Result<void> Outbox::markRetry(std::int64_t id, int attempts, WallTime next_attempt,
                                const std::string& err) {
   std::lock_guard lock(mu_);
+  // The row stays pending (state 0), so the depth does not change.
   Stmt s(db_, "UPDATE outbox SET attempts = ?, next_ms = ?, last_error = ? WHERE id = ?");
   s.int64(1, attempts);
   s.int64(2, journal::toUnixMillis(next_attempt));
@@ -431,6 +454,8 @@ Result<std::vector<OutboxRow>> Outbox::list(std::size_t limit) {
 
 Result<std::int64_t> Outbox::prune(WallTime before) {
   std::lock_guard lock(mu_);
+  // Pending rows are never pruned, however old: an accepted alert stays until it is sent or
+  // given up.
   Stmt s(db_, "DELETE FROM outbox WHERE state != 0 AND done_ms < ?");
   s.int64(1, journal::toUnixMillis(before));
   if (int rc = s.step(); rc != SQLITE_DONE) {

@@ -23,6 +23,8 @@ std::string joinLimited(const std::vector<std::string>& items, std::size_t shown
 // "3m12s" from a duration, seconds precision.
 std::string humanDuration(Duration d) {
   auto total = std::chrono::duration_cast<std::chrono::seconds>(d).count();
+  // Wall-clock times: a clock stepped back can put `ended` before `started`, which reads as
+  // 0s rather than as a negative duration.
   if (total < 0) {
     total = 0;
   }
@@ -76,6 +78,7 @@ std::string eventLine(const journal::Event& e) {
   // HH:MM:SS of the RFC 3339 text is enough inside one incident.
   std::string line = t.size() >= 19 ? t.substr(11, 8) : t;
   line += " " + std::string(journal::eventKindName(e.kind));
+  // A route_changed event's path is the path it moved to, which "from → to" shows already.
   if (!e.path.empty() && e.kind != EventKind::RouteChanged) {
     line += " " + e.path;
   }
@@ -96,6 +99,8 @@ std::string eventLine(const journal::Event& e) {
 
 // The measured reason: the opening event's, else the first non-empty one.
 std::string reasonOf(const Alert& a) {
+  // A RESOLVED alert lists its resolving event first (alert.h), whose reason says why the
+  // incident ended. A brief alert starts with the opening event and takes its reason.
   if (a.status == AlertStatus::Resolved && !a.brief && !a.events.empty() &&
       !a.events.front().reason.empty()) {
     return a.events.front().reason;
@@ -118,6 +123,7 @@ constexpr std::size_t kMaxDetailLines = 25;
 std::string oneLine(std::string_view text, std::size_t max_bytes) {
   std::string out;
   out.reserve(std::min(text.size(), max_bytes));
+  // Replacing byte by byte is safe for UTF-8: every byte of a multi-byte character is ≥ 0x80.
   for (char c : text) {
     auto u = static_cast<unsigned char>(c);
     out += (u < 0x20 || u == 0x7F) ? ' ' : c;
@@ -126,6 +132,8 @@ std::string oneLine(std::string_view text, std::size_t max_bytes) {
     return out;
   }
   std::size_t cut = max_bytes >= 3 ? max_bytes - 3 : 0;  // room for "…" (3 bytes)
+  // out[cut] is the first byte dropped; stepping back over continuation bytes (10xxxxxx)
+  // cuts before a character, never inside one.
   while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) {
     --cut;
   }
@@ -190,6 +198,8 @@ std::string fieldValue(const Alert& a, std::string_view f) {
   if (f == "link") {
     return std::string(journal::linkName(a.opening.link));
   }
+  // The alert's from/to are set only when routes moved; otherwise the opening event's stand
+  // in (for a path event: its old and new state).
   if (f == "from") {
     return a.from.empty() ? a.opening.from : a.from;
   }
@@ -242,6 +252,8 @@ std::string fieldValue(const Alert& a, std::string_view f) {
 Result<ChannelTemplates> compileTemplates(const config::AlertTemplates& global,
                                           const config::AlertTemplates& channel) {
   ChannelTemplates out;
+  // Title and body fall back separately: a channel that sets only a title keeps the global
+  // body (or the default one).
   const std::string& title = channel.title.empty() ? global.title : channel.title;
   const std::string& body = channel.body.empty() ? global.body : channel.body;
   if (!title.empty()) {
@@ -271,6 +283,8 @@ std::string renderTemplate(const config::MessageTemplate& tmpl, const Alert& ale
 
 void renderInto(const Alert& a, const ChannelTemplates& templates, Notification& out) {
   if (!templates.title.empty()) {
+    // A custom title still goes through oneLine: fields such as reason or details may hold
+    // line breaks.
     out.title = oneLine(renderTemplate(templates.title, a));
   } else {
     out.title = oneLine("[" + std::string(alertStatusLabel(a.status)) + "] " + a.opening.site +
@@ -329,6 +343,8 @@ Notification makeNotification(const Alert& a, const ChannelTemplates& templates,
 }
 
 Router::Router(const config::AlertSettings& settings) : routes_(settings.routes) {
+  // No routes: one route with the defaults (warning and above, RESOLVED too) to every
+  // channel.
   if (routes_.empty()) {
     config::AlertRoute all;
     for (const auto& c : settings.channels) {
@@ -341,18 +357,23 @@ Router::Router(const config::AlertSettings& settings) : routes_(settings.routes)
 std::vector<std::string> Router::channelsFor(const Alert& a) const {
   std::vector<std::string> out;
   const journal::Event& o = a.opening;
+  // journal::Severity and config::AlertSeverity list the same levels in the same order (a
+  // test keeps them equal), so the underlying value converts.
   auto severity = static_cast<config::AlertSeverity>(static_cast<std::uint8_t>(a.severity));
   std::string_view kind = journal::eventKindName(o.kind);
   for (const auto& r : routes_) {
     if (severity < r.min_severity) {
       continue;
     }
+    // A brief alert is its incident's only message (the FIRING was never sent), so it goes
+    // out even on routes without RESOLVED messages.
     if (a.status == AlertStatus::Resolved && !a.brief && !r.resolved) {
       continue;
     }
     if (!r.sites.empty() && std::find(r.sites.begin(), r.sites.end(), o.site) == r.sites.end()) {
       continue;
     }
+    // A links filter never matches an event without a link (Link::None).
     if (!r.links.empty()) {
       bool ok = std::any_of(r.links.begin(), r.links.end(), [&](config::LinkKind k) {
         return (k == config::LinkKind::Dx && o.link == journal::Link::Dx) ||

@@ -34,6 +34,8 @@ std::optional<std::pair<std::string_view, std::string_view>> controlTarget(std::
     return std::nullopt;
   }
   std::string_view name = rest.substr(0, slash);
+  // Everything after the first slash is the action, so a deeper path ("dx/drain/x") is no
+  // match. The name is checked by the handler (validPathName), after auth.
   std::string_view action = rest.substr(slash + 1);
   if (action != "drain" && action != "undrain") {
     return std::nullopt;
@@ -44,6 +46,8 @@ std::optional<std::pair<std::string_view, std::string_view>> controlTarget(std::
 // The host part of a Host header ("example.com:9180", "[::1]:9180", "10.0.0.1"), lowercased.
 std::string hostOf(std::string_view header) {
   std::string_view h = header;
+  // A bracketed IPv6 literal loses brackets and port (without a ']' the header stays whole).
+  // A port is cut only at a lone colon: a bare IPv6 address ("::1") has several.
   if (!h.empty() && h.front() == '[') {
     const std::size_t close = h.find(']');
     h = close == std::string_view::npos ? h : h.substr(1, close - 1);
@@ -51,6 +55,7 @@ std::string hostOf(std::string_view header) {
              colon != std::string_view::npos && h.find(':') == colon) {
     h = h.substr(0, colon);
   }
+  // No DNS name is longer than 255 bytes; the cap bounds the copy and the lowercasing.
   std::string out(h.substr(0, 255));
   for (char& c : out) {
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -67,6 +72,7 @@ bool hostAllowed(std::string_view header, const std::vector<std::string>& allowe
   if (host == "localhost" || IpAddress::parse(host)) {
     return true;
   }
+  // `host` is lowercase already (hostOf); only the configured names need folding.
   return std::any_of(allowed.begin(), allowed.end(), [&](const std::string& a) {
     return a.size() == host.size() &&
            std::equal(a.begin(), a.end(), host.begin(), [](char x, char y) {
@@ -96,11 +102,14 @@ std::optional<std::string> parseEventQuery(const QueryParams& params, WallTime n
   for (const auto& [key, value] : params) {
     if (std::find(kKnown.begin(), kKnown.end(), key) == kKnown.end()) {
       std::string known;
+      // The last entry, "_", is accepted but not listed to the client.
       for (std::size_t i = 0; i + 1 < kKnown.size(); ++i) {
         known += (i ? ", " : "") + std::string(kKnown[i]);
       }
+      // The client's own key is echoed cut to 64 bytes; the known keys echoed below are short.
       return "unknown parameter \"" + key.substr(0, 64) + "\" (known: " + known + ")";
     }
+    // A repeated key is refused: get() below would use one of its values and drop the rest.
     if (!seen.insert(key).second) {
       return "parameter \"" + key + "\" is given more than once";
     }
@@ -116,6 +125,7 @@ std::optional<std::string> parseEventQuery(const QueryParams& params, WallTime n
     }
     return it->second;
   };
+  // An empty value (`?site=`) sets no filter rather than matching the empty string.
   auto setString = [&](const char* key, std::optional<std::string>& field) {
     if (auto v = get(key); v && !v->empty()) {
       field = *v;
@@ -172,6 +182,8 @@ std::optional<std::string> parseEventQuery(const QueryParams& params, WallTime n
     }
     const char* first = v->data();
     const char* last = v->data() + v->size();
+    // from_chars into an unsigned type takes no sign or leading space and reports overflow
+    // ("-1", " 5", 2^64); ptr != last refuses trailing text ("5x", "1e3").
     auto [ptr, ec] = std::from_chars(first, last, out);
     if (v->empty() || ec != std::errc() || ptr != last) {
       return "parameter \"" + std::string(key) + "\" must be a non-negative integer, not \"" +
@@ -179,6 +191,7 @@ std::optional<std::string> parseEventQuery(const QueryParams& params, WallTime n
     }
     return std::nullopt;
   };
+  // The default stays when there is no `limit`: number() assigns only what it parsed.
   std::uint64_t limit = 100;
   if (auto e = number("limit", limit)) {
     return e;

@@ -61,9 +61,12 @@ void metricsFromStatus(const nlohmann::json& status, const metrics::PathRecorder
     m.drained = boolean(p, "drained");
     m.usable = boolean(p, "usable");
     m.loss_ratio = num(p, "loss");
+    // The status document gives milliseconds; metrics are in seconds (the Prometheus base
+    // unit).
     m.rtt_p50_seconds = num(p, "rtt_p50_ms") / 1e3;
     m.rtt_p95_seconds = num(p, "rtt_p95_ms") / 1e3;
     m.rtt_p99_seconds = num(p, "rtt_p99_ms") / 1e3;
+    // The status document gives the state's age; the metric is the Unix time it began.
     m.state_since_unix_seconds = unixSeconds(wall_now) - num(p, "since_seconds");
     m.reason = str(p, "reason");
     if (const auto* totals = recorder.totals(m.name)) {
@@ -125,6 +128,8 @@ void SnapshotBuilder::onEvent(const journal::Event& e) {
       recorder_.onRouteChange(e.route_table, e.destination);
       break;
     case EventKind::RouteError: {
+      // The backend is known from the last build's routes: an error of a table not in them
+      // (before the first build, or one a reload just added) counts as "unknown".
       auto it = backend_of_table_.find(e.route_table);
       ++route_errors_by_backend_[it == backend_of_table_.end() ? std::string("unknown")
                                                                 : it->second];
@@ -136,6 +141,7 @@ void SnapshotBuilder::onEvent(const journal::Event& e) {
 }
 
 void SnapshotBuilder::observeLoopLag(Duration lag) {
+  // A timer run before its deadline counts as on time: no negative lag is recorded.
   if (lag < Duration::zero()) {
     lag = Duration::zero();
   }
@@ -145,6 +151,8 @@ void SnapshotBuilder::observeLoopLag(Duration lag) {
 
 std::shared_ptr<const Snapshot> SnapshotBuilder::build(SnapshotInputs in, MonoTime now,
                                                        WallTime wall_now) {
+  // Buckets that ended by `now` close first, so that the totals, the history and its
+  // generation read below are current.
   recorder_.advance(now);
   auto snap = std::make_shared<Snapshot>();
   snap->generation = ++generation_;
@@ -160,9 +168,12 @@ std::shared_ptr<const Snapshot> SnapshotBuilder::build(SnapshotInputs in, MonoTi
   std::set<std::string, std::less<>> routes;
   backend_of_table_.clear();
   for (const auto& r : snap->metrics.routes) {
+    // The recorder's route key ("table|destination", path_recorder.h).
     routes.insert(r.table + "|" + r.destination);
     backend_of_table_[r.table] = r.backend;
   }
+  // A status document without paths (partial or malformed) must not wipe every path's
+  // totals and history.
   if (!snap->metrics.paths.empty()) {
     recorder_.retain(paths, routes);
   }

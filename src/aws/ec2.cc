@@ -38,6 +38,8 @@ constexpr std::array<TargetField, 10> kTargets = {{
     {"localGatewayId", "LocalGatewayId", "lgw-", RouteTargetKind::LocalGateway},
     {"coreNetworkArn", "CoreNetworkArn", "arn:", RouteTargetKind::CoreNetwork},
     {"networkInterfaceId", "NetworkInterfaceId", "eni-", RouteTargetKind::NetworkInterface},
+    // No single id prefix (igw-, vgw-, vpce-, "local"): RouteTarget::fromId() matches those
+    // itself.
     {"gatewayId", "GatewayId", "", RouteTargetKind::Gateway},
 }};
 
@@ -169,6 +171,7 @@ Result<RouteTarget> RouteTarget::fromId(std::string_view id) {
   if (id == "local") {
     return RouteTarget{RouteTargetKind::Gateway, "local"};
   }
+  // Here and below, an id must be longer than its prefix: a bare "igw-" is not an id.
   for (std::string_view gw : {"igw-", "vgw-", "vpce-"}) {
     if (id.size() > gw.size() && id.substr(0, gw.size()) == gw) {
       return RouteTarget{RouteTargetKind::Gateway, std::string(id)};
@@ -192,10 +195,12 @@ std::string RouteTarget::toString() const {
   return std::string(routeTargetKindName(kind)) + " " + id;
 }
 
+// Not strict: a destination with host bits set parses to its network instead of failing.
 Result<IpPrefix> Ec2Route::prefix() const { return IpPrefix::parse(destination, false); }
 
 const Ec2Route* VpcRouteTable::findRoute(const IpPrefix& destination) const {
   for (const Ec2Route& r : routes) {
+    // Prefix-list destinations (pl-...) do not parse as prefixes and never match.
     auto p = r.prefix();
     if (p && *p == destination) {
       return &r;
@@ -230,6 +235,7 @@ QueryRequest routeRequest(bool replace, std::string_view route_table_id,
   r.add(destination.family() == IpFamily::V6 ? "DestinationIpv6CidrBlock"
                                              : "DestinationCidrBlock",
         destination.toString());
+  // RouteTargetKind::None has no entry in kTargets and is sent as GatewayId.
   std::string_view param = "GatewayId";
   for (const TargetField& f : kTargets) {
     if (f.kind == target.kind) {
@@ -252,6 +258,8 @@ QueryRequest deleteRouteRequest(std::string_view route_table_id, const IpPrefix&
   return r;
 }
 
+// A filter for the same reason as in describeRouteTablesRequest: InstanceId.N fails the whole
+// call on one unknown id and cannot be combined with MaxResults.
 QueryRequest describeInstancesRequest(const std::vector<std::string>& ids,
                                       std::string_view next_token, int max_results) {
   QueryRequest r;
@@ -296,6 +304,8 @@ Result<DescribeRouteTablesPage> parseDescribeRouteTables(std::string_view xml) {
     table.owner_id = childText(t, "ownerId");
     forEachItem(t, "routeSet", [&](const pugi::xml_node& item) {
       Ec2Route route;
+      // One of three destination fields is set; a prefix-list id is kept as text
+      // (prefix() refuses it).
       route.destination = childText(item, "destinationCidrBlock");
       if (route.destination.empty()) {
         route.destination = childText(item, "destinationIpv6CidrBlock");
@@ -340,6 +350,7 @@ Result<DescribeInstancesPage> parseDescribeInstances(std::string_view xml) {
   DescribeInstancesPage page;
   page.request_id = childText(*root, "requestId");
   page.next_token = childText(*root, "nextToken");
+  // Instances come grouped by reservation (one per launch request); the page lists them flat.
   forEachItem(*root, "reservationSet", [&](const pugi::xml_node& reservation) {
     forEachItem(reservation, "instancesSet", [&](const pugi::xml_node& i) {
       Ec2Instance inst;
@@ -351,6 +362,7 @@ Result<DescribeInstancesPage> parseDescribeInstances(std::string_view xml) {
       inst.private_ip = childText(i, "privateIpAddress");
       inst.subnet_id = childText(i, "subnetId");
       inst.vpc_id = childText(i, "vpcId");
+      // Absent or unexpected text stays unknown (nullopt) rather than passing for true or false.
       std::string sdc = childText(i, "sourceDestCheck");
       if (sdc == "true" || sdc == "false") {
         inst.source_dest_check = sdc == "true";
@@ -435,6 +447,7 @@ Result<void> Ec2Client::createRoute(std::string_view route_table_id, const IpPre
 
 Result<void> Ec2Client::replaceRoute(std::string_view route_table_id,
                                      const IpPrefix& destination, const RouteTarget& target) {
+  // call(), not callOrError(): the AWS code and message are needed to recognise a missing route.
   auto resp = query_.call(routeRequest(true, route_table_id, destination, target));
   if (!resp) {
     const QueryFailure& f = resp.error();

@@ -54,6 +54,7 @@ constexpr std::array<std::string_view, 21> kPermission = {
 };
 
 // Printable prefix of an unknown body, for a message that helps without dumping it.
+// Control bytes and non-ASCII become spaces, so that the message stays on one printable line.
 std::string preview(std::string_view body) {
   std::string out;
   for (char c : body.substr(0, 60)) {
@@ -110,6 +111,7 @@ Result<QueryRequest> decodeQueryBody(std::string_view body) {
     std::size_t eq = part.find('=');
     std::string name(part.substr(0, eq));
     std::string value(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1));
+    // '+' becomes a space before percent-decoding, so that an encoded plus (%2B) stays a plus.
     std::replace(name.begin(), name.end(), '+', ' ');
     std::replace(value.begin(), value.end(), '+', ' ');
     name = uriDecode(name);
@@ -190,6 +192,8 @@ AwsError parseAwsError(int http_status, std::string_view body) {
 
 ErrorCode mapAwsErrorCode(std::string_view code, int http_status) {
   // One list of throttling codes for the whole client: the retry policy's (aws/retry.h).
+  // Code rules come before the status rules below: a throttling code with HTTP 503 (SlowDown,
+  // RequestLimitExceeded) is Throttled, not Unavailable.
   if (classifyAwsError(http_status, code) == RetryKind::Throttling) {
     return ErrorCode::Throttled;
   }

@@ -12,6 +12,7 @@ namespace pathpilot::aws {
 namespace {
 
 std::string_view trim(std::string_view s) {
+  // Stripping '\r' as well lets files saved with CRLF line ends parse like LF ones.
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) {
     s.remove_prefix(1);
   }
@@ -33,6 +34,8 @@ std::string lower(std::string_view s) {
 
 // Expands a leading "~/" with HOME.
 std::string expandHome(const EnvLookup& env, std::string path) {
+  // Only the current user's "~" is expanded; "~other/..." is left as written, and so is every
+  // path when HOME is unset.
   if (path == "~" || path.rfind("~/", 0) == 0) {
     if (auto home = env("HOME")) {
       return *home + path.substr(1);
@@ -47,17 +50,23 @@ std::string defaultPath(const EnvLookup& env, std::string_view override_var,
     return expandHome(env, *given);
   }
   auto home = env("HOME");
+  // Without HOME the path stays "~/.aws/...", relative to the working directory and normally
+  // absent, so the file reads as missing instead of failing the load.
   return (home ? *home : std::string("~")) + "/.aws/" + std::string(file);
 }
 
 // Reads and parses `path`; a missing file gives an empty IniFile.
 Result<IniFile> readIni(const std::string& path) {
+  // Missing is no error; a file whose existence cannot even be checked (a directory on the
+  // way that this user may not search) goes on to the open below, which says why.
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
+  if (!std::filesystem::exists(path, ec) && !ec) {
     return IniFile{path, {}};
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
+    // std::ifstream gives no error detail of its own; errno from the failed open is read before
+    // any other call can overwrite it.
     int err = errno;
     return fail(err == EACCES ? ErrorCode::PermissionDenied : ErrorCode::InvalidArgument,
                 "cannot read AWS shared file " + path, err);
@@ -106,6 +115,7 @@ Result<IniFile> parseIni(std::string_view text, std::string path) {
     if (line.empty() || line.front() == '#' || line.front() == ';') {
       continue;
     }
+    // Indentation is judged on the untrimmed line, which is not empty since the trimmed one is not.
     bool indented = raw.front() == ' ' || raw.front() == '\t';
     if (indented && in_nested) {
       continue;  // "s3 =\n  max_concurrent_requests = 20": not used by pathpilot
@@ -116,10 +126,13 @@ Result<IniFile> parseIni(std::string_view text, std::string path) {
         return fail(ErrorCode::InvalidArgument, where() + "malformed section header");
       }
       std::string name(trim(line.substr(1, line.size() - 2)));
+      // Section names keep their case, as in ConfigParser. A repeated section continues the same
+      // map, so a later duplicate key overrides the earlier one.
       section = &out.sections[name];
       in_nested = false;
       continue;
     }
+    // Split at the first '=': a value may itself contain '='.
     std::size_t eq = line.find('=');
     if (eq == std::string_view::npos) {
       return fail(ErrorCode::InvalidArgument,
@@ -141,6 +154,7 @@ Result<IniFile> parseIni(std::string_view text, std::string path) {
 
 std::optional<std::string_view> Profile::get(std::string_view key) const {
   auto it = values.find(key);
+  // An empty value, such as the head of a nested block ("s3 =") or "region =", counts as absent.
   if (it == values.end() || it->second.empty()) {
     return std::nullopt;
   }
@@ -176,6 +190,8 @@ Result<Profile> loadProfile(const EnvLookup& env, std::string_view profile_name)
   // Config file: "[default]" or "[profile name]" (aws-cli also accepts "[profile default]").
   std::string config_section =
       profile.name == "default" ? std::string("default") : "profile " + profile.name;
+  // For "default" both spellings are tried, [default] first; only the first section found is
+  // used, never a merge of the two. For any other name both entries are the same section.
   for (const std::string& name : {config_section, "profile " + profile.name}) {
     if (auto it = config->sections.find(name); it != config->sections.end()) {
       profile.found = true;
@@ -185,6 +201,8 @@ Result<Profile> loadProfile(const EnvLookup& env, std::string_view profile_name)
       break;
     }
   }
+  // Merged after the config file's section: a key set in both is overwritten here, which is how
+  // the credentials file takes precedence.
   if (auto it = creds->sections.find(profile.name); it != creds->sections.end()) {
     profile.found = true;
     for (const auto& [k, v] : it->second) {
@@ -202,6 +220,8 @@ Result<std::optional<std::string>> resolveRegion(const EnvLookup& env,
   if (auto r = env("AWS_DEFAULT_REGION")) {
     return std::optional<std::string>(*r);
   }
+  // The files are read only when neither variable is set, so a malformed config file cannot
+  // fail a region given in the environment.
   auto profile = loadProfile(env, profile_name);
   if (!profile) {
     return fail(profile.error());

@@ -14,7 +14,9 @@ struct Unit {
   std::int64_t nanos;
 };
 
-// Longest names first so that "ms" is not read as "m" followed by "s".
+// The units a duration may use. parseDuration compares the whole run of letters after a
+// number with these names, so "ms" is never read as "m" followed by "s" and the order does not
+// matter.
 constexpr Unit kUnits[] = {
     {"ns", 1},
     {"us", 1'000},
@@ -38,11 +40,14 @@ Result<Duration> parseDuration(std::string_view text) {
   if (text.empty()) {
     return badDuration(text, "empty");
   }
+  // The one bare number allowed: zero is zero in every unit, so it is not ambiguous.
   if (text == "0") {
     return Duration::zero();
   }
   long double total = 0;
   size_t i = 0;
+  // Each pass reads one number and its unit, so compound forms such as "1h30m" add up.
+  // A second '.' ends the number, and the unit scan stops at it too, so "1.2.3s" has no unit.
   while (i < text.size()) {
     size_t start = i;
     bool seen_dot = false;
@@ -79,10 +84,13 @@ Result<Duration> parseDuration(std::string_view text) {
       return badDuration(text, "unknown unit \"" + std::string(unit) + "\"");
     }
     total += value * static_cast<long double>(found->nanos);
+    // Half the int64 range: the conversion to double and llround below then stay clear of 2^63,
+    // where the nanosecond count would overflow.
     if (total > static_cast<long double>(std::numeric_limits<std::int64_t>::max() / 2)) {
       return badDuration(text, "too large");
     }
   }
+  // Fractions finer than a nanosecond round to the nearest one, so "0.4ns" parses as zero.
   return Duration(static_cast<std::int64_t>(std::llround(static_cast<double>(total))));
 }
 
@@ -100,6 +108,8 @@ std::string formatDuration(Duration d) {
   constexpr std::int64_t kS = 1'000 * kMs;
   constexpr std::int64_t kM = 60 * kS;
   constexpr std::int64_t kH = 60 * kM;
+  // Whole minutes print as hours and minutes ("1h30m"), which parseDuration reads back; days
+  // are never printed, so 1d comes out as 24h.
   if (ns % kM == 0) {
     std::int64_t h = ns / kH;
     std::int64_t m = (ns % kH) / kM;
@@ -128,10 +138,13 @@ double toMillis(Duration d) { return static_cast<double>(d.count()) / 1e6; }
 
 std::string formatRfc3339(WallTime t) {
   auto since = t.time_since_epoch();
+  // floor, not duration_cast: truncation toward zero would give a time before 1970 a negative
+  // millisecond part.
   auto secs = std::chrono::floor<std::chrono::seconds>(since);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(since - secs).count();
   std::time_t tt = static_cast<std::time_t>(secs.count());
   std::tm tm{};
+  // gmtime_r, not gmtime: gmtime returns a pointer to static storage shared by all threads.
   gmtime_r(&tt, &tm);
   char buf[96];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
@@ -146,16 +159,21 @@ Result<WallTime> parseRfc3339(std::string_view text) {
                 "invalid RFC 3339 time \"" + std::string(text) + "\": " + std::string(why));
   };
   int y, mo, d, h, mi, s;
+  // "YYYY-MM-DDTHH:MM:SSZ", the shortest valid form, has 20 characters.
   if (text.size() < 20) {
     return bad("too short");
   }
   std::string str(text);
   int consumed = 0;
+  // RFC 3339 §5.6 allows a lowercase 't' or a space in place of 'T'. %d also accepts fewer
+  // digits than its width, so the consumed count enforces the fixed 19-character layout.
   if (std::sscanf(str.c_str(), "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s,
                   &consumed) != 6 ||
       consumed != 19) {
     return bad("expected YYYY-MM-DDTHH:MM:SS");
   }
+  // Second 60 is a leap second, which timegm carries into the next minute. The day is not checked
+  // against the month: timegm also carries an impossible date such as 02-30 into March.
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) {
     return bad("field out of range");
   }
@@ -163,6 +181,7 @@ Result<WallTime> parseRfc3339(std::string_view text) {
   std::int64_t frac_ns = 0;
   if (i < str.size() && str[i] == '.') {
     ++i;
+    // Digits beyond the ninth are read but dropped: the time is truncated to nanoseconds.
     std::int64_t scale = 100'000'000;
     size_t digits = 0;
     while (i < str.size() && std::isdigit(static_cast<unsigned char>(str[i]))) {
@@ -178,6 +197,7 @@ Result<WallTime> parseRfc3339(std::string_view text) {
     }
   }
   std::int64_t offset_s = 0;
+  // RFC 3339 §5.6 allows a lowercase 'z'. An offset must end the text, hence the exact length.
   if (i < str.size() && (str[i] == 'Z' || str[i] == 'z')) {
     ++i;
   } else if (i + 6 == str.size() && (str[i] == '+' || str[i] == '-')) {
@@ -185,6 +205,7 @@ Result<WallTime> parseRfc3339(std::string_view text) {
     if (std::sscanf(str.c_str() + i + 1, "%2d:%2d", &oh, &om) != 2 || oh > 23 || om > 59) {
       return bad("bad offset");
     }
+    // +hh:mm means local time is ahead of UTC, so the offset is subtracted below to get UTC.
     offset_s = (oh * 3600 + om * 60) * (str[i] == '+' ? 1 : -1);
     i += 6;
   } else {
@@ -200,6 +221,7 @@ Result<WallTime> parseRfc3339(std::string_view text) {
   tm.tm_hour = h;
   tm.tm_min = mi;
   tm.tm_sec = s;
+  // timegm, not mktime: the fields are UTC, and mktime would apply the host's time zone.
   std::time_t tt = timegm(&tm);
   return WallTime(std::chrono::duration_cast<WallTime::duration>(
       std::chrono::seconds(tt - offset_s) + std::chrono::nanoseconds(frac_ns)));

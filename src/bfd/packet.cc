@@ -156,6 +156,7 @@ std::string DecodeError::message() const {
   std::string what;
   switch (reason) {
     case DropReason::Truncated:
+      // limit 0: the payload ended before the Length field; otherwise `limit` is the Length read.
       what = limit == 0 ? "payload is " + v + " bytes, too short for the Length field"
                         : "Length is " + l + ", beyond the " + v + "-byte payload";
       break;
@@ -163,6 +164,8 @@ std::string DecodeError::message() const {
       what = "Version is " + v + ", expected 1";
       break;
     case DropReason::Length:
+      // One reason for two rules, the minimum and the exact size (24, or 24 + Auth Len); a value
+      // below `limit` is worded as the minimum.
       what = "Length is " + v + (value < limit ? ", below the minimum of " : ", expected ") + l;
       break;
     case DropReason::DetectMult:
@@ -175,6 +178,7 @@ std::string DecodeError::message() const {
       what = "My Discriminator is 0, must be nonzero";
       break;
     case DropReason::YourDiscriminator:
+      // `value` holds the State here (decode() puts it there), the discriminator being 0.
       what = "Your Discriminator is 0 while State is " +
              std::string(stateName(static_cast<State>(value & 3))) +
              ", allowed only in Down or AdminDown";
@@ -205,6 +209,8 @@ tl::expected<ControlPacket, DecodeError> decode(std::span<const std::uint8_t> pa
   if (version != kVersion) {
     return reject(DropReason::Version, version);
   }
+  // Length is byte 3. Checked after the version, which needs only byte 0, so a short packet of
+  // another version is a Version drop, as in the RFC's order.
   if (payload.size() < 4) {
     return reject(DropReason::Truncated, static_cast<std::uint32_t>(payload.size()));
   }
@@ -219,6 +225,8 @@ tl::expected<ControlPacket, DecodeError> decode(std::span<const std::uint8_t> pa
     return reject(DropReason::Truncated, static_cast<std::uint32_t>(payload.size()),
                   static_cast<std::uint32_t>(length));
   }
+  // Only `d` is read from here on: bytes past Length are UDP padding (§6.8.6), and Length >= 24
+  // keeps every header field below inside it.
   const auto d = payload.first(length);
 
   ControlPacket p;
@@ -260,6 +268,7 @@ tl::expected<ControlPacket, DecodeError> decode(std::span<const std::uint8_t> pa
 
   // Authentication section (§4.2–§4.4): type and length consistent with each other and with
   // the packet's Length.
+  // With the A bit, Length >= 26 was required above, so Auth Type and Auth Len lie inside `d`.
   const std::uint8_t type = d[24];
   const std::size_t auth_len = d[25];
   if (!isKnownAuthType(type)) {
@@ -284,6 +293,8 @@ tl::expected<ControlPacket, DecodeError> decode(std::span<const std::uint8_t> pa
     value_at = kHeaderSize + kKeyedAuthOverhead;
     value_size = auth_len - kKeyedAuthOverhead;
   }
+  // Auth Len was bounded first (4..19, 24 or 28), so the value copied below fits `auth.value`;
+  // this check then keeps Key ID, Sequence Number and the value inside `d`.
   if (length != kHeaderSize + auth_len) {
     return reject(DropReason::Length, static_cast<std::uint32_t>(length),
                   static_cast<std::uint32_t>(kHeaderSize + auth_len));
@@ -314,6 +325,7 @@ std::size_t encodedSize(const ControlPacket& packet) {
     case AuthType::MeticulousKeyedSha1:
       return kHeaderSize + kSha1AuthLen;
   }
+  // Reached only with an AuthType cast from a reserved value (0 or 6..255).
   PP_CHECK_MSG(false, "unknown auth type");
   return kHeaderSize;
 }
@@ -343,6 +355,8 @@ std::size_t encode(const ControlPacket& p, std::span<std::uint8_t> out) {
   }
   const AuthSection& a = *p.auth;
   d[24] = static_cast<std::uint8_t>(a.type);
+  // Auth Len comes from the same size as Length, so Length = 24 + Auth Len holds as decode()
+  // requires.
   d[25] = static_cast<std::uint8_t>(size - kHeaderSize);
   d[26] = a.key_id;
   std::size_t value_at = 0;

@@ -15,6 +15,8 @@ std::string_view backendKindName(BackendKind k) {
     case BackendKind::Exec:
       return "exec";
   }
+  // Reached only by a value outside the enumerators (a cast). The switches in this file name
+  // every enumerator instead of using default, so that -Wswitch flags one added later.
   return "aws";
 }
 
@@ -47,10 +49,13 @@ std::string_view urlHost(std::string_view url) {
     return {};
   }
   std::string_view authority = url.substr(scheme + 3);
+  // Cut at the path, query or fragment first, so that an '@' there is not taken for user-info.
   authority = authority.substr(0, authority.find_first_of("/?#"));
+  // The last '@' ends the user-info, so a password holding an unescaped '@' stays out of the host.
   if (std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
     authority.remove_prefix(at + 1);
   }
+  // An IPv6 literal holds colons of its own, so its brackets are resolved before the port is cut.
   if (!authority.empty() && authority.front() == '[') {
     std::size_t close = authority.find(']');
     return close == std::string_view::npos ? authority.substr(1) : authority.substr(1, close - 1);
@@ -63,6 +68,8 @@ bool isLoopbackHost(std::string_view host) {
   for (char c : host) {
     lower += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
   }
+  // Nothing is resolved: "localhost" (with or without the root dot) is the only name trusted as
+  // loopback; any other name counts as remote even if it resolves to 127.0.0.1.
   if (lower == "localhost" || lower == "localhost.") {
     return true;
   }
@@ -154,11 +161,14 @@ std::string JournalSettings::stateFile() const {
   if (beside.empty()) {
     return "";
   }
+  // A bare file name ("journal.db") has no directory part, which gives a relative "state.json".
   auto slash = beside.rfind('/');
   return (slash == std::string::npos ? std::string() : beside.substr(0, slash + 1)) + "state.json";
 }
 
 const std::vector<std::string_view>& alertEventKindNames() {
+  // In journal::EventKind order: a unit test compares this list element by element with the
+  // journal's names, which config cannot call (its only dependency is base).
   static const std::vector<std::string_view> names = {"path_down",
                                                       "path_up",
                                                       "path_degraded",
@@ -216,6 +226,7 @@ std::string ProbeTarget::toString() const {
   if (port == 0) {
     return address.toString();
   }
+  // Brackets keep the port's colon apart from the address's own (the RFC 3986 form).
   if (address.isV6()) {
     return "[" + address.toString() + "]:" + std::to_string(port);
   }

@@ -19,6 +19,8 @@ Result<std::unique_ptr<ha::HaNode>> makeHaNode(const config::Config& config, con
   o.election.node = s.node;
   if (o.election.node.empty()) {
     char host[HOST_NAME_MAX + 1] = {};
+    // POSIX leaves a truncated host name without its NUL; the last byte of the zeroed buffer
+    // is kept out of gethostname's reach so that the name always ends.
     if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') {
       return fail(ErrorCode::InvalidArgument,
                   "ha: no ha.node in the config and no host name to use instead");
@@ -41,6 +43,8 @@ Result<std::unique_ptr<ha::HaNode>> makeHaNode(const config::Config& config, con
   curl.key_file = s.key_file;
   curl.user_agent = "pathpilot-ha";
   curl.max_response_bytes = 1024 * 1024;
+  // Two clients: one for the election thread, one for fence(), which route and recovery
+  // workers call from their own threads while the loop's request may be in flight.
   return std::make_unique<ha::HaNode>(clock, std::move(o),
                                       std::make_unique<http::CurlHttpClient>(curl),
                                       std::make_unique<http::CurlHttpClient>(curl));
@@ -52,6 +56,8 @@ std::optional<journal::Event> leadershipEvent(const std::optional<ha::HaView>& b
   if (!before && now.leader.empty()) {
     return std::nullopt;  // nothing known yet: the first election result says who leads
   }
+  // The term counts too: a node that lost its leader key and won it again leads under a new
+  // creation revision, which is reported although the name is the same.
   if (before && before->role == now.role && before->leader == now.leader &&
       before->term == now.term) {
     return std::nullopt;
@@ -78,6 +84,8 @@ std::optional<journal::Event> leadershipEvent(const std::optional<ha::HaView>& b
 std::optional<journal::Event> etcdEvent(const std::optional<ha::HaView>& before,
                                         const ha::HaView& now, const std::string& site,
                                         WallTime at) {
+  // With no earlier view etcd counts as answering: a first view sent after a silent TTL gives
+  // ha_lost, a first view with etcd answering gives nothing (no ha_restored at start).
   const bool was_ok = before ? before->etcd_ok : true;
   if (was_ok == now.etcd_ok) {
     return std::nullopt;
@@ -138,6 +146,8 @@ IncidentTakeover planIncidentTakeover(const std::map<std::string, std::string>& 
     const bool about_path = o.kind == EventKind::PathDown || o.kind == EventKind::PathDegraded ||
                             o.kind == EventKind::RecoveryFailed;
     auto seen = paths.find(o.path);
+    // Only a definite "up" closes: a path this monitor does not list, or still sees as
+    // unknown, keeps its adopted incident open.
     if (!about_path || o.path.empty() || seen == paths.end() || seen->second.state != "up") {
       continue;
     }
@@ -158,6 +168,8 @@ IncidentTakeover planIncidentTakeover(const std::map<std::string, std::string>& 
     e.path = name;
     e.link = seen.link;
     e.to = seen.state;
+    // Down and degraded share one incident key (site/path/<name>): a record of either kind
+    // covers the path, so a path gone from degraded to down opens nothing here.
     if (keys.count(alert::incidentKey(e)) > 0) {
       continue;
     }
@@ -191,6 +203,7 @@ void takeOverIncidents(alert::AlertManager& alerts, const std::map<std::string, 
   }
   spdlog::info("ha: taking over {} open incident(s); {} healed meanwhile, {} new",
                plan.adopt.size(), plan.close.size(), plan.open.size());
+  // Adopt before closing: closeIncident is a no-op for a key that is not open.
   alerts.adoptIncidents(plan.adopt);
   for (const auto& [key, closing] : plan.close) {
     alerts.closeIncident(key, closing);
@@ -210,6 +223,8 @@ void RecoveryShare::onState(const PersistentState& state) {
     if (it != published_.end() && it->second == memory) {
       continue;
     }
+    // One leader-state entry per gateway, in the state file's format (adopt() reads it back
+    // with decodeState): a change rewrites that gateway's entry only.
     PersistentState one;
     one.recovery.emplace(gateway, memory);
     publish_(kRecoveryState + gateway, encodeState(one, site_));
@@ -264,6 +279,8 @@ GroupVerdict groupVerdict(const std::string& self, const nlohmann::json& status,
     if (v.node == self) {
       continue;
     }
+    // A view that is not {"paths": {...}} is ignored: that monitor then reports no path,
+    // and never counts as seeing one up.
     auto parsed = nlohmann::json::parse(v.value, nullptr, false);
     if (parsed.is_object() && parsed.contains("paths") && parsed["paths"].is_object()) {
       others.push_back(std::move(parsed["paths"]));
@@ -294,6 +311,8 @@ GroupVerdict groupVerdict(const std::string& self, const nlohmann::json& status,
         ++down;
       }
     }
+    // A peer reporting another state ("unknown") counts in `reporting` but on neither side,
+    // so it can only make the verdict unconfirmed.
     if (reporting == 0 || 2 * down > reporting) {
       out.confirmed.insert(name);
       continue;

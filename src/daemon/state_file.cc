@@ -38,6 +38,7 @@ Result<int> countField(const nlohmann::json& obj, const char* key, const std::st
     return 0;
   }
   const auto& v = obj[key];
+  // The upper bound keeps the value within an int.
   if (!v.is_number_integer() || v.get<long long>() < 0 || v.get<long long>() > 1000000) {
     return fail(ErrorCode::InvalidArgument, where + "." + key + ": expected a count");
   }
@@ -53,6 +54,7 @@ Error sysError(const std::string& what, int err) {
 std::string encodeState(const PersistentState& state, const std::string& site) {
   nlohmann::json j;
   j["version"] = kFormatVersion;
+  // The site is for a reader of the file; decodeState does not read it back.
   j["site"] = site;
   j["drains"] = nlohmann::json::array();
   for (const auto& d : state.drains) {
@@ -81,6 +83,8 @@ Result<PersistentState> decodeState(std::string_view text) {
   if (j.is_discarded() || !j.is_object()) {
     return fail(ErrorCode::InvalidArgument, "not a JSON object");
   }
+  // Only this exact version is read: a file in another format is moved aside by load()
+  // rather than half-read.
   if (!j.contains("version") || !j["version"].is_number_integer() ||
       j["version"].get<long long>() != kFormatVersion) {
     return fail(ErrorCode::InvalidArgument, "version: expected " + std::to_string(kFormatVersion));
@@ -218,6 +222,8 @@ void StateFile::save(const PersistentState& state) {
 Result<void> StateFile::flush() {
   std::unique_lock lock(mu_);
   const std::uint64_t target = queued_;
+  // The thread-id test covers a StateFile without a writer thread, whose written_ never
+  // moves.
   cv_.wait(lock, [&] { return written_ >= target || writer_.get_id() == std::thread::id(); });
   if (last_error_) {
     return fail(*last_error_);
@@ -239,11 +245,16 @@ void StateFile::writerLoop() {
     }
     std::string text = std::move(*pending_);
     pending_.reset();
+    // Read under the lock that took the text: the text is the latest of the saves counted up
+    // to `target`, so writing it covers all of them.
     const std::uint64_t target = queued_;
+    // The I/O runs without the lock, so that save() never waits for an fsync.
     lock.unlock();
     Result<void> r = writeNow(text);
     lock.lock();
     written_ = target;
+    // `writes` counts attempts, failed ones included. A success clears an earlier error: flush()
+    // reports whether the latest state reached the disk.
     ++stats_.writes;
     if (!r) {
       ++stats_.failures;
@@ -268,6 +279,7 @@ Result<void> StateFile::writeNow(const std::string& text) {
   }
   const char* data = text.data();
   std::size_t left = text.size();
+  // write() may take fewer bytes than offered, or be interrupted by a signal (EINTR).
   while (left > 0) {
     ssize_t n = ::write(fd, data, left);
     if (n < 0) {

@@ -125,6 +125,7 @@ std::string etcdMessage(const std::string& body) {
       }
     }
   }
+  // Capped and flattened to one line: the text goes into error messages and logs.
   if (m.size() > 200) {
     m.resize(200);
   }
@@ -169,6 +170,7 @@ std::string prefixRangeEnd(std::string_view prefix) {
 EtcdClient::EtcdClient(http::HttpClient& http, EtcdOptions options)
     : http_(http), options_(std::move(options)) {
   PP_CHECK(!options_.endpoints.empty());
+  // A configured "http://etcd-1:2379/" would otherwise give "...2379//v3/..." in call().
   for (auto& e : options_.endpoints) {
     while (!e.empty() && e.back() == '/') {
       e.pop_back();
@@ -182,6 +184,8 @@ Result<std::string> EtcdClient::call(std::string_view name, const std::string& b
     st = stats_.emplace(std::string(name), EtcdCallStats{}).first;
   }
   ++st->second.calls;
+  // Kept aside: after rotate() below, endpoint() names the next member, and the error must
+  // name the one that failed.
   const std::string ep = endpoint();
   http::Request req;
   req.method = "POST";
@@ -210,10 +214,13 @@ Result<std::string> EtcdClient::call(std::string_view name, const std::string& b
   std::string detail = etcdMessage(r->body);
   std::string msg = what + ": HTTP " + std::to_string(r->status) +
                     (detail.empty() ? std::string() : " (" + detail + ")");
+  // Only a member's failure (5xx, or a transport error above) rotates: a 4xx refuses the
+  // request itself, and every member would refuse it alike.
   if (r->status >= 500) {
     rotate();
     return fail(ErrorCode::Unavailable, std::move(msg));
   }
+  // The gateway maps gRPC NotFound (code 5, e.g. an unknown lease) to HTTP 404.
   if (r->status == 404) {
     return fail(ErrorCode::NotFound, std::move(msg));
   }
@@ -234,6 +241,8 @@ Result<Lease> EtcdClient::grantLease(Duration ttl) {
   if (!id || !granted) {
     return fail(id ? granted.error() : id.error());
   }
+  // Zero fields are left out of answers, so a missing ID or TTL reads as 0; lease id 0 means
+  // "no lease" everywhere else and must not pass for a granted one.
   if (*id == 0 || *granted <= 0) {
     return fail(ErrorCode::InvalidArgument, "etcd lease/grant: no lease in the answer");
   }
@@ -246,6 +255,8 @@ Result<std::optional<Duration>> EtcdClient::keepAlive(std::int64_t lease) {
   if (!j) {
     return fail(j.error());
   }
+  // A streaming call: the gateway wraps each message in {"result": …}, and an error on the
+  // stream in {"error": …}, which etcdMessage() reads.
   auto result = j->find("result");
   if (result == j->end() || !result->is_object()) {
     std::string m = etcdMessage(j->dump());
@@ -272,6 +283,8 @@ Result<void> EtcdClient::revoke(std::int64_t lease) {
 
 Result<CreateResult> EtcdClient::createIfAbsent(std::string_view key, std::string_view value,
                                                 std::int64_t lease) {
+  // The failure branch reads the key, so a lost create learns the holder (value, lease,
+  // create_revision) in the same round trip.
   json req = {
       {"compare", createdAt(key, 0)},
       {"success",
@@ -310,6 +323,8 @@ Result<CreateResult> EtcdClient::createIfAbsent(std::string_view key, std::strin
     if (rev <= 0) {
       return fail(ErrorCode::InvalidArgument, "etcd kv/txn: no revision for the created key");
     }
+    // The put answers with a header only; a key it created has mod_revision = create_revision
+    // and version 1.
     out.kv = KeyValue{std::string(key), std::string(value), rev, rev, 1, lease};
     return out;
   }
@@ -347,6 +362,8 @@ Result<bool> EtcdClient::holds(std::string_view key, std::int64_t create_revisio
 }
 
 Result<bool> EtcdClient::deleteIfHeld(std::string_view key, std::int64_t create_revision) {
+  // Needs no range as holds() does: the delete makes the txn a write, which goes through raft
+  // (and fails without quorum) whichever branch runs.
   json req = {{"compare", createdAt(key, create_revision)},
               {"success", json::array({{{"request_delete_range", {{"key", b64(key)}}}}})}};
   auto j = answerOf(call("kv/txn", req.dump()), "kv/txn");

@@ -55,6 +55,8 @@ void HaNode::publishState(std::string name, std::optional<std::string> value,
     std::lock_guard lock(mu_);
     StateWrite& w = state_writes_[std::move(name)];
     w.value = std::move(value);
+    // A pending value of this name is replaced but its callbacks stay: writing the newer value
+    // acknowledges them too.
     if (written) {
       w.written.push_back(std::move(written));
     }
@@ -89,9 +91,12 @@ void HaNode::writeState(std::map<std::string, StateWrite> writes) {
                                      std::make_move_iterator(acks.end()));
         }
       }
+      // State writes share the drains' retry time: run() takes both queues only once it passed.
       next_drain_write_ = clock_.now() + options_.election.retry_interval;
       return;
     }
+    // Leadership of `term` is gone: this write and the rest are dropped, not queued again, and
+    // their callbacks never run.
     if (!*done) {
       spdlog::warn("ha: state {} not written: the leader key of term {} is gone", name, term);
       return;
@@ -179,6 +184,8 @@ void HaNode::putView() {
     std::lock_guard lock(mu_);
     value = view_value_;
     lease = election_.leaseId();
+    // Cleared before the put: a publishView() during the call sets it again, so the newer value
+    // goes out next.
     view_dirty_ = false;
   }
   if (auto put = loop_etcd_.put(viewsPrefix() + options_.election.node, value, lease); !put) {
@@ -189,6 +196,8 @@ void HaNode::putView() {
 }
 
 void HaNode::readViews() {
+  // Taken before the reads (HaView::state_term): state read while this monitor did not lead yet
+  // must not pass for everything its predecessors wrote.
   std::int64_t term = 0;
   {
     std::lock_guard lock(mu_);
@@ -245,6 +254,7 @@ void HaNode::stop() {
   }
   // Give the key up at once instead of letting the lease run out: the followers' next
   // campaign (one poll interval) takes over.
+  // The thread has ended, so loop_etcd_ (the election thread's client) is free for these calls.
   std::int64_t term = 0;
   std::int64_t lease = 0;
   bool leader = false;
@@ -253,6 +263,7 @@ void HaNode::stop() {
     leader = election_.role() == Role::Leader;
     term = election_.term();
     lease = election_.leaseId();
+    // fence() refuses from here on, before the key is deleted.
     election_.resigned();
   }
   if (leader && term != 0) {
@@ -262,6 +273,7 @@ void HaNode::stop() {
       spdlog::info("ha: gave up leadership (term {})", term);
     }
   }
+  // Revoking the lease also removes the member key and the view put under it.
   if (lease != 0) {
     (void)loop_etcd_.revoke(lease);
   }
@@ -325,6 +337,8 @@ Result<void> HaNode::fence() {
     term = election_.term();
     deadline = election_.fenceDeadline();
   }
+  // The round trip runs outside mu_, so that the election thread keeps renewing the lease
+  // meanwhile.
   Result<bool> held;
   {
     std::lock_guard lock(fence_mu_);
@@ -340,12 +354,15 @@ Result<void> HaNode::fence() {
   }
   if (!*held) {
     ++fence_refusals_;
+    // Every writer stops now rather than at the loop's next Check, and the woken loop campaigns
+    // at once to learn who leads.
     election_.checked(false, end);
     cv_.notify_all();
     return fail(ErrorCode::Unavailable, "not writing: the leader key of term " +
                                             std::to_string(term) +
                                             " is gone (deleted, or its lease expired)");
   }
+  // A different term now means the answer concerned the previous term's key.
   if (end >= deadline || election_.term() != term) {
     ++fence_refusals_;
     return fail(ErrorCode::Unavailable,
@@ -368,7 +385,10 @@ void HaNode::run() {
         return;
       }
       std::swap(resign, resign_requested_);
-      if (clock_.now() >= next_drain_write_) {
+      // A resignation goes first, alone: drains and state writes stay queued for the next
+      // pass (taken here, they would be dropped by the `continue` below and an operator's
+      // drain lost).
+      if (!resign && clock_.now() >= next_drain_write_) {
         std::swap(drains, drain_requests_);
         std::swap(state_writes, state_writes_);
       }
@@ -434,6 +454,8 @@ void HaNode::step(Election::Next next) {
       std::lock_guard lock(mu_);
       if (lease) {
         election_.leaseGranted(*lease, sent);
+        // The member key was held under the previous lease, if any: it is claimed again under
+        // this one.
         member_claimed_ = false;
         view_dirty_ = !view_value_.empty();  // the old lease's view went with it
         spdlog::info("ha: lease {:x} granted ({} s) by {}", lease->id,
@@ -507,6 +529,8 @@ void HaNode::step(Election::Next next) {
       auto held = loop_etcd_.holds(leaderKey(), term);
       std::lock_guard lock(mu_);
       if (held) {
+        // fence() may have found the key gone during the call (term reset to 0); an answer about
+        // the old term is then stale.
         if (election_.term() == term) {
           election_.checked(*held, sent);
         }
@@ -551,6 +575,7 @@ void HaNode::claimMember(MonoTime sent) {
     return;
   }
   last_error_.clear();
+  // Created now, or already ours: an earlier claim that etcd applied but whose answer was lost.
   if (r->created || r->kv.lease == lease) {
     member_claimed_ = true;
     member_conflict_since_ = MonoTime::max();

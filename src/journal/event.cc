@@ -139,6 +139,8 @@ Result<Severity> parseSeverity(std::string_view text) {
 }
 
 Severity defaultSeverity(EventKind kind) {
+  // No default case: with -Wall a new EventKind missing from the switch is a compiler
+  // warning. The return after it is only reached by a value outside the enum (a cast).
   switch (kind) {
     case EventKind::PathDown:
     case EventKind::RouteError:
@@ -208,6 +210,8 @@ Event makeEvent(EventKind kind, WallTime time, std::string site) {
 }
 
 std::int64_t toUnixMillis(WallTime t) {
+  // floor, not duration_cast (which rounds toward zero): times before 1970 round down too,
+  // so truncateToMillis never moves a time forward.
   return std::chrono::floor<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
@@ -285,6 +289,8 @@ Result<Event> eventFromJson(const nlohmann::json& json) {
   e.time = *time;
 
   if (auto it = json.find("seq"); it != json.end() && !it->is_null()) {
+    // The parser stores a non-negative integer as unsigned; a json built in code may hold a
+    // signed one, accepted when not negative. Floats are refused.
     if (!it->is_number_unsigned() && !(it->is_number_integer() && it->get<std::int64_t>() >= 0)) {
       return fail(ErrorCode::InvalidArgument,
                   "event field \"seq\": expected a non-negative integer");

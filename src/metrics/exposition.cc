@@ -19,6 +19,9 @@ std::size_t utf8SequenceLength(std::string_view s, std::size_t i) {
   auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
   unsigned char c = byte(i);
   std::size_t n = 0;
+  // Only the second byte's range depends on the lead byte (the table of RFC 3629 §4): narrowing
+  // it rejects overlong forms (E0, F0), surrogates (ED) and code points above U+10FFFF (F4).
+  // C0, C1 and F5..FF never lead a valid sequence.
   unsigned char lo = 0x80;
   unsigned char hi = 0xBF;
   if (c >= 0xC2 && c <= 0xDF) {
@@ -92,6 +95,8 @@ void appendEscaped(std::string& out, std::string_view text, bool quotes) {
     }
     std::size_t n = utf8SequenceLength(text, i);
     if (n == 0) {
+      // One U+FFFD per invalid byte, resuming at the next byte: a valid sequence right after a
+      // stray byte is kept.
       out += kReplacement;
       ++i;
     } else {
@@ -161,6 +166,8 @@ void appendValue(std::string& out, double value) {
   } else {
     // The shortest representation that reads back to the same double, e.g. 0.1, 1e-05,
     // 12345678.9; Prometheus parses it with Go's ParseFloat.
+    // The longest such form takes 24 characters ("-2.2250738585072014e-308"), so to_chars does
+    // not fail with this buffer.
     char buf[32];
     auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
     out.append(buf, ec == std::errc() ? end : buf);
@@ -168,6 +175,7 @@ void appendValue(std::string& out, double value) {
 }
 
 void appendValue(std::string& out, std::uint64_t value) {
+  // At most 20 digits (2^64 - 1), so to_chars does not fail with this buffer.
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
   out.append(buf, ec == std::errc() ? end : buf);
@@ -239,6 +247,7 @@ void ExpositionWriter::histogram(std::span<const Label> labels, const Histogram&
   auto bounds = h.bounds();
   const auto& counts = h.counts();
   // Thousands of histograms share one set of bounds: format them once.
+  // The bounds live in static storage (histogram.h), so their address identifies them.
   if (bounds.data() != le_bounds_ || bounds.size() != le_text_.size()) {
     le_bounds_ = bounds.data();
     le_text_.clear();
@@ -254,6 +263,8 @@ void ExpositionWriter::histogram(std::span<const Label> labels, const Histogram&
     appendValue(out_, cumulative);
     out_ += '\n';
   }
+  // counts() has one more entry, the +Inf bucket; writing count() itself keeps le="+Inf" equal
+  // to `_count` by construction.
   Label inf{"le", "+Inf"};
   writeSeries("_bucket", labels, &inf);
   appendValue(out_, h.count());

@@ -26,6 +26,7 @@ Result<void> RecoveryPolicy::validate() const {
     return bad("backoff max (" + formatDuration(backoff_max) + ") is below the initial delay (" +
                formatDuration(backoff_initial) + ")");
   }
+  // Written as a negation so that NaN, for which every comparison is false, is rejected too.
   if (!(backoff_multiplier >= 1.0)) {
     return bad("backoff multiplier must be >= 1");
   }
@@ -61,6 +62,8 @@ GatewayRecoveryPlan::GatewayRecoveryPlan(RecoveryPolicy policy) : policy_(policy
 }
 
 Duration GatewayRecoveryPlan::backoff(int failures) const {
+  // backoffDelay is the jitter-free formula, not runtime::Backoff with its random engine: the
+  // plan stays a pure function of its inputs.
   runtime::BackoffPolicy p;
   p.initial = policy_.backoff_initial;
   p.max = policy_.backoff_max;
@@ -70,6 +73,8 @@ Duration GatewayRecoveryPlan::backoff(int failures) const {
 }
 
 void GatewayRecoveryPlan::prune(MonoTime now) {
+  // starts_ is kept sorted (poll appends the newest; restore and adopt sort after merging), so
+  // the expired starts are all at the front. A start leaves the window exactly one hour after it.
   while (!starts_.empty() && starts_.front() + kWindow <= now) {
     starts_.pop_front();
   }
@@ -148,12 +153,15 @@ RecoveryDecision GatewayRecoveryPlan::poll(MonoTime now) {
   decision.unconfirmed = phase_ == RecoveryPhase::Settling;
   if (static_cast<int>(starts_.size()) >= policy_.max_attempts_per_hour) {
     phase_ = RecoveryPhase::Capped;
+    // The oldest start in the window is the first to leave it.
     next_at_ = starts_.front() + kWindow;
     if (!cap_reported_) {
       cap_reported_ = true;
       decision.kind = RecoveryDecision::Kind::Capped;
       decision.down_for = now - down_since_;
       decision.next_allowed = next_at_;
+      // Whole seconds: formatDuration prints the largest exact unit, so an unrounded difference
+      // would come out in nanoseconds.
       decision.reason = "hourly cap reached: " + std::to_string(starts_.size()) +
                         " attempts in the last hour; next attempt in " +
                         formatDuration(std::chrono::duration_cast<seconds>(next_at_ - now));
@@ -198,8 +206,13 @@ RecoveryMemory GatewayRecoveryPlan::memory(MonoTime now) const {
   if (phase_ != RecoveryPhase::Idle) {
     m.attempts = attempt_;
     m.failures = failures_;
+    // A fresh outage's WaitingDown keeps no deadline: after a restart the first observe(Down)
+    // waits `after` anew. One that continues failed attempts (a restored or adopted back-off)
+    // keeps it, or a second restart would drop the back-off. Running has none (next_at_ is
+    // max) until finished() sets one.
+    const bool waiting_with_backoff = phase_ == RecoveryPhase::WaitingDown && attempt_ > 0;
     if ((phase_ == RecoveryPhase::BackingOff || phase_ == RecoveryPhase::Settling ||
-         phase_ == RecoveryPhase::Capped) &&
+         phase_ == RecoveryPhase::Capped || waiting_with_backoff) &&
         next_at_ != MonoTime::max()) {
       m.not_before = next_at_;
     }
@@ -222,6 +235,7 @@ void GatewayRecoveryPlan::restore(const RecoveryMemory& memory, MonoTime now) {
       starts_.push_back(t);
     }
   }
+  // prune() and the cap's wake-up rely on the order, so it is not left to the stored list.
   std::sort(starts_.begin(), starts_.end());
   restored_ = memory;
 }
@@ -240,6 +254,7 @@ void GatewayRecoveryPlan::adopt(const RecoveryMemory& other, MonoTime now) {
     return;
   }
   if (phase_ == RecoveryPhase::WaitingDown) {
+    // The larger count wins, so a takeover never numbers an attempt of this outage twice.
     if (other.attempts > attempt_) {
       attempt_ = other.attempts;
       failures_ = std::max(failures_, other.failures);
@@ -249,6 +264,7 @@ void GatewayRecoveryPlan::adopt(const RecoveryMemory& other, MonoTime now) {
     }
   } else if (phase_ == RecoveryPhase::Idle &&
              (!restored_ || restored_->attempts < other.attempts)) {
+    // An earlier restore() gives way only to memory of more attempts, for the same reason.
     restored_ = other;
   }
 }

@@ -8,6 +8,8 @@
 namespace pathpilot::route {
 namespace {
 
+// Any run of whitespace separates words, so tab-separated or padded output of an exec list
+// command parses like single-spaced text.
 std::vector<std::string_view> splitWords(std::string_view text) {
   std::vector<std::string_view> words;
   size_t i = 0;
@@ -62,6 +64,7 @@ NextHop NextHop::foreign(std::string_view owner) {
   return opaque(std::string(kForeignPrefix) + std::string(owner));
 }
 
+// rfind at position 0 is a prefix test: it cannot match anywhere else in the target.
 bool NextHop::isForeign() const { return target.rfind(kForeignPrefix, 0) == 0; }
 
 std::string NextHop::toString() const {
@@ -87,6 +90,8 @@ Result<NextHop> parseNextHop(std::string_view text) {
     return badNextHop(text, "empty");
   }
   NextHop hop;
+  // A lone "via" or "dev" goes on to the loop, which reports the missing value, instead of
+  // becoming a target id of that name.
   if (words.size() == 1 && words[0] != "via" && words[0] != "dev") {
     // A bare address is a gateway, anything else an opaque target id.
     if (auto address = IpAddress::parse(words[0])) {
@@ -96,6 +101,7 @@ Result<NextHop> parseNextHop(std::string_view text) {
     }
     return hop;
   }
+  // Keyword/value pairs, in either order: "dev vti0 via 169.254.100.1" is accepted too.
   for (size_t i = 0; i < words.size(); i += 2) {
     if (i + 1 >= words.size()) {
       return badNextHop(text, "\"" + std::string(words[i]) + "\" needs a value");
@@ -132,16 +138,20 @@ Result<void> validateNextHop(const NextHop& hop, std::optional<IpFamily> family)
     return fail(ErrorCode::InvalidArgument,
                 "next hop mixes a target id (" + hop.target + ") with via/dev");
   }
+  // An embedded NUL would silently cut the id short wherever it is passed on as a C string.
   for (char c : hop.target) {
     if (std::isspace(static_cast<unsigned char>(c)) != 0 || c == '\0') {
       return fail(ErrorCode::InvalidArgument,
                   "target id \"" + hop.target + "\" contains whitespace");
     }
   }
+  // IFNAMSIZ counts the terminating NUL, so a Linux interface name has at most 15 characters.
   if (hop.dev.size() >= IFNAMSIZ) {
     return fail(ErrorCode::InvalidArgument, "interface name \"" + hop.dev + "\" is longer than " +
                                                 std::to_string(IFNAMSIZ - 1) + " characters");
   }
+  // The kernel refuses '/' (each name is also a directory under /sys/class/net) and whitespace
+  // in interface names.
   for (char c : hop.dev) {
     if (c == '/' || c == '\0' || std::isspace(static_cast<unsigned char>(c)) != 0) {
       return fail(ErrorCode::InvalidArgument,

@@ -54,6 +54,8 @@ std::string formatNumber(double v) {
 // --- LocationIndex ----------------------------------------------------------------------------
 
 void LocationIndex::record(const std::string& path, Location where) {
+  // An unknown location (line 0) is not stored, so that at() falls back to the nearest
+  // ancestor that has a real line.
   if (where.known()) {
     where_.emplace(path, where);
   }
@@ -70,6 +72,7 @@ Location LocationIndex::at(std::string_view path) const {
     if (it != where_.end()) {
       return it->second;
     }
+    // Each pass drops the last ".key" or "[i]" component, so the loop ends with the path.
     std::size_t cut = p.find_last_of(".[");
     if (cut == std::string::npos || cut == 0) {
       return Location{1, 1};
@@ -96,6 +99,7 @@ void Context::error(Location where, std::string_view path, std::string_view mess
   failed_.insert(std::string(path));
   diags.error(where, prefixed(path, message));
 }
+// A warning does not mark the path failed: the value is valid, so cross-checks still use it.
 void Context::warning(Location where, std::string_view path, std::string_view message) {
   diags.warning(where, prefixed(path, message));
 }
@@ -157,6 +161,8 @@ std::optional<std::int64_t> readInt(Context& ctx, const YamlNode& node, std::str
   }
   std::string_view text = node.value;
   int base = 10;
+  // std::from_chars takes no "0x" prefix, so it is stripped here. It takes no '+' sign either,
+  // so "+5" is rejected.
   if (allow_hex && text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
     text.remove_prefix(2);
     base = 16;
@@ -168,6 +174,8 @@ std::optional<std::int64_t> readInt(Context& ctx, const YamlNode& node, std::str
     ctx.error(node.where, path, "expected " + what + " " + range + ", got " + got(node));
     return std::nullopt;
   }
+  // An over-long number leaves `end` past its digits with result_out_of_range, so it gets the
+  // range message rather than the syntax one.
   if (ec == std::errc::result_out_of_range || value < min || value > max) {
     ctx.error(node.where, path, "must be " + range + ", got " + quote(node.value));
     return std::nullopt;
@@ -186,6 +194,8 @@ std::optional<double> readNumber(Context& ctx, const YamlNode& node, std::string
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value,
                                    std::chars_format::fixed);
   std::string range = "between " + formatNumber(min) + " and " + formatNumber(max);
+  // chars_format::fixed rejects exponents ("1e3"), but from_chars still reads "inf" and "nan",
+  // hence the isfinite check.
   if (text.empty() || end != text.data() + text.size() || ec != std::errc() ||
       !std::isfinite(value)) {
     ctx.error(node.where, path, "expected " + what + " " + range + ", got " + got(node));
@@ -205,6 +215,8 @@ std::optional<double> readRatio(Context& ctx, const YamlNode& node, std::string_
   }
   std::string_view text = node.value;
   bool percent = !text.empty() && text.back() == '%';
+  // A percentage is a string in YAML whether quoted or not, so only a bare ratio must be
+  // unquoted, as for readNumber.
   if (percent) {
     text.remove_suffix(1);
   } else if (!rejectQuoted(ctx, node, path, kWhat)) {
@@ -234,12 +246,15 @@ std::optional<Duration> readDuration(Context& ctx, const YamlNode& node, std::st
   if (!expectScalar(ctx, node, path, "a duration such as 500ms, 2s or 5m")) {
     return std::nullopt;
   }
+  // No rejectQuoted: a duration such as 500ms is a string in YAML anyway, quoted or not.
   auto parsed = parseDuration(node.value);
   if (!parsed) {
     ctx.error(node.where, path, parsed.error().message());
     return std::nullopt;
   }
   if (*parsed < min || *parsed > max) {
+    // parseDuration never yields a negative value, so with a zero minimum only the maximum can
+    // have been exceeded.
     std::string range = min == Duration::zero()
                             ? "at most " + formatDuration(max)
                             : "between " + formatDuration(min) + " and " + formatDuration(max);
@@ -285,6 +300,7 @@ std::optional<std::vector<std::string>> readStringList(Context& ctx, const YamlN
   bool ok = true;
   for (std::size_t i = 0; i < node.items.size(); ++i) {
     std::string item_path = indexPath(path, i);
+    // Recorded for every item, so that a later cross-check of "key[i]" points at the item itself.
     ctx.locations.record(item_path, node.items[i]->where);
     auto value = readString(ctx, *node.items[i], item_path);
     if (!value) {
@@ -296,6 +312,8 @@ std::optional<std::vector<std::string>> readStringList(Context& ctx, const YamlN
       out.push_back(std::move(*value));
     }
   }
+  // Only when every item was valid: a list shortened by a rejected item would otherwise also be
+  // reported as too short.
   if (ok && out.size() < min_items) {
     ctx.error(node.where, path,
               "needs at least " + std::to_string(min_items) +
@@ -387,6 +405,8 @@ std::vector<std::string> MapReader::keys() const {
 
 const YamlNode* MapReader::require(std::string_view key, std::string_view explanation) const {
   const YamlNode* node = find(key);
+  // Not for a node that is not a mapping: its type error is already reported, and listing every
+  // required key as missing as well would only bury it.
   if (node == nullptr && is_map_) {
     std::string message = "missing required key '" + std::string(key) + "'";
     if (!explanation.empty()) {

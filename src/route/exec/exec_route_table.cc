@@ -46,6 +46,8 @@ Result<void> ExecRouteTable::apply(const RouteDelta& delta) {
   spec.timeout = options_.timeout;
   spec.kill_grace = options_.kill_grace;
   auto hop = [](const std::optional<NextHop>& h) { return h ? h->toString() : std::string(); };
+  // Appended after the configured variables: ProcessRunner lets a later entry win, so a
+  // configured PATHPILOT_* name cannot mask the change being applied.
   spec.env.emplace_back("PATHPILOT_ACTION", delta.isDelete() ? "delete" : "replace");
   spec.env.emplace_back("PATHPILOT_TABLE", id_);
   spec.env.emplace_back("PATHPILOT_DESTINATION", delta.destination.toString());
@@ -66,6 +68,8 @@ Result<void> ExecRouteTable::apply(const RouteDelta& delta) {
     ErrorCode code = outcome->timed_out ? ErrorCode::Timeout : ErrorCode::Unavailable;
     return fail(code, what + " " + outcome->describe(options_.timeout));
   }
+  // Recorded only after the hook succeeded: after a failure or timeout, list() without a list
+  // command still shows the route as it was, so the change is not taken as done.
   std::lock_guard<std::mutex> lock(mutex_);
   if (delta.new_next_hop) {
     applied_[delta.destination] = *delta.new_next_hop;
@@ -101,6 +105,8 @@ Result<std::vector<Route>> ExecRouteTable::list() {
     ErrorCode code = outcome->timed_out ? ErrorCode::Timeout : ErrorCode::Unavailable;
     return fail(code, what + " " + outcome->describe(options_.timeout));
   }
+  // A cut listing is an error, not a shorter list: the routes past the limit would look absent
+  // and the last line may be cut in half.
   if (outcome->stdout_truncated) {
     return fail(ErrorCode::InvalidArgument, what + " printed more than " +
                                                 std::to_string(spec.stdout_limit) + " bytes");
@@ -121,6 +127,8 @@ Result<std::vector<Route>> ExecRouteTable::parseListOutput(std::string_view text
     std::string_view line = text.substr(0, nl);
     text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
     ++line_no;
+    // Trimming also drops the '\r' of CRLF output. line_no counts skipped lines too, so errors
+    // name the line as the command printed it.
     line = trim(line);
     if (line.empty() || line.front() == '#') {
       continue;
@@ -130,6 +138,7 @@ Result<std::vector<Route>> ExecRouteTable::parseListOutput(std::string_view text
                   "output line " + std::to_string(line_no) + " \"" + std::string(line) +
                       "\": " + why + " (expected \"<prefix> <next hop>\")");
     };
+    // Only the first blank separates: the next hop itself may contain spaces ("via ... dev ...").
     size_t space = line.find_first_of(" \t");
     if (space == std::string_view::npos) {
       return where("no next hop");
@@ -142,6 +151,7 @@ Result<std::vector<Route>> ExecRouteTable::parseListOutput(std::string_view text
     if (!hop) {
       return where(hop.error().message());
     }
+    // A table holds one route per destination; two lines for one would leave it ambiguous.
     if (seen.count(*prefix) != 0) {
       return where("destination listed twice");
     }
@@ -155,6 +165,8 @@ ExecRouteBackend::ExecRouteBackend(ExecOptions options, runtime::ProcessRunner& 
     : options_(std::move(options)), runner_(runner) {}
 
 Result<std::unique_ptr<RouteTable>> ExecRouteBackend::openTable(std::string_view id) {
+  // Checked here so that bad options come back as an error, instead of tripping the
+  // constructor's PP_CHECK and aborting the daemon.
   if (auto valid = options_.validate(); !valid) {
     return fail(valid.error());
   }

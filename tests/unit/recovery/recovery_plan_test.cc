@@ -211,6 +211,36 @@ TEST_F(RecoveryPlanTest, MemoryCarriesTheCapAndTheBackOffIntoANewPlan) {
                                                            "across the restart";
 }
 
+// A crash loop: restarted once during the back-off, then again before the attempt. The
+// second restart must still wait out the back-off the first one restored, not `after` anew.
+TEST_F(RecoveryPlanTest, ASecondRestartKeepsTheRestoredBackOff) {
+  plan.observe(PathState::Down, clock.now());
+  ASSERT_EQ(advanceAndPoll().kind, Kind::Start);
+  clock.advance(seconds(10));
+  plan.finished(false, clock.now());  // back-off 60 s
+  ASSERT_EQ(advanceAndPoll().kind, Kind::Start);
+  clock.advance(seconds(10));
+  plan.finished(false, clock.now());  // back-off 120 s: longer than `after` (60 s)
+  const MonoTime due = clock.now() + seconds(120);
+  clock.advance(seconds(5));
+  GatewayRecoveryPlan first{policy()};
+  first.restore(plan.memory(clock.now()), clock.now());
+  first.observe(PathState::Down, clock.now());  // waiting for the back-off
+  ASSERT_EQ(first.nextWakeup(), due);
+  clock.advance(seconds(5));
+  RecoveryMemory m = first.memory(clock.now());
+  ASSERT_TRUE(m.not_before) << "the back-off is part of what a waiting plan remembers";
+  EXPECT_EQ(*m.not_before, due);
+  GatewayRecoveryPlan second{policy()};
+  second.restore(m, clock.now());
+  second.observe(PathState::Down, clock.now());
+  EXPECT_EQ(second.nextWakeup(), due);
+  clock.advance(due - clock.now());
+  RecoveryDecision d = second.poll(clock.now());
+  ASSERT_EQ(d.kind, Kind::Start);
+  EXPECT_EQ(d.attempt, 3);
+}
+
 TEST_F(RecoveryPlanTest, RestoredOutageIsDroppedWhenTheGatewayIsUp) {
   RecoveryMemory m;
   m.starts = {clock.now() - minutes(70), clock.now() - minutes(10)};

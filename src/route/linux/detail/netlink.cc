@@ -144,6 +144,7 @@ Result<RtnlRoute> decodeRoute(const nlmsghdr* nlh) {
                 "netlink route message: unsupported family " + std::to_string(route.family));
   }
   int bits = route.family == AF_INET ? 32 : 128;
+  // Checked before IpPrefix is built below: it requires a length within the address width.
   if (rtm->rtm_dst_len > bits) {
     return fail(ErrorCode::InvalidArgument, "netlink route message: prefix length " +
                                                 std::to_string(rtm->rtm_dst_len) +
@@ -160,6 +161,8 @@ Result<RtnlRoute> decodeRoute(const nlmsghdr* nlh) {
     return fail(ErrorCode::InvalidArgument, "netlink route message: malformed attributes");
   }
   const auto& a = table.attrs;
+  // A default route (rtm_dst_len 0) comes without RTA_DST: its destination is the all-zero
+  // address of its family.
   IpAddress dst = route.family == AF_INET ? IpAddress() : *IpAddress::parse("::");
   if (a[RTA_DST] != nullptr) {
     auto address = addressOf(a[RTA_DST], route.family, "RTA_DST");
@@ -169,6 +172,8 @@ Result<RtnlRoute> decodeRoute(const nlmsghdr* nlh) {
     dst = *address;
   }
   route.destination = IpPrefix(dst, rtm->rtm_dst_len);
+  // rtm_table has 8 bits (the kernel puts RT_TABLE_COMPAT there for larger ids); RTA_TABLE,
+  // when present, is the real table id.
   if (a[RTA_TABLE] != nullptr) {
     auto id = u32Of(a[RTA_TABLE], "RTA_TABLE");
     if (!id) {
@@ -214,6 +219,8 @@ Result<RtnlRoute> decodeRoute(const nlmsghdr* nlh) {
       return fail(ErrorCode::InvalidArgument, "netlink route message: malformed RTA_VIA");
     }
   }
+  // Only its presence is recorded: the nested next hops are not decoded, and toNextHop() reports
+  // the route as "multipath".
   route.multipath = a[RTA_MULTIPATH] != nullptr;
   return route;
 }
@@ -246,6 +253,7 @@ Result<RtnlLink> decodeLink(const nlmsghdr* nlh) {
   if (mnl_attr_parse(nlh, sizeof(ifinfomsg), collectAttr<IFLA_MAX + 1>, &table) < 0) {
     return fail(ErrorCode::InvalidArgument, "netlink link message: malformed attributes");
   }
+  // A name without its NUL terminator is left empty rather than read past the attribute.
   if (table.attrs[IFLA_IFNAME] != nullptr &&
       mnl_attr_validate(table.attrs[IFLA_IFNAME], MNL_TYPE_NUL_STRING) >= 0) {
     link.name = mnl_attr_get_str(table.attrs[IFLA_IFNAME]);
@@ -305,12 +313,15 @@ nlmsghdr* encodeRoute(void* buffer, const RouteRequest& request, uint32_t seq) {
     rtm->rtm_type = RTN_UNSPEC;
   } else {
     rtm->rtm_protocol = request.protocol;
+    // As `ip route` does: a route without a gateway is a device route, of link scope.
     rtm->rtm_scope = request.gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
     rtm->rtm_type = RTN_UNICAST;
   }
   mnl_attr_put_u32(nlh, RTA_TABLE, request.table);
   size_t addr_len = v4 ? 4 : 16;
   mnl_attr_put(nlh, RTA_DST, addr_len, request.destination.address().bytes().data());
+  // A remove names no gateway or device, so the kernel matches the route whatever its next hop,
+  // by table, prefix, protocol and (when given) metric.
   if (!request.remove) {
     if (request.gateway) {
       if (request.gateway->family() == request.destination.family()) {
@@ -418,6 +429,8 @@ Result<std::unique_ptr<NetlinkSocket>> NetlinkSocket::open(const Options& option
   int on = 1;
   // Best effort: kernels without them still work, with terser errors / unfiltered dumps.
   mnl_socket_setsockopt(nl, NETLINK_EXT_ACK, &on, sizeof(on));
+  // With NETLINK_CAP_ACK an error echoes only the request's header, not the whole request
+  // (extAckMessage() reads both forms).
   mnl_socket_setsockopt(nl, NETLINK_CAP_ACK, &on, sizeof(on));
   mnl_socket_setsockopt(nl, NETLINK_GET_STRICT_CHK, &on, sizeof(on));
   for (unsigned group : options.groups) {
@@ -465,10 +478,12 @@ Result<void> NetlinkSocket::transact(nlmsghdr* nlh,
   controls[NLMSG_ERROR] = errorCallback;
   controls[NLMSG_DONE] = doneCallback;
   controls[NLMSG_OVERRUN] = overrunCallback;
+  // A dump spans several datagrams: read until a callback stops (NLMSG_DONE, the ACK) or fails.
   for (;;) {
     ssize_t got = mnl_socket_recvfrom(nl_, buffer.data(), buffer.size());
     if (got < 0) {
       int err = errno;
+      // A blocking socket reports the expiry of its SO_RCVTIMEO (set in open()) as EAGAIN too.
       if (err == EAGAIN || err == EWOULDBLOCK) {
         return fail(ErrorCode::Timeout, "no netlink reply in time", err);
       }
@@ -477,6 +492,8 @@ Result<void> NetlinkSocket::transact(nlmsghdr* nlh,
       }
       return fail(Error::fromErrno("netlink receive", err));
     }
+    // A message with another sequence number or port id fails the run (EPROTO, ESRCH) instead of
+    // being skipped: a late reply to an earlier request ends this one in an error.
     int rc = mnl_cb_run2(buffer.data(), static_cast<size_t>(got), seq, portid(), dataCallback,
                          &state, controls, NLMSG_MIN_TYPE);
     if (rc == MNL_CB_STOP) {
