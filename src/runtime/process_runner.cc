@@ -190,7 +190,10 @@ void CancelToken::cancel() {
 
 bool CancelToken::cancelled() const { return cancelled_.load(); }
 
-Result<ProcessOutcome> PosixProcessRunner::run(const ProcessSpec& spec, const CancelToken* cancel) {
+namespace {
+
+// The spec's argv and environment, checked before anything is created.
+Result<void> checkSpec(const ProcessSpec& spec) {
   if (spec.argv.empty() || spec.argv[0].empty()) {
     return fail(ErrorCode::InvalidArgument, "cannot run a command with an empty argv");
   }
@@ -206,31 +209,19 @@ Result<ProcessOutcome> PosixProcessRunner::run(const ProcessSpec& spec, const Ca
                                                   "\" for command \"" + spec.argv[0] + "\"");
     }
   }
+  return ok();
+}
+
+// Starts the command with stdin from /dev/null and stdout/stderr on `out_fd`/`err_fd`, in a
+// process group of its own, with default signal dispositions and an empty signal mask.
+// Returns its pid.
+Result<pid_t> spawnChild(const ProcessSpec& spec, int out_fd, int err_fd) {
   const std::string& program = spec.argv[0];
-  if (cancel != nullptr && cancel->cancelled()) {
-    ProcessOutcome outcome;
-    outcome.cancelled = true;
-    return outcome;
-  }
-
-  auto out_pipe = makePipe();
-  if (!out_pipe) {
-    return fail(out_pipe.error());
-  }
-  auto err_pipe = makePipe();
-  if (!err_pipe) {
-    return fail(err_pipe.error());
-  }
-  Fd out_read = std::move(out_pipe->first);
-  Fd out_write = std::move(out_pipe->second);
-  Fd err_read = std::move(err_pipe->first);
-  Fd err_write = std::move(err_pipe->second);
-
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out_write.get(), 1);
-  posix_spawn_file_actions_adddup2(&actions, err_write.get(), 2);
+  posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+  posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
   // Whatever other modules opened without O_CLOEXEC (sockets, the journal) stays out of hooks.
   posix_spawn_file_actions_addclosefrom_np(&actions, 3);
 
@@ -255,7 +246,6 @@ Result<ProcessOutcome> PosixProcessRunner::run(const ProcessSpec& spec, const Ca
   std::vector<std::string> env_storage = buildEnvironment(spec);
   std::vector<char*> envp = cStrings(env_storage);
 
-  SteadyClock::time_point started = SteadyClock::now();
   pid_t pid = -1;
   int rc = program.find('/') == std::string::npos
                ? ::posix_spawnp(&pid, program.c_str(), &actions, &attr, argv.data(), envp.data())
@@ -271,6 +261,59 @@ Result<ProcessOutcome> PosixProcessRunner::run(const ProcessSpec& spec, const Ca
     }
     return fail(Error::fromErrno("cannot start command \"" + program + "\"", rc));
   }
+  return pid;
+}
+
+// Reads what `fd` has into the outcome (stdout: its head up to the limit; stderr: its tail).
+// False at end of file or on an error other than EINTR/EAGAIN's "nothing now": the caller
+// stops reading `fd`. With a non-blocking `fd`, false also when nothing is buffered.
+bool readOutput(int fd, bool is_stdout, const ProcessSpec& spec, ProcessOutcome& outcome) {
+  char buffer[16 * 1024];
+  ssize_t got = ::read(fd, buffer, sizeof(buffer));
+  if (got > 0) {
+    if (is_stdout) {
+      appendHead(outcome.stdout_text, buffer, static_cast<size_t>(got), spec.stdout_limit,
+                 outcome.stdout_truncated);
+    } else {
+      appendTail(outcome.stderr_tail, buffer, static_cast<size_t>(got),
+                 spec.stderr_tail_bytes + kRedactMargin);
+    }
+    return true;
+  }
+  return got < 0 && errno == EINTR;
+}
+
+}  // namespace
+
+Result<ProcessOutcome> PosixProcessRunner::run(const ProcessSpec& spec, const CancelToken* cancel) {
+  if (auto valid = checkSpec(spec); !valid) {
+    return fail(valid.error());
+  }
+  if (cancel != nullptr && cancel->cancelled()) {
+    ProcessOutcome outcome;
+    outcome.cancelled = true;
+    return outcome;
+  }
+
+  auto out_pipe = makePipe();
+  if (!out_pipe) {
+    return fail(out_pipe.error());
+  }
+  auto err_pipe = makePipe();
+  if (!err_pipe) {
+    return fail(err_pipe.error());
+  }
+  Fd out_read = std::move(out_pipe->first);
+  Fd out_write = std::move(out_pipe->second);
+  Fd err_read = std::move(err_pipe->first);
+  Fd err_write = std::move(err_pipe->second);
+
+  SteadyClock::time_point started = SteadyClock::now();
+  auto spawned = spawnChild(spec, out_write.get(), err_write.get());
+  if (!spawned) {
+    return fail(spawned.error());
+  }
+  const pid_t pid = *spawned;
   out_write.reset();
   err_write.reset();
 
@@ -286,8 +329,6 @@ Result<ProcessOutcome> PosixProcessRunner::run(const ProcessSpec& spec, const Ca
   bool term_sent = false;
   bool kill_sent = false;
   bool exited = false;
-  char buffer[16 * 1024];
-
   auto terminate = [&](SteadyClock::time_point now) {
     if (!term_sent) {
       term_sent = true;
@@ -346,23 +387,11 @@ Result<ProcessOutcome> PosixProcessRunner::run(const ProcessSpec& spec, const Ca
     auto readable = [&](int slot) {
       return slot >= 0 && (fds[slot].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
     };
-    if (readable(out_slot)) {
-      ssize_t got = ::read(out_read.get(), buffer, sizeof(buffer));
-      if (got > 0) {
-        appendHead(outcome.stdout_text, buffer, static_cast<size_t>(got), spec.stdout_limit,
-                   outcome.stdout_truncated);
-      } else if (got == 0 || errno != EINTR) {
-        out_read.reset();
-      }
+    if (readable(out_slot) && !readOutput(out_read.get(), true, spec, outcome)) {
+      out_read.reset();
     }
-    if (readable(err_slot)) {
-      ssize_t got = ::read(err_read.get(), buffer, sizeof(buffer));
-      if (got > 0) {
-        appendTail(outcome.stderr_tail, buffer, static_cast<size_t>(got),
-                   spec.stderr_tail_bytes + kRedactMargin);
-      } else if (got == 0 || errno != EINTR) {
-        err_read.reset();
-      }
+    if (readable(err_slot) && !readOutput(err_read.get(), false, spec, outcome)) {
+      err_read.reset();
     }
     if (readable(cancel_slot) && !term_sent) {
       outcome.cancelled = true;
@@ -396,18 +425,7 @@ Result<ProcessOutcome> PosixProcessRunner::run(const ProcessSpec& spec, const Ca
       continue;
     }
     ::fcntl(fd->get(), F_SETFL, O_NONBLOCK);
-    for (;;) {
-      ssize_t got = ::read(fd->get(), buffer, sizeof(buffer));
-      if (got <= 0) {
-        break;
-      }
-      if (fd == &out_read) {
-        appendHead(outcome.stdout_text, buffer, static_cast<size_t>(got), spec.stdout_limit,
-                   outcome.stdout_truncated);
-      } else {
-        appendTail(outcome.stderr_tail, buffer, static_cast<size_t>(got),
-                   spec.stderr_tail_bytes + kRedactMargin);
-      }
+    while (readOutput(fd->get(), fd == &out_read, spec, outcome)) {
     }
   }
   if (WIFEXITED(status)) {
