@@ -113,6 +113,8 @@ void AlertManager::setIncidentSink(IncidentSink sink, Duration record_wait) {
 std::function<void()> AlertManager::recordedCallback(const std::string& key) {
   return [gate = std::weak_ptr<RecordGate>(record_gate_), key] {
     if (auto g = gate.lock()) {
+      // Held across the call: the destructor clears `owner` under the same mutex, so it cannot
+      // finish while an acknowledgement is inside the manager.
       std::lock_guard lock(g->mu);
       if (g->owner != nullptr) {
         g->owner->incidentRecorded(key);
@@ -124,6 +126,8 @@ std::function<void()> AlertManager::recordedCallback(const std::string& key) {
 void AlertManager::incidentRecorded(const std::string& key) {
   {
     std::lock_guard lock(mu_);
+    // Nothing waits on this record when its FIRING was never held or already went out at the
+    // deadline. Otherwise a worker sleeps on it until then: the generation bump wakes it now.
     if (awaiting_record_.erase(key) == 0) {
       return;
     }
@@ -145,6 +149,8 @@ void AlertManager::releaseIncidents() {
     tracker_.forgetAll();
     fired_.clear();
   }
+  // The saved records go too, so that a restart of this monitor does not restore incidents
+  // the leader now owns. Written after mu_ is released: outbox writes are disk I/O.
   for (const auto& key : keys) {
     if (auto r = outbox_->enqueueAll({}, std::nullopt, key, clock_.wallNow()); !r) {
       spdlog::warn("alerts: incident {} not removed from {}: {}", key, outbox_->path(),
@@ -163,6 +169,8 @@ void AlertManager::adoptIncidents(const std::vector<IncidentRecord>& records) {
     std::lock_guard lock(mu_);
     const auto open = tracker_.openKeys();
     for (const auto& r : records) {
+      // Skipped here, not left to tracker_.restore() (which ignores it too): fired_ must keep
+      // this monitor's own record of the incident.
       if (std::find(open.begin(), open.end(), r.key) != open.end()) {
         continue;
       }
@@ -338,6 +346,8 @@ void AlertManager::stopThreads(Duration drain) {
     drain_deadline_ = std::chrono::steady_clock::now() + drain;
   }
   group_cv_.notify_all();
+  // The grouper is joined first: its last flush writes rows the workers must still see, and
+  // a worker leaves only once grouper_done_ is set.
   if (grouper_.joinable()) {
     grouper_.join();
   }
@@ -395,6 +405,8 @@ void AlertManager::groupLoop() {
       ++work_generation_;
       work_cv_.notify_all();
     }
+    // Events submitted while process() ran (mu_ released) get another round before the thread
+    // ends.
     if (stopping && queue_.empty()) {
       grouper_done_ = true;
       return;
@@ -417,11 +429,15 @@ std::size_t AlertManager::process(std::deque<journal::Event> events, bool flush_
     }
     collect(flush_all ? tracker_.flushAll() : tracker_.due(clock_.now()), alerts, clock_.now());
   }
-  std::size_t before = outbox_->pending();
+  // The outbox is written after mu_ is released: its writes are disk I/O, and submit() on the
+  // engine thread must only wait for the in-memory work above.
+  // Counted from what was written, not from the outbox's pending count: a worker finishing
+  // a row meanwhile would hide a new one, and its channel's worker would sleep on.
+  std::size_t written = 0;
   for (const auto& a : alerts) {
-    enqueueAlert(a);
+    written += enqueueAlert(a);
   }
-  return outbox_->pending() - std::min(before, outbox_->pending());
+  return written;
 }
 
 void AlertManager::collect(std::vector<Alert> alerts, std::vector<Ready>& out, MonoTime now) {
@@ -458,7 +474,7 @@ std::vector<std::string> AlertManager::resolvedChannels(
   return out;
 }
 
-void AlertManager::enqueueAlert(const Ready& ready) {
+std::size_t AlertManager::enqueueAlert(const Ready& ready) {
   const Alert& alert = ready.alert;
   bool incident = !alert.one_shot;
   bool closes = incident && (alert.status == AlertStatus::Resolved || alert.brief);
@@ -490,6 +506,8 @@ void AlertManager::enqueueAlert(const Ready& ready) {
   std::optional<IncidentRecord> save;
   if (ready.record) {
     save = *ready.record;
+    // An update or reminder FIRING adds to the channels earlier FIRINGs went to: the RESOLVED
+    // must reach every one of them (resolvedChannels()).
     if (fired_on) {
       save->channels = *fired_on;
     }
@@ -520,7 +538,7 @@ void AlertManager::enqueueAlert(const Ready& ready) {
     if (await_record) {
       awaiting_record_.erase(save->key);
     }
-    return;
+    return 0;
   }
   IncidentSink sink;
   {
@@ -537,6 +555,7 @@ void AlertManager::enqueueAlert(const Ready& ready) {
   } else if (sink && closes) {
     sink(alert.fingerprint, std::nullopt, [] {});
   }
+  return rows.size();
 }
 
 AlertManager::Step AlertManager::deliverOne(ChannelState& cs) {
@@ -649,6 +668,7 @@ AlertManager::Step AlertManager::deliverOne(ChannelState& cs) {
       std::lock_guard lock(mu_);
       retry_due_[row.id] = clock_.now() + delay;
     }
+    // The first failure and every tenth are logged: a long outage retries many times.
     if (attempts == 1 || attempts % 10 == 0) {
       spdlog::warn("alerts: channel {}: attempt {} failed ({}); retrying in {}", name, attempts,
                    why, formatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -698,6 +718,8 @@ void AlertManager::workerLoop(ChannelState& cs) {
     }
     Step step = deliverOne(cs);
     std::unique_lock lock(mu_);
+    // At shutdown a worker leaves once it can send nothing more before drain_deadline_: the
+    // deadline passed, its queue is empty (or unreadable), or its head is due after it.
     if (stopping_ && grouper_done_) {
       bool past = std::chrono::steady_clock::now() >= drain_deadline_;
       bool idle = step.kind == StepKind::Idle || step.kind == StepKind::Error;
@@ -899,6 +921,8 @@ Result<std::unique_ptr<Outbox>> openOutbox(const config::AlertSettings& settings
   } else if (!problem.empty()) {
     problem += "; a new outbox was started";
   }
+  // Finished rows are kept a week for `pathpilot alerts` (alert/outbox.h); older ones are
+  // dropped at each open.
   (void)(*outbox)->prune(clock.wallNow() - std::chrono::hours(24 * 7));
   return outbox;
 }

@@ -201,7 +201,8 @@ class AlertManager {
   // those its FIRING went to that still exist, unless a route now opts them out of RESOLVEDs.
   std::vector<std::string> resolvedChannels(const Alert& alert,
                                             const std::vector<std::string>& fired) const;
-  void enqueueAlert(const Ready& ready);
+  // Writes the alert's rows; returns how many (0 when the outbox refused them).
+  std::size_t enqueueAlert(const Ready& ready);
   Step deliverOne(ChannelState& cs);
   void emit(journal::EventKind kind, const Notification& n, const std::string& reason,
             const std::string& message);

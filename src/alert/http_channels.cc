@@ -30,6 +30,8 @@ std::string cutUtf8(std::string text, std::size_t max) {
   if (text.size() <= max) {
     return text;
   }
+  // 16 bytes of room for the 12-byte marker; the cut then backs up over continuation bytes
+  // (10xxxxxx) so that no character is split.
   std::size_t cut = max > 16 ? max - 16 : 0;
   while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) {
     --cut;
@@ -58,6 +60,7 @@ std::string slackEscape(std::string_view s) {
   return out;
 }
 
+// Invalid UTF-8 in alert text is replaced with U+FFFD instead of making nlohmann::json throw.
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 std::string chatText(const Notification& n, std::size_t max) {
@@ -88,6 +91,7 @@ std::optional<ChatStatus> chatStatus(std::string_view body,
     auto it = j.find(key);
     if (it != j.end() && it->is_number_integer()) {
       ChatStatus s{key == std::string_view("StatusCode") ? "code" : key, it->get<long>(), {}};
+      // errmsg: DingTalk and WeCom; msg: Feishu; StatusMessage: older Feishu.
       for (const char* m : {"errmsg", "msg", "StatusMessage"}) {
         if (auto mi = j.find(m); mi != j.end() && mi->is_string()) {
           s.message = mi->get<std::string>();
@@ -119,11 +123,14 @@ std::string urlEncode(std::string_view text) {
 }
 
 std::string dingtalkSign(std::string_view secret, std::int64_t timestamp_ms) {
+  // The secret is both the HMAC key and the end of the signed text: DingTalk's definition.
   std::string to_sign = std::to_string(timestamp_ms) + "\n" + std::string(secret);
   return base64Encode(hmacSha256(secret, to_sign));
 }
 
 std::string feishuSign(std::string_view secret, std::int64_t timestamp_s) {
+  // Unlike DingTalk, Feishu uses "timestamp\nsecret" as the HMAC key over an empty message,
+  // with the timestamp in seconds.
   std::string key = std::to_string(timestamp_s) + "\n" + std::string(secret);
   return base64Encode(hmacSha256(key, ""));
 }
@@ -160,6 +167,8 @@ Result<http::Request> buildHttpRequest(const HttpChannelOptions& o, const Notifi
     }
     case AlertChannelKind::DingTalk: {
       if (!o.secret.empty()) {
+        // Normally appended after the robot URL's access_token. The base64 signature is
+        // percent-encoded: '+', '/' and '=' are not literal in a query ('+' reads as a space).
         r.url += (url.find('?') == std::string_view::npos ? "?" : "&");
         r.url += "timestamp=" + std::to_string(now_ms) +
                  "&sign=" + urlEncode(dingtalkSign(o.secret, now_ms));
@@ -181,6 +190,7 @@ Result<http::Request> buildHttpRequest(const HttpChannelOptions& o, const Notifi
       r.body = dump(json{{"msgtype", "text"}, {"text", {{"content", chatText(n, 2048)}}}});
       break;
     case AlertChannelKind::Alertmanager: {
+      // A base URL configured with a trailing '/' would otherwise give "//api/v2/alerts".
       std::string base = o.url;
       while (!base.empty() && base.back() == '/') {
         base.pop_back();
@@ -207,6 +217,8 @@ Result<http::Request> buildHttpRequest(const HttpChannelOptions& o, const Notifi
                           ? *n.ends_at
                           : now + (n.one_shot || n.test ? std::chrono::hours(1)
                                                         : std::chrono::hours(24));
+      // Alertmanager rejects an alert whose endsAt precedes its startsAt; a RESOLVED one
+      // with such an end (a clock stepped back) is sent as ending when it started.
       if (n.status == AlertStatus::Resolved && ends < n.starts_at) {
         ends = n.starts_at;
       }
@@ -258,6 +270,8 @@ DeliveryResult readHttpResponse(const HttpChannelOptions& o, const http::Respons
     default:
       return receipt;
   }
+  // A 2xx without the provider's JSON answer did not come from its API (a proxy page, for
+  // instance), so it is classified Unavailable and retried.
   auto s = chatStatus(response.body, fields);
   if (!s) {
     return deliveryFailed(Error(ErrorCode::Unavailable,
@@ -293,6 +307,7 @@ DeliveryResult HttpChannel::deliver(const Notification& n) {
                                                 "): " + e.message()),
                                 e.sysErrno()));
   }
+  // Failure texts quote the response body, which can echo the URL or its token back.
   auto result = readHttpResponse(options_, *response, now);
   if (!result) {
     DeliveryFailure f = result.error();

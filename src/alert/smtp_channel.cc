@@ -34,6 +34,8 @@ std::string hex64(std::uint64_t v) {
   return out;
 }
 
+// Bodies go as base64 in 76-character lines (RFC 2045): 7-bit clean, far below SMTP's line
+// limit, and never starting with '.' (not a base64 character), so no line needs dot-stuffing.
 std::string base64Lines(std::string_view data) {
   std::string b = base64Encode(data);
   std::string out;
@@ -116,6 +118,8 @@ std::string encodeHeaderWord(std::string_view text) {
     auto u = static_cast<unsigned char>(c);
     return u >= 0x20 && u < 0x7F;
   });
+  // ASCII text containing "=?" is encoded too, so that a title that looks like an
+  // encoded-word is not decoded by mail clients.
   if (ascii && text.find("=?") == std::string_view::npos) {
     return std::string(text);
   }
@@ -129,6 +133,8 @@ std::string encodeHeaderWord(std::string_view text) {
            (static_cast<unsigned char>(text[i + n]) & 0xC0) == 0x80) {
       --n;
     }
+    // Only invalid UTF-8 (45 continuation bytes in a row) backs n down to 0; one byte is then
+    // taken so that the loop advances.
     if (n == 0) {
       n = 1;
     }
@@ -140,10 +146,13 @@ std::string encodeHeaderWord(std::string_view text) {
 }
 
 std::string buildMimeMessage(const SmtpOptions& o, const Notification& n, WallTime now) {
+  // A fingerprint recurs for every incident of the same path, so the start time is part of
+  // the thread id; the Message-ID adds what makes each message (and each attempt) unique.
   std::string incident = hex64(fnv1a(n.fingerprint + "|" + formatRfc3339(n.starts_at)));
   std::string unique = hex64(fnv1a(n.fingerprint + "|" + formatRfc3339(n.created_at) + "|" +
                                    std::string(alertStatusLabel(n.status)) + "|" +
                                    std::to_string(journal::toUnixMillis(now))));
+  // Without an '@', find() gives npos and npos + 1 wraps to 0: the whole address is used.
   std::string domain = o.from.substr(o.from.find('@') + 1);
   std::string to;
   for (const auto& r : o.to) {
@@ -167,6 +176,7 @@ std::string buildMimeMessage(const SmtpOptions& o, const Notification& n, WallTi
     m += base64Lines(text);
     return m;
   }
+  // '-' is not in the base64 alphabet, so the boundary cannot occur inside a part.
   std::string boundary = "pp-" + unique;
   std::string html = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body>"
                      "<h3 style=\"margin:0 0 8px 0\">" +
@@ -214,7 +224,11 @@ DeliveryResult SmtpChannel::deliver(const Notification& n) {
   curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
   curl_easy_setopt(c, CURLOPT_READFUNCTION, readCallback);
   curl_easy_setopt(c, CURLOPT_READDATA, &upload);
+  // libcurl sends mail as an upload: the read callback supplies the message after MAIL FROM
+  // and RCPT TO.
   curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+  // No signals: libcurl would otherwise use SIGALRM to time out name resolution, which is not
+  // safe in a multi-threaded daemon.
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms(options_.timeout));
@@ -225,6 +239,8 @@ DeliveryResult SmtpChannel::deliver(const Notification& n) {
   if (!options_.ca_file.empty()) {
     curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file.c_str());
   }
+  // CURLUSESSL_ALL, not TRY: a server without STARTTLS fails the transfer
+  // (CURLE_USE_SSL_FAILED) instead of receiving the message in plain text.
   if (options_.starttls) {
     curl_easy_setopt(c, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
   }
@@ -239,6 +255,7 @@ DeliveryResult SmtpChannel::deliver(const Notification& n) {
     return "SMTP " + std::to_string(reply) + " to " + std::to_string(options_.to.size()) +
            " recipient(s)";
   }
+  // The error buffer holds libcurl's specific message; curl_easy_strerror only names the code.
   std::string detail = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
   ErrorCode code = ErrorCode::Unavailable;
   switch (rc) {

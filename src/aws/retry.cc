@@ -67,6 +67,9 @@ std::string_view retryKindName(RetryKind kind) {
 }
 
 RetryKind classifyAwsError(int http_status, std::string_view code) {
+  // The code decides before the status: throttling arrives as 400 (Throttling) or 503
+  // (RequestLimitExceeded, SlowDown) and needs the throttling base delay, and a clock-skew
+  // rejection is a 4xx that would otherwise count as a client error.
   if (contains(kThrottlingCodes, code) || http_status == 429) {
     return RetryKind::Throttling;
   }
@@ -95,6 +98,8 @@ RetryKind classifyTransportError(const Error& error) {
 
 Duration backoffDelay(int retry_index, RetryKind kind, double random01,
                       const RetryOptions& options) {
+  // Waiting cannot fix a skewed clock: the caller corrects its offset from the server's Date
+  // header, and the request signed again with the corrected time can go at once.
   if (kind == RetryKind::ClockSkew || kind == RetryKind::NotRetryable) {
     return Duration::zero();
   }
@@ -152,6 +157,8 @@ std::optional<Duration> RetryState::onFailure(RetryKind kind, double random01,
 }
 
 void RetryState::onSuccess(RetryQuota& quota) {
+  // Only the last retry's cost comes back, as in the SDKs: the earlier retries of a call stay
+  // spent, so a service that keeps failing drains the bucket and retries stop.
   quota.release(last_cost_ > 0 ? last_cost_ : options_.no_retry_increment);
   last_cost_ = 0;
 }
@@ -189,6 +196,8 @@ Result<WallTime> parseHttpDate(std::string_view text) {
            number(s.substr(3, 2), m) && number(s.substr(6, 2), sec);
   };
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
+  // The weekday before the comma ("Sun", or "Sunday" in RFC 850) is not checked: the date
+  // already says it. Only asctime has no comma.
   std::size_t comma = text.find(',');
   if (comma != std::string_view::npos) {
     std::string_view rest = text.substr(comma + 1);
@@ -209,6 +218,7 @@ Result<WallTime> parseHttpDate(std::string_view text) {
           !clock(rest.substr(10, 8), h, mi, s) || rest.substr(18) != " GMT") {
         return bad();
       }
+      // A fixed pivot (00-69 → 20xx, 70-99 → 19xx), not RFC 9110's "50 years ahead" rule.
       y += y < 70 ? 2000 : 1900;
     } else {
       return bad();
@@ -219,6 +229,7 @@ Result<WallTime> parseHttpDate(std::string_view text) {
         text[7] != ' ') {
       return bad();
     }
+    // asctime pads a one-digit day with a space ("Nov  6").
     std::string_view day = text.substr(8, 2);
     if (day.front() == ' ') {
       day.remove_prefix(1);

@@ -96,7 +96,8 @@ class RetryState {
 
   // 1-based number of the attempt about to be made / just made.
   int attempts() const { return attempt_; }
-  // Why onFailure last returned nullopt: "not retryable", "3 attempts", "retry quota empty".
+  // Why onFailure last returned nullopt: "not retryable", "attempts exhausted", "retry quota
+  // empty".
   std::string_view stopReason() const { return stop_reason_; }
 
  private:

@@ -59,6 +59,8 @@ bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 // Trims the value and collapses every inner run of whitespace (folded lines included)
 // into one space.
 std::string canonicalHeaderValue(std::string_view value) {
+  // A space is only written before a following non-space character, so leading and
+  // trailing whitespace vanish without a separate trim.
   std::string out;
   out.reserve(value.size());
   bool pending_space = false;
@@ -132,6 +134,7 @@ std::vector<std::pair<std::string, std::string>> parseQuery(std::string_view raw
     std::size_t amp = raw.find('&');
     std::string_view part = raw.substr(0, amp);
     raw = (amp == std::string_view::npos) ? std::string_view() : raw.substr(amp + 1);
+    // Empty parts ("a=1&&b=2", a trailing '&') are skipped, not signed as an empty name.
     if (part.empty()) {
       continue;
     }
@@ -150,6 +153,8 @@ std::string canonicalQueryFromPairs(std::vector<std::pair<std::string, std::stri
     name = uriEncode(name, false);
     value = uriEncode(value, false);
   }
+  // Sorted after encoding, as AWS specifies: a byte >= 0x80 sorts after '~' raw but before
+  // it once written as %XX. Equal names are ordered by value.
   std::sort(pairs.begin(), pairs.end());
   std::string out;
   for (const auto& [name, value] : pairs) {
@@ -185,6 +190,8 @@ std::string buildCanonicalRequest(std::string_view method, std::string_view path
   out.push_back('\n');
   out += canonical_query;
   out.push_back('\n');
+  // Every header line ends in '\n' and the block is followed by one more, so the canonical
+  // request holds the empty line AWS expects between the headers and the signed-header list.
   for (const auto& [name, value] : headers) {
     out += name;
     out.push_back(':');
@@ -277,6 +284,7 @@ Result<WallTime> parseAmzDate(std::string_view text) {
   }
   using namespace std::chrono;
   year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
+  // Second 60 is accepted for a leap second; ymd.ok() rejects dates such as 20150230.
   if (!ymd.ok() || h > 23 || mi > 59 || s > 60) {
     return bad();
   }
@@ -331,6 +339,7 @@ std::string canonicalUri(std::string_view path, bool normalize, bool encode) {
     while (true) {
       std::size_t slash = rest.find('/');
       std::string_view seg = rest.substr(0, slash);
+      // ".." at the root is dropped rather than rejected: "/../a" becomes "/a".
       if (seg == "..") {
         if (!segments.empty()) {
           segments.pop_back();
@@ -384,9 +393,9 @@ Result<SigV4Signature> signHeaders(const SigV4Request& request, const Credential
   http::Headers headers = request.headers;
   http::removeHeader(headers, "authorization");
   http::removeHeader(headers, "x-amz-date");
-  if (credentials.hasSessionToken()) {
-    http::removeHeader(headers, "x-amz-security-token");
-  }
+  // A token of earlier credentials goes too, also when these have none: it must be neither
+  // signed nor sent with keys it does not belong to.
+  http::removeHeader(headers, "x-amz-security-token");
   SigV4Signature out;
   if (credentials.hasSessionToken()) {
     out.added_headers.push_back({"X-Amz-Security-Token", credentials.sessionToken()});
@@ -396,6 +405,8 @@ Result<SigV4Signature> signHeaders(const SigV4Request& request, const Credential
     http::removeHeader(headers, "x-amz-content-sha256");
     out.added_headers.push_back({"X-Amz-Content-Sha256", hash});
   }
+  // The added headers are signed too (AWS requires X-Amz-Date to be), except the session
+  // token when the service wants it unsigned; it is still sent in added_headers.
   for (const http::Header& h : out.added_headers) {
     if (sign_token || !http::equalsIgnoreCase(h.name, "x-amz-security-token")) {
       headers.push_back(h);
@@ -468,6 +479,8 @@ Result<SigV4Signature> presignQuery(const SigV4Request& request, const Credentia
   out.signature = toHex(hmacSha256(key, out.string_to_sign));
 
   // The query to send: the caller's, untouched, then ours in the order the AWS SDKs use.
+  // The token is sent whether or not it was signed; omit_session_token only keeps it out
+  // of the canonical query above.
   out.query = request.query;
   auto append = [&](std::string_view name, std::string_view value) {
     if (!out.query.empty()) {
@@ -493,6 +506,8 @@ Result<void> signHttpRequest(http::Request& request, const Credentials& credenti
   if (!url) {
     return fail(url.error());
   }
+  // Host goes into the request itself, not only into the copy that is signed: the Host that
+  // is sent must be the one that was signed.
   if (!http::findHeader(request.headers, "host")) {
     request.headers.push_back({"Host", url->hostHeader()});
   }
@@ -506,8 +521,11 @@ Result<void> signHttpRequest(http::Request& request, const Credentials& credenti
   if (!signature) {
     return fail(signature.error());
   }
+  // signHeaders left stale copies out of its signature but worked on a copy; the request
+  // still holds those from an earlier signing, and they go before the new ones are appended.
   http::removeHeader(request.headers, "authorization");
   http::removeHeader(request.headers, "x-amz-date");
+  http::removeHeader(request.headers, "x-amz-security-token");
   for (const http::Header& h : signature->added_headers) {
     http::removeHeader(request.headers, h.name);
   }
@@ -638,16 +656,21 @@ Result<SigV4Authorization> verifyHeaderSignature(const SigV4Request& request,
                 "(access key " +
                     Credentials::maskAccessKeyId(authz->access_key_id) + ")");
   }
+  // Only a literal hash can be checked against the body; values such as UNSIGNED-PAYLOAD are
+  // not 64 characters long and enter the canonical request as given.
   if (auto given = http::findHeader(request.headers, "x-amz-content-sha256");
       given && given->size() == 64 && *given != sha256Hex(request.body)) {
     return fail(ErrorCode::PermissionDenied,
                 "XAmzContentSHA256Mismatch: The provided 'x-amz-content-sha256' header does not "
                 "match what was computed");
   }
+  // Default params: the path is normalised and encoded, i.e. verified the way every service
+  // but S3 does it (the fake endpoint serves EC2, SNS and CloudWatch).
   SigV4Params params;
   params.region = authz->region;
   params.service = authz->service;
   auto canonical = canonicalHeaders(request.headers, &authz->signed_headers);
+  // A listed header absent from the request, or a name listed twice, makes the sizes differ.
   if (canonical.size() != authz->signed_headers.size()) {
     return fail(ErrorCode::PermissionDenied,
                 "SignatureDoesNotMatch: a header listed in SignedHeaders is missing");

@@ -75,9 +75,9 @@ struct SigV4Signature {
   std::string signature;         // 64 lowercase hex characters
   std::string signed_headers;    // "host;x-amz-date"
   std::string credential_scope;  // "20150830/us-east-1/service/aws4_request"
-  // Header mode: headers to append to the request, in order: X-Amz-Date,
-  // X-Amz-Security-Token (when the credentials have one), X-Amz-Content-Sha256 (when asked),
-  // Authorization. Contains the session token: do not log values.
+  // Header mode: headers to append to the request, in order: X-Amz-Security-Token (when the
+  // credentials have one), X-Amz-Date, X-Amz-Content-Sha256 (when asked), Authorization.
+  // Contains the session token: do not log values.
   http::Headers added_headers;
   // Query mode: the query string to send (the original one followed by the X-Amz-*
   // parameters and X-Amz-Signature), without '?'.

@@ -7,6 +7,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -98,6 +100,8 @@ struct ControlServer::Shared {
   // Runs `fn` on the server's loop, unless it stopped.
   template <class F>
   void back(F&& fn) {
+    // Checked under mu: once stop() has cleared `io`, nothing more is posted to the server's
+    // loop, which may be gone by then.
     std::lock_guard lock(mu);
     if (io != nullptr) {
       asio::post(*io, std::forward<F>(fn));
@@ -126,12 +130,16 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
 
   // Sends `text` (one JSON line) and closes.
   void replyRaw(std::shared_ptr<const std::string> text) {
+    // The engine's answer and the timeout's error may both come (both on the server's thread);
+    // only the first is sent.
     if (replied_) {
       return;
     }
     replied_ = true;
     // A client that does not read its answer loses the connection (and its slot) after this.
     armTimer(server_.options_.engine_timeout, "");
+    // Held until the write completes: asio does not copy the buffer, and one status text is
+    // shared by every client it answers.
     out_ = std::move(text);
     asio::async_write(
         socket_, asio::buffer(*out_),
@@ -145,6 +153,8 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
 
   void close() {
     asio::error_code ignored;
+    // With the timer cancelled and the socket closed, the pending handlers complete and drop
+    // their references, which frees the session.
     timer_.cancel();
     socket_.shutdown(stream_protocol::socket::shutdown_both, ignored);
     socket_.close(ignored);
@@ -153,6 +163,8 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
  private:
   // Closes the connection after `d`; with `error` set, answers it first.
   void armTimer(Duration d, std::string error) {
+    // Re-arming cancels the previous wait (its handler gets operation_aborted and returns): a
+    // session has one deadline at a time.
     timer_.expires_after(d);
     timer_.async_wait(
         [self = shared_from_this(), error = std::move(error)](const asio::error_code& ec) {
@@ -168,6 +180,8 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
   }
 
   void read() {
+    // One byte over the limit: a line of exactly kMaxRequestBytes, newline included, is read;
+    // a longer one ends in not_found or in n > kMaxRequestBytes (onRead).
     asio::async_read_until(
         socket_, asio::dynamic_buffer(buffer_, kMaxRequestBytes + 1), '\n',
         [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
@@ -197,6 +211,8 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
                        formatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(
                            server_.options_.engine_timeout)) +
                        " (busy or stopping)";
+    // ping never reaches the engine: it shows that the server's loop answers, which is all that
+    // start() asks of a socket file it finds in place.
     if (request.cmd == ControlRequest::Cmd::Ping) {
       reply({{"ok", true}});
       return;
@@ -214,6 +230,8 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
     }
     armTimer(server_.options_.engine_timeout, late + "; the request may still take effect");
     std::weak_ptr<Session> weak = shared_from_this();
+    // The work holds `shared`, not the server, and the session only weakly: the engine may run
+    // it after the client left or the server stopped.
     asio::post(
         server_.engine_, [shared = shared_, weak, request = std::move(request), peer = peer_]() {
           nlohmann::json response;
@@ -280,7 +298,8 @@ ControlServer::ControlServer(asio::io_context& engine, std::string socket_path, 
       options_(options),
       shared_(std::make_shared<Shared>()),
       acceptor_(io_),
-      status_timer_(io_) {
+      status_timer_(io_),
+      accept_retry_(io_) {
   shared_->status = std::move(status);
   shared_->handler = std::move(handler);
 }
@@ -307,6 +326,7 @@ Result<void> ControlServer::bindSocket() {
   // place: no moment where the socket exists at `path_` with another mode, and no umask.
   std::string tmpl = (parent.empty() ? std::string(".") : parent.string()) + "/.ppctl-XXXXXX";
   std::string temp_socket = tmpl + "/s";
+  // mkdtemp() keeps the template's length, so the length is checked before anything exists.
   if (temp_socket.size() >= sizeof(sockaddr_un{}.sun_path)) {
     return fail(ErrorCode::InvalidArgument,
                 "control socket directory path too long: " + parent.string());
@@ -317,6 +337,8 @@ Result<void> ControlServer::bindSocket() {
         errno));
   }
   temp_socket = tmpl + "/s";
+  // After a successful rename the socket is no longer in the directory: the cleanup then only
+  // removes the empty directory.
   struct Cleanup {
     std::string dir, socket;
     ~Cleanup() {
@@ -337,6 +359,7 @@ Result<void> ControlServer::bindSocket() {
   if (::chmod(temp_socket.c_str(), 0660) != 0) {
     return fail(Error::fromErrno("cannot set mode 0660 on control socket " + path_, errno));
   }
+  // Listening before the rename: a client that finds the file can connect at once.
   acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     return fail(Error::fromErrno("control socket " + path_, ec.value()));
@@ -356,6 +379,7 @@ Result<void> ControlServer::start() {
     return fail(ErrorCode::InvalidArgument, "control socket path too long or empty: " + path_);
   }
   struct stat st {};
+  // lstat: a symlink at the path is refused (it is not a socket) rather than followed.
   if (lstat(path_.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
       return fail(ErrorCode::AlreadyExists,
@@ -378,6 +402,7 @@ Result<void> ControlServer::start() {
     shared_->io = &io_;
   }
   started_ = true;
+  // A loop stopped by an earlier stop() needs this, or run() returns at once.
   io_.restart();
   accept();
   thread_ = std::thread([this] { io_.run(); });
@@ -394,10 +419,13 @@ void ControlServer::stop() {
     std::lock_guard lock(shared_->mu);
     shared_->io = nullptr;
   }
+  // The acceptor, the status timer and the sessions belong to the server's thread: they are
+  // closed there.
   asio::post(io_, [this] {
     asio::error_code ignored;
     acceptor_.close(ignored);
     status_timer_.cancel();
+    accept_retry_.cancel();
     for (auto& weak : sessions_) {
       if (auto s = weak.lock()) {
         s->close();
@@ -434,6 +462,19 @@ void ControlServer::accept() {
         sessions_.push_back(session);
         session->start();
       }
+    } else {
+      // Out of descriptors or buffers: say so (the first time and every 100th), and try again
+      // in 100 ms; the client waits in the backlog meanwhile.
+      if (accept_errors_++ % 100 == 0) {
+        spdlog::warn("control socket {}: accept failed ({}); retrying", path_, ec.message());
+      }
+      accept_retry_.expires_after(std::chrono::milliseconds(100));
+      accept_retry_.async_wait([this](const asio::error_code& wait_ec) {
+        if (!wait_ec && acceptor_.is_open()) {
+          accept();
+        }
+      });
+      return;
     }
     accept();
   });
@@ -466,6 +507,8 @@ void ControlServer::maybeBuildStatus() {
   }
   status_in_flight_ = true;
   last_status_start_ = now;
+  // Requests arriving from now on wait for the next build: this one may already be running on
+  // the engine, and so could predate them.
   status_covered_ = std::move(status_waiting_);
   status_waiting_.clear();
   asio::post(engine_, [shared = shared_, this]() {
@@ -501,6 +544,7 @@ void ControlServer::onStatusBuilt(nlohmann::json status, Duration cost) {
     }
   }
   status_covered_.clear();
+  // Requests that came in during this build get the next one, paced as usual.
   maybeBuildStatus();
 }
 

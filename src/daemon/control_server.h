@@ -149,6 +149,11 @@ class ControlServer {
   asio::io_context io_;  // the server's own loop
   asio::local::stream_protocol::acceptor acceptor_;
   asio::steady_timer status_timer_;
+  // After an accept error (EMFILE, ENFILE, ENOBUFS): the next accept waits a moment instead of
+  // retrying at once (the pending connection stays in the backlog, so an immediate retry
+  // would spin the server thread).
+  asio::steady_timer accept_retry_;
+  std::uint64_t accept_errors_ = 0;
   std::thread thread_;
   bool started_ = false;
 

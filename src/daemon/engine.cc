@@ -163,6 +163,8 @@ Engine::Engine(asio::io_context& io, const Clock& clock, probe::Prober& prober,
 
 Engine::~Engine() {
   prober_.stop();
+  // A timer handler already queued with success still runs after the engine is gone; the
+  // expired alive_ is what keeps it from touching the engine (its error code alone does not).
   alive_.reset();
 }
 
@@ -289,6 +291,8 @@ Result<void> Engine::build(config::Config config, bool is_reload) {
 Result<Engine::Plan> Engine::prepare(config::Config config, bool is_reload) const {
   const MonoTime now = clock_.now();
   Plan plan;
+  // On the heap: the runtimes below keep pointers into it (their cfg), which stay valid when
+  // commit() moves the unique_ptr into config_.
   plan.cfg = std::make_unique<config::Config>(std::move(config));
   plan.is_reload = is_reload;
   const config::Config& cfg = *plan.cfg;
@@ -398,6 +402,8 @@ void Engine::commit(Plan plan) {
   const MonoTime now = clock_.now();
   ensureReconciler(now);
   ensureRecoveryManager(now);
+  // These two compare the plan with the running config (config_, tables_), so they run before
+  // it is replaced below.
   commitRecoveries(plan, now);
   commitTables(plan, now);
   const bool is_reload = plan.is_reload;
@@ -422,6 +428,8 @@ void Engine::commit(Plan plan) {
   resetViewCheck(std::move(plan.monitor_health), now);
   adoptStartingPoint();
   announceConfig(is_reload);
+  // Cleared only now: commitRecoveries() and announceConfig() of the first build read it, and
+  // a reload must not apply it again.
   restore_.reset();
   saveState();
 }
@@ -435,6 +443,8 @@ void Engine::ensureReconciler(MonoTime now) {
   cb.route_error = [this](const route::RouteErrorEvent& e) { onRouteError(e); };
   cb.route_drift = [this](const route::RouteDriftEvent& e) { onRouteDrift(e); };
   cb.table_state = [this](const std::string& table, route::SyncState state) {
+    // Any state past Awaiting means the table's first listing is done: what it holds is known,
+    // so its routes can start from it and be decided (decide() holds those of unlisted tables).
     if (state == route::SyncState::Awaiting) {
       return;
     }
@@ -449,6 +459,7 @@ void Engine::ensureReconciler(MonoTime now) {
   };
   cb.wakeup = [this](MonoTime when) { scheduleReconcile(when); };
   reconciler_ = std::make_unique<route::Reconciler>(executor_, clock_, std::move(cb));
+  // A setWriteAllowed() made before the reconciler existed only recorded the flag.
   reconciler_->setWriteAllowed(write_allowed_, now);
 }
 
@@ -517,10 +528,13 @@ void Engine::commitTables(Plan& plan, MonoTime now) {
     for (auto& old : tables_) {
       if (old->cfg->id == t->cfg->id) {
         t->table = std::move(old->table);
+        // A table listed before is not awaited again: its routes are decided at once.
         t->listed = old->listed;
       }
     }
   }
+  // A destination dropped from the config is forgotten, not withdrawn: its route stays in the
+  // table as last programmed, no longer managed (route::Reconciler::forget).
   std::set<std::string> wanted;
   for (const auto& t : plan.cfg->tables) {
     for (const auto& d : t.destinations) {
@@ -548,6 +562,7 @@ void Engine::commitTables(Plan& plan, MonoTime now) {
                                         plan.cfg->backends.linux_backend.drift_check_interval, now);
     }
     for (const auto& d : t->cfg->destinations) {
+      // track() fails only for a table the reconciler does not know; every table is added by now.
       (void)reconciler_->track(route::RouteKey{t->cfg->id, d}, now);
     }
   }
@@ -711,6 +726,8 @@ void Engine::adoptStartingPoint() {
         programmed.push_back(
             {s.key.table, s.key.destination, pathForNextHop(*table, *s.programmed)});
       }
+      // Erased even when the table holds nothing there, so that the loop below does not bring
+      // back a decision this monitor took while it could not write.
       decided.erase(key);
       continue;
     }
@@ -767,6 +784,8 @@ std::string Engine::pathForNextHop(const TableRuntime& table, const route::NextH
 
 route::NextHop Engine::nextHopFor(const TableRuntime& table, const config::PathConfig& path) const {
   const auto& nh = path.next_hop;
+  // An exec hook gets whatever the path sets (docs/config.md): its Linux next hop (via/dev)
+  // when it has one, its AWS id otherwise.
   bool linux_form = table.cfg->backend == config::BackendKind::Linux ||
                     (table.cfg->backend == config::BackendKind::Exec && nh.hasLinux());
   if (linux_form) {
@@ -1004,6 +1023,8 @@ void Engine::decide(const char* trigger) {
   }
   policy::decisionInput(statuses_, evidence_, policy_input_);
   policy_->decide(policy_input_, previous_, now, next_);
+  // listed_ lines up with next_.routes: both follow the config's order, tables in order and
+  // each table's destinations in order (buildTopology() keeps it, and so does tables_).
   listed_.clear();
   for (const auto& t : tables_) {
     listed_.insert(listed_.end(), t->cfg->destinations.size(), t->listed);
@@ -1064,6 +1085,8 @@ void Engine::applyDecision(const policy::RouteDecision& r) {
 }
 
 void Engine::scheduleDecision(std::optional<MonoTime> when) {
+  // decide() reschedules after every run; for the same instant the armed wait is kept instead
+  // of being cancelled and armed again.
   if (decision_at_ && when && *decision_at_ == *when) {
     return;
   }
@@ -1085,6 +1108,8 @@ void Engine::scheduleDecision(std::optional<MonoTime> when) {
 
 void Engine::scheduleHealthTick() {
   MonoTime now = clock_.now();
+  // Armed at the earliest damping reuse time: a suppressed path is released by time, not by a
+  // probe result.
   std::optional<MonoTime> earliest;
   for (const auto& p : paths_) {
     if (auto at = p->health.reuseTime(); at && (!earliest || *at < *earliest)) {
@@ -1276,6 +1301,7 @@ void Engine::onRouteDrift(const route::RouteDriftEvent& d) {
     e.message = d.key.table + " " + e.destination + " was changed outside pathpilot: putting " +
                 e.to + " back";
   }
+  // The route_changed event of the repair takes its reason from here.
   change_reasons_[d.key.toString()] = "drift repair: " + e.reason;
   emit(std::move(e));
 }
@@ -1289,6 +1315,8 @@ Result<std::string> Engine::drain(const std::string& name, const std::string& by
     return std::string("path " + name + " is already drained");
   }
   p->drained = true;
+  // statuses_ is the policy's input and is refreshed from health only on a transition, so the
+  // flag is set there as well.
   statuses_[path_index_[name]].drained = true;
   auto e = event(EventKind::Drain);
   e.path = name;
@@ -1329,6 +1357,8 @@ void Engine::shutdown(Duration grace, std::function<void()> done) {
   decision_timer_.cancel();
   health_timer_.cancel();
   recovery_timer_.cancel();
+  // The reconcile timer stays armed until the end, so the reconciler carries on with the route
+  // changes in flight; decide() starts no new ones (stopping_).
   auto deadline = clock_.now() + grace;
   auto timer = std::make_shared<asio::steady_timer>(io_);
   auto check = std::make_shared<std::function<void()>>();
@@ -1347,6 +1377,7 @@ void Engine::shutdown(Duration grace, std::function<void()> done) {
       e.message = "pathpilot stopped";
       emit(std::move(e));
       reconcile_timer_.cancel();
+      // Copied first: the next line destroys this closure, `done` included.
       auto finish = done;
       *check = nullptr;  // break the self-reference
       finish();

@@ -182,6 +182,8 @@ std::optional<std::string> unusableTarget(const IpAddress& a) {
   return std::nullopt;
 }
 
+// A letter and no ':' suggests a DNS name: IPv6 addresses have letters (hex digits) too, but
+// always contain ':'.
 bool looksLikeHostName(std::string_view text) {
   return std::any_of(text.begin(), text.end(),
                      [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }) &&
@@ -199,6 +201,8 @@ std::optional<ProbeTarget> readTarget(Context& ctx, const YamlNode& node, std::s
   std::string host(t);
   std::optional<std::uint16_t> port;
   bool has_port = false;
+  // A bare IPv6 address has several ':', so exactly one ':' means host:port. An IPv6 target
+  // with a port must be bracketed, and brackets without a port are rejected.
   if (!t.empty() && t.front() == '[') {
     std::size_t close = t.find(']');
     if (close == std::string_view::npos || close + 1 >= t.size() || t[close + 1] != ':') {
@@ -215,6 +219,7 @@ std::optional<ProbeTarget> readTarget(Context& ctx, const YamlNode& node, std::s
     t = t.substr(colon + 1);
   }
   if (has_port) {
+    // At most five digits: the value cannot overflow before the range check.
     std::uint32_t value = 0;
     bool digits = !t.empty() && t.size() <= 5 &&
                   std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -331,6 +336,8 @@ std::optional<SecretRef> readSecret(Context& ctx, const YamlNode& node, std::str
   bool has_env = m.get("env", env);
   bool has_file = m.get("file", file);
   if (has_env == has_file) {
+    // One key written but unreadable (e.g. `env: [A]`) has been reported by get(); only none
+    // or both need a message here.
     if (m.has("env") == m.has("file")) {
       ctx.error(node.where, path, "set exactly one of 'env' or 'file'");
     }
@@ -423,6 +430,8 @@ class Decoder {
     if (const YamlNode* n = top.find("api")) {
       api(*n);
     }
+    // After site, backends and journal: an sns channel falls back to their AWS region, and the
+    // outbox must not be a journal file.
     if (const YamlNode* n = top.find("alerts")) {
       alerts(*n);
     }
@@ -562,6 +571,7 @@ class Decoder {
     }
   }
 
+  // std::to_string prints six decimals ("0.050000"); the trailing zeros and a bare '.' go.
   static std::string formatNumber(double v) {
     std::string s = std::to_string(v);
     while (s.size() > 1 && s.back() == '0') {
@@ -597,6 +607,7 @@ class Decoder {
   PathConfig path(const YamlNode& node, const std::string& p) {
     PathConfig out;
     out.health = cfg_.health;
+    // Only the ProbeDefaults part is inherited: targets and pinning are each path's own.
     static_cast<ProbeDefaults&>(out.probe) = cfg_.probe;
     MapReader m(ctx_, node, p, kPathKeys);
     if (!m.isMap()) {
@@ -619,6 +630,8 @@ class Decoder {
     if (const YamlNode* n = m.require("probe", "every path is probed")) {
       pathProbe(*n, m.pathOf("probe"), out.probe);
     }
+    // next_hop is read before recovery: ec2-restart takes its instance from
+    // next_hop.instance_id when recovery names none.
     if (const YamlNode* n = m.find("next_hop")) {
       nextHop(*n, m.pathOf("next_hop"), out.next_hop);
     }
@@ -657,6 +670,7 @@ class Decoder {
     if (m.has("timeout") || m.has("adaptive_timeout")) {
       checkAdaptiveTimeout(p, out);
     }
+    // Targets are read after probeCommon: whether one takes a port depends on the probe kind.
     if (const YamlNode* targets = m.require("targets", "the addresses probed through this path")) {
       std::string tp = m.pathOf("targets");
       if (expectList(ctx_, *targets, tp)) {
@@ -672,6 +686,8 @@ class Decoder {
             ctx_.locations.record(ip, item.where);
             auto target = readTarget(ctx_, item, ip, out.kind);
             if (!target) {
+              // So that validate.cc does not compare the quorum with the list left without
+              // this item.
               ctx_.markFailed(tp);
               continue;
             }
@@ -688,6 +704,7 @@ class Decoder {
     if (m.get("source", pin.source) && (pin.source->isUnspecified() || pin.source->isLoopback())) {
       ctx_.errorAt(m.pathOf("source"), "must be an address of this host on the path, not " +
                                            quote(pin.source->toString()));
+      // Dropped so that validate.cc does not check address families or pinning against it.
       pin.source.reset();
     }
     if (m.get("interface", pin.interface) && !isInterfaceName(pin.interface)) {
@@ -699,6 +716,7 @@ class Decoder {
         pin.fwmark = static_cast<std::uint32_t>(*mark);
       }
     }
+    // has(), not the values: a pin written but rejected has its own error, not this one.
     if (require_pinning && !m.has("source") && !m.has("interface") && !m.has("fwmark")) {
       ctx_.error(m.where(), p,
                  "the probe is not pinned to its path: set source, interface or fwmark, or its "
@@ -743,6 +761,7 @@ class Decoder {
       if (!valid) {
         ctx_.errorAt(m.pathOf(f->key),
                      "expected an id such as " + std::string(f->example) + ", got " + quote(id));
+        // So that validate.cc does not also report the path as having no AWS next hop.
         ctx_.markFailed(p);
         continue;
       }
@@ -758,6 +777,8 @@ class Decoder {
       ctx_.errorAt(m.pathOf("dev"), "invalid interface name " + quote(out.dev) +
                                         " (1 to 15 characters, no '/', ':' or spaces)");
     }
+    // The entries as written, not the decoded values: a next hop whose only key was rejected
+    // is not also reported as empty. `next_hop:` with nothing after it is empty.
     bool any = node.isMap() && !node.entries.empty();
     if (m.isMap() && !any) {
       ctx_.error(node.where, p,
@@ -777,6 +798,8 @@ class Decoder {
     if (m.require("action", "command or ec2-restart")) {
       valid_action = m.getEnum("action", out.action, kRecoveryActions);
     }
+    // Keys are checked against the action only when the action is valid: a misspelt action
+    // would otherwise make every other key look wrong as well.
     if (m.has("command")) {
       if (valid_action && out.action != RecoveryAction::Command) {
         ctx_.errorAt(m.pathOf("command"), "'command' is only used with action: command");
@@ -862,6 +885,8 @@ class Decoder {
     if (!m.isMap()) {
       return out;
     }
+    // The backend comes first: whether `table` and `id` are required, and what an id looks
+    // like, depend on it.
     m.getEnum("backend", out.backend, kBackendKinds);
     if (m.has("table")) {
       if (out.backend != BackendKind::Linux) {
@@ -951,6 +976,8 @@ class Decoder {
       if (!text) {
         continue;
       }
+      // Before parsing, to give a bare address its own hint; strict parsing then rejects a prefix
+      // with host bits set (10.10.0.1/16).
       if (text->find('/') == std::string::npos) {
         ctx_.error(item.where, ip,
                    "expected a prefix such as 10.10.0.0/16, got " + quote(*text) +
@@ -1100,6 +1127,7 @@ class Decoder {
       std::optional<std::uint8_t> number;
       if (!text.empty() &&
           std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        // The length check comes first: std::stoi throws out_of_range on a long run of digits.
         if (text.size() <= 3 && std::stoi(text) <= 255) {
           number = static_cast<std::uint8_t>(std::stoi(text));
         }
@@ -1119,6 +1147,7 @@ class Decoder {
                                "): its routes are not pathpilot's to take over");
         continue;
       }
+      // `protocol` was read above: this compares with the configured number, not the default.
       if (*number == out.protocol) {
         ctx_.errorAt(item, quote(text) + " is pathpilot's own protocol (backends.linux.protocol)");
         continue;
@@ -1224,6 +1253,8 @@ class Decoder {
         ha.lease_ttl % std::chrono::seconds(1) != Duration::zero()) {
       ctx_.errorAt(m.pathOf("lease_ttl"), "must be whole seconds (etcd grants leases in seconds)");
     }
+    // The default follows the lease_ttl just read and always passes the check below, which
+    // therefore only concerns a written fence_margin.
     ha.fence_margin = ha.lease_ttl / 4;
     if (m.get("fence_margin", ha.fence_margin, std::chrono::milliseconds(10),
               std::chrono::minutes(1)) &&
@@ -1298,6 +1329,7 @@ class Decoder {
       std::string_view l = listen;
       std::string host;
       std::string_view port_text;
+      // As for probe targets: an IPv6 address with a port must be bracketed.
       if (!l.empty() && l.front() == '[') {
         std::size_t close = l.find("]:");
         if (close != std::string_view::npos) {
@@ -1339,6 +1371,7 @@ class Decoder {
       }
     }
     m.get("auth_reads", api.auth_reads);
+    // has(), not the value: a token written but rejected has its own error.
     if (api.auth_reads && !m.has("auth_token")) {
       ctx_.errorAt("api.auth_reads", "needs api.auth_token (the token reads must carry)");
     }
@@ -1597,6 +1630,8 @@ class Decoder {
                    "expected 1 to 64 characters of [A-Za-z0-9_.-], got " + quote(out.name));
       out.name.clear();
     }
+    // Which keys apply depends on the kind, so without a valid one the rest of the channel is
+    // not read.
     if (!m.has("kind")) {
       m.require("kind", "one of smtp, sns, webhook, slack, dingtalk, feishu, wecom, alertmanager");
       ctx_.markFailed(p);
@@ -1677,6 +1712,7 @@ class Decoder {
         }
       }
     } else {
+      // Called for the error alone: from and to belong to smtp channels.
       only_for("from", {K::Smtp});
       only_for("to", {K::Smtp});
     }
@@ -1728,6 +1764,7 @@ class Decoder {
           known.push_back(c.name);
         }
         for (std::size_t j = 0; j < r.channels.size(); ++j) {
+          // When the channel list itself was rejected, every name would look unknown.
           if (out.findChannel(r.channels[j]) == nullptr && !ctx_.failed("alerts.channels")) {
             ctx_.errorAt(
                 indexPath(m.pathOf("channels"), j),

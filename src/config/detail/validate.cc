@@ -77,6 +77,8 @@ class Validator {
       return;
     }
     const ProbeSettings& probe = p.probe;
+    // Inherited timings were checked under `probe` (decode.cc), so only a path that writes its
+    // own timeout or interval is checked here, at the key it wrote.
     bool own_timing = ctx_.locations.has(pathKey(i, "probe.timeout")) ||
                       ctx_.locations.has(pathKey(i, "probe.interval"));
     bool timing_valid =
@@ -88,6 +90,8 @@ class Validator {
                        " must be shorter than the interval " + formatDuration(probe.interval) +
                        " (a probe must finish before the next one starts)");
     }
+    // A target list with a rejected item is marked failed by the decoder, so the quorum is not
+    // compared with a list shortened by that mistake.
     if (!probe.targets.empty() && !ctx_.failed(pathKey(i, "probe.targets")) &&
         static_cast<std::size_t>(probe.quorum) > probe.targets.size()) {
       ctx_.errorAt(pathKey(i, "probe.quorum"),
@@ -116,6 +120,7 @@ class Validator {
                        "is on (or set az_affinity: false)");
     }
     std::string region = awsRegion();
+    // Zone IDs such as apse1-az1 do not start with the region name, so they are not compared.
     if (!region.empty() && !p.az.empty() && p.az.rfind(region, 0) != 0 &&
         p.az.find("-az") == std::string::npos) {
       ctx_.warningAt(pathKey(i, "az"),
@@ -129,6 +134,7 @@ class Validator {
       if (pj.empty()) {
         continue;
       }
+      // Only earlier paths are compared: a pair is reported once, at its second path.
       for (std::size_t i = 0; i < j; ++i) {
         if (c_.paths[i].probe.pinning == pj) {
           ctx_.errorAt(pathKey(j, "probe"),
@@ -179,6 +185,8 @@ class Validator {
                                               tableKey(it->second) + ")");
         }
       }
+      // A table written without a name takes its id as name (decode.cc); such a name is left to
+      // the id check so that one duplicate is not reported twice.
       if (!t.name.empty() && t.name != t.id) {
         auto [it, inserted] = names.emplace(t.name, i);
         if (!inserted) {
@@ -186,6 +194,7 @@ class Validator {
                                                 tableKey(it->second) + ")");
         }
       }
+      // linux_table stays 0 when the number was missing or rejected, which has been reported.
       if (t.backend == BackendKind::Linux && t.linux_table != 0) {
         auto [it, inserted] = numbers.emplace(t.linux_table, i);
         if (!inserted) {
@@ -235,6 +244,8 @@ class Validator {
       }
     }
     std::vector<std::size_t> usable = candidates(t);
+    // An unknown name in the restriction, or no paths at all, has been reported and would
+    // explain an empty candidate list on its own.
     if (usable.empty() && restriction_ok && !c_.paths.empty()) {
       ctx_.errorAt(tableKey(i), "no path can carry route table " + tableLabel(t) +
                                     ": none of its paths has a link kind listed in "
@@ -265,6 +276,8 @@ class Validator {
     if (itemFailed(pathKey(j)) || ctx_.failed(pathKey(j, "next_hop"))) {
       return;  // its next hop was invalid and has been reported
     }
+    // A path can be a candidate of many tables: a missing next hop is reported once per path
+    // and backend (reported_), not once per table.
     if (t.backend == BackendKind::Aws && !p.next_hop.hasAws()) {
       if (reported_.insert({j, BackendKind::Aws}).second) {
         ctx_.errorAt(pathKey(j, "next_hop"),
@@ -311,6 +324,7 @@ class Validator {
         return t.paths.empty() ||
                std::find(t.paths.begin(), t.paths.end(), p.name) != t.paths.end();
       });
+      // Without route tables (an error of its own) every path would be reported as unused.
       if (!used && !c_.tables.empty()) {
         ctx_.warningAt(pathKey(j),
                        "path '" + p.name + "' is not used by any route table (it is still probed)");
@@ -352,6 +366,7 @@ class Validator {
                                                 "'; the EC2 calls use backends.aws.region");
     }
     for (std::size_t i = 0; i < c_.tables.size(); ++i) {
+      // Reported once, at the first exec table: the fix is one key, backends.exec.command.
       if (c_.tables[i].backend == BackendKind::Exec && c_.backends.exec.command.empty()) {
         ctx_.errorAt(tableKey(i, "backend"),
                      "backend exec needs backends.exec.command (the hook that programs routes)");

@@ -20,6 +20,8 @@ namespace {
 
 constexpr std::string_view kCoreTagPrefix = "tag:yaml.org,2002:";
 
+// yaml-cpp marks are 0-based and -1 when unknown; a Location is 1-based, line 0 meaning
+// unknown.
 Location toLocation(const YAML::Mark& mark) {
   if (mark.is_null() || mark.line < 0 || mark.column < 0) {
     return {};
@@ -64,6 +66,8 @@ class TreeBuilder final : public YAML::EventHandler {
   }
   void OnDocumentEnd() override {}
 
+  // yaml-cpp also reports a plain null, Null, NULL or ~ here rather than as a scalar, so
+  // `key: null` reads like `key:` with nothing after it.
   void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
     YamlNode* node = make(YamlNode::Kind::Null, toLocation(mark));
     registerAnchor(anchor, node, /*complete=*/true);
@@ -90,6 +94,8 @@ class TreeBuilder final : public YAML::EventHandler {
                 const std::string& value) override {
     YamlNode* node = make(YamlNode::Kind::Scalar, toLocation(mark));
     node->value = value;
+    // yaml-cpp gives every non-plain scalar the non-specific tag "!" and plain ones "?": a block
+    // scalar (| or >) counts as quoted here, as does an explicit `!` tag.
     node->quoted = tag == "!" || tag == std::string(kCoreTagPrefix) + "str";
     checkTag(tag, node->where);
     registerAnchor(anchor, node, /*complete=*/true);
@@ -150,6 +156,8 @@ class TreeBuilder final : public YAML::EventHandler {
             YAML::anchor_t anchor) {
     YamlNode* node = make(kind, toLocation(mark));
     checkTag(tag, node->where);
+    // The path is taken before attach(), which appends to the parent's items or consumes its
+    // pending key, both of which the path is built from.
     std::string path = childPath();
     attach(node);
     if (static_cast<int>(stack_.size()) >= kMaxDepth) {
@@ -157,6 +165,7 @@ class TreeBuilder final : public YAML::EventHandler {
                                     " levels; a pathpilot config is at most a few levels deep");
       throw Abort{};
     }
+    // Incomplete until close(): an alias to this anchor among its own children is a cycle.
     registerAnchor(anchor, node, /*complete=*/false);
     stack_.push_back(Frame{node, std::move(path)});
     anchor_of_frame_.push_back(anchor);
@@ -171,6 +180,9 @@ class TreeBuilder final : public YAML::EventHandler {
     YAML::anchor_t anchor = anchor_of_frame_.back();
     anchor_of_frame_.pop_back();
     stack_.pop_back();
+    // Every child is complete, so its `expanded` is final: a node shared by aliases is counted
+    // once per reference without being walked again, and the check costs one pass over the
+    // direct children however large the expansion is.
     std::size_t total = 1;
     auto add = [&](const YamlNode* child) {
       if (child != nullptr) {
@@ -240,6 +252,8 @@ class TreeBuilder final : public YAML::EventHandler {
 
   // Keys must be scalars and unique; `<<` must merge mappings.
   void checkMap(const YamlNode& map, const std::string& path) {
+    // Only keys written in this mapping are compared: a key that overrides one merged in by `<<`
+    // is not a duplicate.
     std::unordered_map<std::string_view, Location> seen;
     std::string prefix = path.empty() ? "" : path + ": ";
     for (const auto& [key, value] : map.entries) {
@@ -253,6 +267,7 @@ class TreeBuilder final : public YAML::EventHandler {
         diags_.error(key->where, prefix + "duplicate key " + quote(key->value) +
                                      " (first defined at " + positionText(it->second) + ")");
       }
+      // A quoted "<<" is an ordinary key, as in isMergeKey().
       if (key->value == "<<" && !key->quoted && value != nullptr) {
         bool ok = value->isMap();
         if (value->isSequence()) {
@@ -281,6 +296,8 @@ std::string tabHint(std::string_view text, int error_line) {
   int line = 1;
   bool at_line_start = true;
   for (char c : text) {
+    // A tab after the reported line cannot have caused the error; with no known line (0) the
+    // whole text is searched.
     if (error_line > 0 && line > error_line) {
       break;
     }
@@ -382,6 +399,8 @@ bool checkText(std::string_view text, Diagnostics& diags) {
       diags.error(here, "NUL byte: this is a binary file, not a YAML config");
       return false;
     }
+    // Tab and CR pass: YAML allows tabs outside indentation (tabHint explains the other case),
+    // and a file saved with CRLF line ends is still text.
     if ((byte < 0x20 && byte != '\t' && byte != '\r') || byte == 0x7F) {
       char hex[8];
       std::snprintf(hex, sizeof hex, "0x%02X", byte);
@@ -431,6 +450,8 @@ bool checkText(std::string_view text, Diagnostics& diags) {
 std::optional<YamlDocument> parseYaml(std::string_view text, Diagnostics& diags) {
   std::istringstream in{std::string(text)};
   TreeBuilder builder(diags);
+  // Handlers go from most to least specific: DeepRecursion is a YAML::ParserException, and
+  // Abort derives from no standard exception at all.
   try {
     YAML::Parser parser(in);
     if (!parser.HandleNextDocument(builder)) {

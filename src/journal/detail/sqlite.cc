@@ -9,6 +9,9 @@
 namespace pathpilot::journal::detail {
 
 ErrorCode errorCodeFor(int sqlite_rc) {
+  // The low byte of an extended code (SQLITE_IOERR_FSYNC, SQLITE_BUSY_SNAPSHOT, ...) is its
+  // primary code. PROTOCOL means WAL lock races kept being lost, which a later attempt can win;
+  // TOOBIG is a value over SQLite's size limit, a fault of the input.
   switch (sqlite_rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
@@ -42,13 +45,17 @@ Error makeError(sqlite3* db, int rc, std::string_view context, std::string_view 
   message += ": ";
   // sqlite3_errmsg describes the last failure on this connection; sqlite3_errstr only the code.
   message += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-  int sys_errno = db != nullptr ? sqlite3_system_errno(db) : 0;
+  // sqlite3_system_errno is set by CANTOPEN and IOERR failures only and otherwise keeps the
+  // value of an earlier one: for any other code it would misclassify the error.
+  const int primary = rc & 0xff;
+  const bool os_error = primary == SQLITE_CANTOPEN || primary == SQLITE_IOERR;
+  int sys_errno = db != nullptr && os_error ? sqlite3_system_errno(db) : 0;
   ErrorCode code = errorCodeFor(rc);
   // The errno behind CANTOPEN/IOERR says more than SQLite's code ("unable to open database
   // file" is the same for a missing directory and a permission problem).
   if (sys_errno == EACCES || sys_errno == EPERM || sys_errno == EROFS) {
     code = ErrorCode::PermissionDenied;
-  } else if ((rc & 0xff) == SQLITE_CANTOPEN && sys_errno == ENOENT) {
+  } else if (primary == SQLITE_CANTOPEN && sys_errno == ENOENT) {
     code = ErrorCode::NotFound;
   }
   return Error(code, std::move(message), sys_errno);
@@ -101,6 +108,8 @@ Result<bool> Statement::step() {
   if (rc == SQLITE_DONE) {
     return false;
   }
+  // The error is built first: sqlite3_errmsg describes the connection's most recent call,
+  // and sqlite3_reset is one.
   Error e = makeError(db_, rc, context_, "query failed");
   sqlite3_reset(stmt_);
   return fail(std::move(e));
@@ -131,6 +140,8 @@ std::int64_t Statement::columnInt64(int column) const {
 }
 
 std::string Statement::columnText(int column) const {
+  // sqlite3_column_text before sqlite3_column_bytes, the order SQLite documents as safe: the
+  // text conversion can change the value's size.
   const unsigned char* text = sqlite3_column_text(stmt_, column);
   if (text == nullptr) {
     return {};
@@ -187,6 +198,7 @@ Result<void> Database::exec(const std::string& sql) {
 
 Result<Statement> Database::prepare(std::string_view sql) {
   sqlite3_stmt* stmt = nullptr;
+  // The length is passed, so a string_view that is not NUL-terminated is read correctly.
   int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
   if (rc != SQLITE_OK) {
     return fail(error(rc, "prepare"));

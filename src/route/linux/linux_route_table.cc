@@ -64,6 +64,8 @@ std::optional<std::uint32_t> lookupTableName(const std::filesystem::path& file,
   return std::nullopt;
 }
 
+// /etc first: newer iproute2 ships its defaults under /usr/share/iproute2 or /usr/lib/iproute2
+// (depending on the distribution) and lets /etc/iproute2 override them.
 std::optional<std::uint32_t> lookupTableNameEverywhere(std::string_view name) {
   for (const char* dir : {"/etc/iproute2", "/usr/share/iproute2", "/usr/lib/iproute2"}) {
     std::filesystem::path base(dir);
@@ -110,6 +112,8 @@ Result<std::uint32_t> parseLinuxTableId(std::string_view text) {
     number = RT_TABLE_MAIN;
   } else if (text == "default") {
     number = RT_TABLE_DEFAULT;
+    // "local" is recognised only to be refused below with the reason, rather than reported as
+    // an unknown name.
   } else if (text == "local") {
     number = RT_TABLE_LOCAL;
   } else {
@@ -171,6 +175,8 @@ Error LinuxRouteTable::describe(const Error& error, const std::string& what) con
     default:
       break;
   }
+  // Without an errno (a timeout, a failure not reported by the kernel) the message is the only
+  // description there is, so it is kept.
   if (error.code() == ErrorCode::Timeout || err == 0) {
     return Error(error.code(), where + ": " + error.message(), err);
   }
@@ -181,6 +187,9 @@ Result<std::uint32_t> LinuxRouteTable::linkIndex(NetlinkSocket& socket, const st
   std::vector<char> buffer(4096);
   nlmsghdr* nlh = mnl_nlmsg_put_header(buffer.data());
   nlh->nlmsg_type = RTM_GETLINK;
+  // A get by name, not a dump: the kernel looks the name up (ENODEV if absent). NLM_F_ACK
+  // because the answer is one RTM_NEWLINK without NLMSG_DONE, and transact() stops only at an
+  // ACK or NLMSG_DONE.
   nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
   nlh->nlmsg_seq = socket.nextSeq();
   auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
@@ -227,6 +236,7 @@ Result<std::vector<RtnlRoute>> LinuxRouteTable::dumpLocked(NetlinkSocket& socket
   Result<void> done = ok();
   // A dump interrupted by a concurrent change (NLM_F_DUMP_INTR) is simply redone.
   for (int attempt = 0; attempt < 3; ++attempt) {
+    // Cleared on every attempt: an interrupted dump may already have delivered part of it.
     found.clear();
     nlmsghdr* nlh = mnl_nlmsg_put_header(buffer.data());
     nlh->nlmsg_type = RTM_GETROUTE;
@@ -243,6 +253,8 @@ Result<std::vector<RtnlRoute>> LinuxRouteTable::dumpLocked(NetlinkSocket& socket
         return;
       }
       auto route = detail::decodeRoute(reply);
+      // Cloned entries (route cache, PMTU exceptions) were never written by anyone, and
+      // local, broadcast, anycast and multicast entries cannot be compared with ours.
       if (!route || route->table != number_ || (route->flags & RTM_F_CLONED) != 0 ||
           !detail::isComparableType(route->type)) {
         return;
@@ -289,6 +301,7 @@ Result<std::vector<Route>> LinuxRouteTable::listLocked() {
   bool need_links = false;
   for (const auto& [prefix, routes] : by_prefix) {
     const RtnlRoute& route = detail::reportedRoute(routes, ownership);
+    // Only our routes need device names: another owner's is reported without its next hop.
     need_links = need_links || (route.oif != 0 && ownership.owns(route.protocol));
     reported.emplace(prefix, route);
   }
@@ -348,6 +361,7 @@ Result<void> LinuxRouteTable::send(NetlinkSocket& socket, const detail::RouteReq
   auto done = socket.transact(nlh, {});
   if (!done) {
     int err = done.error().sysErrno();
+    // IPv4 and IPv6 answer ESRCH when no route (or no table) matches a delete.
     if (request.remove && (err == ENOENT || err == ESRCH)) {
       return ok();  // already gone
     }
@@ -438,6 +452,8 @@ Result<void> LinuxRouteTable::applyLocked(const RouteDelta& delta) {
     return ok();
   }
 
+  // With no metric configured, the route gets the kernel's default for the family (0 or 1024),
+  // so that is what other owners' routes are compared with.
   std::uint32_t metric = detail::effectiveMetric(options_.metric, family);
   std::vector<RtnlRoute> blocking = detail::blockingRoutes(*present, ownership, metric);
   if (!blocking.empty()) {
@@ -463,6 +479,7 @@ Result<void> LinuxRouteTable::applyLocked(const RouteDelta& delta) {
   }
   // Our routes with a lower metric (an adopted one can have any) would keep deciding the
   // traffic: they go, so that the route just written is the one the kernel uses.
+  // They go only after the new route is in place, so the destination is never without one.
   for (const RtnlRoute& route : owned) {
     if (route.priority < metric) {
       detail::RouteRequest remove;
@@ -482,6 +499,8 @@ Result<void> LinuxRouteTable::applyLocked(const RouteDelta& delta) {
 LinuxRouteBackend::LinuxRouteBackend(LinuxRouteOptions options) : options_(std::move(options)) {}
 
 Result<std::unique_ptr<RouteTable>> LinuxRouteBackend::openTable(std::string_view id) {
+  // The socket is opened on first use, so the namespace name is checked here: a bad one then
+  // fails when the table is opened, not at its first list() or apply().
   if (auto path = netnsPath(options_.netns); !path) {
     return fail(path.error());
   }

@@ -178,6 +178,22 @@ TEST(SigV4Test, SignHttpRequestSetsHostFromUrl) {
   EXPECT_EQ(authz, 1);
 }
 
+// Credentials rotate from a role's (with a session token) to plain keys: the old token must
+// neither be signed nor sent with keys it does not belong to.
+TEST(SigV4Test, ResigningWithoutATokenDropsTheStaleOne) {
+  http::Request req;
+  req.method = "POST";
+  req.url = "http://127.0.0.1:8123/";
+  req.body = "Action=DescribeInstances&Version=2016-11-15";
+  ASSERT_TRUE(signHttpRequest(req, exampleCredentials("OLDSESSIONTOKEN"), exampleParams()));
+  ASSERT_TRUE(http::findHeader(req.headers, "x-amz-security-token"));
+  ASSERT_TRUE(signHttpRequest(req, exampleCredentials(), exampleParams()));
+  EXPECT_FALSE(http::findHeader(req.headers, "x-amz-security-token"));
+  auto authz = http::findHeader(req.headers, "authorization");
+  ASSERT_TRUE(authz);
+  EXPECT_EQ(authz->find("x-amz-security-token"), std::string_view::npos) << *authz;
+}
+
 // ---- verification ----
 
 class SigV4VerifyTest : public ::testing::Test {
