@@ -426,6 +426,7 @@ void Engine::commit(Plan plan) {
                     st.usable_since, st.clean_since,     st.reason};
   }
   resetViewCheck(std::move(plan.monitor_health), now);
+  observeNewRecoveries(plan, now);
   adoptStartingPoint();
   announceConfig(is_reload);
   // Cleared only now: commitRecoveries() and announceConfig() of the first build read it, and
@@ -499,6 +500,9 @@ void Engine::ensureRecoveryManager(MonoTime now) {
 }
 
 void Engine::commitRecoveries(Plan& plan, MonoTime now) {
+  // A reload that changes a gateway's recovery settings keeps what the old plan remembered
+  // (the hourly cap, the back-off of the outage in progress).
+  std::map<std::string, recovery::RecoveryMemory> previous = recovery_->memory(now);
   if (config_) {
     for (const auto& p : config_->paths) {
       if (p.recovery && plan.kept_recoveries.count(p.name) == 0) {
@@ -518,7 +522,24 @@ void Engine::commitRecoveries(Plan& plan, MonoTime now) {
       if (it != restore_->recovery.end()) {
         recovery_->restore(name, toMemory(it->second, now, clock_.wallNow()), now);
       }
+    } else if (auto it = previous.find(name); it != previous.end()) {
+      recovery_->restore(name, it->second, now);
     }
+  }
+}
+
+void Engine::observeNewRecoveries(const Plan& plan, MonoTime now) {
+  // A gateway whose recovery a reload added or changed hears its path's state now: health
+  // carried over reports no transition, and a path already down would otherwise wait for one.
+  bool any = false;
+  for (const auto& [name, unused] : plan.new_recoveries) {
+    if (auto it = path_index_.find(name); it != path_index_.end()) {
+      recovery_->onGatewayState(name, statuses_[it->second].state, now);
+      any = true;
+    }
+  }
+  if (any) {
+    scheduleRecovery(recovery_->poll(now));
   }
 }
 

@@ -179,6 +179,7 @@ class Engine {
   void ensureReconciler(MonoTime now);
   void ensureRecoveryManager(MonoTime now);
   void commitRecoveries(Plan& plan, MonoTime now);
+  void observeNewRecoveries(const Plan& plan, MonoTime now);
   void commitTables(Plan& plan, MonoTime now);
   void resetViewCheck(std::optional<health::LinkHealth> monitor_health, MonoTime now);
   void announceConfig(bool is_reload);

@@ -842,6 +842,49 @@ TEST_F(EngineTest, ReloadKeepsHealthAndRejectsBadConfig) {
   EXPECT_EQ(engine_->stats().reloads, 1u);
 }
 
+// A reload that adds recovery to a path already down starts it for this outage (health
+// carried over reports no new transition), and one that changes a gateway's recovery keeps
+// its attempt count and back-off.
+TEST_F(EngineTest, AReloadedRecoveryActsOnTheOutageInProgressAndKeepsItsLimits) {
+  start();
+  for (int i = 0; i < 3; ++i) {
+    round(true, true, true);
+  }
+  for (int i = 0; i < 15; ++i) {  // vpn-a and vpn-b die; vpn-a's recovery starts after 1 s
+    round(true, false, false);
+  }
+  ScriptedAction* first = actions_["vpn-a"];
+  ASSERT_NE(first, nullptr);
+  ASSERT_EQ(first->starts, 1);
+  first->finish(false);  // back-off 5 s
+  settle();
+  ASSERT_EQ(actions_.count("vpn-b"), 0u);
+
+  std::string text = kConfig;
+  const std::string vpn_b_hop = "next_hop: {via: 10.255.3.2, dev: gwb}";
+  text.replace(
+      text.find(vpn_b_hop), vpn_b_hop.size(),
+      vpn_b_hop + "\n    recovery: {action: command, command: [lab/gw-restart, gwb], after: 1s}");
+  text.replace(text.find("after: 1s\n      timeout: 10s"), 9, "after: 2s");  // vpn-a's changed
+  ASSERT_TRUE(engine_->reload(loadConfig(text)));
+  settle();
+  for (int i = 0; i < 15; ++i) {  // 1.5 s
+    round(true, false, false);
+  }
+  ASSERT_NE(actions_["vpn-b"], nullptr);
+  EXPECT_EQ(actions_["vpn-b"]->starts, 1) << "vpn-b was down when its recovery was added";
+  ScriptedAction* second = actions_["vpn-a"];
+  ASSERT_NE(second, first) << "vpn-a's recovery was rebuilt";
+  EXPECT_EQ(second->starts, 0) << "vpn-a waits out the back-off of its failed attempt";
+  auto status = engine_->statusJson();
+  EXPECT_EQ(status["paths"][1]["recovery"]["attempts_last_hour"], 1) << status["paths"][1];
+  for (int i = 0; i < 40; ++i) {  // past the 5 s back-off
+    round(true, false, false);
+  }
+  EXPECT_EQ(second->starts, 1);
+  EXPECT_EQ(second->last_attempt, 2) << "attempt numbers go on across the reload";
+}
+
 // The Linux tables keep the protocol they were opened with; a reload cannot change whose
 // routes are pathpilot's.
 TEST_F(EngineTest, ReloadThatChangesLinuxRouteOwnershipIsRejected) {
