@@ -180,7 +180,6 @@ std::shared_ptr<const Snapshot> SnapshotBuilder::build(SnapshotInputs in, MonoTi
 
   auto& m = snap->metrics;
   m.snapshot_unix_seconds = std::chrono::duration<double>(wall_now.time_since_epoch()).count();
-  m.engine = in.engine;
   m.aws_calls = std::move(in.aws_calls);
   m.aws_call_latency = std::move(in.aws_call_latency);
   m.alert_outbox_depth = in.alert_outbox_depth;

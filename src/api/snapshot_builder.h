@@ -37,13 +37,12 @@ namespace pathpilot::api {
 // What the engine thread hands over for one snapshot.
 struct SnapshotInputs {
   nlohmann::json status;  // Engine::statusJson() (+ "version", "journal"), moved in
-  metrics::EngineTotals engine;
   std::vector<metrics::AwsCallCount> aws_calls;        // empty without AWS tables
   std::vector<metrics::AwsCallLatency> aws_call_latency;
   // First-choice path per route table id (primaryPaths()); shared between snapshots.
   std::shared_ptr<const std::map<std::string, std::string>> primary_paths;
   std::optional<std::uint64_t> alert_outbox_depth;      // hook (absent until wired)
-  // Described by their modules (probe, route, journal, ha: metrics/family.h).
+  // Described by their modules (engine, probe, route, journal, ha: metrics/family.h).
   std::vector<metrics::MetricFamily> module_families;
   // Cost of the previous snapshot on the engine thread, and the current publish interval.
   double previous_status_seconds = 0;

@@ -204,20 +204,12 @@ api::DaemonApiSources apiSources(Engine& engine, probe::ProbeEngine& prober,
           api::primaryPaths(buildTopology(engine.config())));
     }
     in.primary_paths = primary;
-    const EngineStats& s = engine.stats();
-    in.engine = {s.probe_results,
-                 s.transitions,
-                 s.decisions,
-                 s.route_changes,
-                 s.events,
-                 s.reloads,
-                 std::chrono::duration<double>(s.last_decision_time).count(),
-                 std::chrono::duration<double>(s.max_decision_time).count()};
     // Each module describes its own families (metrics/family.h).
-    in.module_families = probe::metricFamilies(prober.counters());
+    in.module_families = metricFamilies(engine.stats());
     auto add = [&in](std::vector<metrics::MetricFamily> families) {
       std::move(families.begin(), families.end(), std::back_inserter(in.module_families));
     };
+    add(probe::metricFamilies(prober.counters()));
     add(route::metricFamilies(engine.reconciler().stats()));
     add(journal::metricFamilies(events.stats()));
     std::tie(in.aws_calls, in.aws_call_latency) = aws_tables.apiCalls();

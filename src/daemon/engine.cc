@@ -1565,4 +1565,24 @@ nlohmann::json Engine::statusJson() const {
   return j;
 }
 
+std::vector<metrics::MetricFamily> metricFamilies(const EngineStats& s) {
+  using metrics::counterFamily;
+  using metrics::gaugeFamily;
+  auto seconds = [](Duration d) { return std::chrono::duration<double>(d).count(); };
+  return {
+      counterFamily("pathpilot_engine_probe_results_total", "Probe results fed to health.",
+                    s.probe_results),
+      counterFamily("pathpilot_engine_transitions_total", "Path state changes.", s.transitions),
+      counterFamily("pathpilot_engine_decisions_total", "Policy runs.", s.decisions),
+      counterFamily("pathpilot_engine_route_changes_total",
+                    "Decided route changes handed to the reconciler.", s.route_changes),
+      counterFamily("pathpilot_engine_events_total", "Events emitted to the journal.", s.events),
+      counterFamily("pathpilot_config_reloads_total", "Successful config reloads.", s.reloads),
+      gaugeFamily("pathpilot_engine_decision_seconds", "Time the last policy run took.",
+                  seconds(s.last_decision_time)),
+      gaugeFamily("pathpilot_engine_decision_max_seconds", "Longest policy run since start.",
+                  seconds(s.max_decision_time)),
+  };
+}
+
 }  // namespace pathpilot::daemon

@@ -35,6 +35,7 @@
 #include "daemon/state_file.h"
 #include "health/link_health.h"
 #include "journal/event.h"
+#include "metrics/family.h"
 #include "policy/evidence.h"
 #include "policy/fail_static.h"
 #include "policy/policy.h"
@@ -71,6 +72,10 @@ struct EngineStats {
   Duration last_decision_time{0};  // wall time the last policy run took
   Duration max_decision_time{0};
 };
+
+// The Prometheus families of `s` (pathpilot_engine_*, pathpilot_config_reloads_total;
+// metrics/family.h).
+std::vector<metrics::MetricFamily> metricFamilies(const EngineStats& s);
 
 class Engine {
  public:

@@ -150,26 +150,6 @@ void renderRoutes(const DaemonMetrics& m, ExpositionWriter& w) {
 }
 
 void renderCounters(const DaemonMetrics& m, ExpositionWriter& w) {
-  const auto& e = m.engine;
-  const std::array<std::tuple<std::string_view, std::string_view, std::uint64_t>, 6> engine = {{
-      {"pathpilot_engine_probe_results_total", "Probe results fed to health.", e.probe_results},
-      {"pathpilot_engine_transitions_total", "Path state changes.", e.transitions},
-      {"pathpilot_engine_decisions_total", "Policy runs.", e.decisions},
-      {"pathpilot_engine_route_changes_total", "Decided route changes handed to the reconciler.",
-       e.route_changes},
-      {"pathpilot_engine_events_total", "Events emitted to the journal.", e.events},
-      {"pathpilot_config_reloads_total", "Successful config reloads.", e.reloads},
-  }};
-  for (const auto& [name, help, v] : engine) {
-    w.family(name, MetricType::Counter, help);
-    w.sample({}, v);
-  }
-  w.family("pathpilot_engine_decision_seconds", MetricType::Gauge,
-           "Time the last policy run took.");
-  w.sample({}, e.last_decision_seconds);
-  w.family("pathpilot_engine_decision_max_seconds", MetricType::Gauge,
-           "Longest policy run since start.");
-  w.sample({}, e.max_decision_seconds);
   w.family("pathpilot_engine_loop_lag_seconds", MetricType::Histogram,
            "How late the engine thread ran a timer (a stalled loop shows here first).");
   w.histogram({}, m.loop_lag);

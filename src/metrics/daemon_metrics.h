@@ -40,7 +40,8 @@
 //   retried) pathpilot_routes_pending{backend}                               routes not yet as
 //   decided pathpilot_probe_*_total                                         the prober's counters
 //                                                                   (probe::metricFamilies)
-//   pathpilot_engine_*                                              results, decisions, events, lag
+//   pathpilot_engine_*                                              results, decisions, events
+//                                                                   (daemon::metricFamilies), lag
 //   pathpilot_engine_loop_lag_seconds                               histogram of timer lateness
 //   pathpilot_snapshot_duration_seconds{phase}                      engine time per snapshot
 //   pathpilot_snapshot_interval_seconds                             how often snapshots are taken
@@ -105,18 +106,6 @@ struct RouteMetrics {
   std::uint64_t changes = 0;
 };
 
-// daemon::EngineStats, mirrored.
-struct EngineTotals {
-  std::uint64_t probe_results = 0;
-  std::uint64_t transitions = 0;
-  std::uint64_t decisions = 0;
-  std::uint64_t route_changes = 0;
-  std::uint64_t events = 0;
-  std::uint64_t reloads = 0;
-  double last_decision_seconds = 0;
-  double max_decision_seconds = 0;
-};
-
 // One AWS API operation and how its requests ended ("ok", "throttled", "server_error", ...;
 // the words of aws::QueryAttempt::outcome).
 struct AwsCallCount {
@@ -159,7 +148,6 @@ struct DaemonMetrics {
   std::vector<PathMetrics> paths;
   std::vector<RouteMetrics> routes;
   std::map<std::string, std::uint64_t> route_errors_by_backend;  // failed attempts
-  EngineTotals engine;
   Histogram loop_lag{kLagBucketsSeconds};
   double loop_lag_last_seconds = 0;
   // What the previous snapshot cost the engine thread: building the status document, and

@@ -885,6 +885,30 @@ TEST_F(EngineTest, AReloadedRecoveryActsOnTheOutageInProgressAndKeepsItsLimits) 
   EXPECT_EQ(second->last_attempt, 2) << "attempt numbers go on across the reload";
 }
 
+// The engine describes its own Prometheus families (metrics/family.h).
+TEST(EngineMetricFamiliesTest, CountersAndDecisionTimes) {
+  EngineStats s;
+  s.decisions = 7;
+  s.reloads = 2;
+  s.max_decision_time = std::chrono::microseconds(1500);
+  auto all = metricFamilies(s);
+  auto find = [&](const std::string& name) -> const metrics::MetricFamily* {
+    for (const auto& f : all) {
+      if (f.name == name) {
+        return &f;
+      }
+    }
+    return nullptr;
+  };
+  ASSERT_EQ(all.size(), 8u);
+  ASSERT_NE(find("pathpilot_engine_decisions_total"), nullptr);
+  EXPECT_DOUBLE_EQ(find("pathpilot_engine_decisions_total")->samples.at(0).value, 7);
+  ASSERT_NE(find("pathpilot_config_reloads_total"), nullptr);
+  EXPECT_EQ(find("pathpilot_config_reloads_total")->type, metrics::MetricType::Counter);
+  ASSERT_NE(find("pathpilot_engine_decision_max_seconds"), nullptr);
+  EXPECT_DOUBLE_EQ(find("pathpilot_engine_decision_max_seconds")->samples.at(0).value, 0.0015);
+}
+
 // The Linux tables keep the protocol they were opened with; a reload cannot change whose
 // routes are pathpilot's.
 TEST_F(EngineTest, ReloadThatChangesLinuxRouteOwnershipIsRejected) {
