@@ -887,8 +887,13 @@ class Decoder {
     }
     // The backend comes first: whether `table` and `id` are required, and what an id looks
     // like, depend on it.
-    m.getEnum("backend", out.backend, kBackendKinds);
-    if (m.has("table")) {
+    // A misspelt backend is one error: the checks that depend on it are skipped rather than
+    // run against the default (aws), which would add errors about `table` and `id`.
+    const bool backend_known =
+        !m.has("backend") || m.getEnum("backend", out.backend, kBackendKinds);
+    if (!backend_known) {
+      (void)m.get("id", out.id);
+    } else if (m.has("table")) {
       if (out.backend != BackendKind::Linux) {
         ctx_.errorAt(m.pathOf("table"),
                      "'table' is only used with backend: linux (this table's "
@@ -910,30 +915,32 @@ class Decoder {
                  "missing required key 'table' (the Linux routing table number, "
                  "e.g. 101, for backend: linux)");
     }
-    bool has_id = m.get("id", out.id);
-    switch (out.backend) {
-      case BackendKind::Aws:
-        if (!m.has("id")) {
-          m.require("id", "the VPC route table id, e.g. rtb-468f5222");
-        } else if (has_id && !isAwsId(out.id, "rtb")) {
-          ctx_.errorAt(m.pathOf("id"),
-                       "expected a route table id such as rtb-468f5222, got " + quote(out.id));
-        }
-        break;
-      case BackendKind::Linux:
-        if (has_id && !isSimpleName(out.id)) {
-          ctx_.errorAt(m.pathOf("id"), "invalid table id " + quote(out.id));
-        } else if (!m.has("id") && out.linux_table != 0) {
-          out.id = std::to_string(out.linux_table);
-        }
-        break;
-      case BackendKind::Exec:
-        if (!m.has("id")) {
-          m.require("id", "the name the exec hook receives for this table");
-        } else if (has_id && !isSimpleName(out.id)) {
-          ctx_.errorAt(m.pathOf("id"), "invalid table id " + quote(out.id));
-        }
-        break;
+    const bool has_id = backend_known && m.get("id", out.id);
+    if (backend_known) {
+      switch (out.backend) {
+        case BackendKind::Aws:
+          if (!m.has("id")) {
+            m.require("id", "the VPC route table id, e.g. rtb-468f5222");
+          } else if (has_id && !isAwsId(out.id, "rtb")) {
+            ctx_.errorAt(m.pathOf("id"),
+                         "expected a route table id such as rtb-468f5222, got " + quote(out.id));
+          }
+          break;
+        case BackendKind::Linux:
+          if (has_id && !isSimpleName(out.id)) {
+            ctx_.errorAt(m.pathOf("id"), "invalid table id " + quote(out.id));
+          } else if (!m.has("id") && out.linux_table != 0) {
+            out.id = std::to_string(out.linux_table);
+          }
+          break;
+        case BackendKind::Exec:
+          if (!m.has("id")) {
+            m.require("id", "the name the exec hook receives for this table");
+          } else if (has_id && !isSimpleName(out.id)) {
+            ctx_.errorAt(m.pathOf("id"), "invalid table id " + quote(out.id));
+          }
+          break;
+      }
     }
     if (m.get("name", out.name) && (out.name.empty() || out.name.size() > 64)) {
       ctx_.errorAt(m.pathOf("name"), "must be 1 to 64 characters");

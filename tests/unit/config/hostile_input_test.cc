@@ -160,6 +160,18 @@ TEST(HostileInputTest, TooManyNodes) {
   EXPECT_NE(report.format().find("more than 100000 nodes"), std::string::npos);
 }
 
+// One mistake, one error: a misspelt backend is not also judged as the default (aws), which
+// would add "'table' is only used with backend: linux" and "missing required key 'id'".
+TEST(HostileInputTest, AMisspeltBackendIsOneError) {
+  std::string text = testing::withLine(
+      13, "  - {backend: linx, table: 101, az: ap-southeast-1a, destinations: [10.0.0.0/8]}");
+  text = testing::replaceLine(testing::replaceLine(text, 14, ""), 15, "");
+  LoadReport report = check(text);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.errors, 1u) << report.format();
+  EXPECT_NE(report.format().find("linx"), std::string::npos) << report.format();
+}
+
 TEST(HostileInputTest, HugeInputIsRejectedBeforeParsing) {
   std::string text = "site: {name: " + std::string(kMaxFileBytes, 'x') + "}\n";
   LoadReport report = check(text);
