@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -37,6 +38,16 @@ inline MetricFamily counterFamily(std::string name, std::string help, std::uint6
 }
 inline MetricFamily gaugeFamily(std::string name, std::string help, double value) {
   return {std::move(name), MetricType::Gauge, std::move(help), {{{}, value}}};
+}
+
+// The family named `name` in `all`, or nullptr.
+inline const MetricFamily* findFamily(const std::vector<MetricFamily>& all, std::string_view name) {
+  for (const MetricFamily& f : all) {
+    if (f.name == name) {
+      return &f;
+    }
+  }
+  return nullptr;
 }
 
 }  // namespace pathpilot::metrics

@@ -892,14 +892,7 @@ TEST(EngineMetricFamiliesTest, CountersAndDecisionTimes) {
   s.reloads = 2;
   s.max_decision_time = std::chrono::microseconds(1500);
   auto all = metricFamilies(s);
-  auto find = [&](const std::string& name) -> const metrics::MetricFamily* {
-    for (const auto& f : all) {
-      if (f.name == name) {
-        return &f;
-      }
-    }
-    return nullptr;
-  };
+  auto find = [&all](std::string_view name) { return metrics::findFamily(all, name); };
   ASSERT_EQ(all.size(), 8u);
   ASSERT_NE(find("pathpilot_engine_decisions_total"), nullptr);
   EXPECT_DOUBLE_EQ(find("pathpilot_engine_decisions_total")->samples.at(0).value, 7);

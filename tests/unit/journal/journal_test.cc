@@ -647,16 +647,6 @@ TEST_F(JournalTest, SearchFromAnotherThreadWhileWriting) {
   EXPECT_EQ(j->search(q)->size(), 2000u);
 }
 
-const metrics::MetricFamily* family(const std::vector<metrics::MetricFamily>& all,
-                                    const std::string& name) {
-  for (const auto& f : all) {
-    if (f.name == name) {
-      return &f;
-    }
-  }
-  return nullptr;
-}
-
 // The journal describes its own Prometheus families (metrics/family.h).
 TEST(JournalMetricFamiliesTest, EventsByResultAndTheQueue) {
   JournalStats s;
@@ -665,12 +655,12 @@ TEST(JournalMetricFamiliesTest, EventsByResultAndTheQueue) {
   s.queue_depth = 1;
   s.queue_capacity = 1000;
   auto all = metricFamilies(s);
-  const auto* events = family(all, "pathpilot_journal_events_total");
+  const auto* events = metrics::findFamily(all, "pathpilot_journal_events_total");
   ASSERT_NE(events, nullptr);
   ASSERT_EQ(events->samples.size(), 4u);
   EXPECT_EQ(events->samples[0].labels.at(0).second, "accepted");
   EXPECT_DOUBLE_EQ(events->samples[0].value, 5);
-  const auto* depth = family(all, "pathpilot_journal_queue_depth");
+  const auto* depth = metrics::findFamily(all, "pathpilot_journal_queue_depth");
   ASSERT_NE(depth, nullptr);
   EXPECT_EQ(depth->type, metrics::MetricType::Gauge);
   EXPECT_DOUBLE_EQ(depth->samples.at(0).value, 1);

@@ -76,16 +76,6 @@ TEST(TargetSpecTest, Names) {
   EXPECT_EQ(icmpModeName(IcmpMode::Raw), "raw");
 }
 
-const metrics::MetricFamily* family(const std::vector<metrics::MetricFamily>& all,
-                                    const std::string& name) {
-  for (const auto& f : all) {
-    if (f.name == name) {
-      return &f;
-    }
-  }
-  return nullptr;
-}
-
 // The prober describes its own Prometheus families (metrics/family.h).
 TEST(ProbeMetricFamiliesTest, EveryCounterIsAFamilyWithItsValue) {
   ProbeCounters c;
@@ -95,11 +85,11 @@ TEST(ProbeMetricFamiliesTest, EveryCounterIsAFamilyWithItsValue) {
   c.timer_lag_ns = 1'500'000'000;
   auto all = metricFamilies(c);
   EXPECT_EQ(all.size(), 11u);
-  const auto* sent = family(all, "pathpilot_probe_sent_total");
+  const auto* sent = metrics::findFamily(all, "pathpilot_probe_sent_total");
   ASSERT_NE(sent, nullptr);
   EXPECT_EQ(sent->type, metrics::MetricType::Counter);
   EXPECT_DOUBLE_EQ(sent->samples.at(0).value, 10);
-  const auto* lag = family(all, "pathpilot_probe_timer_lag_seconds_total");
+  const auto* lag = metrics::findFamily(all, "pathpilot_probe_timer_lag_seconds_total");
   ASSERT_NE(lag, nullptr);
   EXPECT_DOUBLE_EQ(lag->samples.at(0).value, 1.5);
   for (const auto& f : all) {

@@ -58,16 +58,6 @@ TEST(RouteTest, DescribesChanges) {
   EXPECT_EQ((RouteKey{"rtb-1", delta.destination}).toString(), "rtb-1 10.10.0.0/16");
 }
 
-const metrics::MetricFamily* family(const std::vector<metrics::MetricFamily>& all,
-                                    const std::string& name) {
-  for (const auto& f : all) {
-    if (f.name == name) {
-      return &f;
-    }
-  }
-  return nullptr;
-}
-
 // The reconciler describes its own Prometheus families (metrics/family.h).
 TEST(ReconcilerMetricFamiliesTest, EveryCounterIsAFamilyWithItsValue) {
   ReconcilerStats s;
@@ -75,10 +65,10 @@ TEST(ReconcilerMetricFamiliesTest, EveryCounterIsAFamilyWithItsValue) {
   s.drifts = 1;
   auto all = metricFamilies(s);
   EXPECT_EQ(all.size(), 6u);
-  const auto* applies = family(all, "pathpilot_reconciler_applies_total");
+  const auto* applies = metrics::findFamily(all, "pathpilot_reconciler_applies_total");
   ASSERT_NE(applies, nullptr);
   EXPECT_DOUBLE_EQ(applies->samples.at(0).value, 3);
-  const auto* drifts = family(all, "pathpilot_reconciler_drifts_total");
+  const auto* drifts = metrics::findFamily(all, "pathpilot_reconciler_drifts_total");
   ASSERT_NE(drifts, nullptr);
   EXPECT_DOUBLE_EQ(drifts->samples.at(0).value, 1);
 }
