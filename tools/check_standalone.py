@@ -70,8 +70,11 @@ def main():
         print("repo.standalone: not run under tools/isolated; sibling directories not hidden")
         return 77
     parent = os.environ["PP_ISOLATED_PARENT"]
+    # Only what existed when tools/isolated started: directories made later are the test
+    # run's own (the parent is /tmp for a clone made with mktemp -d).
+    seen = set(os.environ.get("PP_ISOLATED_SEEN", "").split("/")) - {""}
     visible = []
-    for name in sorted(os.listdir(parent)):
+    for name in sorted(seen & set(os.listdir(parent))):
         path = os.path.join(parent, name)
         if name.startswith(".") or not os.path.isdir(path) or os.path.islink(path):
             continue
